@@ -1,0 +1,86 @@
+//! The application: configuration, store and clock, and the one entry point every runtime
+//! calls, [`App::handle`].
+
+use std::sync::Arc;
+
+use http::Method;
+
+use crate::clock::{Clock, SystemClock, UnixTime};
+use crate::config::{Config, ConfigError};
+use crate::endpoints::Endpoint;
+use crate::error::ApiError;
+use crate::password::PasswordHasherConfig;
+use crate::request::HttpRequest;
+use crate::response::{self, HttpResponse};
+use crate::store::Store;
+use crate::{cors, csrf};
+
+pub struct App {
+    pub(crate) config: Config,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) passwords: PasswordHasherConfig,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
+        let passwords = PasswordHasherConfig::new(config.argon2).map_err(ConfigError)?;
+        Ok(App { config, store, passwords, clock: Arc::new(SystemClock) })
+    }
+
+    /// Replaces the system clock, so tests can move time.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub(crate) fn now(&self) -> UnixTime {
+        self.clock.now()
+    }
+
+    /// Serves one endpoint: the request path must be the endpoint's own. This is what each
+    /// deployed function calls.
+    pub async fn handle(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
+        if req.uri().path() != endpoint.path() {
+            return self.finish(&req, Err(ApiError::NotFound));
+        }
+        self.serve(endpoint, req).await
+    }
+
+    /// Serves any endpoint by path: what the local dev server (one process for all) calls.
+    pub async fn route(&self, req: HttpRequest) -> HttpResponse {
+        match Endpoint::for_path(req.uri().path()) {
+            Some(endpoint) => self.serve(endpoint, req).await,
+            None => self.finish(&req, Err(ApiError::NotFound)),
+        }
+    }
+
+    async fn serve(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
+        if req.method() == Method::OPTIONS {
+            let mut res = cors::preflight(&req, &self.config, &endpoint.method());
+            response::forbid_caching(&mut res);
+            return res;
+        }
+        let method_ok = req.method() == endpoint.method()
+            || (req.method() == Method::HEAD && endpoint.method() == Method::GET);
+        let result = if !method_ok {
+            Err(ApiError::MethodNotAllowed { allow: endpoint.method_name() })
+        } else if let Err(e) = csrf::check(&req, &self.config) {
+            Err(e)
+        } else {
+            endpoint.call(self, &req).await
+        };
+        self.finish(&req, result)
+    }
+
+    fn finish(&self, req: &HttpRequest, result: Result<HttpResponse, ApiError>) -> HttpResponse {
+        let mut res = result.unwrap_or_else(HttpResponse::from);
+        cors::decorate(req, &self.config, &mut res);
+        response::forbid_caching(&mut res);
+        res
+    }
+}

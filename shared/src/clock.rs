@@ -1,0 +1,59 @@
+//! Time as the handlers see it. Tests swap in a [`ManualClock`] to walk sessions past their
+//! idle and absolute deadlines without sleeping.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+/// Seconds since the Unix epoch. Second resolution is all expiry needs, and it is the unit of
+/// DynamoDB's TTL attribute and KV's expiration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct UnixTime(pub i64);
+
+impl UnixTime {
+    pub fn plus(self, d: Duration) -> UnixTime {
+        UnixTime(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+    }
+
+    /// Whole seconds from `self` until `later`, zero if `later` is not in the future.
+    pub fn secs_until(self, later: UnixTime) -> u64 {
+        u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0)
+    }
+}
+
+pub trait Clock: Send + Sync {
+    fn now(&self) -> UnixTime;
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> UnixTime {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        UnixTime(since_epoch.as_secs() as i64)
+    }
+}
+
+/// A clock that moves only when told to. Clones share one time.
+#[derive(Debug, Clone)]
+pub struct ManualClock(Arc<AtomicI64>);
+
+impl ManualClock {
+    pub fn at(start: UnixTime) -> Self {
+        ManualClock(Arc::new(AtomicI64::new(start.0)))
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.0.fetch_add(d.as_secs() as i64, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> UnixTime {
+        UnixTime(self.0.load(Ordering::SeqCst))
+    }
+}

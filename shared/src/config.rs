@@ -1,0 +1,275 @@
+//! Configuration, read once from the environment into typed values. Every default is the safe
+//! production choice; development conveniences (plain-HTTP cookies) must be asked for and are
+//! refused unless every trusted origin is a loopback one.
+
+use std::time::Duration;
+
+use crate::crypto::{self, HmacKey, KeyRing};
+use crate::password::Argon2Cost;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub cookie: CookiePolicy,
+    pub session: SessionPolicy,
+    pub argon2: Argon2Cost,
+    pub lockout: LockoutPolicy,
+    pub rate_limit: RateLimitPolicy,
+    /// Exact origins (`scheme://host[:port]`) whose browsers may make state-changing and
+    /// credentialed cross-origin requests.
+    pub trusted_origins: Vec<String>,
+    /// A header set by a proxy you trust (e.g. `CF-Connecting-IP`) that names the client's IP.
+    /// Unset by default: the IP then comes from the runtime's request context, which a client
+    /// cannot forge.
+    pub client_ip_header: Option<http::HeaderName>,
+    pub max_body_bytes: usize,
+    /// HMAC keys for session cookies: the first signs, all verify.
+    pub session_keys: KeyRing,
+}
+
+#[derive(Debug, Clone)]
+pub struct CookiePolicy {
+    pub secure: bool,
+}
+
+impl CookiePolicy {
+    /// `__Host-` makes the browser refuse the cookie unless it is Secure, has `Path=/` and no
+    /// `Domain`, so no sibling subdomain can set or shadow it. Browsers only honour it over
+    /// HTTPS, hence the plain name for http://localhost.
+    pub fn name(&self) -> &'static str {
+        if self.secure { "__Host-authfn_session" } else { "authfn_session" }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle_timeout: Duration,
+    pub absolute_lifetime: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct LockoutPolicy {
+    pub max_failures: u64,
+    pub window: Duration,
+    pub lock_duration: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimitPolicy {
+    /// Sign-up and sign-in requests per client IP per minute, each endpoint counted apart.
+    pub per_minute: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "authfn configuration: {}", self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads `AUTHFN_*` from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so Workers bindings and tests can supply it.
+    ///
+    /// | variable | default |
+    /// |---|---|
+    /// | `AUTHFN_SESSION_KEYS` | required: comma-separated base64url keys of ≥ 32 bytes, current first |
+    /// | `AUTHFN_TRUSTED_ORIGINS` | none: comma-separated exact origins |
+    /// | `AUTHFN_COOKIE_SECURE` | `true`; `false` only with loopback origins |
+    /// | `AUTHFN_SESSION_IDLE_SECS` | 1800 |
+    /// | `AUTHFN_SESSION_ABSOLUTE_SECS` | 43200 |
+    /// | `AUTHFN_ARGON2_MEMORY_KIB` / `_ITERATIONS` / `_PARALLELISM` | 19456 / 2 / 1 |
+    /// | `AUTHFN_LOCKOUT_MAX_FAILURES` | 5 |
+    /// | `AUTHFN_LOCKOUT_WINDOW_SECS` / `AUTHFN_LOCKOUT_SECS` | 900 / 900 |
+    /// | `AUTHFN_RATE_LIMIT_PER_MINUTE` | 20 |
+    /// | `AUTHFN_CLIENT_IP_HEADER` | unset |
+    /// | `AUTHFN_MAX_BODY_BYTES` | 16384 |
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}"))),
+            }
+        };
+        let secs = |name: &str, default: u64| number(name, default).map(Duration::from_secs);
+        let small = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            u32::try_from(number(name, u64::from(default))?).map_err(|_| ConfigError(format!("{name} is too large")))
+        };
+
+        let session_keys = parse_keys(get("AUTHFN_SESSION_KEYS"))?;
+        let trusted_origins = match get("AUTHFN_TRUSTED_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list.split(',').map(|o| parse_origin(o.trim())).collect::<Result<_, _>>()?,
+        };
+        let secure = match get("AUTHFN_COOKIE_SECURE").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => return Err(ConfigError(format!("AUTHFN_COOKIE_SECURE must be true or false, got {other:?}"))),
+        };
+        if !secure {
+            if let Some(o) = trusted_origins.iter().find(|o| !is_loopback_http(o)) {
+                return Err(ConfigError(format!(
+                    "AUTHFN_COOKIE_SECURE=false is for http://localhost development only, but {o} is trusted"
+                )));
+            }
+        }
+
+        let session = SessionPolicy {
+            idle_timeout: secs("AUTHFN_SESSION_IDLE_SECS", 30 * 60)?,
+            absolute_lifetime: secs("AUTHFN_SESSION_ABSOLUTE_SECS", 12 * 60 * 60)?,
+        };
+        if session.idle_timeout.is_zero() || session.absolute_lifetime.is_zero() {
+            return Err(ConfigError("session lifetimes must be positive".into()));
+        }
+        let defaults = Argon2Cost::default();
+        let argon2 = Argon2Cost {
+            memory_kib: small("AUTHFN_ARGON2_MEMORY_KIB", defaults.memory_kib)?,
+            iterations: small("AUTHFN_ARGON2_ITERATIONS", defaults.iterations)?,
+            parallelism: small("AUTHFN_ARGON2_PARALLELISM", defaults.parallelism)?,
+        };
+        let lockout = LockoutPolicy {
+            max_failures: number("AUTHFN_LOCKOUT_MAX_FAILURES", 5)?.max(1),
+            window: secs("AUTHFN_LOCKOUT_WINDOW_SECS", 15 * 60)?,
+            lock_duration: secs("AUTHFN_LOCKOUT_SECS", 15 * 60)?,
+        };
+        let rate_limit = RateLimitPolicy { per_minute: number("AUTHFN_RATE_LIMIT_PER_MINUTE", 20)?.max(1) };
+        let client_ip_header = get("AUTHFN_CLIENT_IP_HEADER")
+            .map(|h| {
+                http::HeaderName::try_from(h.as_str())
+                    .map_err(|_| ConfigError(format!("AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}")))
+            })
+            .transpose()?;
+        let max_body_bytes = usize::try_from(number("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?)
+            .map_err(|_| ConfigError("AUTHFN_MAX_BODY_BYTES is too large".into()))?;
+
+        Ok(Config {
+            cookie: CookiePolicy { secure },
+            session,
+            argon2,
+            lockout,
+            rate_limit,
+            trusted_origins,
+            client_ip_header,
+            max_body_bytes,
+            session_keys,
+        })
+    }
+
+    pub fn is_trusted_origin(&self, origin: &str) -> bool {
+        self.trusted_origins.iter().any(|o| o == origin)
+    }
+}
+
+fn parse_keys(value: Option<String>) -> Result<KeyRing, ConfigError> {
+    let value = value.ok_or_else(|| {
+        ConfigError("AUTHFN_SESSION_KEYS is required (generate one with infra/generate-keys.sh)".into())
+    })?;
+    let mut keys = value.split(',').map(|k| {
+        let bytes = crypto::b64url_decode(k.trim())
+            .ok_or_else(|| ConfigError("AUTHFN_SESSION_KEYS must be base64url without padding".into()))?;
+        HmacKey::new(bytes).map_err(|e| ConfigError(format!("AUTHFN_SESSION_KEYS: {e}")))
+    });
+    let current = keys.next().expect("split yields at least one item")?;
+    let previous = keys.collect::<Result<Vec<_>, _>>()?;
+    Ok(KeyRing::new(current, previous))
+}
+
+/// Accepts only a bare origin, so a trailing slash or a path cannot silently never match.
+fn parse_origin(origin: &str) -> Result<String, ConfigError> {
+    let bad = || ConfigError(format!("AUTHFN_TRUSTED_ORIGINS: {origin:?} is not an origin like https://app.example.com"));
+    let (scheme, rest) = origin.split_once("://").ok_or_else(bad)?;
+    if !(scheme == "https" || scheme == "http") || rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(bad());
+    }
+    Ok(origin.to_ascii_lowercase())
+}
+
+fn is_loopback_http(origin: &str) -> bool {
+    let Some(host_port) = origin.strip_prefix("http://") else { return false };
+    let host = match host_port.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host_port,
+    };
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn key() -> String {
+        crypto::b64url(&[9u8; 32])
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_the_production_ones() {
+        let c = config(&[("AUTHFN_SESSION_KEYS", &key())]).unwrap();
+        assert!(c.cookie.secure);
+        assert_eq!(c.cookie.name(), "__Host-authfn_session");
+        assert_eq!(c.session.idle_timeout, Duration::from_secs(1800));
+        assert_eq!(c.session.absolute_lifetime, Duration::from_secs(43200));
+        assert_eq!(c.argon2, Argon2Cost::default());
+        assert_eq!(c.lockout.max_failures, 5);
+        assert_eq!(c.rate_limit.per_minute, 20);
+        assert_eq!(c.max_body_bytes, 16384);
+        assert!(c.trusted_origins.is_empty());
+        assert!(c.client_ip_header.is_none());
+    }
+
+    #[test]
+    fn session_keys_are_required_and_checked() {
+        assert!(config(&[]).is_err());
+        assert!(config(&[("AUTHFN_SESSION_KEYS", "c2hvcnQ")]).is_err());
+        assert!(config(&[("AUTHFN_SESSION_KEYS", "not base64!")]).is_err());
+        let two = format!("{},{}", key(), crypto::b64url(&[1u8; 32]));
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &two)]).is_ok());
+    }
+
+    #[test]
+    fn insecure_cookies_only_for_loopback() {
+        let k = key();
+        assert!(config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            ("AUTHFN_COOKIE_SECURE", "false"),
+            ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173,http://127.0.0.1:3000")
+        ])
+        .is_ok());
+        let err = config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            ("AUTHFN_COOKIE_SECURE", "false"),
+            ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173,https://app.example.com"),
+        ])
+        .unwrap_err();
+        assert!(err.0.contains("app.example.com"));
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_COOKIE_SECURE", "nope")]).is_err());
+    }
+
+    #[test]
+    fn origins_must_be_bare() {
+        let k = key();
+        for bad in ["https://app.example.com/", "app.example.com", "ftp://x", "https://a.com/path"] {
+            assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", bad)]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_are_validated() {
+        let k = key();
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_SESSION_IDLE_SECS", "ten")]).is_err());
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_SESSION_IDLE_SECS", "0")]).is_err());
+    }
+}

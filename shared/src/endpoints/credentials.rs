@@ -1,0 +1,94 @@
+//! What sign-up and sign-in share: the request body, and the response that hands over a
+//! new session.
+
+use http::header::SET_COOKIE;
+use http::{HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+use crate::clock::UnixTime;
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::password::Password;
+use crate::request::HttpRequest;
+use crate::response::{self, HttpResponse};
+use crate::store::SessionRecord;
+use crate::token::SessionToken;
+
+#[derive(Deserialize)]
+pub(super) struct CredentialsBody {
+    email: String,
+    password: String,
+    #[serde(default)]
+    session_delivery: SessionDelivery,
+}
+
+/// How the new session reaches the client. Browsers get a cookie and never see the token;
+/// a CLI or mobile app asks for `"session_delivery": "token"` and sends it back as
+/// `Authorization: Bearer <token>`.
+#[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum SessionDelivery {
+    #[default]
+    Cookie,
+    Token,
+}
+
+pub(super) struct Credentials {
+    pub email: Email,
+    pub raw_password: String,
+    pub delivery: SessionDelivery,
+}
+
+impl Credentials {
+    pub fn parse(app: &App, req: &HttpRequest) -> Result<Self, ApiError> {
+        let body: CredentialsBody = crate::request::json_body(req, &app.config)?;
+        let email = Email::parse(&body.email).map_err(|m| ApiError::invalid_field("email", m))?;
+        if body.session_delivery == SessionDelivery::Token && crate::csrf::is_browser(req) {
+            return Err(ApiError::TokenDeliveryRefused);
+        }
+        Ok(Credentials { email, raw_password: body.password, delivery: body.session_delivery })
+    }
+
+    pub fn password_for_sign_up(&self) -> Result<Password, ApiError> {
+        Password::new_for_sign_up(self.raw_password.clone()).map_err(|m| ApiError::invalid_field("password", m))
+    }
+
+    pub fn password_presented(&self) -> Result<Password, ApiError> {
+        Password::presented(self.raw_password.clone()).map_err(|m| ApiError::invalid_field("password", m))
+    }
+}
+
+#[derive(Serialize)]
+struct Issued<'a> {
+    user_id: &'a str,
+    session_id: &'a str,
+    expires_at: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_token: Option<&'a str>,
+}
+
+/// The response that starts a session: a cookie for browsers, the token in the body for
+/// clients that asked for it.
+pub(super) fn session_issued(
+    app: &App,
+    status: StatusCode,
+    session: &SessionRecord,
+    token: &SessionToken,
+    delivery: SessionDelivery,
+) -> HttpResponse {
+    let signed = token.sign(&app.config.session_keys);
+    let body = Issued {
+        user_id: session.user_id.as_str(),
+        session_id: session.id.as_str(),
+        expires_at: session.expires_at,
+        session_token: (delivery == SessionDelivery::Token).then(|| signed.expose()),
+    };
+    let mut res = response::json(status, &body);
+    if delivery == SessionDelivery::Cookie {
+        let max_age = app.config.session.absolute_lifetime.as_secs();
+        let cookie = crate::cookie::session(&app.config.cookie, &signed, max_age);
+        res.headers_mut().insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+    }
+    res
+}

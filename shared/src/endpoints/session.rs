@@ -1,0 +1,43 @@
+//! `GET /auth/session`: who is signed in, and until when.
+
+use http::StatusCode;
+use serde::Serialize;
+
+use crate::App;
+use crate::clock::UnixTime;
+use crate::error::ApiError;
+use crate::request::HttpRequest;
+use crate::response::{self, HttpResponse};
+
+#[derive(Serialize)]
+struct SessionView<'a> {
+    user: UserView<'a>,
+    session: SessionInfo<'a>,
+}
+
+#[derive(Serialize)]
+struct UserView<'a> {
+    id: &'a str,
+    email: &'a str,
+    created_at: UnixTime,
+}
+
+#[derive(Serialize)]
+struct SessionInfo<'a> {
+    id: &'a str,
+    expires_at: UnixTime,
+    idle_expires_at: UnixTime,
+}
+
+pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let who = app.authenticate(req).await?;
+    let view = SessionView {
+        user: UserView { id: who.user.id.as_str(), email: who.user.email.as_str(), created_at: who.user.created_at },
+        session: SessionInfo {
+            id: who.session.id.as_str(),
+            expires_at: who.session.expires_at,
+            idle_expires_at: who.session.idle_expires_at,
+        },
+    };
+    Ok(response::json(StatusCode::OK, &view))
+}

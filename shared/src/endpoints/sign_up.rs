@@ -1,0 +1,32 @@
+//! `POST /auth/sign-up` {email, password} → 201 with a new session.
+
+use http::StatusCode;
+
+use super::credentials::{Credentials, session_issued};
+use crate::App;
+use crate::error::ApiError;
+use crate::request::{HttpRequest, client_ip};
+use crate::response::HttpResponse;
+use crate::store::{Insert, UserRecord};
+use crate::token::UserId;
+
+pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    app.rate_limit("sign-up", &client_ip(req, &app.config)).await?;
+    let creds = Credentials::parse(app, req)?;
+    let password = creds.password_for_sign_up()?;
+    let hash = app.passwords.hash(&password).map_err(|e| ApiError::Internal(format!("hashing: {e:?}")))?;
+    let user = UserRecord {
+        id: UserId::generate()?,
+        email: creds.email,
+        password_hash: hash,
+        created_at: app.now(),
+        session_epoch: 0,
+    };
+    let (session, token) = app.new_session(&user)?;
+    // User, email claim and first session are one atomic write: a lost race or an outage
+    // leaves nothing behind.
+    match app.store.create_user(&user, &session).await? {
+        Insert::Inserted => Ok(session_issued(app, StatusCode::CREATED, &session, &token, creds.delivery)),
+        Insert::AlreadyExists => Err(ApiError::EmailTaken),
+    }
+}

@@ -1,0 +1,139 @@
+//! The one error type of the HTTP boundary. Every failure an endpoint can have is a variant
+//! here, and [`ApiError::status`] is the only place that decides its HTTP status.
+
+use http::StatusCode;
+
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// The body is not JSON, or not valid UTF-8.
+    InvalidJson(String),
+    /// A field is missing, has the wrong type, or breaks a rule.
+    InvalidField { field: &'static str, message: String },
+    /// A request that only non-browser clients may make came from a browser.
+    TokenDeliveryRefused,
+    Unauthenticated,
+    InvalidCredentials,
+    CsrfRejected,
+    CorsRejected,
+    NotFound,
+    MethodNotAllowed { allow: &'static str },
+    EmailTaken,
+    PayloadTooLarge { limit: usize },
+    UnsupportedMediaType,
+    AccountLocked { retry_after_secs: u64 },
+    RateLimited { retry_after_secs: u64 },
+    StoreUnavailable,
+    /// A bug or a broken invariant (an unreadable stored record, no OS randomness). Details
+    /// go to the log, never to the client.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError::InvalidField { field, message: message.into() }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) | InvalidField { .. } | TokenDeliveryRefused => StatusCode::BAD_REQUEST,
+            Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            CsrfRejected | CorsRejected => StatusCode::FORBIDDEN,
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            EmailTaken => StatusCode::CONFLICT,
+            PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AccountLocked { .. } => StatusCode::LOCKED,
+            RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable `error` code clients switch on.
+    pub fn code(&self) -> &'static str {
+        use ApiError::*;
+        match self {
+            InvalidJson(_) => "invalid_json",
+            InvalidField { .. } => "invalid_request",
+            TokenDeliveryRefused => "token_delivery_refused",
+            Unauthenticated => "unauthenticated",
+            InvalidCredentials => "invalid_credentials",
+            CsrfRejected => "csrf_rejected",
+            CorsRejected => "cors_rejected",
+            NotFound => "not_found",
+            MethodNotAllowed { .. } => "method_not_allowed",
+            EmailTaken => "email_taken",
+            PayloadTooLarge { .. } => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
+            AccountLocked { .. } => "account_locked",
+            RateLimited { .. } => "rate_limited",
+            StoreUnavailable => "store_unavailable",
+            Internal(_) => "internal_error",
+        }
+    }
+
+    /// The human-readable message. Never contains secrets or stored data.
+    pub fn message(&self) -> String {
+        use ApiError::*;
+        match self {
+            InvalidJson(detail) => format!("request body is not valid JSON: {detail}"),
+            InvalidField { field, message } => format!("{field}: {message}"),
+            TokenDeliveryRefused => {
+                "session tokens are only returned to non-browser clients; browsers get a cookie".into()
+            }
+            Unauthenticated => "sign in first".into(),
+            InvalidCredentials => "email or password is wrong".into(),
+            CsrfRejected => "cross-site request refused: the Origin is not trusted".into(),
+            CorsRejected => "origin not allowed".into(),
+            NotFound => "no such endpoint".into(),
+            MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
+            EmailTaken => "an account with this email already exists".into(),
+            PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
+            UnsupportedMediaType => "send Content-Type: application/json".into(),
+            AccountLocked { retry_after_secs } => {
+                format!("too many failed sign-ins; try again in {retry_after_secs} s")
+            }
+            RateLimited { retry_after_secs } => format!("too many requests; retry in {retry_after_secs} s"),
+            StoreUnavailable => "storage is unavailable; nothing was changed, retry shortly".into(),
+            Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// Seconds for a `Retry-After` header, where one applies.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::AccountLocked { retry_after_secs } | ApiError::RateLimited { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            ApiError::StoreUnavailable => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => ApiError::StoreUnavailable,
+            StoreError::Corrupt(detail) => ApiError::Internal(detail),
+        }
+    }
+}
+
+impl From<getrandom::Error> for ApiError {
+    fn from(e: getrandom::Error) -> Self {
+        ApiError::Internal(format!("no OS randomness: {e}"))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code(), self.message())
+    }
+}
+
+impl std::error::Error for ApiError {}

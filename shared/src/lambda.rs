@@ -1,0 +1,53 @@
+//! The AWS Lambda adapter: turns `lambda_http` events into [`HttpRequest`]s and back. Each
+//! function crate is one call to [`serve`].
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, RequestExt, service_fn};
+
+use crate::request::{ClientIp, HttpRequest};
+use crate::store::dynamodb::DynamoStore;
+use crate::{App, Config, Endpoint};
+
+/// Builds the app from the environment once per cold start (`AUTHFN_*` settings, plus
+/// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`), then serves
+/// `endpoint` for every invocation.
+pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    let app = Arc::new(app_from_env().await?);
+    lambda_http::run(service_fn(move |event: lambda_http::Request| {
+        let app = Arc::clone(&app);
+        async move { Ok::<_, std::convert::Infallible>(app.handle(endpoint, into_http(event)).await) }
+    }))
+    .await
+}
+
+pub async fn app_from_env() -> Result<App, lambda_http::Error> {
+    let config = Config::from_env()?;
+    let table = std::env::var("AUTHFN_TABLE").map_err(|_| "AUTHFN_TABLE is required")?;
+    let endpoint_url = std::env::var("AUTHFN_DYNAMODB_ENDPOINT").ok().filter(|s| !s.is_empty());
+    let store = DynamoStore::connect(table, endpoint_url).await;
+    Ok(App::new(config, Arc::new(store))?)
+}
+
+/// The client IP comes from API Gateway's view of the connection, which the client cannot set.
+fn into_http(event: lambda_http::Request) -> HttpRequest {
+    let source_ip = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.identity.source_ip.clone(),
+        _ => None,
+    };
+    let (parts, body) = event.into_parts();
+    let body = match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    let mut req = http::Request::from_parts(parts, body);
+    if let Some(ip) = source_ip {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    req
+}

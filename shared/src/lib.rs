@@ -1,0 +1,35 @@
+//! authfn: the auth backend every authfn function is built from.
+//!
+//! Endpoint logic is written once here, against [`http::Request`] / [`http::Response`] and the
+//! [`store::Store`] trait, so AWS Lambda, Cloudflare Workers and the local dev server run the
+//! same code. A runtime adapter (see [`lambda`]) only converts requests and responses.
+//!
+//! Your own functions authenticate a request with one call: [`App::authenticate`].
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod cookie;
+pub mod crypto;
+pub mod csrf;
+pub mod cors;
+pub mod email;
+pub mod endpoints;
+pub mod error;
+pub mod limits;
+pub mod password;
+pub mod request;
+pub mod response;
+pub mod session;
+pub mod store;
+pub mod token;
+
+#[cfg(feature = "lambda")]
+pub mod lambda;
+
+pub use app::App;
+pub use clock::{Clock, UnixTime};
+pub use config::Config;
+pub use endpoints::Endpoint;
+pub use error::ApiError;
+pub use session::Authenticated;

@@ -1,0 +1,83 @@
+//! Reading requests: JSON bodies, the client's IP, and the presented session credential.
+
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::error::ApiError;
+
+/// The request every endpoint takes, whatever the runtime.
+pub type HttpRequest = http::Request<Bytes>;
+
+/// The client's IP as the runtime saw it (API Gateway's `sourceIp`, the socket peer address).
+/// Adapters put it in the request's extensions; a client cannot set it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientIp(pub String);
+
+/// The IP to rate-limit by: the trusted proxy header when one is configured, otherwise the
+/// runtime's own view.
+pub fn client_ip(req: &HttpRequest, config: &Config) -> String {
+    if let Some(header) = &config.client_ip_header {
+        // With X-Forwarded-For style lists, the right-most entry is the one the trusted proxy
+        // appended; the left-most is whatever the client claimed.
+        let from_header = req
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        if let Some(ip) = from_header {
+            return ip.to_owned();
+        }
+    }
+    req.extensions().get::<ClientIp>().map(|ip| ip.0.clone()).unwrap_or_else(|| "unknown".into())
+}
+
+/// Parses a JSON body, with 413 / 415 / 400 for the ways a client can get it wrong.
+pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, config: &Config) -> Result<T, ApiError> {
+    if req.body().len() > config.max_body_bytes {
+        return Err(ApiError::PayloadTooLarge { limit: config.max_body_bytes });
+    }
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(req.body()).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            // Wrong types and missing fields: serde names the field, which is the message a
+            // client developer needs.
+            Category::Data => ApiError::invalid_field("body", e.to_string()),
+            Category::Syntax | Category::Eof | Category::Io => ApiError::InvalidJson(e.to_string()),
+        }
+    })
+}
+
+/// A session credential as presented, before its signature is checked.
+pub enum Presented<'a> {
+    Bearer(&'a str),
+    Cookies(Vec<&'a str>),
+    None,
+}
+
+/// The session credential of a request: a Bearer token (non-browser clients) or the session
+/// cookie. Every cookie with the session's name is returned, so a cookie tossed in by another
+/// site cannot hide the real one.
+pub fn presented_credential<'a>(req: &'a HttpRequest, cookie_name: &str) -> Presented<'a> {
+    if let Some(auth) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        if let Some((scheme, token)) = auth.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Presented::Bearer(token.trim());
+            }
+        }
+    }
+    let values = crate::cookie::find(req.headers(), cookie_name);
+    if values.is_empty() { Presented::None } else { Presented::Cookies(values) }
+}

@@ -1,0 +1,51 @@
+//! Building responses. Bodies are UTF-8 text (JSON or the demo HTML).
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Response, StatusCode};
+
+use crate::error::ApiError;
+
+pub type HttpResponse = Response<String>;
+
+pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    // Serialising our own plain structs cannot fail.
+    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
+    let mut res = Response::new(text);
+    *res.status_mut() = status;
+    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+pub fn no_content() -> HttpResponse {
+    let mut res = Response::new(String::new());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    res
+}
+
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    message: String,
+}
+
+impl From<ApiError> for HttpResponse {
+    fn from(e: ApiError) -> Self {
+        if let ApiError::Internal(detail) = &e {
+            // The only place internal details are written: the function's log, never the client.
+            eprintln!("authfn internal error: {detail}");
+        }
+        let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message() });
+        if let Some(secs) = e.retry_after() {
+            res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let ApiError::MethodNotAllowed { allow } = e {
+            res.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
+        }
+        res
+    }
+}
+
+/// Auth responses are per-user and must never be cached by a browser or a CDN.
+pub fn forbid_caching(res: &mut HttpResponse) {
+    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+}

@@ -1,0 +1,79 @@
+//! Sessions: creating them, finding the one a request presents, and sliding renewal.
+
+use crate::App;
+use crate::error::ApiError;
+use crate::request::{HttpRequest, Presented, presented_credential};
+use crate::store::{SessionRecord, UserRecord};
+use crate::token::{SessionId, SessionToken};
+
+/// A request whose session checked out: its user and session, as stored.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: UserRecord,
+    pub session: SessionRecord,
+}
+
+impl App {
+    /// A new session for `user`, not yet stored. The token is fresh randomness every time:
+    /// a session id is never reused or carried over from a previous cookie.
+    pub(crate) fn new_session(&self, user: &UserRecord) -> Result<(SessionRecord, SessionToken), ApiError> {
+        let now = self.now();
+        let policy = self.config.session;
+        let token = SessionToken::generate()?;
+        let expires_at = now.plus(policy.absolute_lifetime);
+        let record = SessionRecord {
+            id: SessionId::generate()?,
+            token_hash: token.hash(),
+            user_id: user.id.clone(),
+            user_epoch: user.session_epoch,
+            created_at: now,
+            expires_at,
+            idle_expires_at: now.plus(policy.idle_timeout).min(expires_at),
+            renewed_at: now,
+        };
+        Ok((record, token))
+    }
+
+    /// The session token a request presents, if its HMAC tag verifies. Forged and tampered
+    /// values stop here, without a store read.
+    pub(crate) fn presented_token(&self, req: &HttpRequest) -> Option<SessionToken> {
+        let keys = &self.config.session_keys;
+        match presented_credential(req, self.config.cookie.name()) {
+            Presented::Bearer(value) => SessionToken::verify(value, keys),
+            Presented::Cookies(values) => values.into_iter().find_map(|v| SessionToken::verify(v, keys)),
+            Presented::None => None,
+        }
+    }
+
+    /// Authenticates a request by its session cookie or `Authorization: Bearer` token: the one
+    /// call your own functions need.
+    ///
+    /// ```no_run
+    /// # async fn handler(app: &authfn::App, req: authfn::request::HttpRequest) -> Result<(), authfn::ApiError> {
+    /// let who = app.authenticate(&req).await?; // 401 `unauthenticated` when it fails
+    /// println!("request from user {}", who.user.id);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Slides the idle deadline forward, writing to the store at most once per half idle
+    /// window (a write per request would cost money for nothing).
+    pub async fn authenticate(&self, req: &HttpRequest) -> Result<Authenticated, ApiError> {
+        let token = self.presented_token(req).ok_or(ApiError::Unauthenticated)?;
+        let now = self.now();
+        let hash = token.hash();
+        let mut session = self.store.session(&hash, now).await?.ok_or(ApiError::Unauthenticated)?;
+        let user = self.store.user_by_id(&session.user_id).await?.ok_or(ApiError::Unauthenticated)?;
+        if user.session_epoch != session.user_epoch {
+            // Signed out everywhere after this session began.
+            return Err(ApiError::Unauthenticated);
+        }
+        let idle = self.config.session.idle_timeout;
+        if now.secs_until(session.renewed_at.plus(idle / 2)) == 0 {
+            let idle_expires_at = now.plus(idle).min(session.expires_at);
+            self.store.renew_session(&hash, now, idle_expires_at).await?;
+            session.renewed_at = now;
+            session.idle_expires_at = idle_expires_at;
+        }
+        Ok(Authenticated { user, session })
+    }
+}

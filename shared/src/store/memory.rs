@@ -1,0 +1,120 @@
+//! An in-process store for tests and the local dev server. One mutex gives every operation
+//! the atomicity the trait promises.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::*;
+
+#[derive(Default)]
+struct Tables {
+    users: HashMap<UserId, UserRecord>,
+    emails: HashMap<Email, UserId>,
+    sessions: HashMap<TokenHash, SessionRecord>,
+    counters: HashMap<CounterKey, Counter>,
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-applied write (each operation
+        // mutates only after all its checks), so a poisoned lock is still consistent.
+        self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Number of live session records, for tests that check nothing was left behind.
+    pub fn session_count(&self) -> usize {
+        self.lock().sessions.len()
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl Store for MemoryStore {
+    async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert> {
+        let mut t = self.lock();
+        if t.emails.contains_key(&user.email) || t.users.contains_key(&user.id) {
+            return Ok(Insert::AlreadyExists);
+        }
+        t.emails.insert(user.email.clone(), user.id.clone());
+        t.users.insert(user.id.clone(), user.clone());
+        t.sessions.insert(first_session.token_hash, first_session.clone());
+        Ok(Insert::Inserted)
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
+        let t = self.lock();
+        Ok(t.emails.get(email).and_then(|id| t.users.get(id)).cloned())
+    }
+
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        Ok(self.lock().users.get(id).cloned())
+    }
+
+    async fn put_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.lock().sessions.insert(session.token_hash, session.clone());
+        Ok(())
+    }
+
+    async fn session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<SessionRecord>> {
+        let t = self.lock();
+        Ok(t.sessions
+            .get(token_hash)
+            .filter(|s| is_live(s.idle_expires_at, now) && is_live(s.expires_at, now))
+            .cloned())
+    }
+
+    async fn renew_session(&self, token_hash: &TokenHash, renewed_at: UnixTime, idle_expires_at: UnixTime) -> StoreResult<()> {
+        if let Some(s) = self.lock().sessions.get_mut(token_hash) {
+            s.renewed_at = renewed_at;
+            s.idle_expires_at = idle_expires_at;
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()> {
+        self.lock().sessions.remove(token_hash);
+        Ok(())
+    }
+
+    async fn revoke_all_sessions(&self, user_id: &UserId) -> StoreResult<()> {
+        let mut t = self.lock();
+        if let Some(u) = t.users.get_mut(user_id) {
+            u.session_epoch += 1;
+        }
+        t.sessions.retain(|_, s| &s.user_id != user_id);
+        Ok(())
+    }
+
+    async fn increment(&self, key: &CounterKey, expires_at: UnixTime, now: UnixTime) -> StoreResult<Counter> {
+        let mut t = self.lock();
+        let c = t.counters.entry(key.clone()).or_insert(Counter { count: 0, expires_at });
+        if !is_live(c.expires_at, now) {
+            *c = Counter { count: 0, expires_at };
+        }
+        c.count += 1;
+        Ok(*c)
+    }
+
+    async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>> {
+        Ok(self.lock().counters.get(key).filter(|c| is_live(c.expires_at, now)).copied())
+    }
+
+    async fn put_counter(&self, key: &CounterKey, counter: Counter) -> StoreResult<()> {
+        self.lock().counters.insert(key.clone(), counter);
+        Ok(())
+    }
+
+    async fn delete_counter(&self, key: &CounterKey) -> StoreResult<()> {
+        self.lock().counters.remove(key);
+        Ok(())
+    }
+}

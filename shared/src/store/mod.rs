@@ -1,0 +1,147 @@
+//! The storage boundary. Methods are shaped by what must be atomic, not by tables, so each
+//! backend can use its own strongly consistent primitive (DynamoDB conditional writes and
+//! transactions, an in-process mutex, a Durable Object…).
+//!
+//! Every record carries an expiry; reads take `now` and treat expired records as absent,
+//! because DynamoDB and KV delete expired items lazily (DynamoDB: up to days later).
+
+use crate::clock::UnixTime;
+use crate::email::Email;
+use crate::password::PasswordHashString;
+use crate::token::{SessionId, TokenHash, UserId};
+
+pub mod memory;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+
+pub use memory::MemoryStore;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub id: UserId,
+    pub email: Email,
+    pub password_hash: PasswordHashString,
+    pub created_at: UnixTime,
+    /// Bumped by "sign out everywhere". A session is valid only while it carries the user's
+    /// current epoch, so revoking every session is one conditional write, immediately
+    /// consistent, however many session records exist.
+    pub session_epoch: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub token_hash: TokenHash,
+    pub user_id: UserId,
+    pub user_epoch: u64,
+    pub created_at: UnixTime,
+    /// Absolute end of the session, however active it is.
+    pub expires_at: UnixTime,
+    /// End of the session if it stays idle. Also the record's TTL.
+    pub idle_expires_at: UnixTime,
+    /// When `idle_expires_at` was last pushed forward.
+    pub renewed_at: UnixTime,
+}
+
+/// A counter inside a window that ends at `expires_at`: rate limits, sign-in failures, locks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counter {
+    pub count: u64,
+    pub expires_at: UnixTime,
+}
+
+/// The key of a [`Counter`]. Built only by the constructors below, so the key spaces of
+/// different limits cannot collide.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CounterKey(String);
+
+impl CounterKey {
+    pub fn rate_limit(bucket: &str, client: &str) -> Self {
+        CounterKey(format!("rate#{bucket}#{client}"))
+    }
+
+    pub fn sign_in_failures(email: &Email) -> Self {
+        CounterKey(format!("failures#{}", email.as_str()))
+    }
+
+    pub fn lockout(email: &Email) -> Self {
+        CounterKey(format!("lock#{}", email.as_str()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    Inserted,
+    AlreadyExists,
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    /// The backend could not be reached or refused the request. Nothing was written
+    /// (or the write was atomic and failed as a whole); the caller answers 503.
+    Unavailable(String),
+    /// A record that must exist did not, or a stored record could not be decoded.
+    Corrupt(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Unavailable(e) => write!(f, "store unavailable: {e}"),
+            StoreError::Corrupt(e) => write!(f, "store record unreadable: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Workers' futures are not `Send` (JavaScript is single-threaded); native ones must be.
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait Store: Send + Sync {
+    /// Creates the user and their first session in one atomic write, unless the email is
+    /// taken. Of two concurrent sign-ups with one email exactly one gets `Inserted`.
+    async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert>;
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
+
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
+
+    async fn put_session(&self, session: &SessionRecord) -> StoreResult<()>;
+
+    /// The session with this token hash, unless it is past `idle_expires_at` or `expires_at`.
+    async fn session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<SessionRecord>>;
+
+    /// Pushes the idle deadline forward. Does nothing if the session is gone, so a renewal
+    /// racing a sign-out cannot resurrect it.
+    async fn renew_session(&self, token_hash: &TokenHash, renewed_at: UnixTime, idle_expires_at: UnixTime) -> StoreResult<()>;
+
+    /// Deletes one session. Deleting an absent session is not an error.
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()>;
+
+    /// Invalidates every session of the user at once (by bumping the user's epoch), then
+    /// deletes the session records it can find.
+    async fn revoke_all_sessions(&self, user_id: &UserId) -> StoreResult<()>;
+
+    /// Adds one to the counter and returns it. An absent or expired counter starts again at 1
+    /// with `expires_at`; a live one keeps its expiry. Atomic under concurrency.
+    async fn increment(&self, key: &CounterKey, expires_at: UnixTime, now: UnixTime) -> StoreResult<Counter>;
+
+    async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>>;
+
+    async fn put_counter(&self, key: &CounterKey, counter: Counter) -> StoreResult<()>;
+
+    async fn delete_counter(&self, key: &CounterKey) -> StoreResult<()>;
+}
+
+/// Whether a record with this expiry is still live at `now`. Expiry is exclusive: a record
+/// expiring at `t` is gone at `t`.
+pub fn is_live(expires_at: UnixTime, now: UnixTime) -> bool {
+    now < expires_at
+}

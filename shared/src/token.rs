@@ -1,0 +1,158 @@
+//! Typed secrets and identifiers. A [`SessionToken`] is not a `String`: it can only be made
+//! from randomness or from a cookie whose HMAC tag verified, and it is stored only as its
+//! [`TokenHash`].
+
+use crate::crypto::{self, KeyRing};
+
+/// Domain separation for the cookie tag, so a tag made for sessions is valid for nothing else.
+const SESSION_TAG_CONTEXT: &[u8] = b"authfn/session/v1\0";
+const SIGNED_PREFIX: &str = "v1.";
+
+/// The secret half of a session: 32 random bytes, known only to the browser (in an HttpOnly
+/// cookie) or to a non-browser client (as a Bearer token).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SessionToken([u8; 32]);
+
+impl std::fmt::Debug for SessionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionToken(..)")
+    }
+}
+
+impl SessionToken {
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(SessionToken(crypto::random_array()?))
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(crypto::sha256(&self.0))
+    }
+
+    /// `v1.<token>.<tag>`, all base64url: the value of the cookie and of a Bearer token.
+    pub fn sign(&self, keys: &KeyRing) -> SignedToken {
+        let tag = keys.sign(SESSION_TAG_CONTEXT, &self.0);
+        SignedToken(format!("{SIGNED_PREFIX}{}.{}", crypto::b64url(&self.0), crypto::b64url(&tag)))
+    }
+
+    /// Parses a presented value and checks its tag. A forged or tampered value is rejected
+    /// here, before any store read.
+    pub fn verify(presented: &str, keys: &KeyRing) -> Option<Self> {
+        let rest = presented.strip_prefix(SIGNED_PREFIX)?;
+        let (token, tag) = rest.split_once('.')?;
+        let token: [u8; 32] = crypto::b64url_decode(token)?.try_into().ok()?;
+        let tag = crypto::b64url_decode(tag)?;
+        keys.verify(SESSION_TAG_CONTEXT, &token, &tag).then_some(SessionToken(token))
+    }
+}
+
+/// A signed session token as sent to a client. Never logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedToken(String);
+
+impl SignedToken {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SignedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignedToken(..)")
+    }
+}
+
+/// SHA-256 of a secret token: the only form in which a token reaches the store.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({})", &self.to_hex()[..8])
+    }
+}
+
+macro_rules! random_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// 128 random bits, base64url: unguessable, so ids leak nothing and collide never.
+            pub fn generate() -> Result<Self, getrandom::Error> {
+                Ok($name(crypto::b64url(&crypto::random_array::<16>()?)))
+            }
+
+            /// Rebuilds an id read back from the store.
+            pub fn from_stored(s: String) -> Self {
+                $name(s)
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+random_id!(
+    /// A user's stable identifier.
+    UserId
+);
+random_id!(
+    /// A session's public identifier: safe to show and log, unlike its token.
+    SessionId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::HmacKey;
+
+    fn ring() -> KeyRing {
+        KeyRing::new(HmacKey::new(vec![7; 32]).unwrap(), vec![])
+    }
+
+    #[test]
+    fn signed_token_round_trips() {
+        let t = SessionToken::generate().unwrap();
+        let signed = t.sign(&ring());
+        assert_eq!(SessionToken::verify(signed.expose(), &ring()), Some(t));
+    }
+
+    #[test]
+    fn tampered_tokens_are_rejected() {
+        let signed = SessionToken::generate().unwrap().sign(&ring());
+        let s = signed.expose();
+        // Flip one character of the token part.
+        let mut chars: Vec<char> = s.chars().collect();
+        chars[5] = if chars[5] == 'A' { 'B' } else { 'A' };
+        let tampered: String = chars.into_iter().collect();
+        assert_eq!(SessionToken::verify(&tampered, &ring()), None);
+        assert_eq!(SessionToken::verify("v1.abc.def", &ring()), None);
+        assert_eq!(SessionToken::verify("", &ring()), None);
+        let other = KeyRing::new(HmacKey::new(vec![8; 32]).unwrap(), vec![]);
+        assert_eq!(SessionToken::verify(s, &other), None);
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let t = SessionToken::generate().unwrap();
+        let signed = t.sign(&ring());
+        assert_eq!(format!("{t:?}"), "SessionToken(..)");
+        assert!(!format!("{signed:?}").contains(&signed.expose()[3..10]));
+    }
+}
