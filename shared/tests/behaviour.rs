@@ -1,0 +1,436 @@
+//! The behaviour suite: every rule of the session endpoints, driven through `App::handle`
+//! exactly as a runtime adapter would, with a clock the tests control.
+//!
+//! Written once and run over each store: the in-memory one always, and DynamoDB's real API
+//! (dynalite) when `tests/run.sh` provides one.
+
+mod support;
+
+use std::time::Duration;
+
+use http::StatusCode;
+use serde_json::json;
+use support::*;
+
+macro_rules! for_each_store {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::support::Harness::memory(&[]).await).await
+                }
+            )*
+        }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+                async fn $case() {
+                    super::$case(super::support::Harness::dynamodb(&[]).await).await
+                }
+            )*
+        }
+    };
+}
+
+for_each_store!(
+    sign_up_creates_a_user_and_a_cookie_session,
+    sign_up_refuses_a_taken_email_in_any_case,
+    concurrent_sign_ups_with_one_email_have_one_winner,
+    bad_sign_up_input_is_a_clear_4xx_and_writes_nothing,
+    sign_in_rotates_the_session,
+    wrong_password_and_unknown_user_look_the_same,
+    repeated_failures_lock_the_address,
+    a_successful_sign_in_resets_the_failure_count,
+    sign_out_ends_the_session_and_clears_the_cookie,
+    sign_out_everywhere_ends_every_session,
+    idle_sessions_expire,
+    activity_slides_the_idle_deadline_with_few_writes,
+    the_absolute_lifetime_caps_an_active_session,
+    cross_site_state_changes_are_refused,
+    cors_admits_only_trusted_origins,
+    non_browser_clients_get_a_bearer_token,
+    protected_routes_need_a_session,
+    tampered_and_unknown_cookies_are_unauthenticated,
+);
+
+async fn sign_up_creates_a_user_and_a_cookie_session(h: Harness) {
+    let res = h.sign_up("  Ada@Example.COM ", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    let set_cookie = res.header("set-cookie").expect("a session cookie");
+    assert!(set_cookie.starts_with("__Host-authfn_session=v1."), "{set_cookie}");
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=43200"] {
+        assert!(set_cookie.contains(attr), "{attr} missing from {set_cookie}");
+    }
+    assert!(!set_cookie.contains("Domain"), "a __Host- cookie has no Domain");
+    let cookie = res.cookie();
+    let token = cookie.split_once('=').unwrap().1;
+    assert!(!res.text.contains(token), "the token must never be in a browser's response body");
+    assert!(res.json["user_id"].is_string() && res.json["session_id"].is_string());
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+
+    let me = h.get("/auth/session", Some(&cookie)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.json["user"]["email"], "ada@example.com");
+    assert_eq!(me.json["user"]["id"], res.json["user_id"]);
+    assert_eq!(me.json["session"]["id"], res.json["session_id"]);
+    assert_eq!(me.json["session"]["expires_at"], h.now() + 12 * 3600);
+    assert_eq!(me.json["session"]["idle_expires_at"], h.now() + 30 * 60);
+}
+
+async fn sign_up_refuses_a_taken_email_in_any_case(h: Harness) {
+    assert_eq!(h.sign_up("grace@example.com", PASSWORD).await.status, StatusCode::CREATED);
+    let again = h.sign_up("GRACE@example.com", "another password").await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.json["error"], "email_taken");
+    assert!(again.header("set-cookie").is_none());
+    // The original account is untouched.
+    assert_eq!(h.sign_in("grace@example.com", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(h.sign_in("grace@example.com", "another password").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn concurrent_sign_ups_with_one_email_have_one_winner(h: Harness) {
+    let h = std::sync::Arc::new(h);
+    let attempts: Vec<_> = (0..8)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move { h.sign_up("race@example.com", &format!("password number {i}")).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for a in attempts {
+        statuses.push(a.await.unwrap().status);
+    }
+    let won = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+    let lost = statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count();
+    assert_eq!((won, lost), (1, 7), "{statuses:?}");
+}
+
+async fn bad_sign_up_input_is_a_clear_4xx_and_writes_nothing(h: Harness) {
+    let cases: Vec<(Vec<u8>, &str, StatusCode, &str)> = vec![
+        (b"{not json".to_vec(), JSON, StatusCode::BAD_REQUEST, "invalid_json"),
+        (b"".to_vec(), JSON, StatusCode::BAD_REQUEST, "invalid_json"),
+        (br#"{"email":"a@b.c"}"#.to_vec(), JSON, StatusCode::BAD_REQUEST, "invalid_request"),
+        (br#"{"email":1,"password":"longenough"}"#.to_vec(), JSON, StatusCode::BAD_REQUEST, "invalid_request"),
+        (br#"{"email":"no-at-sign","password":"longenough"}"#.to_vec(), JSON, StatusCode::BAD_REQUEST, "invalid_request"),
+        (br#"{"email":"a@b.c","password":"short"}"#.to_vec(), JSON, StatusCode::BAD_REQUEST, "invalid_request"),
+        (
+            json!({"email":"a@b.c","password":"x".repeat(1025)}).to_string().into_bytes(),
+            JSON,
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (b"{\"email\":\"a@b.c\",\"password\":\"\xff\xfe longenough\"}".to_vec(), JSON, StatusCode::BAD_REQUEST, "invalid_json"),
+        (br#"{"email":"a@b.c","password":"longenough"}"#.to_vec(), "text/plain", StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+        (vec![b' '; 17 * 1024], JSON, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+    ];
+    for (body, content_type, status, code) in cases {
+        let res = h.post_raw("/auth/sign-up", body.clone(), content_type, None).await;
+        let shown = String::from_utf8_lossy(&body[..body.len().min(60)]).into_owned();
+        assert_eq!(res.status, status, "{shown}: {}", res.text);
+        assert_eq!(res.json["error"], code, "{shown}");
+        assert!(res.json["message"].as_str().is_some_and(|m| !m.is_empty()), "{shown}");
+        assert!(res.header("set-cookie").is_none());
+    }
+    let missing = h.post_raw("/auth/sign-up", br#"{"email":"a@b.c"}"#.to_vec(), JSON, None).await;
+    assert!(missing.json["message"].as_str().unwrap().contains("password"), "{}", missing.text);
+    // None of that created the account.
+    assert_eq!(h.sign_up("a@b.c", PASSWORD).await.status, StatusCode::CREATED);
+}
+
+async fn sign_in_rotates_the_session(h: Harness) {
+    let first = h.sign_up("lin@example.com", PASSWORD).await.cookie();
+    let res = h.post_json("/auth/sign-in", json!({"email":"lin@example.com","password":PASSWORD}), Some(&first)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let second = res.cookie();
+    assert_ne!(first, second, "a sign-in must never keep the session it arrived with");
+    assert_eq!(h.get("/auth/session", Some(&first)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.get("/auth/session", Some(&second)).await.status, StatusCode::OK);
+}
+
+async fn wrong_password_and_unknown_user_look_the_same(h: Harness) {
+    h.sign_up("known@example.com", PASSWORD).await;
+    let wrong = h.sign_in("known@example.com", "not the password").await;
+    let unknown = h.sign_in("nobody@example.com", "not the password").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.json["error"], "invalid_credentials");
+    assert_eq!((unknown.status, &unknown.text), (wrong.status, &wrong.text));
+}
+
+async fn repeated_failures_lock_the_address(h: Harness) {
+    h.sign_up("mallory-target@example.com", PASSWORD).await;
+    for _ in 0..4 {
+        assert_eq!(h.sign_in("mallory-target@example.com", "guess guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    let fifth = h.sign_in("mallory-target@example.com", "guess guess").await;
+    assert_eq!(fifth.status, StatusCode::LOCKED, "{}", fifth.text);
+    assert_eq!(fifth.json["error"], "account_locked");
+    assert_eq!(fifth.header("retry-after"), Some("900"));
+    // Even the right password waits out the lock.
+    let right = h.sign_in("mallory-target@example.com", PASSWORD).await;
+    assert_eq!(right.status, StatusCode::LOCKED);
+    h.clock.advance(Duration::from_secs(899));
+    assert_eq!(h.sign_in("mallory-target@example.com", PASSWORD).await.status, StatusCode::LOCKED);
+    h.clock.advance(Duration::from_secs(1));
+    assert_eq!(h.sign_in("mallory-target@example.com", PASSWORD).await.status, StatusCode::OK);
+    // An address with no account locks the same way, so a lock reveals nothing.
+    for _ in 0..5 {
+        h.sign_in("ghost@example.com", "guess guess").await;
+    }
+    assert_eq!(h.sign_in("ghost@example.com", "guess guess").await.status, StatusCode::LOCKED);
+}
+
+async fn a_successful_sign_in_resets_the_failure_count(h: Harness) {
+    h.sign_up("reset@example.com", PASSWORD).await;
+    for _ in 0..4 {
+        h.sign_in("reset@example.com", "wrong wrong").await;
+    }
+    assert_eq!(h.sign_in("reset@example.com", PASSWORD).await.status, StatusCode::OK);
+    for _ in 0..4 {
+        assert_eq!(h.sign_in("reset@example.com", "wrong wrong").await.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+async fn sign_out_ends_the_session_and_clears_the_cookie(h: Harness) {
+    let cookie = h.sign_up("out@example.com", PASSWORD).await.cookie();
+    let res = h.post_json("/auth/sign-out", json!({}), Some(&cookie)).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT);
+    let cleared = res.header("set-cookie").unwrap();
+    assert!(cleared.starts_with("__Host-authfn_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    // A copy of the cookie kept from before sign-out is dead.
+    assert_eq!(h.get("/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+    // Signing out again is harmless.
+    assert_eq!(h.post_json("/auth/sign-out", json!({}), Some(&cookie)).await.status, StatusCode::NO_CONTENT);
+}
+
+async fn sign_out_everywhere_ends_every_session(h: Harness) {
+    let laptop = h.sign_up("everywhere@example.com", PASSWORD).await.cookie();
+    let phone = h.sign_in("everywhere@example.com", PASSWORD).await.cookie();
+    let other_user = h.sign_up("bystander@example.com", PASSWORD).await.cookie();
+    assert_eq!(h.get("/auth/session", Some(&phone)).await.status, StatusCode::OK);
+    let res = h.post_json("/auth/sign-out/all", json!({}), Some(&laptop)).await;
+    assert_eq!(res.status, StatusCode::NO_CONTENT, "{}", res.text);
+    assert_eq!(h.get("/auth/session", Some(&laptop)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.get("/auth/session", Some(&phone)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.get("/auth/session", Some(&other_user)).await.status, StatusCode::OK);
+    // Without a session there is nothing to sign out of.
+    assert_eq!(h.post_json("/auth/sign-out/all", json!({}), Some(&laptop)).await.status, StatusCode::UNAUTHORIZED);
+    // New sign-ins work again.
+    let fresh = h.sign_in("everywhere@example.com", PASSWORD).await.cookie();
+    assert_eq!(h.get("/auth/session", Some(&fresh)).await.status, StatusCode::OK);
+}
+
+async fn idle_sessions_expire(h: Harness) {
+    let cookie = h.sign_up("idle@example.com", PASSWORD).await.cookie();
+    h.clock.advance(Duration::from_secs(30 * 60 - 1));
+    // Still alive one second before the deadline (and this request slides it)…
+    assert_eq!(h.get("/auth/session", Some(&cookie)).await.status, StatusCode::OK);
+    h.clock.advance(Duration::from_secs(30 * 60));
+    // …but 30 idle minutes after the last request it is gone.
+    let res = h.get("/auth/session", Some(&cookie)).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(res.json["error"], "unauthenticated");
+}
+
+async fn activity_slides_the_idle_deadline_with_few_writes(h: Harness) {
+    let cookie = h.sign_up("slide@example.com", PASSWORD).await.cookie();
+    let start = h.now();
+    // Before half the idle window has passed, requests do not write: the deadline stays.
+    h.clock.advance(Duration::from_secs(10 * 60));
+    let early = h.get("/auth/session", Some(&cookie)).await;
+    assert_eq!(early.json["session"]["idle_expires_at"], start + 30 * 60);
+    // Past half the window, the deadline moves to 30 minutes from now.
+    h.clock.advance(Duration::from_secs(6 * 60));
+    let late = h.get("/auth/session", Some(&cookie)).await;
+    assert_eq!(late.json["session"]["idle_expires_at"], h.now() + 30 * 60);
+    // And that renewal was stored: the session outlives its original idle deadline.
+    h.clock.advance(Duration::from_secs(20 * 60));
+    assert!(h.now() > start + 30 * 60);
+    assert_eq!(h.get("/auth/session", Some(&cookie)).await.status, StatusCode::OK);
+}
+
+async fn the_absolute_lifetime_caps_an_active_session(h: Harness) {
+    let cookie = h.sign_up("marathon@example.com", PASSWORD).await.cookie();
+    let start = h.now();
+    // Active every 20 minutes for 12 hours: the idle timeout never fires…
+    while h.now() + 20 * 60 < start + 12 * 3600 {
+        h.clock.advance(Duration::from_secs(20 * 60));
+        let res = h.get("/auth/session", Some(&cookie)).await;
+        assert_eq!(res.status, StatusCode::OK, "at +{}s", h.now() - start);
+        assert!(res.json["session"]["idle_expires_at"].as_i64().unwrap() <= start + 12 * 3600);
+    }
+    // …but the absolute lifetime does.
+    h.clock.advance(Duration::from_secs(20 * 60));
+    assert_eq!(h.get("/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn cross_site_state_changes_are_refused(h: Harness) {
+    let cookie = h.sign_up("csrf@example.com", PASSWORD).await.cookie();
+    let sign_out_all = |headers: Vec<(&'static str, &'static str)>| {
+        h.request("POST", "/auth/sign-out/all", b"{}".to_vec(), Some(JSON), Some(&cookie), headers)
+    };
+    for hostile in [
+        vec![("origin", "https://evil.example")],
+        vec![("origin", "null")],
+        vec![("origin", "https://app.example.com.evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "none")],
+        vec![], // a cookie but no word on where the request came from
+    ] {
+        let res = sign_out_all(hostile.clone()).await;
+        assert_eq!(res.status, StatusCode::FORBIDDEN, "{hostile:?}");
+        assert_eq!(res.json["error"], "csrf_rejected");
+    }
+    assert_eq!(h.get("/auth/session", Some(&cookie)).await.status, StatusCode::OK, "nothing was revoked");
+    assert_eq!(sign_out_all(vec![("sec-fetch-site", "same-origin")]).await.status, StatusCode::NO_CONTENT);
+    // A non-browser client (no cookie, no Origin) is not subject to CSRF checks.
+    let cli = h.request("POST", "/auth/sign-in", creds("csrf@example.com", PASSWORD), Some(JSON), None, vec![]).await;
+    assert_eq!(cli.status, StatusCode::OK);
+}
+
+async fn cors_admits_only_trusted_origins(h: Harness) {
+    let preflight = |origin: &'static str, method: &'static str| {
+        h.request(
+            "OPTIONS",
+            "/auth/sign-in",
+            vec![],
+            None,
+            None,
+            vec![
+                ("origin", origin),
+                ("access-control-request-method", method),
+                ("access-control-request-headers", "content-type"),
+            ],
+        )
+    };
+    let ok = preflight(TRUSTED_ORIGIN, "POST").await;
+    assert_eq!(ok.status, StatusCode::NO_CONTENT);
+    assert_eq!(ok.header("access-control-allow-origin"), Some(TRUSTED_ORIGIN));
+    assert_eq!(ok.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(ok.header("access-control-allow-methods"), Some("POST"));
+    for (origin, method) in [("https://evil.example", "POST"), (TRUSTED_ORIGIN, "DELETE")] {
+        let refused = preflight(origin, method).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{origin} {method}");
+        assert_eq!(refused.header("access-control-allow-origin"), None);
+    }
+    // Actual responses carry the exact origin (never `*`) only for trusted origins.
+    let trusted = h.sign_up("cors@example.com", PASSWORD).await;
+    assert_eq!(trusted.header("access-control-allow-origin"), Some(TRUSTED_ORIGIN));
+    assert!(trusted.header("vary").is_some_and(|v| v.contains("Origin")));
+    let evil = h.request("GET", "/auth/session", vec![], None, None, vec![("origin", "https://evil.example")]).await;
+    assert_eq!(evil.header("access-control-allow-origin"), None);
+}
+
+async fn non_browser_clients_get_a_bearer_token(h: Harness) {
+    h.sign_up("cli@example.com", PASSWORD).await;
+    let body = json!({"email":"cli@example.com","password":PASSWORD,"session_delivery":"token"}).to_string();
+    let res = h.request("POST", "/auth/sign-in", body.clone().into_bytes(), Some(JSON), None, vec![]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert!(res.header("set-cookie").is_none(), "a token client gets no cookie");
+    let token = res.json["session_token"].as_str().expect("session_token").to_owned();
+    let auth = format!("Bearer {token}");
+    let me = h.request("GET", "/me", vec![], None, None, vec![("authorization", leak(auth))]).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.json["email"], "cli@example.com");
+    // A browser may not ask for the token, even from a trusted origin.
+    let from_browser =
+        h.request("POST", "/auth/sign-in", body.into_bytes(), Some(JSON), None, vec![("origin", TRUSTED_ORIGIN)]).await;
+    assert_eq!(from_browser.status, StatusCode::BAD_REQUEST);
+    assert_eq!(from_browser.json["error"], "token_delivery_refused");
+}
+
+async fn protected_routes_need_a_session(h: Harness) {
+    let anonymous = h.get("/me", None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(anonymous.json["error"], "unauthenticated");
+    let cookie = h.sign_up("me@example.com", PASSWORD).await.cookie();
+    let me = h.get("/me", Some(&cookie)).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.json["email"], "me@example.com");
+    let wrong_method = h.get("/auth/sign-in", None).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.header("allow"), Some("POST"));
+    assert_eq!(h.get("/nope", None).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn tampered_and_unknown_cookies_are_unauthenticated(h: Harness) {
+    let cookie = h.sign_up("tamper@example.com", PASSWORD).await.cookie();
+    let (name, value) = cookie.split_once('=').unwrap();
+    let mut bytes = value.as_bytes().to_vec();
+    bytes[10] = if bytes[10] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("{name}={}", String::from_utf8(bytes).unwrap());
+    for bad in [tampered, format!("{name}=v1.x.y"), format!("{name}="), format!("{name}=v1.{}.{}", "A".repeat(43), "B".repeat(43))] {
+        let res = h.get("/auth/session", Some(&bad)).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+}
+
+// Tests that need a particular configuration or a failing store, so run once each.
+
+#[tokio::test]
+async fn rate_limits_count_per_client_ip_in_the_store() {
+    let h = Harness::memory(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "3")]).await;
+    for _ in 0..3 {
+        assert_eq!(h.sign_in("rl@example.com", "wrong password").await.status, StatusCode::UNAUTHORIZED);
+    }
+    // A client cannot dodge the limit by claiming another address in a header.
+    let spoofed = h
+        .request("POST", "/auth/sign-in", creds("rl@example.com", "x"), Some(JSON), None, vec![("x-forwarded-for", "198.51.100.9")])
+        .await;
+    assert_eq!(spoofed.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(spoofed.json["error"], "rate_limited");
+    assert_eq!(spoofed.header("retry-after"), Some("60"));
+    // Another client IP has its own budget, and sign-up is counted apart from sign-in.
+    let elsewhere = h.sign_in_from("198.51.100.10", "rl@example.com", "wrong password").await;
+    assert_eq!(elsewhere.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.sign_up("rl2@example.com", PASSWORD).await.status, StatusCode::CREATED);
+    h.clock.advance(Duration::from_secs(60));
+    assert_eq!(h.sign_in("rl3@example.com", "wrong password").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_header_names_the_client() {
+    let h = Harness::memory(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "1"), ("AUTHFN_CLIENT_IP_HEADER", "cf-connecting-ip")]).await;
+    let from = |ip: &'static str| {
+        h.request("POST", "/auth/sign-in", creds("p@example.com", "wrong password"), Some(JSON), None, vec![("cf-connecting-ip", ip)])
+    };
+    assert_eq!(from("192.0.2.1").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(from("192.0.2.1").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(from("192.0.2.2").await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn rotating_keys_keeps_sessions_until_the_old_key_is_dropped() {
+    let old = key_b64(1);
+    let new = key_b64(2);
+    let h = Harness::memory(&[("AUTHFN_SESSION_KEYS", &old)]).await;
+    let cookie = h.sign_up("rotate@example.com", PASSWORD).await.cookie();
+    let rotated = h.reconfigure(&[("AUTHFN_SESSION_KEYS", &format!("{new},{old}"))]);
+    assert_eq!(rotated.get("/auth/session", Some(&cookie)).await.status, StatusCode::OK);
+    let new_cookie = rotated.sign_in("rotate@example.com", PASSWORD).await.cookie();
+    let dropped = h.reconfigure(&[("AUTHFN_SESSION_KEYS", &new)]);
+    assert_eq!(dropped.get("/auth/session", Some(&new_cookie)).await.status, StatusCode::OK);
+    assert_eq!(dropped.get("/auth/session", Some(&cookie)).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[cfg(feature = "dynamodb")]
+#[tokio::test]
+async fn a_store_outage_is_a_503_and_forged_cookies_never_reach_the_store() {
+    let h = Harness::unreachable_dynamodb().await;
+    let res = h.sign_up("outage@example.com", PASSWORD).await;
+    assert_eq!(res.status, StatusCode::SERVICE_UNAVAILABLE, "{}", res.text);
+    assert_eq!(res.json["error"], "store_unavailable");
+    assert!(res.header("retry-after").is_some());
+    // A well-signed cookie must be looked up, so it meets the outage…
+    let signed = format!("__Host-authfn_session={}", h.signed_random_token());
+    assert_eq!(h.get("/auth/session", Some(&signed)).await.status, StatusCode::SERVICE_UNAVAILABLE);
+    // …while a forged one is refused before any store read.
+    let forged = h.get("/auth/session", Some("__Host-authfn_session=v1.AAAA.BBBB")).await;
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}

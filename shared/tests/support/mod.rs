@@ -1,0 +1,191 @@
+//! The test harness: an `App` over a chosen store with a manual clock, and request builders
+//! that look like what a browser on the trusted SPA origin sends.
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use authfn::clock::ManualClock;
+use authfn::request::{ClientIp, HttpRequest};
+use authfn::store::{MemoryStore, Store};
+use authfn::{App, Config, Endpoint, UnixTime};
+use bytes::Bytes;
+use http::StatusCode;
+use serde_json::Value;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+pub const JSON: &str = "application/json";
+pub const TRUSTED_ORIGIN: &str = "https://app.example.com";
+const CLIENT_IP: &str = "203.0.113.7";
+
+pub fn key_b64(seed: u8) -> String {
+    authfn::crypto::b64url(&[seed; 32])
+}
+
+pub fn creds(email: &str, password: &str) -> Vec<u8> {
+    serde_json::json!({ "email": email, "password": password }).to_string().into_bytes()
+}
+
+pub struct Harness {
+    pub app: App,
+    pub clock: ManualClock,
+    store: Arc<dyn Store>,
+    settings: HashMap<String, String>,
+}
+
+pub struct Res {
+    pub status: StatusCode,
+    pub text: String,
+    pub json: Value,
+    headers: http::HeaderMap,
+}
+
+impl Res {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The `name=value` pair of the Set-Cookie header, as a browser would send it back.
+    pub fn cookie(&self) -> String {
+        let set = self.header("set-cookie").unwrap_or_else(|| panic!("no Set-Cookie in {}: {}", self.status, self.text));
+        set.split(';').next().unwrap().to_owned()
+    }
+}
+
+impl Harness {
+    fn build(store: Arc<dyn Store>, overrides: &[(&str, &str)]) -> Self {
+        let mut settings: HashMap<String, String> = [
+            ("AUTHFN_SESSION_KEYS", key_b64(42).as_str()),
+            ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com,http://localhost:5173"),
+            // Cheap hashing keeps the suite fast; the cost itself is covered by the benches.
+            ("AUTHFN_ARGON2_MEMORY_KIB", "256"),
+            ("AUTHFN_ARGON2_ITERATIONS", "1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let clock = ManualClock::at(UnixTime(1_800_000_000));
+        let app = Self::app(&settings, store.clone(), &clock);
+        Harness { app, clock, store, settings }
+    }
+
+    fn app(settings: &HashMap<String, String>, store: Arc<dyn Store>, clock: &ManualClock) -> App {
+        let config = Config::from_lookup(|k| settings.get(k).cloned()).expect("test config");
+        App::new(config, store).expect("app").with_clock(Arc::new(clock.clone()))
+    }
+
+    pub async fn memory(overrides: &[(&str, &str)]) -> Self {
+        Self::build(Arc::new(MemoryStore::new()), overrides)
+    }
+
+    /// A fresh table on the local DynamoDB API server that `tests/run.sh` starts.
+    #[cfg(feature = "dynamodb")]
+    pub async fn dynamodb(overrides: &[(&str, &str)]) -> Self {
+        use authfn::store::dynamodb::DynamoStore;
+        let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT")
+            .expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset: run these tests through tests/run.sh");
+        let table = format!("behaviour-{}", authfn::token::UserId::generate().unwrap().as_str().replace(['-', '_'], "x"));
+        let store = DynamoStore::connect(table, Some(endpoint)).await;
+        store.create_table_if_missing().await.expect("create table");
+        Self::build(Arc::new(store), overrides)
+    }
+
+    /// A DynamoDB store whose server is down: a loopback port nothing listens on.
+    #[cfg(feature = "dynamodb")]
+    pub async fn unreachable_dynamodb() -> Self {
+        use authfn::store::dynamodb::DynamoStore;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let store = DynamoStore::connect("authfn".into(), Some(format!("http://127.0.0.1:{port}"))).await;
+        Self::build(Arc::new(store), &[])
+    }
+
+    /// The same store and clock under different settings, as after a redeploy.
+    pub fn reconfigure(&self, overrides: &[(&str, &str)]) -> Self {
+        let mut settings = self.settings.clone();
+        settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let app = Self::app(&settings, self.store.clone(), &self.clock);
+        Harness { app, clock: self.clock.clone(), store: self.store.clone(), settings }
+    }
+
+    pub fn now(&self) -> i64 {
+        authfn::Clock::now(&self.clock).0
+    }
+
+    /// A correctly signed token for a session that does not exist.
+    pub fn signed_random_token(&self) -> String {
+        let token = authfn::token::SessionToken::generate().unwrap();
+        token.sign(&self.app.config().session_keys).expose().to_owned()
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+        cookie: Option<&str>,
+        headers: Vec<(&str, &str)>,
+    ) -> Res {
+        self.request_from(CLIENT_IP, method, path, body, content_type, cookie, headers).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn request_from(
+        &self,
+        ip: &str,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        content_type: Option<&str>,
+        cookie: Option<&str>,
+        headers: Vec<(&str, &str)>,
+    ) -> Res {
+        let mut builder = http::Request::builder().method(method).uri(format!("https://api.example.com{path}"));
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        if let Some(c) = cookie {
+            builder = builder.header("cookie", c);
+        }
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let mut req: HttpRequest = builder.body(Bytes::from(body)).unwrap();
+        req.extensions_mut().insert(ClientIp(ip.to_owned()));
+        let res = match Endpoint::for_path(path) {
+            Some(endpoint) => self.app.handle(endpoint, req).await,
+            None => self.app.route(req).await,
+        };
+        let (parts, text) = res.into_parts();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Res { status: parts.status, text, json, headers: parts.headers }
+    }
+
+    /// A JSON POST as the SPA on the trusted origin sends it.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>, content_type: &str, cookie: Option<&str>) -> Res {
+        self.request("POST", path, body, Some(content_type), cookie, vec![("origin", TRUSTED_ORIGIN)]).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value, cookie: Option<&str>) -> Res {
+        self.post_raw(path, body.to_string().into_bytes(), JSON, cookie).await
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> Res {
+        self.request("GET", path, vec![], None, cookie, vec![("origin", TRUSTED_ORIGIN)]).await
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> Res {
+        self.post_raw("/auth/sign-up", creds(email, password), JSON, None).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Res {
+        self.post_raw("/auth/sign-in", creds(email, password), JSON, None).await
+    }
+
+    pub async fn sign_in_from(&self, ip: &str, email: &str, password: &str) -> Res {
+        let headers = vec![("origin", TRUSTED_ORIGIN)];
+        self.request_from(ip, "POST", "/auth/sign-in", creds(email, password), Some(JSON), None, headers).await
+    }
+}

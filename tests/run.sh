@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine, with real parts:
+#   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
+#      real API (dynalite, started here on a free loopback port);
+#   2. the black-box HTTP suite against the local dev server;
+#   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
+#      over dynalite.
+# Needs: cargo, node/npm, and cargo-lambda (`pip install cargo-lambda`; .ci/run installs it).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+(cd tests && npm ci --no-audit --no-fund --loglevel=error)
+
+# shellcheck source=support/dynalite.sh
+source tests/support/dynalite.sh
+# shellcheck source=support/dev-server.sh
+source tests/support/dev-server.sh
+# shellcheck source=support/lambda.sh
+source tests/support/lambda.sh
+cleanup() {
+    stop_lambda_watch || true
+    stop_dev_server || true
+    stop_dynalite || true
+}
+trap cleanup EXIT
+
+start_dynalite
+
+echo "== 1/3 unit, handler and store tests (memory + DynamoDB API)"
+cargo test --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
+
+echo "== 2/3 black-box suite against the local dev server"
+start_dev_server
+AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
+    cargo test -p authfn-blackbox -- --include-ignored
+stop_dev_server
+
+echo "== 3/3 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
+start_lambda_watch
+AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
+    cargo test -p authfn-blackbox -- --include-ignored
