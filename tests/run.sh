@@ -1,19 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine, with real parts:
 #   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
-#      real API (dynalite, started here on a free loopback port);
+#      real API (a local moto server, started here on a free loopback port);
 #   2. the black-box HTTP suite against the local dev server;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
-#      over dynalite.
-# Needs: cargo, node/npm, and cargo-lambda (`pip install cargo-lambda`; .ci/run installs it).
+#      over that DynamoDB API.
+# Needs: cargo, python3 with `moto[server]` and `cargo-lambda` from PyPI (.ci/run installs them).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-(cd tests && npm ci --no-audit --no-fund --loglevel=error)
-
-# shellcheck source=support/dynalite.sh
-source tests/support/dynalite.sh
+# shellcheck source=support/dynamodb-api.sh
+source tests/support/dynamodb-api.sh
 # shellcheck source=support/dev-server.sh
 source tests/support/dev-server.sh
 # shellcheck source=support/lambda.sh
@@ -21,11 +19,11 @@ source tests/support/lambda.sh
 cleanup() {
     stop_lambda_watch || true
     stop_dev_server || true
-    stop_dynalite || true
+    stop_dynamodb_api || true
 }
 trap cleanup EXIT
 
-start_dynalite
+start_dynamodb_api
 
 echo "== 1/3 unit, handler and store tests (memory + DynamoDB API)"
 cargo test --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored

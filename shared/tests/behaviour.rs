@@ -2,7 +2,7 @@
 //! exactly as a runtime adapter would, with a clock the tests control.
 //!
 //! Written once and run over each store: the in-memory one always, and DynamoDB's real API
-//! (dynalite) when `tests/run.sh` provides one.
+//! (a local moto server) when `tests/run.sh` provides one.
 
 mod support;
 

@@ -1,0 +1,390 @@
+//! The [`Store`] contract, written once and run against every backend, so the in-memory store
+//! the handler tests use cannot drift from the DynamoDB store production uses.
+//!
+//! The DynamoDB cases need a local DynamoDB API and are ignored by default; `tests/run.sh`
+//! starts one and runs them. Each case makes its own table, so they can run in parallel.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use authfn::clock::UnixTime;
+use authfn::email::Email;
+use authfn::password::PasswordHashString;
+use authfn::store::dynamodb::DynamoStore;
+use authfn::store::{Counter, CounterKey, Insert, MemoryStore, SessionRecord, Store, StoreError, UserRecord};
+use authfn::token::{SessionId, SessionToken, UserId};
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+
+/// Runs every contract case against one backend: `contract!(name = factory)`, where
+/// `factory()` gives a fresh, empty `Arc<dyn Store>`. Attributes after it go on every case.
+macro_rules! contract {
+    ($backend:ident = $factory:path $(, #[$attr:meta])*) => {
+        mod $backend {
+            contract!(@cases $factory, [$(#[$attr])*],
+                create_user_refuses_a_taken_email_without_partial_writes,
+                create_user_refuses_a_taken_user_id_without_partial_writes,
+                exactly_one_of_many_concurrent_sign_ups_wins,
+                users_are_found_by_email_and_by_id,
+                sessions_expire_at_the_idle_deadline,
+                sessions_expire_at_the_absolute_deadline,
+                renewal_moves_the_idle_deadline,
+                renewal_never_creates_a_session,
+                deleted_sessions_are_gone,
+                revoking_all_sessions_bumps_the_epoch_and_deletes_only_that_users_sessions,
+                increments_count_up_and_keep_the_window,
+                concurrent_increments_are_atomic,
+                an_expired_counter_restarts_at_one_with_the_new_window,
+                counters_can_be_put_read_and_deleted,
+            );
+        }
+    };
+    // One case at a time: the attributes repeat once per case, which a single nested
+    // repetition cannot express.
+    (@cases $factory:path, [$($attr:tt)*], $case:ident, $($rest:ident,)*) => {
+        // Several worker threads, so the concurrency cases really run in parallel.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        $($attr)*
+        async fn $case() {
+            super::$case($factory().await).await;
+        }
+        contract!(@cases $factory, [$($attr)*], $($rest,)*);
+    };
+    (@cases $factory:path, [$($attr:tt)*],) => {};
+}
+
+contract!(memory = super::memory_store);
+contract!(dynamodb = super::dynamo_store, #[ignore = "needs a local DynamoDB API: run tests/run.sh"]);
+
+async fn memory_store() -> Arc<dyn Store> {
+    Arc::new(MemoryStore::new())
+}
+
+async fn dynamo_store() -> Arc<dyn Store> {
+    let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT")
+        .expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset: run tests/run.sh, or source tests/support/dynamodb-api.sh and run start_dynamodb_api");
+    let table = format!("authfn-test-{}", UserId::generate().unwrap());
+    let store = DynamoStore::connect_with(local_aws(), table, Some(endpoint)).await;
+    store.create_table_if_missing().await.expect("creating the test table");
+    Arc::new(store)
+}
+
+/// Fixed region and dummy credentials: a local server checks neither, and with them set the
+/// SDK never looks for real ones (which would mean calling the instance metadata service).
+fn local_aws() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "authfn-tests"))
+}
+
+const T0: UnixTime = UnixTime(1_700_000_000);
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn user(email: &str) -> UserRecord {
+    UserRecord {
+        id: UserId::generate().unwrap(),
+        email: Email::parse(email).unwrap(),
+        password_hash: PasswordHashString::from_stored("x".into()),
+        created_at: T0,
+        session_epoch: 0,
+    }
+}
+
+/// A session of `user` created at `T0`, idle after a day, over after thirty.
+fn session_of(user: &UserRecord) -> SessionRecord {
+    SessionRecord {
+        id: SessionId::generate().unwrap(),
+        token_hash: SessionToken::generate().unwrap().hash(),
+        user_id: user.id.clone(),
+        user_epoch: user.session_epoch,
+        created_at: T0,
+        expires_at: T0.plus(30 * DAY),
+        idle_expires_at: T0.plus(DAY),
+        renewed_at: T0,
+    }
+}
+
+fn before(t: UnixTime) -> UnixTime {
+    UnixTime(t.0 - 1)
+}
+
+async fn create_user_refuses_a_taken_email_without_partial_writes(store: Arc<dyn Store>) {
+    let first = user("alice@example.com");
+    let first_session = session_of(&first);
+    assert_eq!(store.create_user(&first, &first_session).await.unwrap(), Insert::Inserted);
+
+    // Differently cased, but the same normalised address.
+    let second = user("ALICE@example.com");
+    let second_session = session_of(&second);
+    assert_eq!(store.create_user(&second, &second_session).await.unwrap(), Insert::AlreadyExists);
+
+    assert_eq!(store.user_by_email(&first.email).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.session(&first_session.token_hash, T0).await.unwrap(), Some(first_session));
+    assert_eq!(store.user_by_id(&second.id).await.unwrap(), None);
+    assert_eq!(store.session(&second_session.token_hash, T0).await.unwrap(), None);
+}
+
+async fn create_user_refuses_a_taken_user_id_without_partial_writes(store: Arc<dyn Store>) {
+    let first = user("alice@example.com");
+    assert_eq!(store.create_user(&first, &session_of(&first)).await.unwrap(), Insert::Inserted);
+
+    // Here the email claim would succeed and the user write fail: the claim must not stay.
+    let clash = UserRecord { email: Email::parse("bob@example.com").unwrap(), ..first.clone() };
+    let clash_session = session_of(&clash);
+    assert_eq!(store.create_user(&clash, &clash_session).await.unwrap(), Insert::AlreadyExists);
+
+    assert_eq!(store.user_by_email(&clash.email).await.unwrap(), None);
+    assert_eq!(store.user_by_id(&first.id).await.unwrap(), Some(first));
+    assert_eq!(store.session(&clash_session.token_hash, T0).await.unwrap(), None);
+}
+
+async fn exactly_one_of_many_concurrent_sign_ups_wins(store: Arc<dyn Store>) {
+    let attempts: Vec<_> = (0..16)
+        .map(|_| {
+            let candidate = user("race@example.com");
+            let session = session_of(&candidate);
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let outcome = store.create_user(&candidate, &session).await.unwrap();
+                (candidate, session, outcome)
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for attempt in attempts {
+        outcomes.push(attempt.await.unwrap());
+    }
+
+    let winners: Vec<_> = outcomes.iter().filter(|(_, _, o)| *o == Insert::Inserted).collect();
+    assert_eq!(winners.len(), 1, "{} sign-ups won", winners.len());
+    let (winner, _, _) = winners[0];
+    assert_eq!(store.user_by_email(&winner.email).await.unwrap().as_ref(), Some(winner));
+    for (candidate, session, outcome) in &outcomes {
+        let stored = *outcome == Insert::Inserted;
+        assert_eq!(store.user_by_id(&candidate.id).await.unwrap().is_some(), stored);
+        assert_eq!(store.session(&session.token_hash, T0).await.unwrap().is_some(), stored);
+    }
+}
+
+async fn users_are_found_by_email_and_by_id(store: Arc<dyn Store>) {
+    let alice = user("alice@example.com");
+    let bob = user("bob@example.com");
+    store.create_user(&alice, &session_of(&alice)).await.unwrap();
+    store.create_user(&bob, &session_of(&bob)).await.unwrap();
+
+    let typed = Email::parse(" Alice@Example.COM ").unwrap();
+    assert_eq!(store.user_by_email(&typed).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.user_by_id(&alice.id).await.unwrap(), Some(alice));
+    assert_eq!(store.user_by_id(&bob.id).await.unwrap(), Some(bob));
+    let nobody = Email::parse("carol@example.com").unwrap();
+    assert_eq!(store.user_by_email(&nobody).await.unwrap(), None);
+    assert_eq!(store.user_by_id(&UserId::generate().unwrap()).await.unwrap(), None);
+}
+
+async fn sessions_expire_at_the_idle_deadline(store: Arc<dyn Store>) {
+    let session = session_of(&user("alice@example.com"));
+    store.put_session(&session).await.unwrap();
+    let hash = &session.token_hash;
+
+    assert_eq!(store.session(hash, T0).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.session(hash, before(session.idle_expires_at)).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.session(hash, session.idle_expires_at).await.unwrap(), None);
+    assert_eq!(store.session(hash, session.expires_at).await.unwrap(), None);
+}
+
+async fn sessions_expire_at_the_absolute_deadline(store: Arc<dyn Store>) {
+    // Renewed so often that the idle deadline is past the absolute one: the absolute wins.
+    let session = SessionRecord { idle_expires_at: T0.plus(40 * DAY), ..session_of(&user("alice@example.com")) };
+    store.put_session(&session).await.unwrap();
+    let hash = &session.token_hash;
+
+    assert_eq!(store.session(hash, before(session.expires_at)).await.unwrap(), Some(session.clone()));
+    assert_eq!(store.session(hash, session.expires_at).await.unwrap(), None);
+}
+
+async fn renewal_moves_the_idle_deadline(store: Arc<dyn Store>) {
+    let session = session_of(&user("alice@example.com"));
+    store.put_session(&session).await.unwrap();
+    let renewed_at = T0.plus(DAY / 2);
+    let idle_expires_at = renewed_at.plus(DAY);
+    store.renew_session(&session.token_hash, renewed_at, idle_expires_at).await.unwrap();
+
+    let expected = SessionRecord { renewed_at, idle_expires_at, ..session.clone() };
+    // Alive past the old idle deadline, gone at the new one.
+    assert_eq!(store.session(&session.token_hash, session.idle_expires_at).await.unwrap(), Some(expected));
+    assert_eq!(store.session(&session.token_hash, idle_expires_at).await.unwrap(), None);
+}
+
+async fn renewal_never_creates_a_session(store: Arc<dyn Store>) {
+    let session = session_of(&user("alice@example.com"));
+    store.renew_session(&session.token_hash, T0, T0.plus(DAY)).await.unwrap();
+    assert_eq!(store.session(&session.token_hash, T0).await.unwrap(), None);
+
+    // Nor after a sign-out: a renewal racing a delete must not resurrect the session.
+    store.put_session(&session).await.unwrap();
+    store.delete_session(&session.token_hash).await.unwrap();
+    store.renew_session(&session.token_hash, T0, T0.plus(DAY)).await.unwrap();
+    assert_eq!(store.session(&session.token_hash, T0).await.unwrap(), None);
+}
+
+async fn deleted_sessions_are_gone(store: Arc<dyn Store>) {
+    let alice = user("alice@example.com");
+    let (kept, deleted) = (session_of(&alice), session_of(&alice));
+    store.put_session(&kept).await.unwrap();
+    store.put_session(&deleted).await.unwrap();
+
+    store.delete_session(&deleted.token_hash).await.unwrap();
+    assert_eq!(store.session(&deleted.token_hash, T0).await.unwrap(), None);
+    assert_eq!(store.session(&kept.token_hash, T0).await.unwrap(), Some(kept));
+    // Deleting again, or deleting what never existed, is not an error.
+    store.delete_session(&deleted.token_hash).await.unwrap();
+}
+
+async fn revoking_all_sessions_bumps_the_epoch_and_deletes_only_that_users_sessions(store: Arc<dyn Store>) {
+    let alice = user("alice@example.com");
+    let bob = user("bob@example.com");
+    let alice_sessions: Vec<_> = (0..3).map(|_| session_of(&alice)).collect();
+    let bob_session = session_of(&bob);
+    store.create_user(&alice, &alice_sessions[0]).await.unwrap();
+    store.create_user(&bob, &bob_session).await.unwrap();
+    for session in &alice_sessions[1..] {
+        store.put_session(session).await.unwrap();
+    }
+
+    store.revoke_all_sessions(&alice.id).await.unwrap();
+
+    assert_eq!(store.user_by_id(&alice.id).await.unwrap().unwrap().session_epoch, 1);
+    assert_eq!(store.user_by_id(&bob.id).await.unwrap().unwrap().session_epoch, 0);
+    // The deletes are best-effort on DynamoDB (its index is eventually consistent); on a
+    // local server they are not, and the epoch is what revokes in any case.
+    for session in &alice_sessions {
+        assert_eq!(store.session(&session.token_hash, T0).await.unwrap(), None);
+    }
+    assert_eq!(store.session(&bob_session.token_hash, T0).await.unwrap(), Some(bob_session));
+
+    store.revoke_all_sessions(&alice.id).await.unwrap();
+    assert_eq!(store.user_by_id(&alice.id).await.unwrap().unwrap().session_epoch, 2);
+    // An unknown user is not an error, and is not created.
+    let nobody = UserId::generate().unwrap();
+    store.revoke_all_sessions(&nobody).await.unwrap();
+    assert_eq!(store.user_by_id(&nobody).await.unwrap(), None);
+}
+
+async fn increments_count_up_and_keep_the_window(store: Arc<dyn Store>) {
+    let key = CounterKey::rate_limit("sign-in", "192.0.2.1");
+    let other = CounterKey::rate_limit("sign-in", "192.0.2.2");
+    let window = T0.plus(Duration::from_secs(60));
+
+    assert_eq!(store.increment(&key, window, T0).await.unwrap(), Counter { count: 1, expires_at: window });
+    // A later call proposes a later window; the live counter keeps its own.
+    let later = UnixTime(T0.0 + 10);
+    let proposed = later.plus(Duration::from_secs(60));
+    assert_eq!(store.increment(&key, proposed, later).await.unwrap(), Counter { count: 2, expires_at: window });
+    assert_eq!(store.increment(&other, window, T0).await.unwrap(), Counter { count: 1, expires_at: window });
+    assert_eq!(store.counter(&key, later).await.unwrap(), Some(Counter { count: 2, expires_at: window }));
+}
+
+async fn concurrent_increments_are_atomic(store: Arc<dyn Store>) {
+    let key = CounterKey::sign_in_failures(&Email::parse("alice@example.com").unwrap());
+    let window = T0.plus(Duration::from_secs(900));
+    let increments: Vec<_> = (0..20)
+        .map(|_| {
+            let (store, key) = (Arc::clone(&store), key.clone());
+            tokio::spawn(async move { store.increment(&key, window, T0).await.unwrap() })
+        })
+        .collect();
+    let mut counts = BTreeSet::new();
+    for increment in increments {
+        let counter = increment.await.unwrap();
+        assert_eq!(counter.expires_at, window);
+        counts.insert(counter.count);
+    }
+
+    assert_eq!(counts, (1..=20).collect::<BTreeSet<u64>>(), "each increment must see a distinct count");
+    assert_eq!(store.counter(&key, T0).await.unwrap(), Some(Counter { count: 20, expires_at: window }));
+}
+
+async fn an_expired_counter_restarts_at_one_with_the_new_window(store: Arc<dyn Store>) {
+    let key = CounterKey::lockout(&Email::parse("alice@example.com").unwrap());
+    let first_window = T0.plus(Duration::from_secs(60));
+    store.increment(&key, first_window, T0).await.unwrap();
+    store.increment(&key, first_window, T0).await.unwrap();
+
+    // Expiry is exclusive: at `first_window` the old counter is already gone.
+    let second_window = first_window.plus(Duration::from_secs(60));
+    let restarted = store.increment(&key, second_window, first_window).await.unwrap();
+    assert_eq!(restarted, Counter { count: 1, expires_at: second_window });
+    assert_eq!(store.counter(&key, first_window).await.unwrap(), Some(restarted));
+    assert_eq!(store.increment(&key, second_window, first_window).await.unwrap().count, 2);
+}
+
+async fn counters_can_be_put_read_and_deleted(store: Arc<dyn Store>) {
+    let key = CounterKey::lockout(&Email::parse("alice@example.com").unwrap());
+    assert_eq!(store.counter(&key, T0).await.unwrap(), None);
+
+    let counter = Counter { count: 5, expires_at: T0.plus(Duration::from_secs(60)) };
+    store.put_counter(&key, counter).await.unwrap();
+    assert_eq!(store.counter(&key, T0).await.unwrap(), Some(counter));
+    assert_eq!(store.counter(&key, before(counter.expires_at)).await.unwrap(), Some(counter));
+    assert_eq!(store.counter(&key, counter.expires_at).await.unwrap(), None);
+    assert_eq!(store.increment(&key, counter.expires_at, T0).await.unwrap().count, 6);
+
+    store.delete_counter(&key).await.unwrap();
+    assert_eq!(store.counter(&key, T0).await.unwrap(), None);
+    store.delete_counter(&key).await.unwrap();
+}
+
+/// With DynamoDB unreachable, calls fail fast with `Unavailable` (a 503) instead of hanging
+/// the function until its own timeout, and the error does not quote the request.
+#[tokio::test]
+async fn dynamodb_refusing_connections_is_unavailable_quickly() {
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let store = DynamoStore::connect_with(local_aws(), "authfn-outage".into(), Some(local_url(closed_port))).await;
+    let alice = user("outage@example.com");
+
+    let started = Instant::now();
+    assert_unavailable("read", bounded(store.user_by_email(&alice.email)).await.map(|_| ()));
+    assert_unavailable("write", bounded(store.create_user(&alice, &session_of(&alice))).await.map(|_| ()));
+    // Refused connections fail at once; what time there is goes to the retries' backoff.
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+}
+
+/// A server that takes connections and never answers (a hung endpoint, a black-holed
+/// network) is cut off by the operation timeout, retries included.
+#[tokio::test]
+async fn dynamodb_never_answering_is_unavailable_within_the_operation_timeout() {
+    // Listening but never accepting: the kernel completes the handshake, nobody replies.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let store = DynamoStore::connect_with(local_aws(), "authfn-outage".into(), Some(local_url(port))).await;
+
+    let started = Instant::now();
+    let key = CounterKey::rate_limit("sign-in", "192.0.2.1");
+    assert_unavailable("write", bounded(store.increment(&key, T0, T0)).await.map(|_| ()));
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}, past the 5 s operation timeout");
+    drop(silent);
+}
+
+fn local_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Fails the test rather than hanging the suite if the store's own timeouts regress.
+async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), call).await.expect("the store call hung")
+}
+
+fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
+    match result {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(!message.contains("outage@example.com"), "the {what} error quotes the request: {message}")
+        }
+        other => panic!("the {what} gave {other:?}, not Unavailable"),
+    }
+}

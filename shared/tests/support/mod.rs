@@ -27,6 +27,15 @@ pub fn creds(email: &str, password: &str) -> Vec<u8> {
     serde_json::json!({ "email": email, "password": password }).to_string().into_bytes()
 }
 
+/// Fixed region and credentials: a local server checks no signature, and with these the SDK
+/// never goes looking for real ones (such as the instance metadata service).
+#[cfg(feature = "dynamodb")]
+fn local_aws() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "authfn-tests"))
+}
+
 pub struct Harness {
     pub app: App,
     pub clock: ManualClock,
@@ -87,7 +96,7 @@ impl Harness {
         let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT")
             .expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset: run these tests through tests/run.sh");
         let table = format!("behaviour-{}", authfn::token::UserId::generate().unwrap().as_str().replace(['-', '_'], "x"));
-        let store = DynamoStore::connect(table, Some(endpoint)).await;
+        let store = DynamoStore::connect_with(local_aws(), table, Some(endpoint)).await;
         store.create_table_if_missing().await.expect("create table");
         Self::build(Arc::new(store), overrides)
     }
@@ -97,7 +106,7 @@ impl Harness {
     pub async fn unreachable_dynamodb() -> Self {
         use authfn::store::dynamodb::DynamoStore;
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let store = DynamoStore::connect("authfn".into(), Some(format!("http://127.0.0.1:{port}"))).await;
+        let store = DynamoStore::connect_with(local_aws(), "authfn".into(), Some(format!("http://127.0.0.1:{port}"))).await;
         Self::build(Arc::new(store), &[])
     }
 

@@ -1,0 +1,82 @@
+# Starts and stops a local, in-memory DynamoDB API (moto's server; see
+# dynamodb_api_server.py for why moto) for the DynamoDB store tests. Source this file
+# (bash), then:
+#
+#   start_dynamodb_api   # exports AUTHFN_TEST_DYNAMODB_ENDPOINT, dummy AWS settings
+#   ...
+#   stop_dynamodb_api
+#
+# Needs `pip install "moto[server]"` (.ci/run does it).
+
+_DDB_TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+start_dynamodb_api() {
+    local server="$_DDB_TESTS_DIR/support/dynamodb_api_server.py"
+    if ! python3 -c 'import moto.server, werkzeug' 2>/dev/null; then
+        echo "moto is not installed: pip install 'moto[server]'" >&2
+        return 1
+    fi
+    if [[ -n "${DDB_API_PID:-}" ]] && kill -0 "$DDB_API_PID" 2>/dev/null; then
+        echo "the DynamoDB API server is already running (pid $DDB_API_PID)" >&2
+        return 1
+    fi
+
+    # Ask the kernel for a free port. Another process could take it before the DynamoDB API server binds
+    # it; then the DynamoDB API server exits and the wait below says so.
+    local port
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
+
+    # Everything stays in memory and is forgotten on exit.
+    DDB_API_LOG="$(mktemp "${TMPDIR:-/tmp}/dynamodb-api.XXXXXX.log")"
+    python3 "$server" "$port" >"$DDB_API_LOG" 2>&1 &
+    DDB_API_PID=$!
+
+    local deadline=$((SECONDS + 20))
+    until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$port" 2>/dev/null; do
+        if ! kill -0 "$DDB_API_PID" 2>/dev/null; then
+            echo "the DynamoDB API server exited before accepting connections; its output:" >&2
+            cat "$DDB_API_LOG" >&2
+            rm -f "$DDB_API_LOG"
+            unset DDB_API_PID DDB_API_LOG
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            echo "the DynamoDB API server did not accept connections on 127.0.0.1:$port within 20 s; its output:" >&2
+            cat "$DDB_API_LOG" >&2
+            stop_dynamodb_api
+            return 1
+        fi
+        sleep 0.1
+    done
+
+    # If this shell dies without calling stop_the DynamoDB API server (killed, timed out), take the DynamoDB API server
+    # with it rather than leave an orphan server behind.
+    local owner=$BASHPID the DynamoDB API server=$DDB_API_PID
+    (
+        while kill -0 "$owner" 2>/dev/null && kill -0 "$the DynamoDB API server" 2>/dev/null; do sleep 1; done
+        kill "$the DynamoDB API server" 2>/dev/null
+    ) </dev/null >/dev/null 2>&1 &
+    DDB_API_WATCHDOG_PID=$!
+
+    export DDB_API_PID DDB_API_LOG DDB_API_WATCHDOG_PID
+    export AUTHFN_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+    # A local server checks no signature, but the SDK insists on signing with something,
+    # and with these set it never goes looking for real credentials.
+    export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+    echo "the DynamoDB API server listening on $AUTHFN_TEST_DYNAMODB_ENDPOINT (pid $DDB_API_PID)" >&2
+}
+
+stop_dynamodb_api() {
+    if [[ -n "${DDB_API_WATCHDOG_PID:-}" ]]; then
+        kill "$DDB_API_WATCHDOG_PID" 2>/dev/null || true
+        wait "$DDB_API_WATCHDOG_PID" 2>/dev/null || true
+    fi
+    if [[ -n "${DDB_API_PID:-}" ]]; then
+        kill "$DDB_API_PID" 2>/dev/null || true
+        wait "$DDB_API_PID" 2>/dev/null || true
+    fi
+    if [[ -n "${DDB_API_LOG:-}" ]]; then
+        rm -f "$DDB_API_LOG"
+    fi
+    unset DDB_API_PID DDB_API_LOG DDB_API_WATCHDOG_PID AUTHFN_TEST_DYNAMODB_ENDPOINT
+}
