@@ -1,0 +1,43 @@
+# Runs the local dev server (in-memory store) for the black-box suite. Source this file
+# (bash), then:
+#
+#   start_dev_server   # exports AUTHFN_DEV_BASE_URL, e.g. http://127.0.0.1:PORT
+#   ...
+#   stop_dev_server
+
+_DEV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+start_dev_server() {
+    (cd "$_DEV_ROOT" && cargo build --quiet --bin authfn-dev) || return 1
+    local port
+    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
+    DEV_SERVER_LOG="$(mktemp "${TMPDIR:-/tmp}/dev-server.XXXXXX.log")"
+    # The black-box suite plays an SPA on http://localhost:5173, and cannot wait out the
+    # production rate limit between its many sign-ins from one address.
+    env -u AUTHFN_DYNAMODB_ENDPOINT AUTHFN_TRUSTED_ORIGINS=http://localhost:5173 AUTHFN_RATE_LIMIT_PER_MINUTE=1000 \
+        "$_DEV_ROOT/target/debug/authfn-dev" --addr "127.0.0.1:$port" </dev/null >"$DEV_SERVER_LOG" 2>&1 &
+    DEV_SERVER_PID=$!
+    export DEV_SERVER_PID DEV_SERVER_LOG
+
+    local deadline=$((SECONDS + 30))
+    until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$port" 2>/dev/null; do
+        if ! kill -0 "$DEV_SERVER_PID" 2>/dev/null || ((SECONDS >= deadline)); then
+            echo "start_dev_server: the dev server did not come up; its output:" >&2
+            cat "$DEV_SERVER_LOG" >&2
+            stop_dev_server
+            return 1
+        fi
+        sleep 0.1
+    done
+    export AUTHFN_DEV_BASE_URL="http://127.0.0.1:$port"
+    echo "dev server listening on $AUTHFN_DEV_BASE_URL (pid $DEV_SERVER_PID)" >&2
+}
+
+stop_dev_server() {
+    if [[ -n "${DEV_SERVER_PID:-}" ]]; then
+        kill "$DEV_SERVER_PID" 2>/dev/null || true
+        wait "$DEV_SERVER_PID" 2>/dev/null || true
+    fi
+    [[ -n "${DEV_SERVER_LOG:-}" ]] && rm -f "$DEV_SERVER_LOG"
+    unset DEV_SERVER_PID DEV_SERVER_LOG AUTHFN_DEV_BASE_URL
+}
