@@ -1,0 +1,77 @@
+//! The HTTP side: axum in front of [`App::route`], which serves every endpoint at its real
+//! path exactly as the deployed functions do.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use authfn::App;
+use authfn::request::ClientIp;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::{HeaderValue, Method, StatusCode};
+use http_body_util::BodyExt;
+
+const DEMO_PAGE: &str = include_str!("../static/index.html");
+
+pub fn router(app: Arc<App>) -> Router {
+    // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
+    // dev server cannot drift from the deployed functions.
+    Router::new().fallback(serve).with_state(app)
+}
+
+async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    if req.uri().path() == "/" && matches!(*req.method(), Method::GET | Method::HEAD) {
+        return demo_page();
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(body) = read_capped(body, app.config().max_body_bytes).await else {
+        // The client broke off mid-body; nobody is left to read a detailed answer.
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut req = http::Request::from_parts(parts, body);
+    // The socket peer, as API Gateway's sourceIp would be: a header cannot fake it.
+    req.extensions_mut().insert(ClientIp(peer.ip().to_canonical().to_string()));
+    app.route(req).await.map(Body::from)
+}
+
+/// Reads at most `max + 1` bytes. A longer body is cut there rather than buffered whole:
+/// one byte over is all App needs to answer 413 itself, with its usual JSON and CORS headers.
+async fn read_capped(mut body: Body, max: usize) -> Result<Bytes, axum::Error> {
+    let cap = max.saturating_add(1);
+    let mut buf = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame?.into_data() {
+            buf.extend_from_slice(&data);
+            if buf.len() >= cap {
+                buf.truncate(cap);
+                break;
+            }
+        }
+    }
+    Ok(buf.freeze())
+}
+
+fn demo_page() -> Response {
+    let mut res = Response::new(Body::from(DEMO_PAGE));
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bodies_are_cut_one_byte_past_the_limit() {
+        let big = Body::from(vec![b'x'; 100_000]);
+        assert_eq!(read_capped(big, 16).await.unwrap().len(), 17);
+        let small = Body::from("{}");
+        assert_eq!(read_capped(small, 16).await.unwrap(), Bytes::from_static(b"{}"));
+    }
+}

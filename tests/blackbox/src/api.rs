@@ -1,0 +1,109 @@
+//! The requests the suite sends, named for what a user of authfn does.
+
+use std::time::Duration;
+
+use authfn::Endpoint;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::reply::{Reply, SessionCookie};
+use crate::target::Target;
+
+/// How a request proves who it is.
+#[derive(Debug, Clone, Copy)]
+pub enum Auth<'a> {
+    None,
+    Cookie(&'a SessionCookie),
+    Bearer(&'a str),
+}
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    pub target: Target,
+}
+
+impl Api {
+    pub fn from_env() -> Api {
+        Api::new(Target::from_env())
+    }
+
+    pub fn new(target: Target) -> Api {
+        let http = reqwest::Client::builder()
+            // Redirects would hide what the deployment answered; cookies are handled by hand
+            // so tests can see and replay them exactly.
+            .redirect(reqwest::redirect::Policy::none())
+            // Generous: argon2id in an unoptimised local build is slow, and a fresh
+            // `cargo lambda watch` may still be starting a function.
+            .timeout(Duration::from_secs(120))
+            .build()
+            .expect("HTTP client");
+        Api { http, target }
+    }
+
+    pub fn trusted_origin(&self) -> &str {
+        &self.target.trusted_origin
+    }
+
+    /// A request to `endpoint` carrying `auth`; add headers and a body, then [`Api::send`].
+    pub fn request(&self, method: Method, endpoint: Endpoint, auth: Auth<'_>) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, self.target.url(endpoint));
+        match auth {
+            Auth::None => req,
+            Auth::Cookie(cookie) => req.header("cookie", cookie.header()),
+            Auth::Bearer(token) => req.header("authorization", format!("Bearer {token}")),
+        }
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = res.bytes().await.unwrap_or_else(|e| panic!("reading the body failed: {e}")).to_vec();
+        Reply { status, headers, body }
+    }
+
+    /// POSTs a JSON body, as a non-browser client: no Origin, no cookie.
+    pub async fn post_json(&self, endpoint: Endpoint, body: &Value) -> Reply {
+        self.send(self.request(Method::POST, endpoint, Auth::None).json(body)).await
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) -> Reply {
+        self.post_json(Endpoint::SignUp, &json!({ "email": email, "password": password })).await
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
+        self.post_json(Endpoint::SignIn, &json!({ "email": email, "password": password })).await
+    }
+
+    /// Signs up and returns the session cookie, for tests about what comes after.
+    pub async fn signed_up(&self, email: &str, password: &str) -> SessionCookie {
+        let reply = self.sign_up(email, password).await;
+        reply.expect_status(201);
+        reply.session_cookie()
+    }
+
+    /// A POST from a page of `origin` in a browser, which sends the cookie and the Origin.
+    pub async fn browser_post(
+        &self,
+        endpoint: Endpoint,
+        cookie: &SessionCookie,
+        origin: &str,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self.request(Method::POST, endpoint, Auth::Cookie(cookie)).header("origin", origin);
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        self.send(req).await
+    }
+
+    pub async fn get(&self, endpoint: Endpoint, auth: Auth<'_>) -> Reply {
+        self.send(self.request(Method::GET, endpoint, auth)).await
+    }
+
+    /// `GET /auth/session`.
+    pub async fn session(&self, auth: Auth<'_>) -> Reply {
+        self.get(Endpoint::Session, auth).await
+    }
+}

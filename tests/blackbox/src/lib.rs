@@ -1,0 +1,32 @@
+//! A small client for authfn as any HTTP client sees it, for the black-box suite in
+//! `tests/http.rs`. Nothing here knows how authfn is built: only URLs, headers and JSON.
+//!
+//! The target comes from the environment:
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `AUTHFN_BASE_URL` | required, e.g. `http://127.0.0.1:3000` |
+//! | `AUTHFN_URL_STYLE` | `paths` (default): endpoints at their paths; `lambda-url`: cargo lambda's local function URLs |
+//! | `AUTHFN_TEST_TRUSTED_ORIGIN` | an origin the deployment trusts; default `http://localhost:5173` |
+
+mod api;
+mod reply;
+mod target;
+
+pub use api::{Api, Auth};
+pub use authfn::Endpoint;
+pub use reply::{Reply, SessionCookie};
+pub use target::{Target, UrlStyle};
+
+/// A fresh address per call, so tests can run in parallel against a shared server and be
+/// re-run without cleaning its store.
+pub fn unique_email(tag: &str) -> String {
+    format!("bb-{tag}-{}@example.com", random_hex())
+}
+
+/// 64 random bits as hex: plenty to never collide with another run.
+pub fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("OS randomness");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
