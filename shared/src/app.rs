@@ -79,6 +79,10 @@ impl App {
 
     fn finish(&self, req: &HttpRequest, result: Result<HttpResponse, ApiError>) -> HttpResponse {
         let mut res = result.unwrap_or_else(HttpResponse::from);
+        if req.method() == Method::HEAD {
+            // Same status and headers as GET, and by definition no body.
+            res.body_mut().clear();
+        }
         cors::decorate(req, &self.config, &mut res);
         response::forbid_caching(&mut res);
         res

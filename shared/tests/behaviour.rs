@@ -349,6 +349,8 @@ async fn protected_routes_need_a_session(h: Harness) {
     let me = h.get("/me", Some(&cookie)).await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json["email"], "me@example.com");
+    let head = h.request("HEAD", "/me", vec![], None, Some(&cookie), vec![]).await;
+    assert_eq!((head.status, head.text.as_str()), (StatusCode::OK, ""));
     let wrong_method = h.get("/auth/sign-in", None).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.header("allow"), Some("POST"));
