@@ -25,16 +25,26 @@ trap cleanup EXIT
 
 start_dynamodb_api
 
+# Every test run's output is also kept here, for one total at the end.
+results="$(mktemp "${TMPDIR:-/tmp}/authfn-test-output.XXXXXX")"
+run_tests() {
+    cargo test "$@" 2>&1 | tee -a "$results"
+}
+
 echo "== 1/3 unit, handler and store tests (memory + DynamoDB API)"
-cargo test --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
+run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 
 echo "== 2/3 black-box suite against the local dev server"
 start_dev_server
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
-    cargo test -p authfn-blackbox -- --include-ignored
+    run_tests -p authfn-blackbox --test http -- --include-ignored
 stop_dev_server
 
 echo "== 3/3 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
 start_lambda_watch
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
-    cargo test -p authfn-blackbox -- --include-ignored
+    run_tests -p authfn-blackbox --test http -- --include-ignored
+
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
+     END { printf "all suites: %d passed, %d failed\n", p, f }' "$results"
+rm -f "$results"
