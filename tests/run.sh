@@ -4,8 +4,11 @@
 #      real API (a local moto server, started here on a free loopback port);
 #   2. the black-box HTTP suite against the local dev server;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
-#      over that DynamoDB API.
-# Needs: cargo, python3 with `moto[server]` and `cargo-lambda` from PyPI (.ci/run installs them).
+#      over that DynamoDB API;
+#   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
+#      Miniflare's KV and D1).
+# Needs: cargo, python3 with `moto[server]` and `cargo-lambda` from PyPI, and the Workers
+# tools from infra/install-worker-tools.sh (.ci/run installs all of them).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -16,7 +19,10 @@ source tests/support/dynamodb-api.sh
 source tests/support/dev-server.sh
 # shellcheck source=support/lambda.sh
 source tests/support/lambda.sh
+# shellcheck source=support/workers.sh
+source tests/support/workers.sh
 cleanup() {
+    stop_wrangler_dev || true
     stop_lambda_watch || true
     stop_dev_server || true
     stop_dynamodb_api || true
@@ -31,18 +37,24 @@ run_tests() {
     cargo test "$@" 2>&1 | tee -a "$results"
 }
 
-echo "== 1/3 unit, handler and store tests (memory + DynamoDB API)"
+echo "== 1/4 unit, handler and store tests (memory + DynamoDB API)"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 
-echo "== 2/3 black-box suite against the local dev server"
+echo "== 2/4 black-box suite against the local dev server"
 start_dev_server
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http -- --include-ignored
 stop_dev_server
 
-echo "== 3/3 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
+echo "== 3/4 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
 start_lambda_watch
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
+    run_tests -p authfn-blackbox --test http -- --include-ignored
+stop_lambda_watch
+
+echo "== 4/4 black-box suite against the Worker (wrangler dev: workerd + local KV and D1)"
+start_wrangler_dev
+AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http -- --include-ignored
 
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }

@@ -30,6 +30,14 @@ pub trait Clock: Send + Sync {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    /// wasm32-unknown-unknown has no system clock (`SystemTime::now` panics there); Workers
+    /// give JavaScript's `Date.now()`, milliseconds since the epoch.
+    #[cfg(target_arch = "wasm32")]
+    fn now(&self) -> UnixTime {
+        UnixTime((js_sys::Date::now() / 1000.0) as i64)
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
     fn now(&self) -> UnixTime {
         let since_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

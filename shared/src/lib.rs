@@ -26,6 +26,8 @@ pub mod token;
 
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(all(feature = "workers", target_arch = "wasm32"))]
+pub mod workers;
 
 pub use app::App;
 pub use clock::{Clock, UnixTime};

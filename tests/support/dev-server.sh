@@ -5,12 +5,15 @@
 #   ...
 #   stop_dev_server
 
+# shellcheck source=process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
 _DEV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 start_dev_server() {
     (cd "$_DEV_ROOT" && cargo build --quiet --bin authfn-dev) || return 1
     local port
-    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
+    port="$(free_port)" || return 1
     DEV_SERVER_LOG="$(mktemp "${TMPDIR:-/tmp}/dev-server.XXXXXX.log")"
     # The black-box suite plays an SPA on http://localhost:5173, and cannot wait out the
     # production rate limit between its many sign-ins from one address.

@@ -8,6 +8,9 @@
 #
 # Needs `pip install "moto[server]"` (.ci/run does it).
 
+# shellcheck source=process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
 _DDB_TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 start_dynamodb_api() {
@@ -24,7 +27,7 @@ start_dynamodb_api() {
     # Ask the kernel for a free port. Another process could take it before the DynamoDB API server binds
     # it; then the DynamoDB API server exits and the wait below says so.
     local port
-    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
+    port="$(free_port)" || return 1
 
     # Everything stays in memory and is forgotten on exit.
     DDB_API_LOG="$(mktemp "${TMPDIR:-/tmp}/dynamodb-api.XXXXXX.log")"

@@ -9,6 +9,8 @@
 # Needs cargo-lambda (`pip install cargo-lambda`; .ci/run installs it).
 
 _LAMBDA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
 # Function name and the endpoint path it serves (authfn::Endpoint::function_name / path).
 _LAMBDA_FUNCTIONS=(
@@ -48,8 +50,8 @@ start_lambda_watch() {
         cargo run --quiet --bin authfn-dev -- --create-table-only) >&2 || return 1
 
     local port key
-    port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')" || return 1
-    key="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="))')" || return 1
+    port="$(free_port)" || return 1
+    key="$(new_session_key)" || return 1
 
     # An env file rather than --env-var flags, so the session key is not on a command line
     # that any local user can read with ps.
@@ -81,7 +83,7 @@ EOF
     local owner=$BASHPID watched=$LAMBDA_WATCH_PID
     (
         while kill -0 "$owner" 2>/dev/null && kill -0 "$watched" 2>/dev/null; do sleep 1; done
-        _lambda_kill_tree "$watched"
+        kill_tree "$watched"
     ) </dev/null >/dev/null 2>&1 &
     LAMBDA_WATCH_WATCHDOG_PID=$!
     export LAMBDA_WATCH_WATCHDOG_PID
@@ -90,7 +92,7 @@ EOF
     local base="http://127.0.0.1:$port" deadline=$((SECONDS + ${LAMBDA_WATCH_TIMEOUT:-180}))
     for entry in "${_LAMBDA_FUNCTIONS[@]}"; do
         local url="$base/lambda-url/${entry%% *}${entry#* }"
-        until _lambda_answers "$url"; do
+        until authfn_answers "$url"; do
             if ! kill -0 "$LAMBDA_WATCH_PID" 2>/dev/null; then
                 echo "start_lambda_watch: cargo lambda watch exited; its output:" >&2
                 cat "$LAMBDA_WATCH_LOG" >&2
@@ -117,39 +119,9 @@ stop_lambda_watch() {
         wait "$LAMBDA_WATCH_WATCHDOG_PID" 2>/dev/null || true
     fi
     if [[ -n "${LAMBDA_WATCH_PID:-}" ]]; then
-        _lambda_kill_tree "$LAMBDA_WATCH_PID"
+        kill_tree "$LAMBDA_WATCH_PID"
         wait "$LAMBDA_WATCH_PID" 2>/dev/null || true
     fi
     rm -f "${LAMBDA_WATCH_LOG:-}" "${LAMBDA_WATCH_ENV:-}"
     unset LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV LAMBDA_WATCH_WATCHDOG_PID AUTHFN_LAMBDA_BASE_URL
-}
-
-# True once the function itself answers `url` (a JSON error, as a GET without a session or
-# on a POST endpoint gets), rather than cargo lambda or nothing.
-_lambda_answers() {
-    python3 - "$1" <<'EOF' 2>/dev/null
-import json, sys, urllib.error, urllib.request
-try:
-    body = urllib.request.urlopen(sys.argv[1], timeout=60).read()
-except urllib.error.HTTPError as e:
-    body = e.read()
-answer = json.loads(body)
-sys.exit(0 if "error" in answer and "message" in answer else 1)
-EOF
-}
-
-# cargo lambda runs each function as `cargo run`, whose child is the function: stop them all,
-# by process id, children first found so none is orphaned on the way.
-_lambda_kill_tree() {
-    local pids=("$1") i=0 child
-    while ((i < ${#pids[@]})); do
-        for child in $(pgrep -P "${pids[i]}" 2>/dev/null); do pids+=("$child"); done
-        i=$((i + 1))
-    done
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    local deadline=$((SECONDS + 10))
-    while kill -0 "$1" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-    for child in "${pids[@]}"; do
-        if kill -0 "$child" 2>/dev/null; then kill -KILL "$child" 2>/dev/null || true; fi
-    done
 }

@@ -13,6 +13,8 @@ use crate::token::{SessionId, TokenHash, UserId};
 pub mod memory;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(all(feature = "workers", target_arch = "wasm32"))]
+pub mod cloudflare;
 
 pub use memory::MemoryStore;
 

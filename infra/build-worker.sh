@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the Worker bundle (worker/build/) with worker-build: what `wrangler dev` and
+# `wrangler deploy` run through wrangler.toml's [build] command.
+#
+# worker-build fetches wasm-bindgen and wasm-opt from GitHub and esbuild from npm unless told
+# where they are. infra/install-worker-tools.sh installs all three at pinned versions; this
+# script uses them when present.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${AUTHFN_TOOLS:-$HOME/.cache/authfn/tools}"
+
+[[ -x "$tools/bin/wasm-bindgen" ]] && export WASM_BINDGEN_BIN="$tools/bin/wasm-bindgen"
+[[ -x "$root/node_modules/.bin/wasm-opt" ]] && export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
+[[ -x "$root/node_modules/.bin/esbuild" ]] && export ESBUILD_BIN="$root/node_modules/.bin/esbuild"
+worker_build="worker-build"
+[[ -x "$tools/bin/worker-build" ]] && worker_build="$tools/bin/worker-build"
+
+cd "$root/worker"
+exec "$worker_build" --release

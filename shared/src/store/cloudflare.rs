@@ -1,0 +1,349 @@
+//! The Cloudflare Workers store: Workers KV for session records, D1 for everything that must
+//! have exactly one winner or be seen at once everywhere.
+//!
+//! | record | where | consistency |
+//! |---|---|---|
+//! | user (email unique, session epoch) | D1 `users` | strong: one primary, `UNIQUE(email)` decides concurrent sign-ups |
+//! | rate-limit, failure and lock counters | D1 `counters` | strong: one `INSERT … ON CONFLICT … RETURNING` per increment |
+//! | session record | KV `session:<sha256>` with `expirationTtl` | eventual: a new session is visible at once where it was written, elsewhere within about 60 s |
+//! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
+//!
+//! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
+//! KV record is live, its token hash has no revocation row, and it carries the user's current
+//! epoch (read from D1 by the caller). A renewal racing a sign-out may write the KV record
+//! back, but the revocation row still refuses it.
+//!
+//! The schema is `infra/d1/0001_init.sql`, applied by `wrangler d1 migrations apply`.
+
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, kv::KvStore};
+
+use super::*;
+use crate::clock::{Clock, SystemClock};
+
+/// KV refuses an `expirationTtl` under 60 s; records live at least that long in KV, and reads
+/// check the deadline they carry.
+const KV_MIN_TTL_SECS: u64 = 60;
+
+pub struct CloudflareStore {
+    sessions: KvStore,
+    db: D1Database,
+    /// The configured absolute session lifetime: how long a revocation must be kept when
+    /// the revoked session's own record cannot be read.
+    max_session_lifetime: std::time::Duration,
+}
+
+// Workers run one request at a time per isolate on one thread; the JavaScript handles inside
+// are never shared across threads, which the `Store` bounds only require natively.
+unsafe impl Send for CloudflareStore {}
+unsafe impl Sync for CloudflareStore {}
+
+impl CloudflareStore {
+    pub fn new(sessions: KvStore, db: D1Database, max_session_lifetime: std::time::Duration) -> Self {
+        CloudflareStore { sessions, db, max_session_lifetime }
+    }
+
+    fn statement(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
+        self.db.prepare(sql).bind(args).map_err(|e| unavailable("bind", e))
+    }
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("{what}: {e}"))
+}
+
+fn session_key(hash: &TokenHash) -> String {
+    format!("session:{}", hash.to_hex())
+}
+
+fn text(s: &str) -> JsValue {
+    JsValue::from_str(s)
+}
+
+/// D1 numbers cross into JavaScript as doubles: every value stored here (Unix seconds,
+/// counts, epochs) is far below 2^53.
+fn number(n: i64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+#[derive(Deserialize)]
+struct UserRow {
+    id: String,
+    email: String,
+    password_hash: String,
+    created_at: i64,
+    session_epoch: i64,
+}
+
+impl UserRow {
+    fn into_record(self) -> StoreResult<UserRecord> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("user {what}"));
+        Ok(UserRecord {
+            id: UserId::from_stored(self.id),
+            email: Email::from_stored(self.email),
+            password_hash: PasswordHashString::from_stored(self.password_hash),
+            created_at: UnixTime(self.created_at),
+            session_epoch: u64::try_from(self.session_epoch).map_err(|_| corrupt("epoch"))?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct CounterRow {
+    count: i64,
+    expires_at: i64,
+}
+
+impl From<CounterRow> for Counter {
+    fn from(row: CounterRow) -> Self {
+        Counter { count: u64::try_from(row.count).unwrap_or(0), expires_at: UnixTime(row.expires_at) }
+    }
+}
+
+/// The KV value of a session: the record minus its key, which is the token hash.
+#[derive(serde::Serialize, Deserialize)]
+struct StoredSession {
+    id: String,
+    user_id: String,
+    user_epoch: u64,
+    created_at: i64,
+    expires_at: i64,
+    idle_expires_at: i64,
+    renewed_at: i64,
+}
+
+impl StoredSession {
+    fn from_record(s: &SessionRecord) -> Self {
+        StoredSession {
+            id: s.id.as_str().to_owned(),
+            user_id: s.user_id.as_str().to_owned(),
+            user_epoch: s.user_epoch,
+            created_at: s.created_at.0,
+            expires_at: s.expires_at.0,
+            idle_expires_at: s.idle_expires_at.0,
+            renewed_at: s.renewed_at.0,
+        }
+    }
+
+    fn into_record(self, token_hash: TokenHash) -> SessionRecord {
+        SessionRecord {
+            id: SessionId::from_stored(self.id),
+            token_hash,
+            user_id: UserId::from_stored(self.user_id),
+            user_epoch: self.user_epoch,
+            created_at: UnixTime(self.created_at),
+            expires_at: UnixTime(self.expires_at),
+            idle_expires_at: UnixTime(self.idle_expires_at),
+            renewed_at: UnixTime(self.renewed_at),
+        }
+    }
+}
+
+impl CloudflareStore {
+    async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
+        let now = SystemClock.now();
+        let ttl = now.secs_until(session.idle_expires_at.min(session.expires_at)).max(KV_MIN_TTL_SECS);
+        let value = serde_json::to_string(&StoredSession::from_record(session)).expect("a session serialises");
+        self.sessions
+            .put(&session_key(&session.token_hash), value)
+            .map_err(|e| unavailable("KV put", e))?
+            .expiration_ttl(ttl)
+            .execute()
+            .await
+            .map_err(|e| unavailable("KV put", e))
+    }
+
+    async fn stored_session(&self, token_hash: &TokenHash) -> StoreResult<Option<SessionRecord>> {
+        let stored = self
+            .sessions
+            .get(&session_key(token_hash))
+            .json::<StoredSession>()
+            .await
+            .map_err(|e| unavailable("KV get", e))?;
+        Ok(stored.map(|s| s.into_record(token_hash.clone())))
+    }
+
+    async fn is_revoked(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+        let row: Option<i64> = self
+            .statement("SELECT 1 AS revoked FROM revoked_sessions WHERE token_hash = ?1", &[text(&token_hash.to_hex())])?
+            .first(Some("revoked"))
+            .await
+            .map_err(|e| unavailable("D1 revoked_sessions", e))?;
+        Ok(row.is_some())
+    }
+}
+
+#[async_trait::async_trait(?Send)]
+impl Store for CloudflareStore {
+    async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert> {
+        // The session goes first: until the user row exists it names no one and counts for
+        // nothing, so a failure between the two writes leaves nothing anyone can use.
+        self.put_session_record(first_session).await?;
+        let result = self
+            .statement(
+                "INSERT INTO users (id, email, password_hash, created_at, session_epoch) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (email) DO NOTHING",
+                &[
+                    text(user.id.as_str()),
+                    text(user.email.as_str()),
+                    text(user.password_hash.as_str()),
+                    number(user.created_at.0),
+                    number(user.session_epoch as i64),
+                ],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 insert user", e))?;
+        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        if inserted {
+            return Ok(Insert::Inserted);
+        }
+        // Best effort: the orphan names a user id that does not exist, and expires anyway.
+        let _ = self.sessions.delete(&session_key(&first_session.token_hash)).await;
+        Ok(Insert::AlreadyExists)
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
+        let row: Option<UserRow> = self
+            .statement(
+                "SELECT id, email, password_hash, created_at, session_epoch FROM users WHERE email = ?1",
+                &[text(email.as_str())],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 user by email", e))?;
+        row.map(UserRow::into_record).transpose()
+    }
+
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        let row: Option<UserRow> = self
+            .statement(
+                "SELECT id, email, password_hash, created_at, session_epoch FROM users WHERE id = ?1",
+                &[text(id.as_str())],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 user by id", e))?;
+        row.map(UserRow::into_record).transpose()
+    }
+
+    async fn put_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.put_session_record(session).await
+    }
+
+    async fn session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<SessionRecord>> {
+        let Some(session) = self.stored_session(token_hash).await? else {
+            return Ok(None);
+        };
+        if !is_live(session.idle_expires_at, now) || !is_live(session.expires_at, now) {
+            return Ok(None);
+        }
+        if self.is_revoked(token_hash).await? {
+            return Ok(None);
+        }
+        Ok(Some(session))
+    }
+
+    async fn renew_session(&self, token_hash: &TokenHash, renewed_at: UnixTime, idle_expires_at: UnixTime) -> StoreResult<()> {
+        // Read-modify-write on KV is not atomic; a sign-out racing this may see its record
+        // written back, which the revocation row keeps refused.
+        let Some(mut session) = self.stored_session(token_hash).await? else {
+            return Ok(());
+        };
+        session.renewed_at = renewed_at;
+        session.idle_expires_at = idle_expires_at;
+        self.put_session_record(&session).await
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()> {
+        let now = SystemClock.now();
+        // The revocation row must outlive every copy of the record: its absolute expiry if
+        // this location can read it, else the configured absolute lifetime from now.
+        let until = match self.stored_session(token_hash).await? {
+            Some(session) => session.expires_at,
+            None => now.plus(self.max_session_lifetime),
+        };
+        self.db
+            .batch(vec![
+                self.statement(
+                    "INSERT INTO revoked_sessions (token_hash, expires_at) VALUES (?1, ?2) \
+                     ON CONFLICT (token_hash) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
+                    &[text(&token_hash.to_hex()), number(until.0)],
+                )?,
+                // Revocations whose sessions have expired anyway are clutter.
+                self.statement("DELETE FROM revoked_sessions WHERE expires_at <= ?1", &[number(now.0)])?,
+            ])
+            .await
+            .map_err(|e| unavailable("D1 revoke session", e))?;
+        self.sessions.delete(&session_key(token_hash)).await.map_err(|e| unavailable("KV delete", e))
+    }
+
+    async fn revoke_all_sessions(&self, user_id: &UserId) -> StoreResult<()> {
+        // The epoch decides; the KV records it orphans expire on their own TTL.
+        self.statement("UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ?1", &[text(user_id.as_str())])?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 bump epoch", e))?;
+        Ok(())
+    }
+
+    async fn increment(&self, key: &CounterKey, expires_at: UnixTime, now: UnixTime) -> StoreResult<Counter> {
+        let row: Option<CounterRow> = self
+            .statement(
+                "INSERT INTO counters (key, count, expires_at) VALUES (?1, 1, ?2) \
+                 ON CONFLICT (key) DO UPDATE SET \
+                   count = CASE WHEN counters.expires_at <= ?3 THEN 1 ELSE counters.count + 1 END, \
+                   expires_at = CASE WHEN counters.expires_at <= ?3 THEN excluded.expires_at ELSE counters.expires_at END \
+                 RETURNING count, expires_at",
+                &[text(key.as_str()), number(expires_at.0), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 increment", e))?;
+        row.map(Counter::from).ok_or_else(|| StoreError::Corrupt("increment returned no row".into()))
+    }
+
+    async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>> {
+        let row: Option<CounterRow> = self
+            .statement(
+                "SELECT count, expires_at FROM counters WHERE key = ?1 AND expires_at > ?2",
+                &[text(key.as_str()), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 counter", e))?;
+        Ok(row.map(Counter::from))
+    }
+
+    async fn put_counter(&self, key: &CounterKey, counter: Counter) -> StoreResult<()> {
+        self.statement(
+            "INSERT INTO counters (key, count, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key) DO UPDATE SET count = excluded.count, expires_at = excluded.expires_at",
+            &[text(key.as_str()), number(counter.count as i64), number(counter.expires_at.0)],
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 put counter", e))?;
+        Ok(())
+    }
+
+    async fn delete_counter(&self, key: &CounterKey) -> StoreResult<()> {
+        self.statement("DELETE FROM counters WHERE key = ?1", &[text(key.as_str())])?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 delete counter", e))?;
+        Ok(())
+    }
+}
+
+/// Deletes counters and revocations past their expiry: D1 has no TTL. Run from a cron trigger.
+pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
+    let purge = |table: &str| db.prepare(format!("DELETE FROM {table} WHERE expires_at <= ?1")).bind(&[number(now.0)]);
+    let statements = vec![
+        purge("counters").map_err(|e| unavailable("bind", e))?,
+        purge("revoked_sessions").map_err(|e| unavailable("bind", e))?,
+    ];
+    db.batch(statements).await.map_err(|e| unavailable("D1 purge", e))?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The Cloudflare Workers adapter: turns a `worker::Request` into an [`HttpRequest`], serves
+//! it, and turns the answer back. The Worker crate is one call to [`serve`].
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use worker::{Env, Request, Response};
+
+use crate::request::{ClientIp, HttpRequest};
+use crate::response::HttpResponse;
+use crate::store::cloudflare::CloudflareStore;
+use crate::{App, Config};
+
+/// Binding names in `wrangler.toml`.
+pub const SESSIONS_KV: &str = "SESSIONS";
+pub const DATABASE: &str = "DB";
+
+/// Settings that carry key material: read only from Worker secrets (`wrangler secret put`),
+/// never from `[vars]`, which are stored in plain text in the Worker's configuration.
+const SECRETS: &[&str] = &["AUTHFN_SESSION_KEYS"];
+
+/// Serves one request with whichever endpoint owns its path.
+pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
+    let app = match app_from_env(env) {
+        Ok(app) => app,
+        Err(e) => {
+            // A misconfigured deployment: say so in the log, tell the client only that it failed.
+            worker::console_error!("authfn configuration: {e}");
+            return Response::error("service misconfigured", 500);
+        }
+    };
+    let req = into_http(req).await?;
+    into_worker(app.route(req).await)
+}
+
+pub fn app_from_env(env: &Env) -> Result<App, String> {
+    let config = Config::from_lookup(|name| {
+        if SECRETS.contains(&name) {
+            env.secret(name).ok().map(|s| s.to_string())
+        } else {
+            env.var(name).ok().map(|v| v.to_string())
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let sessions = env.kv(SESSIONS_KV).map_err(|e| format!("KV binding {SESSIONS_KV}: {e}"))?;
+    let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
+    let store = CloudflareStore::new(sessions, db, config.session.absolute_lifetime);
+    App::new(config, Arc::new(store)).map_err(|e| e.to_string())
+}
+
+/// The client IP is `CF-Connecting-IP`, which Cloudflare's edge sets on every request and
+/// overwrites if the client sent one.
+async fn into_http(mut req: Request) -> worker::Result<HttpRequest> {
+    let client_ip = req.headers().get("CF-Connecting-IP")?;
+    let body = Bytes::from(req.bytes().await?);
+    let mut builder = http::Request::builder().method(req.method().as_ref()).uri(req.url()?.as_str());
+    for (name, value) in req.headers().entries() {
+        builder = builder.header(name, value);
+    }
+    let mut http_req = builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    if let Some(ip) = client_ip {
+        http_req.extensions_mut().insert(ClientIp(ip));
+    }
+    Ok(http_req)
+}
+
+fn into_worker(res: HttpResponse) -> worker::Result<Response> {
+    let (parts, body) = res.into_parts();
+    let headers = worker::Headers::new();
+    for (name, value) in &parts.headers {
+        // Set-Cookie may repeat: append keeps every one.
+        headers.append(name.as_str(), value.to_str().unwrap_or_default())?;
+    }
+    let res = if body.is_empty() { Response::empty()? } else { Response::ok(body)? };
+    Ok(res.with_status(parts.status.as_u16()).with_headers(headers))
+}
+
+/// Deletes expired D1 rows (counters, revocations): D1 has no TTL of its own.
+pub async fn purge_expired(env: &Env) -> Result<(), String> {
+    use crate::clock::{Clock, SystemClock};
+    let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
+    crate::store::cloudflare::purge_expired(&db, SystemClock.now()).await.map_err(|e| e.to_string())
+}

@@ -1,0 +1,102 @@
+# Runs the Worker in the real Workers runtime (workerd, through `wrangler dev --local`, with
+# Miniflare's local KV and D1) for the black-box suite. Source this file (bash), then:
+#
+#   start_wrangler_dev   # exports AUTHFN_WORKERS_BASE_URL, e.g. http://127.0.0.1:PORT
+#   ...                  # every endpoint at its own path under that one host
+#   stop_wrangler_dev
+#
+# Needs the tools from infra/install-worker-tools.sh (.ci/run calls it).
+
+_WORKERS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
+start_wrangler_dev() {
+    if [[ -n "${WRANGLER_DEV_PID:-}" ]] && kill -0 "$WRANGLER_DEV_PID" 2>/dev/null; then
+        echo "start_wrangler_dev: already running (pid $WRANGLER_DEV_PID)" >&2
+        return 1
+    fi
+    local wrangler="$_WORKERS_ROOT/node_modules/.bin/wrangler"
+    if [[ ! -x "$wrangler" ]]; then
+        echo "start_wrangler_dev: wrangler is not installed: infra/install-worker-tools.sh" >&2
+        return 1
+    fi
+    # No telemetry, no prompts, no update checks from a test run.
+    export WRANGLER_SEND_METRICS=false CI=true
+
+    # A fresh state directory per run: KV and D1 start empty, as a new deployment does.
+    WRANGLER_DEV_STATE="$(mktemp -d "${TMPDIR:-/tmp}/wrangler-dev.XXXXXX")"
+    export WRANGLER_DEV_STATE
+    (cd "$_WORKERS_ROOT" && "$wrangler" d1 migrations apply DB --local --persist-to "$WRANGLER_DEV_STATE") >&2 || return 1
+
+    # The build first, on its own, so a compile error shows as one and the wait below
+    # measures start-up; wrangler dev runs the same (by then cached) build again.
+    echo "start_wrangler_dev: building the Worker" >&2
+    "$_WORKERS_ROOT/infra/build-worker.sh" >&2 || return 1
+
+    local port key
+    port="$(free_port)" || return 1
+    key="$(new_session_key)" || return 1
+
+    # Local secrets and settings go in an env file (wrangler's local stand-in for
+    # `wrangler secret put`), so the session key is not on a command line.
+    WRANGLER_DEV_ENV="$WRANGLER_DEV_STATE/test.env"
+    (umask 077 && cat >"$WRANGLER_DEV_ENV" <<EOF
+AUTHFN_SESSION_KEYS=$key
+AUTHFN_COOKIE_SECURE=false
+AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
+AUTHFN_RATE_LIMIT_PER_MINUTE=1000
+EOF
+    )
+
+    WRANGLER_DEV_LOG="$WRANGLER_DEV_STATE/wrangler-dev.log"
+    (cd "$_WORKERS_ROOT" && exec "$wrangler" dev --local --ip 127.0.0.1 --port "$port" \
+        --persist-to "$WRANGLER_DEV_STATE" --env-file "$WRANGLER_DEV_ENV" \
+        --show-interactive-dev-session=false --live-reload=false) \
+        </dev/null >"$WRANGLER_DEV_LOG" 2>&1 &
+    WRANGLER_DEV_PID=$!
+    export WRANGLER_DEV_PID WRANGLER_DEV_LOG WRANGLER_DEV_ENV
+
+    # If this shell dies without calling stop_wrangler_dev, take wrangler and workerd with it.
+    local owner=$BASHPID watched=$WRANGLER_DEV_PID
+    (
+        while kill -0 "$owner" 2>/dev/null && kill -0 "$watched" 2>/dev/null; do sleep 1; done
+        kill_tree "$watched"
+    ) </dev/null >/dev/null 2>&1 &
+    WRANGLER_DEV_WATCHDOG_PID=$!
+    export WRANGLER_DEV_WATCHDOG_PID
+
+    # Up means the Worker itself answers: authfn's JSON 401 for a session-less request.
+    local base="http://127.0.0.1:$port" deadline=$((SECONDS + ${WRANGLER_DEV_TIMEOUT:-600}))
+    until authfn_answers "$base/auth/session"; do
+        if ! kill -0 "$WRANGLER_DEV_PID" 2>/dev/null; then
+            echo "start_wrangler_dev: wrangler dev exited; its output:" >&2
+            cat "$WRANGLER_DEV_LOG" >&2
+            stop_wrangler_dev
+            return 1
+        fi
+        if ((SECONDS >= deadline)); then
+            echo "start_wrangler_dev: $base did not answer in time; wrangler's output:" >&2
+            tail -n 40 "$WRANGLER_DEV_LOG" >&2
+            stop_wrangler_dev
+            return 1
+        fi
+        sleep 0.5
+    done
+
+    export AUTHFN_WORKERS_BASE_URL="$base"
+    echo "wrangler dev serving the Worker at $base (pid $WRANGLER_DEV_PID)" >&2
+}
+
+stop_wrangler_dev() {
+    if [[ -n "${WRANGLER_DEV_WATCHDOG_PID:-}" ]]; then
+        kill "$WRANGLER_DEV_WATCHDOG_PID" 2>/dev/null || true
+        wait "$WRANGLER_DEV_WATCHDOG_PID" 2>/dev/null || true
+    fi
+    if [[ -n "${WRANGLER_DEV_PID:-}" ]]; then
+        kill_tree "$WRANGLER_DEV_PID"
+        wait "$WRANGLER_DEV_PID" 2>/dev/null || true
+    fi
+    if [[ -n "${WRANGLER_DEV_STATE:-}" ]]; then rm -rf "$WRANGLER_DEV_STATE"; fi
+    unset WRANGLER_DEV_PID WRANGLER_DEV_LOG WRANGLER_DEV_ENV WRANGLER_DEV_STATE WRANGLER_DEV_WATCHDOG_PID AUTHFN_WORKERS_BASE_URL
+}
