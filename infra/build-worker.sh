@@ -15,5 +15,10 @@ tools="${AUTHFN_TOOLS:-$HOME/.cache/authfn/tools}"
 worker_build="worker-build"
 [[ -x "$tools/bin/worker-build" ]] && worker_build="$tools/bin/worker-build"
 
+# The workspace's release profile strips symbols for the Lambda binaries; for wasm that also
+# drops the section wasm-bindgen reads to learn which wasm features are on. wasm-opt strips
+# what is left afterwards.
+export CARGO_PROFILE_RELEASE_STRIP=false
+
 cd "$root/worker"
 exec "$worker_build" --release

@@ -17,8 +17,10 @@ rustup target add wasm32-unknown-unknown >&2
 installed() { [[ -x "$tools/bin/$1" ]] && "$tools/bin/$1" --version 2>/dev/null | grep -qF "$2"; }
 installed worker-build "$worker_build_version" ||
     cargo install --quiet --locked --root "$tools" worker-build --version "$worker_build_version" >&2
+# Not --locked: wasm-bindgen-cli 0.2.130's published lockfile pins a webpki-roots release
+# that crates.io no longer serves.
 installed wasm-bindgen "$bindgen_version" ||
-    cargo install --quiet --locked --force --root "$tools" wasm-bindgen-cli --version "$bindgen_version" >&2
+    cargo install --quiet --force --root "$tools" wasm-bindgen-cli --version "$bindgen_version" >&2
 
 cd "$root"
 if [[ -f package-lock.json ]]; then

@@ -24,9 +24,11 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
     let app = match app_from_env(env) {
         Ok(app) => app,
         Err(e) => {
-            // A misconfigured deployment: say so in the log, tell the client only that it failed.
+            // A misconfigured deployment: the details go to the log, never to the client.
             worker::console_error!("authfn configuration: {e}");
-            return Response::error("service misconfigured", 500);
+            let err = crate::ApiError::Internal(e);
+            let body = serde_json::json!({ "error": err.code(), "message": err.message() });
+            return into_worker(crate::response::json(err.status(), &body));
         }
     };
     let req = into_http(req).await?;
