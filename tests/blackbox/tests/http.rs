@@ -176,6 +176,30 @@ async fn repeated_wrong_passwords_lock_the_account() {
     assert!(right.set_cookies().is_empty());
 }
 
+#[tokio::test]
+#[ignore = "needs a running authfn: set AUTHFN_BASE_URL (tests/run.sh does)"]
+async fn parallel_wrong_passwords_are_all_counted() {
+    // An attacker guessing in parallel must not slip extra guesses past the lockout through
+    // lost updates: every failure counts, so the fifth of five simultaneous guesses locks.
+    let api = api();
+    let email = unique_email("lockrace");
+    api.sign_up(&email, PASSWORD).await.expect_status(201);
+
+    let guesses: Vec<_> = (0..5)
+        .map(|i| {
+            let (api, email) = (api.clone(), email.clone());
+            tokio::spawn(async move { api.sign_in(&email, &format!("guess {i}")).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        statuses.push(guess.await.expect("task"));
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [401, 401, 401, 401, 423]);
+    api.sign_in(&email, PASSWORD).await.expect_error(423, "account_locked");
+}
+
 // --- sign-out -----------------------------------------------------------------------------
 
 #[tokio::test]
