@@ -36,7 +36,7 @@ echo
 out="$(mktemp -d)"
 echo '```'
 CI=true WRANGLER_SEND_METRICS=false node_modules/.bin/wrangler deploy --dry-run --outdir "$out" 2>&1 |
-    grep -vE '^\s*$|wrangler [0-9]|─' || true
+    grep -vE '^\s*$|wrangler [0-9]|─|^\[custom build\]' || true
 echo '```'
 rm -rf "$out"
 echo
