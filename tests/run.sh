@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine, with real parts:
 #   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
-#      real API (a local moto server, started here on a free loopback port);
+#      real API (a local moto server, started here on a free loopback port), and the check
+#      that template.yaml and the Worker deploy every function;
 #   2. the black-box HTTP suite against the local dev server;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
 #      over that DynamoDB API;
@@ -39,6 +40,8 @@ run_tests() {
 
 echo "== 1/4 unit, handler and store tests (memory + DynamoDB API)"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
+# The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
+run_tests -p authfn-blackbox --test deployment
 
 echo "== 2/4 black-box suite against the local dev server"
 start_dev_server

@@ -1,0 +1,150 @@
+//! The deployment descriptions agree with the code: every endpoint has its function crate,
+//! every function crate is deployed by `template.yaml` on its endpoint's path and method, and
+//! the Worker routes every endpoint. A new endpoint cannot be forgotten in one of them.
+//!
+//! These read the repository's files; they need no running server.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use authfn::Endpoint;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(relative: &str) -> String {
+    std::fs::read_to_string(repo().join(relative)).unwrap_or_else(|e| panic!("{relative}: {e}"))
+}
+
+/// Package name of each crate under `functions/`, with its `src/main.rs`.
+fn function_crates() -> BTreeMap<String, String> {
+    let mut crates = BTreeMap::new();
+    for entry in std::fs::read_dir(repo().join("functions")).expect("functions/") {
+        let dir = entry.expect("dir entry").path();
+        let manifest: toml::Table = read_path(&dir.join("Cargo.toml")).parse().expect("Cargo.toml is TOML");
+        let name = manifest["package"]["name"].as_str().expect("package.name").to_owned();
+        crates.insert(name, read_path(&dir.join("src/main.rs")));
+    }
+    crates
+}
+
+fn read_path(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn every_endpoint_has_exactly_one_function_crate_that_serves_it() {
+    let crates = function_crates();
+    let names: BTreeSet<_> = crates.keys().map(String::as_str).collect();
+    let endpoints: BTreeSet<_> = Endpoint::ALL.iter().map(|e| e.function_name()).collect();
+    assert_eq!(names, endpoints, "functions/* and authfn::Endpoint::ALL must name the same functions");
+    for endpoint in Endpoint::ALL {
+        let main = &crates[endpoint.function_name()];
+        let call = format!("authfn::lambda::serve(authfn::Endpoint::{endpoint:?})");
+        assert!(main.contains(&call), "functions/{} must call {call}", endpoint.function_name());
+    }
+}
+
+/// One `AWS::Serverless::Function` of template.yaml: its binary and its HTTP API routes.
+#[derive(Debug, Default)]
+struct TemplateFunction {
+    binary: Option<String>,
+    routes: BTreeSet<(String, String)>,
+}
+
+/// The functions of a SAM template, read line by line: enough for the flow-style resource
+/// blocks template.yaml uses, without a YAML parser that understands CloudFormation's tags.
+fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
+    let mut functions = BTreeMap::new();
+    let mut current: Option<(String, TemplateFunction, bool)> = None;
+    let mut in_resources = false;
+    let mut finish = |current: &mut Option<(String, TemplateFunction, bool)>| {
+        if let Some((name, function, true)) = current.take() {
+            functions.insert(name, function);
+        }
+    };
+    for line in template.lines() {
+        if !line.starts_with(' ') && !line.is_empty() {
+            finish(&mut current);
+            in_resources = line.trim_end() == "Resources:";
+            continue;
+        }
+        if !in_resources {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')).and_then(|l| l.strip_suffix(':')) {
+            finish(&mut current);
+            current = Some((name.to_owned(), TemplateFunction::default(), false));
+            continue;
+        }
+        let Some((_, function, is_function)) = current.as_mut() else { continue };
+        let trimmed = line.trim();
+        if trimmed == "Type: AWS::Serverless::Function" {
+            *is_function = true;
+        }
+        if let Some(binary) = field(trimmed, "Binary") {
+            function.binary = Some(binary);
+        }
+        if trimmed.contains("Type: HttpApi") {
+            if let (Some(method), Some(path)) = (field(trimmed, "Method"), field(trimmed, "Path")) {
+                function.routes.insert((method, path));
+            }
+        }
+    }
+    finish(&mut current);
+    functions
+}
+
+/// The value of `key: value` inside a line, up to the next `,` or `}`.
+fn field(line: &str, key: &str) -> Option<String> {
+    let start = line.find(&format!("{key}: "))? + key.len() + 2;
+    let value = line[start..].split([',', '}']).next()?.trim();
+    Some(value.trim_matches('"').to_owned())
+}
+
+#[test]
+fn the_sam_template_deploys_every_function_on_its_endpoint() {
+    let functions = template_functions(&read("template.yaml"));
+    let by_binary: BTreeMap<_, _> =
+        functions.values().map(|f| (f.binary.clone().expect("every function names its Binary"), f)).collect();
+    let crates: BTreeSet<_> = function_crates().into_keys().collect();
+    assert_eq!(by_binary.keys().cloned().collect::<BTreeSet<_>>(), crates, "template.yaml deploys exactly functions/*");
+
+    for endpoint in Endpoint::ALL {
+        let function = by_binary[endpoint.function_name()];
+        let path = endpoint.path().to_owned();
+        let expected: BTreeSet<_> =
+            [(endpoint.method_name().to_owned(), path.clone()), ("OPTIONS".to_owned(), path)].into();
+        assert_eq!(function.routes, expected, "{}: its endpoint's method and CORS preflight, nothing else", endpoint.function_name());
+    }
+}
+
+#[test]
+fn the_template_reader_sees_a_missing_route() {
+    // The check above is only as good as this reader: a function without its route must show.
+    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n";
+    let functions = template_functions(template);
+    assert_eq!(functions["F"].binary.as_deref(), Some("me"));
+    assert!(functions["F"].routes.is_empty());
+}
+
+#[test]
+fn the_worker_routes_every_endpoint_by_its_path() {
+    // The Worker serves `App::route`, which finds the endpoint with `Endpoint::for_path`.
+    for endpoint in Endpoint::ALL {
+        assert_eq!(Endpoint::for_path(endpoint.path()), Some(endpoint));
+    }
+    let worker = read("worker/src/lib.rs");
+    assert!(worker.contains("authfn::workers::serve(req, &env)"), "the Worker must route through authfn::workers::serve");
+}
+
+#[test]
+fn wrangler_toml_keeps_secrets_out_of_vars() {
+    let wrangler: toml::Table = read("wrangler.toml").parse().expect("wrangler.toml is TOML");
+    let vars = wrangler.get("vars").and_then(|v| v.as_table()).cloned().unwrap_or_default();
+    for secret in ["AUTHFN_SESSION_KEYS"] {
+        assert!(!vars.contains_key(secret), "{secret} belongs in `wrangler secret put`, not [vars]");
+    }
+    assert_eq!(wrangler["main"].as_str(), Some("worker/build/index.js"));
+}
