@@ -7,9 +7,12 @@
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
 #      over that DynamoDB API;
 #   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
-#      Miniflare's KV and D1).
-# Needs: cargo, python3 with `moto[server]` and `cargo-lambda` from PyPI, and the Workers
-# tools from infra/install-worker-tools.sh (.ci/run installs all of them).
+#      Miniflare's KV and D1);
+#   5. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
+#      an arm64 release build of every Lambda function, `wrangler deploy --dry-run`.
+# Needs: cargo, python3 with `moto[server]`, `cargo-lambda`, `cfn-lint` and `aws-sam-cli`
+# from PyPI, and the Workers tools from infra/install-worker-tools.sh (.ci/run installs all
+# of them).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -38,28 +41,33 @@ run_tests() {
     cargo test "$@" 2>&1 | tee -a "$results"
 }
 
-echo "== 1/4 unit, handler and store tests (memory + DynamoDB API)"
+echo "== 1/5 unit, handler and store tests (memory + DynamoDB API)"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 # The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
 run_tests -p authfn-blackbox --test deployment
 
-echo "== 2/4 black-box suite against the local dev server"
+echo "== 2/5 black-box suite against the local dev server"
 start_dev_server
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http -- --include-ignored
 stop_dev_server
 
-echo "== 3/4 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
+echo "== 3/5 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
 start_lambda_watch
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
     run_tests -p authfn-blackbox --test http -- --include-ignored
 stop_lambda_watch
 
-echo "== 4/4 black-box suite against the Worker (wrangler dev: workerd + local KV and D1)"
+echo "== 4/5 black-box suite against the Worker (wrangler dev: workerd + local KV and D1)"
 start_wrangler_dev
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http -- --include-ignored
+stop_wrangler_dev
 
-awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
+echo "== 5/5 deployment artefacts (template.yaml, arm64 Lambda builds, Worker bundle)"
+tests/deploy-checks.sh | tee -a "$results"
+
+awk '/^check .* \.\.\. ok$/ { p += 1 }
+     /^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed;/) p += $i; if ($(i+1) ~ /^failed;/) f += $i } }
      END { printf "all suites: %d passed, %d failed\n", p, f }' "$results"
 rm -f "$results"
