@@ -1,7 +1,27 @@
 #!/usr/bin/env bash
-# Prints a fresh AUTHFN_SESSION_KEYS value (32 random bytes, base64url). To rotate, put the
-# new key first and keep the old one after a comma until every session it signed has expired
-# (AUTHFN_SESSION_ABSOLUTE_SECS), then drop it.
-#   aws secretsmanager create-secret --name authfn/session-keys --secret-string "$(infra/generate-keys.sh)"
+# Prints an AUTHFN_SESSION_KEYS value: comma-separated base64url keys of 32 random bytes, the
+# signing key first.
+#   infra/generate-keys.sh              a fresh single key
+#   infra/generate-keys.sh "$CURRENT"   rotation: a fresh key, then CURRENT's signing key
+# After a rotation the old key only verifies; sessions it signed live at most
+# AUTHFN_SESSION_ABSOLUTE_SECS, so rotate no more often than that and nothing valid is dropped.
 set -euo pipefail
-python3 -c 'import base64, secrets; print(base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode())'
+python3 - "$@" <<'PY'
+import base64, secrets, sys
+
+def b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+keys = [b64url(secrets.token_bytes(32))]
+if len(sys.argv) > 1:
+    previous = sys.argv[1].strip().split(",")[0].strip()
+    padded = previous + "=" * (-len(previous) % 4)
+    try:
+        ok = len(base64.urlsafe_b64decode(padded)) >= 32
+    except ValueError:
+        ok = False
+    if not ok:
+        sys.exit("generate-keys: the current value's first key is not base64url of >= 32 bytes")
+    keys.append(previous)
+print(",".join(keys))
+PY

@@ -51,6 +51,9 @@ fn every_endpoint_has_exactly_one_function_crate_that_serves_it() {
 struct TemplateFunction {
     binary: Option<String>,
     routes: BTreeSet<(String, String)>,
+    /// IAM actions and resources of its inline policy statements.
+    actions: BTreeSet<String>,
+    resources: BTreeSet<String>,
 }
 
 /// The functions of a SAM template, read line by line: enough for the flow-style resource
@@ -85,6 +88,12 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         }
         if let Some(binary) = field(trimmed, "Binary") {
             function.binary = Some(binary);
+        }
+        if let Some(actions) = trimmed.strip_prefix("Action: [").and_then(|l| l.strip_suffix(']')) {
+            function.actions.extend(actions.split(',').map(|a| a.trim().to_owned()));
+        }
+        if let Some(resource) = trimmed.strip_prefix("Resource: ") {
+            function.resources.insert(resource.to_owned());
         }
         if trimmed.contains("Type: HttpApi") {
             if let (Some(method), Some(path)) = (field(trimmed, "Method"), field(trimmed, "Path")) {
@@ -121,12 +130,32 @@ fn the_sam_template_deploys_every_function_on_its_endpoint() {
 }
 
 #[test]
+fn every_function_gets_only_the_table_access_it_needs() {
+    let table = "!GetAtt Table.Arn";
+    let index = "!Sub \"${Table.Arn}/index/gsi1\"";
+    for (name, function) in template_functions(&read("template.yaml")) {
+        for action in &function.actions {
+            assert!(action.starts_with("dynamodb:") && !action.contains('*'), "{name}: {action} is not a single DynamoDB action");
+            assert_ne!(action, "dynamodb:Scan", "{name}: no function may scan the table");
+        }
+        for resource in &function.resources {
+            assert!(resource == table || resource == index, "{name}: {resource} is neither the table nor its index");
+        }
+        // Only sign-out-all lists a user's sessions; everyone else reads by key.
+        let queries = function.actions.contains("dynamodb:Query") || function.resources.contains(index);
+        assert_eq!(queries, function.binary.as_deref() == Some("sign-out-all"), "{name}: index access");
+    }
+}
+
+#[test]
 fn the_template_reader_sees_a_missing_route() {
     // The check above is only as good as this reader: a function without its route must show.
-    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n";
+    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem, dynamodb:Scan]\n              Resource: \"*\"\n";
     let functions = template_functions(template);
     assert_eq!(functions["F"].binary.as_deref(), Some("me"));
     assert!(functions["F"].routes.is_empty());
+    assert_eq!(functions["F"].actions, ["dynamodb:GetItem".to_owned(), "dynamodb:Scan".to_owned()].into());
+    assert_eq!(functions["F"].resources, ["\"*\"".to_owned()].into());
 }
 
 #[test]
