@@ -6,7 +6,8 @@ CREATE TABLE users (
     id            TEXT PRIMARY KEY,
     -- Normalised (authfn::email); UNIQUE is what makes one of two concurrent sign-ups lose.
     email         TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
+    -- NULL for users who only sign in through an identity provider.
+    password_hash TEXT,
     created_at    INTEGER NOT NULL,
     -- Bumped by "sign out everywhere": sessions carrying an older epoch are refused.
     session_epoch INTEGER NOT NULL DEFAULT 0

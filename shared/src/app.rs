@@ -9,6 +9,7 @@ use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::config::{Config, ConfigError};
 use crate::endpoints::Endpoint;
 use crate::error::ApiError;
+use crate::federation::HttpClient;
 use crate::password::PasswordHasherConfig;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
@@ -20,18 +21,29 @@ pub struct App {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) passwords: PasswordHasherConfig,
     clock: Arc<dyn Clock>,
+    http_client: Option<Arc<dyn HttpClient>>,
 }
 
 impl App {
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
         let passwords = PasswordHasherConfig::new(config.argon2).map_err(ConfigError)?;
-        Ok(App { config, store, passwords, clock: Arc::new(SystemClock) })
+        Ok(App { config, store, passwords, clock: Arc::new(SystemClock), http_client: None })
     }
 
     /// Replaces the system clock, so tests can move time.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Gives the app a client for calls to identity providers (federated sign-in needs one).
+    pub fn with_http_client(mut self, client: Arc<dyn HttpClient>) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    pub(crate) fn http_client(&self) -> Option<&dyn HttpClient> {
+        self.http_client.as_deref()
     }
 
     pub fn config(&self) -> &Config {
@@ -45,7 +57,7 @@ impl App {
     /// Serves one endpoint: the request path must be the endpoint's own. This is what each
     /// deployed function calls.
     pub async fn handle(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
-        if req.uri().path() != endpoint.path() {
+        if !endpoint.matches(req.uri().path()) {
             return self.finish(&req, Err(ApiError::NotFound));
         }
         self.serve(endpoint, req).await
@@ -65,11 +77,13 @@ impl App {
             response::forbid_caching(&mut res);
             return res;
         }
-        let method_ok = req.method() == endpoint.method()
-            || (req.method() == Method::HEAD && endpoint.method() == Method::GET);
+        let method_ok = endpoint.accepts(req.method())
+            || (req.method() == Method::HEAD && endpoint.accepts(&Method::GET));
         let result = if !method_ok {
-            Err(ApiError::MethodNotAllowed { allow: endpoint.method_name() })
-        } else if let Err(e) = csrf::check(&req, &self.config) {
+            Err(ApiError::MethodNotAllowed { allow: endpoint.allow_header() })
+        } else if !endpoint.is_csrf_exempt()
+            && let Err(e) = csrf::check(&req, &self.config)
+        {
             Err(e)
         } else {
             endpoint.call(self, &req).await

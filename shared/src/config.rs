@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::crypto::{self, HmacKey, KeyRing};
+use crate::federation::FederationConfig;
 use crate::password::Argon2Cost;
 
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// HMAC keys for session cookies: the first signs, all verify.
     pub session_keys: KeyRing,
+    /// Upstream identity providers (none unless configured).
+    pub federation: FederationConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +40,11 @@ impl CookiePolicy {
     /// HTTPS, hence the plain name for http://localhost.
     pub fn name(&self) -> &'static str {
         if self.secure { "__Host-authfn_session" } else { "authfn_session" }
+    }
+
+    /// The cookie that binds a federated sign-in to its browser.
+    pub fn federation_name(&self) -> &'static str {
+        if self.secure { "__Host-authfn_federation" } else { "authfn_federation" }
     }
 }
 
@@ -71,9 +79,17 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Reads `AUTHFN_*` from the process environment.
+    /// Reads `AUTHFN_*` from the process environment. `AUTHFN_FEDERATION_SETTINGS`, when set,
+    /// is a JSON object of further settings (how a whole Secrets Manager secret of identity
+    /// provider settings reaches a Lambda function as one variable); real variables win.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        let bundled: std::collections::HashMap<String, String> = match std::env::var("AUTHFN_FEDERATION_SETTINGS") {
+            Ok(json) if !json.trim().is_empty() => serde_json::from_str(&json).map_err(|_| {
+                ConfigError("AUTHFN_FEDERATION_SETTINGS must be a JSON object of string settings".into())
+            })?,
+            _ => Default::default(),
+        };
+        Self::from_lookup(|name| std::env::var(name).ok().or_else(|| bundled.get(name).cloned()))
     }
 
     /// Reads configuration through `lookup`, so Workers bindings and tests can supply it.
@@ -91,6 +107,8 @@ impl Config {
     /// | `AUTHFN_RATE_LIMIT_PER_MINUTE` | 20 |
     /// | `AUTHFN_CLIENT_IP_HEADER` | unset |
     /// | `AUTHFN_MAX_BODY_BYTES` | 16384 |
+    ///
+    /// Identity providers: see [`FederationConfig::from_lookup`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
@@ -160,6 +178,7 @@ impl Config {
             client_ip_header,
             max_body_bytes,
             session_keys,
+            federation: FederationConfig::from_lookup(&get)?,
         })
     }
 

@@ -18,11 +18,26 @@ pub fn clear(policy: &CookiePolicy) -> String {
     build(policy, "", 0)
 }
 
+/// The cookie that binds a federated sign-in to the browser that began it (see
+/// `federation::attempt`). A `response_mode=form_post` callback is a cross-site POST from the
+/// provider's page, which `SameSite=Lax` cookies do not ride along with; so over HTTPS it is
+/// `SameSite=None`. It holds no session, only the binding for one 10-minute attempt, and the
+/// callback also needs the matching `state`. Plain-HTTP development keeps `Lax` (browsers
+/// refuse `None` without `Secure`), which works because localhost ports are one site.
+pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age_secs: u64) -> String {
+    let same_site = if policy.secure { SameSite::None } else { SameSite::Lax };
+    build_named(policy, policy.federation_name(), value, max_age_secs, same_site)
+}
+
 fn build(policy: &CookiePolicy, value: &str, max_age_secs: u64) -> String {
-    Cookie::build((policy.name(), value))
+    build_named(policy, policy.name(), value, max_age_secs, SameSite::Lax)
+}
+
+fn build_named(policy: &CookiePolicy, name: &'static str, value: &str, max_age_secs: u64, same_site: SameSite) -> String {
+    Cookie::build((name, value))
         .http_only(true)
         .secure(policy.secure)
-        .same_site(SameSite::Lax)
+        .same_site(same_site)
         .path("/")
         .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
         .build()

@@ -37,6 +37,11 @@ impl Email {
         Email(s)
     }
 
+    /// The part after the last `@`, lower-case.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -25,6 +25,24 @@ pub enum ApiError {
     AccountLocked { retry_after_secs: u64 },
     RateLimited { retry_after_secs: u64 },
     StoreUnavailable,
+    /// No identity provider is configured under this name.
+    UnknownProvider,
+    /// The federation callback's `state` is unknown, used, expired, or from another browser.
+    InvalidState(&'static str),
+    /// The identity provider answered the sign-in with `error=<code>`.
+    IdpError { code: String },
+    /// The provider refused to exchange the authorization code (`error` of its token answer).
+    CodeExchangeFailed { code: String },
+    /// The ID token failed validation; the text says which check, never what the token held.
+    InvalidIdToken(String),
+    /// The provider could not be reached or answered nonsense. Details go to the log.
+    IdpUnavailable(String),
+    /// The provider did not assert a verified email, which authfn needs to create or link an
+    /// account.
+    EmailNotVerified,
+    EmailDomainNotAllowed,
+    /// A local account has this email, and this provider may not link to it by email.
+    AccountExists,
     /// A bug or a broken invariant (an unreadable stored record, no OS randomness). Details
     /// go to the log, never to the client.
     Internal(String),
@@ -49,6 +67,12 @@ impl ApiError {
             AccountLocked { .. } => StatusCode::LOCKED,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            UnknownProvider => StatusCode::NOT_FOUND,
+            InvalidState(_) | IdpError { .. } | CodeExchangeFailed { .. } => StatusCode::BAD_REQUEST,
+            InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
+            IdpUnavailable(_) => StatusCode::BAD_GATEWAY,
+            EmailNotVerified | EmailDomainNotAllowed => StatusCode::FORBIDDEN,
+            AccountExists => StatusCode::CONFLICT,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +96,15 @@ impl ApiError {
             AccountLocked { .. } => "account_locked",
             RateLimited { .. } => "rate_limited",
             StoreUnavailable => "store_unavailable",
+            UnknownProvider => "unknown_provider",
+            InvalidState(_) => "invalid_state",
+            IdpError { .. } => "idp_error",
+            CodeExchangeFailed { .. } => "code_exchange_failed",
+            InvalidIdToken(_) => "invalid_id_token",
+            IdpUnavailable(_) => "idp_unavailable",
+            EmailNotVerified => "email_not_verified",
+            EmailDomainNotAllowed => "email_domain_not_allowed",
+            AccountExists => "account_exists",
             Internal(_) => "internal_error",
         }
     }
@@ -99,6 +132,17 @@ impl ApiError {
             }
             RateLimited { retry_after_secs } => format!("too many requests; retry in {retry_after_secs} s"),
             StoreUnavailable => "storage is unavailable; nothing was changed, retry shortly".into(),
+            UnknownProvider => "no identity provider is configured under this name".into(),
+            InvalidState(why) => format!("this sign-in cannot be completed: {why}; start again"),
+            IdpError { code } => format!("the identity provider ended the sign-in: {code}"),
+            CodeExchangeFailed { code } => format!("the identity provider refused the sign-in code: {code}"),
+            InvalidIdToken(why) => why.clone(),
+            IdpUnavailable(_) => "the identity provider could not be reached; retry shortly".into(),
+            EmailNotVerified => "the identity provider did not confirm a verified email address".into(),
+            EmailDomainNotAllowed => "accounts with this email domain may not sign in here".into(),
+            AccountExists => {
+                "an account with this email already exists; sign in with its password instead".into()
+            }
             Internal(_) => "internal error".into(),
         }
     }

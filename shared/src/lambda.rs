@@ -15,7 +15,11 @@ use crate::{App, Config, Endpoint};
 /// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`), then serves
 /// `endpoint` for every invocation.
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
-    let app = Arc::new(app_from_env().await?);
+    let mut app = app_from_env().await?;
+    if endpoint.calls_identity_providers() {
+        app = app.with_http_client(Arc::new(crate::federation::outbound::NativeHttpClient::new()?));
+    }
+    let app = Arc::new(app);
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = Arc::clone(&app);
         async move { Ok::<_, std::convert::Infallible>(app.handle(endpoint, into_http(event)).await) }

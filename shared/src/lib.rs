@@ -16,6 +16,7 @@ pub mod cors;
 pub mod email;
 pub mod endpoints;
 pub mod error;
+pub mod federation;
 pub mod limits;
 pub mod password;
 pub mod request;

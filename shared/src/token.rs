@@ -66,6 +66,23 @@ impl std::fmt::Debug for SignedToken {
 pub struct TokenHash([u8; 32]);
 
 impl TokenHash {
+    /// SHA-256 of `bytes`: how every secret-bearing value is stored.
+    pub fn of(bytes: &[u8]) -> Self {
+        TokenHash(crypto::sha256(bytes))
+    }
+
+    /// Rebuilds a hash read back from the store.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(TokenHash(out))
+    }
+
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }

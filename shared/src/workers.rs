@@ -6,6 +6,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use worker::{Env, Request, Response};
 
+use crate::federation::outbound::{
+    HttpClient, MAX_RESPONSE_BYTES, OutboundError, OutboundRequest, OutboundResponse, basic_authorization, form_body,
+};
 use crate::request::{ClientIp, HttpRequest};
 use crate::response::HttpResponse;
 use crate::store::cloudflare::CloudflareStore;
@@ -17,7 +20,9 @@ pub const DATABASE: &str = "DB";
 
 /// Settings that carry key material: read only from Worker secrets (`wrangler secret put`),
 /// never from `[vars]`, which are stored in plain text in the Worker's configuration.
-const SECRETS: &[&str] = &["AUTHFN_SESSION_KEYS"];
+fn is_secret(name: &str) -> bool {
+    name == "AUTHFN_SESSION_KEYS" || (name.starts_with("AUTHFN_FEDERATION_") && name.ends_with("_CLIENT_SECRET"))
+}
 
 /// Serves one request with whichever endpoint owns its path.
 pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
@@ -37,7 +42,7 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
 
 pub fn app_from_env(env: &Env) -> Result<App, String> {
     let config = Config::from_lookup(|name| {
-        if SECRETS.contains(&name) {
+        if is_secret(name) {
             env.secret(name).ok().map(|s| s.to_string())
         } else {
             env.var(name).ok().map(|v| v.to_string())
@@ -47,7 +52,37 @@ pub fn app_from_env(env: &Env) -> Result<App, String> {
     let sessions = env.kv(SESSIONS_KV).map_err(|e| format!("KV binding {SESSIONS_KV}: {e}"))?;
     let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
     let store = CloudflareStore::new(sessions, db, config.session.absolute_lifetime);
-    App::new(config, Arc::new(store)).map_err(|e| e.to_string())
+    let app = App::new(config, Arc::new(store)).map_err(|e| e.to_string())?;
+    Ok(app.with_http_client(Arc::new(FetchClient)))
+}
+
+/// Outbound calls through the Workers runtime's `fetch`.
+struct FetchClient;
+
+#[async_trait::async_trait(?Send)]
+impl HttpClient for FetchClient {
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        use worker::{Fetch, Method, RequestInit, RequestRedirect};
+        let failed = |e: worker::Error| OutboundError(e.to_string());
+        let headers = worker::Headers::new();
+        headers.set("Accept", "application/json").map_err(failed)?;
+        let mut init = RequestInit::new();
+        // A provider's redirect is not followed: every URL used is one it published.
+        init.with_redirect(RequestRedirect::Manual);
+        if let OutboundRequest::PostForm { form, basic_auth, .. } = &request {
+            headers.set("Content-Type", "application/x-www-form-urlencoded").map_err(failed)?;
+            headers.set("Authorization", &basic_authorization(&basic_auth.0, &basic_auth.1)).map_err(failed)?;
+            init.with_method(Method::Post).with_body(Some(form_body(form).into()));
+        }
+        init.with_headers(headers);
+        let req = worker::Request::new_with_init(request.url(), &init).map_err(failed)?;
+        let mut res = Fetch::Request(req).send().await.map_err(failed)?;
+        let body = res.bytes().await.map_err(failed)?;
+        if body.len() > MAX_RESPONSE_BYTES {
+            return Err(OutboundError(format!("answer larger than {MAX_RESPONSE_BYTES} bytes")));
+        }
+        Ok(OutboundResponse { status: res.status_code(), body })
+    }
 }
 
 /// The client IP is `CF-Connecting-IP`, which Cloudflare's edge sets on every request and

@@ -85,7 +85,7 @@ fn user(email: &str) -> UserRecord {
     UserRecord {
         id: UserId::generate().unwrap(),
         email: Email::parse(email).unwrap(),
-        password_hash: PasswordHashString::from_stored("x".into()),
+        password_hash: Some(PasswordHashString::from_stored("x".into())),
         created_at: T0,
         session_epoch: 0,
     }

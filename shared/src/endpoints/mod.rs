@@ -8,6 +8,7 @@ use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 
 mod credentials;
+pub mod federation;
 pub mod me;
 pub mod session;
 pub mod sign_in;
@@ -25,12 +26,23 @@ pub enum Endpoint {
     Session,
     /// An example of a protected route in your own API.
     Me,
+    FederationBegin,
+    FederationCallback,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 6] =
-        [Endpoint::SignUp, Endpoint::SignIn, Endpoint::SignOut, Endpoint::SignOutAll, Endpoint::Session, Endpoint::Me];
+    pub const ALL: [Endpoint; 8] = [
+        Endpoint::SignUp,
+        Endpoint::SignIn,
+        Endpoint::SignOut,
+        Endpoint::SignOutAll,
+        Endpoint::Session,
+        Endpoint::Me,
+        Endpoint::FederationBegin,
+        Endpoint::FederationCallback,
+    ];
 
+    /// The route, as API Gateway writes it: `{provider}` stands for one path segment.
     pub fn path(self) -> &'static str {
         match self {
             Endpoint::SignUp => "/auth/sign-up",
@@ -39,18 +51,68 @@ impl Endpoint {
             Endpoint::SignOutAll => "/auth/sign-out/all",
             Endpoint::Session => "/auth/session",
             Endpoint::Me => "/me",
+            Endpoint::FederationBegin => "/auth/federation/{provider}/begin",
+            Endpoint::FederationCallback => "/auth/federation/{provider}/callback",
         }
     }
 
-    pub fn method_name(self) -> &'static str {
+    /// Whether a request path is this endpoint's route.
+    pub fn matches(self, path: &str) -> bool {
+        let mut actual = path.split('/');
+        let mut route = self.path().split('/');
+        loop {
+            match (route.next(), actual.next()) {
+                (None, None) => return true,
+                (Some(r), Some(a)) if r.starts_with('{') => {
+                    if a.is_empty() {
+                        return false;
+                    }
+                }
+                (Some(r), Some(a)) if r == a => {}
+                _ => return false,
+            }
+        }
+    }
+
+    /// The methods it serves (besides `HEAD` for `GET`, and CORS preflight `OPTIONS`).
+    pub fn method_names(self) -> &'static [&'static str] {
         match self {
-            Endpoint::Session | Endpoint::Me => "GET",
-            Endpoint::SignUp | Endpoint::SignIn | Endpoint::SignOut | Endpoint::SignOutAll => "POST",
+            Endpoint::Session | Endpoint::Me | Endpoint::FederationBegin => &["GET"],
+            Endpoint::SignUp | Endpoint::SignIn | Endpoint::SignOut | Endpoint::SignOutAll => &["POST"],
+            // `response_mode=query` arrives as GET, `form_post` as POST.
+            Endpoint::FederationCallback => &["GET", "POST"],
         }
     }
 
+    /// The value of an `Allow` header.
+    pub fn allow_header(self) -> &'static str {
+        match self.method_names() {
+            ["GET"] => "GET",
+            ["POST"] => "POST",
+            _ => "GET, POST",
+        }
+    }
+
+    pub fn accepts(self, method: &Method) -> bool {
+        self.method_names().contains(&method.as_str())
+    }
+
+    /// The method a browser uses for it, for CORS preflight answers.
     pub fn method(self) -> Method {
-        if self.method_name() == "GET" { Method::GET } else { Method::POST }
+        if self.method_names()[0] == "GET" { Method::GET } else { Method::POST }
+    }
+
+    /// Whether it makes outbound calls (to identity providers), so its runtime must give the
+    /// app an HTTP client.
+    pub fn calls_identity_providers(self) -> bool {
+        matches!(self, Endpoint::FederationBegin | Endpoint::FederationCallback)
+    }
+
+    /// The federation callback is a navigation from the identity provider's site (a cross-site
+    /// form POST with `form_post`), so an `Origin` check would refuse every real one. Its
+    /// protection is `state` plus the browser-binding cookie, checked by the endpoint.
+    pub fn is_csrf_exempt(self) -> bool {
+        self == Endpoint::FederationCallback
     }
 
     /// The name of the function crate (`functions/<name>`) and of the deployed function.
@@ -62,11 +124,13 @@ impl Endpoint {
             Endpoint::SignOutAll => "sign-out-all",
             Endpoint::Session => "session",
             Endpoint::Me => "me",
+            Endpoint::FederationBegin => "federation-begin",
+            Endpoint::FederationCallback => "federation-callback",
         }
     }
 
     pub fn for_path(path: &str) -> Option<Endpoint> {
-        Endpoint::ALL.into_iter().find(|e| e.path() == path)
+        Endpoint::ALL.into_iter().find(|e| e.matches(path))
     }
 
     pub(crate) async fn call(self, app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -77,6 +141,8 @@ impl Endpoint {
             Endpoint::SignOutAll => sign_out::all(app, req).await,
             Endpoint::Session => session::handle(app, req).await,
             Endpoint::Me => me::handle(app, req).await,
+            Endpoint::FederationBegin => federation::begin(app, req).await,
+            Endpoint::FederationCallback => federation::callback(app, req).await,
         }
     }
 }

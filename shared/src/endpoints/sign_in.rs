@@ -15,9 +15,9 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     app.check_lockout(&creds.email).await?;
 
     let user = app.store.user_by_email(&creds.email).await?;
-    // Unknown users are verified against a dummy hash: one argon2id run either way, so the
-    // response time does not reveal whether the account exists.
-    if !app.passwords.verify(&password, user.as_ref().map(|u| &u.password_hash)) {
+    // Unknown users, and users who only sign in through an identity provider, are verified
+    // against a dummy hash: one argon2id run either way, so timing reveals nothing.
+    if !app.passwords.verify(&password, user.as_ref().and_then(|u| u.password_hash.as_ref())) {
         return Err(app.record_failure(&creds.email).await?);
     }
     let user = user.expect("verify never succeeds without a stored hash");

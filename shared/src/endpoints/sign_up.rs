@@ -18,7 +18,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let user = UserRecord {
         id: UserId::generate()?,
         email: creds.email,
-        password_hash: hash,
+        password_hash: Some(hash),
         created_at: app.now(),
         session_epoch: 0,
     };

@@ -7,13 +7,15 @@
 //! | rate-limit, failure and lock counters | D1 `counters` | strong: one `INSERT … ON CONFLICT … RETURNING` per increment |
 //! | session record | KV `session:<sha256>` with `expirationTtl` | eventual: a new session is visible at once where it was written, elsewhere within about 60 s |
 //! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
+//! | federated identity link | D1 `identities` | strong: the primary key decides concurrent first sign-ins |
+//! | federated sign-in attempt | D1 `federation_attempts` | strong: `DELETE … RETURNING` consumes a `state` once |
 //!
 //! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
 //! KV record is live, its token hash has no revocation row, and it carries the user's current
 //! epoch (read from D1 by the caller). A renewal racing a sign-out may write the KV record
 //! back, but the revocation row still refuses it.
 //!
-//! The schema is `infra/d1/0001_init.sql`, applied by `wrangler d1 migrations apply`.
+//! The schema is `infra/d1/*.sql`, applied by `wrangler d1 migrations apply`.
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
@@ -61,6 +63,10 @@ fn text(s: &str) -> JsValue {
     JsValue::from_str(s)
 }
 
+fn optional_text(s: Option<&str>) -> JsValue {
+    s.map_or(JsValue::NULL, JsValue::from_str)
+}
+
 /// D1 numbers cross into JavaScript as doubles: every value stored here (Unix seconds,
 /// counts, epochs) is far below 2^53.
 fn number(n: i64) -> JsValue {
@@ -71,7 +77,7 @@ fn number(n: i64) -> JsValue {
 struct UserRow {
     id: String,
     email: String,
-    password_hash: String,
+    password_hash: Option<String>,
     created_at: i64,
     session_epoch: i64,
 }
@@ -82,11 +88,20 @@ impl UserRow {
         Ok(UserRecord {
             id: UserId::from_stored(self.id),
             email: Email::from_stored(self.email),
-            password_hash: PasswordHashString::from_stored(self.password_hash),
+            password_hash: self.password_hash.map(PasswordHashString::from_stored),
             created_at: UnixTime(self.created_at),
             session_epoch: u64::try_from(self.session_epoch).map_err(|_| corrupt("epoch"))?,
         })
     }
+}
+
+#[derive(Deserialize)]
+struct AttemptRow {
+    binding_hash: String,
+    provider: String,
+    return_to: String,
+    wants_json: i64,
+    expires_at: i64,
 }
 
 #[derive(Deserialize)]
@@ -187,7 +202,7 @@ impl Store for CloudflareStore {
                 &[
                     text(user.id.as_str()),
                     text(user.email.as_str()),
-                    text(user.password_hash.as_str()),
+                    optional_text(user.password_hash.as_ref().map(PasswordHashString::as_str)),
                     number(user.created_at.0),
                     number(user.session_epoch as i64),
                 ],
@@ -202,6 +217,103 @@ impl Store for CloudflareStore {
         // Best effort: the orphan names a user id that does not exist, and expires anyway.
         let _ = self.sessions.delete(&session_key(&first_session.token_hash)).await;
         Ok(Insert::AlreadyExists)
+    }
+
+    async fn create_federated_user(
+        &self,
+        user: &UserRecord,
+        identity: &FederatedIdentity,
+        first_session: &SessionRecord,
+    ) -> StoreResult<Insert> {
+        self.put_session_record(first_session).await?;
+        // A batch is one transaction: a UNIQUE violation on either row rolls back both.
+        let batch = vec![
+            self.statement(
+                "INSERT INTO users (id, email, password_hash, created_at, session_epoch) VALUES (?1, ?2, NULL, ?3, ?4)",
+                &[text(user.id.as_str()), text(user.email.as_str()), number(user.created_at.0), number(user.session_epoch as i64)],
+            )?,
+            self.statement(
+                "INSERT INTO identities (key, issuer, subject, user_id) VALUES (?1, ?2, ?3, ?4)",
+                &[text(&identity.key().to_hex()), text(&identity.issuer), text(&identity.subject), text(user.id.as_str())],
+            )?,
+        ];
+        match self.db.batch(batch).await {
+            Ok(_) => Ok(Insert::Inserted),
+            Err(e) if e.to_string().contains("UNIQUE constraint failed") => {
+                let _ = self.sessions.delete(&session_key(&first_session.token_hash)).await;
+                Ok(Insert::AlreadyExists)
+            }
+            Err(e) => Err(unavailable("D1 insert federated user", e)),
+        }
+    }
+
+    async fn user_by_identity(&self, identity: &FederatedIdentity) -> StoreResult<Option<UserRecord>> {
+        let row: Option<UserRow> = self
+            .statement(
+                "SELECT u.id, u.email, u.password_hash, u.created_at, u.session_epoch \
+                 FROM identities i JOIN users u ON u.id = i.user_id WHERE i.key = ?1",
+                &[text(&identity.key().to_hex())],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 user by identity", e))?;
+        row.map(UserRow::into_record).transpose()
+    }
+
+    async fn link_identity(&self, identity: &FederatedIdentity, user_id: &UserId) -> StoreResult<Insert> {
+        let result = self
+            .statement(
+                "INSERT INTO identities (key, issuer, subject, user_id) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key) DO NOTHING",
+                &[text(&identity.key().to_hex()), text(&identity.issuer), text(&identity.subject), text(user_id.as_str())],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 link identity", e))?;
+        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        Ok(if inserted { Insert::Inserted } else { Insert::AlreadyExists })
+    }
+
+    async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()> {
+        self.statement(
+            "INSERT INTO federation_attempts (state_hash, binding_hash, provider, return_to, wants_json, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &[
+                text(&attempt.state_hash.to_hex()),
+                text(&attempt.binding_hash.to_hex()),
+                text(&attempt.provider),
+                text(&attempt.return_to),
+                number(i64::from(attempt.wants_json)),
+                number(attempt.expires_at.0),
+            ],
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 put federation attempt", e))?;
+        Ok(())
+    }
+
+    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
+        let row: Option<AttemptRow> = self
+            .statement(
+                "DELETE FROM federation_attempts WHERE state_hash = ?1 \
+                 RETURNING binding_hash, provider, return_to, wants_json, expires_at",
+                &[text(&state_hash.to_hex())],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 take federation attempt", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let binding_hash = TokenHash::from_hex(&row.binding_hash)
+            .ok_or_else(|| StoreError::Corrupt("federation attempt binding hash".into()))?;
+        let attempt = FederationAttempt {
+            state_hash: *state_hash,
+            binding_hash,
+            provider: row.provider,
+            return_to: row.return_to,
+            wants_json: row.wants_json != 0,
+            expires_at: UnixTime(row.expires_at),
+        };
+        Ok(is_live(attempt.expires_at, now).then_some(attempt))
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
@@ -343,6 +455,7 @@ pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
     let statements = vec![
         purge("counters").map_err(|e| unavailable("bind", e))?,
         purge("revoked_sessions").map_err(|e| unavailable("bind", e))?,
+        purge("federation_attempts").map_err(|e| unavailable("bind", e))?,
     ];
     db.batch(statements).await.map_err(|e| unavailable("D1 purge", e))?;
     Ok(())

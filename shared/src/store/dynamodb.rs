@@ -2,10 +2,12 @@
 //!
 //! | `pk`                      | attributes                                                  | `ttl`             |
 //! |---------------------------|-------------------------------------------------------------|-------------------|
-//! | `USER#<user id>`          | `email`, `password_hash`, `created_at`, `session_epoch`     | none              |
+//! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `session_epoch` | none |
 //! | `EMAIL#<normalised email>`| `user_id`                                                   | none              |
 //! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `expires_at`, `idle_expires_at`, `renewed_at`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
 //! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
+//! | `IDENTITY#<sha256(issuer, sub) hex>` | `user_id`, `issuer`, `subject`                   | none              |
+//! | `FEDERATION#<state hash hex>` | `binding_hash`, `provider`, `return_to`, `wants_json`   | the attempt's end |
 //!
 //! Users and their email claims never expire, so they carry no `ttl`: DynamoDB only deletes
 //! items whose `ttl` is set. Everything else does, so abandoned sessions and counters clean
@@ -270,6 +272,31 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(built(put.build())?).build())
     }
 
+    /// Runs a transaction whose conditions all say "absent": `AlreadyExists` when one failed.
+    async fn transact_insert(&self, items: Vec<TransactWriteItem>) -> StoreResult<Insert> {
+        let mut attempts_left = TRANSACTION_ATTEMPTS;
+        loop {
+            attempts_left -= 1;
+            // The SDK gives each call an idempotency token, so its own retry of a transaction
+            // that did land (say, after a timeout) succeeds rather than hitting our condition.
+            let err = match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+                Ok(_) => return Ok(Insert::Inserted),
+                Err(err) => err,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+                let reasons = cancelled.cancellation_reasons();
+                let has = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
+                if has("ConditionalCheckFailed") {
+                    return Ok(Insert::AlreadyExists);
+                }
+                if has("TransactionConflict") && attempts_left > 0 {
+                    continue;
+                }
+            }
+            return Err(unavailable("TransactWriteItems", &err));
+        }
+    }
+
     /// The primary keys of every session item of the user, from the index. The index is
     /// eventually consistent, so a session created a moment ago may be missing: that is fine
     /// for cleanup, because the epoch bump has already invalidated it.
@@ -338,33 +365,77 @@ impl Store for DynamoStore {
         // The email claim is what makes sign-up unique: two transactions putting the same
         // EMAIL# item cannot both find it absent. All three items are written or none is.
         let absent = Some("attribute_not_exists(pk)");
-        let items = vec![
+        self.transact_insert(vec![
             self.transact_put(email_item(user), absent)?,
             self.transact_put(user_item(user), absent)?,
             // A token hash is 256 random bits: it needs no uniqueness check.
             self.transact_put(session_item(first_session), None)?,
-        ];
-        let mut attempts_left = TRANSACTION_ATTEMPTS;
-        loop {
-            attempts_left -= 1;
-            // The SDK gives each call an idempotency token, so its own retry of a transaction
-            // that did land (say, after a timeout) succeeds rather than hitting our condition.
-            let err = match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
-                Ok(_) => return Ok(Insert::Inserted),
-                Err(err) => err,
-            };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-                let reasons = cancelled.cancellation_reasons();
-                let has = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
-                if has("ConditionalCheckFailed") {
-                    return Ok(Insert::AlreadyExists);
-                }
-                if has("TransactionConflict") && attempts_left > 0 {
-                    continue;
-                }
-            }
-            return Err(unavailable("TransactWriteItems", &err));
+        ])
+        .await
+    }
+
+    async fn create_federated_user(
+        &self,
+        user: &UserRecord,
+        identity: &FederatedIdentity,
+        first_session: &SessionRecord,
+    ) -> StoreResult<Insert> {
+        let absent = Some("attribute_not_exists(pk)");
+        self.transact_insert(vec![
+            self.transact_put(email_item(user), absent)?,
+            self.transact_put(identity_item(identity, &user.id), absent)?,
+            self.transact_put(user_item(user), absent)?,
+            self.transact_put(session_item(first_session), None)?,
+        ])
+        .await
+    }
+
+    async fn user_by_identity(&self, identity: &FederatedIdentity) -> StoreResult<Option<UserRecord>> {
+        let Some(link) = self.get(identity_key(identity)).await? else {
+            return Ok(None);
+        };
+        let user_id = UserId::from_stored(Decoder::new("identity", &link).string("user_id")?);
+        match self.user_by_id(&user_id).await? {
+            Some(user) => Ok(Some(user)),
+            None => Err(StoreError::Corrupt("identity points to no user".into())),
         }
+    }
+
+    async fn link_identity(&self, identity: &FederatedIdentity, user_id: &UserId) -> StoreResult<Insert> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(identity_item(identity, user_id)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Insert::Inserted),
+            Err(err) if condition_failed(&err) => Ok(Insert::AlreadyExists),
+            Err(err) => Err(unavailable("PutItem", &err)),
+        }
+    }
+
+    async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()> {
+        self.put(attempt_item(attempt)).await
+    }
+
+    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
+        // DeleteItem returning the old item is atomic: of two concurrent callbacks with one
+        // state, only one gets the item back.
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(attempt_key(state_hash)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem", &e))?;
+        let Some(item) = out.attributes else { return Ok(None) };
+        let attempt = decode_attempt(state_hash, &item)?;
+        Ok(is_live(attempt.expires_at, now).then_some(attempt))
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
@@ -526,6 +597,14 @@ fn session_key(token_hash: &TokenHash) -> String {
     format!("SESSION#{}", token_hash.to_hex())
 }
 
+fn identity_key(identity: &FederatedIdentity) -> String {
+    format!("IDENTITY#{}", identity.key().to_hex())
+}
+
+fn attempt_key(state_hash: &TokenHash) -> String {
+    format!("FEDERATION#{}", state_hash.to_hex())
+}
+
 fn counter_key(key: &CounterKey) -> String {
     format!("COUNTER#{}", key.as_str())
 }
@@ -543,13 +622,49 @@ fn time(t: UnixTime) -> AttributeValue {
 }
 
 fn user_item(user: &UserRecord) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         (PK.into(), s(user_key(&user.id))),
         ("email".into(), s(user.email.as_str())),
-        ("password_hash".into(), s(user.password_hash.as_str())),
         ("created_at".into(), time(user.created_at)),
         ("session_epoch".into(), n(user.session_epoch)),
+    ]);
+    if let Some(hash) = &user.password_hash {
+        item.insert("password_hash".into(), s(hash.as_str()));
+    }
+    item
+}
+
+fn identity_item(identity: &FederatedIdentity, user_id: &UserId) -> Item {
+    HashMap::from([
+        (PK.into(), s(identity_key(identity))),
+        ("user_id".into(), s(user_id.as_str())),
+        ("issuer".into(), s(&identity.issuer)),
+        ("subject".into(), s(&identity.subject)),
     ])
+}
+
+fn attempt_item(attempt: &FederationAttempt) -> Item {
+    HashMap::from([
+        (PK.into(), s(attempt_key(&attempt.state_hash))),
+        ("binding_hash".into(), s(attempt.binding_hash.to_hex())),
+        ("provider".into(), s(&attempt.provider)),
+        ("return_to".into(), s(&attempt.return_to)),
+        ("wants_json".into(), AttributeValue::Bool(attempt.wants_json)),
+        (TTL.into(), time(attempt.expires_at)),
+    ])
+}
+
+fn decode_attempt(state_hash: &TokenHash, item: &Item) -> StoreResult<FederationAttempt> {
+    let d = Decoder::new("federation attempt", item);
+    Ok(FederationAttempt {
+        state_hash: *state_hash,
+        binding_hash: TokenHash::from_hex(&d.string("binding_hash")?)
+            .ok_or_else(|| d.corrupt("binding_hash", "is not a hash"))?,
+        provider: d.string("provider")?,
+        return_to: d.string("return_to")?,
+        wants_json: matches!(item.get("wants_json"), Some(AttributeValue::Bool(true))),
+        expires_at: d.time(TTL)?,
+    })
 }
 
 fn email_item(user: &UserRecord) -> Item {
@@ -586,7 +701,7 @@ fn decode_user(id: &UserId, item: &Item) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         id: id.clone(),
         email: Email::from_stored(d.string("email")?),
-        password_hash: PasswordHashString::from_stored(d.string("password_hash")?),
+        password_hash: d.optional_string("password_hash")?.map(PasswordHashString::from_stored),
         created_at: d.time("created_at")?,
         session_epoch: d.number("session_epoch")?,
     })
@@ -632,6 +747,13 @@ impl<'a> Decoder<'a> {
             Some(AttributeValue::S(v)) => Ok(v.clone()),
             Some(_) => Err(self.corrupt(name, "is not a string")),
             None => Err(self.corrupt(name, "is missing")),
+        }
+    }
+
+    fn optional_string(&self, name: &str) -> StoreResult<Option<String>> {
+        match self.item.get(name) {
+            None => Ok(None),
+            Some(_) => self.string(name).map(Some),
         }
     }
 

@@ -12,6 +12,8 @@ struct Tables {
     emails: HashMap<Email, UserId>,
     sessions: HashMap<TokenHash, SessionRecord>,
     counters: HashMap<CounterKey, Counter>,
+    identities: HashMap<FederatedIdentity, UserId>,
+    attempts: HashMap<TokenHash, FederationAttempt>,
 }
 
 #[derive(Default)]
@@ -48,6 +50,46 @@ impl Store for MemoryStore {
         t.users.insert(user.id.clone(), user.clone());
         t.sessions.insert(first_session.token_hash, first_session.clone());
         Ok(Insert::Inserted)
+    }
+
+    async fn create_federated_user(
+        &self,
+        user: &UserRecord,
+        identity: &FederatedIdentity,
+        first_session: &SessionRecord,
+    ) -> StoreResult<Insert> {
+        let mut t = self.lock();
+        if t.emails.contains_key(&user.email) || t.users.contains_key(&user.id) || t.identities.contains_key(identity) {
+            return Ok(Insert::AlreadyExists);
+        }
+        t.emails.insert(user.email.clone(), user.id.clone());
+        t.users.insert(user.id.clone(), user.clone());
+        t.identities.insert(identity.clone(), user.id.clone());
+        t.sessions.insert(first_session.token_hash, first_session.clone());
+        Ok(Insert::Inserted)
+    }
+
+    async fn user_by_identity(&self, identity: &FederatedIdentity) -> StoreResult<Option<UserRecord>> {
+        let t = self.lock();
+        Ok(t.identities.get(identity).and_then(|id| t.users.get(id)).cloned())
+    }
+
+    async fn link_identity(&self, identity: &FederatedIdentity, user_id: &UserId) -> StoreResult<Insert> {
+        let mut t = self.lock();
+        if t.identities.contains_key(identity) {
+            return Ok(Insert::AlreadyExists);
+        }
+        t.identities.insert(identity.clone(), user_id.clone());
+        Ok(Insert::Inserted)
+    }
+
+    async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()> {
+        self.lock().attempts.insert(attempt.state_hash, attempt.clone());
+        Ok(())
+    }
+
+    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
+        Ok(self.lock().attempts.remove(state_hash).filter(|a| is_live(a.expires_at, now)))
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {

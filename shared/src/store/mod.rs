@@ -22,7 +22,8 @@ pub use memory::MemoryStore;
 pub struct UserRecord {
     pub id: UserId,
     pub email: Email,
-    pub password_hash: PasswordHashString,
+    /// `None` for users who only ever signed in through an identity provider.
+    pub password_hash: Option<PasswordHashString>,
     pub created_at: UnixTime,
     /// Bumped by "sign out everywhere". A session is valid only while it carries the user's
     /// current epoch, so revoking every session is one conditional write, immediately
@@ -43,6 +44,39 @@ pub struct SessionRecord {
     pub idle_expires_at: UnixTime,
     /// When `idle_expires_at` was last pushed forward.
     pub renewed_at: UnixTime,
+}
+
+/// A user's account at an upstream OpenID provider: `sub` is unique only within its issuer,
+/// and an email address is not an identity (it can change hands), so this pair is the key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FederatedIdentity {
+    pub issuer: String,
+    pub subject: String,
+}
+
+impl FederatedIdentity {
+    /// A fixed-length key for the pair (both parts are IdP-chosen and unbounded in length).
+    pub fn key(&self) -> TokenHash {
+        let mut bytes = Vec::with_capacity(self.issuer.len() + self.subject.len() + 1);
+        bytes.extend_from_slice(self.issuer.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(self.subject.as_bytes());
+        TokenHash::of(&bytes)
+    }
+}
+
+/// The server-side half of one federated sign-in in progress, keyed by SHA-256 of its `state`.
+/// It holds no secret: the PKCE verifier and the nonce are derived from the browser-binding
+/// value, which only the browser's cookie carries (see `federation::attempt`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationAttempt {
+    pub state_hash: TokenHash,
+    pub binding_hash: TokenHash,
+    pub provider: String,
+    pub return_to: String,
+    /// Whether the client asked for a JSON answer instead of a redirect at the end.
+    pub wants_json: bool,
+    pub expires_at: UnixTime,
 }
 
 /// A counter inside a window that ends at `expires_at`: rate limits, sign-in failures, locks.
@@ -110,6 +144,28 @@ pub trait Store: Send + Sync {
     /// Creates the user and their first session in one atomic write, unless the email is
     /// taken. Of two concurrent sign-ups with one email exactly one gets `Inserted`.
     async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert>;
+
+    /// Like [`Store::create_user`], for a user who arrives through an identity provider: the
+    /// user, the identity's link to it and the first session are written together, unless the
+    /// email or the identity is taken.
+    async fn create_federated_user(
+        &self,
+        user: &UserRecord,
+        identity: &FederatedIdentity,
+        first_session: &SessionRecord,
+    ) -> StoreResult<Insert>;
+
+    /// The user an identity is linked to.
+    async fn user_by_identity(&self, identity: &FederatedIdentity) -> StoreResult<Option<UserRecord>>;
+
+    /// Links an identity to an existing user, unless it is linked already.
+    async fn link_identity(&self, identity: &FederatedIdentity, user_id: &UserId) -> StoreResult<Insert>;
+
+    async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()>;
+
+    /// Deletes the attempt and returns it if it was live: of two concurrent takers exactly one
+    /// gets it, so a `state` is consumed once.
+    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>>;
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
 

@@ -105,11 +105,15 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
     functions
 }
 
-/// The value of `key: value` inside a line, up to the next `,` or `}`.
+/// The value of `key: value` inside a line, up to the next `,` or `}` (or its closing quote).
 fn field(line: &str, key: &str) -> Option<String> {
     let start = line.find(&format!("{key}: "))? + key.len() + 2;
-    let value = line[start..].split([',', '}']).next()?.trim();
-    Some(value.trim_matches('"').to_owned())
+    let rest = &line[start..];
+    // A quoted value (a route with `{provider}`) ends at its closing quote.
+    if let Some(quoted) = rest.strip_prefix('"') {
+        return quoted.split('"').next().map(str::to_owned);
+    }
+    Some(rest.split([',', '}']).next()?.trim().to_owned())
 }
 
 #[test]
@@ -123,8 +127,12 @@ fn the_sam_template_deploys_every_function_on_its_endpoint() {
     for endpoint in Endpoint::ALL {
         let function = by_binary[endpoint.function_name()];
         let path = endpoint.path().to_owned();
-        let expected: BTreeSet<_> =
-            [(endpoint.method_name().to_owned(), path.clone()), ("OPTIONS".to_owned(), path)].into();
+        let expected: BTreeSet<_> = endpoint
+            .method_names()
+            .iter()
+            .chain(&["OPTIONS"])
+            .map(|method| (method.to_string(), path.clone()))
+            .collect();
         assert_eq!(function.routes, expected, "{}: its endpoint's method and CORS preflight, nothing else", endpoint.function_name());
     }
 }

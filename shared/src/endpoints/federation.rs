@@ -1,0 +1,328 @@
+//! `GET /auth/federation/{provider}/begin` and `GET|POST /auth/federation/{provider}/callback`:
+//! sign-in through an upstream OpenID provider (authorization code + PKCE, `state`, `nonce`).
+
+use http::header::{ACCEPT, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::{HeaderValue, Method, StatusCode};
+use serde::Serialize;
+
+use crate::App;
+use crate::clock::UnixTime;
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::federation::attempt::{Binding, State};
+use crate::federation::config::ProviderConfig;
+use crate::federation::discovery::{self, DiscoveryError};
+use crate::federation::id_token::{self, Expected, IdTokenClaims, IdTokenError};
+use crate::federation::outbound::{HttpClient, OutboundRequest};
+use crate::request::{HttpRequest, client_ip};
+use crate::response::{self, HttpResponse};
+use crate::store::{FederatedIdentity, FederationAttempt, Insert, SessionRecord, UserRecord};
+use crate::token::{SessionToken, UserId};
+
+/// How long a sign-in may take between begin and callback.
+pub const ATTEMPT_LIFETIME_SECS: u64 = 10 * 60;
+
+pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let provider = provider_of(app, req)?;
+    app.rate_limit("federation", &client_ip(req, &app.config)).await?;
+    let params = Params::parse(req.uri().query().unwrap_or(""))?;
+    let return_to = app
+        .config
+        .federation
+        .return_to(params.get("return_to"))
+        .ok_or_else(|| ApiError::invalid_field("return_to", "is not one of the configured return URLs"))?
+        .to_owned();
+    let client = http_client(app)?;
+    let (metadata, _) = discovery::provider(client, &provider.issuer, app.now()).await.map_err(unavailable)?;
+
+    let state = State::generate()?;
+    let binding = Binding::generate()?;
+    let wants_json = wants_json(req);
+    app.store
+        .put_federation_attempt(&FederationAttempt {
+            state_hash: state.hash(),
+            binding_hash: binding.hash(),
+            provider: provider.name.as_str().to_owned(),
+            return_to,
+            wants_json,
+            expires_at: app.now().plus(std::time::Duration::from_secs(ATTEMPT_LIFETIME_SECS)),
+        })
+        .await?;
+
+    let mut url = url::Url::parse(&metadata.authorization_endpoint)
+        .map_err(|_| ApiError::IdpUnavailable("authorization_endpoint is not a URL".into()))?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &provider.client_id)
+        .append_pair("redirect_uri", &app.config.federation.redirect_uri(&provider.name))
+        .append_pair("scope", &provider.scopes)
+        .append_pair("state", state.expose())
+        .append_pair("nonce", &binding.nonce())
+        .append_pair("code_challenge", &binding.pkce_challenge())
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("response_mode", provider.response_mode.as_str());
+
+    let mut res = if wants_json {
+        #[derive(Serialize)]
+        struct Begun<'a> {
+            authorization_url: &'a str,
+        }
+        response::json(StatusCode::OK, &Begun { authorization_url: url.as_str() })
+    } else {
+        redirect(url.as_str())?
+    };
+    let cookie = crate::cookie::federation_binding(&app.config.cookie, binding.expose(), ATTEMPT_LIFETIME_SECS);
+    append_cookie(&mut res, &cookie);
+    Ok(res)
+}
+
+pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let provider = provider_of(app, req)?;
+    let params = if req.method() == Method::POST {
+        Params::parse(form_body(app, req)?)?
+    } else {
+        Params::parse(req.uri().query().unwrap_or(""))?
+    };
+    // Whatever happens next, the attempt is over: the binding cookie goes.
+    let outcome = complete(app, req, provider, &params).await;
+    let clear = crate::cookie::federation_binding(&app.config.cookie, "", 0);
+    let mut res = match outcome {
+        Ok(res) => res,
+        Err(e) => HttpResponse::from(e),
+    };
+    append_cookie(&mut res, &clear);
+    Ok(res)
+}
+
+async fn complete(app: &App, req: &HttpRequest, provider: &ProviderConfig, params: &Params) -> Result<HttpResponse, ApiError> {
+    let state = params.get("state").and_then(State::presented).ok_or(ApiError::InvalidState("state is missing"))?;
+    // Consumed first, whatever the rest says: a state is good for one try.
+    let attempt = app
+        .store
+        .take_federation_attempt(&state.hash(), app.now())
+        .await?
+        .ok_or(ApiError::InvalidState("state is unknown, already used or expired"))?;
+    if attempt.provider != provider.name.as_str() {
+        return Err(ApiError::InvalidState("state belongs to another provider"));
+    }
+    let binding = crate::cookie::find(req.headers(), app.config.cookie.federation_name())
+        .into_iter()
+        .filter_map(Binding::presented)
+        .find(|b| crate::crypto::constant_time_eq(&b.hash().to_hex().into_bytes(), &attempt.binding_hash.to_hex().into_bytes()))
+        .ok_or(ApiError::InvalidState("this sign-in was started in another browser"))?;
+    if let Some(code) = params.get("error") {
+        return Err(ApiError::IdpError { code: protocol_code(code) });
+    }
+    // RFC 9207: when the provider names itself, it must be the one this sign-in went to.
+    if params.get("iss").is_some_and(|iss| iss != provider.issuer.as_str()) {
+        return Err(ApiError::InvalidState("the answer came from another identity provider"));
+    }
+    let code = params.get("code").ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
+
+    let client = http_client(app)?;
+    let now = app.now();
+    let (metadata, keys) = discovery::provider(client, &provider.issuer, now).await.map_err(unavailable)?;
+    let id_token = exchange_code(app, client, provider, &metadata.token_endpoint, code, &binding).await?;
+
+    let expected = Expected { issuer: provider.issuer.as_str(), client_id: &provider.client_id, nonce: &binding.nonce(), now };
+    let claims = match id_token::validate(&id_token, &keys, &expected) {
+        Err(IdTokenError::UnknownKey) => {
+            // The provider may have rotated its keys since we cached them.
+            let fresh = discovery::refetch_keys(client, &provider.issuer, now).await.map_err(unavailable)?;
+            let fresh = fresh.ok_or_else(|| ApiError::InvalidIdToken(IdTokenError::UnknownKey.to_string()))?;
+            id_token::validate(&id_token, &fresh, &expected)
+        }
+        other => other,
+    }
+    .map_err(|e| ApiError::InvalidIdToken(e.to_string()))?;
+
+    let (session, token) = match resolve_user(app, provider, &claims).await? {
+        Resolved::Existing(user) => {
+            let (session, token) = app.new_session(&user)?;
+            app.store.put_session(&session).await?;
+            (session, token)
+        }
+        Resolved::Created(session, token) => (session, token),
+    };
+    let signed = token.sign(&app.config.session_keys);
+    let cookie = crate::cookie::session(&app.config.cookie, &signed, app.config.session.absolute_lifetime.as_secs());
+    let mut res = if attempt.wants_json || wants_json(req) {
+        #[derive(Serialize)]
+        struct SignedIn<'a> {
+            user_id: &'a str,
+            session_id: &'a str,
+            expires_at: UnixTime,
+            return_to: &'a str,
+        }
+        let body = SignedIn {
+            user_id: session.user_id.as_str(),
+            session_id: session.id.as_str(),
+            expires_at: session.expires_at,
+            return_to: &attempt.return_to,
+        };
+        response::json(StatusCode::OK, &body)
+    } else {
+        redirect(&attempt.return_to)?
+    };
+    append_cookie(&mut res, &cookie);
+    Ok(res)
+}
+
+/// POSTs the code to the token endpoint and returns the ID token. Upstream access and refresh
+/// tokens in the answer are dropped here: authfn never stores them.
+async fn exchange_code(
+    app: &App,
+    client: &dyn HttpClient,
+    provider: &ProviderConfig,
+    token_endpoint: &str,
+    code: &str,
+    binding: &Binding,
+) -> Result<String, ApiError> {
+    let request = OutboundRequest::PostForm {
+        url: token_endpoint.to_owned(),
+        form: vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code.to_owned()),
+            ("redirect_uri", app.config.federation.redirect_uri(&provider.name)),
+            ("code_verifier", binding.pkce_verifier()),
+        ],
+        basic_auth: (provider.client_id.clone(), provider.client_secret.expose().to_owned()),
+    };
+    let answer = client.send(request).await.map_err(|e| ApiError::IdpUnavailable(e.to_string()))?;
+    #[derive(serde::Deserialize)]
+    struct TokenAnswer {
+        id_token: Option<String>,
+        error: Option<String>,
+    }
+    let parsed: Option<TokenAnswer> = serde_json::from_slice(&answer.body).ok();
+    match (answer.status, parsed) {
+        (200, Some(TokenAnswer { id_token: Some(id_token), .. })) => Ok(id_token),
+        (200, _) => Err(ApiError::IdpUnavailable("token endpoint answered without an id_token".into())),
+        (400..=499, Some(TokenAnswer { error: Some(code), .. })) => Err(ApiError::CodeExchangeFailed { code: protocol_code(&code) }),
+        (status, _) => Err(ApiError::IdpUnavailable(format!("token endpoint answered HTTP {status}"))),
+    }
+}
+
+enum Resolved {
+    /// A user who already exists; the sign-in's session is still to be made.
+    Existing(UserRecord),
+    /// A new user, written together with this sign-in's session.
+    Created(SessionRecord, SessionToken),
+}
+
+/// The local user for a validated identity: the linked one, else a new or (when allowed) an
+/// existing account with the same verified email.
+async fn resolve_user(app: &App, provider: &ProviderConfig, claims: &IdTokenClaims) -> Result<Resolved, ApiError> {
+    let identity = FederatedIdentity { issuer: claims.issuer.clone(), subject: claims.subject.clone() };
+    // Two rounds at most: a concurrent first sign-in of the same identity may win the race.
+    for _ in 0..2 {
+        if let Some(record) = app.store.user_by_identity(&identity).await? {
+            return Ok(Resolved::Existing(record));
+        }
+        let email = claims
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e).ok())
+            .filter(|_| claims.email_verified)
+            .ok_or(ApiError::EmailNotVerified)?;
+        if !provider.allows_email(&email) {
+            return Err(ApiError::EmailDomainNotAllowed);
+        }
+        if let Some(existing) = app.store.user_by_email(&email).await? {
+            if !provider.link_by_email {
+                return Err(ApiError::AccountExists);
+            }
+            match app.store.link_identity(&identity, &existing.id).await? {
+                Insert::Inserted => return Ok(Resolved::Existing(existing)),
+                Insert::AlreadyExists => continue,
+            }
+        }
+        let record = UserRecord {
+            id: UserId::generate()?,
+            email,
+            password_hash: None,
+            created_at: app.now(),
+            session_epoch: 0,
+        };
+        let (session, token) = app.new_session(&record)?;
+        match app.store.create_federated_user(&record, &identity, &session).await? {
+            Insert::Inserted => return Ok(Resolved::Created(session, token)),
+            Insert::AlreadyExists => continue,
+        }
+    }
+    Err(ApiError::StoreUnavailable)
+}
+
+fn provider_of<'a>(app: &'a App, req: &HttpRequest) -> Result<&'a ProviderConfig, ApiError> {
+    let name = req.uri().path().split('/').nth(3).unwrap_or_default();
+    app.config.federation.provider(name).ok_or(ApiError::UnknownProvider)
+}
+
+fn http_client(app: &App) -> Result<&dyn HttpClient, ApiError> {
+    app.http_client().ok_or_else(|| ApiError::Internal("no outbound HTTP client is configured".into()))
+}
+
+fn unavailable(e: DiscoveryError) -> ApiError {
+    ApiError::IdpUnavailable(e.to_string())
+}
+
+fn wants_json(req: &HttpRequest) -> bool {
+    req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.starts_with("application/json"))
+}
+
+fn redirect(location: &str) -> Result<HttpResponse, ApiError> {
+    let mut res = response::no_content();
+    *res.status_mut() = StatusCode::FOUND;
+    let value = HeaderValue::from_str(location).map_err(|_| ApiError::Internal("redirect target is not a header value".into()))?;
+    res.headers_mut().insert(LOCATION, value);
+    Ok(res)
+}
+
+fn append_cookie(res: &mut HttpResponse, cookie: &str) {
+    res.headers_mut().append(SET_COOKIE, HeaderValue::from_str(cookie).expect("cookies are ASCII"));
+}
+
+/// An OAuth error code as echoed to the client: RFC 6749 limits codes to printable ASCII;
+/// anything else (or anything long) is replaced, so a provider cannot inject text.
+fn protocol_code(code: &str) -> String {
+    let clean = code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if clean { code.to_owned() } else { "unrecognised_error".into() }
+}
+
+/// The body of a `response_mode=form_post` callback.
+fn form_body<'a>(app: &App, req: &'a HttpRequest) -> Result<&'a str, ApiError> {
+    if req.body().len() > app.config.max_body_bytes {
+        return Err(ApiError::PayloadTooLarge { limit: app.config.max_body_bytes });
+    }
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    std::str::from_utf8(req.body()).map_err(|_| ApiError::invalid_field("body", "is not UTF-8"))
+}
+
+/// Query or form parameters, each at most once: a repeated `state` or `code` is an attack or a
+/// bug, never something to pick one of.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(encoded: &str) -> Result<Self, ApiError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
+            if pairs.iter().any(|(seen, _)| *seen == k) {
+                return Err(ApiError::InvalidField { field: "query", message: format!("parameter {k:?} is repeated") });
+            }
+            pairs.push((k.into_owned(), v.into_owned()));
+        }
+        Ok(Params(pairs))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}

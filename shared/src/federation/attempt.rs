@@ -1,0 +1,113 @@
+//! The secrets of one federated sign-in: `state`, the browser binding, and the PKCE verifier
+//! and nonce derived from the binding.
+//!
+//! `state` travels through the provider in URLs, so it is only a lookup key (the store keeps
+//! its SHA-256). The binding is 32 random bytes that never leave the browser's HttpOnly cookie
+//! and authfn: the callback must present both, so a callback URL replayed into someone else's
+//! browser (login CSRF) fails. The PKCE verifier and the nonce are one-way derivations of the
+//! binding, so no secret is stored at all, and an intercepted authorization response (code +
+//! state) is still useless without the cookie.
+
+use crate::crypto::{self, b64url, sha256};
+use crate::token::TokenHash;
+
+const VERIFIER_CONTEXT: &[u8] = b"authfn/federation/pkce-verifier\0";
+const NONCE_CONTEXT: &[u8] = b"authfn/federation/nonce\0";
+
+/// Random value sent as `state`; the attempt record is keyed by its hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct State(String);
+
+/// Random value held only in the browser's binding cookie.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Binding(String);
+
+macro_rules! redacted_debug {
+    ($t:ty) => {
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($t), "(..)"))
+            }
+        }
+    };
+}
+redacted_debug!(State);
+redacted_debug!(Binding);
+
+impl State {
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(State(b64url(&crypto::random_array::<32>()?)))
+    }
+
+    /// A `state` as it came back. Its length is bounded before it is hashed.
+    pub fn presented(value: &str) -> Option<Self> {
+        (value.len() <= 128 && !value.is_empty()).then(|| State(value.to_owned()))
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(self.0.as_bytes())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Binding {
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(Binding(b64url(&crypto::random_array::<32>()?)))
+    }
+
+    pub fn presented(value: &str) -> Option<Self> {
+        (value.len() <= 128 && !value.is_empty()).then(|| Binding(value.to_owned()))
+    }
+
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(self.0.as_bytes())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// RFC 7636 `code_verifier`: 43 characters of base64url (256 bits).
+    pub fn pkce_verifier(&self) -> String {
+        b64url(&sha256(&[VERIFIER_CONTEXT, self.0.as_bytes()].concat()))
+    }
+
+    /// RFC 7636 S256 `code_challenge` of [`Binding::pkce_verifier`].
+    pub fn pkce_challenge(&self) -> String {
+        b64url(&sha256(self.pkce_verifier().as_bytes()))
+    }
+
+    pub fn nonce(&self) -> String {
+        b64url(&sha256(&[NONCE_CONTEXT, self.0.as_bytes()].concat()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_values_are_distinct_and_stable() {
+        let b = Binding::generate().unwrap();
+        assert_eq!(b.pkce_verifier().len(), 43);
+        assert_ne!(b.pkce_verifier(), b.nonce());
+        assert_eq!(b.nonce(), Binding::presented(b.expose()).unwrap().nonce());
+        assert_ne!(b.nonce(), Binding::generate().unwrap().nonce());
+    }
+
+    #[test]
+    fn challenge_is_s256_of_the_verifier() {
+        // RFC 7636 appendix B's example.
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        assert_eq!(b64url(&sha256(verifier.as_bytes())), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let s = State::generate().unwrap();
+        assert_eq!(format!("{s:?}"), "State(..)");
+    }
+}

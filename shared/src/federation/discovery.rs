@@ -1,0 +1,119 @@
+//! Provider metadata (OpenID Connect Discovery) and signing keys, fetched from the issuer and
+//! cached for the life of a warm instance, within bounds.
+//!
+//! The cache is process-wide (a Worker isolate or a Lambda execution environment keeps it
+//! between requests). Entries expire after [`METADATA_TTL_SECS`]; an ID token signed with a
+//! key id the cached set lacks triggers one refetch of the key set (providers rotate keys), at
+//! most once per [`KEY_REFETCH_INTERVAL_SECS`] so forged key ids cannot make every request
+//! fetch.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use jsonwebtoken::jwk::JwkSet;
+use serde::Deserialize;
+
+use super::config::{IssuerUrl, is_web_url};
+use super::outbound::{HttpClient, OutboundRequest};
+use crate::clock::UnixTime;
+
+pub const METADATA_TTL_SECS: i64 = 60 * 60;
+pub const KEY_REFETCH_INTERVAL_SECS: i64 = 60;
+
+/// The parts of a discovery document authfn uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProviderMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscoveryError {
+    /// The provider could not be reached or answered with an error status.
+    Unreachable(String),
+    /// It answered something that is not a usable discovery document or key set.
+    Invalid(String),
+}
+
+impl std::fmt::Display for DiscoveryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DiscoveryError::Unreachable(m) | DiscoveryError::Invalid(m) => f.write_str(m),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    metadata: ProviderMetadata,
+    keys: JwkSet,
+    fetched_at: UnixTime,
+    keys_fetched_at: UnixTime,
+}
+
+static CACHE: Mutex<BTreeMap<String, Entry>> = Mutex::new(BTreeMap::new());
+
+fn cached(issuer: &IssuerUrl) -> Option<Entry> {
+    CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(issuer.as_str()).cloned()
+}
+
+fn remember(issuer: &IssuerUrl, entry: Entry) {
+    CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(issuer.as_str().to_owned(), entry);
+}
+
+/// Metadata and keys of `issuer`, from the cache while fresh.
+pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime) -> Result<(ProviderMetadata, JwkSet), DiscoveryError> {
+    if let Some(entry) = cached(issuer).filter(|e| now.0 - e.fetched_at.0 < METADATA_TTL_SECS) {
+        return Ok((entry.metadata, entry.keys));
+    }
+    let metadata: ProviderMetadata = fetch_json(client, &issuer.discovery_url()).await?;
+    // Discovery §4.3: the document must name exactly the issuer it was fetched for, or a
+    // compromised document could redirect validation to another issuer's tokens.
+    if metadata.issuer != issuer.as_str() {
+        return Err(DiscoveryError::Invalid("the discovery document names another issuer".into()));
+    }
+    for (what, url) in [
+        ("authorization_endpoint", &metadata.authorization_endpoint),
+        ("token_endpoint", &metadata.token_endpoint),
+        ("jwks_uri", &metadata.jwks_uri),
+    ] {
+        if !url::Url::parse(url).is_ok_and(|u| is_web_url(&u)) {
+            return Err(DiscoveryError::Invalid(format!("the discovery document's {what} is not an https URL")));
+        }
+    }
+    let keys: JwkSet = fetch_json(client, &metadata.jwks_uri).await?;
+    remember(issuer, Entry { metadata: metadata.clone(), keys: keys.clone(), fetched_at: now, keys_fetched_at: now });
+    Ok((metadata, keys))
+}
+
+/// Refetches the key set after a token named a key id the cached set lacks. Returns `None`
+/// when a refetch happened too recently to try again.
+pub async fn refetch_keys(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime) -> Result<Option<JwkSet>, DiscoveryError> {
+    let Some(mut entry) = cached(issuer) else { return provider(client, issuer, now).await.map(|(_, k)| Some(k)) };
+    if now.0 - entry.keys_fetched_at.0 < KEY_REFETCH_INTERVAL_SECS {
+        return Ok(None);
+    }
+    let keys: JwkSet = fetch_json(client, &entry.metadata.jwks_uri).await?;
+    entry.keys = keys.clone();
+    entry.keys_fetched_at = now;
+    remember(issuer, entry);
+    Ok(Some(keys))
+}
+
+async fn fetch_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, url: &str) -> Result<T, DiscoveryError> {
+    let response = client
+        .send(OutboundRequest::Get { url: url.to_owned() })
+        .await
+        .map_err(|e| DiscoveryError::Unreachable(format!("{url}: {e}")))?;
+    if response.status != 200 {
+        return Err(DiscoveryError::Unreachable(format!("{url} answered HTTP {}", response.status)));
+    }
+    serde_json::from_slice(&response.body).map_err(|e| DiscoveryError::Invalid(format!("{url}: {e}")))
+}
+
+#[cfg(test)]
+pub(crate) fn forget_all() {
+    CACHE.lock().unwrap_or_else(|p| p.into_inner()).clear();
+}

@@ -1,0 +1,201 @@
+//! ID token validation (OpenID Connect Core §3.1.3.7): signature by a key from the provider's
+//! JWKS, `iss`, `aud`, `azp`, `exp`/`iat` with a small skew, and `nonce`.
+
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::clock::UnixTime;
+
+/// Clock difference tolerated between the provider and us.
+pub const CLOCK_SKEW_SECS: i64 = 60;
+
+/// Asymmetric algorithms only. `none` is not an `Algorithm` at all, and HMAC is excluded: a
+/// provider's JWKS is public, so an HS256 token "signed" with a public key as the secret must
+/// never verify (algorithm confusion).
+const ACCEPTED: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// The claims authfn uses from a validated ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdTokenClaims {
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdTokenError {
+    /// Not a JWT, or signed with an algorithm we do not accept.
+    Malformed(String),
+    /// The header names a key the provider does not publish.
+    UnknownKey,
+    /// The signature or a claim is wrong; the text says which, and holds no token material.
+    Invalid(&'static str),
+}
+
+impl std::fmt::Display for IdTokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdTokenError::Malformed(m) => write!(f, "ID token is malformed: {m}"),
+            IdTokenError::UnknownKey => f.write_str("ID token is signed by a key the provider does not publish"),
+            IdTokenError::Invalid(why) => write!(f, "ID token is invalid: {why}"),
+        }
+    }
+}
+
+/// What the token must match.
+pub struct Expected<'a> {
+    pub issuer: &'a str,
+    pub client_id: &'a str,
+    pub nonce: &'a str,
+    pub now: UnixTime,
+}
+
+#[derive(Deserialize)]
+struct RawClaims {
+    iss: String,
+    sub: String,
+    #[serde(default)]
+    azp: Option<String>,
+    aud: Audience,
+    exp: i64,
+    iat: i64,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default, deserialize_with = "lenient_bool")]
+    email_verified: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    // jsonwebtoken has matched the value against the client id; here only the count matters.
+    One(#[allow(dead_code)] String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn len(&self) -> usize {
+        match self {
+            Audience::One(_) => 1,
+            Audience::Many(v) => v.len(),
+        }
+    }
+}
+
+/// Some providers (older Azure AD, Cognito) send `email_verified` as the string "true".
+fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        Bool(bool),
+        Text(String),
+    }
+    Ok(match Option::<B>::deserialize(d)? {
+        Some(B::Bool(b)) => b,
+        Some(B::Text(t)) => t == "true",
+        None => false,
+    })
+}
+
+/// The key id a token's header names, to find (or refetch) the key set before validating.
+pub fn key_id(token: &str) -> Result<Option<String>, IdTokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+    if !ACCEPTED.contains(&header.alg) {
+        return Err(IdTokenError::Malformed(format!("algorithm {:?} is not accepted", header.alg)));
+    }
+    Ok(header.kid)
+}
+
+/// Validates `token` against the provider's key set and what this sign-in expects.
+pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<IdTokenClaims, IdTokenError> {
+    let header = jsonwebtoken::decode_header(token).map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+    if !ACCEPTED.contains(&header.alg) {
+        return Err(IdTokenError::Malformed(format!("algorithm {:?} is not accepted", header.alg)));
+    }
+    let jwk = match &header.kid {
+        Some(kid) => keys.find(kid).ok_or(IdTokenError::UnknownKey)?,
+        // Without a kid, only an unambiguous key set will do.
+        None => match keys.keys.as_slice() {
+            [only] => only,
+            _ => return Err(IdTokenError::UnknownKey),
+        },
+    };
+    if !key_fits(jwk, header.alg) {
+        return Err(IdTokenError::Invalid("its algorithm does not match the key's type"));
+    }
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| IdTokenError::Invalid("the provider's key is unusable"))?;
+
+    let mut validation = Validation::new(header.alg);
+    validation.set_issuer(&[expected.issuer]);
+    validation.set_audience(&[expected.client_id]);
+    // Time is checked below against authfn's clock, not the library's.
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["iss", "aud", "sub"]);
+    let data = jsonwebtoken::decode::<RawClaims>(token, &key, &validation).map_err(|e| {
+        use jsonwebtoken::errors::ErrorKind;
+        IdTokenError::Invalid(match e.kind() {
+            ErrorKind::InvalidSignature => "the signature does not verify",
+            ErrorKind::InvalidIssuer => "it was issued by someone else (iss)",
+            ErrorKind::InvalidAudience => "it was issued to another client (aud)",
+            ErrorKind::InvalidAlgorithm => "its algorithm does not match the key",
+            _ => "its claims are missing or malformed",
+        })
+    })?;
+    let claims = data.claims;
+
+    if claims.aud.len() > 1 && claims.azp.is_none() {
+        return Err(IdTokenError::Invalid("it has several audiences and no azp"));
+    }
+    if claims.azp.as_deref().is_some_and(|azp| azp != expected.client_id) {
+        return Err(IdTokenError::Invalid("it was issued to another client (azp)"));
+    }
+    if claims.exp + CLOCK_SKEW_SECS <= expected.now.0 {
+        return Err(IdTokenError::Invalid("it has expired"));
+    }
+    if claims.iat - CLOCK_SKEW_SECS > expected.now.0 {
+        return Err(IdTokenError::Invalid("it was issued in the future"));
+    }
+    let nonce_ok = claims
+        .nonce
+        .as_deref()
+        .is_some_and(|n| crate::crypto::constant_time_eq(n.as_bytes(), expected.nonce.as_bytes()));
+    if !nonce_ok {
+        return Err(IdTokenError::Invalid("its nonce is not this sign-in's"));
+    }
+    Ok(IdTokenClaims {
+        issuer: claims.iss,
+        subject: claims.sub,
+        email: claims.email,
+        email_verified: claims.email_verified,
+    })
+}
+
+/// Whether the JWK's type (and `alg`, when it names one) allows `alg`.
+fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
+    let family_ok = match (&jwk.algorithm, alg) {
+        (AlgorithmParameters::RSA(_), a) => matches!(
+            a,
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512
+        ),
+        (AlgorithmParameters::EllipticCurve(_), a) => matches!(a, Algorithm::ES256 | Algorithm::ES384),
+        (AlgorithmParameters::OctetKeyPair(_), a) => a == Algorithm::EdDSA,
+        _ => false,
+    };
+    // `KeyAlgorithm` and `Algorithm` are separate enums whose signing variants share names.
+    let declared_ok = jwk.common.key_algorithm.is_none_or(|declared| format!("{declared:?}") == format!("{alg:?}"));
+    family_ok && declared_ok
+}

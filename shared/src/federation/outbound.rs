@@ -1,0 +1,145 @@
+//! Outbound HTTPS to identity providers, behind one small trait so the same federation code
+//! runs natively (reqwest + rustls) and on Workers (the runtime's `fetch`).
+
+/// What authfn ever sends upstream: GETs of discovery documents and key sets, and the form
+/// POST of a token request.
+#[derive(Debug, Clone)]
+pub enum OutboundRequest {
+    Get { url: String },
+    PostForm { url: String, form: Vec<(&'static str, String)>, basic_auth: (String, String) },
+}
+
+impl OutboundRequest {
+    pub fn url(&self) -> &str {
+        match self {
+            OutboundRequest::Get { url } | OutboundRequest::PostForm { url, .. } => url,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboundResponse {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// The provider could not be reached, or its answer was not HTTP we can read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundError(pub String);
+
+impl std::error::Error for OutboundError {}
+
+impl std::fmt::Display for OutboundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "upstream request failed: {}", self.0)
+    }
+}
+
+/// Upstream answers larger than this are refused: discovery documents and key sets are a few
+/// KiB, and a provider (or an attacker between us) must not make a function buffer megabytes.
+pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+pub trait HttpClient: Send + Sync {
+    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
+}
+
+/// `application/x-www-form-urlencoded` client credentials for HTTP Basic, as RFC 6749 §2.3.1
+/// requires (each part form-encoded before base64).
+pub fn basic_authorization(client_id: &str, client_secret: &str) -> String {
+    use base64::Engine;
+    let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let pair = format!("{}:{}", encode(client_id), encode(client_secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+}
+
+pub fn form_body(form: &[(&'static str, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str()))).finish()
+}
+
+#[cfg(all(feature = "outbound", not(target_arch = "wasm32")))]
+pub use native::NativeHttpClient;
+
+#[cfg(all(feature = "outbound", not(target_arch = "wasm32")))]
+mod native {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// reqwest over rustls (ring), trusting the Mozilla roots compiled into the binary: no
+    /// system certificate files are read, which keeps cold starts short and behaviour equal on
+    /// every host.
+    pub struct NativeHttpClient {
+        client: reqwest::Client,
+    }
+
+    impl NativeHttpClient {
+        pub fn new() -> Result<Self, OutboundError> {
+            let mut roots = rustls::RootCertStore::empty();
+            for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+                // A root that does not parse is skipped rather than failing every request.
+                let _ = roots.add(der.clone());
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let tls = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| OutboundError(e.to_string()))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            let client = reqwest::Client::builder()
+                .use_preconfigured_tls(tls)
+                .timeout(Duration::from_secs(5))
+                .connect_timeout(Duration::from_secs(3))
+                // A provider's redirect is not followed: every URL used is one it published.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| OutboundError(e.to_string()))?;
+            Ok(NativeHttpClient { client })
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl HttpClient for NativeHttpClient {
+        async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+            let builder = match &request {
+                OutboundRequest::Get { url } => self.client.get(url),
+                OutboundRequest::PostForm { url, form, basic_auth } => self
+                    .client
+                    .post(url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .header(reqwest::header::AUTHORIZATION, basic_authorization(&basic_auth.0, &basic_auth.1))
+                    .body(form_body(form)),
+            };
+            let mut response = builder
+                .header(reqwest::header::ACCEPT, "application/json")
+                .send()
+                .await
+                .map_err(|e| OutboundError(e.without_url().to_string()))?;
+            let status = response.status().as_u16();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| OutboundError(e.without_url().to_string()))? {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(OutboundError(format!("answer larger than {MAX_RESPONSE_BYTES} bytes")));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(OutboundResponse { status, body })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_encoded_first() {
+        // RFC 6749 §2.3.1: "client id:secret" with each part form-urlencoded.
+        let header = basic_authorization("a b", "p:w");
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(header.strip_prefix("Basic ").unwrap()).unwrap();
+        assert_eq!(String::from_utf8(decoded).unwrap(), "a+b:p%3Aw");
+    }
+}
