@@ -3,7 +3,8 @@
 #   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
 #      real API (a local moto server, started here on a free loopback port), and the check
 #      that template.yaml and the Worker deploy every function;
-#   2. the black-box HTTP suite against the local dev server;
+#   2. the black-box HTTP suite against the local dev server, and the federation suite with
+#      a real OpenID provider (oidc-provider from npm) on loopback;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
 #      over that DynamoDB API;
 #   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
@@ -25,7 +26,10 @@ source tests/support/dev-server.sh
 source tests/support/lambda.sh
 # shellcheck source=support/workers.sh
 source tests/support/workers.sh
+# shellcheck source=support/idp.sh
+source tests/support/idp.sh
 cleanup() {
+    stop_idp || true
     stop_wrangler_dev || true
     stop_lambda_watch || true
     stop_dev_server || true
@@ -46,11 +50,16 @@ run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --
 # The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
 run_tests -p authfn-blackbox --test deployment
 
-echo "== 2/5 black-box suite against the local dev server"
-start_dev_server
+echo "== 2/5 black-box suite against the local dev server (+ federation with a local OpenID provider)"
+dev_port="$(free_port)"
+start_idp "http://127.0.0.1:$dev_port"
+while IFS= read -r setting; do export "${setting?}"; done < <(federation_env "http://127.0.0.1:$dev_port")
+start_dev_server "$dev_port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation -- --include-ignored
 stop_dev_server
+unset $(federation_env x | cut -d= -f1)
+stop_idp
 
 echo "== 3/5 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
 start_lambda_watch

@@ -1,7 +1,9 @@
 # Runs the local dev server (in-memory store) for the black-box suite. Source this file
 # (bash), then:
 #
-#   start_dev_server   # exports AUTHFN_DEV_BASE_URL, e.g. http://127.0.0.1:PORT
+#   start_dev_server [PORT]   # exports AUTHFN_DEV_BASE_URL, e.g. http://127.0.0.1:PORT
+#
+# The server inherits the caller's AUTHFN_* exports (e.g. the federation settings).
 #   ...
 #   stop_dev_server
 
@@ -12,8 +14,8 @@ _DEV_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 start_dev_server() {
     (cd "$_DEV_ROOT" && cargo build --quiet --bin authfn-dev) || return 1
-    local port
-    port="$(free_port)" || return 1
+    local port=${1:-}
+    [[ -n "$port" ]] || port="$(free_port)" || return 1
     DEV_SERVER_LOG="$(mktemp "${TMPDIR:-/tmp}/dev-server.XXXXXX.log")"
     # The black-box suite plays an SPA on http://localhost:5173, and cannot wait out the
     # production rate limit between its many sign-ins from one address.

@@ -3,9 +3,9 @@
 //!
 //! The cache is process-wide (a Worker isolate or a Lambda execution environment keeps it
 //! between requests). Entries expire after [`METADATA_TTL_SECS`]; an ID token signed with a
-//! key id the cached set lacks triggers one refetch of the key set (providers rotate keys), at
-//! most once per [`KEY_REFETCH_INTERVAL_SECS`] so forged key ids cannot make every request
-//! fetch.
+//! key id the cached set lacks triggers one refetch of the key set (providers rotate keys); after
+//! that, such refetches happen at most once per [`KEY_REFETCH_INTERVAL_SECS`], so forged key
+//! ids cannot make every request fetch.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -50,7 +50,8 @@ struct Entry {
     metadata: ProviderMetadata,
     keys: JwkSet,
     fetched_at: UnixTime,
-    keys_fetched_at: UnixTime,
+    /// When an unknown key id last forced a refetch of the keys.
+    forced_refetch_at: Option<UnixTime>,
 }
 
 static CACHE: Mutex<BTreeMap<String, Entry>> = Mutex::new(BTreeMap::new());
@@ -84,7 +85,7 @@ pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime
         }
     }
     let keys: JwkSet = fetch_json(client, &metadata.jwks_uri).await?;
-    remember(issuer, Entry { metadata: metadata.clone(), keys: keys.clone(), fetched_at: now, keys_fetched_at: now });
+    remember(issuer, Entry { metadata: metadata.clone(), keys: keys.clone(), fetched_at: now, forced_refetch_at: None });
     Ok((metadata, keys))
 }
 
@@ -92,12 +93,12 @@ pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime
 /// when a refetch happened too recently to try again.
 pub async fn refetch_keys(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime) -> Result<Option<JwkSet>, DiscoveryError> {
     let Some(mut entry) = cached(issuer) else { return provider(client, issuer, now).await.map(|(_, k)| Some(k)) };
-    if now.0 - entry.keys_fetched_at.0 < KEY_REFETCH_INTERVAL_SECS {
+    if entry.forced_refetch_at.is_some_and(|at| now.0 - at.0 < KEY_REFETCH_INTERVAL_SECS) {
         return Ok(None);
     }
     let keys: JwkSet = fetch_json(client, &entry.metadata.jwks_uri).await?;
     entry.keys = keys.clone();
-    entry.keys_fetched_at = now;
+    entry.forced_refetch_at = Some(now);
     remember(issuer, entry);
     Ok(Some(keys))
 }

@@ -9,9 +9,9 @@
 // unless the name starts with `unverified-`.
 //
 // FAULT INJECTION (test-only, named as such): a real provider never issues a bad ID token, so
-// the negative cases arm one fault with `POST /__fault/<name>`; the next token response has
-// its ID token rewritten and, where the fault needs it, re-signed with the provider's own key.
-// `GET /__fault` tells which fault is armed. Faults: wrong_nonce, expired, wrong_audience,
+// the negative cases arm one fault with `POST /__fault/<name>?sub=<account>`; the next token
+// response for that account has its ID token rewritten and, where the fault needs it,
+// re-signed with the provider's own key. Keyed by account so parallel tests do not collide. Faults: wrong_nonce, expired, wrong_audience,
 // wrong_issuer, unsigned (alg none), hs256_with_public_key (algorithm confusion),
 // bad_signature, rotated_key (signed with a new key that the JWKS publishes from then on).
 import { randomBytes } from "node:crypto";
@@ -45,6 +45,9 @@ const provider = new Provider(issuer, {
     cookies: { keys: [randomBytes(32).toString("hex")] },
     claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name"] },
     pkce: { required: () => true },
+    // Put the scope's claims (email, email_verified) in the ID token, as Google and Azure AD
+    // do; oidc-provider's default keeps them for the userinfo endpoint only.
+    conformIdTokenClaims: false,
     features: { devInteractions: { enabled: true } },
     async findAccount(_ctx, id) {
         const email = id.includes("@") ? id : `${id}@example.test`;
@@ -57,7 +60,7 @@ const provider = new Provider(issuer, {
     },
 });
 
-let armed = null;
+const armed = new Map(); // account id -> fault name
 
 async function reSign(claims, header) {
     const key = await jose.importJWK(header.kid === providerKey.kid ? providerKey : rotatedKey, "RS256");
@@ -97,15 +100,18 @@ async function injectFault(fault, idToken) {
 }
 
 provider.use(async (ctx, next) => {
-    if (ctx.path.startsWith("/__fault")) {
-        if (ctx.method === "POST") armed = ctx.path.slice("/__fault/".length);
-        ctx.body = { armed };
+    if (ctx.path.startsWith("/__fault/") && ctx.method === "POST") {
+        const sub = ctx.query.sub;
+        if (!sub) ctx.throw(400, "sub is required");
+        armed.set(sub, ctx.path.slice("/__fault/".length));
+        ctx.body = { armed: Object.fromEntries(armed) };
         return;
     }
     await next();
-    if (ctx.path === "/token" && armed && ctx.body?.id_token) {
-        const fault = armed;
-        armed = null;
+    const sub = ctx.path === "/token" && ctx.body?.id_token ? jose.decodeJwt(ctx.body.id_token).sub : null;
+    if (sub && armed.has(sub)) {
+        const fault = armed.get(sub);
+        armed.delete(sub);
         ctx.body = { ...ctx.body, id_token: await injectFault(fault, ctx.body.id_token) };
     }
     if (ctx.path === "/jwks" && rotatedKey && ctx.body?.keys) {
