@@ -24,16 +24,10 @@ start_dev_server() {
     DEV_SERVER_PID=$!
     export DEV_SERVER_PID DEV_SERVER_LOG
 
-    local deadline=$((SECONDS + 30))
-    until python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$port" 2>/dev/null; do
-        if ! kill -0 "$DEV_SERVER_PID" 2>/dev/null || ((SECONDS >= deadline)); then
-            echo "start_dev_server: the dev server did not come up; its output:" >&2
-            cat "$DEV_SERVER_LOG" >&2
-            stop_dev_server
-            return 1
-        fi
-        sleep 0.1
-    done
+    if ! wait_until_up "the dev server" "$DEV_SERVER_PID" "$DEV_SERVER_LOG" 30 port_open "$port"; then
+        stop_dev_server
+        return 1
+    fi
     export AUTHFN_DEV_BASE_URL="http://127.0.0.1:$port"
     echo "dev server listening on $AUTHFN_DEV_BASE_URL (pid $DEV_SERVER_PID)" >&2
 }

@@ -28,16 +28,10 @@ start_idp() {
         IDP_REDIRECT_URIS="$uris" node "$_IDP_ROOT/tests/support/idp/server.mjs" </dev/null >"$IDP_LOG" 2>&1 &
     IDP_PID=$!
     export IDP_PID IDP_LOG IDP_TEST_CLIENT_SECRET
-    local deadline=$((SECONDS + 30))
-    until grep -q "idp listening" "$IDP_LOG" 2>/dev/null; do
-        if ! kill -0 "$IDP_PID" 2>/dev/null || ((SECONDS >= deadline)); then
-            echo "start_idp: the OpenID provider did not come up; its output:" >&2
-            cat "$IDP_LOG" >&2
-            stop_idp
-            return 1
-        fi
-        sleep 0.1
-    done
+    if ! wait_until_up "the OpenID provider" "$IDP_PID" "$IDP_LOG" 30 grep -q "idp listening" "$IDP_LOG"; then
+        stop_idp
+        return 1
+    fi
     export AUTHFN_TEST_IDP_URL="http://127.0.0.1:$port"
     echo "OpenID provider listening on $AUTHFN_TEST_IDP_URL (pid $IDP_PID)" >&2
 }

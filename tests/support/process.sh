@@ -40,3 +40,24 @@ answer = json.loads(body)
 sys.exit(0 if "error" in answer and "message" in answer else 1)
 PY
 }
+
+# Waits until CHECK (a command and its arguments) succeeds: fails, printing LOG, if process
+# PID exits or SECS pass first.
+#   wait_until_up "the dev server" "$pid" "$log" 30 port_open "$port"
+wait_until_up() {
+    local name=$1 pid=$2 log=$3 deadline=$((SECONDS + $4))
+    shift 4
+    until "$@" 2>/dev/null; do
+        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+            echo "$name did not come up; its output:" >&2
+            cat "$log" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+# True once something accepts TCP connections on loopback PORT.
+port_open() {
+    python3 -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' "$1"
+}
