@@ -50,28 +50,46 @@ run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --
 # The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
 run_tests -p authfn-blackbox --test deployment
 
-echo "== 2/5 black-box suite against the local dev server (+ federation with a local OpenID provider)"
-dev_port="$(free_port)"
-start_idp "http://127.0.0.1:$dev_port"
-while IFS= read -r setting; do export "${setting?}"; done < <(federation_env "http://127.0.0.1:$dev_port")
-start_dev_server "$dev_port"
+# Each target gets its own OpenID provider, registered with that target's callback URLs.
+# $1: where the target serves the federation callback (its AUTHFN_PUBLIC_URL).
+with_idp() {
+    start_idp "$1"
+    AUTHFN_TEST_EXTRA_ENV="$(federation_env "$1")"
+    export AUTHFN_TEST_EXTRA_ENV
+}
+without_idp() {
+    stop_idp
+    unset AUTHFN_TEST_EXTRA_ENV
+}
+
+echo "== 2/5 black-box and federation suites against the local dev server"
+port="$(free_port)"
+with_idp "http://127.0.0.1:$port"
+start_dev_server "$port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http --test federation -- --include-ignored
 stop_dev_server
-unset $(federation_env x | cut -d= -f1)
-stop_idp
+without_idp
 
-echo "== 3/5 black-box suite against the Lambda binaries (cargo lambda watch + DynamoDB API)"
-start_lambda_watch
+echo "== 3/5 black-box and federation suites against the Lambda binaries (cargo lambda watch + DynamoDB API)"
+port="$(free_port)"
+# Under cargo lambda each function has its own URL prefix: the callback function's is the
+# public URL the provider sends browsers back to.
+with_idp "http://127.0.0.1:$port/lambda-url/federation-callback"
+start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
-    run_tests -p authfn-blackbox --test http -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation -- --include-ignored
 stop_lambda_watch
+without_idp
 
-echo "== 4/5 black-box suite against the Worker (wrangler dev: workerd + local KV and D1)"
-start_wrangler_dev
+echo "== 4/5 black-box and federation suites against the Worker (wrangler dev: workerd + local KV and D1)"
+port="$(free_port)"
+with_idp "http://127.0.0.1:$port"
+start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation -- --include-ignored
 stop_wrangler_dev
+without_idp
 
 echo "== 5/5 deployment artefacts (template.yaml, arm64 Lambda builds, Worker bundle)"
 tests/deploy-checks.sh | tee -a "$results"

@@ -3,7 +3,7 @@
 #
 #   start_dev_server [PORT]   # exports AUTHFN_DEV_BASE_URL, e.g. http://127.0.0.1:PORT
 #
-# The server inherits the caller's AUTHFN_* exports (e.g. the federation settings).
+# Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the server's environment.
 #   ...
 #   stop_dev_server
 
@@ -19,7 +19,9 @@ start_dev_server() {
     DEV_SERVER_LOG="$(mktemp "${TMPDIR:-/tmp}/dev-server.XXXXXX.log")"
     # The black-box suite plays an SPA on http://localhost:5173, and cannot wait out the
     # production rate limit between its many sign-ins from one address.
-    env -u AUTHFN_DYNAMODB_ENDPOINT AUTHFN_TRUSTED_ORIGINS=http://localhost:5173 AUTHFN_RATE_LIMIT_PER_MINUTE=1000 \
+    local extra=()
+    [[ -n "${AUTHFN_TEST_EXTRA_ENV:-}" ]] && mapfile -t extra <<<"$AUTHFN_TEST_EXTRA_ENV"
+    env -u AUTHFN_DYNAMODB_ENDPOINT AUTHFN_TRUSTED_ORIGINS=http://localhost:5173 AUTHFN_RATE_LIMIT_PER_MINUTE=1000 "${extra[@]}" \
         "$_DEV_ROOT/target/debug/authfn-dev" --addr "127.0.0.1:$port" </dev/null >"$DEV_SERVER_LOG" 2>&1 &
     DEV_SERVER_PID=$!
     export DEV_SERVER_PID DEV_SERVER_LOG

@@ -2,9 +2,11 @@
 # local DynamoDB API, for the black-box suite. Source this file (bash), then:
 #
 #   start_dynamodb_api   # from dynamodb-api.sh: AUTHFN_TEST_DYNAMODB_ENDPOINT, AWS settings
-#   start_lambda_watch   # exports AUTHFN_LAMBDA_BASE_URL, e.g. http://127.0.0.1:PORT
+#   start_lambda_watch [PORT]   # exports AUTHFN_LAMBDA_BASE_URL, e.g. http://127.0.0.1:PORT
 #   ...                  # each function at $AUTHFN_LAMBDA_BASE_URL/lambda-url/<function>/<its path>
 #   stop_lambda_watch
+#
+# Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the functions' environment.
 #
 # Needs cargo-lambda (`pip install cargo-lambda`; .ci/run installs it).
 
@@ -20,6 +22,8 @@ _LAMBDA_FUNCTIONS=(
     "sign-out-all /auth/sign-out/all"
     "session /auth/session"
     "me /me"
+    "federation-begin /auth/federation/none/begin"
+    "federation-callback /auth/federation/none/callback"
 )
 
 start_lambda_watch() {
@@ -49,8 +53,8 @@ start_lambda_watch() {
     (cd "$_LAMBDA_ROOT" && AUTHFN_DYNAMODB_ENDPOINT="$AUTHFN_TEST_DYNAMODB_ENDPOINT" AUTHFN_TABLE="$table" \
         cargo run --quiet --bin authfn-dev -- --create-table-only) >&2 || return 1
 
-    local port key
-    port="$(free_port)" || return 1
+    local port=${1:-} key
+    [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
 
     # An env file rather than --env-var flags, so the session key is not on a command line
@@ -67,6 +71,7 @@ AUTHFN_DYNAMODB_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
 AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local}
 AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
 AWS_REGION=${AWS_REGION:-us-east-1}
+${AUTHFN_TEST_EXTRA_ENV:-}
 EOF
 
     # --disable-cors: otherwise cargo lambda answers CORS itself and hides authfn's own CORS.

@@ -1,9 +1,11 @@
 # Runs the Worker in the real Workers runtime (workerd, through `wrangler dev --local`, with
 # Miniflare's local KV and D1) for the black-box suite. Source this file (bash), then:
 #
-#   start_wrangler_dev   # exports AUTHFN_WORKERS_BASE_URL, e.g. http://127.0.0.1:PORT
+#   start_wrangler_dev [PORT]   # exports AUTHFN_WORKERS_BASE_URL, e.g. http://127.0.0.1:PORT
 #   ...                  # every endpoint at its own path under that one host
 #   stop_wrangler_dev
+#
+# Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the Worker's environment.
 #
 # Needs the tools from infra/install-worker-tools.sh (.ci/run calls it).
 
@@ -34,8 +36,8 @@ start_wrangler_dev() {
     echo "start_wrangler_dev: building the Worker" >&2
     "$_WORKERS_ROOT/infra/build-worker.sh" >&2 || return 1
 
-    local port key
-    port="$(free_port)" || return 1
+    local port=${1:-} key
+    [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
 
     # Local secrets and settings go in an env file (wrangler's local stand-in for
@@ -46,6 +48,7 @@ AUTHFN_SESSION_KEYS=$key
 AUTHFN_COOKIE_SECURE=false
 AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
 AUTHFN_RATE_LIMIT_PER_MINUTE=1000
+${AUTHFN_TEST_EXTRA_ENV:-}
 EOF
     )
 

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use authfn_blackbox::{Api, random_hex};
+use authfn_blackbox::{Api, Endpoint, random_hex};
 use serde_json::{Value, json};
 
 const RETURN_TO: &str = "http://localhost:5173/";
@@ -25,6 +25,8 @@ fn idp_url() -> String {
 /// One browser: its own cookie jar, redirects followed by hand.
 struct Browser {
     http: reqwest::Client,
+    api: Api,
+    /// Scheme, host and port of the deployment: a URL there is back at authfn.
     base: String,
 }
 
@@ -51,11 +53,12 @@ impl Browser {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("HTTP client");
-        Browser { http, base: Api::from_env().target.base_url }
+        let api = Api::from_env();
+        Browser { http, base: api.target.base_url.clone(), api }
     }
 
     fn begin_url(&self, provider: &str) -> String {
-        format!("{}/auth/federation/{provider}/begin", self.base)
+        self.api.target.url(Endpoint::FederationBegin).replace("{provider}", provider)
     }
 
     async fn get(&self, url: &str) -> reqwest::Response {
@@ -116,7 +119,7 @@ impl Browser {
     }
 
     async fn session(&self) -> (u16, Value) {
-        let res = self.get(&format!("{}/auth/session", self.base)).await;
+        let res = self.get(&self.api.target.url(Endpoint::Session)).await;
         let status = res.status().as_u16();
         (status, res.json().await.unwrap_or(Value::Null))
     }
