@@ -136,6 +136,10 @@ async fn complete(app: &App, req: &HttpRequest, provider: &ProviderConfig, param
     }
     .map_err(|e| ApiError::InvalidIdToken(e.to_string()))?;
 
+    // As with password sign-in, a session the browser arrived with is ended, never reused.
+    if let Some(old) = app.presented_token(req) {
+        app.store.delete_session(&old.hash()).await?;
+    }
     let (session, token) = match resolve_user(app, provider, &claims).await? {
         Resolved::Existing(user) => {
             let (session, token) = app.new_session(&user)?;

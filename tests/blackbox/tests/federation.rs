@@ -25,6 +25,7 @@ fn idp_url() -> String {
 /// One browser: its own cookie jar, redirects followed by hand.
 struct Browser {
     http: reqwest::Client,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
     api: Api,
     /// Scheme, host and port of the deployment: a URL there is back at authfn.
     base: String,
@@ -47,14 +48,15 @@ enum Callback {
 
 impl Browser {
     fn new() -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         let http = reqwest::Client::builder()
-            .cookie_store(true)
+            .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(60))
             .build()
             .expect("HTTP client");
         let api = Api::from_env();
-        Browser { http, base: api.target.base_url.clone(), api }
+        Browser { http, jar, base: api.target.base_url.clone(), api }
     }
 
     fn begin_url(&self, provider: &str) -> String {
@@ -116,6 +118,13 @@ impl Browser {
     async fn sign_in(&self, provider: &str, login: &str) -> Landing {
         let callback = self.walk_to_callback(provider, login).await;
         self.call(&callback, false).await
+    }
+
+    /// The `Cookie` header this browser sends to authfn.
+    fn cookies(&self) -> String {
+        use reqwest::cookie::CookieStore;
+        let url = self.base.parse().expect("base URL");
+        self.jar.cookies(&url).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
     }
 
     async fn session(&self) -> (u16, Value) {
@@ -183,12 +192,26 @@ async fn a_federated_sign_in_creates_an_account_and_a_session() {
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["user"]["email"], json!(format!("{login}@example.test")));
 
-    // The same identity again: the same account, a new session.
+    // The same identity again, in another browser: the same account, a new session.
     let again = Browser::new();
     assert_eq!(again.sign_in("idp", &login).await.status, 302);
     let (_, second) = again.session().await;
     assert_eq!(second["user"]["id"], session["user"]["id"]);
     assert_ne!(second["session"]["id"], session["session"]["id"]);
+
+    // And again in the first browser: its old session is ended and replaced, not reused.
+    let old_cookies = browser.cookies();
+    assert_eq!(browser.sign_in("idp", &login).await.status, 302);
+    let (_, third) = browser.session().await;
+    assert_eq!(third["user"]["id"], session["user"]["id"]);
+    assert_ne!(third["session"]["id"], session["session"]["id"]);
+    let replayed = reqwest::Client::new()
+        .get(browser.api.target.url(Endpoint::Session))
+        .header("cookie", old_cookies)
+        .send()
+        .await
+        .expect("session request");
+    assert_eq!(replayed.status().as_u16(), 401, "the session replaced by a federated sign-in still works");
 }
 
 #[tokio::test]
