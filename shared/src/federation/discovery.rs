@@ -115,6 +115,85 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, url
 }
 
 #[cfg(test)]
-pub(crate) fn forget_all() {
-    CACHE.lock().unwrap_or_else(|p| p.into_inner()).clear();
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+    use crate::federation::outbound::{OutboundError, OutboundResponse};
+
+    /// A TEST DOUBLE for the provider, for the one case a real provider cannot be made to
+    /// produce on demand here: a broken or hostile discovery document. Counts its requests.
+    struct CannedProvider {
+        discovery: String,
+        requests: StdMutex<Vec<String>>,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpClient for CannedProvider {
+        async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+            self.requests.lock().unwrap().push(request.url().to_owned());
+            let body = if request.url().ends_with("/openid-configuration") {
+                self.discovery.clone()
+            } else {
+                r#"{"keys":[]}"#.to_owned()
+            };
+            Ok(OutboundResponse { status: 200, body: body.into_bytes() })
+        }
+    }
+
+    fn issuer(url: &str) -> IssuerUrl {
+        let get = |name: &str| match name {
+            "AUTHFN_FEDERATION_PROVIDERS" => Some("p".to_owned()),
+            "AUTHFN_FEDERATION_P_ISSUER" => Some(url.to_owned()),
+            "AUTHFN_FEDERATION_P_CLIENT_ID" | "AUTHFN_FEDERATION_P_CLIENT_SECRET" => Some("x".to_owned()),
+            "AUTHFN_PUBLIC_URL" => Some("https://auth.example.com".to_owned()),
+            "AUTHFN_RETURN_TO" => Some("https://app.example.com/".to_owned()),
+            _ => None,
+        };
+        crate::federation::FederationConfig::from_lookup(&get).unwrap().provider("p").unwrap().issuer.clone()
+    }
+
+    fn provider_with(issuer_url: &str, doc_issuer: &str, token_endpoint: &str) -> CannedProvider {
+        let discovery = serde_json::json!({
+            "issuer": doc_issuer,
+            "authorization_endpoint": format!("{issuer_url}/auth"),
+            "token_endpoint": token_endpoint,
+            "jwks_uri": format!("{issuer_url}/jwks"),
+        });
+        CannedProvider { discovery: discovery.to_string(), requests: StdMutex::new(Vec::new()) }
+    }
+
+    #[tokio::test]
+    async fn a_document_naming_another_issuer_is_refused() {
+        let url = "https://idp-a.example.com";
+        let client = provider_with(url, "https://idp-b.example.com", "https://idp-a.example.com/token");
+        let err = provider(&client, &issuer(url), UnixTime(1000)).await.unwrap_err();
+        assert!(matches!(err, DiscoveryError::Invalid(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn plain_http_endpoints_are_refused() {
+        let url = "https://idp-c.example.com";
+        let client = provider_with(url, url, "http://idp-c.example.com/token");
+        let err = provider(&client, &issuer(url), UnixTime(1000)).await.unwrap_err();
+        assert!(matches!(err, DiscoveryError::Invalid(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn metadata_is_cached_and_forced_key_refetches_are_rate_limited() {
+        let url = "https://idp-d.example.com";
+        let client = provider_with(url, url, "https://idp-d.example.com/token");
+        let iss = issuer(url);
+        provider(&client, &iss, UnixTime(1000)).await.unwrap();
+        provider(&client, &iss, UnixTime(1000 + METADATA_TTL_SECS - 1)).await.unwrap();
+        assert_eq!(client.requests.lock().unwrap().len(), 2, "one discovery and one key fetch while fresh");
+
+        assert!(refetch_keys(&client, &iss, UnixTime(1001)).await.unwrap().is_some(), "the first forced refetch happens");
+        assert!(refetch_keys(&client, &iss, UnixTime(1002)).await.unwrap().is_none(), "a second within the interval does not");
+        let later = UnixTime(1001 + KEY_REFETCH_INTERVAL_SECS);
+        assert!(refetch_keys(&client, &iss, later).await.unwrap().is_some());
+
+        provider(&client, &iss, UnixTime(1000 + METADATA_TTL_SECS)).await.unwrap();
+        assert_eq!(client.requests.lock().unwrap().len(), 6, "expired metadata is fetched again");
+    }
 }
