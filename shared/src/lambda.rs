@@ -1,5 +1,5 @@
 //! The AWS Lambda adapter: turns `lambda_http` events into [`HttpRequest`]s and back. Each
-//! function crate is one call to [`serve`].
+//! function crate is one call to [`serve`] (or [`serve_with_http_client`]).
 
 use std::sync::Arc;
 
@@ -15,10 +15,20 @@ use crate::{App, Config, Endpoint};
 /// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`), then serves
 /// `endpoint` for every invocation.
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
-    let mut app = app_from_env().await?;
     if endpoint.calls_identity_providers() {
-        app = app.with_http_client(Arc::new(crate::federation::outbound::NativeHttpClient::new()?));
+        return Err(format!("{endpoint:?} calls identity providers: serve it with serve_with_http_client").into());
     }
+    run(endpoint, app_from_env().await?).await
+}
+
+/// [`serve`] for the endpoints that call identity providers: the app also gets an HTTPS
+/// client. A separate entry point so that the other functions' binaries do not link one.
+pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+    let client = crate::federation::outbound::NativeHttpClient::new()?;
+    run(endpoint, app_from_env().await?.with_http_client(Arc::new(client))).await
+}
+
+async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
     let app = Arc::new(app);
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = Arc::clone(&app);
