@@ -12,8 +12,11 @@ use authfn::clock::UnixTime;
 use authfn::email::Email;
 use authfn::password::PasswordHashString;
 use authfn::store::dynamodb::DynamoStore;
-use authfn::store::{Counter, CounterKey, Insert, MemoryStore, SessionRecord, Store, StoreError, UserRecord};
-use authfn::token::{SessionId, SessionToken, UserId};
+use authfn::store::{
+    Counter, CounterKey, FederatedIdentity, FederationAttempt, Insert, MemoryStore, SessionRecord, Store, StoreError,
+    UserRecord,
+};
+use authfn::token::{SessionId, SessionToken, TokenHash, UserId};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
@@ -37,6 +40,12 @@ macro_rules! contract {
                 concurrent_increments_are_atomic,
                 an_expired_counter_restarts_at_one_with_the_new_window,
                 counters_can_be_put_read_and_deleted,
+                a_federation_attempt_is_taken_once_and_only_while_live,
+                exactly_one_of_many_concurrent_takers_gets_the_attempt,
+                a_federated_user_is_found_by_identity_and_is_passwordless,
+                create_federated_user_refuses_a_taken_email_or_identity_without_partial_writes,
+                exactly_one_of_many_concurrent_first_federated_sign_ins_wins,
+                an_identity_links_to_one_user_only,
             );
         }
     };
@@ -387,4 +396,112 @@ fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
         }
         other => panic!("the {what} gave {other:?}, not Unavailable"),
     }
+}
+
+// --- federation ---------------------------------------------------------------------------
+
+fn attempt(expires_at: UnixTime) -> FederationAttempt {
+    FederationAttempt {
+        state_hash: SessionToken::generate().unwrap().hash(),
+        binding_hash: SessionToken::generate().unwrap().hash(),
+        provider: "okta".into(),
+        return_to: "https://app.example.com/".into(),
+        wants_json: true,
+        expires_at,
+    }
+}
+
+fn identity(subject: &str) -> FederatedIdentity {
+    FederatedIdentity { issuer: "https://idp.example.com".into(), subject: subject.into() }
+}
+
+fn federated_user(email: &str) -> UserRecord {
+    UserRecord { password_hash: None, ..user(email) }
+}
+
+async fn a_federation_attempt_is_taken_once_and_only_while_live(store: Arc<dyn Store>) {
+    let live = attempt(T0.plus(DAY));
+    store.put_federation_attempt(&live).await.unwrap();
+    assert_eq!(store.take_federation_attempt(&live.state_hash, T0).await.unwrap(), Some(live.clone()));
+    assert_eq!(store.take_federation_attempt(&live.state_hash, T0).await.unwrap(), None, "a state is used once");
+
+    let expired = attempt(T0);
+    store.put_federation_attempt(&expired).await.unwrap();
+    assert_eq!(store.take_federation_attempt(&expired.state_hash, T0).await.unwrap(), None);
+    let unknown = TokenHash::of(b"never stored");
+    assert_eq!(store.take_federation_attempt(&unknown, T0).await.unwrap(), None);
+}
+
+async fn exactly_one_of_many_concurrent_takers_gets_the_attempt(store: Arc<dyn Store>) {
+    let a = attempt(T0.plus(DAY));
+    store.put_federation_attempt(&a).await.unwrap();
+    let takers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let hash = a.state_hash;
+            tokio::spawn(async move { store.take_federation_attempt(&hash, T0).await.unwrap() })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in takers {
+        winners += usize::from(t.await.unwrap().is_some());
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn a_federated_user_is_found_by_identity_and_is_passwordless(store: Arc<dyn Store>) {
+    let u = federated_user("fed@example.com");
+    let s = session_of(&u);
+    assert_eq!(store.create_federated_user(&u, &identity("sub-1"), &s).await.unwrap(), Insert::Inserted);
+    assert_eq!(store.user_by_identity(&identity("sub-1")).await.unwrap(), Some(u.clone()));
+    assert_eq!(store.user_by_email(&u.email).await.unwrap().unwrap().password_hash, None);
+    assert_eq!(store.session(&s.token_hash, T0).await.unwrap(), Some(s));
+    // The subject is only unique within its issuer.
+    let elsewhere = FederatedIdentity { issuer: "https://other.example.com".into(), subject: "sub-1".into() };
+    assert_eq!(store.user_by_identity(&elsewhere).await.unwrap(), None);
+}
+
+async fn create_federated_user_refuses_a_taken_email_or_identity_without_partial_writes(store: Arc<dyn Store>) {
+    let existing = user("taken@example.com");
+    store.create_user(&existing, &session_of(&existing)).await.unwrap();
+    let same_email = federated_user("taken@example.com");
+    let s1 = session_of(&same_email);
+    assert_eq!(store.create_federated_user(&same_email, &identity("sub-2"), &s1).await.unwrap(), Insert::AlreadyExists);
+    assert_eq!(store.user_by_identity(&identity("sub-2")).await.unwrap(), None, "no identity without its user");
+    assert_eq!(store.session(&s1.token_hash, T0).await.unwrap(), None);
+
+    let first = federated_user("first@example.com");
+    store.create_federated_user(&first, &identity("sub-3"), &session_of(&first)).await.unwrap();
+    let same_identity = federated_user("second@example.com");
+    let s2 = session_of(&same_identity);
+    assert_eq!(store.create_federated_user(&same_identity, &identity("sub-3"), &s2).await.unwrap(), Insert::AlreadyExists);
+    assert_eq!(store.user_by_email(&same_identity.email).await.unwrap(), None, "no user without its identity");
+    assert_eq!(store.user_by_identity(&identity("sub-3")).await.unwrap(), Some(first));
+}
+
+async fn exactly_one_of_many_concurrent_first_federated_sign_ins_wins(store: Arc<dyn Store>) {
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let u = federated_user(&format!("racer{i}@example.com"));
+                store.create_federated_user(&u, &identity("racing-sub"), &session_of(&u)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut winners = 0;
+    for r in racers {
+        winners += usize::from(r.await.unwrap() == Insert::Inserted);
+    }
+    assert_eq!(winners, 1);
+}
+
+async fn an_identity_links_to_one_user_only(store: Arc<dyn Store>) {
+    let a = user("a@example.com");
+    let b = user("b@example.com");
+    store.create_user(&a, &session_of(&a)).await.unwrap();
+    store.create_user(&b, &session_of(&b)).await.unwrap();
+    assert_eq!(store.link_identity(&identity("sub-4"), &a.id).await.unwrap(), Insert::Inserted);
+    assert_eq!(store.link_identity(&identity("sub-4"), &b.id).await.unwrap(), Insert::AlreadyExists);
+    assert_eq!(store.user_by_identity(&identity("sub-4")).await.unwrap(), Some(a));
 }
