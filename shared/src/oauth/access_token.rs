@@ -1,0 +1,133 @@
+//! Access tokens for CLI and mobile clients: short-lived JWTs (RFC 9068 profile) signed with
+//! EdDSA, verifiable by anyone holding the published JWKS.
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use super::keys::JwtKeys;
+use crate::clock::UnixTime;
+use crate::crypto::{b64url, random_array};
+
+/// RFC 9068's media type for JWT access tokens, so one can never pass for an ID token.
+pub const TOKEN_TYPE: &str = "at+jwt";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub scope: String,
+    pub client_id: String,
+}
+
+impl AccessTokenClaims {
+    pub fn new(iss: &str, aud: &str, sub: &str, client_id: &str, scope: &str, now: UnixTime, lifetime_secs: i64) -> Result<Self, getrandom::Error> {
+        Ok(AccessTokenClaims {
+            iss: iss.to_owned(),
+            sub: sub.to_owned(),
+            aud: aud.to_owned(),
+            iat: now.0,
+            exp: now.0 + lifetime_secs,
+            jti: b64url(&random_array::<16>()?),
+            scope: scope.to_owned(),
+            client_id: client_id.to_owned(),
+        })
+    }
+
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.split_whitespace()
+    }
+}
+
+pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String> {
+    let key = keys.current();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.kid().to_owned());
+    header.typ = Some(TOKEN_TYPE.to_owned());
+    jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|e| format!("signing an access token: {e}"))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidAccessToken(pub &'static str);
+
+impl std::fmt::Display for InvalidAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "access token is invalid: {}", self.0)
+    }
+}
+
+/// Verifies a token against `keys`: EdDSA only, a known `kid`, `typ` `at+jwt`, the issuer and
+/// audience, and expiry against `now` (no skew: these tokens come from this very service).
+pub fn verify(token: &str, keys: &JwtKeys, issuer: &str, audience: &str, now: UnixTime) -> Result<AccessTokenClaims, InvalidAccessToken> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidAccessToken("not a JWT"))?;
+    if header.alg != Algorithm::EdDSA {
+        return Err(InvalidAccessToken("wrong algorithm"));
+    }
+    if header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(TOKEN_TYPE) {
+        return Err(InvalidAccessToken("not an access token (typ)"));
+    }
+    let key = header.kid.as_deref().and_then(|kid| keys.find(kid)).ok_or(InvalidAccessToken("unknown key"))?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[issuer]);
+    validation.set_audience(&[audience]);
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["iss", "aud", "sub", "exp"]);
+    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, key.decoding(), &validation)
+        .map_err(|_| InvalidAccessToken("signature or claims do not verify"))?
+        .claims;
+    if claims.exp <= now.0 {
+        return Err(InvalidAccessToken("expired"));
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(b: u8) -> JwtKeys {
+        JwtKeys::parse(&b64url(&[b; 32])).unwrap()
+    }
+
+    fn claims(now: UnixTime) -> AccessTokenClaims {
+        AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "user-1", "cli", "openid api", now, 600).unwrap()
+    }
+
+    #[test]
+    fn a_signed_token_verifies_until_it_expires() {
+        let k = keys(1);
+        let token = sign(&k, &claims(UnixTime(1000))).unwrap();
+        let got = verify(&token, &k, "https://auth.example.com", "https://api.example.com", UnixTime(1599)).unwrap();
+        assert_eq!(got.sub, "user-1");
+        assert_eq!(got.scopes().collect::<Vec<_>>(), ["openid", "api"]);
+        assert_eq!(
+            verify(&token, &k, "https://auth.example.com", "https://api.example.com", UnixTime(1600)),
+            Err(InvalidAccessToken("expired"))
+        );
+    }
+
+    #[test]
+    fn wrong_key_issuer_or_audience_is_refused() {
+        let token = sign(&keys(1), &claims(UnixTime(1000))).unwrap();
+        let now = UnixTime(1001);
+        assert!(verify(&token, &keys(2), "https://auth.example.com", "https://api.example.com", now).is_err());
+        assert!(verify(&token, &keys(1), "https://other.example.com", "https://api.example.com", now).is_err());
+        assert!(verify(&token, &keys(1), "https://auth.example.com", "https://other.example.com", now).is_err());
+        let rotated = JwtKeys::parse(&format!("{},{}", b64url(&[3; 32]), b64url(&[1; 32]))).unwrap();
+        assert!(verify(&token, &rotated, "https://auth.example.com", "https://api.example.com", now).is_ok(), "previous keys verify");
+    }
+
+    #[test]
+    fn a_tampered_token_is_refused() {
+        let k = keys(1);
+        let token = sign(&k, &claims(UnixTime(1000))).unwrap();
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut payload: serde_json::Value = serde_json::from_slice(&crate::crypto::b64url_decode(&parts[1]).unwrap()).unwrap();
+        payload["sub"] = "admin".into();
+        parts[1] = b64url(payload.to_string().as_bytes());
+        assert!(verify(&parts.join("."), &k, "https://auth.example.com", "https://api.example.com", UnixTime(1001)).is_err());
+    }
+}

@@ -1,0 +1,9 @@
+//! authfn as an OAuth 2.0 / OpenID Connect token issuer for non-browser clients: signing keys
+//! and the JWKS, JWT access tokens, and (in the endpoints) the device authorization grant and
+//! rotating refresh tokens.
+
+pub mod access_token;
+pub mod keys;
+
+pub use access_token::{AccessTokenClaims, InvalidAccessToken};
+pub use keys::{JwtKey, JwtKeys};
