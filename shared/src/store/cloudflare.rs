@@ -9,6 +9,8 @@
 //! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
 //! | federated identity link | D1 `identities` | strong: the primary key decides concurrent first sign-ins |
 //! | federated sign-in attempt | D1 `federation_attempts` | strong: `DELETE … RETURNING` consumes a `state` once |
+//! | device authorization | D1 `device_authorizations` | strong: updates compare-and-swap on a version |
+//! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1` wins a rotation |
 //!
 //! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
 //! KV record is live, its token hash has no revocation row, and it carries the user's current
@@ -101,6 +103,79 @@ struct AttemptRow {
     provider: String,
     return_to: String,
     wants_json: i64,
+    expires_at: i64,
+}
+
+#[derive(Deserialize)]
+struct DeviceRow {
+    device_code_hash: String,
+    user_code: String,
+    client_id: String,
+    scope: String,
+    status: String,
+    user_id: Option<String>,
+    interval_secs: i64,
+    last_polled_at: Option<i64>,
+    version: i64,
+    expires_at: i64,
+}
+
+impl DeviceRow {
+    fn into_record(self) -> StoreResult<DeviceAuthorization> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("device authorization {what}"));
+        let status = match (self.status.as_str(), self.user_id) {
+            ("pending", _) => DeviceStatus::Pending,
+            ("approved", Some(id)) => DeviceStatus::Approved { user_id: UserId::from_stored(id) },
+            ("denied", _) => DeviceStatus::Denied,
+            ("consumed", _) => DeviceStatus::Consumed,
+            _ => return Err(corrupt("status")),
+        };
+        Ok(DeviceAuthorization {
+            device_code_hash: TokenHash::from_hex(&self.device_code_hash).ok_or_else(|| corrupt("hash"))?,
+            user_code: self.user_code,
+            client_id: self.client_id,
+            scope: self.scope,
+            status,
+            interval_secs: u64::try_from(self.interval_secs).map_err(|_| corrupt("interval"))?,
+            last_polled_at: self.last_polled_at.map(UnixTime),
+            expires_at: UnixTime(self.expires_at),
+            version: u64::try_from(self.version).map_err(|_| corrupt("version"))?,
+        })
+    }
+}
+
+const DEVICE_COLUMNS: &str =
+    "device_code_hash, user_code, client_id, scope, status, user_id, interval_secs, last_polled_at, version, expires_at";
+
+fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
+    let (status, user_id) = match &auth.status {
+        DeviceStatus::Pending => ("pending", None),
+        DeviceStatus::Approved { user_id } => ("approved", Some(user_id.as_str())),
+        DeviceStatus::Denied => ("denied", None),
+        DeviceStatus::Consumed => ("consumed", None),
+    };
+    vec![
+        text(&auth.device_code_hash.to_hex()),
+        text(&auth.user_code),
+        text(&auth.client_id),
+        text(&auth.scope),
+        text(status),
+        optional_text(user_id),
+        number(auth.interval_secs as i64),
+        auth.last_polled_at.map_or(JsValue::NULL, |t| number(t.0)),
+        number(auth.version as i64),
+        number(auth.expires_at.0),
+    ]
+}
+
+#[derive(Deserialize)]
+struct RefreshRow {
+    family_id: String,
+    user_id: String,
+    client_id: String,
+    scope: String,
+    active: i64,
+    family_expires_at: i64,
     expires_at: i64,
 }
 
@@ -316,6 +391,149 @@ impl Store for CloudflareStore {
         Ok(is_live(attempt.expires_at, now).then_some(attempt))
     }
 
+    async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert> {
+        // One statement: the user-code check and the insert cannot interleave with another.
+        let mut values = device_values(auth);
+        values.push(number(now.0));
+        let result = self
+            .statement(
+                &format!(
+                    "INSERT INTO device_authorizations ({DEVICE_COLUMNS}) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
+                     WHERE NOT EXISTS (SELECT 1 FROM device_authorizations WHERE user_code = ?2 AND expires_at > ?11) \
+                     ON CONFLICT (device_code_hash) DO NOTHING"
+                ),
+                &values,
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 insert device authorization", e))?;
+        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        Ok(if inserted { Insert::Inserted } else { Insert::AlreadyExists })
+    }
+
+    async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        let row: Option<DeviceRow> = self
+            .statement(
+                &format!("SELECT {DEVICE_COLUMNS} FROM device_authorizations WHERE device_code_hash = ?1 AND expires_at > ?2"),
+                &[text(&device_code_hash.to_hex()), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 device authorization", e))?;
+        row.map(DeviceRow::into_record).transpose()
+    }
+
+    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        let row: Option<DeviceRow> = self
+            .statement(
+                &format!("SELECT {DEVICE_COLUMNS} FROM device_authorizations WHERE user_code = ?1 AND expires_at > ?2"),
+                &[text(user_code), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 device authorization by user code", e))?;
+        row.map(DeviceRow::into_record).transpose()
+    }
+
+    async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool> {
+        let mut values = device_values(auth);
+        values.push(number(auth.version as i64 - 1));
+        let result = self
+            .statement(
+                "UPDATE device_authorizations SET user_code = ?2, client_id = ?3, scope = ?4, status = ?5, user_id = ?6, \
+                 interval_secs = ?7, last_polled_at = ?8, version = ?9, expires_at = ?10 \
+                 WHERE device_code_hash = ?1 AND version = ?11",
+                &values,
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 update device authorization", e))?;
+        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1)
+    }
+
+    async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
+        self.statement(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, active, family_expires_at, expires_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &[
+                text(&token.token_hash.to_hex()),
+                text(&token.family_id),
+                text(token.user_id.as_str()),
+                text(&token.client_id),
+                text(&token.scope),
+                number(i64::from(token.active)),
+                number(token.family_expires_at.0),
+                number(token.expires_at.0),
+            ],
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 put refresh token", e))?;
+        Ok(())
+    }
+
+    async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row: Option<RefreshRow> = self
+            .statement(
+                "SELECT family_id, user_id, client_id, scope, active, family_expires_at, expires_at \
+                 FROM refresh_tokens WHERE token_hash = ?1 AND expires_at > ?2",
+                &[text(&token_hash.to_hex()), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 refresh token", e))?;
+        Ok(row.map(|r| RefreshTokenRecord {
+            token_hash: *token_hash,
+            family_id: r.family_id,
+            user_id: UserId::from_stored(r.user_id),
+            client_id: r.client_id,
+            scope: r.scope,
+            active: r.active != 0,
+            family_expires_at: UnixTime(r.family_expires_at),
+            expires_at: UnixTime(r.expires_at),
+        }))
+    }
+
+    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
+        // The conditional update decides the one winner. If the insert after it failed, the
+        // family would just have no live token (the client signs in again): never two.
+        let result = self
+            .statement("UPDATE refresh_tokens SET active = 0 WHERE token_hash = ?1 AND active = 1", &[text(&old.to_hex())])?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 rotate refresh token", e))?;
+        if result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
+            return Ok(Rotation::AlreadyUsed);
+        }
+        self.put_refresh_token(new).await?;
+        Ok(Rotation::Rotated)
+    }
+
+    async fn revoke_token_family(&self, family_id: &str, until: UnixTime) -> StoreResult<()> {
+        self.statement(
+            "INSERT INTO revoked_token_families (family_id, expires_at) VALUES (?1, ?2) \
+             ON CONFLICT (family_id) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
+            &[text(family_id), number(until.0)],
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 revoke token family", e))?;
+        Ok(())
+    }
+
+    async fn is_token_family_revoked(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
+        let row: Option<i64> = self
+            .statement(
+                "SELECT 1 AS revoked FROM revoked_token_families WHERE family_id = ?1 AND expires_at > ?2",
+                &[text(family_id), number(now.0)],
+            )?
+            .first(Some("revoked"))
+            .await
+            .map_err(|e| unavailable("D1 revoked token families", e))?;
+        Ok(row.is_some())
+    }
+
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
         let row: Option<UserRow> = self
             .statement(
@@ -456,6 +674,9 @@ pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
         purge("counters").map_err(|e| unavailable("bind", e))?,
         purge("revoked_sessions").map_err(|e| unavailable("bind", e))?,
         purge("federation_attempts").map_err(|e| unavailable("bind", e))?,
+        purge("device_authorizations").map_err(|e| unavailable("bind", e))?,
+        purge("refresh_tokens").map_err(|e| unavailable("bind", e))?,
+        purge("revoked_token_families").map_err(|e| unavailable("bind", e))?,
     ];
     db.batch(statements).await.map_err(|e| unavailable("D1 purge", e))?;
     Ok(())

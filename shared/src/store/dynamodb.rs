@@ -8,6 +8,10 @@
 //! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
 //! | `IDENTITY#<sha256(issuer, sub) hex>` | `user_id`, `issuer`, `subject`                   | none              |
 //! | `FEDERATION#<state hash hex>` | `binding_hash`, `provider`, `return_to`, `wants_json`   | the attempt's end |
+//! | `DEVICE#<device code hash hex>` | `user_code`, `client_id`, `scope`, `status`, `user_id`, `interval_secs`, `last_polled_at`, `version` | the code's end |
+//! | `USERCODE#<user code>`    | `device_code_hash` (claims the user code while live)        | the code's end    |
+//! | `REFRESH#<token hash hex>`| `family_id`, `user_id`, `client_id`, `scope`, `active`, `family_expires_at` | the token's end |
+//! | `FAMILY#<family id>`      | `revoked`: a revoked refresh-token family                   | the family's end  |
 //!
 //! Users and their email claims never expire, so they carry no `ttl`: DynamoDB only deletes
 //! items whose `ttl` is set. Everything else does, so abandoned sessions and counters clean
@@ -438,6 +442,103 @@ impl Store for DynamoStore {
         Ok(is_live(attempt.expires_at, now).then_some(attempt))
     }
 
+    async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert> {
+        // The user code is claimed by its own item, which an expired claim does not block
+        // (DynamoDB may not have deleted it yet).
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (PK.into(), s(user_code_key(&auth.user_code))),
+                ("device_code_hash".into(), s(auth.device_code_hash.to_hex())),
+                (TTL.into(), time(auth.expires_at)),
+            ])))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", time(now));
+        self.transact_insert(vec![
+            TransactWriteItem::builder().put(built(claim.build())?).build(),
+            self.transact_put(device_item(auth), Some("attribute_not_exists(pk)"))?,
+        ])
+        .await
+    }
+
+    async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        let Some(item) = self.get(device_key(device_code_hash)).await? else { return Ok(None) };
+        let auth = decode_device(device_code_hash, &item)?;
+        Ok(is_live(auth.expires_at, now).then_some(auth))
+    }
+
+    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        let Some(claim) = self.get(user_code_key(user_code)).await? else { return Ok(None) };
+        let d = Decoder::new("user code", &claim);
+        if !is_live(d.time(TTL)?, now) {
+            return Ok(None);
+        }
+        let hash = TokenHash::from_hex(&d.string("device_code_hash")?)
+            .ok_or_else(|| d.corrupt("device_code_hash", "is not a hash"))?;
+        self.device_authorization(&hash, now).await
+    }
+
+    async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(device_item(auth)))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(auth.version - 1))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("PutItem", &err)),
+        }
+    }
+
+    async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
+        self.put(refresh_item(token)).await
+    }
+
+    async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>> {
+        let Some(item) = self.get(refresh_key(token_hash)).await? else { return Ok(None) };
+        let token = decode_refresh(token_hash, &item)?;
+        Ok(is_live(token.expires_at, now).then_some(token))
+    }
+
+    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
+        let retire = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(refresh_key(old)))
+            .update_expression("SET active = :false")
+            .condition_expression("active = :true")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true));
+        let items = vec![
+            TransactWriteItem::builder().update(built(retire.build())?).build(),
+            self.transact_put(refresh_item(new), Some("attribute_not_exists(pk)"))?,
+        ];
+        Ok(match self.transact_insert(items).await? {
+            Insert::Inserted => Rotation::Rotated,
+            Insert::AlreadyExists => Rotation::AlreadyUsed,
+        })
+    }
+
+    async fn revoke_token_family(&self, family_id: &str, until: UnixTime) -> StoreResult<()> {
+        self.put(HashMap::from([
+            (PK.into(), s(family_key(family_id))),
+            ("revoked".into(), AttributeValue::Bool(true)),
+            (TTL.into(), time(until)),
+        ]))
+        .await
+    }
+
+    async fn is_token_family_revoked(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
+        let Some(item) = self.get(family_key(family_id)).await? else { return Ok(false) };
+        Ok(is_live(Decoder::new("token family", &item).time(TTL)?, now))
+    }
+
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
         let Some(claim) = self.get(email_key(email)).await? else {
             return Ok(None);
@@ -605,6 +706,22 @@ fn attempt_key(state_hash: &TokenHash) -> String {
     format!("FEDERATION#{}", state_hash.to_hex())
 }
 
+fn device_key(hash: &TokenHash) -> String {
+    format!("DEVICE#{}", hash.to_hex())
+}
+
+fn user_code_key(user_code: &str) -> String {
+    format!("USERCODE#{user_code}")
+}
+
+fn refresh_key(hash: &TokenHash) -> String {
+    format!("REFRESH#{}", hash.to_hex())
+}
+
+fn family_key(family_id: &str) -> String {
+    format!("FAMILY#{family_id}")
+}
+
 fn counter_key(key: &CounterKey) -> String {
     format!("COUNTER#{}", key.as_str())
 }
@@ -652,6 +769,81 @@ fn attempt_item(attempt: &FederationAttempt) -> Item {
         ("wants_json".into(), AttributeValue::Bool(attempt.wants_json)),
         (TTL.into(), time(attempt.expires_at)),
     ])
+}
+
+fn device_item(auth: &DeviceAuthorization) -> Item {
+    let (status, user_id) = match &auth.status {
+        DeviceStatus::Pending => ("pending", None),
+        DeviceStatus::Approved { user_id } => ("approved", Some(user_id)),
+        DeviceStatus::Denied => ("denied", None),
+        DeviceStatus::Consumed => ("consumed", None),
+    };
+    let mut item = HashMap::from([
+        (PK.into(), s(device_key(&auth.device_code_hash))),
+        ("user_code".into(), s(&auth.user_code)),
+        ("client_id".into(), s(&auth.client_id)),
+        ("scope".into(), s(&auth.scope)),
+        ("status".into(), s(status)),
+        ("interval_secs".into(), n(auth.interval_secs)),
+        ("version".into(), n(auth.version)),
+        (TTL.into(), time(auth.expires_at)),
+    ]);
+    if let Some(user_id) = user_id {
+        item.insert("user_id".into(), s(user_id.as_str()));
+    }
+    if let Some(at) = auth.last_polled_at {
+        item.insert("last_polled_at".into(), time(at));
+    }
+    item
+}
+
+fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<DeviceAuthorization> {
+    let d = Decoder::new("device authorization", item);
+    let status = match d.string("status")?.as_str() {
+        "pending" => DeviceStatus::Pending,
+        "approved" => DeviceStatus::Approved { user_id: UserId::from_stored(d.string("user_id")?) },
+        "denied" => DeviceStatus::Denied,
+        "consumed" => DeviceStatus::Consumed,
+        _ => return Err(d.corrupt("status", "is unknown")),
+    };
+    Ok(DeviceAuthorization {
+        device_code_hash: *hash,
+        user_code: d.string("user_code")?,
+        client_id: d.string("client_id")?,
+        scope: d.string("scope")?,
+        status,
+        interval_secs: d.number("interval_secs")?,
+        last_polled_at: item.get("last_polled_at").map(|_| d.time("last_polled_at")).transpose()?,
+        expires_at: d.time(TTL)?,
+        version: d.number("version")?,
+    })
+}
+
+fn refresh_item(token: &RefreshTokenRecord) -> Item {
+    HashMap::from([
+        (PK.into(), s(refresh_key(&token.token_hash))),
+        ("family_id".into(), s(&token.family_id)),
+        ("user_id".into(), s(token.user_id.as_str())),
+        ("client_id".into(), s(&token.client_id)),
+        ("scope".into(), s(&token.scope)),
+        ("active".into(), AttributeValue::Bool(token.active)),
+        ("family_expires_at".into(), time(token.family_expires_at)),
+        (TTL.into(), time(token.expires_at)),
+    ])
+}
+
+fn decode_refresh(hash: &TokenHash, item: &Item) -> StoreResult<RefreshTokenRecord> {
+    let d = Decoder::new("refresh token", item);
+    Ok(RefreshTokenRecord {
+        token_hash: *hash,
+        family_id: d.string("family_id")?,
+        user_id: UserId::from_stored(d.string("user_id")?),
+        client_id: d.string("client_id")?,
+        scope: d.string("scope")?,
+        active: matches!(item.get("active"), Some(AttributeValue::Bool(true))),
+        expires_at: d.time(TTL)?,
+        family_expires_at: d.time("family_expires_at")?,
+    })
 }
 
 fn decode_attempt(state_hash: &TokenHash, item: &Item) -> StoreResult<FederationAttempt> {

@@ -14,6 +14,9 @@ struct Tables {
     counters: HashMap<CounterKey, Counter>,
     identities: HashMap<FederatedIdentity, UserId>,
     attempts: HashMap<TokenHash, FederationAttempt>,
+    devices: HashMap<TokenHash, DeviceAuthorization>,
+    refresh_tokens: HashMap<TokenHash, RefreshTokenRecord>,
+    revoked_families: HashMap<String, UnixTime>,
 }
 
 #[derive(Default)]
@@ -90,6 +93,65 @@ impl Store for MemoryStore {
 
     async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
         Ok(self.lock().attempts.remove(state_hash).filter(|a| is_live(a.expires_at, now)))
+    }
+
+    async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert> {
+        let mut t = self.lock();
+        let taken = t.devices.values().any(|d| d.user_code == auth.user_code && is_live(d.expires_at, now));
+        if taken || t.devices.contains_key(&auth.device_code_hash) {
+            return Ok(Insert::AlreadyExists);
+        }
+        t.devices.insert(auth.device_code_hash, auth.clone());
+        Ok(Insert::Inserted)
+    }
+
+    async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        Ok(self.lock().devices.get(device_code_hash).filter(|d| is_live(d.expires_at, now)).cloned())
+    }
+
+    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        Ok(self.lock().devices.values().find(|d| d.user_code == user_code && is_live(d.expires_at, now)).cloned())
+    }
+
+    async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool> {
+        let mut t = self.lock();
+        match t.devices.get_mut(&auth.device_code_hash) {
+            Some(stored) if stored.version + 1 == auth.version => {
+                *stored = auth.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
+        self.lock().refresh_tokens.insert(token.token_hash, token.clone());
+        Ok(())
+    }
+
+    async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>> {
+        Ok(self.lock().refresh_tokens.get(token_hash).filter(|r| is_live(r.expires_at, now)).cloned())
+    }
+
+    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
+        let mut t = self.lock();
+        match t.refresh_tokens.get_mut(old) {
+            Some(record) if record.active => {
+                record.active = false;
+                t.refresh_tokens.insert(new.token_hash, new.clone());
+                Ok(Rotation::Rotated)
+            }
+            _ => Ok(Rotation::AlreadyUsed),
+        }
+    }
+
+    async fn revoke_token_family(&self, family_id: &str, until: UnixTime) -> StoreResult<()> {
+        self.lock().revoked_families.insert(family_id.to_owned(), until);
+        Ok(())
+    }
+
+    async fn is_token_family_revoked(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
+        Ok(self.lock().revoked_families.get(family_id).is_some_and(|until| is_live(*until, now)))
     }
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {

@@ -79,6 +79,56 @@ pub struct FederationAttempt {
     pub expires_at: UnixTime,
 }
 
+/// Where a device authorization (RFC 8628) stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceStatus {
+    Pending,
+    Approved { user_id: UserId },
+    Denied,
+    /// Approved, and its tokens have been issued: it can issue none again.
+    Consumed,
+}
+
+/// One device authorization grant in progress, keyed by SHA-256 of its device code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuthorization {
+    pub device_code_hash: TokenHash,
+    /// Normalised: the 8 characters without the dash.
+    pub user_code: String,
+    pub client_id: String,
+    pub scope: String,
+    pub status: DeviceStatus,
+    /// Current polling interval; `slow_down` adds 5 s.
+    pub interval_secs: u64,
+    pub last_polled_at: Option<UnixTime>,
+    pub expires_at: UnixTime,
+    /// Bumped by every update; updates are compare-and-swap on it.
+    pub version: u64,
+}
+
+/// A refresh token, stored as its hash. Every rotation makes a new one in the same family.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    pub token_hash: TokenHash,
+    pub family_id: String,
+    pub user_id: UserId,
+    pub client_id: String,
+    pub scope: String,
+    /// `false` once rotated: presenting it again is reuse.
+    pub active: bool,
+    pub expires_at: UnixTime,
+    /// The family's absolute end, carried by every token in it.
+    pub family_expires_at: UnixTime,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// The old token was active: it is now rotated and the new one stored.
+    Rotated,
+    /// The old token had been rotated already (or is gone): nothing was written.
+    AlreadyUsed,
+}
+
 /// A counter inside a window that ends at `expires_at`: rate limits, sign-in failures, locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counter {
@@ -166,6 +216,33 @@ pub trait Store: Send + Sync {
     /// Deletes the attempt and returns it if it was live: of two concurrent takers exactly one
     /// gets it, so a `state` is consumed once.
     async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>>;
+
+    /// Stores a new device authorization unless a live one already has its user code.
+    async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert>;
+
+    /// The live device authorization with this device code hash.
+    async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>>;
+
+    /// The live device authorization with this (normalised) user code.
+    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>>;
+
+    /// Replaces the authorization if its stored version is still `auth.version - 1`: of two
+    /// concurrent updates from one read, exactly one lands. Returns whether this one did.
+    async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool>;
+
+    async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
+
+    /// The refresh token with this hash, active or rotated, unless expired.
+    async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>>;
+
+    /// Marks `old` rotated and stores `new`, atomically, if `old` is still active: of many
+    /// concurrent rotations of one token exactly one gets `Rotated`.
+    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation>;
+
+    /// Revokes every token of a family, until `until` (its absolute end).
+    async fn revoke_token_family(&self, family_id: &str, until: UnixTime) -> StoreResult<()>;
+
+    async fn is_token_family_revoked(&self, family_id: &str, now: UnixTime) -> StoreResult<bool>;
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
 
