@@ -13,8 +13,8 @@ use authfn::email::Email;
 use authfn::password::PasswordHashString;
 use authfn::store::dynamodb::DynamoStore;
 use authfn::store::{
-    Counter, CounterKey, FederatedIdentity, FederationAttempt, Insert, MemoryStore, SessionRecord, Store, StoreError,
-    UserRecord,
+    Counter, CounterKey, DeviceAuthorization, DeviceStatus, FederatedIdentity, FederationAttempt, Insert, MemoryStore,
+    RefreshTokenRecord, Rotation, SessionRecord, Store, StoreError, UserRecord,
 };
 use authfn::token::{SessionId, SessionToken, TokenHash, UserId};
 use aws_config::BehaviorVersion;
@@ -46,6 +46,12 @@ macro_rules! contract {
                 create_federated_user_refuses_a_taken_email_or_identity_without_partial_writes,
                 exactly_one_of_many_concurrent_first_federated_sign_ins_wins,
                 an_identity_links_to_one_user_only,
+                a_live_user_code_is_claimed_once,
+                device_updates_are_compare_and_swap,
+                exactly_one_of_many_concurrent_device_approvals_lands,
+                a_refresh_token_rotates_once,
+                exactly_one_of_many_concurrent_rotations_wins,
+                revoked_families_stay_revoked_until_their_end,
             );
         }
     };
@@ -504,4 +510,123 @@ async fn an_identity_links_to_one_user_only(store: Arc<dyn Store>) {
     assert_eq!(store.link_identity(&identity("sub-4"), &a.id).await.unwrap(), Insert::Inserted);
     assert_eq!(store.link_identity(&identity("sub-4"), &b.id).await.unwrap(), Insert::AlreadyExists);
     assert_eq!(store.user_by_identity(&identity("sub-4")).await.unwrap(), Some(a));
+}
+
+// --- device authorizations and refresh tokens -------------------------------------------------
+
+fn device(user_code: &str, expires_at: UnixTime) -> DeviceAuthorization {
+    DeviceAuthorization {
+        device_code_hash: SessionToken::generate().unwrap().hash(),
+        user_code: user_code.into(),
+        client_id: "cli".into(),
+        scope: "openid offline_access".into(),
+        status: DeviceStatus::Pending,
+        interval_secs: 5,
+        last_polled_at: None,
+        expires_at,
+        version: 0,
+    }
+}
+
+fn refresh(family: &str, active: bool) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: SessionToken::generate().unwrap().hash(),
+        family_id: family.into(),
+        user_id: UserId::generate().unwrap(),
+        client_id: "cli".into(),
+        scope: "openid".into(),
+        active,
+        expires_at: T0.plus(DAY),
+        family_expires_at: T0.plus(30 * DAY),
+    }
+}
+
+async fn a_live_user_code_is_claimed_once(store: Arc<dyn Store>) {
+    let first = device("BCDFGHJK", T0.plus(DAY));
+    assert_eq!(store.create_device_authorization(&first, T0).await.unwrap(), Insert::Inserted);
+    let clash = device("BCDFGHJK", T0.plus(DAY));
+    assert_eq!(store.create_device_authorization(&clash, T0).await.unwrap(), Insert::AlreadyExists);
+    assert_eq!(store.device_authorization(&clash.device_code_hash, T0).await.unwrap(), None);
+    assert_eq!(store.device_authorization_by_user_code("BCDFGHJK", T0).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.device_authorization(&first.device_code_hash, T0).await.unwrap(), Some(first.clone()));
+
+    // Once the first has expired, its user code may be handed out again.
+    let later = first.expires_at;
+    assert_eq!(store.device_authorization_by_user_code("BCDFGHJK", later).await.unwrap(), None);
+    let reuse = device("BCDFGHJK", later.plus(DAY));
+    assert_eq!(store.create_device_authorization(&reuse, later).await.unwrap(), Insert::Inserted);
+    assert_eq!(store.device_authorization_by_user_code("BCDFGHJK", later).await.unwrap(), Some(reuse));
+}
+
+async fn device_updates_are_compare_and_swap(store: Arc<dyn Store>) {
+    let d = device("LMNPQRST", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await.unwrap();
+    let approved = DeviceAuthorization {
+        status: DeviceStatus::Approved { user_id: UserId::generate().unwrap() },
+        last_polled_at: Some(T0),
+        version: 1,
+        ..d.clone()
+    };
+    assert!(store.update_device_authorization(&approved).await.unwrap());
+    assert!(!store.update_device_authorization(&approved).await.unwrap(), "a second update from the same read fails");
+    assert_eq!(store.device_authorization(&d.device_code_hash, T0).await.unwrap(), Some(approved));
+}
+
+async fn exactly_one_of_many_concurrent_device_approvals_lands(store: Arc<dyn Store>) {
+    let d = device("VWXZBCDF", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await.unwrap();
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let next = DeviceAuthorization {
+                status: DeviceStatus::Approved { user_id: UserId::generate().unwrap() },
+                version: 1,
+                ..d.clone()
+            };
+            tokio::spawn(async move { store.update_device_authorization(&next).await.unwrap() })
+        })
+        .collect();
+    let mut landed = 0;
+    for r in racers {
+        landed += usize::from(r.await.unwrap());
+    }
+    assert_eq!(landed, 1);
+}
+
+async fn a_refresh_token_rotates_once(store: Arc<dyn Store>) {
+    let old = refresh("fam-1", true);
+    store.put_refresh_token(&old).await.unwrap();
+    let new = refresh("fam-1", true);
+    assert_eq!(store.rotate_refresh_token(&old.token_hash, &new).await.unwrap(), Rotation::Rotated);
+    assert!(!store.refresh_token(&old.token_hash, T0).await.unwrap().unwrap().active);
+    assert_eq!(store.refresh_token(&new.token_hash, T0).await.unwrap(), Some(new.clone()));
+    let again = refresh("fam-1", true);
+    assert_eq!(store.rotate_refresh_token(&old.token_hash, &again).await.unwrap(), Rotation::AlreadyUsed);
+    assert_eq!(store.refresh_token(&again.token_hash, T0).await.unwrap(), None, "a failed rotation stores nothing");
+    assert_eq!(store.refresh_token(&new.token_hash, new.expires_at).await.unwrap(), None, "expired tokens are absent");
+}
+
+async fn exactly_one_of_many_concurrent_rotations_wins(store: Arc<dyn Store>) {
+    let old = refresh("fam-2", true);
+    store.put_refresh_token(&old).await.unwrap();
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let hash = old.token_hash;
+            tokio::spawn(async move { store.rotate_refresh_token(&hash, &refresh("fam-2", true)).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for r in racers {
+        wins += usize::from(r.await.unwrap() == Rotation::Rotated);
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn revoked_families_stay_revoked_until_their_end(store: Arc<dyn Store>) {
+    assert!(!store.is_token_family_revoked("fam-3", T0).await.unwrap());
+    store.revoke_token_family("fam-3", T0.plus(DAY)).await.unwrap();
+    assert!(store.is_token_family_revoked("fam-3", T0).await.unwrap());
+    assert!(!store.is_token_family_revoked("fam-3", T0.plus(DAY)).await.unwrap());
+    assert!(!store.is_token_family_revoked("fam-4", T0).await.unwrap());
 }
