@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::crypto::{self, HmacKey, KeyRing};
 use crate::federation::FederationConfig;
+use crate::oauth::OAuthConfig;
 use crate::password::Argon2Cost;
 
 #[derive(Debug, Clone)]
@@ -25,8 +26,13 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// HMAC keys for session cookies: the first signs, all verify.
     pub session_keys: KeyRing,
+    /// Where authfn itself is served (`AUTHFN_PUBLIC_URL`): the base of identity-provider
+    /// callbacks and the token issuer's identifier. Its origin may post to authfn's own pages.
+    pub public_url: Option<url::Url>,
     /// Upstream identity providers (none unless configured).
     pub federation: FederationConfig,
+    /// The token issuer for CLI and mobile clients (off unless clients are configured).
+    pub oauth: Option<OAuthConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -165,6 +171,8 @@ impl Config {
                     .map_err(|_| ConfigError(format!("AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}")))
             })
             .transpose()?;
+        let public_url =
+            get("AUTHFN_PUBLIC_URL").map(|u| crate::federation::config::web_url("AUTHFN_PUBLIC_URL", &u)).transpose()?;
         let max_body_bytes = usize::try_from(number("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?)
             .map_err(|_| ConfigError("AUTHFN_MAX_BODY_BYTES is too large".into()))?;
 
@@ -178,12 +186,20 @@ impl Config {
             client_ip_header,
             max_body_bytes,
             session_keys,
-            federation: FederationConfig::from_lookup(&get)?,
+            federation: FederationConfig::from_lookup(&get, public_url.as_ref())?,
+            oauth: OAuthConfig::from_lookup(&get, public_url.as_ref())?,
+            public_url,
         })
     }
 
     pub fn is_trusted_origin(&self, origin: &str) -> bool {
         self.trusted_origins.iter().any(|o| o == origin)
+    }
+
+    /// Whether `origin` is authfn's own (from `AUTHFN_PUBLIC_URL`): its server-rendered pages
+    /// (the device verification page) post forms to it.
+    pub fn is_own_origin(&self, origin: &str) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.origin().ascii_serialization() == origin)
     }
 }
 

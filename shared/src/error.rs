@@ -3,6 +3,7 @@
 
 use http::StatusCode;
 
+use crate::oauth::error::OAuthErrorCode;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -21,7 +22,7 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     EmailTaken,
     PayloadTooLarge { limit: usize },
-    UnsupportedMediaType,
+    UnsupportedMediaType { expected: &'static str },
     AccountLocked { retry_after_secs: u64 },
     RateLimited { retry_after_secs: u64 },
     StoreUnavailable,
@@ -43,12 +44,19 @@ pub enum ApiError {
     EmailDomainNotAllowed,
     /// A local account has this email, and this provider may not link to it by email.
     AccountExists,
+    /// An OAuth protocol error, answered with `error` and `error_description` as RFC 6749
+    /// requires (and `message`, as every authfn error has).
+    OAuth { code: OAuthErrorCode, description: String },
     /// A bug or a broken invariant (an unreadable stored record, no OS randomness). Details
     /// go to the log, never to the client.
     Internal(String),
 }
 
 impl ApiError {
+    pub fn oauth(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        ApiError::OAuth { code, description: description.into() }
+    }
+
     pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
         ApiError::InvalidField { field, message: message.into() }
     }
@@ -63,7 +71,7 @@ impl ApiError {
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken => StatusCode::CONFLICT,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AccountLocked { .. } => StatusCode::LOCKED,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -73,6 +81,7 @@ impl ApiError {
             IdpUnavailable(_) => StatusCode::BAD_GATEWAY,
             EmailNotVerified | EmailDomainNotAllowed => StatusCode::FORBIDDEN,
             AccountExists => StatusCode::CONFLICT,
+            OAuth { code, .. } => code.status(),
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,7 +101,7 @@ impl ApiError {
             MethodNotAllowed { .. } => "method_not_allowed",
             EmailTaken => "email_taken",
             PayloadTooLarge { .. } => "payload_too_large",
-            UnsupportedMediaType => "unsupported_media_type",
+            UnsupportedMediaType { .. } => "unsupported_media_type",
             AccountLocked { .. } => "account_locked",
             RateLimited { .. } => "rate_limited",
             StoreUnavailable => "store_unavailable",
@@ -105,6 +114,7 @@ impl ApiError {
             EmailNotVerified => "email_not_verified",
             EmailDomainNotAllowed => "email_domain_not_allowed",
             AccountExists => "account_exists",
+            OAuth { code, .. } => code.as_str(),
             Internal(_) => "internal_error",
         }
     }
@@ -126,7 +136,7 @@ impl ApiError {
             MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             EmailTaken => "an account with this email already exists".into(),
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
-            UnsupportedMediaType => "send Content-Type: application/json".into(),
+            UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),
             AccountLocked { retry_after_secs } => {
                 format!("too many failed sign-ins; try again in {retry_after_secs} s")
             }
@@ -143,6 +153,7 @@ impl ApiError {
             AccountExists => {
                 "an account with this email already exists; sign in with its password instead".into()
             }
+            OAuth { description, .. } => description.clone(),
             Internal(_) => "internal error".into(),
         }
     }

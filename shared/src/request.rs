@@ -47,7 +47,7 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, config: &Config) -> Res
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
     }
     serde_json::from_slice(req.body()).map_err(|e| {
         use serde_json::error::Category;
@@ -80,4 +80,42 @@ pub fn presented_credential<'a>(req: &'a HttpRequest, cookie_name: &str) -> Pres
     }
     let values = crate::cookie::find(req.headers(), cookie_name);
     if values.is_empty() { Presented::None } else { Presented::Cookies(values) }
+}
+
+/// An `application/x-www-form-urlencoded` body (OAuth requests, `form_post` callbacks).
+pub fn form_body<'a>(req: &'a HttpRequest, config: &Config) -> Result<&'a str, ApiError> {
+    if req.body().len() > config.max_body_bytes {
+        return Err(ApiError::PayloadTooLarge { limit: config.max_body_bytes });
+    }
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(ApiError::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
+    }
+    std::str::from_utf8(req.body()).map_err(|_| ApiError::invalid_field("body", "is not UTF-8"))
+}
+
+/// Query or form parameters, each at most once: a repeated `state` or `code` is an attack or a
+/// bug, never something to pick one of.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(encoded: &str) -> Result<Self, ApiError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
+            if pairs.iter().any(|(seen, _)| *seen == k) {
+                return Err(ApiError::InvalidField { field: "query", message: format!("parameter {k:?} is repeated") });
+            }
+            pairs.push((k.into_owned(), v.into_owned()));
+        }
+        Ok(Params(pairs))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
 }

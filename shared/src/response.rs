@@ -26,6 +26,8 @@ pub fn no_content() -> HttpResponse {
 struct ErrorBody<'a> {
     error: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error_description: Option<String>,
 }
 
 impl From<ApiError> for HttpResponse {
@@ -34,7 +36,8 @@ impl From<ApiError> for HttpResponse {
             // The only place internal details are written: the function's log, never the client.
             eprintln!("authfn internal error: {detail}");
         }
-        let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message() });
+        let error_description = matches!(e, ApiError::OAuth { .. }).then(|| e.message());
+        let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message(), error_description });
         if let Some(secs) = e.retry_after() {
             res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         }

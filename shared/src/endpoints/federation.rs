@@ -1,7 +1,7 @@
 //! `GET /auth/federation/{provider}/begin` and `GET|POST /auth/federation/{provider}/callback`:
 //! sign-in through an upstream OpenID provider (authorization code + PKCE, `state`, `nonce`).
 
-use http::header::{ACCEPT, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::header::{ACCEPT, LOCATION, SET_COOKIE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
@@ -14,7 +14,7 @@ use crate::federation::config::ProviderConfig;
 use crate::federation::discovery::{self, DiscoveryError};
 use crate::federation::id_token::{self, Expected, IdTokenClaims, IdTokenError};
 use crate::federation::outbound::{HttpClient, OutboundRequest};
-use crate::request::{HttpRequest, client_ip};
+use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::{self, HttpResponse};
 use crate::store::{FederatedIdentity, FederationAttempt, Insert, SessionRecord, UserRecord};
 use crate::token::{SessionToken, UserId};
@@ -79,7 +79,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
 pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
     let params = if req.method() == Method::POST {
-        Params::parse(form_body(app, req)?)?
+        Params::parse(form_body(req, &app.config)?)?
     } else {
         Params::parse(req.uri().query().unwrap_or(""))?
     };
@@ -291,42 +291,4 @@ fn append_cookie(res: &mut HttpResponse, cookie: &str) {
 fn protocol_code(code: &str) -> String {
     let clean = code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
     if clean { code.to_owned() } else { "unrecognised_error".into() }
-}
-
-/// The body of a `response_mode=form_post` callback.
-fn form_body<'a>(app: &App, req: &'a HttpRequest) -> Result<&'a str, ApiError> {
-    if req.body().len() > app.config.max_body_bytes {
-        return Err(ApiError::PayloadTooLarge { limit: app.config.max_body_bytes });
-    }
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    std::str::from_utf8(req.body()).map_err(|_| ApiError::invalid_field("body", "is not UTF-8"))
-}
-
-/// Query or form parameters, each at most once: a repeated `state` or `code` is an attack or a
-/// bug, never something to pick one of.
-struct Params(Vec<(String, String)>);
-
-impl Params {
-    fn parse(encoded: &str) -> Result<Self, ApiError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
-            if pairs.iter().any(|(seen, _)| *seen == k) {
-                return Err(ApiError::InvalidField { field: "query", message: format!("parameter {k:?} is repeated") });
-            }
-            pairs.push((k.into_owned(), v.into_owned()));
-        }
-        Ok(Params(pairs))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
 }

@@ -136,7 +136,7 @@ impl FederationConfig {
         }
     }
 
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>, public_url: Option<&Url>) -> Result<Self, ConfigError> {
         let Some(names) = get("AUTHFN_FEDERATION_PROVIDERS") else { return Ok(FederationConfig::default()) };
         let mut providers = BTreeMap::new();
         for raw in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -149,9 +149,9 @@ impl FederationConfig {
         if providers.is_empty() {
             return Ok(FederationConfig::default());
         }
-        let public_url = get("AUTHFN_PUBLIC_URL")
-            .ok_or_else(|| ConfigError("AUTHFN_PUBLIC_URL is required when federation providers are configured".into()))?;
-        let public_url = web_url("AUTHFN_PUBLIC_URL", &public_url)?;
+        let public_url = public_url
+            .ok_or_else(|| ConfigError("AUTHFN_PUBLIC_URL is required when federation providers are configured".into()))?
+            .clone();
         let return_to = get("AUTHFN_RETURN_TO")
             .ok_or_else(|| ConfigError("AUTHFN_RETURN_TO is required when federation providers are configured".into()))?
             .split(',')
@@ -226,6 +226,12 @@ mod tests {
         move |name| map.get(name).cloned()
     }
 
+    fn parse(pairs: &[(&str, &str)]) -> Result<FederationConfig, ConfigError> {
+        let get = lookup(pairs);
+        let public = get("AUTHFN_PUBLIC_URL").map(|u| web_url("AUTHFN_PUBLIC_URL", &u).unwrap());
+        FederationConfig::from_lookup(&get, public.as_ref())
+    }
+
     fn okta() -> Vec<(&'static str, &'static str)> {
         vec![
             ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
@@ -239,7 +245,7 @@ mod tests {
 
     #[test]
     fn reads_a_provider_with_safe_defaults() {
-        let c = FederationConfig::from_lookup(&lookup(&okta())).unwrap();
+        let c = parse(&okta()).unwrap();
         let p = c.provider("okta").unwrap();
         assert_eq!(p.scopes, "openid email profile");
         assert!(!p.link_by_email);
@@ -250,7 +256,7 @@ mod tests {
 
     #[test]
     fn return_to_matches_exactly_or_not_at_all() {
-        let c = FederationConfig::from_lookup(&lookup(&okta())).unwrap();
+        let c = parse(&okta()).unwrap();
         assert_eq!(c.return_to(None), Some("https://app.example.com/"));
         assert_eq!(c.return_to(Some("https://app.example.com/settings")), Some("https://app.example.com/settings"));
         for hostile in [
@@ -268,15 +274,15 @@ mod tests {
     fn refuses_plain_http_issuers_except_loopback() {
         let mut pairs = okta();
         pairs[1] = ("AUTHFN_FEDERATION_OKTA_ISSUER", "http://example.okta.com");
-        assert!(FederationConfig::from_lookup(&lookup(&pairs)).is_err());
+        assert!(parse(&pairs).is_err());
         pairs[1] = ("AUTHFN_FEDERATION_OKTA_ISSUER", "http://127.0.0.1:4000");
-        assert!(FederationConfig::from_lookup(&lookup(&pairs)).is_ok());
+        assert!(parse(&pairs).is_ok());
     }
 
     #[test]
     fn a_provider_without_its_secret_is_a_configuration_error() {
         let pairs: Vec<_> = okta().into_iter().filter(|(k, _)| !k.ends_with("CLIENT_SECRET")).collect();
-        let err = FederationConfig::from_lookup(&lookup(&pairs)).unwrap_err();
+        let err = parse(&pairs).unwrap_err();
         assert!(err.0.contains("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET"), "{err}");
     }
 

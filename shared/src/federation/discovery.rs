@@ -150,7 +150,8 @@ mod tests {
             "AUTHFN_RETURN_TO" => Some("https://app.example.com/".to_owned()),
             _ => None,
         };
-        crate::federation::FederationConfig::from_lookup(&get).unwrap().provider("p").unwrap().issuer.clone()
+        let public = url::Url::parse("https://auth.example.com").unwrap();
+        crate::federation::FederationConfig::from_lookup(&get, Some(&public)).unwrap().provider("p").unwrap().issuer.clone()
     }
 
     fn provider_with(issuer_url: &str, doc_issuer: &str, token_endpoint: &str) -> CannedProvider {

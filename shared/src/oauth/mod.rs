@@ -3,7 +3,11 @@
 //! rotating refresh tokens.
 
 pub mod access_token;
+pub mod config;
+pub mod error;
+pub mod user_code;
 pub mod keys;
 
 pub use access_token::{AccessTokenClaims, InvalidAccessToken};
+pub use config::{OAuthClient, OAuthConfig};
 pub use keys::{JwtKey, JwtKeys};
