@@ -85,13 +85,14 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl Config {
-    /// Reads `AUTHFN_*` from the process environment. `AUTHFN_FEDERATION_SETTINGS`, when set,
-    /// is a JSON object of further settings (how a whole Secrets Manager secret of identity
-    /// provider settings reaches a Lambda function as one variable); real variables win.
+    /// Reads `AUTHFN_*` from the process environment. `AUTHFN_SECRET_SETTINGS`, when set, is a
+    /// JSON object of further settings: how a whole Secrets Manager secret (identity provider
+    /// credentials, token signing keys) reaches a Lambda function as one variable. Real
+    /// variables win.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let bundled: std::collections::HashMap<String, String> = match std::env::var("AUTHFN_FEDERATION_SETTINGS") {
+        let bundled: std::collections::HashMap<String, String> = match std::env::var("AUTHFN_SECRET_SETTINGS") {
             Ok(json) if !json.trim().is_empty() => serde_json::from_str(&json).map_err(|_| {
-                ConfigError("AUTHFN_FEDERATION_SETTINGS must be a JSON object of string settings".into())
+                ConfigError("AUTHFN_SECRET_SETTINGS must be a JSON object of string settings".into())
             })?,
             _ => Default::default(),
         };

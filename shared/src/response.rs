@@ -49,6 +49,10 @@ impl From<ApiError> for HttpResponse {
 }
 
 /// Auth responses are per-user and must never be cached by a browser or a CDN.
+/// `no-store` unless the endpoint chose its own caching (only the public JWKS and discovery
+/// documents do): answers carry sessions, tokens and personal data.
 pub fn forbid_caching(res: &mut HttpResponse) {
-    res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !res.headers().contains_key(CACHE_CONTROL) {
+        res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
 }

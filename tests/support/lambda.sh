@@ -24,6 +24,15 @@ _LAMBDA_FUNCTIONS=(
     "me /me"
     "federation-begin /auth/federation/none/begin"
     "federation-callback /auth/federation/none/callback"
+    # A path just past the route: authfn's own 404 JSON whatever the endpoint would answer.
+    "device-authorize /oidc/device/authorize/ready"
+    "device-page /oidc/device/ready"
+    "device-verify /oidc/device/verify/ready"
+    "token /oidc/token/ready"
+    "jwks /.well-known/jwks.json/ready"
+    "openid-configuration /.well-known/openid-configuration/ready"
+    "introspect /oidc/introspect/ready"
+    "revoke /oidc/revoke/ready"
 )
 
 start_lambda_watch() {

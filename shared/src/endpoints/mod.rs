@@ -10,6 +10,7 @@ use crate::response::HttpResponse;
 mod credentials;
 pub mod federation;
 pub mod me;
+pub mod oauth;
 pub mod session;
 pub mod sign_in;
 pub mod sign_out;
@@ -28,10 +29,18 @@ pub enum Endpoint {
     Me,
     FederationBegin,
     FederationCallback,
+    DeviceAuthorize,
+    DevicePage,
+    DeviceVerify,
+    Token,
+    Jwks,
+    OpenIdConfiguration,
+    Introspect,
+    Revoke,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 16] = [
         Endpoint::SignUp,
         Endpoint::SignIn,
         Endpoint::SignOut,
@@ -40,6 +49,14 @@ impl Endpoint {
         Endpoint::Me,
         Endpoint::FederationBegin,
         Endpoint::FederationCallback,
+        Endpoint::DeviceAuthorize,
+        Endpoint::DevicePage,
+        Endpoint::DeviceVerify,
+        Endpoint::Token,
+        Endpoint::Jwks,
+        Endpoint::OpenIdConfiguration,
+        Endpoint::Introspect,
+        Endpoint::Revoke,
     ];
 
     /// The route, as API Gateway writes it: `{provider}` stands for one path segment.
@@ -53,6 +70,14 @@ impl Endpoint {
             Endpoint::Me => "/me",
             Endpoint::FederationBegin => "/auth/federation/{provider}/begin",
             Endpoint::FederationCallback => "/auth/federation/{provider}/callback",
+            Endpoint::DeviceAuthorize => "/oidc/device/authorize",
+            Endpoint::DevicePage => "/oidc/device",
+            Endpoint::DeviceVerify => "/oidc/device/verify",
+            Endpoint::Token => "/oidc/token",
+            Endpoint::Jwks => "/.well-known/jwks.json",
+            Endpoint::OpenIdConfiguration => "/.well-known/openid-configuration",
+            Endpoint::Introspect => "/oidc/introspect",
+            Endpoint::Revoke => "/oidc/revoke",
         }
     }
 
@@ -77,8 +102,21 @@ impl Endpoint {
     /// The methods it serves (besides `HEAD` for `GET`, and CORS preflight `OPTIONS`).
     pub fn method_names(self) -> &'static [&'static str] {
         match self {
-            Endpoint::Session | Endpoint::Me | Endpoint::FederationBegin => &["GET"],
-            Endpoint::SignUp | Endpoint::SignIn | Endpoint::SignOut | Endpoint::SignOutAll => &["POST"],
+            Endpoint::Session
+            | Endpoint::Me
+            | Endpoint::FederationBegin
+            | Endpoint::DevicePage
+            | Endpoint::Jwks
+            | Endpoint::OpenIdConfiguration => &["GET"],
+            Endpoint::SignUp
+            | Endpoint::SignIn
+            | Endpoint::SignOut
+            | Endpoint::SignOutAll
+            | Endpoint::DeviceAuthorize
+            | Endpoint::DeviceVerify
+            | Endpoint::Token
+            | Endpoint::Introspect
+            | Endpoint::Revoke => &["POST"],
             // `response_mode=query` arrives as GET, `form_post` as POST.
             Endpoint::FederationCallback => &["GET", "POST"],
         }
@@ -126,6 +164,14 @@ impl Endpoint {
             Endpoint::Me => "me",
             Endpoint::FederationBegin => "federation-begin",
             Endpoint::FederationCallback => "federation-callback",
+            Endpoint::DeviceAuthorize => "device-authorize",
+            Endpoint::DevicePage => "device-page",
+            Endpoint::DeviceVerify => "device-verify",
+            Endpoint::Token => "token",
+            Endpoint::Jwks => "jwks",
+            Endpoint::OpenIdConfiguration => "openid-configuration",
+            Endpoint::Introspect => "introspect",
+            Endpoint::Revoke => "revoke",
         }
     }
 
@@ -143,6 +189,14 @@ impl Endpoint {
             Endpoint::Me => me::handle(app, req).await,
             Endpoint::FederationBegin => federation::begin(app, req).await,
             Endpoint::FederationCallback => federation::callback(app, req).await,
+            Endpoint::DeviceAuthorize => oauth::device_authorize::handle(app, req).await,
+            Endpoint::DevicePage => oauth::device_page::handle(app, req).await,
+            Endpoint::DeviceVerify => oauth::device_verify::handle(app, req).await,
+            Endpoint::Token => oauth::token::handle(app, req).await,
+            Endpoint::Jwks => oauth::jwks::handle(app, req).await,
+            Endpoint::OpenIdConfiguration => oauth::discovery::handle(app, req).await,
+            Endpoint::Introspect => oauth::introspect::handle(app, req).await,
+            Endpoint::Revoke => oauth::revoke::handle(app, req).await,
         }
     }
 }

@@ -50,6 +50,24 @@ pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String
     jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|e| format!("signing an access token: {e}"))
 }
 
+/// An OpenID Connect ID token for the client that asked for `openid`: who signed in, for that
+/// client only (`aud` = its id). Signed with the same keys, published in the same JWKS.
+pub fn sign_id_token(keys: &JwtKeys, issuer: &str, client_id: &str, sub: &str, now: UnixTime, lifetime_secs: i64) -> Result<String, String> {
+    #[derive(Serialize)]
+    struct IdClaims<'a> {
+        iss: &'a str,
+        sub: &'a str,
+        aud: &'a str,
+        exp: i64,
+        iat: i64,
+    }
+    let key = keys.current();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.kid().to_owned());
+    let claims = IdClaims { iss: issuer, sub, aud: client_id, exp: now.0 + lifetime_secs, iat: now.0 };
+    jsonwebtoken::encode(&header, &claims, key.encoding()).map_err(|e| format!("signing an ID token: {e}"))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidAccessToken(pub &'static str);
 

@@ -1,0 +1,47 @@
+//! `POST /oidc/device/verify` {user_code, decision=approve|deny}: the signed-in user's answer
+//! from the device page. CSRF-checked like every POST (the page is authfn's own origin).
+
+use http::StatusCode;
+
+use super::issuer;
+use super::page::html;
+use crate::App;
+use crate::error::ApiError;
+use crate::oauth::user_code;
+use crate::request::{HttpRequest, Params, form_body};
+use crate::response::HttpResponse;
+use crate::store::{DeviceAuthorization, DeviceStatus};
+
+pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    issuer(app)?;
+    let params = Params::parse(form_body(req, &app.config)?)?;
+    let who = app.authenticate(req).await?;
+    app.rate_limit("device-code", who.user.id.as_str()).await?;
+    let approve = match params.get("decision") {
+        Some("approve") => true,
+        Some("deny") => false,
+        _ => return Err(ApiError::invalid_field("decision", "must be approve or deny")),
+    };
+    let code = params
+        .get("user_code")
+        .and_then(user_code::normalise)
+        .ok_or_else(|| ApiError::invalid_field("user_code", "is not a valid code"))?;
+    let gone = || html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used.</p>");
+    let Some(device) = app.store.device_authorization_by_user_code(&code, app.now()).await? else {
+        return Ok(gone());
+    };
+    if device.status != DeviceStatus::Pending {
+        return Ok(gone());
+    }
+    let status = if approve { DeviceStatus::Approved { user_id: who.user.id.clone() } } else { DeviceStatus::Denied };
+    let decided = DeviceAuthorization { status, version: device.version + 1, ..device };
+    // Compare-and-swap: of two answers to one code (two tabs, a double click), one lands.
+    if !app.store.update_device_authorization(&decided).await? {
+        return Ok(html(StatusCode::CONFLICT, "Already answered", "<p>This code was answered a moment ago.</p>"));
+    }
+    Ok(if approve {
+        html(StatusCode::OK, "Device connected", "<p>You can return to your device.</p>")
+    } else {
+        html(StatusCode::OK, "Request denied", "<p>The device was not connected.</p>")
+    })
+}

@@ -1,0 +1,36 @@
+//! `GET /.well-known/openid-configuration` (OpenID Connect Discovery, RFC 8414): where the
+//! issuer's endpoints are and what they support.
+
+use http::StatusCode;
+use http::header::CACHE_CONTROL;
+
+use super::{issuer, token::DEVICE_CODE_GRANT};
+use crate::App;
+use crate::error::ApiError;
+use crate::request::HttpRequest;
+use crate::response::{self, HttpResponse};
+
+pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let c = issuer(app)?;
+    let auth_methods = ["none", "client_secret_basic", "client_secret_post"];
+    let document = serde_json::json!({
+        "issuer": c.issuer,
+        "device_authorization_endpoint": c.url("/oidc/device/authorize"),
+        "token_endpoint": c.url("/oidc/token"),
+        "jwks_uri": c.url("/.well-known/jwks.json"),
+        "introspection_endpoint": c.url("/oidc/introspect"),
+        "revocation_endpoint": c.url("/oidc/revoke"),
+        "grant_types_supported": [DEVICE_CODE_GRANT, "refresh_token"],
+        // No authorization endpoint: browsers sign in with the session endpoints instead.
+        "response_types_supported": [],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["EdDSA"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "scopes_supported": c.scopes,
+    });
+    let mut res = response::json(StatusCode::OK, &document);
+    res.headers_mut().insert(CACHE_CONTROL, super::jwks::cacheable());
+    Ok(res)
+}

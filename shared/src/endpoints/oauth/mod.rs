@@ -1,0 +1,167 @@
+//! The token issuer's endpoints (device authorization grant, token, JWKS, discovery,
+//! introspection, revocation) and what they share: client authentication, scopes, issuing a
+//! token pair.
+
+pub mod device_authorize;
+pub mod device_page;
+pub mod device_verify;
+pub mod discovery;
+pub mod introspect;
+pub mod jwks;
+mod page;
+pub mod revoke;
+pub mod token;
+
+use http::header::AUTHORIZATION;
+use serde::Serialize;
+
+use crate::App;
+use crate::clock::UnixTime;
+use crate::crypto::{b64url, constant_time_eq, random_array};
+use crate::error::ApiError;
+use crate::oauth::error::OAuthErrorCode;
+use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, access_token};
+use crate::request::{HttpRequest, Params};
+use crate::store::RefreshTokenRecord;
+use crate::token::{TokenHash, UserId};
+
+/// The issuer's settings, or 404 when no OAuth clients are configured.
+fn issuer(app: &App) -> Result<&OAuthConfig, ApiError> {
+    app.config.oauth.as_ref().ok_or(ApiError::NotFound)
+}
+
+fn invalid_client() -> ApiError {
+    ApiError::oauth(OAuthErrorCode::InvalidClient, "unknown client, or its credentials are wrong")
+}
+
+/// The calling client: by HTTP Basic credentials or the `client_id` (and `client_secret`)
+/// parameters. A confidential client must prove its secret; a public one only names itself.
+fn client<'a>(config: &'a OAuthConfig, req: &HttpRequest, params: &Params) -> Result<&'a OAuthClient, ApiError> {
+    let (id, secret) = match basic_credentials(req) {
+        Some((id, secret)) => (id, Some(secret)),
+        None => {
+            let id = params.get("client_id").ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "client_id is required"))?;
+            (id.to_owned(), params.get("client_secret").map(str::to_owned))
+        }
+    };
+    let client = config.clients.get(&id).ok_or_else(invalid_client)?;
+    match (&client.secret_hash, secret) {
+        (None, None) => Ok(client),
+        (Some(expected), Some(presented)) => {
+            let presented = TokenHash::of(presented.as_bytes());
+            if constant_time_eq(presented.to_hex().as_bytes(), expected.to_hex().as_bytes()) {
+                Ok(client)
+            } else {
+                Err(invalid_client())
+            }
+        }
+        // A secret from a public client, or none from a confidential one.
+        _ => Err(invalid_client()),
+    }
+}
+
+/// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`.
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    Some((decode(id)?, decode(secret)?))
+}
+
+/// The requested scope, every part of it allowed; `openid` when none is asked for.
+fn requested_scope(config: &OAuthConfig, params: &Params) -> Result<String, ApiError> {
+    let requested = params.get("scope").unwrap_or("openid");
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in requested.split_whitespace() {
+        if !config.scopes.iter().any(|s| s == scope) {
+            return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, format!("scope {scope:?} is not offered")));
+        }
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, "scope is empty"));
+    }
+    Ok(scopes.join(" "))
+}
+
+/// An opaque, high-entropy secret handed to a client (device codes, refresh tokens); the
+/// store only ever sees its hash.
+fn new_secret() -> Result<String, ApiError> {
+    Ok(b64url(&random_array::<32>()?))
+}
+
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+}
+
+/// Where a new token pair belongs: a new family (device grant) or an existing one (refresh).
+struct Family {
+    id: String,
+    expires_at: UnixTime,
+}
+
+/// Signs an access token (and an ID token for `openid`) and mints the refresh token that goes
+/// with it when `offline_access` was granted. Returns the response and the refresh token's
+/// record, which the caller stores (plainly, or as the new half of a rotation).
+fn issue(
+    config: &OAuthConfig,
+    now: UnixTime,
+    user_id: &UserId,
+    client_id: &str,
+    scope: &str,
+    family: Option<Family>,
+) -> Result<(TokenResponse, Option<RefreshTokenRecord>), ApiError> {
+    let claims = AccessTokenClaims::new(&config.issuer, &config.audience, user_id.as_str(), client_id, scope, now, config.access_token_secs)?;
+    let access_token = access_token::sign(&config.keys, &claims).map_err(ApiError::Internal)?;
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    let id_token = if scopes.contains(&"openid") {
+        Some(access_token::sign_id_token(&config.keys, &config.issuer, client_id, user_id.as_str(), now, config.access_token_secs).map_err(ApiError::Internal)?)
+    } else {
+        None
+    };
+    let (refresh_token, record) = if scopes.contains(&"offline_access") {
+        let family = match family {
+            Some(f) => f,
+            None => Family { id: b64url(&random_array::<16>()?), expires_at: UnixTime(now.0 + config.refresh_family_secs) },
+        };
+        let token = new_secret()?;
+        let record = RefreshTokenRecord {
+            token_hash: TokenHash::of(token.as_bytes()),
+            family_id: family.id,
+            user_id: user_id.clone(),
+            client_id: client_id.to_owned(),
+            scope: scope.to_owned(),
+            active: true,
+            expires_at: UnixTime((now.0 + config.refresh_token_secs).min(family.expires_at.0)),
+            family_expires_at: family.expires_at,
+        };
+        (Some(token), Some(record))
+    } else {
+        (None, None)
+    };
+    let response = TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: config.access_token_secs,
+        scope: scope.to_owned(),
+        refresh_token,
+        id_token,
+    };
+    Ok((response, record))
+}

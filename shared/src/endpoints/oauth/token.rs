@@ -1,0 +1,147 @@
+//! `POST /oidc/token`: the device code grant (RFC 8628 §3.4–3.5) and refresh-token rotation
+//! with reuse detection (OAuth 2.0 Security BCP §4.14).
+
+use http::StatusCode;
+
+use super::{Family, client, issue, issuer};
+use crate::App;
+use crate::clock::UnixTime;
+use crate::error::ApiError;
+use crate::oauth::error::OAuthErrorCode::{self, *};
+use crate::oauth::{OAuthClient, OAuthConfig};
+use crate::request::{HttpRequest, Params, form_body};
+use crate::response::{self, HttpResponse};
+use crate::store::{DeviceAuthorization, DeviceStatus, Rotation};
+use crate::token::TokenHash;
+
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+fn error(code: OAuthErrorCode, description: &str) -> ApiError {
+    ApiError::oauth(code, description)
+}
+
+pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let config = issuer(app)?;
+    let params = Params::parse(form_body(req, &app.config)?)?;
+    let client = client(config, req, &params)?;
+    match params.get("grant_type") {
+        Some(DEVICE_CODE_GRANT) => device_code(app, config, client, &params).await,
+        Some("refresh_token") => refresh(app, config, client, &params).await,
+        Some(_) => Err(error(UnsupportedGrantType, "use the device_code or refresh_token grant")),
+        None => Err(error(InvalidRequest, "grant_type is required")),
+    }
+}
+
+async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params) -> Result<HttpResponse, ApiError> {
+    let code = params.get("device_code").ok_or_else(|| error(InvalidRequest, "device_code is required"))?;
+    let now = app.now();
+    let Some(device) = app.store.device_authorization(&TokenHash::of(code.as_bytes()), now).await? else {
+        // Expired records read as absent; the code itself says when it was to expire, which
+        // only decides between two refusals.
+        let expired = code.split_once('.').and_then(|(t, _)| t.parse::<i64>().ok()).is_some_and(|t| t <= now.0);
+        return Err(if expired { error(ExpiredToken, "the device code has expired; start again") } else { error(InvalidGrant, "unknown device code") });
+    };
+    if device.client_id != client.id {
+        return Err(error(InvalidGrant, "the device code was issued to another client"));
+    }
+    if let Some(last) = device.last_polled_at {
+        if now.0 < last.0 + device.interval_secs as i64 {
+            // RFC 8628 §3.5: too fast; the interval grows by 5 s for good.
+            let slowed = DeviceAuthorization {
+                interval_secs: device.interval_secs + 5,
+                last_polled_at: Some(now),
+                version: device.version + 1,
+                ..device
+            };
+            app.store.update_device_authorization(&slowed).await?;
+            return Err(error(SlowDown, "polling too fast; wait the interval (now 5 s longer)"));
+        }
+    }
+    let polled = DeviceAuthorization { last_polled_at: Some(now), version: device.version + 1, ..device.clone() };
+    match &device.status {
+        DeviceStatus::Pending => {
+            app.store.update_device_authorization(&polled).await?;
+            Err(error(AuthorizationPending, "the user has not answered yet"))
+        }
+        DeviceStatus::Denied => Err(error(AccessDenied, "the user denied the request")),
+        DeviceStatus::Consumed => Err(error(InvalidGrant, "the device code has been used")),
+        DeviceStatus::Approved { user_id } => {
+            let consumed = DeviceAuthorization { status: DeviceStatus::Consumed, ..polled };
+            // Compare-and-swap: of concurrent polls of one approval, one gets the tokens.
+            if !app.store.update_device_authorization(&consumed).await? {
+                return Err(error(InvalidGrant, "the device code has been used"));
+            }
+            if app.store.user_by_id(user_id).await?.is_none() {
+                return Err(error(InvalidGrant, "the user no longer exists"));
+            }
+            let (response, refresh) = issue(config, now, user_id, &client.id, &device.scope, None)?;
+            if let Some(record) = refresh {
+                app.store.put_refresh_token(&record).await?;
+            }
+            Ok(response::json(StatusCode::OK, &response))
+        }
+    }
+}
+
+async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params) -> Result<HttpResponse, ApiError> {
+    let presented = params.get("refresh_token").ok_or_else(|| error(InvalidRequest, "refresh_token is required"))?;
+    let hash = TokenHash::of(presented.as_bytes());
+    let now = app.now();
+    let Some(record) = app.store.refresh_token(&hash, now).await? else {
+        return Err(error(InvalidGrant, "unknown or expired refresh token"));
+    };
+    if record.client_id != client.id {
+        return Err(error(InvalidGrant, "the refresh token was issued to another client"));
+    }
+    if app.store.is_token_family_revoked(&record.family_id, now).await? {
+        return Err(error(InvalidGrant, "the refresh token has been revoked"));
+    }
+    if !record.active {
+        // Reuse of a rotated token: it was stolen, or the client is broken. Either way no
+        // token of this family may be trusted any more.
+        app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
+        return Err(error(InvalidGrant, "the refresh token was already used; every token issued from it is revoked"));
+    }
+    if app.store.user_by_id(&record.user_id).await?.is_none() {
+        return Err(error(InvalidGrant, "the user no longer exists"));
+    }
+    let scope = match params.get("scope") {
+        None => record.scope.clone(),
+        Some(narrower) => narrowed(&record.scope, narrower)?,
+    };
+    let family = Family { id: record.family_id.clone(), expires_at: record.family_expires_at };
+    let (response, new_record) = issue(config, now, &record.user_id, &client.id, &scope, Some(family))?;
+    let new_record = new_record.ok_or_else(|| ApiError::Internal("refresh grant without offline_access".into()))?;
+    match app.store.rotate_refresh_token(&hash, &new_record).await? {
+        Rotation::Rotated => Ok(response::json(StatusCode::OK, &response)),
+        Rotation::AlreadyUsed => {
+            // Someone rotated it between our read and our write: the same reuse as above.
+            app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
+            Err(error(InvalidGrant, "the refresh token was already used; every token issued from it is revoked"))
+        }
+    }
+}
+
+/// RFC 6749 §6: a refresh may ask for less than was granted, never more. `offline_access`
+/// stays, since the answer carries the family's next refresh token.
+fn narrowed(granted: &str, requested: &str) -> Result<String, ApiError> {
+    let granted: Vec<&str> = granted.split_whitespace().collect();
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in requested.split_whitespace() {
+        if !granted.contains(&scope) {
+            return Err(error(InvalidScope, "a refresh cannot widen the granted scope"));
+        }
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    if !scopes.contains(&"offline_access") {
+        scopes.push("offline_access");
+    }
+    Ok(scopes.join(" "))
+}
+
+/// When a device authorization's code says it expires (the prefix `device_authorize` gives it).
+pub(super) fn device_code_with_expiry(expires_at: UnixTime, secret: &str) -> String {
+    format!("{}.{secret}", expires_at.0)
+}
