@@ -28,6 +28,8 @@ source tests/support/lambda.sh
 source tests/support/workers.sh
 # shellcheck source=support/idp.sh
 source tests/support/idp.sh
+# shellcheck source=support/oauth.sh
+source tests/support/oauth.sh
 cleanup() {
     stop_idp || true
     stop_wrangler_dev || true
@@ -50,16 +52,18 @@ run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --
 # The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
 run_tests -p authfn-blackbox --test deployment
 
-# Each target gets its own OpenID provider, registered with that target's callback URLs.
-# $1: where the target serves the federation callback (its AUTHFN_PUBLIC_URL).
+# Each target gets its own OpenID provider, registered with that target's callback URLs, and
+# the token issuer's settings. $1: the target's AUTHFN_PUBLIC_URL.
 with_idp() {
     start_idp "$1"
-    AUTHFN_TEST_EXTRA_ENV="$(federation_env "$1")"
-    export AUTHFN_TEST_EXTRA_ENV
+    AUTHFN_TEST_RESOURCE_SERVER_SECRET="$(new_resource_server_secret)"
+    AUTHFN_TEST_EXTRA_ENV="$(federation_env "$1")
+$(oauth_env "$AUTHFN_TEST_RESOURCE_SERVER_SECRET")"
+    export AUTHFN_TEST_EXTRA_ENV AUTHFN_TEST_RESOURCE_SERVER_SECRET
 }
 without_idp() {
     stop_idp
-    unset AUTHFN_TEST_EXTRA_ENV
+    unset AUTHFN_TEST_EXTRA_ENV AUTHFN_TEST_RESOURCE_SERVER_SECRET
 }
 
 echo "== 2/5 black-box and federation suites against the local dev server"
@@ -67,7 +71,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test federation -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
 stop_dev_server
 without_idp
 
@@ -78,7 +82,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port/lambda-url/federation-callback"
 start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
-    run_tests -p authfn-blackbox --test http --test federation -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
 stop_lambda_watch
 without_idp
 
@@ -87,7 +91,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test federation -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
 stop_wrangler_dev
 without_idp
 

@@ -98,6 +98,20 @@ impl Api {
         self.send(req).await
     }
 
+    /// POSTs a form, as OAuth clients do (no Origin unless given, for a browser's form post).
+    pub async fn post_form(&self, endpoint: Endpoint, auth: Auth<'_>, origin: Option<&str>, form: &[(&str, &str)]) -> Reply {
+        let mut req = self.request(Method::POST, endpoint, auth).form(form);
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        self.send(req).await
+    }
+
+    /// A GET with a query string.
+    pub async fn get_query(&self, endpoint: Endpoint, auth: Auth<'_>, query: &[(&str, &str)]) -> Reply {
+        self.send(self.request(Method::GET, endpoint, auth).query(query)).await
+    }
+
     pub async fn get(&self, endpoint: Endpoint, auth: Auth<'_>) -> Reply {
         self.send(self.request(Method::GET, endpoint, auth)).await
     }

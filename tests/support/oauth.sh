@@ -1,0 +1,22 @@
+# The token issuer's settings for the black-box suite: a public client `cli`, a confidential
+# client `resource-server` (for introspection), fresh signing keys, and a 1-second polling
+# interval so the device flow tests do not wait 5 s per poll. Source this file (bash), then:
+#
+#   AUTHFN_TEST_RESOURCE_SERVER_SECRET="$(new_resource_server_secret)"
+#   oauth_env "$AUTHFN_TEST_RESOURCE_SERVER_SECRET"   # prints KEY=VALUE lines
+
+# shellcheck source=process.sh
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+
+new_resource_server_secret() {
+    echo "rs-$(new_session_key)"
+}
+
+oauth_env() {
+    cat <<ENV
+AUTHFN_OAUTH_CLIENTS=cli,resource-server
+AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET=$1
+AUTHFN_JWT_KEYS=$(new_session_key),$(new_session_key)
+AUTHFN_DEVICE_INTERVAL_SECS=1
+ENV
+}
