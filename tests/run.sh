@@ -3,8 +3,9 @@
 #   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
 #      real API (a local moto server, started here on a free loopback port), and the check
 #      that template.yaml and the Worker deploy every function;
-#   2. the black-box HTTP suite against the local dev server, and the federation suite with
-#      a real OpenID provider (oidc-provider from npm) on loopback;
+#   2. the black-box HTTP suite against the local dev server, the federation suite with a real
+#      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, and
+#      openid-client + jose (npm) against the token issuer;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
 #      over that DynamoDB API;
 #   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
@@ -72,6 +73,8 @@ with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
+# The issuer as standard OAuth and JWT libraries see it (openid-client, jose).
+AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_dev_server
 without_idp
 
@@ -92,6 +95,7 @@ with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
+AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_wrangler_dev
 without_idp
 
