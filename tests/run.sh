@@ -83,6 +83,7 @@ port="$(free_port)"
 # Under cargo lambda each function has its own URL prefix: the callback function's is the
 # public URL the provider sends browsers back to.
 with_idp "http://127.0.0.1:$port/lambda-url/federation-callback"
+AUTHFN_TEST_EXTRA_ENV+=$'\n'"AUTHFN_ACCESS_TOKEN_JWKS_URL=http://127.0.0.1:$port/lambda-url/jwks/.well-known/jwks.json"
 start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
     run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored

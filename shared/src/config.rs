@@ -33,6 +33,9 @@ pub struct Config {
     pub federation: FederationConfig,
     /// The token issuer for CLI and mobile clients (off unless clients are configured).
     pub oauth: Option<OAuthConfig>,
+    /// Whose access tokens [`crate::App::verify_access_token`] accepts (by default this
+    /// deployment's own, when `AUTHFN_PUBLIC_URL` is set).
+    pub access_tokens: Option<crate::oauth::verifier::VerifierConfig>,
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +192,7 @@ impl Config {
             session_keys,
             federation: FederationConfig::from_lookup(&get, public_url.as_ref())?,
             oauth: OAuthConfig::from_lookup(&get, public_url.as_ref())?,
+            access_tokens: crate::oauth::verifier::VerifierConfig::from_lookup(&get, public_url.as_ref())?,
             public_url,
         })
     }

@@ -15,13 +15,13 @@ use crate::{App, Config, Endpoint};
 /// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`), then serves
 /// `endpoint` for every invocation.
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
-    if endpoint.calls_identity_providers() {
-        return Err(format!("{endpoint:?} calls identity providers: serve it with serve_with_http_client").into());
+    if endpoint.makes_outbound_calls() {
+        return Err(format!("{endpoint:?} makes outbound calls: serve it with serve_with_http_client").into());
     }
     run(endpoint, app_from_env().await?).await
 }
 
-/// [`serve`] for the endpoints that call identity providers: the app also gets an HTTPS
+/// [`serve`] for the endpoints that make outbound calls: the app also gets an HTTPS
 /// client. A separate entry point so that the other functions' binaries do not link one.
 pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     let client = crate::federation::outbound::NativeHttpClient::new()?;

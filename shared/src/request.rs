@@ -70,6 +70,16 @@ pub enum Presented<'a> {
 /// The session credential of a request: a Bearer token (non-browser clients) or the session
 /// cookie. Every cookie with the session's name is returned, so a cookie tossed in by another
 /// site cannot hide the real one.
+/// The `Authorization: Bearer` value when it has a JWT's shape (three base64url parts): an
+/// access token, as opposed to an opaque session token.
+pub fn bearer_jwt(req: &HttpRequest) -> Option<&str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    let is_jwt = token.split('.').count() == 3 && token.starts_with("ey");
+    (scheme.eq_ignore_ascii_case("bearer") && is_jwt).then_some(token)
+}
+
 pub fn presented_credential<'a>(req: &'a HttpRequest, cookie_name: &str) -> Presented<'a> {
     if let Some(auth) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         if let Some((scheme, token)) = auth.split_once(' ') {

@@ -76,4 +76,36 @@ impl App {
         }
         Ok(Authenticated { user, session })
     }
+
+    /// Verifies the request's `Authorization: Bearer` access token (a JWT from this
+    /// deployment's token issuer, or the one `AUTHFN_ACCESS_TOKEN_ISSUER` names) against the
+    /// issuer's published JWKS, cached per warm instance (or against the keys themselves when
+    /// this deployment is the issuer): the one call a resource server needs for CLI and
+    /// mobile clients. 401 `unauthenticated` unless it verifies.
+    ///
+    /// ```no_run
+    /// # async fn handler(app: &authfn::App, req: authfn::request::HttpRequest) -> Result<(), authfn::ApiError> {
+    /// let claims = app.verify_access_token(&req).await?;
+    /// println!("user {} via client {} with scope {}", claims.sub, claims.client_id, claims.scope);
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_access_token(&self, req: &HttpRequest) -> Result<crate::oauth::AccessTokenClaims, ApiError> {
+        use crate::oauth::verifier::{self, VerifyError};
+        let token = crate::request::bearer_jwt(req).ok_or(ApiError::Unauthenticated)?;
+        let config = self.config.access_tokens.as_ref().ok_or_else(|| {
+            ApiError::Internal("access tokens are not configured: set AUTHFN_PUBLIC_URL or AUTHFN_ACCESS_TOKEN_ISSUER".into())
+        })?;
+        // When this deployment is the issuer it holds the keys: no fetch (a Worker fetching its
+        // own route would not even reach itself).
+        if let Some(issuer) = self.config.oauth.as_ref().filter(|o| o.issuer == config.issuer) {
+            return crate::oauth::access_token::verify(token, &issuer.keys, &config.issuer, &config.audience, self.now())
+                .map_err(|_| ApiError::Unauthenticated);
+        }
+        let client = self.http_client().ok_or_else(|| ApiError::Internal("no outbound HTTP client is configured".into()))?;
+        match verifier::verify(client, config, token, self.now()).await {
+            Ok(claims) => Ok(claims),
+            Err(VerifyError::Invalid(_)) => Err(ApiError::Unauthenticated),
+            Err(VerifyError::KeysUnavailable(detail)) => Err(ApiError::IdpUnavailable(detail)),
+        }
+    }
 }

@@ -140,10 +140,10 @@ impl Endpoint {
         if self.method_names()[0] == "GET" { Method::GET } else { Method::POST }
     }
 
-    /// Whether it makes outbound calls (to identity providers), so its runtime must give the
-    /// app an HTTP client.
-    pub fn calls_identity_providers(self) -> bool {
-        matches!(self, Endpoint::FederationBegin | Endpoint::FederationCallback)
+    /// Whether it makes outbound calls (to identity providers, or for the token issuer's
+    /// JWKS), so its runtime must give the app an HTTP client.
+    pub fn makes_outbound_calls(self) -> bool {
+        matches!(self, Endpoint::FederationBegin | Endpoint::FederationCallback | Endpoint::Me)
     }
 
     /// The federation callback is a navigation from the identity provider's site (a cross-site

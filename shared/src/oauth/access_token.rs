@@ -1,7 +1,7 @@
 //! Access tokens for CLI and mobile clients: short-lived JWTs (RFC 9068 profile) signed with
 //! EdDSA, verifiable by anyone holding the published JWKS.
 
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::JwtKeys;
@@ -77,9 +77,21 @@ impl std::fmt::Display for InvalidAccessToken {
     }
 }
 
+/// Where verification finds the public key a token's `kid` names: the issuer's own keys, or
+/// a key set fetched from its JWKS (`oauth::verifier`).
+pub trait KeyLookup {
+    fn decoding_key(&self, kid: &str) -> Option<DecodingKey>;
+}
+
+impl KeyLookup for JwtKeys {
+    fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
+        self.find(kid).map(|k| k.decoding().clone())
+    }
+}
+
 /// Verifies a token against `keys`: EdDSA only, a known `kid`, `typ` `at+jwt`, the issuer and
 /// audience, and expiry against `now` (no skew: these tokens come from this very service).
-pub fn verify(token: &str, keys: &JwtKeys, issuer: &str, audience: &str, now: UnixTime) -> Result<AccessTokenClaims, InvalidAccessToken> {
+pub fn verify(token: &str, keys: &dyn KeyLookup, issuer: &str, audience: &str, now: UnixTime) -> Result<AccessTokenClaims, InvalidAccessToken> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidAccessToken("not a JWT"))?;
     if header.alg != Algorithm::EdDSA {
         return Err(InvalidAccessToken("wrong algorithm"));
@@ -87,13 +99,13 @@ pub fn verify(token: &str, keys: &JwtKeys, issuer: &str, audience: &str, now: Un
     if header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(TOKEN_TYPE) {
         return Err(InvalidAccessToken("not an access token (typ)"));
     }
-    let key = header.kid.as_deref().and_then(|kid| keys.find(kid)).ok_or(InvalidAccessToken("unknown key"))?;
+    let key = header.kid.as_deref().and_then(|kid| keys.decoding_key(kid)).ok_or(InvalidAccessToken("unknown key"))?;
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["iss", "aud", "sub", "exp"]);
-    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, key.decoding(), &validation)
+    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &validation)
         .map_err(|_| InvalidAccessToken("signature or claims do not verify"))?
         .claims;
     if claims.exp <= now.0 {

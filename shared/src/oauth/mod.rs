@@ -6,6 +6,7 @@ pub mod access_token;
 pub mod config;
 pub mod error;
 pub mod user_code;
+pub mod verifier;
 pub mod keys;
 
 pub use access_token::{AccessTokenClaims, InvalidAccessToken};

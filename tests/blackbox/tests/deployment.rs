@@ -41,7 +41,7 @@ fn every_endpoint_has_exactly_one_function_crate_that_serves_it() {
     assert_eq!(names, endpoints, "functions/* and authfn::Endpoint::ALL must name the same functions");
     for endpoint in Endpoint::ALL {
         let main = &crates[endpoint.function_name()];
-        let serve = if endpoint.calls_identity_providers() { "serve_with_http_client" } else { "serve" };
+        let serve = if endpoint.makes_outbound_calls() { "serve_with_http_client" } else { "serve" };
         let call = format!("authfn::lambda::{serve}(authfn::Endpoint::{endpoint:?})");
         assert!(main.contains(&call), "functions/{} must call {call}", endpoint.function_name());
     }

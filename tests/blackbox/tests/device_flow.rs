@@ -134,6 +134,18 @@ async fn the_device_flow_from_code_to_tokens() {
     assert!(jwks.json()["keys"].as_array().unwrap().iter().any(|k| k["kid"] == kid));
     assert!(jwks.header("cache-control").unwrap().starts_with("public"));
 
+    // The access token opens the example protected route, as it would your own API.
+    let me = api.get(Endpoint::Me, Auth::Bearer(access)).await;
+    me.expect_status(200);
+    assert_eq!(me.json()["user_id"], claims["sub"]);
+    assert_eq!(me.json()["scope"], SCOPE);
+    // One signature character changed (not the last, whose low bits are padding).
+    let mut forged: Vec<char> = access.chars().collect();
+    let i = forged.len() - 10;
+    forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    api.get(Endpoint::Me, Auth::Bearer(&forged)).await.expect_error(401, "unauthenticated");
+
     // Tokens are issued once per approval.
     interval().await;
     poll(&api, device_code).await.expect_error(400, "invalid_grant");

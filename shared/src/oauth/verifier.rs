@@ -1,0 +1,187 @@
+//! Verifying access tokens the way a resource server does: against the issuer's published
+//! JWKS, fetched over HTTPS and cached per warm instance. This is the one call your own API
+//! functions need for CLI and mobile clients ([`crate::App::verify_access_token`]).
+//!
+//! | variable | default |
+//! |---|---|
+//! | `AUTHFN_ACCESS_TOKEN_ISSUER` | `AUTHFN_PUBLIC_URL` |
+//! | `AUTHFN_ACCESS_TOKEN_AUDIENCE` | the issuer |
+//! | `AUTHFN_ACCESS_TOKEN_JWKS_URL` | `{issuer}/.well-known/jwks.json` |
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+
+use super::access_token::{self, AccessTokenClaims, InvalidAccessToken};
+use crate::clock::UnixTime;
+use crate::config::ConfigError;
+use crate::federation::outbound::{HttpClient, OutboundRequest};
+
+/// How long a fetched key set is trusted before it is fetched again.
+pub const JWKS_TTL_SECS: i64 = 300;
+/// After a token names an unknown key, the next forced refetch waits at least this long.
+pub const KEY_REFETCH_INTERVAL_SECS: i64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifierConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub jwks_url: String,
+}
+
+impl VerifierConfig {
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>, public_url: Option<&url::Url>) -> Result<Option<Self>, ConfigError> {
+        let issuer = get("AUTHFN_ACCESS_TOKEN_ISSUER")
+            .or_else(|| public_url.map(|u| u.as_str().trim_end_matches('/').to_owned()));
+        let Some(issuer) = issuer else { return Ok(None) };
+        let jwks_url = get("AUTHFN_ACCESS_TOKEN_JWKS_URL").unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        crate::federation::config::web_url("AUTHFN_ACCESS_TOKEN_JWKS_URL", &jwks_url)?;
+        Ok(Some(VerifierConfig { audience: get("AUTHFN_ACCESS_TOKEN_AUDIENCE").unwrap_or_else(|| issuer.clone()), issuer, jwks_url }))
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    keys: JwkSet,
+    fetched_at: UnixTime,
+    forced_refetch_at: Option<UnixTime>,
+}
+
+static CACHE: Mutex<BTreeMap<String, Entry>> = Mutex::new(BTreeMap::new());
+
+/// The published keys as `access_token::verify` looks them up: Ed25519 only.
+struct PublishedKeys<'a>(&'a JwkSet);
+
+impl access_token::KeyLookup for PublishedKeys<'_> {
+    fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
+        let jwk = self.0.find(kid)?;
+        match &jwk.algorithm {
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => DecodingKey::from_jwk(jwk).ok(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifyError {
+    Invalid(InvalidAccessToken),
+    /// The key set could not be fetched: the caller answers 503/502, not 401.
+    KeysUnavailable(String),
+}
+
+/// Verifies `token` against the key set at `config.jwks_url`.
+pub async fn verify(client: &dyn HttpClient, config: &VerifierConfig, token: &str, now: UnixTime) -> Result<AccessTokenClaims, VerifyError> {
+    let keys = keys(client, config, now).await?;
+    match access_token::verify(token, &PublishedKeys(&keys), &config.issuer, &config.audience, now) {
+        Err(InvalidAccessToken("unknown key")) => {
+            // The issuer may have rotated in a key we have not seen yet.
+            let Some(fresh) = refetch(client, config, now).await? else {
+                return Err(VerifyError::Invalid(InvalidAccessToken("unknown key")));
+            };
+            access_token::verify(token, &PublishedKeys(&fresh), &config.issuer, &config.audience, now).map_err(VerifyError::Invalid)
+        }
+        other => other.map_err(VerifyError::Invalid),
+    }
+}
+
+async fn keys(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -> Result<JwkSet, VerifyError> {
+    let cached = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&config.jwks_url).cloned();
+    if let Some(entry) = cached.filter(|e| now.0 - e.fetched_at.0 < JWKS_TTL_SECS) {
+        return Ok(entry.keys);
+    }
+    let keys = fetch(client, &config.jwks_url).await?;
+    let entry = Entry { keys: keys.clone(), fetched_at: now, forced_refetch_at: None };
+    CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(config.jwks_url.clone(), entry);
+    Ok(keys)
+}
+
+async fn refetch(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -> Result<Option<JwkSet>, VerifyError> {
+    let previous = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&config.jwks_url).and_then(|e| e.forced_refetch_at);
+    if previous.is_some_and(|at| now.0 - at.0 < KEY_REFETCH_INTERVAL_SECS) {
+        return Ok(None);
+    }
+    let keys = fetch(client, &config.jwks_url).await?;
+    let entry = Entry { keys: keys.clone(), fetched_at: now, forced_refetch_at: Some(now) };
+    CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(config.jwks_url.clone(), entry);
+    Ok(Some(keys))
+}
+
+async fn fetch(client: &dyn HttpClient, url: &str) -> Result<JwkSet, VerifyError> {
+    let response = client
+        .send(OutboundRequest::Get { url: url.to_owned() })
+        .await
+        .map_err(|e| VerifyError::KeysUnavailable(e.to_string()))?;
+    if response.status != 200 {
+        return Err(VerifyError::KeysUnavailable(format!("{url} answered HTTP {}", response.status)));
+    }
+    serde_json::from_slice(&response.body).map_err(|e| VerifyError::KeysUnavailable(format!("{url}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+    use crate::crypto::b64url;
+    use crate::federation::outbound::{OutboundError, OutboundResponse};
+    use crate::oauth::JwtKeys;
+
+    /// A TEST DOUBLE for the issuer's JWKS endpoint (the black-box suite covers the real one):
+    /// serves whatever key set it holds now, and counts fetches.
+    struct JwksEndpoint {
+        jwks: StdMutex<serde_json::Value>,
+        fetches: StdMutex<usize>,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpClient for JwksEndpoint {
+        async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+            *self.fetches.lock().unwrap() += 1;
+            Ok(OutboundResponse { status: 200, body: self.jwks.lock().unwrap().to_string().into_bytes() })
+        }
+    }
+
+    fn config(url: &str) -> VerifierConfig {
+        VerifierConfig { issuer: "https://auth.example.com".into(), audience: "https://api.example.com".into(), jwks_url: url.into() }
+    }
+
+    fn token(keys: &JwtKeys, now: UnixTime) -> String {
+        let claims = AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "u1", "cli", "openid", now, 600).unwrap();
+        access_token::sign(keys, &claims).unwrap()
+    }
+
+    #[tokio::test]
+    async fn verifies_against_the_published_keys_and_caches_them() {
+        let keys = JwtKeys::parse(&b64url(&[5; 32])).unwrap();
+        let endpoint = JwksEndpoint { jwks: StdMutex::new(keys.jwks()), fetches: StdMutex::new(0) };
+        let c = config("https://auth.example.com/jwks-a");
+        let now = UnixTime(10_000);
+        assert_eq!(verify(&endpoint, &c, &token(&keys, now), now).await.unwrap().sub, "u1");
+        assert_eq!(verify(&endpoint, &c, &token(&keys, now), UnixTime(now.0 + 1)).await.unwrap().sub, "u1");
+        assert_eq!(*endpoint.fetches.lock().unwrap(), 1, "the key set is cached");
+
+        let other = JwtKeys::parse(&b64url(&[6; 32])).unwrap();
+        let forged = token(&other, now);
+        assert_eq!(verify(&endpoint, &c, &forged, now).await, Err(VerifyError::Invalid(InvalidAccessToken("unknown key"))));
+    }
+
+    #[tokio::test]
+    async fn a_rotated_in_key_is_fetched_once() {
+        let old = JwtKeys::parse(&b64url(&[7; 32])).unwrap();
+        let endpoint = JwksEndpoint { jwks: StdMutex::new(old.jwks()), fetches: StdMutex::new(0) };
+        let c = config("https://auth.example.com/jwks-b");
+        let now = UnixTime(20_000);
+        verify(&endpoint, &c, &token(&old, now), now).await.unwrap();
+        // The issuer rotates: new key first, old one still published.
+        let rotated = JwtKeys::parse(&format!("{},{}", b64url(&[8; 32]), b64url(&[7; 32]))).unwrap();
+        *endpoint.jwks.lock().unwrap() = rotated.jwks();
+        assert_eq!(verify(&endpoint, &c, &token(&rotated, now), now).await.unwrap().sub, "u1");
+        assert_eq!(*endpoint.fetches.lock().unwrap(), 2);
+        // Unknown kids cannot make every request fetch.
+        let stranger = JwtKeys::parse(&b64url(&[9; 32])).unwrap();
+        assert!(verify(&endpoint, &c, &token(&stranger, now), UnixTime(now.0 + 1)).await.is_err());
+        assert_eq!(*endpoint.fetches.lock().unwrap(), 2);
+    }
+}
