@@ -14,7 +14,7 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
 use super::config::{IssuerUrl, is_web_url};
-use super::outbound::{HttpClient, OutboundRequest};
+use super::outbound::{FetchJsonError, HttpClient, get_json};
 use crate::clock::UnixTime;
 
 pub const METADATA_TTL_SECS: i64 = 60 * 60;
@@ -104,14 +104,10 @@ pub async fn refetch_keys(client: &dyn HttpClient, issuer: &IssuerUrl, now: Unix
 }
 
 async fn fetch_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, url: &str) -> Result<T, DiscoveryError> {
-    let response = client
-        .send(OutboundRequest::Get { url: url.to_owned() })
-        .await
-        .map_err(|e| DiscoveryError::Unreachable(format!("{url}: {e}")))?;
-    if response.status != 200 {
-        return Err(DiscoveryError::Unreachable(format!("{url} answered HTTP {}", response.status)));
-    }
-    serde_json::from_slice(&response.body).map_err(|e| DiscoveryError::Invalid(format!("{url}: {e}")))
+    get_json(client, url).await.map_err(|e| match e {
+        FetchJsonError::Unreachable(m) => DiscoveryError::Unreachable(m),
+        FetchJsonError::Invalid(m) => DiscoveryError::Invalid(m),
+    })
 }
 
 #[cfg(test)]
@@ -119,7 +115,7 @@ mod tests {
     use std::sync::Mutex as StdMutex;
 
     use super::*;
-    use crate::federation::outbound::{OutboundError, OutboundResponse};
+    use crate::federation::outbound::{OutboundError, OutboundRequest, OutboundResponse};
 
     /// A TEST DOUBLE for the provider, for the one case a real provider cannot be made to
     /// produce on demand here: a broken or hostile discovery document. Counts its requests.

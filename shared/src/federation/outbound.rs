@@ -54,6 +54,27 @@ pub fn basic_authorization(client_id: &str, client_secret: &str) -> String {
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
+/// Why a JSON document could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchJsonError {
+    /// Not reached, or answered with an error status.
+    Unreachable(String),
+    /// Answered 200 with something that is not the expected JSON.
+    Invalid(String),
+}
+
+/// GETs `url` and parses its 200 answer as `T`: discovery documents and key sets.
+pub async fn get_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, url: &str) -> Result<T, FetchJsonError> {
+    let response = client
+        .send(OutboundRequest::Get { url: url.to_owned() })
+        .await
+        .map_err(|e| FetchJsonError::Unreachable(format!("{url}: {e}")))?;
+    if response.status != 200 {
+        return Err(FetchJsonError::Unreachable(format!("{url} answered HTTP {}", response.status)));
+    }
+    serde_json::from_slice(&response.body).map_err(|e| FetchJsonError::Invalid(format!("{url}: {e}")))
+}
+
 pub fn form_body(form: &[(&'static str, String)]) -> String {
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str()))).finish()
 }

@@ -17,7 +17,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 use super::access_token::{self, AccessTokenClaims, InvalidAccessToken};
 use crate::clock::UnixTime;
 use crate::config::ConfigError;
-use crate::federation::outbound::{HttpClient, OutboundRequest};
+use crate::federation::outbound::{FetchJsonError, HttpClient, get_json};
 
 /// How long a fetched key set is trusted before it is fetched again.
 pub const JWKS_TTL_SECS: i64 = 300;
@@ -91,10 +91,7 @@ async fn keys(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -
     if let Some(entry) = cached.filter(|e| now.0 - e.fetched_at.0 < JWKS_TTL_SECS) {
         return Ok(entry.keys);
     }
-    let keys = fetch(client, &config.jwks_url).await?;
-    let entry = Entry { keys: keys.clone(), fetched_at: now, forced_refetch_at: None };
-    CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(config.jwks_url.clone(), entry);
-    Ok(keys)
+    fetch_and_remember(client, config, now, None).await
 }
 
 async fn refetch(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -> Result<Option<JwkSet>, VerifyError> {
@@ -102,21 +99,25 @@ async fn refetch(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime
     if previous.is_some_and(|at| now.0 - at.0 < KEY_REFETCH_INTERVAL_SECS) {
         return Ok(None);
     }
+    fetch_and_remember(client, config, now, Some(now)).await.map(Some)
+}
+
+async fn fetch_and_remember(
+    client: &dyn HttpClient,
+    config: &VerifierConfig,
+    now: UnixTime,
+    forced_refetch_at: Option<UnixTime>,
+) -> Result<JwkSet, VerifyError> {
     let keys = fetch(client, &config.jwks_url).await?;
-    let entry = Entry { keys: keys.clone(), fetched_at: now, forced_refetch_at: Some(now) };
+    let entry = Entry { keys: keys.clone(), fetched_at: now, forced_refetch_at };
     CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(config.jwks_url.clone(), entry);
-    Ok(Some(keys))
+    Ok(keys)
 }
 
 async fn fetch(client: &dyn HttpClient, url: &str) -> Result<JwkSet, VerifyError> {
-    let response = client
-        .send(OutboundRequest::Get { url: url.to_owned() })
-        .await
-        .map_err(|e| VerifyError::KeysUnavailable(e.to_string()))?;
-    if response.status != 200 {
-        return Err(VerifyError::KeysUnavailable(format!("{url} answered HTTP {}", response.status)));
-    }
-    serde_json::from_slice(&response.body).map_err(|e| VerifyError::KeysUnavailable(format!("{url}: {e}")))
+    get_json(client, url).await.map_err(|e| match e {
+        FetchJsonError::Unreachable(m) | FetchJsonError::Invalid(m) => VerifyError::KeysUnavailable(m),
+    })
 }
 
 #[cfg(test)]
@@ -125,7 +126,7 @@ mod tests {
 
     use super::*;
     use crate::crypto::b64url;
-    use crate::federation::outbound::{OutboundError, OutboundResponse};
+    use crate::federation::outbound::{OutboundError, OutboundRequest, OutboundResponse};
     use crate::oauth::JwtKeys;
 
     /// A TEST DOUBLE for the issuer's JWKS endpoint (the black-box suite covers the real one):
