@@ -72,7 +72,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation --test device_flow --test hostile_inputs -- --include-ignored
 # The issuer as standard OAuth and JWT libraries see it (openid-client, jose).
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_dev_server
@@ -86,7 +86,7 @@ with_idp "http://127.0.0.1:$port/lambda-url/federation-callback"
 AUTHFN_TEST_EXTRA_ENV+=$'\n'"AUTHFN_ACCESS_TOKEN_JWKS_URL=http://127.0.0.1:$port/lambda-url/jwks/.well-known/jwks.json"
 start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
-    run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation --test device_flow --test hostile_inputs -- --include-ignored
 stop_lambda_watch
 without_idp
 
@@ -95,7 +95,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test federation --test device_flow -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test federation --test device_flow --test hostile_inputs -- --include-ignored
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_wrangler_dev
 without_idp

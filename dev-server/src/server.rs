@@ -38,22 +38,29 @@ async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
     app.route(req).await.map(Body::from)
 }
 
-/// Reads at most `max + 1` bytes. A longer body is cut there rather than buffered whole:
-/// one byte over is all App needs to answer 413 itself, with its usual JSON and CORS headers.
+/// Reads at most `max + 1` bytes: one byte over is all App needs to answer 413 itself, with
+/// its usual JSON and CORS headers. The rest of an oversized body is read and dropped (up to
+/// [`DRAIN_LIMIT`]), so the client gets that answer instead of a reset connection.
 async fn read_capped(mut body: Body, max: usize) -> Result<Bytes, axum::Error> {
     let cap = max.saturating_add(1);
     let mut buf = BytesMut::new();
+    let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
-            buf.extend_from_slice(&data);
-            if buf.len() >= cap {
-                buf.truncate(cap);
+            seen = seen.saturating_add(data.len());
+            if buf.len() < cap {
+                buf.extend_from_slice(&data[..data.len().min(cap - buf.len())]);
+            }
+            if seen > DRAIN_LIMIT {
                 break;
             }
         }
     }
     Ok(buf.freeze())
 }
+
+/// How much of an oversized body is read only to be dropped; past it the connection closes.
+const DRAIN_LIMIT: usize = 1024 * 1024;
 
 fn demo_page() -> Response {
     let mut res = Response::new(Body::from(DEMO_PAGE));
