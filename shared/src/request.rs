@@ -35,20 +35,26 @@ pub fn client_ip(req: &HttpRequest, config: &Config) -> String {
     req.extensions().get::<ClientIp>().map(|ip| ip.0.clone()).unwrap_or_else(|| "unknown".into())
 }
 
-/// Parses a JSON body, with 413 / 415 / 400 for the ways a client can get it wrong.
-pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, config: &Config) -> Result<T, ApiError> {
+/// The body, if it is within the size limit (else 413) and declared as `media_type` (else 415).
+fn checked_body<'a>(req: &'a HttpRequest, config: &Config, media_type: &'static str) -> Result<&'a [u8], ApiError> {
     if req.body().len() > config.max_body_bytes {
         return Err(ApiError::PayloadTooLarge { limit: config.max_body_bytes });
     }
-    let is_json = req
+    let declared = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiError::UnsupportedMediaType { expected: "application/json" });
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(media_type));
+    if !declared {
+        return Err(ApiError::UnsupportedMediaType { expected: media_type });
     }
+    Ok(req.body())
+}
+
+/// Parses a JSON body, with 413 / 415 / 400 for the ways a client can get it wrong.
+pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, config: &Config) -> Result<T, ApiError> {
+    checked_body(req, config, "application/json")?;
     serde_json::from_slice(req.body()).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -94,18 +100,7 @@ pub fn presented_credential<'a>(req: &'a HttpRequest, cookie_name: &str) -> Pres
 
 /// An `application/x-www-form-urlencoded` body (OAuth requests, `form_post` callbacks).
 pub fn form_body<'a>(req: &'a HttpRequest, config: &Config) -> Result<&'a str, ApiError> {
-    if req.body().len() > config.max_body_bytes {
-        return Err(ApiError::PayloadTooLarge { limit: config.max_body_bytes });
-    }
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(ApiError::UnsupportedMediaType { expected: "application/x-www-form-urlencoded" });
-    }
+    checked_body(req, config, "application/x-www-form-urlencoded")?;
     std::str::from_utf8(req.body()).map_err(|_| ApiError::invalid_field("body", "is not UTF-8"))
 }
 
