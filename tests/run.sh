@@ -10,11 +10,13 @@
 #      over that DynamoDB API;
 #   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
 #      Miniflare's KV and D1);
-#   5. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
+#   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
+#      against the README's dev command (./dev.sh), then against the Worker in workerd;
+#   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
 #      an arm64 release build of every Lambda function, `wrangler deploy --dry-run`.
 # Needs: cargo, python3 with `moto[server]`, `cargo-lambda`, `cfn-lint` and `aws-sam-cli`
-# from PyPI, and the Workers tools from infra/install-worker-tools.sh (.ci/run installs all
-# of them).
+# from PyPI, the Workers tools and npm packages from infra/install-worker-tools.sh, and
+# /usr/bin/chromium (Debian's `chromium`); .ci/run installs all of them.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -31,7 +33,12 @@ source tests/support/workers.sh
 source tests/support/idp.sh
 # shellcheck source=support/oauth.sh
 source tests/support/oauth.sh
+# shellcheck source=support/spa.sh
+source tests/support/spa.sh
+dev_sh_pid=""
 cleanup() {
+    [[ -n "$dev_sh_pid" ]] && kill_tree "$dev_sh_pid"
+    stop_spa || true
     stop_idp || true
     stop_wrangler_dev || true
     stop_lambda_watch || true
@@ -48,7 +55,7 @@ run_tests() {
     cargo test "$@" 2>&1 | tee -a "$results"
 }
 
-echo "== 1/5 unit, handler and store tests (memory + DynamoDB API)"
+echo "== 1/6 unit, handler and store tests (memory + DynamoDB API)"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 # The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
 run_tests -p authfn-blackbox --test deployment
@@ -67,7 +74,7 @@ without_idp() {
     unset AUTHFN_TEST_EXTRA_ENV AUTHFN_TEST_RESOURCE_SERVER_SECRET
 }
 
-echo "== 2/5 black-box and federation suites against the local dev server"
+echo "== 2/6 black-box and federation suites against the local dev server"
 port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
@@ -78,7 +85,7 @@ AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs |
 stop_dev_server
 without_idp
 
-echo "== 3/5 black-box and federation suites against the Lambda binaries (cargo lambda watch + DynamoDB API)"
+echo "== 3/6 black-box and federation suites against the Lambda binaries (cargo lambda watch + DynamoDB API)"
 port="$(free_port)"
 # Under cargo lambda each function has its own URL prefix: the callback function's is the
 # public URL the provider sends browsers back to.
@@ -90,7 +97,7 @@ AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
 stop_lambda_watch
 without_idp
 
-echo "== 4/5 black-box and federation suites against the Worker (wrangler dev: workerd + local KV and D1)"
+echo "== 4/6 black-box and federation suites against the Worker (wrangler dev: workerd + local KV and D1)"
 port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"
@@ -100,7 +107,36 @@ AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" node tests/oauth-client/device-flow.m
 stop_wrangler_dev
 without_idp
 
-echo "== 5/5 deployment artefacts (template.yaml, arm64 Lambda builds, Worker bundle)"
+echo "== 5/6 the example SPA in Chromium: the README's ./dev.sh, then the Worker in workerd"
+# Every URL on localhost: the SPA and the API must share a site for the cookie.
+api_port="$(free_port)" spa_port="$(free_port)"
+dev_sh_log="$(mktemp "${TMPDIR:-/tmp}/dev-sh.XXXXXX.log")"
+AUTHFN_DEV_PORT="$api_port" AUTHFN_SPA_PORT="$spa_port" ./dev.sh </dev/null >"$dev_sh_log" 2>&1 &
+dev_sh_pid=$!
+wait_until_up "./dev.sh" "$dev_sh_pid" "$dev_sh_log" 600 grep -q "open this" "$dev_sh_log"
+AUTHFN_BASE_URL="http://localhost:$api_port" AUTHFN_SPA_URL="http://localhost:$spa_port" \
+    AUTHFN_TEST_IDP_URL="$(awk '/local OpenID IdP/ { print $4 }' "$dev_sh_log")" \
+    node tests/browser/spa.mjs | tee -a "$results"
+kill_tree "$dev_sh_pid"
+dev_sh_pid=""
+rm -f "$dev_sh_log"
+
+port="$(free_port)" spa_port="$(free_port)"
+with_idp "http://localhost:$port"
+# The production rate limit, so the suite can meet it.
+AUTHFN_TEST_EXTRA_ENV+="
+AUTHFN_TRUSTED_ORIGINS=http://localhost:$spa_port
+AUTHFN_RETURN_TO=http://localhost:$spa_port/
+AUTHFN_SIGN_IN_URL=http://localhost:$spa_port/
+AUTHFN_RATE_LIMIT_PER_MINUTE=20"
+start_wrangler_dev "$port"
+start_spa "$spa_port" "http://localhost:$port" "idp=Local IdP"
+AUTHFN_BASE_URL="http://localhost:$port" node tests/browser/spa.mjs | tee -a "$results"
+stop_spa
+stop_wrangler_dev
+without_idp
+
+echo "== 6/6 deployment artefacts (template.yaml, arm64 Lambda builds, Worker bundle)"
 tests/deploy-checks.sh | tee -a "$results"
 
 awk '/^check .* \.\.\. ok$/ { p += 1 }

@@ -1,0 +1,320 @@
+// The example SPA (examples/spa) against a running authfn, in a real browser: Debian's
+// Chromium, headless, driven by playwright-core. Prints one `check <name> ... ok` line per
+// step; exits non-zero on the first failure.
+//
+//   AUTHFN_BASE_URL=http://localhost:3000 AUTHFN_SPA_URL=http://localhost:5173 \
+//   AUTHFN_TEST_IDP_URL=http://127.0.0.1:PORT node tests/browser/spa.mjs
+//
+// The deployment must trust the SPA's origin, list `$AUTHFN_SPA_URL/` as a return_to, send
+// signed-out device-page visitors to the SPA (AUTHFN_SIGN_IN_URL), offer the `cli` client
+// (tests/support/oauth.sh) and the provider `idp` at the local OpenID provider, which the SPA
+// shows as "Local IdP" (tests/support/idp.sh, tests/support/spa.sh). Both URLs must be on
+// `localhost`: one site, as the cookie needs.
+import { randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { chromium } from "playwright-core";
+
+const api = process.env.AUTHFN_BASE_URL;
+const spa = process.env.AUTHFN_SPA_URL;
+if (!api || !spa) throw new Error("AUTHFN_BASE_URL and AUTHFN_SPA_URL are required");
+
+const password = "correct horse battery";
+const newEmail = (tag) => `${tag}-${randomBytes(6).toString("hex")}@example.com`;
+
+function check(name, ok, detail = "") {
+    if (!ok) {
+        console.error(`check ${name} ... FAILED ${detail}`);
+        process.exitCode = 1;
+        throw new Error(`check ${name} failed`);
+    }
+    console.log(`check ${name} ... ok`);
+}
+
+// Page states, read the way a user reads them.
+const signedOut = (page) => page.locator("#status", { hasText: "You are signed out." }).waitFor();
+const signedInAs = (page, email) => page.locator("#signed-in #email", { hasText: email }).waitFor();
+const message = async (page, pattern) => {
+    await page.locator("#message", { hasText: pattern }).waitFor();
+    return page.locator("#message").textContent();
+};
+
+async function submit(page, form, email, pass = password) {
+    await page.fill(`#${form} input[name=email]`, email);
+    await page.fill(`#${form} input[name=password]`, pass);
+    await page.click(`#${form} button`);
+}
+
+/** Submits the sign-in form and returns the API's answer to it, as the browser got it. */
+async function signInAnswer(page, email, pass) {
+    const answer = page.waitForResponse((r) => r.url() === `${api}/auth/sign-in` && r.request().method() === "POST");
+    await submit(page, "sign-in", email, pass);
+    return answer;
+}
+
+async function signUp(page, email) {
+    await page.goto(spa);
+    await signedOut(page);
+    await submit(page, "sign-up", email);
+    await signedInAs(page, email);
+}
+
+async function signIn(page, email, pass = password) {
+    await page.goto(spa);
+    await signedOut(page);
+    await submit(page, "sign-in", email, pass);
+}
+
+/** What the API says of the session in `context`, asked from the SPA's own origin. */
+async function apiSession(page) {
+    return page.evaluate(async (url) => (await fetch(`${url}/auth/session`, { credentials: "include" })).status, api);
+}
+
+// A hostile site: one server, reached as a sibling origin on the same site (localhost:PORT,
+// which the cookie reaches but AUTHFN_TRUSTED_ORIGINS does not name) and cross-site
+// (127.0.0.1:PORT).
+const evil = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end("<!doctype html><title>evil</title><p>nothing to see</p>");
+});
+await new Promise((resolve) => evil.listen(0, "127.0.0.1", resolve));
+const evilPort = evil.address().port;
+
+const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    // Chromium's own background traffic would only be refused on this network.
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"],
+});
+
+try {
+    // --- The journey: sign up, reload, sign out, wrong password, sign in.
+    {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const email = newEmail("journey");
+        await signUp(page, email);
+        check("sign-up-shows-the-user", true);
+
+        await page.reload();
+        await signedInAs(page, email);
+        check("session-survives-reload", true);
+
+        const visible = await page.evaluate(() => document.cookie);
+        const cookies = await context.cookies(api);
+        const session = cookies.find((c) => c.name.includes("authfn") && !c.name.includes("federation"));
+        check("cookie-invisible-to-page-scripts", session && session.httpOnly && !visible.includes(session.value) && visible === "",
+            JSON.stringify({ visible, cookies }));
+        check("cookie-is-samesite-lax", session.sameSite === "Lax", session.sameSite);
+
+        await page.click("#sign-out");
+        await signedOut(page);
+        check("sign-out", (await apiSession(page)) === 401);
+
+        // The cookie as it was before sign-out, put back by an attacker who copied it.
+        await context.addCookies([session]);
+        check("replayed-cookie-after-sign-out-refused", (await apiSession(page)) === 401);
+
+        await signIn(page, email, "not the password");
+        check("wrong-password-message", (await message(page, "Wrong email or password.")) === "Wrong email or password.");
+        await submit(page, "sign-in", email);
+        await signedInAs(page, email);
+        check("sign-in-after-a-mistake", true);
+        await context.close();
+    }
+
+    // --- Lockout after repeated wrong passwords, said in minutes.
+    {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const email = newEmail("locked");
+        await signUp(page, email);
+        await page.click("#sign-out");
+        await signedOut(page);
+        let text = "";
+        let answer;
+        for (let i = 0; i < 8 && !text.includes("Too many failed sign-ins"); i++) {
+            await page.evaluate(() => { document.getElementById("message").textContent = ""; });
+            answer = await signInAnswer(page, email, `wrong password ${i}`);
+            text = await message(page, /Wrong email|Too many failed/);
+        }
+        // The wait shown is the API's Retry-After, which CORS must expose to the SPA.
+        const minutes = Math.ceil(Number(answer.headers()["retry-after"]) / 60);
+        check("account-locked-message", answer.status() === 423 &&
+            text === `Too many failed sign-ins for this account. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`, text);
+        await context.close();
+    }
+
+    // --- Two tabs: sign-out in one ends the session in the other, which notices by itself.
+    {
+        const context = await browser.newContext();
+        const first = await context.newPage();
+        const email = newEmail("tabs");
+        await signUp(first, email);
+        const second = await context.newPage();
+        await second.goto(spa);
+        await signedInAs(second, email);
+        await first.click("#sign-out");
+        await signedOut(second);
+        check("sign-out-in-one-tab-shows-in-the-other", (await apiSession(second)) === 401);
+        await context.close();
+    }
+
+    // --- Two devices: "sign out everywhere" on one ends the other's session.
+    {
+        const email = newEmail("devices");
+        const laptop = await (await browser.newContext()).newPage();
+        await signUp(laptop, email);
+        const phone = await (await browser.newContext()).newPage();
+        await signIn(phone, email);
+        await signedInAs(phone, email);
+        await laptop.click("#sign-out-all");
+        await signedOut(laptop);
+        await phone.reload();
+        await signedOut(phone);
+        check("sign-out-everywhere-ends-the-other-device", true);
+        await laptop.context().close();
+        await phone.context().close();
+    }
+
+    // --- Single sign-on at the local OpenID provider, back into the SPA.
+    {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(spa);
+        await signedOut(page);
+        const login = `sso-${randomBytes(4).toString("hex")}`;
+        await page.click("text=Sign in with Local IdP");
+        await page.waitForURL((url) => url.href.startsWith(process.env.AUTHFN_TEST_IDP_URL ?? "http://127.0.0.1:"));
+        await page.fill("input[name=login]", login);
+        await page.fill("input[name=password]", "anything");
+        await page.click("button[type=submit]");
+        // oidc-provider's development consent page, on the first sign-in of this account.
+        const consent = page.locator("button[type=submit]", { hasText: /continue/i });
+        await Promise.race([
+            page.waitForURL((url) => url.href.startsWith(spa)),
+            consent.waitFor().then(() => consent.click()),
+        ]);
+        await page.waitForURL((url) => url.href.startsWith(spa));
+        await signedInAs(page, `${login}@example.test`);
+        check("sso-round-trip-ends-in-the-spa", new URL(page.url()).origin === new URL(spa).origin, page.url());
+        await context.close();
+    }
+
+    // --- A CLI asks for a code; the user opens the device page signed out, signs in on the
+    // SPA, comes back to the page with the code still there, and allows it.
+    {
+        const authorize = await fetch(`${api}/oidc/device/authorize`, {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({ client_id: "cli", scope: "openid" }),
+        });
+        const device = await authorize.json();
+        check("cli-gets-a-user-code", authorize.status === 200 && /^[A-Z]{4}-[A-Z]{4}$/.test(device.user_code), JSON.stringify(device));
+
+        const email = newEmail("device");
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await signUp(page, email);
+        await page.click("#sign-out");
+        await signedOut(page);
+
+        await page.goto(device.verification_uri_complete);
+        await page.locator("a", { hasText: "Sign in" }).click();
+        await page.waitForURL((url) => url.href.startsWith(spa));
+        await submit(page, "sign-in", email);
+        await page.waitForURL((url) => url.href.startsWith(`${api}/oidc/device`));
+        await page.locator("strong", { hasText: device.user_code }).waitFor();
+        await page.click("button[value=approve]");
+        await page.locator("text=You can return to your device.").waitFor();
+        const token = await fetch(`${api}/oidc/token`, {
+            method: "POST",
+            headers: { "content-type": "application/x-www-form-urlencoded" },
+            body: new URLSearchParams({
+                grant_type: "urn:ietf:params:oauth:grant-type:device_code",
+                device_code: device.device_code,
+                client_id: "cli",
+            }),
+        });
+        check("device-approved-through-the-spa", token.status === 200 && typeof (await token.json()).access_token === "string",
+            `${token.status}`);
+        await context.close();
+    }
+
+    // --- Hostile pages. The victim is signed in; the attacker's page runs in the same browser.
+    {
+        const context = await browser.newContext();
+        const victim = await context.newPage();
+        const email = newEmail("victim");
+        await signUp(victim, email);
+        const attacker = await context.newPage();
+
+        for (const [label, origin] of [["same-site", `http://localhost:${evilPort}`], ["cross-site", `http://127.0.0.1:${evilPort}`]]) {
+            await attacker.goto(`${origin}/`);
+            // Fire-and-forget requests a page may send anywhere (no-cors): the cookie rides
+            // along from the same-site page, so only the Origin check stands in the way.
+            await attacker.evaluate(async (url) => {
+                for (const path of ["/auth/sign-out", "/auth/sign-out/all"]) {
+                    await fetch(url + path, { method: "POST", mode: "no-cors", credentials: "include" }).catch(() => {});
+                    await fetch(url + path, {
+                        method: "POST", mode: "no-cors", credentials: "include",
+                        headers: { "content-type": "text/plain" }, body: "{}",
+                    }).catch(() => {});
+                }
+            }, api);
+            check(`${label}-page-cannot-sign-the-user-out-by-fetch`, (await apiSession(victim)) === 200);
+
+            // A form posted at the top level, as a click on the attacker's page would.
+            const navigation = attacker.waitForURL((url) => url.href.startsWith(api));
+            await attacker.evaluate((url) => {
+                const form = document.createElement("form");
+                form.method = "POST";
+                form.action = `${url}/auth/sign-out/all`;
+                document.body.append(form);
+                form.submit();
+            }, api);
+            await navigation;
+            const refused = await attacker.evaluate(() => document.body.innerText);
+            check(`${label}-form-post-refused`, (await apiSession(victim)) === 200 && /csrf_rejected|unauthenticated/.test(refused), refused);
+
+            // Reading a response needs CORS, which only trusted origins get.
+            await attacker.goto(`${origin}/`);
+            const read = await attacker.evaluate(async (url) => {
+                try {
+                    const res = await fetch(`${url}/auth/session`, { credentials: "include" });
+                    return `read ${res.status}: ${await res.text()}`;
+                } catch (e) {
+                    return `blocked: ${e.name}`;
+                }
+            }, api);
+            check(`${label}-page-cannot-read-the-session`, read === "blocked: TypeError", read);
+        }
+        await victim.reload();
+        await signedInAs(victim, email);
+        check("victim-still-signed-in", true);
+        await context.close();
+    }
+
+    // --- The rate limit, with the wait the API asks for (Retry-After, exposed to the SPA).
+    // Last: it uses up this address's sign-in allowance for the minute.
+    {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await page.goto(spa);
+        await signedOut(page);
+        let text = "";
+        let answer;
+        for (let i = 0; i < 200 && !text.includes("Too many attempts"); i++) {
+            await page.evaluate(() => { document.getElementById("message").textContent = ""; });
+            answer = await signInAnswer(page, newEmail("flood"), "wrong password");
+            text = await message(page, /Wrong email|Too many attempts/);
+        }
+        const wait = answer.headers()["retry-after"];
+        check("rate-limited-message-with-the-wait", answer.status() === 429 &&
+            text === `Too many attempts from your network. Wait ${wait} seconds and try again.`, text);
+        await context.close();
+    }
+} finally {
+    await browser.close();
+    evil.close();
+}
