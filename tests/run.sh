@@ -7,7 +7,7 @@
 #      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, and
 #      openid-client + jose (npm) against the token issuer;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
-#      over that DynamoDB API;
+#      over that DynamoDB API, then a store outage (that server frozen, then thawed);
 #   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
 #      Miniflare's KV and D1);
 #   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
@@ -94,6 +94,9 @@ AUTHFN_TEST_EXTRA_ENV+=$'\n'"AUTHFN_ACCESS_TOKEN_JWKS_URL=http://127.0.0.1:$port
 start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
     run_tests -p authfn-blackbox --test http --test federation --test device_flow --test hostile_inputs -- --include-ignored
+# Last and alone: it freezes the DynamoDB API server for everyone, then thaws it.
+AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url AUTHFN_TEST_DYNAMODB_PID="$DDB_API_PID" \
+    run_tests -p authfn-blackbox --test store_faults -- --include-ignored
 stop_lambda_watch
 without_idp
 
