@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine, with real parts:
 #   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
-#      real API (a local moto server, started here on a free loopback port), and the check
-#      that template.yaml and the Worker deploy every function;
+#      real API (a local moto server, started here on a free loopback port), the check
+#      that template.yaml and the Worker deploy every function, and cargo fuzz over request
+#      handling and cookie parsing for a bounded time (tests/fuzz/run.sh);
 #   2. the black-box HTTP suite against the local dev server, the federation suite with a real
 #      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, and
 #      openid-client + jose (npm) against the token issuer;
@@ -59,6 +60,8 @@ echo "== 1/6 unit, handler and store tests (memory + DynamoDB API)"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 # The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
 run_tests -p authfn-blackbox --test deployment
+# Request handling and the session cookie under cargo fuzz, a bounded time per target.
+tests/fuzz/run.sh | tee -a "$results"
 
 # Each target gets its own OpenID provider, registered with that target's callback URLs, and
 # the token issuer's settings. $1: the target's AUTHFN_PUBLIC_URL.
