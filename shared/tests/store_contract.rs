@@ -535,6 +535,7 @@ fn refresh(family: &str, active: bool) -> RefreshTokenRecord {
         user_id: UserId::generate().unwrap(),
         client_id: "cli".into(),
         scope: "openid".into(),
+        user_epoch: 3,
         active,
         expires_at: T0.plus(DAY),
         family_expires_at: T0.plus(30 * DAY),

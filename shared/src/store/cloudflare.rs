@@ -174,6 +174,7 @@ struct RefreshRow {
     user_id: String,
     client_id: String,
     scope: String,
+    user_epoch: i64,
     active: i64,
     family_expires_at: i64,
     expires_at: i64,
@@ -454,8 +455,8 @@ impl Store for CloudflareStore {
 
     async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
         self.statement(
-            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, active, family_expires_at, expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, client_id, scope, active, family_expires_at, expires_at, user_epoch) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             &[
                 text(&token.token_hash.to_hex()),
                 text(&token.family_id),
@@ -465,6 +466,7 @@ impl Store for CloudflareStore {
                 number(i64::from(token.active)),
                 number(token.family_expires_at.0),
                 number(token.expires_at.0),
+                number(token.user_epoch as i64),
             ],
         )?
         .run()
@@ -476,7 +478,7 @@ impl Store for CloudflareStore {
     async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>> {
         let row: Option<RefreshRow> = self
             .statement(
-                "SELECT family_id, user_id, client_id, scope, active, family_expires_at, expires_at \
+                "SELECT family_id, user_id, client_id, scope, user_epoch, active, family_expires_at, expires_at \
                  FROM refresh_tokens WHERE token_hash = ?1 AND expires_at > ?2",
                 &[text(&token_hash.to_hex()), number(now.0)],
             )?
@@ -489,6 +491,7 @@ impl Store for CloudflareStore {
             user_id: UserId::from_stored(r.user_id),
             client_id: r.client_id,
             scope: r.scope,
+            user_epoch: u64::try_from(r.user_epoch).unwrap_or(0),
             active: r.active != 0,
             family_expires_at: UnixTime(r.family_expires_at),
             expires_at: UnixTime(r.expires_at),

@@ -10,7 +10,7 @@
 //! | `FEDERATION#<state hash hex>` | `binding_hash`, `provider`, `return_to`, `wants_json`   | the attempt's end |
 //! | `DEVICE#<device code hash hex>` | `user_code`, `client_id`, `scope`, `status`, `user_id`, `interval_secs`, `last_polled_at`, `version` | the code's end |
 //! | `USERCODE#<user code>`    | `device_code_hash` (claims the user code while live)        | the code's end    |
-//! | `REFRESH#<token hash hex>`| `family_id`, `user_id`, `client_id`, `scope`, `active`, `family_expires_at` | the token's end |
+//! | `REFRESH#<token hash hex>`| `family_id`, `user_id`, `client_id`, `scope`, `user_epoch`, `active`, `family_expires_at` | the token's end |
 //! | `FAMILY#<family id>`      | `revoked`: a revoked refresh-token family                   | the family's end  |
 //!
 //! Users and their email claims never expire, so they carry no `ttl`: DynamoDB only deletes
@@ -826,6 +826,7 @@ fn refresh_item(token: &RefreshTokenRecord) -> Item {
         ("user_id".into(), s(token.user_id.as_str())),
         ("client_id".into(), s(&token.client_id)),
         ("scope".into(), s(&token.scope)),
+        ("user_epoch".into(), n(token.user_epoch)),
         ("active".into(), AttributeValue::Bool(token.active)),
         ("family_expires_at".into(), time(token.family_expires_at)),
         (TTL.into(), time(token.expires_at)),
@@ -840,6 +841,8 @@ fn decode_refresh(hash: &TokenHash, item: &Item) -> StoreResult<RefreshTokenReco
         user_id: UserId::from_stored(d.string("user_id")?),
         client_id: d.string("client_id")?,
         scope: d.string("scope")?,
+        // Absent on tokens issued before the field existed: epoch 0, as every user began.
+        user_epoch: item.get("user_epoch").map(|_| d.number("user_epoch")).transpose()?.unwrap_or(0),
         active: matches!(item.get("active"), Some(AttributeValue::Bool(true))),
         expires_at: d.time(TTL)?,
         family_expires_at: d.time("family_expires_at")?,

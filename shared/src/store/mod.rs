@@ -114,6 +114,9 @@ pub struct RefreshTokenRecord {
     pub user_id: UserId,
     pub client_id: String,
     pub scope: String,
+    /// The user's `session_epoch` when the family began: "sign out everywhere" bumps that,
+    /// which ends every refresh-token family too, with no per-family write.
+    pub user_epoch: u64,
     /// `false` once rotated: presenting it again is reuse.
     pub active: bool,
     pub expires_at: UnixTime,

@@ -58,6 +58,12 @@ async fn introspect(api: &Api, token: &str) -> Value {
 
 /// Signs a user up, runs the device flow to the end, and returns (user id, token response).
 async fn device_tokens(api: &Api) -> (String, Value) {
+    let (user_id, _, tokens) = signed_in_device(api).await;
+    (user_id, tokens)
+}
+
+/// As [`device_tokens`], with the browser session that approved the device.
+async fn signed_in_device(api: &Api) -> (String, SessionCookie, Value) {
     let signed_up = api.sign_up(&unique_email("device"), PASSWORD).await;
     signed_up.expect_status(201);
     let user_id = signed_up.json()["user_id"].as_str().unwrap().to_owned();
@@ -66,7 +72,7 @@ async fn device_tokens(api: &Api) -> (String, Value) {
     answer(api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await.expect_status(200);
     let tokens = poll(api, auth["device_code"].as_str().unwrap()).await;
     tokens.expect_status(200);
-    (user_id, tokens.json())
+    (user_id, cookie, tokens.json())
 }
 
 fn jwt_part(token: &str, index: usize) -> Value {
@@ -237,6 +243,22 @@ async fn parallel_refreshes_of_one_token_succeed_once() {
         ok += usize::from(r.await.unwrap() == 200);
     }
     assert_eq!(ok, 1);
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn signing_out_everywhere_ends_device_sign_ins_too() {
+    let api = api();
+    let (_, cookie, tokens) = signed_in_device(&api).await;
+    // One rotation first: the family, not just the token the device was first given, ends.
+    let rotated = refresh(&api, tokens["refresh_token"].as_str().unwrap()).await;
+    rotated.expect_status(200);
+    let token = rotated.json()["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&api, &token).await["active"], true);
+
+    api.browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None).await.expect_status(204);
+    assert_eq!(introspect(&api, &token).await["active"], false);
+    refresh(&api, &token).await.expect_error(400, "invalid_grant");
 }
 
 #[tokio::test]

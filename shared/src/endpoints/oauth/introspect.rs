@@ -31,7 +31,11 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         return Ok(response::json(StatusCode::OK, &body));
     }
     if let Some(record) = app.store.refresh_token(&TokenHash::of(token.as_bytes()), now).await? {
-        if record.active && !app.store.is_token_family_revoked(&record.family_id, now).await? {
+        // Alive: not rotated, family not revoked, and no "sign out everywhere" since it began.
+        let live = record.active
+            && !app.store.is_token_family_revoked(&record.family_id, now).await?
+            && app.store.user_by_id(&record.user_id).await?.is_some_and(|u| u.session_epoch == record.user_epoch);
+        if live {
             let body = json!({
                 "active": true, "token_type": "refresh_token", "scope": record.scope, "client_id": record.client_id,
                 "sub": record.user_id.as_str(), "exp": record.expires_at.0, "iss": config.issuer,

@@ -22,8 +22,8 @@ use crate::error::ApiError;
 use crate::oauth::error::OAuthErrorCode;
 use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, access_token};
 use crate::request::{HttpRequest, Params};
-use crate::store::RefreshTokenRecord;
-use crate::token::{TokenHash, UserId};
+use crate::store::{RefreshTokenRecord, UserRecord};
+use crate::token::TokenHash;
 
 /// The issuer's settings, or 404 when no OAuth clients are configured.
 fn issuer(app: &App) -> Result<&OAuthConfig, ApiError> {
@@ -122,11 +122,12 @@ struct Family {
 fn issue(
     config: &OAuthConfig,
     now: UnixTime,
-    user_id: &UserId,
+    user: &UserRecord,
     client_id: &str,
     scope: &str,
     family: Option<Family>,
 ) -> Result<(TokenResponse, Option<RefreshTokenRecord>), ApiError> {
+    let user_id = &user.id;
     let claims = AccessTokenClaims::new(&config.issuer, &config.audience, user_id.as_str(), client_id, scope, now, config.access_token_secs)?;
     let access_token = access_token::sign(&config.keys, &claims).map_err(ApiError::Internal)?;
     let scopes: Vec<&str> = scope.split_whitespace().collect();
@@ -147,6 +148,7 @@ fn issue(
             user_id: user_id.clone(),
             client_id: client_id.to_owned(),
             scope: scope.to_owned(),
+            user_epoch: user.session_epoch,
             active: true,
             expires_at: UnixTime((now.0 + config.refresh_token_secs).min(family.expires_at.0)),
             family_expires_at: family.expires_at,

@@ -71,10 +71,10 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
             if !app.store.update_device_authorization(&consumed).await? {
                 return Err(error(InvalidGrant, "the device code has been used"));
             }
-            if app.store.user_by_id(user_id).await?.is_none() {
+            let Some(user) = app.store.user_by_id(user_id).await? else {
                 return Err(error(InvalidGrant, "the user no longer exists"));
-            }
-            let (response, refresh) = issue(config, now, user_id, &client.id, &device.scope, None)?;
+            };
+            let (response, refresh) = issue(config, now, &user, &client.id, &device.scope, None)?;
             if let Some(record) = refresh {
                 app.store.put_refresh_token(&record).await?;
             }
@@ -102,15 +102,20 @@ async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: 
         app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
         return Err(error(InvalidGrant, "the refresh token was already used; every token issued from it is revoked"));
     }
-    if app.store.user_by_id(&record.user_id).await?.is_none() {
+    let Some(user) = app.store.user_by_id(&record.user_id).await? else {
         return Err(error(InvalidGrant, "the user no longer exists"));
+    };
+    if user.session_epoch != record.user_epoch {
+        // "Sign out everywhere" since this family began: it ends CLI and mobile sign-ins too.
+        app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
+        return Err(error(InvalidGrant, "the user signed out everywhere; sign in again"));
     }
     let scope = match params.get("scope") {
         None => record.scope.clone(),
         Some(narrower) => narrowed(&record.scope, narrower)?,
     };
     let family = Family { id: record.family_id.clone(), expires_at: record.family_expires_at };
-    let (response, new_record) = issue(config, now, &record.user_id, &client.id, &scope, Some(family))?;
+    let (response, new_record) = issue(config, now, &user, &client.id, &scope, Some(family))?;
     let new_record = new_record.ok_or_else(|| ApiError::Internal("refresh grant without offline_access".into()))?;
     match app.store.rotate_refresh_token(&hash, &new_record).await? {
         Rotation::Rotated => Ok(response::json(StatusCode::OK, &response)),
