@@ -183,9 +183,23 @@ try {
         const page = await context.newPage();
         await page.goto(spa);
         await signedOut(page);
+
+        // Changing one's mind at the provider lands back in the SPA with a message, not on a
+        // JSON page of the auth host.
+        const idp = process.env.AUTHFN_TEST_IDP_URL ?? "http://127.0.0.1:";
+        await page.click("text=Sign in with Local IdP");
+        await page.waitForURL((url) => url.href.startsWith(idp));
+        await page.click("text=[ Cancel ]");
+        await page.waitForURL((url) => url.href.startsWith(spa));
+        const cancelled = await message(page, "cancelled");
+        await signedOut(page);
+        check("sso-cancelled-at-the-provider-says-so-in-the-spa",
+            cancelled === "Signing in with the identity provider was cancelled or refused." && !page.url().includes("authfn_error"),
+            `${cancelled} at ${page.url()}`);
+
         const login = `sso-${randomBytes(4).toString("hex")}`;
         await page.click("text=Sign in with Local IdP");
-        await page.waitForURL((url) => url.href.startsWith(process.env.AUTHFN_TEST_IDP_URL ?? "http://127.0.0.1:"));
+        await page.waitForURL((url) => url.href.startsWith(idp));
         await page.fill("input[name=login]", login);
         await page.fill("input[name=password]", "anything");
         await page.click("button[type=submit]");

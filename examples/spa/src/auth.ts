@@ -40,6 +40,15 @@ export type AuthErrorCode =
   | "unauthenticated"
   | "csrf_rejected"
   | "store_unavailable"
+  // Federated sign-in, reported back through `?authfn_error=` (see takeFederationError):
+  | "idp_error"
+  | "invalid_state"
+  | "email_not_verified"
+  | "email_domain_not_allowed"
+  | "account_exists"
+  | "invalid_id_token"
+  | "code_exchange_failed"
+  | "idp_unavailable"
   | "network_error"
   | "unexpected_response";
 
@@ -132,6 +141,20 @@ export class AuthClient {
     const url = new URL(`${this.baseUrl}/auth/federation/${encodeURIComponent(provider)}/begin`);
     url.searchParams.set("return_to", returnTo);
     return url.toString();
+  }
+
+  /**
+   * Why a federated sign-in that came back to this page failed, or `null`. authfn sends the
+   * browser back with `?authfn_error=<code>`; this removes it from the address bar, so a
+   * reload or a bookmark does not show the message again.
+   */
+  takeFederationError(): AuthError | null {
+    const url = new URL(location.href);
+    const code = url.searchParams.get("authfn_error");
+    if (code === null) return null;
+    url.searchParams.delete("authfn_error");
+    history.replaceState(history.state, "", url);
+    return new AuthError(code, "Signing in with the identity provider did not complete.", 0, null);
   }
 
   /** The page where a signed-in user approves a CLI or TV that showed them a code. */

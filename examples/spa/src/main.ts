@@ -50,6 +50,20 @@ function describe(error: unknown): string {
       return "There is already an account with this email. Sign in instead.";
     case "store_unavailable":
       return "The service is briefly unavailable. Nothing was changed; please try again.";
+    case "idp_error":
+      return "Signing in with the identity provider was cancelled or refused.";
+    case "invalid_state":
+      return "That sign-in took too long or was finished in another browser. Please start again.";
+    case "email_not_verified":
+      return "The identity provider has not verified your email address.";
+    case "email_domain_not_allowed":
+      return "Accounts with this email domain cannot sign in here.";
+    case "account_exists":
+      return "There is already an account with this email. Sign in with your password.";
+    case "invalid_id_token":
+    case "code_exchange_failed":
+    case "idp_unavailable":
+      return "The identity provider's answer could not be used. Please try again later.";
     default:
       return error.message;
   }
@@ -133,6 +147,9 @@ auth.onOtherTabChange(() => void refresh());
 document.addEventListener("visibilitychange", () => {
   if (document.visibilityState === "visible") void refresh();
 });
+
+const federationError = auth.takeFederationError();
+if (federationError) say(describe(federationError));
 
 void refresh().then(async () => {
   if (returnTo && !el("signed-in").hidden) location.assign(returnTo);

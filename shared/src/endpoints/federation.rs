@@ -83,20 +83,50 @@ pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiE
     } else {
         Params::parse(req.uri().query().unwrap_or(""))?
     };
-    // Whatever happens next, the attempt is over: the binding cookie goes.
-    let outcome = complete(app, req, provider, &params).await;
-    let clear = crate::cookie::federation_binding(&app.config.cookie, "", 0);
+    // Consumed first, whatever the rest says: a state is good for one try.
+    let attempt = take_attempt(app, provider, &params).await;
+    // Where a failure is reported: the SPA page this sign-in began on, or the first return
+    // URL when the state says nothing trustworthy. Both come from AUTHFN_RETURN_TO.
+    let (return_to, json) = match &attempt {
+        Ok(attempt) => (Some(attempt.return_to.clone()), attempt.wants_json),
+        Err(_) => (app.config.federation.return_to(None).map(str::to_owned), false),
+    };
+    let outcome = match attempt {
+        Ok(attempt) => complete(app, req, provider, &params, &attempt).await,
+        Err(e) => Err(e),
+    };
     let mut res = match outcome {
         Ok(res) => res,
-        Err(e) => HttpResponse::from(e),
+        Err(e) => {
+            let code = e.code();
+            let json_error = HttpResponse::from(e);
+            match return_to {
+                // A browser lands back in the SPA, which reads `authfn_error`, rather than on
+                // a JSON page of the auth host.
+                Some(url) if !json && !wants_json(req) => redirect(&with_error(&url, code))?,
+                _ => json_error,
+            }
+        }
     };
-    append_cookie(&mut res, &clear);
+    // Whatever happened, the attempt is over: the binding cookie goes.
+    append_cookie(&mut res, &crate::cookie::federation_binding(&app.config.cookie, "", 0));
     Ok(res)
 }
 
-async fn complete(app: &App, req: &HttpRequest, provider: &ProviderConfig, params: &Params) -> Result<HttpResponse, ApiError> {
+/// `url` with `authfn_error=<code>` added to its query.
+fn with_error(url: &str, code: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.query_pairs_mut().append_pair("authfn_error", code);
+            parsed.into()
+        }
+        // AUTHFN_RETURN_TO entries are checked URLs; this is only a fallback.
+        Err(_) => url.to_owned(),
+    }
+}
+
+async fn take_attempt(app: &App, provider: &ProviderConfig, params: &Params) -> Result<FederationAttempt, ApiError> {
     let state = params.get("state").and_then(State::presented).ok_or(ApiError::InvalidState("state is missing"))?;
-    // Consumed first, whatever the rest says: a state is good for one try.
     let attempt = app
         .store
         .take_federation_attempt(&state.hash(), app.now())
@@ -105,6 +135,16 @@ async fn complete(app: &App, req: &HttpRequest, provider: &ProviderConfig, param
     if attempt.provider != provider.name.as_str() {
         return Err(ApiError::InvalidState("state belongs to another provider"));
     }
+    Ok(attempt)
+}
+
+async fn complete(
+    app: &App,
+    req: &HttpRequest,
+    provider: &ProviderConfig,
+    params: &Params,
+    attempt: &FederationAttempt,
+) -> Result<HttpResponse, ApiError> {
     let binding = crate::cookie::find(req.headers(), app.config.cookie.federation_name())
         .into_iter()
         .filter_map(Binding::presented)

@@ -135,6 +135,24 @@ impl Browser {
 }
 
 impl Landing {
+    /// Signed in: sent back to the SPA page without an error.
+    #[track_caller]
+    fn expect_signed_in(&self) {
+        assert_eq!((self.status, self.location.as_deref()), (302, Some(RETURN_TO)), "callback answered {}", self.body);
+    }
+
+    /// A browser whose sign-in failed is sent back to the SPA with authfn's error code in
+    /// `authfn_error`, rather than left on a JSON page of the auth host.
+    #[track_caller]
+    fn expect_sent_back(&self, code: &str) {
+        assert_eq!(self.status, 302, "callback answered {}", self.body);
+        let location = reqwest::Url::parse(self.location.as_deref().expect("a Location")).expect("a URL");
+        assert!(location.as_str().starts_with(RETURN_TO), "sent to {location}");
+        let error = location.query_pairs().find(|(k, _)| k == "authfn_error").map(|(_, v)| v.into_owned());
+        assert_eq!(error.as_deref(), Some(code), "sent to {location}");
+    }
+
+    /// The JSON error a client that asked for JSON gets.
     #[track_caller]
     fn expect_error(&self, status: u16, code: &str) {
         let body: Value = serde_json::from_str(&self.body).unwrap_or(Value::Null);
@@ -185,23 +203,21 @@ fn login_name(tag: &str) -> String {
 async fn a_federated_sign_in_creates_an_account_and_a_session() {
     let browser = Browser::new();
     let login = login_name("new");
-    let landing = browser.sign_in("idp", &login).await;
-    assert_eq!(landing.status, 302, "{}", landing.body);
-    assert_eq!(landing.location.as_deref(), Some(RETURN_TO));
+    browser.sign_in("idp", &login).await.expect_signed_in();
     let (status, session) = browser.session().await;
     assert_eq!(status, 200, "{session}");
     assert_eq!(session["user"]["email"], json!(format!("{login}@example.test")));
 
     // The same identity again, in another browser: the same account, a new session.
     let again = Browser::new();
-    assert_eq!(again.sign_in("idp", &login).await.status, 302);
+    again.sign_in("idp", &login).await.expect_signed_in();
     let (_, second) = again.session().await;
     assert_eq!(second["user"]["id"], session["user"]["id"]);
     assert_ne!(second["session"]["id"], session["session"]["id"]);
 
     // And again in the first browser: its old session is ended and replaced, not reused.
     let old_cookies = browser.cookies();
-    assert_eq!(browser.sign_in("idp", &login).await.status, 302);
+    browser.sign_in("idp", &login).await.expect_signed_in();
     let (_, third) = browser.session().await;
     assert_eq!(third["user"]["id"], session["user"]["id"]);
     assert_ne!(third["session"]["id"], session["session"]["id"]);
@@ -250,8 +266,8 @@ async fn return_to_must_be_on_the_allowlist() {
 async fn a_state_is_good_for_one_callback_only() {
     let browser = Browser::new();
     let landing = browser.sign_in("idp", &login_name("replay")).await;
-    assert_eq!(landing.status, 302, "{}", landing.body);
-    browser.call(&landing.callback, false).await.expect_error(400, "invalid_state");
+    landing.expect_signed_in();
+    browser.call(&landing.callback, false).await.expect_sent_back("invalid_state");
 }
 
 #[tokio::test]
@@ -260,7 +276,7 @@ async fn a_tampered_state_is_refused() {
     let browser = Browser::new();
     let Callback::Get(url) = browser.walk_to_callback("idp", &login_name("tamper")).await else { unreachable!() };
     let tampered = url.replace("state=", "state=x");
-    browser.call(&Callback::Get(tampered), false).await.expect_error(400, "invalid_state");
+    browser.call(&Callback::Get(tampered), true).await.expect_error(400, "invalid_state");
     assert_eq!(browser.session().await.0, 401);
 }
 
@@ -271,7 +287,7 @@ async fn a_callback_from_another_browser_is_refused() {
     let attacker = Browser::new();
     let callback = attacker.walk_to_callback("idp", &login_name("attacker")).await;
     let victim = Browser::new();
-    victim.call(&callback, false).await.expect_error(400, "invalid_state");
+    victim.call(&callback, false).await.expect_sent_back("invalid_state");
     assert_eq!(victim.session().await.0, 401);
 }
 
@@ -291,7 +307,7 @@ async fn an_idp_error_answer_is_a_clear_error() {
         back = location(&browser.get(&back).await);
     }
     assert!(back.contains("error=access_denied"), "{back}");
-    let landing = browser.call(&Callback::Get(back), false).await;
+    let landing = browser.call(&Callback::Get(back), true).await;
     landing.expect_error(400, "idp_error");
     assert!(landing.body.contains("access_denied"));
 }
@@ -305,8 +321,8 @@ async fn sign_in_with_fault(fault: &str) -> Landing {
     // Armed for this account just before the callback, whose code exchange is its next token
     // request.
     arm_fault(fault, &login).await;
-    let landing = browser.call(&callback, false).await;
-    assert_eq!(browser.session().await.0, if landing.status == 302 { 200 } else { 401 });
+    let landing = browser.call(&callback, true).await;
+    assert_eq!(browser.session().await.0, if landing.status == 200 { 200 } else { 401 });
     landing
 }
 
@@ -320,7 +336,7 @@ async fn bad_id_tokens_are_refused() {
     }
     // A key the cached key set lacks makes authfn refetch the provider's keys once.
     let landing = sign_in_with_fault("rotated_key").await;
-    assert_eq!(landing.status, 302, "rotated_key: {}", landing.body);
+    assert_eq!(landing.status, 200, "rotated_key: {}", landing.body);
 }
 
 // --- accounts -----------------------------------------------------------------------------
@@ -335,12 +351,12 @@ async fn an_email_with_a_password_account_links_only_where_allowed() {
     let user_id = signed_up.json()["user_id"].clone();
 
     // `idp` may not link by email: the password account is not taken over.
-    Browser::new().sign_in("idp", &email).await.expect_error(409, "account_exists");
+    Browser::new().sign_in("idp", &email).await.expect_sent_back("account_exists");
 
     // `idp-linking` may, because the provider asserts email_verified.
     let browser = Browser::new();
     let callback = browser.walk_to_callback("idp-linking", &email).await;
-    assert_eq!(browser.call(&callback, false).await.status, 302);
+    browser.call(&callback, false).await.expect_signed_in();
     let (status, session) = browser.session().await;
     assert_eq!(status, 200);
     assert_eq!(session["user"]["id"], user_id);
@@ -350,5 +366,5 @@ async fn an_email_with_a_password_account_links_only_where_allowed() {
 #[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
 async fn an_unverified_email_creates_no_account() {
     let landing = Browser::new().sign_in("idp", &format!("unverified-{}", random_hex())).await;
-    landing.expect_error(403, "email_not_verified");
+    landing.expect_sent_back("email_not_verified");
 }
