@@ -38,6 +38,9 @@ pub enum ApiError {
     InvalidIdToken(String),
     /// The provider could not be reached or answered nonsense. Details go to the log.
     IdpUnavailable(String),
+    /// A resource server could not fetch the access-token issuer's key set, so it cannot
+    /// tell a good token from a bad one. Details go to the log.
+    KeysUnavailable(String),
     /// The provider did not assert a verified email, which authfn needs to create or link an
     /// account.
     EmailNotVerified,
@@ -79,6 +82,7 @@ impl ApiError {
             InvalidState(_) | IdpError { .. } | CodeExchangeFailed { .. } => StatusCode::BAD_REQUEST,
             InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
             IdpUnavailable(_) => StatusCode::BAD_GATEWAY,
+            KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             EmailNotVerified | EmailDomainNotAllowed => StatusCode::FORBIDDEN,
             AccountExists => StatusCode::CONFLICT,
             OAuth { code, .. } => code.status(),
@@ -111,6 +115,7 @@ impl ApiError {
             CodeExchangeFailed { .. } => "code_exchange_failed",
             InvalidIdToken(_) => "invalid_id_token",
             IdpUnavailable(_) => "idp_unavailable",
+            KeysUnavailable(_) => "keys_unavailable",
             EmailNotVerified => "email_not_verified",
             EmailDomainNotAllowed => "email_domain_not_allowed",
             AccountExists => "account_exists",
@@ -148,6 +153,7 @@ impl ApiError {
             CodeExchangeFailed { code } => format!("the identity provider refused the sign-in code: {code}"),
             InvalidIdToken(why) => why.clone(),
             IdpUnavailable(_) => "the identity provider could not be reached; retry shortly".into(),
+            KeysUnavailable(_) => "the token issuer's signing keys could not be fetched; retry shortly".into(),
             EmailNotVerified => "the identity provider did not confirm a verified email address".into(),
             EmailDomainNotAllowed => "accounts with this email domain may not sign in here".into(),
             AccountExists => {
@@ -164,7 +170,7 @@ impl ApiError {
             ApiError::AccountLocked { retry_after_secs } | ApiError::RateLimited { retry_after_secs } => {
                 Some(*retry_after_secs)
             }
-            ApiError::StoreUnavailable => Some(1),
+            ApiError::StoreUnavailable | ApiError::KeysUnavailable(_) => Some(1),
             _ => None,
         }
     }

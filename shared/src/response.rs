@@ -32,9 +32,10 @@ struct ErrorBody<'a> {
 
 impl From<ApiError> for HttpResponse {
     fn from(e: ApiError) -> Self {
-        if let ApiError::Internal(detail) = &e {
-            // The only place internal details are written: the function's log, never the client.
-            eprintln!("authfn internal error: {detail}");
+        // The only place details are written: the function's log, never the client. They
+        // name what failed (a URL, an HTTP status), never a token or a secret.
+        if let ApiError::Internal(detail) | ApiError::IdpUnavailable(detail) | ApiError::KeysUnavailable(detail) = &e {
+            eprintln!("authfn {}: {detail}", e.code());
         }
         let error_description = matches!(e, ApiError::OAuth { .. }).then(|| e.message());
         let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message(), error_description });

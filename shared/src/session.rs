@@ -105,7 +105,7 @@ impl App {
         match verifier::verify(client, config, token, self.now()).await {
             Ok(claims) => Ok(claims),
             Err(VerifyError::Invalid(_)) => Err(ApiError::Unauthenticated),
-            Err(VerifyError::KeysUnavailable(detail)) => Err(ApiError::IdpUnavailable(detail)),
+            Err(VerifyError::KeysUnavailable(detail)) => Err(ApiError::KeysUnavailable(detail)),
         }
     }
 }

@@ -433,6 +433,38 @@ async fn a_store_outage_is_a_503_and_forged_cookies_never_reach_the_store() {
     assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
 }
 
+/// FAULT (test-only, named as such): an access-token issuer whose key set cannot be fetched,
+/// answering as the native client does for a host that refuses connections.
+struct UnreachableIssuer;
+
+#[async_trait::async_trait]
+impl authfn::federation::outbound::HttpClient for UnreachableIssuer {
+    async fn send(
+        &self,
+        _: authfn::federation::outbound::OutboundRequest,
+    ) -> Result<authfn::federation::outbound::OutboundResponse, authfn::federation::outbound::OutboundError> {
+        Err(authfn::federation::outbound::OutboundError("connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn a_resource_server_that_cannot_fetch_the_issuers_keys_says_so() {
+    // A resource server: it trusts another deployment's tokens and must fetch its keys.
+    let h = Harness::memory(&[("AUTHFN_ACCESS_TOKEN_ISSUER", "https://auth.example.com")])
+        .await
+        .with_http_client(std::sync::Arc::new(UnreachableIssuer));
+    let req = http::Request::get("https://api.example.com/me")
+        .header("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln")
+        .body(bytes::Bytes::new())
+        .unwrap();
+    let res = h.app.route(req).await;
+    // Not a 401: the token may be fine, and the client should retry rather than sign in again.
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = serde_json::from_str(res.body()).unwrap();
+    assert_eq!(body["error"], "keys_unavailable");
+    assert!(res.headers().contains_key("retry-after"));
+}
+
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }

@@ -110,6 +110,11 @@ impl Harness {
         Self::build(Arc::new(store), &[])
     }
 
+    /// The same app, making its outbound calls through `client`.
+    pub fn with_http_client(self, client: Arc<dyn authfn::federation::outbound::HttpClient>) -> Self {
+        Harness { app: self.app.with_http_client(client), ..self }
+    }
+
     /// The same store and clock under different settings, as after a redeploy.
     pub fn reconfigure(&self, overrides: &[(&str, &str)]) -> Self {
         let mut settings = self.settings.clone();
