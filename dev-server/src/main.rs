@@ -61,7 +61,7 @@ async fn serve(addr: SocketAddr) -> Result<(), BoxError> {
     }
     let (store, described) = store::open(DynamoTarget::from_lookup(lookup).as_ref()).await?;
     println!("authfn-dev: store: {described}");
-    let client = authfn::federation::outbound::NativeHttpClient::new()?;
+    let client = authfn::federation::outbound::NativeHttpClient::new();
     let app = Arc::new(App::new(config, store)?.with_http_client(Arc::new(client)));
 
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;

@@ -142,12 +142,10 @@ impl Config {
             Some("false") | Some("0") => false,
             Some(other) => return Err(ConfigError(format!("AUTHFN_COOKIE_SECURE must be true or false, got {other:?}"))),
         };
-        if !secure {
-            if let Some(o) = trusted_origins.iter().find(|o| !is_loopback_http(o)) {
-                return Err(ConfigError(format!(
-                    "AUTHFN_COOKIE_SECURE=false is for http://localhost development only, but {o} is trusted"
-                )));
-            }
+        if !secure && let Some(o) = trusted_origins.iter().find(|o| !is_loopback_http(o)) {
+            return Err(ConfigError(format!(
+                "AUTHFN_COOKIE_SECURE=false is for http://localhost development only, but {o} is trusted"
+            )));
         }
 
         let session = SessionPolicy {

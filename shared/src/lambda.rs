@@ -24,7 +24,7 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
 /// [`serve`] for the endpoints that make outbound calls: the app also gets an HTTPS
 /// client. A separate entry point so that the other functions' binaries do not link one.
 pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
-    let client = crate::federation::outbound::NativeHttpClient::new()?;
+    let client = crate::federation::outbound::NativeHttpClient::new();
     run(endpoint, app_from_env().await?.with_http_client(Arc::new(client))).await
 }
 

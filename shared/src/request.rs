@@ -87,12 +87,11 @@ pub fn bearer_jwt(req: &HttpRequest) -> Option<&str> {
 }
 
 pub fn presented_credential<'a>(req: &'a HttpRequest, cookie_name: &str) -> Presented<'a> {
-    if let Some(auth) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        if let Some((scheme, token)) = auth.split_once(' ') {
-            if scheme.eq_ignore_ascii_case("bearer") {
-                return Presented::Bearer(token.trim());
-            }
-        }
+    if let Some(auth) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+        && let Some((scheme, token)) = auth.split_once(' ')
+        && scheme.eq_ignore_ascii_case("bearer")
+    {
+        return Presented::Bearer(token.trim());
     }
     let values = crate::cookie::find(req.headers(), cookie_name);
     if values.is_empty() { Presented::None } else { Presented::Cookies(values) }

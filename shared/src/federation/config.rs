@@ -210,7 +210,7 @@ pub(crate) fn web_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
 
 pub(crate) fn is_web_url(url: &Url) -> bool {
     let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    url.cannot_be_a_base() == false
+    !url.cannot_be_a_base()
         && url.username().is_empty()
         && url.password().is_none()
         && (url.scheme() == "https" || (url.scheme() == "http" && loopback))

@@ -84,20 +84,30 @@ pub use native::NativeHttpClient;
 
 #[cfg(all(feature = "outbound", not(target_arch = "wasm32")))]
 mod native {
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
     use std::time::Duration;
 
     use super::*;
 
     /// reqwest over rustls (ring), trusting the Mozilla roots compiled into the binary: no
     /// system certificate files are read, which keeps cold starts short and behaviour equal on
-    /// every host.
+    /// every host. Built on first use, not at start-up: parsing the roots is most of a cold
+    /// start's extra cost, and `/me` in the issuer's own deployment never calls out.
+    #[derive(Default)]
     pub struct NativeHttpClient {
-        client: reqwest::Client,
+        client: OnceLock<Result<reqwest::Client, OutboundError>>,
     }
 
     impl NativeHttpClient {
-        pub fn new() -> Result<Self, OutboundError> {
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        fn client(&self) -> Result<&reqwest::Client, OutboundError> {
+            self.client.get_or_init(Self::build).as_ref().map_err(Clone::clone)
+        }
+
+        fn build() -> Result<reqwest::Client, OutboundError> {
             let mut roots = rustls::RootCertStore::empty();
             for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
                 // A root that does not parse is skipped rather than failing every request.
@@ -117,17 +127,17 @@ mod native {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|e| OutboundError(e.to_string()))?;
-            Ok(NativeHttpClient { client })
+            Ok(client)
         }
     }
 
     #[async_trait::async_trait]
     impl HttpClient for NativeHttpClient {
         async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+            let client = self.client()?;
             let builder = match &request {
-                OutboundRequest::Get { url } => self.client.get(url),
-                OutboundRequest::PostForm { url, form, basic_auth } => self
-                    .client
+                OutboundRequest::Get { url } => client.get(url),
+                OutboundRequest::PostForm { url, form, basic_auth } => client
                     .post(url)
                     .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                     .header(reqwest::header::AUTHORIZATION, basic_authorization(&basic_auth.0, &basic_auth.1))

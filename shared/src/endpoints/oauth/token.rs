@@ -44,18 +44,18 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
     if device.client_id != client.id {
         return Err(error(InvalidGrant, "the device code was issued to another client"));
     }
-    if let Some(last) = device.last_polled_at {
-        if now.0 < last.0 + device.interval_secs as i64 {
-            // RFC 8628 §3.5: too fast; the interval grows by 5 s for good.
-            let slowed = DeviceAuthorization {
-                interval_secs: device.interval_secs + 5,
-                last_polled_at: Some(now),
-                version: device.version + 1,
-                ..device
-            };
-            app.store.update_device_authorization(&slowed).await?;
-            return Err(error(SlowDown, "polling too fast; wait the interval (now 5 s longer)"));
-        }
+    if let Some(last) = device.last_polled_at
+        && now.0 < last.0 + device.interval_secs as i64
+    {
+        // RFC 8628 §3.5: too fast; the interval grows by 5 s for good.
+        let slowed = DeviceAuthorization {
+            interval_secs: device.interval_secs + 5,
+            last_polled_at: Some(now),
+            version: device.version + 1,
+            ..device
+        };
+        app.store.update_device_authorization(&slowed).await?;
+        return Err(error(SlowDown, "polling too fast; wait the interval (now 5 s longer)"));
     }
     let polled = DeviceAuthorization { last_polled_at: Some(now), version: device.version + 1, ..device.clone() };
     match &device.status {
