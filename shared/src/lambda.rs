@@ -41,7 +41,7 @@ pub async fn app_from_env() -> Result<App, lambda_http::Error> {
     let config = Config::from_env()?;
     let table = std::env::var("AUTHFN_TABLE").map_err(|_| "AUTHFN_TABLE is required")?;
     let endpoint_url = std::env::var("AUTHFN_DYNAMODB_ENDPOINT").ok().filter(|s| !s.is_empty());
-    let store = DynamoStore::connect(table, endpoint_url).await;
+    let store = DynamoStore::connect_in_lambda(table, endpoint_url).await;
     Ok(App::new(config, Arc::new(store))?)
 }
 
