@@ -23,6 +23,9 @@ pub struct Config {
     /// Unset by default: the IP then comes from the runtime's request context, which a client
     /// cannot forge.
     pub client_ip_header: Option<http::HeaderName>,
+    /// How many proxies in front of authfn append to `client_ip_header` (counted from the
+    /// right): the client's address is the entry this far from the end.
+    pub trusted_proxy_hops: usize,
     pub max_body_bytes: usize,
     /// HMAC keys for session cookies: the first signs, all verify.
     pub session_keys: KeyRing,
@@ -116,6 +119,7 @@ impl Config {
     /// | `AUTHFN_LOCKOUT_WINDOW_SECS` / `AUTHFN_LOCKOUT_SECS` | 900 / 900 |
     /// | `AUTHFN_RATE_LIMIT_PER_MINUTE` | 20 |
     /// | `AUTHFN_CLIENT_IP_HEADER` | unset |
+    /// | `AUTHFN_TRUSTED_PROXY_HOPS` | 1 (the right-most entry of the header); only with the header |
     /// | `AUTHFN_MAX_BODY_BYTES` | 16384 |
     ///
     /// Identity providers: see [`FederationConfig::from_lookup`].
@@ -173,6 +177,16 @@ impl Config {
                     .map_err(|_| ConfigError(format!("AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}")))
             })
             .transpose()?;
+        let trusted_proxy_hops = match (get("AUTHFN_TRUSTED_PROXY_HOPS"), &client_ip_header) {
+            (None, _) => 1,
+            (Some(_), None) => {
+                return Err(ConfigError("AUTHFN_TRUSTED_PROXY_HOPS only applies with AUTHFN_CLIENT_IP_HEADER".into()));
+            }
+            (Some(_), Some(_)) => usize::try_from(number("AUTHFN_TRUSTED_PROXY_HOPS", 1)?)
+                .ok()
+                .filter(|hops| (1..=16).contains(hops))
+                .ok_or_else(|| ConfigError("AUTHFN_TRUSTED_PROXY_HOPS must be 1 to 16".into()))?,
+        };
         let public_url =
             get("AUTHFN_PUBLIC_URL").map(|u| crate::federation::config::web_url("AUTHFN_PUBLIC_URL", &u)).transpose()?;
         let max_body_bytes = usize::try_from(number("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?)
@@ -186,6 +200,7 @@ impl Config {
             rate_limit,
             trusted_origins,
             client_ip_header,
+            trusted_proxy_hops,
             max_body_bytes,
             session_keys,
             federation: FederationConfig::from_lookup(&get, public_url.as_ref())?,

@@ -85,6 +85,20 @@ impl KeyRing {
         mac.finalize().into_bytes().into()
     }
 
+    /// The tag under every key of the ring, the current key's first: for looking up a
+    /// value stored under a keyed hash while keys rotate.
+    pub fn sign_each(&self, context: &[u8], message: &[u8]) -> Vec<[u8; 32]> {
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(|key| {
+                let mut mac = key.mac();
+                mac.update(context);
+                mac.update(message);
+                mac.finalize().into_bytes().into()
+            })
+            .collect()
+    }
+
     /// True when `tag` was made by any key of the ring. Each comparison is constant-time
     /// (`verify_slice`), and every key is tried, so timing does not tell which key matched.
     pub fn verify(&self, context: &[u8], message: &[u8], tag: &[u8]) -> bool {

@@ -50,6 +50,9 @@ pub enum ApiError {
     /// An OAuth protocol error, answered with `error` and `error_description` as RFC 6749
     /// requires (and `message`, as every authfn error has).
     OAuth { code: OAuthErrorCode, description: String },
+    /// Too many failed authentications as this confidential client from this network: RFC
+    /// 6749's `invalid_client` (401), with `Retry-After`, answered before any secret is checked.
+    ClientLocked { retry_after_secs: u64 },
     /// A bug or a broken invariant (an unreadable stored record, no OS randomness). Details
     /// go to the log, never to the client.
     Internal(String),
@@ -86,6 +89,7 @@ impl ApiError {
             EmailNotVerified | EmailDomainNotAllowed => StatusCode::FORBIDDEN,
             AccountExists => StatusCode::CONFLICT,
             OAuth { code, .. } => code.status(),
+            ClientLocked { .. } => OAuthErrorCode::InvalidClient.status(),
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -120,6 +124,7 @@ impl ApiError {
             EmailDomainNotAllowed => "email_domain_not_allowed",
             AccountExists => "account_exists",
             OAuth { code, .. } => code.as_str(),
+            ClientLocked { .. } => OAuthErrorCode::InvalidClient.as_str(),
             Internal(_) => "internal_error",
         }
     }
@@ -160,6 +165,9 @@ impl ApiError {
                 "an account with this email already exists; sign in with its password instead".into()
             }
             OAuth { description, .. } => description.clone(),
+            ClientLocked { retry_after_secs } => {
+                format!("too many failed client authentications from this network; retry in {retry_after_secs} s")
+            }
             Internal(_) => "internal error".into(),
         }
     }
@@ -167,7 +175,9 @@ impl ApiError {
     /// Seconds for a `Retry-After` header, where one applies.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::AccountLocked { retry_after_secs } | ApiError::RateLimited { retry_after_secs } => {
+            ApiError::AccountLocked { retry_after_secs }
+            | ApiError::RateLimited { retry_after_secs }
+            | ApiError::ClientLocked { retry_after_secs } => {
                 Some(*retry_after_secs)
             }
             ApiError::StoreUnavailable | ApiError::KeysUnavailable(_) => Some(1),

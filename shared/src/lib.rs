@@ -18,6 +18,7 @@ pub mod endpoints;
 pub mod error;
 pub mod federation;
 pub mod limits;
+pub mod network;
 pub mod oauth;
 pub mod password;
 pub mod request;

@@ -1,5 +1,7 @@
 //! Reading requests: JSON bodies, the client's IP, and the presented session credential.
 
+use std::net::IpAddr;
+
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
@@ -15,24 +17,30 @@ pub type HttpRequest = http::Request<Bytes>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientIp(pub String);
 
-/// The IP to rate-limit by: the trusted proxy header when one is configured, otherwise the
-/// runtime's own view.
-pub fn client_ip(req: &HttpRequest, config: &Config) -> String {
+/// The client's address: with `AUTHFN_CLIENT_IP_HEADER`, the entry `AUTHFN_TRUSTED_PROXY_HOPS`
+/// from the right of that comma-separated list (entries to its left are whatever the client
+/// claimed; each trusted proxy appends one); otherwise, or when the list is shorter than the
+/// chain of trusted proxies (the request did not come through them), the runtime's own view.
+/// `None` when the address cannot be read.
+pub fn client_addr(req: &HttpRequest, config: &Config) -> Option<IpAddr> {
     if let Some(header) = &config.client_ip_header {
-        // With X-Forwarded-For style lists, the right-most entry is the one the trusted proxy
-        // appended; the left-most is whatever the client claimed.
-        let from_header = req
+        let entries: Vec<&str> = req
             .headers()
-            .get(header)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty());
-        if let Some(ip) = from_header {
-            return ip.to_owned();
+            .get_all(header)
+            .iter()
+            .flat_map(|v| v.to_str().unwrap_or("").split(','))
+            .collect();
+        if let Some(index) = entries.len().checked_sub(config.trusted_proxy_hops) {
+            return crate::network::parse(entries[index]);
         }
     }
-    req.extensions().get::<ClientIp>().map(|ip| ip.0.clone()).unwrap_or_else(|| "unknown".into())
+    crate::network::parse(&req.extensions().get::<ClientIp>()?.0)
+}
+
+/// The key a client's requests are rate-limited under: its IPv4 address, its IPv6 /64, or
+/// `unknown` (one shared budget) when its address cannot be read.
+pub fn client_ip(req: &HttpRequest, config: &Config) -> String {
+    crate::network::rate_limit_bucket(client_addr(req, config))
 }
 
 /// The body, if it is within the size limit (else 413) and declared as `media_type` (else 415).

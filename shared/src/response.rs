@@ -37,7 +37,7 @@ impl From<ApiError> for HttpResponse {
         if let ApiError::Internal(detail) | ApiError::IdpUnavailable(detail) | ApiError::KeysUnavailable(detail) = &e {
             eprintln!("authfn {}: {detail}", e.code());
         }
-        let error_description = matches!(e, ApiError::OAuth { .. }).then(|| e.message());
+        let error_description = matches!(e, ApiError::OAuth { .. } | ApiError::ClientLocked { .. }).then(|| e.message());
         let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message(), error_description });
         if let Some(secs) = e.retry_after() {
             res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));

@@ -49,8 +49,12 @@ macro_rules! contract {
                 a_live_user_code_is_claimed_once,
                 device_updates_are_compare_and_swap,
                 exactly_one_of_many_concurrent_device_approvals_lands,
+                an_answer_lands_once_and_only_while_the_code_is_pending,
+                polls_racing_the_users_approval_never_make_it_fail,
+                exactly_one_of_many_concurrent_answers_lands,
                 a_refresh_token_rotates_once,
                 exactly_one_of_many_concurrent_rotations_wins,
+                a_token_of_a_revoked_family_does_not_rotate,
                 revoked_families_stay_revoked_until_their_end,
             );
         }
@@ -514,10 +518,15 @@ async fn an_identity_links_to_one_user_only(store: Arc<dyn Store>) {
 
 // --- device authorizations and refresh tokens -------------------------------------------------
 
+/// The store sees user codes only as hashes; which hash is the endpoints' business.
+fn code(user_code: &str) -> TokenHash {
+    TokenHash::of(user_code.as_bytes())
+}
+
 fn device(user_code: &str, expires_at: UnixTime) -> DeviceAuthorization {
     DeviceAuthorization {
         device_code_hash: SessionToken::generate().unwrap().hash(),
-        user_code: user_code.into(),
+        user_code_hash: code(user_code),
         client_id: "cli".into(),
         scope: "openid offline_access".into(),
         status: DeviceStatus::Pending,
@@ -525,7 +534,13 @@ fn device(user_code: &str, expires_at: UnixTime) -> DeviceAuthorization {
         last_polled_at: None,
         expires_at,
         version: 0,
+        created_at: T0,
+        requested_from: "2001:db8:1:2::/64".into(),
     }
+}
+
+fn approval() -> DeviceStatus {
+    DeviceStatus::Approved { user_id: UserId::generate().unwrap(), user_epoch: 7 }
 }
 
 fn refresh(family: &str, active: bool) -> RefreshTokenRecord {
@@ -548,22 +563,22 @@ async fn a_live_user_code_is_claimed_once(store: Arc<dyn Store>) {
     let clash = device("BCDFGHJK", T0.plus(DAY));
     assert_eq!(store.create_device_authorization(&clash, T0).await.unwrap(), Insert::AlreadyExists);
     assert_eq!(store.device_authorization(&clash.device_code_hash, T0).await.unwrap(), None);
-    assert_eq!(store.device_authorization_by_user_code("BCDFGHJK", T0).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.device_authorization_by_user_code(&code("BCDFGHJK"), T0).await.unwrap(), Some(first.clone()));
     assert_eq!(store.device_authorization(&first.device_code_hash, T0).await.unwrap(), Some(first.clone()));
 
     // Once the first has expired, its user code may be handed out again.
     let later = first.expires_at;
-    assert_eq!(store.device_authorization_by_user_code("BCDFGHJK", later).await.unwrap(), None);
+    assert_eq!(store.device_authorization_by_user_code(&code("BCDFGHJK"), later).await.unwrap(), None);
     let reuse = device("BCDFGHJK", later.plus(DAY));
     assert_eq!(store.create_device_authorization(&reuse, later).await.unwrap(), Insert::Inserted);
-    assert_eq!(store.device_authorization_by_user_code("BCDFGHJK", later).await.unwrap(), Some(reuse));
+    assert_eq!(store.device_authorization_by_user_code(&code("BCDFGHJK"), later).await.unwrap(), Some(reuse));
 }
 
 async fn device_updates_are_compare_and_swap(store: Arc<dyn Store>) {
     let d = device("LMNPQRST", T0.plus(DAY));
     store.create_device_authorization(&d, T0).await.unwrap();
     let approved = DeviceAuthorization {
-        status: DeviceStatus::Approved { user_id: UserId::generate().unwrap() },
+        status: approval(),
         last_polled_at: Some(T0),
         version: 1,
         ..d.clone()
@@ -580,11 +595,78 @@ async fn exactly_one_of_many_concurrent_device_approvals_lands(store: Arc<dyn St
         .map(|_| {
             let store = Arc::clone(&store);
             let next = DeviceAuthorization {
-                status: DeviceStatus::Approved { user_id: UserId::generate().unwrap() },
+                status: approval(),
                 version: 1,
                 ..d.clone()
             };
             tokio::spawn(async move { store.update_device_authorization(&next).await.unwrap() })
+        })
+        .collect();
+    let mut landed = 0;
+    for r in racers {
+        landed += usize::from(r.await.unwrap());
+    }
+    assert_eq!(landed, 1);
+}
+
+async fn an_answer_lands_once_and_only_while_the_code_is_pending(store: Arc<dyn Store>) {
+    let d = device("BCDFLMNP", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await.unwrap();
+    let approved = approval();
+    assert!(store.decide_device_authorization(&d.device_code_hash, &approved, T0).await.unwrap());
+    let stored = store.device_authorization(&d.device_code_hash, T0).await.unwrap().unwrap();
+    assert_eq!(stored, DeviceAuthorization { status: approved, version: 1, ..d.clone() }, "the answer and its epoch are kept");
+    assert!(!store.decide_device_authorization(&d.device_code_hash, &DeviceStatus::Denied, T0).await.unwrap(), "answered already");
+    // A stale poll (read before the answer) cannot overwrite it.
+    assert!(!store.update_device_authorization(&DeviceAuthorization { last_polled_at: Some(T0), version: 1, ..d.clone() }).await.unwrap());
+    assert_eq!(store.device_authorization(&d.device_code_hash, T0).await.unwrap(), Some(stored));
+
+    let late = device("BCDFLMNQ", T0.plus(DAY));
+    store.create_device_authorization(&late, T0).await.unwrap();
+    assert!(!store.decide_device_authorization(&late.device_code_hash, &approval(), late.expires_at).await.unwrap(), "expired");
+    let never = SessionToken::generate().unwrap().hash();
+    assert!(!store.decide_device_authorization(&never, &approval(), T0).await.unwrap(), "unknown");
+}
+
+async fn polls_racing_the_users_approval_never_make_it_fail(store: Arc<dyn Store>) {
+    for round in 0..5 {
+        let d = device(&format!("RACEPLL{round}"), T0.plus(DAY));
+        store.create_device_authorization(&d, T0).await.unwrap();
+        // Devices poll as the token endpoint does: read, then compare-and-swap a new poll
+        // time, over and over, while the user answers once.
+        let pollers: Vec<_> = (0..6)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let hash = d.device_code_hash;
+                tokio::spawn(async move {
+                    for _ in 0..5 {
+                        let read = store.device_authorization(&hash, T0).await.unwrap().unwrap();
+                        let polled = DeviceAuthorization { last_polled_at: Some(T0), version: read.version + 1, ..read };
+                        store.update_device_authorization(&polled).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let answer = approval();
+        let approved = store.decide_device_authorization(&d.device_code_hash, &answer, T0).await.unwrap();
+        for p in pollers {
+            p.await.unwrap();
+        }
+        assert!(approved, "round {round}: the approval failed while the code was pending");
+        let stored = store.device_authorization(&d.device_code_hash, T0).await.unwrap().unwrap();
+        assert_eq!(stored.status, answer, "round {round}: a poll overwrote the answer");
+    }
+}
+
+async fn exactly_one_of_many_concurrent_answers_lands(store: Arc<dyn Store>) {
+    let d = device("XZBCDFGH", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await.unwrap();
+    let racers: Vec<_> = (0..8)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            let hash = d.device_code_hash;
+            let answer = if i % 2 == 0 { approval() } else { DeviceStatus::Denied };
+            tokio::spawn(async move { store.decide_device_authorization(&hash, &answer, T0).await.unwrap() })
         })
         .collect();
     let mut landed = 0;
@@ -622,6 +704,16 @@ async fn exactly_one_of_many_concurrent_rotations_wins(store: Arc<dyn Store>) {
         wins += usize::from(r.await.unwrap() == Rotation::Rotated);
     }
     assert_eq!(wins, 1);
+}
+
+async fn a_token_of_a_revoked_family_does_not_rotate(store: Arc<dyn Store>) {
+    let old = refresh("fam-5", true);
+    store.put_refresh_token(&old).await.unwrap();
+    store.revoke_token_family("fam-5", old.family_expires_at).await.unwrap();
+    let new = refresh("fam-5", true);
+    assert_eq!(store.rotate_refresh_token(&old.token_hash, &new).await.unwrap(), Rotation::AlreadyUsed);
+    assert_eq!(store.refresh_token(&new.token_hash, T0).await.unwrap(), None, "nothing stored for a revoked family");
+    assert!(store.refresh_token(&old.token_hash, T0).await.unwrap().unwrap().active, "nothing written at all");
 }
 
 async fn revoked_families_stay_revoked_until_their_end(store: Arc<dyn Store>) {

@@ -3,7 +3,8 @@
 //! | variable | default |
 //! |---|---|
 //! | `AUTHFN_OAUTH_CLIENTS` | none (the issuer is off): comma-separated client ids, e.g. `cli,mobile` |
-//! | `AUTHFN_OAUTH_CLIENT_<ID>_SECRET` | unset (a public client); set for a confidential client (resource servers calling introspection) |
+//! | `AUTHFN_OAUTH_CLIENT_<ID>_SECRET` | unset (a public client); set for a confidential client (resource servers calling introspection): at least 32 random bytes, e.g. from `infra/generate-keys.sh` |
+//! | `AUTHFN_OAUTH_CLIENT_<ID>_NAME` | the id: the name the device page shows the user |
 //! | `AUTHFN_JWT_KEYS` | required with clients: comma-separated base64url Ed25519 seeds, signing key first (a secret) |
 //! | `AUTHFN_PUBLIC_URL` | required with clients: the issuer identifier, e.g. `https://auth.example.com` |
 //! | `AUTHFN_OAUTH_SCOPES` | `openid profile email offline_access` |
@@ -25,6 +26,8 @@ pub struct OAuthClient {
     pub id: String,
     /// SHA-256 of a confidential client's secret; `None` for a public client.
     pub secret_hash: Option<TokenHash>,
+    /// What the device page calls the client.
+    pub display_name: String,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +46,31 @@ pub struct OAuthConfig {
     pub sign_in_url: String,
 }
 
+/// A client secret must be as strong as 32 random bytes: with it, online guessing is hopeless
+/// whatever the rate limits, and an offline attack on its stored SHA-256 is too.
+const MIN_SECRET_BITS: usize = 256;
+
+/// An upper bound on the randomness a secret can carry: its length times the bits of the
+/// smallest usual alphabet (hex, base64url/base64, printable ASCII) that spells it. A secret
+/// that repeats itself (few distinct characters) counts as nothing.
+fn secret_bits(secret: &str) -> usize {
+    let distinct = secret.chars().collect::<std::collections::BTreeSet<_>>().len();
+    if distinct < 8 {
+        return 0;
+    }
+    let per_char = if secret.chars().all(|c| c.is_ascii_hexdigit()) {
+        4
+    } else if secret.chars().all(|c| c.is_ascii_alphanumeric() || "-_+/=".contains(c)) {
+        6
+    } else if secret.chars().all(|c| c.is_ascii_graphic()) {
+        // 94 printable characters: a little over 6.5 bits, rounded down.
+        6
+    } else {
+        return 0;
+    };
+    secret.trim_end_matches('=').chars().count() * per_char
+}
+
 impl OAuthConfig {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>, public_url: Option<&Url>) -> Result<Option<Self>, ConfigError> {
         let Some(ids) = get("AUTHFN_OAUTH_CLIENTS") else { return Ok(None) };
@@ -52,9 +80,19 @@ impl OAuthConfig {
             if !ok {
                 return Err(ConfigError(format!("AUTHFN_OAUTH_CLIENTS: {id:?} is not an id of [A-Za-z0-9_-]")));
             }
-            let secret_var = format!("AUTHFN_OAUTH_CLIENT_{}_SECRET", id.to_ascii_uppercase().replace('-', "_"));
-            let secret_hash = get(&secret_var).map(|s| TokenHash::of(s.as_bytes()));
-            clients.insert(id.to_owned(), OAuthClient { id: id.to_owned(), secret_hash });
+            let var = |suffix: &str| format!("AUTHFN_OAUTH_CLIENT_{}_{suffix}", id.to_ascii_uppercase().replace('-', "_"));
+            let secret_var = var("SECRET");
+            let secret_hash = match get(&secret_var) {
+                Some(secret) if secret_bits(&secret) < MIN_SECRET_BITS => {
+                    return Err(ConfigError(format!(
+                        "{secret_var} is too weak to hold 32 random bytes: use at least 43 base64url characters or 64 hex digits (infra/generate-keys.sh makes one)"
+                    )));
+                }
+                Some(secret) => Some(TokenHash::of(secret.as_bytes())),
+                None => None,
+            };
+            let display_name = get(&var("NAME")).unwrap_or_else(|| id.to_owned());
+            clients.insert(id.to_owned(), OAuthClient { id: id.to_owned(), secret_hash, display_name });
         }
         if clients.is_empty() {
             return Ok(None);
@@ -102,5 +140,22 @@ impl OAuthConfig {
     /// The issuer's URL for one of its endpoints.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_secrets_must_hold_32_random_bytes() {
+        let b64 = crate::crypto::b64url(&[0x5a, 0x13, 0x77, 0x21, 0xc4, 0x9e, 0x02, 0xf0].repeat(4));
+        assert_eq!(b64.len(), 43);
+        assert!(secret_bits(&b64) >= MIN_SECRET_BITS, "32 bytes, base64url");
+        assert!(secret_bits(&b64[..42]) < MIN_SECRET_BITS, "31.5 bytes");
+        assert!(secret_bits(&"0123456789abcdef".repeat(4)) >= MIN_SECRET_BITS, "64 hex digits");
+        assert!(secret_bits(&"0123456789abcdef".repeat(4)[..63]) < MIN_SECRET_BITS);
+        assert!(secret_bits(&"a".repeat(100)) < MIN_SECRET_BITS, "repetition is not randomness");
+        assert!(secret_bits("hunter2-hunter2-hunter2") < MIN_SECRET_BITS);
     }
 }

@@ -9,8 +9,8 @@
 //! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
 //! | federated identity link | D1 `identities` | strong: the primary key decides concurrent first sign-ins |
 //! | federated sign-in attempt | D1 `federation_attempts` | strong: `DELETE … RETURNING` consumes a `state` once |
-//! | device authorization | D1 `device_authorizations` | strong: updates compare-and-swap on a version |
-//! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1` wins a rotation |
+//! | device authorization (user code as a keyed hash) | D1 `device_authorizations` | strong: polls compare-and-swap on a version; an answer is one `UPDATE … WHERE status = 'pending'` |
+//! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1 AND` family not revoked wins a rotation |
 //!
 //! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
 //! KV record is live, its token hash has no revocation row, and it carries the user's current
@@ -109,30 +109,33 @@ struct AttemptRow {
 #[derive(Deserialize)]
 struct DeviceRow {
     device_code_hash: String,
-    user_code: String,
+    user_code_hash: String,
     client_id: String,
     scope: String,
     status: String,
     user_id: Option<String>,
+    user_epoch: Option<i64>,
     interval_secs: i64,
     last_polled_at: Option<i64>,
     version: i64,
     expires_at: i64,
+    created_at: i64,
+    requested_from: String,
 }
 
 impl DeviceRow {
     fn into_record(self) -> StoreResult<DeviceAuthorization> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("device authorization {what}"));
-        let status = match (self.status.as_str(), self.user_id) {
-            ("pending", _) => DeviceStatus::Pending,
-            ("approved", Some(id)) => DeviceStatus::Approved { user_id: UserId::from_stored(id) },
-            ("denied", _) => DeviceStatus::Denied,
-            ("consumed", _) => DeviceStatus::Consumed,
+        let status = match (self.status.as_str(), self.user_id, self.user_epoch.and_then(|e| u64::try_from(e).ok())) {
+            ("pending", ..) => DeviceStatus::Pending,
+            ("approved", Some(id), Some(user_epoch)) => DeviceStatus::Approved { user_id: UserId::from_stored(id), user_epoch },
+            ("denied", ..) => DeviceStatus::Denied,
+            ("consumed", ..) => DeviceStatus::Consumed,
             _ => return Err(corrupt("status")),
         };
         Ok(DeviceAuthorization {
             device_code_hash: TokenHash::from_hex(&self.device_code_hash).ok_or_else(|| corrupt("hash"))?,
-            user_code: self.user_code,
+            user_code_hash: TokenHash::from_hex(&self.user_code_hash).ok_or_else(|| corrupt("user code hash"))?,
             client_id: self.client_id,
             scope: self.scope,
             status,
@@ -140,23 +143,29 @@ impl DeviceRow {
             last_polled_at: self.last_polled_at.map(UnixTime),
             expires_at: UnixTime(self.expires_at),
             version: u64::try_from(self.version).map_err(|_| corrupt("version"))?,
+            created_at: UnixTime(self.created_at),
+            requested_from: self.requested_from,
         })
     }
 }
 
-const DEVICE_COLUMNS: &str =
-    "device_code_hash, user_code, client_id, scope, status, user_id, interval_secs, last_polled_at, version, expires_at";
+const DEVICE_COLUMNS: &str = "device_code_hash, user_code_hash, client_id, scope, status, user_id, interval_secs, \
+     last_polled_at, version, expires_at, user_epoch, created_at, requested_from";
+
+fn device_status(status: &DeviceStatus) -> (&'static str, Option<&str>, JsValue) {
+    match status {
+        DeviceStatus::Pending => ("pending", None, JsValue::NULL),
+        DeviceStatus::Approved { user_id, user_epoch } => ("approved", Some(user_id.as_str()), number(*user_epoch as i64)),
+        DeviceStatus::Denied => ("denied", None, JsValue::NULL),
+        DeviceStatus::Consumed => ("consumed", None, JsValue::NULL),
+    }
+}
 
 fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
-    let (status, user_id) = match &auth.status {
-        DeviceStatus::Pending => ("pending", None),
-        DeviceStatus::Approved { user_id } => ("approved", Some(user_id.as_str())),
-        DeviceStatus::Denied => ("denied", None),
-        DeviceStatus::Consumed => ("consumed", None),
-    };
+    let (status, user_id, user_epoch) = device_status(&auth.status);
     vec![
         text(&auth.device_code_hash.to_hex()),
-        text(&auth.user_code),
+        text(&auth.user_code_hash.to_hex()),
         text(&auth.client_id),
         text(&auth.scope),
         text(status),
@@ -165,6 +174,9 @@ fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
         auth.last_polled_at.map_or(JsValue::NULL, |t| number(t.0)),
         number(auth.version as i64),
         number(auth.expires_at.0),
+        user_epoch,
+        number(auth.created_at.0),
+        text(&auth.requested_from),
     ]
 }
 
@@ -400,8 +412,8 @@ impl Store for CloudflareStore {
             .statement(
                 &format!(
                     "INSERT INTO device_authorizations ({DEVICE_COLUMNS}) \
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 \
-                     WHERE NOT EXISTS (SELECT 1 FROM device_authorizations WHERE user_code = ?2 AND expires_at > ?11) \
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13 \
+                     WHERE NOT EXISTS (SELECT 1 FROM device_authorizations WHERE user_code_hash = ?2 AND expires_at > ?14) \
                      ON CONFLICT (device_code_hash) DO NOTHING"
                 ),
                 &values,
@@ -425,11 +437,11 @@ impl Store for CloudflareStore {
         row.map(DeviceRow::into_record).transpose()
     }
 
-    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+    async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
         let row: Option<DeviceRow> = self
             .statement(
-                &format!("SELECT {DEVICE_COLUMNS} FROM device_authorizations WHERE user_code = ?1 AND expires_at > ?2"),
-                &[text(user_code), number(now.0)],
+                &format!("SELECT {DEVICE_COLUMNS} FROM device_authorizations WHERE user_code_hash = ?1 AND expires_at > ?2"),
+                &[text(&user_code_hash.to_hex()), number(now.0)],
             )?
             .first(None)
             .await
@@ -442,14 +454,31 @@ impl Store for CloudflareStore {
         values.push(number(auth.version as i64 - 1));
         let result = self
             .statement(
-                "UPDATE device_authorizations SET user_code = ?2, client_id = ?3, scope = ?4, status = ?5, user_id = ?6, \
-                 interval_secs = ?7, last_polled_at = ?8, version = ?9, expires_at = ?10 \
-                 WHERE device_code_hash = ?1 AND version = ?11",
+                "UPDATE device_authorizations SET user_code_hash = ?2, client_id = ?3, scope = ?4, status = ?5, user_id = ?6, \
+                 interval_secs = ?7, last_polled_at = ?8, version = ?9, expires_at = ?10, user_epoch = ?11, \
+                 created_at = ?12, requested_from = ?13 \
+                 WHERE device_code_hash = ?1 AND version = ?14",
                 &values,
             )?
             .run()
             .await
             .map_err(|e| unavailable("D1 update device authorization", e))?;
+        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1)
+    }
+
+    async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
+        // Conditioned on the status, not the version: polls bump the version but never the
+        // status, so they cannot make the user's answer fail.
+        let (status, user_id, user_epoch) = device_status(decision);
+        let result = self
+            .statement(
+                "UPDATE device_authorizations SET status = ?2, user_id = ?3, user_epoch = ?4, version = version + 1 \
+                 WHERE device_code_hash = ?1 AND status = 'pending' AND expires_at > ?5",
+                &[text(&device_code_hash.to_hex()), text(status), optional_text(user_id), user_epoch, number(now.0)],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 decide device authorization", e))?;
         Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1)
     }
 
@@ -499,10 +528,15 @@ impl Store for CloudflareStore {
     }
 
     async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
-        // The conditional update decides the one winner. If the insert after it failed, the
-        // family would just have no live token (the client signs in again): never two.
+        // The conditional update decides the one winner, and refuses a revoked family in the
+        // same statement. If the insert after it failed, the family would just have no live
+        // token (the client signs in again): never two.
         let result = self
-            .statement("UPDATE refresh_tokens SET active = 0 WHERE token_hash = ?1 AND active = 1", &[text(&old.to_hex())])?
+            .statement(
+                "UPDATE refresh_tokens SET active = 0 WHERE token_hash = ?1 AND active = 1 \
+                 AND NOT EXISTS (SELECT 1 FROM revoked_token_families WHERE family_id = refresh_tokens.family_id)",
+                &[text(&old.to_hex())],
+            )?
             .run()
             .await
             .map_err(|e| unavailable("D1 rotate refresh token", e))?;

@@ -8,8 +8,8 @@
 //! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
 //! | `IDENTITY#<sha256(issuer, sub) hex>` | `user_id`, `issuer`, `subject`                   | none              |
 //! | `FEDERATION#<state hash hex>` | `binding_hash`, `provider`, `return_to`, `wants_json`   | the attempt's end |
-//! | `DEVICE#<device code hash hex>` | `user_code`, `client_id`, `scope`, `status`, `user_id`, `interval_secs`, `last_polled_at`, `version` | the code's end |
-//! | `USERCODE#<user code>`    | `device_code_hash` (claims the user code while live)        | the code's end    |
+//! | `DEVICE#<device code hash hex>` | `user_code_hash`, `client_id`, `scope`, `status`, `user_id`, `user_epoch`, `interval_secs`, `last_polled_at`, `version`, `created_at`, `requested_from` | the code's end |
+//! | `USERCODE#<user code hash hex>` | `device_code_hash` (claims the user code while live; the code itself is never stored) | the code's end |
 //! | `REFRESH#<token hash hex>`| `family_id`, `user_id`, `client_id`, `scope`, `user_epoch`, `active`, `family_expires_at` | the token's end |
 //! | `FAMILY#<family id>`      | `revoked`: a revoked refresh-token family                   | the family's end  |
 //!
@@ -467,7 +467,7 @@ impl Store for DynamoStore {
         let claim = Put::builder()
             .table_name(&self.table)
             .set_item(Some(HashMap::from([
-                (PK.into(), s(user_code_key(&auth.user_code))),
+                (PK.into(), s(user_code_key(&auth.user_code_hash))),
                 ("device_code_hash".into(), s(auth.device_code_hash.to_hex())),
                 (TTL.into(), time(auth.expires_at)),
             ])))
@@ -487,8 +487,8 @@ impl Store for DynamoStore {
         Ok(is_live(auth.expires_at, now).then_some(auth))
     }
 
-    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
-        let Some(claim) = self.get(user_code_key(user_code)).await? else { return Ok(None) };
+    async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        let Some(claim) = self.get(user_code_key(user_code_hash)).await? else { return Ok(None) };
         let d = Decoder::new("user code", &claim);
         if !is_live(d.time(TTL)?, now) {
             return Ok(None);
@@ -516,6 +516,41 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
+        // Conditioned on the status, not the version: polls bump the version but never the
+        // status, so they cannot make the user's answer fail.
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(device_key(device_code_hash)))
+            .condition_expression("#status = :pending AND #ttl > :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", time(now))
+            .expression_attribute_values(":one", n(1));
+        update = match decision {
+            DeviceStatus::Approved { user_id, user_epoch } => update
+                .update_expression("SET #status = :status, user_id = :user, user_epoch = :epoch ADD #version :one")
+                .expression_attribute_values(":status", s("approved"))
+                .expression_attribute_values(":user", s(user_id.as_str()))
+                .expression_attribute_values(":epoch", n(user_epoch)),
+            DeviceStatus::Denied => {
+                update.update_expression("SET #status = :status ADD #version :one").expression_attribute_values(":status", s("denied"))
+            }
+            DeviceStatus::Pending | DeviceStatus::Consumed => {
+                return Err(StoreError::Corrupt("a device answer must be approved or denied".into()));
+            }
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("UpdateItem", &err)),
+        }
+    }
+
     async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
         self.put(refresh_item(token)).await
     }
@@ -534,9 +569,16 @@ impl Store for DynamoStore {
             .condition_expression("active = :true")
             .expression_attribute_values(":false", AttributeValue::Bool(false))
             .expression_attribute_values(":true", AttributeValue::Bool(true));
+        // A revoked family has a `FAMILY#` item until its end: checked in the same
+        // transaction, so a revocation cannot slip between a check and the rotation.
+        let not_revoked = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(PK, s(family_key(&new.family_id)))
+            .condition_expression("attribute_not_exists(pk)");
         let items = vec![
             TransactWriteItem::builder().update(built(retire.build())?).build(),
             self.transact_put(refresh_item(new), Some("attribute_not_exists(pk)"))?,
+            TransactWriteItem::builder().condition_check(built(not_revoked.build())?).build(),
         ];
         Ok(match self.transact_insert(items).await? {
             Insert::Inserted => Rotation::Rotated,
@@ -729,8 +771,8 @@ fn device_key(hash: &TokenHash) -> String {
     format!("DEVICE#{}", hash.to_hex())
 }
 
-fn user_code_key(user_code: &str) -> String {
-    format!("USERCODE#{user_code}")
+fn user_code_key(hash: &TokenHash) -> String {
+    format!("USERCODE#{}", hash.to_hex())
 }
 
 fn refresh_key(hash: &TokenHash) -> String {
@@ -791,15 +833,17 @@ fn attempt_item(attempt: &FederationAttempt) -> Item {
 }
 
 fn device_item(auth: &DeviceAuthorization) -> Item {
-    let (status, user_id) = match &auth.status {
+    let (status, approval) = match &auth.status {
         DeviceStatus::Pending => ("pending", None),
-        DeviceStatus::Approved { user_id } => ("approved", Some(user_id)),
+        DeviceStatus::Approved { user_id, user_epoch } => ("approved", Some((user_id, user_epoch))),
         DeviceStatus::Denied => ("denied", None),
         DeviceStatus::Consumed => ("consumed", None),
     };
     let mut item = HashMap::from([
         (PK.into(), s(device_key(&auth.device_code_hash))),
-        ("user_code".into(), s(&auth.user_code)),
+        ("user_code_hash".into(), s(auth.user_code_hash.to_hex())),
+        ("created_at".into(), time(auth.created_at)),
+        ("requested_from".into(), s(&auth.requested_from)),
         ("client_id".into(), s(&auth.client_id)),
         ("scope".into(), s(&auth.scope)),
         ("status".into(), s(status)),
@@ -807,8 +851,9 @@ fn device_item(auth: &DeviceAuthorization) -> Item {
         ("version".into(), n(auth.version)),
         (TTL.into(), time(auth.expires_at)),
     ]);
-    if let Some(user_id) = user_id {
+    if let Some((user_id, user_epoch)) = approval {
         item.insert("user_id".into(), s(user_id.as_str()));
+        item.insert("user_epoch".into(), n(user_epoch));
     }
     if let Some(at) = auth.last_polled_at {
         item.insert("last_polled_at".into(), time(at));
@@ -820,14 +865,18 @@ fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<DeviceAuthorizati
     let d = Decoder::new("device authorization", item);
     let status = match d.string("status")?.as_str() {
         "pending" => DeviceStatus::Pending,
-        "approved" => DeviceStatus::Approved { user_id: UserId::from_stored(d.string("user_id")?) },
+        "approved" => DeviceStatus::Approved {
+            user_id: UserId::from_stored(d.string("user_id")?),
+            user_epoch: d.number("user_epoch")?,
+        },
         "denied" => DeviceStatus::Denied,
         "consumed" => DeviceStatus::Consumed,
         _ => return Err(d.corrupt("status", "is unknown")),
     };
     Ok(DeviceAuthorization {
         device_code_hash: *hash,
-        user_code: d.string("user_code")?,
+        user_code_hash: TokenHash::from_hex(&d.string("user_code_hash")?)
+            .ok_or_else(|| d.corrupt("user_code_hash", "is not a hash"))?,
         client_id: d.string("client_id")?,
         scope: d.string("scope")?,
         status,
@@ -835,6 +884,8 @@ fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<DeviceAuthorizati
         last_polled_at: item.get("last_polled_at").map(|_| d.time("last_polled_at")).transpose()?,
         expires_at: d.time(TTL)?,
         version: d.number("version")?,
+        created_at: d.time("created_at")?,
+        requested_from: d.string("requested_from")?,
     })
 }
 

@@ -97,7 +97,7 @@ impl Store for MemoryStore {
 
     async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert> {
         let mut t = self.lock();
-        let taken = t.devices.values().any(|d| d.user_code == auth.user_code && is_live(d.expires_at, now));
+        let taken = t.devices.values().any(|d| d.user_code_hash == auth.user_code_hash && is_live(d.expires_at, now));
         if taken || t.devices.contains_key(&auth.device_code_hash) {
             return Ok(Insert::AlreadyExists);
         }
@@ -109,8 +109,8 @@ impl Store for MemoryStore {
         Ok(self.lock().devices.get(device_code_hash).filter(|d| is_live(d.expires_at, now)).cloned())
     }
 
-    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
-        Ok(self.lock().devices.values().find(|d| d.user_code == user_code && is_live(d.expires_at, now)).cloned())
+    async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        Ok(self.lock().devices.values().find(|d| d.user_code_hash == *user_code_hash && is_live(d.expires_at, now)).cloned())
     }
 
     async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool> {
@@ -118,6 +118,18 @@ impl Store for MemoryStore {
         match t.devices.get_mut(&auth.device_code_hash) {
             Some(stored) if stored.version + 1 == auth.version => {
                 *stored = auth.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
+        let mut t = self.lock();
+        match t.devices.get_mut(device_code_hash) {
+            Some(stored) if stored.status == DeviceStatus::Pending && is_live(stored.expires_at, now) => {
+                stored.status = decision.clone();
+                stored.version += 1;
                 Ok(true)
             }
             _ => Ok(false),
@@ -135,6 +147,9 @@ impl Store for MemoryStore {
 
     async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
         let mut t = self.lock();
+        if t.revoked_families.contains_key(&new.family_id) {
+            return Ok(Rotation::AlreadyUsed);
+        }
         match t.refresh_tokens.get_mut(old) {
             Some(record) if record.active => {
                 record.active = false;

@@ -83,7 +83,9 @@ pub struct FederationAttempt {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceStatus {
     Pending,
-    Approved { user_id: UserId },
+    /// `user_epoch` is the approving user's `session_epoch` at the approval: "sign out
+    /// everywhere" after approving a phished code stops the device from getting tokens.
+    Approved { user_id: UserId, user_epoch: u64 },
     Denied,
     /// Approved, and its tokens have been issued: it can issue none again.
     Consumed,
@@ -93,8 +95,9 @@ pub enum DeviceStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceAuthorization {
     pub device_code_hash: TokenHash,
-    /// Normalised: the 8 characters without the dash.
-    pub user_code: String,
+    /// The user code, keyed-hashed (`oauth::user_code::UserCodeKey`): whoever reads the store
+    /// cannot type a pending code into their own session.
+    pub user_code_hash: TokenHash,
     pub client_id: String,
     pub scope: String,
     pub status: DeviceStatus,
@@ -104,6 +107,10 @@ pub struct DeviceAuthorization {
     pub expires_at: UnixTime,
     /// Bumped by every update; updates are compare-and-swap on it.
     pub version: u64,
+    /// When the device asked, and from which network (coarse: a /24 or /64): the device page
+    /// shows both, so a user can tell a request they did not start (RFC 8628 §5.4).
+    pub created_at: UnixTime,
+    pub requested_from: String,
 }
 
 /// A refresh token, stored as its hash. Every rotation makes a new one in the same family.
@@ -128,7 +135,8 @@ pub struct RefreshTokenRecord {
 pub enum Rotation {
     /// The old token was active: it is now rotated and the new one stored.
     Rotated,
-    /// The old token had been rotated already (or is gone): nothing was written.
+    /// The old token had been rotated already, is gone, or its family is revoked: nothing
+    /// was written.
     AlreadyUsed,
 }
 
@@ -159,6 +167,16 @@ impl CounterKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Failed authentications as a confidential OAuth client, from one network.
+    pub fn client_auth_failures(client_id: &str, network: &str) -> Self {
+        CounterKey(format!("client-failures#{client_id}#{network}"))
+    }
+
+    /// A lock on authenticating as the client from one network.
+    pub fn client_lockout(client_id: &str, network: &str) -> Self {
+        CounterKey(format!("client-lock#{client_id}#{network}"))
     }
 }
 
@@ -226,20 +244,27 @@ pub trait Store: Send + Sync {
     /// The live device authorization with this device code hash.
     async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>>;
 
-    /// The live device authorization with this (normalised) user code.
-    async fn device_authorization_by_user_code(&self, user_code: &str, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>>;
+    /// The live device authorization with this user code hash.
+    async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>>;
 
     /// Replaces the authorization if its stored version is still `auth.version - 1`: of two
     /// concurrent updates from one read, exactly one lands. Returns whether this one did.
     async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool>;
+
+    /// Records the user's answer (`Approved` or `Denied`) if the authorization is live and
+    /// still pending, whatever polls changed meanwhile: a poll never makes an answer fail.
+    /// Bumps the version, so a poll's update from an older read cannot overwrite the answer.
+    /// Of two concurrent answers exactly one lands; returns whether this one did.
+    async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool>;
 
     async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
 
     /// The refresh token with this hash, active or rotated, unless expired.
     async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>>;
 
-    /// Marks `old` rotated and stores `new`, atomically, if `old` is still active: of many
-    /// concurrent rotations of one token exactly one gets `Rotated`.
+    /// Marks `old` rotated and stores `new`, atomically, if `old` is still active and its
+    /// family (`new.family_id`) is not revoked: of many concurrent rotations of one token
+    /// exactly one gets `Rotated`, and none after the family's revocation.
     async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation>;
 
     /// Revokes every token of a family, until `until` (its absolute end).

@@ -7,7 +7,7 @@ use super::{client, issuer, new_secret, requested_scope};
 use crate::App;
 use crate::error::ApiError;
 use crate::oauth::user_code;
-use crate::request::{HttpRequest, Params, client_ip, form_body};
+use crate::request::{HttpRequest, Params, client_addr, client_ip, form_body};
 use crate::response::{self, HttpResponse};
 use crate::store::{DeviceAuthorization, DeviceStatus, Insert};
 use crate::token::TokenHash;
@@ -26,9 +26,10 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let config = issuer(app)?;
     app.rate_limit("device-authorize", &client_ip(req, &app.config)).await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
-    let client = client(config, req, &params)?;
+    let client = client(app, config, req, &params).await?;
     let scope = requested_scope(config, &params)?;
     let now = app.now();
+    let requested_from = crate::network::coarse(client_addr(req, &app.config));
 
     // A fresh user code collides with a live one about once in 2^34 tries; a few retries
     // make a collision a non-event rather than an error.
@@ -38,7 +39,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         let code = user_code::generate()?;
         let authorization = DeviceAuthorization {
             device_code_hash: TokenHash::of(device_code.as_bytes()),
-            user_code: code.clone(),
+            user_code_hash: user_code::hash(&app.config.session_keys, &code),
             client_id: client.id.clone(),
             scope: scope.clone(),
             status: DeviceStatus::Pending,
@@ -46,6 +47,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             last_polled_at: None,
             expires_at,
             version: 0,
+            created_at: now,
+            requested_from: requested_from.clone(),
         };
         if app.store.create_device_authorization(&authorization, now).await? == Insert::Inserted {
             let verification_uri = config.url("/oidc/device");

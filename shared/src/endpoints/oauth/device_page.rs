@@ -4,13 +4,13 @@
 use http::StatusCode;
 
 use super::page::{escape, html};
-use super::issuer;
+use super::{issuer, pending_device};
 use crate::App;
 use crate::error::ApiError;
 use crate::oauth::user_code;
 use crate::request::{HttpRequest, Params};
 use crate::response::HttpResponse;
-use crate::store::DeviceStatus;
+use crate::clock::UnixTime;
 
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
@@ -49,26 +49,54 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 
     // Every look-up is a guess at a code: counted per user, so a session cannot scan them.
     app.rate_limit("device-code", who.user.id.as_str()).await?;
-    let pending = app
-        .store
-        .device_authorization_by_user_code(&code, app.now())
-        .await?
-        .filter(|d| d.status == DeviceStatus::Pending);
-    let Some(device) = pending else {
+    let Some(device) = pending_device(app, &code).await? else {
         return Ok(html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used. Start again on your device.</p>"));
     };
+    // RFC 8628 §5.4: what a user needs to notice a code someone else started and sent them.
+    let client = config.clients.get(&device.client_id).map_or(device.client_id.as_str(), |c| c.display_name.as_str());
     let body = format!(
         "<p>Signed in as <strong>{email}</strong>.</p>\
          <p>The application <strong>{client}</strong> asks for: <strong>{scope}</strong>.</p>\
+         <p>The request was made <strong>{when}</strong> from the network <strong>{network}</strong>.</p>\
+         <p role=\"alert\"><strong>Only approve a code you started yourself, on a device in front of you.</strong> \
+         If someone sent you this code or link, deny: approving would sign them in as you.</p>\
          <p>Only continue if your device shows the code <strong>{shown}</strong>.</p>\
          <form method=\"post\" action=\"/oidc/device/verify\">\
          <input type=\"hidden\" name=\"user_code\" value=\"{shown}\">\
          <button name=\"decision\" value=\"approve\">Allow</button> \
          <button name=\"decision\" value=\"deny\">Deny</button></form>",
         email = escape(who.user.email.as_str()),
-        client = escape(&device.client_id),
+        client = escape(client),
         scope = escape(&device.scope),
+        when = escape(&asked(device.created_at, app.now())),
+        network = escape(&device.requested_from),
         shown = escape(&user_code::display(&code)),
     );
     Ok(html(StatusCode::OK, "Connect a device", &body))
+}
+
+/// "3 minutes ago (at 14:03 UTC)": relative, as a user thinks about it, and absolute, to
+/// compare with the clock of the device in front of them.
+fn asked(at: UnixTime, now: UnixTime) -> String {
+    let minutes = at.secs_until(now) / 60;
+    let ago = match minutes {
+        0 => "less than a minute ago".to_owned(),
+        1 => "1 minute ago".to_owned(),
+        m => format!("{m} minutes ago"),
+    };
+    let of_day = at.0.rem_euclid(86_400);
+    format!("{ago} (at {:02}:{:02} UTC)", of_day / 3600, of_day % 3600 / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_request_time_reads_as_a_person_would_say_it() {
+        let at = UnixTime(1_800_000_000); // 08:00 UTC
+        assert_eq!(asked(at, at), "less than a minute ago (at 08:00 UTC)");
+        assert_eq!(asked(at, UnixTime(at.0 + 61)), "1 minute ago (at 08:00 UTC)");
+        assert_eq!(asked(at, UnixTime(at.0 + 300)), "5 minutes ago (at 08:00 UTC)");
+    }
 }

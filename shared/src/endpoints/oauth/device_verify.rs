@@ -3,14 +3,14 @@
 
 use http::StatusCode;
 
-use super::issuer;
 use super::page::html;
+use super::{issuer, pending_device};
 use crate::App;
 use crate::error::ApiError;
 use crate::oauth::user_code;
 use crate::request::{HttpRequest, Params, form_body};
 use crate::response::HttpResponse;
-use crate::store::{DeviceAuthorization, DeviceStatus};
+use crate::store::DeviceStatus;
 
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     issuer(app)?;
@@ -27,16 +27,19 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .and_then(user_code::normalise)
         .ok_or_else(|| ApiError::invalid_field("user_code", "is not a valid code"))?;
     let gone = || html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used.</p>");
-    let Some(device) = app.store.device_authorization_by_user_code(&code, app.now()).await? else {
+    let Some(device) = pending_device(app, &code).await? else {
         return Ok(gone());
     };
-    if device.status != DeviceStatus::Pending {
-        return Ok(gone());
-    }
-    let status = if approve { DeviceStatus::Approved { user_id: who.user.id.clone() } } else { DeviceStatus::Denied };
-    let decided = DeviceAuthorization { status, version: device.version + 1, ..device };
-    // Compare-and-swap: of two answers to one code (two tabs, a double click), one lands.
-    if !app.store.update_device_authorization(&decided).await? {
+    // The approval carries the user's session epoch: "sign out everywhere" after approving a
+    // code someone else started stops that device from getting tokens.
+    let answer = if approve {
+        DeviceStatus::Approved { user_id: who.user.id.clone(), user_epoch: who.user.session_epoch }
+    } else {
+        DeviceStatus::Denied
+    };
+    // Conditional on the code still pending (not on its version, which polls bump): of two
+    // answers to one code (two tabs, a double click), one lands, and a poll never blocks one.
+    if !app.store.decide_device_authorization(&device.device_code_hash, &answer, app.now()).await? {
         return Ok(html(StatusCode::CONFLICT, "Already answered", "<p>This code was answered a moment ago.</p>"));
     }
     Ok(if approve {

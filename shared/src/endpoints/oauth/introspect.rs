@@ -9,14 +9,15 @@ use crate::App;
 use crate::error::ApiError;
 use crate::oauth::access_token;
 use crate::oauth::error::OAuthErrorCode;
-use crate::request::{HttpRequest, Params, form_body};
+use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::{self, HttpResponse};
 use crate::token::TokenHash;
 
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
+    app.rate_limit("introspect", &client_ip(req, &app.config)).await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
-    let caller = client(config, req, &params)?;
+    let caller = client(app, config, req, &params).await?;
     if caller.secret_hash.is_none() {
         return Err(invalid_client());
     }

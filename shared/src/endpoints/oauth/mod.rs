@@ -20,9 +20,9 @@ use crate::clock::UnixTime;
 use crate::crypto::{b64url, constant_time_eq, random_array};
 use crate::error::ApiError;
 use crate::oauth::error::OAuthErrorCode;
-use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, access_token};
-use crate::request::{HttpRequest, Params};
-use crate::store::{RefreshTokenRecord, UserRecord};
+use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, access_token, user_code};
+use crate::request::{HttpRequest, Params, client_ip};
+use crate::store::{DeviceAuthorization, DeviceStatus, RefreshTokenRecord, UserRecord};
 use crate::token::TokenHash;
 
 /// The issuer's settings, or 404 when no OAuth clients are configured.
@@ -36,7 +36,9 @@ fn invalid_client() -> ApiError {
 
 /// The calling client: by HTTP Basic credentials or the `client_id` (and `client_secret`)
 /// parameters. A confidential client must prove its secret; a public one only names itself.
-fn client<'a>(config: &'a OAuthConfig, req: &HttpRequest, params: &Params) -> Result<&'a OAuthClient, ApiError> {
+/// Failed proofs count towards a lock on the client from the caller's network, checked
+/// before the secret is compared.
+async fn client<'a>(app: &App, config: &'a OAuthConfig, req: &HttpRequest, params: &Params) -> Result<&'a OAuthClient, ApiError> {
     let (id, secret) = match basic_credentials(req) {
         Some((id, secret)) => (id, Some(secret)),
         None => {
@@ -45,19 +47,27 @@ fn client<'a>(config: &'a OAuthConfig, req: &HttpRequest, params: &Params) -> Re
         }
     };
     let client = config.clients.get(&id).ok_or_else(invalid_client)?;
-    match (&client.secret_hash, secret) {
-        (None, None) => Ok(client),
-        (Some(expected), Some(presented)) => {
-            let presented = TokenHash::of(presented.as_bytes());
-            if constant_time_eq(presented.to_hex().as_bytes(), expected.to_hex().as_bytes()) {
-                Ok(client)
-            } else {
-                Err(invalid_client())
-            }
+    let Some(expected) = &client.secret_hash else {
+        // A public client names itself; a secret from one is a confused client.
+        return if secret.is_none() { Ok(client) } else { Err(invalid_client()) };
+    };
+    let network = client_ip(req, &app.config);
+    app.check_client_lockout(&client.id, &network).await?;
+    let proven = secret.is_some_and(|presented| {
+        let presented = TokenHash::of(presented.as_bytes());
+        constant_time_eq(presented.to_hex().as_bytes(), expected.to_hex().as_bytes())
+    });
+    if proven { Ok(client) } else { Err(app.record_client_failure(&client.id, &network, invalid_client()).await?) }
+}
+
+/// The live, still pending device authorization a user typed the code of.
+async fn pending_device(app: &App, code: &str) -> Result<Option<DeviceAuthorization>, ApiError> {
+    for hash in user_code::hashes(&app.config.session_keys, code) {
+        if let Some(device) = app.store.device_authorization_by_user_code(&hash, app.now()).await? {
+            return Ok((device.status == DeviceStatus::Pending).then_some(device));
         }
-        // A secret from a public client, or none from a confidential one.
-        _ => Err(invalid_client()),
     }
+    Ok(None)
 }
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`.

@@ -8,14 +8,15 @@ use super::{client, issuer};
 use crate::App;
 use crate::error::ApiError;
 use crate::oauth::error::OAuthErrorCode;
-use crate::request::{HttpRequest, Params, form_body};
+use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::HttpResponse;
 use crate::token::TokenHash;
 
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
+    app.rate_limit("revoke", &client_ip(req, &app.config)).await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
-    let caller = client(config, req, &params)?;
+    let caller = client(app, config, req, &params).await?;
     let token = params.get("token").ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "token is required"))?;
     if let Some(record) = app.store.refresh_token(&TokenHash::of(token.as_bytes()), app.now()).await? {
         // A client may only revoke its own tokens; anyone else's is "unknown" to it.

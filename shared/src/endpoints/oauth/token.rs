@@ -9,7 +9,7 @@ use crate::clock::UnixTime;
 use crate::error::ApiError;
 use crate::oauth::error::OAuthErrorCode::{self, *};
 use crate::oauth::{OAuthClient, OAuthConfig};
-use crate::request::{HttpRequest, Params, form_body};
+use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::{self, HttpResponse};
 use crate::store::{DeviceAuthorization, DeviceStatus, Rotation};
 use crate::token::TokenHash;
@@ -22,8 +22,9 @@ fn error(code: OAuthErrorCode, description: &str) -> ApiError {
 
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
+    app.rate_limit("token", &client_ip(req, &app.config)).await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
-    let client = client(config, req, &params)?;
+    let client = client(app, config, req, &params).await?;
     match params.get("grant_type") {
         Some(DEVICE_CODE_GRANT) => device_code(app, config, client, &params).await,
         Some("refresh_token") => refresh(app, config, client, &params).await,
@@ -65,15 +66,20 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
         }
         DeviceStatus::Denied => Err(error(AccessDenied, "the user denied the request")),
         DeviceStatus::Consumed => Err(error(InvalidGrant, "the device code has been used")),
-        DeviceStatus::Approved { user_id } => {
+        DeviceStatus::Approved { user_id, user_epoch } => {
+            let Some(user) = app.store.user_by_id(user_id).await? else {
+                return Err(error(InvalidGrant, "the user no longer exists"));
+            };
+            if user.session_epoch != *user_epoch {
+                // The user signed out everywhere after approving: perhaps they approved a
+                // code someone else started. The approval ends with their sessions.
+                return Err(error(AccessDenied, "the user signed out everywhere after approving; start again"));
+            }
             let consumed = DeviceAuthorization { status: DeviceStatus::Consumed, ..polled };
             // Compare-and-swap: of concurrent polls of one approval, one gets the tokens.
             if !app.store.update_device_authorization(&consumed).await? {
                 return Err(error(InvalidGrant, "the device code has been used"));
             }
-            let Some(user) = app.store.user_by_id(user_id).await? else {
-                return Err(error(InvalidGrant, "the user no longer exists"));
-            };
             let (response, refresh) = issue(config, now, &user, &client.id, &device.scope, None)?;
             if let Some(record) = refresh {
                 app.store.put_refresh_token(&record).await?;
