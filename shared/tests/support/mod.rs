@@ -39,7 +39,7 @@ fn local_aws() -> aws_config::ConfigLoader {
 pub struct Harness {
     pub app: App,
     pub clock: ManualClock,
-    store: Arc<dyn Store>,
+    pub store: Arc<dyn Store>,
     settings: HashMap<String, String>,
 }
 
@@ -146,7 +146,7 @@ impl Harness {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn request_from(
+    pub async fn request_from(
         &self,
         ip: &str,
         method: &str,

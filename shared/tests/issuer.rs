@@ -1,0 +1,238 @@
+//! The token issuer's defences, driven through `App::handle` with a manual clock: per-IP
+//! budgets that a proxy header or an IPv6 block cannot multiply, a lock on guessing a
+//! confidential client's secret, and the device flow's protections against a phished code
+//! (RFC 8628 §5.4): user codes at rest only as keyed hashes, an approval that ends with the
+//! user's "sign out everywhere", and a device page that says who asked, when and from where.
+
+mod support;
+
+use std::time::Duration;
+
+use authfn::Config;
+use authfn::token::TokenHash;
+use http::StatusCode;
+use serde_json::Value;
+use support::*;
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const FORM: &str = "application/x-www-form-urlencoded";
+const RS_SECRET: &str = "Vt3nqM0b6y1XwZ8sKc2LrA5dEf7gHi9jJk4lNo_pQ-u";
+
+fn issuer_settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("AUTHFN_PUBLIC_URL", "https://auth.example.com".into()),
+        ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server".into()),
+        ("AUTHFN_OAUTH_CLIENT_CLI_NAME", "Acme <b>CLI</b>".into()),
+        ("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET", RS_SECRET.into()),
+        ("AUTHFN_JWT_KEYS", key_b64(5)),
+    ]
+}
+
+async fn issuer(overrides: &[(&str, &str)]) -> Harness {
+    let settings = issuer_settings();
+    let mut all: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(overrides);
+    Harness::memory(&all).await
+}
+
+/// A form POST as an OAuth client sends it (no Origin), from `ip`.
+async fn form(h: &Harness, ip: &str, path: &str, pairs: &[(&str, &str)], headers: Vec<(&str, &str)>) -> Res {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+    h.request_from(ip, "POST", path, body.into_bytes(), Some(FORM), None, headers).await
+}
+
+async fn authorize(h: &Harness, ip: &str) -> Value {
+    let res = form(h, ip, "/oidc/device/authorize", &[("client_id", "cli"), ("scope", "openid offline_access")], vec![]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    res.json
+}
+
+async fn poll(h: &Harness, device_code: &str) -> Res {
+    form(h, "203.0.113.7", "/oidc/token", &[("grant_type", DEVICE_GRANT), ("device_code", device_code), ("client_id", "cli")], vec![]).await
+}
+
+/// The signed-in user's answer, as the device page's form posts it.
+async fn answer(h: &Harness, cookie: &str, user_code: &str, decision: &str) -> Res {
+    let body = format!("user_code={user_code}&decision={decision}");
+    h.post_raw("/oidc/device/verify", body.into_bytes(), FORM, Some(cookie)).await
+}
+
+async fn introspect_as(h: &Harness, ip: &str, secret: &str) -> Res {
+    let pairs = [("token", "x"), ("client_id", "resource-server"), ("client_secret", secret)];
+    form(h, ip, "/oidc/introspect", &pairs, vec![]).await
+}
+
+#[tokio::test]
+async fn ipv6_clients_share_one_budget_per_64_and_unreadable_addresses_share_one() {
+    let h = Harness::memory(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "1")]).await;
+    let sign_in_from = |ip: &'static str| h.sign_in_from(ip, "v6@example.com", "wrong password");
+    assert_eq!(sign_in_from("2001:db8:1:2::1").await.status, StatusCode::UNAUTHORIZED);
+    // Another address of the same /64 is the same subscriber: no fresh budget.
+    assert_eq!(sign_in_from("2001:db8:1:2:ffff::9").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(sign_in_from("2001:db8:1:3::1").await.status, StatusCode::UNAUTHORIZED, "another /64");
+    // Addresses that cannot be read are not each a budget of their own.
+    assert_eq!(sign_in_from("not an address").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in_from("also-not-one").await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn the_client_address_is_taken_at_the_configured_proxy_hop() {
+    // CloudFront → API Gateway: each appends one entry to X-Forwarded-For.
+    let h = Harness::memory(&[
+        ("AUTHFN_RATE_LIMIT_PER_MINUTE", "1"),
+        ("AUTHFN_CLIENT_IP_HEADER", "x-forwarded-for"),
+        ("AUTHFN_TRUSTED_PROXY_HOPS", "2"),
+    ])
+    .await;
+    let via = |xff: &'static str| {
+        h.request("POST", "/auth/sign-in", creds("hop@example.com", "wrong password"), Some(JSON), None, vec![("x-forwarded-for", xff)])
+    };
+    assert_eq!(via("192.0.2.1, 198.51.100.200").await.status, StatusCode::UNAUTHORIZED);
+    // What the client claims to the left of the trusted entries buys nothing.
+    assert_eq!(via("10.9.9.9, 192.0.2.1, 198.51.100.201").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(via("192.0.2.2, 198.51.100.200").await.status, StatusCode::UNAUTHORIZED, "another client");
+    // A list shorter than the proxy chain did not come through it: the runtime's view
+    // (203.0.113.7) counts, not an entry the client wrote.
+    assert_eq!(via("192.0.2.3").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(via("192.0.2.4").await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[test]
+fn proxy_hops_need_the_header_and_a_sane_count() {
+    let key = key_b64(1);
+    let config = |pairs: &[(&str, &str)]| {
+        let mut all = vec![("AUTHFN_SESSION_KEYS", key.as_str())];
+        all.extend_from_slice(pairs);
+        Config::from_lookup(|k| all.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+    };
+    assert!(config(&[("AUTHFN_TRUSTED_PROXY_HOPS", "2")]).is_err(), "hops without a header");
+    assert!(config(&[("AUTHFN_CLIENT_IP_HEADER", "x-forwarded-for"), ("AUTHFN_TRUSTED_PROXY_HOPS", "0")]).is_err());
+    let ok = config(&[("AUTHFN_CLIENT_IP_HEADER", "x-forwarded-for"), ("AUTHFN_TRUSTED_PROXY_HOPS", "2")]).unwrap();
+    assert_eq!(ok.trusted_proxy_hops, 2);
+    assert_eq!(config(&[("AUTHFN_CLIENT_IP_HEADER", "cf-connecting-ip")]).unwrap().trusted_proxy_hops, 1);
+}
+
+#[tokio::test]
+async fn every_oauth_endpoint_that_takes_a_secret_or_starts_work_has_a_per_ip_budget() {
+    let h = issuer(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let cases: [(&str, &[(&str, &str)]); 4] = [
+        ("/oidc/token", &[("grant_type", "refresh_token"), ("refresh_token", "guess"), ("client_id", "cli")]),
+        ("/oidc/introspect", &[("token", "guess"), ("client_id", "resource-server"), ("client_secret", RS_SECRET)]),
+        ("/oidc/revoke", &[("token", "guess"), ("client_id", "cli")]),
+        ("/oidc/device/authorize", &[("client_id", "cli")]),
+    ];
+    for (path, pairs) in cases {
+        for _ in 0..2 {
+            let res = form(&h, "192.0.2.50", path, pairs, vec![]).await;
+            assert_ne!(res.status, StatusCode::TOO_MANY_REQUESTS, "{path}: {}", res.text);
+        }
+        let limited = form(&h, "192.0.2.50", path, pairs, vec![]).await;
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
+        assert_eq!(limited.json["error"], "rate_limited");
+        assert!(limited.header("retry-after").is_some());
+        let elsewhere = form(&h, "192.0.2.51", path, pairs, vec![]).await;
+        assert_ne!(elsewhere.status, StatusCode::TOO_MANY_REQUESTS, "{path}: each client has its own budget");
+    }
+}
+
+#[tokio::test]
+async fn guessing_a_client_secret_locks_out_the_guesser_and_not_the_client() {
+    let h = issuer(&[("AUTHFN_LOCKOUT_MAX_FAILURES", "3"), ("AUTHFN_LOCKOUT_SECS", "600")]).await;
+    let attacker = "192.0.2.66";
+    for _ in 0..2 {
+        let res = introspect_as(&h, attacker, "wrong").await;
+        assert_eq!((res.status, res.json["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+        assert_eq!(res.header("retry-after"), None);
+    }
+    let locked = introspect_as(&h, attacker, "still wrong").await;
+    assert_eq!((locked.status, locked.json["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    assert_eq!(locked.header("retry-after"), Some("600"));
+    assert!(locked.json["error_description"].as_str().unwrap().contains("too many"), "{}", locked.text);
+    // While locked, even the right secret is refused from there (no guess is evaluated),
+    // and HTTP Basic is counted the same way.
+    assert_eq!(introspect_as(&h, attacker, RS_SECRET).await.header("retry-after"), Some("600"));
+    // The resource server itself, elsewhere, is unaffected.
+    let genuine = introspect_as(&h, "198.51.100.10", RS_SECRET).await;
+    assert_eq!(genuine.status, StatusCode::OK, "{}", genuine.text);
+    h.clock.advance(Duration::from_secs(600));
+    assert_eq!(introspect_as(&h, attacker, RS_SECRET).await.status, StatusCode::OK, "the lock ends");
+}
+
+#[test]
+fn weak_client_secrets_are_refused_at_start_up() {
+    let settings = issuer_settings();
+    for weak in ["hunter2", "rs-0123456789", &"x".repeat(64), &RS_SECRET[..40]] {
+        let lookup = |k: &str| {
+            if k == "AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET" {
+                return Some(weak.to_owned());
+            }
+            if k == "AUTHFN_SESSION_KEYS" {
+                return Some(key_b64(1));
+            }
+            settings.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
+        };
+        let err = Config::from_lookup(lookup).expect_err(weak);
+        assert!(err.0.contains("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET") && err.0.contains("32 random bytes"), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn user_codes_are_stored_only_as_keyed_hashes() {
+    let h = issuer(&[]).await;
+    let auth = authorize(&h, "198.51.100.7").await;
+    let code = auth["user_code"].as_str().unwrap().replace('-', "");
+    let device_code = auth["device_code"].as_str().unwrap();
+    let record = h.store.device_authorization(&TokenHash::of(device_code.as_bytes()), authfn::UnixTime(h.now())).await.unwrap().unwrap();
+    assert!(!format!("{record:?}").contains(&code), "the record holds the code in clear: {record:?}");
+    assert_ne!(record.user_code_hash, TokenHash::of(code.as_bytes()), "a plain hash of 20^8 codes is a lookup table away");
+    let now = authfn::UnixTime(h.now());
+    assert_eq!(h.store.device_authorization_by_user_code(&TokenHash::of(code.as_bytes()), now).await.unwrap(), None);
+    // The user still finds it by typing the code.
+    let cookie = h.sign_up("typist@example.com", PASSWORD).await.cookie();
+    let page = h.get(&format!("/oidc/device?user_code={code}"), Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_after_approving_stops_the_device() {
+    let h = issuer(&[]).await;
+    let cookie = h.sign_up("phished@example.com", PASSWORD).await.cookie();
+    let auth = authorize(&h, "192.0.2.99").await;
+    let res = answer(&h, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    // The user realises the code was not theirs and signs out everywhere before the
+    // attacker's device polls.
+    assert_eq!(h.post_raw("/auth/sign-out/all", vec![], JSON, Some(&cookie)).await.status, StatusCode::NO_CONTENT);
+    let polled = poll(&h, auth["device_code"].as_str().unwrap()).await;
+    assert_eq!((polled.status, polled.json["error"].as_str()), (StatusCode::BAD_REQUEST, Some("access_denied")), "{}", polled.text);
+    h.clock.advance(Duration::from_secs(10));
+    assert_eq!(poll(&h, auth["device_code"].as_str().unwrap()).await.json["error"], "access_denied", "and stays refused");
+
+    // Without the sign-out the same flow gets its tokens.
+    let cookie = h.sign_in("phished@example.com", PASSWORD).await.cookie();
+    let auth = authorize(&h, "192.0.2.99").await;
+    answer(&h, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+    let tokens = poll(&h, auth["device_code"].as_str().unwrap()).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
+}
+
+#[tokio::test]
+async fn the_device_page_says_which_client_asked_when_and_from_where() {
+    let h = issuer(&[]).await;
+    let auth = authorize(&h, "198.51.100.77").await;
+    h.clock.advance(Duration::from_secs(150));
+    let cookie = h.sign_up("careful@example.com", PASSWORD).await.cookie();
+    let code = auth["user_code"].as_str().unwrap();
+    let page = h.get(&format!("/oidc/device?user_code={code}"), Some(&cookie)).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let text = &page.text;
+    assert!(text.contains("Acme &lt;b&gt;CLI&lt;/b&gt;"), "the configured name, escaped: {text}");
+    assert!(!text.contains("<b>CLI</b>"));
+    assert!(text.contains("2 minutes ago"), "{text}");
+    assert!(text.contains("198.51.100.0/24") && !text.contains("198.51.100.77"), "a coarse network: {text}");
+    assert!(text.contains("Only approve a code you started yourself"), "{text}");
+
+    let v6 = authorize(&h, "2001:db8:aa:bb:1:2:3:4").await;
+    let page = h.get(&format!("/oidc/device?user_code={}", v6["user_code"].as_str().unwrap()), Some(&cookie)).await;
+    assert!(page.text.contains("2001:db8:aa:bb::/64"), "{}", page.text);
+}
