@@ -294,3 +294,51 @@ async fn clients_and_grants_are_checked() {
     wrong.expect_error(401, "invalid_client");
     assert_eq!(introspect(&api, "not-a-token").await["active"], false);
 }
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn polls_racing_the_approval_never_make_it_fail() {
+    let api = api();
+    let cookie = api.signed_up(&unique_email("race-poll"), PASSWORD).await;
+    for round in 0..3 {
+        let auth = authorize(&api).await;
+        let device_code = auth["device_code"].as_str().unwrap().to_owned();
+        // A device (or several copies of it) polls flat out while the user approves.
+        let pollers: Vec<_> = (0..8)
+            .map(|_| {
+                let (api, code) = (api.clone(), device_code.clone());
+                tokio::spawn(async move { poll(&api, &code).await.status })
+            })
+            .collect();
+        let approved = answer(&api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+        for p in pollers {
+            p.await.unwrap();
+        }
+        assert_eq!(approved.status, 200, "round {round}: {}", approved.text());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn signing_out_everywhere_after_approving_stops_the_device() {
+    let api = api();
+    let cookie = api.signed_up(&unique_email("phished"), PASSWORD).await;
+    let auth = authorize(&api).await;
+    answer(&api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await.expect_status(200);
+    // The code was someone else's: the user signs out everywhere before the device polls.
+    api.browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None).await.expect_status(204);
+    poll(&api, auth["device_code"].as_str().unwrap()).await.expect_error(400, "access_denied");
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn the_device_page_warns_and_says_when_and_from_where() {
+    let api = api();
+    let auth = authorize(&api).await;
+    let cookie = api.signed_up(&unique_email("page"), PASSWORD).await;
+    let page = api.get_query(Endpoint::DevicePage, Auth::Cookie(&cookie), &[("user_code", auth["user_code"].as_str().unwrap())]).await;
+    page.expect_status(200);
+    let text = page.text();
+    assert!(text.contains("The request was made") && text.contains("ago (at ") && text.contains("from the network"), "{text}");
+    assert!(text.contains("Only approve a code you started yourself"), "{text}");
+}

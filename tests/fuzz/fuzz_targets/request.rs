@@ -57,7 +57,7 @@ fn harness() -> &'static Harness {
                 "AUTHFN_PUBLIC_URL" => "https://auth.example.com".into(),
                 "AUTHFN_RETURN_TO" => "https://app.example.com/".into(),
                 "AUTHFN_OAUTH_CLIENTS" => "cli,rs".into(),
-                "AUTHFN_OAUTH_CLIENT_RS_SECRET" => "a-long-enough-client-secret-for-fuzzing".into(),
+                "AUTHFN_OAUTH_CLIENT_RS_SECRET" => "a-long-enough-client-secret-for-fuzzing-0123456789".into(),
                 "AUTHFN_JWT_KEYS" => seed.clone(),
                 // Cheap hashing: the fuzzer is after parsing bugs, not password cost.
                 "AUTHFN_ARGON2_MEMORY_KIB" => "64".into(),
