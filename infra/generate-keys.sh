@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints an AUTHFN_SESSION_KEYS value: comma-separated base64url keys of 32 random bytes, the
-# signing key first.
+# signing key first. A single fresh key is also what a confidential OAuth client's secret
+# (AUTHFN_OAUTH_CLIENT_<ID>_SECRET) must be at least: authfn refuses shorter ones at start-up.
 #   infra/generate-keys.sh              a fresh single key
 #   infra/generate-keys.sh "$CURRENT"   rotation: a fresh key, then CURRENT's signing key
 # After a rotation the old key only verifies; sessions it signed live at most

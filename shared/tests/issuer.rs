@@ -22,7 +22,7 @@ fn issuer_settings() -> Vec<(&'static str, String)> {
     vec![
         ("AUTHFN_PUBLIC_URL", "https://auth.example.com".into()),
         ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server".into()),
-        ("AUTHFN_OAUTH_CLIENT_CLI_NAME", "Acme <b>CLI</b>".into()),
+        ("AUTHFN_OAUTH_CLIENT_NAMES", "cli=Acme <b>CLI</b>, resource-server=Acme API".into()),
         ("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET", RS_SECRET.into()),
         ("AUTHFN_JWT_KEYS", key_b64(5)),
     ]
@@ -235,4 +235,20 @@ async fn the_device_page_says_which_client_asked_when_and_from_where() {
     let v6 = authorize(&h, "2001:db8:aa:bb:1:2:3:4").await;
     let page = h.get(&format!("/oidc/device?user_code={}", v6["user_code"].as_str().unwrap()), Some(&cookie)).await;
     assert!(page.text.contains("2001:db8:aa:bb::/64"), "{}", page.text);
+}
+
+#[tokio::test]
+async fn a_device_polling_as_the_user_approves_never_makes_the_approval_fail() {
+    let store = std::sync::Arc::new(authfn::store::MemoryStore::new());
+    store.poll_after_each_user_code_lookup();
+    let settings = issuer_settings();
+    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let h = Harness::with_store(store, &overrides);
+    let cookie = h.sign_up("racer@example.com", PASSWORD).await.cookie();
+    let auth = authorize(&h, "198.51.100.7").await;
+    let res = answer(&h, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    h.clock.advance(Duration::from_secs(5));
+    let tokens = poll(&h, auth["device_code"].as_str().unwrap()).await;
+    assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
 }

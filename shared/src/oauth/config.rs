@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `AUTHFN_OAUTH_CLIENTS` | none (the issuer is off): comma-separated client ids, e.g. `cli,mobile` |
 //! | `AUTHFN_OAUTH_CLIENT_<ID>_SECRET` | unset (a public client); set for a confidential client (resource servers calling introspection): at least 32 random bytes, e.g. from `infra/generate-keys.sh` |
-//! | `AUTHFN_OAUTH_CLIENT_<ID>_NAME` | the id: the name the device page shows the user |
+//! | `AUTHFN_OAUTH_CLIENT_NAMES` | each client's id: what the device page calls it, e.g. `cli=Acme CLI,mobile=Acme for iOS` |
 //! | `AUTHFN_JWT_KEYS` | required with clients: comma-separated base64url Ed25519 seeds, signing key first (a secret) |
 //! | `AUTHFN_PUBLIC_URL` | required with clients: the issuer identifier, e.g. `https://auth.example.com` |
 //! | `AUTHFN_OAUTH_SCOPES` | `openid profile email offline_access` |
@@ -80,8 +80,7 @@ impl OAuthConfig {
             if !ok {
                 return Err(ConfigError(format!("AUTHFN_OAUTH_CLIENTS: {id:?} is not an id of [A-Za-z0-9_-]")));
             }
-            let var = |suffix: &str| format!("AUTHFN_OAUTH_CLIENT_{}_{suffix}", id.to_ascii_uppercase().replace('-', "_"));
-            let secret_var = var("SECRET");
+            let secret_var = format!("AUTHFN_OAUTH_CLIENT_{}_SECRET", id.to_ascii_uppercase().replace('-', "_"));
             let secret_hash = match get(&secret_var) {
                 Some(secret) if secret_bits(&secret) < MIN_SECRET_BITS => {
                     return Err(ConfigError(format!(
@@ -91,11 +90,16 @@ impl OAuthConfig {
                 Some(secret) => Some(TokenHash::of(secret.as_bytes())),
                 None => None,
             };
-            let display_name = get(&var("NAME")).unwrap_or_else(|| id.to_owned());
-            clients.insert(id.to_owned(), OAuthClient { id: id.to_owned(), secret_hash, display_name });
+            clients.insert(id.to_owned(), OAuthClient { id: id.to_owned(), secret_hash, display_name: id.to_owned() });
         }
         if clients.is_empty() {
             return Ok(None);
+        }
+        for pair in get("AUTHFN_OAUTH_CLIENT_NAMES").iter().flat_map(|names| names.split(',')) {
+            let bad = || ConfigError(format!("AUTHFN_OAUTH_CLIENT_NAMES: {pair:?} is not id=Name for a configured client"));
+            let (id, name) = pair.split_once('=').ok_or_else(bad)?;
+            let client = clients.get_mut(id.trim()).ok_or_else(bad)?;
+            name.trim().clone_into(&mut client.display_name);
         }
         let issuer = public_url
             .ok_or_else(|| ConfigError("AUTHFN_PUBLIC_URL is required when AUTHFN_OAUTH_CLIENTS is set".into()))?
@@ -146,6 +150,25 @@ impl OAuthConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Option<OAuthConfig>, ConfigError> {
+        let keys = crate::crypto::b64url(&[3; 32]);
+        let get = |name: &str| match name {
+            "AUTHFN_JWT_KEYS" => Some(keys.clone()),
+            _ => pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()),
+        };
+        OAuthConfig::from_lookup(&get, Url::parse("https://auth.example.com").ok().as_ref())
+    }
+
+    #[test]
+    fn clients_are_shown_by_their_configured_names() {
+        let c = config(&[("AUTHFN_OAUTH_CLIENTS", "cli,mobile"), ("AUTHFN_OAUTH_CLIENT_NAMES", "cli = Acme CLI")]).unwrap().unwrap();
+        assert_eq!(c.clients["cli"].display_name, "Acme CLI");
+        assert_eq!(c.clients["mobile"].display_name, "mobile", "the id by default");
+        for bad in ["nobody=Someone", "cli"] {
+            assert!(config(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_OAUTH_CLIENT_NAMES", bad)]).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn client_secrets_must_hold_32_random_bytes() {

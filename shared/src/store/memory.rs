@@ -22,6 +22,8 @@ struct Tables {
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    /// See [`MemoryStore::poll_after_each_user_code_lookup`].
+    poll_after_lookup: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryStore {
@@ -33,6 +35,13 @@ impl MemoryStore {
         // A panic while holding the lock cannot leave a half-applied write (each operation
         // mutates only after all its checks), so a poisoned lock is still consistent.
         self.tables.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// FAULT (test-only, named as such): right after each look-up by user code, a poll of that
+    /// device lands and bumps its version, as when the device polls at the moment its user
+    /// answers. Over DynamoDB this happens for real, but not on cue.
+    pub fn poll_after_each_user_code_lookup(&self) {
+        self.poll_after_lookup.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Number of live session records, for tests that check nothing was left behind.
@@ -110,7 +119,16 @@ impl Store for MemoryStore {
     }
 
     async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
-        Ok(self.lock().devices.values().find(|d| d.user_code_hash == *user_code_hash && is_live(d.expires_at, now)).cloned())
+        let mut t = self.lock();
+        let found = t.devices.values_mut().find(|d| d.user_code_hash == *user_code_hash && is_live(d.expires_at, now));
+        let read = found.as_ref().map(|d| (*d).clone());
+        if let Some(stored) = found
+            && self.poll_after_lookup.load(std::sync::atomic::Ordering::SeqCst)
+        {
+            stored.last_polled_at = Some(now);
+            stored.version += 1;
+        }
+        Ok(read)
     }
 
     async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool> {

@@ -85,6 +85,11 @@ impl Harness {
         App::new(config, store).expect("app").with_clock(Arc::new(clock.clone()))
     }
 
+    /// Over a store the test prepared (say, with a named fault).
+    pub fn with_store(store: Arc<dyn Store>, overrides: &[(&str, &str)]) -> Self {
+        Self::build(store, overrides)
+    }
+
     pub async fn memory(overrides: &[(&str, &str)]) -> Self {
         Self::build(Arc::new(MemoryStore::new()), overrides)
     }

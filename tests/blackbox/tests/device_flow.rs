@@ -298,19 +298,29 @@ async fn clients_and_grants_are_checked() {
 #[tokio::test]
 #[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
 async fn polls_racing_the_approval_never_make_it_fail() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let api = api();
     let cookie = api.signed_up(&unique_email("race-poll"), PASSWORD).await;
-    for round in 0..3 {
+    for round in 0..10 {
         let auth = authorize(&api).await;
         let device_code = auth["device_code"].as_str().unwrap().to_owned();
-        // A device (or several copies of it) polls flat out while the user approves.
-        let pollers: Vec<_> = (0..8)
+        // Copies of a device poll flat out (every poll past the first is a `slow_down`, which
+        // writes the record too) until the user has answered.
+        let answered = Arc::new(AtomicBool::new(false));
+        let pollers: Vec<_> = (0..6)
             .map(|_| {
-                let (api, code) = (api.clone(), device_code.clone());
-                tokio::spawn(async move { poll(&api, &code).await.status })
+                let (api, code, answered) = (api.clone(), device_code.clone(), Arc::clone(&answered));
+                tokio::spawn(async move {
+                    while !answered.load(Ordering::SeqCst) {
+                        poll(&api, &code).await;
+                    }
+                })
             })
             .collect();
+        tokio::time::sleep(Duration::from_millis(30)).await;
         let approved = answer(&api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+        answered.store(true, Ordering::SeqCst);
         for p in pollers {
             p.await.unwrap();
         }
