@@ -483,6 +483,11 @@ impl Store for DynamoStore {
 
     async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
         let Some(item) = self.get(device_key(device_code_hash)).await? else { return Ok(None) };
+        if !item.contains_key("user_code_hash") {
+            // Written before user codes were hashed (it lives minutes): no one can find it by
+            // its code any more, so it reads as gone rather than as a broken record.
+            return Ok(None);
+        }
         let auth = decode_device(device_code_hash, &item)?;
         Ok(is_live(auth.expires_at, now).then_some(auth))
     }
