@@ -5,6 +5,7 @@
 //! | `AUTHFN_OAUTH_CLIENTS` | none (the issuer is off): comma-separated client ids, e.g. `cli,mobile` |
 //! | `AUTHFN_OAUTH_CLIENT_<ID>_SECRET` | unset (a public client); set for a confidential client (resource servers calling introspection) |
 //! | `AUTHFN_JWT_KEYS` | required with clients: comma-separated base64url Ed25519 seeds, signing key first (a secret) |
+//! | `AUTHFN_JWT_PUBLIC_KEYS` | instead of `AUTHFN_JWT_KEYS` where a function only publishes or checks keys: their public halves, same order (not a secret) |
 //! | `AUTHFN_PUBLIC_URL` | required with clients: the issuer identifier, e.g. `https://auth.example.com` |
 //! | `AUTHFN_OAUTH_SCOPES` | `openid profile email offline_access` |
 //! | `AUTHFN_ACCESS_TOKEN_AUDIENCE` | the issuer |
@@ -64,11 +65,7 @@ impl OAuthConfig {
             .as_str()
             .trim_end_matches('/')
             .to_owned();
-        let keys = JwtKeys::parse(
-            &get("AUTHFN_JWT_KEYS")
-                .ok_or_else(|| ConfigError("AUTHFN_JWT_KEYS is required when AUTHFN_OAUTH_CLIENTS is set".into()))?,
-        )
-        .map_err(ConfigError)?;
+        let keys = jwt_keys(get)?;
         let secs = |name: &str, default: i64| -> Result<i64, ConfigError> {
             match get(name) {
                 None => Ok(default),
@@ -99,8 +96,70 @@ impl OAuthConfig {
         }))
     }
 
+    /// Whether this function was given the issuer's secrets (`AUTHFN_JWT_KEYS` and the
+    /// client secrets, which a deployment keeps together) rather than the public keys only.
+    pub fn has_secrets(&self) -> bool {
+        self.keys.can_sign()
+    }
+
     /// The issuer's URL for one of its endpoints.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
+    }
+}
+
+/// The signing seeds when given; else the public keys. Given both, they must be the same keys,
+/// so a public-keys setting left behind by a rotation is caught at start-up.
+fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError> {
+    let public = get("AUTHFN_JWT_PUBLIC_KEYS").map(|v| JwtKeys::parse_public(&v).map_err(ConfigError)).transpose()?;
+    let Some(seeds) = get("AUTHFN_JWT_KEYS") else {
+        return public.ok_or_else(|| {
+            ConfigError("AUTHFN_JWT_KEYS (or, where a function only publishes keys, AUTHFN_JWT_PUBLIC_KEYS) is required when AUTHFN_OAUTH_CLIENTS is set".into())
+        });
+    };
+    let keys = JwtKeys::parse(&seeds).map_err(ConfigError)?;
+    if public.is_some_and(|p| p.kids() != keys.kids()) {
+        return Err(ConfigError("AUTHFN_JWT_PUBLIC_KEYS are not the public halves of AUTHFN_JWT_KEYS (infra/generate-keys.sh --public)".into()));
+    }
+    Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::b64url;
+    use std::collections::HashMap;
+
+    fn issuer(pairs: &[(&str, &str)]) -> Result<Option<OAuthConfig>, ConfigError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        let url = Url::parse("https://auth.example.com").unwrap();
+        OAuthConfig::from_lookup(&|name| map.get(name).map(|v| v.to_string()), Some(&url))
+    }
+
+    fn public_of(seeds: &str) -> String {
+        let keys = JwtKeys::parse(seeds).unwrap();
+        let jwks = keys.jwks();
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["x"].as_str().unwrap().to_owned()).collect::<Vec<_>>().join(",")
+    }
+
+    #[test]
+    fn a_function_with_public_keys_only_has_an_issuer_that_cannot_sign() {
+        let seeds = format!("{},{}", b64url(&[1; 32]), b64url(&[2; 32]));
+        let public = public_of(&seeds);
+        let publishing = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_PUBLIC_KEYS", &public)]).unwrap().unwrap();
+        assert!(!publishing.has_secrets());
+        let signing = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_KEYS", &seeds), ("AUTHFN_JWT_PUBLIC_KEYS", &public)]).unwrap().unwrap();
+        assert!(signing.has_secrets());
+        assert_eq!(publishing.keys.jwks(), signing.keys.jwks());
+    }
+
+    #[test]
+    fn public_keys_that_are_not_the_seeds_halves_are_refused() {
+        let seeds = b64url(&[1; 32]);
+        let other = public_of(&b64url(&[3; 32]));
+        let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_KEYS", &seeds), ("AUTHFN_JWT_PUBLIC_KEYS", &other)]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_JWT_PUBLIC_KEYS"), "{err}");
+        let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli")]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_JWT_KEYS"), "{err}");
     }
 }

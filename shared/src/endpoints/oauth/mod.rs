@@ -37,6 +37,11 @@ fn invalid_client() -> ApiError {
 /// The calling client: by HTTP Basic credentials or the `client_id` (and `client_secret`)
 /// parameters. A confidential client must prove its secret; a public one only names itself.
 fn client<'a>(config: &'a OAuthConfig, req: &HttpRequest, params: &Params) -> Result<&'a OAuthClient, ApiError> {
+    // Without the issuer's secrets a confidential client would look public: refuse rather than
+    // let it in without its secret.
+    if !config.has_secrets() {
+        return Err(ApiError::Internal("client authentication needs the issuer's secrets (AUTHFN_JWT_KEYS, client secrets)".into()));
+    }
     let (id, secret) = match basic_credentials(req) {
         Some((id, secret)) => (id, Some(secret)),
         None => {
