@@ -1,24 +1,53 @@
 #!/usr/bin/env bash
-# Prints an AUTHFN_SESSION_KEYS value: comma-separated base64url keys of 32 random bytes, the
-# signing key first. A single fresh key is also what a confidential OAuth client's secret
-# (AUTHFN_OAUTH_CLIENT_<ID>_SECRET) must be at least: authfn refuses shorter ones at start-up.
+# Prints an AUTHFN_SESSION_KEYS (or AUTHFN_JWT_KEYS) value: comma-separated base64url keys of
+# 32 random bytes, the signing key first. A single fresh key is also what a confidential OAuth
+# client's secret (AUTHFN_OAUTH_CLIENT_<ID>_SECRET) must be at least: authfn refuses shorter
+# ones at start-up.
 #   infra/generate-keys.sh              a fresh single key
 #   infra/generate-keys.sh "$CURRENT"   rotation: a fresh key, then CURRENT's signing key
+#   infra/generate-keys.sh --public "$AUTHFN_JWT_KEYS"
+#                                       the AUTHFN_JWT_PUBLIC_KEYS value for those Ed25519 seeds:
+#                                       their public keys, same order (not a secret)
 # After a rotation the old key only verifies; sessions it signed live at most
 # AUTHFN_SESSION_ABSOLUTE_SECS, so rotate no more often than that and nothing valid is dropped.
+# After rotating AUTHFN_JWT_KEYS, deploy the matching AUTHFN_JWT_PUBLIC_KEYS with it.
 set -euo pipefail
 python3 - "$@" <<'PY'
-import base64, secrets, sys
+import base64, secrets, subprocess, sys
 
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
+def unb64url(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+def ed25519_public(seed: bytes) -> bytes:
+    # The seed as a PKCS#8 private key (RFC 8410), its public half derived by OpenSSL.
+    der = bytes.fromhex("302e020100300506032b657004220420") + seed
+    out = subprocess.run(["openssl", "pkey", "-inform", "DER", "-pubout", "-outform", "DER"],
+                         input=der, capture_output=True, check=True).stdout
+    return out[-32:]
+
+if len(sys.argv) > 1 and sys.argv[1] == "--public":
+    if len(sys.argv) != 3:
+        sys.exit("usage: generate-keys.sh --public SEEDS")
+    public = []
+    for key in sys.argv[2].strip().split(","):
+        try:
+            seed = unb64url(key.strip())
+        except ValueError:
+            seed = b""
+        if len(seed) != 32:
+            sys.exit("generate-keys: every key must be base64url of 32 bytes")
+        public.append(b64url(ed25519_public(seed)))
+    print(",".join(public))
+    sys.exit()
+
 keys = [b64url(secrets.token_bytes(32))]
 if len(sys.argv) > 1:
     previous = sys.argv[1].strip().split(",")[0].strip()
-    padded = previous + "=" * (-len(previous) % 4)
     try:
-        ok = len(base64.urlsafe_b64decode(padded)) >= 32
+        ok = len(unb64url(previous)) >= 32
     except ValueError:
         ok = False
     if not ok:

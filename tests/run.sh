@@ -8,7 +8,9 @@
 #      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, and
 #      openid-client + jose (npm) against the token issuer;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
-#      over that DynamoDB API, then a store outage (that server frozen, then thawed);
+#      over that DynamoDB API, each function deployed as template.yaml says: with only its own
+#      IAM policy (the server enforces it) and only its own environment (tests/support/
+#      template_deploy.py), then a store outage (that server frozen, then thawed);
 #   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
 #      Miniflare's KV and D1);
 #   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
@@ -88,7 +90,7 @@ AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs |
 stop_dev_server
 without_idp
 
-echo "== 3/6 black-box and federation suites against the Lambda binaries (cargo lambda watch + DynamoDB API)"
+echo "== 3/6 black-box and federation suites against the Lambda binaries (cargo lambda watch + DynamoDB API, template.yaml's IAM and environments)"
 port="$(free_port)"
 # Under cargo lambda each function has its own URL prefix: the callback function's is the
 # public URL the provider sends browsers back to.

@@ -30,6 +30,18 @@ impl App {
         Ok(App { config, store, passwords, clock: Arc::new(SystemClock), http_client: None })
     }
 
+    /// Refuses, at start-up, to serve an endpoint that needs the token issuer's secrets from a
+    /// function that was given its public keys only.
+    pub fn check_can_serve(&self, endpoint: Endpoint) -> Result<(), ConfigError> {
+        match &self.config.oauth {
+            Some(issuer) if endpoint.uses_issuer_secrets() && !issuer.has_secrets() => Err(ConfigError(format!(
+                "{} signs tokens or authenticates clients: it needs AUTHFN_JWT_KEYS and the client secrets, not AUTHFN_JWT_PUBLIC_KEYS",
+                endpoint.function_name()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     /// Replaces the system clock, so tests can move time.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;

@@ -29,6 +29,7 @@ pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_htt
 }
 
 async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
+    app.check_can_serve(endpoint)?;
     let app = Arc::new(app);
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = Arc::clone(&app);

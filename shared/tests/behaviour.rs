@@ -465,6 +465,30 @@ async fn a_resource_server_that_cannot_fetch_the_issuers_keys_says_so() {
     assert!(res.headers().contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn a_function_given_only_the_issuers_public_keys_publishes_them_but_never_signs_or_authenticates_clients() {
+    let seed = key_b64(7);
+    let public = authfn::oauth::keys::JwtKeys::parse(&seed).unwrap().jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
+    let issuer = [("AUTHFN_PUBLIC_URL", "https://api.example.com"), ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server")];
+    let client_secret = "q8Zr1fLm3XkT0bWc9sNd2VyH7uJa5GeP4oRi6EtYw-_";
+    let secrets = [("AUTHFN_JWT_KEYS", seed.as_str()), ("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET", client_secret)];
+    let signing = Harness::memory(&[&issuer[..], &secrets[..]].concat()).await;
+    let publishing = Harness::memory(&[&issuer[..], &[("AUTHFN_JWT_PUBLIC_KEYS", public.as_str())][..]].concat()).await;
+
+    let jwks = publishing.get("/.well-known/jwks.json", None).await;
+    assert_eq!(jwks.status, StatusCode::OK);
+    assert_eq!(jwks.json, signing.get("/.well-known/jwks.json", None).await.json, "the same keys are published");
+    for endpoint in authfn::Endpoint::ALL {
+        assert!(signing.app.check_can_serve(endpoint).is_ok());
+        let refused = publishing.app.check_can_serve(endpoint).is_err();
+        assert_eq!(refused, endpoint.uses_issuer_secrets(), "{endpoint:?} with public keys only");
+    }
+    // Were it deployed anyway: the confidential client without its secret is not let in.
+    let form = "grant_type=refresh_token&refresh_token=x&client_id=resource-server";
+    let res = publishing.post_raw("/oidc/token", form.as_bytes().to_vec(), "application/x-www-form-urlencoded", None).await;
+    assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", res.text);
+}
+
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }

@@ -24,8 +24,8 @@ start_dynamodb_api() {
         return 1
     fi
 
-    # Ask the kernel for a free port. Another process could take it before the DynamoDB API server binds
-    # it; then the DynamoDB API server exits and the wait below says so.
+    # Ask the kernel for a free port. Another process could take it before the server binds
+    # it; then the server exits and the wait below says so.
     local port
     port="$(free_port)" || return 1
 
@@ -52,12 +52,12 @@ start_dynamodb_api() {
         sleep 0.1
     done
 
-    # If this shell dies without calling stop_the DynamoDB API server (killed, timed out), take the DynamoDB API server
-    # with it rather than leave an orphan server behind.
-    local owner=$BASHPID the DynamoDB API server=$DDB_API_PID
+    # If this shell dies without calling stop_dynamodb_api (killed, timed out), take the
+    # server with it rather than leave an orphan behind.
+    local owner=$BASHPID server_pid=$DDB_API_PID
     (
-        while kill -0 "$owner" 2>/dev/null && kill -0 "$the DynamoDB API server" 2>/dev/null; do sleep 1; done
-        kill "$the DynamoDB API server" 2>/dev/null
+        while kill -0 "$owner" 2>/dev/null && kill -0 "$server_pid" 2>/dev/null; do sleep 1; done
+        kill "$server_pid" 2>/dev/null
     ) </dev/null >/dev/null 2>&1 &
     DDB_API_WATCHDOG_PID=$!
 

@@ -6,14 +6,69 @@ moto's DynamoDB backend has no per-item locking, so a threaded server could inte
 conditional writes; serialised, each request is atomic as on DynamoDB, and races between
 clients still resolve by the condition expressions under test.
 
+IAM: moto checks nothing until told to (template_deploy.py does, for the Lambda functions), then
+checks each request's signature and its permissions against the caller's IAM policies. moto
+itself checks every DynamoDB call as one action on resource "*", which no policy naming the
+table matches; here each call is checked as AWS does: on the table's (or index's) ARN, and a
+TransactWriteItems as the PutItem/UpdateItem/DeleteItem/ConditionCheckItem of each of its items
+(AWS, "Using IAM with DynamoDB transactions"). A refusal is printed as a `denied:` line.
+
 Usage: python3 dynamodb_api_server.py PORT
 """
 
+import json
 import sys
 
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.dynamodb.responses import DynamoHandler
+from moto.iam.access_control import IAMRequest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import MotoRequestHandler
 from werkzeug.serving import run_simple
+
+TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def permissions(handler):
+    """The (IAM action, resource ARN) pairs AWS checks for this DynamoDB request."""
+    operation = handler._get_action()
+    body = json.loads(handler.raw_body or b"{}")
+
+    def arn(table):
+        return f"arn:aws:dynamodb:{handler.region}:{handler.current_account}:table/{table}"
+
+    if operation == "TransactWriteItems":
+        return [(TRANSACT_ACTIONS[kind], arn(item["TableName"])) for entry in body["TransactItems"] for kind, item in entry.items()]
+    if operation == "TransactGetItems":
+        return [("GetItem", arn(entry["Get"]["TableName"])) for entry in body["TransactItems"]]
+    if operation in ("BatchWriteItem", "BatchGetItem"):
+        return [(operation, arn(table)) for table in body["RequestItems"]]
+    if "TableName" in body:
+        resource = arn(body["TableName"])
+        if body.get("IndexName"):
+            resource += f"/index/{body['IndexName']}"
+        return [(operation, resource)]
+    return [(operation, "*")]
+
+
+def authorize(self, resource="*"):
+    if ActionAuthenticatorMixin.request_count < settings.INITIAL_NO_AUTH_ACTION_COUNT:
+        ActionAuthenticatorMixin.request_count += 1
+        return
+    for action, arn in permissions(self):
+        request = IAMRequest(account_id=self.current_account, method=self.method, path=self.raw_path,
+                             data=self.data, body=self.raw_body, headers=self.headers, action=action)
+        request.check_signature()
+        try:
+            request.check_action_permitted(arn)
+        except Exception:
+            user = getattr(request._access_key, "_owner_user_name", self.access_key)
+            print(f"denied: {user} dynamodb:{action} on {arn}", file=sys.stderr, flush=True)
+            raise
+
+
+DynamoHandler._authenticate_and_authorize_normal_action = authorize
 
 app = DomainDispatcherApplication(create_backend_app)
 run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=False, request_handler=MotoRequestHandler)

@@ -6,34 +6,17 @@
 #   ...                  # each function at $AUTHFN_LAMBDA_BASE_URL/lambda-url/<function>/<its path>
 #   stop_lambda_watch
 #
-# Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the functions' environment.
+# Each function runs as template.yaml deploys it (template_deploy.py): with only its own IAM
+# policy, enforced by the DynamoDB API server from then on, and with only the environment its
+# template block gives it. The test run's settings (below, and AUTHFN_TEST_EXTRA_ENV's KEY=VALUE
+# lines) reach a function only through the template's parameters and secrets, so a setting or a
+# permission the template forgets fails the suite. stop_lambda_watch switches enforcement off.
 #
 # Needs cargo-lambda (`pip install cargo-lambda`; .ci/run installs it).
 
 _LAMBDA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
-
-# Function name and the endpoint path it serves (authfn::Endpoint::function_name / path).
-_LAMBDA_FUNCTIONS=(
-    "sign-up /auth/sign-up"
-    "sign-in /auth/sign-in"
-    "sign-out /auth/sign-out"
-    "sign-out-all /auth/sign-out/all"
-    "session /auth/session"
-    "me /me"
-    "federation-begin /auth/federation/none/begin"
-    "federation-callback /auth/federation/none/callback"
-    # A path just past the route: authfn's own 404 JSON whatever the endpoint would answer.
-    "device-authorize /oidc/device/authorize/ready"
-    "device-page /oidc/device/ready"
-    "device-verify /oidc/device/verify/ready"
-    "token /oidc/token/ready"
-    "jwks /.well-known/jwks.json/ready"
-    "openid-configuration /.well-known/openid-configuration/ready"
-    "introspect /oidc/introspect/ready"
-    "revoke /oidc/revoke/ready"
-)
 
 start_lambda_watch() {
     if [[ -z "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
@@ -49,11 +32,13 @@ start_lambda_watch() {
         return 1
     fi
 
-    local bins=() entry
-    for entry in "${_LAMBDA_FUNCTIONS[@]}"; do bins+=(--bin "${entry%% *}"); done
     # cargo lambda builds a function on its first invocation, with `cargo run --bin <name>`
-    # from the workspace root. Building the same way now makes that a no-op, so the wait
+    # from the workspace root. Building every binary now makes that a no-op, so the wait
     # below measures start-up, not a compile of unknown length.
+    local bins=() name
+    for name in $(python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" binaries --template "$_LAMBDA_ROOT/template.yaml"); do
+        bins+=(--bin "$name")
+    done
     echo "start_lambda_watch: building the functions" >&2
     (cd "$_LAMBDA_ROOT" && cargo build --quiet "${bins[@]}" --bin authfn-dev) || return 1
 
@@ -62,36 +47,44 @@ start_lambda_watch() {
     (cd "$_LAMBDA_ROOT" && AUTHFN_DYNAMODB_ENDPOINT="$AUTHFN_TEST_DYNAMODB_ENDPOINT" AUTHFN_TABLE="$table" \
         cargo run --quiet --bin authfn-dev -- --create-table-only) >&2 || return 1
 
-    local port=${1:-} key
+    local port=${1:-} key settings
     [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
 
-    # An env file rather than --env-var flags, so the session key is not on a command line
-    # that any local user can read with ps.
-    LAMBDA_WATCH_ENV="$(mktemp "${TMPDIR:-/tmp}/lambda-watch.XXXXXX.env")"
-    chmod 600 "$LAMBDA_WATCH_ENV"
-    cat >"$LAMBDA_WATCH_ENV" <<EOF
+    # Files rather than command-line flags, so no key is on a command line that any local user
+    # can read with ps.
+    LAMBDA_WATCH_ENV_DIR="$(mktemp -d "${TMPDIR:-/tmp}/lambda-watch.XXXXXX")"
+    settings="$LAMBDA_WATCH_ENV_DIR/settings"
+    (umask 077 && cat >"$settings") <<EOF
 AUTHFN_SESSION_KEYS=$key
 AUTHFN_COOKIE_SECURE=false
 AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
 AUTHFN_RATE_LIMIT_PER_MINUTE=1000
-AUTHFN_TABLE=$table
 AUTHFN_DYNAMODB_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
-AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local}
-AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
-AWS_REGION=${AWS_REGION:-us-east-1}
 ${AUTHFN_TEST_EXTRA_ENV:-}
 EOF
+    python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" deploy --template "$_LAMBDA_ROOT/template.yaml" \
+        --settings "$settings" --table "$table" --dynamodb "$AUTHFN_TEST_DYNAMODB_ENDPOINT" \
+        --out "$LAMBDA_WATCH_ENV_DIR/functions" || { stop_lambda_watch; return 1; }
+    local functions=() file
+    for file in "$LAMBDA_WATCH_ENV_DIR"/functions/*.env; do functions+=("$(basename "$file" .env)"); done
+
+    # cargo runs each function through lambda-runner.sh, which gives it its own environment.
+    local runner_var host
+    host="$(rustc -vV | sed -n 's/^host: //p')"
+    runner_var="CARGO_TARGET_$(echo "$host" | tr 'a-z-' 'A-Z_')_RUNNER"
 
     # --disable-cors: otherwise cargo lambda answers CORS itself and hides authfn's own CORS.
     # --ignore-changes: a source edit mid-run must not restart the functions under test.
     # --concurrency: parallel requests get parallel instances, so races are real races.
     LAMBDA_WATCH_LOG="$(mktemp "${TMPDIR:-/tmp}/lambda-watch.XXXXXX.log")"
-    (cd "$_LAMBDA_ROOT" && exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
-        --disable-cors --ignore-changes --concurrency 8 --env-file "$LAMBDA_WATCH_ENV") \
+    (cd "$_LAMBDA_ROOT" && export "$runner_var=$_LAMBDA_ROOT/tests/support/lambda-runner.sh" \
+        AUTHFN_LAMBDA_ENV_DIR="$LAMBDA_WATCH_ENV_DIR/functions" &&
+        exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+            --disable-cors --ignore-changes --concurrency 8) \
         </dev/null >"$LAMBDA_WATCH_LOG" 2>&1 &
     LAMBDA_WATCH_PID=$!
-    export LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV
+    export LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV_DIR
 
     # If this shell dies without calling stop_lambda_watch, take cargo lambda with it.
     local owner=$BASHPID watched=$LAMBDA_WATCH_PID
@@ -102,10 +95,11 @@ EOF
     LAMBDA_WATCH_WATCHDOG_PID=$!
     export LAMBDA_WATCH_WATCHDOG_PID
 
-    # Up means every function answers: the first invocation of each spawns its process.
+    # Up means every function answers: the first invocation of each spawns its process, which
+    # reads its configuration. A path off every route gets authfn's own 404 JSON.
     local base="http://127.0.0.1:$port" deadline=$((SECONDS + ${LAMBDA_WATCH_TIMEOUT:-180}))
-    for entry in "${_LAMBDA_FUNCTIONS[@]}"; do
-        local url="$base/lambda-url/${entry%% *}${entry#* }"
+    for name in "${functions[@]}"; do
+        local url="$base/lambda-url/$name/readiness-probe"
         until authfn_answers "$url"; do
             if ! kill -0 "$LAMBDA_WATCH_PID" 2>/dev/null; then
                 echo "start_lambda_watch: cargo lambda watch exited; its output:" >&2
@@ -136,6 +130,11 @@ stop_lambda_watch() {
         kill_tree "$LAMBDA_WATCH_PID"
         wait "$LAMBDA_WATCH_PID" 2>/dev/null || true
     fi
-    rm -f "${LAMBDA_WATCH_LOG:-}" "${LAMBDA_WATCH_ENV:-}"
-    unset LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV LAMBDA_WATCH_WATCHDOG_PID AUTHFN_LAMBDA_BASE_URL
+    if [[ -n "${LAMBDA_WATCH_ENV_DIR:-}" && -n "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
+        # Every request a function's template policy did not allow, to explain failures above.
+        [[ -n "${DDB_API_LOG:-}" ]] && grep '^denied: ' "$DDB_API_LOG" | sort | uniq -c >&2
+        python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" undeploy --dynamodb "$AUTHFN_TEST_DYNAMODB_ENDPOINT" || true
+    fi
+    rm -rf "${LAMBDA_WATCH_LOG:-}" "${LAMBDA_WATCH_ENV_DIR:-}"
+    unset LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV_DIR LAMBDA_WATCH_WATCHDOG_PID AUTHFN_LAMBDA_BASE_URL
 }

@@ -1,5 +1,6 @@
 # The token issuer's settings for the black-box suite: a public client `cli`, a confidential
-# client `resource-server` (for introspection), fresh signing keys, and a 1-second polling
+# client `resource-server` (for introspection), fresh signing keys and their public halves (what
+# the functions that only publish keys get on AWS), and a 1-second polling
 # interval so the device flow tests do not wait 5 s per poll. Source this file (bash), then:
 #
 #   AUTHFN_TEST_RESOURCE_SERVER_SECRET="$(new_resource_server_secret)"
@@ -8,15 +9,20 @@
 # shellcheck source=process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
+_OAUTH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
 new_resource_server_secret() {
     echo "rs-$(new_session_key)"
 }
 
 oauth_env() {
+    local seeds
+    seeds="$(new_session_key),$(new_session_key)"
     cat <<ENV
 AUTHFN_OAUTH_CLIENTS=cli,resource-server
 AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET=$1
-AUTHFN_JWT_KEYS=$(new_session_key),$(new_session_key)
+AUTHFN_JWT_KEYS=$seeds
+AUTHFN_JWT_PUBLIC_KEYS=$("$_OAUTH_ROOT/infra/generate-keys.sh" --public "$seeds")
 AUTHFN_DEVICE_INTERVAL_SECS=1
 ENV
 }

@@ -146,6 +146,13 @@ impl Endpoint {
         matches!(self, Endpoint::FederationBegin | Endpoint::FederationCallback | Endpoint::Me)
     }
 
+    /// Whether it signs tokens or authenticates OAuth clients, so its function needs the
+    /// issuer's secrets (`AUTHFN_JWT_KEYS`, client secrets); the issuer's other functions get
+    /// the public keys only (`AUTHFN_JWT_PUBLIC_KEYS`).
+    pub fn uses_issuer_secrets(self) -> bool {
+        matches!(self, Endpoint::DeviceAuthorize | Endpoint::Token | Endpoint::Introspect | Endpoint::Revoke)
+    }
+
     /// The federation callback is a navigation from the identity provider's site (a cross-site
     /// form POST with `form_post`), so an `Origin` check would refuse every real one. Its
     /// protection is `state` plus the browser-binding cookie, checked by the endpoint.

@@ -47,7 +47,7 @@ pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(key.kid().to_owned());
     header.typ = Some(TOKEN_TYPE.to_owned());
-    jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|e| format!("signing an access token: {e}"))
+    jsonwebtoken::encode(&header, claims, key.encoding()?).map_err(|e| format!("signing an access token: {e}"))
 }
 
 /// An OpenID Connect ID token for the client that asked for `openid`: who signed in, for that
@@ -65,7 +65,7 @@ pub fn sign_id_token(keys: &JwtKeys, issuer: &str, client_id: &str, sub: &str, n
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(key.kid().to_owned());
     let claims = IdClaims { iss: issuer, sub, aud: client_id, exp: now.0 + lifetime_secs, iat: now.0 };
-    jsonwebtoken::encode(&header, &claims, key.encoding()).map_err(|e| format!("signing an ID token: {e}"))
+    jsonwebtoken::encode(&header, &claims, key.encoding()?).map_err(|e| format!("signing an ID token: {e}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

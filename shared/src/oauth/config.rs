@@ -6,6 +6,7 @@
 //! | `AUTHFN_OAUTH_CLIENT_<ID>_SECRET` | unset (a public client); set for a confidential client (resource servers calling introspection): at least 32 random bytes, e.g. from `infra/generate-keys.sh` |
 //! | `AUTHFN_OAUTH_CLIENT_NAMES` | each client's id: what the device page calls it, e.g. `cli=Acme CLI,mobile=Acme for iOS` |
 //! | `AUTHFN_JWT_KEYS` | required with clients: comma-separated base64url Ed25519 seeds, signing key first (a secret) |
+//! | `AUTHFN_JWT_PUBLIC_KEYS` | instead of `AUTHFN_JWT_KEYS` where a function only publishes or checks keys: their public halves, same order (not a secret) |
 //! | `AUTHFN_PUBLIC_URL` | required with clients: the issuer identifier, e.g. `https://auth.example.com` |
 //! | `AUTHFN_OAUTH_SCOPES` | `openid profile email offline_access` |
 //! | `AUTHFN_ACCESS_TOKEN_AUDIENCE` | the issuer |
@@ -106,11 +107,7 @@ impl OAuthConfig {
             .as_str()
             .trim_end_matches('/')
             .to_owned();
-        let keys = JwtKeys::parse(
-            &get("AUTHFN_JWT_KEYS")
-                .ok_or_else(|| ConfigError("AUTHFN_JWT_KEYS is required when AUTHFN_OAUTH_CLIENTS is set".into()))?,
-        )
-        .map_err(ConfigError)?;
+        let keys = jwt_keys(get)?;
         let secs = |name: &str, default: i64| -> Result<i64, ConfigError> {
             match get(name) {
                 None => Ok(default),
@@ -141,23 +138,44 @@ impl OAuthConfig {
         }))
     }
 
+    /// Whether this function was given the issuer's secrets (`AUTHFN_JWT_KEYS` and the
+    /// client secrets, which a deployment keeps together) rather than the public keys only.
+    pub fn has_secrets(&self) -> bool {
+        self.keys.can_sign()
+    }
+
     /// The issuer's URL for one of its endpoints.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
     }
 }
 
+/// The signing seeds when given; else the public keys. Given both, they must be the same keys,
+/// so a public-keys setting left behind by a rotation is caught at start-up.
+fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError> {
+    let public = get("AUTHFN_JWT_PUBLIC_KEYS").map(|v| JwtKeys::parse_public(&v).map_err(ConfigError)).transpose()?;
+    let Some(seeds) = get("AUTHFN_JWT_KEYS") else {
+        return public.ok_or_else(|| {
+            ConfigError("AUTHFN_JWT_KEYS (or, where a function only publishes keys, AUTHFN_JWT_PUBLIC_KEYS) is required when AUTHFN_OAUTH_CLIENTS is set".into())
+        });
+    };
+    let keys = JwtKeys::parse(&seeds).map_err(ConfigError)?;
+    if public.is_some_and(|p| p.kids() != keys.kids()) {
+        return Err(ConfigError("AUTHFN_JWT_PUBLIC_KEYS are not the public halves of AUTHFN_JWT_KEYS (infra/generate-keys.sh --public)".into()));
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::b64url;
+    use std::collections::HashMap;
 
+    /// An issuer with signing keys and these settings.
     fn config(pairs: &[(&str, &str)]) -> Result<Option<OAuthConfig>, ConfigError> {
-        let keys = crate::crypto::b64url(&[3; 32]);
-        let get = |name: &str| match name {
-            "AUTHFN_JWT_KEYS" => Some(keys.clone()),
-            _ => pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()),
-        };
-        OAuthConfig::from_lookup(&get, Url::parse("https://auth.example.com").ok().as_ref())
+        let keys = b64url(&[3; 32]);
+        issuer(&[pairs, &[("AUTHFN_JWT_KEYS", keys.as_str())]].concat())
     }
 
     #[test]
@@ -172,7 +190,7 @@ mod tests {
 
     #[test]
     fn client_secrets_must_hold_32_random_bytes() {
-        let b64 = crate::crypto::b64url(&[0x5a, 0x13, 0x77, 0x21, 0xc4, 0x9e, 0x02, 0xf0].repeat(4));
+        let b64 = b64url(&[0x5a, 0x13, 0x77, 0x21, 0xc4, 0x9e, 0x02, 0xf0].repeat(4));
         assert_eq!(b64.len(), 43);
         assert!(secret_bits(&b64) >= MIN_SECRET_BITS, "32 bytes, base64url");
         assert!(secret_bits(&b64[..42]) < MIN_SECRET_BITS, "31.5 bytes");
@@ -180,5 +198,38 @@ mod tests {
         assert!(secret_bits(&"0123456789abcdef".repeat(4)[..63]) < MIN_SECRET_BITS);
         assert!(secret_bits(&"a".repeat(100)) < MIN_SECRET_BITS, "repetition is not randomness");
         assert!(secret_bits("hunter2-hunter2-hunter2") < MIN_SECRET_BITS);
+    }
+
+    fn issuer(pairs: &[(&str, &str)]) -> Result<Option<OAuthConfig>, ConfigError> {
+        let map: HashMap<&str, &str> = pairs.iter().copied().collect();
+        let url = Url::parse("https://auth.example.com").unwrap();
+        OAuthConfig::from_lookup(&|name| map.get(name).map(|v| v.to_string()), Some(&url))
+    }
+
+    fn public_of(seeds: &str) -> String {
+        let keys = JwtKeys::parse(seeds).unwrap();
+        let jwks = keys.jwks();
+        jwks["keys"].as_array().unwrap().iter().map(|k| k["x"].as_str().unwrap().to_owned()).collect::<Vec<_>>().join(",")
+    }
+
+    #[test]
+    fn a_function_with_public_keys_only_has_an_issuer_that_cannot_sign() {
+        let seeds = format!("{},{}", b64url(&[1; 32]), b64url(&[2; 32]));
+        let public = public_of(&seeds);
+        let publishing = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_PUBLIC_KEYS", &public)]).unwrap().unwrap();
+        assert!(!publishing.has_secrets());
+        let signing = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_KEYS", &seeds), ("AUTHFN_JWT_PUBLIC_KEYS", &public)]).unwrap().unwrap();
+        assert!(signing.has_secrets());
+        assert_eq!(publishing.keys.jwks(), signing.keys.jwks());
+    }
+
+    #[test]
+    fn public_keys_that_are_not_the_seeds_halves_are_refused() {
+        let seeds = b64url(&[1; 32]);
+        let other = public_of(&b64url(&[3; 32]));
+        let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_KEYS", &seeds), ("AUTHFN_JWT_PUBLIC_KEYS", &other)]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_JWT_PUBLIC_KEYS"), "{err}");
+        let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli")]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_JWT_KEYS"), "{err}");
     }
 }

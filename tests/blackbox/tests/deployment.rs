@@ -55,6 +55,8 @@ struct TemplateFunction {
     /// IAM actions and resources of its inline policy statements.
     actions: BTreeSet<String>,
     resources: BTreeSet<String>,
+    /// Its own `AUTHFN_*` environment variables (besides the Globals every function gets), as written.
+    env: BTreeMap<String, String>,
 }
 
 /// The functions of a SAM template, read line by line: enough for the flow-style resource
@@ -95,6 +97,9 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         }
         if let Some(resource) = trimmed.strip_prefix("Resource: ") {
             function.resources.insert(resource.to_owned());
+        }
+        if let Some((name, value)) = trimmed.split_once(": ").filter(|(name, _)| name.starts_with("AUTHFN_")) {
+            function.env.insert(name.to_owned(), value.to_owned());
         }
         if trimmed.contains("Type: HttpApi") {
             if let (Some(method), Some(path)) = (field(trimmed, "Method"), field(trimmed, "Path")) {
@@ -157,14 +162,40 @@ fn every_function_gets_only_the_table_access_it_needs() {
 }
 
 #[test]
+fn secrets_reach_only_the_functions_that_use_them() {
+    let functions = template_functions(&read("template.yaml"));
+    let by_binary: BTreeMap<_, _> = functions.values().map(|f| (f.binary.clone().unwrap_or_default(), f)).collect();
+    // Publishing keys, showing the device page and recording the user's answer sign nothing and
+    // authenticate no client.
+    for endpoint in [Endpoint::Jwks, Endpoint::OpenIdConfiguration, Endpoint::DevicePage, Endpoint::DeviceVerify] {
+        assert!(!endpoint.uses_issuer_secrets(), "{endpoint:?}");
+    }
+    for endpoint in Endpoint::ALL {
+        let name = endpoint.function_name();
+        let env = &by_binary[name].env;
+        let bundled = env.get("AUTHFN_SECRET_SETTINGS").map(String::as_str).unwrap_or_default();
+        assert_eq!(
+            bundled.contains("${OAuthSecretName}"),
+            endpoint.uses_issuer_secrets(),
+            "{name}: the issuer's secret (signing seeds, client secrets) goes exactly where tokens are signed or clients authenticated"
+        );
+        let issuer_without_secrets = env.contains_key("AUTHFN_OAUTH_CLIENTS") && !endpoint.uses_issuer_secrets();
+        assert_eq!(env.contains_key("AUTHFN_JWT_PUBLIC_KEYS"), issuer_without_secrets, "{name}: public keys only where the issuer runs without its secret");
+        assert!(!env.contains_key("AUTHFN_JWT_KEYS"), "{name}: signing seeds come from the secret, never from a parameter");
+        assert_eq!(bundled.contains("${FederationSecretName}"), name.starts_with("federation-"), "{name}: identity-provider secrets");
+    }
+}
+
+#[test]
 fn the_template_reader_sees_a_missing_route() {
     // The check above is only as good as this reader: a function without its route must show.
-    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem, dynamodb:Scan]\n              Resource: \"*\"\n";
+    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n      Environment:\n        Variables:\n          AUTHFN_JWT_PUBLIC_KEYS: !Ref JwtPublicKeys\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem, dynamodb:Scan]\n              Resource: \"*\"\n";
     let functions = template_functions(template);
     assert_eq!(functions["F"].binary.as_deref(), Some("me"));
     assert!(functions["F"].routes.is_empty());
     assert_eq!(functions["F"].actions, ["dynamodb:GetItem".to_owned(), "dynamodb:Scan".to_owned()].into());
     assert_eq!(functions["F"].resources, ["\"*\"".to_owned()].into());
+    assert_eq!(functions["F"].env, [("AUTHFN_JWT_PUBLIC_KEYS".to_owned(), "!Ref JwtPublicKeys".to_owned())].into());
 }
 
 #[test]

@@ -39,6 +39,11 @@ fn invalid_client() -> ApiError {
 /// Failed proofs count towards a lock on the client from the caller's network, checked
 /// before the secret is compared.
 async fn client<'a>(app: &App, config: &'a OAuthConfig, req: &HttpRequest, params: &Params) -> Result<&'a OAuthClient, ApiError> {
+    // Without the issuer's secrets a confidential client would look public: refuse rather than
+    // let it in without its secret.
+    if !config.has_secrets() {
+        return Err(ApiError::Internal("client authentication needs the issuer's secrets (AUTHFN_JWT_KEYS, client secrets)".into()));
+    }
     let (id, secret) = match basic_credentials(req) {
         Some((id, secret)) => (id, Some(secret)),
         None => {
