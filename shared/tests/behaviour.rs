@@ -486,6 +486,34 @@ async fn a_resource_server_that_cannot_fetch_the_issuers_keys_says_so() {
     assert!(res.headers().contains_key("retry-after"));
 }
 
+#[tokio::test]
+async fn federation_begin_and_callback_are_rate_limited_per_client_ip() {
+    let h = Harness::memory(&[
+        ("AUTHFN_RATE_LIMIT_PER_MINUTE", "2"),
+        ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
+        ("AUTHFN_RETURN_TO", "https://app.example.com/"),
+        ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
+        ("AUTHFN_FEDERATION_OKTA_ISSUER", "https://okta.example.com"),
+        ("AUTHFN_FEDERATION_OKTA_CLIENT_ID", "authfn"),
+        ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "a client secret of some length"),
+    ])
+    .await
+    .with_http_client(std::sync::Arc::new(UnreachableIssuer));
+    let json = vec![("accept", "application/json")];
+    for (path, before_the_limit) in [
+        ("/auth/federation/okta/begin", StatusCode::BAD_GATEWAY),
+        ("/auth/federation/okta/callback?state=guess&code=guess", StatusCode::BAD_REQUEST),
+    ] {
+        for _ in 0..2 {
+            assert_eq!(h.request("GET", path, Vec::new(), None, None, json.clone()).await.status, before_the_limit, "{path}");
+        }
+        let limited = h.request("GET", path, Vec::new(), None, None, json.clone()).await;
+        assert_eq!((limited.status, limited.json["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{path}");
+        let elsewhere = h.request_from("198.51.100.7", "GET", path, Vec::new(), None, None, json.clone()).await;
+        assert_eq!(elsewhere.status, before_the_limit, "{path}: another client has its own budget");
+    }
+}
+
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }

@@ -146,7 +146,7 @@ impl Harness {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn request_from(
+    pub async fn request_from(
         &self,
         ip: &str,
         method: &str,
