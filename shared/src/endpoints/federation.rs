@@ -26,12 +26,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
     let provider = provider_of(app, req)?;
     app.rate_limit("federation", &client_ip(req, &app.config)).await?;
     let params = Params::parse(req.uri().query().unwrap_or(""))?;
-    let return_to = app
-        .config
-        .federation
-        .return_to(params.get("return_to"))
-        .ok_or_else(|| ApiError::invalid_field("return_to", "is not one of the configured return URLs"))?
-        .to_owned();
+    let return_to = allowed_return_to(app, &params)?;
     let client = http_client(app)?;
     let (metadata, _) = discovery::provider(client, &provider.issuer, app.now()).await.map_err(unavailable)?;
 
@@ -261,12 +256,7 @@ fn finish_url(app: &App, provider: &ProviderConfig, return_to: &str) -> String {
 /// browser here can neither sign it out (no handoff, nothing happens) nor sign it in as
 /// someone else (it cannot set the cookie).
 async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpResponse, ApiError> {
-    let return_to = app
-        .config
-        .federation
-        .return_to(params.get("return_to"))
-        .ok_or_else(|| ApiError::invalid_field("return_to", "is not one of the configured return URLs"))?
-        .to_owned();
+    let return_to = allowed_return_to(app, params)?;
     let keys = &app.config.session_keys;
     let handoff = crate::cookie::find(req.headers(), app.config.cookie.federation_handoff_name())
         .into_iter()
@@ -281,6 +271,15 @@ async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpRes
     append_cookie(&mut res, &cookie);
     append_cookie(&mut res, &crate::cookie::federation_handoff(&app.config.cookie, "", 0));
     Ok(res)
+}
+
+/// The `return_to` the request asks for, if it is on the list (the default when it asks none).
+fn allowed_return_to(app: &App, params: &Params) -> Result<String, ApiError> {
+    app.config
+        .federation
+        .return_to(params.get("return_to"))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::invalid_field("return_to", "is not one of the configured return URLs"))
 }
 
 /// Ends the session the request presents, unless it is `new` itself.

@@ -150,6 +150,13 @@ impl Browser {
         res
     }
 
+    /// What authfn says of a session cookie this browser had earlier (`Browser::cookies`).
+    async fn session_with(&self, cookies: &str) -> u16 {
+        let url = self.api.target.url(Endpoint::Session);
+        let res = reqwest::Client::new().get(url).header("cookie", cookies).send().await.expect("session request");
+        res.status().as_u16()
+    }
+
     async fn session(&self) -> (u16, Value) {
         let res = self.get(&self.api.target.url(Endpoint::Session)).await;
         let status = res.status().as_u16();
@@ -244,13 +251,7 @@ async fn a_federated_sign_in_creates_an_account_and_a_session() {
     let (_, third) = browser.session().await;
     assert_eq!(third["user"]["id"], session["user"]["id"]);
     assert_ne!(third["session"]["id"], session["session"]["id"]);
-    let replayed = reqwest::Client::new()
-        .get(browser.api.target.url(Endpoint::Session))
-        .header("cookie", old_cookies)
-        .send()
-        .await
-        .expect("session request");
-    assert_eq!(replayed.status().as_u16(), 401, "the session replaced by a federated sign-in still works");
+    assert_eq!(browser.session_with(&old_cookies).await, 401, "the session replaced by a federated sign-in still works");
 }
 
 #[tokio::test]
@@ -288,13 +289,7 @@ async fn a_form_post_sign_in_ends_the_session_the_browser_had() {
     let (status, after) = browser.session().await;
     assert_eq!(status, 200, "{after}");
     assert_ne!(after["session"]["id"], before["session"]["id"]);
-    let replayed = reqwest::Client::new()
-        .get(browser.api.target.url(Endpoint::Session))
-        .header("cookie", old_cookies)
-        .send()
-        .await
-        .expect("session request");
-    assert_eq!(replayed.status().as_u16(), 401, "the session the browser had still works");
+    assert_eq!(browser.session_with(&old_cookies).await, 401, "the session the browser had still works");
     // The handoff is spent: the step does nothing a second time.
     let again = browser.get(&finish).await;
     assert!(location(&again).contains("authfn_error=invalid_state"), "{}", location(&again));
