@@ -82,7 +82,8 @@ pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiE
     if req.method() == Method::GET && params.get(FINISH).is_some() {
         return finish(app, req, &params).await;
     }
-    // Consumed first, whatever the rest says: a state is good for one try.
+    // Consumed first, whatever the rest says: with its browser's binding, a state is good for
+    // one try.
     let attempt = take_attempt(app, req, provider, &params).await;
     // Where a failure is reported: the SPA page this sign-in began on, or the first return
     // URL when the state says nothing trustworthy. Both come from AUTHFN_RETURN_TO.
