@@ -63,6 +63,10 @@ impl Browser {
         self.api.target.url(Endpoint::FederationBegin).replace("{provider}", provider)
     }
 
+    fn callback_url(&self, provider: &str) -> String {
+        self.api.target.url(Endpoint::FederationCallback).replace("{provider}", provider)
+    }
+
     async fn get(&self, url: &str) -> reqwest::Response {
         self.http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
     }
@@ -304,7 +308,7 @@ async fn the_finishing_step_cannot_sign_anyone_out() {
     let browser = Browser::new();
     browser.sign_in("idp", &login_name("csrf")).await.expect_signed_in();
     let (_, before) = browser.session().await;
-    let finish = browser.begin_url("idp-linking").replace("/begin", "/callback") + "?finish=1&return_to=http%3A%2F%2Flocalhost%3A5173%2F";
+    let finish = browser.callback_url("idp-linking") + "?finish=1&return_to=http%3A%2F%2Flocalhost%3A5173%2F";
     let res = browser.get(&finish).await;
     assert_eq!(res.status().as_u16(), 302);
     assert!(location(&res).contains("authfn_error=invalid_state"), "{}", location(&res));
