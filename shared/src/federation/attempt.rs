@@ -113,6 +113,19 @@ mod tests {
     }
 
     #[test]
+    fn the_attempt_key_needs_both_the_state_and_the_binding() {
+        let (state, binding) = (State::generate().unwrap(), Binding::generate().unwrap());
+        let key = attempt_key(&state, &binding);
+        assert_eq!(key, attempt_key(&State::presented(state.expose()).unwrap(), &Binding::presented(binding.expose()).unwrap()));
+        assert_ne!(key, attempt_key(&state, &Binding::generate().unwrap()));
+        assert_ne!(key, attempt_key(&State::generate().unwrap(), &binding));
+        // Only what we could have issued is looked up at all.
+        for bad in ["", "a b", "a\0b", "a.b", &"x".repeat(129)] {
+            assert!(State::presented(bad).is_none() && Binding::presented(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn secrets_stay_out_of_debug_output() {
         let s = State::generate().unwrap();
         assert_eq!(format!("{s:?}"), "State(..)");

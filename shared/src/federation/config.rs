@@ -302,6 +302,23 @@ mod tests {
     }
 
     #[test]
+    fn allowed_email_domains_compare_in_idna_form() {
+        let mut pairs = okta();
+        pairs.push(("AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS", " Example.com , BÜCHER.example "));
+        let c = parse(&pairs).unwrap();
+        let p = c.provider("okta").unwrap();
+        for allowed in ["a@example.com", "a@EXAMPLE.com", "a@bücher.example", "a@xn--bcher-kva.example"] {
+            assert!(p.allows_email(&Email::parse(allowed).unwrap()), "{allowed}");
+        }
+        for refused in ["a@sub.example.com", "a@example.com.evil.test", "a@bucher.example"] {
+            assert!(!p.allows_email(&Email::parse(refused).unwrap()), "{refused}");
+        }
+        pairs.push(("AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS", "exa_mple.com"));
+        let err = parse(&pairs).unwrap_err();
+        assert!(err.0.contains("ALLOWED_EMAIL_DOMAINS"), "{err}");
+    }
+
+    #[test]
     fn provider_names_are_path_safe() {
         assert!(ProviderName::parse("azure-ad").is_some());
         for bad in ["", "Okta", "a/b", "a.b", &"x".repeat(33)] {
