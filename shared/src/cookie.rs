@@ -26,8 +26,8 @@ pub fn clear(policy: &CookiePolicy) -> String {
 /// A `response_mode=form_post` callback is a cross-site POST from the provider's page, which
 /// `SameSite=Lax` cookies do not ride along with; for those providers only, it is
 /// `SameSite=None`, which browsers accept only with `Secure`. So it is `Secure` then even in
-/// plain-HTTP development: browsers treat loopback hosts (where alone plain HTTP is allowed,
-/// see `Config`) as secure contexts and keep `Secure` cookies from them. Without that, a
+/// plain-HTTP development: browsers treat loopback hosts (the only ones authfn's configuration
+/// allows plain HTTP for) as secure contexts and keep `Secure` cookies from them. Without that, a
 /// provider on `127.0.0.1` posting to authfn on `localhost` (two sites) arrives without it.
 /// Query-mode callbacks are top-level GET navigations, which carry `Lax` cookies.
 pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age_secs: u64, mode: ResponseMode) -> String {
