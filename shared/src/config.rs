@@ -58,6 +58,12 @@ impl CookiePolicy {
     pub fn federation_name(&self) -> &'static str {
         if self.secure { "__Host-authfn_federation" } else { "authfn_federation" }
     }
+
+    /// The cookie that carries a `form_post` sign-in's new session across its same-site
+    /// finishing step (see `endpoints::federation`).
+    pub fn federation_handoff_name(&self) -> &'static str {
+        if self.secure { "__Host-authfn_federation_done" } else { "authfn_federation_done" }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

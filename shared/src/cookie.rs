@@ -5,6 +5,7 @@ use http::HeaderMap;
 use http::header::COOKIE;
 
 use crate::config::CookiePolicy;
+use crate::federation::config::ResponseMode;
 use crate::token::SignedToken;
 
 /// `HttpOnly` keeps it from page scripts, `SameSite=Lax` from cross-site subrequests, and
@@ -19,24 +20,39 @@ pub fn clear(policy: &CookiePolicy) -> String {
 }
 
 /// The cookie that binds a federated sign-in to the browser that began it (see
-/// `federation::attempt`). A `response_mode=form_post` callback is a cross-site POST from the
-/// provider's page, which `SameSite=Lax` cookies do not ride along with; so over HTTPS it is
-/// `SameSite=None`. It holds no session, only the binding for one 10-minute attempt, and the
-/// callback also needs the matching `state`. Plain-HTTP development keeps `Lax` (browsers
-/// refuse `None` without `Secure`), which works because localhost ports are one site.
-pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age_secs: u64) -> String {
-    let same_site = if policy.secure { SameSite::None } else { SameSite::Lax };
-    build_named(policy, policy.federation_name(), value, max_age_secs, same_site)
+/// `federation::attempt`). It holds no session, only the binding for one 10-minute attempt,
+/// and the callback also needs the matching `state`.
+///
+/// A `response_mode=form_post` callback is a cross-site POST from the provider's page, which
+/// `SameSite=Lax` cookies do not ride along with; for those providers only, it is
+/// `SameSite=None`, which browsers accept only with `Secure`. So it is `Secure` then even in
+/// plain-HTTP development: browsers treat loopback hosts (the only ones authfn's configuration
+/// allows plain HTTP for) as secure contexts and keep `Secure` cookies from them. Without that, a
+/// provider on `127.0.0.1` posting to authfn on `localhost` (two sites) arrives without it.
+/// Query-mode callbacks are top-level GET navigations, which carry `Lax` cookies.
+pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age_secs: u64, mode: ResponseMode) -> String {
+    let (same_site, secure) = match mode {
+        ResponseMode::FormPost => (SameSite::None, true),
+        ResponseMode::Query => (SameSite::Lax, policy.secure),
+    };
+    build_named(policy.federation_name(), value, max_age_secs, same_site, secure)
+}
+
+/// The short-lived cookie that carries a `form_post` sign-in's new session to the same-site
+/// step that installs it (see `endpoints::federation::finish`). `Lax`: a cross-site page can
+/// make a browser navigate to that step, but never hand it this cookie.
+pub fn federation_handoff(policy: &CookiePolicy, value: &str, max_age_secs: u64) -> String {
+    build_named(policy.federation_handoff_name(), value, max_age_secs, SameSite::Lax, policy.secure)
 }
 
 fn build(policy: &CookiePolicy, value: &str, max_age_secs: u64) -> String {
-    build_named(policy, policy.name(), value, max_age_secs, SameSite::Lax)
+    build_named(policy.name(), value, max_age_secs, SameSite::Lax, policy.secure)
 }
 
-fn build_named(policy: &CookiePolicy, name: &'static str, value: &str, max_age_secs: u64, same_site: SameSite) -> String {
+fn build_named(name: &'static str, value: &str, max_age_secs: u64, same_site: SameSite, secure: bool) -> String {
     Cookie::build((name, value))
         .http_only(true)
-        .secure(policy.secure)
+        .secure(secure)
         .same_site(same_site)
         .path("/")
         .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
@@ -69,6 +85,17 @@ mod tests {
         h.append(COOKIE, HeaderValue::from_static("s=y;b=2"));
         assert_eq!(find(&h, "s"), vec!["x", "y"]);
         assert!(find(&h, "c").is_empty());
+    }
+
+    #[test]
+    fn the_binding_cookie_is_cross_site_only_for_form_post() {
+        for secure in [true, false] {
+            let policy = CookiePolicy { secure };
+            let query = federation_binding(&policy, "b", 600, ResponseMode::Query);
+            assert!(query.contains("SameSite=Lax") && query.contains("Secure") == secure, "{query}");
+            let post = federation_binding(&policy, "b", 600, ResponseMode::FormPost);
+            assert!(post.contains("SameSite=None") && post.contains("Secure"), "{post}");
+        }
     }
 
     #[test]

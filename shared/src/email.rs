@@ -1,8 +1,27 @@
 //! Email addresses as account keys.
+//!
+//! One normalisation, applied wherever an address comes in (sign-up, sign-in, an identity
+//! provider's `email` claim), so that spellings a person cannot tell apart are one account:
+//!
+//! 1. surrounding whitespace is trimmed; whitespace, control, invisible (Unicode
+//!    `Default_Ignorable_Code_Point`: zero-width spaces and joiners, soft hyphens, variation
+//!    selectors, fillers…) and bidi-control characters anywhere else are refused, because they
+//!    make two different strings look identical;
+//! 2. the local part is brought to Unicode NFKC and lower-cased (compatibility forms such as
+//!    fullwidth `ａ` or the `ﬁ` ligature become their plain letters). RFC 5321 lets the local
+//!    part be case-sensitive, but no mainstream provider treats it so;
+//! 3. the domain goes through IDNA (UTS #46, strict) to its ASCII form, `xn--…` for
+//!    internationalised names, which also lower-cases and normalises it.
+//!
+//! Stores never key anything by the address itself: they use [`Email::hash`].
 
-/// A normalised email address: trimmed and lower-cased as a whole. Lower-casing the local part
-/// too (RFC 5321 lets it be case-sensitive, but no mainstream provider treats it so) means
-/// `Alice@x.com` and `alice@x.com` can never be two accounts.
+use icu_normalizer::ComposingNormalizerBorrowed;
+use icu_properties::CodePointSetDataBorrowed;
+use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint};
+
+use crate::token::TokenHash;
+
+/// A normalised email address (see the module documentation).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Email(String);
@@ -16,11 +35,15 @@ impl Email {
         if trimmed.is_empty() {
             return Err("email is required");
         }
+        // Bounded before any Unicode work; NFKC can lengthen a string, so checked again below.
         if trimmed.len() > MAX_EMAIL_LEN {
             return Err("email is too long");
         }
         if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("email must not contain spaces or control characters");
+        }
+        if trimmed.chars().any(is_invisible) {
+            return Err("email must not contain invisible or text-direction characters");
         }
         let (local, domain) = trimmed.rsplit_once('@').ok_or("email must contain @")?;
         if local.is_empty() || domain.is_empty() || local.contains('@') {
@@ -29,7 +52,18 @@ impl Email {
         if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
             return Err("email domain is malformed");
         }
-        Ok(Email(trimmed.to_lowercase()))
+        let nfkc = ComposingNormalizerBorrowed::new_nfkc();
+        // NFKC again after lower-casing: lower-casing can undo a composition.
+        let local = nfkc.normalize(&nfkc.normalize(local).to_lowercase()).into_owned();
+        let domain = idna::domain_to_ascii_strict(domain).map_err(|_| "email domain is malformed")?;
+        if local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@' || is_invisible(c)) {
+            return Err("email must look like name@domain");
+        }
+        let normalised = format!("{local}@{domain}");
+        if normalised.len() > MAX_EMAIL_LEN {
+            return Err("email is too long");
+        }
+        Ok(Email(normalised))
     }
 
     /// Rebuilds an address read back from the store, where it was stored normalised.
@@ -37,7 +71,7 @@ impl Email {
         Email(s)
     }
 
-    /// The part after the last `@`, lower-case.
+    /// The part after the last `@`: lower-case ASCII (IDNA's `xn--` form).
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
     }
@@ -45,22 +79,88 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// SHA-256 of the normalised address: what stores key users by, so no table or index
+    /// holds an address as a key.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash::of(self.0.as_bytes())
+    }
+}
+
+/// Characters that render as nothing, or only reorder the text around them.
+fn is_invisible(c: char) -> bool {
+    const IGNORABLE: CodePointSetDataBorrowed<'static> = CodePointSetDataBorrowed::new::<DefaultIgnorableCodePoint>();
+    const BIDI: CodePointSetDataBorrowed<'static> = CodePointSetDataBorrowed::new::<BidiControl>();
+    IGNORABLE.contains(c) || BIDI.contains(c)
+}
+
+/// A configured email domain (an allowlist entry) in the form [`Email::domain`] returns.
+pub fn normalise_domain(domain: &str) -> Option<String> {
+    idna::domain_to_ascii_strict(domain.trim()).ok().filter(|d| !d.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
     use super::Email;
 
+    fn norm(raw: &str) -> String {
+        Email::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}")).as_str().to_owned()
+    }
+
     #[test]
     fn normalises_case_and_whitespace() {
-        assert_eq!(Email::parse("  Alice@Example.COM ").unwrap().as_str(), "alice@example.com");
+        assert_eq!(norm("  Alice@Example.COM "), "alice@example.com");
+    }
+
+    #[test]
+    fn look_alike_spellings_are_one_address() {
+        // Fullwidth letters, a ligature, a composed and a decomposed é, an upper-case IDN.
+        assert_eq!(norm("ａｌｉｃｅ@ｅｘａｍｐｌｅ.com"), "alice@example.com");
+        assert_eq!(norm("\u{FB01}n@example.com"), "fin@example.com");
+        assert_eq!(norm("jos\u{E9}@example.com"), norm("jose\u{301}@example.com"));
+        assert_eq!(norm("JOS\u{C9}@example.com"), norm("jos\u{E9}@example.com"));
+        assert_eq!(norm("a@B\u{DC}CHER.de"), "a@xn--bcher-kva.de");
+        assert_eq!(norm("a@xn--bcher-kva.de"), norm("a@bücher.de"));
+    }
+
+    #[test]
+    fn normalising_twice_changes_nothing() {
+        for raw in ["ａｌｉｃｅ@ｅｘａｍｐｌｅ.com", "JOS\u{C9}@B\u{DC}CHER.de", "\u{FB01}@x.org", "Ǆ@x.org"] {
+            assert_eq!(norm(&norm(raw)), norm(raw), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn invisible_and_direction_characters_are_refused() {
+        for bad in [
+            "al\u{200B}ice@example.com",
+            "al\u{200D}ice@example.com",
+            "al\u{00AD}ice@example.com",
+            "alice\u{FEFF}@example.com",
+            "alice@exa\u{200C}mple.com",
+            "ali\u{202E}ecila@example.com",
+            "alice\u{2066}@example.com",
+            "a\u{FE0F}@example.com",
+            "\u{3164}@example.com",
+        ] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["", "   ", "alice", "@x.com", "alice@", "a b@x.com", "a@x..com", "a@.x", "a\0@x.com"] {
+        for bad in ["", "   ", "alice", "@x.com", "alice@", "a b@x.com", "a@x..com", "a@.x", "a\0@x.com", "a@exa_mple.com"] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(Email::parse(&format!("{}@x.com", "a".repeat(250))).is_err());
+        // Within the limit as typed, over it once the ligatures are expanded.
+        assert!(Email::parse(&format!("{}@x.com", "\u{2177}".repeat(70))).is_err());
+    }
+
+    #[test]
+    fn the_store_key_is_a_hash_not_the_address() {
+        let email = Email::parse("Alice@Example.com").unwrap();
+        assert_eq!(email.hash(), Email::parse("alice@example.com").unwrap().hash());
+        assert!(!format!("{:?}", email.hash()).contains("alice"));
     }
 }

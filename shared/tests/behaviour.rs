@@ -38,6 +38,8 @@ macro_rules! for_each_store {
 for_each_store!(
     sign_up_creates_a_user_and_a_cookie_session,
     sign_up_refuses_a_taken_email_in_any_case,
+    look_alike_spellings_of_an_email_are_one_account,
+    an_email_with_invisible_or_direction_characters_is_refused,
     concurrent_sign_ups_with_one_email_have_one_winner,
     bad_sign_up_input_is_a_clear_4xx_and_writes_nothing,
     sign_in_rotates_the_session,
@@ -89,6 +91,25 @@ async fn sign_up_refuses_a_taken_email_in_any_case(h: Harness) {
     // The original account is untouched.
     assert_eq!(h.sign_in("grace@example.com", PASSWORD).await.status, StatusCode::OK);
     assert_eq!(h.sign_in("grace@example.com", "another password").await.status, StatusCode::UNAUTHORIZED);
+}
+
+async fn look_alike_spellings_of_an_email_are_one_account(h: Harness) {
+    assert_eq!(h.sign_up("jos\u{E9}@b\u{FC}cher.example", PASSWORD).await.status, StatusCode::CREATED);
+    // A decomposed é, fullwidth letters, the domain in IDNA's ASCII form: the same address.
+    for spelling in ["jose\u{301}@b\u{FC}cher.example", "ｊｏｓé@BÜCHER.example", "jos\u{E9}@xn--bcher-kva.example"] {
+        let again = h.sign_up(spelling, "another password").await;
+        assert_eq!((again.status, again.json["error"].as_str()), (StatusCode::CONFLICT, Some("email_taken")), "{spelling}");
+        assert_eq!(h.sign_in(spelling, PASSWORD).await.status, StatusCode::OK, "{spelling} signs in to the one account");
+    }
+}
+
+async fn an_email_with_invisible_or_direction_characters_is_refused(h: Harness) {
+    assert_eq!(h.sign_up("grace@example.com", PASSWORD).await.status, StatusCode::CREATED);
+    for spelling in ["gr\u{200B}ace@example.com", "grace\u{200D}@example.com", "grace@exam\u{AD}ple.com", "\u{202E}ecarg@example.com"] {
+        let res = h.sign_up(spelling, PASSWORD).await;
+        assert_eq!((res.status, res.json["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")), "{spelling:?}");
+        assert!(res.json["message"].as_str().unwrap().contains("invisible"), "{}", res.text);
+    }
 }
 
 async fn concurrent_sign_ups_with_one_email_have_one_winner(h: Harness) {
@@ -487,6 +508,34 @@ async fn a_function_given_only_the_issuers_public_keys_publishes_them_but_never_
     let form = "grant_type=refresh_token&refresh_token=x&client_id=resource-server";
     let res = publishing.post_raw("/oidc/token", form.as_bytes().to_vec(), "application/x-www-form-urlencoded", None).await;
     assert_eq!(res.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", res.text);
+}
+
+#[tokio::test]
+async fn federation_begin_and_callback_are_rate_limited_per_client_ip() {
+    let h = Harness::memory(&[
+        ("AUTHFN_RATE_LIMIT_PER_MINUTE", "2"),
+        ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
+        ("AUTHFN_RETURN_TO", "https://app.example.com/"),
+        ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
+        ("AUTHFN_FEDERATION_OKTA_ISSUER", "https://okta.example.com"),
+        ("AUTHFN_FEDERATION_OKTA_CLIENT_ID", "authfn"),
+        ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "a client secret of some length"),
+    ])
+    .await
+    .with_http_client(std::sync::Arc::new(UnreachableIssuer));
+    let json = vec![("accept", "application/json")];
+    for (path, before_the_limit) in [
+        ("/auth/federation/okta/begin", StatusCode::BAD_GATEWAY),
+        ("/auth/federation/okta/callback?state=guess&code=guess", StatusCode::BAD_REQUEST),
+    ] {
+        for _ in 0..2 {
+            assert_eq!(h.request("GET", path, Vec::new(), None, None, json.clone()).await.status, before_the_limit, "{path}");
+        }
+        let limited = h.request("GET", path, Vec::new(), None, None, json.clone()).await;
+        assert_eq!((limited.status, limited.json["error"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")), "{path}");
+        let elsewhere = h.request_from("198.51.100.7", "GET", path, Vec::new(), None, None, json.clone()).await;
+        assert_eq!(elsewhere.status, before_the_limit, "{path}: another client has its own budget");
+    }
 }
 
 fn leak(s: String) -> &'static str {

@@ -30,6 +30,7 @@ macro_rules! contract {
                 create_user_refuses_a_taken_user_id_without_partial_writes,
                 exactly_one_of_many_concurrent_sign_ups_wins,
                 users_are_found_by_email_and_by_id,
+                look_alike_spellings_of_an_email_are_one_user,
                 sessions_expire_at_the_idle_deadline,
                 sessions_expire_at_the_absolute_deadline,
                 renewal_moves_the_idle_deadline,
@@ -199,6 +200,19 @@ async fn users_are_found_by_email_and_by_id(store: Arc<dyn Store>) {
     let nobody = Email::parse("carol@example.com").unwrap();
     assert_eq!(store.user_by_email(&nobody).await.unwrap(), None);
     assert_eq!(store.user_by_id(&UserId::generate().unwrap()).await.unwrap(), None);
+}
+
+async fn look_alike_spellings_of_an_email_are_one_user(store: Arc<dyn Store>) {
+    let jose = user("jos\u{E9}@b\u{FC}cher.example");
+    assert_eq!(store.create_user(&jose, &session_of(&jose)).await.unwrap(), Insert::Inserted);
+    // Decomposed é, fullwidth letters, an upper-case and an ASCII-encoded domain.
+    for spelling in ["jose\u{301}@b\u{FC}cher.example", "ｊｏｓ\u{E9}@B\u{DC}CHER.example", "JOS\u{C9}@xn--bcher-kva.example"] {
+        let email = Email::parse(spelling).unwrap();
+        assert_eq!(store.user_by_email(&email).await.unwrap().as_ref(), Some(&jose), "{spelling}");
+        let twin = UserRecord { email, ..user("unused@example.com") };
+        assert_eq!(store.create_user(&twin, &session_of(&twin)).await.unwrap(), Insert::AlreadyExists, "{spelling}");
+        assert_eq!(store.user_by_id(&twin.id).await.unwrap(), None);
+    }
 }
 
 async fn sessions_expire_at_the_idle_deadline(store: Arc<dyn Store>) {
@@ -412,7 +426,7 @@ fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
 
 fn attempt(expires_at: UnixTime) -> FederationAttempt {
     FederationAttempt {
-        state_hash: SessionToken::generate().unwrap().hash(),
+        key: SessionToken::generate().unwrap().hash(),
         binding_hash: SessionToken::generate().unwrap().hash(),
         provider: "okta".into(),
         return_to: "https://app.example.com/".into(),
@@ -432,12 +446,12 @@ fn federated_user(email: &str) -> UserRecord {
 async fn a_federation_attempt_is_taken_once_and_only_while_live(store: Arc<dyn Store>) {
     let live = attempt(T0.plus(DAY));
     store.put_federation_attempt(&live).await.unwrap();
-    assert_eq!(store.take_federation_attempt(&live.state_hash, T0).await.unwrap(), Some(live.clone()));
-    assert_eq!(store.take_federation_attempt(&live.state_hash, T0).await.unwrap(), None, "a state is used once");
+    assert_eq!(store.take_federation_attempt(&live.key, T0).await.unwrap(), Some(live.clone()));
+    assert_eq!(store.take_federation_attempt(&live.key, T0).await.unwrap(), None, "a state is used once");
 
     let expired = attempt(T0);
     store.put_federation_attempt(&expired).await.unwrap();
-    assert_eq!(store.take_federation_attempt(&expired.state_hash, T0).await.unwrap(), None);
+    assert_eq!(store.take_federation_attempt(&expired.key, T0).await.unwrap(), None);
     let unknown = TokenHash::of(b"never stored");
     assert_eq!(store.take_federation_attempt(&unknown, T0).await.unwrap(), None);
 }
@@ -448,7 +462,7 @@ async fn exactly_one_of_many_concurrent_takers_gets_the_attempt(store: Arc<dyn S
     let takers: Vec<_> = (0..8)
         .map(|_| {
             let store = Arc::clone(&store);
-            let hash = a.state_hash;
+            let hash = a.key;
             tokio::spawn(async move { store.take_federation_attempt(&hash, T0).await.unwrap() })
         })
         .collect();
@@ -722,4 +736,27 @@ async fn revoked_families_stay_revoked_until_their_end(store: Arc<dyn Store>) {
     assert!(store.is_token_family_revoked("fam-3", T0).await.unwrap());
     assert!(!store.is_token_family_revoked("fam-3", T0.plus(DAY)).await.unwrap());
     assert!(!store.is_token_family_revoked("fam-4", T0).await.unwrap());
+}
+
+/// The DynamoDB table's keys hold no email address, only its hash (`EMAIL#<sha256 hex>`).
+#[tokio::test]
+#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+async fn dynamodb_keys_hold_no_email_address() {
+    let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT").expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset");
+    let table = format!("authfn-test-{}", UserId::generate().unwrap());
+    let store = DynamoStore::connect_with(local_aws(), table, Some(endpoint)).await;
+    store.create_table_if_missing().await.unwrap();
+    let grace = user("grace.hopper@example.com");
+    store.create_user(&grace, &session_of(&grace)).await.unwrap();
+    let ferdinand = federated_user("ferdinand@example.com");
+    let identity = FederatedIdentity { issuer: "https://idp.example".into(), subject: "f".into() };
+    store.create_federated_user(&ferdinand, &identity, &session_of(&ferdinand)).await.unwrap();
+
+    let (client, table) = store.raw();
+    let items = client.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
+    let keys: Vec<String> = items.iter().filter_map(|i| i.get("pk")?.as_s().ok().cloned()).collect();
+    assert!(keys.iter().any(|k| k == &format!("EMAIL#{}", grace.email.hash().to_hex())), "{keys:?}");
+    for key in &keys {
+        assert!(!key.contains("grace") && !key.contains("ferdinand") && !key.contains('@'), "{key}");
+    }
 }

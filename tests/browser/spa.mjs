@@ -18,6 +18,7 @@ const api = process.env.AUTHFN_BASE_URL;
 const spa = process.env.AUTHFN_SPA_URL;
 if (!api || !spa) throw new Error("AUTHFN_BASE_URL and AUTHFN_SPA_URL are required");
 
+const idp = process.env.AUTHFN_TEST_IDP_URL ?? "http://127.0.0.1:";
 const password = "correct horse battery";
 const newEmail = (tag) => `${tag}-${randomBytes(6).toString("hex")}@example.com`;
 
@@ -62,6 +63,22 @@ async function signIn(page, email, pass = password) {
     await page.goto(spa);
     await signedOut(page);
     await submit(page, "sign-in", email, pass);
+}
+
+/** Signs in as `login` on the local OpenID provider's pages, until it sends the browser back
+ * to the SPA. */
+async function signInAtTheProvider(page, login) {
+    await page.waitForURL((url) => url.href.startsWith(idp));
+    await page.fill("input[name=login]", login);
+    await page.fill("input[name=password]", "anything");
+    await page.click("button[type=submit]");
+    // oidc-provider's development consent page, on the first sign-in of this account.
+    const consent = page.locator("button[type=submit]", { hasText: /continue/i });
+    await Promise.race([
+        page.waitForURL((url) => url.href.startsWith(spa)),
+        consent.waitFor().then(() => consent.click()),
+    ]);
+    await page.waitForURL((url) => url.href.startsWith(spa));
 }
 
 /** What the API says of the session in `context`, asked from the SPA's own origin. */
@@ -186,7 +203,6 @@ try {
 
         // Changing one's mind at the provider lands back in the SPA with a message, not on a
         // JSON page of the auth host.
-        const idp = process.env.AUTHFN_TEST_IDP_URL ?? "http://127.0.0.1:";
         await page.click("text=Sign in with Local IdP");
         await page.waitForURL((url) => url.href.startsWith(idp));
         await page.click("text=[ Cancel ]");
@@ -199,19 +215,32 @@ try {
 
         const login = `sso-${randomBytes(4).toString("hex")}`;
         await page.click("text=Sign in with Local IdP");
-        await page.waitForURL((url) => url.href.startsWith(idp));
-        await page.fill("input[name=login]", login);
-        await page.fill("input[name=password]", "anything");
-        await page.click("button[type=submit]");
-        // oidc-provider's development consent page, on the first sign-in of this account.
-        const consent = page.locator("button[type=submit]", { hasText: /continue/i });
-        await Promise.race([
-            page.waitForURL((url) => url.href.startsWith(spa)),
-            consent.waitFor().then(() => consent.click()),
-        ]);
-        await page.waitForURL((url) => url.href.startsWith(spa));
+        await signInAtTheProvider(page, login);
         await signedInAs(page, `${login}@example.test`);
         check("sso-round-trip-ends-in-the-spa", new URL(page.url()).origin === new URL(spa).origin, page.url());
+        await context.close();
+    }
+
+    // --- form_post (the provider `idp-linking`), with the provider on another loopback host
+    // (127.0.0.1) than the API (localhost): two sites, so the binding cookie must be
+    // SameSite=None (and so Secure, which Chromium keeps from plain-HTTP loopback), and the
+    // session cookie does not ride along on the provider's cross-site POST, yet the session
+    // the browser had must end.
+    {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const email = newEmail("form-post");
+        await signUp(page, email);
+        const before = (await context.cookies(api)).find((c) => c.name.includes("authfn_session"));
+
+        const login = `fp-${randomBytes(4).toString("hex")}`;
+        await page.goto(`${api}/auth/federation/idp-linking/begin`);
+        await signInAtTheProvider(page, login);
+        // On failure the SPA shows why (and drops `authfn_error` from its URL).
+        const signedIn = await signedInAs(page, `${login}@example.test`).then(() => true, () => false);
+        check("sso-form-post-across-loopback-hosts-signs-in", signedIn, await page.locator("#message").textContent());
+        const old = await fetch(`${api}/auth/session`, { headers: { cookie: `${before.name}=${before.value}` } });
+        check("sso-form-post-ends-the-session-the-browser-had", old.status === 401, `${old.status}`);
         await context.close();
     }
 

@@ -6,8 +6,9 @@
 #   ...
 #   stop_idp
 #
-# Two providers point at the one IdP: `idp` (response_mode=query, no linking by email) and
-# `idp-linking` (response_mode=form_post, links to a local account with the verified email).
+# Two providers point at the one IdP: `idp` (response_mode=query, no linking by email, only
+# addresses at example.test) and `idp-linking` (response_mode=form_post, links to a local
+# account with the verified email).
 
 # shellcheck source=process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
@@ -46,6 +47,7 @@ AUTHFN_FEDERATION_PROVIDERS=idp,idp-linking
 AUTHFN_FEDERATION_IDP_ISSUER=$AUTHFN_TEST_IDP_URL
 AUTHFN_FEDERATION_IDP_CLIENT_ID=$IDP_TEST_CLIENT_ID
 AUTHFN_FEDERATION_IDP_CLIENT_SECRET=$IDP_TEST_CLIENT_SECRET
+AUTHFN_FEDERATION_IDP_ALLOWED_EMAIL_DOMAINS=example.test
 AUTHFN_FEDERATION_IDP_LINKING_ISSUER=$AUTHFN_TEST_IDP_URL
 AUTHFN_FEDERATION_IDP_LINKING_CLIENT_ID=$IDP_TEST_CLIENT_ID
 AUTHFN_FEDERATION_IDP_LINKING_CLIENT_SECRET=$IDP_TEST_CLIENT_SECRET

@@ -9,7 +9,7 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::email::Email;
 use crate::error::ApiError;
-use crate::federation::attempt::{Binding, State};
+use crate::federation::attempt::{Binding, State, attempt_key};
 use crate::federation::config::ProviderConfig;
 use crate::federation::discovery::{self, DiscoveryError};
 use crate::federation::id_token::{self, Expected, IdTokenClaims, IdTokenError};
@@ -26,12 +26,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
     let provider = provider_of(app, req)?;
     app.rate_limit("federation", &client_ip(req, &app.config)).await?;
     let params = Params::parse(req.uri().query().unwrap_or(""))?;
-    let return_to = app
-        .config
-        .federation
-        .return_to(params.get("return_to"))
-        .ok_or_else(|| ApiError::invalid_field("return_to", "is not one of the configured return URLs"))?
-        .to_owned();
+    let return_to = allowed_return_to(app, &params)?;
     let client = http_client(app)?;
     let (metadata, _) = discovery::provider(client, &provider.issuer, app.now()).await.map_err(unavailable)?;
 
@@ -40,7 +35,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
     let wants_json = wants_json(req);
     app.store
         .put_federation_attempt(&FederationAttempt {
-            state_hash: state.hash(),
+            key: attempt_key(&state, &binding),
             binding_hash: binding.hash(),
             provider: provider.name.as_str().to_owned(),
             return_to,
@@ -71,28 +66,33 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
     } else {
         redirect(url.as_str())?
     };
-    let cookie = crate::cookie::federation_binding(&app.config.cookie, binding.expose(), ATTEMPT_LIFETIME_SECS);
+    let cookie = crate::cookie::federation_binding(&app.config.cookie, binding.expose(), ATTEMPT_LIFETIME_SECS, provider.response_mode);
     append_cookie(&mut res, &cookie);
     Ok(res)
 }
 
 pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
+    app.rate_limit("federation-callback", &client_ip(req, &app.config)).await?;
     let params = if req.method() == Method::POST {
         Params::parse(form_body(req, &app.config)?)?
     } else {
         Params::parse(req.uri().query().unwrap_or(""))?
     };
-    // Consumed first, whatever the rest says: a state is good for one try.
-    let attempt = take_attempt(app, provider, &params).await;
+    if req.method() == Method::GET && params.get(FINISH).is_some() {
+        return finish(app, req, &params).await;
+    }
+    // Consumed first, whatever the rest says: with its browser's binding, a state is good for
+    // one try.
+    let attempt = take_attempt(app, req, provider, &params).await;
     // Where a failure is reported: the SPA page this sign-in began on, or the first return
     // URL when the state says nothing trustworthy. Both come from AUTHFN_RETURN_TO.
     let (return_to, json) = match &attempt {
-        Ok(attempt) => (Some(attempt.return_to.clone()), attempt.wants_json),
+        Ok((attempt, _)) => (Some(attempt.return_to.clone()), attempt.wants_json),
         Err(_) => (app.config.federation.return_to(None).map(str::to_owned), false),
     };
     let outcome = match attempt {
-        Ok(attempt) => complete(app, req, provider, &params, &attempt).await,
+        Ok((attempt, binding)) => complete(app, req, provider, &params, &attempt, &binding).await,
         Err(e) => Err(e),
     };
     let mut res = match outcome {
@@ -109,7 +109,7 @@ pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiE
         }
     };
     // Whatever happened, the attempt is over: the binding cookie goes.
-    append_cookie(&mut res, &crate::cookie::federation_binding(&app.config.cookie, "", 0));
+    append_cookie(&mut res, &crate::cookie::federation_binding(&app.config.cookie, "", 0, provider.response_mode));
     Ok(res)
 }
 
@@ -125,17 +125,28 @@ fn with_error(url: &str, code: &str) -> String {
     }
 }
 
-async fn take_attempt(app: &App, provider: &ProviderConfig, params: &Params) -> Result<FederationAttempt, ApiError> {
+/// The attempt this callback answers, and the browser binding that found it. The attempt is
+/// stored under its state and binding together, so a request without this browser's binding
+/// cookie (a leaked or forwarded callback URL) finds nothing and leaves the attempt to its
+/// browser.
+async fn take_attempt(
+    app: &App,
+    req: &HttpRequest,
+    provider: &ProviderConfig,
+    params: &Params,
+) -> Result<(FederationAttempt, Binding), ApiError> {
     let state = params.get("state").and_then(State::presented).ok_or(ApiError::InvalidState("state is missing"))?;
-    let attempt = app
-        .store
-        .take_federation_attempt(&state.hash(), app.now())
-        .await?
-        .ok_or(ApiError::InvalidState("state is unknown, already used or expired"))?;
-    if attempt.provider != provider.name.as_str() {
-        return Err(ApiError::InvalidState("state belongs to another provider"));
+    // Normally one cookie; a few more are tried in case a stale copy rides along.
+    let bindings = crate::cookie::find(req.headers(), app.config.cookie.federation_name()).into_iter().filter_map(Binding::presented);
+    for binding in bindings.take(3) {
+        if let Some(attempt) = app.store.take_federation_attempt(&attempt_key(&state, &binding), app.now()).await? {
+            if attempt.provider != provider.name.as_str() {
+                return Err(ApiError::InvalidState("state belongs to another provider"));
+            }
+            return Ok((attempt, binding));
+        }
     }
-    Ok(attempt)
+    Err(ApiError::InvalidState("state is unknown, already used or expired, or this sign-in was started in another browser"))
 }
 
 async fn complete(
@@ -144,25 +155,26 @@ async fn complete(
     provider: &ProviderConfig,
     params: &Params,
     attempt: &FederationAttempt,
+    binding: &Binding,
 ) -> Result<HttpResponse, ApiError> {
-    let binding = crate::cookie::find(req.headers(), app.config.cookie.federation_name())
-        .into_iter()
-        .filter_map(Binding::presented)
-        .find(|b| crate::crypto::constant_time_eq(&b.hash().to_hex().into_bytes(), &attempt.binding_hash.to_hex().into_bytes()))
-        .ok_or(ApiError::InvalidState("this sign-in was started in another browser"))?;
-    if let Some(code) = params.get("error") {
-        return Err(ApiError::IdpError { code: protocol_code(code) });
-    }
-    // RFC 9207: when the provider names itself, it must be the one this sign-in went to.
-    if params.get("iss").is_some_and(|iss| iss != provider.issuer.as_str()) {
-        return Err(ApiError::InvalidState("the answer came from another identity provider"));
-    }
-    let code = params.get("code").ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
-
     let client = http_client(app)?;
     let now = app.now();
     let (metadata, keys) = discovery::provider(client, &provider.issuer, now).await.map_err(unavailable)?;
-    let id_token = exchange_code(app, client, provider, &metadata.token_endpoint, code, &binding).await?;
+    // RFC 9207 (mix-up defence), checked before anything else in the answer, errors included.
+    match params.get("iss") {
+        Some(iss) if iss != provider.issuer.as_str() => {
+            return Err(ApiError::InvalidState("the answer came from another identity provider"));
+        }
+        None if metadata.authorization_response_iss_parameter_supported => {
+            return Err(ApiError::InvalidState("the answer does not name its identity provider (iss is missing)"));
+        }
+        _ => {}
+    }
+    if let Some(code) = params.get("error") {
+        return Err(ApiError::IdpError { code: protocol_code(code) });
+    }
+    let code = params.get("code").ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
+    let id_token = exchange_code(app, client, provider, &metadata.token_endpoint, code, binding).await?;
 
     let expected = Expected { issuer: provider.issuer.as_str(), client_id: &provider.client_id, nonce: &binding.nonce(), now };
     let claims = match id_token::validate(&id_token, &keys, &expected) {
@@ -176,10 +188,6 @@ async fn complete(
     }
     .map_err(|e| ApiError::InvalidIdToken(e.to_string()))?;
 
-    // As with password sign-in, a session the browser arrived with is ended, never reused.
-    if let Some(old) = app.presented_token(req) {
-        app.store.delete_session(&old.hash()).await?;
-    }
     let (session, token) = match resolve_user(app, provider, &claims).await? {
         Resolved::Existing(user) => {
             let (session, token) = app.new_session(&user)?;
@@ -189,8 +197,21 @@ async fn complete(
         Resolved::Created(session, token) => (session, token),
     };
     let signed = token.sign(&app.config.session_keys);
+    let json = attempt.wants_json || wants_json(req);
+    if req.method() == Method::POST && !json {
+        // A form_post callback is a cross-site POST, which does not carry the Lax session
+        // cookie: the session this browser had cannot be ended here. The new one is handed to
+        // a same-site step (a 303 to this URL) that carries both.
+        let mut res = see_other(&finish_url(app, provider, &attempt.return_to))?;
+        let handoff = crate::cookie::federation_handoff(&app.config.cookie, signed.expose(), HANDOFF_LIFETIME_SECS);
+        append_cookie(&mut res, &handoff);
+        return Ok(res);
+    }
+    // As with password sign-in, a session the browser arrived with is ended, never reused;
+    // only now that the new one exists, so a failed sign-in signs no one out.
+    end_previous_session(app, req, &token).await?;
     let cookie = crate::cookie::session(&app.config.cookie, &signed, app.config.session.absolute_lifetime.as_secs());
-    let mut res = if attempt.wants_json || wants_json(req) {
+    let mut res = if json {
         #[derive(Serialize)]
         struct SignedIn<'a> {
             user_id: &'a str,
@@ -210,6 +231,64 @@ async fn complete(
     };
     append_cookie(&mut res, &cookie);
     Ok(res)
+}
+
+/// The query parameter that marks the finishing step of a `form_post` sign-in.
+const FINISH: &str = "finish";
+
+/// How long the browser has to follow the 303 to the finishing step.
+const HANDOFF_LIFETIME_SECS: u64 = 60;
+
+/// `{redirect_uri}?finish=1&return_to=…`: the callback URL, reached by a same-site GET.
+fn finish_url(app: &App, provider: &ProviderConfig, return_to: &str) -> String {
+    let mut url = app.config.federation.redirect_uri(&provider.name);
+    url.push('?');
+    url.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair(FINISH, "1").append_pair("return_to", return_to).finish());
+    url
+}
+
+/// The finishing step of a `form_post` sign-in: the browser's own GET after the callback's
+/// 303, which carries the session cookie it arrived with (a top-level navigation carries Lax
+/// cookies) and the handoff cookie holding its new session. The old session ends, the new
+/// one becomes the session cookie.
+///
+/// It does something only with a handoff cookie, which only the callback sets, in the
+/// response to a POST carrying this browser's binding: a cross-site page that sends a
+/// browser here can neither sign it out (no handoff, nothing happens) nor sign it in as
+/// someone else (it cannot set the cookie).
+async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpResponse, ApiError> {
+    let return_to = allowed_return_to(app, params)?;
+    let keys = &app.config.session_keys;
+    let handoff = crate::cookie::find(req.headers(), app.config.cookie.federation_handoff_name())
+        .into_iter()
+        .find_map(|v| SessionToken::verify(v, keys));
+    let Some(token) = handoff else {
+        let nothing_to_finish = ApiError::InvalidState("there is no sign-in to finish");
+        return redirect(&with_error(&return_to, nothing_to_finish.code()));
+    };
+    end_previous_session(app, req, &token).await?;
+    let cookie = crate::cookie::session(&app.config.cookie, &token.sign(keys), app.config.session.absolute_lifetime.as_secs());
+    let mut res = redirect(&return_to)?;
+    append_cookie(&mut res, &cookie);
+    append_cookie(&mut res, &crate::cookie::federation_handoff(&app.config.cookie, "", 0));
+    Ok(res)
+}
+
+/// The `return_to` the request asks for, if it is on the list (the default when it asks none).
+fn allowed_return_to(app: &App, params: &Params) -> Result<String, ApiError> {
+    app.config
+        .federation
+        .return_to(params.get("return_to"))
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::invalid_field("return_to", "is not one of the configured return URLs"))
+}
+
+/// Ends the session the request presents, unless it is `new` itself.
+async fn end_previous_session(app: &App, req: &HttpRequest, new: &SessionToken) -> Result<(), ApiError> {
+    match app.presented_token(req) {
+        Some(old) if old.hash() != new.hash() => Ok(app.store.delete_session(&old.hash()).await?),
+        _ => Ok(()),
+    }
 }
 
 /// POSTs the code to the token endpoint and returns the ID token. Upstream access and refresh
@@ -258,17 +337,20 @@ enum Resolved {
 /// existing account with the same verified email.
 async fn resolve_user(app: &App, provider: &ProviderConfig, claims: &IdTokenClaims) -> Result<Resolved, ApiError> {
     let identity = FederatedIdentity { issuer: claims.issuer.clone(), subject: claims.subject.clone() };
+    let verified_email = || {
+        claims.email.as_deref().and_then(|e| Email::parse(e).ok()).filter(|_| claims.email_verified).ok_or(ApiError::EmailNotVerified)
+    };
+    // Every sign-in, not only the first: an account whose address at the provider has left
+    // the allowed domains (or a list tightened since) no longer signs in.
+    if provider.restricts_email_domains() && !provider.allows_email(&verified_email()?) {
+        return Err(ApiError::EmailDomainNotAllowed);
+    }
     // Two rounds at most: a concurrent first sign-in of the same identity may win the race.
     for _ in 0..2 {
         if let Some(record) = app.store.user_by_identity(&identity).await? {
             return Ok(Resolved::Existing(record));
         }
-        let email = claims
-            .email
-            .as_deref()
-            .and_then(|e| Email::parse(e).ok())
-            .filter(|_| claims.email_verified)
-            .ok_or(ApiError::EmailNotVerified)?;
+        let email = verified_email()?;
         if !provider.allows_email(&email) {
             return Err(ApiError::EmailDomainNotAllowed);
         }
@@ -315,8 +397,17 @@ fn wants_json(req: &HttpRequest) -> bool {
 }
 
 fn redirect(location: &str) -> Result<HttpResponse, ApiError> {
+    redirect_with(StatusCode::FOUND, location)
+}
+
+/// 303: the browser follows with a GET, whatever the method of the request it answers.
+fn see_other(location: &str) -> Result<HttpResponse, ApiError> {
+    redirect_with(StatusCode::SEE_OTHER, location)
+}
+
+fn redirect_with(status: StatusCode, location: &str) -> Result<HttpResponse, ApiError> {
     let mut res = response::no_content();
-    *res.status_mut() = StatusCode::FOUND;
+    *res.status_mut() = status;
     let value = HeaderValue::from_str(location).map_err(|_| ApiError::Internal("redirect target is not a header value".into()))?;
     res.headers_mut().insert(LOCATION, value);
     Ok(res)

@@ -1,10 +1,11 @@
 //! The secrets of one federated sign-in: `state`, the browser binding, and the PKCE verifier
 //! and nonce derived from the binding.
 //!
-//! `state` travels through the provider in URLs, so it is only a lookup key (the store keeps
-//! its SHA-256). The binding is 32 random bytes that never leave the browser's HttpOnly cookie
-//! and authfn: the callback must present both, so a callback URL replayed into someone else's
-//! browser (login CSRF) fails. The PKCE verifier and the nonce are one-way derivations of the
+//! `state` travels through the provider in URLs, so it is only half of a lookup key. The
+//! binding is 32 random bytes that never leave the browser's HttpOnly cookie and authfn. The
+//! attempt is stored under a hash of both ([`attempt_key`]): a callback URL replayed into
+//! someone else's browser (login CSRF) finds nothing, and, since it finds nothing, cannot
+//! consume the attempt either: a leaked callback URL cannot be burnt by whoever holds it. The PKCE verifier and the nonce are one-way derivations of the
 //! binding, so no secret is stored at all, and an intercepted authorization response (code +
 //! state) is still useless without the cookie.
 
@@ -39,13 +40,9 @@ impl State {
         Ok(State(b64url(&crypto::random_array::<32>()?)))
     }
 
-    /// A `state` as it came back. Its length is bounded before it is hashed.
+    /// A `state` as it came back, if it could be one of ours (bounded base64url).
     pub fn presented(value: &str) -> Option<Self> {
-        (value.len() <= 128 && !value.is_empty()).then(|| State(value.to_owned()))
-    }
-
-    pub fn hash(&self) -> TokenHash {
-        TokenHash::of(self.0.as_bytes())
+        is_b64url(value).then(|| State(value.to_owned()))
     }
 
     pub fn expose(&self) -> &str {
@@ -59,7 +56,7 @@ impl Binding {
     }
 
     pub fn presented(value: &str) -> Option<Self> {
-        (value.len() <= 128 && !value.is_empty()).then(|| Binding(value.to_owned()))
+        is_b64url(value).then(|| Binding(value.to_owned()))
     }
 
     pub fn hash(&self) -> TokenHash {
@@ -85,6 +82,16 @@ impl Binding {
     }
 }
 
+fn is_b64url(value: &str) -> bool {
+    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The store key of an attempt: SHA-256 of `state` and the binding. Neither contains a NUL,
+/// so the separator makes the pair unambiguous.
+pub fn attempt_key(state: &State, binding: &Binding) -> TokenHash {
+    TokenHash::of(&[state.0.as_bytes(), b"\0", binding.0.as_bytes()].concat())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +110,19 @@ mod tests {
         // RFC 7636 appendix B's example.
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert_eq!(b64url(&sha256(verifier.as_bytes())), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn the_attempt_key_needs_both_the_state_and_the_binding() {
+        let (state, binding) = (State::generate().unwrap(), Binding::generate().unwrap());
+        let key = attempt_key(&state, &binding);
+        assert_eq!(key, attempt_key(&State::presented(state.expose()).unwrap(), &Binding::presented(binding.expose()).unwrap()));
+        assert_ne!(key, attempt_key(&state, &Binding::generate().unwrap()));
+        assert_ne!(key, attempt_key(&State::generate().unwrap(), &binding));
+        // Only what we could have issued is looked up at all.
+        for bad in ["", "a b", "a\0b", "a.b", &"x".repeat(129)] {
+            assert!(State::presented(bad).is_none() && Binding::presented(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

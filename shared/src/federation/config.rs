@@ -96,14 +96,19 @@ pub struct ProviderConfig {
     pub client_secret: ClientSecret,
     pub scopes: String,
     pub response_mode: ResponseMode,
-    /// Lower-case domains; empty means any.
+    /// Domains in IDNA's ASCII form; empty means any.
     pub allowed_email_domains: Vec<String>,
     pub link_by_email: bool,
 }
 
 impl ProviderConfig {
     pub fn allows_email(&self, email: &Email) -> bool {
-        self.allowed_email_domains.is_empty() || self.allowed_email_domains.iter().any(|d| d == email.domain())
+        !self.restricts_email_domains() || self.allowed_email_domains.iter().any(|d| d == email.domain())
+    }
+
+    /// Whether only some email domains may sign in with this provider.
+    pub fn restricts_email_domains(&self) -> bool {
+        !self.allowed_email_domains.is_empty()
     }
 }
 
@@ -184,8 +189,18 @@ fn provider_from_lookup(name: ProviderName, get: &dyn Fn(&str) -> Option<String>
     if !scopes.split_whitespace().any(|s| s == "openid") {
         return Err(ConfigError(format!("{prefix}SCOPES must include openid")));
     }
+    // In the form `Email::domain` has (IDNA's ASCII form), so `bücher.de` matches too.
     let allowed_email_domains = get(&format!("{prefix}ALLOWED_EMAIL_DOMAINS"))
-        .map(|list| list.split(',').map(|d| d.trim().to_ascii_lowercase()).filter(|d| !d.is_empty()).collect())
+        .map(|list| {
+            list.split(',')
+                .filter(|d| !d.trim().is_empty())
+                .map(|d| {
+                    crate::email::normalise_domain(d)
+                        .ok_or_else(|| ConfigError(format!("{prefix}ALLOWED_EMAIL_DOMAINS: {d:?} is not a domain")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?
         .unwrap_or_default();
     Ok(ProviderConfig {
         issuer: IssuerUrl(issuer),
@@ -284,6 +299,23 @@ mod tests {
         let pairs: Vec<_> = okta().into_iter().filter(|(k, _)| !k.ends_with("CLIENT_SECRET")).collect();
         let err = parse(&pairs).unwrap_err();
         assert!(err.0.contains("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn allowed_email_domains_compare_in_idna_form() {
+        let mut pairs = okta();
+        pairs.push(("AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS", " Example.com , BÜCHER.example "));
+        let c = parse(&pairs).unwrap();
+        let p = c.provider("okta").unwrap();
+        for allowed in ["a@example.com", "a@EXAMPLE.com", "a@bücher.example", "a@xn--bcher-kva.example"] {
+            assert!(p.allows_email(&Email::parse(allowed).unwrap()), "{allowed}");
+        }
+        for refused in ["a@sub.example.com", "a@example.com.evil.test", "a@bucher.example"] {
+            assert!(!p.allows_email(&Email::parse(refused).unwrap()), "{refused}");
+        }
+        pairs.push(("AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS", "exa_mple.com"));
+        let err = parse(&pairs).unwrap_err();
+        assert!(err.0.contains("ALLOWED_EMAIL_DOMAINS"), "{err}");
     }
 
     #[test]

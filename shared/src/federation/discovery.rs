@@ -27,6 +27,10 @@ pub struct ProviderMetadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub jwks_uri: String,
+    /// RFC 9207: the provider puts `iss` in every authorization response, so one without it
+    /// did not come from this provider.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

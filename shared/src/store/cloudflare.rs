@@ -3,7 +3,7 @@
 //!
 //! | record | where | consistency |
 //! |---|---|---|
-//! | user (email unique, session epoch) | D1 `users` | strong: one primary, `UNIQUE(email)` decides concurrent sign-ups |
+//! | user (email unique, session epoch) | D1 `users` | strong: one primary, `UNIQUE(email_hash)` (SHA-256 of the normalised address) decides concurrent sign-ups |
 //! | rate-limit, failure and lock counters | D1 `counters` | strong: one `INSERT … ON CONFLICT … RETURNING` per increment |
 //! | session record | KV `session:<sha256>` with `expirationTtl` | eventual: a new session is visible at once where it was written, elsewhere within about 60 s |
 //! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
@@ -285,14 +285,15 @@ impl Store for CloudflareStore {
         self.put_session_record(first_session).await?;
         let result = self
             .statement(
-                "INSERT INTO users (id, email, password_hash, created_at, session_epoch) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (email) DO NOTHING",
+                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch) \
+                 VALUES (?1, ?6, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
                 &[
                     text(user.id.as_str()),
                     text(user.email.as_str()),
                     optional_text(user.password_hash.as_ref().map(PasswordHashString::as_str)),
                     number(user.created_at.0),
                     number(user.session_epoch as i64),
+                    text(&user.email.hash().to_hex()),
                 ],
             )?
             .run()
@@ -317,8 +318,15 @@ impl Store for CloudflareStore {
         // A batch is one transaction: a UNIQUE violation on either row rolls back both.
         let batch = vec![
             self.statement(
-                "INSERT INTO users (id, email, password_hash, created_at, session_epoch) VALUES (?1, ?2, NULL, ?3, ?4)",
-                &[text(user.id.as_str()), text(user.email.as_str()), number(user.created_at.0), number(user.session_epoch as i64)],
+                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch) \
+                 VALUES (?1, ?5, ?2, NULL, ?3, ?4)",
+                &[
+                    text(user.id.as_str()),
+                    text(user.email.as_str()),
+                    number(user.created_at.0),
+                    number(user.session_epoch as i64),
+                    text(&user.email.hash().to_hex()),
+                ],
             )?,
             self.statement(
                 "INSERT INTO identities (key, issuer, subject, user_id) VALUES (?1, ?2, ?3, ?4)",
@@ -362,11 +370,12 @@ impl Store for CloudflareStore {
     }
 
     async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()> {
+        // The `state_hash` column holds the attempt key (state and binding together).
         self.statement(
             "INSERT INTO federation_attempts (state_hash, binding_hash, provider, return_to, wants_json, expires_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             &[
-                text(&attempt.state_hash.to_hex()),
+                text(&attempt.key.to_hex()),
                 text(&attempt.binding_hash.to_hex()),
                 text(&attempt.provider),
                 text(&attempt.return_to),
@@ -380,12 +389,12 @@ impl Store for CloudflareStore {
         Ok(())
     }
 
-    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
+    async fn take_federation_attempt(&self, key: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
         let row: Option<AttemptRow> = self
             .statement(
                 "DELETE FROM federation_attempts WHERE state_hash = ?1 \
                  RETURNING binding_hash, provider, return_to, wants_json, expires_at",
-                &[text(&state_hash.to_hex())],
+                &[text(&key.to_hex())],
             )?
             .first(None)
             .await
@@ -394,7 +403,7 @@ impl Store for CloudflareStore {
         let binding_hash = TokenHash::from_hex(&row.binding_hash)
             .ok_or_else(|| StoreError::Corrupt("federation attempt binding hash".into()))?;
         let attempt = FederationAttempt {
-            state_hash: *state_hash,
+            key: *key,
             binding_hash,
             provider: row.provider,
             return_to: row.return_to,
@@ -574,8 +583,10 @@ impl Store for CloudflareStore {
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
         let row: Option<UserRow> = self
             .statement(
-                "SELECT id, email, password_hash, created_at, session_epoch FROM users WHERE email = ?1",
-                &[text(email.as_str())],
+                // Rows written before migration 0005 have no hash yet (see that file).
+                "SELECT id, email, password_hash, created_at, session_epoch FROM users \
+                 WHERE email_hash = ?1 OR (email_hash IS NULL AND email = ?2)",
+                &[text(&email.hash().to_hex()), text(email.as_str())],
             )?
             .first(None)
             .await

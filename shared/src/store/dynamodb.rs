@@ -3,11 +3,11 @@
 //! | `pk`                      | attributes                                                  | `ttl`             |
 //! |---------------------------|-------------------------------------------------------------|-------------------|
 //! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `session_epoch` | none |
-//! | `EMAIL#<normalised email>`| `user_id`                                                   | none              |
+//! | `EMAIL#<sha256(normalised email) hex>` | `user_id` (the key holds no address: `Email::hash`) | none |
 //! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `expires_at`, `idle_expires_at`, `renewed_at`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
 //! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
 //! | `IDENTITY#<sha256(issuer, sub) hex>` | `user_id`, `issuer`, `subject`                   | none              |
-//! | `FEDERATION#<state hash hex>` | `binding_hash`, `provider`, `return_to`, `wants_json`   | the attempt's end |
+//! | `FEDERATION#<attempt key hex>` | `binding_hash`, `provider`, `return_to`, `wants_json` (key: `attempt_key`, of state and binding) | the attempt's end |
 //! | `DEVICE#<device code hash hex>` | `user_code_hash`, `client_id`, `scope`, `status`, `user_id`, `user_epoch`, `interval_secs`, `last_polled_at`, `version`, `created_at`, `requested_from` | the code's end |
 //! | `USERCODE#<user code hash hex>` | `device_code_hash` (claims the user code while live; the code itself is never stored) | the code's end |
 //! | `REFRESH#<token hash hex>`| `family_id`, `user_id`, `client_id`, `scope`, `user_epoch`, `active`, `family_expires_at` | the token's end |
@@ -154,6 +154,11 @@ impl DynamoStore {
 
     pub fn from_client(client: Client, table: String) -> DynamoStore {
         DynamoStore { client, table }
+    }
+
+    /// The SDK client and table name, for tests that inspect the items themselves.
+    pub fn raw(&self) -> (&Client, &str) {
+        (&self.client, &self.table)
     }
 
     /// Creates the table with the schema this store expects, unless it exists, and waits until
@@ -444,20 +449,20 @@ impl Store for DynamoStore {
         self.put(attempt_item(attempt)).await
     }
 
-    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
+    async fn take_federation_attempt(&self, key: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
         // DeleteItem returning the old item is atomic: of two concurrent callbacks with one
         // state, only one gets the item back.
         let out = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key(PK, s(attempt_key(state_hash)))
+            .key(PK, s(attempt_key(key)))
             .return_values(ReturnValue::AllOld)
             .send()
             .await
             .map_err(|e| unavailable("DeleteItem", &e))?;
         let Some(item) = out.attributes else { return Ok(None) };
-        let attempt = decode_attempt(state_hash, &item)?;
+        let attempt = decode_attempt(key, &item)?;
         Ok(is_live(attempt.expires_at, now).then_some(attempt))
     }
 
@@ -757,7 +762,7 @@ fn user_key(id: &UserId) -> String {
 }
 
 fn email_key(email: &Email) -> String {
-    format!("EMAIL#{}", email.as_str())
+    format!("EMAIL#{}", email.hash().to_hex())
 }
 
 fn session_key(token_hash: &TokenHash) -> String {
@@ -768,8 +773,8 @@ fn identity_key(identity: &FederatedIdentity) -> String {
     format!("IDENTITY#{}", identity.key().to_hex())
 }
 
-fn attempt_key(state_hash: &TokenHash) -> String {
-    format!("FEDERATION#{}", state_hash.to_hex())
+fn attempt_key(key: &TokenHash) -> String {
+    format!("FEDERATION#{}", key.to_hex())
 }
 
 fn device_key(hash: &TokenHash) -> String {
@@ -828,7 +833,7 @@ fn identity_item(identity: &FederatedIdentity, user_id: &UserId) -> Item {
 
 fn attempt_item(attempt: &FederationAttempt) -> Item {
     HashMap::from([
-        (PK.into(), s(attempt_key(&attempt.state_hash))),
+        (PK.into(), s(attempt_key(&attempt.key))),
         ("binding_hash".into(), s(attempt.binding_hash.to_hex())),
         ("provider".into(), s(&attempt.provider)),
         ("return_to".into(), s(&attempt.return_to)),
@@ -924,10 +929,10 @@ fn decode_refresh(hash: &TokenHash, item: &Item) -> StoreResult<RefreshTokenReco
     })
 }
 
-fn decode_attempt(state_hash: &TokenHash, item: &Item) -> StoreResult<FederationAttempt> {
+fn decode_attempt(key: &TokenHash, item: &Item) -> StoreResult<FederationAttempt> {
     let d = Decoder::new("federation attempt", item);
     Ok(FederationAttempt {
-        state_hash: *state_hash,
+        key: *key,
         binding_hash: TokenHash::from_hex(&d.string("binding_hash")?)
             .ok_or_else(|| d.corrupt("binding_hash", "is not a hash"))?,
         provider: d.string("provider")?,

@@ -9,7 +9,8 @@ use super::*;
 #[derive(Default)]
 struct Tables {
     users: HashMap<UserId, UserRecord>,
-    emails: HashMap<Email, UserId>,
+    /// Keyed by [`Email::hash`], as every store is.
+    emails: HashMap<TokenHash, UserId>,
     sessions: HashMap<TokenHash, SessionRecord>,
     counters: HashMap<CounterKey, Counter>,
     identities: HashMap<FederatedIdentity, UserId>,
@@ -55,10 +56,10 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert> {
         let mut t = self.lock();
-        if t.emails.contains_key(&user.email) || t.users.contains_key(&user.id) {
+        if t.emails.contains_key(&user.email.hash()) || t.users.contains_key(&user.id) {
             return Ok(Insert::AlreadyExists);
         }
-        t.emails.insert(user.email.clone(), user.id.clone());
+        t.emails.insert(user.email.hash(), user.id.clone());
         t.users.insert(user.id.clone(), user.clone());
         t.sessions.insert(first_session.token_hash, first_session.clone());
         Ok(Insert::Inserted)
@@ -71,10 +72,10 @@ impl Store for MemoryStore {
         first_session: &SessionRecord,
     ) -> StoreResult<Insert> {
         let mut t = self.lock();
-        if t.emails.contains_key(&user.email) || t.users.contains_key(&user.id) || t.identities.contains_key(identity) {
+        if t.emails.contains_key(&user.email.hash()) || t.users.contains_key(&user.id) || t.identities.contains_key(identity) {
             return Ok(Insert::AlreadyExists);
         }
-        t.emails.insert(user.email.clone(), user.id.clone());
+        t.emails.insert(user.email.hash(), user.id.clone());
         t.users.insert(user.id.clone(), user.clone());
         t.identities.insert(identity.clone(), user.id.clone());
         t.sessions.insert(first_session.token_hash, first_session.clone());
@@ -96,12 +97,12 @@ impl Store for MemoryStore {
     }
 
     async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()> {
-        self.lock().attempts.insert(attempt.state_hash, attempt.clone());
+        self.lock().attempts.insert(attempt.key, attempt.clone());
         Ok(())
     }
 
-    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
-        Ok(self.lock().attempts.remove(state_hash).filter(|a| is_live(a.expires_at, now)))
+    async fn take_federation_attempt(&self, key: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
+        Ok(self.lock().attempts.remove(key).filter(|a| is_live(a.expires_at, now)))
     }
 
     async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert> {
@@ -189,7 +190,7 @@ impl Store for MemoryStore {
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
         let t = self.lock();
-        Ok(t.emails.get(email).and_then(|id| t.users.get(id)).cloned())
+        Ok(t.emails.get(&email.hash()).and_then(|id| t.users.get(id)).cloned())
     }
 
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {

@@ -65,12 +65,14 @@ impl FederatedIdentity {
     }
 }
 
-/// The server-side half of one federated sign-in in progress, keyed by SHA-256 of its `state`.
-/// It holds no secret: the PKCE verifier and the nonce are derived from the browser-binding
-/// value, which only the browser's cookie carries (see `federation::attempt`).
+/// The server-side half of one federated sign-in in progress. It holds no secret: the PKCE
+/// verifier and the nonce are derived from the browser-binding value, which only the browser's
+/// cookie carries (see `federation::attempt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FederationAttempt {
-    pub state_hash: TokenHash,
+    /// SHA-256 of the `state` and the browser binding together (`attempt::attempt_key`): only
+    /// a request that carries both can find, and so consume, the attempt.
+    pub key: TokenHash,
     pub binding_hash: TokenHash,
     pub provider: String,
     pub return_to: String,
@@ -236,7 +238,7 @@ pub trait Store: Send + Sync {
 
     /// Deletes the attempt and returns it if it was live: of two concurrent takers exactly one
     /// gets it, so a `state` is consumed once.
-    async fn take_federation_attempt(&self, state_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>>;
+    async fn take_federation_attempt(&self, key: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>>;
 
     /// Stores a new device authorization unless a live one already has its user code.
     async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert>;

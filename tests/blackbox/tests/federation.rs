@@ -63,6 +63,10 @@ impl Browser {
         self.api.target.url(Endpoint::FederationBegin).replace("{provider}", provider)
     }
 
+    fn callback_url(&self, provider: &str) -> String {
+        self.api.target.url(Endpoint::FederationCallback).replace("{provider}", provider)
+    }
+
     async fn get(&self, url: &str) -> reqwest::Response {
         self.http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"))
     }
@@ -109,7 +113,11 @@ impl Browser {
             Callback::Post(url, fields) => self.http.post(url).form(fields),
         };
         let req = if accept_json { req.header("accept", "application/json") } else { req };
-        let res = req.send().await.expect("callback");
+        let mut res = req.send().await.expect("callback");
+        if res.status().as_u16() == 303 {
+            // A form_post callback's same-site finishing step, which a browser follows.
+            res = self.get(&location(&res)).await;
+        }
         let status = res.status().as_u16();
         let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_owned());
         Landing { status, location, body: res.text().await.unwrap_or_default(), callback: callback.clone() }
@@ -125,6 +133,32 @@ impl Browser {
         use reqwest::cookie::CookieStore;
         let url = self.base.parse().expect("base URL");
         self.jar.cookies(&url).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+
+    /// This browser's cookies whose names contain `part`, as a `Cookie` header value.
+    fn cookies_named(&self, part: &str) -> String {
+        self.cookies().split("; ").filter(|c| c.split('=').next().is_some_and(|n| n.contains(part))).collect::<Vec<_>>().join("; ")
+    }
+
+    /// Sends a `form_post` callback as a browser does: a cross-site POST, which carries the
+    /// `SameSite=None` binding cookie but not the `Lax` session cookie.
+    async fn cross_site_post(&self, callback: &Callback) -> reqwest::Response {
+        let Callback::Post(url, fields) = callback else { panic!("not a form_post callback") };
+        let bare = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("HTTP client");
+        let res = bare.post(url).header("cookie", self.cookies_named("authfn_federation")).form(fields).send().await.expect("callback");
+        // What the browser keeps from the answer (the handoff cookie).
+        let url: reqwest::Url = self.base.parse().expect("base URL");
+        use reqwest::cookie::CookieStore;
+        let mut set_cookies = res.headers().get_all("set-cookie").iter();
+        self.jar.set_cookies(&mut set_cookies, &url);
+        res
+    }
+
+    /// What authfn says of a session cookie this browser had earlier (`Browser::cookies`).
+    async fn session_with(&self, cookies: &str) -> u16 {
+        let url = self.api.target.url(Endpoint::Session);
+        let res = reqwest::Client::new().get(url).header("cookie", cookies).send().await.expect("session request");
+        res.status().as_u16()
     }
 
     async fn session(&self) -> (u16, Value) {
@@ -221,13 +255,7 @@ async fn a_federated_sign_in_creates_an_account_and_a_session() {
     let (_, third) = browser.session().await;
     assert_eq!(third["user"]["id"], session["user"]["id"]);
     assert_ne!(third["session"]["id"], session["session"]["id"]);
-    let replayed = reqwest::Client::new()
-        .get(browser.api.target.url(Endpoint::Session))
-        .header("cookie", old_cookies)
-        .send()
-        .await
-        .expect("session request");
-    assert_eq!(replayed.status().as_u16(), 401, "the session replaced by a federated sign-in still works");
+    assert_eq!(browser.session_with(&old_cookies).await, 401, "the session replaced by a federated sign-in still works");
 }
 
 #[tokio::test]
@@ -242,6 +270,65 @@ async fn form_post_callbacks_work_and_json_is_answered_when_asked_for() {
     assert_eq!(body["return_to"], json!(RETURN_TO));
     assert!(body["user_id"].is_string() && body.get("session_token").is_none(), "{body}");
     assert_eq!(browser.session().await.0, 200);
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn a_form_post_sign_in_ends_the_session_the_browser_had() {
+    let browser = Browser::new();
+    browser.sign_in("idp", &login_name("before")).await.expect_signed_in();
+    let (_, before) = browser.session().await;
+    let old_cookies = browser.cookies();
+
+    // (The provider remembers this browser's account: the same user, a new sign-in.)
+    let callback = browser.walk_to_callback("idp-linking", &login_name("after")).await;
+    let posted = browser.cross_site_post(&callback).await;
+    // The POST cannot see the old session, so it hands the new one to a same-site GET.
+    assert_eq!(posted.status().as_u16(), 303, "{}", posted.text().await.unwrap_or_default());
+    let finish = location(&posted);
+    assert!(finish.starts_with(&browser.base) && finish.contains("finish=1"), "{finish}");
+    let finished = browser.get(&finish).await;
+    assert_eq!((finished.status().as_u16(), location(&finished)), (302, RETURN_TO.to_owned()));
+
+    let (status, after) = browser.session().await;
+    assert_eq!(status, 200, "{after}");
+    assert_ne!(after["session"]["id"], before["session"]["id"]);
+    assert_eq!(browser.session_with(&old_cookies).await, 401, "the session the browser had still works");
+    // The handoff is spent: the step does nothing a second time.
+    let again = browser.get(&finish).await;
+    assert!(location(&again).contains("authfn_error=invalid_state"), "{}", location(&again));
+    assert_eq!(browser.session().await.1["session"]["id"], after["session"]["id"]);
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn the_finishing_step_cannot_sign_anyone_out() {
+    // A hostile page sends a signed-in browser to the finishing step of a sign-in it never
+    // made (a cross-site navigation, which carries the Lax session cookie).
+    let browser = Browser::new();
+    browser.sign_in("idp", &login_name("csrf")).await.expect_signed_in();
+    let (_, before) = browser.session().await;
+    let finish = browser.callback_url("idp-linking") + "?finish=1&return_to=http%3A%2F%2Flocalhost%3A5173%2F";
+    let res = browser.get(&finish).await;
+    assert_eq!(res.status().as_u16(), 302);
+    assert!(location(&res).contains("authfn_error=invalid_state"), "{}", location(&res));
+    let (status, after) = browser.session().await;
+    assert_eq!((status, &after["session"]["id"]), (200, &before["session"]["id"]));
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn a_failed_federated_sign_in_does_not_sign_the_user_out() {
+    let browser = Browser::new();
+    let login = login_name("stay");
+    browser.sign_in("idp", &login).await.expect_signed_in();
+    let (_, before) = browser.session().await;
+    // Signing in again fails: the address at the provider is no longer an allowed one.
+    let callback = browser.walk_to_callback("idp", &login).await;
+    arm_fault("other_email_domain", &login).await;
+    browser.call(&callback, false).await.expect_sent_back("email_domain_not_allowed");
+    let (status, after) = browser.session().await;
+    assert_eq!((status, &after["session"]["id"]), (200, &before["session"]["id"]));
 }
 
 #[tokio::test]
@@ -278,6 +365,48 @@ async fn a_tampered_state_is_refused() {
     let tampered = url.replace("state=", "state=x");
     browser.call(&Callback::Get(tampered), true).await.expect_error(400, "invalid_state");
     assert_eq!(browser.session().await.0, 401);
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn a_leaked_callback_url_cannot_burn_the_sign_in() {
+    let browser = Browser::new();
+    let callback = browser.walk_to_callback("idp", &login_name("leaked")).await;
+    // Whoever got hold of the URL (a log, a Referer), in a browser with a sign-in of its own
+    // under way, so with a binding cookie of its own.
+    let other = Browser::new();
+    other.walk_to_callback("idp", &login_name("other")).await;
+    other.call(&callback, false).await.expect_sent_back("invalid_state");
+    assert_eq!(other.session().await.0, 401);
+    // The sign-in is still there for the browser that began it.
+    browser.call(&callback, false).await.expect_signed_in();
+    assert_eq!(browser.session().await.0, 200);
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn a_callback_without_the_providers_iss_is_refused() {
+    // The provider's metadata says authorization_response_iss_parameter_supported (RFC 9207).
+    for (label, rewrite) in [
+        ("without iss", Box::new(|q: &str| drop_param(q, "iss")) as Box<dyn Fn(&str) -> String>),
+        ("with another iss", Box::new(|q: &str| format!("{}&iss=http%3A%2F%2F127.0.0.1%3A1", drop_param(q, "iss")))),
+    ] {
+        let browser = Browser::new();
+        let Callback::Get(url) = browser.walk_to_callback("idp", &login_name("iss")).await else { unreachable!() };
+        assert!(url.contains("iss="), "the provider names itself: {url}");
+        let landing = browser.call(&Callback::Get(rewrite(&url)), true).await;
+        assert_eq!(landing.status, 400, "{label}: {}", landing.body);
+        landing.expect_error(400, "invalid_state");
+        assert_eq!(browser.session().await.0, 401, "{label}");
+    }
+}
+
+/// `url` without the query parameter `name`.
+fn drop_param(url: &str, name: &str) -> String {
+    let mut parsed = reqwest::Url::parse(url).expect("a URL");
+    let kept: Vec<(String, String)> = parsed.query_pairs().filter(|(k, _)| k != name).map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    parsed.query_pairs_mut().clear().extend_pairs(kept);
+    parsed.into()
 }
 
 #[tokio::test]
@@ -360,6 +489,20 @@ async fn an_email_with_a_password_account_links_only_where_allowed() {
     let (status, session) = browser.session().await;
     assert_eq!(status, 200);
     assert_eq!(session["user"]["id"], user_id);
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn the_email_domain_allowlist_holds_on_every_sign_in() {
+    // `idp` admits only addresses at example.test.
+    let login = login_name("moved");
+    Browser::new().sign_in("idp", &login).await.expect_signed_in();
+    // The account's address at the provider has since moved to another domain.
+    let browser = Browser::new();
+    let callback = browser.walk_to_callback("idp", &login).await;
+    arm_fault("other_email_domain", &login).await;
+    browser.call(&callback, false).await.expect_sent_back("email_domain_not_allowed");
+    assert_eq!(browser.session().await.0, 401);
 }
 
 #[tokio::test]

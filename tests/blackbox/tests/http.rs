@@ -7,7 +7,7 @@
 //! server. Rate limits are not tested here: they depend on the deployment's settings and on
 //! every other test's traffic (the handler tests cover them).
 
-use authfn_blackbox::{Api, Auth, Endpoint, Reply, SessionCookie, UrlStyle, unique_email};
+use authfn_blackbox::{Api, Auth, Endpoint, Reply, SessionCookie, UrlStyle, random_hex, unique_email};
 use reqwest::Method;
 use serde_json::json;
 
@@ -94,6 +94,29 @@ async fn an_email_can_be_taken_only_once() {
     api.sign_up(&email, "another password").await.expect_error(409, "email_taken");
     // The same address in other clothes is the same address.
     api.sign_up(&format!(" {} ", email.to_uppercase()), PASSWORD).await.expect_error(409, "email_taken");
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn: set AUTHFN_BASE_URL (tests/run.sh does)"]
+async fn look_alike_spellings_of_an_email_make_one_account() {
+    let api = api();
+    let tag = random_hex();
+    // A composed é, at an internationalised domain.
+    let email = format!("jos\u{E9}-{tag}@b\u{FC}cher.example");
+    api.sign_up(&email, PASSWORD).await.expect_status(201);
+    // A decomposed é, fullwidth letters, the domain upper-case and in IDNA's ASCII form.
+    for spelling in [
+        format!("jose\u{301}-{tag}@b\u{FC}cher.example"),
+        format!("ｊｏｓ\u{E9}-{tag}@B\u{DC}CHER.example"),
+        format!("jos\u{E9}-{tag}@xn--bcher-kva.example"),
+    ] {
+        api.sign_up(&spelling, "another password").await.expect_error(409, "email_taken");
+        api.sign_in(&spelling, PASSWORD).await.expect_status(200);
+    }
+    // Invisible and direction characters cannot make a twin either.
+    for twin in [format!("jos\u{E9}\u{200B}-{tag}@b\u{FC}cher.example"), format!("\u{202E}jos\u{E9}-{tag}@b\u{FC}cher.example")] {
+        api.sign_up(&twin, PASSWORD).await.expect_error(400, "invalid_request");
+    }
 }
 
 #[tokio::test]

@@ -13,7 +13,8 @@
 // response for that account has its ID token rewritten and, where the fault needs it,
 // re-signed with the provider's own key. Keyed by account so parallel tests do not collide. Faults: wrong_nonce, expired, wrong_audience,
 // wrong_issuer, unsigned (alg none), hs256_with_public_key (algorithm confusion),
-// bad_signature, rotated_key (signed with a new key that the JWKS publishes from then on).
+// bad_signature, rotated_key (signed with a new key that the JWKS publishes from then on),
+// other_email_domain (the account's address at the provider has moved to elsewhere.test).
 import { randomBytes } from "node:crypto";
 import Provider from "oidc-provider";
 import * as jose from "jose";
@@ -91,6 +92,7 @@ async function injectFault(fault, idToken) {
             sig[0] ^= 0xff;
             return `${h}.${p}.${sig.toString("base64url")}`;
         }
+        case "other_email_domain": return reSign({ ...claims, email: `${claims.sub}@elsewhere.test` }, header);
         case "rotated_key": {
             rotatedKey ??= await signingKey("idp-key-2");
             return reSign(claims, { ...header, kid: rotatedKey.kid });
