@@ -13,6 +13,13 @@ pub fn session(policy: &CookiePolicy, value: &SignedToken, max_age_secs: u64) ->
     build(policy, value.expose(), max_age_secs)
 }
 
+/// The device cookie (see `device`): like the session cookie, HttpOnly, `SameSite=Lax` and
+/// host-only, but it outlives sessions and sign-out, since it only vouches that this browser
+/// once knew the account's password.
+pub fn device(policy: &CookiePolicy, value: &crate::device::SignedDeviceToken, max_age_secs: u64) -> String {
+    build_named(policy, policy.device_name(), value.expose(), max_age_secs, SameSite::Lax)
+}
+
 /// An expired, empty cookie with the same attributes, which makes the browser drop it.
 pub fn clear(policy: &CookiePolicy) -> String {
     build(policy, "", 0)

@@ -149,17 +149,26 @@ impl CounterKey {
         CounterKey(format!("rate#{bucket}#{client}"))
     }
 
-    pub fn sign_in_failures(email: &Email) -> Self {
-        CounterKey(format!("failures#{}", email.as_str()))
+    /// Sign-in attempts at an address from clients without its device cookie. Keyed by the
+    /// address, not the user, so a lock looks the same whether or not an account exists.
+    pub fn sign_in_attempts(email: &Email) -> Self {
+        CounterKey(format!("signin#{}", email_key(email)))
     }
 
-    pub fn lockout(email: &Email) -> Self {
-        CounterKey(format!("lock#{}", email.as_str()))
+    /// Sign-in attempts from one device (by the hash of its device cookie's nonce).
+    pub fn device_sign_in_attempts(device: &TokenHash) -> Self {
+        CounterKey(format!("signin-device#{}", device.to_hex()))
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// How an email address appears in a key: SHA-256 of its normalised form, so no reader of the
+/// table (or of its keys in logs and metrics) learns addresses.
+fn email_key(email: &Email) -> String {
+    TokenHash::of(email.as_str().as_bytes()).to_hex()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
