@@ -292,3 +292,18 @@ pub trait Store: Send + Sync {
 pub fn is_live(expires_at: UnixTime, now: UnixTime) -> bool {
     now < expires_at
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_counter_keys_never_hold_the_address() {
+        let email = Email::parse("Ada@Example.com").unwrap();
+        let key = CounterKey::sign_in_attempts(&email);
+        assert!(!key.as_str().to_lowercase().contains("ada") && !key.as_str().contains("example"), "{key:?}");
+        // One address, one key: the hash is of the normalised form.
+        assert_eq!(key, CounterKey::sign_in_attempts(&Email::parse("ada@example.com").unwrap()));
+        assert_ne!(key, CounterKey::sign_in_attempts(&Email::parse("bob@example.com").unwrap()));
+    }
+}
