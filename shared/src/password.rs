@@ -6,8 +6,8 @@
 //! On native runtimes the work also runs on tokio's blocking pool, not on the async workers
 //! that multiplex requests.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -117,23 +117,27 @@ struct Hasher {
 /// so there is one buffer per core (at most four); a fifth concurrent hash waits for one.
 struct BufferPool {
     slots: Vec<Mutex<Vec<Block>>>,
-    next_wait: AtomicU64,
+    next_wait: AtomicUsize,
 }
 
 impl BufferPool {
     fn new() -> Self {
         let cores = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
-        BufferPool { slots: (0..cores).map(|_| Mutex::new(Vec::new())).collect(), next_wait: AtomicU64::new(0) }
+        BufferPool { slots: (0..cores).map(|_| Mutex::new(Vec::new())).collect(), next_wait: AtomicUsize::new(0) }
     }
 
     /// Runs `f` with a free buffer of at least `blocks` blocks. Verifying an older hash made at
     /// a higher cost grows the buffer, which then stays that size.
     fn with_buffer<R>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
-        let free = self.slots.iter().find_map(|slot| slot.try_lock().ok());
+        // A panic inside argon2 leaves the buffer's contents undefined, which the next run
+        // overwrites anyway: poisoning carries no meaning here.
+        let free = self.slots.iter().find_map(|slot| match slot.try_lock() {
+            Ok(buffer) => Some(buffer),
+            Err(TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        });
         let mut buffer = free.unwrap_or_else(|| {
-            let i = self.next_wait.fetch_add(1, Ordering::Relaxed) as usize % self.slots.len();
-            // A panic inside argon2 leaves the buffer's contents undefined, which the next run
-            // overwrites anyway: poisoning carries no meaning here.
+            let i = self.next_wait.fetch_add(1, Ordering::Relaxed) % self.slots.len();
             self.slots[i].lock().unwrap_or_else(PoisonError::into_inner)
         });
         if buffer.len() < blocks {
@@ -305,6 +309,32 @@ mod tests {
         // Malformed stored hashes are a mismatch, never a panic.
         let junk = PasswordHashString::from_stored("$argon2id$v=19$nonsense".into());
         assert!(!h.verify(pw("anything"), Some(junk)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn sequential_runs_reuse_one_buffer() {
+        let h = cheap();
+        for _ in 0..3 {
+            let stored = h.hash(pw("correct horse")).await.unwrap();
+            h.verify(pw("correct horse"), Some(stored)).await.unwrap();
+        }
+        let sizes: Vec<usize> = h.inner.buffers.slots.iter().map(|s| s.lock().unwrap().len()).collect();
+        assert_eq!(sizes.iter().filter(|n| **n > 0).count(), 1, "{sizes:?}");
+        assert_eq!(sizes.iter().max(), Some(&64), "64 KiB is 64 blocks");
+    }
+
+    /// On a single-threaded runtime, other tasks keep running while a password is hashed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn hashing_leaves_the_async_executor_free() {
+        let h = PasswordHasherConfig::new(Argon2Cost { memory_kib: 4096, iterations: 2, parallelism: 1 }).unwrap();
+        let hashing = tokio::spawn(async move { h.hash(pw("correct horse")).await });
+        let mut turns = 0;
+        while !hashing.is_finished() {
+            tokio::task::yield_now().await;
+            turns += 1;
+        }
+        assert!(turns > 10, "the executor got only {turns} turns while hashing");
+        hashing.await.unwrap().unwrap();
     }
 
     #[test]
