@@ -205,7 +205,8 @@ async fn parallel_wrong_passwords_are_all_counted() {
 async fn parallel_guesses_lock_strangers_out_but_not_the_owners_browser() {
     // Twenty guesses at once: the attempts are counted before the password is checked, so at
     // most five are evaluated (four wrong, and the fifth says the account is now locked); the
-    // rest are refused unevaluated. A browser that signed in before has its own budget.
+    // rest are refused unevaluated (the behaviour suite counts the argon2 runs, which HTTP
+    // cannot see). A browser that signed in before has its own budget.
     let api = api();
     let email = unique_email("lockout");
     api.sign_up(&email, PASSWORD).await.expect_status(201);
