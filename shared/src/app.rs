@@ -58,6 +58,11 @@ impl App {
         self.http_client.as_deref()
     }
 
+    /// How many argon2id runs (password hashes and verifications) this instance has made.
+    pub fn argon2_runs(&self) -> u64 {
+        self.passwords.runs()
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }

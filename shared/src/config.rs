@@ -54,6 +54,11 @@ impl CookiePolicy {
         if self.secure { "__Host-authfn_session" } else { "authfn_session" }
     }
 
+    /// The device cookie: which account this browser has signed in to (see `device`).
+    pub fn device_name(&self) -> &'static str {
+        if self.secure { "__Host-authfn_device" } else { "authfn_device" }
+    }
+
     /// The cookie that binds a federated sign-in to its browser.
     pub fn federation_name(&self) -> &'static str {
         if self.secure { "__Host-authfn_federation" } else { "authfn_federation" }

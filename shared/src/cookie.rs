@@ -1,4 +1,4 @@
-//! The session cookie: how it is set, cleared and found.
+//! The cookies authfn sets (session, device, federation binding and hand-off): how each is set, cleared and found.
 
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
@@ -12,6 +12,13 @@ use crate::token::SignedToken;
 /// `Path=/` with no `Domain` pins it to this one host (as `__Host-` requires).
 pub fn session(policy: &CookiePolicy, value: &SignedToken, max_age_secs: u64) -> String {
     build(policy, value.expose(), max_age_secs)
+}
+
+/// The device cookie (see `device`): like the session cookie, HttpOnly, `SameSite=Lax` and
+/// host-only, but it outlives sessions and sign-out, since it only vouches that this browser
+/// once knew the account's password.
+pub fn device(policy: &CookiePolicy, value: &crate::device::SignedDeviceToken, max_age_secs: u64) -> String {
+    build_named(policy.device_name(), value.expose(), max_age_secs, SameSite::Lax, policy.secure)
 }
 
 /// An expired, empty cookie with the same attributes, which makes the browser drop it.

@@ -195,6 +195,12 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::password::HashError> for ApiError {
+    fn from(e: crate::password::HashError) -> Self {
+        ApiError::Internal(format!("password hashing: {e:?}"))
+    }
+}
+
 impl From<getrandom::Error> for ApiError {
     fn from(e: getrandom::Error) -> Self {
         ApiError::Internal(format!("no OS randomness: {e}"))

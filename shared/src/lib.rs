@@ -13,6 +13,7 @@ pub mod cookie;
 pub mod crypto;
 pub mod csrf;
 pub mod cors;
+pub mod device;
 pub mod email;
 pub mod endpoints;
 pub mod error;

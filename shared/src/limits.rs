@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::App;
+use crate::device::DeviceToken;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::store::{Counter, CounterKey};
@@ -22,28 +23,42 @@ impl App {
         Ok(())
     }
 
-    /// Refuses sign-in while the address is locked. Keyed by the address, not the user, so a
-    /// lock looks the same whether or not an account exists.
-    pub(crate) async fn check_lockout(&self, email: &Email) -> Result<(), ApiError> {
-        let now = self.now();
-        match self.store.counter(&CounterKey::lockout(email), now).await? {
-            Some(lock) => Err(ApiError::AccountLocked { retry_after_secs: now.secs_until(lock.expires_at).max(1) }),
-            None => Ok(()),
-        }
-    }
-
-    /// Records a failed sign-in; the failure that reaches the limit locks the address.
-    pub(crate) async fn record_failure(&self, email: &Email) -> Result<ApiError, ApiError> {
+    /// Counts a sign-in attempt before its password is checked, against the device's own
+    /// budget when it presented a valid device cookie for the account, else against the
+    /// address's shared one. The count is one atomic increment, so however many attempts run
+    /// at once, at most `max_failures` per window reach argon2; the rest are refused here with
+    /// `423 account_locked`.
+    pub(crate) async fn count_sign_in_attempt(
+        &self,
+        email: &Email,
+        device: Option<&DeviceToken>,
+    ) -> Result<SignInAttempt, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
-        let failures = CounterKey::sign_in_failures(email);
-        let c = self.store.increment(&failures, now.plus(policy.window), now).await?;
-        if c.count < policy.max_failures {
+        let key = match device {
+            Some(device) => CounterKey::device_sign_in_attempts(&device.counter_id()),
+            None => CounterKey::sign_in_attempts(email),
+        };
+        let c = self.store.increment(&key, now.plus(policy.window), now).await?;
+        if c.count > policy.max_failures {
+            return Err(ApiError::AccountLocked { retry_after_secs: now.secs_until(c.expires_at).max(1) });
+        }
+        Ok(SignInAttempt { key, counter: c })
+    }
+
+    /// The answer to a wrong password. The failure that uses up the budget says so, and locks
+    /// for the configured lock time from now (or the rest of the window, if longer).
+    pub(crate) async fn sign_in_failed(&self, attempt: SignInAttempt) -> Result<ApiError, ApiError> {
+        let now = self.now();
+        let policy = self.config.lockout;
+        if attempt.counter.count < policy.max_failures {
             return Ok(ApiError::InvalidCredentials);
         }
-        let until = now.plus(policy.lock_duration);
-        self.store.put_counter(&CounterKey::lockout(email), Counter { count: 1, expires_at: until }).await?;
-        self.store.delete_counter(&failures).await?;
+        let until = now.plus(policy.lock_duration).max(attempt.counter.expires_at);
+        // Concurrent attempts may have counted past the limit meanwhile: writing the limit
+        // back keeps the lock, since the next attempt counts one past it.
+        let locked = Counter { count: policy.max_failures, expires_at: until };
+        self.store.put_counter(&attempt.key, locked).await?;
         Ok(ApiError::AccountLocked { retry_after_secs: now.secs_until(until).max(1) })
     }
 
@@ -75,7 +90,15 @@ impl App {
         Ok(ApiError::ClientLocked { retry_after_secs: now.secs_until(until).max(1) })
     }
 
-    pub(crate) async fn clear_failures(&self, email: &Email) -> Result<(), ApiError> {
-        Ok(self.store.delete_counter(&CounterKey::sign_in_failures(email)).await?)
+    /// A right password clears the budget it was counted against (only that one: signing in
+    /// on a trusted device leaves a lock on the address in place for other clients).
+    pub(crate) async fn sign_in_succeeded(&self, attempt: SignInAttempt) -> Result<(), ApiError> {
+        Ok(self.store.delete_counter(&attempt.key).await?)
     }
+}
+
+/// A sign-in attempt that was counted and may go on to argon2.
+pub(crate) struct SignInAttempt {
+    key: CounterKey,
+    counter: Counter,
 }

@@ -45,6 +45,16 @@ impl App {
         }
     }
 
+    /// Ends the session the request presents, if any: sign-in and sign-up never keep the
+    /// session they arrived with (no fixation), and sign-out ends it. Ending an absent session
+    /// is not an error.
+    pub(crate) async fn end_presented_session(&self, req: &HttpRequest) -> Result<(), ApiError> {
+        if let Some(old) = self.presented_token(req) {
+            self.store.delete_session(&old.hash()).await?;
+        }
+        Ok(())
+    }
+
     /// Authenticates a request by its session cookie or `Authorization: Bearer` token: the one
     /// call your own functions need.
     ///

@@ -46,6 +46,12 @@ for_each_store!(
     wrong_password_and_unknown_user_look_the_same,
     repeated_failures_lock_the_address,
     a_successful_sign_in_resets_the_failure_count,
+    sign_in_and_sign_up_hand_out_a_signed_device_cookie,
+    a_browser_that_signed_in_before_keeps_signing_in_while_the_address_is_locked,
+    a_trusted_device_that_guesses_is_locked_alone,
+    device_cookies_for_another_account_or_forged_ones_share_the_lock,
+    token_clients_present_their_device_token_in_the_body,
+    sign_up_ends_the_session_it_arrived_with,
     sign_out_ends_the_session_and_clears_the_cookie,
     sign_out_everywhere_ends_every_session,
     idle_sessions_expire,
@@ -212,6 +218,119 @@ async fn a_successful_sign_in_resets_the_failure_count(h: Harness) {
     for _ in 0..4 {
         assert_eq!(h.sign_in("reset@example.com", "wrong wrong").await.status, StatusCode::UNAUTHORIZED);
     }
+}
+
+const DEVICE_COOKIE: &str = "__Host-authfn_device";
+
+/// Five wrong passwords from clients without a device cookie: the address is then locked
+/// for every such client.
+async fn lock_for_strangers(h: &Harness, email: &str) {
+    for _ in 0..4 {
+        assert_eq!(h.sign_in(email, "guess guess").await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(h.sign_in(email, "guess guess").await.status, StatusCode::LOCKED);
+}
+
+async fn sign_in_and_sign_up_hand_out_a_signed_device_cookie(h: Harness) {
+    let up = h.sign_up("devices@example.com", PASSWORD).await;
+    let at_sign_in = h.sign_in("devices@example.com", PASSWORD).await;
+    for res in [&up, &at_sign_in] {
+        let set = res.set_cookie(DEVICE_COOKIE).unwrap_or_else(|| panic!("no device cookie: {:?}", res.text));
+        for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/", "Max-Age=15552000"] {
+            assert!(set.contains(attr), "{attr} missing from {set}");
+        }
+        assert!(!set.contains("Domain") && !set.to_lowercase().contains("devices"), "{set}");
+        assert!(res.json.get("device_token").is_none(), "browsers get it as a cookie only: {}", res.text);
+    }
+    // Each sign-in names a new device, and the session cookie is still the one a browser uses.
+    assert_ne!(up.cookie_named(DEVICE_COOKIE), at_sign_in.cookie_named(DEVICE_COOKIE));
+    assert_eq!(h.get("/auth/session", Some(&at_sign_in.cookie())).await.status, StatusCode::OK);
+    // Failures hand out nothing.
+    let failed = h.sign_in("devices@example.com", "guess guess").await;
+    assert!(failed.header("set-cookie").is_none());
+}
+
+async fn a_browser_that_signed_in_before_keeps_signing_in_while_the_address_is_locked(h: Harness) {
+    let device = h.sign_up("owner@example.com", PASSWORD).await.cookie_named(DEVICE_COOKIE);
+    lock_for_strangers(&h, "owner@example.com").await;
+    assert_eq!(h.sign_in("owner@example.com", PASSWORD).await.status, StatusCode::LOCKED);
+    let owner = h.sign_in_with_cookies("owner@example.com", PASSWORD, &device).await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.text);
+    // The owner's sign-in does not lift the lock for strangers.
+    let stranger = h.sign_in("owner@example.com", PASSWORD).await;
+    assert_eq!(stranger.status, StatusCode::LOCKED);
+    assert_eq!(stranger.header("retry-after"), Some("900"));
+    // A device cookie sent with the session cookie, as a browser sends both, works too.
+    let both = format!("{}; {}", owner.cookie(), owner.cookie_named(DEVICE_COOKIE));
+    assert_eq!(h.sign_in_with_cookies("owner@example.com", PASSWORD, &both).await.status, StatusCode::OK);
+}
+
+async fn a_trusted_device_that_guesses_is_locked_alone(h: Harness) {
+    let device = h.sign_up("shared@example.com", PASSWORD).await.cookie_named(DEVICE_COOKIE);
+    for _ in 0..4 {
+        let res = h.sign_in_with_cookies("shared@example.com", "guess guess", &device).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+    let fifth = h.sign_in_with_cookies("shared@example.com", "guess guess", &device).await;
+    assert_eq!(fifth.status, StatusCode::LOCKED);
+    assert_eq!(fifth.header("retry-after"), Some("900"));
+    let right = h.sign_in_with_cookies("shared@example.com", PASSWORD, &device).await;
+    assert_eq!(right.status, StatusCode::LOCKED, "the device's own lock holds for the right password too");
+    // Everyone else is unaffected, and a sign-in elsewhere does not unlock that device.
+    assert_eq!(h.sign_in("shared@example.com", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(h.sign_in_with_cookies("shared@example.com", PASSWORD, &device).await.status, StatusCode::LOCKED);
+    h.clock.advance(Duration::from_secs(900));
+    assert_eq!(h.sign_in_with_cookies("shared@example.com", PASSWORD, &device).await.status, StatusCode::OK);
+}
+
+async fn device_cookies_for_another_account_or_forged_ones_share_the_lock(h: Harness) {
+    let other = h.sign_up("other@example.com", PASSWORD).await.cookie_named(DEVICE_COOKIE);
+    let mine = h.sign_up("victim@example.com", PASSWORD).await.cookie_named(DEVICE_COOKIE);
+    lock_for_strangers(&h, "victim@example.com").await;
+    let (name, value) = mine.split_once('=').unwrap();
+    // One character changed in the signed part (the nonce), as a forger would try.
+    let mut forged: Vec<char> = value.chars().collect();
+    let i = value.find('.').unwrap() + 25;
+    forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
+    let forged = format!("{name}={}", forged.into_iter().collect::<String>());
+    for cookie in [other.as_str(), forged.as_str(), "__Host-authfn_device=d1.x.y.z.w"] {
+        let res = h.sign_in_with_cookies("victim@example.com", PASSWORD, cookie).await;
+        assert_eq!(res.status, StatusCode::LOCKED, "{cookie}");
+    }
+    // A cookie for another account still works there.
+    assert_eq!(h.sign_in_with_cookies("other@example.com", PASSWORD, &other).await.status, StatusCode::OK);
+}
+
+async fn token_clients_present_their_device_token_in_the_body(h: Harness) {
+    h.sign_up("cli@example.com", PASSWORD).await;
+    let body = |extra: serde_json::Value| {
+        let mut b = json!({"email": "cli@example.com", "password": PASSWORD, "session_delivery": "token"});
+        b.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        b.to_string().into_bytes()
+    };
+    let cli = |b: Vec<u8>| h.request("POST", "/auth/sign-in", b, Some(JSON), None, vec![]);
+    let first = cli(body(json!({}))).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(first.header("set-cookie").is_none());
+    let device = first.json["device_token"].as_str().expect("a device token in the body").to_owned();
+    lock_for_strangers(&h, "cli@example.com").await;
+    assert_eq!(cli(body(json!({}))).await.status, StatusCode::LOCKED);
+    let trusted = cli(body(json!({ "device_token": device }))).await;
+    assert_eq!(trusted.status, StatusCode::OK, "{}", trusted.text);
+}
+
+async fn sign_up_ends_the_session_it_arrived_with(h: Harness) {
+    let old = h.sign_up("first@example.com", PASSWORD).await.cookie();
+    let res = h.post_raw("/auth/sign-up", creds("second@example.com", PASSWORD), JSON, Some(&old)).await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    assert_eq!(h.get("/auth/session", Some(&old)).await.status, StatusCode::UNAUTHORIZED);
+    let new = h.get("/auth/session", Some(&res.cookie())).await;
+    assert_eq!(new.json["user"]["email"], "second@example.com");
+    // A sign-up that fails (the address is taken) signs nobody out.
+    let current = res.cookie();
+    let taken = h.post_raw("/auth/sign-up", creds("first@example.com", PASSWORD), JSON, Some(&current)).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT);
+    assert_eq!(h.get("/auth/session", Some(&current)).await.status, StatusCode::OK);
 }
 
 async fn sign_out_ends_the_session_and_clears_the_cookie(h: Harness) {
@@ -411,6 +530,64 @@ async fn rate_limits_count_per_client_ip_in_the_store() {
     assert_eq!(h.sign_up("rl2@example.com", PASSWORD).await.status, StatusCode::CREATED);
     h.clock.advance(Duration::from_secs(60));
     assert_eq!(h.sign_in("rl3@example.com", "wrong password").await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// Twenty wrong passwords at once: each waits in argon2 long enough for all of them to be in
+/// flight together, so a lockout that counted only after argon2 would let every one guess.
+#[tokio::test(flavor = "multi_thread", worker_threads = 20)]
+async fn parallel_wrong_passwords_get_at_most_the_limit_of_guesses_and_the_owner_still_signs_in() {
+    let h = std::sync::Arc::new(Harness::memory(&[("AUTHFN_ARGON2_MEMORY_KIB", "2048"), ("AUTHFN_RATE_LIMIT_PER_MINUTE", "100")]).await);
+    h.sign_up("target@example.com", PASSWORD).await;
+    let device = h.sign_in("target@example.com", PASSWORD).await.cookie_named("__Host-authfn_device");
+    let before = h.app.argon2_runs();
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let h = h.clone();
+            tokio::spawn(async move { h.sign_in("target@example.com", &format!("guess number {i}")).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for g in guesses {
+        let res = g.await.unwrap();
+        if res.status == StatusCode::LOCKED {
+            assert!(res.header("retry-after").is_some_and(|s| s.parse::<u64>().unwrap() > 0));
+        }
+        statuses.push(res.status.as_u16());
+    }
+    let evaluated = h.app.argon2_runs() - before;
+    assert!(evaluated <= 5, "{evaluated} guesses reached argon2: {statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 4, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 423).count(), 16, "{statuses:?}");
+    // The owner's browser signed in before: it gets in. A fresh client does not, and costs
+    // no argon2 run either.
+    let owner = h.sign_in_with_cookies("target@example.com", PASSWORD, &device).await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.text);
+    let runs = h.app.argon2_runs();
+    assert_eq!(h.sign_in("target@example.com", PASSWORD).await.status, StatusCode::LOCKED);
+    assert_eq!(h.app.argon2_runs(), runs);
+}
+
+#[tokio::test]
+async fn device_cookies_survive_key_rotation_until_the_old_key_is_dropped() {
+    let (old, new) = (key_b64(1), key_b64(2));
+    let h = Harness::memory(&[("AUTHFN_SESSION_KEYS", &old)]).await;
+    let device = h.sign_up("rot@example.com", PASSWORD).await.cookie_named("__Host-authfn_device");
+    for _ in 0..5 {
+        h.sign_in("rot@example.com", "guess guess").await;
+    }
+    let rotated = h.reconfigure(&[("AUTHFN_SESSION_KEYS", &format!("{new},{old}"))]);
+    assert_eq!(rotated.sign_in_with_cookies("rot@example.com", PASSWORD, &device).await.status, StatusCode::OK);
+    let dropped = h.reconfigure(&[("AUTHFN_SESSION_KEYS", &new)]);
+    assert_eq!(dropped.sign_in_with_cookies("rot@example.com", PASSWORD, &device).await.status, StatusCode::LOCKED);
+}
+
+#[tokio::test]
+async fn plain_http_development_names_the_device_cookie_without_the_host_prefix() {
+    let h = Harness::memory(&[("AUTHFN_COOKIE_SECURE", "false"), ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173")]).await;
+    let headers = vec![("origin", "http://localhost:5173")];
+    let res = h.request("POST", "/auth/sign-up", creds("dev@example.com", PASSWORD), Some(JSON), None, headers).await;
+    let set = res.set_cookie("authfn_device").unwrap_or_else(|| panic!("no device cookie: {}", res.text));
+    assert!(!set.contains("Secure") && set.contains("HttpOnly"), "{set}");
 }
 
 #[tokio::test]

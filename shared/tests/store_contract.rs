@@ -319,7 +319,7 @@ async fn increments_count_up_and_keep_the_window(store: Arc<dyn Store>) {
 }
 
 async fn concurrent_increments_are_atomic(store: Arc<dyn Store>) {
-    let key = CounterKey::sign_in_failures(&Email::parse("alice@example.com").unwrap());
+    let key = CounterKey::sign_in_attempts(&Email::parse("alice@example.com").unwrap());
     let window = T0.plus(Duration::from_secs(900));
     let increments: Vec<_> = (0..20)
         .map(|_| {
@@ -339,7 +339,7 @@ async fn concurrent_increments_are_atomic(store: Arc<dyn Store>) {
 }
 
 async fn an_expired_counter_restarts_at_one_with_the_new_window(store: Arc<dyn Store>) {
-    let key = CounterKey::lockout(&Email::parse("alice@example.com").unwrap());
+    let key = CounterKey::device_sign_in_attempts(&TokenHash::of(b"a device"));
     let first_window = T0.plus(Duration::from_secs(60));
     store.increment(&key, first_window, T0).await.unwrap();
     store.increment(&key, first_window, T0).await.unwrap();
@@ -353,7 +353,7 @@ async fn an_expired_counter_restarts_at_one_with_the_new_window(store: Arc<dyn S
 }
 
 async fn counters_can_be_put_read_and_deleted(store: Arc<dyn Store>) {
-    let key = CounterKey::lockout(&Email::parse("alice@example.com").unwrap());
+    let key = CounterKey::device_sign_in_attempts(&TokenHash::of(b"a device"));
     assert_eq!(store.counter(&key, T0).await.unwrap(), None);
 
     let counter = Counter { count: 5, expires_at: T0.plus(Duration::from_secs(60)) };

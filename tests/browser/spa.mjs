@@ -119,7 +119,7 @@ try {
 
         const visible = await page.evaluate(() => document.cookie);
         const cookies = await context.cookies(api);
-        const session = cookies.find((c) => c.name.includes("authfn") && !c.name.includes("federation"));
+        const session = cookies.find((c) => c.name.includes("authfn_session"));
         check("cookie-invisible-to-page-scripts", session && session.httpOnly && !visible.includes(session.value) && visible === "",
             JSON.stringify({ visible, cookies }));
         check("cookie-is-samesite-lax", session.sameSite === "Lax", session.sameSite);

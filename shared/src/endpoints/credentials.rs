@@ -7,13 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::App;
 use crate::clock::UnixTime;
+use crate::device::{DEVICE_LIFETIME, DeviceToken};
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::password::Password;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::store::SessionRecord;
-use crate::token::SessionToken;
+use crate::token::{SessionToken, UserId};
 
 #[derive(Deserialize)]
 pub(super) struct CredentialsBody {
@@ -21,6 +22,9 @@ pub(super) struct CredentialsBody {
     password: String,
     #[serde(default)]
     session_delivery: SessionDelivery,
+    /// The device token of a non-browser client, which has no cookie jar (see `device`).
+    #[serde(default)]
+    device_token: Option<String>,
 }
 
 /// How the new session reaches the client. Browsers get a cookie and never see the token;
@@ -38,6 +42,7 @@ pub(super) struct Credentials {
     pub email: Email,
     pub raw_password: String,
     pub delivery: SessionDelivery,
+    device_token: Option<String>,
 }
 
 impl Credentials {
@@ -47,7 +52,12 @@ impl Credentials {
         if body.session_delivery == SessionDelivery::Token && crate::csrf::is_browser(req) {
             return Err(ApiError::TokenDeliveryRefused);
         }
-        Ok(Credentials { email, raw_password: body.password, delivery: body.session_delivery })
+        Ok(Credentials {
+            email,
+            raw_password: body.password,
+            delivery: body.session_delivery,
+            device_token: body.device_token,
+        })
     }
 
     pub fn password_for_sign_up(&self) -> Result<Password, ApiError> {
@@ -56,6 +66,18 @@ impl Credentials {
 
     pub fn password_presented(&self) -> Result<Password, ApiError> {
         Password::presented(self.raw_password.clone()).map_err(|m| ApiError::invalid_field("password", m))
+    }
+
+    /// The device cookie (or body `device_token`) that vouches for this client on `user`'s
+    /// account, if any: forged, expired and other accounts' values count for nothing.
+    pub fn device_for(&self, app: &App, req: &HttpRequest, user: &UserId) -> Option<DeviceToken> {
+        let keys = &app.config.session_keys;
+        let now = app.now();
+        crate::cookie::find(req.headers(), app.config.cookie.device_name())
+            .into_iter()
+            .chain(self.device_token.as_deref())
+            .filter_map(|v| DeviceToken::verify(v, keys, now))
+            .find(|d| d.is_for(user))
     }
 }
 
@@ -66,29 +88,39 @@ struct Issued<'a> {
     expires_at: UnixTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     session_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_token: Option<&'a str>,
 }
 
-/// The response that starts a session: a cookie for browsers, the token in the body for
-/// clients that asked for it.
+/// The response that starts a session: cookies for browsers, the tokens in the body for
+/// clients that asked for them. Either way the client gets a new device token for the account.
 pub(super) fn session_issued(
     app: &App,
     status: StatusCode,
     session: &SessionRecord,
     token: &SessionToken,
     delivery: SessionDelivery,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApiError> {
     let signed = token.sign(&app.config.session_keys);
+    let device = DeviceToken::issue(&session.user_id, app.now())?.sign(&app.config.session_keys);
+    let as_token = delivery == SessionDelivery::Token;
     let body = Issued {
         user_id: session.user_id.as_str(),
         session_id: session.id.as_str(),
         expires_at: session.expires_at,
-        session_token: (delivery == SessionDelivery::Token).then(|| signed.expose()),
+        session_token: as_token.then(|| signed.expose()),
+        device_token: as_token.then(|| device.expose()),
     };
     let mut res = response::json(status, &body);
     if delivery == SessionDelivery::Cookie {
-        let max_age = app.config.session.absolute_lifetime.as_secs();
-        let cookie = crate::cookie::session(&app.config.cookie, &signed, max_age);
-        res.headers_mut().insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+        let policy = &app.config.cookie;
+        let cookies = [
+            crate::cookie::session(policy, &signed, app.config.session.absolute_lifetime.as_secs()),
+            crate::cookie::device(policy, &device, DEVICE_LIFETIME.as_secs()),
+        ];
+        for cookie in cookies {
+            res.headers_mut().append(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+        }
     }
-    res
+    Ok(res)
 }

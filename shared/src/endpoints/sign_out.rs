@@ -11,9 +11,7 @@ use crate::response::{self, HttpResponse};
 /// Ends the presented session, if any. Signing out twice is not an error: the goal, no
 /// session and no cookie, holds either way.
 pub async fn one(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    if let Some(token) = app.presented_token(req) {
-        app.store.delete_session(&token.hash()).await?;
-    }
+    app.end_presented_session(req).await?;
     Ok(cleared(app))
 }
 

@@ -14,7 +14,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     app.rate_limit("sign-up", &client_ip(req, &app.config)).await?;
     let creds = Credentials::parse(app, req)?;
     let password = creds.password_for_sign_up()?;
-    let hash = app.passwords.hash(&password).map_err(|e| ApiError::Internal(format!("hashing: {e:?}")))?;
+    let hash = app.passwords.hash(password).await?;
     let user = UserRecord {
         id: UserId::generate()?,
         email: creds.email,
@@ -26,7 +26,11 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     // User, email claim and first session are one atomic write: a lost race or an outage
     // leaves nothing behind.
     match app.store.create_user(&user, &session).await? {
-        Insert::Inserted => Ok(session_issued(app, StatusCode::CREATED, &session, &token, creds.delivery)),
-        Insert::AlreadyExists => Err(ApiError::EmailTaken),
+        Insert::Inserted => {}
+        Insert::AlreadyExists => return Err(ApiError::EmailTaken),
     }
+    // As at sign-in, a session the request arrived with (another account's, perhaps) ends:
+    // the browser now holds the new account's session only.
+    app.end_presented_session(req).await?;
+    session_issued(app, StatusCode::CREATED, &session, &token, creds.delivery)
 }

@@ -159,12 +159,15 @@ impl CounterKey {
         CounterKey(format!("rate#{bucket}#{client}"))
     }
 
-    pub fn sign_in_failures(email: &Email) -> Self {
-        CounterKey(format!("failures#{}", email.as_str()))
+    /// Sign-in attempts at an address from clients without its device cookie. Keyed by the
+    /// address, not the user, so a lock looks the same whether or not an account exists.
+    pub fn sign_in_attempts(email: &Email) -> Self {
+        CounterKey(format!("signin#{}", email.hash().to_hex()))
     }
 
-    pub fn lockout(email: &Email) -> Self {
-        CounterKey(format!("lock#{}", email.as_str()))
+    /// Sign-in attempts from one device (by the hash of its device cookie's nonce).
+    pub fn device_sign_in_attempts(device: &TokenHash) -> Self {
+        CounterKey(format!("signin-device#{}", device.to_hex()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -309,4 +312,19 @@ pub trait Store: Send + Sync {
 /// expiring at `t` is gone at `t`.
 pub fn is_live(expires_at: UnixTime, now: UnixTime) -> bool {
     now < expires_at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_counter_keys_never_hold_the_address() {
+        let email = Email::parse("Ada@Example.com").unwrap();
+        let key = CounterKey::sign_in_attempts(&email);
+        assert!(!key.as_str().to_lowercase().contains("ada") && !key.as_str().contains("example"), "{key:?}");
+        // One address, one key: the hash is of the normalised form.
+        assert_eq!(key, CounterKey::sign_in_attempts(&Email::parse("ada@example.com").unwrap()));
+        assert_ne!(key, CounterKey::sign_in_attempts(&Email::parse("bob@example.com").unwrap()));
+    }
 }

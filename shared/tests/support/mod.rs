@@ -55,7 +55,22 @@ impl Res {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// The `name=value` pair of the Set-Cookie header, as a browser would send it back.
+    /// The whole Set-Cookie header that sets the cookie `name`.
+    pub fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.split_once('=').is_some_and(|(n, _)| n == name))
+    }
+
+    /// The `name=value` pair of the cookie `name`, as a browser would send it back.
+    pub fn cookie_named(&self, name: &str) -> String {
+        let set = self.set_cookie(name).unwrap_or_else(|| panic!("no {name} cookie in {}: {}", self.status, self.text));
+        set.split(';').next().unwrap().to_owned()
+    }
+
+    /// The `name=value` pair of the (first) Set-Cookie header: the session cookie.
     pub fn cookie(&self) -> String {
         let set = self.header("set-cookie").unwrap_or_else(|| panic!("no Set-Cookie in {}: {}", self.status, self.text));
         set.split(';').next().unwrap().to_owned()
@@ -201,6 +216,11 @@ impl Harness {
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Res {
         self.post_raw("/auth/sign-in", creds(email, password), JSON, None).await
+    }
+
+    /// A sign-in from a browser that sends `cookies` (a `Cookie` header value).
+    pub async fn sign_in_with_cookies(&self, email: &str, password: &str, cookies: &str) -> Res {
+        self.post_raw("/auth/sign-in", creds(email, password), JSON, Some(cookies)).await
     }
 
     pub async fn sign_in_from(&self, ip: &str, email: &str, password: &str) -> Res {

@@ -48,9 +48,26 @@ impl Reply {
     /// The one session cookie this response sets.
     #[track_caller]
     pub fn session_cookie(&self) -> SessionCookie {
-        let cookies = self.set_cookies();
-        assert_eq!(cookies.len(), 1, "expected exactly one Set-Cookie, got {cookies:?}");
-        SessionCookie::parse(cookies[0])
+        self.one_cookie("authfn_session")
+    }
+
+    /// The one device cookie this response sets (issued with every session, see README).
+    #[track_caller]
+    pub fn device_cookie(&self) -> SessionCookie {
+        self.one_cookie("authfn_device")
+    }
+
+    /// The one cookie named `name` (or `__Host-<name>`) that this response sets.
+    #[track_caller]
+    fn one_cookie(&self, name: &str) -> SessionCookie {
+        let all = self.set_cookies();
+        let named: Vec<SessionCookie> = all
+            .iter()
+            .map(|c| SessionCookie::parse(c))
+            .filter(|c| c.name.strip_prefix("__Host-").unwrap_or(&c.name) == name)
+            .collect();
+        assert_eq!(named.len(), 1, "expected exactly one {name} cookie, got {all:?}");
+        named.into_iter().next().expect("one cookie")
     }
 }
 

@@ -223,6 +223,63 @@ async fn parallel_wrong_passwords_are_all_counted() {
     api.sign_in(&email, PASSWORD).await.expect_error(423, "account_locked");
 }
 
+#[tokio::test]
+#[ignore = "needs a running authfn: set AUTHFN_BASE_URL (tests/run.sh does)"]
+async fn parallel_guesses_lock_strangers_out_but_not_the_owners_browser() {
+    // Twenty guesses at once: the attempts are counted before the password is checked, so at
+    // most five are evaluated (four wrong, and the fifth says the account is now locked); the
+    // rest are refused unevaluated (the behaviour suite counts the argon2 runs, which HTTP
+    // cannot see). A browser that signed in before has its own budget.
+    let api = api();
+    let email = unique_email("lockout");
+    api.sign_up(&email, PASSWORD).await.expect_status(201);
+    let signed_in = api.sign_in(&email, PASSWORD).await;
+    signed_in.expect_status(200);
+    let device = signed_in.device_cookie();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(device.has(attribute), "device cookie lacks {attribute}: {device:?}");
+    }
+    assert!(!device.value.contains(&email) && !device.value.contains("bb-lockout"), "{device:?}");
+
+    let guesses: Vec<_> = (0..20)
+        .map(|i| {
+            let (api, email) = (api.clone(), email.clone());
+            tokio::spawn(async move { api.sign_in(&email, &format!("guess {i}")).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for guess in guesses {
+        let reply = guess.await.expect("task");
+        if reply.status == 423 {
+            reply.expect_error(423, "account_locked");
+            assert!(reply.header("retry-after").is_some(), "423 without Retry-After");
+        }
+        statuses.push(reply.status);
+    }
+    statuses.sort_unstable();
+    let wrong = statuses.iter().filter(|s| **s == 401).count();
+    let locked = statuses.iter().filter(|s| **s == 423).count();
+    assert_eq!((wrong, locked), (4, 16), "{statuses:?}");
+
+    let body = json!({ "email": email, "password": PASSWORD });
+    let owner = api.browser_post(Endpoint::SignIn, &device, api.trusted_origin(), Some(&body)).await;
+    owner.expect_status(200);
+    owner.session_cookie();
+    api.sign_in(&email, PASSWORD).await.expect_error(423, "account_locked");
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn: set AUTHFN_BASE_URL (tests/run.sh does)"]
+async fn sign_up_ends_the_session_it_arrived_with() {
+    let api = api();
+    let old = api.signed_up(&unique_email("first"), PASSWORD).await;
+    let body = json!({ "email": unique_email("second"), "password": PASSWORD });
+    let reply = api.browser_post(Endpoint::SignUp, &old, api.trusted_origin(), Some(&body)).await;
+    reply.expect_status(201);
+    api.session(Auth::Cookie(&old)).await.expect_error(401, "unauthenticated");
+    api.session(Auth::Cookie(&reply.session_cookie())).await.expect_status(200);
+}
+
 // --- sign-out -----------------------------------------------------------------------------
 
 #[tokio::test]
