@@ -15,6 +15,11 @@ pub enum ApiError {
     /// A request that only non-browser clients may make came from a browser.
     TokenDeliveryRefused,
     Unauthenticated,
+    /// A Bearer access token was presented and does not verify (RFC 6750 §3.1 `invalid_token`);
+    /// the text says which check failed, never what the token held.
+    InvalidAccessToken(&'static str),
+    /// The access token verifies but was not granted the scope this resource needs.
+    InsufficientScope { scope: &'static str },
     InvalidCredentials,
     CsrfRejected,
     CorsRejected,
@@ -68,7 +73,8 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidJson(_) | InvalidField { .. } | TokenDeliveryRefused => StatusCode::BAD_REQUEST,
-            Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Unauthenticated | InvalidCredentials | InvalidAccessToken(_) => StatusCode::UNAUTHORIZED,
+            InsufficientScope { .. } => StatusCode::FORBIDDEN,
             CsrfRejected | CorsRejected => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -98,6 +104,8 @@ impl ApiError {
             InvalidField { .. } => "invalid_request",
             TokenDeliveryRefused => "token_delivery_refused",
             Unauthenticated => "unauthenticated",
+            InvalidAccessToken(_) => "invalid_token",
+            InsufficientScope { .. } => "insufficient_scope",
             InvalidCredentials => "invalid_credentials",
             CsrfRejected => "csrf_rejected",
             CorsRejected => "cors_rejected",
@@ -134,6 +142,8 @@ impl ApiError {
                 "session tokens are only returned to non-browser clients; browsers get a cookie".into()
             }
             Unauthenticated => "sign in first".into(),
+            InvalidAccessToken(why) => format!("the access token is invalid: {why}"),
+            InsufficientScope { scope } => format!("the access token was not granted the {scope} scope"),
             InvalidCredentials => "email or password is wrong".into(),
             CsrfRejected => "cross-site request refused: the Origin is not trusted".into(),
             CorsRejected => "origin not allowed".into(),
@@ -161,6 +171,25 @@ impl ApiError {
             }
             OAuth { description, .. } => description.clone(),
             Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge every 401 carries (RFC 9110 §11.6.1), and the Bearer
+    /// one of a 403 for a missing scope: `Basic` where the client authenticates with its
+    /// secret (RFC 6749 §5.2), `Bearer` with an RFC 6750 error for access tokens, and a plain
+    /// `Bearer` challenge for sessions, whose token non-browser clients send as a Bearer.
+    pub fn www_authenticate(&self) -> Option<String> {
+        const REALM: &str = "realm=\"authfn\"";
+        match self {
+            ApiError::OAuth { code: OAuthErrorCode::InvalidClient, .. } => Some(format!("Basic {REALM}, charset=\"UTF-8\"")),
+            ApiError::InvalidAccessToken(why) => {
+                Some(format!("Bearer {REALM}, error=\"invalid_token\", error_description=\"{why}\""))
+            }
+            ApiError::InsufficientScope { scope } => {
+                Some(format!("Bearer {REALM}, error=\"insufficient_scope\", scope=\"{scope}\""))
+            }
+            _ if self.status() == StatusCode::UNAUTHORIZED => Some(format!("Bearer {REALM}")),
+            _ => None,
         }
     }
 

@@ -42,6 +42,12 @@ impl From<ApiError> for HttpResponse {
         if let Some(secs) = e.retry_after() {
             res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Some(challenge) = e.www_authenticate() {
+            // Built from our own constant strings: always a valid header value.
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                res.headers_mut().insert(http::header::WWW_AUTHENTICATE, value);
+            }
+        }
         if let ApiError::MethodNotAllowed { allow } = e {
             res.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
         }

@@ -33,6 +33,7 @@ _LAMBDA_FUNCTIONS=(
     "openid-configuration /.well-known/openid-configuration/ready"
     "introspect /oidc/introspect/ready"
     "revoke /oidc/revoke/ready"
+    "userinfo /oidc/userinfo/ready"
 )
 
 start_lambda_watch() {

@@ -37,10 +37,12 @@ pub enum Endpoint {
     OpenIdConfiguration,
     Introspect,
     Revoke,
+    /// OpenID Connect's UserInfo endpoint: the user's claims for an access token.
+    Userinfo,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 16] = [
+    pub const ALL: [Endpoint; 17] = [
         Endpoint::SignUp,
         Endpoint::SignIn,
         Endpoint::SignOut,
@@ -57,6 +59,7 @@ impl Endpoint {
         Endpoint::OpenIdConfiguration,
         Endpoint::Introspect,
         Endpoint::Revoke,
+        Endpoint::Userinfo,
     ];
 
     /// The route, as API Gateway writes it: `{provider}` stands for one path segment.
@@ -78,6 +81,7 @@ impl Endpoint {
             Endpoint::OpenIdConfiguration => "/.well-known/openid-configuration",
             Endpoint::Introspect => "/oidc/introspect",
             Endpoint::Revoke => "/oidc/revoke",
+            Endpoint::Userinfo => "/oidc/userinfo",
         }
     }
 
@@ -119,6 +123,8 @@ impl Endpoint {
             | Endpoint::Revoke => &["POST"],
             // `response_mode=query` arrives as GET, `form_post` as POST.
             Endpoint::FederationCallback => &["GET", "POST"],
+            // OIDC Core §5.3.1: clients may use either.
+            Endpoint::Userinfo => &["GET", "POST"],
         }
     }
 
@@ -172,6 +178,7 @@ impl Endpoint {
             Endpoint::OpenIdConfiguration => "openid-configuration",
             Endpoint::Introspect => "introspect",
             Endpoint::Revoke => "revoke",
+            Endpoint::Userinfo => "userinfo",
         }
     }
 
@@ -197,6 +204,7 @@ impl Endpoint {
             Endpoint::OpenIdConfiguration => oauth::discovery::handle(app, req).await,
             Endpoint::Introspect => oauth::introspect::handle(app, req).await,
             Endpoint::Revoke => oauth::revoke::handle(app, req).await,
+            Endpoint::Userinfo => oauth::userinfo::handle(app, req).await,
         }
     }
 }

@@ -1,0 +1,147 @@
+//! What standards-following OAuth and OpenID Connect clients rely on (issue 13 §6), and the
+//! HTTP-layer rules every response keeps (§7): driven through `App::handle` like the
+//! behaviour suite, with the token issuer switched on.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const RS_SECRET: &str = "resource-server-secret-of-at-least-32-bytes-xxxxxxxx";
+
+async fn issuer() -> Harness {
+    Harness::memory(&[
+        ("AUTHFN_PUBLIC_URL", "https://api.example.com"),
+        ("AUTHFN_OAUTH_CLIENTS", "cli,rs"),
+        ("AUTHFN_OAUTH_CLIENT_RS_SECRET", RS_SECRET),
+        ("AUTHFN_JWT_KEYS", &key_b64(7)),
+    ])
+    .await
+}
+
+/// A form POST as a CLI sends it: no Origin, no cookie.
+async fn cli_form(h: &Harness, path: &str, form: &[(&str, &str)], headers: Vec<(&str, &str)>) -> Res {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    h.request("POST", path, body.into_bytes(), Some(FORM), None, headers).await
+}
+
+/// Signs a user up, approves a device flow for `scope` in the browser, and returns the tokens.
+async fn tokens(h: &Harness, email: &str, scope: &str) -> Value {
+    let cookie = h.sign_up(email, PASSWORD).await.cookie();
+    let auth = cli_form(h, "/oidc/device/authorize", &[("client_id", "cli"), ("scope", scope)], vec![]).await;
+    assert_eq!(auth.status, 200, "{}", auth.text);
+    let form = format!("user_code={}&decision=approve", auth.json["user_code"].as_str().unwrap());
+    let approved = h
+        .request("POST", "/oidc/device/verify", form.into_bytes(), Some(FORM), Some(&cookie), vec![("origin", TRUSTED_ORIGIN)])
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    let device_code = auth.json["device_code"].as_str().unwrap();
+    let res = cli_form(h, "/oidc/token", &[("grant_type", grant), ("device_code", device_code), ("client_id", "cli")], vec![]).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    res.json
+}
+
+fn jwt_part(token: &str, index: usize) -> Value {
+    serde_json::from_slice(&authfn::crypto::b64url_decode(token.split('.').nth(index).unwrap()).unwrap()).unwrap()
+}
+
+async fn userinfo(h: &Harness, method: &str, authorization: Option<&str>) -> Res {
+    let headers = authorization.map(|a| vec![("authorization", a)]).unwrap_or_default();
+    h.request(method, "/oidc/userinfo", vec![], None, None, headers).await
+}
+
+#[tokio::test]
+async fn userinfo_returns_the_claims_the_granted_scopes_promise() {
+    let h = issuer().await;
+    let with_email = tokens(&h, "ada@example.com", "openid email").await;
+    let bearer = format!("Bearer {}", with_email["access_token"].as_str().unwrap());
+    let sub = jwt_part(with_email["access_token"].as_str().unwrap(), 1)["sub"].clone();
+    for method in ["GET", "POST"] {
+        let res = userinfo(&h, method, Some(&bearer)).await;
+        assert_eq!(res.status, 200, "{method}: {}", res.text);
+        assert_eq!(res.json["sub"], sub);
+        assert_eq!(res.json["email"], "ada@example.com");
+        // A password sign-up: nobody has proved the address.
+        assert_eq!(res.json["email_verified"], false);
+    }
+    let without_email = tokens(&h, "bob@example.com", "openid profile").await;
+    let res = userinfo(&h, "GET", Some(&format!("Bearer {}", without_email["access_token"].as_str().unwrap()))).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert!(res.json.get("email").is_none() && res.json.get("email_verified").is_none(), "{}", res.text);
+}
+
+#[tokio::test]
+async fn the_id_token_carries_the_email_only_when_it_was_granted() {
+    let h = issuer().await;
+    let with_email = tokens(&h, "ada@example.com", "openid email").await;
+    let id = jwt_part(with_email["id_token"].as_str().unwrap(), 1);
+    assert_eq!((id["email"].as_str(), id["email_verified"].as_bool()), (Some("ada@example.com"), Some(false)));
+    let without = tokens(&h, "bob@example.com", "openid").await;
+    let id = jwt_part(without["id_token"].as_str().unwrap(), 1);
+    assert!(id.get("email").is_none() && id.get("email_verified").is_none(), "{id}");
+}
+
+#[tokio::test]
+async fn userinfo_refuses_bad_tokens_with_a_bearer_challenge() {
+    let h = issuer().await;
+    let none = userinfo(&h, "GET", None).await;
+    assert_eq!((none.status.as_u16(), none.header("www-authenticate")), (401, Some("Bearer realm=\"authfn\"")));
+    for bad in ["Bearer opaque-not-a-jwt", "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"] {
+        let res = userinfo(&h, "GET", Some(bad)).await;
+        assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (401, Some("invalid_token")), "{bad}: {}", res.text);
+        let challenge = res.header("www-authenticate").unwrap();
+        assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""), "{challenge}");
+    }
+    // A token issued without `openid` may not read the user's claims.
+    let no_openid = tokens(&h, "cy@example.com", "email").await;
+    let res = userinfo(&h, "GET", Some(&format!("Bearer {}", no_openid["access_token"].as_str().unwrap()))).await;
+    assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (403, Some("insufficient_scope")), "{}", res.text);
+    assert!(res.header("www-authenticate").unwrap().contains("error=\"insufficient_scope\""));
+}
+
+#[tokio::test]
+async fn discovery_is_what_strict_openid_clients_accept() {
+    let h = issuer().await;
+    let res = h.get("/.well-known/openid-configuration", None).await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.json["userinfo_endpoint"], "https://api.example.com/oidc/userinfo");
+    assert!(!res.json["response_types_supported"].as_array().unwrap().is_empty());
+    assert!(res.json["claims_supported"].as_array().unwrap().iter().any(|c| c == "email_verified"));
+}
+
+#[tokio::test]
+async fn failed_client_authentication_gets_a_basic_challenge() {
+    let h = issuer().await;
+    let wrong = cli_form(&h, "/oidc/introspect", &[("token", "x"), ("client_id", "rs"), ("client_secret", "wrong")], vec![]).await;
+    assert_eq!((wrong.status.as_u16(), wrong.json["error"].as_str()), (401, Some("invalid_client")));
+    assert!(wrong.header("www-authenticate").unwrap().starts_with("Basic realm="), "{:?}", wrong.header("www-authenticate"));
+}
+
+#[tokio::test]
+async fn a_malformed_basic_header_is_invalid_client_not_ignored() {
+    let h = issuer().await;
+    let good = format!("Basic {}", base64_std(&format!("rs:{RS_SECRET}")));
+    let ok = cli_form(&h, "/oidc/introspect", &[("token", "x")], vec![("authorization", &good)]).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    // Each would otherwise fall back to the form's client_id and client_secret, which are right.
+    let form = [("token", "x"), ("client_id", "rs"), ("client_secret", RS_SECRET)];
+    let no_colon = format!("Basic {}", base64_std("rs"));
+    for bad in ["Basic !!!not-base64", "Basic", no_colon.as_str(), "Basic Og=="] {
+        let res = cli_form(&h, "/oidc/introspect", &form, vec![("authorization", bad)]).await;
+        assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (401, Some("invalid_client")), "{bad}: {}", res.text);
+    }
+}
+
+#[tokio::test]
+async fn session_401s_carry_a_challenge_too() {
+    let h = issuer().await;
+    let res = h.get("/auth/session", None).await;
+    assert_eq!((res.status.as_u16(), res.header("www-authenticate")), (401, Some("Bearer realm=\"authfn\"")));
+}
+
+fn base64_std(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
