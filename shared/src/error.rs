@@ -27,6 +27,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     EmailTaken,
     PayloadTooLarge { limit: usize },
+    /// The request line's URI is longer than any authfn route and its parameters need.
+    UriTooLong { limit: usize },
     UnsupportedMediaType { expected: &'static str },
     AccountLocked { retry_after_secs: u64 },
     RateLimited { retry_after_secs: u64 },
@@ -80,6 +82,7 @@ impl ApiError {
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken => StatusCode::CONFLICT,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AccountLocked { .. } => StatusCode::LOCKED,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -113,6 +116,7 @@ impl ApiError {
             MethodNotAllowed { .. } => "method_not_allowed",
             EmailTaken => "email_taken",
             PayloadTooLarge { .. } => "payload_too_large",
+            UriTooLong { .. } => "uri_too_long",
             UnsupportedMediaType { .. } => "unsupported_media_type",
             AccountLocked { .. } => "account_locked",
             RateLimited { .. } => "rate_limited",
@@ -151,6 +155,7 @@ impl ApiError {
             MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             EmailTaken => "an account with this email already exists".into(),
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
+            UriTooLong { limit } => format!("the URI exceeds {limit} bytes"),
             UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),
             AccountLocked { retry_after_secs } => {
                 format!("too many failed sign-ins; try again in {retry_after_secs} s")

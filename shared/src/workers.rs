@@ -33,12 +33,12 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
         Err(e) => {
             // A misconfigured deployment: the details go to the log, never to the client.
             worker::console_error!("authfn configuration: {e}");
-            let err = crate::ApiError::Internal(e);
-            let body = serde_json::json!({ "error": err.code(), "message": err.message() });
-            return into_worker(crate::response::json(err.status(), &body));
+            let mut res = crate::response::error(crate::ApiError::Internal(e), false);
+            crate::response::harden(&mut res, None);
+            return into_worker(res);
         }
     };
-    let req = into_http(req).await?;
+    let req = into_http(req, app.config().max_body_bytes).await?;
     into_worker(app.route(req).await)
 }
 
@@ -89,9 +89,9 @@ impl HttpClient for FetchClient {
 
 /// The client IP is `CF-Connecting-IP`, which Cloudflare's edge sets on every request and
 /// overwrites if the client sent one.
-async fn into_http(mut req: Request) -> worker::Result<HttpRequest> {
+async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<HttpRequest> {
     let client_ip = req.headers().get("CF-Connecting-IP")?;
-    let body = Bytes::from(req.bytes().await?);
+    let body = read_capped(&mut req, max_body_bytes).await?;
     let mut builder = http::Request::builder().method(req.method().as_ref()).uri(req.url()?.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
@@ -101,6 +101,25 @@ async fn into_http(mut req: Request) -> worker::Result<HttpRequest> {
         http_req.extensions_mut().insert(ClientIp(ip));
     }
     Ok(http_req)
+}
+
+/// Reads the body as it arrives and stops one byte past `max`: that byte is all App needs to
+/// answer 413 itself (JSON, CORS headers), and an oversized body is never held in memory.
+async fn read_capped(req: &mut Request, max: usize) -> worker::Result<Bytes> {
+    use futures_util::StreamExt;
+    if req.inner().body().is_none() {
+        return Ok(Bytes::new());
+    }
+    let cap = max.saturating_add(1);
+    let mut buf = Vec::new();
+    let mut chunks = req.stream()?;
+    while buf.len() < cap
+        && let Some(chunk) = chunks.next().await
+    {
+        let chunk = chunk?;
+        buf.extend_from_slice(&chunk[..chunk.len().min(cap - buf.len())]);
+    }
+    Ok(Bytes::from(buf))
 }
 
 fn into_worker(res: HttpResponse) -> worker::Result<Response> {

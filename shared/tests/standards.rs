@@ -141,6 +141,79 @@ async fn session_401s_carry_a_challenge_too() {
     assert_eq!((res.status.as_u16(), res.header("www-authenticate")), (401, Some("Bearer realm=\"authfn\"")));
 }
 
+#[tokio::test]
+async fn oauth_endpoints_answer_transport_errors_in_rfc_6749_form() {
+    let h = issuer().await;
+    let big = vec![b'a'; 20 * 1024];
+    let cases = [
+        ("GET /oidc/token", h.request("GET", "/oidc/token", vec![], None, None, vec![]).await, 405, "method_not_allowed"),
+        ("415", h.request("POST", "/oidc/token", b"{}".to_vec(), Some(JSON), None, vec![]).await, 415, "unsupported_media_type"),
+        ("413", h.request("POST", "/oidc/introspect", big, Some(FORM), None, vec![]).await, 413, "payload_too_large"),
+        (
+            "cross-site",
+            h.request("POST", "/oidc/device/verify", b"user_code=x".to_vec(), Some(FORM), None, vec![("origin", "https://evil.example")]).await,
+            403,
+            "csrf_rejected",
+        ),
+    ];
+    for (what, res, status, code) in cases {
+        assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (status, Some(code)), "{what}: {}", res.text);
+        assert!(res.json["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {}", res.text);
+    }
+    // The session API keeps its own shape.
+    let res = h.request("POST", "/auth/sign-in", b"x".to_vec(), Some("text/plain"), None, vec![]).await;
+    assert_eq!(res.status, 415);
+    assert!(res.json.get("error_description").is_none(), "{}", res.text);
+}
+
+#[tokio::test]
+async fn an_overlong_uri_is_a_json_414() {
+    let h = issuer().await;
+    for path in ["/auth/session", "/oidc/userinfo", "/nowhere"] {
+        let res = h.get(&format!("{path}?x={}", "a".repeat(9000)), None).await;
+        assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (414, Some("uri_too_long")), "{path}: {}", res.text);
+        assert_eq!(res.header("x-content-type-options"), Some("nosniff"));
+    }
+    assert_eq!(h.get(&format!("/auth/session?x={}", "a".repeat(4000)), None).await.status, 401, "long, but not too long");
+}
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_hsts_follows_the_setting() {
+    let h = issuer().await;
+    let preflight = h
+        .request("OPTIONS", "/auth/sign-in", vec![], None, None, vec![("origin", TRUSTED_ORIGIN), ("access-control-request-method", "POST")])
+        .await;
+    let answers = [
+        h.get("/.well-known/jwks.json", None).await,
+        h.get("/auth/session", None).await,
+        h.get("/nowhere", None).await,
+        h.sign_up("ada@example.com", PASSWORD).await,
+        preflight,
+    ];
+    for res in &answers {
+        assert_eq!(res.header("x-content-type-options"), Some("nosniff"), "{} {}", res.status, res.text);
+        // Secure cookies: served over HTTPS, so HSTS by default.
+        assert_eq!(res.header("strict-transport-security"), Some("max-age=31536000"), "{}", res.status);
+    }
+    let off = h.reconfigure(&[("AUTHFN_HSTS", "off")]);
+    assert_eq!(off.get("/auth/session", None).await.header("strict-transport-security"), None);
+    let short = h.reconfigure(&[("AUTHFN_HSTS", "300")]);
+    assert_eq!(short.get("/auth/session", None).await.header("strict-transport-security"), Some("max-age=300"));
+}
+
+#[tokio::test]
+async fn without_origin_only_a_same_origin_browser_request_changes_state() {
+    let h = issuer().await;
+    let cookie = h.sign_up("ada@example.com", PASSWORD).await.cookie();
+    let sign_out = |site: &'static str| h.request("POST", "/auth/sign-out", b"{}".to_vec(), Some(JSON), Some(&cookie), vec![("sec-fetch-site", site)]);
+    assert_eq!(sign_out("same-site").await.status, 403);
+    assert_eq!(h.get("/auth/session", Some(&cookie)).await.status, 200, "still signed in");
+    assert_eq!(sign_out("same-origin").await.status, 204);
+    // CLI clients send neither Origin nor Sec-Fetch-* nor a cookie: unaffected.
+    let bearer = h.request("POST", "/auth/sign-in", creds("ada@example.com", PASSWORD), Some(JSON), None, vec![]).await;
+    assert_eq!(bearer.status, 200, "{}", bearer.text);
+}
+
 fn base64_std(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)

@@ -152,6 +152,12 @@ impl Endpoint {
         matches!(self, Endpoint::FederationBegin | Endpoint::FederationCallback | Endpoint::Me)
     }
 
+    /// The OAuth / OpenID Connect endpoints (`/oidc/*`): every error they answer, transport
+    /// errors included, is in RFC 6749 form (with `error_description`).
+    pub fn speaks_oauth(self) -> bool {
+        self.path().starts_with("/oidc/")
+    }
+
     /// The federation callback is a navigation from the identity provider's site (a cross-site
     /// form POST with `form_post`), so an `Origin` check would refuse every real one. Its
     /// protection is `state` plus the browser-binding cookie, checked by the endpoint.
