@@ -21,7 +21,7 @@ pub const DATABASE: &str = "DB";
 /// Settings that carry key material: read only from Worker secrets (`wrangler secret put`),
 /// never from `[vars]`, which are stored in plain text in the Worker's configuration.
 fn is_secret(name: &str) -> bool {
-    matches!(name, "AUTHFN_SESSION_KEYS" | "AUTHFN_JWT_KEYS")
+    matches!(name, "AUTHFN_SESSION_KEYS" | "AUTHFN_JWT_KEYS" | "AUTHFN_JWT_RSA_KEY")
         || (name.starts_with("AUTHFN_FEDERATION_") && name.ends_with("_CLIENT_SECRET"))
         || (name.starts_with("AUTHFN_OAUTH_CLIENT_") && name.ends_with("_SECRET"))
 }

@@ -10,6 +10,9 @@ use support::*;
 const FORM: &str = "application/x-www-form-urlencoded";
 const RS_SECRET: &str = "resource-server-secret-of-at-least-32-bytes-xxxxxxxx";
 
+/// A 2048-bit RSA key made for these tests only (`infra/generate-keys.sh --rsa`).
+const RSA_KEY: &str = include_str!("data/rsa-id-token-key.b64url");
+
 async fn issuer() -> Harness {
     Harness::memory(&[
         ("AUTHFN_PUBLIC_URL", "https://api.example.com"),
@@ -18,6 +21,11 @@ async fn issuer() -> Harness {
         ("AUTHFN_JWT_KEYS", &key_b64(7)),
     ])
     .await
+}
+
+/// The issuer with an RSA key for ID tokens.
+async fn rsa_issuer() -> Harness {
+    issuer().await.reconfigure(&[("AUTHFN_JWT_RSA_KEY", RSA_KEY.trim())])
 }
 
 /// A form POST as a CLI sends it: no Origin, no cookie.
@@ -109,6 +117,60 @@ async fn discovery_is_what_strict_openid_clients_accept() {
     assert_eq!(res.json["userinfo_endpoint"], "https://api.example.com/oidc/userinfo");
     assert!(!res.json["response_types_supported"].as_array().unwrap().is_empty());
     assert!(res.json["claims_supported"].as_array().unwrap().iter().any(|c| c == "email_verified"));
+}
+
+#[tokio::test]
+async fn with_an_rsa_key_id_tokens_are_rs256_and_verify_against_the_jwks() {
+    let h = rsa_issuer().await;
+    let discovery = h.get("/.well-known/openid-configuration", None).await.json;
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "EdDSA"]));
+    let tokens = tokens(&h, "ada@example.com", "openid email").await;
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let header = jwt_part(id_token, 0);
+    assert_eq!(header["alg"], "RS256");
+    // Access tokens stay EdDSA.
+    assert_eq!(jwt_part(tokens["access_token"].as_str().unwrap(), 0)["alg"], "EdDSA");
+
+    let jwks = h.get("/.well-known/jwks.json", None).await.json;
+    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("the ID token's key is published");
+    assert_eq!((jwk["kty"].as_str(), jwk["alg"].as_str()), (Some("RSA"), Some("RS256")));
+    assert!(jwk.get("d").is_none() && jwk.get("p").is_none(), "no private part: {jwk}");
+    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+    validation.set_audience(&["cli"]);
+    validation.set_issuer(&["https://api.example.com"]);
+    validation.validate_exp = false;
+    let claims = jsonwebtoken::decode::<Value>(id_token, &key, &validation).expect("verifies with the published key").claims;
+    assert_eq!(claims["email"], "ada@example.com");
+}
+
+#[tokio::test]
+async fn without_an_rsa_key_discovery_promises_only_eddsa() {
+    let h = issuer().await;
+    let discovery = h.get("/.well-known/openid-configuration", None).await.json;
+    assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["EdDSA"]));
+    let tokens = tokens(&h, "ada@example.com", "openid").await;
+    assert_eq!(jwt_part(tokens["id_token"].as_str().unwrap(), 0)["alg"], "EdDSA");
+}
+
+#[tokio::test]
+async fn a_short_or_malformed_rsa_key_is_a_configuration_error() {
+    use authfn::Config;
+    let base = [
+        ("AUTHFN_SESSION_KEYS", key_b64(1)),
+        ("AUTHFN_PUBLIC_URL", "https://api.example.com".to_owned()),
+        ("AUTHFN_OAUTH_CLIENTS", "cli".to_owned()),
+        ("AUTHFN_JWT_KEYS", key_b64(2)),
+    ];
+    let with = |rsa: &str| {
+        let rsa = rsa.to_owned();
+        let base = base.clone();
+        Config::from_lookup(move |k| if k == "AUTHFN_JWT_RSA_KEY" { Some(rsa.clone()) } else { base.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()) })
+    };
+    assert!(with(RSA_KEY.trim()).is_ok());
+    assert!(with("not-a-key").is_err());
+    // A 1024-bit key: too short.
+    assert!(with(include_str!("data/rsa-1024-key.b64url").trim()).unwrap_err().0.contains("2048"));
 }
 
 #[tokio::test]

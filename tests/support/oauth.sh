@@ -1,5 +1,6 @@
 # The token issuer's settings for the black-box suite: a public client `cli`, a confidential
-# client `resource-server` (for introspection), fresh signing keys, and a 1-second polling
+# client `resource-server` (for introspection), fresh signing keys (Ed25519 for access tokens,
+# RSA for RS256 ID tokens), and a 1-second polling
 # interval so the device flow tests do not wait 5 s per poll. Source this file (bash), then:
 #
 #   AUTHFN_TEST_RESOURCE_SERVER_SECRET="$(new_resource_server_secret)"
@@ -17,6 +18,7 @@ oauth_env() {
 AUTHFN_OAUTH_CLIENTS=cli,resource-server
 AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET=$1
 AUTHFN_JWT_KEYS=$(new_session_key),$(new_session_key)
+AUTHFN_JWT_RSA_KEY=$("$(dirname "${BASH_SOURCE[0]}")/../../infra/generate-keys.sh" --rsa)
 AUTHFN_DEVICE_INTERVAL_SECS=1
 ENV
 }

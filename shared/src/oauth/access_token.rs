@@ -65,12 +65,16 @@ pub struct IdTokenClaims<'a> {
     pub email_verified: Option<bool>,
 }
 
-/// Signs an ID token with the same keys as access tokens, published in the same JWKS.
+/// Signs an ID token: RS256 when an RSA key is configured (what every OpenID Connect client
+/// accepts), else EdDSA with the access-token key. Either key is in the JWKS.
 pub fn sign_id_token(keys: &JwtKeys, claims: &IdTokenClaims<'_>) -> Result<String, String> {
-    let key = keys.current();
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(key.kid().to_owned());
-    jsonwebtoken::encode(&header, claims, key.encoding()).map_err(|e| format!("signing an ID token: {e}"))
+    let (alg, kid, encoding) = match keys.id_token_rsa() {
+        Some(rsa) => (Algorithm::RS256, rsa.kid(), rsa.encoding()),
+        None => (Algorithm::EdDSA, keys.current().kid(), keys.current().encoding()),
+    };
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, encoding).map_err(|e| format!("signing an ID token: {e}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

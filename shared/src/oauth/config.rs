@@ -5,6 +5,7 @@
 //! | `AUTHFN_OAUTH_CLIENTS` | none (the issuer is off): comma-separated client ids, e.g. `cli,mobile` |
 //! | `AUTHFN_OAUTH_CLIENT_<ID>_SECRET` | unset (a public client); set for a confidential client (resource servers calling introspection) |
 //! | `AUTHFN_JWT_KEYS` | required with clients: comma-separated base64url Ed25519 seeds, signing key first (a secret) |
+//! | `AUTHFN_JWT_RSA_KEY` | unset (ID tokens EdDSA): comma-separated base64url PKCS#1 DER RSA keys, signing key first; ID tokens are then RS256 (a secret) |
 //! | `AUTHFN_PUBLIC_URL` | required with clients: the issuer identifier, e.g. `https://auth.example.com` |
 //! | `AUTHFN_OAUTH_SCOPES` | `openid profile email offline_access` |
 //! | `AUTHFN_ACCESS_TOKEN_AUDIENCE` | the issuer |
@@ -64,11 +65,14 @@ impl OAuthConfig {
             .as_str()
             .trim_end_matches('/')
             .to_owned();
-        let keys = JwtKeys::parse(
+        let mut keys = JwtKeys::parse(
             &get("AUTHFN_JWT_KEYS")
                 .ok_or_else(|| ConfigError("AUTHFN_JWT_KEYS is required when AUTHFN_OAUTH_CLIENTS is set".into()))?,
         )
         .map_err(ConfigError)?;
+        if let Some(rsa) = get("AUTHFN_JWT_RSA_KEY") {
+            keys = keys.with_rsa(&rsa).map_err(ConfigError)?;
+        }
         let secs = |name: &str, default: i64| -> Result<i64, ConfigError> {
             match get(name) {
                 None => Ok(default),

@@ -322,8 +322,15 @@ async fn userinfo_answers_what_the_granted_scopes_allow() {
     assert!(discovery["userinfo_endpoint"].as_str().unwrap().ends_with("/oidc/userinfo"));
     assert!(!discovery["response_types_supported"].as_array().unwrap().is_empty());
 
+    // The test deployment has an RSA key (tests/support/oauth.sh): ID tokens are RS256, the
+    // algorithm every OpenID Connect client accepts, and its key is published.
+    assert_eq!(discovery["id_token_signing_alg_values_supported"][0], "RS256");
     let (email, tokens) = tokens_for_scope(&api, "openid email").await;
     let access = tokens["access_token"].as_str().unwrap();
+    let id_header = jwt_part(tokens["id_token"].as_str().unwrap(), 0);
+    assert_eq!(id_header["alg"], "RS256");
+    let jwks = api.get(Endpoint::Jwks, Auth::None).await.json();
+    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == id_header["kid"] && k["kty"] == "RSA"), "{jwks}");
     let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
     assert_eq!(id_token["email"].as_str(), Some(email.as_str()));
     assert_eq!(id_token["email_verified"], false, "a password sign-up never proved the address");

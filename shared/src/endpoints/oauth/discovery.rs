@@ -28,7 +28,8 @@ pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiEr
         "response_types_supported": ["code"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "email", "email_verified"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+        // RS256 only when an RSA key is configured: never a promise the tokens do not keep.
+        "id_token_signing_alg_values_supported": c.keys.id_token_algs(),
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": auth_methods,
