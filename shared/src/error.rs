@@ -193,7 +193,7 @@ impl ApiError {
             ApiError::InsufficientScope { scope } => {
                 Some(format!("Bearer {REALM}, error=\"insufficient_scope\", scope=\"{scope}\""))
             }
-            _ if self.status() == StatusCode::UNAUTHORIZED => Some(format!("Bearer {REALM}")),
+            _ if self.status() == StatusCode::UNAUTHORIZED => Some(crate::response::SESSION_CHALLENGE.to_owned()),
             _ => None,
         }
     }

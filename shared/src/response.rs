@@ -7,6 +7,10 @@ use crate::error::ApiError;
 
 pub type HttpResponse = Response<String>;
 
+/// The challenge of a 401 for a session: non-browser clients send the session token as a
+/// Bearer; browsers ignore the header.
+pub const SESSION_CHALLENGE: &str = "Bearer realm=\"authfn\"";
+
 pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     // Serialising our own plain structs cannot fail.
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
@@ -64,9 +68,14 @@ pub fn error(e: ApiError, oauth_form: bool) -> HttpResponse {
 }
 
 /// Headers every response carries, whatever answered: no MIME sniffing (a JSON error echoing
-/// input can never be read as HTML), and HSTS when configured.
+/// input can never be read as HTML), HSTS when configured, and a challenge on every 401
+/// (RFC 9110 §15.5.2), also on the ones an endpoint renders itself (the device page).
 pub fn harden(res: &mut HttpResponse, hsts: Option<std::time::Duration>) {
+    let unauthorized = res.status() == StatusCode::UNAUTHORIZED;
     let h = res.headers_mut();
+    if unauthorized && !h.contains_key(http::header::WWW_AUTHENTICATE) {
+        h.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static(SESSION_CHALLENGE));
+    }
     h.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     if let Some(max_age) = hsts {
         let value = HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())).expect("ASCII digits");

@@ -201,6 +201,9 @@ async fn session_401s_carry_a_challenge_too() {
     let h = issuer().await;
     let res = h.get("/auth/session", None).await;
     assert_eq!((res.status.as_u16(), res.header("www-authenticate")), (401, Some("Bearer realm=\"authfn\"")));
+    // The device page renders its own 401 (HTML with a sign-in link): challenged all the same.
+    let page = h.get("/oidc/device", None).await;
+    assert_eq!((page.status.as_u16(), page.header("www-authenticate")), (401, Some("Bearer realm=\"authfn\"")));
 }
 
 #[tokio::test]
