@@ -33,13 +33,25 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
         Err(e) => {
             // A misconfigured deployment: the details go to the log, never to the client.
             worker::console_error!("authfn configuration: {e}");
-            let mut res = crate::response::error(crate::ApiError::Internal(e), false);
-            crate::response::harden(&mut res, None);
-            return into_worker(res);
+            return into_worker(bare_error(crate::ApiError::Internal(e)));
         }
     };
-    let req = into_http(req, app.config().max_body_bytes).await?;
-    into_worker(app.route(req).await)
+    match into_http(req, app.config().max_body_bytes).await {
+        Ok(req) => into_worker(app.route(req).await),
+        // A body that broke off mid-stream, a header the http crate refuses: still authfn's
+        // JSON error, not the runtime's bare 500.
+        Err(e) => {
+            worker::console_error!("authfn: unreadable request: {e}");
+            into_worker(bare_error(crate::ApiError::invalid_field("request", "could not be read")))
+        }
+    }
+}
+
+/// An error answered before there is a request to route (so without CORS headers).
+fn bare_error(e: crate::ApiError) -> HttpResponse {
+    let mut res = crate::response::error(e, false);
+    crate::response::harden(&mut res, None);
+    res
 }
 
 pub fn app_from_env(env: &Env) -> Result<App, String> {
@@ -103,8 +115,11 @@ async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<Ht
     Ok(http_req)
 }
 
-/// Reads the body as it arrives and stops one byte past `max`: that byte is all App needs to
-/// answer 413 itself (JSON, CORS headers), and an oversized body is never held in memory.
+/// Reads the body as it arrives, keeping at most `max + 1` bytes: one byte over is all App
+/// needs to answer 413 itself (JSON, CORS headers), so an oversized body is never held in
+/// memory. The rest is read and dropped up to [`DRAIN_LIMIT`], as the dev server does, so the
+/// client gets that answer rather than a broken connection (workerd answers a request whose
+/// body is abandoned mid-upload with its own 503).
 async fn read_capped(req: &mut Request, max: usize) -> worker::Result<Bytes> {
     use futures_util::StreamExt;
     if req.inner().body().is_none() {
@@ -112,15 +127,22 @@ async fn read_capped(req: &mut Request, max: usize) -> worker::Result<Bytes> {
     }
     let cap = max.saturating_add(1);
     let mut buf = Vec::new();
+    let mut seen = 0usize;
     let mut chunks = req.stream()?;
-    while buf.len() < cap
+    while seen <= DRAIN_LIMIT
         && let Some(chunk) = chunks.next().await
     {
         let chunk = chunk?;
-        buf.extend_from_slice(&chunk[..chunk.len().min(cap - buf.len())]);
+        seen = seen.saturating_add(chunk.len());
+        if buf.len() < cap {
+            buf.extend_from_slice(&chunk[..chunk.len().min(cap - buf.len())]);
+        }
     }
     Ok(Bytes::from(buf))
 }
+
+/// How much of an oversized body is read only to be dropped.
+const DRAIN_LIMIT: usize = 1024 * 1024;
 
 fn into_worker(res: HttpResponse) -> worker::Result<Response> {
     let (parts, body) = res.into_parts();

@@ -142,7 +142,7 @@ async fn oauth_endpoints_answer_transport_errors_in_rfc_6749_form() {
     let api = api();
     let http = reqwest::Client::new();
     let token = url(&api, Endpoint::Token);
-    let oversized = "client_id=cli&x=".to_owned() + &"a".repeat(1024 * 1024);
+    let oversized = "client_id=cli&x=".to_owned() + &"a".repeat(512 * 1024);
     let requests = [
         ("405", http.get(&token), 405, "method_not_allowed"),
         ("415", http.post(&token).header("content-type", "application/json").body("{}"), 415, "unsupported_media_type"),
