@@ -80,6 +80,35 @@ fn demo_page() -> Response {
 mod tests {
     use super::*;
 
+    /// A request body whose client went away mid-upload.
+    struct BrokenBody;
+
+    impl http_body::Body for BrokenBody {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            std::task::Poll::Ready(Some(Err(std::io::Error::other("client went away"))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_off_mid_upload_is_answered_in_json() {
+        let (config, _) = crate::config::load(|_| None, 3000).unwrap();
+        let app = Arc::new(App::new(config, Arc::new(authfn::store::MemoryStore::new())).unwrap());
+        let req = http::Request::post("/auth/sign-in").header("content-type", "application/json").body(Body::new(BrokenBody)).unwrap();
+        let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555)));
+        let res = serve(State(app), peer, req).await;
+        assert_eq!(res.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers().get("x-content-type-options").unwrap(), "nosniff");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"], "invalid_request", "{json}");
+    }
+
     #[tokio::test]
     async fn bodies_are_cut_one_byte_past_the_limit() {
         let big = Body::from(vec![b'x'; 100_000]);
