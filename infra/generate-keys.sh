@@ -8,10 +8,33 @@
 #   infra/generate-keys.sh --public "$AUTHFN_JWT_KEYS"
 #                                       the AUTHFN_JWT_PUBLIC_KEYS value for those Ed25519 seeds:
 #                                       their public keys, same order (not a secret)
+#   infra/generate-keys.sh --rsa        an AUTHFN_JWT_RSA_KEY value: a fresh 2048-bit RSA key
+#                                       (base64url PKCS#1 DER) that signs ID tokens RS256
+#   infra/generate-keys.sh --rsa-public "$AUTHFN_JWT_RSA_KEY"
+#                                       the AUTHFN_JWT_RSA_PUBLIC_KEY value: those RSA keys'
+#                                       public halves (PKCS#1 DER), same order (not a secret)
 # After a rotation the old key only verifies; sessions it signed live at most
 # AUTHFN_SESSION_ABSOLUTE_SECS, so rotate no more often than that and nothing valid is dropped.
 # After rotating AUTHFN_JWT_KEYS, deploy the matching AUTHFN_JWT_PUBLIC_KEYS with it.
 set -euo pipefail
+if [[ "${1:-}" == "--rsa" ]]; then
+    openssl genrsa 2048 2>/dev/null | openssl rsa -traditional -outform DER 2>/dev/null |
+        python3 -c 'import base64, sys; print(base64.urlsafe_b64encode(sys.stdin.buffer.read()).rstrip(b"=").decode())'
+    exit
+fi
+if [[ "${1:-}" == "--rsa-public" ]]; then
+    [[ $# -eq 2 ]] || { echo "usage: generate-keys.sh --rsa-public RSA_KEYS" >&2; exit 2; }
+    public=()
+    IFS=, read -ra keys <<<"$2"
+    for key in "${keys[@]}"; do
+        public+=("$(python3 -c 'import base64, sys; k = sys.argv[1].strip(); sys.stdout.buffer.write(base64.urlsafe_b64decode(k + "=" * (-len(k) % 4)))' "$key" |
+            openssl rsa -inform DER -RSAPublicKey_out -outform DER 2>/dev/null |
+            python3 -c 'import base64, sys; print(base64.urlsafe_b64encode(sys.stdin.buffer.read()).rstrip(b"=").decode())')")
+        [[ -n "${public[-1]}" ]] || { echo "generate-keys: not a base64url PKCS#1 DER RSA key" >&2; exit 1; }
+    done
+    (IFS=,; echo "${public[*]}")
+    exit
+fi
 python3 - "$@" <<'PY'
 import base64, secrets, subprocess, sys
 

@@ -4,15 +4,15 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use authfn::App;
+use authfn::{ApiError, App};
 use authfn::request::ClientIp;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::{Bytes, BytesMut};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE};
-use http::{HeaderValue, Method, StatusCode};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
 
 const DEMO_PAGE: &str = include_str!("../static/index.html");
@@ -28,9 +28,14 @@ async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
         return demo_page();
     }
     let (parts, body) = req.into_parts();
-    let Ok(body) = read_capped(body, app.config().max_body_bytes).await else {
-        // The client broke off mid-body; nobody is left to read a detailed answer.
-        return StatusCode::BAD_REQUEST.into_response();
+    let body = match read_capped(body, app.config().max_body_bytes).await {
+        Ok(body) => body,
+        Err(_) => {
+            // The client broke off mid-body; if anyone is left to read it, the answer is JSON
+            // like every other.
+            let req = http::Request::from_parts(parts, Bytes::new());
+            return app.refuse(&req, ApiError::invalid_field("body", "the request body was cut off")).map(Body::from);
+        }
     };
     let mut req = http::Request::from_parts(parts, body);
     // The socket peer, as API Gateway's sourceIp would be: a header cannot fake it.
@@ -67,12 +72,42 @@ fn demo_page() -> Response {
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A request body whose client went away mid-upload.
+    struct BrokenBody;
+
+    impl http_body::Body for BrokenBody {
+        type Data = Bytes;
+        type Error = std::io::Error;
+
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+            std::task::Poll::Ready(Some(Err(std::io::Error::other("client went away"))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_off_mid_upload_is_answered_in_json() {
+        let (config, _) = crate::config::load(|_| None, 3000).unwrap();
+        let app = Arc::new(App::new(config, Arc::new(authfn::store::MemoryStore::new())).unwrap());
+        let req = http::Request::post("/auth/sign-in").header("content-type", "application/json").body(Body::new(BrokenBody)).unwrap();
+        let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555)));
+        let res = serve(State(app), peer, req).await;
+        assert_eq!(res.status(), http::StatusCode::BAD_REQUEST);
+        assert_eq!(res.headers().get("x-content-type-options").unwrap(), "nosniff");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"], "invalid_request", "{json}");
+    }
 
     #[tokio::test]
     async fn bodies_are_cut_one_byte_past_the_limit() {

@@ -16,6 +16,11 @@ use crate::response::{self, HttpResponse};
 use crate::store::Store;
 use crate::{cors, csrf};
 
+/// The longest URI authfn answers (414 above it): far beyond any route with its parameters,
+/// and below the limits of the platforms in front (API Gateway, Cloudflare), so the client
+/// gets authfn's JSON error rather than a platform page.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
 pub struct App {
     pub(crate) config: Config,
     pub(crate) store: Arc<dyn Store>,
@@ -74,24 +79,39 @@ impl App {
     /// Serves one endpoint: the request path must be the endpoint's own. This is what each
     /// deployed function calls.
     pub async fn handle(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
+        if uri_too_long(&req) {
+            return self.refuse(&req, ApiError::UriTooLong { limit: MAX_URI_BYTES });
+        }
         if !endpoint.matches(req.uri().path()) {
-            return self.finish(&req, Err(ApiError::NotFound));
+            return self.refuse(&req, ApiError::NotFound);
         }
         self.serve(endpoint, req).await
     }
 
     /// Serves any endpoint by path: what the local dev server (one process for all) calls.
     pub async fn route(&self, req: HttpRequest) -> HttpResponse {
+        if uri_too_long(&req) {
+            return self.refuse(&req, ApiError::UriTooLong { limit: MAX_URI_BYTES });
+        }
         match Endpoint::for_path(req.uri().path()) {
             Some(endpoint) => self.serve(endpoint, req).await,
-            None => self.finish(&req, Err(ApiError::NotFound)),
+            None => self.refuse(&req, ApiError::NotFound),
         }
+    }
+
+    /// The answer to a request that fails before an endpoint sees it, for runtime adapters
+    /// (a body the client broke off, one too large to read): the same JSON error, CORS and
+    /// security headers as every other answer, in RFC 6749 form on the OAuth endpoints.
+    pub fn refuse(&self, req: &HttpRequest, e: ApiError) -> HttpResponse {
+        let oauth_form = Endpoint::for_path(req.uri().path()).is_some_and(Endpoint::speaks_oauth);
+        self.finish(req, oauth_form, Err(e))
     }
 
     async fn serve(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
         if req.method() == Method::OPTIONS {
             let mut res = cors::preflight(&req, &self.config, &endpoint.method());
             response::forbid_caching(&mut res);
+            response::harden(&mut res, self.config.hsts);
             return res;
         }
         let method_ok = endpoint.accepts(req.method())
@@ -105,17 +125,26 @@ impl App {
         } else {
             endpoint.call(self, &req).await
         };
-        self.finish(&req, result)
+        self.finish(&req, endpoint.speaks_oauth(), result)
     }
 
-    fn finish(&self, req: &HttpRequest, result: Result<HttpResponse, ApiError>) -> HttpResponse {
-        let mut res = result.unwrap_or_else(HttpResponse::from);
+    fn finish(&self, req: &HttpRequest, oauth_form: bool, result: Result<HttpResponse, ApiError>) -> HttpResponse {
+        let mut res = result.unwrap_or_else(|e| {
+            let oauth_form = oauth_form || matches!(e, ApiError::OAuth { .. });
+            response::error(e, oauth_form)
+        });
         if req.method() == Method::HEAD {
             // Same status and headers as GET, and by definition no body.
             res.body_mut().clear();
         }
         cors::decorate(req, &self.config, &mut res);
         response::forbid_caching(&mut res);
+        response::harden(&mut res, self.config.hsts);
         res
     }
+}
+
+fn uri_too_long(req: &HttpRequest) -> bool {
+    let uri = req.uri();
+    uri.path().len() + uri.query().map_or(0, str::len) > MAX_URI_BYTES
 }

@@ -27,6 +27,9 @@ pub struct Config {
     /// right): the client's address is the entry this far from the end.
     pub trusted_proxy_hops: usize,
     pub max_body_bytes: usize,
+    /// `Strict-Transport-Security` max-age on every response, or `None` for no header
+    /// (`AUTHFN_HSTS`; on by default whenever authfn is served over HTTPS).
+    pub hsts: Option<Duration>,
     /// HMAC keys for session cookies: the first signs, all verify.
     pub session_keys: KeyRing,
     /// Where authfn itself is served (`AUTHFN_PUBLIC_URL`): the base of identity-provider
@@ -132,6 +135,7 @@ impl Config {
     /// | `AUTHFN_CLIENT_IP_HEADER` | unset |
     /// | `AUTHFN_TRUSTED_PROXY_HOPS` | 1 (the right-most entry of the header); only with the header |
     /// | `AUTHFN_MAX_BODY_BYTES` | 16384 |
+    /// | `AUTHFN_HSTS` | `max-age` seconds, or `off`: 31536000 (1 year) when cookies are Secure or `AUTHFN_PUBLIC_URL` is https, else off |
     ///
     /// Identity providers: see [`FederationConfig::from_lookup`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -160,6 +164,13 @@ impl Config {
         if !secure && let Some(o) = trusted_origins.iter().find(|o| !is_loopback_http(o)) {
             return Err(ConfigError(format!(
                 "AUTHFN_COOKIE_SECURE=false is for http://localhost development only, but {o} is trusted"
+            )));
+        }
+        // A plain-HTTP origin trusted next to Secure cookies: anyone on its network path can
+        // inject script there that makes credentialed, CSRF-approved calls with the session.
+        if secure && let Some(o) = trusted_origins.iter().find(|o| !o.starts_with("https://")) {
+            return Err(ConfigError(format!(
+                "AUTHFN_TRUSTED_ORIGINS: {o} is not https:// but cookies are Secure (http://localhost needs AUTHFN_COOKIE_SECURE=false)"
             )));
         }
 
@@ -200,6 +211,14 @@ impl Config {
         };
         let public_url =
             get("AUTHFN_PUBLIC_URL").map(|u| crate::federation::config::web_url("AUTHFN_PUBLIC_URL", &u)).transpose()?;
+        let served_over_https = secure || public_url.as_ref().is_some_and(|u| u.scheme() == "https");
+        let hsts = match get("AUTHFN_HSTS").as_deref() {
+            None => served_over_https.then_some(Duration::from_secs(365 * 24 * 3600)),
+            Some("off" | "false" | "0") => None,
+            Some(v) => Some(Duration::from_secs(v.parse().map_err(|_| {
+                ConfigError(format!("AUTHFN_HSTS must be a max-age in seconds or off, got {v:?}"))
+            })?)),
+        };
         let max_body_bytes = usize::try_from(number("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?)
             .map_err(|_| ConfigError("AUTHFN_MAX_BODY_BYTES is too large".into()))?;
 
@@ -213,6 +232,7 @@ impl Config {
             client_ip_header,
             trusted_proxy_hops,
             max_body_bytes,
+            hsts,
             session_keys,
             federation: FederationConfig::from_lookup(&get, public_url.as_ref())?,
             oauth: OAuthConfig::from_lookup(&get, public_url.as_ref())?,
@@ -320,6 +340,30 @@ mod tests {
         .unwrap_err();
         assert!(err.0.contains("app.example.com"));
         assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_COOKIE_SECURE", "nope")]).is_err());
+    }
+
+    #[test]
+    fn trusted_origins_must_be_https_when_cookies_are_secure() {
+        let k = key();
+        let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com,http://app.example.com")])
+            .unwrap_err();
+        assert!(err.0.contains("http://app.example.com"), "{err}");
+        // Loopback over plain HTTP only with plain-HTTP cookies.
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173")]).is_err());
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com")]).is_ok());
+    }
+
+    #[test]
+    fn hsts_is_on_for_https_and_configurable() {
+        let k = key();
+        let c = config(&[("AUTHFN_SESSION_KEYS", &k)]).unwrap();
+        assert_eq!(c.hsts, Some(Duration::from_secs(31_536_000)));
+        let dev = [("AUTHFN_SESSION_KEYS", k.as_str()), ("AUTHFN_COOKIE_SECURE", "false")];
+        assert_eq!(config(&dev).unwrap().hsts, None, "plain-HTTP development");
+        let set = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_HSTS", "600")]).unwrap();
+        assert_eq!(set.hsts, Some(Duration::from_secs(600)));
+        assert_eq!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_HSTS", "off")]).unwrap().hsts, None);
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_HSTS", "forever")]).is_err());
     }
 
     #[test]

@@ -15,6 +15,11 @@ pub enum ApiError {
     /// A request that only non-browser clients may make came from a browser.
     TokenDeliveryRefused,
     Unauthenticated,
+    /// A Bearer access token was presented and does not verify (RFC 6750 §3.1 `invalid_token`);
+    /// the text says which check failed, never what the token held.
+    InvalidAccessToken(&'static str),
+    /// The access token verifies but was not granted the scope this resource needs.
+    InsufficientScope { scope: &'static str },
     InvalidCredentials,
     CsrfRejected,
     CorsRejected,
@@ -22,6 +27,8 @@ pub enum ApiError {
     MethodNotAllowed { allow: &'static str },
     EmailTaken,
     PayloadTooLarge { limit: usize },
+    /// The request line's URI is longer than any authfn route and its parameters need.
+    UriTooLong { limit: usize },
     UnsupportedMediaType { expected: &'static str },
     AccountLocked { retry_after_secs: u64 },
     RateLimited { retry_after_secs: u64 },
@@ -71,12 +78,14 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidJson(_) | InvalidField { .. } | TokenDeliveryRefused => StatusCode::BAD_REQUEST,
-            Unauthenticated | InvalidCredentials => StatusCode::UNAUTHORIZED,
+            Unauthenticated | InvalidCredentials | InvalidAccessToken(_) => StatusCode::UNAUTHORIZED,
+            InsufficientScope { .. } => StatusCode::FORBIDDEN,
             CsrfRejected | CorsRejected => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken => StatusCode::CONFLICT,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AccountLocked { .. } => StatusCode::LOCKED,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -102,6 +111,8 @@ impl ApiError {
             InvalidField { .. } => "invalid_request",
             TokenDeliveryRefused => "token_delivery_refused",
             Unauthenticated => "unauthenticated",
+            InvalidAccessToken(_) => "invalid_token",
+            InsufficientScope { .. } => "insufficient_scope",
             InvalidCredentials => "invalid_credentials",
             CsrfRejected => "csrf_rejected",
             CorsRejected => "cors_rejected",
@@ -109,6 +120,7 @@ impl ApiError {
             MethodNotAllowed { .. } => "method_not_allowed",
             EmailTaken => "email_taken",
             PayloadTooLarge { .. } => "payload_too_large",
+            UriTooLong { .. } => "uri_too_long",
             UnsupportedMediaType { .. } => "unsupported_media_type",
             AccountLocked { .. } => "account_locked",
             RateLimited { .. } => "rate_limited",
@@ -139,6 +151,8 @@ impl ApiError {
                 "session tokens are only returned to non-browser clients; browsers get a cookie".into()
             }
             Unauthenticated => "sign in first".into(),
+            InvalidAccessToken(why) => format!("the access token is invalid: {why}"),
+            InsufficientScope { scope } => format!("the access token was not granted the {scope} scope"),
             InvalidCredentials => "email or password is wrong".into(),
             CsrfRejected => "cross-site request refused: the Origin is not trusted".into(),
             CorsRejected => "origin not allowed".into(),
@@ -146,6 +160,7 @@ impl ApiError {
             MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             EmailTaken => "an account with this email already exists".into(),
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
+            UriTooLong { limit } => format!("the URI exceeds {limit} bytes"),
             UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),
             AccountLocked { retry_after_secs } => {
                 format!("too many failed sign-ins; try again in {retry_after_secs} s")
@@ -169,6 +184,25 @@ impl ApiError {
                 format!("too many failed client authentications from this network; retry in {retry_after_secs} s")
             }
             Internal(_) => "internal error".into(),
+        }
+    }
+
+    /// The `WWW-Authenticate` challenge every 401 carries (RFC 9110 §11.6.1), and the Bearer
+    /// one of a 403 for a missing scope: `Basic` where the client authenticates with its
+    /// secret (RFC 6749 §5.2), `Bearer` with an RFC 6750 error for access tokens, and a plain
+    /// `Bearer` challenge for sessions, whose token non-browser clients send as a Bearer.
+    pub fn www_authenticate(&self) -> Option<String> {
+        const REALM: &str = "realm=\"authfn\"";
+        match self {
+            ApiError::OAuth { code: OAuthErrorCode::InvalidClient, .. } => Some(format!("Basic {REALM}, charset=\"UTF-8\"")),
+            ApiError::InvalidAccessToken(why) => {
+                Some(format!("Bearer {REALM}, error=\"invalid_token\", error_description=\"{why}\""))
+            }
+            ApiError::InsufficientScope { scope } => {
+                Some(format!("Bearer {REALM}, error=\"insufficient_scope\", scope=\"{scope}\""))
+            }
+            _ if self.status() == StatusCode::UNAUTHORIZED => Some(crate::response::SESSION_CHALLENGE.to_owned()),
+            _ => None,
         }
     }
 

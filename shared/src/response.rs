@@ -7,6 +7,10 @@ use crate::error::ApiError;
 
 pub type HttpResponse = Response<String>;
 
+/// The challenge of a 401 for a session: non-browser clients send the session token as a
+/// Bearer; browsers ignore the header.
+pub const SESSION_CHALLENGE: &str = "Bearer realm=\"authfn\"";
+
 pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     // Serialising our own plain structs cannot fail.
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
@@ -32,20 +36,50 @@ struct ErrorBody<'a> {
 
 impl From<ApiError> for HttpResponse {
     fn from(e: ApiError) -> Self {
-        // The only place details are written: the function's log, never the client. They
-        // name what failed (a URL, an HTTP status), never a token or a secret.
-        if let ApiError::Internal(detail) | ApiError::IdpUnavailable(detail) | ApiError::KeysUnavailable(detail) = &e {
-            eprintln!("authfn {}: {detail}", e.code());
+        let oauth = matches!(e, ApiError::OAuth { .. } | ApiError::ClientLocked { .. });
+        error(e, oauth)
+    }
+}
+
+/// The JSON answer for an error: `{"error", "message"}`, plus RFC 6749's `error_description`
+/// when `oauth_form` (every error of an OAuth endpoint, its transport errors included, so an
+/// OAuth client library can show what went wrong).
+pub fn error(e: ApiError, oauth_form: bool) -> HttpResponse {
+    // The only place details are written: the function's log, never the client. They
+    // name what failed (a URL, an HTTP status), never a token or a secret.
+    if let ApiError::Internal(detail) | ApiError::IdpUnavailable(detail) | ApiError::KeysUnavailable(detail) = &e {
+        eprintln!("authfn {}: {detail}", e.code());
+    }
+    let error_description = oauth_form.then(|| e.message());
+    let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message(), error_description });
+    if let Some(secs) = e.retry_after() {
+        res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if let Some(challenge) = e.www_authenticate() {
+        // Built from our own constant strings: always a valid header value.
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            res.headers_mut().insert(http::header::WWW_AUTHENTICATE, value);
         }
-        let error_description = matches!(e, ApiError::OAuth { .. } | ApiError::ClientLocked { .. }).then(|| e.message());
-        let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message(), error_description });
-        if let Some(secs) = e.retry_after() {
-            res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if let ApiError::MethodNotAllowed { allow } = e {
-            res.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
-        }
-        res
+    }
+    if let ApiError::MethodNotAllowed { allow } = e {
+        res.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
+    }
+    res
+}
+
+/// Headers every response carries, whatever answered: no MIME sniffing (a JSON error echoing
+/// input can never be read as HTML), HSTS when configured, and a challenge on every 401
+/// (RFC 9110 §15.5.2), also on the ones an endpoint renders itself (the device page).
+pub fn harden(res: &mut HttpResponse, hsts: Option<std::time::Duration>) {
+    let unauthorized = res.status() == StatusCode::UNAUTHORIZED;
+    let h = res.headers_mut();
+    if unauthorized && !h.contains_key(http::header::WWW_AUTHENTICATE) {
+        h.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static(SESSION_CHALLENGE));
+    }
+    h.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Some(max_age) = hsts {
+        let value = HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())).expect("ASCII digits");
+        h.insert(http::header::STRICT_TRANSPORT_SECURITY, value);
     }
 }
 

@@ -91,7 +91,8 @@ impl App {
     /// deployment's token issuer, or the one `AUTHFN_ACCESS_TOKEN_ISSUER` names) against the
     /// issuer's published JWKS, cached per warm instance (or against the keys themselves when
     /// this deployment is the issuer): the one call a resource server needs for CLI and
-    /// mobile clients. 401 `unauthenticated` unless it verifies.
+    /// mobile clients. 401 `unauthenticated` without one, 401 `invalid_token` (with its
+    /// RFC 6750 `WWW-Authenticate` challenge) unless it verifies.
     ///
     /// ```no_run
     /// # async fn handler(app: &authfn::App, req: authfn::request::HttpRequest) -> Result<(), authfn::ApiError> {
@@ -109,12 +110,12 @@ impl App {
         // own route would not even reach itself).
         if let Some(issuer) = self.config.oauth.as_ref().filter(|o| o.issuer == config.issuer) {
             return crate::oauth::access_token::verify(token, &issuer.keys, &config.issuer, &config.audience, self.now())
-                .map_err(|_| ApiError::Unauthenticated);
+                .map_err(|e| ApiError::InvalidAccessToken(e.0));
         }
         let client = self.http_client().ok_or_else(|| ApiError::Internal("no outbound HTTP client is configured".into()))?;
         match verifier::verify(client, config, token, self.now()).await {
             Ok(claims) => Ok(claims),
-            Err(VerifyError::Invalid(_)) => Err(ApiError::Unauthenticated),
+            Err(VerifyError::Invalid(e)) => Err(ApiError::InvalidAccessToken(e.0)),
             Err(VerifyError::KeysUnavailable(detail)) => Err(ApiError::KeysUnavailable(detail)),
         }
     }

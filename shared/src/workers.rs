@@ -21,7 +21,7 @@ pub const DATABASE: &str = "DB";
 /// Settings that carry key material: read only from Worker secrets (`wrangler secret put`),
 /// never from `[vars]`, which are stored in plain text in the Worker's configuration.
 fn is_secret(name: &str) -> bool {
-    matches!(name, "AUTHFN_SESSION_KEYS" | "AUTHFN_JWT_KEYS")
+    matches!(name, "AUTHFN_SESSION_KEYS" | "AUTHFN_JWT_KEYS" | "AUTHFN_JWT_RSA_KEY")
         || (name.starts_with("AUTHFN_FEDERATION_") && name.ends_with("_CLIENT_SECRET"))
         || (name.starts_with("AUTHFN_OAUTH_CLIENT_") && name.ends_with("_SECRET"))
 }
@@ -33,13 +33,25 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
         Err(e) => {
             // A misconfigured deployment: the details go to the log, never to the client.
             worker::console_error!("authfn configuration: {e}");
-            let err = crate::ApiError::Internal(e);
-            let body = serde_json::json!({ "error": err.code(), "message": err.message() });
-            return into_worker(crate::response::json(err.status(), &body));
+            return into_worker(bare_error(crate::ApiError::Internal(e)));
         }
     };
-    let req = into_http(req).await?;
-    into_worker(app.route(req).await)
+    match into_http(req, app.config().max_body_bytes).await {
+        Ok(req) => into_worker(app.route(req).await),
+        // A body that broke off mid-stream, a header the http crate refuses: still authfn's
+        // JSON error, not the runtime's bare 500.
+        Err(e) => {
+            worker::console_error!("authfn: unreadable request: {e}");
+            into_worker(bare_error(crate::ApiError::invalid_field("request", "could not be read")))
+        }
+    }
+}
+
+/// An error answered before there is a request to route (so without CORS headers).
+fn bare_error(e: crate::ApiError) -> HttpResponse {
+    let mut res = crate::response::error(e, false);
+    crate::response::harden(&mut res, None);
+    res
 }
 
 pub fn app_from_env(env: &Env) -> Result<App, String> {
@@ -89,9 +101,9 @@ impl HttpClient for FetchClient {
 
 /// The client IP is `CF-Connecting-IP`, which Cloudflare's edge sets on every request and
 /// overwrites if the client sent one.
-async fn into_http(mut req: Request) -> worker::Result<HttpRequest> {
+async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<HttpRequest> {
     let client_ip = req.headers().get("CF-Connecting-IP")?;
-    let body = Bytes::from(req.bytes().await?);
+    let body = read_capped(&mut req, max_body_bytes).await?;
     let mut builder = http::Request::builder().method(req.method().as_ref()).uri(req.url()?.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
@@ -102,6 +114,35 @@ async fn into_http(mut req: Request) -> worker::Result<HttpRequest> {
     }
     Ok(http_req)
 }
+
+/// Reads the body as it arrives, keeping at most `max + 1` bytes: one byte over is all App
+/// needs to answer 413 itself (JSON, CORS headers), so an oversized body is never held in
+/// memory. The rest is read and dropped up to [`DRAIN_LIMIT`], as the dev server does, so the
+/// client gets that answer rather than a broken connection (workerd answers a request whose
+/// body is abandoned mid-upload with its own 503).
+async fn read_capped(req: &mut Request, max: usize) -> worker::Result<Bytes> {
+    use futures_util::StreamExt;
+    if req.inner().body().is_none() {
+        return Ok(Bytes::new());
+    }
+    let cap = max.saturating_add(1);
+    let mut buf = Vec::new();
+    let mut seen = 0usize;
+    let mut chunks = req.stream()?;
+    while seen <= DRAIN_LIMIT
+        && let Some(chunk) = chunks.next().await
+    {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len());
+        if buf.len() < cap {
+            buf.extend_from_slice(&chunk[..chunk.len().min(cap - buf.len())]);
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// How much of an oversized body is read only to be dropped.
+const DRAIN_LIMIT: usize = 1024 * 1024;
 
 fn into_worker(res: HttpResponse) -> worker::Result<Response> {
     let (parts, body) = res.into_parts();

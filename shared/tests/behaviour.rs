@@ -417,6 +417,8 @@ async fn cross_site_state_changes_are_refused(h: Harness) {
         vec![("origin", "https://app.example.com.evil.example")],
         vec![("sec-fetch-site", "cross-site")],
         vec![("sec-fetch-site", "none")],
+        // A sibling subdomain is not a trusted origin.
+        vec![("sec-fetch-site", "same-site")],
         vec![], // a cookie but no word on where the request came from
     ] {
         let res = sign_out_all(hostile.clone()).await;

@@ -23,8 +23,10 @@ function check(name, ok, detail = "") {
 }
 
 const insecure = base.startsWith("http://") ? { execute: [client.allowInsecureRequests] } : {};
-const config = await client.discovery(new URL(base), "cli", { id_token_signed_response_alg: "EdDSA" }, client.None(), insecure);
+// The library's defaults: ID tokens RS256 (tests/support/oauth.sh configures an RSA key).
+const config = await client.discovery(new URL(base), "cli", undefined, client.None(), insecure);
 check("openid-client-discovery", config.serverMetadata().device_authorization_endpoint?.endsWith("/oidc/device/authorize"));
+check("discovery-userinfo-endpoint", config.serverMetadata().userinfo_endpoint?.endsWith("/oidc/userinfo"));
 
 // A user with a browser session, who will approve the device.
 const email = `oc-${randomBytes(8).toString("hex")}@example.com`;
@@ -37,7 +39,7 @@ check("sign-up", signUp.status === 201, `${signUp.status}`);
 const cookie = signUp.headers.get("set-cookie").split(";")[0];
 const userId = (await signUp.json()).user_id;
 
-const device = await client.initiateDeviceAuthorization(config, { scope: "openid offline_access" });
+const device = await client.initiateDeviceAuthorization(config, { scope: "openid email offline_access" });
 check("openid-client-device-authorization", /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/.test(device.user_code), device.user_code);
 
 // Approve while the library polls.
@@ -50,7 +52,10 @@ const approval = await fetch(`${base}/oidc/device/verify`, {
 check("approve-on-device-page", approval.status === 200, `${approval.status}`);
 const tokens = await polling;
 check("openid-client-device-grant", typeof tokens.access_token === "string" && typeof tokens.refresh_token === "string");
-check("openid-client-id-token", tokens.claims()?.sub === userId, JSON.stringify(tokens.claims()));
+check("openid-client-id-token", tokens.claims()?.sub === userId && tokens.claims()?.email === email, JSON.stringify(tokens.claims()));
+
+const userinfo = await client.fetchUserInfo(config, tokens.access_token, userId);
+check("openid-client-userinfo", userinfo.sub === userId && userinfo.email === email && userinfo.email_verified === false, JSON.stringify(userinfo));
 
 const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
 const { payload, protectedHeader } = await jose.jwtVerify(tokens.access_token, jwks, {
@@ -60,6 +65,15 @@ const { payload, protectedHeader } = await jose.jwtVerify(tokens.access_token, j
     algorithms: ["EdDSA"],
 });
 check("jose-verifies-access-token", payload.sub === userId && protectedHeader.kid && payload.client_id === "cli");
+
+// The ID token: RS256, the algorithm every OpenID client must accept, with a published key.
+const idToken = await jose.jwtVerify(tokens.id_token, jwks, {
+    issuer: config.serverMetadata().issuer,
+    audience: "cli",
+    algorithms: ["RS256"],
+});
+check("jose-verifies-rs256-id-token", idToken.payload.sub === userId && idToken.payload.email === email, JSON.stringify(idToken.payload));
+check("discovery-offers-rs256", config.serverMetadata().id_token_signing_alg_values_supported?.includes("RS256"));
 
 const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
 check("openid-client-refresh", refreshed.refresh_token && refreshed.refresh_token !== tokens.refresh_token);

@@ -41,7 +41,7 @@ REGION = "us-east-1"
 
 # Which settings each JSON secret (read through AUTHFN_SECRET_SETTINGS) holds.
 SECRET_CONTENTS = {
-    "OAuthSecretName": ["AUTHFN_JWT_KEYS", "AUTHFN_OAUTH_CLIENT_*_SECRET"],
+    "OAuthSecretName": ["AUTHFN_JWT_KEYS", "AUTHFN_JWT_RSA_KEY", "AUTHFN_OAUTH_CLIENT_*_SECRET"],
     "FederationSecretName": ["AUTHFN_FEDERATION_*"],
 }
 

@@ -37,10 +37,12 @@ pub enum Endpoint {
     OpenIdConfiguration,
     Introspect,
     Revoke,
+    /// OpenID Connect's UserInfo endpoint: the user's claims for an access token.
+    Userinfo,
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 16] = [
+    pub const ALL: [Endpoint; 17] = [
         Endpoint::SignUp,
         Endpoint::SignIn,
         Endpoint::SignOut,
@@ -57,6 +59,7 @@ impl Endpoint {
         Endpoint::OpenIdConfiguration,
         Endpoint::Introspect,
         Endpoint::Revoke,
+        Endpoint::Userinfo,
     ];
 
     /// The route, as API Gateway writes it: `{provider}` stands for one path segment.
@@ -78,6 +81,7 @@ impl Endpoint {
             Endpoint::OpenIdConfiguration => "/.well-known/openid-configuration",
             Endpoint::Introspect => "/oidc/introspect",
             Endpoint::Revoke => "/oidc/revoke",
+            Endpoint::Userinfo => "/oidc/userinfo",
         }
     }
 
@@ -119,6 +123,8 @@ impl Endpoint {
             | Endpoint::Revoke => &["POST"],
             // `response_mode=query` arrives as GET, `form_post` as POST.
             Endpoint::FederationCallback => &["GET", "POST"],
+            // OIDC Core §5.3.1: clients may use either.
+            Endpoint::Userinfo => &["GET", "POST"],
         }
     }
 
@@ -153,6 +159,12 @@ impl Endpoint {
         matches!(self, Endpoint::DeviceAuthorize | Endpoint::Token | Endpoint::Introspect | Endpoint::Revoke)
     }
 
+    /// The OAuth / OpenID Connect endpoints (`/oidc/*`): every error they answer, transport
+    /// errors included, is in RFC 6749 form (with `error_description`).
+    pub fn speaks_oauth(self) -> bool {
+        self.path().starts_with("/oidc/")
+    }
+
     /// The federation callback is a navigation from the identity provider's site (a cross-site
     /// form POST with `form_post`), so an `Origin` check would refuse every real one. Its
     /// protection is `state` plus the browser-binding cookie, checked by the endpoint.
@@ -179,6 +191,7 @@ impl Endpoint {
             Endpoint::OpenIdConfiguration => "openid-configuration",
             Endpoint::Introspect => "introspect",
             Endpoint::Revoke => "revoke",
+            Endpoint::Userinfo => "userinfo",
         }
     }
 
@@ -204,6 +217,7 @@ impl Endpoint {
             Endpoint::OpenIdConfiguration => oauth::discovery::handle(app, req).await,
             Endpoint::Introspect => oauth::introspect::handle(app, req).await,
             Endpoint::Revoke => oauth::revoke::handle(app, req).await,
+            Endpoint::Userinfo => oauth::userinfo::handle(app, req).await,
         }
     }
 }

@@ -50,22 +50,31 @@ pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String
     jsonwebtoken::encode(&header, claims, key.encoding()?).map_err(|e| format!("signing an access token: {e}"))
 }
 
-/// An OpenID Connect ID token for the client that asked for `openid`: who signed in, for that
-/// client only (`aud` = its id). Signed with the same keys, published in the same JWKS.
-pub fn sign_id_token(keys: &JwtKeys, issuer: &str, client_id: &str, sub: &str, now: UnixTime, lifetime_secs: i64) -> Result<String, String> {
-    #[derive(Serialize)]
-    struct IdClaims<'a> {
-        iss: &'a str,
-        sub: &'a str,
-        aud: &'a str,
-        exp: i64,
-        iat: i64,
-    }
-    let key = keys.current();
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(key.kid().to_owned());
-    let claims = IdClaims { iss: issuer, sub, aud: client_id, exp: now.0 + lifetime_secs, iat: now.0 };
-    jsonwebtoken::encode(&header, &claims, key.encoding()?).map_err(|e| format!("signing an ID token: {e}"))
+/// The claims of an ID token for the client that asked for `openid`: who signed in, for that
+/// client only (`aud` = its id), and the address when `email` was granted.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdTokenClaims<'a> {
+    pub iss: &'a str,
+    pub sub: &'a str,
+    pub aud: &'a str,
+    pub exp: i64,
+    pub iat: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
+}
+
+/// Signs an ID token: RS256 when an RSA key is configured (what every OpenID Connect client
+/// accepts), else EdDSA with the access-token key. Either key is in the JWKS.
+pub fn sign_id_token(keys: &JwtKeys, claims: &IdTokenClaims<'_>) -> Result<String, String> {
+    let (alg, kid, encoding) = match keys.id_token_rsa() {
+        Some(rsa) => (Algorithm::RS256, rsa.kid(), rsa.encoding()?),
+        None => (Algorithm::EdDSA, keys.current().kid(), keys.current().encoding()?),
+    };
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, encoding).map_err(|e| format!("signing an ID token: {e}"))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,12 +98,20 @@ impl KeyLookup for JwtKeys {
     }
 }
 
-/// Verifies a token against `keys`: EdDSA only, a known `kid`, `typ` `at+jwt`, the issuer and
-/// audience, and expiry against `now` (no skew: these tokens come from this very service).
+/// How far in the future a token's `iat` may be: the issuer's clock may run a little ahead of
+/// a resource server's, as for ID tokens.
+pub const CLOCK_SKEW_SECS: i64 = crate::federation::id_token::CLOCK_SKEW_SECS;
+
+/// Verifies a token against `keys`: EdDSA only, no `crit` extension (RFC 7515 §4.1.11: we
+/// understand none), a known `kid`, `typ` `at+jwt`, the issuer and audience, expiry against
+/// `now` (no skew: these tokens come from this very service) and an `iat` not in the future.
 pub fn verify(token: &str, keys: &dyn KeyLookup, issuer: &str, audience: &str, now: UnixTime) -> Result<AccessTokenClaims, InvalidAccessToken> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidAccessToken("not a JWT"))?;
     if header.alg != Algorithm::EdDSA {
         return Err(InvalidAccessToken("wrong algorithm"));
+    }
+    if header.crit.is_some() {
+        return Err(InvalidAccessToken("critical header extension not understood"));
     }
     if header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(TOKEN_TYPE) {
         return Err(InvalidAccessToken("not an access token (typ)"));
@@ -110,6 +127,9 @@ pub fn verify(token: &str, keys: &dyn KeyLookup, issuer: &str, audience: &str, n
         .claims;
     if claims.exp <= now.0 {
         return Err(InvalidAccessToken("expired"));
+    }
+    if claims.iat - CLOCK_SKEW_SECS > now.0 {
+        return Err(InvalidAccessToken("issued in the future"));
     }
     Ok(claims)
 }
@@ -148,6 +168,33 @@ mod tests {
         assert!(verify(&token, &keys(1), "https://auth.example.com", "https://other.example.com", now).is_err());
         let rotated = JwtKeys::parse(&format!("{},{}", b64url(&[3; 32]), b64url(&[1; 32]))).unwrap();
         assert!(verify(&token, &rotated, "https://auth.example.com", "https://api.example.com", now).is_ok(), "previous keys verify");
+    }
+
+    /// Signs `claims` with `keys` under a header the test shapes.
+    fn sign_with(k: &JwtKeys, claims: &AccessTokenClaims, shape: impl FnOnce(&mut Header)) -> String {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(k.current().kid().to_owned());
+        header.typ = Some(TOKEN_TYPE.to_owned());
+        shape(&mut header);
+        jsonwebtoken::encode(&header, claims, k.current().encoding().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_token_with_a_critical_extension_is_refused() {
+        let k = keys(1);
+        let token = sign_with(&k, &claims(UnixTime(1000)), |h| h.crit = Some(vec!["exp-v2".into()]));
+        assert_eq!(
+            verify(&token, &k, "https://auth.example.com", "https://api.example.com", UnixTime(1001)),
+            Err(InvalidAccessToken("critical header extension not understood"))
+        );
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_beyond_the_skew_is_refused() {
+        let k = keys(1);
+        let verify_at = |now| verify(&sign(&k, &claims(UnixTime(1000))).unwrap(), &k, "https://auth.example.com", "https://api.example.com", now);
+        assert!(verify_at(UnixTime(1000 - CLOCK_SKEW_SECS)).is_ok(), "within the skew");
+        assert_eq!(verify_at(UnixTime(1000 - CLOCK_SKEW_SECS - 1)), Err(InvalidAccessToken("issued in the future")));
     }
 
     #[test]

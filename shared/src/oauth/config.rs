@@ -7,6 +7,8 @@
 //! | `AUTHFN_OAUTH_CLIENT_NAMES` | each client's id: what the device page calls it, e.g. `cli=Acme CLI,mobile=Acme for iOS` |
 //! | `AUTHFN_JWT_KEYS` | required with clients: comma-separated base64url Ed25519 seeds, signing key first (a secret) |
 //! | `AUTHFN_JWT_PUBLIC_KEYS` | instead of `AUTHFN_JWT_KEYS` where a function only publishes or checks keys: their public halves, same order (not a secret) |
+//! | `AUTHFN_JWT_RSA_KEY` | unset (ID tokens EdDSA): comma-separated base64url PKCS#1 DER RSA keys, signing key first; ID tokens are then RS256 (a secret) |
+//! | `AUTHFN_JWT_RSA_PUBLIC_KEY` | instead of `AUTHFN_JWT_RSA_KEY` where a function only publishes keys: their public halves (PKCS#1 DER), same order (not a secret) |
 //! | `AUTHFN_PUBLIC_URL` | required with clients: the issuer identifier, e.g. `https://auth.example.com` |
 //! | `AUTHFN_OAUTH_SCOPES` | `openid profile email offline_access` |
 //! | `AUTHFN_ACCESS_TOKEN_AUDIENCE` | the issuer |
@@ -150,20 +152,40 @@ impl OAuthConfig {
     }
 }
 
-/// The signing seeds when given; else the public keys. Given both, they must be the same keys,
-/// so a public-keys setting left behind by a rotation is caught at start-up.
+/// The signing keys when given; else their public halves. Given both, they must be the same
+/// keys, so a public-keys setting left behind by a rotation is caught at start-up. The same
+/// holds for the optional RS256 ID-token keys.
 fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError> {
     let public = get("AUTHFN_JWT_PUBLIC_KEYS").map(|v| JwtKeys::parse_public(&v).map_err(ConfigError)).transpose()?;
-    let Some(seeds) = get("AUTHFN_JWT_KEYS") else {
-        return public.ok_or_else(|| {
+    let keys = match get("AUTHFN_JWT_KEYS") {
+        None => public.ok_or_else(|| {
             ConfigError("AUTHFN_JWT_KEYS (or, where a function only publishes keys, AUTHFN_JWT_PUBLIC_KEYS) is required when AUTHFN_OAUTH_CLIENTS is set".into())
-        });
+        })?,
+        Some(seeds) => {
+            let keys = JwtKeys::parse(&seeds).map_err(ConfigError)?;
+            if public.is_some_and(|p| p.kids() != keys.kids()) {
+                return Err(ConfigError("AUTHFN_JWT_PUBLIC_KEYS are not the public halves of AUTHFN_JWT_KEYS (infra/generate-keys.sh --public)".into()));
+            }
+            keys
+        }
     };
-    let keys = JwtKeys::parse(&seeds).map_err(ConfigError)?;
-    if public.is_some_and(|p| p.kids() != keys.kids()) {
-        return Err(ConfigError("AUTHFN_JWT_PUBLIC_KEYS are not the public halves of AUTHFN_JWT_KEYS (infra/generate-keys.sh --public)".into()));
+    let rsa_public = get("AUTHFN_JWT_RSA_PUBLIC_KEY");
+    match get("AUTHFN_JWT_RSA_KEY") {
+        None => match rsa_public {
+            None => Ok(keys),
+            Some(public) => keys.with_rsa_public(&public).map_err(ConfigError),
+        },
+        Some(private) => {
+            let keys = keys.with_rsa(&private).map_err(ConfigError)?;
+            if let Some(public) = rsa_public {
+                let public = keys.clone().with_rsa_public(&public).map_err(ConfigError)?;
+                if public.rsa_kids() != keys.rsa_kids() {
+                    return Err(ConfigError("AUTHFN_JWT_RSA_PUBLIC_KEY is not the public half of AUTHFN_JWT_RSA_KEY (infra/generate-keys.sh --rsa-public)".into()));
+                }
+            }
+            Ok(keys)
+        }
     }
-    Ok(keys)
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The Ed25519 keys that sign access tokens, and the JWKS that publishes their public halves.
+//! The keys that sign access and ID tokens, and the JWKS that publishes their public halves.
 //!
 //! `AUTHFN_JWT_KEYS` holds comma-separated base64url 32-byte Ed25519 seeds, the signing key
 //! first; the others are previous keys, still published so tokens they signed verify until
@@ -7,6 +7,11 @@
 //! `AUTHFN_JWT_PUBLIC_KEYS` holds the same keys' public halves, in the same order
 //! (`infra/generate-keys.sh --public "$AUTHFN_JWT_KEYS"`): all that a function which only
 //! publishes or checks keys needs, so the seeds stay with the functions that sign.
+//!
+//! `AUTHFN_JWT_RSA_KEY` (optional, same list shape) holds base64url PKCS#1 DER RSA private
+//! keys of at least 2048 bits (`infra/generate-keys.sh --rsa`). With one, ID tokens are signed
+//! RS256, the one algorithm every OpenID Connect client must accept (OIDC Discovery §3);
+//! access tokens stay EdDSA, which only our own verifiers read.
 
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
@@ -73,11 +78,75 @@ impl JwtKey {
     }
 }
 
+/// An RSA key that signs ID tokens (RS256).
+#[derive(Clone)]
+pub struct RsaJwtKey {
+    kid: String,
+    /// The public modulus and exponent, base64url (the JWK's `n` and `e`).
+    n: String,
+    e: String,
+    /// `None` when only the public key was given (`AUTHFN_JWT_RSA_PUBLIC_KEY`).
+    encoding: Option<EncodingKey>,
+}
+
+impl std::fmt::Debug for RsaJwtKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RsaJwtKey({})", self.kid)
+    }
+}
+
+impl RsaJwtKey {
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+        let key = rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| format!("AUTHFN_JWT_RSA_KEY: not a PKCS#1 RSA private key: {e}"))?;
+        if key.n().bits() < 2048 {
+            return Err("AUTHFN_JWT_RSA_KEY: RSA keys must have at least 2048 bits".into());
+        }
+        let n = key.n().to_bytes_be();
+        Ok(RsaJwtKey {
+            kid: b64url(&sha256(&n)[..12]),
+            n: b64url(&n),
+            e: b64url(&key.e().to_bytes_be()),
+            encoding: Some(EncodingKey::from_rsa_der(der)),
+        })
+    }
+
+    /// A key that is published but never signs, from its base64url PKCS#1 DER public key.
+    pub fn from_public_pkcs1_der(der: &[u8]) -> Result<Self, String> {
+        use rsa::pkcs1::DecodeRsaPublicKey;
+        use rsa::traits::PublicKeyParts;
+        let key = rsa::RsaPublicKey::from_pkcs1_der(der).map_err(|e| format!("AUTHFN_JWT_RSA_PUBLIC_KEY: not a PKCS#1 RSA public key: {e}"))?;
+        if key.n().bits() < 2048 {
+            return Err("AUTHFN_JWT_RSA_PUBLIC_KEY: RSA keys must have at least 2048 bits".into());
+        }
+        let n = key.n().to_bytes_be();
+        Ok(RsaJwtKey { kid: b64url(&sha256(&n)[..12]), n: b64url(&n), e: b64url(&key.e().to_bytes_be()), encoding: None })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    pub(crate) fn encoding(&self) -> Result<&EncodingKey, String> {
+        self.encoding.as_ref().ok_or_else(|| {
+            "this function has only AUTHFN_JWT_RSA_PUBLIC_KEY; signing needs AUTHFN_JWT_RSA_KEY".to_owned()
+        })
+    }
+
+    /// The public key as a JWK (RFC 7518 §6.3).
+    pub fn public_jwk(&self) -> serde_json::Value {
+        serde_json::json!({ "kty": "RSA", "n": self.n, "e": self.e, "kid": self.kid, "alg": "RS256", "use": "sig" })
+    }
+}
+
 /// The signing key and the previous keys that still verify.
 #[derive(Debug, Clone)]
 pub struct JwtKeys {
     current: JwtKey,
     previous: Vec<JwtKey>,
+    /// RS256 keys for ID tokens, signing key first; empty when none are configured.
+    rsa: Vec<RsaJwtKey>,
 }
 
 impl JwtKeys {
@@ -101,7 +170,44 @@ impl JwtKeys {
         });
         let current = keys.next().ok_or_else(|| format!("{name} is empty"))??;
         let previous = keys.collect::<Result<Vec<_>, _>>()?;
-        Ok(JwtKeys { current, previous })
+        Ok(JwtKeys { current, previous, rsa: Vec::new() })
+    }
+
+    /// Adds the RS256 ID-token keys of `AUTHFN_JWT_RSA_KEY`, signing key first.
+    pub fn with_rsa(self, value: &str) -> Result<Self, String> {
+        let what = "AUTHFN_JWT_RSA_KEY must be base64url PKCS#1 DER (infra/generate-keys.sh --rsa)";
+        self.with_rsa_keys(value, what, RsaJwtKey::from_pkcs1_der)
+    }
+
+    /// Adds the public halves of those keys (`AUTHFN_JWT_RSA_PUBLIC_KEY`): published, never signing.
+    pub fn with_rsa_public(self, value: &str) -> Result<Self, String> {
+        let what = "AUTHFN_JWT_RSA_PUBLIC_KEY must be base64url PKCS#1 DER (infra/generate-keys.sh --rsa-public)";
+        self.with_rsa_keys(value, what, RsaJwtKey::from_public_pkcs1_der)
+    }
+
+    fn with_rsa_keys(mut self, value: &str, what: &str, key: fn(&[u8]) -> Result<RsaJwtKey, String>) -> Result<Self, String> {
+        self.rsa = value
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| key(&b64url_decode(k).ok_or(what)?))
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// The `kid`s of the RS256 keys, the signing key first.
+    pub fn rsa_kids(&self) -> Vec<&str> {
+        self.rsa.iter().map(RsaJwtKey::kid).collect()
+    }
+
+    /// The key ID tokens are signed with, when RS256 is configured.
+    pub fn id_token_rsa(&self) -> Option<&RsaJwtKey> {
+        self.rsa.first()
+    }
+
+    /// The `id_token_signing_alg_values_supported` of discovery.
+    pub fn id_token_algs(&self) -> &'static [&'static str] {
+        if self.rsa.is_empty() { &["EdDSA"] } else { &["RS256", "EdDSA"] }
     }
 
     /// Whether the current key can sign (it was given as a seed, not as a public key).
@@ -124,7 +230,8 @@ impl JwtKeys {
 
     /// `GET /.well-known/jwks.json`: every key that may have signed a live token.
     pub fn jwks(&self) -> serde_json::Value {
-        let keys: Vec<_> = std::iter::once(&self.current).chain(&self.previous).map(JwtKey::public_jwk).collect();
+        let mut keys: Vec<_> = std::iter::once(&self.current).chain(&self.previous).map(JwtKey::public_jwk).collect();
+        keys.extend(self.rsa.iter().map(RsaJwtKey::public_jwk));
         serde_json::json!({ "keys": keys })
     }
 }

@@ -81,7 +81,7 @@ impl Harness {
     fn build(store: Arc<dyn Store>, overrides: &[(&str, &str)]) -> Self {
         let mut settings: HashMap<String, String> = [
             ("AUTHFN_SESSION_KEYS", key_b64(42).as_str()),
-            ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com,http://localhost:5173"),
+            ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com"),
             // Cheap hashing keeps the suite fast; the cost itself is covered by the benches.
             ("AUTHFN_ARGON2_MEMORY_KIB", "256"),
             ("AUTHFN_ARGON2_ITERATIONS", "1"),

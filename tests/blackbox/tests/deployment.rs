@@ -213,7 +213,7 @@ fn wrangler_toml_keeps_secrets_out_of_vars() {
     let wrangler: toml::Table = read("wrangler.toml").parse().expect("wrangler.toml is TOML");
     let vars = wrangler.get("vars").and_then(|v| v.as_table()).cloned().unwrap_or_default();
     for name in vars.keys() {
-        let secret = name == "AUTHFN_SESSION_KEYS" || name == "AUTHFN_JWT_KEYS" || name.ends_with("_SECRET");
+        let secret = matches!(name.as_str(), "AUTHFN_SESSION_KEYS" | "AUTHFN_JWT_KEYS" | "AUTHFN_JWT_RSA_KEY") || name.ends_with("_SECRET");
         assert!(!secret, "{name} belongs in `wrangler secret put`, not [vars]");
     }
     assert_eq!(wrangler["main"].as_str(), Some("worker/build/index.js"));

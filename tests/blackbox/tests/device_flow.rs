@@ -27,7 +27,11 @@ async fn interval() {
 }
 
 async fn authorize(api: &Api) -> Value {
-    let reply = api.post_form(Endpoint::DeviceAuthorize, Auth::None, None, &[("client_id", CLIENT), ("scope", SCOPE)]).await;
+    authorize_scope(api, SCOPE).await
+}
+
+async fn authorize_scope(api: &Api, scope: &str) -> Value {
+    let reply = api.post_form(Endpoint::DeviceAuthorize, Auth::None, None, &[("client_id", CLIENT), ("scope", scope)]).await;
     reply.expect_status(200);
     reply.json()
 }
@@ -150,7 +154,9 @@ async fn the_device_flow_from_code_to_tokens() {
     let i = forged.len() - 10;
     forged[i] = if forged[i] == 'A' { 'B' } else { 'A' };
     let forged: String = forged.into_iter().collect();
-    api.get(Endpoint::Me, Auth::Bearer(&forged)).await.expect_error(401, "unauthenticated");
+    let refused = api.get(Endpoint::Me, Auth::Bearer(&forged)).await;
+    refused.expect_error(401, "invalid_token");
+    assert!(refused.header("www-authenticate").is_some_and(|c| c.starts_with("Bearer ") && c.contains("error=\"invalid_token\"")));
 
     // Tokens are issued once per approval.
     interval().await;
@@ -301,6 +307,85 @@ async fn clients_and_grants_are_checked() {
         .await;
     wrong.expect_error(401, "invalid_client");
     assert_eq!(introspect(&api, "not-a-token").await["active"], false);
+}
+
+/// Signs a new user up and runs the device flow for `scope`: (email, token response).
+async fn tokens_for_scope(api: &Api, scope: &str) -> (String, Value) {
+    let email = unique_email("userinfo");
+    let cookie = api.signed_up(&email, PASSWORD).await;
+    let auth = authorize_scope(api, scope).await;
+    answer(api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await.expect_status(200);
+    let tokens = poll(api, auth["device_code"].as_str().unwrap()).await;
+    tokens.expect_status(200);
+    (email, tokens.json())
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn userinfo_answers_what_the_granted_scopes_allow() {
+    let api = api();
+    let discovery = api.get(Endpoint::OpenIdConfiguration, Auth::None).await;
+    discovery.expect_status(200);
+    let discovery = discovery.json();
+    assert!(discovery["userinfo_endpoint"].as_str().unwrap().ends_with("/oidc/userinfo"));
+    assert!(!discovery["response_types_supported"].as_array().unwrap().is_empty());
+
+    // The test deployment has an RSA key (tests/support/oauth.sh): ID tokens are RS256, the
+    // algorithm every OpenID Connect client accepts, and its key is published.
+    assert_eq!(discovery["id_token_signing_alg_values_supported"][0], "RS256");
+    let (email, tokens) = tokens_for_scope(&api, "openid email").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let id_header = jwt_part(tokens["id_token"].as_str().unwrap(), 0);
+    assert_eq!(id_header["alg"], "RS256");
+    let jwks = api.get(Endpoint::Jwks, Auth::None).await.json();
+    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == id_header["kid"] && k["kty"] == "RSA"), "{jwks}");
+    let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
+    assert_eq!(id_token["email"].as_str(), Some(email.as_str()));
+    assert_eq!(id_token["email_verified"], false, "a password sign-up never proved the address");
+    for method in [reqwest::Method::GET, reqwest::Method::POST] {
+        let reply = api.send(api.request(method.clone(), Endpoint::Userinfo, Auth::Bearer(access))).await;
+        reply.expect_status(200);
+        let claims = reply.json();
+        assert_eq!(claims["sub"], jwt_part(access, 1)["sub"], "{method}");
+        assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some(email.as_str()), Some(false)), "{method}");
+    }
+
+    let (_, plain) = tokens_for_scope(&api, "openid").await;
+    let reply = api.get(Endpoint::Userinfo, Auth::Bearer(plain["access_token"].as_str().unwrap())).await;
+    reply.expect_status(200);
+    assert!(reply.json().get("email").is_none(), "{}", reply.text());
+    assert!(jwt_part(plain["id_token"].as_str().unwrap(), 1).get("email").is_none());
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn userinfo_refuses_a_missing_bad_or_unscoped_token() {
+    let api = api();
+    let missing = api.get(Endpoint::Userinfo, Auth::None).await;
+    missing.expect_status(401);
+    assert!(missing.header("www-authenticate").is_some_and(|c| c.starts_with("Bearer ")), "{:?}", missing.header("www-authenticate"));
+    let bad = api.get(Endpoint::Userinfo, Auth::Bearer("eyJhbGciOiJFZERTQSJ9.e30.AAAA")).await;
+    bad.expect_error(401, "invalid_token");
+    assert!(bad.header("www-authenticate").is_some_and(|c| c.contains("error=\"invalid_token\"")));
+    let (_, unscoped) = tokens_for_scope(&api, "email").await;
+    let reply = api.get(Endpoint::Userinfo, Auth::Bearer(unscoped["access_token"].as_str().unwrap())).await;
+    reply.expect_error(403, "insufficient_scope");
+    assert!(reply.header("www-authenticate").is_some_and(|c| c.contains("error=\"insufficient_scope\"")));
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn failed_client_authentication_is_challenged_and_a_malformed_basic_header_is_not_ignored() {
+    let api = api();
+    let secret = resource_server_secret();
+    let form = [("token", "x"), ("client_id", "resource-server"), ("client_secret", secret.as_str())];
+    let wrong = api
+        .post_form(Endpoint::Introspect, Auth::None, None, &[("token", "x"), ("client_id", "resource-server"), ("client_secret", "wrong")])
+        .await;
+    wrong.expect_error(401, "invalid_client");
+    assert!(wrong.header("www-authenticate").is_some_and(|c| c.starts_with("Basic ")), "{:?}", wrong.header("www-authenticate"));
+    let malformed = api.request(reqwest::Method::POST, Endpoint::Introspect, Auth::None).header("authorization", "Basic !!!").form(&form);
+    api.send(malformed).await.expect_error(401, "invalid_client");
 }
 
 #[tokio::test]

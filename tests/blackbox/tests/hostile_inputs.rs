@@ -110,3 +110,70 @@ async fn input_parsing_endpoints_refuse_every_bad_body() {
         }
     }
 }
+
+#[tokio::test]
+#[ignore = "needs a running authfn (tests/run.sh)"]
+async fn every_answer_forbids_mime_sniffing() {
+    let api = api();
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for endpoint in Endpoint::ALL {
+        for method in endpoint.method_names().iter().chain(&["OPTIONS", "DELETE"]) {
+            let method = Method::from_bytes(method.as_bytes()).unwrap();
+            let res = http.request(method.clone(), url(&api, endpoint)).send().await.expect("request");
+            let nosniff = res.headers().get("x-content-type-options").and_then(|v| v.to_str().ok());
+            assert_eq!(nosniff, Some("nosniff"), "{method} {endpoint:?} answered {}", res.status());
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn (tests/run.sh)"]
+async fn an_overlong_uri_gets_a_json_414() {
+    let api = api();
+    let http = reqwest::Client::new();
+    let res = http.get(format!("{}?x={}", url(&api, Endpoint::Session), "a".repeat(9000))).send().await.expect("request");
+    let reply = Reply { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() };
+    reply.expect_error(414, "uri_too_long");
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
+async fn oauth_endpoints_answer_transport_errors_in_rfc_6749_form() {
+    let api = api();
+    let http = reqwest::Client::new();
+    let token = url(&api, Endpoint::Token);
+    let oversized = "client_id=cli&x=".to_owned() + &"a".repeat(512 * 1024);
+    let requests = [
+        ("405", http.get(&token), 405, "method_not_allowed"),
+        ("415", http.post(&token).header("content-type", "application/json").body("{}"), 415, "unsupported_media_type"),
+        ("413", http.post(&token).header("content-type", "application/x-www-form-urlencoded").body(oversized), 413, "payload_too_large"),
+        (
+            "403",
+            http.post(url(&api, Endpoint::DeviceVerify))
+                .header("origin", "https://evil.example")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("user_code=BCDF-GHJK&decision=approve"),
+            403,
+            "csrf_rejected",
+        ),
+    ];
+    for (what, req, status, code) in requests {
+        let res = req.send().await.expect("request");
+        let reply = Reply { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() };
+        reply.expect_error(status, code);
+        assert!(reply.json()["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {}", reply.text());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn (tests/run.sh)"]
+async fn a_sibling_subdomain_without_origin_cannot_change_state() {
+    let api = api();
+    let cookie = api.signed_up(&authfn_blackbox::unique_email("same-site"), "correct horse battery").await;
+    let sign_out = |site: &'static str| {
+        api.request(Method::POST, Endpoint::SignOut, authfn_blackbox::Auth::Cookie(&cookie)).header("sec-fetch-site", site)
+    };
+    api.send(sign_out("same-site")).await.expect_error(403, "csrf_rejected");
+    api.session(authfn_blackbox::Auth::Cookie(&cookie)).await.expect_status(200);
+    api.send(sign_out("same-origin")).await.expect_status(204);
+}

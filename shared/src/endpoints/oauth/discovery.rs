@@ -5,7 +5,7 @@ use http::StatusCode;
 use http::header::CACHE_CONTROL;
 
 use super::{issuer, token::DEVICE_CODE_GRANT};
-use crate::App;
+use crate::{App, Endpoint};
 use crate::error::ApiError;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
@@ -20,11 +20,16 @@ pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiEr
         "jwks_uri": c.url("/.well-known/jwks.json"),
         "introspection_endpoint": c.url("/oidc/introspect"),
         "revocation_endpoint": c.url("/oidc/revoke"),
+        "userinfo_endpoint": c.url(Endpoint::Userinfo.path()),
         "grant_types_supported": [DEVICE_CODE_GRANT, "refresh_token"],
-        // No authorization endpoint: browsers sign in with the session endpoints instead.
-        "response_types_supported": [],
+        // Required and non-empty (OIDC Discovery §3). There is no authorization endpoint
+        // (browsers sign in with the session endpoints; devices with the device grant), so
+        // no client is ever sent one; `code` is what a strict client expects to see here.
+        "response_types_supported": ["code"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "email", "email_verified"],
         "subject_types_supported": ["public"],
-        "id_token_signing_alg_values_supported": ["EdDSA"],
+        // RS256 only when an RSA key is configured: never a promise the tokens do not keep.
+        "id_token_signing_alg_values_supported": c.keys.id_token_algs(),
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": auth_methods,

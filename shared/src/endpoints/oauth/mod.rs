@@ -1,5 +1,5 @@
 //! The token issuer's endpoints (device authorization grant, token, JWKS, discovery,
-//! introspection, revocation) and what they share: client authentication, scopes, issuing a
+//! introspection, revocation, userinfo) and what they share: client authentication, scopes, issuing a
 //! token pair.
 
 pub mod device_authorize;
@@ -11,6 +11,7 @@ pub mod jwks;
 mod page;
 pub mod revoke;
 pub mod token;
+pub mod userinfo;
 
 use http::header::AUTHORIZATION;
 use serde::Serialize;
@@ -20,6 +21,7 @@ use crate::clock::UnixTime;
 use crate::crypto::{b64url, constant_time_eq, random_array};
 use crate::error::ApiError;
 use crate::oauth::error::OAuthErrorCode;
+use crate::oauth::access_token::IdTokenClaims;
 use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, access_token, user_code};
 use crate::request::{HttpRequest, Params, client_ip};
 use crate::store::{DeviceAuthorization, DeviceStatus, RefreshTokenRecord, UserRecord};
@@ -44,7 +46,7 @@ async fn client<'a>(app: &App, config: &'a OAuthConfig, req: &HttpRequest, param
     if !config.has_secrets() {
         return Err(ApiError::Internal("client authentication needs the issuer's secrets (AUTHFN_JWT_KEYS, client secrets)".into()));
     }
-    let (id, secret) = match basic_credentials(req) {
+    let (id, secret) = match basic_credentials(req)? {
         Some((id, secret)) => (id, Some(secret)),
         None => {
             let id = params.get("client_id").ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "client_id is required"))?;
@@ -75,18 +77,25 @@ async fn pending_device(app: &App, code: &str) -> Result<Option<DeviceAuthorizat
     Ok(None)
 }
 
-/// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`.
-fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+/// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`. `None` without a
+/// `Basic` header; a malformed one is a failed client authentication, never ignored (else a
+/// broken client would silently fall back to the `client_id` parameter).
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ApiError> {
     use base64::Engine;
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
+    let Some(value) = req.headers().get(AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| invalid_client())?;
+    let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
+        return Ok(None);
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-    let (id, secret) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid_client())?;
+    let text = std::str::from_utf8(&decoded).map_err(|_| invalid_client())?;
+    let (id, secret) = text.split_once(':').ok_or_else(invalid_client)?;
     let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
-    Some((decode(id)?, decode(secret)?))
+    match (decode(id), decode(secret)) {
+        (Some(id), Some(secret)) if !id.is_empty() => Ok(Some((id, secret))),
+        _ => Err(invalid_client()),
+    }
 }
 
 /// The requested scope, every part of it allowed; `openid` when none is asked for.
@@ -147,7 +156,18 @@ fn issue(
     let access_token = access_token::sign(&config.keys, &claims).map_err(ApiError::Internal)?;
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let id_token = if scopes.contains(&"openid") {
-        Some(access_token::sign_id_token(&config.keys, &config.issuer, client_id, user_id.as_str(), now, config.access_token_secs).map_err(ApiError::Internal)?)
+        let (email, verified) = userinfo::email_claims(user);
+        let email_granted = scopes.contains(&"email");
+        let claims = IdTokenClaims {
+            iss: &config.issuer,
+            sub: user_id.as_str(),
+            aud: client_id,
+            exp: now.0 + config.access_token_secs,
+            iat: now.0,
+            email: email_granted.then_some(email.as_str()),
+            email_verified: email_granted.then_some(verified),
+        };
+        Some(access_token::sign_id_token(&config.keys, &claims).map_err(ApiError::Internal)?)
     } else {
         None
     };
