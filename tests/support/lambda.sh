@@ -132,7 +132,9 @@ stop_lambda_watch() {
     fi
     if [[ -n "${LAMBDA_WATCH_ENV_DIR:-}" && -n "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
         # Every request a function's template policy did not allow, to explain failures above.
-        [[ -n "${DDB_API_LOG:-}" ]] && grep '^denied: ' "$DDB_API_LOG" | sort | uniq -c >&2
+        if [[ -n "${DDB_API_LOG:-}" ]]; then
+            { grep '^denied: ' "$DDB_API_LOG" || true; } | sort | uniq -c >&2
+        fi
         python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" undeploy --dynamodb "$AUTHFN_TEST_DYNAMODB_ENDPOINT" || true
     fi
     rm -rf "${LAMBDA_WATCH_LOG:-}" "${LAMBDA_WATCH_ENV_DIR:-}"
