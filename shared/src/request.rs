@@ -28,7 +28,10 @@ pub fn client_addr(req: &HttpRequest, config: &Config) -> Option<IpAddr> {
             .headers()
             .get_all(header)
             .iter()
-            .flat_map(|v| v.to_str().unwrap_or("").split(','))
+            // Entry by entry: a non-ASCII byte in the part the client wrote must not discard
+            // the entries the proxies appended after it.
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .map(|entry| std::str::from_utf8(entry).unwrap_or(""))
             .collect();
         if let Some(index) = entries.len().checked_sub(config.trusted_proxy_hops) {
             return crate::network::parse(entries[index]);

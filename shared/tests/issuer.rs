@@ -95,6 +95,10 @@ async fn the_client_address_is_taken_at_the_configured_proxy_hop() {
     // (203.0.113.7) counts, not an entry the client wrote.
     assert_eq!(via("192.0.2.3").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(via("192.0.2.4").await.status, StatusCode::TOO_MANY_REQUESTS);
+    // A byte that is not ASCII in the part the client wrote spoils only that entry: the
+    // client is still counted as itself, not moved to another budget.
+    assert_eq!(via("é, 192.0.2.5, 198.51.100.200").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(via("ü, 192.0.2.5, 198.51.100.201").await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[test]
