@@ -194,7 +194,9 @@ impl ApiError {
     pub fn www_authenticate(&self) -> Option<String> {
         const REALM: &str = "realm=\"authfn\"";
         match self {
-            ApiError::OAuth { code: OAuthErrorCode::InvalidClient, .. } => Some(format!("Basic {REALM}, charset=\"UTF-8\"")),
+            ApiError::OAuth { code: OAuthErrorCode::InvalidClient, .. } | ApiError::ClientLocked { .. } => {
+                Some(format!("Basic {REALM}, charset=\"UTF-8\""))
+            }
             ApiError::InvalidAccessToken(why) => {
                 Some(format!("Bearer {REALM}, error=\"invalid_token\", error_description=\"{why}\""))
             }

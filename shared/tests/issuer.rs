@@ -151,6 +151,7 @@ async fn guessing_a_client_secret_locks_out_the_guesser_and_not_the_client() {
     let locked = introspect_as(&h, attacker, "still wrong").await;
     assert_eq!((locked.status, locked.json["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
     assert_eq!(locked.header("retry-after"), Some("600"));
+    assert!(locked.header("www-authenticate").is_some_and(|c| c.starts_with("Basic ")), "RFC 6749 §5.2: {:?}", locked.header("www-authenticate"));
     assert!(locked.json["error_description"].as_str().unwrap().contains("too many"), "{}", locked.text);
     // While locked, even the right secret is refused from there (no guess is evaluated),
     // and HTTP Basic is counted the same way.
