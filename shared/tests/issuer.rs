@@ -117,6 +117,28 @@ fn proxy_hops_need_the_header_and_a_sane_count() {
 }
 
 #[tokio::test]
+async fn devices_polling_live_codes_at_their_interval_do_not_spend_the_per_ip_budget_but_guessed_codes_do() {
+    let h = issuer(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    // Three devices behind one address (a household NAT: `poll` comes from 203.0.113.7),
+    // each polling at its interval.
+    let mut codes = Vec::new();
+    for ip in ["192.0.2.60", "192.0.2.61", "192.0.2.62"] {
+        codes.push(authorize(&h, ip).await["device_code"].as_str().unwrap().to_owned());
+    }
+    for _ in 0..4 {
+        for code in &codes {
+            let res = poll(&h, code).await;
+            assert_eq!(res.json["error"], "authorization_pending", "{}", res.text);
+        }
+        h.clock.advance(Duration::from_secs(5));
+    }
+    // Guessed codes from that address are limited.
+    assert_eq!(poll(&h, "guess-1").await.json["error"], "invalid_grant");
+    assert_eq!(poll(&h, "guess-2").await.json["error"], "invalid_grant");
+    assert_eq!(poll(&h, "guess-3").await.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
 async fn every_oauth_endpoint_that_takes_a_secret_or_starts_work_has_a_per_ip_budget() {
     let h = issuer(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "2")]).await;
     let cases: [(&str, &[(&str, &str)]); 4] = [

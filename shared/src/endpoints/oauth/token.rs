@@ -22,21 +22,29 @@ fn error(code: OAuthErrorCode, description: &str) -> ApiError {
 
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
-    app.rate_limit("token", &client_ip(req, &app.config)).await?;
+    let ip = client_ip(req, &app.config);
     let params = Params::parse(form_body(req, &app.config)?)?;
+    let grant = params.get("grant_type");
+    // Polls of a live device code are paced by that code's own interval (`slow_down`), and
+    // every device behind one NAT polls: they do not spend the per-IP budget. Everything
+    // else does, a guessed device code included (see `device_code`).
+    if grant != Some(DEVICE_CODE_GRANT) {
+        app.rate_limit("token", &ip).await?;
+    }
     let client = client(app, config, req, &params).await?;
-    match params.get("grant_type") {
-        Some(DEVICE_CODE_GRANT) => device_code(app, config, client, &params).await,
+    match grant {
+        Some(DEVICE_CODE_GRANT) => device_code(app, config, client, &params, &ip).await,
         Some("refresh_token") => refresh(app, config, client, &params).await,
         Some(_) => Err(error(UnsupportedGrantType, "use the device_code or refresh_token grant")),
         None => Err(error(InvalidRequest, "grant_type is required")),
     }
 }
 
-async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params) -> Result<HttpResponse, ApiError> {
+async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params, ip: &str) -> Result<HttpResponse, ApiError> {
     let code = params.get("device_code").ok_or_else(|| error(InvalidRequest, "device_code is required"))?;
     let now = app.now();
     let Some(device) = app.store.device_authorization(&TokenHash::of(code.as_bytes()), now).await? else {
+        app.rate_limit("token", ip).await?;
         // Expired records read as absent; the code itself says when it was to expire, which
         // only decides between two refusals.
         let expired = code.split_once('.').and_then(|(t, _)| t.parse::<i64>().ok()).is_some_and(|t| t <= now.0);
