@@ -197,7 +197,9 @@ async fn complete(
         Resolved::Created(session, token) => (session, token),
     };
     let signed = token.sign(&app.config.session_keys);
-    let json = attempt.wants_json || wants_json(req);
+    // A form_post callback is the browser's navigation from the provider's page, whatever
+    // the sign-in began with: only a POST that itself asks for JSON is answered in JSON.
+    let json = wants_json(req) || (attempt.wants_json && req.method() != Method::POST);
     if req.method() == Method::POST && !json {
         // A form_post callback is a cross-site POST, which does not carry the Lax session
         // cookie: the session this browser had cannot be ended here. The new one is handed to

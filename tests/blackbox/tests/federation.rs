@@ -76,7 +76,21 @@ impl Browser {
     async fn walk_to_callback(&self, provider: &str, login: &str) -> Callback {
         let res = self.get(&self.begin_url(provider)).await;
         assert_eq!(res.status().as_u16(), 302, "begin redirects to the provider");
-        let mut url = location(&res);
+        self.walk_from(location(&res), login).await
+    }
+
+    /// As `walk_to_callback`, for a sign-in an SPA began with `fetch` (a JSON answer naming the
+    /// provider's URL), then sent the browser to.
+    async fn walk_to_callback_begun_in_json(&self, provider: &str, login: &str) -> Callback {
+        let res = self.http.get(self.begin_url(provider)).header("accept", "application/json").send().await.expect("begin");
+        assert_eq!(res.status().as_u16(), 200, "begin answers JSON when asked");
+        let begun: Value = res.json().await.expect("JSON");
+        self.walk_from(begun["authorization_url"].as_str().expect("authorization_url").to_owned(), login).await
+    }
+
+    /// Walks the provider's pages from `url` as `login` until the provider sends the browser
+    /// back to authfn; stops just before that callback request.
+    async fn walk_from(&self, mut url: String, login: &str) -> Callback {
         for _ in 0..12 {
             if url.starts_with(&self.base) {
                 return Callback::Get(url);
@@ -275,13 +289,27 @@ async fn form_post_callbacks_work_and_json_is_answered_when_asked_for() {
 #[tokio::test]
 #[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
 async fn a_form_post_sign_in_ends_the_session_the_browser_had() {
+    form_post_ends_the_session_the_browser_had(false).await;
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn a_form_post_sign_in_begun_by_fetch_ends_the_session_the_browser_had() {
+    form_post_ends_the_session_the_browser_had(true).await;
+}
+
+async fn form_post_ends_the_session_the_browser_had(begun_in_json: bool) {
     let browser = Browser::new();
     browser.sign_in("idp", &login_name("before")).await.expect_signed_in();
     let (_, before) = browser.session().await;
     let old_cookies = browser.cookies();
 
     // (The provider remembers this browser's account: the same user, a new sign-in.)
-    let callback = browser.walk_to_callback("idp-linking", &login_name("after")).await;
+    let callback = if begun_in_json {
+        browser.walk_to_callback_begun_in_json("idp-linking", &login_name("after")).await
+    } else {
+        browser.walk_to_callback("idp-linking", &login_name("after")).await
+    };
     let posted = browser.cross_site_post(&callback).await;
     // The POST cannot see the old session, so it hands the new one to a same-site GET.
     assert_eq!(posted.status().as_u16(), 303, "{}", posted.text().await.unwrap_or_default());
