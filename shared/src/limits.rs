@@ -62,20 +62,22 @@ impl App {
         Ok(ApiError::AccountLocked { retry_after_secs: now.secs_until(until).max(1) })
     }
 
-    /// Refuses authentication as `client_id` from a network locked out for it. Keyed by
-    /// client and network, so someone guessing a resource server's secret locks out only
-    /// themselves, never the resource server.
+    /// Refuses authentication as `client_id` from a network locked out for it: one that used
+    /// up its failures. Keyed by client and network, so someone guessing a resource server's
+    /// secret locks out only themselves, never the resource server.
     pub(crate) async fn check_client_lockout(&self, client_id: &str, network: &str) -> Result<(), ApiError> {
         let now = self.now();
-        match self.store.counter(&CounterKey::client_lockout(client_id, network), now).await? {
-            Some(lock) => Err(ApiError::ClientLocked { retry_after_secs: now.secs_until(lock.expires_at).max(1) }),
-            None => Ok(()),
+        match self.store.counter(&CounterKey::client_auth_failures(client_id, network), now).await? {
+            Some(c) if c.count >= self.config.lockout.max_failures => {
+                Err(ApiError::ClientLocked { retry_after_secs: now.secs_until(c.expires_at).max(1) })
+            }
+            _ => Ok(()),
         }
     }
 
     /// Records a failed client authentication, counted apart from the per-IP request budget;
-    /// the failure that reaches the sign-in lockout limit locks the network out for the
-    /// sign-in lockout time. Returns the error to answer.
+    /// the failure that uses up the budget locks the network out for the lockout time, as
+    /// `sign_in_failed` does for passwords. Returns the error to answer.
     pub(crate) async fn record_client_failure(&self, client_id: &str, network: &str, refused: ApiError) -> Result<ApiError, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
@@ -85,8 +87,7 @@ impl App {
             return Ok(refused);
         }
         let until = now.plus(policy.lock_duration);
-        self.store.put_counter(&CounterKey::client_lockout(client_id, network), Counter { count: 1, expires_at: until }).await?;
-        self.store.delete_counter(&failures).await?;
+        self.store.put_counter(&failures, Counter { count: policy.max_failures, expires_at: until }).await?;
         Ok(ApiError::ClientLocked { retry_after_secs: now.secs_until(until).max(1) })
     }
 

@@ -178,11 +178,6 @@ impl CounterKey {
     pub fn client_auth_failures(client_id: &str, network: &str) -> Self {
         CounterKey(format!("client-failures#{client_id}#{network}"))
     }
-
-    /// A lock on authenticating as the client from one network.
-    pub fn client_lockout(client_id: &str, network: &str) -> Self {
-        CounterKey(format!("client-lock#{client_id}#{network}"))
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
