@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-pub const USAGE: &str = "\
+pub(crate) const USAGE: &str = "\
 usage: authfn-dev [--addr HOST:PORT] [--create-table-only]
 
   --addr HOST:PORT      where to listen (env AUTHFN_DEV_ADDR; default 127.0.0.1:3000)
@@ -13,7 +13,7 @@ usage: authfn-dev [--addr HOST:PORT] [--create-table-only]
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Command {
+pub(crate) enum Command {
     Serve { addr: SocketAddr },
     CreateTableOnly,
     Help,
@@ -21,7 +21,7 @@ pub enum Command {
 
 /// Parses the arguments after the program name; `env_addr` is `AUTHFN_DEV_ADDR`, which the
 /// `--addr` flag overrides.
-pub fn parse(args: impl IntoIterator<Item = String>, env_addr: Option<String>) -> Result<Command, String> {
+pub(crate) fn parse(args: impl IntoIterator<Item = String>, env_addr: Option<String>) -> Result<Command, String> {
     let mut addr = env_addr.filter(|a| !a.trim().is_empty());
     let mut create_table_only = false;
     let mut args = args.into_iter();

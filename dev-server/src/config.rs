@@ -12,7 +12,7 @@ use authfn::crypto;
 
 /// One default that was applied: the variable and a line saying what it now is. The line
 /// never contains the value of a secret.
-pub struct Applied {
+pub(crate) struct Applied {
     pub var: &'static str,
     pub note: String,
 }
@@ -20,7 +20,7 @@ pub struct Applied {
 /// Reads the configuration through `lookup` (the process environment, in `main`), filling the
 /// dev defaults in. `port` is the port the server listens on, so the demo page's own origin is
 /// trusted whatever `--addr` says.
-pub fn load(lookup: impl Fn(&str) -> Option<String>, port: u16) -> Result<(Config, Vec<Applied>), ConfigError> {
+pub(crate) fn load(lookup: impl Fn(&str) -> Option<String>, port: u16) -> Result<(Config, Vec<Applied>), ConfigError> {
     let is_set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
     let mut defaults: HashMap<&'static str, String> = HashMap::new();
     let mut applied = Vec::new();

@@ -17,7 +17,7 @@ use http_body_util::BodyExt;
 
 const DEMO_PAGE: &str = include_str!("../static/index.html");
 
-pub fn router(app: Arc<App>) -> Router {
+pub(crate) fn router(app: Arc<App>) -> Router {
     // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
     // dev server cannot drift from the deployed functions.
     Router::new().fallback(serve).with_state(app)

@@ -8,13 +8,13 @@ use authfn::store::{MemoryStore, Store};
 const DEFAULT_TABLE: &str = "authfn";
 
 /// `AUTHFN_DYNAMODB_ENDPOINT` and `AUTHFN_TABLE`, when a DynamoDB is to be used.
-pub struct DynamoTarget {
+pub(crate) struct DynamoTarget {
     pub endpoint: String,
     pub table: String,
 }
 
 impl DynamoTarget {
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Option<Self> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let endpoint = get("AUTHFN_DYNAMODB_ENDPOINT")?;
         let table = get("AUTHFN_TABLE").unwrap_or_else(|| DEFAULT_TABLE.to_owned());
@@ -22,7 +22,7 @@ impl DynamoTarget {
     }
 
     /// Connects and creates the table if it is missing, so a fresh local DynamoDB just works.
-    pub async fn open(&self) -> Result<DynamoStore, String> {
+    pub(crate) async fn open(&self) -> Result<DynamoStore, String> {
         let store = DynamoStore::connect(self.table.clone(), Some(self.endpoint.clone())).await;
         store
             .create_table_if_missing()
@@ -33,7 +33,7 @@ impl DynamoTarget {
 }
 
 /// The store to serve from, and a line describing it for the start-up banner.
-pub async fn open(target: Option<&DynamoTarget>) -> Result<(Arc<dyn Store>, String), String> {
+pub(crate) async fn open(target: Option<&DynamoTarget>) -> Result<(Arc<dyn Store>, String), String> {
     match target {
         Some(t) => {
             let store = t.open().await?;
