@@ -4,6 +4,7 @@
 //! Written once and run over each store: the in-memory one always, and DynamoDB's real API
 //! (a local moto server) when `tests/run.sh` provides one.
 
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 mod support;
 
 use std::time::Duration;

@@ -2,6 +2,7 @@
 //! HTTP-layer rules every response keeps (§7): driven through `App::handle` like the
 //! behaviour suite, with the token issuer switched on.
 
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 mod support;
 
 use serde_json::Value;

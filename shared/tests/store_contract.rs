@@ -4,6 +4,7 @@
 //! The DynamoDB cases need a local DynamoDB API and are ignored by default; `tests/run.sh`
 //! starts one and runs them. Each case makes its own table, so they can run in parallel.
 
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

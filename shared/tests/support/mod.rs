@@ -1,7 +1,8 @@
 //! The test harness: an `App` over a chosen store with a manual clock, and request builders
 //! that look like what a browser on the trusted SPA origin sends.
 
-#![allow(dead_code)] // Each test binary uses a different part of the harness.
+#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
+#![allow(unreachable_pub, reason = "every test binary includes this module; `pub` is how its items are shared")]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -165,7 +166,7 @@ impl Harness {
         self.request_from(CLIENT_IP, method, path, body, content_type, cookie, headers).await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, reason = "the whole request spelled out, for the few tests that vary the client's IP")]
     pub async fn request_from(
         &self,
         ip: &str,

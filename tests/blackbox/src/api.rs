@@ -12,22 +12,29 @@ use crate::target::Target;
 /// How a request proves who it is.
 #[derive(Debug, Clone, Copy)]
 pub enum Auth<'a> {
+    /// Anonymous: no credentials at all.
     None,
+    /// A browser's session, sent in the `Cookie` header.
     Cookie(&'a SessionCookie),
+    /// An OAuth access token, sent as `Authorization: Bearer`.
     Bearer(&'a str),
 }
 
+/// The suite's HTTP client for one deployment: builds requests to its endpoints and reads replies.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
+    /// The deployment under test and how its URLs are laid out.
     pub target: Target,
 }
 
 impl Api {
+    /// A client for the deployment the environment names (see the crate docs).
     pub fn from_env() -> Api {
         Api::new(Target::from_env())
     }
 
+    /// A client that never follows redirects, so tests see what the deployment answered.
     pub fn new(target: Target) -> Api {
         let http = reqwest::Client::builder()
             // Redirects would hide what the deployment answered; cookies are handled by hand
@@ -41,6 +48,7 @@ impl Api {
         Api { http, target }
     }
 
+    /// An origin the deployment trusts, for requests that must pass the CSRF check.
     pub fn trusted_origin(&self) -> &str {
         &self.target.trusted_origin
     }
@@ -55,6 +63,7 @@ impl Api {
         }
     }
 
+    /// Sends a built request and reads the whole reply; a transport failure fails the test.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
         let res = req.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
         let status = res.status().as_u16();
@@ -68,10 +77,12 @@ impl Api {
         self.send(self.request(Method::POST, endpoint, Auth::None).json(body)).await
     }
 
+    /// Creates an account, as a non-browser client.
     pub async fn sign_up(&self, email: &str, password: &str) -> Reply {
         self.post_json(Endpoint::SignUp, &json!({ "email": email, "password": password })).await
     }
 
+    /// Signs in to an existing account, as a non-browser client.
     pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
         self.post_json(Endpoint::SignIn, &json!({ "email": email, "password": password })).await
     }
@@ -112,6 +123,7 @@ impl Api {
         self.send(self.request(Method::GET, endpoint, auth).query(query)).await
     }
 
+    /// A plain GET carrying `auth`.
     pub async fn get(&self, endpoint: Endpoint, auth: Auth<'_>) -> Reply {
         self.send(self.request(Method::GET, endpoint, auth)).await
     }

@@ -4,30 +4,39 @@
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+/// What the deployment answered, kept whole so any assertion can show it.
 #[derive(Debug)]
 pub struct Reply {
+    /// The HTTP status code.
     pub status: u16,
+    /// Every response header, repeated ones included.
     pub headers: HeaderMap,
+    /// The raw body bytes.
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// The body as text (lossily), for messages and HTML pages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 
+    /// The first value of a response header, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).map(|v| v.to_str().expect("header is ASCII"))
     }
 
+    /// Every `Set-Cookie` line, in order.
     pub fn set_cookies(&self) -> Vec<&str> {
         self.headers.get_all("set-cookie").iter().map(|v| v.to_str().expect("Set-Cookie is ASCII")).collect()
     }
 
+    /// The body parsed as JSON; a body that is not JSON fails the test, showing it.
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
     }
 
+    /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect_status(&self, status: u16) -> &Self {
         assert_eq!(self.status, status, "unexpected status; body: {}", self.text());
@@ -74,12 +83,16 @@ impl Reply {
 /// A cookie as the server set it: name, value and the attributes, kept as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionCookie {
+    /// The cookie's name, `__Host-` prefix included when the server sent one.
     pub name: String,
+    /// The value, exactly as sent.
     pub value: String,
+    /// Everything after the first `;`, one entry per attribute, trimmed.
     pub attributes: Vec<String>,
 }
 
 impl SessionCookie {
+    /// Reads one `Set-Cookie` header value; a malformed one fails the test.
     pub fn parse(set_cookie: &str) -> SessionCookie {
         let mut parts = set_cookie.split(';').map(str::trim);
         let (name, value) = parts

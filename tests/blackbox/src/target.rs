@@ -2,6 +2,7 @@
 
 use authfn::Endpoint;
 
+/// How a deployment lays out its endpoints' URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UrlStyle {
     /// Every endpoint at `BASE + path`: the dev server, or API Gateway in front of the functions.
@@ -11,9 +12,12 @@ pub enum UrlStyle {
     LambdaUrl,
 }
 
+/// The deployment under test.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// Scheme, host and port (and any prefix), without a trailing slash.
     pub base_url: String,
+    /// Where each endpoint lives under `base_url`.
     pub style: UrlStyle,
     /// An origin the deployment lists in `AUTHFN_TRUSTED_ORIGINS`: browsers' cookie-carrying
     /// POSTs need one.
@@ -40,6 +44,7 @@ impl Target {
         Target { base_url: base_url.trim_end_matches('/').to_owned(), style, trusted_origin }
     }
 
+    /// The full URL that reaches `endpoint` on this deployment.
     pub fn url(&self, endpoint: Endpoint) -> String {
         match self.style {
             UrlStyle::Paths => format!("{}{}", self.base_url, endpoint.path()),

@@ -101,10 +101,10 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         if let Some((name, value)) = trimmed.split_once(": ").filter(|(name, _)| name.starts_with("AUTHFN_")) {
             function.env.insert(name.to_owned(), value.to_owned());
         }
-        if trimmed.contains("Type: HttpApi") {
-            if let (Some(method), Some(path)) = (field(trimmed, "Method"), field(trimmed, "Path")) {
-                function.routes.insert((method, path));
-            }
+        if trimmed.contains("Type: HttpApi")
+            && let (Some(method), Some(path)) = (field(trimmed, "Method"), field(trimmed, "Path"))
+        {
+            function.routes.insert((method, path));
         }
     }
     finish(&mut current);

@@ -4,6 +4,7 @@
 //! tests/support/oauth.sh) with a public client `cli`, a confidential client `resource-server`
 //! whose secret is in AUTHFN_TEST_RESOURCE_SERVER_SECRET, and a 1-second polling interval.
 
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 use std::time::Duration;
 
 use authfn_blackbox::{Api, Auth, Endpoint, Reply, SessionCookie, unique_email};

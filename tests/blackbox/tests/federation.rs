@@ -10,6 +10,7 @@
 //! The negative ID-token cases arm a fault in the provider's test-only fault injector
 //! (`POST /__fault/<name>`), which rewrites the next ID token it issues.
 
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 use std::time::Duration;
 
 use authfn_blackbox::{Api, Endpoint, random_hex};
