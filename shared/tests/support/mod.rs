@@ -3,6 +3,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part of the harness")]
 #![allow(unreachable_pub, reason = "every test binary includes this module; `pub` is how its items are shared")]
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 
 use std::collections::HashMap;
 use std::sync::Arc;
