@@ -12,6 +12,7 @@ use std::time::Duration;
 pub struct UnixTime(pub i64);
 
 impl UnixTime {
+    /// The moment `d` after `self` (a deadline), saturating rather than overflowing.
     pub fn plus(self, d: Duration) -> UnixTime {
         UnixTime(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
     }
@@ -22,10 +23,13 @@ impl UnixTime {
     }
 }
 
+/// Where handlers and stores read the current time, so tests can control it.
 pub trait Clock: Send + Sync {
+    /// The current time, to the second.
     fn now(&self) -> UnixTime;
 }
 
+/// The real clock: the host's system time, or JavaScript's on Workers.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
@@ -33,6 +37,10 @@ impl Clock for SystemClock {
     /// wasm32-unknown-unknown has no system clock (`SystemTime::now` panics there); Workers
     /// give JavaScript's `Date.now()`, milliseconds since the epoch.
     #[cfg(target_arch = "wasm32")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "f64 has no TryFrom; `as` keeps the whole seconds and saturates, and Date.now() is far inside i64"
+    )]
     fn now(&self) -> UnixTime {
         UnixTime((js_sys::Date::now() / 1000.0) as i64)
     }
@@ -42,7 +50,7 @@ impl Clock for SystemClock {
         let since_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        UnixTime(since_epoch.as_secs() as i64)
+        UnixTime(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX))
     }
 }
 
@@ -51,12 +59,14 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
+    /// A clock stopped at `start`.
     pub fn at(start: UnixTime) -> Self {
         ManualClock(Arc::new(AtomicI64::new(start.0)))
     }
 
+    /// Moves this clock, and every clone of it, `d` forward.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_secs() as i64, Ordering::SeqCst);
+        self.0.fetch_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 }
 

@@ -14,12 +14,14 @@ use crate::response::{self, HttpResponse};
 use crate::store::{DeviceAuthorization, DeviceStatus, Rotation};
 use crate::token::TokenHash;
 
+/// The `grant_type` a device polls with (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn error(code: OAuthErrorCode, description: &str) -> ApiError {
     ApiError::oauth(code, description)
 }
 
+/// Exchanges an approved device code, or a refresh token, for a new token pair.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
     let ip = client_ip(req, &app.config);
@@ -54,7 +56,7 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
         return Err(error(InvalidGrant, "the device code was issued to another client"));
     }
     if let Some(last) = device.last_polled_at
-        && now.0 < last.0 + device.interval_secs as i64
+        && now < last.plus(std::time::Duration::from_secs(device.interval_secs))
     {
         // RFC 8628 §3.5: too fast; the interval grows by 5 s for good.
         let slowed = DeviceAuthorization {
