@@ -10,6 +10,8 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::request::HttpRequest;
 
+/// Refuses a state-changing request that a browser says came from a page outside the
+/// trusted origins; safe methods and non-browser clients pass.
 pub fn check(req: &HttpRequest, config: &Config) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());

@@ -37,6 +37,7 @@ impl std::fmt::Debug for DeviceToken {
 }
 
 impl DeviceToken {
+    /// A fresh device token for `user_id`, valid for the device lifetime from `now`.
     pub fn issue(user_id: &UserId, now: UnixTime) -> Result<Self, getrandom::Error> {
         Ok(DeviceToken { user_id: user_id.clone(), nonce: crypto::random_array()?, expires_at: now.plus(DEVICE_LIFETIME) })
     }
@@ -87,6 +88,7 @@ impl DeviceToken {
 pub struct SignedDeviceToken(String);
 
 impl SignedDeviceToken {
+    /// The value to hand to the client (its cookie or a token response), and nowhere else.
     pub fn expose(&self) -> &str {
         &self.0
     }

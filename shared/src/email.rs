@@ -30,6 +30,7 @@ pub struct Email(String);
 const MAX_EMAIL_LEN: usize = 254;
 
 impl Email {
+    /// Validates and normalises an address as a user typed it; the error is the client's message.
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
@@ -76,6 +77,7 @@ impl Email {
         self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
     }
 
+    /// The normalised address, for storing and for mail (never for logs).
     pub fn as_str(&self) -> &str {
         &self.0
     }

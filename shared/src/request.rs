@@ -79,14 +79,14 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, config: &Config) -> Res
 
 /// A session credential as presented, before its signature is checked.
 pub enum Presented<'a> {
+    /// An `Authorization: Bearer` value (non-browser clients).
     Bearer(&'a str),
+    /// Every value of the session cookie, in header order.
     Cookies(Vec<&'a str>),
+    /// Neither a Bearer token nor a session cookie.
     None,
 }
 
-/// The session credential of a request: a Bearer token (non-browser clients) or the session
-/// cookie. Every cookie with the session's name is returned, so a cookie tossed in by another
-/// site cannot hide the real one.
 /// The `Authorization: Bearer` value when it has a JWT's shape (three base64url parts): an
 /// access token, as opposed to an opaque session token.
 pub fn bearer_jwt(req: &HttpRequest) -> Option<&str> {
@@ -97,6 +97,9 @@ pub fn bearer_jwt(req: &HttpRequest) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && is_jwt).then_some(token)
 }
 
+/// The session credential of a request: a Bearer token (non-browser clients) or the session
+/// cookie. Every cookie with the session's name is returned, so a cookie tossed in by another
+/// site cannot hide the real one.
 pub fn presented_credential<'a>(req: &'a HttpRequest, cookie_name: &str) -> Presented<'a> {
     if let Some(auth) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok())
         && let Some((scheme, token)) = auth.split_once(' ')
@@ -119,6 +122,7 @@ pub fn form_body<'a>(req: &'a HttpRequest, config: &Config) -> Result<&'a str, A
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
+    /// Decodes a query string or form body, refusing any parameter given twice.
     pub fn parse(encoded: &str) -> Result<Self, ApiError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
@@ -130,6 +134,7 @@ impl Params {
         Ok(Params(pairs))
     }
 
+    /// The decoded value of parameter `name`, if it was sent.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }

@@ -9,7 +9,9 @@ use crate::token::{SessionId, SessionToken};
 /// A request whose session checked out: its user and session, as stored.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
+    /// The signed-in user.
     pub user: UserRecord,
+    /// The session the request presented, after any renewal.
     pub session: SessionRecord,
 }
 

@@ -46,7 +46,7 @@ pub(super) struct Credentials {
 }
 
 impl Credentials {
-    pub fn parse(app: &App, req: &HttpRequest) -> Result<Self, ApiError> {
+    pub(super) fn parse(app: &App, req: &HttpRequest) -> Result<Self, ApiError> {
         let body: CredentialsBody = crate::request::json_body(req, &app.config)?;
         let email = Email::parse(&body.email).map_err(|m| ApiError::invalid_field("email", m))?;
         if body.session_delivery == SessionDelivery::Token && crate::csrf::is_browser(req) {
@@ -60,17 +60,17 @@ impl Credentials {
         })
     }
 
-    pub fn password_for_sign_up(&self) -> Result<Password, ApiError> {
+    pub(super) fn password_for_sign_up(&self) -> Result<Password, ApiError> {
         Password::new_for_sign_up(self.raw_password.clone()).map_err(|m| ApiError::invalid_field("password", m))
     }
 
-    pub fn password_presented(&self) -> Result<Password, ApiError> {
+    pub(super) fn password_presented(&self) -> Result<Password, ApiError> {
         Password::presented(self.raw_password.clone()).map_err(|m| ApiError::invalid_field("password", m))
     }
 
     /// The device cookie (or body `device_token`) that vouches for this client on `user`'s
     /// account, if any: forged, expired and other accounts' values count for nothing.
-    pub fn device_for(&self, app: &App, req: &HttpRequest, user: &UserId) -> Option<DeviceToken> {
+    pub(super) fn device_for(&self, app: &App, req: &HttpRequest, user: &UserId) -> Option<DeviceToken> {
         let keys = &app.config.session_keys;
         let now = app.now();
         crate::cookie::find(req.headers(), app.config.cookie.device_name())

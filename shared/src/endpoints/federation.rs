@@ -22,6 +22,8 @@ use crate::token::{SessionToken, UserId};
 /// How long a sign-in may take between begin and callback.
 pub const ATTEMPT_LIFETIME_SECS: u64 = 10 * 60;
 
+/// Starts a sign-in at the named provider: records the attempt, binds it to this browser by a
+/// cookie, and sends the browser there (or gives a JSON fetch the URL).
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
     app.rate_limit("federation", &client_ip(req, &app.config)).await?;
@@ -71,6 +73,8 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
     Ok(res)
 }
 
+/// Finishes a sign-in when the provider sends the browser back: checks the attempt, redeems
+/// the code, verifies the ID token, then starts a session.
 pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
     app.rate_limit("federation-callback", &client_ip(req, &app.config)).await?;

@@ -10,6 +10,8 @@ use crate::error::ApiError;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 
+/// Answers who is calling: the user (and email) for a session, the user, client and scope for
+/// an access token.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     if crate::request::bearer_jwt(req).is_some() {
         let claims = app.verify_access_token(req).await?;

@@ -29,6 +29,8 @@ struct SessionInfo<'a> {
     idle_expires_at: UnixTime,
 }
 
+/// Answers with the signed-in user and the session's deadlines, renewing it as any
+/// authenticated request does.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let who = app.authenticate(req).await?;
     let view = SessionView {

@@ -8,6 +8,8 @@ use crate::error::ApiError;
 use crate::request::{HttpRequest, client_ip};
 use crate::response::HttpResponse;
 
+/// Checks the password under the sign-in lockouts, then replaces any presented session with a
+/// new one.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     app.rate_limit("sign-in", &client_ip(req, &app.config)).await?;
     let creds = Credentials::parse(app, req)?;

@@ -10,6 +10,7 @@ use crate::response::HttpResponse;
 use crate::store::{Insert, UserRecord};
 use crate::token::UserId;
 
+/// Creates the account and its first session.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     app.rate_limit("sign-up", &client_ip(req, &app.config)).await?;
     let creds = Credentials::parse(app, req)?;

@@ -36,6 +36,7 @@ redacted_debug!(State);
 redacted_debug!(Binding);
 
 impl State {
+    /// A fresh random `state` for a new sign-in.
     pub fn generate() -> Result<Self, getrandom::Error> {
         Ok(State(b64url(&crypto::random_array::<32>()?)))
     }
@@ -45,24 +46,29 @@ impl State {
         is_b64url(value).then(|| State(value.to_owned()))
     }
 
+    /// The value to put in the authorization URL, and nowhere else.
     pub fn expose(&self) -> &str {
         &self.0
     }
 }
 
 impl Binding {
+    /// A fresh random binding for a new sign-in.
     pub fn generate() -> Result<Self, getrandom::Error> {
         Ok(Binding(b64url(&crypto::random_array::<32>()?)))
     }
 
+    /// A binding cookie's value, if it could be one of ours (bounded base64url).
     pub fn presented(value: &str) -> Option<Self> {
         is_b64url(value).then(|| Binding(value.to_owned()))
     }
 
+    /// A one-way digest of the binding: the only form of it a store may keep.
     pub fn hash(&self) -> TokenHash {
         TokenHash::of(self.0.as_bytes())
     }
 
+    /// The value to put in the binding cookie, and nowhere else.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -77,6 +83,7 @@ impl Binding {
         b64url(&sha256(self.pkce_verifier().as_bytes()))
     }
 
+    /// The OpenID `nonce` for this sign-in, derived so that only this browser's cookie yields it.
     pub fn nonce(&self) -> String {
         b64url(&sha256(&[NONCE_CONTEXT, self.0.as_bytes()].concat()))
     }

@@ -17,15 +17,21 @@ use super::config::{IssuerUrl, is_web_url};
 use super::outbound::{FetchJsonError, HttpClient, get_json};
 use crate::clock::UnixTime;
 
+/// How long cached metadata and keys are used before they are fetched again.
 pub const METADATA_TTL_SECS: i64 = 60 * 60;
+/// The least time between two key refetches forced by an unknown key id.
 pub const KEY_REFETCH_INTERVAL_SECS: i64 = 60;
 
 /// The parts of a discovery document authfn uses.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProviderMetadata {
+    /// The issuer identifier, which must equal the configured one.
     pub issuer: String,
+    /// Where browsers are sent to sign in.
     pub authorization_endpoint: String,
+    /// Where authfn redeems the authorization code.
     pub token_endpoint: String,
+    /// Where the provider publishes its signing keys.
     pub jwks_uri: String,
     /// RFC 9207: the provider puts `iss` in every authorization response, so one without it
     /// did not come from this provider.
@@ -33,6 +39,7 @@ pub struct ProviderMetadata {
     pub authorization_response_iss_parameter_supported: bool,
 }
 
+/// Why a provider's metadata or keys could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DiscoveryError {
     /// The provider could not be reached or answered with an error status.

@@ -28,12 +28,17 @@ const ACCEPTED: &[Algorithm] = &[
 /// The claims authfn uses from a validated ID token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdTokenClaims {
+    /// `iss`: the provider that vouches for the user.
     pub issuer: String,
+    /// `sub`: the user's stable id at that provider.
     pub subject: String,
+    /// `email`, if the provider shares it.
     pub email: Option<String>,
+    /// `email_verified`: whether the provider checked the address.
     pub email_verified: bool,
 }
 
+/// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdTokenError {
     /// Not a JWT, or signed with an algorithm we do not accept.
@@ -56,9 +61,13 @@ impl std::fmt::Display for IdTokenError {
 
 /// What the token must match.
 pub struct Expected<'a> {
+    /// The configured issuer, which `iss` must equal.
     pub issuer: &'a str,
+    /// authfn's client id at the provider, which `aud` (and `azp`) must name.
     pub client_id: &'a str,
+    /// The nonce this sign-in sent, which the token must carry back.
     pub nonce: &'a str,
+    /// The time `exp` and `iat` are checked against.
     pub now: UnixTime,
 }
 
@@ -83,7 +92,7 @@ struct RawClaims {
 #[serde(untagged)]
 enum Audience {
     // jsonwebtoken has matched the value against the client id; here only the count matters.
-    One(#[allow(dead_code)] String),
+    One(#[allow(dead_code, reason = "only the count of audiences is read")] String),
     Many(Vec<String>),
 }
 

@@ -22,6 +22,7 @@ struct Authorization {
     interval: u64,
 }
 
+/// Issues a device code and a user code for a client, to be approved on the device page.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
     app.rate_limit("device-authorize", &client_ip(req, &app.config)).await?;

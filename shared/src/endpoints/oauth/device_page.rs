@@ -12,6 +12,8 @@ use crate::request::{HttpRequest, Params};
 use crate::response::HttpResponse;
 use crate::clock::UnixTime;
 
+/// Shows a signed-in user what a user code asks for (or a form to type one); signed-out users
+/// get a link to sign in and come back.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
     let params = Params::parse(req.uri().query().unwrap_or(""))?;

@@ -12,6 +12,7 @@ use crate::request::{HttpRequest, Params, form_body};
 use crate::response::HttpResponse;
 use crate::store::DeviceStatus;
 
+/// Records the signed-in user's approval or denial of a device's request.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     issuer(app)?;
     let params = Params::parse(form_body(req, &app.config)?)?;

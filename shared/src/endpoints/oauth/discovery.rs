@@ -10,6 +10,7 @@ use crate::error::ApiError;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 
+/// Serves the issuer's discovery document.
 pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let c = issuer(app)?;
     let auth_methods = ["none", "client_secret_basic", "client_secret_post"];

@@ -13,6 +13,7 @@ use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::{self, HttpResponse};
 use crate::token::TokenHash;
 
+/// Tells a confidential client whether a token is active, with its claims when it is.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
     app.rate_limit("introspect", &client_ip(req, &app.config)).await?;

@@ -13,6 +13,7 @@ use crate::response::{self, HttpResponse};
 /// Short enough that a new key is seen well within an access token's lifetime.
 pub const CACHE_SECS: u32 = 300;
 
+/// Serves the current and previous public signing keys, cacheable for [`CACHE_SECS`].
 pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
     let mut res = response::json(StatusCode::OK, &config.keys.jwks());

@@ -6,7 +6,9 @@ use http::{HeaderValue, Response, StatusCode};
 
 use crate::response::HttpResponse;
 
-pub fn html(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+/// A page in the shared layout, under headers that forbid framing and scripts. `title` is
+/// escaped here; `body` must already be safe HTML.
+pub(super) fn html(status: StatusCode, title: &str, body: &str) -> HttpResponse {
     let text = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title>\
@@ -28,7 +30,7 @@ pub fn html(status: StatusCode, title: &str, body: &str) -> HttpResponse {
 }
 
 /// Text for HTML element content and double-quoted attributes.
-pub fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

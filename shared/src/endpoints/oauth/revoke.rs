@@ -12,6 +12,7 @@ use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::HttpResponse;
 use crate::token::TokenHash;
 
+/// Ends a refresh token's whole family; an unknown token is answered as if revoked.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
     app.rate_limit("revoke", &client_ip(req, &app.config)).await?;

@@ -13,6 +13,7 @@ use crate::response::{self, HttpResponse};
 use crate::store::UserRecord;
 use crate::token::UserId;
 
+/// Answers with the claims about the user that the access token's scopes allow.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
     let token = match bearer_jwt(req) {
