@@ -65,8 +65,9 @@ cargo clippy --workspace --all-targets --features authfn/dynamodb -- -D warnings
 cargo clippy -p authfn -p authfn-worker --target wasm32-unknown-unknown --features authfn/workers -- -D warnings
 echo "check workspace-lints-native-and-wasm32 ... ok" | tee -a "$results"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
-# The deployment descriptions (template.yaml, wrangler.toml) against the code; no server.
-run_tests -p authfn-blackbox --test deployment
+# The deployment descriptions (template.yaml, wrangler.toml) against the code, and every crate
+# under the workspace lints; no server.
+run_tests -p authfn-blackbox --test deployment --test workspace
 # Request handling and the session cookie under cargo fuzz, a bounded time per target.
 tests/fuzz/run.sh | tee -a "$results"
 
