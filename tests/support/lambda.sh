@@ -12,7 +12,7 @@
 # lines) reach a function only through the template's parameters and secrets, so a setting or a
 # permission the template forgets fails the suite. stop_lambda_watch switches enforcement off.
 #
-# Needs cargo-lambda (`pip install cargo-lambda`; .ci/run installs it).
+# Needs cargo-lambda (`pip install cargo-lambda`; tests/install-tools.sh installs it).
 
 _LAMBDA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=process.sh
