@@ -1,6 +1,6 @@
 //! One module per endpoint, and the table that names them.
 //!
-//! [`endpoints!`] below is the only list of endpoints: the enum, [`Endpoint::ALL`], routing
+//! `endpoints!` below is the only list of endpoints: the enum, [`Endpoint::ALL`], routing
 //! ([`Endpoint::for_path`]), 404 / 405 / `Allow`, CORS preflight and the dispatch to each
 //! handler are generated from it. The dev server serves it through [`App::route`], and so does
 //! the Worker (one Worker, every path of the table: an endpoint's Worker route is its path);
