@@ -27,11 +27,12 @@ if [[ " $* " == *" --trace "* ]] && ! command -v strace >/dev/null; then
   exit 2
 fi
 
-# Each function's package name, read from its manifest (it is also its binary's name).
+# Each function's package name (also its binary's name), from the endpoint table.
+# shellcheck source=../tests/support/endpoints.sh
+source tests/support/endpoints.sh
 packages=()
-for manifest in functions/*/Cargo.toml; do
-  packages+=("$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)")
-done
+for p in $(authfn_functions); do packages+=("$p"); done
+((${#packages[@]} > 0))
 baseline=hello-lambda
 
 package_args=()

@@ -10,6 +10,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+# shellcheck source=support/endpoints.sh
+source tests/support/endpoints.sh
 
 check() {
     local name=$1
@@ -27,10 +29,9 @@ check sam-validate sam validate --lint --template-file template.yaml --region us
 
 arm64_build() {
     rustup target add aarch64-unknown-linux-gnu
-    local functions=() manifest
-    for manifest in functions/*/Cargo.toml; do
-        functions+=(--bin "$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n 1)")
-    done
+    local functions=() name
+    for name in $(authfn_functions); do functions+=(--bin "$name"); done
+    ((${#functions[@]} > 0))
     local out
     out="$(mktemp -d)"
     cargo lambda build --release --arm64 --lambda-dir "$out" "${functions[@]}"

@@ -17,12 +17,14 @@
 #      against the README's dev command (./dev.sh), then against the Worker in workerd;
 #   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
 #      an arm64 release build of every Lambda function, `wrangler deploy --dry-run`.
-# Needs: cargo, python3 with `moto[server]`, `cargo-lambda`, `cfn-lint` and `aws-sam-cli`
-# from PyPI, the Workers tools and npm packages from infra/install-worker-tools.sh, and
-# /usr/bin/chromium (Debian's `chromium`); .ci/run installs all of them.
+# Needs cargo, python3 with pip, and node with npm; tests/install-tools.sh, run first, installs
+# the rest when missing (cargo-lambda, moto, cfn-lint and SAM from PyPI, Debian's chromium,
+# the Worker's tools and the npm packages).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+
+tests/install-tools.sh
 
 # shellcheck source=support/dynamodb-api.sh
 source tests/support/dynamodb-api.sh

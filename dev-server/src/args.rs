@@ -1,14 +1,28 @@
-//! The command line. Two flags do not justify an argument-parsing dependency.
+//! The command line. Three flags do not justify an argument-parsing dependency.
 
 use std::net::SocketAddr;
 
 pub(crate) const USAGE: &str = "\
-usage: authfn-dev [--addr HOST:PORT] [--create-table-only]
+usage: authfn-dev [--addr HOST:PORT] [--create-table-only] [--list-endpoints]
 
   --addr HOST:PORT      where to listen (env AUTHFN_DEV_ADDR; default 127.0.0.1:3000)
   --create-table-only   create the DynamoDB table AUTHFN_TABLE (default \"authfn\") at
                         AUTHFN_DYNAMODB_ENDPOINT if it is missing, then exit
+  --list-endpoints      print every endpoint, one a line, then exit: three fields
+                        separated by one space, `<function> <methods> <path>`, e.g.
+                        `federation-callback GET,POST /auth/federation/{provider}/callback`
+                        (<function> is the crate functions/<function>; <methods> are
+                        comma-separated; {name} in <path> stands for one segment).
+                        Fields may be added at the end of a line, never in between.
 ";
+
+/// What `--list-endpoints` prints, in the format USAGE documents.
+pub(crate) fn endpoint_list() -> String {
+    authfn::Endpoint::ALL
+        .iter()
+        .map(|e| format!("{} {} {}\n", e.function_name(), e.method_names().join(","), e.path()))
+        .collect()
+}
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 
@@ -16,6 +30,7 @@ const DEFAULT_ADDR: &str = "127.0.0.1:3000";
 pub(crate) enum Command {
     Serve { addr: SocketAddr },
     CreateTableOnly,
+    ListEndpoints,
     Help,
 }
 
@@ -29,6 +44,7 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>, env_addr: Option<Str
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help),
             "--create-table-only" => create_table_only = true,
+            "--list-endpoints" => return Ok(Command::ListEndpoints),
             "--addr" => addr = Some(args.next().ok_or("--addr needs a value, like 127.0.0.1:3000")?),
             other => match other.strip_prefix("--addr=") {
                 Some(value) => addr = Some(value.to_owned()),
@@ -65,10 +81,21 @@ mod tests {
     }
 
     #[test]
+    fn the_endpoint_list_has_one_line_of_three_fields_per_endpoint() {
+        let list = endpoint_list();
+        let lines: Vec<_> = list.lines().collect();
+        assert_eq!(lines.len(), authfn::Endpoint::ALL.len());
+        assert!(lines.contains(&"sign-out-all POST /auth/sign-out/all"), "{list}");
+        assert!(lines.contains(&"federation-callback GET,POST /auth/federation/{provider}/callback"), "{list}");
+        assert!(lines.iter().all(|l| l.split(' ').count() == 3), "{list}");
+    }
+
+    #[test]
     fn mistakes_are_reported() {
         assert!(run(&["--addr"], None).is_err());
         assert!(run(&["--addr", "localhost"], None).is_err());
         assert!(run(&["--port", "1"], None).is_err());
         assert_eq!(run(&["--create-table-only"], None), Ok(Command::CreateTableOnly));
+        assert_eq!(run(&["--list-endpoints"], None), Ok(Command::ListEndpoints));
     }
 }

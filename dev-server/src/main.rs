@@ -32,6 +32,10 @@ async fn main() -> ExitCode {
             print!("{}", args::USAGE);
             Ok(())
         }
+        Command::ListEndpoints => {
+            print!("{}", args::endpoint_list());
+            Ok(())
+        }
         Command::CreateTableOnly => create_table_only().await,
         Command::Serve { addr } => serve(addr).await,
     };

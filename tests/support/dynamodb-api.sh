@@ -6,7 +6,7 @@
 #   ...
 #   stop_dynamodb_api
 #
-# Needs `pip install "moto[server]"` (.ci/run does it).
+# Needs `pip install "moto[server]"` (tests/install-tools.sh does it).
 
 # shellcheck source=process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"

@@ -12,11 +12,13 @@
 # lines) reach a function only through the template's parameters and secrets, so a setting or a
 # permission the template forgets fails the suite. stop_lambda_watch switches enforcement off.
 #
-# Needs cargo-lambda (`pip install cargo-lambda`; .ci/run installs it).
+# Needs cargo-lambda (`pip install cargo-lambda`; tests/install-tools.sh installs it).
 
 _LAMBDA_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+# shellcheck source=endpoints.sh
+source "$(dirname "${BASH_SOURCE[0]}")/endpoints.sh"
 
 start_lambda_watch() {
     if [[ -z "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
@@ -35,12 +37,11 @@ start_lambda_watch() {
     # cargo lambda builds a function on its first invocation, with `cargo run --bin <name>`
     # from the workspace root. Building every binary now makes that a no-op, so the wait
     # below measures start-up, not a compile of unknown length.
-    local bins=() name
-    for name in $(python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" binaries --template "$_LAMBDA_ROOT/template.yaml"); do
-        bins+=(--bin "$name")
-    done
     echo "start_lambda_watch: building the functions" >&2
-    (cd "$_LAMBDA_ROOT" && cargo build --quiet "${bins[@]}" --bin authfn-dev) || return 1
+    local functions=() bins=() name
+    mapfile -t functions < <(authfn_functions) && ((${#functions[@]} > 0)) || return 1
+    for name in "${functions[@]}"; do bins+=(--bin "$name"); done
+    (cd "$_LAMBDA_ROOT" && cargo build --quiet "${bins[@]}") || return 1
 
     # The functions expect their table to exist, as it does once deployed.
     local table="${AUTHFN_TEST_TABLE:-authfn-blackbox}"
@@ -66,8 +67,13 @@ EOF
     python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" deploy --template "$_LAMBDA_ROOT/template.yaml" \
         --settings "$settings" --table "$table" --dynamodb "$AUTHFN_TEST_DYNAMODB_ENDPOINT" \
         --out "$LAMBDA_WATCH_ENV_DIR/functions" || { stop_lambda_watch; return 1; }
-    local functions=() file
-    for file in "$LAMBDA_WATCH_ENV_DIR"/functions/*.env; do functions+=("$(basename "$file" .env)"); done
+    for name in "${functions[@]}"; do
+        if [[ ! -f "$LAMBDA_WATCH_ENV_DIR/functions/$name.env" ]]; then
+            echo "start_lambda_watch: template.yaml deploys no function $name" >&2
+            stop_lambda_watch
+            return 1
+        fi
+    done
 
     # cargo runs each function through lambda-runner.sh, which gives it its own environment.
     local runner_var host

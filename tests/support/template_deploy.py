@@ -12,9 +12,6 @@ exactly the IAM policy and the environment its template block gives it, nothing 
     python3 template_deploy.py undeploy --dynamodb URL
         The server stops enforcing IAM (for whoever uses it next).
 
-    python3 template_deploy.py binaries --template T
-        The binary of every function, one a line.
-
 FILE holds the test run's settings as KEY=VALUE lines (AUTHFN_* variables, as the dev server
 takes them). Each reaches the functions the way a deployment would carry it:
   - a variable the template sets from a parameter (`AUTHFN_PUBLIC_URL: !Ref PublicUrl`) becomes
@@ -284,14 +281,10 @@ def main():
     d.add_argument("--out", required=True)
     u = sub.add_parser("undeploy")
     u.add_argument("--dynamodb", required=True)
-    b = sub.add_parser("binaries")
-    b.add_argument("--template", required=True)
     args = parser.parse_args()
     try:
         if args.command == "deploy":
             deploy(args)
-        elif args.command == "binaries":
-            print("\n".join(sorted(binary for _, binary, _ in function_blocks(load(args.template)))))
         else:
             moto_auth(args.dynamodb, "inf")
     except TemplateError as e:

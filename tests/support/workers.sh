@@ -7,7 +7,7 @@
 #
 # Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the Worker's environment.
 #
-# Needs the tools from infra/install-worker-tools.sh (.ci/run calls it).
+# Needs the tools from infra/install-worker-tools.sh (tests/install-tools.sh calls it).
 
 _WORKERS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=process.sh

@@ -1,4 +1,11 @@
 //! One module per endpoint, and the table that names them.
+//!
+//! `endpoints!` below is the only list of endpoints: the enum, [`Endpoint::ALL`], routing
+//! ([`Endpoint::for_path`]), 404 / 405 / `Allow`, CORS preflight and the dispatch to each
+//! handler are generated from it. The dev server serves it through [`App::route`], and so does
+//! the Worker (one Worker, every path of the table: an endpoint's Worker route is its path);
+//! `authfn-dev --list-endpoints` prints it for scripts; `tests/blackbox/tests/deployment.rs`
+//! checks `functions/*` and `template.yaml` against it.
 
 use http::Method;
 
@@ -16,73 +23,104 @@ pub mod sign_in;
 pub mod sign_out;
 pub mod sign_up;
 
-/// Every endpoint authfn serves. Each is deployed as its own function (`functions/<name>`);
-/// the local dev server serves them all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Endpoint {
-    SignUp,
-    SignIn,
-    SignOut,
-    SignOutAll,
-    Session,
+/// What sets an endpoint apart, in the table's last column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flag {
+    /// It calls identity providers or fetches the token issuer's JWKS, so its runtime must give
+    /// the app an HTTP client (its function crate calls `serve_with_http_client`).
+    OutboundCalls,
+    /// It signs tokens or authenticates OAuth clients, so its function needs the issuer's
+    /// secrets, not only its public keys.
+    IssuerSecrets,
+    /// A cross-site navigation by design, so no `Origin` check (see [`Endpoint::is_csrf_exempt`]).
+    CsrfExempt,
+}
+
+/// One row of the table.
+struct Spec {
+    function: &'static str,
+    /// The first is the method a browser uses, the one CORS preflight allows.
+    methods: &'static [&'static str],
+    /// `methods` as an `Allow` header.
+    allow: &'static str,
+    path: &'static str,
+    flags: &'static [Flag],
+}
+
+/// Declares every endpoint, one row each:
+/// `Variant = "function-crate" [METHODS] "/path" => handler [Flags];`.
+macro_rules! endpoints {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $function:literal [$first:ident $(, $method:ident)*] $path:literal
+            => $handler:path $([$($flag:ident),+])?;
+    )+) => {
+        /// Every endpoint authfn serves. Each is deployed as its own function (`functions/<name>`);
+        /// the local dev server and the Worker serve them all.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Endpoint {
+            $(
+                $(#[doc = $doc])*
+                #[doc = ""]
+                #[doc = concat!("`", stringify!($first) $(, ", ", stringify!($method))*, " ", $path, "`, deployed as `functions/", $function, "`.")]
+                $variant,
+            )+
+        }
+
+        impl Endpoint {
+            /// Every endpoint, in the table's order.
+            pub const ALL: [Endpoint; [$(Endpoint::$variant),+].len()] = [$(Endpoint::$variant),+];
+
+            fn spec(self) -> &'static Spec {
+                match self {
+                    $(Endpoint::$variant => &Spec {
+                        function: $function,
+                        methods: &[stringify!($first) $(, stringify!($method))*],
+                        allow: concat!(stringify!($first) $(, ", ", stringify!($method))*),
+                        path: $path,
+                        flags: &[$($(Flag::$flag),+)?],
+                    },)+
+                }
+            }
+
+            pub(crate) async fn call(self, app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+                match self {
+                    $(Endpoint::$variant => $handler(app, req).await,)+
+                }
+            }
+        }
+    };
+}
+
+endpoints! {
+    // Variant          = "function crate"       [methods]   "path"                                 => handler [flags]
+    SignUp              = "sign-up"              [POST]      "/auth/sign-up"                        => sign_up::handle;
+    SignIn              = "sign-in"              [POST]      "/auth/sign-in"                        => sign_in::handle;
+    SignOut             = "sign-out"             [POST]      "/auth/sign-out"                       => sign_out::one;
+    SignOutAll          = "sign-out-all"         [POST]      "/auth/sign-out/all"                   => sign_out::all;
+    Session             = "session"              [GET]       "/auth/session"                        => session::handle;
     /// An example of a protected route in your own API.
-    Me,
-    FederationBegin,
-    FederationCallback,
-    DeviceAuthorize,
-    DevicePage,
-    DeviceVerify,
-    Token,
-    Jwks,
-    OpenIdConfiguration,
-    Introspect,
-    Revoke,
-    /// OpenID Connect's UserInfo endpoint: the user's claims for an access token.
-    Userinfo,
+    Me                  = "me"                   [GET]       "/me"                                  => me::handle [OutboundCalls];
+    FederationBegin     = "federation-begin"     [GET]       "/auth/federation/{provider}/begin"    => federation::begin [OutboundCalls];
+    /// `response_mode=query` arrives as GET, `form_post` as POST.
+    FederationCallback  = "federation-callback"  [GET, POST] "/auth/federation/{provider}/callback" => federation::callback [OutboundCalls, CsrfExempt];
+    DeviceAuthorize     = "device-authorize"     [POST]      "/oidc/device/authorize"               => oauth::device_authorize::handle [IssuerSecrets];
+    DevicePage          = "device-page"          [GET]       "/oidc/device"                         => oauth::device_page::handle;
+    DeviceVerify        = "device-verify"        [POST]      "/oidc/device/verify"                  => oauth::device_verify::handle;
+    Token               = "token"                [POST]      "/oidc/token"                          => oauth::token::handle [IssuerSecrets];
+    Jwks                = "jwks"                 [GET]       "/.well-known/jwks.json"               => oauth::jwks::handle;
+    OpenIdConfiguration = "openid-configuration" [GET]       "/.well-known/openid-configuration"    => oauth::discovery::handle;
+    Introspect          = "introspect"           [POST]      "/oidc/introspect"                     => oauth::introspect::handle [IssuerSecrets];
+    Revoke              = "revoke"               [POST]      "/oidc/revoke"                         => oauth::revoke::handle [IssuerSecrets];
+    /// OpenID Connect's UserInfo endpoint: the user's claims for an access token. Clients may
+    /// use either method (OIDC Core §5.3.1).
+    Userinfo            = "userinfo"             [GET, POST] "/oidc/userinfo"                       => oauth::userinfo::handle;
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 17] = [
-        Endpoint::SignUp,
-        Endpoint::SignIn,
-        Endpoint::SignOut,
-        Endpoint::SignOutAll,
-        Endpoint::Session,
-        Endpoint::Me,
-        Endpoint::FederationBegin,
-        Endpoint::FederationCallback,
-        Endpoint::DeviceAuthorize,
-        Endpoint::DevicePage,
-        Endpoint::DeviceVerify,
-        Endpoint::Token,
-        Endpoint::Jwks,
-        Endpoint::OpenIdConfiguration,
-        Endpoint::Introspect,
-        Endpoint::Revoke,
-        Endpoint::Userinfo,
-    ];
-
     /// The route, as API Gateway writes it: `{provider}` stands for one path segment.
     pub fn path(self) -> &'static str {
-        match self {
-            Endpoint::SignUp => "/auth/sign-up",
-            Endpoint::SignIn => "/auth/sign-in",
-            Endpoint::SignOut => "/auth/sign-out",
-            Endpoint::SignOutAll => "/auth/sign-out/all",
-            Endpoint::Session => "/auth/session",
-            Endpoint::Me => "/me",
-            Endpoint::FederationBegin => "/auth/federation/{provider}/begin",
-            Endpoint::FederationCallback => "/auth/federation/{provider}/callback",
-            Endpoint::DeviceAuthorize => "/oidc/device/authorize",
-            Endpoint::DevicePage => "/oidc/device",
-            Endpoint::DeviceVerify => "/oidc/device/verify",
-            Endpoint::Token => "/oidc/token",
-            Endpoint::Jwks => "/.well-known/jwks.json",
-            Endpoint::OpenIdConfiguration => "/.well-known/openid-configuration",
-            Endpoint::Introspect => "/oidc/introspect",
-            Endpoint::Revoke => "/oidc/revoke",
-            Endpoint::Userinfo => "/oidc/userinfo",
-        }
+        self.spec().path
     }
 
     /// Whether a request path is this endpoint's route.
@@ -105,43 +143,20 @@ impl Endpoint {
 
     /// The methods it serves (besides `HEAD` for `GET`, and CORS preflight `OPTIONS`).
     pub fn method_names(self) -> &'static [&'static str] {
-        match self {
-            Endpoint::Session
-            | Endpoint::Me
-            | Endpoint::FederationBegin
-            | Endpoint::DevicePage
-            | Endpoint::Jwks
-            | Endpoint::OpenIdConfiguration => &["GET"],
-            Endpoint::SignUp
-            | Endpoint::SignIn
-            | Endpoint::SignOut
-            | Endpoint::SignOutAll
-            | Endpoint::DeviceAuthorize
-            | Endpoint::DeviceVerify
-            | Endpoint::Token
-            | Endpoint::Introspect
-            | Endpoint::Revoke => &["POST"],
-            // `response_mode=query` arrives as GET, `form_post` as POST.
-            Endpoint::FederationCallback => &["GET", "POST"],
-            // OIDC Core §5.3.1: clients may use either.
-            Endpoint::Userinfo => &["GET", "POST"],
-        }
+        self.spec().methods
     }
 
     /// The value of an `Allow` header.
     pub fn allow_header(self) -> &'static str {
-        match self.method_names() {
-            ["GET"] => "GET",
-            ["POST"] => "POST",
-            _ => "GET, POST",
-        }
+        self.spec().allow
     }
 
+    /// Whether it serves `method` (`HEAD` and `OPTIONS` are the caller's to handle).
     pub fn accepts(self, method: &Method) -> bool {
         self.method_names().contains(&method.as_str())
     }
 
-    /// The method a browser uses for it, for CORS preflight answers.
+    /// The method a browser uses for it (the table's first), for CORS preflight answers.
     pub fn method(self) -> Method {
         if self.method_names()[0] == "GET" { Method::GET } else { Method::POST }
     }
@@ -149,14 +164,14 @@ impl Endpoint {
     /// Whether it makes outbound calls (to identity providers, or for the token issuer's
     /// JWKS), so its runtime must give the app an HTTP client.
     pub fn makes_outbound_calls(self) -> bool {
-        matches!(self, Endpoint::FederationBegin | Endpoint::FederationCallback | Endpoint::Me)
+        self.spec().flags.contains(&Flag::OutboundCalls)
     }
 
     /// Whether it signs tokens or authenticates OAuth clients, so its function needs the
     /// issuer's secrets (`AUTHFN_JWT_KEYS`, client secrets); the issuer's other functions get
     /// the public keys only (`AUTHFN_JWT_PUBLIC_KEYS`).
     pub fn uses_issuer_secrets(self) -> bool {
-        matches!(self, Endpoint::DeviceAuthorize | Endpoint::Token | Endpoint::Introspect | Endpoint::Revoke)
+        self.spec().flags.contains(&Flag::IssuerSecrets)
     }
 
     /// The OAuth / OpenID Connect endpoints (`/oidc/*`): every error they answer, transport
@@ -169,55 +184,41 @@ impl Endpoint {
     /// form POST with `form_post`), so an `Origin` check would refuse every real one. Its
     /// protection is `state` plus the browser-binding cookie, checked by the endpoint.
     pub fn is_csrf_exempt(self) -> bool {
-        self == Endpoint::FederationCallback
+        self.spec().flags.contains(&Flag::CsrfExempt)
     }
 
-    /// The name of the function crate (`functions/<name>`) and of the deployed function.
+    /// The name of the function crate (`functions/<name>`), its binary, and the deployed function.
     pub fn function_name(self) -> &'static str {
-        match self {
-            Endpoint::SignUp => "sign-up",
-            Endpoint::SignIn => "sign-in",
-            Endpoint::SignOut => "sign-out",
-            Endpoint::SignOutAll => "sign-out-all",
-            Endpoint::Session => "session",
-            Endpoint::Me => "me",
-            Endpoint::FederationBegin => "federation-begin",
-            Endpoint::FederationCallback => "federation-callback",
-            Endpoint::DeviceAuthorize => "device-authorize",
-            Endpoint::DevicePage => "device-page",
-            Endpoint::DeviceVerify => "device-verify",
-            Endpoint::Token => "token",
-            Endpoint::Jwks => "jwks",
-            Endpoint::OpenIdConfiguration => "openid-configuration",
-            Endpoint::Introspect => "introspect",
-            Endpoint::Revoke => "revoke",
-            Endpoint::Userinfo => "userinfo",
-        }
+        self.spec().function
     }
 
+    /// The endpoint whose route `path` is, if any.
     pub fn for_path(path: &str) -> Option<Endpoint> {
         Endpoint::ALL.into_iter().find(|e| e.matches(path))
     }
+}
 
-    pub(crate) async fn call(self, app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-        match self {
-            Endpoint::SignUp => sign_up::handle(app, req).await,
-            Endpoint::SignIn => sign_in::handle(app, req).await,
-            Endpoint::SignOut => sign_out::one(app, req).await,
-            Endpoint::SignOutAll => sign_out::all(app, req).await,
-            Endpoint::Session => session::handle(app, req).await,
-            Endpoint::Me => me::handle(app, req).await,
-            Endpoint::FederationBegin => federation::begin(app, req).await,
-            Endpoint::FederationCallback => federation::callback(app, req).await,
-            Endpoint::DeviceAuthorize => oauth::device_authorize::handle(app, req).await,
-            Endpoint::DevicePage => oauth::device_page::handle(app, req).await,
-            Endpoint::DeviceVerify => oauth::device_verify::handle(app, req).await,
-            Endpoint::Token => oauth::token::handle(app, req).await,
-            Endpoint::Jwks => oauth::jwks::handle(app, req).await,
-            Endpoint::OpenIdConfiguration => oauth::discovery::handle(app, req).await,
-            Endpoint::Introspect => oauth::introspect::handle(app, req).await,
-            Endpoint::Revoke => oauth::revoke::handle(app, req).await,
-            Endpoint::Userinfo => oauth::userinfo::handle(app, req).await,
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn each_function_name_and_path_belongs_to_one_endpoint() {
+        let functions: HashSet<_> = Endpoint::ALL.iter().map(|e| e.function_name()).collect();
+        assert_eq!(functions.len(), Endpoint::ALL.len());
+        for endpoint in Endpoint::ALL {
+            assert_eq!(Endpoint::for_path(endpoint.path()), Some(endpoint), "{endpoint:?}");
         }
+    }
+
+    #[test]
+    fn the_allow_header_lists_the_methods_in_table_order() {
+        assert_eq!(Endpoint::Session.allow_header(), "GET");
+        assert_eq!(Endpoint::SignIn.allow_header(), "POST");
+        assert_eq!(Endpoint::FederationCallback.allow_header(), "GET, POST");
+        assert_eq!(Endpoint::Userinfo.method_names(), ["GET", "POST"]);
+        assert_eq!(Endpoint::Userinfo.method(), Method::GET);
     }
 }

@@ -1,6 +1,7 @@
-//! The deployment descriptions agree with the code: every endpoint has its function crate,
-//! every function crate is deployed by `template.yaml` on its endpoint's path and method, and
-//! the Worker routes every endpoint. A new endpoint cannot be forgotten in one of them.
+//! The deployment descriptions agree with the endpoint table (`authfn::endpoints`): every
+//! endpoint has its function crate, every function crate is deployed by `template.yaml` on its
+//! endpoint's path and methods, and the Worker (and wrangler.toml's routes, if any) reach every
+//! endpoint. A new endpoint cannot be forgotten in one of them.
 //!
 //! These read the repository's files; they need no running server.
 
@@ -33,6 +34,20 @@ fn read_path(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The whole `main.rs` of an endpoint's function crate: the endpoint, served, nothing else.
+fn function_main(endpoint: Endpoint) -> String {
+    let name = endpoint.function_name();
+    // Only the functions that make outbound calls link an HTTPS client.
+    let serve = if endpoint.makes_outbound_calls() { "serve_with_http_client" } else { "serve" };
+    format!(
+        "//! `{name}` as an AWS Lambda function. The endpoint's logic lives in `authfn::endpoints`.\n\n\
+         #[tokio::main]\n\
+         async fn main() -> Result<(), lambda_http::Error> {{\n    \
+         authfn::lambda::{serve}(authfn::Endpoint::{endpoint:?}).await\n\
+         }}\n"
+    )
+}
+
 #[test]
 fn every_endpoint_has_exactly_one_function_crate_that_serves_it() {
     let crates = function_crates();
@@ -40,10 +55,8 @@ fn every_endpoint_has_exactly_one_function_crate_that_serves_it() {
     let endpoints: BTreeSet<_> = Endpoint::ALL.iter().map(|e| e.function_name()).collect();
     assert_eq!(names, endpoints, "functions/* and authfn::Endpoint::ALL must name the same functions");
     for endpoint in Endpoint::ALL {
-        let main = &crates[endpoint.function_name()];
-        let serve = if endpoint.makes_outbound_calls() { "serve_with_http_client" } else { "serve" };
-        let call = format!("authfn::lambda::{serve}(authfn::Endpoint::{endpoint:?})");
-        assert!(main.contains(&call), "functions/{} must call {call}", endpoint.function_name());
+        let expected = function_main(endpoint);
+        assert_eq!(crates[endpoint.function_name()], expected, "functions/{}/src/main.rs must be:\n{expected}", endpoint.function_name());
     }
 }
 
@@ -206,6 +219,52 @@ fn the_worker_routes_every_endpoint_by_its_path() {
     }
     let worker = read("worker/src/lib.rs");
     assert!(worker.contains("authfn::workers::serve(req, &env)"), "the Worker must route through authfn::workers::serve");
+    // Routes in wrangler.toml, if any, must send every endpoint's path to that one Worker.
+    let wrangler: toml::Table = read("wrangler.toml").parse().expect("wrangler.toml is TOML");
+    let patterns = worker_route_patterns(&wrangler);
+    for endpoint in Endpoint::ALL {
+        let path = endpoint.path();
+        assert!(
+            patterns.is_empty() || patterns.iter().any(|p| worker_route_covers(p, path)),
+            "wrangler.toml routes {patterns:?} do not reach {path}"
+        );
+    }
+}
+
+/// The patterns of `route` / `routes` in wrangler.toml (a string, or a table's `pattern`).
+fn worker_route_patterns(wrangler: &toml::Table) -> Vec<String> {
+    let one = wrangler.get("route").into_iter();
+    let many = wrangler.get("routes").and_then(|r| r.as_array()).into_iter().flatten();
+    one.chain(many)
+        .map(|route| {
+            let pattern = route.as_str().or_else(|| route.get("pattern")?.as_str());
+            pattern.expect("a route is a pattern or a table with one").to_owned()
+        })
+        .collect()
+}
+
+/// Whether a Workers route pattern (`host`, `host/*`, `host/auth/*`) takes requests for `path`:
+/// a pattern without a path (a custom domain) takes every path; `*` ends a path prefix.
+fn worker_route_covers(pattern: &str, path: &str) -> bool {
+    let route = pattern.split_once('/').map_or("", |(_, route)| route);
+    let path = path.trim_start_matches('/');
+    match route.strip_suffix('*') {
+        _ if route.is_empty() => true,
+        Some(prefix) => path.starts_with(prefix),
+        None => path == route,
+    }
+}
+
+#[test]
+fn the_worker_route_reader_sees_a_path_left_out() {
+    let wrangler: toml::Table =
+        "routes = [\"example.com/auth/*\", { pattern = \"auth.example.com\", custom_domain = true }]".parse().expect("TOML");
+    assert_eq!(worker_route_patterns(&wrangler), ["example.com/auth/*", "auth.example.com"]);
+    assert!(worker_route_covers("auth.example.com", "/oidc/token"));
+    assert!(worker_route_covers("example.com/*", "/me"));
+    assert!(worker_route_covers("example.com/auth/*", "/auth/session"));
+    assert!(!worker_route_covers("example.com/auth/*", "/oidc/token"));
+    assert!(!worker_route_covers("example.com/me", "/.well-known/jwks.json"));
 }
 
 #[test]

@@ -16,11 +16,11 @@ pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiEr
     let auth_methods = ["none", "client_secret_basic", "client_secret_post"];
     let document = serde_json::json!({
         "issuer": c.issuer,
-        "device_authorization_endpoint": c.url("/oidc/device/authorize"),
-        "token_endpoint": c.url("/oidc/token"),
-        "jwks_uri": c.url("/.well-known/jwks.json"),
-        "introspection_endpoint": c.url("/oidc/introspect"),
-        "revocation_endpoint": c.url("/oidc/revoke"),
+        "device_authorization_endpoint": c.url(Endpoint::DeviceAuthorize.path()),
+        "token_endpoint": c.url(Endpoint::Token.path()),
+        "jwks_uri": c.url(Endpoint::Jwks.path()),
+        "introspection_endpoint": c.url(Endpoint::Introspect.path()),
+        "revocation_endpoint": c.url(Endpoint::Revoke.path()),
         "userinfo_endpoint": c.url(Endpoint::Userinfo.path()),
         "grant_types_supported": [DEVICE_CODE_GRANT, "refresh_token"],
         // Required and non-empty (OIDC Discovery §3). There is no authorization endpoint
