@@ -14,6 +14,36 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
 
+pub mod idp;
+pub mod issuer;
+
+/// Declares each named case, an `async fn(Harness)` of the including file, as a test over
+/// each store: the in-memory one always, DynamoDB's real API when `tests/run.sh` runs it.
+macro_rules! for_each_store {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::support::Harness::memory(&[]).await).await
+                }
+            )*
+        }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+                async fn $case() {
+                    super::$case(super::support::Harness::dynamodb(&[]).await).await
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)] // Not every test binary runs over each store.
+pub(crate) use for_each_store;
+
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const JSON: &str = "application/json";
 pub const TRUSTED_ORIGIN: &str = "https://app.example.com";
@@ -53,6 +83,12 @@ pub struct Res {
 impl Res {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The status and the JSON body's `error` code (empty when it has none), to compare in
+    /// one assertion.
+    pub fn error(&self) -> (u16, &str) {
+        (self.status.as_u16(), self.json["error"].as_str().unwrap_or(""))
     }
 
     /// The whole Set-Cookie header that sets the cookie `name`.
