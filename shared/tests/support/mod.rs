@@ -19,6 +19,7 @@ pub mod issuer;
 
 /// Declares each named case, an `async fn(Harness)` of the including file, as a test over
 /// each store: the in-memory one always, DynamoDB's real API when `tests/run.sh` runs it.
+#[allow(unused_macros)] // Not every test binary runs over each store.
 macro_rules! for_each_store {
     ($($case:ident),* $(,)?) => {
         mod memory {
