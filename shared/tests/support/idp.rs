@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use authfn::Clock;
 use authfn::clock::ManualClock;
@@ -99,10 +100,13 @@ pub struct FakeIdp {
 
 impl FakeIdp {
     /// A provider at an issuer URL of its own: authfn caches what it fetched per issuer for
-    /// the whole process, so tests running side by side must not share one.
-    pub fn new(name: &str, clock: ManualClock) -> FakeIdp {
+    /// the whole process, so tests running side by side must not share one. Its clock is the
+    /// test's.
+    pub fn new(clock: ManualClock) -> FakeIdp {
+        static NEXT: AtomicU32 = AtomicU32::new(1);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let inner = Inner { key: Key::new(11), codes: HashMap::new(), issued: 0, requests: Vec::new() };
-        FakeIdp { issuer: format!("https://{name}.idp.example.com"), clock, inner: Mutex::new(inner) }
+        FakeIdp { issuer: format!("https://idp-{n}.example.com"), clock, inner: Mutex::new(inner) }
     }
 
     pub fn issuer(&self) -> &str {
