@@ -201,3 +201,36 @@ async fn concurrent_polls_of_an_approved_code_get_tokens_once_in_memory() {
 async fn concurrent_polls_of_an_approved_code_get_tokens_once_in_dynamodb() {
     concurrent_polls_of_an_approved_code_get_tokens_once(Harness::dynamodb(&[]).await).await
 }
+
+/// The user answers one code in two tabs at once, allowing in one and denying in the other:
+/// both read the pending code before either answers. One answer lands, the other is told it
+/// came too late, and the device gets what the one that landed said.
+async fn of_two_concurrent_answers_to_one_code_exactly_one_lands(h: Harness) {
+    let h = h.issuer(&[]);
+    let asked = ask(&h, "two-tabs@example.com").await;
+    let (approve, deny) =
+        tokio::join!(h.answer(&asked.cookie, &asked.user_code, "approve"), h.answer(&asked.cookie, &asked.user_code, "deny"));
+    let mut statuses = [approve.status.as_u16(), deny.status.as_u16()];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", approve.text, deny.text);
+    let polled = h.poll(&asked.device_code).await;
+    if approve.status == StatusCode::OK {
+        assert_eq!(polled.status, StatusCode::OK, "{}", polled.text);
+    } else {
+        assert_eq!(polled.error(), (400, "access_denied"));
+    }
+}
+
+#[tokio::test]
+async fn of_two_concurrent_answers_to_one_code_exactly_one_lands_in_memory() {
+    let store = std::sync::Arc::new(authfn::store::MemoryStore::new());
+    store.yield_after_each_token_read();
+    of_two_concurrent_answers_to_one_code_exactly_one_lands(Harness::with_store(store, &[])).await
+}
+
+#[cfg(feature = "dynamodb")]
+#[tokio::test]
+#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+async fn of_two_concurrent_answers_to_one_code_exactly_one_lands_in_dynamodb() {
+    of_two_concurrent_answers_to_one_code_exactly_one_lands(Harness::dynamodb(&[]).await).await
+}

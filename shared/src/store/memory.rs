@@ -48,9 +48,9 @@ impl MemoryStore {
     }
 
     /// FAULT (test-only, named as such): each read of a refresh token or a device
-    /// authorization gives way to the other tasks before it answers, so requests that run
+    /// authorization (by device code or user code) gives way to the other tasks before it answers, so requests that run
     /// concurrently on one thread all read before any of them writes: the race that parallel
-    /// refreshes or polls meet over DynamoDB for real, but not on cue.
+    /// refreshes, polls or answers meet over DynamoDB for real, but not on cue.
     pub fn yield_after_each_token_read(&self) {
         self.yield_after_read.store(true, std::sync::atomic::Ordering::SeqCst);
     }
@@ -155,15 +155,19 @@ impl Store for MemoryStore {
     }
 
     async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
-        let mut t = self.lock();
-        let found = t.devices.values_mut().find(|d| d.user_code_hash == *user_code_hash && is_live(d.expires_at, now));
-        let read = found.as_ref().map(|d| (*d).clone());
-        if let Some(stored) = found
-            && self.poll_after_lookup.load(std::sync::atomic::Ordering::SeqCst)
-        {
-            stored.last_polled_at = Some(now);
-            stored.version += 1;
-        }
+        let read = {
+            let mut t = self.lock();
+            let found = t.devices.values_mut().find(|d| d.user_code_hash == *user_code_hash && is_live(d.expires_at, now));
+            let read = found.as_ref().map(|d| (*d).clone());
+            if let Some(stored) = found
+                && self.poll_after_lookup.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                stored.last_polled_at = Some(now);
+                stored.version += 1;
+            }
+            read
+        };
+        self.maybe_yield().await;
         Ok(read)
     }
 
