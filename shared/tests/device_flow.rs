@@ -20,6 +20,11 @@ for_each_store!(
     only_a_signed_in_user_can_see_or_answer_a_code,
     a_user_code_is_found_however_the_user_types_it,
 );
+for_each_store!(
+    racing:
+    concurrent_polls_of_an_approved_code_get_tokens_once,
+    of_two_concurrent_answers_to_one_code_exactly_one_lands,
+);
 
 /// A device has asked; the user is signed in in their browser.
 struct Asked {
@@ -188,20 +193,6 @@ async fn concurrent_polls_of_an_approved_code_get_tokens_once(h: Harness) {
     assert_eq!(answers.iter().filter(|a| *a == "tokens").count(), 1, "{answers:?}");
 }
 
-#[tokio::test]
-async fn concurrent_polls_of_an_approved_code_get_tokens_once_in_memory() {
-    let store = std::sync::Arc::new(authfn::store::MemoryStore::new());
-    store.yield_after_each_token_read();
-    concurrent_polls_of_an_approved_code_get_tokens_once(Harness::with_store(store, &[])).await
-}
-
-#[cfg(feature = "dynamodb")]
-#[tokio::test]
-#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
-async fn concurrent_polls_of_an_approved_code_get_tokens_once_in_dynamodb() {
-    concurrent_polls_of_an_approved_code_get_tokens_once(Harness::dynamodb(&[]).await).await
-}
-
 /// The user answers one code in two tabs at once, allowing in one and denying in the other:
 /// both read the pending code before either answers. One answer lands, the other is told it
 /// came too late, and the device gets what the one that landed said.
@@ -219,18 +210,4 @@ async fn of_two_concurrent_answers_to_one_code_exactly_one_lands(h: Harness) {
     } else {
         assert_eq!(polled.error(), (400, "access_denied"));
     }
-}
-
-#[tokio::test]
-async fn of_two_concurrent_answers_to_one_code_exactly_one_lands_in_memory() {
-    let store = std::sync::Arc::new(authfn::store::MemoryStore::new());
-    store.yield_after_each_token_read();
-    of_two_concurrent_answers_to_one_code_exactly_one_lands(Harness::with_store(store, &[])).await
-}
-
-#[cfg(feature = "dynamodb")]
-#[tokio::test]
-#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
-async fn of_two_concurrent_answers_to_one_code_exactly_one_lands_in_dynamodb() {
-    of_two_concurrent_answers_to_one_code_exactly_one_lands(Harness::dynamodb(&[]).await).await
 }

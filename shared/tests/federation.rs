@@ -86,6 +86,11 @@ async fn sign_in(h: &Harness, idp: &FakeIdp, login: Login) -> Result<String, Str
     landing(&callback(h, &query, &[&begun.binding]).await)
 }
 
+/// Nothing made an account for `email`: it is still free to sign up with.
+async fn assert_no_account(h: &Harness, email: &str) {
+    assert_eq!(h.sign_up(email, PASSWORD).await.status, StatusCode::CREATED, "an account was made for {email}");
+}
+
 fn token_exchanges(idp: &FakeIdp) -> usize {
     idp.requests().iter().filter(|url| url.ends_with("/token")).count()
 }
@@ -164,7 +169,7 @@ async fn an_id_token_with_another_sign_ins_nonce_is_refused_and_signs_no_one_in_
     let query = idp.sign_in(&begun.authorization_url, login);
     assert_eq!(landing(&callback(&h, &query, &[&begun.binding, &old]).await), Err("invalid_id_token".into()));
     assert_eq!(h.get("/auth/session", Some(&old)).await.status, StatusCode::OK, "a failed sign-in signs no one out");
-    assert_eq!(h.sign_up("replayed@example.com", PASSWORD).await.status, StatusCode::CREATED, "no account was made");
+    assert_no_account(&h, "replayed@example.com").await;
 }
 
 async fn a_sign_in_that_outlasts_its_attempt_is_refused(h: Harness) {
@@ -196,14 +201,14 @@ async fn a_refusal_at_the_token_endpoint_is_a_failed_code_exchange(h: Harness) {
     // A provider that fails outright is unavailable, not a refusal.
     let broken = Login { token_error: Some((500, json!({}))), ..Login::verified("t@example.com") };
     assert_eq!(sign_in(&h, &idp, broken).await, Err("idp_unavailable".into()));
-    assert_eq!(h.sign_up("t@example.com", PASSWORD).await.status, StatusCode::CREATED, "no account was made");
+    assert_no_account(&h, "t@example.com").await;
 }
 
 async fn an_id_token_whose_signature_does_not_verify_is_refused(h: Harness) {
     let (h, idp) = federated(h);
     let forged = Login { forged_signature: true, ..Login::verified("forged@example.com") };
     assert_eq!(sign_in(&h, &idp, forged).await, Err("invalid_id_token".into()));
-    assert_eq!(h.sign_up("forged@example.com", PASSWORD).await.status, StatusCode::CREATED, "no account was made");
+    assert_no_account(&h, "forged@example.com").await;
 }
 
 async fn an_expired_id_token_is_refused(h: Harness) {
@@ -219,7 +224,7 @@ async fn an_unverified_email_creates_no_account(h: Harness) {
     let (h, idp) = federated(h);
     let unverified = Login { email_verified: false, ..Login::verified("unproven@example.com") };
     assert_eq!(sign_in(&h, &idp, unverified).await, Err("email_not_verified".into()));
-    assert_eq!(h.sign_up("unproven@example.com", PASSWORD).await.status, StatusCode::CREATED, "no account was made");
+    assert_no_account(&h, "unproven@example.com").await;
 }
 
 async fn a_provider_that_rotated_its_signing_key_is_trusted_after_one_refetch(h: Harness) {

@@ -4,8 +4,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use http::StatusCode;
 use support::issuer::*;
 use support::*;
@@ -23,6 +21,7 @@ for_each_store!(
     an_unused_refresh_token_expires_and_a_family_ends_at_its_lifetime,
     a_refresh_token_is_only_good_for_the_client_it_was_issued_to,
 );
+for_each_store!(racing: parallel_refreshes_of_one_token_have_exactly_one_winner);
 
 async fn a_refresh_answers_new_tokens_and_a_new_refresh_token(h: Harness) {
     let h = h.issuer(&[]);
@@ -152,18 +151,4 @@ async fn parallel_refreshes_of_one_token_have_exactly_one_winner(h: Harness) {
     // family ends, the winner's new token with it.
     let winner = [&a, &b, &c].into_iter().find(|r| r.status == StatusCode::OK).unwrap();
     assert_eq!(h.refresh(winner.json["refresh_token"].as_str().unwrap()).await.error(), (400, "invalid_grant"));
-}
-
-#[tokio::test]
-async fn parallel_refreshes_of_one_token_have_exactly_one_winner_in_memory() {
-    let store = Arc::new(authfn::store::MemoryStore::new());
-    store.yield_after_each_token_read();
-    parallel_refreshes_of_one_token_have_exactly_one_winner(Harness::with_store(store, &[])).await
-}
-
-#[cfg(feature = "dynamodb")]
-#[tokio::test]
-#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
-async fn parallel_refreshes_of_one_token_have_exactly_one_winner_in_dynamodb() {
-    parallel_refreshes_of_one_token_have_exactly_one_winner(Harness::dynamodb(&[]).await).await
 }

@@ -19,8 +19,31 @@ pub mod issuer;
 
 /// Declares each named case, an `async fn(Harness)` of the including file, as a test over
 /// each store: the in-memory one always, DynamoDB's real API when `tests/run.sh` runs it.
+/// Cases after `racing:` start requests together that must meet a race: in memory they get
+/// a store whose token reads give way (see `Harness::racing_memory`); over DynamoDB the
+/// network does that for real.
 #[allow(unused_macros)] // Not every test binary runs over each store.
 macro_rules! for_each_store {
+    (racing: $($case:ident),* $(,)?) => {
+        mod racing_in_memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::support::Harness::racing_memory()).await
+                }
+            )*
+        }
+        #[cfg(feature = "dynamodb")]
+        mod racing_in_dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+                async fn $case() {
+                    super::$case(super::support::Harness::dynamodb(&[]).await).await
+                }
+            )*
+        }
+    };
     ($($case:ident),* $(,)?) => {
         mod memory {
             $(
@@ -144,6 +167,14 @@ impl Harness {
 
     pub async fn memory(overrides: &[(&str, &str)]) -> Self {
         Self::build(Arc::new(MemoryStore::new()), overrides)
+    }
+
+    /// Over a memory store where each read of a refresh token or device authorization gives
+    /// way to the other tasks, so requests joined on one thread all read before any writes.
+    pub fn racing_memory() -> Self {
+        let store = MemoryStore::new();
+        store.yield_after_each_token_read();
+        Self::build(Arc::new(store), &[])
     }
 
     /// A fresh table on the local DynamoDB API server that `tests/run.sh` starts.
