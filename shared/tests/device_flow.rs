@@ -194,8 +194,8 @@ async fn concurrent_polls_of_an_approved_code_get_tokens_once(h: Harness) {
 }
 
 /// The user answers one code in two tabs at once, allowing in one and denying in the other:
-/// both read the pending code before either answers. One answer lands, the other is told it
-/// came too late, and the device gets what the one that landed said.
+/// one answer lands, the other is told it came too late, and the device gets what the one
+/// that landed said.
 async fn of_two_concurrent_answers_to_one_code_exactly_one_lands(h: Harness) {
     let h = h.issuer(&[]);
     let asked = ask(&h, "two-tabs@example.com").await;
@@ -203,7 +203,9 @@ async fn of_two_concurrent_answers_to_one_code_exactly_one_lands(h: Harness) {
         tokio::join!(h.answer(&asked.cookie, &asked.user_code, "approve"), h.answer(&asked.cookie, &asked.user_code, "deny"));
     let mut statuses = [approve.status.as_u16(), deny.status.as_u16()];
     statuses.sort();
-    assert_eq!(statuses, [200, 409], "{} / {}", approve.text, deny.text);
+    // The late one meets the code answered (409), or, if it read after the answer landed,
+    // no longer pending (400).
+    assert!(statuses == [200, 409] || statuses == [200, 400], "{statuses:?}: {} / {}", approve.text, deny.text);
     let polled = h.poll(&asked.device_code).await;
     if approve.status == StatusCode::OK {
         assert_eq!(polled.status, StatusCode::OK, "{}", polled.text);
