@@ -77,3 +77,36 @@ async fn after_expiry_a_refresh_gets_a_working_access_token(h: Harness) {
     h.wait(ACCESS_TOKEN_SECS);
     assert_eq!(h.userinfo(access).await.status, StatusCode::UNAUTHORIZED, "its own lifetime, from the refresh");
 }
+
+/// The issuer's JWKS as a resource server fetches it: over "HTTP" to the issuer's own app.
+struct IssuerOverHttp(std::sync::Arc<Harness>);
+
+#[async_trait::async_trait]
+impl authfn::federation::outbound::HttpClient for IssuerOverHttp {
+    async fn send(
+        &self,
+        request: authfn::federation::outbound::OutboundRequest,
+    ) -> Result<authfn::federation::outbound::OutboundResponse, authfn::federation::outbound::OutboundError> {
+        let req = http::Request::get(request.url()).body(bytes::Bytes::new()).unwrap();
+        let res = self.0.app.route(req).await;
+        Ok(authfn::federation::outbound::OutboundResponse { status: res.status().as_u16(), body: res.into_body().into_bytes() })
+    }
+}
+
+#[tokio::test]
+async fn a_resource_server_accepts_an_access_token_until_it_expires_by_its_own_clock() {
+    let issuer = std::sync::Arc::new(Harness::memory(&[]).await.issuer(&[]));
+    let api = Harness::memory(&[("AUTHFN_ACCESS_TOKEN_ISSUER", "https://auth.example.com")])
+        .await
+        .with_http_client(std::sync::Arc::new(IssuerOverHttp(issuer.clone())));
+    let tokens = issuer.device_tokens("rs@example.com", "openid").await;
+    let authorization = format!("Bearer {}", tokens.access());
+    let me = || api.request("GET", "/me", vec![], None, None, vec![("authorization", authorization.as_str())]);
+    let res = me().await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert_eq!(res.json["user_id"], jwt_part(tokens.access(), 1)["sub"]);
+    api.wait(ACCESS_TOKEN_SECS - 1);
+    assert_eq!(me().await.status, StatusCode::OK, "alive one second before, by the resource server's clock");
+    api.wait(1);
+    assert_eq!(me().await.error(), (401, "invalid_token"));
+}
