@@ -33,6 +33,7 @@ for_each_store!(
     an_unverified_email_creates_no_account,
     a_provider_that_rotated_its_signing_key_is_trusted_after_one_refetch,
     a_sign_in_begun_by_fetch_is_answered_in_json,
+    an_answer_that_names_no_provider_or_another_one_is_refused,
 );
 
 /// authfn over `h`'s store and clock with the fake provider `idp` configured.
@@ -254,4 +255,22 @@ async fn a_sign_in_begun_by_fetch_is_answered_in_json(h: Harness) {
     // Its failures are JSON too.
     let again = h.request("GET", &path, vec![], None, Some(&binding), json).await;
     assert_eq!(again.error(), (400, "invalid_state"), "{}", again.text);
+}
+
+async fn an_answer_that_names_no_provider_or_another_one_is_refused(h: Harness) {
+    let (h, idp) = federated(h);
+    // RFC 9207: this provider names itself in every answer, so one that does not, or that
+    // names another, came from somewhere else (a mix-up attack).
+    fn without_iss(query: &str) -> String {
+        query.split('&').filter(|p| !p.starts_with("iss=")).collect::<Vec<_>>().join("&")
+    }
+    fn from_another_provider(query: &str) -> String {
+        format!("{}&iss=https%3A%2F%2Fevil.example.com", without_iss(query))
+    }
+    for tamper in [without_iss, from_another_provider] {
+        let begun = begin(&h, None).await;
+        let query = idp.sign_in(&begun.authorization_url, Login::verified("mixed@example.com"));
+        assert_eq!(landing(&callback(&h, &tamper(&query), &[&begun.binding]).await), Err("invalid_state".into()));
+    }
+    assert_eq!(token_exchanges(&idp), 0, "no code was sent to the token endpoint");
 }
