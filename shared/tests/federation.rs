@@ -247,12 +247,13 @@ async fn a_sign_in_begun_by_fetch_is_answered_in_json(h: Harness) {
 
     let query = idp.sign_in(url, Login::verified("spa@example.com"));
     let path = format!("/auth/federation/idp/callback?{query}");
-    let res = h.request("GET", &path, vec![], None, Some(&binding), json.clone()).await;
+    // The callback itself need not ask: the sign-in remembers how it began.
+    let res = h.request("GET", &path, vec![], None, Some(&binding), vec![]).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(res.json["return_to"], RETURN_TO);
     let session = h.get("/auth/session", Some(&res.cookie_named(SESSION))).await;
     assert_eq!(session.json["user"]["id"], res.json["user_id"]);
-    // Its failures are JSON too.
+    // A callback that asks for JSON gets its failures in JSON too.
     let again = h.request("GET", &path, vec![], None, Some(&binding), json).await;
     assert_eq!(again.error(), (400, "invalid_state"), "{}", again.text);
 }
