@@ -2,8 +2,6 @@
 //! flow and refreshes, a resource server (the confidential client `resource-server`) that
 //! introspects, and the signed-in user who answers on the device page.
 
-use std::time::Duration;
-
 use http::StatusCode;
 use serde_json::Value;
 
@@ -112,10 +110,5 @@ impl Harness {
         let tokens = self.poll(asked["device_code"].as_str().expect("device_code")).await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
         Tokens(tokens.json)
-    }
-
-    /// Walks the manual clock forward.
-    pub fn wait(&self, secs: u64) {
-        self.clock.advance(Duration::from_secs(secs));
     }
 }

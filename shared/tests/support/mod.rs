@@ -211,6 +211,11 @@ impl Harness {
         Harness { app, clock: self.clock.clone(), store: self.store.clone(), settings }
     }
 
+    /// Walks the manual clock `secs` forward.
+    pub fn wait(&self, secs: u64) {
+        self.clock.advance(std::time::Duration::from_secs(secs));
+    }
+
     pub fn now(&self) -> i64 {
         authfn::Clock::now(&self.clock).0
     }
