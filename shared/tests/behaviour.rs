@@ -13,29 +13,6 @@ use http::StatusCode;
 use serde_json::json;
 use support::*;
 
-macro_rules! for_each_store {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    super::$case(super::support::Harness::memory(&[]).await).await
-                }
-            )*
-        }
-        #[cfg(feature = "dynamodb")]
-        mod dynamodb {
-            $(
-                #[tokio::test]
-                #[ignore = "needs a local DynamoDB API: run tests/run.sh"]
-                async fn $case() {
-                    super::$case(super::support::Harness::dynamodb(&[]).await).await
-                }
-            )*
-        }
-    };
-}
-
 for_each_store!(
     sign_up_creates_a_user_and_a_cookie_session,
     sign_up_refuses_a_taken_email_in_any_case,

@@ -25,6 +25,8 @@ pub struct MemoryStore {
     tables: Mutex<Tables>,
     /// See [`MemoryStore::poll_after_each_user_code_lookup`].
     poll_after_lookup: std::sync::atomic::AtomicBool,
+    /// See [`MemoryStore::yield_after_each_token_read`].
+    yield_after_read: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryStore {
@@ -45,9 +47,40 @@ impl MemoryStore {
         self.poll_after_lookup.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// FAULT (test-only, named as such): each read of a refresh token or a device
+    /// authorization (by device code or user code) gives way to the other tasks before it answers, so requests that run
+    /// concurrently on one thread all read before any of them writes: the race that parallel
+    /// refreshes, polls or answers meet over DynamoDB for real, but not on cue.
+    pub fn yield_after_each_token_read(&self) {
+        self.yield_after_read.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    async fn maybe_yield(&self) {
+        if self.yield_after_read.load(std::sync::atomic::Ordering::SeqCst) {
+            YieldOnce(false).await;
+        }
+    }
+
     /// Number of live session records, for tests that check nothing was left behind.
     pub fn session_count(&self) -> usize {
         self.lock().sessions.len()
+    }
+}
+
+/// A future that is pending once (waking itself at once), then ready: the task gives way to
+/// the others without any runtime's help.
+struct YieldOnce(bool);
+
+impl std::future::Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
     }
 }
 
@@ -116,19 +149,25 @@ impl Store for MemoryStore {
     }
 
     async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
-        Ok(self.lock().devices.get(device_code_hash).filter(|d| is_live(d.expires_at, now)).cloned())
+        let read = self.lock().devices.get(device_code_hash).filter(|d| is_live(d.expires_at, now)).cloned();
+        self.maybe_yield().await;
+        Ok(read)
     }
 
     async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
-        let mut t = self.lock();
-        let found = t.devices.values_mut().find(|d| d.user_code_hash == *user_code_hash && is_live(d.expires_at, now));
-        let read = found.as_ref().map(|d| (*d).clone());
-        if let Some(stored) = found
-            && self.poll_after_lookup.load(std::sync::atomic::Ordering::SeqCst)
-        {
-            stored.last_polled_at = Some(now);
-            stored.version += 1;
-        }
+        let read = {
+            let mut t = self.lock();
+            let found = t.devices.values_mut().find(|d| d.user_code_hash == *user_code_hash && is_live(d.expires_at, now));
+            let read = found.as_ref().map(|d| (*d).clone());
+            if let Some(stored) = found
+                && self.poll_after_lookup.load(std::sync::atomic::Ordering::SeqCst)
+            {
+                stored.last_polled_at = Some(now);
+                stored.version += 1;
+            }
+            read
+        };
+        self.maybe_yield().await;
         Ok(read)
     }
 
@@ -161,7 +200,9 @@ impl Store for MemoryStore {
     }
 
     async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>> {
-        Ok(self.lock().refresh_tokens.get(token_hash).filter(|r| is_live(r.expires_at, now)).cloned())
+        let read = self.lock().refresh_tokens.get(token_hash).filter(|r| is_live(r.expires_at, now)).cloned();
+        self.maybe_yield().await;
+        Ok(read)
     }
 
     async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {

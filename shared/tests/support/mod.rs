@@ -16,6 +16,60 @@ use bytes::Bytes;
 use http::StatusCode;
 use serde_json::Value;
 
+pub mod idp;
+pub mod issuer;
+
+/// Declares each named case, an `async fn(Harness)` of the including file, as a test over
+/// each store: the in-memory one always, DynamoDB's real API when `tests/run.sh` runs it.
+/// Cases after `racing:` start requests together that must meet a race: in memory they get
+/// a store whose token reads give way (see `Harness::racing_memory`); over DynamoDB the
+/// network does that for real.
+#[allow(unused_macros)] // Not every test binary runs over each store.
+macro_rules! for_each_store {
+    (racing: $($case:ident),* $(,)?) => {
+        mod racing_in_memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::support::Harness::racing_memory()).await
+                }
+            )*
+        }
+        #[cfg(feature = "dynamodb")]
+        mod racing_in_dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+                async fn $case() {
+                    super::$case(super::support::Harness::dynamodb(&[]).await).await
+                }
+            )*
+        }
+    };
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::support::Harness::memory(&[]).await).await
+                }
+            )*
+        }
+        #[cfg(feature = "dynamodb")]
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                #[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+                async fn $case() {
+                    super::$case(super::support::Harness::dynamodb(&[]).await).await
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)] // Not every test binary runs over each store.
+pub(crate) use for_each_store;
+
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const JSON: &str = "application/json";
 pub const TRUSTED_ORIGIN: &str = "https://app.example.com";
@@ -55,6 +109,12 @@ pub struct Res {
 impl Res {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The status and the JSON body's `error` code (empty when it has none), to compare in
+    /// one assertion.
+    pub fn error(&self) -> (u16, &str) {
+        (self.status.as_u16(), self.json["error"].as_str().unwrap_or(""))
     }
 
     /// The whole Set-Cookie header that sets the cookie `name`.
@@ -111,6 +171,14 @@ impl Harness {
         Self::build(Arc::new(MemoryStore::new()), overrides)
     }
 
+    /// Over a memory store where each read of a refresh token or device authorization gives
+    /// way to the other tasks, so requests joined on one thread all read before any writes.
+    pub fn racing_memory() -> Self {
+        let store = MemoryStore::new();
+        store.yield_after_each_token_read();
+        Self::build(Arc::new(store), &[])
+    }
+
     /// A fresh table on the local DynamoDB API server that `tests/run.sh` starts.
     #[cfg(feature = "dynamodb")]
     pub async fn dynamodb(overrides: &[(&str, &str)]) -> Self {
@@ -143,6 +211,11 @@ impl Harness {
         settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let app = Self::app(&settings, self.store.clone(), &self.clock);
         Harness { app, clock: self.clock.clone(), store: self.store.clone(), settings }
+    }
+
+    /// Walks the manual clock `secs` forward.
+    pub fn wait(&self, secs: u64) {
+        self.clock.advance(std::time::Duration::from_secs(secs));
     }
 
     pub fn now(&self) -> i64 {
