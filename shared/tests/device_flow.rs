@@ -1,6 +1,7 @@
 //! The device authorization grant (RFC 8628) from both ends: the device that asks and polls,
 //! and the signed-in user who answers on the device page. Driven through `App::handle` with
 //! the manual clock, over each store.
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 
 mod support;
 

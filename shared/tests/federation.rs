@@ -2,6 +2,7 @@
 //! authfn's outbound `HttpClient` that signs real ID tokens: what a successful sign-in leaves
 //! behind, and each way a callback is refused. Driven through `App::handle` with the manual
 //! clock, over each store.
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 
 mod support;
 

@@ -3,6 +3,7 @@
 //! confidential client's secret, and the device flow's protections against a phished code
 //! (RFC 8628 §5.4): user codes at rest only as keyed hashes, an approval that ends with the
 //! user's "sign out everywhere", and a device page that says who asked, when and from where.
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 
 mod support;
 

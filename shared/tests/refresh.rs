@@ -1,6 +1,7 @@
 //! Refresh tokens (OAuth 2.0 Security BCP §4.14): each refresh rotates the token, a rotated
 //! token that comes back revokes its whole family, and of parallel refreshes of one token
 //! exactly one wins. Driven through `App::handle` with the manual clock, over each store.
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 
 mod support;
 

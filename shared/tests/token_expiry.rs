@@ -1,6 +1,7 @@
 //! Access tokens live for their configured lifetime by the issuer's clock, to the second:
 //! userinfo, introspection and a protected route accept one until then and refuse it after.
 //! Driven through `App::handle` with the manual clock, over each store.
+#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
 
 mod support;
 
@@ -33,7 +34,7 @@ async fn introspection_says_an_access_token_is_active_until_it_expires(h: Harnes
     let tokens = h.device_tokens("bob@example.com", "openid").await;
     let active = h.introspect(tokens.access()).await;
     assert_eq!(active["active"], true, "{active}");
-    assert_eq!(active["exp"], h.now() + ACCESS_TOKEN_SECS as i64);
+    assert_eq!(active["exp"], h.now() + i64::try_from(ACCESS_TOKEN_SECS).unwrap());
     assert_eq!(active["client_id"], "cli");
     h.wait(ACCESS_TOKEN_SECS - 1);
     assert_eq!(h.introspect(tokens.access()).await["active"], true);

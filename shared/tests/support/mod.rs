@@ -24,7 +24,7 @@ pub mod issuer;
 /// Cases after `racing:` start requests together that must meet a race: in memory they get
 /// a store whose token reads give way (see `Harness::racing_memory`); over DynamoDB the
 /// network does that for real.
-#[allow(unused_macros)] // Not every test binary runs over each store.
+#[allow(unused_macros, reason = "not every test binary runs over each store")]
 macro_rules! for_each_store {
     (racing: $($case:ident),* $(,)?) => {
         mod racing_in_memory {
@@ -67,7 +67,7 @@ macro_rules! for_each_store {
         }
     };
 }
-#[allow(unused_imports)] // Not every test binary runs over each store.
+#[allow(unused_imports, reason = "not every test binary runs over each store")]
 pub(crate) use for_each_store;
 
 pub const PASSWORD: &str = "correct horse battery staple";
