@@ -37,11 +37,6 @@ pub struct CloudflareStore {
     max_session_lifetime: std::time::Duration,
 }
 
-// Workers run one request at a time per isolate on one thread; the JavaScript handles inside
-// are never shared across threads, which the `Store` bounds only require natively.
-unsafe impl Send for CloudflareStore {}
-unsafe impl Sync for CloudflareStore {}
-
 impl CloudflareStore {
     pub fn new(sessions: KvStore, db: D1Database, max_session_lifetime: std::time::Duration) -> Self {
         CloudflareStore { sessions, db, max_session_lifetime }
