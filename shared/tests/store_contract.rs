@@ -256,7 +256,7 @@ async fn renewal_never_creates_a_session(store: Arc<dyn Store>) {
 
     // Nor after a sign-out: a renewal racing a delete must not resurrect the session.
     store.put_session(&session).await.unwrap();
-    store.delete_session(&session.token_hash).await.unwrap();
+    store.delete_session(&session.token_hash, T0).await.unwrap();
     store.renew_session(&session.token_hash, T0, T0.plus(DAY)).await.unwrap();
     assert_eq!(store.session(&session.token_hash, T0).await.unwrap(), None);
 }
@@ -267,11 +267,11 @@ async fn deleted_sessions_are_gone(store: Arc<dyn Store>) {
     store.put_session(&kept).await.unwrap();
     store.put_session(&deleted).await.unwrap();
 
-    store.delete_session(&deleted.token_hash).await.unwrap();
+    store.delete_session(&deleted.token_hash, T0).await.unwrap();
     assert_eq!(store.session(&deleted.token_hash, T0).await.unwrap(), None);
     assert_eq!(store.session(&kept.token_hash, T0).await.unwrap(), Some(kept));
     // Deleting again, or deleting what never existed, is not an error.
-    store.delete_session(&deleted.token_hash).await.unwrap();
+    store.delete_session(&deleted.token_hash, T0).await.unwrap();
 }
 
 async fn revoking_all_sessions_bumps_the_epoch_and_deletes_only_that_users_sessions(store: Arc<dyn Store>) {

@@ -34,24 +34,51 @@ pub(super) struct UserRow {
 
 impl UserRow {
     pub(super) fn into_record(self) -> StoreResult<UserRecord> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("user {what}"));
         Ok(UserRecord {
             id: UserId::from_stored(self.id),
             email: Email::from_stored(self.email),
             password_hash: self.password_hash.map(PasswordHashString::from_stored),
             created_at: UnixTime(self.created_at),
-            session_epoch: u64::try_from(self.session_epoch).map_err(|_| corrupt("epoch"))?,
+            session_epoch: unsigned(self.session_epoch, "user session_epoch")?,
         })
     }
 }
 
+/// A D1 boolean, stored as 0 or 1: any other value is a corrupt row, not a guess.
+fn flag(value: i64, what: &str) -> StoreResult<bool> {
+    match value {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(StoreError::Corrupt(format!("{what} is not 0 or 1"))),
+    }
+}
+
+/// A D1 integer that must not be negative (counts, epochs, intervals, versions).
+fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
+}
+
 #[derive(Deserialize)]
 pub(super) struct AttemptRow {
-    pub(super) binding_hash: String,
-    pub(super) provider: String,
-    pub(super) return_to: String,
-    pub(super) wants_json: i64,
-    pub(super) expires_at: i64,
+    binding_hash: String,
+    provider: String,
+    return_to: String,
+    wants_json: i64,
+    expires_at: i64,
+}
+
+impl AttemptRow {
+    pub(super) fn into_attempt(self, key: TokenHash) -> StoreResult<FederationAttempt> {
+        Ok(FederationAttempt {
+            key,
+            binding_hash: TokenHash::from_hex(&self.binding_hash)
+                .ok_or_else(|| StoreError::Corrupt("federation attempt binding hash".into()))?,
+            provider: self.provider,
+            return_to: self.return_to,
+            wants_json: flag(self.wants_json, "federation attempt wants_json")?,
+            expires_at: UnixTime(self.expires_at),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -74,23 +101,21 @@ pub(super) struct DeviceRow {
 impl DeviceRow {
     pub(super) fn into_record(self) -> StoreResult<DeviceAuthorization> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("device authorization {what}"));
-        let status = match (self.status.as_str(), self.user_id, self.user_epoch.and_then(|e| u64::try_from(e).ok())) {
-            ("pending", ..) => DeviceStatus::Pending,
-            ("approved", Some(id), Some(user_epoch)) => DeviceStatus::Approved { user_id: UserId::from_stored(id), user_epoch },
-            ("denied", ..) => DeviceStatus::Denied,
-            ("consumed", ..) => DeviceStatus::Consumed,
-            _ => return Err(corrupt("status")),
-        };
+        let (user_id, user_epoch) = (self.user_id, self.user_epoch);
+        let status = DeviceStatus::from_stored(&self.status, || match (user_id, user_epoch) {
+            (Some(id), Some(epoch)) => Ok((UserId::from_stored(id), unsigned(epoch, "device authorization user_epoch")?)),
+            _ => Err(corrupt("approval")),
+        })?;
         Ok(DeviceAuthorization {
             device_code_hash: TokenHash::from_hex(&self.device_code_hash).ok_or_else(|| corrupt("hash"))?,
             user_code_hash: TokenHash::from_hex(&self.user_code_hash).ok_or_else(|| corrupt("user code hash"))?,
             client_id: self.client_id,
             scope: self.scope,
             status,
-            interval_secs: u64::try_from(self.interval_secs).map_err(|_| corrupt("interval"))?,
+            interval_secs: unsigned(self.interval_secs, "device authorization interval")?,
             last_polled_at: self.last_polled_at.map(UnixTime),
             expires_at: UnixTime(self.expires_at),
-            version: u64::try_from(self.version).map_err(|_| corrupt("version"))?,
+            version: unsigned(self.version, "device authorization version")?,
             created_at: UnixTime(self.created_at),
             requested_from: self.requested_from,
         })
@@ -100,24 +125,25 @@ impl DeviceRow {
 pub(super) const DEVICE_COLUMNS: &str = "device_code_hash, user_code_hash, client_id, scope, status, user_id, interval_secs, \
      last_polled_at, version, expires_at, user_epoch, created_at, requested_from";
 
-pub(super) fn device_status(status: &DeviceStatus) -> (&'static str, Option<&str>, JsValue) {
-    match status {
-        DeviceStatus::Pending => ("pending", None, JsValue::NULL),
-        DeviceStatus::Approved { user_id, user_epoch } => ("approved", Some(user_id.as_str()), number(*user_epoch as i64)),
-        DeviceStatus::Denied => ("denied", None, JsValue::NULL),
-        DeviceStatus::Consumed => ("consumed", None, JsValue::NULL),
+/// A device status as three D1 values: its name, the approving user (or NULL) and their
+/// epoch (or NULL).
+pub(super) fn device_status(status: &DeviceStatus) -> [JsValue; 3] {
+    let (name, approval) = status.to_stored();
+    match approval {
+        Some((user_id, user_epoch)) => [text(name), text(user_id.as_str()), number(user_epoch as i64)],
+        None => [text(name), JsValue::NULL, JsValue::NULL],
     }
 }
 
 pub(super) fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
-    let (status, user_id, user_epoch) = device_status(&auth.status);
+    let [status, user_id, user_epoch] = device_status(&auth.status);
     vec![
         text(&auth.device_code_hash.to_hex()),
         text(&auth.user_code_hash.to_hex()),
         text(&auth.client_id),
         text(&auth.scope),
-        text(status),
-        optional_text(user_id),
+        status,
+        user_id,
         number(auth.interval_secs as i64),
         auth.last_polled_at.map_or(JsValue::NULL, |t| number(t.0)),
         number(auth.version as i64),
@@ -130,14 +156,30 @@ pub(super) fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
 
 #[derive(Deserialize)]
 pub(super) struct RefreshRow {
-    pub(super) family_id: String,
-    pub(super) user_id: String,
-    pub(super) client_id: String,
-    pub(super) scope: String,
-    pub(super) user_epoch: i64,
-    pub(super) active: i64,
-    pub(super) family_expires_at: i64,
-    pub(super) expires_at: i64,
+    family_id: String,
+    user_id: String,
+    client_id: String,
+    scope: String,
+    user_epoch: i64,
+    active: i64,
+    family_expires_at: i64,
+    expires_at: i64,
+}
+
+impl RefreshRow {
+    pub(super) fn into_record(self, token_hash: TokenHash) -> StoreResult<RefreshTokenRecord> {
+        Ok(RefreshTokenRecord {
+            token_hash,
+            family_id: self.family_id,
+            user_id: UserId::from_stored(self.user_id),
+            client_id: self.client_id,
+            scope: self.scope,
+            user_epoch: unsigned(self.user_epoch, "refresh token user_epoch")?,
+            active: flag(self.active, "refresh token active")?,
+            family_expires_at: UnixTime(self.family_expires_at),
+            expires_at: UnixTime(self.expires_at),
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -146,9 +188,9 @@ pub(super) struct CounterRow {
     expires_at: i64,
 }
 
-impl From<CounterRow> for Counter {
-    fn from(row: CounterRow) -> Self {
-        Counter { count: u64::try_from(row.count).unwrap_or(0), expires_at: UnixTime(row.expires_at) }
+impl CounterRow {
+    pub(super) fn into_counter(self) -> StoreResult<Counter> {
+        Ok(Counter { count: unsigned(self.count, "counter count")?, expires_at: UnixTime(self.expires_at) })
     }
 }
 
@@ -177,7 +219,15 @@ impl StoredSession {
         }
     }
 
-    pub(super) fn into_record(self, token_hash: TokenHash) -> SessionRecord {
+    /// Reads a KV value back. A value that does not parse is corrupt; the error does not
+    /// quote it.
+    pub(super) fn parse(value: &str, token_hash: TokenHash) -> StoreResult<SessionRecord> {
+        let stored: StoredSession = serde_json::from_str(value)
+            .map_err(|_| StoreError::Corrupt("session record in KV is not a session".into()))?;
+        Ok(stored.into_record(token_hash))
+    }
+
+    fn into_record(self, token_hash: TokenHash) -> SessionRecord {
         SessionRecord {
             id: SessionId::from_stored(self.id),
             token_hash,

@@ -1,17 +1,20 @@
 //! The [`Store`] trait over KV and D1.
 
+use worker::D1Result;
+
 use super::rows::*;
 use super::*;
-use crate::clock::{Clock, SystemClock};
 
 /// KV refuses an `expirationTtl` under 60 s; records live at least that long in KV, and reads
 /// check the deadline they carry.
 const KV_MIN_TTL_SECS: u64 = 60;
 
 impl CloudflareStore {
+    /// Writes the KV record, kept there until its deadline. The record's `renewed_at` is the
+    /// caller's "now" (a session is written when it starts or is renewed), so the TTL follows
+    /// the caller's clock, not this isolate's.
     async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
-        let now = SystemClock.now();
-        let ttl = now.secs_until(session.idle_expires_at.min(session.expires_at)).max(KV_MIN_TTL_SECS);
+        let ttl = session.renewed_at.secs_until(session.idle_expires_at.min(session.expires_at)).max(KV_MIN_TTL_SECS);
         let value = serde_json::to_string(&StoredSession::from_record(session)).expect("a session serialises");
         self.sessions
             .put(&session_key(&session.token_hash), value)
@@ -23,22 +26,29 @@ impl CloudflareStore {
     }
 
     async fn stored_session(&self, token_hash: &TokenHash) -> StoreResult<Option<SessionRecord>> {
-        let stored = self
-            .sessions
-            .get(&session_key(token_hash))
-            .json::<StoredSession>()
-            .await
-            .map_err(|e| unavailable("KV get", e))?;
-        Ok(stored.map(|s| s.into_record(token_hash.clone())))
+        let stored = self.sessions.get(&session_key(token_hash)).text().await.map_err(|e| unavailable("KV get", e))?;
+        stored.map(|value| StoredSession::parse(&value, *token_hash)).transpose()
     }
 
-    async fn is_revoked(&self, token_hash: &TokenHash) -> StoreResult<bool> {
+    async fn is_revoked(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<bool> {
         let row: Option<i64> = self
-            .statement("SELECT 1 AS revoked FROM revoked_sessions WHERE token_hash = ?1", &[text(&token_hash.to_hex())])?
+            .statement(
+                "SELECT 1 AS revoked FROM revoked_sessions WHERE token_hash = ?1 AND expires_at > ?2",
+                &[text(&token_hash.to_hex()), number(now.0)],
+            )?
             .first(Some("revoked"))
             .await
             .map_err(|e| unavailable("D1 revoked_sessions", e))?;
         Ok(row.is_some())
+    }
+}
+
+/// Whether a write changed exactly one row: how D1 reports which of two racing writers won.
+/// A result without a change count is an error, not a loss.
+fn changed_one(result: &D1Result, what: &str) -> StoreResult<bool> {
+    match result.meta().map_err(|e| unavailable(what, e))?.and_then(|m| m.changes) {
+        Some(changes) => Ok(changes == 1),
+        None => Err(StoreError::Unavailable(format!("{what}: D1 reported no change count"))),
     }
 }
 
@@ -64,7 +74,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 insert user", e))?;
-        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        let inserted = changed_one(&result, "D1 insert user")?;
         if inserted {
             return Ok(Insert::Inserted);
         }
@@ -130,7 +140,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 link identity", e))?;
-        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        let inserted = changed_one(&result, "D1 link identity")?;
         Ok(if inserted { Insert::Inserted } else { Insert::AlreadyExists })
     }
 
@@ -165,16 +175,7 @@ impl Store for CloudflareStore {
             .await
             .map_err(|e| unavailable("D1 take federation attempt", e))?;
         let Some(row) = row else { return Ok(None) };
-        let binding_hash = TokenHash::from_hex(&row.binding_hash)
-            .ok_or_else(|| StoreError::Corrupt("federation attempt binding hash".into()))?;
-        let attempt = FederationAttempt {
-            key: *key,
-            binding_hash,
-            provider: row.provider,
-            return_to: row.return_to,
-            wants_json: row.wants_json != 0,
-            expires_at: UnixTime(row.expires_at),
-        };
+        let attempt = row.into_attempt(*key)?;
         Ok(is_live(attempt.expires_at, now).then_some(attempt))
     }
 
@@ -195,7 +196,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 insert device authorization", e))?;
-        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        let inserted = changed_one(&result, "D1 insert device authorization")?;
         Ok(if inserted { Insert::Inserted } else { Insert::AlreadyExists })
     }
 
@@ -237,23 +238,30 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 update device authorization", e))?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1)
+        changed_one(&result, "D1 update device authorization")
     }
 
     async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
         // Conditioned on the status, not the version: polls bump the version but never the
         // status, so they cannot make the user's answer fail.
-        let (status, user_id, user_epoch) = device_status(decision);
+        let [status, user_id, user_epoch] = device_status(decision);
         let result = self
             .statement(
                 "UPDATE device_authorizations SET status = ?2, user_id = ?3, user_epoch = ?4, version = version + 1 \
-                 WHERE device_code_hash = ?1 AND status = 'pending' AND expires_at > ?5",
-                &[text(&device_code_hash.to_hex()), text(status), optional_text(user_id), user_epoch, number(now.0)],
+                 WHERE device_code_hash = ?1 AND status = ?6 AND expires_at > ?5",
+                &[
+                    text(&device_code_hash.to_hex()),
+                    status,
+                    user_id,
+                    user_epoch,
+                    number(now.0),
+                    text(DeviceStatus::STORED_PENDING),
+                ],
             )?
             .run()
             .await
             .map_err(|e| unavailable("D1 decide device authorization", e))?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1)
+        changed_one(&result, "D1 decide device authorization")
     }
 
     async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
@@ -288,17 +296,7 @@ impl Store for CloudflareStore {
             .first(None)
             .await
             .map_err(|e| unavailable("D1 refresh token", e))?;
-        Ok(row.map(|r| RefreshTokenRecord {
-            token_hash: *token_hash,
-            family_id: r.family_id,
-            user_id: UserId::from_stored(r.user_id),
-            client_id: r.client_id,
-            scope: r.scope,
-            user_epoch: u64::try_from(r.user_epoch).unwrap_or(0),
-            active: r.active != 0,
-            family_expires_at: UnixTime(r.family_expires_at),
-            expires_at: UnixTime(r.expires_at),
-        }))
+        row.map(|r| r.into_record(*token_hash)).transpose()
     }
 
     async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
@@ -314,7 +312,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 rotate refresh token", e))?;
-        if result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
+        if !changed_one(&result, "D1 rotate refresh token")? {
             return Ok(Rotation::AlreadyUsed);
         }
         self.put_refresh_token(new).await?;
@@ -382,7 +380,7 @@ impl Store for CloudflareStore {
         if !is_live(session.idle_expires_at, now) || !is_live(session.expires_at, now) {
             return Ok(None);
         }
-        if self.is_revoked(token_hash).await? {
+        if self.is_revoked(token_hash, now).await? {
             return Ok(None);
         }
         Ok(Some(session))
@@ -399,8 +397,7 @@ impl Store for CloudflareStore {
         self.put_session_record(&session).await
     }
 
-    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()> {
-        let now = SystemClock.now();
+    async fn delete_session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<()> {
         // The revocation row must outlive every copy of the record: its absolute expiry if
         // this location can read it, else the configured absolute lifetime from now.
         let until = match self.stored_session(token_hash).await? {
@@ -444,7 +441,7 @@ impl Store for CloudflareStore {
             .first(None)
             .await
             .map_err(|e| unavailable("D1 increment", e))?;
-        row.map(Counter::from).ok_or_else(|| StoreError::Corrupt("increment returned no row".into()))
+        row.map(CounterRow::into_counter).transpose()?.ok_or_else(|| StoreError::Corrupt("increment returned no row".into()))
     }
 
     async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>> {
@@ -456,7 +453,7 @@ impl Store for CloudflareStore {
             .first(None)
             .await
             .map_err(|e| unavailable("D1 counter", e))?;
-        Ok(row.map(Counter::from))
+        row.map(CounterRow::into_counter).transpose()
     }
 
     async fn put_counter(&self, key: &CounterKey, counter: Counter) -> StoreResult<()> {

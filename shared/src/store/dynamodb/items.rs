@@ -93,12 +93,7 @@ pub(super) fn attempt_item(attempt: &FederationAttempt) -> Item {
 }
 
 pub(super) fn device_item(auth: &DeviceAuthorization) -> Item {
-    let (status, approval) = match &auth.status {
-        DeviceStatus::Pending => ("pending", None),
-        DeviceStatus::Approved { user_id, user_epoch } => ("approved", Some((user_id, user_epoch))),
-        DeviceStatus::Denied => ("denied", None),
-        DeviceStatus::Consumed => ("consumed", None),
-    };
+    let (status, approval) = auth.status.to_stored();
     let mut item = HashMap::from([
         (PK.into(), s(device_key(&auth.device_code_hash))),
         ("user_code_hash".into(), s(auth.user_code_hash.to_hex())),
@@ -123,16 +118,9 @@ pub(super) fn device_item(auth: &DeviceAuthorization) -> Item {
 
 pub(super) fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<DeviceAuthorization> {
     let d = Decoder::new("device authorization", item);
-    let status = match d.string("status")?.as_str() {
-        "pending" => DeviceStatus::Pending,
-        "approved" => DeviceStatus::Approved {
-            user_id: UserId::from_stored(d.string("user_id")?),
-            user_epoch: d.number("user_epoch")?,
-        },
-        "denied" => DeviceStatus::Denied,
-        "consumed" => DeviceStatus::Consumed,
-        _ => return Err(d.corrupt("status", "is unknown")),
-    };
+    let status = DeviceStatus::from_stored(&d.string("status")?, || {
+        Ok((UserId::from_stored(d.string("user_id")?), d.number("user_epoch")?))
+    })?;
     Ok(DeviceAuthorization {
         device_code_hash: *hash,
         user_code_hash: TokenHash::from_hex(&d.string("user_code_hash")?)

@@ -295,7 +295,11 @@ impl Store for DynamoStore {
     async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
         // Conditioned on the status, not the version: polls bump the version but never the
         // status, so they cannot make the user's answer fail.
-        let mut update = self
+        if !matches!(decision, DeviceStatus::Approved { .. } | DeviceStatus::Denied) {
+            return Err(StoreError::Corrupt("a device answer must be approved or denied".into()));
+        }
+        let (status, approval) = decision.to_stored();
+        let update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -304,21 +308,16 @@ impl Store for DynamoStore {
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", TTL)
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":pending", s(DeviceStatus::STORED_PENDING))
             .expression_attribute_values(":now", time(now))
-            .expression_attribute_values(":one", n(1));
-        update = match decision {
-            DeviceStatus::Approved { user_id, user_epoch } => update
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":status", s(status));
+        let update = match approval {
+            Some((user_id, user_epoch)) => update
                 .update_expression("SET #status = :status, user_id = :user, user_epoch = :epoch ADD #version :one")
-                .expression_attribute_values(":status", s("approved"))
                 .expression_attribute_values(":user", s(user_id.as_str()))
                 .expression_attribute_values(":epoch", n(user_epoch)),
-            DeviceStatus::Denied => {
-                update.update_expression("SET #status = :status ADD #version :one").expression_attribute_values(":status", s("denied"))
-            }
-            DeviceStatus::Pending | DeviceStatus::Consumed => {
-                return Err(StoreError::Corrupt("a device answer must be approved or denied".into()));
-            }
+            None => update.update_expression("SET #status = :status ADD #version :one"),
         };
         match update.send().await {
             Ok(_) => Ok(true),
@@ -433,7 +432,7 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()> {
+    async fn delete_session(&self, token_hash: &TokenHash, _now: UnixTime) -> StoreResult<()> {
         self.delete(session_key(token_hash)).await
     }
 
