@@ -188,3 +188,27 @@ macro_rules! case_table {
 pub fn cases() -> Vec<Case> {
     for_each_case!(case_table! {})
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unequal() -> Outcome {
+        check_eq!(1 + 1, 3, "arithmetic");
+        Ok(())
+    }
+
+    fn false_check() -> Outcome {
+        check!(1 > 2, "ordering");
+        Ok(())
+    }
+
+    #[test]
+    fn failed_checks_fail_the_case_and_say_what_they_saw() {
+        let message = unequal().unwrap_err().message().to_owned();
+        assert!(message.contains("1 + 1 == 3") && message.contains("arithmetic"), "{message}");
+        assert!(message.contains("left: 2") && message.contains("right: 3"), "{message}");
+        assert!(false_check().unwrap_err().message().contains("1 > 2: ordering"));
+        assert!(None::<u8>.found().is_err());
+    }
+}
