@@ -42,14 +42,16 @@ wait_until_up "wrangler dev (store contract)" "$pid" "$log" "${WRANGLER_DEV_TIME
 
 # One request runs every case in turn; the verdicts come back as JSON.
 python3 - "$base/run" "$log" <<'PY'
-import json, sys, time, urllib.request
+import json, sys, time, urllib.error, urllib.request
 
 url, log = sys.argv[1], sys.argv[2]
 started = time.monotonic()
 try:
     verdicts = json.load(urllib.request.urlopen(url, timeout=600))["cases"]
 except Exception as e:
-    print(f"store-contract-worker: {url} gave no verdicts ({e}); wrangler's output:", file=sys.stderr)
+    body = e.read().decode(errors="replace") if isinstance(e, urllib.error.HTTPError) else ""
+    print(f"store-contract-worker: {url} gave no verdicts ({e}) {body}", file=sys.stderr)
+    time.sleep(1)  # wrangler logs the request after answering it
     sys.stderr.write(open(log).read()[-4000:])
     sys.exit(1)
 failed = [v for v in verdicts if not v["passed"]]

@@ -24,12 +24,13 @@ use wasm_bindgen::JsValue;
 use worker::kv::KvStore;
 use worker::{Context, D1Database, Env, Request, Response, event};
 
-/// Every table of `infra/d1`, emptied before each case.
+/// Every table of `infra/d1`, emptied before each case: `identities` before the `users` its
+/// foreign key names.
 const TABLES: [&str; 8] = [
+    "identities",
     "users",
     "counters",
     "revoked_sessions",
-    "identities",
     "federation_attempts",
     "device_authorizations",
     "refresh_tokens",

@@ -14,8 +14,9 @@
 //!
 //! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
 //! KV record is live, its token hash has no revocation row, and it carries the user's current
-//! epoch (read from D1 by the caller). A renewal racing a sign-out may write the KV record
-//! back, but the revocation row still refuses it.
+//! epoch (both read from D1 in one statement with every session read). A renewal racing a
+//! sign-out may write the KV record back, but the revocation row still refuses it; "sign out
+//! everywhere" cannot find a user's KV records, and needs not: the epoch refuses them all.
 //!
 //! The schema is `infra/d1/*.sql`, applied by `wrangler d1 migrations apply`.
 use wasm_bindgen::JsValue;

@@ -58,6 +58,24 @@ fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
 }
 
+/// What D1 says of a session read from KV (`CloudflareStore::is_refused`).
+#[derive(Deserialize)]
+pub(super) struct SessionCheck {
+    revoked: i64,
+    user_epoch: Option<i64>,
+}
+
+impl SessionCheck {
+    pub(super) fn revoked(&self) -> StoreResult<bool> {
+        flag(self.revoked, "session check revoked")
+    }
+
+    /// The user's current epoch; `None` if no such user exists.
+    pub(super) fn user_epoch(&self) -> StoreResult<Option<u64>> {
+        self.user_epoch.map(|e| unsigned(e, "user session_epoch")).transpose()
+    }
+}
+
 #[derive(Deserialize)]
 pub(super) struct AttemptRow {
     binding_hash: String,

@@ -30,16 +30,21 @@ impl CloudflareStore {
         stored.map(|value| StoredSession::parse(&value, *token_hash)).transpose()
     }
 
-    async fn is_revoked(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<bool> {
-        let row: Option<i64> = self
+    /// Whether D1 still accepts a session read from KV: no live revocation of its token, and
+    /// its user's epoch (if the user exists) is the one it carries. One statement, so this
+    /// costs the session read no more than the revocation check alone did.
+    async fn is_refused(&self, session: &SessionRecord, now: UnixTime) -> StoreResult<bool> {
+        let check: Option<SessionCheck> = self
             .statement(
-                "SELECT 1 AS revoked FROM revoked_sessions WHERE token_hash = ?1 AND expires_at > ?2",
-                &[text(&token_hash.to_hex()), number(now.0)],
+                "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE token_hash = ?1 AND expires_at > ?2) AS revoked, \
+                 (SELECT session_epoch FROM users WHERE id = ?3) AS user_epoch",
+                &[text(&session.token_hash.to_hex()), number(now.0), text(session.user_id.as_str())],
             )?
-            .first(Some("revoked"))
+            .first(None)
             .await
-            .map_err(|e| unavailable("D1 revoked_sessions", e))?;
-        Ok(row.is_some())
+            .map_err(|e| unavailable("D1 session check", e))?;
+        let check = check.ok_or_else(|| StoreError::Corrupt("session check returned no row".into()))?;
+        Ok(check.revoked()? || check.user_epoch()?.is_some_and(|epoch| epoch != session.user_epoch))
     }
 }
 
@@ -380,7 +385,7 @@ impl Store for CloudflareStore {
         if !is_live(session.idle_expires_at, now) || !is_live(session.expires_at, now) {
             return Ok(None);
         }
-        if self.is_revoked(token_hash, now).await? {
+        if self.is_refused(&session, now).await? {
             return Ok(None);
         }
         Ok(Some(session))
