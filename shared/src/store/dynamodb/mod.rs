@@ -35,6 +35,7 @@ use super::*;
 
 mod connection;
 mod items;
+mod requests;
 mod schema;
 mod store;
 
