@@ -24,19 +24,6 @@ use wasm_bindgen::JsValue;
 use worker::kv::KvStore;
 use worker::{Context, D1Database, Env, Request, Response, event};
 
-/// Every table of `infra/d1`, emptied before each case: `identities` before the `users` its
-/// foreign key names.
-const TABLES: [&str; 8] = [
-    "identities",
-    "users",
-    "counters",
-    "revoked_sessions",
-    "federation_attempts",
-    "device_authorizations",
-    "refresh_tokens",
-    "revoked_token_families",
-];
-
 /// The absolute session lifetime the store is configured with (authfn's default).
 const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
@@ -103,9 +90,23 @@ fn all_cases() -> Vec<(&'static str, Run)> {
     cases
 }
 
+/// Empties every table the migrations made (newest first, so a table is emptied before the
+/// one its foreign key names) and every KV key.
 async fn empty(env: &Env) -> worker::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Table {
+        name: String,
+    }
     let db = env.d1("DB")?;
-    let deletes = TABLES.iter().map(|t| db.prepare(format!("DELETE FROM {t}"))).collect();
+    let tables: Vec<Table> = db
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' \
+             AND name NOT LIKE '!_cf!_%' ESCAPE '!' AND name != 'd1_migrations' ORDER BY rowid DESC",
+        )
+        .all()
+        .await?
+        .results()?;
+    let deletes = tables.iter().map(|t| db.prepare(format!("DELETE FROM \"{}\"", t.name))).collect();
     db.batch(deletes).await?;
     let kv = env.kv("SESSIONS")?;
     loop {
