@@ -10,15 +10,13 @@
 //! must read as corrupt, and a revocation that must outlive a session written back after it.
 #![cfg(target_arch = "wasm32")]
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use authfn::store::cloudflare::CloudflareStore;
 use authfn::store::{CounterKey, Store, StoreError};
 use authfn_store_contract::cases::{DAY, T0, refresh, session_of, user};
-use authfn_store_contract::{Failure, Outcome, check, check_eq};
+use authfn_store_contract::{CaseFuture, Failure, Outcome, check, check_eq};
 use serde_json::json;
 use wasm_bindgen::JsValue;
 use worker::kv::KvStore;
@@ -57,8 +55,6 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 fn store(env: &Env) -> worker::Result<CloudflareStore> {
     Ok(CloudflareStore::new(env.kv("SESSIONS")?, env.d1("DB")?, MAX_SESSION_LIFETIME))
 }
-
-type CaseFuture = Pin<Box<dyn Future<Output = Outcome>>>;
 
 /// How a case runs: the shared ones get the store, this store's own get its bindings too.
 enum Run {

@@ -170,12 +170,15 @@ where
     futures_util::future::join_all(calls).await.into_iter().map(|r| r.map_err(Failure::from)).collect()
 }
 
+/// A running case, boxed so that every case has one type.
+pub type CaseFuture = Pin<Box<dyn Future<Output = Outcome>>>;
+
 /// A case as data, for a harness that runs the list at run time (the Worker).
 pub struct Case {
     /// The case's name, as in the native test names.
     pub name: &'static str,
     /// Runs the case against a fresh, empty store.
-    pub run: fn(Arc<dyn Store>) -> Pin<Box<dyn Future<Output = Outcome>>>,
+    pub run: fn(Arc<dyn Store>) -> CaseFuture,
 }
 
 macro_rules! case_table {
