@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Worker bundle (worker/build/) with worker-build: what `wrangler dev` and
+# Builds the Worker bundle (worker/build/, or $1/build/) with worker-build: what `wrangler dev` and
 # `wrangler deploy` run through wrangler.toml's [build] command.
 #
 # worker-build fetches wasm-bindgen and wasm-opt from GitHub and esbuild from npm unless told
@@ -20,5 +20,7 @@ worker_build="worker-build"
 # what is left afterwards.
 export CARGO_PROFILE_RELEASE_STRIP=false
 
-cd "$root/worker"
+# $1: the Worker crate, relative to the repository (default: the authfn Worker; the tests
+# build tests/store-contract-worker too).
+cd "$root/${1:-worker}"
 exec "$worker_build" --release

@@ -11,8 +11,9 @@
 #      over that DynamoDB API, each function deployed as template.yaml says: with only its own
 #      IAM policy (the server enforces it) and only its own environment (tests/support/
 #      template_deploy.py), then a store outage (that server frozen, then thawed);
-#   4. the same black-box suite against the Worker in workerd (`wrangler dev --local`, with
-#      Miniflare's KV and D1);
+#   4. the store contract against the Cloudflare store inside workerd (a test-only Worker,
+#      tests/support/store-contract-worker.sh), then the same black-box suite against the
+#      Worker in workerd (`wrangler dev --local`, with Miniflare's KV and D1);
 #   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
 #      against the README's dev command (./dev.sh), then against the Worker in workerd;
 #   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
@@ -113,7 +114,8 @@ AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url AUTHFN_TES
 stop_lambda_watch
 without_idp
 
-echo "== 4/6 black-box and federation suites against the Worker (wrangler dev: workerd + local KV and D1)"
+echo "== 4/6 store contract and black-box suites against the Worker (wrangler dev: workerd + local KV and D1)"
+tests/support/store-contract-worker.sh | tee -a "$results"
 port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"

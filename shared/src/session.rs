@@ -52,7 +52,7 @@ impl App {
     /// is not an error.
     pub(crate) async fn end_presented_session(&self, req: &HttpRequest) -> Result<(), ApiError> {
         if let Some(old) = self.presented_token(req) {
-            self.store.delete_session(&old.hash()).await?;
+            self.store.delete_session(&old.hash(), self.now()).await?;
         }
         Ok(())
     }

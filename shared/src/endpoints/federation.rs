@@ -292,7 +292,7 @@ fn allowed_return_to(app: &App, params: &Params) -> Result<String, ApiError> {
 /// Ends the session the request presents, unless it is `new` itself.
 async fn end_previous_session(app: &App, req: &HttpRequest, new: &SessionToken) -> Result<(), ApiError> {
     match app.presented_token(req) {
-        Some(old) if old.hash() != new.hash() => Ok(app.store.delete_session(&old.hash()).await?),
+        Some(old) if old.hash() != new.hash() => Ok(app.store.delete_session(&old.hash(), app.now()).await?),
         _ => Ok(()),
     }
 }

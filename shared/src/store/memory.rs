@@ -259,7 +259,7 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()> {
+    async fn delete_session(&self, token_hash: &TokenHash, _now: UnixTime) -> StoreResult<()> {
         self.lock().sessions.remove(token_hash);
         Ok(())
     }

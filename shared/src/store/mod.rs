@@ -15,6 +15,8 @@ pub mod memory;
 pub mod dynamodb;
 #[cfg(all(feature = "workers", target_arch = "wasm32"))]
 pub mod cloudflare;
+#[cfg(any(feature = "dynamodb", all(feature = "workers", target_arch = "wasm32")))]
+mod encoding;
 
 pub use memory::MemoryStore;
 
@@ -285,8 +287,10 @@ pub trait Store: Send + Sync {
     /// racing a sign-out cannot resurrect it.
     async fn renew_session(&self, token_hash: &TokenHash, renewed_at: UnixTime, idle_expires_at: UnixTime) -> StoreResult<()>;
 
-    /// Deletes one session. Deleting an absent session is not an error.
-    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()>;
+    /// Deletes one session. Deleting an absent session is not an error. A store that keeps a
+    /// revocation beside the record (Cloudflare) keeps it from `now` at least until the
+    /// session could have ended.
+    async fn delete_session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<()>;
 
     /// Invalidates every session of the user at once (by bumping the user's epoch), then
     /// deletes the session records it can find.

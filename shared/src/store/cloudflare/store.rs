@@ -1,252 +1,20 @@
-//! The Cloudflare Workers store: Workers KV for session records, D1 for everything that must
-//! have exactly one winner or be seen at once everywhere.
-//!
-//! | record | where | consistency |
-//! |---|---|---|
-//! | user (email unique, session epoch) | D1 `users` | strong: one primary, `UNIQUE(email_hash)` (SHA-256 of the normalised address) decides concurrent sign-ups |
-//! | rate-limit, failure and lock counters | D1 `counters` | strong: one `INSERT … ON CONFLICT … RETURNING` per increment |
-//! | session record | KV `session:<sha256>` with `expirationTtl` | eventual: a new session is visible at once where it was written, elsewhere within about 60 s |
-//! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
-//! | federated identity link | D1 `identities` | strong: the primary key decides concurrent first sign-ins |
-//! | federated sign-in attempt | D1 `federation_attempts` | strong: `DELETE … RETURNING` consumes a `state` once |
-//! | device authorization (user code as a keyed hash) | D1 `device_authorizations` | strong: polls compare-and-swap on a version; an answer is one `UPDATE … WHERE status = 'pending'` |
-//! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1 AND` family not revoked wins a rotation |
-//!
-//! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
-//! KV record is live, its token hash has no revocation row, and it carries the user's current
-//! epoch (read from D1 by the caller). A renewal racing a sign-out may write the KV record
-//! back, but the revocation row still refuses it.
-//!
-//! The schema is `infra/d1/*.sql`, applied by `wrangler d1 migrations apply`.
+//! The [`Store`] trait over KV and D1.
 
-use serde::Deserialize;
-use wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, kv::KvStore};
+use worker::D1Result;
 
+use super::rows::*;
 use super::*;
-use crate::clock::{Clock, SystemClock};
 
 /// KV refuses an `expirationTtl` under 60 s; records live at least that long in KV, and reads
 /// check the deadline they carry.
 const KV_MIN_TTL_SECS: u64 = 60;
 
-pub struct CloudflareStore {
-    sessions: KvStore,
-    db: D1Database,
-    /// The configured absolute session lifetime: how long a revocation must be kept when
-    /// the revoked session's own record cannot be read.
-    max_session_lifetime: std::time::Duration,
-}
-
-// Workers run one request at a time per isolate on one thread; the JavaScript handles inside
-// are never shared across threads, which the `Store` bounds only require natively.
-unsafe impl Send for CloudflareStore {}
-unsafe impl Sync for CloudflareStore {}
-
 impl CloudflareStore {
-    pub fn new(sessions: KvStore, db: D1Database, max_session_lifetime: std::time::Duration) -> Self {
-        CloudflareStore { sessions, db, max_session_lifetime }
-    }
-
-    fn statement(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
-        self.db.prepare(sql).bind(args).map_err(|e| unavailable("bind", e))
-    }
-}
-
-fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("{what}: {e}"))
-}
-
-fn session_key(hash: &TokenHash) -> String {
-    format!("session:{}", hash.to_hex())
-}
-
-fn text(s: &str) -> JsValue {
-    JsValue::from_str(s)
-}
-
-fn optional_text(s: Option<&str>) -> JsValue {
-    s.map_or(JsValue::NULL, JsValue::from_str)
-}
-
-/// D1 numbers cross into JavaScript as doubles: every value stored here (Unix seconds,
-/// counts, epochs) is far below 2^53.
-fn number(n: i64) -> JsValue {
-    JsValue::from_f64(n as f64)
-}
-
-#[derive(Deserialize)]
-struct UserRow {
-    id: String,
-    email: String,
-    password_hash: Option<String>,
-    created_at: i64,
-    session_epoch: i64,
-}
-
-impl UserRow {
-    fn into_record(self) -> StoreResult<UserRecord> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("user {what}"));
-        Ok(UserRecord {
-            id: UserId::from_stored(self.id),
-            email: Email::from_stored(self.email),
-            password_hash: self.password_hash.map(PasswordHashString::from_stored),
-            created_at: UnixTime(self.created_at),
-            session_epoch: u64::try_from(self.session_epoch).map_err(|_| corrupt("epoch"))?,
-        })
-    }
-}
-
-#[derive(Deserialize)]
-struct AttemptRow {
-    binding_hash: String,
-    provider: String,
-    return_to: String,
-    wants_json: i64,
-    expires_at: i64,
-}
-
-#[derive(Deserialize)]
-struct DeviceRow {
-    device_code_hash: String,
-    user_code_hash: String,
-    client_id: String,
-    scope: String,
-    status: String,
-    user_id: Option<String>,
-    user_epoch: Option<i64>,
-    interval_secs: i64,
-    last_polled_at: Option<i64>,
-    version: i64,
-    expires_at: i64,
-    created_at: i64,
-    requested_from: String,
-}
-
-impl DeviceRow {
-    fn into_record(self) -> StoreResult<DeviceAuthorization> {
-        let corrupt = |what: &str| StoreError::Corrupt(format!("device authorization {what}"));
-        let status = match (self.status.as_str(), self.user_id, self.user_epoch.and_then(|e| u64::try_from(e).ok())) {
-            ("pending", ..) => DeviceStatus::Pending,
-            ("approved", Some(id), Some(user_epoch)) => DeviceStatus::Approved { user_id: UserId::from_stored(id), user_epoch },
-            ("denied", ..) => DeviceStatus::Denied,
-            ("consumed", ..) => DeviceStatus::Consumed,
-            _ => return Err(corrupt("status")),
-        };
-        Ok(DeviceAuthorization {
-            device_code_hash: TokenHash::from_hex(&self.device_code_hash).ok_or_else(|| corrupt("hash"))?,
-            user_code_hash: TokenHash::from_hex(&self.user_code_hash).ok_or_else(|| corrupt("user code hash"))?,
-            client_id: self.client_id,
-            scope: self.scope,
-            status,
-            interval_secs: u64::try_from(self.interval_secs).map_err(|_| corrupt("interval"))?,
-            last_polled_at: self.last_polled_at.map(UnixTime),
-            expires_at: UnixTime(self.expires_at),
-            version: u64::try_from(self.version).map_err(|_| corrupt("version"))?,
-            created_at: UnixTime(self.created_at),
-            requested_from: self.requested_from,
-        })
-    }
-}
-
-const DEVICE_COLUMNS: &str = "device_code_hash, user_code_hash, client_id, scope, status, user_id, interval_secs, \
-     last_polled_at, version, expires_at, user_epoch, created_at, requested_from";
-
-fn device_status(status: &DeviceStatus) -> (&'static str, Option<&str>, JsValue) {
-    match status {
-        DeviceStatus::Pending => ("pending", None, JsValue::NULL),
-        DeviceStatus::Approved { user_id, user_epoch } => ("approved", Some(user_id.as_str()), number(*user_epoch as i64)),
-        DeviceStatus::Denied => ("denied", None, JsValue::NULL),
-        DeviceStatus::Consumed => ("consumed", None, JsValue::NULL),
-    }
-}
-
-fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
-    let (status, user_id, user_epoch) = device_status(&auth.status);
-    vec![
-        text(&auth.device_code_hash.to_hex()),
-        text(&auth.user_code_hash.to_hex()),
-        text(&auth.client_id),
-        text(&auth.scope),
-        text(status),
-        optional_text(user_id),
-        number(auth.interval_secs as i64),
-        auth.last_polled_at.map_or(JsValue::NULL, |t| number(t.0)),
-        number(auth.version as i64),
-        number(auth.expires_at.0),
-        user_epoch,
-        number(auth.created_at.0),
-        text(&auth.requested_from),
-    ]
-}
-
-#[derive(Deserialize)]
-struct RefreshRow {
-    family_id: String,
-    user_id: String,
-    client_id: String,
-    scope: String,
-    user_epoch: i64,
-    active: i64,
-    family_expires_at: i64,
-    expires_at: i64,
-}
-
-#[derive(Deserialize)]
-struct CounterRow {
-    count: i64,
-    expires_at: i64,
-}
-
-impl From<CounterRow> for Counter {
-    fn from(row: CounterRow) -> Self {
-        Counter { count: u64::try_from(row.count).unwrap_or(0), expires_at: UnixTime(row.expires_at) }
-    }
-}
-
-/// The KV value of a session: the record minus its key, which is the token hash.
-#[derive(serde::Serialize, Deserialize)]
-struct StoredSession {
-    id: String,
-    user_id: String,
-    user_epoch: u64,
-    created_at: i64,
-    expires_at: i64,
-    idle_expires_at: i64,
-    renewed_at: i64,
-}
-
-impl StoredSession {
-    fn from_record(s: &SessionRecord) -> Self {
-        StoredSession {
-            id: s.id.as_str().to_owned(),
-            user_id: s.user_id.as_str().to_owned(),
-            user_epoch: s.user_epoch,
-            created_at: s.created_at.0,
-            expires_at: s.expires_at.0,
-            idle_expires_at: s.idle_expires_at.0,
-            renewed_at: s.renewed_at.0,
-        }
-    }
-
-    fn into_record(self, token_hash: TokenHash) -> SessionRecord {
-        SessionRecord {
-            id: SessionId::from_stored(self.id),
-            token_hash,
-            user_id: UserId::from_stored(self.user_id),
-            user_epoch: self.user_epoch,
-            created_at: UnixTime(self.created_at),
-            expires_at: UnixTime(self.expires_at),
-            idle_expires_at: UnixTime(self.idle_expires_at),
-            renewed_at: UnixTime(self.renewed_at),
-        }
-    }
-}
-
-impl CloudflareStore {
+    /// Writes the KV record, kept there until its deadline. The record's `renewed_at` is the
+    /// caller's "now" (a session is written when it starts or is renewed), so the TTL follows
+    /// the caller's clock, not this isolate's.
     async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
-        let now = SystemClock.now();
-        let ttl = now.secs_until(session.idle_expires_at.min(session.expires_at)).max(KV_MIN_TTL_SECS);
+        let ttl = session.renewed_at.secs_until(session.idle_expires_at.min(session.expires_at)).max(KV_MIN_TTL_SECS);
         let value = serde_json::to_string(&StoredSession::from_record(session)).expect("a session serialises");
         self.sessions
             .put(&session_key(&session.token_hash), value)
@@ -258,22 +26,34 @@ impl CloudflareStore {
     }
 
     async fn stored_session(&self, token_hash: &TokenHash) -> StoreResult<Option<SessionRecord>> {
-        let stored = self
-            .sessions
-            .get(&session_key(token_hash))
-            .json::<StoredSession>()
-            .await
-            .map_err(|e| unavailable("KV get", e))?;
-        Ok(stored.map(|s| s.into_record(token_hash.clone())))
+        let stored = self.sessions.get(&session_key(token_hash)).text().await.map_err(|e| unavailable("KV get", e))?;
+        stored.map(|value| StoredSession::parse(&value, *token_hash)).transpose()
     }
 
-    async fn is_revoked(&self, token_hash: &TokenHash) -> StoreResult<bool> {
-        let row: Option<i64> = self
-            .statement("SELECT 1 AS revoked FROM revoked_sessions WHERE token_hash = ?1", &[text(&token_hash.to_hex())])?
-            .first(Some("revoked"))
+    /// Whether D1 still accepts a session read from KV: no live revocation of its token, and
+    /// its user's epoch (if the user exists) is the one it carries. One statement, so this
+    /// costs the session read no more than the revocation check alone did.
+    async fn is_refused(&self, session: &SessionRecord, now: UnixTime) -> StoreResult<bool> {
+        let check: Option<SessionCheck> = self
+            .statement(
+                "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE token_hash = ?1 AND expires_at > ?2) AS revoked, \
+                 (SELECT session_epoch FROM users WHERE id = ?3) AS user_epoch",
+                &[text(&session.token_hash.to_hex()), number(now.0), text(session.user_id.as_str())],
+            )?
+            .first(None)
             .await
-            .map_err(|e| unavailable("D1 revoked_sessions", e))?;
-        Ok(row.is_some())
+            .map_err(|e| unavailable("D1 session check", e))?;
+        let check = check.ok_or_else(|| StoreError::Corrupt("session check returned no row".into()))?;
+        Ok(check.revoked()? || check.user_epoch()?.is_some_and(|epoch| epoch != session.user_epoch))
+    }
+}
+
+/// Whether a write changed exactly one row: how D1 reports which of two racing writers won.
+/// A result without a change count is an error, not a loss.
+fn changed_one(result: &D1Result, what: &str) -> StoreResult<bool> {
+    match result.meta().map_err(|e| unavailable(what, e))?.and_then(|m| m.changes) {
+        Some(changes) => Ok(changes == 1),
+        None => Err(StoreError::Unavailable(format!("{what}: D1 reported no change count"))),
     }
 }
 
@@ -299,7 +79,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 insert user", e))?;
-        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        let inserted = changed_one(&result, "D1 insert user")?;
         if inserted {
             return Ok(Insert::Inserted);
         }
@@ -365,7 +145,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 link identity", e))?;
-        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        let inserted = changed_one(&result, "D1 link identity")?;
         Ok(if inserted { Insert::Inserted } else { Insert::AlreadyExists })
     }
 
@@ -400,16 +180,7 @@ impl Store for CloudflareStore {
             .await
             .map_err(|e| unavailable("D1 take federation attempt", e))?;
         let Some(row) = row else { return Ok(None) };
-        let binding_hash = TokenHash::from_hex(&row.binding_hash)
-            .ok_or_else(|| StoreError::Corrupt("federation attempt binding hash".into()))?;
-        let attempt = FederationAttempt {
-            key: *key,
-            binding_hash,
-            provider: row.provider,
-            return_to: row.return_to,
-            wants_json: row.wants_json != 0,
-            expires_at: UnixTime(row.expires_at),
-        };
+        let attempt = row.into_attempt(*key)?;
         Ok(is_live(attempt.expires_at, now).then_some(attempt))
     }
 
@@ -430,7 +201,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 insert device authorization", e))?;
-        let inserted = result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1;
+        let inserted = changed_one(&result, "D1 insert device authorization")?;
         Ok(if inserted { Insert::Inserted } else { Insert::AlreadyExists })
     }
 
@@ -472,23 +243,30 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 update device authorization", e))?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1)
+        changed_one(&result, "D1 update device authorization")
     }
 
     async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
         // Conditioned on the status, not the version: polls bump the version but never the
         // status, so they cannot make the user's answer fail.
-        let (status, user_id, user_epoch) = device_status(decision);
+        let [status, user_id, user_epoch] = device_status(decision);
         let result = self
             .statement(
                 "UPDATE device_authorizations SET status = ?2, user_id = ?3, user_epoch = ?4, version = version + 1 \
-                 WHERE device_code_hash = ?1 AND status = 'pending' AND expires_at > ?5",
-                &[text(&device_code_hash.to_hex()), text(status), optional_text(user_id), user_epoch, number(now.0)],
+                 WHERE device_code_hash = ?1 AND status = ?6 AND expires_at > ?5",
+                &[
+                    text(&device_code_hash.to_hex()),
+                    status,
+                    user_id,
+                    user_epoch,
+                    number(now.0),
+                    text(DeviceStatus::STORED_PENDING),
+                ],
             )?
             .run()
             .await
             .map_err(|e| unavailable("D1 decide device authorization", e))?;
-        Ok(result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) == 1)
+        changed_one(&result, "D1 decide device authorization")
     }
 
     async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
@@ -523,17 +301,7 @@ impl Store for CloudflareStore {
             .first(None)
             .await
             .map_err(|e| unavailable("D1 refresh token", e))?;
-        Ok(row.map(|r| RefreshTokenRecord {
-            token_hash: *token_hash,
-            family_id: r.family_id,
-            user_id: UserId::from_stored(r.user_id),
-            client_id: r.client_id,
-            scope: r.scope,
-            user_epoch: u64::try_from(r.user_epoch).unwrap_or(0),
-            active: r.active != 0,
-            family_expires_at: UnixTime(r.family_expires_at),
-            expires_at: UnixTime(r.expires_at),
-        }))
+        row.map(|r| r.into_record(*token_hash)).transpose()
     }
 
     async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
@@ -549,7 +317,7 @@ impl Store for CloudflareStore {
             .run()
             .await
             .map_err(|e| unavailable("D1 rotate refresh token", e))?;
-        if result.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0) != 1 {
+        if !changed_one(&result, "D1 rotate refresh token")? {
             return Ok(Rotation::AlreadyUsed);
         }
         self.put_refresh_token(new).await?;
@@ -617,7 +385,7 @@ impl Store for CloudflareStore {
         if !is_live(session.idle_expires_at, now) || !is_live(session.expires_at, now) {
             return Ok(None);
         }
-        if self.is_revoked(token_hash).await? {
+        if self.is_refused(&session, now).await? {
             return Ok(None);
         }
         Ok(Some(session))
@@ -634,8 +402,7 @@ impl Store for CloudflareStore {
         self.put_session_record(&session).await
     }
 
-    async fn delete_session(&self, token_hash: &TokenHash) -> StoreResult<()> {
-        let now = SystemClock.now();
+    async fn delete_session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<()> {
         // The revocation row must outlive every copy of the record: its absolute expiry if
         // this location can read it, else the configured absolute lifetime from now.
         let until = match self.stored_session(token_hash).await? {
@@ -679,7 +446,7 @@ impl Store for CloudflareStore {
             .first(None)
             .await
             .map_err(|e| unavailable("D1 increment", e))?;
-        row.map(Counter::from).ok_or_else(|| StoreError::Corrupt("increment returned no row".into()))
+        row.map(CounterRow::into_counter).transpose()?.ok_or_else(|| StoreError::Corrupt("increment returned no row".into()))
     }
 
     async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>> {
@@ -691,7 +458,7 @@ impl Store for CloudflareStore {
             .first(None)
             .await
             .map_err(|e| unavailable("D1 counter", e))?;
-        Ok(row.map(Counter::from))
+        row.map(CounterRow::into_counter).transpose()
     }
 
     async fn put_counter(&self, key: &CounterKey, counter: Counter) -> StoreResult<()> {
@@ -713,19 +480,4 @@ impl Store for CloudflareStore {
             .map_err(|e| unavailable("D1 delete counter", e))?;
         Ok(())
     }
-}
-
-/// Deletes counters and revocations past their expiry: D1 has no TTL. Run from a cron trigger.
-pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
-    let purge = |table: &str| db.prepare(format!("DELETE FROM {table} WHERE expires_at <= ?1")).bind(&[number(now.0)]);
-    let statements = vec![
-        purge("counters").map_err(|e| unavailable("bind", e))?,
-        purge("revoked_sessions").map_err(|e| unavailable("bind", e))?,
-        purge("federation_attempts").map_err(|e| unavailable("bind", e))?,
-        purge("device_authorizations").map_err(|e| unavailable("bind", e))?,
-        purge("refresh_tokens").map_err(|e| unavailable("bind", e))?,
-        purge("revoked_token_families").map_err(|e| unavailable("bind", e))?,
-    ];
-    db.batch(statements).await.map_err(|e| unavailable("D1 purge", e))?;
-    Ok(())
 }

@@ -1,0 +1,68 @@
+//! The Cloudflare Workers store: Workers KV for session records, D1 for everything that must
+//! have exactly one winner or be seen at once everywhere.
+//!
+//! | record | where | consistency |
+//! |---|---|---|
+//! | user (email unique, session epoch) | D1 `users` | strong: one primary, `UNIQUE(email_hash)` (SHA-256 of the normalised address) decides concurrent sign-ups |
+//! | rate-limit, failure and lock counters | D1 `counters` | strong: one `INSERT … ON CONFLICT … RETURNING` per increment |
+//! | session record | KV `session:<sha256>` with `expirationTtl` | eventual: a new session is visible at once where it was written, elsewhere within about 60 s |
+//! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
+//! | federated identity link | D1 `identities` | strong: the primary key decides concurrent first sign-ins |
+//! | federated sign-in attempt | D1 `federation_attempts` | strong: `DELETE … RETURNING` consumes a `state` once |
+//! | device authorization (user code as a keyed hash) | D1 `device_authorizations` | strong: polls compare-and-swap on a version; an answer is one `UPDATE … WHERE status = 'pending'` |
+//! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1 AND` family not revoked wins a rotation |
+//!
+//! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
+//! KV record is live, its token hash has no revocation row, and it carries the user's current
+//! epoch (both read from D1 in one statement with every session read). A renewal racing a
+//! sign-out may write the KV record back, but the revocation row still refuses it; "sign out
+//! everywhere" cannot find a user's KV records, and needs not: the epoch refuses them all.
+//!
+//! The schema is `infra/d1/*.sql`, applied by `wrangler d1 migrations apply`.
+use wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, kv::KvStore};
+
+use super::*;
+
+mod rows;
+mod store;
+
+use rows::number;
+
+/// A [`Store`] over Workers KV (sessions) and D1 (everything else; see the table above).
+pub struct CloudflareStore {
+    sessions: KvStore,
+    db: D1Database,
+    /// The configured absolute session lifetime: how long a revocation must be kept when
+    /// the revoked session's own record cannot be read.
+    max_session_lifetime: std::time::Duration,
+}
+
+impl CloudflareStore {
+    pub fn new(sessions: KvStore, db: D1Database, max_session_lifetime: std::time::Duration) -> Self {
+        CloudflareStore { sessions, db, max_session_lifetime }
+    }
+
+    fn statement(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
+        self.db.prepare(sql).bind(args).map_err(|e| unavailable("bind", e))
+    }
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("{what}: {e}"))
+}
+
+/// Deletes counters and revocations past their expiry: D1 has no TTL. Run from a cron trigger.
+pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
+    let purge = |table: &str| db.prepare(format!("DELETE FROM {table} WHERE expires_at <= ?1")).bind(&[number(now.0)]);
+    let statements = vec![
+        purge("counters").map_err(|e| unavailable("bind", e))?,
+        purge("revoked_sessions").map_err(|e| unavailable("bind", e))?,
+        purge("federation_attempts").map_err(|e| unavailable("bind", e))?,
+        purge("device_authorizations").map_err(|e| unavailable("bind", e))?,
+        purge("refresh_tokens").map_err(|e| unavailable("bind", e))?,
+        purge("revoked_token_families").map_err(|e| unavailable("bind", e))?,
+    ];
+    db.batch(statements).await.map_err(|e| unavailable("D1 purge", e))?;
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! Item encoding: the keys of each record kind, records to items and back.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::*;
+
+pub(super) fn user_key(id: &UserId) -> String {
+    format!("USER#{id}")
+}
+
+pub(super) fn email_key(email: &Email) -> String {
+    format!("EMAIL#{}", email.hash().to_hex())
+}
+
+pub(super) fn session_key(token_hash: &TokenHash) -> String {
+    format!("SESSION#{}", token_hash.to_hex())
+}
+
+pub(super) fn identity_key(identity: &FederatedIdentity) -> String {
+    format!("IDENTITY#{}", identity.key().to_hex())
+}
+
+pub(super) fn attempt_key(key: &TokenHash) -> String {
+    format!("FEDERATION#{}", key.to_hex())
+}
+
+pub(super) fn device_key(hash: &TokenHash) -> String {
+    format!("DEVICE#{}", hash.to_hex())
+}
+
+pub(super) fn user_code_key(hash: &TokenHash) -> String {
+    format!("USERCODE#{}", hash.to_hex())
+}
+
+pub(super) fn refresh_key(hash: &TokenHash) -> String {
+    format!("REFRESH#{}", hash.to_hex())
+}
+
+pub(super) fn family_key(family_id: &str) -> String {
+    format!("FAMILY#{family_id}")
+}
+
+pub(super) fn counter_key(key: &CounterKey) -> String {
+    format!("COUNTER#{}", key.as_str())
+}
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn n(value: impl std::fmt::Display) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn time(t: UnixTime) -> AttributeValue {
+    n(t.0)
+}
+
+pub(super) fn user_item(user: &UserRecord) -> Item {
+    let mut item = HashMap::from([
+        (PK.into(), s(user_key(&user.id))),
+        ("email".into(), s(user.email.as_str())),
+        ("created_at".into(), time(user.created_at)),
+        ("session_epoch".into(), n(user.session_epoch)),
+    ]);
+    if let Some(hash) = &user.password_hash {
+        item.insert("password_hash".into(), s(hash.as_str()));
+    }
+    item
+}
+
+pub(super) fn identity_item(identity: &FederatedIdentity, user_id: &UserId) -> Item {
+    HashMap::from([
+        (PK.into(), s(identity_key(identity))),
+        ("user_id".into(), s(user_id.as_str())),
+        ("issuer".into(), s(&identity.issuer)),
+        ("subject".into(), s(&identity.subject)),
+    ])
+}
+
+pub(super) fn attempt_item(attempt: &FederationAttempt) -> Item {
+    HashMap::from([
+        (PK.into(), s(attempt_key(&attempt.key))),
+        ("binding_hash".into(), s(attempt.binding_hash.to_hex())),
+        ("provider".into(), s(&attempt.provider)),
+        ("return_to".into(), s(&attempt.return_to)),
+        ("wants_json".into(), AttributeValue::Bool(attempt.wants_json)),
+        (TTL.into(), time(attempt.expires_at)),
+    ])
+}
+
+pub(super) fn device_item(auth: &DeviceAuthorization) -> Item {
+    let (status, approval) = auth.status.to_stored();
+    let mut item = HashMap::from([
+        (PK.into(), s(device_key(&auth.device_code_hash))),
+        ("user_code_hash".into(), s(auth.user_code_hash.to_hex())),
+        ("created_at".into(), time(auth.created_at)),
+        ("requested_from".into(), s(&auth.requested_from)),
+        ("client_id".into(), s(&auth.client_id)),
+        ("scope".into(), s(&auth.scope)),
+        ("status".into(), s(status)),
+        ("interval_secs".into(), n(auth.interval_secs)),
+        ("version".into(), n(auth.version)),
+        (TTL.into(), time(auth.expires_at)),
+    ]);
+    if let Some((user_id, user_epoch)) = approval {
+        item.insert("user_id".into(), s(user_id.as_str()));
+        item.insert("user_epoch".into(), n(user_epoch));
+    }
+    if let Some(at) = auth.last_polled_at {
+        item.insert("last_polled_at".into(), time(at));
+    }
+    item
+}
+
+pub(super) fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<DeviceAuthorization> {
+    let d = Decoder::new("device authorization", item);
+    let status = DeviceStatus::from_stored(&d.string("status")?, || {
+        Ok((UserId::from_stored(d.string("user_id")?), d.number("user_epoch")?))
+    })?;
+    Ok(DeviceAuthorization {
+        device_code_hash: *hash,
+        user_code_hash: TokenHash::from_hex(&d.string("user_code_hash")?)
+            .ok_or_else(|| d.corrupt("user_code_hash", "is not a hash"))?,
+        client_id: d.string("client_id")?,
+        scope: d.string("scope")?,
+        status,
+        interval_secs: d.number("interval_secs")?,
+        last_polled_at: item.get("last_polled_at").map(|_| d.time("last_polled_at")).transpose()?,
+        expires_at: d.time(TTL)?,
+        version: d.number("version")?,
+        created_at: d.time("created_at")?,
+        requested_from: d.string("requested_from")?,
+    })
+}
+
+pub(super) fn refresh_item(token: &RefreshTokenRecord) -> Item {
+    HashMap::from([
+        (PK.into(), s(refresh_key(&token.token_hash))),
+        ("family_id".into(), s(&token.family_id)),
+        ("user_id".into(), s(token.user_id.as_str())),
+        ("client_id".into(), s(&token.client_id)),
+        ("scope".into(), s(&token.scope)),
+        ("user_epoch".into(), n(token.user_epoch)),
+        ("active".into(), AttributeValue::Bool(token.active)),
+        ("family_expires_at".into(), time(token.family_expires_at)),
+        (TTL.into(), time(token.expires_at)),
+    ])
+}
+
+pub(super) fn decode_refresh(hash: &TokenHash, item: &Item) -> StoreResult<RefreshTokenRecord> {
+    let d = Decoder::new("refresh token", item);
+    Ok(RefreshTokenRecord {
+        token_hash: *hash,
+        family_id: d.string("family_id")?,
+        user_id: UserId::from_stored(d.string("user_id")?),
+        client_id: d.string("client_id")?,
+        scope: d.string("scope")?,
+        // Absent on tokens issued before the field existed: epoch 0, as every user began.
+        user_epoch: item.get("user_epoch").map(|_| d.number("user_epoch")).transpose()?.unwrap_or(0),
+        active: matches!(item.get("active"), Some(AttributeValue::Bool(true))),
+        expires_at: d.time(TTL)?,
+        family_expires_at: d.time("family_expires_at")?,
+    })
+}
+
+pub(super) fn decode_attempt(key: &TokenHash, item: &Item) -> StoreResult<FederationAttempt> {
+    let d = Decoder::new("federation attempt", item);
+    Ok(FederationAttempt {
+        key: *key,
+        binding_hash: TokenHash::from_hex(&d.string("binding_hash")?)
+            .ok_or_else(|| d.corrupt("binding_hash", "is not a hash"))?,
+        provider: d.string("provider")?,
+        return_to: d.string("return_to")?,
+        wants_json: matches!(item.get("wants_json"), Some(AttributeValue::Bool(true))),
+        expires_at: d.time(TTL)?,
+    })
+}
+
+pub(super) fn email_item(user: &UserRecord) -> Item {
+    HashMap::from([(PK.into(), s(email_key(&user.email))), ("user_id".into(), s(user.id.as_str()))])
+}
+
+pub(super) fn session_item(session: &SessionRecord) -> Item {
+    let pk = session_key(&session.token_hash);
+    HashMap::from([
+        (GSI1PK.into(), s(user_key(&session.user_id))),
+        (GSI1SK.into(), s(&pk)),
+        (PK.into(), s(pk)),
+        ("session_id".into(), s(session.id.as_str())),
+        ("user_id".into(), s(session.user_id.as_str())),
+        ("user_epoch".into(), n(session.user_epoch)),
+        ("created_at".into(), time(session.created_at)),
+        ("expires_at".into(), time(session.expires_at)),
+        ("idle_expires_at".into(), time(session.idle_expires_at)),
+        ("renewed_at".into(), time(session.renewed_at)),
+        (TTL.into(), time(session.idle_expires_at)),
+    ])
+}
+
+pub(super) fn counter_item(key: &CounterKey, counter: Counter) -> Item {
+    HashMap::from([
+        (PK.into(), s(counter_key(key))),
+        ("count".into(), n(counter.count)),
+        (TTL.into(), time(counter.expires_at)),
+    ])
+}
+
+pub(super) fn decode_user(id: &UserId, item: &Item) -> StoreResult<UserRecord> {
+    let d = Decoder::new("user", item);
+    Ok(UserRecord {
+        id: id.clone(),
+        email: Email::from_stored(d.string("email")?),
+        password_hash: d.optional_string("password_hash")?.map(PasswordHashString::from_stored),
+        created_at: d.time("created_at")?,
+        session_epoch: d.number("session_epoch")?,
+    })
+}
+
+pub(super) fn decode_session(token_hash: &TokenHash, item: &Item) -> StoreResult<SessionRecord> {
+    let d = Decoder::new("session", item);
+    Ok(SessionRecord {
+        id: SessionId::from_stored(d.string("session_id")?),
+        token_hash: *token_hash,
+        user_id: UserId::from_stored(d.string("user_id")?),
+        user_epoch: d.number("user_epoch")?,
+        created_at: d.time("created_at")?,
+        expires_at: d.time("expires_at")?,
+        idle_expires_at: d.time("idle_expires_at")?,
+        renewed_at: d.time("renewed_at")?,
+    })
+}
+
+pub(super) fn decode_counter(item: &Item) -> StoreResult<Counter> {
+    let d = Decoder::new("counter", item);
+    Ok(Counter { count: d.number("count")?, expires_at: d.time(TTL)? })
+}
+
+/// Reads typed attributes out of an item. Its errors name the record kind and attribute,
+/// never a value: items hold emails and password hashes.
+pub(super) struct Decoder<'a> {
+    kind: &'static str,
+    item: &'a Item,
+}
+
+impl<'a> Decoder<'a> {
+    pub(super) fn new(kind: &'static str, item: &'a Item) -> Self {
+        Decoder { kind, item }
+    }
+
+    pub(super) fn corrupt(&self, name: &str, problem: &str) -> StoreError {
+        StoreError::Corrupt(format!("{} item: attribute {name} {problem}", self.kind))
+    }
+
+    pub(super) fn string(&self, name: &str) -> StoreResult<String> {
+        match self.item.get(name) {
+            Some(AttributeValue::S(v)) => Ok(v.clone()),
+            Some(_) => Err(self.corrupt(name, "is not a string")),
+            None => Err(self.corrupt(name, "is missing")),
+        }
+    }
+
+    pub(super) fn optional_string(&self, name: &str) -> StoreResult<Option<String>> {
+        match self.item.get(name) {
+            None => Ok(None),
+            Some(_) => self.string(name).map(Some),
+        }
+    }
+
+    pub(super) fn number<T: FromStr>(&self, name: &str) -> StoreResult<T> {
+        match self.item.get(name) {
+            Some(AttributeValue::N(v)) => v.parse().map_err(|_| self.corrupt(name, "is out of range")),
+            Some(_) => Err(self.corrupt(name, "is not a number")),
+            None => Err(self.corrupt(name, "is missing")),
+        }
+    }
+
+    pub(super) fn time(&self, name: &str) -> StoreResult<UnixTime> {
+        self.number(name).map(UnixTime)
+    }
+}

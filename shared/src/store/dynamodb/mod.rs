@@ -1,0 +1,104 @@
+//! The DynamoDB store: one table, one item per record.
+//!
+//! | `pk`                      | attributes                                                  | `ttl`             |
+//! |---------------------------|-------------------------------------------------------------|-------------------|
+//! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `session_epoch` | none |
+//! | `EMAIL#<sha256(normalised email) hex>` | `user_id` (the key holds no address: `Email::hash`) | none |
+//! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `expires_at`, `idle_expires_at`, `renewed_at`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
+//! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
+//! | `IDENTITY#<sha256(issuer, sub) hex>` | `user_id`, `issuer`, `subject`                   | none              |
+//! | `FEDERATION#<attempt key hex>` | `binding_hash`, `provider`, `return_to`, `wants_json` (key: `attempt_key`, of state and binding) | the attempt's end |
+//! | `DEVICE#<device code hash hex>` | `user_code_hash`, `client_id`, `scope`, `status`, `user_id`, `user_epoch`, `interval_secs`, `last_polled_at`, `version`, `created_at`, `requested_from` | the code's end |
+//! | `USERCODE#<user code hash hex>` | `device_code_hash` (claims the user code while live; the code itself is never stored) | the code's end |
+//! | `REFRESH#<token hash hex>`| `family_id`, `user_id`, `client_id`, `scope`, `user_epoch`, `active`, `family_expires_at` | the token's end |
+//! | `FAMILY#<family id>`      | `revoked`: a revoked refresh-token family                   | the family's end  |
+//!
+//! Users and their email claims never expire, so they carry no `ttl`: DynamoDB only deletes
+//! items whose `ttl` is set. Everything else does, so abandoned sessions and counters clean
+//! themselves up; as the deletion can lag by days, reads still check expiry themselves.
+//!
+//! The `gsi1` index (keys only) exists for one query: finding a user's sessions when they
+//! sign out everywhere.
+//!
+//! Every read is strongly consistent, and every check-then-write is a single conditional
+//! write or transaction, which is what gives the atomicity the [`Store`] trait promises.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::AsyncSleep;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::*;
+
+mod connection;
+mod items;
+mod requests;
+mod schema;
+mod store;
+
+type Item = HashMap<String, AttributeValue>;
+
+const PK: &str = "pk";
+const TTL: &str = "ttl";
+const GSI1: &str = "gsi1";
+const GSI1PK: &str = "gsi1pk";
+const GSI1SK: &str = "gsi1sk";
+
+/// A [`Store`] over one DynamoDB table (see the table above).
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn from_client(client: Client, table: String) -> DynamoStore {
+        DynamoStore { client, table }
+    }
+
+    /// The SDK client and table name, for tests that inspect the items themselves.
+    pub fn raw(&self) -> (&Client, &str) {
+        (&self.client, &self.table)
+    }
+
+    async fn sleep(&self, duration: Duration) {
+        // The SDK's own timer, so this module works on whichever runtime the SDK was set up with.
+        if let Some(sleep) = self.client.config().sleep_impl() {
+            sleep.sleep(duration).await;
+        }
+    }
+}
+
+/// Request builders fail only when a required field is unset, which the code above never does;
+/// still, a bug there should cost one request, not the process.
+fn built<T>(result: Result<T, BuildError>) -> StoreResult<T> {
+    result.map_err(|e| StoreError::Unavailable(format!("DynamoDB request could not be built: {e}")))
+}
+
+/// Whether a conditional write was refused because its condition did not hold: an expected
+/// answer, not a failure.
+fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+/// Describes a failed call for logs and the 503: which operation, and the kind of failure or
+/// the service's error code. Never the service's message, which can quote the request.
+fn unavailable<E>(operation: &str, err: &SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let what = match err {
+        SdkError::TimeoutError(_) => "timed out".to_owned(),
+        SdkError::DispatchFailure(f) if f.is_timeout() => "timed out connecting".to_owned(),
+        SdkError::DispatchFailure(f) if f.is_io() => "could not connect".to_owned(),
+        SdkError::DispatchFailure(_) => "request not sent".to_owned(),
+        SdkError::ResponseError(_) => "unreadable response".to_owned(),
+        SdkError::ServiceError(_) => format!("error {}", err.code().unwrap_or("without a code")),
+        // Missing region or credentials: configuration, which the operator needs to see.
+        SdkError::ConstructionFailure(_) => format!("request not built: {}", DisplayErrorContext(err)),
+        _ => "failed".to_owned(),
+    };
+    StoreError::Unavailable(format!("DynamoDB {operation}: {what}"))
+}

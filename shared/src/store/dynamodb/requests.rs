@@ -1,0 +1,149 @@
+//! The requests the [`Store`] impl is built from: plain reads and writes, conditional
+//! transactions, and the index query and batch delete behind "sign out everywhere".
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteRequest};
+
+use super::items::*;
+use super::*;
+
+/// BatchWriteItem's limit on requests per call.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// Sign-up transactions cancelled by a conflicting concurrent transaction are retried: they
+/// wrote nothing, and the retry learns whether the other one took the email.
+const TRANSACTION_ATTEMPTS: usize = 3;
+/// Re-sends of BatchWriteItem's unprocessed deletes (DynamoDB hands them back when throttled).
+const UNPROCESSED_RETRIES: u32 = 3;
+
+impl DynamoStore {
+    pub(super) async fn get(&self, pk: String) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable("GetItem", &e))?;
+        Ok(out.item)
+    }
+
+    pub(super) async fn put(&self, item: Item) -> StoreResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| unavailable("PutItem", &e))?;
+        Ok(())
+    }
+
+    pub(super) async fn delete(&self, pk: String) -> StoreResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem", &e))?;
+        Ok(())
+    }
+
+    /// One put of a transaction, made only if `condition` holds.
+    pub(super) fn transact_put(&self, item: Item, condition: Option<&str>) -> StoreResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .set_condition_expression(condition.map(Into::into));
+        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+    }
+
+    /// Runs a transaction whose conditions all say "absent": `AlreadyExists` when one failed.
+    pub(super) async fn transact_insert(&self, items: Vec<TransactWriteItem>) -> StoreResult<Insert> {
+        let mut attempts_left = TRANSACTION_ATTEMPTS;
+        loop {
+            attempts_left -= 1;
+            // The SDK gives each call an idempotency token, so its own retry of a transaction
+            // that did land (say, after a timeout) succeeds rather than hitting our condition.
+            let err = match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+                Ok(_) => return Ok(Insert::Inserted),
+                Err(err) => err,
+            };
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+                let reasons = cancelled.cancellation_reasons();
+                let has = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
+                if has("ConditionalCheckFailed") {
+                    return Ok(Insert::AlreadyExists);
+                }
+                if has("TransactionConflict") && attempts_left > 0 {
+                    continue;
+                }
+            }
+            return Err(unavailable("TransactWriteItems", &err));
+        }
+    }
+
+    /// The primary keys of every session item of the user, from the index. The index is
+    /// eventually consistent, so a session created a moment ago may be missing: that is fine
+    /// for cleanup, because the epoch bump has already invalidated it.
+    pub(super) async fn session_keys_of(&self, user_id: &UserId) -> StoreResult<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#gsi1pk = :user")
+                .expression_attribute_names("#gsi1pk", GSI1PK)
+                .expression_attribute_values(":user", s(user_key(user_id)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| unavailable("Query", &e))?;
+            for item in page.items() {
+                keys.push(Decoder::new("session index entry", item).string(PK)?);
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(keys);
+            }
+        }
+    }
+
+    pub(super) async fn delete_all(&self, keys: Vec<String>) -> StoreResult<()> {
+        for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
+            let mut requests = chunk
+                .iter()
+                .map(|pk| {
+                    let delete = built(DeleteRequest::builder().key(PK, s(pk)).build())?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            let mut retries = 0;
+            while !requests.is_empty() {
+                if retries > UNPROCESSED_RETRIES {
+                    return Err(StoreError::Unavailable("DynamoDB BatchWriteItem: deletes left unprocessed".into()));
+                }
+                if retries > 0 {
+                    self.sleep(Duration::from_millis(50 << retries)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchWriteItem", &e))?;
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                retries += 1;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,383 @@
+//! The [`Store`] trait over the table: every check-then-write is one conditional write or
+//! transaction.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+
+use super::items::*;
+use super::*;
+
+/// How often the increment loop may lose the race to recreate an expired counter. Each loss
+/// means another writer just made a live counter, so the next update almost surely lands.
+const INCREMENT_ATTEMPTS: usize = 5;
+
+#[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
+#[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
+impl Store for DynamoStore {
+    async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert> {
+        // The email claim is what makes sign-up unique: two transactions putting the same
+        // EMAIL# item cannot both find it absent. All three items are written or none is.
+        let absent = Some("attribute_not_exists(pk)");
+        self.transact_insert(vec![
+            self.transact_put(email_item(user), absent)?,
+            self.transact_put(user_item(user), absent)?,
+            // A token hash is 256 random bits: it needs no uniqueness check.
+            self.transact_put(session_item(first_session), None)?,
+        ])
+        .await
+    }
+
+    async fn create_federated_user(
+        &self,
+        user: &UserRecord,
+        identity: &FederatedIdentity,
+        first_session: &SessionRecord,
+    ) -> StoreResult<Insert> {
+        let absent = Some("attribute_not_exists(pk)");
+        self.transact_insert(vec![
+            self.transact_put(email_item(user), absent)?,
+            self.transact_put(identity_item(identity, &user.id), absent)?,
+            self.transact_put(user_item(user), absent)?,
+            self.transact_put(session_item(first_session), None)?,
+        ])
+        .await
+    }
+
+    async fn user_by_identity(&self, identity: &FederatedIdentity) -> StoreResult<Option<UserRecord>> {
+        let Some(link) = self.get(identity_key(identity)).await? else {
+            return Ok(None);
+        };
+        let user_id = UserId::from_stored(Decoder::new("identity", &link).string("user_id")?);
+        match self.user_by_id(&user_id).await? {
+            Some(user) => Ok(Some(user)),
+            None => Err(StoreError::Corrupt("identity points to no user".into())),
+        }
+    }
+
+    async fn link_identity(&self, identity: &FederatedIdentity, user_id: &UserId) -> StoreResult<Insert> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(identity_item(identity, user_id)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(Insert::Inserted),
+            Err(err) if condition_failed(&err) => Ok(Insert::AlreadyExists),
+            Err(err) => Err(unavailable("PutItem", &err)),
+        }
+    }
+
+    async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()> {
+        self.put(attempt_item(attempt)).await
+    }
+
+    async fn take_federation_attempt(&self, key: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>> {
+        // DeleteItem returning the old item is atomic: of two concurrent callbacks with one
+        // state, only one gets the item back.
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(attempt_key(key)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem", &e))?;
+        let Some(item) = out.attributes else { return Ok(None) };
+        let attempt = decode_attempt(key, &item)?;
+        Ok(is_live(attempt.expires_at, now).then_some(attempt))
+    }
+
+    async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert> {
+        // The user code is claimed by its own item, which an expired claim does not block
+        // (DynamoDB may not have deleted it yet).
+        let claim = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (PK.into(), s(user_code_key(&auth.user_code_hash))),
+                ("device_code_hash".into(), s(auth.device_code_hash.to_hex())),
+                (TTL.into(), time(auth.expires_at)),
+            ])))
+            .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":now", time(now));
+        self.transact_insert(vec![
+            TransactWriteItem::builder().put(built(claim.build())?).build(),
+            self.transact_put(device_item(auth), Some("attribute_not_exists(pk)"))?,
+        ])
+        .await
+    }
+
+    async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        let Some(item) = self.get(device_key(device_code_hash)).await? else { return Ok(None) };
+        if !item.contains_key("user_code_hash") {
+            // Written before user codes were hashed (it lives minutes): no one can find it by
+            // its code any more, so it reads as gone rather than as a broken record.
+            return Ok(None);
+        }
+        let auth = decode_device(device_code_hash, &item)?;
+        Ok(is_live(auth.expires_at, now).then_some(auth))
+    }
+
+    async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>> {
+        let Some(claim) = self.get(user_code_key(user_code_hash)).await? else { return Ok(None) };
+        let d = Decoder::new("user code", &claim);
+        if !is_live(d.time(TTL)?, now) {
+            return Ok(None);
+        }
+        let hash = TokenHash::from_hex(&d.string("device_code_hash")?)
+            .ok_or_else(|| d.corrupt("device_code_hash", "is not a hash"))?;
+        self.device_authorization(&hash, now).await
+    }
+
+    async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(device_item(auth)))
+            .condition_expression("#version = :expected")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(auth.version - 1))
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("PutItem", &err)),
+        }
+    }
+
+    async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
+        // Conditioned on the status, not the version: polls bump the version but never the
+        // status, so they cannot make the user's answer fail.
+        if !matches!(decision, DeviceStatus::Approved { .. } | DeviceStatus::Denied) {
+            return Err(StoreError::Corrupt("a device answer must be approved or denied".into()));
+        }
+        let (status, approval) = decision.to_stored();
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(device_key(device_code_hash)))
+            .condition_expression("#status = :pending AND #ttl > :now")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":pending", s(DeviceStatus::STORED_PENDING))
+            .expression_attribute_values(":now", time(now))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":status", s(status));
+        let update = match approval {
+            Some((user_id, user_epoch)) => update
+                .update_expression("SET #status = :status, user_id = :user, user_epoch = :epoch ADD #version :one")
+                .expression_attribute_values(":user", s(user_id.as_str()))
+                .expression_attribute_values(":epoch", n(user_epoch)),
+            None => update.update_expression("SET #status = :status ADD #version :one"),
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("UpdateItem", &err)),
+        }
+    }
+
+    async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()> {
+        self.put(refresh_item(token)).await
+    }
+
+    async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>> {
+        let Some(item) = self.get(refresh_key(token_hash)).await? else { return Ok(None) };
+        let token = decode_refresh(token_hash, &item)?;
+        Ok(is_live(token.expires_at, now).then_some(token))
+    }
+
+    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation> {
+        let retire = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(refresh_key(old)))
+            .update_expression("SET active = :false")
+            .condition_expression("active = :true")
+            .expression_attribute_values(":false", AttributeValue::Bool(false))
+            .expression_attribute_values(":true", AttributeValue::Bool(true));
+        // A revoked family has a `FAMILY#` item until its end: checked in the same
+        // transaction, so a revocation cannot slip between a check and the rotation.
+        let not_revoked = aws_sdk_dynamodb::types::ConditionCheck::builder()
+            .table_name(&self.table)
+            .key(PK, s(family_key(&new.family_id)))
+            .condition_expression("attribute_not_exists(pk)");
+        let items = vec![
+            TransactWriteItem::builder().update(built(retire.build())?).build(),
+            self.transact_put(refresh_item(new), Some("attribute_not_exists(pk)"))?,
+            TransactWriteItem::builder().condition_check(built(not_revoked.build())?).build(),
+        ];
+        Ok(match self.transact_insert(items).await? {
+            Insert::Inserted => Rotation::Rotated,
+            Insert::AlreadyExists => Rotation::AlreadyUsed,
+        })
+    }
+
+    async fn revoke_token_family(&self, family_id: &str, until: UnixTime) -> StoreResult<()> {
+        self.put(HashMap::from([
+            (PK.into(), s(family_key(family_id))),
+            ("revoked".into(), AttributeValue::Bool(true)),
+            (TTL.into(), time(until)),
+        ]))
+        .await
+    }
+
+    async fn is_token_family_revoked(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
+        let Some(item) = self.get(family_key(family_id)).await? else { return Ok(false) };
+        Ok(is_live(Decoder::new("token family", &item).time(TTL)?, now))
+    }
+
+    async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
+        let Some(claim) = self.get(email_key(email)).await? else {
+            return Ok(None);
+        };
+        let user_id = UserId::from_stored(Decoder::new("email claim", &claim).string("user_id")?);
+        match self.user_by_id(&user_id).await? {
+            Some(user) => Ok(Some(user)),
+            // The two are only ever written together, in one transaction.
+            None => Err(StoreError::Corrupt("email claim points to no user".into())),
+        }
+    }
+
+    async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        self.get(user_key(id)).await?.map(|item| decode_user(id, &item)).transpose()
+    }
+
+    async fn put_session(&self, session: &SessionRecord) -> StoreResult<()> {
+        self.put(session_item(session)).await
+    }
+
+    async fn session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<SessionRecord>> {
+        let Some(item) = self.get(session_key(token_hash)).await? else {
+            return Ok(None);
+        };
+        let session = decode_session(token_hash, &item)?;
+        let live = is_live(session.idle_expires_at, now) && is_live(session.expires_at, now);
+        Ok(live.then_some(session))
+    }
+
+    async fn renew_session(
+        &self,
+        token_hash: &TokenHash,
+        renewed_at: UnixTime,
+        idle_expires_at: UnixTime,
+    ) -> StoreResult<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(session_key(token_hash)))
+            .update_expression("SET renewed_at = :renewed, idle_expires_at = :idle, #ttl = :idle")
+            // Without the condition an update creates the item: a renewal racing a sign-out
+            // would bring back a half-empty session.
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":renewed", time(renewed_at))
+            .expression_attribute_values(":idle", time(idle_expires_at))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // The session is gone: there is nothing to renew.
+            Err(err) if condition_failed(&err) => Ok(()),
+            Err(err) => Err(unavailable("UpdateItem", &err)),
+        }
+    }
+
+    async fn delete_session(&self, token_hash: &TokenHash, _now: UnixTime) -> StoreResult<()> {
+        self.delete(session_key(token_hash)).await
+    }
+
+    async fn revoke_all_sessions(&self, user_id: &UserId) -> StoreResult<()> {
+        // The epoch bump is the revocation: from this write on, every existing session of the
+        // user carries a stale epoch. Deleting the records afterwards is only tidying up.
+        let bumped = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(user_key(user_id)))
+            .update_expression("ADD session_epoch :one")
+            // Without the condition ADD would create a user item with only an epoch.
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match bumped {
+            // No such user: there is no epoch to bump, but stray sessions may still be tidied.
+            Err(err) if condition_failed(&err) => {}
+            Err(err) => return Err(unavailable("UpdateItem", &err)),
+            Ok(_) => {}
+        }
+        let keys = self.session_keys_of(user_id).await?;
+        self.delete_all(keys).await
+    }
+
+    async fn increment(&self, key: &CounterKey, expires_at: UnixTime, now: UnixTime) -> StoreResult<Counter> {
+        let pk = counter_key(key);
+        for _ in 0..INCREMENT_ATTEMPTS {
+            // The common case: the counter is live, and ADD increments it atomically.
+            let updated = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(&pk))
+                .update_expression("ADD #count :one")
+                .condition_expression("attribute_exists(pk) AND #ttl > :now")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", time(now))
+                .return_values(ReturnValue::AllNew)
+                .send()
+                .await;
+            match updated {
+                Ok(out) => return decode_counter(&out.attributes.unwrap_or_default()),
+                Err(err) if condition_failed(&err) => {}
+                Err(err) => return Err(unavailable("UpdateItem", &err)),
+            }
+            // Absent or expired: start a new window, unless another writer just did so.
+            let fresh = Counter { count: 1, expires_at };
+            let created = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(counter_item(key, fresh)))
+                .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":now", time(now))
+                .send()
+                .await;
+            match created {
+                Ok(_) => return Ok(fresh),
+                // Lost the race to a writer that made a live counter: add to theirs.
+                Err(err) if condition_failed(&err) => {}
+                Err(err) => return Err(unavailable("PutItem", &err)),
+            }
+        }
+        Err(StoreError::Unavailable("DynamoDB counter too contended to increment".into()))
+    }
+
+    async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>> {
+        let Some(item) = self.get(counter_key(key)).await? else {
+            return Ok(None);
+        };
+        let counter = decode_counter(&item)?;
+        Ok(is_live(counter.expires_at, now).then_some(counter))
+    }
+
+    async fn put_counter(&self, key: &CounterKey, counter: Counter) -> StoreResult<()> {
+        self.put(counter_item(key, counter)).await
+    }
+
+    async fn delete_counter(&self, key: &CounterKey) -> StoreResult<()> {
+        self.delete(counter_key(key)).await
+    }
+}

@@ -1,0 +1,600 @@
+//! The contract cases. Each takes a fresh, empty store and returns its first failed check.
+//! The fixtures are public so a harness can add cases of its own with the same data.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use authfn::clock::UnixTime;
+use authfn::email::Email;
+use authfn::password::PasswordHashString;
+use authfn::store::{
+    Counter, CounterKey, DeviceAuthorization, DeviceStatus, FederatedIdentity, FederationAttempt, Insert,
+    RefreshTokenRecord, Rotation, SessionRecord, Store, UserRecord,
+};
+use authfn::token::{SessionId, SessionToken, TokenHash, UserId};
+use futures_util::future::join;
+
+use crate::{Failure, Found, Outcome, check, check_eq, concurrently};
+
+/// The time every case starts at: far from the real clock, so no backend may read its own.
+pub const T0: UnixTime = UnixTime(1_700_000_000);
+pub const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+pub fn user(email: &str) -> UserRecord {
+    UserRecord {
+        id: UserId::generate().unwrap(),
+        email: Email::parse(email).unwrap(),
+        password_hash: Some(PasswordHashString::from_stored("x".into())),
+        created_at: T0,
+        session_epoch: 0,
+    }
+}
+
+/// A session of `user` created at `T0`, idle after a day, over after thirty.
+pub fn session_of(user: &UserRecord) -> SessionRecord {
+    SessionRecord {
+        id: SessionId::generate().unwrap(),
+        token_hash: SessionToken::generate().unwrap().hash(),
+        user_id: user.id.clone(),
+        user_epoch: user.session_epoch,
+        created_at: T0,
+        expires_at: T0.plus(30 * DAY),
+        idle_expires_at: T0.plus(DAY),
+        renewed_at: T0,
+    }
+}
+
+pub fn before(t: UnixTime) -> UnixTime {
+    UnixTime(t.0 - 1)
+}
+
+pub async fn create_user_refuses_a_taken_email_without_partial_writes(store: Arc<dyn Store>) -> Outcome {
+    let first = user("alice@example.com");
+    let first_session = session_of(&first);
+    check_eq!(store.create_user(&first, &first_session).await?, Insert::Inserted);
+
+    // Differently cased, but the same normalised address.
+    let second = user("ALICE@example.com");
+    let second_session = session_of(&second);
+    check_eq!(store.create_user(&second, &second_session).await?, Insert::AlreadyExists);
+
+    check_eq!(store.user_by_email(&first.email).await?, Some(first.clone()));
+    check_eq!(store.session(&first_session.token_hash, T0).await?, Some(first_session));
+    check_eq!(store.user_by_id(&second.id).await?, None);
+    check_eq!(store.session(&second_session.token_hash, T0).await?, None);
+    Ok(())
+}
+
+pub async fn create_user_refuses_a_taken_user_id_without_partial_writes(store: Arc<dyn Store>) -> Outcome {
+    let first = user("alice@example.com");
+    check_eq!(store.create_user(&first, &session_of(&first)).await?, Insert::Inserted);
+
+    // Here the email claim would succeed and the user write fail: the claim must not stay.
+    let clash = UserRecord { email: Email::parse("bob@example.com").unwrap(), ..first.clone() };
+    let clash_session = session_of(&clash);
+    check_eq!(store.create_user(&clash, &clash_session).await?, Insert::AlreadyExists);
+
+    check_eq!(store.user_by_email(&clash.email).await?, None);
+    check_eq!(store.user_by_id(&first.id).await?, Some(first));
+    check_eq!(store.session(&clash_session.token_hash, T0).await?, None);
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_sign_ups_wins(store: Arc<dyn Store>) -> Outcome {
+    let outcomes = concurrently((0..16).map(|_| {
+        let candidate = user("race@example.com");
+        let session = session_of(&candidate);
+        let store = Arc::clone(&store);
+        async move { store.create_user(&candidate, &session).await.map(|outcome| (candidate, session, outcome)) }
+    }))
+    .await?;
+
+    let winners: Vec<_> = outcomes.iter().filter(|(_, _, o)| *o == Insert::Inserted).collect();
+    check_eq!(winners.len(), 1, "{} sign-ups won", winners.len());
+    let (winner, _, _) = winners[0];
+    check_eq!(store.user_by_email(&winner.email).await?.as_ref(), Some(winner));
+    for (candidate, session, outcome) in &outcomes {
+        let stored = *outcome == Insert::Inserted;
+        check_eq!(store.user_by_id(&candidate.id).await?.is_some(), stored);
+        check_eq!(store.session(&session.token_hash, T0).await?.is_some(), stored);
+    }
+    Ok(())
+}
+
+pub async fn users_are_found_by_email_and_by_id(store: Arc<dyn Store>) -> Outcome {
+    let alice = user("alice@example.com");
+    let bob = user("bob@example.com");
+    store.create_user(&alice, &session_of(&alice)).await?;
+    store.create_user(&bob, &session_of(&bob)).await?;
+
+    let typed = Email::parse(" Alice@Example.COM ").unwrap();
+    check_eq!(store.user_by_email(&typed).await?, Some(alice.clone()));
+    check_eq!(store.user_by_id(&alice.id).await?, Some(alice));
+    check_eq!(store.user_by_id(&bob.id).await?, Some(bob));
+    let nobody = Email::parse("carol@example.com").unwrap();
+    check_eq!(store.user_by_email(&nobody).await?, None);
+    check_eq!(store.user_by_id(&UserId::generate().unwrap()).await?, None);
+    Ok(())
+}
+
+pub async fn look_alike_spellings_of_an_email_are_one_user(store: Arc<dyn Store>) -> Outcome {
+    let jose = user("jos\u{E9}@b\u{FC}cher.example");
+    check_eq!(store.create_user(&jose, &session_of(&jose)).await?, Insert::Inserted);
+    // Decomposed é, fullwidth letters, an upper-case and an ASCII-encoded domain.
+    for spelling in ["jose\u{301}@b\u{FC}cher.example", "ｊｏｓ\u{E9}@B\u{DC}CHER.example", "JOS\u{C9}@xn--bcher-kva.example"] {
+        let email = Email::parse(spelling).unwrap();
+        check_eq!(store.user_by_email(&email).await?.as_ref(), Some(&jose), "{spelling}");
+        let twin = UserRecord { email, ..user("unused@example.com") };
+        check_eq!(store.create_user(&twin, &session_of(&twin)).await?, Insert::AlreadyExists, "{spelling}");
+        check_eq!(store.user_by_id(&twin.id).await?, None);
+    }
+    Ok(())
+}
+
+pub async fn sessions_expire_at_the_idle_deadline(store: Arc<dyn Store>) -> Outcome {
+    let session = session_of(&user("alice@example.com"));
+    store.put_session(&session).await?;
+    let hash = &session.token_hash;
+
+    check_eq!(store.session(hash, T0).await?, Some(session.clone()));
+    check_eq!(store.session(hash, before(session.idle_expires_at)).await?, Some(session.clone()));
+    check_eq!(store.session(hash, session.idle_expires_at).await?, None);
+    check_eq!(store.session(hash, session.expires_at).await?, None);
+    Ok(())
+}
+
+pub async fn sessions_expire_at_the_absolute_deadline(store: Arc<dyn Store>) -> Outcome {
+    // Renewed so often that the idle deadline is past the absolute one: the absolute wins.
+    let session = SessionRecord { idle_expires_at: T0.plus(40 * DAY), ..session_of(&user("alice@example.com")) };
+    store.put_session(&session).await?;
+    let hash = &session.token_hash;
+
+    check_eq!(store.session(hash, before(session.expires_at)).await?, Some(session.clone()));
+    check_eq!(store.session(hash, session.expires_at).await?, None);
+    Ok(())
+}
+
+pub async fn renewal_moves_the_idle_deadline(store: Arc<dyn Store>) -> Outcome {
+    let session = session_of(&user("alice@example.com"));
+    store.put_session(&session).await?;
+    let renewed_at = T0.plus(DAY / 2);
+    let idle_expires_at = renewed_at.plus(DAY);
+    store.renew_session(&session.token_hash, renewed_at, idle_expires_at).await?;
+
+    let expected = SessionRecord { renewed_at, idle_expires_at, ..session.clone() };
+    // Alive past the old idle deadline, gone at the new one.
+    check_eq!(store.session(&session.token_hash, session.idle_expires_at).await?, Some(expected));
+    check_eq!(store.session(&session.token_hash, idle_expires_at).await?, None);
+    Ok(())
+}
+
+pub async fn renewal_never_creates_a_session(store: Arc<dyn Store>) -> Outcome {
+    let session = session_of(&user("alice@example.com"));
+    store.renew_session(&session.token_hash, T0, T0.plus(DAY)).await?;
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+
+    // Nor after a sign-out: a renewal racing a delete must not resurrect the session.
+    store.put_session(&session).await?;
+    store.delete_session(&session.token_hash, T0).await?;
+    store.renew_session(&session.token_hash, T0, T0.plus(DAY)).await?;
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+    Ok(())
+}
+
+pub async fn deleted_sessions_are_gone(store: Arc<dyn Store>) -> Outcome {
+    let alice = user("alice@example.com");
+    let (kept, deleted) = (session_of(&alice), session_of(&alice));
+    store.put_session(&kept).await?;
+    store.put_session(&deleted).await?;
+
+    store.delete_session(&deleted.token_hash, T0).await?;
+    check_eq!(store.session(&deleted.token_hash, T0).await?, None);
+    check_eq!(store.session(&kept.token_hash, T0).await?, Some(kept));
+    // Deleting again, or deleting what never existed, is not an error.
+    store.delete_session(&deleted.token_hash, T0).await?;
+    Ok(())
+}
+
+pub async fn revoking_all_sessions_bumps_the_epoch_and_deletes_only_that_users_sessions(store: Arc<dyn Store>) -> Outcome {
+    let alice = user("alice@example.com");
+    let bob = user("bob@example.com");
+    let alice_sessions: Vec<_> = (0..3).map(|_| session_of(&alice)).collect();
+    let bob_session = session_of(&bob);
+    store.create_user(&alice, &alice_sessions[0]).await?;
+    store.create_user(&bob, &bob_session).await?;
+    for session in &alice_sessions[1..] {
+        store.put_session(session).await?;
+    }
+
+    store.revoke_all_sessions(&alice.id).await?;
+
+    check_eq!(store.user_by_id(&alice.id).await?.found()?.session_epoch, 1);
+    check_eq!(store.user_by_id(&bob.id).await?.found()?.session_epoch, 0);
+    // The deletes are best-effort on DynamoDB (its index is eventually consistent); on a
+    // local server they are not, and the epoch is what revokes in any case.
+    for session in &alice_sessions {
+        check_eq!(store.session(&session.token_hash, T0).await?, None);
+    }
+    check_eq!(store.session(&bob_session.token_hash, T0).await?, Some(bob_session));
+
+    store.revoke_all_sessions(&alice.id).await?;
+    check_eq!(store.user_by_id(&alice.id).await?.found()?.session_epoch, 2);
+    // An unknown user is not an error, and is not created.
+    let nobody = UserId::generate().unwrap();
+    store.revoke_all_sessions(&nobody).await?;
+    check_eq!(store.user_by_id(&nobody).await?, None);
+    Ok(())
+}
+
+pub async fn increments_count_up_and_keep_the_window(store: Arc<dyn Store>) -> Outcome {
+    let key = CounterKey::rate_limit("sign-in", "192.0.2.1");
+    let other = CounterKey::rate_limit("sign-in", "192.0.2.2");
+    let window = T0.plus(Duration::from_secs(60));
+
+    check_eq!(store.increment(&key, window, T0).await?, Counter { count: 1, expires_at: window });
+    // A later call proposes a later window; the live counter keeps its own.
+    let later = UnixTime(T0.0 + 10);
+    let proposed = later.plus(Duration::from_secs(60));
+    check_eq!(store.increment(&key, proposed, later).await?, Counter { count: 2, expires_at: window });
+    check_eq!(store.increment(&other, window, T0).await?, Counter { count: 1, expires_at: window });
+    check_eq!(store.counter(&key, later).await?, Some(Counter { count: 2, expires_at: window }));
+    Ok(())
+}
+
+pub async fn concurrent_increments_are_atomic(store: Arc<dyn Store>) -> Outcome {
+    let key = CounterKey::sign_in_attempts(&Email::parse("alice@example.com").unwrap());
+    let window = T0.plus(Duration::from_secs(900));
+    let counters = concurrently((0..20).map(|_| {
+        let (store, key) = (Arc::clone(&store), key.clone());
+        async move { store.increment(&key, window, T0).await }
+    }))
+    .await?;
+    let mut counts = BTreeSet::new();
+    for counter in counters {
+        check_eq!(counter.expires_at, window);
+        counts.insert(counter.count);
+    }
+
+    check_eq!(counts, (1..=20).collect::<BTreeSet<u64>>(), "each increment must see a distinct count");
+    check_eq!(store.counter(&key, T0).await?, Some(Counter { count: 20, expires_at: window }));
+    Ok(())
+}
+
+pub async fn an_expired_counter_restarts_at_one_with_the_new_window(store: Arc<dyn Store>) -> Outcome {
+    let key = CounterKey::device_sign_in_attempts(&TokenHash::of(b"a device"));
+    let first_window = T0.plus(Duration::from_secs(60));
+    store.increment(&key, first_window, T0).await?;
+    store.increment(&key, first_window, T0).await?;
+
+    // Expiry is exclusive: at `first_window` the old counter is already gone.
+    let second_window = first_window.plus(Duration::from_secs(60));
+    let restarted = store.increment(&key, second_window, first_window).await?;
+    check_eq!(restarted, Counter { count: 1, expires_at: second_window });
+    check_eq!(store.counter(&key, first_window).await?, Some(restarted));
+    check_eq!(store.increment(&key, second_window, first_window).await?.count, 2);
+    Ok(())
+}
+
+pub async fn counters_can_be_put_read_and_deleted(store: Arc<dyn Store>) -> Outcome {
+    let key = CounterKey::device_sign_in_attempts(&TokenHash::of(b"a device"));
+    check_eq!(store.counter(&key, T0).await?, None);
+
+    let counter = Counter { count: 5, expires_at: T0.plus(Duration::from_secs(60)) };
+    store.put_counter(&key, counter).await?;
+    check_eq!(store.counter(&key, T0).await?, Some(counter));
+    check_eq!(store.counter(&key, before(counter.expires_at)).await?, Some(counter));
+    check_eq!(store.counter(&key, counter.expires_at).await?, None);
+    check_eq!(store.increment(&key, counter.expires_at, T0).await?.count, 6);
+
+    store.delete_counter(&key).await?;
+    check_eq!(store.counter(&key, T0).await?, None);
+    store.delete_counter(&key).await?;
+    Ok(())
+}
+
+
+// --- federation ---------------------------------------------------------------------------
+
+pub fn attempt(expires_at: UnixTime) -> FederationAttempt {
+    FederationAttempt {
+        key: SessionToken::generate().unwrap().hash(),
+        binding_hash: SessionToken::generate().unwrap().hash(),
+        provider: "okta".into(),
+        return_to: "https://app.example.com/".into(),
+        wants_json: true,
+        expires_at,
+    }
+}
+
+pub fn identity(subject: &str) -> FederatedIdentity {
+    FederatedIdentity { issuer: "https://idp.example.com".into(), subject: subject.into() }
+}
+
+pub fn federated_user(email: &str) -> UserRecord {
+    UserRecord { password_hash: None, ..user(email) }
+}
+
+pub async fn a_federation_attempt_is_taken_once_and_only_while_live(store: Arc<dyn Store>) -> Outcome {
+    let live = attempt(T0.plus(DAY));
+    store.put_federation_attempt(&live).await?;
+    check_eq!(store.take_federation_attempt(&live.key, T0).await?, Some(live.clone()));
+    check_eq!(store.take_federation_attempt(&live.key, T0).await?, None, "a state is used once");
+
+    let expired = attempt(T0);
+    store.put_federation_attempt(&expired).await?;
+    check_eq!(store.take_federation_attempt(&expired.key, T0).await?, None);
+    let unknown = TokenHash::of(b"never stored");
+    check_eq!(store.take_federation_attempt(&unknown, T0).await?, None);
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_takers_gets_the_attempt(store: Arc<dyn Store>) -> Outcome {
+    let a = attempt(T0.plus(DAY));
+    store.put_federation_attempt(&a).await?;
+    let taken = concurrently((0..8).map(|_| {
+        let store = Arc::clone(&store);
+        let hash = a.key;
+        async move { store.take_federation_attempt(&hash, T0).await }
+    }))
+    .await?;
+    check_eq!(taken.iter().filter(|t| t.is_some()).count(), 1);
+    Ok(())
+}
+
+pub async fn a_federated_user_is_found_by_identity_and_is_passwordless(store: Arc<dyn Store>) -> Outcome {
+    let u = federated_user("fed@example.com");
+    let s = session_of(&u);
+    check_eq!(store.create_federated_user(&u, &identity("sub-1"), &s).await?, Insert::Inserted);
+    check_eq!(store.user_by_identity(&identity("sub-1")).await?, Some(u.clone()));
+    check_eq!(store.user_by_email(&u.email).await?.found()?.password_hash, None);
+    check_eq!(store.session(&s.token_hash, T0).await?, Some(s));
+    // The subject is only unique within its issuer.
+    let elsewhere = FederatedIdentity { issuer: "https://other.example.com".into(), subject: "sub-1".into() };
+    check_eq!(store.user_by_identity(&elsewhere).await?, None);
+    Ok(())
+}
+
+pub async fn create_federated_user_refuses_a_taken_email_or_identity_without_partial_writes(store: Arc<dyn Store>) -> Outcome {
+    let existing = user("taken@example.com");
+    store.create_user(&existing, &session_of(&existing)).await?;
+    let same_email = federated_user("taken@example.com");
+    let s1 = session_of(&same_email);
+    check_eq!(store.create_federated_user(&same_email, &identity("sub-2"), &s1).await?, Insert::AlreadyExists);
+    check_eq!(store.user_by_identity(&identity("sub-2")).await?, None, "no identity without its user");
+    check_eq!(store.session(&s1.token_hash, T0).await?, None);
+
+    let first = federated_user("first@example.com");
+    store.create_federated_user(&first, &identity("sub-3"), &session_of(&first)).await?;
+    let same_identity = federated_user("second@example.com");
+    let s2 = session_of(&same_identity);
+    check_eq!(store.create_federated_user(&same_identity, &identity("sub-3"), &s2).await?, Insert::AlreadyExists);
+    check_eq!(store.user_by_email(&same_identity.email).await?, None, "no user without its identity");
+    check_eq!(store.user_by_identity(&identity("sub-3")).await?, Some(first));
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_first_federated_sign_ins_wins(store: Arc<dyn Store>) -> Outcome {
+    let outcomes = concurrently((0..8).map(|i| {
+        let store = Arc::clone(&store);
+        async move {
+            let u = federated_user(&format!("racer{i}@example.com"));
+            store.create_federated_user(&u, &identity("racing-sub"), &session_of(&u)).await
+        }
+    }))
+    .await?;
+    check_eq!(outcomes.iter().filter(|o| **o == Insert::Inserted).count(), 1);
+    Ok(())
+}
+
+pub async fn an_identity_links_to_one_user_only(store: Arc<dyn Store>) -> Outcome {
+    let a = user("a@example.com");
+    let b = user("b@example.com");
+    store.create_user(&a, &session_of(&a)).await?;
+    store.create_user(&b, &session_of(&b)).await?;
+    check_eq!(store.link_identity(&identity("sub-4"), &a.id).await?, Insert::Inserted);
+    check_eq!(store.link_identity(&identity("sub-4"), &b.id).await?, Insert::AlreadyExists);
+    check_eq!(store.user_by_identity(&identity("sub-4")).await?, Some(a));
+    Ok(())
+}
+
+// --- device authorizations and refresh tokens -------------------------------------------------
+
+/// The store sees user codes only as hashes; which hash is the endpoints' business.
+pub fn code(user_code: &str) -> TokenHash {
+    TokenHash::of(user_code.as_bytes())
+}
+
+pub fn device(user_code: &str, expires_at: UnixTime) -> DeviceAuthorization {
+    DeviceAuthorization {
+        device_code_hash: SessionToken::generate().unwrap().hash(),
+        user_code_hash: code(user_code),
+        client_id: "cli".into(),
+        scope: "openid offline_access".into(),
+        status: DeviceStatus::Pending,
+        interval_secs: 5,
+        last_polled_at: None,
+        expires_at,
+        version: 0,
+        created_at: T0,
+        requested_from: "2001:db8:1:2::/64".into(),
+    }
+}
+
+pub fn approval() -> DeviceStatus {
+    DeviceStatus::Approved { user_id: UserId::generate().unwrap(), user_epoch: 7 }
+}
+
+pub fn refresh(family: &str, active: bool) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: SessionToken::generate().unwrap().hash(),
+        family_id: family.into(),
+        user_id: UserId::generate().unwrap(),
+        client_id: "cli".into(),
+        scope: "openid".into(),
+        user_epoch: 3,
+        active,
+        expires_at: T0.plus(DAY),
+        family_expires_at: T0.plus(30 * DAY),
+    }
+}
+
+pub async fn a_live_user_code_is_claimed_once(store: Arc<dyn Store>) -> Outcome {
+    let first = device("BCDFGHJK", T0.plus(DAY));
+    check_eq!(store.create_device_authorization(&first, T0).await?, Insert::Inserted);
+    let clash = device("BCDFGHJK", T0.plus(DAY));
+    check_eq!(store.create_device_authorization(&clash, T0).await?, Insert::AlreadyExists);
+    check_eq!(store.device_authorization(&clash.device_code_hash, T0).await?, None);
+    check_eq!(store.device_authorization_by_user_code(&code("BCDFGHJK"), T0).await?, Some(first.clone()));
+    check_eq!(store.device_authorization(&first.device_code_hash, T0).await?, Some(first.clone()));
+
+    // Once the first has expired, its user code may be handed out again.
+    let later = first.expires_at;
+    check_eq!(store.device_authorization_by_user_code(&code("BCDFGHJK"), later).await?, None);
+    let reuse = device("BCDFGHJK", later.plus(DAY));
+    check_eq!(store.create_device_authorization(&reuse, later).await?, Insert::Inserted);
+    check_eq!(store.device_authorization_by_user_code(&code("BCDFGHJK"), later).await?, Some(reuse));
+    Ok(())
+}
+
+pub async fn device_updates_are_compare_and_swap(store: Arc<dyn Store>) -> Outcome {
+    let d = device("LMNPQRST", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await?;
+    let approved = DeviceAuthorization {
+        status: approval(),
+        last_polled_at: Some(T0),
+        version: 1,
+        ..d.clone()
+    };
+    check!(store.update_device_authorization(&approved).await?);
+    check!(!store.update_device_authorization(&approved).await?, "a second update from the same read fails");
+    check_eq!(store.device_authorization(&d.device_code_hash, T0).await?, Some(approved));
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_device_approvals_lands(store: Arc<dyn Store>) -> Outcome {
+    let d = device("VWXZBCDF", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await?;
+    let landed = concurrently((0..8).map(|_| {
+        let store = Arc::clone(&store);
+        let next = DeviceAuthorization {
+            status: approval(),
+            version: 1,
+            ..d.clone()
+        };
+        async move { store.update_device_authorization(&next).await }
+    }))
+    .await?;
+    check_eq!(landed.iter().filter(|l| **l).count(), 1);
+    Ok(())
+}
+
+pub async fn an_answer_lands_once_and_only_while_the_code_is_pending(store: Arc<dyn Store>) -> Outcome {
+    let d = device("BCDFLMNP", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await?;
+    let approved = approval();
+    check!(store.decide_device_authorization(&d.device_code_hash, &approved, T0).await?);
+    let stored = store.device_authorization(&d.device_code_hash, T0).await?.found()?;
+    check_eq!(stored, DeviceAuthorization { status: approved, version: 1, ..d.clone() }, "the answer and its epoch are kept");
+    check!(!store.decide_device_authorization(&d.device_code_hash, &DeviceStatus::Denied, T0).await?, "answered already");
+    // A stale poll (read before the answer) cannot overwrite it.
+    check!(!store.update_device_authorization(&DeviceAuthorization { last_polled_at: Some(T0), version: 1, ..d.clone() }).await?);
+    check_eq!(store.device_authorization(&d.device_code_hash, T0).await?, Some(stored));
+
+    let late = device("BCDFLMNQ", T0.plus(DAY));
+    store.create_device_authorization(&late, T0).await?;
+    check!(!store.decide_device_authorization(&late.device_code_hash, &approval(), late.expires_at).await?, "expired");
+    let never = SessionToken::generate().unwrap().hash();
+    check!(!store.decide_device_authorization(&never, &approval(), T0).await?, "unknown");
+    Ok(())
+}
+
+pub async fn polls_racing_the_users_approval_never_make_it_fail(store: Arc<dyn Store>) -> Outcome {
+    for round in 0..5 {
+        let d = device(&format!("RACEPLL{round}"), T0.plus(DAY));
+        store.create_device_authorization(&d, T0).await?;
+        // Devices poll as the token endpoint does: read, then compare-and-swap a new poll
+        // time, over and over, while the user answers once.
+        let pollers = concurrently((0..6).map(|_| {
+            let store = Arc::clone(&store);
+            let hash = d.device_code_hash;
+            async move {
+                for _ in 0..5 {
+                    let read = store.device_authorization(&hash, T0).await?.found()?;
+                    let polled = DeviceAuthorization { last_polled_at: Some(T0), version: read.version + 1, ..read };
+                    store.update_device_authorization(&polled).await?;
+                }
+                Ok::<_, Failure>(())
+            }
+        }));
+        let answer = approval();
+        let (approved, polled) = join(store.decide_device_authorization(&d.device_code_hash, &answer, T0), pollers).await;
+        polled?;
+        check!(approved?, "round {round}: the approval failed while the code was pending");
+        let stored = store.device_authorization(&d.device_code_hash, T0).await?.found()?;
+        check_eq!(stored.status, answer, "round {round}: a poll overwrote the answer");
+    }
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_answers_lands(store: Arc<dyn Store>) -> Outcome {
+    let d = device("XZBCDFGH", T0.plus(DAY));
+    store.create_device_authorization(&d, T0).await?;
+    let landed = concurrently((0..8).map(|i| {
+        let store = Arc::clone(&store);
+        let hash = d.device_code_hash;
+        let answer = if i % 2 == 0 { approval() } else { DeviceStatus::Denied };
+        async move { store.decide_device_authorization(&hash, &answer, T0).await }
+    }))
+    .await?;
+    check_eq!(landed.iter().filter(|l| **l).count(), 1);
+    Ok(())
+}
+
+pub async fn a_refresh_token_rotates_once(store: Arc<dyn Store>) -> Outcome {
+    let old = refresh("fam-1", true);
+    store.put_refresh_token(&old).await?;
+    let new = refresh("fam-1", true);
+    check_eq!(store.rotate_refresh_token(&old.token_hash, &new).await?, Rotation::Rotated);
+    check!(!store.refresh_token(&old.token_hash, T0).await?.found()?.active);
+    check_eq!(store.refresh_token(&new.token_hash, T0).await?, Some(new.clone()));
+    let again = refresh("fam-1", true);
+    check_eq!(store.rotate_refresh_token(&old.token_hash, &again).await?, Rotation::AlreadyUsed);
+    check_eq!(store.refresh_token(&again.token_hash, T0).await?, None, "a failed rotation stores nothing");
+    check_eq!(store.refresh_token(&new.token_hash, new.expires_at).await?, None, "expired tokens are absent");
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_rotations_wins(store: Arc<dyn Store>) -> Outcome {
+    let old = refresh("fam-2", true);
+    store.put_refresh_token(&old).await?;
+    let rotations = concurrently((0..8).map(|_| {
+        let store = Arc::clone(&store);
+        let hash = old.token_hash;
+        async move { store.rotate_refresh_token(&hash, &refresh("fam-2", true)).await }
+    }))
+    .await?;
+    check_eq!(rotations.iter().filter(|r| **r == Rotation::Rotated).count(), 1);
+    Ok(())
+}
+
+pub async fn a_token_of_a_revoked_family_does_not_rotate(store: Arc<dyn Store>) -> Outcome {
+    let old = refresh("fam-5", true);
+    store.put_refresh_token(&old).await?;
+    store.revoke_token_family("fam-5", old.family_expires_at).await?;
+    let new = refresh("fam-5", true);
+    check_eq!(store.rotate_refresh_token(&old.token_hash, &new).await?, Rotation::AlreadyUsed);
+    check_eq!(store.refresh_token(&new.token_hash, T0).await?, None, "nothing stored for a revoked family");
+    check!(store.refresh_token(&old.token_hash, T0).await?.found()?.active, "nothing written at all");
+    Ok(())
+}
+
+pub async fn revoked_families_stay_revoked_until_their_end(store: Arc<dyn Store>) -> Outcome {
+    check!(!store.is_token_family_revoked("fam-3", T0).await?);
+    store.revoke_token_family("fam-3", T0.plus(DAY)).await?;
+    check!(store.is_token_family_revoked("fam-3", T0).await?);
+    check!(!store.is_token_family_revoked("fam-3", T0.plus(DAY)).await?);
+    check!(!store.is_token_family_revoked("fam-4", T0).await?);
+    Ok(())
+}
+
