@@ -16,9 +16,9 @@ impl UnixTime {
         UnixTime(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
     }
 
-    /// Whole seconds from `self` until `later`, zero if `later` is not in the future.
-    pub fn secs_until(self, later: UnixTime) -> u64 {
-        u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0)
+    /// The time from `self` until `later`, zero if `later` is not in the future.
+    pub fn until(self, later: UnixTime) -> Duration {
+        Duration::from_secs(u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0))
     }
 }
 
@@ -42,7 +42,7 @@ impl Clock for SystemClock {
         let since_epoch = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        UnixTime(since_epoch.as_secs() as i64)
+        UnixTime(i64::try_from(since_epoch.as_secs()).unwrap_or(i64::MAX))
     }
 }
 
@@ -56,7 +56,7 @@ impl ManualClock {
     }
 
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(d.as_secs() as i64, Ordering::SeqCst);
+        self.0.fetch_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX), Ordering::SeqCst);
     }
 }
 

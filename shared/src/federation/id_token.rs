@@ -58,7 +58,7 @@ impl std::fmt::Display for IdTokenError {
 pub struct Expected<'a> {
     pub issuer: &'a str,
     pub client_id: &'a str,
-    pub nonce: &'a str,
+    pub nonce: &'a crate::federation::attempt::Nonce,
     pub now: UnixTime,
 }
 
@@ -172,7 +172,7 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
     let nonce_ok = claims
         .nonce
         .as_deref()
-        .is_some_and(|n| crate::crypto::constant_time_eq(n.as_bytes(), expected.nonce.as_bytes()));
+        .is_some_and(|n| crate::crypto::constant_time_eq(n.as_bytes(), expected.nonce.secret().as_bytes()));
     if !nonce_ok {
         return Err(IdTokenError::Invalid("its nonce is not this sign-in's"));
     }

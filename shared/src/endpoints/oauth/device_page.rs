@@ -7,7 +7,7 @@ use super::page::{escape, html};
 use super::{issuer, pending_device};
 use crate::App;
 use crate::error::ApiError;
-use crate::oauth::user_code;
+use crate::oauth::UserCode;
 use crate::request::{HttpRequest, Params};
 use crate::response::HttpResponse;
 use crate::clock::UnixTime;
@@ -16,13 +16,13 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let config = issuer(app)?;
     let params = Params::parse(req.uri().query().unwrap_or(""))?;
     let typed = params.get("user_code");
-    let code = typed.and_then(user_code::normalise);
+    let code = typed.and_then(UserCode::normalise);
 
     let who = match app.authenticate(req).await {
         Ok(who) => who,
         Err(ApiError::Unauthenticated) => {
             let here = match &code {
-                Some(c) => format!("{}?user_code={}", config.url("/oidc/device"), user_code::display(c)),
+                Some(c) => format!("{}?user_code={}", config.url("/oidc/device"), c.display()),
                 None => config.url("/oidc/device"),
             };
             let sign_in = format!(
@@ -53,7 +53,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         return Ok(html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used. Start again on your device.</p>"));
     };
     // RFC 8628 §5.4: what a user needs to notice a code someone else started and sent them.
-    let client = config.clients.get(&device.client_id).map_or(device.client_id.as_str(), |c| c.display_name.as_str());
+    let client = config.clients.get(device.client_id.as_str()).map_or(device.client_id.as_str(), |c| c.display_name.as_str());
     let body = format!(
         "<p>Signed in as <strong>{email}</strong>.</p>\
          <p>The application <strong>{client}</strong> asks for: <strong>{scope}</strong>.</p>\
@@ -70,7 +70,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         scope = escape(&device.scope),
         when = escape(&asked(device.created_at, app.now())),
         network = escape(&device.requested_from),
-        shown = escape(&user_code::display(&code)),
+        shown = escape(&code.display()),
     );
     Ok(html(StatusCode::OK, "Connect a device", &body))
 }
@@ -78,7 +78,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 /// "3 minutes ago (at 14:03 UTC)": relative, as a user thinks about it, and absolute, to
 /// compare with the clock of the device in front of them.
 fn asked(at: UnixTime, now: UnixTime) -> String {
-    let minutes = at.secs_until(now) / 60;
+    let minutes = at.until(now).as_secs() / 60;
     let ago = match minutes {
         0 => "less than a minute ago".to_owned(),
         1 => "1 minute ago".to_owned(),
