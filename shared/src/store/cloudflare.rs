@@ -246,7 +246,7 @@ impl StoredSession {
 impl CloudflareStore {
     async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
         let now = SystemClock.now();
-        let ttl = now.secs_until(session.idle_expires_at.min(session.expires_at)).max(KV_MIN_TTL_SECS);
+        let ttl = now.until(session.idle_expires_at.min(session.expires_at)).as_secs().max(KV_MIN_TTL_SECS);
         let value = serde_json::to_string(&StoredSession::from_record(session)).expect("a session serialises");
         self.sessions
             .put(&session_key(&session.token_hash), value)
