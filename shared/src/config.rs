@@ -348,6 +348,50 @@ mod tests {
     }
 
     #[test]
+    fn debug_of_the_configuration_shows_no_secret() {
+        let session_key = key();
+        let jwt_seed = crypto::b64url(&[4u8; 32]);
+        let client_secret = crypto::b64url(&[0x5a, 0x13, 0x77, 0x21, 0xc4, 0x9e, 0x02, 0xf0].repeat(4));
+        let c = config(&[
+            ("AUTHFN_SESSION_KEYS", &session_key),
+            ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
+            ("AUTHFN_OAUTH_CLIENTS", "api"),
+            ("AUTHFN_OAUTH_CLIENT_API_SECRET", &client_secret),
+            ("AUTHFN_JWT_KEYS", &jwt_seed),
+            ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
+            ("AUTHFN_FEDERATION_OKTA_ISSUER", "https://example.okta.com"),
+            ("AUTHFN_FEDERATION_OKTA_CLIENT_ID", "app"),
+            ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "upstream-secret-value"),
+            ("AUTHFN_RETURN_TO", "https://app.example.com/"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in [session_key.as_str(), &jwt_seed, &client_secret, "upstream-secret-value"] {
+            assert!(!shown.contains(secret), "Debug of the configuration shows {secret}");
+        }
+        // The bytes themselves, as a derived Debug of a Vec<u8> would print them.
+        assert!(!shown.contains(&format!("{:?}", [9u8; 32])[1..20]), "Debug shows the session key's bytes");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn settings_errors_name_the_variable_but_not_a_secret() {
+        let k = key();
+        let err = config(&[("AUTHFN_SESSION_KEYS", "c2hvcnQ-not-a-real-key-at-all")]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_SESSION_KEYS") && !err.0.contains("c2hvcnQ"), "{err}");
+        let weak = config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
+            ("AUTHFN_OAUTH_CLIENTS", "api"),
+            ("AUTHFN_OAUTH_CLIENT_API_SECRET", "weak-secret-123"),
+        ])
+        .unwrap_err();
+        assert!(weak.0.contains("AUTHFN_OAUTH_CLIENT_API_SECRET") && !weak.0.contains("weak-secret-123"), "{weak}");
+        let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_LOCKOUT_SECS", "soon")]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_LOCKOUT_SECS"), "{err}");
+    }
+
+    #[test]
     fn numbers_are_validated() {
         let k = key();
         assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_SESSION_IDLE_SECS", "ten")]).is_err());

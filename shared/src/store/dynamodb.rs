@@ -857,7 +857,7 @@ fn device_item(auth: &DeviceAuthorization) -> Item {
         ("client_id".into(), s(&auth.client_id)),
         ("scope".into(), s(&auth.scope)),
         ("status".into(), s(status)),
-        ("interval_secs".into(), n(auth.interval_secs)),
+        ("interval_secs".into(), n(auth.interval.as_secs())),
         ("version".into(), n(auth.version)),
         (TTL.into(), time(auth.expires_at)),
     ]);
@@ -890,7 +890,7 @@ fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<DeviceAuthorizati
         client_id: d.string("client_id")?,
         scope: d.string("scope")?,
         status,
-        interval_secs: d.number("interval_secs")?,
+        interval: std::time::Duration::from_secs(d.number("interval_secs")?),
         last_polled_at: item.get("last_polled_at").map(|_| d.time("last_polled_at")).transpose()?,
         expires_at: d.time(TTL)?,
         version: d.number("version")?,

@@ -104,7 +104,7 @@ pub struct DeviceAuthorization {
     pub scope: String,
     pub status: DeviceStatus,
     /// Current polling interval; `slow_down` adds 5 s.
-    pub interval_secs: u64,
+    pub interval: std::time::Duration,
     pub last_polled_at: Option<UnixTime>,
     pub expires_at: UnixTime,
     /// Bumped by every update; updates are compare-and-swap on it.

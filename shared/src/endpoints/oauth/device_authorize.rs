@@ -42,7 +42,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             client_id: client.id.as_str().to_owned(),
             scope: scope.as_str().to_owned(),
             status: DeviceStatus::Pending,
-            interval_secs: config.device_interval.as_secs(),
+            interval: config.device_interval,
             last_polled_at: None,
             expires_at,
             version: 0,

@@ -59,11 +59,11 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
         return Err(error(InvalidGrant, "the device code was issued to another client"));
     }
     if let Some(last) = device.last_polled_at
-        && now < last.plus(Duration::from_secs(device.interval_secs))
+        && now < last.plus(device.interval)
     {
         // RFC 8628 §3.5: too fast; the interval grows by 5 s for good.
         let slowed = DeviceAuthorization {
-            interval_secs: (Duration::from_secs(device.interval_secs) + SLOW_DOWN).as_secs(),
+            interval: device.interval + SLOW_DOWN,
             last_polled_at: Some(now),
             version: device.version + 1,
             ..device
