@@ -11,7 +11,7 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::email::Email;
 use crate::error::ApiError;
-use crate::federation::attempt::{Binding, State, attempt_key};
+use crate::federation::attempt::{AuthorizationCode, Binding, State, attempt_key};
 use crate::federation::config::ProviderConfig;
 use crate::federation::discovery::{self, DiscoveryError};
 use crate::federation::id_token::{self, Expected, IdTokenClaims, IdTokenError};
@@ -52,7 +52,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         .append_pair("response_type", "code")
         .append_pair("client_id", provider.client_id.as_str())
         .append_pair("redirect_uri", &app.config.federation.redirect_uri(&provider.name))
-        .append_pair("scope", &provider.scopes)
+        .append_pair("scope", provider.scopes.as_str())
         .append_pair("state", state.secret())
         .append_pair("nonce", binding.nonce().secret())
         .append_pair("code_challenge", &binding.pkce_challenge())
@@ -175,7 +175,7 @@ async fn complete(
     if let Some(code) = params.get("error") {
         return Err(ApiError::IdpError { code: protocol_code(code) });
     }
-    let code = params.get("code").ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
+    let code = params.get("code").map(AuthorizationCode::presented).ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
     let id_token = exchange_code(app, client, provider, &metadata.token_endpoint, code, binding).await?;
 
     let expected = Expected { issuer: provider.issuer.as_str(), client_id: provider.client_id.as_str(), nonce: &binding.nonce(), now };
@@ -302,14 +302,14 @@ async fn exchange_code(
     client: &dyn HttpClient,
     provider: &ProviderConfig,
     token_endpoint: &str,
-    code: &str,
+    code: AuthorizationCode,
     binding: &Binding,
 ) -> Result<String, ApiError> {
     let request = OutboundRequest::PostForm {
         url: token_endpoint.to_owned(),
         form: vec![
             ("grant_type", "authorization_code".into()),
-            ("code", code.to_owned()),
+            ("code", code.secret().to_owned()),
             ("redirect_uri", app.config.federation.redirect_uri(&provider.name)),
             ("code_verifier", binding.pkce_verifier().secret().to_owned()),
         ],

@@ -27,6 +27,18 @@ secret_type!(
 );
 
 secret_type!(
+    /// The authorization code a provider sent back: exchanged once for the ID token.
+    pub struct AuthorizationCode(String);
+);
+
+impl AuthorizationCode {
+    /// The `code` of a callback.
+    pub fn presented(value: &str) -> Self {
+        AuthorizationCode(value.to_owned())
+    }
+}
+
+secret_type!(
     /// RFC 7636 `code_verifier`, sent once in the code exchange.
     pub struct PkceVerifier(String);
 );

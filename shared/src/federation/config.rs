@@ -21,7 +21,7 @@ use url::Url;
 
 use crate::settings::{ConfigError, Settings, web_url};
 use crate::email::Email;
-pub use crate::protocol::{ClientId, ClientSecret};
+pub use crate::protocol::{ClientId, ClientSecret, Scope};
 
 /// A configured provider's name as it appears in the path: `[a-z0-9-]{1,32}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -80,7 +80,7 @@ pub struct ProviderConfig {
     pub issuer: IssuerUrl,
     pub client_id: ClientId,
     pub client_secret: ClientSecret,
-    pub scopes: String,
+    pub scopes: Scope,
     pub response_mode: ResponseMode,
     /// Domains in IDNA's ASCII form; empty means any.
     pub allowed_email_domains: Vec<String>,
@@ -165,8 +165,8 @@ fn provider_from_settings(name: ProviderName, settings: &Settings<'_>) -> Result
         Some(other) => return Err(ConfigError(format!("{prefix}RESPONSE_MODE must be query or form_post, got {other:?}"))),
     };
     let link_by_email = settings.flag(&var("LINK_BY_EMAIL"), false)?;
-    let scopes = settings.get(&var("SCOPES")).unwrap_or_else(|| "openid email profile".into());
-    if !scopes.split_whitespace().any(|s| s == "openid") {
+    let scopes = Scope::of(settings.get(&var("SCOPES")).as_deref().unwrap_or("openid email profile").split_whitespace());
+    if !scopes.contains("openid") {
         return Err(ConfigError(format!("{prefix}SCOPES must include openid")));
     }
     // In the form `Email::domain` has (IDNA's ASCII form), so `bücher.de` matches too.
@@ -221,7 +221,7 @@ mod tests {
     fn reads_a_provider_with_safe_defaults() {
         let c = parse(&okta()).unwrap();
         let p = c.provider("okta").unwrap();
-        assert_eq!(p.scopes, "openid email profile");
+        assert_eq!(p.scopes.as_str(), "openid email profile");
         assert!(!p.link_by_email);
         assert_eq!(p.response_mode, ResponseMode::Query);
         assert_eq!(c.redirect_uri(&p.name), "https://auth.example.com/auth/federation/okta/callback");

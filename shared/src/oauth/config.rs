@@ -22,7 +22,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::keys::JwtKeys;
-use crate::protocol::ClientId;
+use crate::protocol::{ClientId, Scope};
 use crate::settings::{ConfigError, Settings};
 use crate::token::TokenHash;
 
@@ -42,7 +42,8 @@ pub struct OAuthConfig {
     pub issuer: String,
     pub keys: JwtKeys,
     pub clients: BTreeMap<ClientId, OAuthClient>,
-    pub scopes: Vec<String>,
+    /// Every scope a client may ask for.
+    pub scopes: Scope,
     pub audience: String,
     pub access_token_lifetime: Duration,
     pub refresh_token_lifetime: Duration,
@@ -118,11 +119,7 @@ impl OAuthConfig {
             .to_owned();
         let keys = jwt_keys(&get)?;
         let secs = |name: &str, default: u64| settings.positive_secs(name, Duration::from_secs(default));
-        let scopes = get("AUTHFN_OAUTH_SCOPES")
-            .unwrap_or_else(|| "openid profile email offline_access".into())
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let scopes = Scope::of(get("AUTHFN_OAUTH_SCOPES").as_deref().unwrap_or("openid profile email offline_access").split_whitespace());
         Ok(Some(OAuthConfig {
             audience: get("AUTHFN_ACCESS_TOKEN_AUDIENCE").unwrap_or_else(|| issuer.clone()),
             access_token_lifetime: secs("AUTHFN_ACCESS_TOKEN_SECS", 600)?,

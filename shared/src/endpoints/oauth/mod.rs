@@ -102,7 +102,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(ClientId, ClientSecret
 /// The requested scope, every part of it allowed; `openid` when none is asked for.
 fn requested_scope(config: &OAuthConfig, params: &Params) -> Result<Scope, ApiError> {
     let requested = params.get("scope").unwrap_or("openid");
-    if let Some(scope) = requested.split_whitespace().find(|scope| !config.scopes.iter().any(|s| s == scope)) {
+    if let Some(scope) = requested.split_whitespace().find(|scope| !config.scopes.contains(scope)) {
         return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, format!("scope {scope:?} is not offered")));
     }
     let scope = Scope::of(requested.split_whitespace());
