@@ -5,7 +5,8 @@ use crate::secret::secret_type;
 
 /// An OAuth client's identifier: one of ours (`AUTHFN_OAUTH_CLIENTS`) or ours at an upstream
 /// provider. Public, so it may be shown and logged.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct ClientId(String);
 
 impl ClientId {
@@ -24,6 +25,19 @@ impl ClientId {
 impl std::fmt::Display for ClientId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// A client id read back from the store.
+impl From<String> for ClientId {
+    fn from(id: String) -> Self {
+        ClientId(id)
+    }
+}
+
+impl From<&str> for ClientId {
+    fn from(id: &str) -> Self {
+        ClientId(id.to_owned())
     }
 }
 
@@ -48,7 +62,8 @@ impl ClientSecret {
 }
 
 /// A space-separated OAuth scope (RFC 6749 §3.3), without repeats.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
 pub struct Scope(String);
 
 impl Scope {
@@ -61,11 +76,6 @@ impl Scope {
             }
         }
         Scope(kept.join(" "))
-    }
-
-    /// A scope read back from the store, as it was granted.
-    pub fn from_stored(scope: String) -> Self {
-        Scope(scope)
     }
 
     /// Its parts.
@@ -86,6 +96,19 @@ impl Scope {
     /// The scope as sent on the wire and stored.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// A scope read back from the store, as it was granted.
+impl From<String> for Scope {
+    fn from(scope: String) -> Self {
+        Scope(scope)
+    }
+}
+
+impl From<&str> for Scope {
+    fn from(scope: &str) -> Self {
+        Scope(scope.to_owned())
     }
 }
 

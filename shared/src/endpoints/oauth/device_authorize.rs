@@ -39,8 +39,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         let authorization = DeviceAuthorization {
             device_code_hash: device_code.hash(),
             user_code_hash: user_code::hash(&app.config.session_keys, &code),
-            client_id: client.id.as_str().to_owned(),
-            scope: scope.as_str().to_owned(),
+            client_id: client.id.clone(),
+            scope: scope.clone(),
             status: DeviceStatus::Pending,
             interval: config.device_interval,
             last_polled_at: None,

@@ -53,7 +53,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         return Ok(html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used. Start again on your device.</p>"));
     };
     // RFC 8628 §5.4: what a user needs to notice a code someone else started and sent them.
-    let client = config.clients.get(device.client_id.as_str()).map_or(device.client_id.as_str(), |c| c.display_name.as_str());
+    let client = config.clients.get(&device.client_id).map_or(device.client_id.as_str(), |c| c.display_name.as_str());
     let body = format!(
         "<p>Signed in as <strong>{email}</strong>.</p>\
          <p>The application <strong>{client}</strong> asks for: <strong>{scope}</strong>.</p>\
@@ -67,7 +67,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
          <button name=\"decision\" value=\"deny\">Deny</button></form>",
         email = escape(who.user.email.as_str()),
         client = escape(client),
-        scope = escape(&device.scope),
+        scope = escape(device.scope.as_str()),
         when = escape(&asked(device.created_at, app.now())),
         network = escape(&device.requested_from),
         shown = escape(&code.display()),

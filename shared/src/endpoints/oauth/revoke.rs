@@ -20,7 +20,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let token = params.get("token").ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "token is required"))?;
     if let Some(record) = app.store.refresh_token(&RefreshToken::presented(token).hash(), app.now()).await? {
         // A client may only revoke its own tokens; anyone else's is "unknown" to it.
-        if record.client_id == caller.id.as_str() {
+        if record.client_id == caller.id {
             app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
         }
     }

@@ -55,7 +55,7 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
         let expired = code.stated_expiry().is_some_and(|t| t <= now);
         return Err(if expired { error(ExpiredToken, "the device code has expired; start again") } else { error(InvalidGrant, "unknown device code") });
     };
-    if device.client_id != client.id.as_str() {
+    if device.client_id != client.id {
         return Err(error(InvalidGrant, "the device code was issued to another client"));
     }
     if let Some(last) = device.last_polled_at
@@ -93,7 +93,7 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
             if !app.store.update_device_authorization(&consumed).await? {
                 return Err(error(InvalidGrant, "the device code has been used"));
             }
-            let (response, refresh) = issue(config, now, &user, &client.id, &Scope::from_stored(device.scope.clone()), None)?;
+            let (response, refresh) = issue(config, now, &user, &client.id, &device.scope, None)?;
             if let Some(record) = refresh {
                 app.store.put_refresh_token(&record).await?;
             }
@@ -109,7 +109,7 @@ async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: 
     let Some(record) = app.store.refresh_token(&hash, now).await? else {
         return Err(error(InvalidGrant, "unknown or expired refresh token"));
     };
-    if record.client_id != client.id.as_str() {
+    if record.client_id != client.id {
         return Err(error(InvalidGrant, "the refresh token was issued to another client"));
     }
     if app.store.is_token_family_revoked(&record.family_id, now).await? {
@@ -129,10 +129,9 @@ async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: 
         app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
         return Err(error(InvalidGrant, "the user signed out everywhere; sign in again"));
     }
-    let granted = Scope::from_stored(record.scope.clone());
     let scope = match params.get("scope") {
-        None => granted,
-        Some(narrower) => narrowed(&granted, narrower)?,
+        None => record.scope.clone(),
+        Some(narrower) => narrowed(&record.scope, narrower)?,
     };
     let family = Family { id: record.family_id.clone(), expires_at: record.family_expires_at };
     let (response, new_record) = issue(config, now, &user, &client.id, &scope, Some(family))?;
