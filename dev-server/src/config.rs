@@ -21,7 +21,8 @@ pub(crate) struct Applied {
 /// dev defaults in. `port` is the port the server listens on, so the demo page's own origin is
 /// trusted whatever `--addr` says.
 pub(crate) fn load(lookup: impl Fn(&str) -> Option<String>, port: u16) -> Result<(Config, Vec<Applied>), ConfigError> {
-    let is_set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
+    let settings = authfn::settings::Settings::new(&lookup);
+    let is_set = |name: &str| settings.get(name).is_some();
     let mut defaults: HashMap<&'static str, String> = HashMap::new();
     let mut applied = Vec::new();
 
@@ -44,7 +45,7 @@ pub(crate) fn load(lookup: impl Fn(&str) -> Option<String>, port: u16) -> Result
     }
 
     let config = Config::from_lookup(|name| {
-        lookup(name).filter(|v| !v.trim().is_empty()).or_else(|| defaults.get(name).cloned())
+        settings.get(name).or_else(|| defaults.get(name).cloned())
     })?;
     Ok((config, applied))
 }

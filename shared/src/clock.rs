@@ -17,9 +17,9 @@ impl UnixTime {
         UnixTime(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
     }
 
-    /// Whole seconds from `self` until `later`, zero if `later` is not in the future.
-    pub fn secs_until(self, later: UnixTime) -> u64 {
-        u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0)
+    /// The time from `self` until `later`, zero if `later` is not in the future.
+    pub fn until(self, later: UnixTime) -> Duration {
+        Duration::from_secs(u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0))
     }
 }
 

@@ -8,6 +8,8 @@ use crate::crypto::{self, HmacKey, KeyRing};
 use crate::federation::FederationConfig;
 use crate::oauth::OAuthConfig;
 use crate::password::Argon2Cost;
+pub use crate::settings::ConfigError;
+use crate::settings::Settings;
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -93,17 +95,6 @@ pub struct RateLimitPolicy {
     pub per_minute: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
-
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "authfn configuration: {}", self.0)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
 impl Config {
     /// Reads `AUTHFN_*` from the process environment. `AUTHFN_SECRET_SETTINGS`, when set, is a
     /// JSON object of further settings: how a whole Secrets Manager secret (identity provider
@@ -137,30 +128,15 @@ impl Config {
     /// | `AUTHFN_MAX_BODY_BYTES` | 16384 |
     /// | `AUTHFN_HSTS` | `max-age` seconds, or `off`: 31536000 (1 year) when cookies are Secure or `AUTHFN_PUBLIC_URL` is https, else off |
     ///
-    /// Identity providers: see [`FederationConfig::from_lookup`].
+    /// Identity providers: see [`FederationConfig::from_settings`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}"))),
-            }
-        };
-        let secs = |name: &str, default: u64| number(name, default).map(Duration::from_secs);
-        let small = |name: &str, default: u32| -> Result<u32, ConfigError> {
-            u32::try_from(number(name, u64::from(default))?).map_err(|_| ConfigError(format!("{name} is too large")))
-        };
+        let settings = Settings::new(&lookup);
+        let get = |name: &str| settings.get(name);
 
         let session_keys = parse_keys(get("AUTHFN_SESSION_KEYS"))?;
-        let trusted_origins = match get("AUTHFN_TRUSTED_ORIGINS") {
-            None => Vec::new(),
-            Some(list) => list.split(',').map(|o| parse_origin(o.trim())).collect::<Result<_, _>>()?,
-        };
-        let secure = match get("AUTHFN_COOKIE_SECURE").as_deref() {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(other) => return Err(ConfigError(format!("AUTHFN_COOKIE_SECURE must be true or false, got {other:?}"))),
-        };
+        let trusted_origins =
+            settings.list("AUTHFN_TRUSTED_ORIGINS").iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
+        let secure = settings.flag("AUTHFN_COOKIE_SECURE", true)?;
         if !secure && let Some(o) = trusted_origins.iter().find(|o| !is_loopback_http(o)) {
             return Err(ConfigError(format!(
                 "AUTHFN_COOKIE_SECURE=false is for http://localhost development only, but {o} is trusted"
@@ -175,24 +151,24 @@ impl Config {
         }
 
         let session = SessionPolicy {
-            idle_timeout: secs("AUTHFN_SESSION_IDLE_SECS", 30 * 60)?,
-            absolute_lifetime: secs("AUTHFN_SESSION_ABSOLUTE_SECS", 12 * 60 * 60)?,
+            idle_timeout: settings.secs("AUTHFN_SESSION_IDLE_SECS", Duration::from_secs(30 * 60))?,
+            absolute_lifetime: settings.secs("AUTHFN_SESSION_ABSOLUTE_SECS", Duration::from_secs(12 * 60 * 60))?,
         };
         if session.idle_timeout.is_zero() || session.absolute_lifetime.is_zero() {
             return Err(ConfigError("session lifetimes must be positive".into()));
         }
         let defaults = Argon2Cost::default();
         let argon2 = Argon2Cost {
-            memory_kib: small("AUTHFN_ARGON2_MEMORY_KIB", defaults.memory_kib)?,
-            iterations: small("AUTHFN_ARGON2_ITERATIONS", defaults.iterations)?,
-            parallelism: small("AUTHFN_ARGON2_PARALLELISM", defaults.parallelism)?,
+            memory_kib: settings.small_number("AUTHFN_ARGON2_MEMORY_KIB", defaults.memory_kib)?,
+            iterations: settings.small_number("AUTHFN_ARGON2_ITERATIONS", defaults.iterations)?,
+            parallelism: settings.small_number("AUTHFN_ARGON2_PARALLELISM", defaults.parallelism)?,
         };
         let lockout = LockoutPolicy {
-            max_failures: number("AUTHFN_LOCKOUT_MAX_FAILURES", 5)?.max(1),
-            window: secs("AUTHFN_LOCKOUT_WINDOW_SECS", 15 * 60)?,
-            lock_duration: secs("AUTHFN_LOCKOUT_SECS", 15 * 60)?,
+            max_failures: settings.number("AUTHFN_LOCKOUT_MAX_FAILURES", 5)?.max(1),
+            window: settings.secs("AUTHFN_LOCKOUT_WINDOW_SECS", Duration::from_secs(15 * 60))?,
+            lock_duration: settings.secs("AUTHFN_LOCKOUT_SECS", Duration::from_secs(15 * 60))?,
         };
-        let rate_limit = RateLimitPolicy { per_minute: number("AUTHFN_RATE_LIMIT_PER_MINUTE", 20)?.max(1) };
+        let rate_limit = RateLimitPolicy { per_minute: settings.number("AUTHFN_RATE_LIMIT_PER_MINUTE", 20)?.max(1) };
         let client_ip_header = get("AUTHFN_CLIENT_IP_HEADER")
             .map(|h| {
                 http::HeaderName::try_from(h.as_str())
@@ -204,13 +180,11 @@ impl Config {
             (Some(_), None) => {
                 return Err(ConfigError("AUTHFN_TRUSTED_PROXY_HOPS only applies with AUTHFN_CLIENT_IP_HEADER".into()));
             }
-            (Some(_), Some(_)) => usize::try_from(number("AUTHFN_TRUSTED_PROXY_HOPS", 1)?)
-                .ok()
+            (Some(_), Some(_)) => Some(settings.size("AUTHFN_TRUSTED_PROXY_HOPS", 1)?)
                 .filter(|hops| (1..=16).contains(hops))
                 .ok_or_else(|| ConfigError("AUTHFN_TRUSTED_PROXY_HOPS must be 1 to 16".into()))?,
         };
-        let public_url =
-            get("AUTHFN_PUBLIC_URL").map(|u| crate::federation::config::web_url("AUTHFN_PUBLIC_URL", &u)).transpose()?;
+        let public_url = settings.url("AUTHFN_PUBLIC_URL")?;
         let served_over_https = secure || public_url.as_ref().is_some_and(|u| u.scheme() == "https");
         let hsts = match get("AUTHFN_HSTS").as_deref() {
             None => served_over_https.then_some(Duration::from_secs(365 * 24 * 3600)),
@@ -219,8 +193,7 @@ impl Config {
                 ConfigError(format!("AUTHFN_HSTS must be a max-age in seconds or off, got {v:?}"))
             })?)),
         };
-        let max_body_bytes = usize::try_from(number("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?)
-            .map_err(|_| ConfigError("AUTHFN_MAX_BODY_BYTES is too large".into()))?;
+        let max_body_bytes = settings.size("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?;
 
         Ok(Config {
             cookie: CookiePolicy { secure },
@@ -234,9 +207,9 @@ impl Config {
             max_body_bytes,
             hsts,
             session_keys,
-            federation: FederationConfig::from_lookup(&get, public_url.as_ref())?,
-            oauth: OAuthConfig::from_lookup(&get, public_url.as_ref())?,
-            access_tokens: crate::oauth::verifier::VerifierConfig::from_lookup(&get, public_url.as_ref())?,
+            federation: FederationConfig::from_settings(&settings, public_url.as_ref())?,
+            oauth: OAuthConfig::from_settings(&settings, public_url.as_ref())?,
+            access_tokens: crate::oauth::verifier::VerifierConfig::from_settings(&settings, public_url.as_ref())?,
             public_url,
         })
     }
@@ -256,12 +229,12 @@ fn parse_keys(value: Option<String>) -> Result<KeyRing, ConfigError> {
     let value = value.ok_or_else(|| {
         ConfigError("AUTHFN_SESSION_KEYS is required (generate one with infra/generate-keys.sh)".into())
     })?;
-    let mut keys = value.split(',').map(|k| {
-        let bytes = crypto::b64url_decode(k.trim())
+    let mut keys = crate::settings::split_list(&value).into_iter().map(|k| {
+        let bytes = crypto::b64url_decode(&k)
             .ok_or_else(|| ConfigError("AUTHFN_SESSION_KEYS must be base64url without padding".into()))?;
         HmacKey::new(bytes).map_err(|e| ConfigError(format!("AUTHFN_SESSION_KEYS: {e}")))
     });
-    let current = keys.next().expect("split yields at least one item")?;
+    let current = keys.next().ok_or_else(|| ConfigError("AUTHFN_SESSION_KEYS holds no key".into()))??;
     let previous = keys.collect::<Result<Vec<_>, _>>()?;
     Ok(KeyRing::new(current, previous))
 }
@@ -372,6 +345,50 @@ mod tests {
         for bad in ["https://app.example.com/", "app.example.com", "ftp://x", "https://a.com/path"] {
             assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", bad)]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn debug_of_the_configuration_shows_no_secret() {
+        let session_key = key();
+        let jwt_seed = crypto::b64url(&[4u8; 32]);
+        let client_secret = crypto::b64url(&[0x5a, 0x13, 0x77, 0x21, 0xc4, 0x9e, 0x02, 0xf0].repeat(4));
+        let c = config(&[
+            ("AUTHFN_SESSION_KEYS", &session_key),
+            ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
+            ("AUTHFN_OAUTH_CLIENTS", "api"),
+            ("AUTHFN_OAUTH_CLIENT_API_SECRET", &client_secret),
+            ("AUTHFN_JWT_KEYS", &jwt_seed),
+            ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
+            ("AUTHFN_FEDERATION_OKTA_ISSUER", "https://example.okta.com"),
+            ("AUTHFN_FEDERATION_OKTA_CLIENT_ID", "app"),
+            ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "upstream-secret-value"),
+            ("AUTHFN_RETURN_TO", "https://app.example.com/"),
+        ])
+        .unwrap();
+        let shown = format!("{c:?}");
+        for secret in [session_key.as_str(), &jwt_seed, &client_secret, "upstream-secret-value"] {
+            assert!(!shown.contains(secret), "Debug of the configuration shows {secret}");
+        }
+        // The bytes themselves, as a derived Debug of a Vec<u8> would print them.
+        assert!(!shown.contains(&format!("{:?}", [9u8; 32])[1..20]), "Debug shows the session key's bytes");
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn settings_errors_name_the_variable_but_not_a_secret() {
+        let k = key();
+        let err = config(&[("AUTHFN_SESSION_KEYS", "c2hvcnQ-not-a-real-key-at-all")]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_SESSION_KEYS") && !err.0.contains("c2hvcnQ"), "{err}");
+        let weak = config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
+            ("AUTHFN_OAUTH_CLIENTS", "api"),
+            ("AUTHFN_OAUTH_CLIENT_API_SECRET", "weak-secret-123"),
+        ])
+        .unwrap_err();
+        assert!(weak.0.contains("AUTHFN_OAUTH_CLIENT_API_SECRET") && !weak.0.contains("weak-secret-123"), "{weak}");
+        let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_LOCKOUT_SECS", "soon")]).unwrap_err();
+        assert!(err.0.contains("AUTHFN_LOCKOUT_SECS"), "{err}");
     }
 
     #[test]

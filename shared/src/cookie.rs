@@ -1,5 +1,7 @@
 //! The cookies authfn sets (session, device, federation binding and hand-off): how each is set, cleared and found.
 
+use std::time::Duration;
+
 use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::COOKIE;
@@ -10,20 +12,20 @@ use crate::token::SignedToken;
 
 /// `HttpOnly` keeps it from page scripts, `SameSite=Lax` from cross-site subrequests, and
 /// `Path=/` with no `Domain` pins it to this one host (as `__Host-` requires).
-pub fn session(policy: &CookiePolicy, value: &SignedToken, max_age_secs: u64) -> String {
-    build(policy, value.expose(), max_age_secs)
+pub fn session(policy: &CookiePolicy, value: &SignedToken, max_age: Duration) -> String {
+    build(policy, value.secret(), max_age)
 }
 
 /// The device cookie (see `device`): like the session cookie, HttpOnly, `SameSite=Lax` and
 /// host-only, but it outlives sessions and sign-out, since it only vouches that this browser
 /// once knew the account's password.
-pub fn device(policy: &CookiePolicy, value: &crate::device::SignedDeviceToken, max_age_secs: u64) -> String {
-    build_named(policy.device_name(), value.expose(), max_age_secs, SameSite::Lax, policy.secure)
+pub fn device(policy: &CookiePolicy, value: &crate::device::SignedDeviceToken, max_age: Duration) -> String {
+    build_named(policy.device_name(), value.secret(), max_age, SameSite::Lax, policy.secure)
 }
 
 /// An expired, empty cookie with the same attributes, which makes the browser drop it.
 pub fn clear(policy: &CookiePolicy) -> String {
-    build(policy, "", 0)
+    build(policy, "", Duration::ZERO)
 }
 
 /// The cookie that binds a federated sign-in to the browser that began it (see
@@ -37,32 +39,32 @@ pub fn clear(policy: &CookiePolicy) -> String {
 /// allows plain HTTP for) as secure contexts and keep `Secure` cookies from them. Without that, a
 /// provider on `127.0.0.1` posting to authfn on `localhost` (two sites) arrives without it.
 /// Query-mode callbacks are top-level GET navigations, which carry `Lax` cookies.
-pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age_secs: u64, mode: ResponseMode) -> String {
+pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age: Duration, mode: ResponseMode) -> String {
     let (same_site, secure) = match mode {
         ResponseMode::FormPost => (SameSite::None, true),
         ResponseMode::Query => (SameSite::Lax, policy.secure),
     };
-    build_named(policy.federation_name(), value, max_age_secs, same_site, secure)
+    build_named(policy.federation_name(), value, max_age, same_site, secure)
 }
 
 /// The short-lived cookie that carries a `form_post` sign-in's new session to the same-site
 /// step that installs it (see `endpoints::federation::finish`). `Lax`: a cross-site page can
 /// make a browser navigate to that step, but never hand it this cookie.
-pub fn federation_handoff(policy: &CookiePolicy, value: &str, max_age_secs: u64) -> String {
-    build_named(policy.federation_handoff_name(), value, max_age_secs, SameSite::Lax, policy.secure)
+pub fn federation_handoff(policy: &CookiePolicy, value: &str, max_age: Duration) -> String {
+    build_named(policy.federation_handoff_name(), value, max_age, SameSite::Lax, policy.secure)
 }
 
-fn build(policy: &CookiePolicy, value: &str, max_age_secs: u64) -> String {
-    build_named(policy.name(), value, max_age_secs, SameSite::Lax, policy.secure)
+fn build(policy: &CookiePolicy, value: &str, max_age: Duration) -> String {
+    build_named(policy.name(), value, max_age, SameSite::Lax, policy.secure)
 }
 
-fn build_named(name: &'static str, value: &str, max_age_secs: u64, same_site: SameSite, secure: bool) -> String {
+fn build_named(name: &'static str, value: &str, max_age: Duration, same_site: SameSite, secure: bool) -> String {
     Cookie::build((name, value))
         .http_only(true)
         .secure(secure)
         .same_site(same_site)
         .path("/")
-        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age_secs).unwrap_or(i64::MAX)))
+        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX)))
         .build()
         .to_string()
 }
@@ -98,9 +100,9 @@ mod tests {
     fn the_binding_cookie_is_cross_site_only_for_form_post() {
         for secure in [true, false] {
             let policy = CookiePolicy { secure };
-            let query = federation_binding(&policy, "b", 600, ResponseMode::Query);
+            let query = federation_binding(&policy, "b", Duration::from_secs(600), ResponseMode::Query);
             assert!(query.contains("SameSite=Lax") && query.contains("Secure") == secure, "{query}");
-            let post = federation_binding(&policy, "b", 600, ResponseMode::FormPost);
+            let post = federation_binding(&policy, "b", Duration::from_secs(600), ResponseMode::FormPost);
             assert!(post.contains("SameSite=None") && post.contains("Secure"), "{post}");
         }
     }

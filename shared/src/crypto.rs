@@ -34,15 +34,11 @@ pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
 
-/// A secret HMAC key. Its `Debug` never shows the bytes.
-#[derive(Clone)]
-pub struct HmacKey(Vec<u8>);
-
-impl std::fmt::Debug for HmacKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HmacKey(..)")
-    }
-}
+crate::secret::secret_type!(
+    /// A secret HMAC key (session cookies, device cookies, user-code hashes).
+    #[derive(Clone)]
+    pub struct HmacKey(Vec<u8>);
+);
 
 /// Keys shorter than this are refused at start-up: HMAC-SHA256 wants a full-strength key.
 pub const MIN_HMAC_KEY_BYTES: usize = 32;

@@ -23,7 +23,7 @@ pub const DEVICE_LIFETIME: Duration = Duration::from_secs(180 * 24 * 60 * 60);
 
 /// A device's claim to have signed in to one account: the account's user id, a random nonce
 /// that gives this device its own lockout counter, and an expiry.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct DeviceToken {
     user_id: UserId,
     nonce: [u8; 16],
@@ -32,7 +32,7 @@ pub struct DeviceToken {
 
 impl std::fmt::Debug for DeviceToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DeviceToken(..)")
+        f.write_str("DeviceToken([redacted])")
     }
 }
 
@@ -83,22 +83,10 @@ impl DeviceToken {
     }
 }
 
-/// A signed device token as sent to a client. Never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SignedDeviceToken(String);
-
-impl SignedDeviceToken {
-    /// The value to hand to the client (its cookie or a token response), and nowhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SignedDeviceToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SignedDeviceToken(..)")
-    }
-}
+crate::secret::secret_type!(
+    /// A signed device token as sent to a client: the device cookie's value.
+    pub struct SignedDeviceToken(String);
+);
 
 #[cfg(test)]
 mod tests {
@@ -116,30 +104,30 @@ mod tests {
         let user = UserId::generate().unwrap();
         let token = DeviceToken::issue(&user, NOW).unwrap();
         let signed = token.sign(&ring(1));
-        let back = DeviceToken::verify(signed.expose(), &ring(1), NOW).unwrap();
+        let back = DeviceToken::verify(signed.secret(), &ring(1), NOW).unwrap();
         assert!(back.is_for(&user) && !back.is_for(&UserId::generate().unwrap()));
         assert_eq!(back.counter_id(), token.counter_id());
         let last = NOW.plus(DEVICE_LIFETIME - Duration::from_secs(1));
-        assert!(DeviceToken::verify(signed.expose(), &ring(1), last).is_some());
-        assert!(DeviceToken::verify(signed.expose(), &ring(1), NOW.plus(DEVICE_LIFETIME)).is_none());
+        assert!(DeviceToken::verify(signed.secret(), &ring(1), last).is_some());
+        assert!(DeviceToken::verify(signed.secret(), &ring(1), NOW.plus(DEVICE_LIFETIME)).is_none());
     }
 
     #[test]
     fn forged_and_tampered_device_tokens_are_refused() {
         let user = UserId::generate().unwrap();
         let signed = DeviceToken::issue(&user, NOW).unwrap().sign(&ring(1));
-        assert!(DeviceToken::verify(signed.expose(), &ring(2), NOW).is_none());
+        assert!(DeviceToken::verify(signed.secret(), &ring(2), NOW).is_none());
         let other = UserId::generate().unwrap();
-        let swapped = signed.expose().replace(user.as_str(), other.as_str());
+        let swapped = signed.secret().replace(user.as_str(), other.as_str());
         assert!(DeviceToken::verify(&swapped, &ring(1), NOW).is_none());
-        let later = signed.expose().replace(&NOW.plus(DEVICE_LIFETIME).0.to_string(), "9999999999");
+        let later = signed.secret().replace(&NOW.plus(DEVICE_LIFETIME).0.to_string(), "9999999999");
         assert!(DeviceToken::verify(&later, &ring(1), NOW).is_none());
         for junk in ["", "d1.", "d1.a.b.c.d", "v1.abc.def"] {
             assert!(DeviceToken::verify(junk, &ring(1), NOW).is_none(), "{junk}");
         }
         // A session tag never passes as a device tag.
         let session = crate::token::SessionToken::generate().unwrap().sign(&ring(1));
-        assert!(DeviceToken::verify(session.expose(), &ring(1), NOW).is_none());
-        assert_eq!(format!("{signed:?}"), "SignedDeviceToken(..)");
+        assert!(DeviceToken::verify(session.secret(), &ring(1), NOW).is_none());
+        assert_eq!(format!("{signed:?}"), "SignedDeviceToken([redacted])");
     }
 }

@@ -1,6 +1,8 @@
 //! The one error type of the HTTP boundary. Every failure an endpoint can have is a variant
 //! here, and [`ApiError::status`] is the only place that decides its HTTP status.
 
+use std::time::Duration;
+
 use http::StatusCode;
 
 use crate::oauth::error::OAuthErrorCode;
@@ -30,8 +32,8 @@ pub enum ApiError {
     /// The request line's URI is longer than any authfn route and its parameters need.
     UriTooLong { limit: usize },
     UnsupportedMediaType { expected: &'static str },
-    AccountLocked { retry_after_secs: u64 },
-    RateLimited { retry_after_secs: u64 },
+    AccountLocked { retry_after: Duration },
+    RateLimited { retry_after: Duration },
     StoreUnavailable,
     /// No identity provider is configured under this name.
     UnknownProvider,
@@ -59,7 +61,7 @@ pub enum ApiError {
     OAuth { code: OAuthErrorCode, description: String },
     /// Too many failed authentications as this confidential client from this network: RFC
     /// 6749's `invalid_client` (401), with `Retry-After`, answered before any secret is checked.
-    ClientLocked { retry_after_secs: u64 },
+    ClientLocked { retry_after: Duration },
     /// A bug or a broken invariant (an unreadable stored record, no OS randomness). Details
     /// go to the log, never to the client.
     Internal(String),
@@ -162,10 +164,10 @@ impl ApiError {
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             UriTooLong { limit } => format!("the URI exceeds {limit} bytes"),
             UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),
-            AccountLocked { retry_after_secs } => {
-                format!("too many failed sign-ins; try again in {retry_after_secs} s")
+            AccountLocked { retry_after } => {
+                format!("too many failed sign-ins; try again in {} s", retry_after.as_secs())
             }
-            RateLimited { retry_after_secs } => format!("too many requests; retry in {retry_after_secs} s"),
+            RateLimited { retry_after } => format!("too many requests; retry in {} s", retry_after.as_secs()),
             StoreUnavailable => "storage is unavailable; nothing was changed, retry shortly".into(),
             UnknownProvider => "no identity provider is configured under this name".into(),
             InvalidState(why) => format!("this sign-in cannot be completed: {why}; start again"),
@@ -180,8 +182,8 @@ impl ApiError {
                 "an account with this email already exists; sign in with its password instead".into()
             }
             OAuth { description, .. } => description.clone(),
-            ClientLocked { retry_after_secs } => {
-                format!("too many failed client authentications from this network; retry in {retry_after_secs} s")
+            ClientLocked { retry_after } => {
+                format!("too many failed client authentications from this network; retry in {} s", retry_after.as_secs())
             }
             Internal(_) => "internal error".into(),
         }
@@ -208,13 +210,14 @@ impl ApiError {
         }
     }
 
-    /// Seconds for a `Retry-After` header, where one applies.
+    /// Seconds for a `Retry-After` header, where one applies: the one place a wait becomes
+    /// a number of seconds.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::AccountLocked { retry_after_secs }
-            | ApiError::RateLimited { retry_after_secs }
-            | ApiError::ClientLocked { retry_after_secs } => {
-                Some(*retry_after_secs)
+            ApiError::AccountLocked { retry_after }
+            | ApiError::RateLimited { retry_after }
+            | ApiError::ClientLocked { retry_after } => {
+                Some(retry_after.as_secs())
             }
             ApiError::StoreUnavailable | ApiError::KeysUnavailable(_) => Some(1),
             _ => None,

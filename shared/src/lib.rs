@@ -21,10 +21,13 @@ pub mod federation;
 pub mod limits;
 pub mod network;
 pub mod oauth;
+pub mod protocol;
 pub mod password;
 pub mod request;
 pub mod response;
+pub mod secret;
 pub mod session;
+pub mod settings;
 pub mod store;
 pub mod token;
 

@@ -4,12 +4,22 @@
 use std::time::Duration;
 
 use crate::App;
+use crate::clock::UnixTime;
 use crate::device::DeviceToken;
 use crate::email::Email;
 use crate::error::ApiError;
+use crate::protocol::ClientId;
 use crate::store::{Counter, CounterKey};
 
 const RATE_WINDOW: Duration = Duration::from_secs(60);
+
+/// The shortest wait a refusal asks for: a limit ending within the second still says "wait".
+const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// How long to wait from `now` until `until`, at least [`MIN_RETRY_AFTER`].
+fn retry_after(now: UnixTime, until: UnixTime) -> Duration {
+    now.until(until).max(MIN_RETRY_AFTER)
+}
 
 impl App {
     /// Counts this request against the client IP's budget for `bucket` (one per endpoint).
@@ -18,7 +28,7 @@ impl App {
         let key = CounterKey::rate_limit(bucket, client_ip);
         let c = self.store.increment(&key, now.plus(RATE_WINDOW), now).await?;
         if c.count > self.config.rate_limit.per_minute {
-            return Err(ApiError::RateLimited { retry_after_secs: now.secs_until(c.expires_at).max(1) });
+            return Err(ApiError::RateLimited { retry_after: retry_after(now, c.expires_at) });
         }
         Ok(())
     }
@@ -41,7 +51,7 @@ impl App {
         };
         let c = self.store.increment(&key, now.plus(policy.window), now).await?;
         if c.count > policy.max_failures {
-            return Err(ApiError::AccountLocked { retry_after_secs: now.secs_until(c.expires_at).max(1) });
+            return Err(ApiError::AccountLocked { retry_after: retry_after(now, c.expires_at) });
         }
         Ok(SignInAttempt { key, counter: c })
     }
@@ -59,17 +69,17 @@ impl App {
         // back keeps the lock, since the next attempt counts one past it.
         let locked = Counter { count: policy.max_failures, expires_at: until };
         self.store.put_counter(&attempt.key, locked).await?;
-        Ok(ApiError::AccountLocked { retry_after_secs: now.secs_until(until).max(1) })
+        Ok(ApiError::AccountLocked { retry_after: retry_after(now, until) })
     }
 
     /// Refuses authentication as `client_id` from a network locked out for it: one that used
     /// up its failures. Keyed by client and network, so someone guessing a resource server's
     /// secret locks out only themselves, never the resource server.
-    pub(crate) async fn check_client_lockout(&self, client_id: &str, network: &str) -> Result<(), ApiError> {
+    pub(crate) async fn check_client_lockout(&self, client_id: &ClientId, network: &str) -> Result<(), ApiError> {
         let now = self.now();
-        match self.store.counter(&CounterKey::client_auth_failures(client_id, network), now).await? {
+        match self.store.counter(&CounterKey::client_auth_failures(client_id.as_str(), network), now).await? {
             Some(c) if c.count >= self.config.lockout.max_failures => {
-                Err(ApiError::ClientLocked { retry_after_secs: now.secs_until(c.expires_at).max(1) })
+                Err(ApiError::ClientLocked { retry_after: retry_after(now, c.expires_at) })
             }
             _ => Ok(()),
         }
@@ -78,17 +88,17 @@ impl App {
     /// Records a failed client authentication, counted apart from the per-IP request budget;
     /// the failure that uses up the budget locks the network out for the lockout time, as
     /// `sign_in_failed` does for passwords. Returns the error to answer.
-    pub(crate) async fn record_client_failure(&self, client_id: &str, network: &str, refused: ApiError) -> Result<ApiError, ApiError> {
+    pub(crate) async fn record_client_failure(&self, client_id: &ClientId, network: &str, refused: ApiError) -> Result<ApiError, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
-        let failures = CounterKey::client_auth_failures(client_id, network);
+        let failures = CounterKey::client_auth_failures(client_id.as_str(), network);
         let c = self.store.increment(&failures, now.plus(policy.window), now).await?;
         if c.count < policy.max_failures {
             return Ok(refused);
         }
         let until = now.plus(policy.lock_duration);
         self.store.put_counter(&failures, Counter { count: policy.max_failures, expires_at: until }).await?;
-        Ok(ApiError::ClientLocked { retry_after_secs: now.secs_until(until).max(1) })
+        Ok(ApiError::ClientLocked { retry_after: retry_after(now, until) })
     }
 
     /// A right password clears the budget it was counted against (only that one: signing in

@@ -19,14 +19,10 @@ pub const MIN_PASSWORD_CHARS: usize = 8;
 /// megabyte-long "password" is not, and no person types one.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// A password as typed. `Debug` never shows it.
-pub struct Password(String);
-
-impl std::fmt::Debug for Password {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Password(..)")
-    }
-}
+crate::secret::secret_type!(
+    /// A password as typed: hashed or verified once, never copied.
+    pub struct Password(String);
+);
 
 impl Password {
     /// The policy for new passwords.

@@ -80,7 +80,7 @@ impl App {
             return Err(ApiError::Unauthenticated);
         }
         let idle = self.config.session.idle_timeout;
-        if now.secs_until(session.renewed_at.plus(idle / 2)) == 0 {
+        if now.until(session.renewed_at.plus(idle / 2)).is_zero() {
             let idle_expires_at = now.plus(idle).min(session.expires_at);
             self.store.renew_session(&hash, now, idle_expires_at).await?;
             session.renewed_at = now;

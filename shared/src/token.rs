@@ -3,21 +3,17 @@
 //! [`TokenHash`].
 
 use crate::crypto::{self, KeyRing};
+use crate::secret::secret_type;
 
 /// Domain separation for the cookie tag, so a tag made for sessions is valid for nothing else.
 const SESSION_TAG_CONTEXT: &[u8] = b"authfn/session/v1\0";
 const SIGNED_PREFIX: &str = "v1.";
 
-/// The secret half of a session: 32 random bytes, known only to the browser (in an HttpOnly
-/// cookie) or to a non-browser client (as a Bearer token).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SessionToken([u8; 32]);
-
-impl std::fmt::Debug for SessionToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SessionToken(..)")
-    }
-}
+secret_type!(
+    /// The secret half of a session: 32 random bytes, known only to the browser (in an HttpOnly
+    /// cookie) or to a non-browser client (as a Bearer token).
+    pub struct SessionToken([u8; 32]);
+);
 
 impl SessionToken {
     pub fn generate() -> Result<Self, getrandom::Error> {
@@ -45,21 +41,10 @@ impl SessionToken {
     }
 }
 
-/// A signed session token as sent to a client. Never logged.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SignedToken(String);
-
-impl SignedToken {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for SignedToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SignedToken(..)")
-    }
-}
+secret_type!(
+    /// A signed session token as sent to a client: the cookie's value, or the Bearer token.
+    pub struct SignedToken(String);
+);
 
 /// SHA-256 of a secret token: the only form in which a token reaches the store.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -147,29 +132,30 @@ mod tests {
     fn signed_token_round_trips() {
         let t = SessionToken::generate().unwrap();
         let signed = t.sign(&ring());
-        assert_eq!(SessionToken::verify(signed.expose(), &ring()), Some(t));
+        assert!(SessionToken::verify(signed.secret(), &ring()).is_some_and(|back| back.ct_eq(&t)));
     }
 
     #[test]
     fn tampered_tokens_are_rejected() {
         let signed = SessionToken::generate().unwrap().sign(&ring());
-        let s = signed.expose();
+        let s = signed.secret();
         // Flip one character of the token part.
         let mut chars: Vec<char> = s.chars().collect();
         chars[5] = if chars[5] == 'A' { 'B' } else { 'A' };
         let tampered: String = chars.into_iter().collect();
-        assert_eq!(SessionToken::verify(&tampered, &ring()), None);
-        assert_eq!(SessionToken::verify("v1.abc.def", &ring()), None);
-        assert_eq!(SessionToken::verify("", &ring()), None);
+        assert!(SessionToken::verify(&tampered, &ring()).is_none());
+        assert!(SessionToken::verify("v1.abc.def", &ring()).is_none());
+        assert!(SessionToken::verify("", &ring()).is_none());
         let other = KeyRing::new(HmacKey::new(vec![8; 32]).unwrap(), vec![]);
-        assert_eq!(SessionToken::verify(s, &other), None);
+        assert!(SessionToken::verify(s, &other).is_none());
     }
 
     #[test]
     fn debug_never_shows_secrets() {
         let t = SessionToken::generate().unwrap();
         let signed = t.sign(&ring());
-        assert_eq!(format!("{t:?}"), "SessionToken(..)");
-        assert!(!format!("{signed:?}").contains(&signed.expose()[3..10]));
+        assert_eq!(format!("{t:?}"), "SessionToken([redacted])");
+        assert_eq!(format!("{signed:?}"), "SignedToken([redacted])");
+        assert!(!format!("{signed:?}").contains(&signed.secret()[3..10]));
     }
 }

@@ -108,15 +108,15 @@ pub(super) fn session_issued(
         user_id: session.user_id.as_str(),
         session_id: session.id.as_str(),
         expires_at: session.expires_at,
-        session_token: as_token.then(|| signed.expose()),
-        device_token: as_token.then(|| device.expose()),
+        session_token: as_token.then(|| signed.secret().as_str()),
+        device_token: as_token.then(|| device.secret().as_str()),
     };
     let mut res = response::json(status, &body);
     if delivery == SessionDelivery::Cookie {
         let policy = &app.config.cookie;
         let cookies = [
-            crate::cookie::session(policy, &signed, app.config.session.absolute_lifetime.as_secs()),
-            crate::cookie::device(policy, &device, DEVICE_LIFETIME.as_secs()),
+            crate::cookie::session(policy, &signed, app.config.session.absolute_lifetime),
+            crate::cookie::device(policy, &device, DEVICE_LIFETIME),
         ];
         for cookie in cookies {
             res.headers_mut().append(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));

@@ -1,6 +1,8 @@
 //! `GET /auth/federation/{provider}/begin` and `GET|POST /auth/federation/{provider}/callback`:
 //! sign-in through an upstream OpenID provider (authorization code + PKCE, `state`, `nonce`).
 
+use std::time::Duration;
+
 use http::header::{ACCEPT, LOCATION, SET_COOKIE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Serialize;
@@ -9,7 +11,7 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::email::Email;
 use crate::error::ApiError;
-use crate::federation::attempt::{Binding, State, attempt_key};
+use crate::federation::attempt::{AuthorizationCode, Binding, State, attempt_key};
 use crate::federation::config::ProviderConfig;
 use crate::federation::discovery::{self, DiscoveryError};
 use crate::federation::id_token::{self, Expected, IdTokenClaims, IdTokenError};
@@ -20,7 +22,7 @@ use crate::store::{FederatedIdentity, FederationAttempt, Insert, SessionRecord, 
 use crate::token::{SessionToken, UserId};
 
 /// How long a sign-in may take between begin and callback.
-pub const ATTEMPT_LIFETIME_SECS: u64 = 10 * 60;
+pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// Starts a sign-in at the named provider: records the attempt, binds it to this browser by a
 /// cookie, and sends the browser there (or gives a JSON fetch the URL).
@@ -42,7 +44,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
             provider: provider.name.as_str().to_owned(),
             return_to,
             wants_json,
-            expires_at: app.now().plus(std::time::Duration::from_secs(ATTEMPT_LIFETIME_SECS)),
+            expires_at: app.now().plus(ATTEMPT_LIFETIME),
         })
         .await?;
 
@@ -50,11 +52,11 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         .map_err(|_| ApiError::IdpUnavailable("authorization_endpoint is not a URL".into()))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
-        .append_pair("client_id", &provider.client_id)
+        .append_pair("client_id", provider.client_id.as_str())
         .append_pair("redirect_uri", &app.config.federation.redirect_uri(&provider.name))
-        .append_pair("scope", &provider.scopes)
-        .append_pair("state", state.expose())
-        .append_pair("nonce", &binding.nonce())
+        .append_pair("scope", provider.scopes.as_str())
+        .append_pair("state", state.secret())
+        .append_pair("nonce", binding.nonce().secret())
         .append_pair("code_challenge", &binding.pkce_challenge())
         .append_pair("code_challenge_method", "S256")
         .append_pair("response_mode", provider.response_mode.as_str());
@@ -68,7 +70,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
     } else {
         redirect(url.as_str())?
     };
-    let cookie = crate::cookie::federation_binding(&app.config.cookie, binding.expose(), ATTEMPT_LIFETIME_SECS, provider.response_mode);
+    let cookie = crate::cookie::federation_binding(&app.config.cookie, binding.secret(), ATTEMPT_LIFETIME, provider.response_mode);
     append_cookie(&mut res, &cookie);
     Ok(res)
 }
@@ -113,7 +115,7 @@ pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiE
         }
     };
     // Whatever happened, the attempt is over: the binding cookie goes.
-    append_cookie(&mut res, &crate::cookie::federation_binding(&app.config.cookie, "", 0, provider.response_mode));
+    append_cookie(&mut res, &crate::cookie::federation_binding(&app.config.cookie, "", Duration::ZERO, provider.response_mode));
     Ok(res)
 }
 
@@ -177,10 +179,10 @@ async fn complete(
     if let Some(code) = params.get("error") {
         return Err(ApiError::IdpError { code: protocol_code(code) });
     }
-    let code = params.get("code").ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
+    let code = params.get("code").map(AuthorizationCode::presented).ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
     let id_token = exchange_code(app, client, provider, &metadata.token_endpoint, code, binding).await?;
 
-    let expected = Expected { issuer: provider.issuer.as_str(), client_id: &provider.client_id, nonce: &binding.nonce(), now };
+    let expected = Expected { issuer: provider.issuer.as_str(), client_id: provider.client_id.as_str(), nonce: &binding.nonce(), now };
     let claims = match id_token::validate(&id_token, &keys, &expected) {
         Err(IdTokenError::UnknownKey) => {
             // The provider may have rotated its keys since we cached them.
@@ -209,14 +211,14 @@ async fn complete(
         // cookie: the session this browser had cannot be ended here. The new one is handed to
         // a same-site step (a 303 to this URL) that carries both.
         let mut res = see_other(&finish_url(app, provider, &attempt.return_to))?;
-        let handoff = crate::cookie::federation_handoff(&app.config.cookie, signed.expose(), HANDOFF_LIFETIME_SECS);
+        let handoff = crate::cookie::federation_handoff(&app.config.cookie, signed.secret(), HANDOFF_LIFETIME);
         append_cookie(&mut res, &handoff);
         return Ok(res);
     }
     // As with password sign-in, a session the browser arrived with is ended, never reused;
     // only now that the new one exists, so a failed sign-in signs no one out.
     end_previous_session(app, req, &token).await?;
-    let cookie = crate::cookie::session(&app.config.cookie, &signed, app.config.session.absolute_lifetime.as_secs());
+    let cookie = crate::cookie::session(&app.config.cookie, &signed, app.config.session.absolute_lifetime);
     let mut res = if json {
         #[derive(Serialize)]
         struct SignedIn<'a> {
@@ -243,7 +245,7 @@ async fn complete(
 const FINISH: &str = "finish";
 
 /// How long the browser has to follow the 303 to the finishing step.
-const HANDOFF_LIFETIME_SECS: u64 = 60;
+const HANDOFF_LIFETIME: Duration = Duration::from_secs(60);
 
 /// `{redirect_uri}?finish=1&return_to=…`: the callback URL, reached by a same-site GET.
 fn finish_url(app: &App, provider: &ProviderConfig, return_to: &str) -> String {
@@ -273,10 +275,10 @@ async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpRes
         return redirect(&with_error(&return_to, nothing_to_finish.code()));
     };
     end_previous_session(app, req, &token).await?;
-    let cookie = crate::cookie::session(&app.config.cookie, &token.sign(keys), app.config.session.absolute_lifetime.as_secs());
+    let cookie = crate::cookie::session(&app.config.cookie, &token.sign(keys), app.config.session.absolute_lifetime);
     let mut res = redirect(&return_to)?;
     append_cookie(&mut res, &cookie);
-    append_cookie(&mut res, &crate::cookie::federation_handoff(&app.config.cookie, "", 0));
+    append_cookie(&mut res, &crate::cookie::federation_handoff(&app.config.cookie, "", Duration::ZERO));
     Ok(res)
 }
 
@@ -304,18 +306,18 @@ async fn exchange_code(
     client: &dyn HttpClient,
     provider: &ProviderConfig,
     token_endpoint: &str,
-    code: &str,
+    code: AuthorizationCode,
     binding: &Binding,
 ) -> Result<String, ApiError> {
     let request = OutboundRequest::PostForm {
         url: token_endpoint.to_owned(),
         form: vec![
             ("grant_type", "authorization_code".into()),
-            ("code", code.to_owned()),
+            ("code", code.secret().to_owned()),
             ("redirect_uri", app.config.federation.redirect_uri(&provider.name)),
-            ("code_verifier", binding.pkce_verifier()),
+            ("code_verifier", binding.pkce_verifier().secret().to_owned()),
         ],
-        basic_auth: (provider.client_id.clone(), provider.client_secret.expose().to_owned()),
+        basic_auth: (provider.client_id.clone(), provider.client_secret.clone()),
     };
     let answer = client.send(request).await.map_err(|e| ApiError::IdpUnavailable(e.to_string()))?;
     #[derive(serde::Deserialize)]

@@ -10,30 +10,44 @@
 //! state) is still useless without the cookie.
 
 use crate::crypto::{self, b64url, sha256};
+use crate::secret::secret_type;
 use crate::token::TokenHash;
 
 const VERIFIER_CONTEXT: &[u8] = b"authfn/federation/pkce-verifier\0";
 const NONCE_CONTEXT: &[u8] = b"authfn/federation/nonce\0";
 
-/// Random value sent as `state`; the attempt record is keyed by its hash.
-#[derive(Clone, PartialEq, Eq)]
-pub struct State(String);
+secret_type!(
+    /// Random value sent as `state`; the attempt record is keyed by its hash.
+    pub struct State(String);
+);
 
-/// Random value held only in the browser's binding cookie.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Binding(String);
+secret_type!(
+    /// Random value held only in the browser's binding cookie.
+    pub struct Binding(String);
+);
 
-macro_rules! redacted_debug {
-    ($t:ty) => {
-        impl std::fmt::Debug for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($t), "(..)"))
-            }
-        }
-    };
+secret_type!(
+    /// The authorization code a provider sent back: exchanged once for the ID token.
+    pub struct AuthorizationCode(String);
+);
+
+impl AuthorizationCode {
+    /// The `code` of a callback.
+    pub fn presented(value: &str) -> Self {
+        AuthorizationCode(value.to_owned())
+    }
 }
-redacted_debug!(State);
-redacted_debug!(Binding);
+
+secret_type!(
+    /// RFC 7636 `code_verifier`, sent once in the code exchange.
+    pub struct PkceVerifier(String);
+);
+
+secret_type!(
+    /// The OpenID `nonce` of one sign-in: sent in the authorization request, checked in the
+    /// ID token.
+    pub struct Nonce(String);
+);
 
 impl State {
     /// A fresh random `state` for a new sign-in.
@@ -44,11 +58,6 @@ impl State {
     /// A `state` as it came back, if it could be one of ours (bounded base64url).
     pub fn presented(value: &str) -> Option<Self> {
         is_b64url(value).then(|| State(value.to_owned()))
-    }
-
-    /// The value to put in the authorization URL, and nowhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
     }
 }
 
@@ -68,24 +77,19 @@ impl Binding {
         TokenHash::of(self.0.as_bytes())
     }
 
-    /// The value to put in the binding cookie, and nowhere else.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
     /// RFC 7636 `code_verifier`: 43 characters of base64url (256 bits).
-    pub fn pkce_verifier(&self) -> String {
-        b64url(&sha256(&[VERIFIER_CONTEXT, self.0.as_bytes()].concat()))
+    pub fn pkce_verifier(&self) -> PkceVerifier {
+        PkceVerifier(b64url(&sha256(&[VERIFIER_CONTEXT, self.0.as_bytes()].concat())))
     }
 
     /// RFC 7636 S256 `code_challenge` of [`Binding::pkce_verifier`].
     pub fn pkce_challenge(&self) -> String {
-        b64url(&sha256(self.pkce_verifier().as_bytes()))
+        b64url(&sha256(self.pkce_verifier().0.as_bytes()))
     }
 
     /// The OpenID `nonce` for this sign-in, derived so that only this browser's cookie yields it.
-    pub fn nonce(&self) -> String {
-        b64url(&sha256(&[NONCE_CONTEXT, self.0.as_bytes()].concat()))
+    pub fn nonce(&self) -> Nonce {
+        Nonce(b64url(&sha256(&[NONCE_CONTEXT, self.0.as_bytes()].concat())))
     }
 }
 
@@ -106,10 +110,10 @@ mod tests {
     #[test]
     fn derived_values_are_distinct_and_stable() {
         let b = Binding::generate().unwrap();
-        assert_eq!(b.pkce_verifier().len(), 43);
-        assert_ne!(b.pkce_verifier(), b.nonce());
-        assert_eq!(b.nonce(), Binding::presented(b.expose()).unwrap().nonce());
-        assert_ne!(b.nonce(), Binding::generate().unwrap().nonce());
+        assert_eq!(b.pkce_verifier().secret().len(), 43);
+        assert_ne!(b.pkce_verifier().secret(), b.nonce().secret());
+        assert!(b.nonce().ct_eq(&Binding::presented(b.secret()).unwrap().nonce()));
+        assert!(!b.nonce().ct_eq(&Binding::generate().unwrap().nonce()));
     }
 
     #[test]
@@ -123,7 +127,7 @@ mod tests {
     fn the_attempt_key_needs_both_the_state_and_the_binding() {
         let (state, binding) = (State::generate().unwrap(), Binding::generate().unwrap());
         let key = attempt_key(&state, &binding);
-        assert_eq!(key, attempt_key(&State::presented(state.expose()).unwrap(), &Binding::presented(binding.expose()).unwrap()));
+        assert_eq!(key, attempt_key(&State::presented(state.secret()).unwrap(), &Binding::presented(binding.secret()).unwrap()));
         assert_ne!(key, attempt_key(&state, &Binding::generate().unwrap()));
         assert_ne!(key, attempt_key(&State::generate().unwrap(), &binding));
         // Only what we could have issued is looked up at all.
@@ -134,7 +138,8 @@ mod tests {
 
     #[test]
     fn secrets_stay_out_of_debug_output() {
-        let s = State::generate().unwrap();
-        assert_eq!(format!("{s:?}"), "State(..)");
+        let (s, b) = (State::generate().unwrap(), Binding::generate().unwrap());
+        assert_eq!(format!("{s:?}"), "State([redacted])");
+        assert_eq!(format!("{b:?} {:?} {:?}", b.pkce_verifier(), b.nonce()), "Binding([redacted]) PkceVerifier([redacted]) Nonce([redacted])");
     }
 }

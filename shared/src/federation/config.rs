@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 
 use url::Url;
 
-use crate::config::ConfigError;
+use crate::settings::{ConfigError, Settings, web_url};
 use crate::email::Email;
+pub use crate::protocol::{ClientId, ClientSecret, Scope};
 
 /// A configured provider's name as it appears in the path: `[a-z0-9-]{1,32}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -58,21 +59,6 @@ impl IssuerUrl {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
-pub struct ClientSecret(String);
-
-impl ClientSecret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for ClientSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ClientSecret(..)")
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseMode {
     Query,
@@ -92,9 +78,9 @@ impl ResponseMode {
 pub struct ProviderConfig {
     pub name: ProviderName,
     pub issuer: IssuerUrl,
-    pub client_id: String,
+    pub client_id: ClientId,
     pub client_secret: ClientSecret,
-    pub scopes: String,
+    pub scopes: Scope,
     pub response_mode: ResponseMode,
     /// Domains in IDNA's ASCII form; empty means any.
     pub allowed_email_domains: Vec<String>,
@@ -141,14 +127,14 @@ impl FederationConfig {
         }
     }
 
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>, public_url: Option<&Url>) -> Result<Self, ConfigError> {
-        let Some(names) = get("AUTHFN_FEDERATION_PROVIDERS") else { return Ok(FederationConfig::default()) };
+    /// Reads the providers named by `AUTHFN_FEDERATION_PROVIDERS` (see the module's table).
+    pub fn from_settings(settings: &Settings<'_>, public_url: Option<&Url>) -> Result<Self, ConfigError> {
         let mut providers = BTreeMap::new();
-        for raw in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-            let name = ProviderName::parse(raw).ok_or_else(|| {
+        for raw in settings.list("AUTHFN_FEDERATION_PROVIDERS") {
+            let name = ProviderName::parse(&raw).ok_or_else(|| {
                 ConfigError(format!("AUTHFN_FEDERATION_PROVIDERS: {raw:?} is not a name of [a-z0-9-], at most 32 long"))
             })?;
-            let provider = provider_from_lookup(name.clone(), get)?;
+            let provider = provider_from_settings(name.clone(), settings)?;
             providers.insert(name, provider);
         }
         if providers.is_empty() {
@@ -157,78 +143,51 @@ impl FederationConfig {
         let public_url = public_url
             .ok_or_else(|| ConfigError("AUTHFN_PUBLIC_URL is required when federation providers are configured".into()))?
             .clone();
-        let return_to = get("AUTHFN_RETURN_TO")
-            .ok_or_else(|| ConfigError("AUTHFN_RETURN_TO is required when federation providers are configured".into()))?
-            .split(',')
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(|u| web_url("AUTHFN_RETURN_TO", u).map(|_| u.to_owned()))
+        settings.required("AUTHFN_RETURN_TO", " when federation providers are configured")?;
+        let return_to = settings
+            .list("AUTHFN_RETURN_TO")
+            .into_iter()
+            .map(|u| web_url("AUTHFN_RETURN_TO", &u).map(|_| u))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FederationConfig { providers, public_url: Some(public_url), return_to })
     }
 }
 
-fn provider_from_lookup(name: ProviderName, get: &dyn Fn(&str) -> Option<String>) -> Result<ProviderConfig, ConfigError> {
+fn provider_from_settings(name: ProviderName, settings: &Settings<'_>) -> Result<ProviderConfig, ConfigError> {
     let prefix = name.env_prefix();
-    let required = |suffix: &str| {
-        get(&format!("{prefix}{suffix}")).ok_or_else(|| ConfigError(format!("{prefix}{suffix} is required")))
-    };
+    let var = |suffix: &str| format!("{prefix}{suffix}");
+    let required = |suffix: &str| settings.required(&var(suffix), "");
     let issuer = required("ISSUER")?;
-    web_url(&format!("{prefix}ISSUER"), &issuer)?;
-    let response_mode = match get(&format!("{prefix}RESPONSE_MODE")).as_deref() {
+    web_url(&var("ISSUER"), &issuer)?;
+    let response_mode = match settings.get(&var("RESPONSE_MODE")).as_deref() {
         None | Some("query") => ResponseMode::Query,
         Some("form_post") => ResponseMode::FormPost,
         Some(other) => return Err(ConfigError(format!("{prefix}RESPONSE_MODE must be query or form_post, got {other:?}"))),
     };
-    let link_by_email = match get(&format!("{prefix}LINK_BY_EMAIL")).as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(other) => return Err(ConfigError(format!("{prefix}LINK_BY_EMAIL must be true or false, got {other:?}"))),
-    };
-    let scopes = get(&format!("{prefix}SCOPES")).unwrap_or_else(|| "openid email profile".into());
-    if !scopes.split_whitespace().any(|s| s == "openid") {
+    let link_by_email = settings.flag(&var("LINK_BY_EMAIL"), false)?;
+    let scopes = Scope::of(settings.get(&var("SCOPES")).as_deref().unwrap_or("openid email profile").split_whitespace());
+    if !scopes.contains("openid") {
         return Err(ConfigError(format!("{prefix}SCOPES must include openid")));
     }
     // In the form `Email::domain` has (IDNA's ASCII form), so `bücher.de` matches too.
-    let allowed_email_domains = get(&format!("{prefix}ALLOWED_EMAIL_DOMAINS"))
-        .map(|list| {
-            list.split(',')
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| {
-                    crate::email::normalise_domain(d)
-                        .ok_or_else(|| ConfigError(format!("{prefix}ALLOWED_EMAIL_DOMAINS: {d:?} is not a domain")))
-                })
-                .collect::<Result<Vec<_>, _>>()
+    let allowed_email_domains = settings
+        .list(&var("ALLOWED_EMAIL_DOMAINS"))
+        .iter()
+        .map(|d| {
+            crate::email::normalise_domain(d)
+                .ok_or_else(|| ConfigError(format!("{prefix}ALLOWED_EMAIL_DOMAINS: {d:?} is not a domain")))
         })
-        .transpose()?
-        .unwrap_or_default();
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(ProviderConfig {
         issuer: IssuerUrl(issuer),
-        client_id: required("CLIENT_ID")?,
-        client_secret: ClientSecret(required("CLIENT_SECRET")?),
+        client_id: ClientId::new(required("CLIENT_ID")?),
+        client_secret: ClientSecret::new(required("CLIENT_SECRET")?),
         scopes,
         response_mode,
         allowed_email_domains,
         link_by_email,
         name,
     })
-}
-
-/// An absolute https URL, or http on a loopback host (local test providers and dev servers).
-pub(crate) fn web_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| ConfigError(format!("{setting}: {value:?} is not a URL: {e}")))?;
-    if !is_web_url(&url) {
-        return Err(ConfigError(format!("{setting}: {value:?} must be https (http only on a loopback host)")));
-    }
-    Ok(url)
-}
-
-pub(crate) fn is_web_url(url: &Url) -> bool {
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    !url.cannot_be_a_base()
-        && url.username().is_empty()
-        && url.password().is_none()
-        && (url.scheme() == "https" || (url.scheme() == "http" && loopback))
 }
 
 #[cfg(test)]
@@ -243,8 +202,8 @@ mod tests {
 
     fn parse(pairs: &[(&str, &str)]) -> Result<FederationConfig, ConfigError> {
         let get = lookup(pairs);
-        let public = get("AUTHFN_PUBLIC_URL").map(|u| web_url("AUTHFN_PUBLIC_URL", &u).unwrap());
-        FederationConfig::from_lookup(&get, public.as_ref())
+        let settings = Settings::new(&get);
+        FederationConfig::from_settings(&settings, settings.url("AUTHFN_PUBLIC_URL").unwrap().as_ref())
     }
 
     fn okta() -> Vec<(&'static str, &'static str)> {
@@ -252,7 +211,7 @@ mod tests {
             ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
             ("AUTHFN_FEDERATION_OKTA_ISSUER", "https://example.okta.com"),
             ("AUTHFN_FEDERATION_OKTA_CLIENT_ID", "client"),
-            ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "secret"),
+            ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "okta-client-secret-value"),
             ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
             ("AUTHFN_RETURN_TO", "https://app.example.com/,https://app.example.com/settings"),
         ]
@@ -262,11 +221,12 @@ mod tests {
     fn reads_a_provider_with_safe_defaults() {
         let c = parse(&okta()).unwrap();
         let p = c.provider("okta").unwrap();
-        assert_eq!(p.scopes, "openid email profile");
+        assert_eq!(p.scopes.as_str(), "openid email profile");
         assert!(!p.link_by_email);
         assert_eq!(p.response_mode, ResponseMode::Query);
         assert_eq!(c.redirect_uri(&p.name), "https://auth.example.com/auth/federation/okta/callback");
-        assert!(!format!("{p:?}").contains("secret\""));
+        assert_eq!(p.client_secret.secret(), "okta-client-secret-value");
+        assert!(!format!("{c:?}").contains("okta-client-secret-value"), "Debug of the configuration shows the secret");
     }
 
     #[test]

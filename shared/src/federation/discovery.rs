@@ -2,25 +2,27 @@
 //! cached for the life of a warm instance, within bounds.
 //!
 //! The cache is process-wide (a Worker isolate or a Lambda execution environment keeps it
-//! between requests). Entries expire after [`METADATA_TTL_SECS`]; an ID token signed with a
+//! between requests). Entries expire after [`METADATA_TTL`]; an ID token signed with a
 //! key id the cached set lacks triggers one refetch of the key set (providers rotate keys); after
-//! that, such refetches happen at most once per [`KEY_REFETCH_INTERVAL_SECS`], so forged key
+//! that, such refetches happen at most once per [`KEY_REFETCH_INTERVAL`], so forged key
 //! ids cannot make every request fetch.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
-use super::config::{IssuerUrl, is_web_url};
+use super::config::IssuerUrl;
 use super::outbound::{FetchJsonError, HttpClient, get_json};
 use crate::clock::UnixTime;
+use crate::settings::is_web_url;
 
 /// How long cached metadata and keys are used before they are fetched again.
-pub const METADATA_TTL_SECS: i64 = 60 * 60;
+pub const METADATA_TTL: Duration = Duration::from_secs(60 * 60);
 /// The least time between two key refetches forced by an unknown key id.
-pub const KEY_REFETCH_INTERVAL_SECS: i64 = 60;
+pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The parts of a discovery document authfn uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,7 +79,7 @@ fn remember(issuer: &IssuerUrl, entry: Entry) {
 
 /// Metadata and keys of `issuer`, from the cache while fresh.
 pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime) -> Result<(ProviderMetadata, JwkSet), DiscoveryError> {
-    if let Some(entry) = cached(issuer).filter(|e| now.0 - e.fetched_at.0 < METADATA_TTL_SECS) {
+    if let Some(entry) = cached(issuer).filter(|e| now < e.fetched_at.plus(METADATA_TTL)) {
         return Ok((entry.metadata, entry.keys));
     }
     let metadata: ProviderMetadata = fetch_json(client, &issuer.discovery_url()).await?;
@@ -104,7 +106,7 @@ pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime
 /// when a refetch happened too recently to try again.
 pub async fn refetch_keys(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime) -> Result<Option<JwkSet>, DiscoveryError> {
     let Some(mut entry) = cached(issuer) else { return provider(client, issuer, now).await.map(|(_, k)| Some(k)) };
-    if entry.forced_refetch_at.is_some_and(|at| now.0 - at.0 < KEY_REFETCH_INTERVAL_SECS) {
+    if entry.forced_refetch_at.is_some_and(|at| now < at.plus(KEY_REFETCH_INTERVAL)) {
         return Ok(None);
     }
     let keys: JwkSet = fetch_json(client, &entry.metadata.jwks_uri).await?;
@@ -158,7 +160,7 @@ mod tests {
             _ => None,
         };
         let public = url::Url::parse("https://auth.example.com").unwrap();
-        crate::federation::FederationConfig::from_lookup(&get, Some(&public)).unwrap().provider("p").unwrap().issuer.clone()
+        crate::federation::FederationConfig::from_settings(&crate::settings::Settings::new(&get), Some(&public)).unwrap().provider("p").unwrap().issuer.clone()
     }
 
     fn provider_with(issuer_url: &str, doc_issuer: &str, token_endpoint: &str) -> CannedProvider {
@@ -193,15 +195,15 @@ mod tests {
         let client = provider_with(url, url, "https://idp-d.example.com/token");
         let iss = issuer(url);
         provider(&client, &iss, UnixTime(1000)).await.unwrap();
-        provider(&client, &iss, UnixTime(1000 + METADATA_TTL_SECS - 1)).await.unwrap();
+        provider(&client, &iss, UnixTime(999).plus(METADATA_TTL)).await.unwrap();
         assert_eq!(client.requests.lock().unwrap().len(), 2, "one discovery and one key fetch while fresh");
 
         assert!(refetch_keys(&client, &iss, UnixTime(1001)).await.unwrap().is_some(), "the first forced refetch happens");
         assert!(refetch_keys(&client, &iss, UnixTime(1002)).await.unwrap().is_none(), "a second within the interval does not");
-        let later = UnixTime(1001 + KEY_REFETCH_INTERVAL_SECS);
+        let later = UnixTime(1001).plus(KEY_REFETCH_INTERVAL);
         assert!(refetch_keys(&client, &iss, later).await.unwrap().is_some());
 
-        provider(&client, &iss, UnixTime(1000 + METADATA_TTL_SECS)).await.unwrap();
+        provider(&client, &iss, UnixTime(1000).plus(METADATA_TTL)).await.unwrap();
         assert_eq!(client.requests.lock().unwrap().len(), 6, "expired metadata is fetched again");
     }
 }

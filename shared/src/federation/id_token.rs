@@ -66,7 +66,7 @@ pub struct Expected<'a> {
     /// authfn's client id at the provider, which `aud` (and `azp`) must name.
     pub client_id: &'a str,
     /// The nonce this sign-in sent, which the token must carry back.
-    pub nonce: &'a str,
+    pub nonce: &'a crate::federation::attempt::Nonce,
     /// The time `exp` and `iat` are checked against.
     pub now: UnixTime,
 }
@@ -181,7 +181,7 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
     let nonce_ok = claims
         .nonce
         .as_deref()
-        .is_some_and(|n| crate::crypto::constant_time_eq(n.as_bytes(), expected.nonce.as_bytes()));
+        .is_some_and(|n| crate::crypto::constant_time_eq(n.as_bytes(), expected.nonce.secret().as_bytes()));
     if !nonce_ok {
         return Err(IdTokenError::Invalid("its nonce is not this sign-in's"));
     }

@@ -1,12 +1,33 @@
 //! Outbound HTTPS to identity providers, behind one small trait so the same federation code
 //! runs natively (reqwest + rustls) and on Workers (the runtime's `fetch`).
 
+use crate::protocol::{ClientId, ClientSecret};
+
 /// What authfn ever sends upstream: GETs of discovery documents and key sets, and the form
 /// POST of a token request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum OutboundRequest {
     Get { url: String },
-    PostForm { url: String, form: Vec<(&'static str, String)>, basic_auth: (String, String) },
+    /// A token request: its form carries the authorization code and PKCE verifier, and
+    /// `basic_auth` this app's client credentials.
+    PostForm { url: String, form: Vec<(&'static str, String)>, basic_auth: (ClientId, ClientSecret) },
+}
+
+/// Names the form's fields, never their values (the code and the PKCE verifier are
+/// secrets), and never shows the client secret.
+impl std::fmt::Debug for OutboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OutboundRequest::Get { url } => f.debug_struct("Get").field("url", url).finish(),
+            OutboundRequest::PostForm { url, form, basic_auth } => f
+                .debug_struct("PostForm")
+                .field("url", url)
+                .field("form", &form.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+                .field("client_id", &basic_auth.0)
+                .field("client_secret", &basic_auth.1)
+                .finish(),
+        }
+    }
 }
 
 impl OutboundRequest {
@@ -47,10 +68,10 @@ pub trait HttpClient: Send + Sync {
 
 /// `application/x-www-form-urlencoded` client credentials for HTTP Basic, as RFC 6749 §2.3.1
 /// requires (each part form-encoded before base64).
-pub fn basic_authorization(client_id: &str, client_secret: &str) -> String {
+pub fn basic_authorization(client_id: &ClientId, client_secret: &ClientSecret) -> String {
     use base64::Engine;
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let pair = format!("{}:{}", encode(client_id), encode(client_secret));
+    let pair = format!("{}:{}", encode(client_id.as_str()), encode(client_secret.secret()));
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
@@ -168,9 +189,23 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_encoded_first() {
         // RFC 6749 §2.3.1: "client id:secret" with each part form-urlencoded.
-        let header = basic_authorization("a b", "p:w");
+        let header = basic_authorization(&ClientId::new("a b"), &ClientSecret::new("p:w".into()));
         use base64::Engine;
         let decoded = base64::engine::general_purpose::STANDARD.decode(header.strip_prefix("Basic ").unwrap()).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), "a+b:p%3Aw");
+    }
+
+    #[test]
+    fn a_token_request_debugs_without_its_secrets() {
+        let request = OutboundRequest::PostForm {
+            url: "https://idp.example.com/token".into(),
+            form: vec![("code", "the-authorization-code".into()), ("code_verifier", "the-pkce-verifier".into())],
+            basic_auth: (ClientId::new("app"), ClientSecret::new("upstream-client-secret".into())),
+        };
+        let shown = format!("{request:?}");
+        for secret in ["the-authorization-code", "the-pkce-verifier", "upstream-client-secret"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("idp.example.com") && shown.contains("code_verifier") && shown.contains("app"), "{shown}");
     }
 }

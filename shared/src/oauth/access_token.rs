@@ -24,13 +24,13 @@ pub struct AccessTokenClaims {
 }
 
 impl AccessTokenClaims {
-    pub fn new(iss: &str, aud: &str, sub: &str, client_id: &str, scope: &str, now: UnixTime, lifetime_secs: i64) -> Result<Self, getrandom::Error> {
+    pub fn new(iss: &str, aud: &str, sub: &str, client_id: &str, scope: &str, now: UnixTime, lifetime: std::time::Duration) -> Result<Self, getrandom::Error> {
         Ok(AccessTokenClaims {
             iss: iss.to_owned(),
             sub: sub.to_owned(),
             aud: aud.to_owned(),
             iat: now.0,
-            exp: now.0 + lifetime_secs,
+            exp: now.plus(lifetime).0,
             jti: b64url(&random_array::<16>()?),
             scope: scope.to_owned(),
             client_id: client_id.to_owned(),
@@ -143,7 +143,7 @@ mod tests {
     }
 
     fn claims(now: UnixTime) -> AccessTokenClaims {
-        AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "user-1", "cli", "openid api", now, 600).unwrap()
+        AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "user-1", "cli", "openid api", now, std::time::Duration::from_secs(600)).unwrap()
     }
 
     #[test]

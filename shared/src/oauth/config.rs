@@ -17,16 +17,19 @@
 //! | `AUTHFN_SIGN_IN_URL` | `/` (the dev server's demo page): where the device page sends signed-out users, with `?return_to=` |
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use url::Url;
 
 use super::keys::JwtKeys;
-use crate::config::ConfigError;
+use crate::protocol::{ClientId, Scope};
+use crate::settings::{ConfigError, Settings};
 use crate::token::TokenHash;
 
+/// A client of the token issuer.
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
-    pub id: String,
+    pub id: ClientId,
     /// SHA-256 of a confidential client's secret; `None` for a public client.
     pub secret_hash: Option<TokenHash>,
     /// What the device page calls the client.
@@ -38,14 +41,17 @@ pub struct OAuthConfig {
     /// The issuer identifier: `AUTHFN_PUBLIC_URL` without a trailing slash.
     pub issuer: String,
     pub keys: JwtKeys,
-    pub clients: BTreeMap<String, OAuthClient>,
-    pub scopes: Vec<String>,
+    pub clients: BTreeMap<ClientId, OAuthClient>,
+    /// Every scope a client may ask for.
+    pub scopes: Scope,
     pub audience: String,
-    pub access_token_secs: i64,
-    pub refresh_token_secs: i64,
-    pub refresh_family_secs: i64,
-    pub device_code_secs: i64,
-    pub device_interval_secs: u64,
+    pub access_token_lifetime: Duration,
+    pub refresh_token_lifetime: Duration,
+    /// A refresh-token family's absolute end, however often it rotates.
+    pub refresh_family_lifetime: Duration,
+    pub device_code_lifetime: Duration,
+    /// The device grant's polling interval before any `slow_down`.
+    pub device_interval: Duration,
     pub sign_in_url: String,
 }
 
@@ -75,10 +81,12 @@ fn secret_bits(secret: &str) -> usize {
 }
 
 impl OAuthConfig {
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>, public_url: Option<&Url>) -> Result<Option<Self>, ConfigError> {
-        let Some(ids) = get("AUTHFN_OAUTH_CLIENTS") else { return Ok(None) };
+    /// The issuer's settings; `None` (the issuer is off) without `AUTHFN_OAUTH_CLIENTS`.
+    pub fn from_settings(settings: &Settings<'_>, public_url: Option<&Url>) -> Result<Option<Self>, ConfigError> {
+        let get = |name: &str| settings.get(name);
         let mut clients = BTreeMap::new();
-        for id in ids.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        for id in settings.list("AUTHFN_OAUTH_CLIENTS") {
+            let id = id.as_str();
             let ok = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
                 return Err(ConfigError(format!("AUTHFN_OAUTH_CLIENTS: {id:?} is not an id of [A-Za-z0-9_-]")));
@@ -93,12 +101,12 @@ impl OAuthConfig {
                 Some(secret) => Some(TokenHash::of(secret.as_bytes())),
                 None => None,
             };
-            clients.insert(id.to_owned(), OAuthClient { id: id.to_owned(), secret_hash, display_name: id.to_owned() });
+            clients.insert(ClientId::new(id), OAuthClient { id: ClientId::new(id), secret_hash, display_name: id.to_owned() });
         }
         if clients.is_empty() {
             return Ok(None);
         }
-        for pair in get("AUTHFN_OAUTH_CLIENT_NAMES").iter().flat_map(|names| names.split(',')) {
+        for pair in settings.list("AUTHFN_OAUTH_CLIENT_NAMES") {
             let bad = || ConfigError(format!("AUTHFN_OAUTH_CLIENT_NAMES: {pair:?} is not id=Name for a configured client"));
             let (id, name) = pair.split_once('=').ok_or_else(bad)?;
             let client = clients.get_mut(id.trim()).ok_or_else(bad)?;
@@ -109,29 +117,16 @@ impl OAuthConfig {
             .as_str()
             .trim_end_matches('/')
             .to_owned();
-        let keys = jwt_keys(get)?;
-        let secs = |name: &str, default: i64| -> Result<i64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| ConfigError(format!("{name} must be a positive number of seconds, got {v:?}"))),
-            }
-        };
-        let scopes = get("AUTHFN_OAUTH_SCOPES")
-            .unwrap_or_else(|| "openid profile email offline_access".into())
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
+        let keys = jwt_keys(&get)?;
+        let secs = |name: &str, default: u64| settings.positive_secs(name, Duration::from_secs(default));
+        let scopes = Scope::of(get("AUTHFN_OAUTH_SCOPES").as_deref().unwrap_or("openid profile email offline_access").split_whitespace());
         Ok(Some(OAuthConfig {
             audience: get("AUTHFN_ACCESS_TOKEN_AUDIENCE").unwrap_or_else(|| issuer.clone()),
-            access_token_secs: secs("AUTHFN_ACCESS_TOKEN_SECS", 600)?,
-            refresh_token_secs: secs("AUTHFN_REFRESH_TOKEN_SECS", 30 * 24 * 3600)?,
-            refresh_family_secs: secs("AUTHFN_REFRESH_FAMILY_SECS", 90 * 24 * 3600)?,
-            device_code_secs: secs("AUTHFN_DEVICE_CODE_SECS", 600)?,
-            device_interval_secs: secs("AUTHFN_DEVICE_INTERVAL_SECS", 5)? as u64,
+            access_token_lifetime: secs("AUTHFN_ACCESS_TOKEN_SECS", 600)?,
+            refresh_token_lifetime: secs("AUTHFN_REFRESH_TOKEN_SECS", 30 * 24 * 3600)?,
+            refresh_family_lifetime: secs("AUTHFN_REFRESH_FAMILY_SECS", 90 * 24 * 3600)?,
+            device_code_lifetime: secs("AUTHFN_DEVICE_CODE_SECS", 600)?,
+            device_interval: secs("AUTHFN_DEVICE_INTERVAL_SECS", 5)?,
             sign_in_url: get("AUTHFN_SIGN_IN_URL").unwrap_or_else(|| "/".into()),
             issuer,
             keys,
@@ -203,8 +198,8 @@ mod tests {
     #[test]
     fn clients_are_shown_by_their_configured_names() {
         let c = config(&[("AUTHFN_OAUTH_CLIENTS", "cli,mobile"), ("AUTHFN_OAUTH_CLIENT_NAMES", "cli = Acme CLI")]).unwrap().unwrap();
-        assert_eq!(c.clients["cli"].display_name, "Acme CLI");
-        assert_eq!(c.clients["mobile"].display_name, "mobile", "the id by default");
+        assert_eq!(c.clients[&ClientId::new("cli")].display_name, "Acme CLI");
+        assert_eq!(c.clients[&ClientId::new("mobile")].display_name, "mobile", "the id by default");
         for bad in ["nobody=Someone", "cli"] {
             assert!(config(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_OAUTH_CLIENT_NAMES", bad)]).is_err(), "{bad}");
         }
@@ -225,7 +220,7 @@ mod tests {
     fn issuer(pairs: &[(&str, &str)]) -> Result<Option<OAuthConfig>, ConfigError> {
         let map: HashMap<&str, &str> = pairs.iter().copied().collect();
         let url = Url::parse("https://auth.example.com").unwrap();
-        OAuthConfig::from_lookup(&|name| map.get(name).map(|v| v.to_string()), Some(&url))
+        OAuthConfig::from_settings(&Settings::new(&|name| map.get(name).map(|v| v.to_string())), Some(&url))
     }
 
     fn public_of(seeds: &str) -> String {

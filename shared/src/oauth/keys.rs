@@ -18,6 +18,19 @@ use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 
 use crate::crypto::{b64url, b64url_decode, sha256};
+use crate::settings::split_list;
+
+crate::secret::secret_type!(
+    /// An Ed25519 seed from `AUTHFN_JWT_KEYS`: the private half of a signing key.
+    pub struct Ed25519Seed([u8; 32]);
+);
+
+impl Ed25519Seed {
+    /// A seed as configured.
+    pub fn new(seed: [u8; 32]) -> Self {
+        Ed25519Seed(seed)
+    }
+}
 
 #[derive(Clone)]
 pub struct JwtKey {
@@ -36,8 +49,8 @@ impl std::fmt::Debug for JwtKey {
 }
 
 impl JwtKey {
-    pub fn from_seed(seed: [u8; 32]) -> Result<Self, String> {
-        let signing = SigningKey::from_bytes(&seed);
+    pub fn from_seed(seed: &Ed25519Seed) -> Result<Self, String> {
+        let signing = SigningKey::from_bytes(seed.secret());
         let der = signing.to_pkcs8_der().map_err(|e| format!("Ed25519 key: {e}"))?;
         let mut key = Self::from_public(signing.verifying_key().to_bytes())?;
         key.encoding = Some(EncodingKey::from_ed_der(der.as_bytes()));
@@ -152,7 +165,9 @@ pub struct JwtKeys {
 impl JwtKeys {
     /// Parses `AUTHFN_JWT_KEYS`.
     pub fn parse(value: &str) -> Result<Self, String> {
-        Self::parse_with(value, "AUTHFN_JWT_KEYS", "Ed25519 seeds (infra/generate-keys.sh)", JwtKey::from_seed)
+        Self::parse_with(value, "AUTHFN_JWT_KEYS", "Ed25519 seeds (infra/generate-keys.sh)", |seed| {
+            JwtKey::from_seed(&Ed25519Seed(seed))
+        })
     }
 
     /// Parses `AUTHFN_JWT_PUBLIC_KEYS`: keys that verify and are published, but never sign.
@@ -162,8 +177,8 @@ impl JwtKeys {
     }
 
     fn parse_with(value: &str, name: &str, what: &str, key: fn([u8; 32]) -> Result<JwtKey, String>) -> Result<Self, String> {
-        let mut keys = value.split(',').map(str::trim).filter(|k| !k.is_empty()).map(|k| {
-            let bytes: [u8; 32] = b64url_decode(k)
+        let mut keys = split_list(value).into_iter().map(|k| {
+            let bytes: [u8; 32] = b64url_decode(&k)
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(|| format!("{name} must be base64url 32-byte {what}"))?;
             key(bytes).map_err(|e| format!("{name}: {e}"))
@@ -186,11 +201,9 @@ impl JwtKeys {
     }
 
     fn with_rsa_keys(mut self, value: &str, what: &str, key: fn(&[u8]) -> Result<RsaJwtKey, String>) -> Result<Self, String> {
-        self.rsa = value
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(|k| key(&b64url_decode(k).ok_or(what)?))
+        self.rsa = split_list(value)
+            .into_iter()
+            .map(|k| key(&b64url_decode(&k).ok_or(what)?))
             .collect::<Result<_, _>>()?;
         Ok(self)
     }

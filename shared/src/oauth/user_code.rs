@@ -8,46 +8,54 @@ use crate::token::TokenHash;
 const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
 pub const LENGTH: usize = 8;
 
-/// A fresh code, normalised (no dash). 20^8 ≈ 2^34.6 codes; guessing is rate-limited and each
-/// code lives minutes.
-pub fn generate() -> Result<String, getrandom::Error> {
-    let mut code = String::with_capacity(LENGTH);
-    while code.len() < LENGTH {
-        for byte in random_array::<16>()? {
-            // 240 = 12 × 20: rejecting larger bytes keeps every letter equally likely.
-            if byte < 240 && code.len() < LENGTH {
-                code.push(ALPHABET[usize::from(byte % 20)] as char);
+crate::secret::secret_type!(
+    /// A user code, normalised (upper case, no dash): what the user types to approve a device.
+    #[derive(Clone)]
+    pub struct UserCode(String);
+);
+
+impl UserCode {
+    /// A fresh code. 20^8 ≈ 2^34.6 codes; guessing is rate-limited and each code lives minutes.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut code = String::with_capacity(LENGTH);
+        while code.len() < LENGTH {
+            for byte in random_array::<16>()? {
+                // 240 = 12 × 20: rejecting larger bytes keeps every letter equally likely.
+                if byte < 240 && code.len() < LENGTH {
+                    code.push(ALPHABET[usize::from(byte % 20)] as char);
+                }
             }
         }
+        Ok(UserCode(code))
     }
-    Ok(code)
-}
 
-/// What a user typed, normalised; `None` unless it can be a code at all.
-pub fn normalise(typed: &str) -> Option<String> {
-    let code: String = typed.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
-    (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
+    /// What a user typed, normalised; `None` unless it can be a code at all.
+    pub fn normalise(typed: &str) -> Option<Self> {
+        let code: String =
+            typed.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
+        (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(UserCode(code))
+    }
+
+    /// `XXXX-XXXX`, as shown to the user.
+    pub fn display(&self) -> String {
+        format!("{}-{}", &self.0[..4], &self.0[4..])
+    }
 }
 
 /// Domain separation: a tag made for user codes is valid for nothing else.
 const HASH_CONTEXT: &[u8] = b"authfn/user-code/v1\0";
 
-/// How a (normalised) user code is stored: an HMAC under the session keys. A plain hash would
-/// not do: 20^8 codes fall to a brute force in seconds, and whoever read the store could then
-/// approve a pending device into their own account.
-pub fn hash(keys: &KeyRing, code: &str) -> TokenHash {
-    TokenHash::of(&keys.sign(HASH_CONTEXT, code.as_bytes()))
+/// How a user code is stored: an HMAC under the session keys. A plain hash would not do:
+/// 20^8 codes fall to a brute force in seconds, and whoever read the store could then approve
+/// a pending device into their own account.
+pub fn hash(keys: &KeyRing, code: &UserCode) -> TokenHash {
+    TokenHash::of(&keys.sign(HASH_CONTEXT, code.0.as_bytes()))
 }
 
 /// Every hash a live code may be stored under: the current key's, then those of keys being
 /// rotated out (a code lives minutes; a key rotation must not strand it).
-pub fn hashes(keys: &KeyRing, code: &str) -> Vec<TokenHash> {
-    keys.sign_each(HASH_CONTEXT, code.as_bytes()).iter().map(|tag| TokenHash::of(tag)).collect()
-}
-
-/// `XXXX-XXXX`.
-pub fn display(code: &str) -> String {
-    format!("{}-{}", &code[..4], &code[4..])
+pub fn hashes(keys: &KeyRing, code: &UserCode) -> Vec<TokenHash> {
+    keys.sign_each(HASH_CONTEXT, code.0.as_bytes()).iter().map(|tag| TokenHash::of(tag)).collect()
 }
 
 #[cfg(test)]
@@ -57,12 +65,13 @@ mod tests {
     #[test]
     fn codes_use_the_alphabet_and_round_trip_through_display() {
         for _ in 0..100 {
-            let code = generate().unwrap();
-            assert_eq!(code.len(), 8);
-            assert!(code.bytes().all(|b| ALPHABET.contains(&b)));
-            assert_eq!(normalise(&display(&code)), Some(code.clone()));
-            assert_eq!(normalise(&display(&code).to_lowercase()), Some(code));
+            let code = UserCode::generate().unwrap();
+            assert_eq!(code.secret().len(), 8);
+            assert!(code.secret().bytes().all(|b| ALPHABET.contains(&b)));
+            assert!(UserCode::normalise(&code.display()).is_some_and(|c| c.ct_eq(&code)));
+            assert!(UserCode::normalise(&code.display().to_lowercase()).is_some_and(|c| c.ct_eq(&code)));
         }
+        assert_eq!(format!("{:?}", UserCode::generate().unwrap()), "UserCode([redacted])");
     }
 
     #[test]
@@ -70,14 +79,16 @@ mod tests {
         use crate::crypto::HmacKey;
         let old = KeyRing::new(HmacKey::new(vec![1; 32]).unwrap(), vec![]);
         let rotated = KeyRing::new(HmacKey::new(vec![2; 32]).unwrap(), vec![HmacKey::new(vec![1; 32]).unwrap()]);
-        let stored = hash(&old, "BCDFGHJK");
+        let code = |c: &str| UserCode::normalise(c).unwrap();
+        let stored = hash(&old, &code("BCDFGHJK"));
         assert_ne!(stored, TokenHash::of(b"BCDFGHJK"), "not a plain hash anyone can recompute");
-        assert_ne!(stored, hash(&old, "BCDFGHJL"));
-        assert_eq!(hashes(&rotated, "BCDFGHJK"), vec![hash(&rotated, "BCDFGHJK"), stored]);
+        assert_ne!(stored, hash(&old, &code("BCDFGHJL")));
+        assert_eq!(hashes(&rotated, &code("BCDFGHJK")), vec![hash(&rotated, &code("BCDFGHJK")), stored]);
     }
 
     #[test]
     fn typed_codes_are_forgiving_but_strict() {
+        let normalise = |typed: &str| UserCode::normalise(typed).map(|c| c.secret().clone());
         assert_eq!(normalise(" bcdf-ghjk "), Some("BCDFGHJK".into()));
         assert_eq!(normalise("bcdfghjk"), Some("BCDFGHJK".into()));
         assert_eq!(normalise("BCDF-GHJA"), None, "vowels are not in the alphabet");

@@ -10,19 +10,20 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 
 use super::access_token::{self, AccessTokenClaims, InvalidAccessToken};
 use crate::clock::UnixTime;
-use crate::config::ConfigError;
+use crate::settings::{ConfigError, Settings, web_url};
 use crate::federation::outbound::{FetchJsonError, HttpClient, get_json};
 
 /// How long a fetched key set is trusted before it is fetched again.
-pub const JWKS_TTL_SECS: i64 = 300;
+pub const JWKS_TTL: Duration = Duration::from_secs(300);
 /// After a token names an unknown key, the next forced refetch waits at least this long.
-pub const KEY_REFETCH_INTERVAL_SECS: i64 = 60;
+pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifierConfig {
@@ -32,12 +33,14 @@ pub struct VerifierConfig {
 }
 
 impl VerifierConfig {
-    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>, public_url: Option<&url::Url>) -> Result<Option<Self>, ConfigError> {
+    /// Whose tokens to accept: `None` when neither an issuer nor `AUTHFN_PUBLIC_URL` is set.
+    pub fn from_settings(settings: &Settings<'_>, public_url: Option<&url::Url>) -> Result<Option<Self>, ConfigError> {
+        let get = |name: &str| settings.get(name);
         let issuer = get("AUTHFN_ACCESS_TOKEN_ISSUER")
             .or_else(|| public_url.map(|u| u.as_str().trim_end_matches('/').to_owned()));
         let Some(issuer) = issuer else { return Ok(None) };
         let jwks_url = get("AUTHFN_ACCESS_TOKEN_JWKS_URL").unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
-        crate::federation::config::web_url("AUTHFN_ACCESS_TOKEN_JWKS_URL", &jwks_url)?;
+        web_url("AUTHFN_ACCESS_TOKEN_JWKS_URL", &jwks_url)?;
         Ok(Some(VerifierConfig { audience: get("AUTHFN_ACCESS_TOKEN_AUDIENCE").unwrap_or_else(|| issuer.clone()), issuer, jwks_url }))
     }
 }
@@ -88,7 +91,7 @@ pub async fn verify(client: &dyn HttpClient, config: &VerifierConfig, token: &st
 
 async fn keys(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -> Result<JwkSet, VerifyError> {
     let cached = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&config.jwks_url).cloned();
-    if let Some(entry) = cached.filter(|e| now.0 - e.fetched_at.0 < JWKS_TTL_SECS) {
+    if let Some(entry) = cached.filter(|e| now < e.fetched_at.plus(JWKS_TTL)) {
         return Ok(entry.keys);
     }
     fetch_and_remember(client, config, now, None).await
@@ -96,7 +99,7 @@ async fn keys(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -
 
 async fn refetch(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -> Result<Option<JwkSet>, VerifyError> {
     let previous = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&config.jwks_url).and_then(|e| e.forced_refetch_at);
-    if previous.is_some_and(|at| now.0 - at.0 < KEY_REFETCH_INTERVAL_SECS) {
+    if previous.is_some_and(|at| now < at.plus(KEY_REFETCH_INTERVAL)) {
         return Ok(None);
     }
     fetch_and_remember(client, config, now, Some(now)).await.map(Some)
@@ -149,7 +152,7 @@ mod tests {
     }
 
     fn token(keys: &JwtKeys, now: UnixTime) -> String {
-        let claims = AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "u1", "cli", "openid", now, 600).unwrap();
+        let claims = AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "u1", "cli", "openid", now, std::time::Duration::from_secs(600)).unwrap();
         access_token::sign(keys, &claims).unwrap()
     }
 

@@ -8,6 +8,7 @@
 use crate::clock::UnixTime;
 use crate::email::Email;
 use crate::password::PasswordHashString;
+use crate::protocol::{ClientId, Scope};
 use crate::token::{SessionId, TokenHash, UserId};
 
 pub mod memory;
@@ -102,11 +103,11 @@ pub struct DeviceAuthorization {
     /// The user code, keyed-hashed (`oauth::user_code::UserCodeKey`): whoever reads the store
     /// cannot type a pending code into their own session.
     pub user_code_hash: TokenHash,
-    pub client_id: String,
-    pub scope: String,
+    pub client_id: ClientId,
+    pub scope: Scope,
     pub status: DeviceStatus,
     /// Current polling interval; `slow_down` adds 5 s.
-    pub interval_secs: u64,
+    pub interval: std::time::Duration,
     pub last_polled_at: Option<UnixTime>,
     pub expires_at: UnixTime,
     /// Bumped by every update; updates are compare-and-swap on it.
@@ -123,8 +124,8 @@ pub struct RefreshTokenRecord {
     pub token_hash: TokenHash,
     pub family_id: String,
     pub user_id: UserId,
-    pub client_id: String,
-    pub scope: String,
+    pub client_id: ClientId,
+    pub scope: Scope,
     /// The user's `session_epoch` when the family began: "sign out everywhere" bumps that,
     /// which ends every refresh-token family too, with no per-family write.
     pub user_epoch: u64,

@@ -225,7 +225,7 @@ impl Harness {
     /// A correctly signed token for a session that does not exist.
     pub fn signed_random_token(&self) -> String {
         let token = authfn::token::SessionToken::generate().unwrap();
-        token.sign(&self.app.config().session_keys).expose().to_owned()
+        token.sign(&self.app.config().session_keys).secret().to_owned()
     }
 
     pub async fn request(

@@ -412,7 +412,7 @@ pub fn device(user_code: &str, expires_at: UnixTime) -> DeviceAuthorization {
         client_id: "cli".into(),
         scope: "openid offline_access".into(),
         status: DeviceStatus::Pending,
-        interval_secs: 5,
+        interval: std::time::Duration::from_secs(5),
         last_polled_at: None,
         expires_at,
         version: 0,

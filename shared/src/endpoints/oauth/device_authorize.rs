@@ -3,14 +3,13 @@
 use http::StatusCode;
 use serde::Serialize;
 
-use super::{client, issuer, new_secret, requested_scope};
+use super::{client, issuer, requested_scope};
 use crate::App;
 use crate::error::ApiError;
-use crate::oauth::user_code;
+use crate::oauth::{DeviceCode, UserCode, user_code};
 use crate::request::{HttpRequest, Params, client_addr, client_ip, form_body};
 use crate::response::{self, HttpResponse};
 use crate::store::{DeviceAuthorization, DeviceStatus, Insert};
-use crate::token::TokenHash;
 
 #[derive(Serialize)]
 struct Authorization {
@@ -18,7 +17,7 @@ struct Authorization {
     user_code: String,
     verification_uri: String,
     verification_uri_complete: String,
-    expires_in: i64,
+    expires_in: u64,
     interval: u64,
 }
 
@@ -35,16 +34,16 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     // A fresh user code collides with a live one about once in 2^34 tries; a few retries
     // make a collision a non-event rather than an error.
     for _ in 0..5 {
-        let expires_at = crate::clock::UnixTime(now.0 + config.device_code_secs);
-        let device_code = super::token::device_code_with_expiry(expires_at, &new_secret()?);
-        let code = user_code::generate()?;
+        let expires_at = now.plus(config.device_code_lifetime);
+        let device_code = DeviceCode::generate(expires_at)?;
+        let code = UserCode::generate()?;
         let authorization = DeviceAuthorization {
-            device_code_hash: TokenHash::of(device_code.as_bytes()),
+            device_code_hash: device_code.hash(),
             user_code_hash: user_code::hash(&app.config.session_keys, &code),
             client_id: client.id.clone(),
             scope: scope.clone(),
             status: DeviceStatus::Pending,
-            interval_secs: config.device_interval_secs,
+            interval: config.device_interval,
             last_polled_at: None,
             expires_at,
             version: 0,
@@ -53,14 +52,14 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         };
         if app.store.create_device_authorization(&authorization, now).await? == Insert::Inserted {
             let verification_uri = config.url("/oidc/device");
-            let shown = user_code::display(&code);
+            let shown = code.display();
             let body = Authorization {
-                device_code,
+                device_code: device_code.secret().to_owned(),
                 verification_uri_complete: format!("{verification_uri}?user_code={shown}"),
                 verification_uri,
                 user_code: shown,
-                expires_in: config.device_code_secs,
-                interval: config.device_interval_secs,
+                expires_in: config.device_code_lifetime.as_secs(),
+                interval: config.device_interval.as_secs(),
             };
             return Ok(response::json(StatusCode::OK, &body));
         }

@@ -7,7 +7,7 @@ use super::page::{escape, html};
 use super::{issuer, pending_device};
 use crate::App;
 use crate::error::ApiError;
-use crate::oauth::user_code;
+use crate::oauth::UserCode;
 use crate::request::{HttpRequest, Params};
 use crate::response::HttpResponse;
 use crate::clock::UnixTime;
@@ -18,13 +18,13 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let config = issuer(app)?;
     let params = Params::parse(req.uri().query().unwrap_or(""))?;
     let typed = params.get("user_code");
-    let code = typed.and_then(user_code::normalise);
+    let code = typed.and_then(UserCode::normalise);
 
     let who = match app.authenticate(req).await {
         Ok(who) => who,
         Err(ApiError::Unauthenticated) => {
             let here = match &code {
-                Some(c) => format!("{}?user_code={}", config.url("/oidc/device"), user_code::display(c)),
+                Some(c) => format!("{}?user_code={}", config.url("/oidc/device"), c.display()),
                 None => config.url("/oidc/device"),
             };
             let sign_in = format!(
@@ -69,10 +69,10 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
          <button name=\"decision\" value=\"deny\">Deny</button></form>",
         email = escape(who.user.email.as_str()),
         client = escape(client),
-        scope = escape(&device.scope),
+        scope = escape(device.scope.as_str()),
         when = escape(&asked(device.created_at, app.now())),
         network = escape(&device.requested_from),
-        shown = escape(&user_code::display(&code)),
+        shown = escape(&code.display()),
     );
     Ok(html(StatusCode::OK, "Connect a device", &body))
 }
@@ -80,7 +80,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 /// "3 minutes ago (at 14:03 UTC)": relative, as a user thinks about it, and absolute, to
 /// compare with the clock of the device in front of them.
 fn asked(at: UnixTime, now: UnixTime) -> String {
-    let minutes = at.secs_until(now) / 60;
+    let minutes = at.until(now).as_secs() / 60;
     let ago = match minutes {
         0 => "less than a minute ago".to_owned(),
         1 => "1 minute ago".to_owned(),

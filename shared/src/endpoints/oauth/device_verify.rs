@@ -7,7 +7,7 @@ use super::page::html;
 use super::{issuer, pending_device};
 use crate::App;
 use crate::error::ApiError;
-use crate::oauth::user_code;
+use crate::oauth::UserCode;
 use crate::request::{HttpRequest, Params, form_body};
 use crate::response::HttpResponse;
 use crate::store::DeviceStatus;
@@ -25,7 +25,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     };
     let code = params
         .get("user_code")
-        .and_then(user_code::normalise)
+        .and_then(UserCode::normalise)
         .ok_or_else(|| ApiError::invalid_field("user_code", "is not a valid code"))?;
     let gone = || html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used.</p>");
     let Some(device) = pending_device(app, &code).await? else {

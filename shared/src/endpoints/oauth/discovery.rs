@@ -34,7 +34,7 @@ pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiEr
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": auth_methods,
-        "scopes_supported": c.scopes,
+        "scopes_supported": c.scopes.iter().collect::<Vec<_>>(),
     });
     let mut res = response::json(StatusCode::OK, &document);
     res.headers_mut().insert(CACHE_CONTROL, super::jwks::cacheable());

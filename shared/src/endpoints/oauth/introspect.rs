@@ -11,7 +11,7 @@ use crate::oauth::access_token;
 use crate::oauth::error::OAuthErrorCode;
 use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::{self, HttpResponse};
-use crate::token::TokenHash;
+use crate::oauth::RefreshToken;
 
 /// Tells a confidential client whether a token is active, with its claims when it is.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -32,7 +32,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         });
         return Ok(response::json(StatusCode::OK, &body));
     }
-    if let Some(record) = app.store.refresh_token(&TokenHash::of(token.as_bytes()), now).await? {
+    if let Some(record) = app.store.refresh_token(&RefreshToken::presented(token).hash(), now).await? {
         // Alive: not rotated, family not revoked, and no "sign out everywhere" since it began.
         let live = record.active
             && !app.store.is_token_family_revoked(&record.family_id, now).await?

@@ -22,7 +22,8 @@ use crate::crypto::{b64url, constant_time_eq, random_array};
 use crate::error::ApiError;
 use crate::oauth::error::OAuthErrorCode;
 use crate::oauth::access_token::IdTokenClaims;
-use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, access_token, user_code};
+use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, RefreshToken, UserCode, access_token, user_code};
+use crate::protocol::{ClientId, ClientSecret, Scope};
 use crate::request::{HttpRequest, Params, client_ip};
 use crate::store::{DeviceAuthorization, DeviceStatus, RefreshTokenRecord, UserRecord};
 use crate::token::TokenHash;
@@ -50,7 +51,7 @@ async fn client<'a>(app: &App, config: &'a OAuthConfig, req: &HttpRequest, param
         Some((id, secret)) => (id, Some(secret)),
         None => {
             let id = params.get("client_id").ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "client_id is required"))?;
-            (id.to_owned(), params.get("client_secret").map(str::to_owned))
+            (ClientId::new(id), params.get("client_secret").map(|s| ClientSecret::new(s.to_owned())))
         }
     };
     let client = config.clients.get(&id).ok_or_else(invalid_client)?;
@@ -61,14 +62,14 @@ async fn client<'a>(app: &App, config: &'a OAuthConfig, req: &HttpRequest, param
     let network = client_ip(req, &app.config);
     app.check_client_lockout(&client.id, &network).await?;
     let proven = secret.is_some_and(|presented| {
-        let presented = TokenHash::of(presented.as_bytes());
+        let presented = TokenHash::of(presented.secret().as_bytes());
         constant_time_eq(presented.to_hex().as_bytes(), expected.to_hex().as_bytes())
     });
     if proven { Ok(client) } else { Err(app.record_client_failure(&client.id, &network, invalid_client()).await?) }
 }
 
 /// The live, still pending device authorization a user typed the code of.
-async fn pending_device(app: &App, code: &str) -> Result<Option<DeviceAuthorization>, ApiError> {
+async fn pending_device(app: &App, code: &UserCode) -> Result<Option<DeviceAuthorization>, ApiError> {
     for hash in user_code::hashes(&app.config.session_keys, code) {
         if let Some(device) = app.store.device_authorization_by_user_code(&hash, app.now()).await? {
             return Ok((device.status == DeviceStatus::Pending).then_some(device));
@@ -80,7 +81,7 @@ async fn pending_device(app: &App, code: &str) -> Result<Option<DeviceAuthorizat
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id):urlencode(secret))`. `None` without a
 /// `Basic` header; a malformed one is a failed client authentication, never ignored (else a
 /// broken client would silently fall back to the `client_id` parameter).
-fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ApiError> {
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(ClientId, ClientSecret)>, ApiError> {
     use base64::Engine;
     let Some(value) = req.headers().get(AUTHORIZATION) else { return Ok(None) };
     let value = value.to_str().map_err(|_| invalid_client())?;
@@ -93,40 +94,29 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, ApiE
     let (id, secret) = text.split_once(':').ok_or_else(invalid_client)?;
     let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
     match (decode(id), decode(secret)) {
-        (Some(id), Some(secret)) if !id.is_empty() => Ok(Some((id, secret))),
+        (Some(id), Some(secret)) if !id.is_empty() => Ok(Some((ClientId::new(id), ClientSecret::new(secret)))),
         _ => Err(invalid_client()),
     }
 }
 
 /// The requested scope, every part of it allowed; `openid` when none is asked for.
-fn requested_scope(config: &OAuthConfig, params: &Params) -> Result<String, ApiError> {
+fn requested_scope(config: &OAuthConfig, params: &Params) -> Result<Scope, ApiError> {
     let requested = params.get("scope").unwrap_or("openid");
-    let mut scopes: Vec<&str> = Vec::new();
-    for scope in requested.split_whitespace() {
-        if !config.scopes.iter().any(|s| s == scope) {
-            return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, format!("scope {scope:?} is not offered")));
-        }
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
+    if let Some(scope) = requested.split_whitespace().find(|scope| !config.scopes.contains(scope)) {
+        return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, format!("scope {scope:?} is not offered")));
     }
-    if scopes.is_empty() {
+    let scope = Scope::of(requested.split_whitespace());
+    if scope.is_empty() {
         return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, "scope is empty"));
     }
-    Ok(scopes.join(" "))
-}
-
-/// An opaque, high-entropy secret handed to a client (device codes, refresh tokens); the
-/// store only ever sees its hash.
-fn new_secret() -> Result<String, ApiError> {
-    Ok(b64url(&random_array::<32>()?))
+    Ok(scope)
 }
 
 #[derive(Serialize)]
 struct TokenResponse {
     access_token: String,
     token_type: &'static str,
-    expires_in: i64,
+    expires_in: u64,
     scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     refresh_token: Option<String>,
@@ -147,22 +137,21 @@ fn issue(
     config: &OAuthConfig,
     now: UnixTime,
     user: &UserRecord,
-    client_id: &str,
-    scope: &str,
+    client_id: &ClientId,
+    scope: &Scope,
     family: Option<Family>,
 ) -> Result<(TokenResponse, Option<RefreshTokenRecord>), ApiError> {
     let user_id = &user.id;
-    let claims = AccessTokenClaims::new(&config.issuer, &config.audience, user_id.as_str(), client_id, scope, now, config.access_token_secs)?;
+    let claims = AccessTokenClaims::new(&config.issuer, &config.audience, user_id.as_str(), client_id.as_str(), scope.as_str(), now, config.access_token_lifetime)?;
     let access_token = access_token::sign(&config.keys, &claims).map_err(ApiError::Internal)?;
-    let scopes: Vec<&str> = scope.split_whitespace().collect();
-    let id_token = if scopes.contains(&"openid") {
+    let id_token = if scope.contains("openid") {
         let (email, verified) = userinfo::email_claims(user);
-        let email_granted = scopes.contains(&"email");
+        let email_granted = scope.contains("email");
         let claims = IdTokenClaims {
             iss: &config.issuer,
             sub: user_id.as_str(),
-            aud: client_id,
-            exp: now.0 + config.access_token_secs,
+            aud: client_id.as_str(),
+            exp: claims.exp,
             iat: now.0,
             email: email_granted.then_some(email.as_str()),
             email_verified: email_granted.then_some(verified),
@@ -171,32 +160,32 @@ fn issue(
     } else {
         None
     };
-    let (refresh_token, record) = if scopes.contains(&"offline_access") {
+    let (refresh_token, record) = if scope.contains("offline_access") {
         let family = match family {
             Some(f) => f,
-            None => Family { id: b64url(&random_array::<16>()?), expires_at: UnixTime(now.0 + config.refresh_family_secs) },
+            None => Family { id: b64url(&random_array::<16>()?), expires_at: now.plus(config.refresh_family_lifetime) },
         };
-        let token = new_secret()?;
+        let token = RefreshToken::generate()?;
         let record = RefreshTokenRecord {
-            token_hash: TokenHash::of(token.as_bytes()),
+            token_hash: token.hash(),
             family_id: family.id,
             user_id: user_id.clone(),
-            client_id: client_id.to_owned(),
-            scope: scope.to_owned(),
+            client_id: client_id.clone(),
+            scope: scope.clone(),
             user_epoch: user.session_epoch,
             active: true,
-            expires_at: UnixTime((now.0 + config.refresh_token_secs).min(family.expires_at.0)),
+            expires_at: now.plus(config.refresh_token_lifetime).min(family.expires_at),
             family_expires_at: family.expires_at,
         };
-        (Some(token), Some(record))
+        (Some(token.secret().to_owned()), Some(record))
     } else {
         (None, None)
     };
     let response = TokenResponse {
         access_token,
         token_type: "Bearer",
-        expires_in: config.access_token_secs,
-        scope: scope.to_owned(),
+        expires_in: config.access_token_lifetime.as_secs(),
+        scope: scope.as_str().to_owned(),
         refresh_token,
         id_token,
     };

@@ -1,21 +1,25 @@
 //! `POST /oidc/token`: the device code grant (RFC 8628 §3.4–3.5) and refresh-token rotation
 //! with reuse detection (OAuth 2.0 Security BCP §4.14).
 
+use std::time::Duration;
+
 use http::StatusCode;
 
 use super::{Family, client, issue, issuer};
 use crate::App;
-use crate::clock::UnixTime;
 use crate::error::ApiError;
 use crate::oauth::error::OAuthErrorCode::{self, *};
-use crate::oauth::{OAuthClient, OAuthConfig};
+use crate::oauth::{DeviceCode, OAuthClient, OAuthConfig, RefreshToken};
+use crate::protocol::Scope;
 use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::{self, HttpResponse};
 use crate::store::{DeviceAuthorization, DeviceStatus, Rotation};
-use crate::token::TokenHash;
 
 /// The `grant_type` a device polls with (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
+/// RFC 8628 §3.5: what each `slow_down` adds to a device's polling interval.
+const SLOW_DOWN: Duration = Duration::from_secs(5);
 
 fn error(code: OAuthErrorCode, description: &str) -> ApiError {
     ApiError::oauth(code, description)
@@ -44,23 +48,24 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 
 async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params, ip: &str) -> Result<HttpResponse, ApiError> {
     let code = params.get("device_code").ok_or_else(|| error(InvalidRequest, "device_code is required"))?;
+    let code = DeviceCode::presented(code);
     let now = app.now();
-    let Some(device) = app.store.device_authorization(&TokenHash::of(code.as_bytes()), now).await? else {
+    let Some(device) = app.store.device_authorization(&code.hash(), now).await? else {
         app.rate_limit("token", ip).await?;
         // Expired records read as absent; the code itself says when it was to expire, which
         // only decides between two refusals.
-        let expired = code.split_once('.').and_then(|(t, _)| t.parse::<i64>().ok()).is_some_and(|t| t <= now.0);
+        let expired = code.stated_expiry().is_some_and(|t| t <= now);
         return Err(if expired { error(ExpiredToken, "the device code has expired; start again") } else { error(InvalidGrant, "unknown device code") });
     };
     if device.client_id != client.id {
         return Err(error(InvalidGrant, "the device code was issued to another client"));
     }
     if let Some(last) = device.last_polled_at
-        && now < last.plus(std::time::Duration::from_secs(device.interval_secs))
+        && now < last.plus(device.interval)
     {
         // RFC 8628 §3.5: too fast; the interval grows by 5 s for good.
         let slowed = DeviceAuthorization {
-            interval_secs: device.interval_secs + 5,
+            interval: device.interval + SLOW_DOWN,
             last_polled_at: Some(now),
             version: device.version + 1,
             ..device
@@ -101,7 +106,7 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
 
 async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params) -> Result<HttpResponse, ApiError> {
     let presented = params.get("refresh_token").ok_or_else(|| error(InvalidRequest, "refresh_token is required"))?;
-    let hash = TokenHash::of(presented.as_bytes());
+    let hash = RefreshToken::presented(presented).hash();
     let now = app.now();
     let Some(record) = app.store.refresh_token(&hash, now).await? else {
         return Err(error(InvalidGrant, "unknown or expired refresh token"));
@@ -145,24 +150,9 @@ async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: 
 
 /// RFC 6749 §6: a refresh may ask for less than was granted, never more. `offline_access`
 /// stays, since the answer carries the family's next refresh token.
-fn narrowed(granted: &str, requested: &str) -> Result<String, ApiError> {
-    let granted: Vec<&str> = granted.split_whitespace().collect();
-    let mut scopes: Vec<&str> = Vec::new();
-    for scope in requested.split_whitespace() {
-        if !granted.contains(&scope) {
-            return Err(error(InvalidScope, "a refresh cannot widen the granted scope"));
-        }
-        if !scopes.contains(&scope) {
-            scopes.push(scope);
-        }
+fn narrowed(granted: &Scope, requested: &str) -> Result<Scope, ApiError> {
+    if requested.split_whitespace().any(|scope| !granted.contains(scope)) {
+        return Err(error(InvalidScope, "a refresh cannot widen the granted scope"));
     }
-    if !scopes.contains(&"offline_access") {
-        scopes.push("offline_access");
-    }
-    Ok(scopes.join(" "))
-}
-
-/// When a device authorization's code says it expires (the prefix `device_authorize` gives it).
-pub(super) fn device_code_with_expiry(expires_at: UnixTime, secret: &str) -> String {
-    format!("{}.{secret}", expires_at.0)
+    Ok(Scope::of(requested.split_whitespace().chain(["offline_access"])))
 }

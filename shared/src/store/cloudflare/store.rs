@@ -14,7 +14,7 @@ impl CloudflareStore {
     /// caller's "now" (a session is written when it starts or is renewed), so the TTL follows
     /// the caller's clock, not this isolate's.
     async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
-        let ttl = session.renewed_at.secs_until(session.idle_expires_at.min(session.expires_at)).max(KV_MIN_TTL_SECS);
+        let ttl = session.renewed_at.until(session.idle_expires_at.min(session.expires_at)).as_secs().max(KV_MIN_TTL_SECS);
         let value = serde_json::to_string(&StoredSession::from_record(session)).expect("a session serialises");
         self.sessions
             .put(&session_key(&session.token_hash), value)
@@ -277,8 +277,8 @@ impl Store for CloudflareStore {
                 text(&token.token_hash.to_hex()),
                 text(&token.family_id),
                 text(token.user_id.as_str()),
-                text(&token.client_id),
-                text(&token.scope),
+                text(token.client_id.as_str()),
+                text(token.scope.as_str()),
                 number(i64::from(token.active)),
                 number(token.family_expires_at.0),
                 number(token.expires_at.0),
