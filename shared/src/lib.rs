@@ -5,6 +5,7 @@
 //! same code. A runtime adapter (see [`lambda`]) only converts requests and responses.
 //!
 //! Your own functions authenticate a request with one call: [`App::authenticate`].
+#![forbid(unsafe_code)]
 
 pub mod app;
 pub mod clock;
