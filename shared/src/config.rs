@@ -11,12 +11,19 @@ use crate::password::Argon2Cost;
 pub use crate::settings::ConfigError;
 use crate::settings::Settings;
 
+/// Everything a deployment sets: the policies every endpoint follows, its keys, and the
+/// optional identity providers and token issuer.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Whether the session, device and federation cookies are Secure (and `__Host-` named).
     pub cookie: CookiePolicy,
+    /// How long a session lasts, idle and in all.
     pub session: SessionPolicy,
+    /// The argon2id cost every new password hash is made with.
     pub argon2: Argon2Cost,
+    /// How many wrong passwords (or client secrets) lock an account (or client) out, and for how long.
     pub lockout: LockoutPolicy,
+    /// How many requests each rate-limited endpoint takes from one client per minute.
     pub rate_limit: RateLimitPolicy,
     /// Exact origins (`scheme://host[:port]`) whose browsers may make state-changing and
     /// credentialed cross-origin requests.
@@ -28,6 +35,7 @@ pub struct Config {
     /// How many proxies in front of authfn append to `client_ip_header` (counted from the
     /// right): the client's address is the entry this far from the end.
     pub trusted_proxy_hops: usize,
+    /// The largest request body accepted, in bytes; a larger one is answered 413.
     pub max_body_bytes: usize,
     /// `Strict-Transport-Security` max-age on every response, or `None` for no header
     /// (`AUTHFN_HSTS`; on by default whenever authfn is served over HTTPS).
@@ -46,8 +54,10 @@ pub struct Config {
     pub access_tokens: Option<crate::oauth::verifier::VerifierConfig>,
 }
 
+/// How authfn's cookies are set.
 #[derive(Debug, Clone)]
 pub struct CookiePolicy {
+    /// Secure cookies with `__Host-` names; `false` only for http://localhost development.
     pub secure: bool,
 }
 
@@ -76,19 +86,27 @@ impl CookiePolicy {
     }
 }
 
+/// How long a session lives.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
+    /// A session unused this long expires (each use pushes it back, never past the absolute end).
     pub idle_timeout: Duration,
+    /// A session expires this long after sign-in, however much it is used.
     pub absolute_lifetime: Duration,
 }
 
+/// The lockout after repeated wrong passwords or client secrets.
 #[derive(Debug, Clone, Copy)]
 pub struct LockoutPolicy {
+    /// Failures within `window` that lock out (at least 1).
     pub max_failures: u64,
+    /// The span failures are counted over, from the first.
     pub window: Duration,
+    /// How long a lockout lasts once the last allowed failure is spent.
     pub lock_duration: Duration,
 }
 
+/// The request budget of the rate-limited endpoints (sign-up, sign-in, token, …), per client.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimitPolicy {
     /// Sign-up and sign-in requests per client IP per minute, each endpoint counted apart.
@@ -214,6 +232,7 @@ impl Config {
         })
     }
 
+    /// Whether `origin` is one of `trusted_origins` (an exact match).
     pub fn is_trusted_origin(&self, origin: &str) -> bool {
         self.trusted_origins.iter().any(|o| o == origin)
     }

@@ -16,6 +16,7 @@ pub fn random_array<const N: usize>() -> Result<[u8; N], getrandom::Error> {
     Ok(out)
 }
 
+/// The SHA-256 digest of `data` (key ids, PKCE challenges, derived per-attempt values).
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
@@ -26,10 +27,12 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// Base64url without padding: the encoding of every token, tag and key authfn writes.
 pub fn b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// Decodes unpadded base64url, `None` when `text` is not that.
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(text).ok()
 }
@@ -44,6 +47,8 @@ crate::secret::secret_type!(
 pub const MIN_HMAC_KEY_BYTES: usize = 32;
 
 impl HmacKey {
+    /// A key from configured bytes; an error (naming the rule, never the key) when shorter than
+    /// [`MIN_HMAC_KEY_BYTES`].
     pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
         if bytes.len() < MIN_HMAC_KEY_BYTES {
             return Err(format!("HMAC keys must be at least {MIN_HMAC_KEY_BYTES} bytes"));
@@ -51,6 +56,7 @@ impl HmacKey {
         Ok(HmacKey(bytes))
     }
 
+    /// A fresh random key of [`MIN_HMAC_KEY_BYTES`] bytes.
     pub fn generate() -> Result<Self, getrandom::Error> {
         Ok(HmacKey(random_array::<32>()?.to_vec()))
     }
@@ -70,10 +76,13 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
+    /// A ring that signs with `current` and also accepts tags made with any of `previous`.
     pub fn new(current: HmacKey, previous: Vec<HmacKey>) -> Self {
         KeyRing { current, previous }
     }
 
+    /// The tag of `message` under the current key; `context` separates tags made for
+    /// different purposes, so one can never stand in for another.
     pub fn sign(&self, context: &[u8], message: &[u8]) -> [u8; 32] {
         let mut mac = self.current.mac();
         mac.update(context);

@@ -14,6 +14,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use crate::crypto;
 
+/// The shortest new password accepted, in characters (not bytes).
 pub const MIN_PASSWORD_CHARS: usize = 8;
 /// Bounds hashing work per request: argon2 input is cheap, but parsing and copying a
 /// megabyte-long "password" is not, and no person types one.
@@ -58,10 +59,12 @@ impl std::fmt::Debug for PasswordHashString {
 }
 
 impl PasswordHashString {
+    /// A hash as read back from the store, unchecked: a malformed one simply never verifies.
     pub fn from_stored(s: String) -> Self {
         PasswordHashString(s)
     }
 
+    /// The PHC string, for storing.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -70,8 +73,11 @@ impl PasswordHashString {
 /// argon2id cost. Defaults are OWASP's first recommendation: m = 19 MiB, t = 2, p = 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Argon2Cost {
+    /// Memory per hash, in KiB (`m`).
     pub memory_kib: u32,
+    /// Passes over that memory (`t`).
     pub iterations: u32,
+    /// Lanes (`p`).
     pub parallelism: u32,
 }
 
@@ -81,9 +87,12 @@ impl Default for Argon2Cost {
     }
 }
 
+/// Why a password could not be hashed or verified (never because it was wrong).
 #[derive(Debug)]
 pub enum HashError {
+    /// The operating system gave no randomness for a salt.
     Randomness,
+    /// argon2 refused its input or parameters; the message says which.
     Argon2(String),
     /// The runtime shut down before the hashing task finished.
     Cancelled,
@@ -144,6 +153,8 @@ impl BufferPool {
 }
 
 impl PasswordHasherConfig {
+    /// A hasher at `cost`, with its dummy hash for unknown users; an error for parameters
+    /// argon2 refuses.
     pub fn new(cost: Argon2Cost) -> Result<Self, String> {
         let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
             .map_err(|e| format!("invalid argon2 parameters: {e}"))?;

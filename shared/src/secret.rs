@@ -15,7 +15,8 @@
 
 /// Declares a secret newtype: `secret_type!(/// docs #[derive(Clone)] pub struct Name(Inner));`.
 /// `Inner` must be `AsRef<[u8]>` (a `String`, a `Vec<u8>`, a byte array). Constructors stay
-/// with each type, since each secret has its own rules for where it may come from.
+/// with each type, since each secret has its own rules for where it may come from. The two
+/// methods it adds are as visible as the type.
 macro_rules! secret_type {
     ($(#[$attr:meta])* $vis:vis struct $name:ident($inner:ty);) => {
         $(#[$attr])*
@@ -24,14 +25,14 @@ macro_rules! secret_type {
         impl $name {
             /// The secret itself. Every call site is a place the secret leaves its wrapper:
             /// never log or store what this returns.
-            #[allow(dead_code)]
-            pub fn secret(&self) -> &$inner {
+            #[allow(dead_code, reason = "part of every secret's interface, read back by most but not all")]
+            $vis fn secret(&self) -> &$inner {
                 &self.0
             }
 
             /// Equality in constant time (depends only on the lengths).
-            #[allow(dead_code)]
-            pub fn ct_eq(&self, other: &Self) -> bool {
+            #[allow(dead_code, reason = "part of every secret's interface; only some secrets are compared")]
+            $vis fn ct_eq(&self, other: &Self) -> bool {
                 $crate::crypto::constant_time_eq(
                     ::core::convert::AsRef::<[u8]>::as_ref(&self.0),
                     ::core::convert::AsRef::<[u8]>::as_ref(&other.0),

@@ -16,10 +16,12 @@ secret_type!(
 );
 
 impl SessionToken {
+    /// A fresh token from the operating system's randomness.
     pub fn generate() -> Result<Self, getrandom::Error> {
         Ok(SessionToken(crypto::random_array()?))
     }
 
+    /// The form the store keeps the session under.
     pub fn hash(&self) -> TokenHash {
         TokenHash(crypto::sha256(&self.0))
     }
@@ -68,6 +70,7 @@ impl TokenHash {
         Some(TokenHash(out))
     }
 
+    /// Lower-case hex: how the hash is written to the store.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -97,6 +100,7 @@ macro_rules! random_id {
                 $name(s)
             }
 
+            /// The id as stored and shown.
             pub fn as_str(&self) -> &str {
                 &self.0
             }

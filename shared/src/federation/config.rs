@@ -28,12 +28,14 @@ pub use crate::protocol::{ClientId, ClientSecret, Scope};
 pub struct ProviderName(String);
 
 impl ProviderName {
+    /// The name if it matches `[a-z0-9-]{1,32}`, else `None`.
     pub fn parse(name: &str) -> Option<Self> {
         let ok = (1..=32).contains(&name.len())
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         ok.then(|| ProviderName(name.to_owned()))
     }
 
+    /// The name as it appears in the path and in the settings' names.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -49,6 +51,7 @@ impl ProviderName {
 pub struct IssuerUrl(String);
 
 impl IssuerUrl {
+    /// The issuer identifier, unchanged.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -59,13 +62,17 @@ impl IssuerUrl {
     }
 }
 
+/// How the provider returns the user to the callback (OAuth 2.0 `response_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResponseMode {
+    /// A redirect (GET) with `code` and `state` in the query string.
     Query,
+    /// A cross-site POST of an HTML form to the callback, `code` and `state` in its body.
     FormPost,
 }
 
 impl ResponseMode {
+    /// The `response_mode` parameter value.
     pub fn as_str(self) -> &'static str {
         match self {
             ResponseMode::Query => "query",
@@ -74,20 +81,30 @@ impl ResponseMode {
     }
 }
 
+/// One upstream identity provider: where it is and how authfn is registered with it.
 #[derive(Debug, Clone)]
 pub struct ProviderConfig {
+    /// The name in `AUTHFN_FEDERATION_PROVIDERS` and in the sign-in and callback paths.
     pub name: ProviderName,
+    /// The issuer its discovery document and ID tokens must name.
     pub issuer: IssuerUrl,
+    /// authfn's client id at the provider (the ID token's audience).
     pub client_id: ClientId,
+    /// authfn's client secret at the provider, sent to its token endpoint.
     pub client_secret: ClientSecret,
+    /// The scopes asked for (`openid` among them).
     pub scopes: Scope,
+    /// How the provider returns to the callback.
     pub response_mode: ResponseMode,
     /// Domains in IDNA's ASCII form; empty means any.
     pub allowed_email_domains: Vec<String>,
+    /// Whether a first sign-in links to the local account with the same email, when the
+    /// provider says it verified it.
     pub link_by_email: bool,
 }
 
 impl ProviderConfig {
+    /// Whether an account with `email` may sign in through this provider (its domain allowed).
     pub fn allows_email(&self, email: &Email) -> bool {
         !self.restricts_email_domains() || self.allowed_email_domains.iter().any(|d| d == email.domain())
     }
@@ -98,8 +115,10 @@ impl ProviderConfig {
     }
 }
 
+/// Sign-in through upstream providers: which ones, and where users come back to.
 #[derive(Debug, Clone, Default)]
 pub struct FederationConfig {
+    /// The configured providers by name (none: federation is off).
     pub providers: BTreeMap<ProviderName, ProviderConfig>,
     /// `{public_url}/auth/federation/{name}/callback` is each provider's redirect URI.
     pub public_url: Option<Url>,
@@ -108,10 +127,12 @@ pub struct FederationConfig {
 }
 
 impl FederationConfig {
+    /// The provider named `name` in a path, `None` when no such provider is configured.
     pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
         self.providers.get(&ProviderName::parse(name)?)
     }
 
+    /// The callback URL registered at `provider`: `{public_url}/auth/federation/{name}/callback`.
     pub fn redirect_uri(&self, provider: &ProviderName) -> String {
         let base = self.public_url.as_ref().map(|u| u.as_str().trim_end_matches('/')).unwrap_or_default();
         format!("{base}/auth/federation/{}/callback", provider.as_str())

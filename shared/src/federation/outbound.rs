@@ -7,10 +7,21 @@ use crate::protocol::{ClientId, ClientSecret};
 /// POST of a token request.
 #[derive(Clone)]
 pub enum OutboundRequest {
-    Get { url: String },
+    /// A GET of a discovery document or key set.
+    Get {
+        /// The document's URL, as the provider published it.
+        url: String,
+    },
     /// A token request: its form carries the authorization code and PKCE verifier, and
     /// `basic_auth` this app's client credentials.
-    PostForm { url: String, form: Vec<(&'static str, String)>, basic_auth: (ClientId, ClientSecret) },
+    PostForm {
+        /// The provider's token endpoint.
+        url: String,
+        /// The form's fields in order, names fixed by the protocol; values may be secrets.
+        form: Vec<(&'static str, String)>,
+        /// This app's client id and secret at the provider, sent as HTTP Basic.
+        basic_auth: (ClientId, ClientSecret),
+    },
 }
 
 /// Names the form's fields, never their values (the code and the PKCE verifier are
@@ -31,6 +42,7 @@ impl std::fmt::Debug for OutboundRequest {
 }
 
 impl OutboundRequest {
+    /// Where the request goes.
     pub fn url(&self) -> &str {
         match self {
             OutboundRequest::Get { url } | OutboundRequest::PostForm { url, .. } => url,
@@ -38,9 +50,12 @@ impl OutboundRequest {
     }
 }
 
+/// The provider's answer, whatever its status.
 #[derive(Debug, Clone)]
 pub struct OutboundResponse {
+    /// The HTTP status code.
     pub status: u16,
+    /// The whole body, at most [`MAX_RESPONSE_BYTES`].
     pub body: Vec<u8>,
 }
 
@@ -60,9 +75,12 @@ impl std::fmt::Display for OutboundError {
 /// KiB, and a provider (or an attacker between us) must not make a function buffer megabytes.
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 
+/// Sends requests to identity providers; each runtime brings its own (tests a fake).
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 pub trait HttpClient: Send + Sync {
+    /// Sends `request` and reads the whole answer, refusing one over [`MAX_RESPONSE_BYTES`];
+    /// redirects are not followed.
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError>;
 }
 
@@ -96,6 +114,7 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, u
     serde_json::from_slice(&response.body).map_err(|e| FetchJsonError::Invalid(format!("{url}: {e}")))
 }
 
+/// `form` as an `application/x-www-form-urlencoded` body.
 pub fn form_body(form: &[(&'static str, String)]) -> String {
     url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str()))).finish()
 }
@@ -120,6 +139,7 @@ mod native {
     }
 
     impl NativeHttpClient {
+        /// A client whose TLS set-up waits for its first request.
         pub fn new() -> Self {
             Self::default()
         }

@@ -11,19 +11,29 @@ use crate::crypto::{b64url, random_array};
 /// RFC 9068's media type for JWT access tokens, so one can never pass for an ID token.
 pub const TOKEN_TYPE: &str = "at+jwt";
 
+/// The claims of an access token (RFC 9068 §2.2), as signed and as a verifier returns them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
+    /// The issuer: the signing deployment's `AUTHFN_PUBLIC_URL`, without a trailing slash.
     pub iss: String,
+    /// The user the token acts for (their authfn user id).
     pub sub: String,
+    /// The audience: the resource servers the token is for (`AUTHFN_ACCESS_TOKEN_AUDIENCE`).
     pub aud: String,
+    /// When the token expires, in Unix seconds.
     pub exp: i64,
+    /// When the token was issued, in Unix seconds.
     pub iat: i64,
+    /// A random id unique to this token.
     pub jti: String,
+    /// The granted scopes, space-separated.
     pub scope: String,
+    /// The client the token was issued to.
     pub client_id: String,
 }
 
 impl AccessTokenClaims {
+    /// Claims for a token issued `now` that expires `lifetime` later, with a fresh `jti`.
     pub fn new(iss: &str, aud: &str, sub: &str, client_id: &str, scope: &str, now: UnixTime, lifetime: std::time::Duration) -> Result<Self, getrandom::Error> {
         Ok(AccessTokenClaims {
             iss: iss.to_owned(),
@@ -37,11 +47,13 @@ impl AccessTokenClaims {
         })
     }
 
+    /// The granted scopes one by one.
     pub fn scopes(&self) -> impl Iterator<Item = &str> {
         self.scope.split_whitespace()
     }
 }
 
+/// Signs an access token with the current EdDSA key, `typ` [`TOKEN_TYPE`] and its `kid`.
 pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String> {
     let key = keys.current();
     let mut header = Header::new(Algorithm::EdDSA);
@@ -54,13 +66,20 @@ pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String
 /// client only (`aud` = its id), and the address when `email` was granted.
 #[derive(Debug, Clone, Serialize)]
 pub struct IdTokenClaims<'a> {
+    /// The issuer, as in the access token.
     pub iss: &'a str,
+    /// The user who signed in (their authfn user id).
     pub sub: &'a str,
+    /// The client the token is for (its client id).
     pub aud: &'a str,
+    /// When the token expires, in Unix seconds.
     pub exp: i64,
+    /// When the token was issued, in Unix seconds.
     pub iat: i64,
+    /// The user's address, only when the `email` scope was granted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<&'a str>,
+    /// Whether that address was verified, only next to `email`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
 }
@@ -77,6 +96,7 @@ pub fn sign_id_token(keys: &JwtKeys, claims: &IdTokenClaims<'_>) -> Result<Strin
     jsonwebtoken::encode(&header, claims, encoding).map_err(|e| format!("signing an ID token: {e}"))
 }
 
+/// Why a token was refused: a fixed phrase, never anything from the token itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidAccessToken(pub &'static str);
 
@@ -89,6 +109,7 @@ impl std::fmt::Display for InvalidAccessToken {
 /// Where verification finds the public key a token's `kid` names: the issuer's own keys, or
 /// a key set fetched from its JWKS (`oauth::verifier`).
 pub trait KeyLookup {
+    /// The public key named `kid`, `None` when there is none.
     fn decoding_key(&self, kid: &str) -> Option<DecodingKey>;
 }
 

@@ -29,6 +29,7 @@ use crate::token::TokenHash;
 /// A client of the token issuer.
 #[derive(Debug, Clone)]
 pub struct OAuthClient {
+    /// The id the client identifies itself with (`client_id`).
     pub id: ClientId,
     /// SHA-256 of a confidential client's secret; `None` for a public client.
     pub secret_hash: Option<TokenHash>,
@@ -36,22 +37,30 @@ pub struct OAuthClient {
     pub display_name: String,
 }
 
+/// The token issuer: who it is, its keys and clients, and how long what it issues lasts.
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
     /// The issuer identifier: `AUTHFN_PUBLIC_URL` without a trailing slash.
     pub issuer: String,
+    /// The keys tokens are signed with and the JWKS publishes.
     pub keys: JwtKeys,
+    /// Every client that may ask for tokens, by id.
     pub clients: BTreeMap<ClientId, OAuthClient>,
     /// Every scope a client may ask for.
     pub scopes: Scope,
+    /// The `aud` of every access token (`AUTHFN_ACCESS_TOKEN_AUDIENCE`, by default the issuer).
     pub audience: String,
+    /// How long an access token is valid.
     pub access_token_lifetime: Duration,
+    /// How long a refresh token is valid unused; each use rotates it.
     pub refresh_token_lifetime: Duration,
     /// A refresh-token family's absolute end, however often it rotates.
     pub refresh_family_lifetime: Duration,
+    /// How long a device code waits for the user to approve it.
     pub device_code_lifetime: Duration,
     /// The device grant's polling interval before any `slow_down`.
     pub device_interval: Duration,
+    /// Where the device page sends a signed-out user, with a `return_to` parameter back to it.
     pub sign_in_url: String,
 }
 

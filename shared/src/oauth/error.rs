@@ -3,21 +3,33 @@
 
 use http::StatusCode;
 
+/// An OAuth `error` code that authfn answers with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OAuthErrorCode {
+    /// A parameter is missing, repeated or malformed.
     InvalidRequest,
+    /// Client authentication failed (unknown client, wrong or missing secret).
     InvalidClient,
+    /// The code or refresh token is invalid, expired, revoked or another client's.
     InvalidGrant,
+    /// The client may not use this grant type.
     UnauthorizedClient,
+    /// The grant type is not one authfn implements.
     UnsupportedGrantType,
+    /// A requested scope is unknown or not allowed.
     InvalidScope,
+    /// Device grant: the user has not approved or denied yet; poll again.
     AuthorizationPending,
+    /// Device grant: polling too fast; the interval grows, per RFC 8628.
     SlowDown,
+    /// Device grant: the user denied the request.
     AccessDenied,
+    /// Device grant: the device code expired; start over.
     ExpiredToken,
 }
 
 impl OAuthErrorCode {
+    /// The code as it appears in the `error` field.
     pub fn as_str(self) -> &'static str {
         use OAuthErrorCode::*;
         match self {
@@ -34,6 +46,7 @@ impl OAuthErrorCode {
         }
     }
 
+    /// The HTTP status the code is answered with.
     pub fn status(self) -> StatusCode {
         // RFC 6749 §5.2: 400, except a failed client authentication, which is 401.
         if self == OAuthErrorCode::InvalidClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST }

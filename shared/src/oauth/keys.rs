@@ -32,6 +32,8 @@ impl Ed25519Seed {
     }
 }
 
+/// An Ed25519 key that signs access tokens (EdDSA), or only verifies them; its `kid` is derived
+/// from the public key.
 #[derive(Clone)]
 pub struct JwtKey {
     kid: String,
@@ -49,6 +51,7 @@ impl std::fmt::Debug for JwtKey {
 }
 
 impl JwtKey {
+    /// A key that signs, verifies and is published, from its private seed.
     pub fn from_seed(seed: &Ed25519Seed) -> Result<Self, String> {
         let signing = SigningKey::from_bytes(seed.secret());
         let der = signing.to_pkcs8_der().map_err(|e| format!("Ed25519 key: {e}"))?;
@@ -69,6 +72,7 @@ impl JwtKey {
         })
     }
 
+    /// The key id that token headers and the JWKS name the key by.
     pub fn kid(&self) -> &str {
         &self.kid
     }
@@ -109,6 +113,7 @@ impl std::fmt::Debug for RsaJwtKey {
 }
 
 impl RsaJwtKey {
+    /// A key that signs and is published, from PKCS#1 DER; refused under 2048 bits.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::traits::PublicKeyParts;
@@ -137,6 +142,7 @@ impl RsaJwtKey {
         Ok(RsaJwtKey { kid: b64url(&sha256(&n)[..12]), n: b64url(&n), e: b64url(&key.e().to_bytes_be()), encoding: None })
     }
 
+    /// The key id that ID token headers and the JWKS name the key by.
     pub fn kid(&self) -> &str {
         &self.kid
     }
@@ -233,10 +239,12 @@ impl JwtKeys {
         std::iter::once(&self.current).chain(&self.previous).map(JwtKey::kid).collect()
     }
 
+    /// The key that signs new access tokens.
     pub fn current(&self) -> &JwtKey {
         &self.current
     }
 
+    /// The key named `kid`, current or previous.
     pub fn find(&self, kid: &str) -> Option<&JwtKey> {
         std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid)
     }

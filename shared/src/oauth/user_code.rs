@@ -6,6 +6,7 @@ use crate::token::TokenHash;
 
 /// No vowels (no words), no look-alikes such as 0/O or 1/I.
 const ALPHABET: &[u8; 20] = b"BCDFGHJKLMNPQRSTVWXZ";
+/// Characters in a user code, not counting the dash it is shown with.
 pub const LENGTH: usize = 8;
 
 crate::secret::secret_type!(

@@ -25,10 +25,14 @@ pub const JWKS_TTL: Duration = Duration::from_secs(300);
 /// After a token names an unknown key, the next forced refetch waits at least this long.
 pub const KEY_REFETCH_INTERVAL: Duration = Duration::from_secs(60);
 
+/// Whose access tokens a deployment accepts, and where their keys are published.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifierConfig {
+    /// The `iss` a token must carry.
     pub issuer: String,
+    /// The `aud` a token must carry.
     pub audience: String,
+    /// Where the issuer publishes its JWKS (https, or http on a loopback host).
     pub jwks_url: String,
 }
 
@@ -67,8 +71,10 @@ impl access_token::KeyLookup for PublishedKeys<'_> {
     }
 }
 
+/// Why a token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
+    /// The token itself is bad (the caller answers 401).
     Invalid(InvalidAccessToken),
     /// The key set could not be fetched: the caller answers 503/502, not 401.
     KeysUnavailable(String),
