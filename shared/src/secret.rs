@@ -1,4 +1,4 @@
-//! The one way authfn holds a secret: [`secret_type!`].
+//! The one way authfn holds a secret: the `secret_type!` macro.
 //!
 //! Every token, code, key, secret and password is a type declared with it, so each one:
 //! - prints `Name([redacted])` under `Debug`, wherever it ends up (a log line, a panic, a
