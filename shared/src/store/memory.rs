@@ -20,6 +20,7 @@ struct Tables {
     revoked_families: HashMap<String, UnixTime>,
 }
 
+/// A [`Store`] in this process's memory: lost when it exits, shared by nothing else.
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
@@ -30,6 +31,7 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

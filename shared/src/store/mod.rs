@@ -21,12 +21,16 @@ mod encoding;
 
 pub use memory::MemoryStore;
 
+/// An account: who it is, how it signs in, and which of its sessions still count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
+    /// The account's stable identifier, which every other record refers to.
     pub id: UserId,
+    /// The normalised address; unique across users (stores key it by [`Email::hash`]).
     pub email: Email,
     /// `None` for users who only ever signed in through an identity provider.
     pub password_hash: Option<PasswordHashString>,
+    /// When the account was made.
     pub created_at: UnixTime,
     /// Bumped by "sign out everywhere". A session is valid only while it carries the user's
     /// current epoch, so revoking every session is one conditional write, immediately
@@ -34,12 +38,18 @@ pub struct UserRecord {
     pub session_epoch: u64,
 }
 
+/// A browser session, stored under the hash of its cookie token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
+    /// A non-secret identifier of the session, safe to show and log.
     pub id: SessionId,
+    /// SHA-256 of the session token: the record's key; the token itself is never stored.
     pub token_hash: TokenHash,
+    /// The signed-in user.
     pub user_id: UserId,
+    /// The user's `session_epoch` when the session began: it counts only while they match.
     pub user_epoch: u64,
+    /// When the session began.
     pub created_at: UnixTime,
     /// Absolute end of the session, however active it is.
     pub expires_at: UnixTime,
@@ -53,7 +63,9 @@ pub struct SessionRecord {
 /// and an email address is not an identity (it can change hands), so this pair is the key.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FederatedIdentity {
+    /// The provider's issuer identifier (the ID token's `iss`).
     pub issuer: String,
+    /// The account's `sub` at that issuer.
     pub subject: String,
 }
 
@@ -76,21 +88,32 @@ pub struct FederationAttempt {
     /// SHA-256 of the `state` and the browser binding together (`attempt::attempt_key`): only
     /// a request that carries both can find, and so consume, the attempt.
     pub key: TokenHash,
+    /// The one-way digest of the browser binding (`Binding::hash`), checked against the cookie.
     pub binding_hash: TokenHash,
+    /// The configured name of the provider the sign-in went to.
     pub provider: String,
+    /// Where to send the browser once signed in: one of the configured allowed URLs.
     pub return_to: String,
     /// Whether the client asked for a JSON answer instead of a redirect at the end.
     pub wants_json: bool,
+    /// When the attempt lapses: a callback after this finds nothing.
     pub expires_at: UnixTime,
 }
 
 /// Where a device authorization (RFC 8628) stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceStatus {
+    /// Waiting for a user to enter the code and answer.
     Pending,
     /// `user_epoch` is the approving user's `session_epoch` at the approval: "sign out
     /// everywhere" after approving a phished code stops the device from getting tokens.
-    Approved { user_id: UserId, user_epoch: u64 },
+    Approved {
+        /// The user who approved, and whom the device's tokens will be for.
+        user_id: UserId,
+        /// That user's `session_epoch` at the approval.
+        user_epoch: u64,
+    },
+    /// The user refused: the device's polls are answered `access_denied`.
     Denied,
     /// Approved, and its tokens have been issued: it can issue none again.
     Consumed,
@@ -99,43 +122,57 @@ pub enum DeviceStatus {
 /// One device authorization grant in progress, keyed by SHA-256 of its device code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceAuthorization {
+    /// SHA-256 of the device code: the record's key; the code itself is never stored.
     pub device_code_hash: TokenHash,
     /// The user code, keyed-hashed (`oauth::user_code::UserCodeKey`): whoever reads the store
     /// cannot type a pending code into their own session.
     pub user_code_hash: TokenHash,
+    /// The OAuth client the device runs.
     pub client_id: ClientId,
+    /// The scope the device asked for, and its tokens will carry.
     pub scope: Scope,
+    /// Whether the user has answered, and how.
     pub status: DeviceStatus,
     /// Current polling interval; `slow_down` adds 5 s.
     pub interval: std::time::Duration,
+    /// The device's last poll, `None` before its first: polls closer than `interval` slow it down.
     pub last_polled_at: Option<UnixTime>,
+    /// When the codes lapse: after it the record reads as absent and its user code is free.
     pub expires_at: UnixTime,
     /// Bumped by every update; updates are compare-and-swap on it.
     pub version: u64,
     /// When the device asked, and from which network (coarse: a /24 or /64): the device page
     /// shows both, so a user can tell a request they did not start (RFC 8628 §5.4).
     pub created_at: UnixTime,
+    /// The requesting network, coarse (a /24 or /64), never a full address.
     pub requested_from: String,
 }
 
 /// A refresh token, stored as its hash. Every rotation makes a new one in the same family.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {
+    /// SHA-256 of the refresh token: the record's key; the token itself is never stored.
     pub token_hash: TokenHash,
+    /// The random id shared by every token rotated from one grant: revocation is per family.
     pub family_id: String,
+    /// The user the tokens are for.
     pub user_id: UserId,
+    /// The client the tokens were issued to; only it may refresh them.
     pub client_id: ClientId,
+    /// The scope granted; a refresh may narrow it, never widen it.
     pub scope: Scope,
     /// The user's `session_epoch` when the family began: "sign out everywhere" bumps that,
     /// which ends every refresh-token family too, with no per-family write.
     pub user_epoch: u64,
     /// `false` once rotated: presenting it again is reuse.
     pub active: bool,
+    /// This token's own end (never past the family's).
     pub expires_at: UnixTime,
     /// The family's absolute end, carried by every token in it.
     pub family_expires_at: UnixTime,
 }
 
+/// What [`Store::rotate_refresh_token`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rotation {
     /// The old token was active: it is now rotated and the new one stored.
@@ -148,7 +185,9 @@ pub enum Rotation {
 /// A counter inside a window that ends at `expires_at`: rate limits, sign-in failures, locks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counter {
+    /// Events counted in the window so far.
     pub count: u64,
+    /// The window's end: from then on the counter reads as absent.
     pub expires_at: UnixTime,
 }
 
@@ -158,6 +197,7 @@ pub struct Counter {
 pub struct CounterKey(String);
 
 impl CounterKey {
+    /// Requests to one rate-limited `bucket` (an endpoint group) from one client (an address).
     pub fn rate_limit(bucket: &str, client: &str) -> Self {
         CounterKey(format!("rate#{bucket}#{client}"))
     }
@@ -173,6 +213,7 @@ impl CounterKey {
         CounterKey(format!("signin-device#{}", device.to_hex()))
     }
 
+    /// The key as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -183,12 +224,16 @@ impl CounterKey {
     }
 }
 
+/// What a write that must not overwrite did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Insert {
+    /// The record was new and is now stored.
     Inserted,
+    /// A record with that key (or unique value) was there already: nothing was written.
     AlreadyExists,
 }
 
+/// Why a store operation failed.
 #[derive(Debug)]
 pub enum StoreError {
     /// The backend could not be reached or refused the request. Nothing was written
@@ -209,6 +254,7 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+/// The result of every [`Store`] operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Workers' futures are not `Send` (JavaScript is single-threaded); native ones must be.
@@ -235,6 +281,7 @@ pub trait Store: Send + Sync {
     /// Links an identity to an existing user, unless it is linked already.
     async fn link_identity(&self, identity: &FederatedIdentity, user_id: &UserId) -> StoreResult<Insert>;
 
+    /// Stores a federated sign-in attempt under its key.
     async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()>;
 
     /// Deletes the attempt and returns it if it was live: of two concurrent takers exactly one
@@ -260,6 +307,7 @@ pub trait Store: Send + Sync {
     /// Of two concurrent answers exactly one lands; returns whether this one did.
     async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool>;
 
+    /// Stores a new refresh token under its hash.
     async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
 
     /// The refresh token with this hash, active or rotated, unless expired.
@@ -273,12 +321,16 @@ pub trait Store: Send + Sync {
     /// Revokes every token of a family, until `until` (its absolute end).
     async fn revoke_token_family(&self, family_id: &str, until: UnixTime) -> StoreResult<()>;
 
+    /// Whether the family has a revocation that lasts past `now`.
     async fn is_token_family_revoked(&self, family_id: &str, now: UnixTime) -> StoreResult<bool>;
 
+    /// The user with this address.
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>>;
 
+    /// The user with this id.
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
 
+    /// Stores a new session under its token hash.
     async fn put_session(&self, session: &SessionRecord) -> StoreResult<()>;
 
     /// The session with this token hash, unless it is past `idle_expires_at` or `expires_at`.
@@ -301,10 +353,13 @@ pub trait Store: Send + Sync {
     /// with `expires_at`; a live one keeps its expiry. Atomic under concurrency.
     async fn increment(&self, key: &CounterKey, expires_at: UnixTime, now: UnixTime) -> StoreResult<Counter>;
 
+    /// The counter under this key, unless its window has ended.
     async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>>;
 
+    /// Sets the counter, replacing whatever was there.
     async fn put_counter(&self, key: &CounterKey, counter: Counter) -> StoreResult<()>;
 
+    /// Deletes the counter. Deleting an absent counter is not an error.
     async fn delete_counter(&self, key: &CounterKey) -> StoreResult<()>;
 }
 

@@ -127,6 +127,7 @@ fn d1(e: worker::Error) -> Failure {
     Failure::new(format!("D1: {e}"))
 }
 
+#[expect(clippy::cast_precision_loss, reason = "a Unix time in 2023 is exact as a double")]
 async fn a_negative_counter_row_reads_as_corrupt(raw: Raw) -> Outcome {
     let key = CounterKey::rate_limit("sign-in", "192.0.2.1");
     raw.db

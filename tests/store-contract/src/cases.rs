@@ -1,5 +1,6 @@
 //! The contract cases. Each takes a fresh, empty store and returns its first failed check.
 //! The fixtures are public so a harness can add cases of its own with the same data.
+#![expect(missing_docs, reason = "a case's name is the sentence of behaviour it checks; the fixtures have docs")]
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -19,8 +20,10 @@ use crate::{Failure, Found, Outcome, check, check_eq, concurrently};
 
 /// The time every case starts at: far from the real clock, so no backend may read its own.
 pub const T0: UnixTime = UnixTime(1_700_000_000);
+/// Fixtures' unit of lifetime: sessions, tokens and windows last whole days.
 pub const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// A new password user with this address, created at `T0`, at epoch 0.
 pub fn user(email: &str) -> UserRecord {
     UserRecord {
         id: UserId::generate().unwrap(),
@@ -45,6 +48,7 @@ pub fn session_of(user: &UserRecord) -> SessionRecord {
     }
 }
 
+/// The last second at which a record expiring at `t` is still live.
 pub fn before(t: UnixTime) -> UnixTime {
     UnixTime(t.0 - 1)
 }
@@ -296,6 +300,7 @@ pub async fn counters_can_be_put_read_and_deleted(store: Arc<dyn Store>) -> Outc
 
 // --- federation ---------------------------------------------------------------------------
 
+/// A federated sign-in attempt under a fresh random key, live until `expires_at`.
 pub fn attempt(expires_at: UnixTime) -> FederationAttempt {
     FederationAttempt {
         key: SessionToken::generate().unwrap().hash(),
@@ -307,10 +312,12 @@ pub fn attempt(expires_at: UnixTime) -> FederationAttempt {
     }
 }
 
+/// The account `subject` at one fixed issuer.
 pub fn identity(subject: &str) -> FederatedIdentity {
     FederatedIdentity { issuer: "https://idp.example.com".into(), subject: subject.into() }
 }
 
+/// Like [`user`], without a password: one who only signs in through a provider.
 pub fn federated_user(email: &str) -> UserRecord {
     UserRecord { password_hash: None, ..user(email) }
 }
@@ -405,6 +412,7 @@ pub fn code(user_code: &str) -> TokenHash {
     TokenHash::of(user_code.as_bytes())
 }
 
+/// A pending device authorization for `user_code`, at version 0, live until `expires_at`.
 pub fn device(user_code: &str, expires_at: UnixTime) -> DeviceAuthorization {
     DeviceAuthorization {
         device_code_hash: SessionToken::generate().unwrap().hash(),
@@ -421,10 +429,12 @@ pub fn device(user_code: &str, expires_at: UnixTime) -> DeviceAuthorization {
     }
 }
 
+/// An approval by a fresh user at epoch 7.
 pub fn approval() -> DeviceStatus {
     DeviceStatus::Approved { user_id: UserId::generate().unwrap(), user_epoch: 7 }
 }
 
+/// A refresh token of `family`, for a fresh user: a day to live, thirty for its family.
 pub fn refresh(family: &str, active: bool) -> RefreshTokenRecord {
     RefreshTokenRecord {
         token_hash: SessionToken::generate().unwrap().hash(),

@@ -39,6 +39,7 @@ pub struct CloudflareStore {
 }
 
 impl CloudflareStore {
+    /// A store over the Worker's KV namespace for sessions and its D1 database.
     pub fn new(sessions: KvStore, db: D1Database, max_session_lifetime: std::time::Duration) -> Self {
         CloudflareStore { sessions, db, max_session_lifetime }
     }

@@ -19,6 +19,7 @@ pub(super) fn optional_text(s: Option<&str>) -> JsValue {
 
 /// D1 numbers cross into JavaScript as doubles: every value stored here (Unix seconds,
 /// counts, epochs) is far below 2^53.
+#[expect(clippy::cast_precision_loss, reason = "Unix seconds, counts and epochs stay far below 2^53, where doubles are exact")]
 pub(super) fn number(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
@@ -56,6 +57,12 @@ fn flag(value: i64, what: &str) -> StoreResult<bool> {
 /// A D1 integer that must not be negative (counts, epochs, intervals, versions).
 fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
+}
+
+/// The other way: a count, epoch or version as a D1 integer. Every one was read through
+/// [`unsigned`] and then at most incremented, so one past `i64::MAX` is a corrupt record.
+pub(super) fn integer(value: u64, what: &str) -> StoreResult<i64> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is beyond D1's integer range")))
 }
 
 /// What D1 says of a session read from KV (`CloudflareStore::is_refused`).
@@ -145,17 +152,19 @@ pub(super) const DEVICE_COLUMNS: &str = "device_code_hash, user_code_hash, clien
 
 /// A device status as three D1 values: its name, the approving user (or NULL) and their
 /// epoch (or NULL).
-pub(super) fn device_status(status: &DeviceStatus) -> [JsValue; 3] {
+pub(super) fn device_status(status: &DeviceStatus) -> StoreResult<[JsValue; 3]> {
     let (name, approval) = status.to_stored();
-    match approval {
-        Some((user_id, user_epoch)) => [text(name), text(user_id.as_str()), number(user_epoch as i64)],
+    Ok(match approval {
+        Some((user_id, user_epoch)) => {
+            [text(name), text(user_id.as_str()), number(integer(user_epoch, "device authorization user_epoch")?)]
+        }
         None => [text(name), JsValue::NULL, JsValue::NULL],
-    }
+    })
 }
 
-pub(super) fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
-    let [status, user_id, user_epoch] = device_status(&auth.status);
-    vec![
+pub(super) fn device_values(auth: &DeviceAuthorization) -> StoreResult<Vec<JsValue>> {
+    let [status, user_id, user_epoch] = device_status(&auth.status)?;
+    Ok(vec![
         text(&auth.device_code_hash.to_hex()),
         text(&auth.user_code_hash.to_hex()),
         text(auth.client_id.as_str()),
@@ -164,12 +173,12 @@ pub(super) fn device_values(auth: &DeviceAuthorization) -> Vec<JsValue> {
         user_id,
         number(i64::try_from(auth.interval.as_secs()).unwrap_or(i64::MAX)),
         auth.last_polled_at.map_or(JsValue::NULL, |t| number(t.0)),
-        number(auth.version as i64),
+        number(integer(auth.version, "device authorization version")?),
         number(auth.expires_at.0),
         user_epoch,
         number(auth.created_at.0),
         text(&auth.requested_from),
-    ]
+    ])
 }
 
 #[derive(Deserialize)]

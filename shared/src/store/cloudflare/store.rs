@@ -60,6 +60,7 @@ fn changed_one(result: &D1Result, what: &str) -> StoreResult<bool> {
 #[async_trait::async_trait(?Send)]
 impl Store for CloudflareStore {
     async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert> {
+        let session_epoch = integer(user.session_epoch, "user session_epoch")?;
         // The session goes first: until the user row exists it names no one and counts for
         // nothing, so a failure between the two writes leaves nothing anyone can use.
         self.put_session_record(first_session).await?;
@@ -72,7 +73,7 @@ impl Store for CloudflareStore {
                     text(user.email.as_str()),
                     optional_text(user.password_hash.as_ref().map(PasswordHashString::as_str)),
                     number(user.created_at.0),
-                    number(user.session_epoch as i64),
+                    number(session_epoch),
                     text(&user.email.hash().to_hex()),
                 ],
             )?
@@ -94,6 +95,7 @@ impl Store for CloudflareStore {
         identity: &FederatedIdentity,
         first_session: &SessionRecord,
     ) -> StoreResult<Insert> {
+        let session_epoch = integer(user.session_epoch, "user session_epoch")?;
         self.put_session_record(first_session).await?;
         // A batch is one transaction: a UNIQUE violation on either row rolls back both.
         let batch = vec![
@@ -104,7 +106,7 @@ impl Store for CloudflareStore {
                     text(user.id.as_str()),
                     text(user.email.as_str()),
                     number(user.created_at.0),
-                    number(user.session_epoch as i64),
+                    number(session_epoch),
                     text(&user.email.hash().to_hex()),
                 ],
             )?,
@@ -186,7 +188,7 @@ impl Store for CloudflareStore {
 
     async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert> {
         // One statement: the user-code check and the insert cannot interleave with another.
-        let mut values = device_values(auth);
+        let mut values = device_values(auth)?;
         values.push(number(now.0));
         let result = self
             .statement(
@@ -230,8 +232,8 @@ impl Store for CloudflareStore {
     }
 
     async fn update_device_authorization(&self, auth: &DeviceAuthorization) -> StoreResult<bool> {
-        let mut values = device_values(auth);
-        values.push(number(auth.version as i64 - 1));
+        let mut values = device_values(auth)?;
+        values.push(number(integer(auth.version, "device authorization version")? - 1));
         let result = self
             .statement(
                 "UPDATE device_authorizations SET user_code_hash = ?2, client_id = ?3, scope = ?4, status = ?5, user_id = ?6, \
@@ -249,7 +251,7 @@ impl Store for CloudflareStore {
     async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool> {
         // Conditioned on the status, not the version: polls bump the version but never the
         // status, so they cannot make the user's answer fail.
-        let [status, user_id, user_epoch] = device_status(decision);
+        let [status, user_id, user_epoch] = device_status(decision)?;
         let result = self
             .statement(
                 "UPDATE device_authorizations SET status = ?2, user_id = ?3, user_epoch = ?4, version = version + 1 \
@@ -282,7 +284,7 @@ impl Store for CloudflareStore {
                 number(i64::from(token.active)),
                 number(token.family_expires_at.0),
                 number(token.expires_at.0),
-                number(token.user_epoch as i64),
+                number(integer(token.user_epoch, "refresh token user_epoch")?),
             ],
         )?
         .run()
@@ -465,7 +467,7 @@ impl Store for CloudflareStore {
         self.statement(
             "INSERT INTO counters (key, count, expires_at) VALUES (?1, ?2, ?3) \
              ON CONFLICT (key) DO UPDATE SET count = excluded.count, expires_at = excluded.expires_at",
-            &[text(key.as_str()), number(counter.count as i64), number(counter.expires_at.0)],
+            &[text(key.as_str()), number(integer(counter.count, "counter count")?), number(counter.expires_at.0)],
         )?
         .run()
         .await

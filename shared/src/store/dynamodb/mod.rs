@@ -54,6 +54,7 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// A store over `table` through an SDK client already configured.
     pub fn from_client(client: Client, table: String) -> DynamoStore {
         DynamoStore { client, table }
     }
