@@ -65,7 +65,7 @@ echo "== 1/6 unit, handler and store tests (memory + DynamoDB API)"
 # The workspace lints (Cargo.toml) as errors, natively and for the Worker's wasm32 build (whose
 # dev-dependencies are native-only, hence no --all-targets there).
 cargo clippy --workspace --all-targets --features authfn/dynamodb -- -D warnings
-cargo clippy -p authfn -p authfn-worker --target wasm32-unknown-unknown --features authfn/workers -- -D warnings
+cargo clippy -p authfn -p authfn-worker -p authfn-store-contract-worker --target wasm32-unknown-unknown --features authfn/workers -- -D warnings
 echo "check workspace-lints-native-and-wasm32 ... ok" | tee -a "$results"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 # The deployment descriptions (template.yaml, wrangler.toml) against the code, and every crate
