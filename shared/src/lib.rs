@@ -6,6 +6,7 @@
 //!
 //! Your own functions authenticate a request with one call: [`App::authenticate`].
 
+pub mod access_log;
 pub mod app;
 pub mod clock;
 pub mod config;

@@ -49,6 +49,8 @@ impl std::fmt::Display for DiscoveryError {
     }
 }
 
+impl std::error::Error for DiscoveryError {}
+
 #[derive(Clone)]
 struct Entry {
     metadata: ProviderMetadata,

@@ -153,7 +153,7 @@ fn issue(
 ) -> Result<(TokenResponse, Option<RefreshTokenRecord>), ApiError> {
     let user_id = &user.id;
     let claims = AccessTokenClaims::new(&config.issuer, &config.audience, user_id.as_str(), client_id, scope, now, config.access_token_secs)?;
-    let access_token = access_token::sign(&config.keys, &claims).map_err(ApiError::Internal)?;
+    let access_token = access_token::sign(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?;
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let id_token = if scopes.contains(&"openid") {
         let (email, verified) = userinfo::email_claims(user);
@@ -167,7 +167,7 @@ fn issue(
             email: email_granted.then_some(email.as_str()),
             email_verified: email_granted.then_some(verified),
         };
-        Some(access_token::sign_id_token(&config.keys, &claims).map_err(ApiError::Internal)?)
+        Some(access_token::sign_id_token(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?)
     } else {
         None
     };
