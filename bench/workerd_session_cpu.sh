@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Per-request CPU of `GET /auth/session` in workerd: this checkout's Worker against the Worker
+# of a baseline commit, both under `wrangler dev` at once and measured in the same run by
+# bench/workerd_session_cpu.py (CPU time of the workerd processes over N requests).
+#
+#   bench/workerd_session_cpu.sh BASELINE [REQUESTS] [ROUNDS]
+#
+# BASELINE is a commit (cloned into a temporary directory and built there: slow, a release
+# wasm build) or the path of a checkout of it (built there if needed, reused afterwards).
+# Needs infra/install-worker-tools.sh. Prints markdown on stdout; build output on stderr.
+# Not a test: the figures depend on the machine and its load.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+baseline="${1:?usage: bench/workerd_session_cpu.sh BASELINE [REQUESTS] [ROUNDS]}"
+requests="${2:-300}"
+rounds="${3:-5}"
+
+# shellcheck source=../tests/support/workers.sh
+source "$root/tests/support/workers.sh"
+
+clone=""
+if [[ -d "$baseline" ]]; then
+    base_dir="$(cd "$baseline" && pwd)"
+else
+    clone="$(mktemp -d "${TMPDIR:-/tmp}/authfn-baseline.XXXXXX")"
+    git clone --quiet "$root" "$clone"
+    git -C "$clone" checkout --quiet "$baseline"
+    base_dir="$clone"
+fi
+[[ -e "$base_dir/node_modules" ]] || ln -s "$root/node_modules" "$base_dir/node_modules"
+
+# start_wrangler_dev serves the checkout named by _WORKERS_ROOT; each instance's variables
+# are kept so both can be stopped.
+declare -A pid state watchdog
+stop_all() {
+    local name
+    for name in "${!pid[@]}"; do
+        WRANGLER_DEV_PID="${pid[$name]}" WRANGLER_DEV_STATE="${state[$name]}" \
+            WRANGLER_DEV_WATCHDOG_PID="${watchdog[$name]}" stop_wrangler_dev || true
+    done
+    if [[ -n "$clone" ]]; then rm -rf "$clone"; fi
+}
+trap stop_all EXIT
+
+declare -A url
+for name in baseline current; do
+    if [[ "$name" == baseline ]]; then _WORKERS_ROOT="$base_dir"; else _WORKERS_ROOT="$root"; fi
+    start_wrangler_dev >&2
+    pid[$name]="$WRANGLER_DEV_PID" state[$name]="$WRANGLER_DEV_STATE" watchdog[$name]="$WRANGLER_DEV_WATCHDOG_PID"
+    url[$name]="$AUTHFN_WORKERS_BASE_URL"
+    unset WRANGLER_DEV_PID WRANGLER_DEV_STATE WRANGLER_DEV_WATCHDOG_PID
+done
+
+echo "## Worker CPU per \`GET /auth/session\`: $(git -C "$base_dir" rev-parse --short HEAD) (baseline) vs $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet HEAD -- shared worker || echo ' + uncommitted changes') (current)"
+echo
+python3 "$root/bench/workerd_session_cpu.py" --requests "$requests" --rounds "$rounds" \
+    "baseline=${url[baseline]}@${pid[baseline]}" "current=${url[current]}@${pid[current]}"
