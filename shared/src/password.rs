@@ -86,6 +86,7 @@ impl Default for Argon2Cost {
 }
 
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum HashError {
     Randomness,
     Argon2(String),

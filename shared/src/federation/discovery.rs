@@ -34,6 +34,7 @@ pub struct ProviderMetadata {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DiscoveryError {
     /// The provider could not be reached or answered with an error status.
     Unreachable(String),

@@ -35,6 +35,7 @@ pub struct IdTokenClaims {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IdTokenError {
     /// Not a JWT, or signed with an algorithm we do not accept.
     Malformed(String),

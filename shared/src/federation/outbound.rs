@@ -56,6 +56,7 @@ pub fn basic_authorization(client_id: &str, client_secret: &str) -> String {
 
 /// Why a JSON document could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchJsonError {
     /// Not reached, or answered with an error status.
     Unreachable(String),

@@ -65,6 +65,7 @@ impl access_token::KeyLookup for PublishedKeys<'_> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     Invalid(InvalidAccessToken),
     /// The key set could not be fetched: the caller answers 503/502, not 401.

@@ -187,6 +187,7 @@ pub enum Insert {
 }
 
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The backend could not be reached or refused the request. Nothing was written
     /// (or the write was atomic and failed as a whole); the caller answers 503.
