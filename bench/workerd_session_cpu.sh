@@ -7,6 +7,7 @@
 #
 # BASELINE is a commit (cloned into a temporary directory and built there: slow, a release
 # wasm build) or the path of a checkout of it (built there if needed, reused afterwards).
+# Both Workers get the same settings: those of a full deployment (issuer keys, providers).
 # Needs infra/install-worker-tools.sh. Prints markdown on stdout; build output on stderr.
 # Not a test: the figures depend on the machine and its load.
 set -euo pipefail
@@ -17,6 +18,10 @@ rounds="${3:-5}"
 
 # shellcheck source=../tests/support/workers.sh
 source "$root/tests/support/workers.sh"
+# shellcheck source=../tests/support/oauth.sh
+source "$root/tests/support/oauth.sh"
+# shellcheck source=../tests/support/idp.sh
+source "$root/tests/support/idp.sh"
 
 clone=""
 if [[ -d "$baseline" ]]; then
@@ -41,6 +46,14 @@ stop_all() {
     if [[ -n "$clone" ]]; then rm -rf "$clone"; fi
 }
 trap stop_all EXIT
+
+# The settings of a full deployment, as the black-box suite uses: token issuer keys (Ed25519
+# and RSA) and two identity providers, all of which the Worker parses from its environment.
+# The provider is never called: a session check makes no outbound request.
+AUTHFN_TEST_IDP_URL=https://idp.example.test IDP_TEST_CLIENT_SECRET="idp-secret-$(new_session_key)"
+AUTHFN_TEST_EXTRA_ENV="$(federation_env http://127.0.0.1:8787)
+$(oauth_env "$(new_resource_server_secret)")"
+export AUTHFN_TEST_EXTRA_ENV
 
 declare -A url
 for name in baseline current; do
