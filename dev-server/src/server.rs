@@ -66,8 +66,7 @@ async fn serve(State(served): State<Served>, ConnectInfo(peer): ConnectInfo<Sock
 
 async fn serve_logged(app: Arc<App>, peer: SocketAddr, req: Request) -> (Response, LogLine) {
     // A fresh id per request, as the platforms give one: ties the line to a client's report.
-    let request_id = authfn::crypto::random_array::<6>().map(|id| authfn::crypto::b64url(&id)).unwrap_or_default();
-    let log = RequestLog::new(req.method().as_str(), req.uri().path(), request_id);
+    let log = RequestLog::new(req.method().as_str(), req.uri().path(), authfn::access_log::new_request_id());
     let res = answer(app, peer, req).await;
     let line = log.finish(&res);
     (res.map(Body::from), line)

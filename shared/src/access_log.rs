@@ -68,6 +68,12 @@ impl RequestLog {
     }
 }
 
+/// A fresh request id, for a runtime that gives none (the dev server; `wrangler dev`, which
+/// sets no `cf-ray`): 8 random characters, or none if the OS has no randomness to give.
+pub fn new_request_id() -> String {
+    crate::crypto::random_array::<6>().map(|id| crate::crypto::b64url(&id)).unwrap_or_default()
+}
+
 /// One served request, as logged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogLine {

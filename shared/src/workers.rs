@@ -34,7 +34,7 @@ fn is_secret(name: &str) -> bool {
 /// `wrangler tail` show both; `eprintln!` would write nowhere).
 pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
     // Cloudflare's id for the request, also in the client's `cf-ray` response header.
-    let request_id = req.headers().get("cf-ray").ok().flatten().unwrap_or_default();
+    let request_id = req.headers().get("cf-ray").ok().flatten().unwrap_or_else(crate::access_log::new_request_id);
     let log = RequestLog::new(req.method().as_ref(), &req.path(), request_id);
     let res = answer(req, env).await;
     let line = log.finish(&res);
