@@ -8,10 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use worker::{Env, Request, Response};
 
+use crate::access_log::RequestLog;
 use crate::federation::outbound::{
     HttpClient, MAX_RESPONSE_BYTES, OutboundError, OutboundRequest, OutboundResponse, basic_authorization, form_body,
 };
-use crate::access_log::RequestLog;
 use crate::request::{ClientIp, HttpRequest};
 use crate::response::{ErrorDetail, HttpResponse};
 use crate::store::cloudflare::CloudflareStore;
@@ -67,9 +67,11 @@ async fn answer(req: Request, env: &Env) -> HttpResponse {
 }
 
 thread_local! {
-    /// The app, built on the isolate's first request and kept for its life: settings, secrets
-    /// and bindings are fixed per isolate, and parsing them (keys included) is most of the
-    /// work of a small request. wasm32 Workers are single-threaded, so this is one per isolate.
+    /// The app, built on the isolate's first request and kept for its life: settings and
+    /// secrets are fixed per isolate, so parsing them (keys included) again on every request
+    /// is wasted work. The KV and D1 bindings it holds are isolate-wide objects (the same
+    /// ones `import { env } from "cloudflare:workers"` gives), not one request's I/O, so they
+    /// may outlive the request that fetched them. wasm32 has one thread: one app per isolate.
     static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
 }
 
