@@ -50,7 +50,7 @@ async fn answer(req: Request, env: &Env) -> HttpResponse {
     let app = match app(env) {
         Ok(app) => app,
         // A misconfigured deployment: the details go to the log, never to the client.
-        Err(e) => return bare_error(crate::ApiError::Internal(crate::error::context("configuration", e))),
+        Err(e) => return bare_error(crate::ApiError::Internal(e.into())),
     };
     match into_http(req, app.config().max_body_bytes).await {
         Ok(req) => app.route(req).await,
