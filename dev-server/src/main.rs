@@ -70,7 +70,8 @@ async fn serve(addr: SocketAddr) -> Result<(), BoxError> {
 
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("authfn-dev: listening on http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
-    axum::serve(listener, server::router(app).into_make_service_with_connect_info::<SocketAddr>())
+    let log = server::LogFormat::from_setting(std::env::var("AUTHFN_DEV_LOG").ok().as_deref());
+    axum::serve(listener, server::router(app, log).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     println!("authfn-dev: stopped");

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use authfn::access_log::{LogLine, RequestLog};
 use authfn::{ApiError, App};
 use authfn::request::ClientIp;
 use axum::Router;
@@ -17,13 +18,61 @@ use http_body_util::BodyExt;
 
 const DEMO_PAGE: &str = include_str!("../static/index.html");
 
-pub(crate) fn router(app: Arc<App>) -> Router {
-    // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
-    // dev server cannot drift from the deployed functions.
-    Router::new().fallback(serve).with_state(app)
+/// How each request is written to the terminal (`AUTHFN_DEV_LOG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// `POST /auth/sign-in 401 invalid_credentials 312ms`: for a person (the default).
+    Human,
+    /// The JSON line the deployed functions write (`AUTHFN_DEV_LOG=json`).
+    Json,
 }
 
-async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+impl LogFormat {
+    /// `json` for the deployed functions' JSON lines; anything else (or nothing) for lines a
+    /// person reads.
+    pub(crate) fn from_setting(value: Option<&str>) -> Self {
+        match value.map(str::trim) {
+            Some(v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
+            _ => LogFormat::Human,
+        }
+    }
+
+    fn render(self, line: &LogLine) -> String {
+        match self {
+            LogFormat::Human => line.human(),
+            LogFormat::Json => line.json(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Served {
+    app: Arc<App>,
+    log: LogFormat,
+}
+
+pub(crate) fn router(app: Arc<App>, log: LogFormat) -> Router {
+    // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
+    // dev server cannot drift from the deployed functions.
+    Router::new().fallback(serve).with_state(Served { app, log })
+}
+
+/// Serves one request and prints its line, so a newcomer sees every call and why it failed.
+async fn serve(State(served): State<Served>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+    let (res, line) = serve_logged(served.app, peer, req).await;
+    println!("{}", served.log.render(&line));
+    res
+}
+
+async fn serve_logged(app: Arc<App>, peer: SocketAddr, req: Request) -> (Response, LogLine) {
+    // A fresh id per request, as the platforms give one: ties the line to a client's report.
+    let log = RequestLog::new(req.method().as_str(), req.uri().path(), authfn::access_log::new_request_id());
+    let res = answer(app, peer, req).await;
+    let line = log.finish(&res);
+    (res.map(Body::from), line)
+}
+
+async fn answer(app: Arc<App>, peer: SocketAddr, req: Request) -> authfn::response::HttpResponse {
     if req.uri().path() == "/" && matches!(*req.method(), Method::GET | Method::HEAD) {
         return demo_page();
     }
@@ -34,13 +83,13 @@ async fn serve(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Socke
             // The client broke off mid-body; if anyone is left to read it, the answer is JSON
             // like every other.
             let req = http::Request::from_parts(parts, Bytes::new());
-            return app.refuse(&req, ApiError::invalid_field("body", "the request body was cut off")).map(Body::from);
+            return app.refuse(&req, ApiError::invalid_field("body", "the request body was cut off"));
         }
     };
     let mut req = http::Request::from_parts(parts, body);
     // The socket peer, as API Gateway's sourceIp would be: a header cannot fake it.
     req.extensions_mut().insert(ClientIp(peer.ip().to_canonical().to_string()));
-    app.route(req).await.map(Body::from)
+    app.route(req).await
 }
 
 /// Reads at most `max + 1` bytes: one byte over is all App needs to answer 413 itself, with
@@ -67,8 +116,8 @@ async fn read_capped(mut body: Body, max: usize) -> Result<Bytes, axum::Error> {
 /// How much of an oversized body is read only to be dropped; past it the connection closes.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
-fn demo_page() -> Response {
-    let mut res = Response::new(Body::from(DEMO_PAGE));
+fn demo_page() -> authfn::response::HttpResponse {
+    let mut res = http::Response::new(DEMO_PAGE.to_owned());
     let h = res.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -100,13 +149,35 @@ mod tests {
         let (config, _) = crate::config::load(|_| None, 3000).unwrap();
         let app = Arc::new(App::new(config, Arc::new(authfn::store::MemoryStore::new())).unwrap());
         let req = http::Request::post("/auth/sign-in").header("content-type", "application/json").body(Body::new(BrokenBody)).unwrap();
-        let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 5555)));
-        let res = serve(State(app), peer, req).await;
+        let peer = SocketAddr::from(([127, 0, 0, 1], 5555));
+        let (res, _) = serve_logged(app, peer, req).await;
         assert_eq!(res.status(), http::StatusCode::BAD_REQUEST);
         assert_eq!(res.headers().get("x-content-type-options").unwrap(), "nosniff");
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["error"], "invalid_request", "{json}");
+    }
+
+    #[tokio::test]
+    async fn each_request_gets_a_line_saying_why_it_failed() {
+        let (config, _) = crate::config::load(|_| None, 3000).unwrap();
+        let app = Arc::new(App::new(config, Arc::new(authfn::store::MemoryStore::new())).unwrap());
+        let body = r#"{"email":"nobody@example.com","password":"not-the-password"}"#;
+        let req = http::Request::post("/auth/sign-in?x=query-secret")
+            .header("content-type", "application/json")
+            .header("origin", "http://localhost:3000")
+            .body(Body::from(body))
+            .unwrap();
+        let (res, line) = serve_logged(app, SocketAddr::from(([127, 0, 0, 1], 5555)), req).await;
+        assert_eq!(res.status(), http::StatusCode::UNAUTHORIZED);
+        let human = LogFormat::Human.render(&line);
+        assert!(human.starts_with("POST /auth/sign-in 401 invalid_credentials "), "{human}");
+        assert!(human.ends_with("ms"), "{human}");
+        let json = LogFormat::from_setting(Some("JSON")).render(&line);
+        assert!(json.contains(r#""error":"invalid_credentials""#), "{json}");
+        for secret in ["nobody", "not-the-password", "query-secret"] {
+            assert!(!human.contains(secret) && !json.contains(secret), "{secret} in {human} / {json}");
+        }
     }
 
     #[tokio::test]

@@ -2,13 +2,55 @@
 //! here, and [`ApiError::status`] is the only place that decides its HTTP status.
 
 use std::time::Duration;
+use std::borrow::Cow;
 
 use http::StatusCode;
 
 use crate::oauth::error::OAuthErrorCode;
 use crate::store::StoreError;
 
+/// The error behind a failure the client sees only as a code: kept, with its own causes, for
+/// the log line (see [`crate::access_log`]), never shown to the client.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A [`Cause`] that says what was being done: `what` failed because of `source`.
+pub fn context(what: impl Into<Cow<'static, str>>, source: impl Into<Cause>) -> Cause {
+    Box::new(Context { what: what.into(), source: source.into() })
+}
+
+/// `e` and its causes on one line, outermost first: `outer: inner: innermost`.
+pub fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = e.to_string();
+    let mut cause = e;
+    while let Some(inner) = cause.source() {
+        line.push_str(": ");
+        line.push_str(&inner.to_string());
+        cause = inner;
+    }
+    line
+}
+
+/// One link of a cause chain: its Display is `what`, its `source()` the error underneath.
 #[derive(Debug)]
+struct Context {
+    what: Cow<'static, str>,
+    source: Cause,
+}
+
+impl std::fmt::Display for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Context {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
+#[derive(Debug)]
+#[non_exhaustive]
 pub enum ApiError {
     /// The body is not JSON, or not valid UTF-8.
     InvalidJson(String),
@@ -34,7 +76,8 @@ pub enum ApiError {
     UnsupportedMediaType { expected: &'static str },
     AccountLocked { retry_after: Duration },
     RateLimited { retry_after: Duration },
-    StoreUnavailable,
+    /// The store could not be reached or refused the request; nothing was changed.
+    StoreUnavailable(Cause),
     /// No identity provider is configured under this name.
     UnknownProvider,
     /// The federation callback's `state` is unknown, used, expired, or from another browser.
@@ -45,11 +88,11 @@ pub enum ApiError {
     CodeExchangeFailed { code: String },
     /// The ID token failed validation; the text says which check, never what the token held.
     InvalidIdToken(String),
-    /// The provider could not be reached or answered nonsense. Details go to the log.
-    IdpUnavailable(String),
+    /// The provider could not be reached or answered nonsense. The cause goes to the log.
+    IdpUnavailable(Cause),
     /// A resource server could not fetch the access-token issuer's key set, so it cannot
-    /// tell a good token from a bad one. Details go to the log.
-    KeysUnavailable(String),
+    /// tell a good token from a bad one. The cause goes to the log.
+    KeysUnavailable(Cause),
     /// The provider did not assert a verified email, which authfn needs to create or link an
     /// account.
     EmailNotVerified,
@@ -62,9 +105,9 @@ pub enum ApiError {
     /// Too many failed authentications as this confidential client from this network: RFC
     /// 6749's `invalid_client` (401), with `Retry-After`, answered before any secret is checked.
     ClientLocked { retry_after: Duration },
-    /// A bug or a broken invariant (an unreadable stored record, no OS randomness). Details
-    /// go to the log, never to the client.
-    Internal(String),
+    /// A bug or a broken invariant (an unreadable stored record, no OS randomness). The cause
+    /// goes to the log, never to the client.
+    Internal(Cause),
 }
 
 impl ApiError {
@@ -91,7 +134,7 @@ impl ApiError {
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AccountLocked { .. } => StatusCode::LOCKED,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             UnknownProvider => StatusCode::NOT_FOUND,
             InvalidState(_) | IdpError { .. } | CodeExchangeFailed { .. } => StatusCode::BAD_REQUEST,
             InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
@@ -126,7 +169,7 @@ impl ApiError {
             UnsupportedMediaType { .. } => "unsupported_media_type",
             AccountLocked { .. } => "account_locked",
             RateLimited { .. } => "rate_limited",
-            StoreUnavailable => "store_unavailable",
+            StoreUnavailable(_) => "store_unavailable",
             UnknownProvider => "unknown_provider",
             InvalidState(_) => "invalid_state",
             IdpError { .. } => "idp_error",
@@ -168,7 +211,7 @@ impl ApiError {
                 format!("too many failed sign-ins; try again in {} s", retry_after.as_secs())
             }
             RateLimited { retry_after } => format!("too many requests; retry in {} s", retry_after.as_secs()),
-            StoreUnavailable => "storage is unavailable; nothing was changed, retry shortly".into(),
+            StoreUnavailable(_) => "storage is unavailable; nothing was changed, retry shortly".into(),
             UnknownProvider => "no identity provider is configured under this name".into(),
             InvalidState(why) => format!("this sign-in cannot be completed: {why}; start again"),
             IdpError { code } => format!("the identity provider ended the sign-in: {code}"),
@@ -219,30 +262,36 @@ impl ApiError {
             | ApiError::ClientLocked { retry_after } => {
                 Some(retry_after.as_secs())
             }
-            ApiError::StoreUnavailable | ApiError::KeysUnavailable(_) => Some(1),
+            ApiError::StoreUnavailable(_) | ApiError::KeysUnavailable(_) => Some(1),
             _ => None,
         }
+    }
+
+    /// The cause of a failure the client sees only as a code, and that cause's own causes,
+    /// as one line (`outer: inner: innermost`) for the log; `None` for the client's own errors.
+    pub fn cause_chain(&self) -> Option<String> {
+        std::error::Error::source(self).map(chain)
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(_) => ApiError::StoreUnavailable,
-            StoreError::Corrupt(detail) => ApiError::Internal(detail),
+            StoreError::Unavailable(_) => ApiError::StoreUnavailable(Box::new(e)),
+            StoreError::Corrupt(_) => ApiError::Internal(Box::new(e)),
         }
     }
 }
 
 impl From<crate::password::HashError> for ApiError {
     fn from(e: crate::password::HashError) -> Self {
-        ApiError::Internal(format!("password hashing: {e:?}"))
+        ApiError::Internal(format!("password hashing: {e:?}").into())
     }
 }
 
 impl From<getrandom::Error> for ApiError {
     fn from(e: getrandom::Error) -> Self {
-        ApiError::Internal(format!("no OS randomness: {e}"))
+        ApiError::Internal(format!("no OS randomness: {e}").into())
     }
 }
 
@@ -252,4 +301,34 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl std::error::Error for ApiError {}
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ApiError::StoreUnavailable(cause)
+            | ApiError::IdpUnavailable(cause)
+            | ApiError::KeysUnavailable(cause)
+            | ApiError::Internal(cause) => Some(&**cause),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_failure_keeps_its_cause_for_the_log_and_shows_only_the_code() {
+        let e = ApiError::from(StoreError::Unavailable("DynamoDB GetItem: timed out".into()));
+        assert_eq!(e.code(), "store_unavailable");
+        assert_eq!(e.cause_chain().as_deref(), Some("store unavailable: DynamoDB GetItem: timed out"));
+        assert!(!e.message().contains("DynamoDB"));
+    }
+
+    #[test]
+    fn a_cause_chain_lists_every_link_outermost_first() {
+        let e = ApiError::IdpUnavailable(context("token endpoint", context("upstream request failed", "connection reset")));
+        assert_eq!(e.cause_chain().as_deref(), Some("token endpoint: upstream request failed: connection reset"));
+        assert_eq!(ApiError::InvalidCredentials.cause_chain(), None);
+    }
+}

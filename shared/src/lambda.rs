@@ -7,6 +7,7 @@ use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, service_fn};
 
+use crate::access_log::RequestLog;
 use crate::request::{ClientIp, HttpRequest};
 use crate::store::dynamodb::DynamoStore;
 use crate::{App, Config, Endpoint};
@@ -33,9 +34,28 @@ async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
     let app = Arc::new(app);
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, std::convert::Infallible>(app.handle(endpoint, into_http(event)).await) }
+        async move {
+            let request_id = request_id(&event);
+            let req = into_http(event);
+            let log = RequestLog::start(&req, request_id).served_by(endpoint);
+            let res = app.handle(endpoint, req).await;
+            // stderr is the function's CloudWatch log stream.
+            eprintln!("{}", log.finish(&res).json());
+            Ok::<_, std::convert::Infallible>(res)
+        }
     }))
     .await
+}
+
+/// API Gateway's id for the request (what its access log and the `apigw-requestid` header
+/// show), else the invocation's.
+fn request_id(event: &lambda_http::Request) -> String {
+    let gateway = match event.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    };
+    gateway.or_else(|| event.lambda_context_ref().map(|c| c.request_id.clone())).unwrap_or_default()
 }
 
 pub async fn app_from_env() -> Result<App, lambda_http::Error> {

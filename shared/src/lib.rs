@@ -7,6 +7,7 @@
 //! Your own functions authenticate a request with one call: [`App::authenticate`].
 #![forbid(unsafe_code)]
 
+pub mod access_log;
 pub mod app;
 pub mod clock;
 pub mod config;

@@ -89,6 +89,7 @@ impl Default for Argon2Cost {
 
 /// Why a password could not be hashed or verified (never because it was wrong).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum HashError {
     /// The operating system gave no randomness for a salt.
     Randomness,

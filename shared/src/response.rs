@@ -41,17 +41,24 @@ impl From<ApiError> for HttpResponse {
     }
 }
 
+/// What an error answer was, carried in its extensions for the runtime adapter's log line
+/// ([`crate::access_log`]): the client gets the code, only the log gets the cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetail {
+    /// The `error` code of the body.
+    pub code: &'static str,
+    /// The cause chain of a failure on our side or upstream ([`ApiError::cause_chain`]). It
+    /// names what failed (an operation, a URL, an HTTP status), never a token or a secret.
+    pub cause: Option<String>,
+}
+
 /// The JSON answer for an error: `{"error", "message"}`, plus RFC 6749's `error_description`
 /// when `oauth_form` (every error of an OAuth endpoint, its transport errors included, so an
 /// OAuth client library can show what went wrong).
 pub fn error(e: ApiError, oauth_form: bool) -> HttpResponse {
-    // The only place details are written: the function's log, never the client. They
-    // name what failed (a URL, an HTTP status), never a token or a secret.
-    if let ApiError::Internal(detail) | ApiError::IdpUnavailable(detail) | ApiError::KeysUnavailable(detail) = &e {
-        eprintln!("authfn {}: {detail}", e.code());
-    }
     let error_description = oauth_form.then(|| e.message());
     let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message(), error_description });
+    res.extensions_mut().insert(ErrorDetail { code: e.code(), cause: e.cause_chain() });
     if let Some(secs) = e.retry_after() {
         res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
     }

@@ -1,16 +1,19 @@
 //! The Cloudflare Workers adapter: turns a `worker::Request` into an [`HttpRequest`], serves
 //! it, and turns the answer back. The Worker crate is one call to [`serve`].
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use worker::{Env, Request, Response};
 
+use crate::access_log::RequestLog;
 use crate::federation::outbound::{
     HttpClient, MAX_RESPONSE_BYTES, OutboundError, OutboundRequest, OutboundResponse, basic_authorization, form_body,
 };
 use crate::request::{ClientIp, HttpRequest};
-use crate::response::HttpResponse;
+use crate::response::{ErrorDetail, HttpResponse};
 use crate::store::cloudflare::CloudflareStore;
 use crate::{App, Config};
 
@@ -26,25 +29,61 @@ fn is_secret(name: &str) -> bool {
         || (name.starts_with("AUTHFN_OAUTH_CLIENT_") && name.ends_with("_SECRET"))
 }
 
-/// Serves one request with whichever endpoint owns its path.
+/// Serves one request with whichever endpoint owns its path, and logs it: one JSON line per
+/// request, through `console.error` for a 5xx and `console.log` otherwise (Workers Logs and
+/// `wrangler tail` show both; `eprintln!` would write nowhere).
 pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
-    let app = match app_from_env(env) {
+    // Cloudflare's id for the request, also in the client's `cf-ray` response header.
+    let request_id = req.headers().get("cf-ray").ok().flatten().unwrap_or_else(crate::access_log::new_request_id);
+    let log = RequestLog::new(req.method().as_ref(), &req.path(), request_id);
+    let res = answer(req, env).await;
+    let line = log.finish(&res);
+    if line.is_server_error() {
+        worker::console_error!("{}", line.json());
+    } else {
+        worker::console_log!("{}", line.json());
+    }
+    into_worker(res)
+}
+
+async fn answer(req: Request, env: &Env) -> HttpResponse {
+    let app = match app(env) {
         Ok(app) => app,
-        Err(e) => {
-            // A misconfigured deployment: the details go to the log, never to the client.
-            worker::console_error!("authfn configuration: {e}");
-            return into_worker(bare_error(crate::ApiError::Internal(e)));
-        }
+        // A misconfigured deployment: the details go to the log, never to the client.
+        Err(e) => return bare_error(crate::ApiError::Internal(e.into())),
     };
     match into_http(req, app.config().max_body_bytes).await {
-        Ok(req) => into_worker(app.route(req).await),
+        Ok(req) => app.route(req).await,
         // A body that broke off mid-stream, a header the http crate refuses: still authfn's
-        // JSON error, not the runtime's bare 500.
+        // JSON error, not the runtime's bare 500; why goes to the log.
         Err(e) => {
-            worker::console_error!("authfn: unreadable request: {e}");
-            into_worker(bare_error(crate::ApiError::invalid_field("request", "could not be read")))
+            let mut res = bare_error(crate::ApiError::invalid_field("request", "could not be read"));
+            if let Some(detail) = res.extensions_mut().get_mut::<ErrorDetail>() {
+                detail.cause = Some(format!("unreadable request: {e}"));
+            }
+            res
         }
     }
+}
+
+thread_local! {
+    /// The app, built on the isolate's first request and kept for its life: settings and
+    /// secrets are fixed per isolate, so parsing them (keys included) again on every request
+    /// is wasted work. The KV and D1 bindings it holds are isolate-wide objects (the same
+    /// ones `import { env } from "cloudflare:workers"` gives), not one request's I/O, so they
+    /// may outlive the request that fetched them. wasm32 has one thread: one app per isolate.
+    static APP: RefCell<Option<Rc<App>>> = const { RefCell::new(None) };
+}
+
+/// This isolate's app. Only a built one is kept: a configuration error is answered, and
+/// logged, on every request (and a fixed secret is picked up by the next isolate).
+fn app(env: &Env) -> Result<Rc<App>, String> {
+    if let Some(app) = APP.with_borrow(Option::clone) {
+        return Ok(app);
+    }
+    let app = Rc::new(app_from_env(env)?);
+    APP.with_borrow_mut(|cached| *cached = Some(Rc::clone(&app)));
+    Ok(app)
 }
 
 /// An error answered before there is a request to route (so without CORS headers).

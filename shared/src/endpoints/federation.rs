@@ -108,8 +108,14 @@ pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiE
             let json_error = HttpResponse::from(e);
             match return_to {
                 // A browser lands back in the SPA, which reads `authfn_error`, rather than on
-                // a JSON page of the auth host.
-                Some(url) if !json && !wants_json(req) => redirect(&with_error(&url, code))?,
+                // a JSON page of the auth host. The log still gets the error.
+                Some(url) if !json && !wants_json(req) => {
+                    let mut res = redirect(&with_error(&url, code))?;
+                    if let Some(detail) = json_error.extensions().get::<response::ErrorDetail>() {
+                        res.extensions_mut().insert(detail.clone());
+                    }
+                    res
+                }
                 _ => json_error,
             }
         }
@@ -319,7 +325,7 @@ async fn exchange_code(
         ],
         basic_auth: (provider.client_id.clone(), provider.client_secret.clone()),
     };
-    let answer = client.send(request).await.map_err(|e| ApiError::IdpUnavailable(e.to_string()))?;
+    let answer = client.send(request).await.map_err(|e| ApiError::IdpUnavailable(crate::error::context("token endpoint", e)))?;
     #[derive(serde::Deserialize)]
     struct TokenAnswer {
         id_token: Option<String>,
@@ -330,7 +336,7 @@ async fn exchange_code(
         (200, Some(TokenAnswer { id_token: Some(id_token), .. })) => Ok(id_token),
         (200, _) => Err(ApiError::IdpUnavailable("token endpoint answered without an id_token".into())),
         (400..=499, Some(TokenAnswer { error: Some(code), .. })) => Err(ApiError::CodeExchangeFailed { code: protocol_code(&code) }),
-        (status, _) => Err(ApiError::IdpUnavailable(format!("token endpoint answered HTTP {status}"))),
+        (status, _) => Err(ApiError::IdpUnavailable(format!("token endpoint answered HTTP {status}").into())),
     }
 }
 
@@ -384,7 +390,7 @@ async fn resolve_user(app: &App, provider: &ProviderConfig, claims: &IdTokenClai
             Insert::AlreadyExists => continue,
         }
     }
-    Err(ApiError::StoreUnavailable)
+    Err(ApiError::StoreUnavailable("concurrent sign-ins of this identity kept racing".into()))
 }
 
 fn provider_of<'a>(app: &'a App, req: &HttpRequest) -> Result<&'a ProviderConfig, ApiError> {
@@ -397,7 +403,7 @@ fn http_client(app: &App) -> Result<&dyn HttpClient, ApiError> {
 }
 
 fn unavailable(e: DiscoveryError) -> ApiError {
-    ApiError::IdpUnavailable(e.to_string())
+    ApiError::IdpUnavailable(Box::new(e))
 }
 
 fn wants_json(req: &HttpRequest) -> bool {

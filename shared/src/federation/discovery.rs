@@ -43,6 +43,7 @@ pub struct ProviderMetadata {
 
 /// Why a provider's metadata or keys could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DiscoveryError {
     /// The provider could not be reached or answered with an error status.
     Unreachable(String),
@@ -57,6 +58,8 @@ impl std::fmt::Display for DiscoveryError {
         }
     }
 }
+
+impl std::error::Error for DiscoveryError {}
 
 #[derive(Clone)]
 struct Entry {

@@ -40,6 +40,7 @@ pub struct IdTokenClaims {
 
 /// Why an ID token was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IdTokenError {
     /// Not a JWT, or signed with an algorithm we do not accept.
     Malformed(String),

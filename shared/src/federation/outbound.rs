@@ -95,6 +95,7 @@ pub fn basic_authorization(client_id: &ClientId, client_secret: &ClientSecret) -
 
 /// Why a JSON document could not be fetched.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FetchJsonError {
     /// Not reached, or answered with an error status.
     Unreachable(String),
@@ -172,6 +173,12 @@ mod native {
         }
     }
 
+    /// reqwest's own message is only "error sending request": the reason (refused, timed
+    /// out, TLS) is in its causes, so they are kept. The URL is left out: callers name it.
+    fn unreachable(e: reqwest::Error) -> OutboundError {
+        OutboundError(crate::error::chain(&e.without_url()))
+    }
+
     #[async_trait::async_trait]
     impl HttpClient for NativeHttpClient {
         async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
@@ -188,10 +195,10 @@ mod native {
                 .header(reqwest::header::ACCEPT, "application/json")
                 .send()
                 .await
-                .map_err(|e| OutboundError(e.without_url().to_string()))?;
+                .map_err(unreachable)?;
             let status = response.status().as_u16();
             let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(|e| OutboundError(e.without_url().to_string()))? {
+            while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                     return Err(OutboundError(format!("answer larger than {MAX_RESPONSE_BYTES} bytes")));
                 }

@@ -73,6 +73,7 @@ impl access_token::KeyLookup for PublishedKeys<'_> {
 
 /// Why a token was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The token itself is bad (the caller answers 401).
     Invalid(InvalidAccessToken),

@@ -235,6 +235,7 @@ pub enum Insert {
 
 /// Why a store operation failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The backend could not be reached or refused the request. Nothing was written
     /// (or the write was atomic and failed as a whole); the caller answers 503.

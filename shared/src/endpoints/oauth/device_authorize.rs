@@ -64,5 +64,5 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             return Ok(response::json(StatusCode::OK, &body));
         }
     }
-    Err(ApiError::StoreUnavailable)
+    Err(ApiError::StoreUnavailable("every user code tried collided with a live one".into()))
 }

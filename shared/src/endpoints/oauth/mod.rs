@@ -143,7 +143,7 @@ fn issue(
 ) -> Result<(TokenResponse, Option<RefreshTokenRecord>), ApiError> {
     let user_id = &user.id;
     let claims = AccessTokenClaims::new(&config.issuer, &config.audience, user_id.as_str(), client_id.as_str(), scope.as_str(), now, config.access_token_lifetime)?;
-    let access_token = access_token::sign(&config.keys, &claims).map_err(ApiError::Internal)?;
+    let access_token = access_token::sign(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?;
     let id_token = if scope.contains("openid") {
         let (email, verified) = userinfo::email_claims(user);
         let email_granted = scope.contains("email");
@@ -156,7 +156,7 @@ fn issue(
             email: email_granted.then_some(email.as_str()),
             email_verified: email_granted.then_some(verified),
         };
-        Some(access_token::sign_id_token(&config.keys, &claims).map_err(ApiError::Internal)?)
+        Some(access_token::sign_id_token(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?)
     } else {
         None
     };
