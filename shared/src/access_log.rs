@@ -163,7 +163,7 @@ impl Stopwatch {
         {
             // Date.now() is whole milliseconds and never goes back within an isolate; the
             // cast saturates.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a non-negative whole number of milliseconds; the cast saturates")]
             return (js_sys::Date::now() - self.started_ms).max(0.0) as u64;
         }
     }

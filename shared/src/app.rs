@@ -21,6 +21,8 @@ use crate::{cors, csrf};
 /// gets authfn's JSON error rather than a platform page.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
+/// Everything a request needs: configuration, store, clock and outbound client. Built once per
+/// instance (function, isolate or dev server) and shared by every request it serves.
 pub struct App {
     pub(crate) config: Config,
     pub(crate) store: Arc<dyn Store>,
@@ -30,6 +32,8 @@ pub struct App {
 }
 
 impl App {
+    /// An app over this store with the system clock; fails if the password hasher cannot be
+    /// set up from the configuration.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
         let passwords = PasswordHasherConfig::new(config.argon2).map_err(ConfigError)?;
         Ok(App { config, store, passwords, clock: Arc::new(SystemClock), http_client: None })
@@ -68,6 +72,7 @@ impl App {
         self.passwords.runs()
     }
 
+    /// The configuration it was built with.
     pub fn config(&self) -> &Config {
         &self.config
     }

@@ -49,33 +49,71 @@ impl std::error::Error for Context {
     }
 }
 
+/// Every way a request can fail, as the client is told it (see [`ApiError::status`]).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ApiError {
     /// The body is not JSON, or not valid UTF-8.
     InvalidJson(String),
     /// A field is missing, has the wrong type, or breaks a rule.
-    InvalidField { field: &'static str, message: String },
+    InvalidField {
+        /// The field's name in the request.
+        field: &'static str,
+        /// Which rule it broke, without echoing its value.
+        message: String,
+    },
     /// A request that only non-browser clients may make came from a browser.
     TokenDeliveryRefused,
+    /// No valid session or token came with a request that needs one.
     Unauthenticated,
     /// A Bearer access token was presented and does not verify (RFC 6750 §3.1 `invalid_token`);
     /// the text says which check failed, never what the token held.
     InvalidAccessToken(&'static str),
     /// The access token verifies but was not granted the scope this resource needs.
-    InsufficientScope { scope: &'static str },
+    InsufficientScope {
+        /// The scope the resource needs.
+        scope: &'static str,
+    },
+    /// The email and password do not match an account (which of the two is never said).
     InvalidCredentials,
+    /// A state-changing request failed the CSRF check (origin or token).
     CsrfRejected,
+    /// A cross-origin request from an origin that is not trusted.
     CorsRejected,
+    /// No endpoint serves this path.
     NotFound,
-    MethodNotAllowed { allow: &'static str },
+    /// The endpoint exists but does not serve this method.
+    MethodNotAllowed {
+        /// The `Allow` header's value: the methods it does serve.
+        allow: &'static str,
+    },
+    /// An account already has this email.
     EmailTaken,
-    PayloadTooLarge { limit: usize },
+    /// The body is larger than the configured limit.
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The request line's URI is longer than any authfn route and its parameters need.
-    UriTooLong { limit: usize },
-    UnsupportedMediaType { expected: &'static str },
-    AccountLocked { retry_after: Duration },
-    RateLimited { retry_after: Duration },
+    UriTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body's `Content-Type` is not the one this endpoint reads.
+    UnsupportedMediaType {
+        /// The media type it reads.
+        expected: &'static str,
+    },
+    /// Too many failed sign-ins for this account from here; answered before any password check.
+    AccountLocked {
+        /// When the client may try again (`Retry-After`).
+        retry_after: Duration,
+    },
+    /// Too many requests of this kind from this client or network.
+    RateLimited {
+        /// When the client may try again (`Retry-After`).
+        retry_after: Duration,
+    },
     /// The store could not be reached or refused the request; nothing was changed.
     StoreUnavailable(Cause),
     /// No identity provider is configured under this name.
@@ -83,9 +121,15 @@ pub enum ApiError {
     /// The federation callback's `state` is unknown, used, expired, or from another browser.
     InvalidState(&'static str),
     /// The identity provider answered the sign-in with `error=<code>`.
-    IdpError { code: String },
+    IdpError {
+        /// The provider's `error` parameter.
+        code: String,
+    },
     /// The provider refused to exchange the authorization code (`error` of its token answer).
-    CodeExchangeFailed { code: String },
+    CodeExchangeFailed {
+        /// The `error` of the provider's token answer.
+        code: String,
+    },
     /// The ID token failed validation; the text says which check, never what the token held.
     InvalidIdToken(String),
     /// The provider could not be reached or answered nonsense. The cause goes to the log.
@@ -96,29 +140,41 @@ pub enum ApiError {
     /// The provider did not assert a verified email, which authfn needs to create or link an
     /// account.
     EmailNotVerified,
+    /// The provider's email is outside the domains this provider may sign in.
     EmailDomainNotAllowed,
     /// A local account has this email, and this provider may not link to it by email.
     AccountExists,
     /// An OAuth protocol error, answered with `error` and `error_description` as RFC 6749
     /// requires (and `message`, as every authfn error has).
-    OAuth { code: OAuthErrorCode, description: String },
+    OAuth {
+        /// RFC 6749's `error`.
+        code: OAuthErrorCode,
+        /// RFC 6749's `error_description`: for the client's developer, never holding a secret.
+        description: String,
+    },
     /// Too many failed authentications as this confidential client from this network: RFC
     /// 6749's `invalid_client` (401), with `Retry-After`, answered before any secret is checked.
-    ClientLocked { retry_after: Duration },
+    ClientLocked {
+        /// When the client may try again (`Retry-After`).
+        retry_after: Duration,
+    },
     /// A bug or a broken invariant (an unreadable stored record, no OS randomness). The cause
     /// goes to the log, never to the client.
     Internal(Cause),
 }
 
 impl ApiError {
+    /// An OAuth protocol error with its `error_description`.
     pub fn oauth(code: OAuthErrorCode, description: impl Into<String>) -> Self {
         ApiError::OAuth { code, description: description.into() }
     }
 
+    /// A field that breaks a rule; `message` says which, without echoing the value.
     pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
         ApiError::InvalidField { field, message: message.into() }
     }
 
+    /// The HTTP status of this error: the one place that decides it.
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {

@@ -58,6 +58,7 @@ fn request_id(event: &lambda_http::Request) -> String {
     gateway.or_else(|| event.lambda_context_ref().map(|c| c.request_id.clone())).unwrap_or_default()
 }
 
+/// The app a function serves, from its environment and its DynamoDB table (`AUTHFN_TABLE`).
 pub async fn app_from_env() -> Result<App, lambda_http::Error> {
     let config = Config::from_env()?;
     let table = std::env::var("AUTHFN_TABLE").map_err(|_| "AUTHFN_TABLE is required")?;

@@ -5,12 +5,14 @@ use http::{HeaderValue, Response, StatusCode};
 
 use crate::error::ApiError;
 
+/// What every endpoint answers: a response with a UTF-8 body.
 pub type HttpResponse = Response<String>;
 
 /// The challenge of a 401 for a session: non-browser clients send the session token as a
 /// Bearer; browsers ignore the header.
 pub const SESSION_CHALLENGE: &str = "Bearer realm=\"authfn\"";
 
+/// A JSON response with this status.
 pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     // Serialising our own plain structs cannot fail.
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
@@ -20,6 +22,7 @@ pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     res
 }
 
+/// An empty 204.
 pub fn no_content() -> HttpResponse {
     let mut res = Response::new(String::new());
     *res.status_mut() = StatusCode::NO_CONTENT;

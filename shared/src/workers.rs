@@ -17,8 +17,9 @@ use crate::response::{ErrorDetail, HttpResponse};
 use crate::store::cloudflare::CloudflareStore;
 use crate::{App, Config};
 
-/// Binding names in `wrangler.toml`.
+/// The KV namespace's binding name in `wrangler.toml` (sessions).
 pub const SESSIONS_KV: &str = "SESSIONS";
+/// The D1 database's binding name in `wrangler.toml` (everything that needs atomic updates).
 pub const DATABASE: &str = "DB";
 
 /// Settings that carry key material: read only from Worker secrets (`wrangler secret put`),
@@ -93,6 +94,7 @@ fn bare_error(e: crate::ApiError) -> HttpResponse {
     res
 }
 
+/// The app this isolate serves, from the Worker's vars, secrets and bindings.
 pub fn app_from_env(env: &Env) -> Result<App, String> {
     let config = Config::from_lookup(|name| {
         if is_secret(name) {
