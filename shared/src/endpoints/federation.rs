@@ -193,12 +193,12 @@ async fn complete(
         Err(IdTokenError::UnknownKey) => {
             // The provider may have rotated its keys since we cached them.
             let fresh = discovery::refetch_keys(client, &provider.issuer, now).await.map_err(unavailable)?;
-            let fresh = fresh.ok_or_else(|| ApiError::InvalidIdToken(IdTokenError::UnknownKey.to_string()))?;
+            let fresh = fresh.ok_or_else(|| ApiError::InvalidIdToken(IdTokenError::UnknownKey))?;
             id_token::validate(&id_token, &fresh, &expected)
         }
         other => other,
     }
-    .map_err(|e| ApiError::InvalidIdToken(e.to_string()))?;
+    .map_err(ApiError::InvalidIdToken)?;
 
     let (session, token) = match resolve_user(app, provider, &claims).await? {
         Resolved::Existing(user) => {
