@@ -103,11 +103,11 @@ pub fn app_from_env(env: &Env) -> Result<App, String> {
             env.var(name).ok().map(|v| v.to_string())
         }
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| crate::error::chain(&e))?;
     let sessions = env.kv(SESSIONS_KV).map_err(|e| format!("KV binding {SESSIONS_KV}: {e}"))?;
     let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
     let store = CloudflareStore::new(sessions, db, config.session.absolute_lifetime);
-    let app = App::new(config, Arc::new(store)).map_err(|e| e.to_string())?;
+    let app = App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?;
     Ok(app.with_http_client(Arc::new(FetchClient)))
 }
 
