@@ -49,7 +49,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         .await?;
 
     let mut url = url::Url::parse(&metadata.authorization_endpoint)
-        .map_err(|_| ApiError::IdpUnavailable("authorization_endpoint is not a URL".into()))?;
+        .map_err(|e| ApiError::IdpUnavailable(crate::error::context("authorization_endpoint is not a URL", e)))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", provider.client_id.as_str())
