@@ -55,7 +55,6 @@ pub enum IdTokenError {
     Invalid(&'static str),
 }
 
-
 /// What the token must match.
 pub struct Expected<'a> {
     /// The configured issuer, which `iss` must equal.
