@@ -27,7 +27,7 @@ pub(crate) fn load(lookup: impl Fn(&str) -> Option<String>, port: u16) -> Result
     let mut applied = Vec::new();
 
     if !is_set("AUTHFN_SESSION_KEYS") {
-        let key = crypto::random_array::<32>().map_err(|e| ConfigError(format!("no OS randomness: {e}")))?;
+        let key = crypto::random_array::<32>().map_err(|e| ConfigError::new(format!("no OS randomness: {e}")))?;
         defaults.insert("AUTHFN_SESSION_KEYS", crypto::b64url(&key));
         applied.push(Applied {
             var: "AUTHFN_SESSION_KEYS",

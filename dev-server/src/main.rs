@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("authfn-dev: {e}");
+            eprintln!("authfn-dev: {}", authfn::error::chain(&*e));
             ExitCode::FAILURE
         }
     }

@@ -27,7 +27,7 @@ impl DynamoTarget {
         store
             .create_table_if_missing()
             .await
-            .map_err(|e| format!("creating table {:?} at {}: {e}", self.table, self.endpoint))?;
+            .map_err(|e| format!("creating table {:?} at {}: {}", self.table, self.endpoint, authfn::error::chain(&e)))?;
         Ok(store)
     }
 }

@@ -35,7 +35,7 @@ impl App {
     /// An app over this store with the system clock; fails if the password hasher cannot be
     /// set up from the configuration.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
-        let passwords = PasswordHasherConfig::new(config.argon2).map_err(ConfigError)?;
+        let passwords = PasswordHasherConfig::new(config.argon2).map_err(ConfigError::new)?;
         Ok(App { config, store, passwords, clock: Arc::new(SystemClock), http_client: None })
     }
 
@@ -43,7 +43,7 @@ impl App {
     /// function that was given its public keys only.
     pub fn check_can_serve(&self, endpoint: Endpoint) -> Result<(), ConfigError> {
         match &self.config.oauth {
-            Some(issuer) if endpoint.uses_issuer_secrets() && !issuer.has_secrets() => Err(ConfigError(format!(
+            Some(issuer) if endpoint.uses_issuer_secrets() && !issuer.has_secrets() => Err(ConfigError::new(format!(
                 "{} signs tokens or authenticates clients: it needs AUTHFN_JWT_KEYS and the client secrets, not AUTHFN_JWT_PUBLIC_KEYS",
                 endpoint.function_name()
             ))),

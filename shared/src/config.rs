@@ -121,7 +121,7 @@ impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         let bundled: std::collections::HashMap<String, String> = match std::env::var("AUTHFN_SECRET_SETTINGS") {
             Ok(json) if !json.trim().is_empty() => serde_json::from_str(&json).map_err(|_| {
-                ConfigError("AUTHFN_SECRET_SETTINGS must be a JSON object of string settings".into())
+                ConfigError::new("AUTHFN_SECRET_SETTINGS must be a JSON object of string settings")
             })?,
             _ => Default::default(),
         };
@@ -156,14 +156,14 @@ impl Config {
             settings.list("AUTHFN_TRUSTED_ORIGINS").iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
         let secure = settings.flag("AUTHFN_COOKIE_SECURE", true)?;
         if !secure && let Some(o) = trusted_origins.iter().find(|o| !is_loopback_http(o)) {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "AUTHFN_COOKIE_SECURE=false is for http://localhost development only, but {o} is trusted"
             )));
         }
         // A plain-HTTP origin trusted next to Secure cookies: anyone on its network path can
         // inject script there that makes credentialed, CSRF-approved calls with the session.
         if secure && let Some(o) = trusted_origins.iter().find(|o| !o.starts_with("https://")) {
-            return Err(ConfigError(format!(
+            return Err(ConfigError::new(format!(
                 "AUTHFN_TRUSTED_ORIGINS: {o} is not https:// but cookies are Secure (http://localhost needs AUTHFN_COOKIE_SECURE=false)"
             )));
         }
@@ -173,7 +173,7 @@ impl Config {
             absolute_lifetime: settings.secs("AUTHFN_SESSION_ABSOLUTE_SECS", Duration::from_secs(12 * 60 * 60))?,
         };
         if session.idle_timeout.is_zero() || session.absolute_lifetime.is_zero() {
-            return Err(ConfigError("session lifetimes must be positive".into()));
+            return Err(ConfigError::new("session lifetimes must be positive"));
         }
         let defaults = Argon2Cost::default();
         let argon2 = Argon2Cost {
@@ -190,17 +190,17 @@ impl Config {
         let client_ip_header = get("AUTHFN_CLIENT_IP_HEADER")
             .map(|h| {
                 http::HeaderName::try_from(h.as_str())
-                    .map_err(|_| ConfigError(format!("AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}")))
+                    .map_err(|_| ConfigError::new(format!("AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}")))
             })
             .transpose()?;
         let trusted_proxy_hops = match (get("AUTHFN_TRUSTED_PROXY_HOPS"), &client_ip_header) {
             (None, _) => 1,
             (Some(_), None) => {
-                return Err(ConfigError("AUTHFN_TRUSTED_PROXY_HOPS only applies with AUTHFN_CLIENT_IP_HEADER".into()));
+                return Err(ConfigError::new("AUTHFN_TRUSTED_PROXY_HOPS only applies with AUTHFN_CLIENT_IP_HEADER"));
             }
             (Some(_), Some(_)) => Some(settings.size("AUTHFN_TRUSTED_PROXY_HOPS", 1)?)
                 .filter(|hops| (1..=16).contains(hops))
-                .ok_or_else(|| ConfigError("AUTHFN_TRUSTED_PROXY_HOPS must be 1 to 16".into()))?,
+                .ok_or_else(|| ConfigError::new("AUTHFN_TRUSTED_PROXY_HOPS must be 1 to 16"))?,
         };
         let public_url = settings.url("AUTHFN_PUBLIC_URL")?;
         let served_over_https = secure || public_url.as_ref().is_some_and(|u| u.scheme() == "https");
@@ -208,7 +208,7 @@ impl Config {
             None => served_over_https.then_some(Duration::from_secs(365 * 24 * 3600)),
             Some("off" | "false" | "0") => None,
             Some(v) => Some(Duration::from_secs(v.parse().map_err(|_| {
-                ConfigError(format!("AUTHFN_HSTS must be a max-age in seconds or off, got {v:?}"))
+                ConfigError::new(format!("AUTHFN_HSTS must be a max-age in seconds or off, got {v:?}"))
             })?)),
         };
         let max_body_bytes = settings.size("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?;
@@ -246,21 +246,21 @@ impl Config {
 
 fn parse_keys(value: Option<String>) -> Result<KeyRing, ConfigError> {
     let value = value.ok_or_else(|| {
-        ConfigError("AUTHFN_SESSION_KEYS is required (generate one with infra/generate-keys.sh)".into())
+        ConfigError::new("AUTHFN_SESSION_KEYS is required (generate one with infra/generate-keys.sh)")
     })?;
     let mut keys = crate::settings::split_list(&value).into_iter().map(|k| {
         let bytes = crypto::b64url_decode(&k)
-            .ok_or_else(|| ConfigError("AUTHFN_SESSION_KEYS must be base64url without padding".into()))?;
-        HmacKey::new(bytes).map_err(|e| ConfigError(format!("AUTHFN_SESSION_KEYS: {e}")))
+            .ok_or_else(|| ConfigError::new("AUTHFN_SESSION_KEYS must be base64url without padding"))?;
+        HmacKey::new(bytes).map_err(|e| ConfigError::new(format!("AUTHFN_SESSION_KEYS: {e}")))
     });
-    let current = keys.next().ok_or_else(|| ConfigError("AUTHFN_SESSION_KEYS holds no key".into()))??;
+    let current = keys.next().ok_or_else(|| ConfigError::new("AUTHFN_SESSION_KEYS holds no key"))??;
     let previous = keys.collect::<Result<Vec<_>, _>>()?;
     Ok(KeyRing::new(current, previous))
 }
 
 /// Accepts only a bare origin, so a trailing slash or a path cannot silently never match.
 fn parse_origin(origin: &str) -> Result<String, ConfigError> {
-    let bad = || ConfigError(format!("AUTHFN_TRUSTED_ORIGINS: {origin:?} is not an origin like https://app.example.com"));
+    let bad = || ConfigError::new(format!("AUTHFN_TRUSTED_ORIGINS: {origin:?} is not an origin like https://app.example.com"));
     let (scheme, rest) = origin.split_once("://").ok_or_else(bad)?;
     if !(scheme == "https" || scheme == "http") || rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
         return Err(bad());
@@ -330,7 +330,7 @@ mod tests {
             ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173,https://app.example.com"),
         ])
         .unwrap_err();
-        assert!(err.0.contains("app.example.com"));
+        assert!(err.message().contains("app.example.com"));
         assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_COOKIE_SECURE", "nope")]).is_err());
     }
 
@@ -339,7 +339,7 @@ mod tests {
         let k = key();
         let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com,http://app.example.com")])
             .unwrap_err();
-        assert!(err.0.contains("http://app.example.com"), "{err}");
+        assert!(err.message().contains("http://app.example.com"), "{err}");
         // Loopback over plain HTTP only with plain-HTTP cookies.
         assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173")]).is_err());
         assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com")]).is_ok());
@@ -397,7 +397,7 @@ mod tests {
     fn settings_errors_name_the_variable_but_not_a_secret() {
         let k = key();
         let err = config(&[("AUTHFN_SESSION_KEYS", "c2hvcnQ-not-a-real-key-at-all")]).unwrap_err();
-        assert!(err.0.contains("AUTHFN_SESSION_KEYS") && !err.0.contains("c2hvcnQ"), "{err}");
+        assert!(err.message().contains("AUTHFN_SESSION_KEYS") && !crate::error::chain(&err).contains("c2hvcnQ"), "{err}");
         let weak = config(&[
             ("AUTHFN_SESSION_KEYS", &k),
             ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
@@ -405,9 +405,9 @@ mod tests {
             ("AUTHFN_OAUTH_CLIENT_API_SECRET", "weak-secret-123"),
         ])
         .unwrap_err();
-        assert!(weak.0.contains("AUTHFN_OAUTH_CLIENT_API_SECRET") && !weak.0.contains("weak-secret-123"), "{weak}");
+        assert!(weak.message().contains("AUTHFN_OAUTH_CLIENT_API_SECRET") && !crate::error::chain(&weak).contains("weak-secret-123"), "{weak}");
         let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_LOCKOUT_SECS", "soon")]).unwrap_err();
-        assert!(err.0.contains("AUTHFN_LOCKOUT_SECS"), "{err}");
+        assert!(err.message().contains("AUTHFN_LOCKOUT_SECS"), "{err}");
     }
 
     #[test]

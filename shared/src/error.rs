@@ -130,8 +130,9 @@ pub enum ApiError {
         /// The `error` of the provider's token answer.
         code: String,
     },
-    /// The ID token failed validation; the text says which check, never what the token held.
-    InvalidIdToken(String),
+    /// The ID token failed validation; its Display says which check, never what the token
+    /// held.
+    InvalidIdToken(crate::federation::id_token::IdTokenError),
     /// The provider could not be reached or answered nonsense. The cause goes to the log.
     IdpUnavailable(Cause),
     /// A resource server could not fetch the access-token issuer's key set, so it cannot
@@ -272,7 +273,7 @@ impl ApiError {
             InvalidState(why) => format!("this sign-in cannot be completed: {why}; start again"),
             IdpError { code } => format!("the identity provider ended the sign-in: {code}"),
             CodeExchangeFailed { code } => format!("the identity provider refused the sign-in code: {code}"),
-            InvalidIdToken(why) => why.clone(),
+            InvalidIdToken(why) => why.to_string(),
             IdpUnavailable(_) => "the identity provider could not be reached; retry shortly".into(),
             KeysUnavailable(_) => "the token issuer's signing keys could not be fetched; retry shortly".into(),
             EmailNotVerified => "the identity provider did not confirm a verified email address".into(),
@@ -341,13 +342,14 @@ impl From<StoreError> for ApiError {
 
 impl From<crate::password::HashError> for ApiError {
     fn from(e: crate::password::HashError) -> Self {
-        ApiError::Internal(format!("password hashing: {e:?}").into())
+        ApiError::Internal(Box::new(e))
     }
 }
 
 impl From<getrandom::Error> for ApiError {
     fn from(e: getrandom::Error) -> Self {
-        ApiError::Internal(format!("no OS randomness: {e}").into())
+        // getrandom's error implements `Error` only with its `std` feature: its text is kept.
+        ApiError::Internal(context("no OS randomness", e.to_string()))
     }
 }
 
@@ -364,6 +366,8 @@ impl std::error::Error for ApiError {
             | ApiError::IdpUnavailable(cause)
             | ApiError::KeysUnavailable(cause)
             | ApiError::Internal(cause) => Some(&**cause),
+            // The message names the check; what the parser found goes to the log.
+            ApiError::InvalidIdToken(why) => std::error::Error::source(why),
             _ => None,
         }
     }
@@ -379,6 +383,43 @@ mod tests {
         assert_eq!(e.code(), "store_unavailable");
         assert_eq!(e.cause_chain().as_deref(), Some("store unavailable: DynamoDB GetItem: timed out"));
         assert!(!e.message().contains("DynamoDB"));
+    }
+
+    /// Stands in for an SDK or network error, whose own cause is the OS error.
+    #[derive(Debug, thiserror::Error)]
+    #[error("dispatch failure")]
+    struct SdkLike(#[source] std::io::Error);
+
+    #[test]
+    fn a_wrapped_store_cause_reaches_the_log_line_but_not_the_client() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let e = ApiError::from(StoreError::Unavailable(context("DynamoDB GetItem: could not connect", SdkLike(io))));
+        assert_eq!(
+            e.cause_chain().as_deref(),
+            Some("store unavailable: DynamoDB GetItem: could not connect: dispatch failure: connection refused")
+        );
+        assert!(!e.message().contains("refused") && !e.message().contains("GetItem"), "{}", e.message());
+    }
+
+    #[tokio::test]
+    async fn a_bad_json_body_keeps_the_parser_error_for_the_log_only() {
+        use crate::federation::outbound::{HttpClient, OutboundError, OutboundRequest, OutboundResponse, get_json};
+        use crate::oauth::verifier::VerifyError;
+        struct NotJson;
+        #[async_trait::async_trait]
+        impl HttpClient for NotJson {
+            async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+                Ok(OutboundResponse { status: 200, body: b"<html>".to_vec() })
+            }
+        }
+        let fetched = get_json::<serde_json::Value>(&NotJson, "https://idp.example.com/jwks").await.unwrap_err();
+        let e = ApiError::KeysUnavailable(Box::new(VerifyError::KeysUnavailable(fetched)));
+        let logged = e.cause_chain().unwrap();
+        assert!(
+            logged.starts_with("the issuer's key set could not be fetched: GET https://idp.example.com/jwks: not the expected JSON: expected value"),
+            "{logged}"
+        );
+        assert!(!e.message().contains("expected value") && !e.message().contains("idp.example.com"), "{}", e.message());
     }
 
     #[test]

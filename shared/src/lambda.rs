@@ -60,11 +60,12 @@ fn request_id(event: &lambda_http::Request) -> String {
 
 /// The app a function serves, from its environment and its DynamoDB table (`AUTHFN_TABLE`).
 pub async fn app_from_env() -> Result<App, lambda_http::Error> {
-    let config = Config::from_env()?;
+    // The whole chain as the message: the runtime prints the error, not its causes.
+    let config = Config::from_env().map_err(|e| crate::error::chain(&e))?;
     let table = std::env::var("AUTHFN_TABLE").map_err(|_| "AUTHFN_TABLE is required")?;
     let endpoint_url = std::env::var("AUTHFN_DYNAMODB_ENDPOINT").ok().filter(|s| !s.is_empty());
     let store = DynamoStore::connect_in_lambda(table, endpoint_url).await;
-    Ok(App::new(config, Arc::new(store))?)
+    Ok(App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?)
 }
 
 /// The client IP comes from API Gateway's view of the connection, which the client cannot set.

@@ -88,14 +88,18 @@ impl Default for Argon2Cost {
 }
 
 /// Why a password could not be hashed or verified (never because it was wrong).
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum HashError {
-    /// The operating system gave no randomness for a salt.
-    Randomness,
-    /// argon2 refused its input or parameters; the message says which.
+    /// The operating system gave no randomness for a salt. (getrandom's and argon2's errors
+    /// implement `Error` only with their `std` features, so their text is kept instead.)
+    #[error("password hashing: no OS randomness for a salt: {0}")]
+    Randomness(String),
+    /// argon2 refused its input or parameters; the text says which, never the password.
+    #[error("password hashing: argon2 refused its input or parameters: {0}")]
     Argon2(String),
     /// The runtime shut down before the hashing task finished.
+    #[error("password hashing: the runtime shut down first")]
     Cancelled,
 }
 
@@ -203,7 +207,7 @@ impl PasswordHasherConfig {
 impl Hasher {
     fn hash(&self, password: &Password) -> Result<PasswordHashString, HashError> {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
-        let salt_bytes = crypto::random_array::<16>().map_err(|_| HashError::Randomness)?;
+        let salt_bytes = crypto::random_array::<16>().map_err(|e| HashError::Randomness(e.to_string()))?;
         let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| HashError::Argon2(e.to_string()))?;
         let output = self
             .run(&argon2, password, &salt_bytes, Params::DEFAULT_OUTPUT_LEN)

@@ -118,7 +118,7 @@ impl App {
         match verifier::verify(client, config, token, self.now()).await {
             Ok(claims) => Ok(claims),
             Err(VerifyError::Invalid(e)) => Err(ApiError::InvalidAccessToken(e.0)),
-            Err(VerifyError::KeysUnavailable(detail)) => Err(ApiError::KeysUnavailable(detail.into())),
+            Err(e @ VerifyError::KeysUnavailable(_)) => Err(ApiError::KeysUnavailable(Box::new(e))),
         }
     }
 }

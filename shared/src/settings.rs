@@ -14,17 +14,34 @@ use std::time::Duration;
 
 use url::Url;
 
-/// A setting that is missing or does not parse. The text names the variable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+use crate::error::Cause;
 
-impl std::fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "authfn configuration: {}", self.0)
-    }
+/// A setting that is missing or does not parse. The message names the variable; the source,
+/// when there is one, is the parser's own error.
+#[derive(Debug, thiserror::Error)]
+#[error("authfn configuration: {message}")]
+pub struct ConfigError {
+    message: String,
+    #[source]
+    source: Option<Cause>,
 }
 
-impl std::error::Error for ConfigError {}
+impl ConfigError {
+    /// A rule the setting breaks; `message` names the variable.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConfigError { message: message.into(), source: None }
+    }
+
+    /// `message`, because a parser refused the value with `source`.
+    pub fn because(message: impl Into<String>, source: impl Into<Cause>) -> Self {
+        ConfigError { message: message.into(), source: Some(source.into()) }
+    }
+
+    /// What is wrong, without the cause.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
 
 /// Settings read through a lookup (the process environment, Workers bindings, a test's map).
 #[derive(Clone, Copy)]
@@ -45,7 +62,7 @@ impl<'a> Settings<'a> {
 
     /// The value, or an error saying it is required (and why, when `why` is given).
     pub fn required(&self, name: &str, why: &str) -> Result<String, ConfigError> {
-        self.get(name).ok_or_else(|| ConfigError(format!("{name} is required{why}")))
+        self.get(name).ok_or_else(|| ConfigError::new(format!("{name} is required{why}")))
     }
 
     /// A comma-separated list: trimmed items, empty ones ignored; empty when unset.
@@ -57,26 +74,26 @@ impl<'a> Settings<'a> {
     pub fn number(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}"))),
+            Some(v) => v.parse().map_err(|_| ConfigError::new(format!("{name} must be a whole number, got {v:?}"))),
         }
     }
 
     /// A whole number that fits a `u32`, or `default` when unset.
     pub fn small_number(&self, name: &str, default: u32) -> Result<u32, ConfigError> {
-        u32::try_from(self.number(name, u64::from(default))?).map_err(|_| ConfigError(format!("{name} is too large")))
+        u32::try_from(self.number(name, u64::from(default))?).map_err(|_| ConfigError::new(format!("{name} is too large")))
     }
 
     /// A whole number that fits a `usize`, or `default` when unset.
     pub fn size(&self, name: &str, default: usize) -> Result<usize, ConfigError> {
         let default = u64::try_from(default).unwrap_or(u64::MAX);
-        usize::try_from(self.number(name, default)?).map_err(|_| ConfigError(format!("{name} is too large")))
+        usize::try_from(self.number(name, default)?).map_err(|_| ConfigError::new(format!("{name} is too large")))
     }
 
     /// Whole seconds (zero allowed), or `default` when unset.
     pub fn secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map(Duration::from_secs).map_err(|_| ConfigError(format!("{name} must be a whole number, got {v:?}"))),
+            Some(v) => v.parse().map(Duration::from_secs).map_err(|_| ConfigError::new(format!("{name} must be a whole number, got {v:?}"))),
         }
     }
 
@@ -89,7 +106,7 @@ impl<'a> Settings<'a> {
                 .ok()
                 .filter(|n| *n > 0)
                 .map(Duration::from_secs)
-                .ok_or_else(|| ConfigError(format!("{name} must be a positive number of seconds, got {v:?}"))),
+                .ok_or_else(|| ConfigError::new(format!("{name} must be a positive number of seconds, got {v:?}"))),
         }
     }
 
@@ -99,7 +116,7 @@ impl<'a> Settings<'a> {
             None => Ok(default),
             Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
-            Some(other) => Err(ConfigError(format!("{name} must be true or false, got {other:?}"))),
+            Some(other) => Err(ConfigError::new(format!("{name} must be true or false, got {other:?}"))),
         }
     }
 
@@ -116,9 +133,9 @@ pub fn split_list(value: &str) -> Vec<String> {
 
 /// An absolute https URL, or http on a loopback host (local test providers and dev servers).
 pub fn web_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| ConfigError(format!("{setting}: {value:?} is not a URL: {e}")))?;
+    let url = Url::parse(value).map_err(|e| ConfigError::because(format!("{setting}: {value:?} is not a URL"), e))?;
     if !is_web_url(&url) {
-        return Err(ConfigError(format!("{setting}: {value:?} must be https (http only on a loopback host)")));
+        return Err(ConfigError::new(format!("{setting}: {value:?} must be https (http only on a loopback host)")));
     }
     Ok(url)
 }
@@ -146,20 +163,20 @@ mod tests {
     fn values_are_trimmed_and_empty_is_unset() {
         assert_eq!(read("  a  ", |s| s.get("X")), Some("a".into()));
         assert_eq!(read("   ", |s| s.get("X")), None);
-        assert_eq!(read(" ", |s| s.secs("X", Duration::from_secs(7))), Ok(Duration::from_secs(7)));
+        assert_eq!(read(" ", |s| s.secs("X", Duration::from_secs(7))).unwrap(), Duration::from_secs(7));
         assert_eq!(read(" a, ,b ,", |s| s.list("X")), vec!["a".to_owned(), "b".to_owned()]);
-        assert!(read("", |s| s.required("X", "")).unwrap_err().0.contains('X'));
+        assert!(read("", |s| s.required("X", "")).unwrap_err().message().contains('X'));
     }
 
     #[test]
     fn numbers_durations_and_flags_follow_one_rule_each() {
-        assert_eq!(read("0", |s| s.secs("X", Duration::ZERO)), Ok(Duration::ZERO));
+        assert_eq!(read("0", |s| s.secs("X", Duration::ZERO)).unwrap(), Duration::ZERO);
         assert!(read("0", |s| s.positive_secs("X", Duration::ZERO)).is_err());
-        assert_eq!(read("90", |s| s.positive_secs("X", Duration::ZERO)), Ok(Duration::from_secs(90)));
-        assert!(read("-1", |s| s.secs("X", Duration::ZERO)).unwrap_err().0.starts_with("X must be"));
-        assert_eq!(read("4294967296", |s| s.small_number("X", 1)), Err(ConfigError("X is too large".into())));
+        assert_eq!(read("90", |s| s.positive_secs("X", Duration::ZERO)).unwrap(), Duration::from_secs(90));
+        assert!(read("-1", |s| s.secs("X", Duration::ZERO)).unwrap_err().message().starts_with("X must be"));
+        assert_eq!(read("4294967296", |s| s.small_number("X", 1)).unwrap_err().message(), "X is too large");
         for (v, b) in [("true", true), ("1", true), ("false", false), ("0", false)] {
-            assert_eq!(read(v, |s| s.flag("X", !b)), Ok(b));
+            assert_eq!(read(v, |s| s.flag("X", !b)).unwrap(), b);
         }
         assert!(read("yes", |s| s.flag("X", true)).is_err());
     }
@@ -170,5 +187,12 @@ mod tests {
         assert!(read("http://127.0.0.1:4000", |s| s.url("X")).unwrap().is_some());
         assert!(read("http://a.example", |s| s.url("X")).is_err());
         assert!(read("https://user:pw@a.example", |s| s.url("X")).is_err());
+    }
+
+    #[test]
+    fn a_value_that_is_no_url_keeps_the_parsers_reason_as_its_cause() {
+        let err = read("https://a.example:99999", |s| s.url("X")).unwrap_err();
+        assert_eq!(err.message(), "X: \"https://a.example:99999\" is not a URL");
+        assert_eq!(crate::error::chain(&err), format!("authfn configuration: {}: invalid port number", err.message()));
     }
 }

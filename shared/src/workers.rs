@@ -103,11 +103,11 @@ pub fn app_from_env(env: &Env) -> Result<App, String> {
             env.var(name).ok().map(|v| v.to_string())
         }
     })
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| crate::error::chain(&e))?;
     let sessions = env.kv(SESSIONS_KV).map_err(|e| format!("KV binding {SESSIONS_KV}: {e}"))?;
     let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
     let store = CloudflareStore::new(sessions, db, config.session.absolute_lifetime);
-    let app = App::new(config, Arc::new(store)).map_err(|e| e.to_string())?;
+    let app = App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?;
     Ok(app.with_http_client(Arc::new(FetchClient)))
 }
 
@@ -118,7 +118,8 @@ struct FetchClient;
 impl HttpClient for FetchClient {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         use worker::{Fetch, Method, RequestInit, RequestRedirect};
-        let failed = |e: worker::Error| OutboundError(e.to_string());
+        // worker's error can hold a `JsValue`, which is not `Send`: its text is the cause.
+        let failed = |e: worker::Error| OutboundError::Failed(e.to_string().into());
         let headers = worker::Headers::new();
         headers.set("Accept", "application/json").map_err(failed)?;
         let mut init = RequestInit::new();
@@ -134,7 +135,7 @@ impl HttpClient for FetchClient {
         let mut res = Fetch::Request(req).send().await.map_err(failed)?;
         let body = res.bytes().await.map_err(failed)?;
         if body.len() > MAX_RESPONSE_BYTES {
-            return Err(OutboundError(format!("answer larger than {MAX_RESPONSE_BYTES} bytes")));
+            return Err(OutboundError::TooLarge);
         }
         Ok(OutboundResponse { status: res.status_code(), body })
     }
@@ -200,5 +201,5 @@ fn into_worker(res: HttpResponse) -> worker::Result<Response> {
 pub async fn purge_expired(env: &Env) -> Result<(), String> {
     use crate::clock::{Clock, SystemClock};
     let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
-    crate::store::cloudflare::purge_expired(&db, SystemClock.now()).await.map_err(|e| e.to_string())
+    crate::store::cloudflare::purge_expired(&db, SystemClock.now()).await.map_err(|e| crate::error::chain(&e))
 }

@@ -60,7 +60,7 @@ struct RefusingIssuer;
 #[async_trait::async_trait]
 impl HttpClient for RefusingIssuer {
     async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        Err(OutboundError("tcp connect error: Connection refused (os error 111)".into()))
+        Err(OutboundError::Failed("tcp connect error: Connection refused (os error 111)".into()))
     }
 }
 

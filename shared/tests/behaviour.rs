@@ -621,7 +621,7 @@ impl authfn::federation::outbound::HttpClient for UnreachableIssuer {
         &self,
         _: authfn::federation::outbound::OutboundRequest,
     ) -> Result<authfn::federation::outbound::OutboundResponse, authfn::federation::outbound::OutboundError> {
-        Err(authfn::federation::outbound::OutboundError("connection refused".into()))
+        Err(authfn::federation::outbound::OutboundError::Failed("connection refused".into()))
     }
 }
 

@@ -31,6 +31,9 @@ for_each_store!(
     a_refusal_at_the_token_endpoint_is_a_failed_code_exchange,
     an_id_token_whose_signature_does_not_verify_is_refused,
     an_expired_id_token_is_refused,
+    an_id_token_from_another_issuer_is_refused_and_signs_no_one_in_or_out,
+    an_id_token_for_another_client_is_refused_and_signs_no_one_in_or_out,
+    an_id_token_with_several_audiences_must_be_authorized_for_this_client,
     an_unverified_email_creates_no_account,
     a_provider_that_rotated_its_signing_key_is_trusted_after_one_refetch,
     a_sign_in_begun_by_fetch_is_answered_in_json,
@@ -220,6 +223,51 @@ async fn an_expired_id_token_is_refused(h: Harness) {
     assert_eq!(sign_in(&h, &idp, stale).await, Err("invalid_id_token".into()));
     let within_skew = Login { id_token_secs: -59, ..Login::verified("stale@example.com") };
     assert!(sign_in(&h, &idp, within_skew).await.is_ok());
+}
+
+/// A sign-in of `login` begun by fetch in a browser signed in as `old`, whose callback asks
+/// for JSON: must be refused as `invalid_id_token` (401), leaving `old` signed in and no
+/// account made.
+async fn assert_id_token_refused(h: &Harness, idp: &FakeIdp, old: &str, login: Login) {
+    let json = vec![("accept", "application/json")];
+    let begun = begin(h, Some(old)).await;
+    let query = idp.sign_in(&begun.authorization_url, login.clone());
+    let cookies = format!("{}; {old}", begun.binding);
+    let path = format!("/auth/federation/idp/callback?{query}");
+    let res = h.request("GET", &path, vec![], None, Some(&cookies), json).await;
+    assert_eq!(res.error(), (401, "invalid_id_token"), "{login:?}: {}", res.text);
+    assert!(res.set_cookie(SESSION).is_none(), "{login:?}: a refused ID token sets no session");
+    assert_eq!(h.get("/auth/session", Some(old)).await.status, StatusCode::OK, "a failed sign-in signs no one out");
+    assert_no_account(h, &login.email).await;
+}
+
+async fn an_id_token_from_another_issuer_is_refused_and_signs_no_one_in_or_out(h: Harness) {
+    let (h, idp) = federated(h);
+    let old = h.sign_up("someone@example.com", PASSWORD).await.cookie();
+    let elsewhere = Login { issuer: Some("https://evil.example.com".into()), ..Login::verified("iss@example.com") };
+    assert_id_token_refused(&h, &idp, &old, elsewhere).await;
+}
+
+async fn an_id_token_for_another_client_is_refused_and_signs_no_one_in_or_out(h: Harness) {
+    let (h, idp) = federated(h);
+    let old = h.sign_up("someone@example.com", PASSWORD).await.cookie();
+    let other = Login { audience: Some(json!("another-client")), ..Login::verified("aud@example.com") };
+    assert_id_token_refused(&h, &idp, &old, other).await;
+    let others = Login { audience: Some(json!(["another-client", "a-third-client"])), ..Login::verified("auds@example.com") };
+    assert_id_token_refused(&h, &idp, &old, others).await;
+}
+
+async fn an_id_token_with_several_audiences_must_be_authorized_for_this_client(h: Harness) {
+    let (h, idp) = federated(h);
+    let old = h.sign_up("someone@example.com", PASSWORD).await.cookie();
+    let audiences = json!([CLIENT_ID, "another-client"]);
+    let for_another = Login { audience: Some(audiences.clone()), azp: Some("another-client".into()), ..Login::verified("azp@example.com") };
+    assert_id_token_refused(&h, &idp, &old, for_another).await;
+    let unauthorized = Login { audience: Some(audiences.clone()), ..Login::verified("no-azp@example.com") };
+    assert_id_token_refused(&h, &idp, &old, unauthorized).await;
+    // Named as the authorized party, this client may use it.
+    let for_us = Login { audience: Some(audiences), azp: Some(CLIENT_ID.into()), ..Login::verified("azp-us@example.com") };
+    assert!(sign_in(&h, &idp, for_us).await.is_ok());
 }
 
 async fn an_unverified_email_creates_no_account(h: Harness) {

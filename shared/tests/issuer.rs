@@ -200,7 +200,7 @@ fn weak_client_secrets_are_refused_at_start_up() {
             settings.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone())
         };
         let err = Config::from_lookup(lookup).expect_err(weak);
-        assert!(err.0.contains("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET") && err.0.contains("32 random bytes"), "{err}");
+        assert!(err.message().contains("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET") && err.message().contains("32 random bytes"), "{err}");
     }
 }
 

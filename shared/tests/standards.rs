@@ -171,7 +171,7 @@ async fn a_short_or_malformed_rsa_key_is_a_configuration_error() {
     assert!(with(RSA_KEY.trim()).is_ok());
     assert!(with("not-a-key").is_err());
     // A 1024-bit key: too short.
-    assert!(with(include_str!("data/rsa-1024-key.b64url").trim()).unwrap_err().0.contains("2048"));
+    assert!(with(include_str!("data/rsa-1024-key.b64url").trim()).unwrap_err().message().contains("2048"));
 }
 
 #[tokio::test]

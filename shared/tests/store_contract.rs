@@ -112,8 +112,10 @@ async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
 
 fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
     match result {
-        Err(StoreError::Unavailable(message)) => {
-            assert!(!message.contains("outage@example.com"), "the {what} error quotes the request: {message}")
+        Err(e @ StoreError::Unavailable(_)) => {
+            // The whole cause chain, as the log line gets it.
+            let logged = authfn::error::chain(&e);
+            assert!(!logged.contains("outage@example.com"), "the {what} error quotes the request: {logged}")
         }
         other => panic!("the {what} gave {other:?}, not Unavailable"),
     }

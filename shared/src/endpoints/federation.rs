@@ -49,7 +49,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         .await?;
 
     let mut url = url::Url::parse(&metadata.authorization_endpoint)
-        .map_err(|_| ApiError::IdpUnavailable("authorization_endpoint is not a URL".into()))?;
+        .map_err(|e| ApiError::IdpUnavailable(crate::error::context("authorization_endpoint is not a URL", e)))?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", provider.client_id.as_str())
@@ -193,12 +193,12 @@ async fn complete(
         Err(IdTokenError::UnknownKey) => {
             // The provider may have rotated its keys since we cached them.
             let fresh = discovery::refetch_keys(client, &provider.issuer, now).await.map_err(unavailable)?;
-            let fresh = fresh.ok_or_else(|| ApiError::InvalidIdToken(IdTokenError::UnknownKey.to_string()))?;
+            let fresh = fresh.ok_or_else(|| ApiError::InvalidIdToken(IdTokenError::UnknownKey))?;
             id_token::validate(&id_token, &fresh, &expected)
         }
         other => other,
     }
-    .map_err(|e| ApiError::InvalidIdToken(e.to_string()))?;
+    .map_err(ApiError::InvalidIdToken)?;
 
     let (session, token) = match resolve_user(app, provider, &claims).await? {
         Resolved::Existing(user) => {

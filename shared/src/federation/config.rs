@@ -153,7 +153,7 @@ impl FederationConfig {
         let mut providers = BTreeMap::new();
         for raw in settings.list("AUTHFN_FEDERATION_PROVIDERS") {
             let name = ProviderName::parse(&raw).ok_or_else(|| {
-                ConfigError(format!("AUTHFN_FEDERATION_PROVIDERS: {raw:?} is not a name of [a-z0-9-], at most 32 long"))
+                ConfigError::new(format!("AUTHFN_FEDERATION_PROVIDERS: {raw:?} is not a name of [a-z0-9-], at most 32 long"))
             })?;
             let provider = provider_from_settings(name.clone(), settings)?;
             providers.insert(name, provider);
@@ -162,7 +162,7 @@ impl FederationConfig {
             return Ok(FederationConfig::default());
         }
         let public_url = public_url
-            .ok_or_else(|| ConfigError("AUTHFN_PUBLIC_URL is required when federation providers are configured".into()))?
+            .ok_or_else(|| ConfigError::new("AUTHFN_PUBLIC_URL is required when federation providers are configured"))?
             .clone();
         settings.required("AUTHFN_RETURN_TO", " when federation providers are configured")?;
         let return_to = settings
@@ -183,12 +183,12 @@ fn provider_from_settings(name: ProviderName, settings: &Settings<'_>) -> Result
     let response_mode = match settings.get(&var("RESPONSE_MODE")).as_deref() {
         None | Some("query") => ResponseMode::Query,
         Some("form_post") => ResponseMode::FormPost,
-        Some(other) => return Err(ConfigError(format!("{prefix}RESPONSE_MODE must be query or form_post, got {other:?}"))),
+        Some(other) => return Err(ConfigError::new(format!("{prefix}RESPONSE_MODE must be query or form_post, got {other:?}"))),
     };
     let link_by_email = settings.flag(&var("LINK_BY_EMAIL"), false)?;
     let scopes = Scope::of(settings.get(&var("SCOPES")).as_deref().unwrap_or("openid email profile").split_whitespace());
     if !scopes.contains("openid") {
-        return Err(ConfigError(format!("{prefix}SCOPES must include openid")));
+        return Err(ConfigError::new(format!("{prefix}SCOPES must include openid")));
     }
     // In the form `Email::domain` has (IDNA's ASCII form), so `bücher.de` matches too.
     let allowed_email_domains = settings
@@ -196,7 +196,7 @@ fn provider_from_settings(name: ProviderName, settings: &Settings<'_>) -> Result
         .iter()
         .map(|d| {
             crate::email::normalise_domain(d)
-                .ok_or_else(|| ConfigError(format!("{prefix}ALLOWED_EMAIL_DOMAINS: {d:?} is not a domain")))
+                .ok_or_else(|| ConfigError::new(format!("{prefix}ALLOWED_EMAIL_DOMAINS: {d:?} is not a domain")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ProviderConfig {
@@ -279,7 +279,7 @@ mod tests {
     fn a_provider_without_its_secret_is_a_configuration_error() {
         let pairs: Vec<_> = okta().into_iter().filter(|(k, _)| !k.ends_with("CLIENT_SECRET")).collect();
         let err = parse(&pairs).unwrap_err();
-        assert!(err.0.contains("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET"), "{err}");
+        assert!(err.message().contains("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET"), "{err}");
     }
 
     #[test]
@@ -296,7 +296,7 @@ mod tests {
         }
         pairs.push(("AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS", "exa_mple.com"));
         let err = parse(&pairs).unwrap_err();
-        assert!(err.0.contains("ALLOWED_EMAIL_DOMAINS"), "{err}");
+        assert!(err.message().contains("ALLOWED_EMAIL_DOMAINS"), "{err}");
     }
 
     #[test]

@@ -42,24 +42,16 @@ pub struct ProviderMetadata {
 }
 
 /// Why a provider's metadata or keys could not be had.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoveryError {
-    /// The provider could not be reached or answered with an error status.
-    Unreachable(String),
-    /// It answered something that is not a usable discovery document or key set.
-    Invalid(String),
+    /// The document could not be fetched or parsed.
+    #[error("the provider's metadata or keys could not be fetched")]
+    Fetch(#[from] FetchJsonError),
+    /// The discovery document breaks a rule; the text says which.
+    #[error("{0}")]
+    Invalid(&'static str),
 }
-
-impl std::fmt::Display for DiscoveryError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DiscoveryError::Unreachable(m) | DiscoveryError::Invalid(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for DiscoveryError {}
 
 #[derive(Clone)]
 struct Entry {
@@ -89,15 +81,15 @@ pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime
     // Discovery §4.3: the document must name exactly the issuer it was fetched for, or a
     // compromised document could redirect validation to another issuer's tokens.
     if metadata.issuer != issuer.as_str() {
-        return Err(DiscoveryError::Invalid("the discovery document names another issuer".into()));
+        return Err(DiscoveryError::Invalid("the discovery document names another issuer"));
     }
-    for (what, url) in [
-        ("authorization_endpoint", &metadata.authorization_endpoint),
-        ("token_endpoint", &metadata.token_endpoint),
-        ("jwks_uri", &metadata.jwks_uri),
+    for (refused, url) in [
+        ("the discovery document's authorization_endpoint is not an https URL", &metadata.authorization_endpoint),
+        ("the discovery document's token_endpoint is not an https URL", &metadata.token_endpoint),
+        ("the discovery document's jwks_uri is not an https URL", &metadata.jwks_uri),
     ] {
         if !url::Url::parse(url).is_ok_and(|u| is_web_url(&u)) {
-            return Err(DiscoveryError::Invalid(format!("the discovery document's {what} is not an https URL")));
+            return Err(DiscoveryError::Invalid(refused));
         }
     }
     let keys: JwkSet = fetch_json(client, &metadata.jwks_uri).await?;
@@ -120,10 +112,7 @@ pub async fn refetch_keys(client: &dyn HttpClient, issuer: &IssuerUrl, now: Unix
 }
 
 async fn fetch_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, url: &str) -> Result<T, DiscoveryError> {
-    get_json(client, url).await.map_err(|e| match e {
-        FetchJsonError::Unreachable(m) => DiscoveryError::Unreachable(m),
-        FetchJsonError::Invalid(m) => DiscoveryError::Invalid(m),
-    })
+    Ok(get_json(client, url).await?)
 }
 
 #[cfg(test)]

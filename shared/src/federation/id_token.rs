@@ -38,26 +38,21 @@ pub struct IdTokenClaims {
     pub email_verified: bool,
 }
 
-/// Why an ID token was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why an ID token was refused. The Display is what the client is told; it never holds
+/// token material.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IdTokenError {
-    /// Not a JWT, or signed with an algorithm we do not accept.
-    Malformed(String),
+    /// Its header is not a JWT's; the parser's error (about the header only) is the cause.
+    #[error("ID token is malformed")]
+    Malformed(#[source] jsonwebtoken::errors::Error),
     /// The header names a key the provider does not publish.
+    #[error("ID token is signed by a key the provider does not publish")]
     UnknownKey,
-    /// The signature or a claim is wrong; the text says which, and holds no token material.
+    /// The signature or a claim is wrong, or its algorithm is not accepted; the text says
+    /// which, and holds no token material.
+    #[error("ID token is invalid: {0}")]
     Invalid(&'static str),
-}
-
-impl std::fmt::Display for IdTokenError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            IdTokenError::Malformed(m) => write!(f, "ID token is malformed: {m}"),
-            IdTokenError::UnknownKey => f.write_str("ID token is signed by a key the provider does not publish"),
-            IdTokenError::Invalid(why) => write!(f, "ID token is invalid: {why}"),
-        }
-    }
 }
 
 /// What the token must match.
@@ -123,18 +118,18 @@ fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
 
 /// The key id a token's header names, to find (or refetch) the key set before validating.
 pub fn key_id(token: &str) -> Result<Option<String>, IdTokenError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+    let header = jsonwebtoken::decode_header(token).map_err(IdTokenError::Malformed)?;
     if !ACCEPTED.contains(&header.alg) {
-        return Err(IdTokenError::Malformed(format!("algorithm {:?} is not accepted", header.alg)));
+        return Err(IdTokenError::Invalid("its algorithm is not accepted"));
     }
     Ok(header.kid)
 }
 
 /// Validates `token` against the provider's key set and what this sign-in expects.
 pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<IdTokenClaims, IdTokenError> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| IdTokenError::Malformed(e.to_string()))?;
+    let header = jsonwebtoken::decode_header(token).map_err(IdTokenError::Malformed)?;
     if !ACCEPTED.contains(&header.alg) {
-        return Err(IdTokenError::Malformed(format!("algorithm {:?} is not accepted", header.alg)));
+        return Err(IdTokenError::Invalid("its algorithm is not accepted"));
     }
     let jwk = match &header.kid {
         Some(kid) => keys.find(kid).ok_or(IdTokenError::UnknownKey)?,

@@ -1,6 +1,7 @@
 //! Outbound HTTPS to identity providers, behind one small trait so the same federation code
 //! runs natively (reqwest + rustls) and on Workers (the runtime's `fetch`).
 
+use crate::error::Cause;
 use crate::protocol::{ClientId, ClientSecret};
 
 /// What authfn ever sends upstream: GETs of discovery documents and key sets, and the form
@@ -60,15 +61,15 @@ pub struct OutboundResponse {
 }
 
 /// The provider could not be reached, or its answer was not HTTP we can read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboundError(pub String);
-
-impl std::error::Error for OutboundError {}
-
-impl std::fmt::Display for OutboundError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "upstream request failed: {}", self.0)
-    }
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OutboundError {
+    /// Not sent, or the connection failed midway; the cause says why (refused, timed out, TLS).
+    #[error("upstream request failed")]
+    Failed(#[source] Cause),
+    /// The answer was larger than [`MAX_RESPONSE_BYTES`].
+    #[error("upstream answer larger than {MAX_RESPONSE_BYTES} bytes")]
+    TooLarge,
 }
 
 /// Upstream answers larger than this are refused: discovery documents and key sets are a few
@@ -93,14 +94,37 @@ pub fn basic_authorization(client_id: &ClientId, client_secret: &ClientSecret) -
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
 }
 
-/// Why a JSON document could not be fetched.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a JSON document could not be fetched. Each names the URL: a provider's published
+/// document, never a secret.
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchJsonError {
-    /// Not reached, or answered with an error status.
-    Unreachable(String),
+    /// Not reached.
+    #[error("GET {url}")]
+    Unreachable {
+        /// The document's URL.
+        url: String,
+        /// Why the request failed.
+        #[source]
+        source: OutboundError,
+    },
+    /// Answered with a status other than 200.
+    #[error("GET {url} answered HTTP {status}")]
+    Status {
+        /// The document's URL.
+        url: String,
+        /// The status it answered with.
+        status: u16,
+    },
     /// Answered 200 with something that is not the expected JSON.
-    Invalid(String),
+    #[error("GET {url}: not the expected JSON")]
+    Invalid {
+        /// The document's URL.
+        url: String,
+        /// What the parser found wrong.
+        #[source]
+        source: serde_json::Error,
+    },
 }
 
 /// GETs `url` and parses its 200 answer as `T`: discovery documents and key sets.
@@ -108,11 +132,11 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, u
     let response = client
         .send(OutboundRequest::Get { url: url.to_owned() })
         .await
-        .map_err(|e| FetchJsonError::Unreachable(format!("{url}: {e}")))?;
+        .map_err(|source| FetchJsonError::Unreachable { url: url.to_owned(), source })?;
     if response.status != 200 {
-        return Err(FetchJsonError::Unreachable(format!("{url} answered HTTP {}", response.status)));
+        return Err(FetchJsonError::Status { url: url.to_owned(), status: response.status });
     }
-    serde_json::from_slice(&response.body).map_err(|e| FetchJsonError::Invalid(format!("{url}: {e}")))
+    serde_json::from_slice(&response.body).map_err(|source| FetchJsonError::Invalid { url: url.to_owned(), source })
 }
 
 /// `form` as an `application/x-www-form-urlencoded` body.
@@ -136,7 +160,8 @@ mod native {
     /// start's extra cost, and `/me` in the issuer's own deployment never calls out.
     #[derive(Default)]
     pub struct NativeHttpClient {
-        client: OnceLock<Result<reqwest::Client, OutboundError>>,
+        /// A failed set-up is kept, shared, and given to every request as its cause.
+        client: OnceLock<Result<reqwest::Client, Arc<dyn std::error::Error + Send + Sync>>>,
     }
 
     impl NativeHttpClient {
@@ -146,10 +171,10 @@ mod native {
         }
 
         fn client(&self) -> Result<&reqwest::Client, OutboundError> {
-            self.client.get_or_init(Self::build).as_ref().map_err(Clone::clone)
+            self.client.get_or_init(Self::build).as_ref().map_err(|e| OutboundError::Failed(Box::new(Arc::clone(e))))
         }
 
-        fn build() -> Result<reqwest::Client, OutboundError> {
+        fn build() -> Result<reqwest::Client, Arc<dyn std::error::Error + Send + Sync>> {
             let mut roots = rustls::RootCertStore::empty();
             for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
                 // A root that does not parse is skipped rather than failing every request.
@@ -158,7 +183,7 @@ mod native {
             let provider = Arc::new(rustls::crypto::ring::default_provider());
             let tls = rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .map_err(|e| OutboundError(e.to_string()))?
+                .map_err(|e| Arc::new(e) as Arc<dyn std::error::Error + Send + Sync>)?
                 .with_root_certificates(roots)
                 .with_no_client_auth();
             let client = reqwest::Client::builder()
@@ -168,15 +193,15 @@ mod native {
                 // A provider's redirect is not followed: every URL used is one it published.
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
-                .map_err(|e| OutboundError(e.to_string()))?;
+                .map_err(|e| Arc::new(e) as Arc<dyn std::error::Error + Send + Sync>)?;
             Ok(client)
         }
     }
 
     /// reqwest's own message is only "error sending request": the reason (refused, timed
-    /// out, TLS) is in its causes, so they are kept. The URL is left out: callers name it.
+    /// out, TLS) is in its causes, kept for the log. The URL is left out: callers name it.
     fn unreachable(e: reqwest::Error) -> OutboundError {
-        OutboundError(crate::error::chain(&e.without_url()))
+        OutboundError::Failed(Box::new(e.without_url()))
     }
 
     #[async_trait::async_trait]
@@ -200,7 +225,7 @@ mod native {
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(OutboundError(format!("answer larger than {MAX_RESPONSE_BYTES} bytes")));
+                    return Err(OutboundError::TooLarge);
                 }
                 body.extend_from_slice(&chunk);
             }

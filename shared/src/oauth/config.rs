@@ -98,12 +98,12 @@ impl OAuthConfig {
             let id = id.as_str();
             let ok = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
-                return Err(ConfigError(format!("AUTHFN_OAUTH_CLIENTS: {id:?} is not an id of [A-Za-z0-9_-]")));
+                return Err(ConfigError::new(format!("AUTHFN_OAUTH_CLIENTS: {id:?} is not an id of [A-Za-z0-9_-]")));
             }
             let secret_var = format!("AUTHFN_OAUTH_CLIENT_{}_SECRET", id.to_ascii_uppercase().replace('-', "_"));
             let secret_hash = match get(&secret_var) {
                 Some(secret) if secret_bits(&secret) < MIN_SECRET_BITS => {
-                    return Err(ConfigError(format!(
+                    return Err(ConfigError::new(format!(
                         "{secret_var} is too weak to hold 32 random bytes: use at least 43 base64url characters or 64 hex digits (infra/generate-keys.sh makes one)"
                     )));
                 }
@@ -116,13 +116,13 @@ impl OAuthConfig {
             return Ok(None);
         }
         for pair in settings.list("AUTHFN_OAUTH_CLIENT_NAMES") {
-            let bad = || ConfigError(format!("AUTHFN_OAUTH_CLIENT_NAMES: {pair:?} is not id=Name for a configured client"));
+            let bad = || ConfigError::new(format!("AUTHFN_OAUTH_CLIENT_NAMES: {pair:?} is not id=Name for a configured client"));
             let (id, name) = pair.split_once('=').ok_or_else(bad)?;
             let client = clients.get_mut(id.trim()).ok_or_else(bad)?;
             name.trim().clone_into(&mut client.display_name);
         }
         let issuer = public_url
-            .ok_or_else(|| ConfigError("AUTHFN_PUBLIC_URL is required when AUTHFN_OAUTH_CLIENTS is set".into()))?
+            .ok_or_else(|| ConfigError::new("AUTHFN_PUBLIC_URL is required when AUTHFN_OAUTH_CLIENTS is set"))?
             .as_str()
             .trim_end_matches('/')
             .to_owned();
@@ -160,15 +160,15 @@ impl OAuthConfig {
 /// keys, so a public-keys setting left behind by a rotation is caught at start-up. The same
 /// holds for the optional RS256 ID-token keys.
 fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError> {
-    let public = get("AUTHFN_JWT_PUBLIC_KEYS").map(|v| JwtKeys::parse_public(&v).map_err(ConfigError)).transpose()?;
+    let public = get("AUTHFN_JWT_PUBLIC_KEYS").map(|v| JwtKeys::parse_public(&v).map_err(ConfigError::new)).transpose()?;
     let keys = match get("AUTHFN_JWT_KEYS") {
         None => public.ok_or_else(|| {
-            ConfigError("AUTHFN_JWT_KEYS (or, where a function only publishes keys, AUTHFN_JWT_PUBLIC_KEYS) is required when AUTHFN_OAUTH_CLIENTS is set".into())
+            ConfigError::new("AUTHFN_JWT_KEYS (or, where a function only publishes keys, AUTHFN_JWT_PUBLIC_KEYS) is required when AUTHFN_OAUTH_CLIENTS is set")
         })?,
         Some(seeds) => {
-            let keys = JwtKeys::parse(&seeds).map_err(ConfigError)?;
+            let keys = JwtKeys::parse(&seeds).map_err(ConfigError::new)?;
             if public.is_some_and(|p| p.kids() != keys.kids()) {
-                return Err(ConfigError("AUTHFN_JWT_PUBLIC_KEYS are not the public halves of AUTHFN_JWT_KEYS (infra/generate-keys.sh --public)".into()));
+                return Err(ConfigError::new("AUTHFN_JWT_PUBLIC_KEYS are not the public halves of AUTHFN_JWT_KEYS (infra/generate-keys.sh --public)"));
             }
             keys
         }
@@ -177,14 +177,14 @@ fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError
     match get("AUTHFN_JWT_RSA_KEY") {
         None => match rsa_public {
             None => Ok(keys),
-            Some(public) => keys.with_rsa_public(&public).map_err(ConfigError),
+            Some(public) => keys.with_rsa_public(&public).map_err(ConfigError::new),
         },
         Some(private) => {
-            let keys = keys.with_rsa(&private).map_err(ConfigError)?;
+            let keys = keys.with_rsa(&private).map_err(ConfigError::new)?;
             if let Some(public) = rsa_public {
-                let public = keys.clone().with_rsa_public(&public).map_err(ConfigError)?;
+                let public = keys.clone().with_rsa_public(&public).map_err(ConfigError::new)?;
                 if public.rsa_kids() != keys.rsa_kids() {
-                    return Err(ConfigError("AUTHFN_JWT_RSA_PUBLIC_KEY is not the public half of AUTHFN_JWT_RSA_KEY (infra/generate-keys.sh --rsa-public)".into()));
+                    return Err(ConfigError::new("AUTHFN_JWT_RSA_PUBLIC_KEY is not the public half of AUTHFN_JWT_RSA_KEY (infra/generate-keys.sh --rsa-public)"));
                 }
             }
             Ok(keys)
@@ -254,8 +254,8 @@ mod tests {
         let seeds = b64url(&[1; 32]);
         let other = public_of(&b64url(&[3; 32]));
         let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_KEYS", &seeds), ("AUTHFN_JWT_PUBLIC_KEYS", &other)]).unwrap_err();
-        assert!(err.0.contains("AUTHFN_JWT_PUBLIC_KEYS"), "{err}");
+        assert!(err.message().contains("AUTHFN_JWT_PUBLIC_KEYS"), "{err}");
         let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli")]).unwrap_err();
-        assert!(err.0.contains("AUTHFN_JWT_KEYS"), "{err}");
+        assert!(err.message().contains("AUTHFN_JWT_KEYS"), "{err}");
     }
 }

@@ -72,13 +72,15 @@ impl access_token::KeyLookup for PublishedKeys<'_> {
 }
 
 /// Why a token was not accepted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
     /// The token itself is bad (the caller answers 401).
+    #[error("the access token is invalid: {}", .0.0)]
     Invalid(InvalidAccessToken),
     /// The key set could not be fetched: the caller answers 503/502, not 401.
-    KeysUnavailable(String),
+    #[error("the issuer's key set could not be fetched")]
+    KeysUnavailable(#[source] FetchJsonError),
 }
 
 /// Verifies `token` against the key set at `config.jwks_url`.
@@ -125,9 +127,7 @@ async fn fetch_and_remember(
 }
 
 async fn fetch(client: &dyn HttpClient, url: &str) -> Result<JwkSet, VerifyError> {
-    get_json(client, url).await.map_err(|e| match e {
-        FetchJsonError::Unreachable(m) | FetchJsonError::Invalid(m) => VerifyError::KeysUnavailable(m),
-    })
+    get_json(client, url).await.map_err(VerifyError::KeysUnavailable)
 }
 
 #[cfg(test)]
@@ -175,7 +175,8 @@ mod tests {
 
         let other = JwtKeys::parse(&b64url(&[6; 32])).unwrap();
         let forged = token(&other, now);
-        assert_eq!(verify(&endpoint, &c, &forged, now).await, Err(VerifyError::Invalid(InvalidAccessToken("unknown key"))));
+        let refused = verify(&endpoint, &c, &forged, now).await;
+        assert!(matches!(refused, Err(VerifyError::Invalid(InvalidAccessToken("unknown key")))), "{refused:?}");
     }
 
     #[tokio::test]

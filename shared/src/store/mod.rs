@@ -234,26 +234,20 @@ pub enum Insert {
 }
 
 /// Why a store operation failed.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The backend could not be reached or refused the request. Nothing was written
-    /// (or the write was atomic and failed as a whole); the caller answers 503.
-    Unavailable(String),
-    /// A record that must exist did not, or a stored record could not be decoded.
+    /// (or the write was atomic and failed as a whole); the caller answers 503. The cause
+    /// says which call and why, for the log; it never holds the service's own message, which
+    /// can quote the request.
+    #[error("store unavailable")]
+    Unavailable(#[source] crate::error::Cause),
+    /// A record that must exist did not, or a stored record could not be decoded: names the
+    /// record or field, never its value.
+    #[error("store record unreadable: {0}")]
     Corrupt(String),
 }
-
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::Unavailable(e) => write!(f, "store unavailable: {e}"),
-            StoreError::Corrupt(e) => write!(f, "store record unreadable: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for StoreError {}
 
 /// The result of every [`Store`] operation.
 pub type StoreResult<T> = Result<T, StoreError>;

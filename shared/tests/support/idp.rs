@@ -38,6 +38,12 @@ pub struct Login {
     pub token_error: Option<(u16, Value)>,
     /// How long the ID token lives, by the provider's clock (the test's clock).
     pub id_token_secs: i64,
+    /// The ID token names this issuer instead of the provider's own.
+    pub issuer: Option<String>,
+    /// The ID token's `aud` instead of this app's client id (a string or a list).
+    pub audience: Option<Value>,
+    /// The ID token's `azp`, when it has one.
+    pub azp: Option<String>,
 }
 
 impl Login {
@@ -51,6 +57,9 @@ impl Login {
             forged_signature: false,
             token_error: None,
             id_token_secs: 300,
+            issuer: None,
+            audience: None,
+            azp: None,
         }
     }
 }
@@ -200,10 +209,14 @@ impl FakeIdp {
             return OutboundResponse { status, body: body.to_string().into_bytes() };
         }
         let now = self.clock.now().0;
-        let claims = json!({
-            "iss": self.issuer, "sub": login.subject, "aud": CLIENT_ID, "iat": now, "exp": now + login.id_token_secs,
+        let mut claims = json!({
+            "iss": login.issuer.unwrap_or_else(|| self.issuer.clone()), "sub": login.subject,
+            "aud": login.audience.unwrap_or_else(|| json!(CLIENT_ID)), "iat": now, "exp": now + login.id_token_secs,
             "nonce": login.nonce.unwrap_or(signed_in.nonce), "email": login.email, "email_verified": login.email_verified,
         });
+        if let Some(azp) = login.azp {
+            claims["azp"] = json!(azp);
+        }
         let id_token = if login.forged_signature {
             Key::new(99).sign(&inner.key.kid, &claims)
         } else {

@@ -85,7 +85,7 @@ impl std::fmt::Debug for Failure {
 
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
-        Failure(format!("store call failed: {e}"))
+        Failure(format!("store call failed: {}", authfn::error::chain(&e)))
     }
 }
 

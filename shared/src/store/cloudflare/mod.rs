@@ -49,8 +49,9 @@ impl CloudflareStore {
     }
 }
 
-fn unavailable(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("{what}: {e}"))
+/// KV and D1 errors can hold a `JsValue`, which is not `Send`, so the cause keeps their text.
+fn unavailable(what: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(crate::error::context(what, e.to_string()))
 }
 
 /// Deletes counters and revocations past their expiry: D1 has no TTL. Run from a cron trigger.

@@ -50,10 +50,10 @@ impl CloudflareStore {
 
 /// Whether a write changed exactly one row: how D1 reports which of two racing writers won.
 /// A result without a change count is an error, not a loss.
-fn changed_one(result: &D1Result, what: &str) -> StoreResult<bool> {
+fn changed_one(result: &D1Result, what: &'static str) -> StoreResult<bool> {
     match result.meta().map_err(|e| unavailable(what, e))?.and_then(|m| m.changes) {
         Some(changes) => Ok(changes == 1),
-        None => Err(StoreError::Unavailable(format!("{what}: D1 reported no change count"))),
+        None => Err(StoreError::Unavailable(format!("{what}: D1 reported no change count").into())),
     }
 }
 

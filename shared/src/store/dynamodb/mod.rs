@@ -28,10 +28,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::AsyncSleep;
-use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{BuildError, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::*;
+use crate::error::context;
 
 mod connection;
 mod items;
@@ -75,7 +76,7 @@ impl DynamoStore {
 /// Request builders fail only when a required field is unset, which the code above never does;
 /// still, a bug there should cost one request, not the process.
 fn built<T>(result: Result<T, BuildError>) -> StoreResult<T> {
-    result.map_err(|e| StoreError::Unavailable(format!("DynamoDB request could not be built: {e}")))
+    result.map_err(|e| StoreError::Unavailable(context("DynamoDB request could not be built", e)))
 }
 
 /// Whether a conditional write was refused because its condition did not hold: an expected
@@ -84,22 +85,29 @@ fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
     err.code() == Some("ConditionalCheckFailedException")
 }
 
-/// Describes a failed call for logs and the 503: which operation, and the kind of failure or
-/// the service's error code. Never the service's message, which can quote the request.
-fn unavailable<E>(operation: &str, err: &SdkError<E>) -> StoreError
+/// Describes a failed call for logs and the 503: which operation and the kind of failure,
+/// with the SDK's error as the cause (the connection, timeout or configuration problem). A
+/// service error gives only its code, and an unreadable response only that: their text can
+/// quote the request or the stored item.
+fn unavailable<E>(operation: &'static str, err: SdkError<E>) -> StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let what = match err {
-        SdkError::TimeoutError(_) => "timed out".to_owned(),
-        SdkError::DispatchFailure(f) if f.is_timeout() => "timed out connecting".to_owned(),
-        SdkError::DispatchFailure(f) if f.is_io() => "could not connect".to_owned(),
-        SdkError::DispatchFailure(_) => "request not sent".to_owned(),
-        SdkError::ResponseError(_) => "unreadable response".to_owned(),
-        SdkError::ServiceError(_) => format!("error {}", err.code().unwrap_or("without a code")),
+    let what = match &err {
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::DispatchFailure(f) if f.is_timeout() => "timed out connecting",
+        SdkError::DispatchFailure(f) if f.is_io() => "could not connect",
+        SdkError::DispatchFailure(_) => "request not sent",
+        SdkError::ResponseError(_) => {
+            return StoreError::Unavailable(format!("DynamoDB {operation}: unreadable response").into());
+        }
+        SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("without a code");
+            return StoreError::Unavailable(format!("DynamoDB {operation}: error {code}").into());
+        }
         // Missing region or credentials: configuration, which the operator needs to see.
-        SdkError::ConstructionFailure(_) => format!("request not built: {}", DisplayErrorContext(err)),
-        _ => "failed".to_owned(),
+        SdkError::ConstructionFailure(_) => "request not built",
+        _ => "failed",
     };
-    StoreError::Unavailable(format!("DynamoDB {operation}: {what}"))
+    StoreError::Unavailable(context(format!("DynamoDB {operation}: {what}"), err))
 }

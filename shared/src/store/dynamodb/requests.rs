@@ -27,7 +27,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| unavailable("GetItem", &e))?;
+            .map_err(|e| unavailable("GetItem", e))?;
         Ok(out.item)
     }
 
@@ -38,7 +38,7 @@ impl DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|e| unavailable("PutItem", &e))?;
+            .map_err(|e| unavailable("PutItem", e))?;
         Ok(())
     }
 
@@ -49,7 +49,7 @@ impl DynamoStore {
             .key(PK, s(pk))
             .send()
             .await
-            .map_err(|e| unavailable("DeleteItem", &e))?;
+            .map_err(|e| unavailable("DeleteItem", e))?;
         Ok(())
     }
 
@@ -83,7 +83,7 @@ impl DynamoStore {
                     continue;
                 }
             }
-            return Err(unavailable("TransactWriteItems", &err));
+            return Err(unavailable("TransactWriteItems", err));
         }
     }
 
@@ -105,7 +105,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(|e| unavailable("Query", &e))?;
+                .map_err(|e| unavailable("Query", e))?;
             for item in page.items() {
                 keys.push(Decoder::new("session index entry", item).string(PK)?);
             }
@@ -139,7 +139,7 @@ impl DynamoStore {
                     .request_items(&self.table, requests)
                     .send()
                     .await
-                    .map_err(|e| unavailable("BatchWriteItem", &e))?;
+                    .map_err(|e| unavailable("BatchWriteItem", e))?;
                 requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
                 retries += 1;
             }

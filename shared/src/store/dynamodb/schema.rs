@@ -43,7 +43,7 @@ impl DynamoStore {
         if let Err(err) = created {
             // ResourceInUse: the table exists already, or is being created by someone else.
             if !err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) {
-                return Err(unavailable("CreateTable", &err));
+                return Err(unavailable("CreateTable", err));
             }
         }
         self.wait_until_active().await?;
@@ -61,7 +61,7 @@ impl DynamoStore {
                 .table_name(&self.table)
                 .send()
                 .await
-                .map_err(|e| unavailable("DescribeTable", &e))?;
+                .map_err(|e| unavailable("DescribeTable", e))?;
             let table = described.table();
             let table_active = table.and_then(|t| t.table_status()) == Some(&TableStatus::Active);
             let indexes_active = table
@@ -75,7 +75,7 @@ impl DynamoStore {
             self.sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
-        Err(StoreError::Unavailable(format!("DynamoDB table {} did not become active", self.table)))
+        Err(StoreError::Unavailable(format!("DynamoDB table {} did not become active", self.table).into()))
     }
 
     async fn enable_ttl(&self) -> StoreResult<()> {
@@ -85,7 +85,7 @@ impl DynamoStore {
             .table_name(&self.table)
             .send()
             .await
-            .map_err(|e| unavailable("DescribeTimeToLive", &e))?;
+            .map_err(|e| unavailable("DescribeTimeToLive", e))?;
         let status = current.time_to_live_description().and_then(|d| d.time_to_live_status());
         if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
             return Ok(());
@@ -95,7 +95,7 @@ impl DynamoStore {
             Ok(_) => Ok(()),
             // Local servers (moto, dynalite) may not expire items at all; reads check expiry anyway.
             Err(err) if err.code() == Some("UnknownOperationException") => Ok(()),
-            Err(err) => Err(unavailable("UpdateTimeToLive", &err)),
+            Err(err) => Err(unavailable("UpdateTimeToLive", err)),
         }
     }
 }

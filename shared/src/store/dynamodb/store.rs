@@ -67,7 +67,7 @@ impl Store for DynamoStore {
         match put {
             Ok(_) => Ok(Insert::Inserted),
             Err(err) if condition_failed(&err) => Ok(Insert::AlreadyExists),
-            Err(err) => Err(unavailable("PutItem", &err)),
+            Err(err) => Err(unavailable("PutItem", err)),
         }
     }
 
@@ -86,7 +86,7 @@ impl Store for DynamoStore {
             .return_values(ReturnValue::AllOld)
             .send()
             .await
-            .map_err(|e| unavailable("DeleteItem", &e))?;
+            .map_err(|e| unavailable("DeleteItem", e))?;
         let Some(item) = out.attributes else { return Ok(None) };
         let attempt = decode_attempt(key, &item)?;
         Ok(is_live(attempt.expires_at, now).then_some(attempt))
@@ -148,7 +148,7 @@ impl Store for DynamoStore {
         match put {
             Ok(_) => Ok(true),
             Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(unavailable("PutItem", &err)),
+            Err(err) => Err(unavailable("PutItem", err)),
         }
     }
 
@@ -182,7 +182,7 @@ impl Store for DynamoStore {
         match update.send().await {
             Ok(_) => Ok(true),
             Err(err) if condition_failed(&err) => Ok(false),
-            Err(err) => Err(unavailable("UpdateItem", &err)),
+            Err(err) => Err(unavailable("UpdateItem", err)),
         }
     }
 
@@ -288,7 +288,7 @@ impl Store for DynamoStore {
             Ok(_) => Ok(()),
             // The session is gone: there is nothing to renew.
             Err(err) if condition_failed(&err) => Ok(()),
-            Err(err) => Err(unavailable("UpdateItem", &err)),
+            Err(err) => Err(unavailable("UpdateItem", err)),
         }
     }
 
@@ -313,7 +313,7 @@ impl Store for DynamoStore {
         match bumped {
             // No such user: there is no epoch to bump, but stray sessions may still be tidied.
             Err(err) if condition_failed(&err) => {}
-            Err(err) => return Err(unavailable("UpdateItem", &err)),
+            Err(err) => return Err(unavailable("UpdateItem", err)),
             Ok(_) => {}
         }
         let keys = self.session_keys_of(user_id).await?;
@@ -341,7 +341,7 @@ impl Store for DynamoStore {
             match updated {
                 Ok(out) => return decode_counter(&out.attributes.unwrap_or_default()),
                 Err(err) if condition_failed(&err) => {}
-                Err(err) => return Err(unavailable("UpdateItem", &err)),
+                Err(err) => return Err(unavailable("UpdateItem", err)),
             }
             // Absent or expired: start a new window, unless another writer just did so.
             let fresh = Counter { count: 1, expires_at };
@@ -359,7 +359,7 @@ impl Store for DynamoStore {
                 Ok(_) => return Ok(fresh),
                 // Lost the race to a writer that made a live counter: add to theirs.
                 Err(err) if condition_failed(&err) => {}
-                Err(err) => return Err(unavailable("PutItem", &err)),
+                Err(err) => return Err(unavailable("PutItem", err)),
             }
         }
         Err(StoreError::Unavailable("DynamoDB counter too contended to increment".into()))
