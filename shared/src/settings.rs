@@ -133,9 +133,14 @@ pub fn split_list(value: &str) -> Vec<String> {
 
 /// An absolute https URL, or http on a loopback host (local test providers and dev servers).
 pub fn web_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
-    let url = Url::parse(value).map_err(|e| ConfigError::because(format!("{setting}: {value:?} is not a URL"), e))?;
+    // A URL may carry credentials (`https://user:pw@…`), and this text reaches logs: the
+    // value is shown only when it has none.
+    let shown = if value.contains('@') { String::from("the value") } else { format!("{value:?}") };
+    let url = Url::parse(value).map_err(|e| ConfigError::because(format!("{setting}: {shown} is not a URL"), e))?;
     if !is_web_url(&url) {
-        return Err(ConfigError::new(format!("{setting}: {value:?} must be https (http only on a loopback host)")));
+        return Err(ConfigError::new(format!(
+            "{setting}: {shown} must be https, without user or password (http only on a loopback host)"
+        )));
     }
     Ok(url)
 }
@@ -187,6 +192,15 @@ mod tests {
         assert!(read("http://127.0.0.1:4000", |s| s.url("X")).unwrap().is_some());
         assert!(read("http://a.example", |s| s.url("X")).is_err());
         assert!(read("https://user:pw@a.example", |s| s.url("X")).is_err());
+    }
+
+    #[test]
+    fn a_url_with_credentials_is_refused_without_echoing_them() {
+        for value in ["https://user:hunter2@a.example", "http://user:hunter2@a.example:99999"] {
+            let err = read(value, |s| s.url("X")).unwrap_err();
+            assert!(!crate::error::chain(&err).contains("hunter2"), "{}", crate::error::chain(&err));
+            assert!(err.message().starts_with("X: "), "{}", err.message());
+        }
     }
 
     #[test]
