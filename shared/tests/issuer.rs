@@ -12,55 +12,22 @@ use std::time::Duration;
 use authfn::Config;
 use authfn::token::TokenHash;
 use http::StatusCode;
-use serde_json::Value;
+use support::issuer::{RS_SECRET, issuer_settings};
 use support::*;
 
-const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-const FORM: &str = "application/x-www-form-urlencoded";
-const RS_SECRET: &str = "Vt3nqM0b6y1XwZ8sKc2LrA5dEf7gHi9jJk4lNo_pQ-u";
+/// The configured display name the device page shows: markup in it must come out escaped.
+const CLIENT_NAMES: (&str, &str) = ("AUTHFN_OAUTH_CLIENT_NAMES", "cli=Acme <b>CLI</b>, resource-server=Acme API");
 
-fn issuer_settings() -> Vec<(&'static str, String)> {
-    vec![
-        ("AUTHFN_PUBLIC_URL", "https://auth.example.com".into()),
-        ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server".into()),
-        ("AUTHFN_OAUTH_CLIENT_NAMES", "cli=Acme <b>CLI</b>, resource-server=Acme API".into()),
-        ("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET", RS_SECRET.into()),
-        ("AUTHFN_JWT_KEYS", key_b64(5)),
-    ]
-}
-
+/// The issuer over a fresh memory store, with `overrides`.
 async fn issuer(overrides: &[(&str, &str)]) -> Harness {
-    let settings = issuer_settings();
-    let mut all: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut all = vec![CLIENT_NAMES];
     all.extend_from_slice(overrides);
-    Harness::memory(&all).await
+    Harness::memory(&[]).await.issuer(&all)
 }
 
-/// A form POST as an OAuth client sends it (no Origin), from `ip`.
-async fn form(h: &Harness, ip: &str, path: &str, pairs: &[(&str, &str)], headers: Vec<(&str, &str)>) -> Res {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-    h.request_from(ip, "POST", path, body.into_bytes(), Some(FORM), None, headers).await
-}
-
-async fn authorize(h: &Harness, ip: &str) -> Value {
-    let res = form(h, ip, "/oidc/device/authorize", &[("client_id", "cli"), ("scope", "openid offline_access")], vec![]).await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-    res.json
-}
-
-async fn poll(h: &Harness, device_code: &str) -> Res {
-    form(h, "203.0.113.7", "/oidc/token", &[("grant_type", DEVICE_GRANT), ("device_code", device_code), ("client_id", "cli")], vec![]).await
-}
-
-/// The signed-in user's answer, as the device page's form posts it.
-async fn answer(h: &Harness, cookie: &str, user_code: &str, decision: &str) -> Res {
-    let body = format!("user_code={user_code}&decision={decision}");
-    h.post_raw("/oidc/device/verify", body.into_bytes(), FORM, Some(cookie)).await
-}
-
-async fn introspect_as(h: &Harness, ip: &str, secret: &str) -> Res {
-    let pairs = [("token", "x"), ("client_id", "resource-server"), ("client_secret", secret)];
-    form(h, ip, "/oidc/introspect", &pairs, vec![]).await
+/// A device at `ip` asks for the scopes these tests use.
+async fn authorize(h: &Harness, ip: &str) -> serde_json::Value {
+    h.device_authorize_from(ip, "openid offline_access").await
 }
 
 #[tokio::test]
@@ -128,15 +95,15 @@ async fn devices_polling_live_codes_at_their_interval_do_not_spend_the_per_ip_bu
     }
     for _ in 0..4 {
         for code in &codes {
-            let res = poll(&h, code).await;
+            let res = h.poll(code).await;
             assert_eq!(res.json["error"], "authorization_pending", "{}", res.text);
         }
         h.clock.advance(Duration::from_secs(5));
     }
     // Guessed codes from that address are limited.
-    assert_eq!(poll(&h, "guess-1").await.json["error"], "invalid_grant");
-    assert_eq!(poll(&h, "guess-2").await.json["error"], "invalid_grant");
-    assert_eq!(poll(&h, "guess-3").await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(h.poll("guess-1").await.json["error"], "invalid_grant");
+    assert_eq!(h.poll("guess-2").await.json["error"], "invalid_grant");
+    assert_eq!(h.poll("guess-3").await.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test]
@@ -150,14 +117,14 @@ async fn every_oauth_endpoint_that_takes_a_secret_or_starts_work_has_a_per_ip_bu
     ];
     for (path, pairs) in cases {
         for _ in 0..2 {
-            let res = form(&h, "192.0.2.50", path, pairs, vec![]).await;
+            let res = h.form_from("192.0.2.50", path, pairs, vec![]).await;
             assert_ne!(res.status, StatusCode::TOO_MANY_REQUESTS, "{path}: {}", res.text);
         }
-        let limited = form(&h, "192.0.2.50", path, pairs, vec![]).await;
+        let limited = h.form_from("192.0.2.50", path, pairs, vec![]).await;
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{path}");
         assert_eq!(limited.json["error"], "rate_limited");
         assert!(limited.header("retry-after").is_some());
-        let elsewhere = form(&h, "192.0.2.51", path, pairs, vec![]).await;
+        let elsewhere = h.form_from("192.0.2.51", path, pairs, vec![]).await;
         assert_ne!(elsewhere.status, StatusCode::TOO_MANY_REQUESTS, "{path}: each client has its own budget");
     }
 }
@@ -167,23 +134,23 @@ async fn guessing_a_client_secret_locks_out_the_guesser_and_not_the_client() {
     let h = issuer(&[("AUTHFN_LOCKOUT_MAX_FAILURES", "3"), ("AUTHFN_LOCKOUT_SECS", "600")]).await;
     let attacker = "192.0.2.66";
     for _ in 0..2 {
-        let res = introspect_as(&h, attacker, "wrong").await;
+        let res = h.introspect_as(attacker, "wrong", "x").await;
         assert_eq!((res.status, res.json["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
         assert_eq!(res.header("retry-after"), None);
     }
-    let locked = introspect_as(&h, attacker, "still wrong").await;
+    let locked = h.introspect_as(attacker, "still wrong", "x").await;
     assert_eq!((locked.status, locked.json["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
     assert_eq!(locked.header("retry-after"), Some("600"));
     assert!(locked.header("www-authenticate").is_some_and(|c| c.starts_with("Basic ")), "RFC 6749 §5.2: {:?}", locked.header("www-authenticate"));
     assert!(locked.json["error_description"].as_str().unwrap().contains("too many"), "{}", locked.text);
     // While locked, even the right secret is refused from there (no guess is evaluated),
     // and HTTP Basic is counted the same way.
-    assert_eq!(introspect_as(&h, attacker, RS_SECRET).await.header("retry-after"), Some("600"));
+    assert_eq!(h.introspect_as(attacker, RS_SECRET, "x").await.header("retry-after"), Some("600"));
     // The resource server itself, elsewhere, is unaffected.
-    let genuine = introspect_as(&h, "198.51.100.10", RS_SECRET).await;
+    let genuine = h.introspect_as("198.51.100.10", RS_SECRET, "x").await;
     assert_eq!(genuine.status, StatusCode::OK, "{}", genuine.text);
     h.clock.advance(Duration::from_secs(600));
-    assert_eq!(introspect_as(&h, attacker, RS_SECRET).await.status, StatusCode::OK, "the lock ends");
+    assert_eq!(h.introspect_as(attacker, RS_SECRET, "x").await.status, StatusCode::OK, "the lock ends");
 }
 
 #[test]
@@ -226,21 +193,21 @@ async fn signing_out_everywhere_after_approving_stops_the_device() {
     let h = issuer(&[]).await;
     let cookie = h.sign_up("phished@example.com", PASSWORD).await.cookie();
     let auth = authorize(&h, "192.0.2.99").await;
-    let res = answer(&h, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+    let res = h.answer(&cookie, auth["user_code"].as_str().unwrap(), "approve").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     // The user realises the code was not theirs and signs out everywhere before the
     // attacker's device polls.
     assert_eq!(h.post_raw("/auth/sign-out/all", vec![], JSON, Some(&cookie)).await.status, StatusCode::NO_CONTENT);
-    let polled = poll(&h, auth["device_code"].as_str().unwrap()).await;
+    let polled = h.poll(auth["device_code"].as_str().unwrap()).await;
     assert_eq!((polled.status, polled.json["error"].as_str()), (StatusCode::BAD_REQUEST, Some("access_denied")), "{}", polled.text);
     h.clock.advance(Duration::from_secs(10));
-    assert_eq!(poll(&h, auth["device_code"].as_str().unwrap()).await.json["error"], "access_denied", "and stays refused");
+    assert_eq!(h.poll(auth["device_code"].as_str().unwrap()).await.json["error"], "access_denied", "and stays refused");
 
     // Without the sign-out the same flow gets its tokens.
     let cookie = h.sign_in("phished@example.com", PASSWORD).await.cookie();
     let auth = authorize(&h, "192.0.2.99").await;
-    answer(&h, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
-    let tokens = poll(&h, auth["device_code"].as_str().unwrap()).await;
+    h.answer(&cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+    let tokens = h.poll(auth["device_code"].as_str().unwrap()).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
 }
 
@@ -269,14 +236,12 @@ async fn the_device_page_says_which_client_asked_when_and_from_where() {
 async fn a_device_polling_as_the_user_approves_never_makes_the_approval_fail() {
     let store = std::sync::Arc::new(authfn::store::MemoryStore::new());
     store.poll_after_each_user_code_lookup();
-    let settings = issuer_settings();
-    let overrides: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let h = Harness::with_store(store, &overrides);
+    let h = Harness::with_store(store, &[]).issuer(&[CLIENT_NAMES]);
     let cookie = h.sign_up("racer@example.com", PASSWORD).await.cookie();
     let auth = authorize(&h, "198.51.100.7").await;
-    let res = answer(&h, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+    let res = h.answer(&cookie, auth["user_code"].as_str().unwrap(), "approve").await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     h.clock.advance(Duration::from_secs(5));
-    let tokens = poll(&h, auth["device_code"].as_str().unwrap()).await;
+    let tokens = h.poll(auth["device_code"].as_str().unwrap()).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
 }

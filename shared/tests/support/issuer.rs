@@ -5,7 +5,7 @@
 use http::StatusCode;
 use serde_json::Value;
 
-use super::{Harness, PASSWORD, Res, key_b64};
+use super::{CLIENT_IP, Harness, PASSWORD, Res, key_b64};
 
 pub const FORM: &str = "application/x-www-form-urlencoded";
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -15,6 +15,17 @@ pub const RS_SECRET: &str = "Vt3nqM0b6y1XwZ8sKc2LrA5dEf7gHi9jJk4lNo_pQ-u";
 pub const ACCESS_TOKEN_SECS: u64 = 600;
 pub const DEVICE_CODE_SECS: u64 = 600;
 pub const DEVICE_INTERVAL_SECS: u64 = 5;
+
+/// The settings that switch the token issuer on: the public client `cli` and the confidential
+/// client `resource-server`.
+pub fn issuer_settings() -> Vec<(&'static str, String)> {
+    vec![
+        ("AUTHFN_PUBLIC_URL", "https://auth.example.com".into()),
+        ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server".into()),
+        ("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET", RS_SECRET.into()),
+        ("AUTHFN_JWT_KEYS", key_b64(5)),
+    ]
+}
 
 /// The decoded claims (`index` 1) or header (0) of a JWT.
 pub fn jwt_part(token: &str, index: usize) -> Value {
@@ -33,31 +44,40 @@ impl Tokens {
     pub fn refresh(&self) -> &str {
         self.0["refresh_token"].as_str().expect("a refresh token (offline_access)")
     }
+
+    pub fn id(&self) -> &str {
+        self.0["id_token"].as_str().expect("an ID token (openid)")
+    }
 }
 
 impl Harness {
     /// The same store and clock with the token issuer switched on.
     pub fn issuer(&self, overrides: &[(&str, &str)]) -> Harness {
-        let key = key_b64(5);
-        let mut settings = vec![
-            ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
-            ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server"),
-            ("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET", RS_SECRET),
-            ("AUTHFN_JWT_KEYS", key.as_str()),
-        ];
+        let base = issuer_settings();
+        let mut settings: Vec<(&str, &str)> = base.iter().map(|(k, v)| (*k, v.as_str())).collect();
         settings.extend_from_slice(overrides);
         self.reconfigure(&settings)
     }
 
     /// A form POST as an OAuth client sends it: no Origin, no cookie.
     pub async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> Res {
+        self.form_from(CLIENT_IP, path, pairs, vec![]).await
+    }
+
+    /// A form POST as an OAuth client at `ip` sends it, with extra `headers`.
+    pub async fn form_from(&self, ip: &str, path: &str, pairs: &[(&str, &str)], headers: Vec<(&str, &str)>) -> Res {
         let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-        self.request("POST", path, body.into_bytes(), Some(FORM), None, vec![]).await
+        self.request_from(ip, "POST", path, body.into_bytes(), Some(FORM), None, headers).await
     }
 
     /// A device asks to be signed in as `cli`; the answer's JSON.
     pub async fn device_authorize(&self, scope: &str) -> Value {
-        let res = self.form("/oidc/device/authorize", &[("client_id", "cli"), ("scope", scope)]).await;
+        self.device_authorize_from(CLIENT_IP, scope).await
+    }
+
+    /// A device at `ip` asks to be signed in as `cli`; the answer's JSON.
+    pub async fn device_authorize_from(&self, ip: &str, scope: &str) -> Value {
+        let res = self.form_from(ip, "/oidc/device/authorize", &[("client_id", "cli"), ("scope", scope)], vec![]).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         res.json
     }
@@ -88,16 +108,27 @@ impl Harness {
 
     /// What the resource server learns of `token` by introspection.
     pub async fn introspect(&self, token: &str) -> Value {
-        let pairs = [("token", token), ("client_id", "resource-server"), ("client_secret", RS_SECRET)];
-        let res = self.form("/oidc/introspect", &pairs).await;
+        let res = self.introspect_as(CLIENT_IP, RS_SECRET, token).await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         res.json
     }
 
+    /// The resource server's introspection of `token` from `ip`, authenticated by
+    /// `client_secret` (right or wrong), as answered.
+    pub async fn introspect_as(&self, ip: &str, client_secret: &str, token: &str) -> Res {
+        let pairs = [("token", token), ("client_id", "resource-server"), ("client_secret", client_secret)];
+        self.form_from(ip, "/oidc/introspect", &pairs, vec![]).await
+    }
+
     /// `GET /oidc/userinfo` with `access_token` as the Bearer.
     pub async fn userinfo(&self, access_token: &str) -> Res {
-        let bearer = format!("Bearer {access_token}");
-        self.request("GET", "/oidc/userinfo", vec![], None, None, vec![("authorization", bearer.as_str())]).await
+        self.userinfo_with("GET", Some(&format!("Bearer {access_token}"))).await
+    }
+
+    /// `/oidc/userinfo` by `method`, with `authorization` (if any) as the header's whole value.
+    pub async fn userinfo_with(&self, method: &str, authorization: Option<&str>) -> Res {
+        let headers = authorization.map(|a| vec![("authorization", a)]).unwrap_or_default();
+        self.request(method, "/oidc/userinfo", vec![], None, None, headers).await
     }
 
     /// The whole device flow for a new user `email`: the device asks for `scope`, the user
