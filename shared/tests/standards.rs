@@ -6,22 +6,14 @@
 mod support;
 
 use serde_json::Value;
+use support::issuer::{FORM, RS_SECRET, jwt_part};
 use support::*;
-
-const FORM: &str = "application/x-www-form-urlencoded";
-const RS_SECRET: &str = "resource-server-secret-of-at-least-32-bytes-xxxxxxxx";
 
 /// A 2048-bit RSA key made for these tests only (`infra/generate-keys.sh --rsa`).
 const RSA_KEY: &str = include_str!("data/rsa-id-token-key.b64url");
 
 async fn issuer() -> Harness {
-    Harness::memory(&[
-        ("AUTHFN_PUBLIC_URL", "https://api.example.com"),
-        ("AUTHFN_OAUTH_CLIENTS", "cli,rs"),
-        ("AUTHFN_OAUTH_CLIENT_RS_SECRET", RS_SECRET),
-        ("AUTHFN_JWT_KEYS", &key_b64(7)),
-    ])
-    .await
+    Harness::memory(&[]).await.issuer(&[])
 }
 
 /// The issuer with an RSA key for ID tokens.
@@ -29,54 +21,22 @@ async fn rsa_issuer() -> Harness {
     issuer().await.reconfigure(&[("AUTHFN_JWT_RSA_KEY", RSA_KEY.trim())])
 }
 
-/// A form POST as a CLI sends it: no Origin, no cookie.
-async fn cli_form(h: &Harness, path: &str, form: &[(&str, &str)], headers: Vec<(&str, &str)>) -> Res {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-    h.request("POST", path, body.into_bytes(), Some(FORM), None, headers).await
-}
-
-/// Signs a user up, approves a device flow for `scope` in the browser, and returns the tokens.
-async fn tokens(h: &Harness, email: &str, scope: &str) -> Value {
-    let cookie = h.sign_up(email, PASSWORD).await.cookie();
-    let auth = cli_form(h, "/oidc/device/authorize", &[("client_id", "cli"), ("scope", scope)], vec![]).await;
-    assert_eq!(auth.status, 200, "{}", auth.text);
-    let form = format!("user_code={}&decision=approve", auth.json["user_code"].as_str().unwrap());
-    let approved = h
-        .request("POST", "/oidc/device/verify", form.into_bytes(), Some(FORM), Some(&cookie), vec![("origin", TRUSTED_ORIGIN)])
-        .await;
-    assert_eq!(approved.status, 200, "{}", approved.text);
-    let grant = "urn:ietf:params:oauth:grant-type:device_code";
-    let device_code = auth.json["device_code"].as_str().unwrap();
-    let res = cli_form(h, "/oidc/token", &[("grant_type", grant), ("device_code", device_code), ("client_id", "cli")], vec![]).await;
-    assert_eq!(res.status, 200, "{}", res.text);
-    res.json
-}
-
-fn jwt_part(token: &str, index: usize) -> Value {
-    serde_json::from_slice(&authfn::crypto::b64url_decode(token.split('.').nth(index).unwrap()).unwrap()).unwrap()
-}
-
-async fn userinfo(h: &Harness, method: &str, authorization: Option<&str>) -> Res {
-    let headers = authorization.map(|a| vec![("authorization", a)]).unwrap_or_default();
-    h.request(method, "/oidc/userinfo", vec![], None, None, headers).await
-}
-
 #[tokio::test]
 async fn userinfo_returns_the_claims_the_granted_scopes_promise() {
     let h = issuer().await;
-    let with_email = tokens(&h, "ada@example.com", "openid email").await;
-    let bearer = format!("Bearer {}", with_email["access_token"].as_str().unwrap());
-    let sub = jwt_part(with_email["access_token"].as_str().unwrap(), 1)["sub"].clone();
+    let with_email = h.device_tokens("ada@example.com", "openid email").await;
+    let bearer = format!("Bearer {}", with_email.access());
+    let sub = jwt_part(with_email.access(), 1)["sub"].clone();
     for method in ["GET", "POST"] {
-        let res = userinfo(&h, method, Some(&bearer)).await;
+        let res = h.userinfo_with(method, Some(&bearer)).await;
         assert_eq!(res.status, 200, "{method}: {}", res.text);
         assert_eq!(res.json["sub"], sub);
         assert_eq!(res.json["email"], "ada@example.com");
         // A password sign-up: nobody has proved the address.
         assert_eq!(res.json["email_verified"], false);
     }
-    let without_email = tokens(&h, "bob@example.com", "openid profile").await;
-    let res = userinfo(&h, "GET", Some(&format!("Bearer {}", without_email["access_token"].as_str().unwrap()))).await;
+    let without_email = h.device_tokens("bob@example.com", "openid profile").await;
+    let res = h.userinfo(without_email.access()).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert!(res.json.get("email").is_none() && res.json.get("email_verified").is_none(), "{}", res.text);
 }
@@ -84,28 +44,28 @@ async fn userinfo_returns_the_claims_the_granted_scopes_promise() {
 #[tokio::test]
 async fn the_id_token_carries_the_email_only_when_it_was_granted() {
     let h = issuer().await;
-    let with_email = tokens(&h, "ada@example.com", "openid email").await;
-    let id = jwt_part(with_email["id_token"].as_str().unwrap(), 1);
+    let with_email = h.device_tokens("ada@example.com", "openid email").await;
+    let id = jwt_part(with_email.id(), 1);
     assert_eq!((id["email"].as_str(), id["email_verified"].as_bool()), (Some("ada@example.com"), Some(false)));
-    let without = tokens(&h, "bob@example.com", "openid").await;
-    let id = jwt_part(without["id_token"].as_str().unwrap(), 1);
+    let without = h.device_tokens("bob@example.com", "openid").await;
+    let id = jwt_part(without.id(), 1);
     assert!(id.get("email").is_none() && id.get("email_verified").is_none(), "{id}");
 }
 
 #[tokio::test]
 async fn userinfo_refuses_bad_tokens_with_a_bearer_challenge() {
     let h = issuer().await;
-    let none = userinfo(&h, "GET", None).await;
+    let none = h.userinfo_with("GET", None).await;
     assert_eq!((none.status.as_u16(), none.header("www-authenticate")), (401, Some("Bearer realm=\"authfn\"")));
     for bad in ["Bearer opaque-not-a-jwt", "Bearer eyJhbGciOiJFZERTQSJ9.e30.AAAA"] {
-        let res = userinfo(&h, "GET", Some(bad)).await;
+        let res = h.userinfo_with("GET", Some(bad)).await;
         assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (401, Some("invalid_token")), "{bad}: {}", res.text);
         let challenge = res.header("www-authenticate").unwrap();
         assert!(challenge.starts_with("Bearer ") && challenge.contains("error=\"invalid_token\""), "{challenge}");
     }
     // A token issued without `openid` may not read the user's claims.
-    let no_openid = tokens(&h, "cy@example.com", "email").await;
-    let res = userinfo(&h, "GET", Some(&format!("Bearer {}", no_openid["access_token"].as_str().unwrap()))).await;
+    let no_openid = h.device_tokens("cy@example.com", "email").await;
+    let res = h.userinfo(no_openid.access()).await;
     assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (403, Some("insufficient_scope")), "{}", res.text);
     assert!(res.header("www-authenticate").unwrap().contains("error=\"insufficient_scope\""));
 }
@@ -115,7 +75,7 @@ async fn discovery_is_what_strict_openid_clients_accept() {
     let h = issuer().await;
     let res = h.get("/.well-known/openid-configuration", None).await;
     assert_eq!(res.status, 200);
-    assert_eq!(res.json["userinfo_endpoint"], "https://api.example.com/oidc/userinfo");
+    assert_eq!(res.json["userinfo_endpoint"], "https://auth.example.com/oidc/userinfo");
     assert!(!res.json["response_types_supported"].as_array().unwrap().is_empty());
     assert!(res.json["claims_supported"].as_array().unwrap().iter().any(|c| c == "email_verified"));
 }
@@ -125,12 +85,12 @@ async fn with_an_rsa_key_id_tokens_are_rs256_and_verify_against_the_jwks() {
     let h = rsa_issuer().await;
     let discovery = h.get("/.well-known/openid-configuration", None).await.json;
     assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["RS256", "EdDSA"]));
-    let tokens = tokens(&h, "ada@example.com", "openid email").await;
-    let id_token = tokens["id_token"].as_str().unwrap();
+    let tokens = h.device_tokens("ada@example.com", "openid email").await;
+    let id_token = tokens.id();
     let header = jwt_part(id_token, 0);
     assert_eq!(header["alg"], "RS256");
     // Access tokens stay EdDSA.
-    assert_eq!(jwt_part(tokens["access_token"].as_str().unwrap(), 0)["alg"], "EdDSA");
+    assert_eq!(jwt_part(tokens.access(), 0)["alg"], "EdDSA");
 
     let jwks = h.get("/.well-known/jwks.json", None).await.json;
     let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == header["kid"]).expect("the ID token's key is published");
@@ -139,7 +99,7 @@ async fn with_an_rsa_key_id_tokens_are_rs256_and_verify_against_the_jwks() {
     let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&["cli"]);
-    validation.set_issuer(&["https://api.example.com"]);
+    validation.set_issuer(&["https://auth.example.com"]);
     validation.validate_exp = false;
     let claims = jsonwebtoken::decode::<Value>(id_token, &key, &validation).expect("verifies with the published key").claims;
     assert_eq!(claims["email"], "ada@example.com");
@@ -150,8 +110,8 @@ async fn without_an_rsa_key_discovery_promises_only_eddsa() {
     let h = issuer().await;
     let discovery = h.get("/.well-known/openid-configuration", None).await.json;
     assert_eq!(discovery["id_token_signing_alg_values_supported"], serde_json::json!(["EdDSA"]));
-    let tokens = tokens(&h, "ada@example.com", "openid").await;
-    assert_eq!(jwt_part(tokens["id_token"].as_str().unwrap(), 0)["alg"], "EdDSA");
+    let tokens = h.device_tokens("ada@example.com", "openid").await;
+    assert_eq!(jwt_part(tokens.id(), 0)["alg"], "EdDSA");
 }
 
 #[tokio::test]
@@ -177,7 +137,7 @@ async fn a_short_or_malformed_rsa_key_is_a_configuration_error() {
 #[tokio::test]
 async fn failed_client_authentication_gets_a_basic_challenge() {
     let h = issuer().await;
-    let wrong = cli_form(&h, "/oidc/introspect", &[("token", "x"), ("client_id", "rs"), ("client_secret", "wrong")], vec![]).await;
+    let wrong = h.form("/oidc/introspect", &[("token", "x"), ("client_id", "resource-server"), ("client_secret", "wrong")]).await;
     assert_eq!((wrong.status.as_u16(), wrong.json["error"].as_str()), (401, Some("invalid_client")));
     assert!(wrong.header("www-authenticate").unwrap().starts_with("Basic realm="), "{:?}", wrong.header("www-authenticate"));
 }
@@ -185,14 +145,14 @@ async fn failed_client_authentication_gets_a_basic_challenge() {
 #[tokio::test]
 async fn a_malformed_basic_header_is_invalid_client_not_ignored() {
     let h = issuer().await;
-    let good = format!("Basic {}", base64_std(&format!("rs:{RS_SECRET}")));
-    let ok = cli_form(&h, "/oidc/introspect", &[("token", "x")], vec![("authorization", &good)]).await;
+    let good = format!("Basic {}", base64_std(&format!("resource-server:{RS_SECRET}")));
+    let ok = h.form_from(CLIENT_IP, "/oidc/introspect", &[("token", "x")], vec![("authorization", &good)]).await;
     assert_eq!(ok.status, 200, "{}", ok.text);
     // Each would otherwise fall back to the form's client_id and client_secret, which are right.
-    let form = [("token", "x"), ("client_id", "rs"), ("client_secret", RS_SECRET)];
-    let no_colon = format!("Basic {}", base64_std("rs"));
+    let form = [("token", "x"), ("client_id", "resource-server"), ("client_secret", RS_SECRET)];
+    let no_colon = format!("Basic {}", base64_std("resource-server"));
     for bad in ["Basic !!!not-base64", "Basic", no_colon.as_str(), "Basic Og=="] {
-        let res = cli_form(&h, "/oidc/introspect", &form, vec![("authorization", bad)]).await;
+        let res = h.form_from(CLIENT_IP, "/oidc/introspect", &form, vec![("authorization", bad)]).await;
         assert_eq!((res.status.as_u16(), res.json["error"].as_str()), (401, Some("invalid_client")), "{bad}: {}", res.text);
     }
 }
@@ -295,9 +255,9 @@ fn rsa_public_half(private: &str) -> String {
 #[tokio::test]
 async fn the_functions_that_only_publish_keys_publish_the_rsa_key_from_its_public_half() {
     let signing = rsa_issuer().await;
-    let ed_public = authfn::oauth::keys::JwtKeys::parse(&key_b64(7)).unwrap().jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
+    let ed_public = authfn::oauth::keys::JwtKeys::parse(&key_b64(5)).unwrap().jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
     let publishing = Harness::memory(&[
-        ("AUTHFN_PUBLIC_URL", "https://api.example.com"),
+        ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
         ("AUTHFN_OAUTH_CLIENTS", "cli"),
         ("AUTHFN_JWT_PUBLIC_KEYS", &ed_public),
         ("AUTHFN_JWT_RSA_PUBLIC_KEY", &rsa_public_half(RSA_KEY)),

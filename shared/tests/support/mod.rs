@@ -73,7 +73,8 @@ pub(crate) use for_each_store;
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const JSON: &str = "application/json";
 pub const TRUSTED_ORIGIN: &str = "https://app.example.com";
-const CLIENT_IP: &str = "203.0.113.7";
+/// The address a request comes from unless a test names another.
+pub const CLIENT_IP: &str = "203.0.113.7";
 
 pub fn key_b64(seed: u8) -> String {
     authfn::crypto::b64url(&[seed; 32])
