@@ -3,6 +3,7 @@
 
 mod args;
 mod config;
+mod mailbox;
 mod server;
 mod store;
 
@@ -66,12 +67,13 @@ async fn serve(addr: SocketAddr) -> Result<(), BoxError> {
     let (store, described) = store::open(DynamoTarget::from_lookup(lookup).as_ref()).await?;
     println!("authfn-dev: store: {described}");
     let client = authfn::federation::outbound::NativeHttpClient::new();
-    let app = Arc::new(App::new(config, store)?.with_http_client(Arc::new(client)));
+    let mailbox = Arc::new(mailbox::Mailbox::new());
+    let app = Arc::new(App::new(config, store)?.with_http_client(Arc::new(client)).with_mailer(mailbox.clone()));
 
     let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     println!("authfn-dev: listening on http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
     let log = server::LogFormat::from_setting(std::env::var("AUTHFN_DEV_LOG").ok().as_deref());
-    axum::serve(listener, server::router(app, log).into_make_service_with_connect_info::<SocketAddr>())
+    axum::serve(listener, server::router(app, log, mailbox).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())
         .await?;
     println!("authfn-dev: stopped");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use authfn::access_log::{LogLine, RequestLog};
 use authfn::{ApiError, App};
 use authfn::request::ClientIp;
+use axum::routing::get;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -15,6 +16,8 @@ use bytes::{Bytes, BytesMut};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderValue, Method};
 use http_body_util::BodyExt;
+
+use crate::mailbox::Mailbox;
 
 const DEMO_PAGE: &str = include_str!("../static/index.html");
 
@@ -49,12 +52,25 @@ impl LogFormat {
 struct Served {
     app: Arc<App>,
     log: LogFormat,
+    mailbox: Arc<Mailbox>,
 }
 
-pub(crate) fn router(app: Arc<App>, log: LogFormat) -> Router {
+pub(crate) fn router(app: Arc<App>, log: LogFormat, mailbox: Arc<Mailbox>) -> Router {
     // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
-    // dev server cannot drift from the deployed functions.
-    Router::new().fallback(serve).with_state(Served { app, log })
+    // dev server cannot drift from the deployed functions. The mailbox is the dev server's
+    // own route, which no deployment has.
+    Router::new().route("/dev/mailbox", get(list_mail)).fallback(serve).with_state(Served { app, log, mailbox })
+}
+
+/// `GET /dev/mailbox`: every mail the dev server sent, newest first, as JSON.
+async fn list_mail(State(served): State<Served>) -> Response {
+    let body = serde_json::to_string(&served.mailbox.messages()).unwrap_or_else(|_| "[]".into());
+    let mut res = Response::new(Body::from(body));
+    let h = res.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    res
 }
 
 /// Serves one request and prints its line, so a newcomer sees every call and why it failed.
@@ -186,5 +202,35 @@ mod tests {
         assert_eq!(read_capped(big, 16).await.unwrap().len(), 17);
         let small = Body::from("{}");
         assert_eq!(read_capped(small, 16).await.unwrap(), Bytes::from_static(b"{}"));
+    }
+
+    #[tokio::test]
+    async fn the_mailbox_lists_what_was_sent_newest_first_and_no_deployment_serves_it() {
+        use authfn::mail::{Mail, Mailer};
+        let (config, _) = crate::config::load(|_| None, 3000).unwrap();
+        let app = Arc::new(App::new(config, Arc::new(authfn::store::MemoryStore::new())).unwrap());
+        let mailbox = Arc::new(Mailbox::new());
+        for subject in ["Verify your address", "Reset your password"] {
+            let mail = Mail {
+                to: authfn::email::Email::parse("ada@example.com").unwrap(),
+                subject: subject.into(),
+                text: "https://app.example/#token=abc".into(),
+                html: String::new(),
+            };
+            mailbox.send(&mail).await.unwrap();
+        }
+        let served = Served { app: app.clone(), log: LogFormat::Human, mailbox };
+        let res = list_mail(State(served)).await;
+        assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        let listed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(listed[0]["subject"], "Reset your password");
+        assert_eq!(listed[1]["subject"], "Verify your address");
+        assert_eq!(listed[1]["to"], "ada@example.com");
+        assert_eq!(listed[1]["text"], "https://app.example/#token=abc");
+
+        // The same path through the code every function and the Worker run: not found.
+        let req = http::Request::get("/dev/mailbox").body(Bytes::new()).unwrap();
+        assert_eq!(app.route(req).await.status(), http::StatusCode::NOT_FOUND);
     }
 }

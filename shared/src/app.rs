@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError};
 use crate::endpoints::Endpoint;
 use crate::error::ApiError;
 use crate::federation::HttpClient;
+use crate::mail::Mailer;
 use crate::password::PasswordHasherConfig;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
@@ -21,7 +22,7 @@ use crate::{cors, csrf};
 /// gets authfn's JSON error rather than a platform page.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
 
-/// Everything a request needs: configuration, store, clock and outbound client. Built once per
+/// Everything a request needs: configuration, store, clock, outbound client and mailer. Built once per
 /// instance (function, isolate or dev server) and shared by every request it serves.
 pub struct App {
     pub(crate) config: Config,
@@ -29,6 +30,7 @@ pub struct App {
     pub(crate) passwords: PasswordHasherConfig,
     clock: Arc<dyn Clock>,
     http_client: Option<Arc<dyn HttpClient>>,
+    mailer: Option<Arc<dyn Mailer>>,
 }
 
 impl App {
@@ -36,7 +38,7 @@ impl App {
     /// set up from the configuration.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
         let passwords = PasswordHasherConfig::new(config.argon2).map_err(ConfigError::new)?;
-        Ok(App { config, store, passwords, clock: Arc::new(SystemClock), http_client: None })
+        Ok(App { config, store, passwords, clock: Arc::new(SystemClock), http_client: None, mailer: None })
     }
 
     /// Refuses, at start-up, to serve an endpoint that needs the token issuer's secrets from a
@@ -65,6 +67,19 @@ impl App {
 
     pub(crate) fn http_client(&self) -> Option<&dyn HttpClient> {
         self.http_client.as_deref()
+    }
+
+    /// Gives the app somewhere to send mail (the flows that prove an address need one).
+    pub fn with_mailer(mut self, mailer: Arc<dyn Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
+    }
+
+    /// Sends `mail`; a deployment without a mailer is misconfigured, not the client's fault.
+    #[allow(dead_code, reason = "the account-recovery flows that send mail are being built on this seam")]
+    pub(crate) async fn send_mail(&self, mail: &crate::mail::Mail) -> Result<(), ApiError> {
+        let mailer = self.mailer.as_deref().ok_or_else(|| ApiError::Internal("no mailer is configured".into()))?;
+        Ok(mailer.send(mail).await?)
     }
 
     /// How many argon2id runs (password hashes and verifications) this instance has made.

@@ -116,6 +116,9 @@ pub enum ApiError {
     },
     /// The store could not be reached or refused the request; nothing was changed.
     StoreUnavailable(Cause),
+    /// The mail provider could not be reached or refused the message; nothing that needed
+    /// the mail was kept.
+    MailUnavailable(Cause),
     /// No identity provider is configured under this name.
     UnknownProvider,
     /// The federation callback's `state` is unknown, used, expired, or from another browser.
@@ -191,7 +194,7 @@ impl ApiError {
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AccountLocked { .. } => StatusCode::LOCKED,
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            StoreUnavailable(_) | MailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             UnknownProvider => StatusCode::NOT_FOUND,
             InvalidState(_) | IdpError { .. } | CodeExchangeFailed { .. } => StatusCode::BAD_REQUEST,
             InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
@@ -227,6 +230,7 @@ impl ApiError {
             AccountLocked { .. } => "account_locked",
             RateLimited { .. } => "rate_limited",
             StoreUnavailable(_) => "store_unavailable",
+            MailUnavailable(_) => "mail_unavailable",
             UnknownProvider => "unknown_provider",
             InvalidState(_) => "invalid_state",
             IdpError { .. } => "idp_error",
@@ -269,6 +273,7 @@ impl ApiError {
             }
             RateLimited { retry_after } => format!("too many requests; retry in {} s", retry_after.as_secs()),
             StoreUnavailable(_) => "storage is unavailable; nothing was changed, retry shortly".into(),
+            MailUnavailable(_) => "mail could not be sent; nothing was changed, retry shortly".into(),
             UnknownProvider => "no identity provider is configured under this name".into(),
             InvalidState(why) => format!("this sign-in cannot be completed: {why}; start again"),
             IdpError { code } => format!("the identity provider ended the sign-in: {code}"),
@@ -319,7 +324,7 @@ impl ApiError {
             | ApiError::ClientLocked { retry_after } => {
                 Some(retry_after.as_secs())
             }
-            ApiError::StoreUnavailable(_) | ApiError::KeysUnavailable(_) => Some(1),
+            ApiError::StoreUnavailable(_) | ApiError::KeysUnavailable(_) | ApiError::MailUnavailable(_) => Some(1),
             _ => None,
         }
     }
@@ -337,6 +342,12 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(_) => ApiError::StoreUnavailable(Box::new(e)),
             StoreError::Corrupt(_) => ApiError::Internal(Box::new(e)),
         }
+    }
+}
+
+impl From<crate::mail::MailError> for ApiError {
+    fn from(e: crate::mail::MailError) -> Self {
+        ApiError::MailUnavailable(Box::new(e))
     }
 }
 
@@ -363,6 +374,7 @@ impl std::error::Error for ApiError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ApiError::StoreUnavailable(cause)
+            | ApiError::MailUnavailable(cause)
             | ApiError::IdpUnavailable(cause)
             | ApiError::KeysUnavailable(cause)
             | ApiError::Internal(cause) => Some(&**cause),
@@ -399,6 +411,14 @@ mod tests {
             Some("store unavailable: DynamoDB GetItem: could not connect: dispatch failure: connection refused")
         );
         assert!(!e.message().contains("refused") && !e.message().contains("GetItem"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_mail_outage_is_a_503_to_retry_with_its_cause_in_the_log_only() {
+        let e = ApiError::from(crate::mail::MailError::Unavailable(context("SES SendEmail", "throttled")));
+        assert_eq!((e.status(), e.code(), e.retry_after()), (StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable", Some(1)));
+        assert_eq!(e.cause_chain().as_deref(), Some("mail provider unavailable: SES SendEmail: throttled"));
+        assert!(!e.message().contains("SES") && !e.message().contains("throttled"), "{}", e.message());
     }
 
     #[tokio::test]

@@ -21,6 +21,7 @@ pub mod endpoints;
 pub mod error;
 pub mod federation;
 pub mod limits;
+pub mod mail;
 pub mod network;
 pub mod oauth;
 pub mod protocol;
