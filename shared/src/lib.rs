@@ -22,6 +22,7 @@ pub mod error;
 pub mod federation;
 pub mod limits;
 pub mod mail;
+pub mod mailed;
 pub mod network;
 pub mod oauth;
 pub mod protocol;

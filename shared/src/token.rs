@@ -70,6 +70,11 @@ impl TokenHash {
         Some(TokenHash(out))
     }
 
+    /// The digest's bytes, for comparing in constant time.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// Lower-case hex: how the hash is written to the store.
     pub fn to_hex(&self) -> String {
         self.0.iter().map(|b| format!("{b:02x}")).collect()

@@ -369,7 +369,10 @@ async fn resolve_user(app: &App, provider: &ProviderConfig, claims: &IdTokenClai
             return Err(ApiError::EmailDomainNotAllowed);
         }
         if let Some(existing) = app.store.user_by_email(&email).await? {
-            if !provider.link_by_email {
+            // Linking hands the account to whoever holds this address at the provider: only an
+            // address proven on this side too may be linked, or an attacker who signed up
+            // first with the victim's address would be handed the victim's sign-in.
+            if !provider.link_by_email || !existing.email_verified {
                 return Err(ApiError::AccountExists);
             }
             match app.store.link_identity(&identity, &existing.id).await? {
@@ -382,6 +385,8 @@ async fn resolve_user(app: &App, provider: &ProviderConfig, claims: &IdTokenClai
             email,
             password_hash: None,
             created_at: app.now(),
+            // Only a provider-verified address gets this far.
+            email_verified: true,
             session_epoch: 0,
         };
         let (session, token) = app.new_session(&record)?;

@@ -21,6 +21,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         email: creds.email,
         password_hash: Some(hash),
         created_at: app.now(),
+        email_verified: false,
         session_epoch: 0,
     };
     let (session, token) = app.new_session(&user)?;

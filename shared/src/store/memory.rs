@@ -18,6 +18,16 @@ struct Tables {
     devices: HashMap<TokenHash, DeviceAuthorization>,
     refresh_tokens: HashMap<TokenHash, RefreshTokenRecord>,
     revoked_families: HashMap<String, UnixTime>,
+    challenges: HashMap<ChallengeKey, EmailChallenge>,
+}
+
+impl Tables {
+    /// The challenge `proof` names, if it is still the live one under its key.
+    fn live_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> Option<&EmailChallenge> {
+        self.challenges
+            .get(&proof.key)
+            .filter(|c| c.token_hash == proof.token_hash && is_live(c.expires_at, now))
+    }
 }
 
 /// A [`Store`] in this process's memory: lost when it exits, shared by nothing else.
@@ -297,5 +307,85 @@ impl Store for MemoryStore {
     async fn delete_counter(&self, key: &CounterKey) -> StoreResult<()> {
         self.lock().counters.remove(key);
         Ok(())
+    }
+
+    async fn put_challenge(&self, challenge: &EmailChallenge) -> StoreResult<()> {
+        self.lock().challenges.insert(challenge.key.clone(), challenge.clone());
+        Ok(())
+    }
+
+    async fn challenge(&self, key: &ChallengeKey, now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
+        Ok(self.lock().challenges.get(key).filter(|c| is_live(c.expires_at, now)).cloned())
+    }
+
+    async fn challenge_by_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
+        let t = self.lock();
+        Ok(t.challenges.values().find(|c| &c.token_hash == token_hash && is_live(c.expires_at, now)).cloned())
+    }
+
+    async fn count_challenge_failure(&self, proof: &ChallengeProof, max_failures: u32, now: UnixTime) -> StoreResult<Option<u32>> {
+        let mut t = self.lock();
+        let Some(failures) = t.live_challenge(proof, now).map(|c| c.failures + 1) else {
+            return Ok(None);
+        };
+        if failures >= max_failures {
+            t.challenges.remove(&proof.key);
+        } else if let Some(c) = t.challenges.get_mut(&proof.key) {
+            c.failures = failures;
+        }
+        Ok(Some(failures))
+    }
+
+    async fn take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<bool> {
+        let mut t = self.lock();
+        if t.live_challenge(proof, now).is_none() {
+            return Ok(false);
+        }
+        t.challenges.remove(&proof.key);
+        Ok(true)
+    }
+
+    async fn complete_sign_up(
+        &self,
+        proof: &ChallengeProof,
+        user: &UserRecord,
+        first_session: &SessionRecord,
+        now: UnixTime,
+    ) -> StoreResult<SignUpOutcome> {
+        let mut t = self.lock();
+        if t.live_challenge(proof, now).is_none() {
+            return Ok(SignUpOutcome::ChallengeGone);
+        }
+        if t.emails.contains_key(&user.email.hash()) || t.users.contains_key(&user.id) {
+            return Ok(SignUpOutcome::EmailTaken);
+        }
+        t.challenges.remove(&proof.key);
+        t.emails.insert(user.email.hash(), user.id.clone());
+        t.users.insert(user.id.clone(), user.clone());
+        t.sessions.insert(first_session.token_hash, first_session.clone());
+        Ok(SignUpOutcome::Created)
+    }
+
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &PasswordHashString,
+        proof: Option<&ChallengeProof>,
+        now: UnixTime,
+    ) -> StoreResult<Option<u64>> {
+        let mut t = self.lock();
+        if proof.is_some_and(|p| t.live_challenge(p, now).is_none()) || !t.users.contains_key(user_id) {
+            return Ok(None);
+        }
+        if let Some(p) = proof {
+            t.challenges.remove(&p.key);
+        }
+        let Some(user) = t.users.get_mut(user_id) else { return Ok(None) };
+        user.password_hash = Some(password_hash.clone());
+        user.session_epoch += 1;
+        user.email_verified |= proof.is_some();
+        let epoch = user.session_epoch;
+        t.sessions.retain(|_, s| &s.user_id != user_id);
+        Ok(Some(epoch))
     }
 }

@@ -32,6 +32,9 @@ pub struct UserRecord {
     pub password_hash: Option<PasswordHashString>,
     /// When the account was made.
     pub created_at: UnixTime,
+    /// Whether the address has been proven: by a mailed link or code, or by an identity
+    /// provider that says it verified it. Only a proven address may be linked to by email.
+    pub email_verified: bool,
     /// Bumped by "sign out everywhere". A session is valid only while it carries the user's
     /// current epoch, so revoking every session is one conditional write, immediately
     /// consistent, however many session records exist.
@@ -218,10 +221,134 @@ impl CounterKey {
         &self.0
     }
 
+    /// Mails sent to one address (by its hash, never the address), whatever they were for:
+    /// nobody can mail-bomb an address through authfn.
+    pub fn mail_to(email: &Email) -> Self {
+        CounterKey(format!("mail#{}", email.hash().to_hex()))
+    }
+
     /// Failed authentications as a confidential OAuth client, from one network.
     pub fn client_auth_failures(client_id: &str, network: &str) -> Self {
         CounterKey(format!("client-failures#{client_id}#{network}"))
     }
+}
+
+/// The key of an [`EmailChallenge`]: what it is for, and whose it is. One live challenge per
+/// key, so a new mail voids the one before it. Built only by the constructors below.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChallengeKey(String);
+
+impl ChallengeKey {
+    /// A sign-up waiting for its address to be proven: keyed by the address, so a newer sign-up
+    /// for it replaces an older one and nobody can hold an address by signing up first.
+    pub fn sign_up(email: &Email) -> Self {
+        ChallengeKey(format!("verify#{}", email.hash().to_hex()))
+    }
+
+    /// A password reset for the account with this address.
+    pub fn password_reset(email: &Email) -> Self {
+        ChallengeKey(format!("reset#{}", email.hash().to_hex()))
+    }
+
+    /// A one-time sign-in code for the account with this address.
+    pub fn sign_in_code(email: &Email) -> Self {
+        ChallengeKey(format!("code#{}", email.hash().to_hex()))
+    }
+
+    /// A change of this user's address, proven at the new address: keyed by the user, so a
+    /// second change voids the first whatever address it was to.
+    pub fn email_change(user_id: &UserId) -> Self {
+        ChallengeKey(format!("change-email#{}", user_id.as_str()))
+    }
+
+    /// A key as stored; only stores call this, with a value a constructor above made.
+    pub fn from_stored(s: String) -> Self {
+        ChallengeKey(s)
+    }
+
+    /// The key as stored. It never holds an address, only its hash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// What proving a mailed challenge does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChallengeAction {
+    /// Creates this account (the sign-up's id and password hash, made when it was asked for).
+    SignUp {
+        /// The id the new account will have.
+        user_id: UserId,
+        /// The password chosen at sign-up, hashed then.
+        password_hash: PasswordHashString,
+    },
+    /// Lets the account set a new password.
+    ResetPassword {
+        /// The account whose password is reset.
+        user_id: UserId,
+    },
+    /// Signs the account in.
+    SignIn {
+        /// The account signed in.
+        user_id: UserId,
+    },
+    /// Moves the account to the challenge's address.
+    ChangeEmail {
+        /// The account whose address changes.
+        user_id: UserId,
+    },
+}
+
+/// A mailed secret waiting to be proven: a 32-byte link token and a 6-digit code, both stored
+/// only as hashes, for one [`ChallengeAction`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChallenge {
+    /// Whose challenge it is and what for: one live challenge per key.
+    pub key: ChallengeKey,
+    /// The address the mail went to (for an email change, the new address).
+    pub email: Email,
+    /// SHA-256 of the link token. Also names this challenge among those its key has had: a
+    /// replaced challenge is not found by it.
+    pub token_hash: TokenHash,
+    /// The code, keyed-hashed (`mailed::code_hash`): six digits fall to a plain hash at once.
+    pub code_hash: TokenHash,
+    /// Wrong codes presented so far; at the limit the challenge is deleted.
+    pub failures: u32,
+    /// What proving it does.
+    pub action: ChallengeAction,
+    /// When it was mailed.
+    pub created_at: UnixTime,
+    /// When it lapses: from then on it reads as absent.
+    pub expires_at: UnixTime,
+}
+
+impl EmailChallenge {
+    /// The proof that names this challenge (and no later one under its key).
+    pub fn proof(&self) -> ChallengeProof {
+        ChallengeProof { key: self.key.clone(), token_hash: self.token_hash }
+    }
+}
+
+/// One particular challenge: its key and its token hash. A write that takes a challenge takes
+/// it only if it is still this one, live, under its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChallengeProof {
+    /// The challenge's key.
+    pub key: ChallengeKey,
+    /// Its link token's hash.
+    pub token_hash: TokenHash,
+}
+
+/// What [`Store::complete_sign_up`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpOutcome {
+    /// The challenge was taken, and the user and its first session written.
+    Created,
+    /// The challenge is gone (used, replaced, expired): nothing was written.
+    ChallengeGone,
+    /// The address (or the user id) has an account already: nothing was written, and the
+    /// challenge is left for the caller to take.
+    EmailTaken,
 }
 
 /// What a write that must not overwrite did.
@@ -356,6 +483,51 @@ pub trait Store: Send + Sync {
 
     /// Deletes the counter. Deleting an absent counter is not an error.
     async fn delete_counter(&self, key: &CounterKey) -> StoreResult<()>;
+
+    /// Stores a challenge under its key, replacing whatever was there: the replaced one's link
+    /// and code stop working at once. Its TTL is `expires_at`.
+    async fn put_challenge(&self, challenge: &EmailChallenge) -> StoreResult<()>;
+
+    /// The live challenge under this key.
+    async fn challenge(&self, key: &ChallengeKey, now: UnixTime) -> StoreResult<Option<EmailChallenge>>;
+
+    /// The live challenge whose link token hashes to `token_hash`, if it is still the one
+    /// under its key (a replaced challenge is not found). Strongly consistent: a link followed
+    /// the moment its mail arrives finds it.
+    async fn challenge_by_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<EmailChallenge>>;
+
+    /// Counts one wrong code against the challenge `proof` names, if it is still live under its
+    /// key; when the count reaches `max_failures` the challenge is deleted instead. Returns the
+    /// failures counted so far, or `None` if the challenge was gone. Atomic: of `max_failures`
+    /// concurrent wrong codes, the last one counted deletes it and none goes uncounted.
+    async fn count_challenge_failure(&self, proof: &ChallengeProof, max_failures: u32, now: UnixTime) -> StoreResult<Option<u32>>;
+
+    /// Deletes the challenge `proof` names if it is still live under its key. Of two
+    /// concurrent takers exactly one gets `true`: a link or code works once.
+    async fn take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<bool>;
+
+    /// Proves a sign-up: takes the challenge, and creates the user (its email claim) and its
+    /// first session, in one atomic write. Nothing is written unless all of it is.
+    async fn complete_sign_up(
+        &self,
+        proof: &ChallengeProof,
+        user: &UserRecord,
+        first_session: &SessionRecord,
+        now: UnixTime,
+    ) -> StoreResult<SignUpOutcome>;
+
+    /// Sets the user's password and bumps its session epoch (ending every session and
+    /// refresh-token family it has), in one atomic write. With `proof` the challenge is taken
+    /// in the same write, and the address counts as proven (the mail reached its owner); the
+    /// write happens only if the challenge is still live. Returns the user's new session epoch,
+    /// or `None` (nothing written) if the user or the challenge is gone.
+    async fn set_password(
+        &self,
+        user_id: &UserId,
+        password_hash: &PasswordHashString,
+        proof: Option<&ChallengeProof>,
+        now: UnixTime,
+    ) -> StoreResult<Option<u64>>;
 }
 
 /// Whether a record with this expiry is still live at `now`. Expiry is exclusive: a record

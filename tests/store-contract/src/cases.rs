@@ -30,6 +30,7 @@ pub fn user(email: &str) -> UserRecord {
         email: Email::parse(email).unwrap(),
         password_hash: Some(PasswordHashString::from_stored("x".into())),
         created_at: T0,
+        email_verified: false,
         session_epoch: 0,
     }
 }

@@ -40,6 +40,8 @@ impl UserRow {
             email: Email::from_stored(self.email),
             password_hash: self.password_hash.map(PasswordHashString::from_stored),
             created_at: UnixTime(self.created_at),
+            // PLACEHOLDER (h-cloudflare stores and reads it).
+            email_verified: false,
             session_epoch: unsigned(self.session_epoch, "user session_epoch")?,
         })
     }

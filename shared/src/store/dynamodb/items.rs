@@ -216,6 +216,8 @@ pub(super) fn decode_user(id: &UserId, item: &Item) -> StoreResult<UserRecord> {
         email: Email::from_stored(d.string("email")?),
         password_hash: d.optional_string("password_hash")?.map(PasswordHashString::from_stored),
         created_at: d.time("created_at")?,
+        // PLACEHOLDER (h-dynamodb stores and reads it).
+        email_verified: false,
         session_epoch: d.number("session_epoch")?,
     })
 }
