@@ -34,6 +34,9 @@ enum Flag {
     IssuerSecrets,
     /// A cross-site navigation by design, so no `Origin` check (see [`Endpoint::is_csrf_exempt`]).
     CsrfExempt,
+    /// It sends mail, so its runtime must give the app a mailer, and its function may call the
+    /// mail provider (on AWS: `ses:SendEmail` on the sending identity, and nothing else may).
+    SendsMail,
 }
 
 /// One row of the table.
@@ -94,7 +97,7 @@ macro_rules! endpoints {
 
 endpoints! {
     // Variant          = "function crate"       [methods]   "path"                                 => handler [flags]
-    SignUp              = "sign-up"              [POST]      "/auth/sign-up"                        => sign_up::handle;
+    SignUp              = "sign-up"              [POST]      "/auth/sign-up"                        => sign_up::handle [SendsMail];
     SignIn              = "sign-in"              [POST]      "/auth/sign-in"                        => sign_in::handle;
     SignOut             = "sign-out"             [POST]      "/auth/sign-out"                       => sign_out::one;
     SignOutAll          = "sign-out-all"         [POST]      "/auth/sign-out/all"                   => sign_out::all;
@@ -185,6 +188,12 @@ impl Endpoint {
     /// protection is `state` plus the browser-binding cookie, checked by the endpoint.
     pub fn is_csrf_exempt(self) -> bool {
         self.spec().flags.contains(&Flag::CsrfExempt)
+    }
+
+    /// Whether it sends mail (address proofs, resets, notices), so its runtime must give the
+    /// app a mailer and its function may call the mail provider.
+    pub fn sends_mail(self) -> bool {
+        self.spec().flags.contains(&Flag::SendsMail)
     }
 
     /// The name of the function crate (`functions/<name>`), its binary, and the deployed function.
