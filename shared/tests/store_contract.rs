@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use authfn::store::dynamodb::DynamoStore;
 use authfn::store::{CounterKey, FederatedIdentity, MemoryStore, Store, StoreError};
 use authfn::token::UserId;
-use authfn_store_contract::cases::{T0, federated_user, session_of, user};
+use authfn_store_contract::cases::{T0, federated_user, session_of, sign_up_challenge, user};
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 
@@ -121,16 +121,56 @@ fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
     }
 }
 
-/// The DynamoDB table's keys hold no email address, only its hash (`EMAIL#<sha256 hex>`).
-#[tokio::test]
-#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
-async fn dynamodb_keys_hold_no_email_address() {
+/// A DynamoDB test store on a fresh table.
+async fn fresh_dynamo_store() -> DynamoStore {
     let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT").expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset");
     let table = format!("authfn-test-{}", UserId::generate().unwrap());
     let store = DynamoStore::connect_with(local_aws(), table, Some(endpoint)).await;
     store.create_table_if_missing().await.unwrap();
+    store
+}
+
+/// A user item written before addresses were proven has no `email_verified`: it reads as
+/// unproven (so LINK_BY_EMAIL does not link to it), and a reset with a mailed proof proves it.
+#[tokio::test]
+#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+async fn dynamodb_users_from_before_email_verification_read_as_unproven() {
+    let store = fresh_dynamo_store().await;
+    let old = user("old-timer@example.com");
+    store.create_user(&old, &session_of(&old)).await.unwrap();
+    let (client, table) = store.raw();
+    let key = aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{}", old.id.as_str()));
+    // As the store wrote users before the attribute existed.
+    client
+        .update_item()
+        .table_name(table)
+        .key("pk", key.clone())
+        .update_expression("REMOVE email_verified")
+        .send()
+        .await
+        .unwrap();
+    let item = client.get_item().table_name(table).key("pk", key).send().await.unwrap().item.unwrap();
+    assert!(!item.contains_key("email_verified"), "{:?}", item.keys());
+
+    assert_eq!(store.user_by_id(&old.id).await.unwrap(), Some(old.clone()));
+    assert!(!store.user_by_email(&old.email).await.unwrap().unwrap().email_verified);
+
+    let reset = authfn_store_contract::cases::reset_challenge(&old);
+    store.put_challenge(&reset).await.unwrap();
+    let new_password = authfn_store_contract::cases::new_password();
+    assert_eq!(store.set_password(&old.id, &new_password, Some(&reset.proof()), T0).await.unwrap(), Some(1));
+    assert!(store.user_by_id(&old.id).await.unwrap().unwrap().email_verified);
+}
+
+/// The DynamoDB table's keys hold no email address, only its hash (`EMAIL#<sha256 hex>`).
+#[tokio::test]
+#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+async fn dynamodb_keys_hold_no_email_address() {
+    let store = fresh_dynamo_store().await;
     let grace = user("grace.hopper@example.com");
     store.create_user(&grace, &session_of(&grace)).await.unwrap();
+    let ada = user("ada.lovelace@example.com");
+    store.put_challenge(&sign_up_challenge(&ada)).await.unwrap();
     let ferdinand = federated_user("ferdinand@example.com");
     let identity = FederatedIdentity { issuer: "https://idp.example".into(), subject: "f".into() };
     store.create_federated_user(&ferdinand, &identity, &session_of(&ferdinand)).await.unwrap();
@@ -140,6 +180,6 @@ async fn dynamodb_keys_hold_no_email_address() {
     let keys: Vec<String> = items.iter().filter_map(|i| i.get("pk")?.as_s().ok().cloned()).collect();
     assert!(keys.iter().any(|k| k == &format!("EMAIL#{}", grace.email.hash().to_hex())), "{keys:?}");
     for key in &keys {
-        assert!(!key.contains("grace") && !key.contains("ferdinand") && !key.contains('@'), "{key}");
+        assert!(!key.contains("grace") && !key.contains("ada") && !key.contains("ferdinand") && !key.contains('@'), "{key}");
     }
 }

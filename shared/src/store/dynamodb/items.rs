@@ -47,6 +47,14 @@ pub(super) fn counter_key(key: &CounterKey) -> String {
     format!("COUNTER#{}", key.as_str())
 }
 
+pub(super) fn challenge_key(key: &ChallengeKey) -> String {
+    format!("CHALLENGE#{}", key.as_str())
+}
+
+pub(super) fn challenge_token_key(token_hash: &TokenHash) -> String {
+    format!("CHALLENGETOKEN#{}", token_hash.to_hex())
+}
+
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -69,6 +77,7 @@ pub(super) fn user_item(user: &UserRecord) -> Item {
     if let Some(hash) = &user.password_hash {
         item.insert("password_hash".into(), s(hash.as_str()));
     }
+    item.insert("email_verified".into(), AttributeValue::Bool(user.email_verified));
     item
 }
 
@@ -216,9 +225,73 @@ pub(super) fn decode_user(id: &UserId, item: &Item) -> StoreResult<UserRecord> {
         email: Email::from_stored(d.string("email")?),
         password_hash: d.optional_string("password_hash")?.map(PasswordHashString::from_stored),
         created_at: d.time("created_at")?,
-        // PLACEHOLDER (h-dynamodb stores and reads it).
-        email_verified: false,
+        // Absent on users written before addresses were proven: unproven.
+        email_verified: d.optional_bool("email_verified")?.unwrap_or(false),
         session_epoch: d.number("session_epoch")?,
+    })
+}
+
+const SIGN_UP: &str = "sign_up";
+const RESET_PASSWORD: &str = "reset_password";
+const SIGN_IN: &str = "sign_in";
+const CHANGE_EMAIL: &str = "change_email";
+
+pub(super) fn challenge_item(challenge: &EmailChallenge) -> Item {
+    let (action, user_id, password_hash) = match &challenge.action {
+        ChallengeAction::SignUp { user_id, password_hash } => (SIGN_UP, user_id, Some(password_hash)),
+        ChallengeAction::ResetPassword { user_id } => (RESET_PASSWORD, user_id, None),
+        ChallengeAction::SignIn { user_id } => (SIGN_IN, user_id, None),
+        ChallengeAction::ChangeEmail { user_id } => (CHANGE_EMAIL, user_id, None),
+    };
+    let mut item = HashMap::from([
+        (PK.into(), s(challenge_key(&challenge.key))),
+        ("email".into(), s(challenge.email.as_str())),
+        ("token_hash".into(), s(challenge.token_hash.to_hex())),
+        ("code_hash".into(), s(challenge.code_hash.to_hex())),
+        ("failures".into(), n(challenge.failures)),
+        ("action".into(), s(action)),
+        ("user_id".into(), s(user_id.as_str())),
+        ("created_at".into(), time(challenge.created_at)),
+        (TTL.into(), time(challenge.expires_at)),
+    ]);
+    if let Some(hash) = password_hash {
+        item.insert("password_hash".into(), s(hash.as_str()));
+    }
+    item
+}
+
+/// Finds a challenge by its link token: names the key the token was issued under. A later
+/// challenge under that key does not remove it, so a read must check the token still matches.
+pub(super) fn challenge_token_item(challenge: &EmailChallenge) -> Item {
+    HashMap::from([
+        (PK.into(), s(challenge_token_key(&challenge.token_hash))),
+        ("challenge_key".into(), s(challenge.key.as_str())),
+        (TTL.into(), time(challenge.expires_at)),
+    ])
+}
+
+pub(super) fn decode_challenge(key: &ChallengeKey, item: &Item) -> StoreResult<EmailChallenge> {
+    let d = Decoder::new("challenge", item);
+    let user_id = UserId::from_stored(d.string("user_id")?);
+    let action = match d.string("action")?.as_str() {
+        SIGN_UP => ChallengeAction::SignUp {
+            user_id,
+            password_hash: PasswordHashString::from_stored(d.string("password_hash")?),
+        },
+        RESET_PASSWORD => ChallengeAction::ResetPassword { user_id },
+        SIGN_IN => ChallengeAction::SignIn { user_id },
+        CHANGE_EMAIL => ChallengeAction::ChangeEmail { user_id },
+        _ => return Err(d.corrupt("action", "is unknown")),
+    };
+    Ok(EmailChallenge {
+        key: key.clone(),
+        email: Email::from_stored(d.string("email")?),
+        token_hash: d.hash("token_hash")?,
+        code_hash: d.hash("code_hash")?,
+        failures: d.number("failures")?,
+        action,
+        created_at: d.time("created_at")?,
+        expires_at: d.time(TTL)?,
     })
 }
 
@@ -282,5 +355,17 @@ impl<'a> Decoder<'a> {
 
     pub(super) fn time(&self, name: &str) -> StoreResult<UnixTime> {
         self.number(name).map(UnixTime)
+    }
+
+    pub(super) fn hash(&self, name: &str) -> StoreResult<TokenHash> {
+        TokenHash::from_hex(&self.string(name)?).ok_or_else(|| self.corrupt(name, "is not a hash"))
+    }
+
+    pub(super) fn optional_bool(&self, name: &str) -> StoreResult<Option<bool>> {
+        match self.item.get(name) {
+            None => Ok(None),
+            Some(AttributeValue::Bool(v)) => Ok(Some(*v)),
+            Some(_) => Err(self.corrupt(name, "is not a boolean")),
+        }
     }
 }

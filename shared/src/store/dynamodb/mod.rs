@@ -2,7 +2,7 @@
 //!
 //! | `pk`                      | attributes                                                  | `ttl`             |
 //! |---------------------------|-------------------------------------------------------------|-------------------|
-//! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `session_epoch` | none |
+//! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `email_verified` (absent on users from before it: unproven), `session_epoch` | none |
 //! | `EMAIL#<sha256(normalised email) hex>` | `user_id` (the key holds no address: `Email::hash`) | none |
 //! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `expires_at`, `idle_expires_at`, `renewed_at`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
 //! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
@@ -12,6 +12,8 @@
 //! | `USERCODE#<user code hash hex>` | `device_code_hash` (claims the user code while live; the code itself is never stored) | the code's end |
 //! | `REFRESH#<token hash hex>`| `family_id`, `user_id`, `client_id`, `scope`, `user_epoch`, `active`, `family_expires_at` | the token's end |
 //! | `FAMILY#<family id>`      | `revoked`: a revoked refresh-token family                   | the family's end  |
+//! | `CHALLENGE#<challenge key>` | `email`, `token_hash`, `code_hash`, `failures`, `action`, `user_id`, `password_hash` (sign-ups only), `created_at` (the key holds no address, only its hash) | the challenge's end |
+//! | `CHALLENGETOKEN#<token hash hex>` | `challenge_key`: where the challenge with this link token was put (a later one under that key has another token, so this finds nothing) | the challenge's end |
 //!
 //! Users and their email claims never expire, so they carry no `ttl`: DynamoDB only deletes
 //! items whose `ttl` is set. Everything else does, so abandoned sessions and counters clean

@@ -9,10 +9,28 @@ use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteReques
 use super::items::*;
 use super::*;
 
+/// How a conditional transaction ended.
+pub(super) enum Transaction {
+    /// Every item was written.
+    Written,
+    /// Nothing was written: a condition failed.
+    Refused(Failed),
+}
+
+/// Which items of a refused transaction had a failed condition, by their position in it.
+pub(super) struct Failed(Vec<bool>);
+
+impl Failed {
+    /// Whether the condition of the item at `index` failed.
+    pub(super) fn at(&self, index: usize) -> bool {
+        self.0.get(index).copied().unwrap_or(false)
+    }
+}
+
 /// BatchWriteItem's limit on requests per call.
 const BATCH_WRITE_LIMIT: usize = 25;
-/// Sign-up transactions cancelled by a conflicting concurrent transaction are retried: they
-/// wrote nothing, and the retry learns whether the other one took the email.
+/// Transactions cancelled by a conflicting concurrent transaction are retried: they wrote
+/// nothing, and the retry learns whether the other one took the email (or the challenge).
 const TRANSACTION_ATTEMPTS: usize = 3;
 /// Re-sends of BatchWriteItem's unprocessed deletes (DynamoDB hands them back when throttled).
 const UNPROCESSED_RETRIES: u32 = 3;
@@ -64,22 +82,34 @@ impl DynamoStore {
 
     /// Runs a transaction whose conditions all say "absent": `AlreadyExists` when one failed.
     pub(super) async fn transact_insert(&self, items: Vec<TransactWriteItem>) -> StoreResult<Insert> {
+        Ok(match self.transact(items).await? {
+            Transaction::Written => Insert::Inserted,
+            Transaction::Refused(_) => Insert::AlreadyExists,
+        })
+    }
+
+    /// Runs a conditional transaction: all of it is written, or none of it and the answer says
+    /// which items' conditions failed. One cancelled only by a conflicting concurrent
+    /// transaction wrote nothing and is retried: the retry learns what the other one did.
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Transaction> {
         let mut attempts_left = TRANSACTION_ATTEMPTS;
         loop {
             attempts_left -= 1;
             // The SDK gives each call an idempotency token, so its own retry of a transaction
             // that did land (say, after a timeout) succeeds rather than hitting our condition.
             let err = match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
-                Ok(_) => return Ok(Insert::Inserted),
+                Ok(_) => return Ok(Transaction::Written),
                 Err(err) => err,
             };
             if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
                 let reasons = cancelled.cancellation_reasons();
-                let has = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
-                if has("ConditionalCheckFailed") {
-                    return Ok(Insert::AlreadyExists);
+                // One reason per item, in order; an item that did not fail has the code "None".
+                let failed: Vec<bool> =
+                    reasons.iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
+                if failed.contains(&true) {
+                    return Ok(Transaction::Refused(Failed(failed)));
                 }
-                if has("TransactionConflict") && attempts_left > 0 {
+                if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) && attempts_left > 0 {
                     continue;
                 }
             }

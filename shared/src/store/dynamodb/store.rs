@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
 
 use super::items::*;
+use super::requests::Transaction;
 use super::*;
 
 /// How often the increment loop may lose the race to recreate an expired counter. Each loss
@@ -381,48 +382,234 @@ impl Store for DynamoStore {
         self.delete(counter_key(key)).await
     }
 
-    // PLACEHOLDER (being built on branch h-dynamodb): the mailed-challenge records.
-    async fn put_challenge(&self, _challenge: &EmailChallenge) -> StoreResult<()> {
-        Err(not_yet())
+    async fn put_challenge(&self, challenge: &EmailChallenge) -> StoreResult<()> {
+        // The challenge replaces whatever its key held; the replaced one's token item stays
+        // until its TTL, pointing at a key whose token is no longer its own, so it finds
+        // nothing. Together, so a link is never mailed for a challenge its token cannot find.
+        let items = vec![
+            self.transact_put(challenge_item(challenge), None)?,
+            self.transact_put(challenge_token_item(challenge), None)?,
+        ];
+        match self.transact(items).await? {
+            Transaction::Written => Ok(()),
+            Transaction::Refused(_) => Err(StoreError::Unavailable("DynamoDB refused an unconditional write".into())),
+        }
     }
 
-    async fn challenge(&self, _key: &ChallengeKey, _now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
-        Err(not_yet())
+    async fn challenge(&self, key: &ChallengeKey, now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
+        let Some(item) = self.get(challenge_key(key)).await? else { return Ok(None) };
+        let challenge = decode_challenge(key, &item)?;
+        Ok(is_live(challenge.expires_at, now).then_some(challenge))
     }
 
-    async fn challenge_by_token(&self, _token_hash: &TokenHash, _now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
-        Err(not_yet())
+    async fn challenge_by_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
+        // Two strongly consistent reads, not an index: a link followed the moment its mail
+        // arrives must find the challenge, and a global index may not have it yet.
+        let Some(pointer) = self.get(challenge_token_key(token_hash)).await? else { return Ok(None) };
+        let key = ChallengeKey::from_stored(Decoder::new("challenge token", &pointer).string("challenge_key")?);
+        let challenge = self.challenge(&key, now).await?;
+        Ok(challenge.filter(|c| c.token_hash == *token_hash))
     }
 
-    async fn count_challenge_failure(&self, _proof: &ChallengeProof, _max_failures: u32, _now: UnixTime) -> StoreResult<Option<u32>> {
-        Err(not_yet())
+    async fn count_challenge_failure(&self, proof: &ChallengeProof, max_failures: u32, now: UnixTime) -> StoreResult<Option<u32>> {
+        let last = max_failures.saturating_sub(1);
+        // Below the last allowed failure: ADD counts it, atomically, if the challenge is still
+        // this one and live.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(challenge_key(&proof.key)))
+            .update_expression("ADD #failures :one")
+            .condition_expression(format!("{LIVE_CHALLENGE} AND #failures < :last"))
+            .set_expression_attribute_names(Some(live_challenge_names()))
+            .expression_attribute_names("#failures", "failures")
+            .set_expression_attribute_values(Some(live_challenge_values(proof, now)))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":last", n(last))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match counted {
+            Ok(out) => {
+                let failures = Decoder::new("challenge", &out.attributes.unwrap_or_default()).number("failures")?;
+                return Ok(Some(failures));
+            }
+            Err(err) if condition_failed(&err) => {}
+            Err(err) => return Err(unavailable("UpdateItem", err)),
+        }
+        // Gone, or this is the last failure: then it deletes the challenge. Of concurrent
+        // wrong codes at the last count, only one finds it to delete; the others find it gone.
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(challenge_key(&proof.key)))
+            .condition_expression(format!("{LIVE_CHALLENGE} AND #failures >= :last"))
+            .set_expression_attribute_names(Some(live_challenge_names()))
+            .expression_attribute_names("#failures", "failures")
+            .set_expression_attribute_values(Some(live_challenge_values(proof, now)))
+            .expression_attribute_values(":last", n(last))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match deleted {
+            Ok(out) => {
+                let before: u32 = Decoder::new("challenge", &out.attributes.unwrap_or_default()).number("failures")?;
+                Ok(Some(before.saturating_add(1)))
+            }
+            Err(err) if condition_failed(&err) => Ok(None),
+            Err(err) => Err(unavailable("DeleteItem", err)),
+        }
     }
 
-    async fn take_challenge(&self, _proof: &ChallengeProof, _now: UnixTime) -> StoreResult<bool> {
-        Err(not_yet())
+    async fn take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<bool> {
+        // Its token item stays until its TTL: it points at a key that no longer holds it.
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(challenge_key(&proof.key)))
+            .condition_expression(LIVE_CHALLENGE)
+            .set_expression_attribute_names(Some(live_challenge_names()))
+            .set_expression_attribute_values(Some(live_challenge_values(proof, now)))
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("DeleteItem", err)),
+        }
     }
 
     async fn complete_sign_up(
         &self,
-        _proof: &ChallengeProof,
-        _user: &UserRecord,
-        _first_session: &SessionRecord,
-        _now: UnixTime,
+        proof: &ChallengeProof,
+        user: &UserRecord,
+        first_session: &SessionRecord,
+        now: UnixTime,
     ) -> StoreResult<SignUpOutcome> {
-        Err(not_yet())
+        // create_user's three items, and the challenge's delete, in one transaction.
+        let absent = Some("attribute_not_exists(pk)");
+        let items = vec![
+            self.transact_take_challenge(proof, now)?,
+            self.transact_put(email_item(user), absent)?,
+            self.transact_put(user_item(user), absent)?,
+            self.transact_put(session_item(first_session), None)?,
+        ];
+        Ok(match self.transact(items).await? {
+            Transaction::Written => SignUpOutcome::Created,
+            // The challenge first: a used link is answered as used, whoever has the address.
+            Transaction::Refused(failed) if failed.at(0) => SignUpOutcome::ChallengeGone,
+            Transaction::Refused(_) => SignUpOutcome::EmailTaken,
+        })
     }
 
     async fn set_password(
         &self,
-        _user_id: &UserId,
-        _password_hash: &PasswordHashString,
-        _proof: Option<&ChallengeProof>,
-        _now: UnixTime,
+        user_id: &UserId,
+        password_hash: &PasswordHashString,
+        proof: Option<&ChallengeProof>,
+        now: UnixTime,
     ) -> StoreResult<Option<u64>> {
-        Err(not_yet())
+        let epoch = match proof {
+            None => self.set_password_alone(user_id, password_hash).await?,
+            Some(proof) => self.set_password_taking(user_id, password_hash, proof, now).await?,
+        };
+        if epoch.is_some() {
+            // The new epoch has ended every session already; deleting their records is
+            // tidying up, and its failure must not report a change that was made as failed.
+            if let Ok(keys) = self.session_keys_of(user_id).await {
+                let _tidied = self.delete_all(keys).await;
+            }
+        }
+        Ok(epoch)
     }
 }
 
-fn not_yet() -> StoreError {
-    StoreError::Unavailable("mailed challenges are not stored here yet".into())
+/// The condition that a challenge's item still holds the challenge a proof names, live.
+const LIVE_CHALLENGE: &str = "#token_hash = :token_hash AND #ttl > :now";
+
+fn live_challenge_names() -> HashMap<String, String> {
+    HashMap::from([("#token_hash".into(), "token_hash".into()), ("#ttl".into(), TTL.into())])
+}
+
+fn live_challenge_values(proof: &ChallengeProof, now: UnixTime) -> Item {
+    HashMap::from([(":token_hash".into(), s(proof.token_hash.to_hex())), (":now".into(), time(now))])
+}
+
+/// How often [`DynamoStore::set_password_taking`] rereads a user whose epoch moved between its
+/// read and its write (a concurrent sign-out everywhere).
+const EPOCH_ATTEMPTS: usize = 5;
+
+impl DynamoStore {
+    /// Deletes the challenge a proof names, in a transaction, if it is still that one and live.
+    fn transact_take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<TransactWriteItem> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(challenge_key(&proof.key)))
+            .condition_expression(LIVE_CHALLENGE)
+            .set_expression_attribute_names(Some(live_challenge_names()))
+            .set_expression_attribute_values(Some(live_challenge_values(proof, now)));
+        Ok(TransactWriteItem::builder().delete(built(delete.build())?).build())
+    }
+
+    /// A password change: one conditional update, which returns the epoch it made.
+    async fn set_password_alone(&self, user_id: &UserId, password_hash: &PasswordHashString) -> StoreResult<Option<u64>> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(user_key(user_id)))
+            .update_expression("SET password_hash = :hash ADD session_epoch :one")
+            // Without the condition the update would create a user with only these.
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":hash", s(password_hash.as_str()))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match updated {
+            Ok(out) => Ok(Some(Decoder::new("user", &out.attributes.unwrap_or_default()).number("session_epoch")?)),
+            Err(err) if condition_failed(&err) => Ok(None),
+            Err(err) => Err(unavailable("UpdateItem", err)),
+        }
+    }
+
+    /// A reset: the update and the challenge's delete in one transaction. A transaction returns
+    /// no values, so the new epoch is set from a read, conditioned on the epoch read: the epoch
+    /// returned is the one this write made, never a later one.
+    async fn set_password_taking(
+        &self,
+        user_id: &UserId,
+        password_hash: &PasswordHashString,
+        proof: &ChallengeProof,
+        now: UnixTime,
+    ) -> StoreResult<Option<u64>> {
+        for _ in 0..EPOCH_ATTEMPTS {
+            let Some(user) = self.user_by_id(user_id).await? else { return Ok(None) };
+            let epoch = user.session_epoch + 1;
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key(PK, s(user_key(user_id)))
+                .update_expression("SET password_hash = :hash, session_epoch = :epoch, email_verified = :true")
+                // Holds only while the user exists.
+                .condition_expression("session_epoch = :seen")
+                .expression_attribute_values(":hash", s(password_hash.as_str()))
+                .expression_attribute_values(":epoch", n(epoch))
+                .expression_attribute_values(":seen", n(user.session_epoch))
+                .expression_attribute_values(":true", AttributeValue::Bool(true));
+            let items = vec![
+                TransactWriteItem::builder().update(built(update.build())?).build(),
+                self.transact_take_challenge(proof, now)?,
+            ];
+            match self.transact(items).await? {
+                Transaction::Written => return Ok(Some(epoch)),
+                Transaction::Refused(failed) if failed.at(1) => return Ok(None),
+                // The epoch moved, or the user went: read again.
+                Transaction::Refused(_) => {}
+            }
+        }
+        Err(StoreError::Unavailable("DynamoDB user too contended to set its password".into()))
+    }
 }
