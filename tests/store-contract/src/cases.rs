@@ -9,9 +9,11 @@ use std::time::Duration;
 use authfn::clock::UnixTime;
 use authfn::email::Email;
 use authfn::password::PasswordHashString;
+use authfn::mailed::MailToken;
 use authfn::store::{
-    Counter, CounterKey, DeviceAuthorization, DeviceStatus, FederatedIdentity, FederationAttempt, Insert,
-    RefreshTokenRecord, Rotation, SessionRecord, Store, UserRecord,
+    ChallengeAction, ChallengeKey, Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge,
+    FederatedIdentity, FederationAttempt, Insert, RefreshTokenRecord, Rotation, SessionRecord, SignUpOutcome, Store,
+    UserRecord,
 };
 use authfn::token::{SessionId, SessionToken, TokenHash, UserId};
 use futures_util::future::join;
@@ -609,3 +611,353 @@ pub async fn revoked_families_stay_revoked_until_their_end(store: Arc<dyn Store>
     Ok(())
 }
 
+
+// --- mailed challenges and proven addresses ----------------------------------------------------
+
+/// How many wrong codes kill a challenge in these cases (the endpoints use `mailed::MAX_CODE_FAILURES`).
+pub const MAX_FAILURES: u32 = 5;
+
+/// A challenge under `key` for `email`, with fresh token and code hashes, mailed at `T0` and
+/// live until `expires_at`.
+pub fn challenge(key: ChallengeKey, email: &str, action: ChallengeAction, expires_at: UnixTime) -> EmailChallenge {
+    EmailChallenge {
+        key,
+        email: Email::parse(email).unwrap(),
+        token_hash: MailToken::generate().unwrap().hash(),
+        code_hash: TokenHash::of(SessionToken::generate().unwrap().hash().as_bytes()),
+        failures: 0,
+        action,
+        created_at: T0,
+        expires_at,
+    }
+}
+
+/// A pending sign-up of `candidate` (its id and password hash), live for a day.
+pub fn sign_up_challenge(candidate: &UserRecord) -> EmailChallenge {
+    let action = ChallengeAction::SignUp {
+        user_id: candidate.id.clone(),
+        password_hash: candidate.password_hash.clone().unwrap(),
+    };
+    challenge(ChallengeKey::sign_up(&candidate.email), candidate.email.as_str(), action, T0.plus(DAY))
+}
+
+/// A password reset for `user`, live for a day.
+pub fn reset_challenge(user: &UserRecord) -> EmailChallenge {
+    let action = ChallengeAction::ResetPassword { user_id: user.id.clone() };
+    challenge(ChallengeKey::password_reset(&user.email), user.email.as_str(), action, T0.plus(DAY))
+}
+
+/// Like [`user`], with its address proven.
+pub fn verified_user(email: &str) -> UserRecord {
+    UserRecord { email_verified: true, ..user(email) }
+}
+
+/// A password hash different from every fixture's.
+pub fn new_password() -> PasswordHashString {
+    PasswordHashString::from_stored("$argon2id$v=19$m=19456,t=2,p=1$bmV3$bmV3IGhhc2g".into())
+}
+
+pub async fn a_challenge_reads_back_by_key_and_by_token_whatever_its_action(store: Arc<dyn Store>) -> Outcome {
+    let someone = user("someone@example.com");
+    let id = someone.id.clone();
+    let email = &someone.email;
+    let challenges = [
+        sign_up_challenge(&someone),
+        challenge(ChallengeKey::password_reset(email), "someone@example.com", ChallengeAction::ResetPassword { user_id: id.clone() }, T0.plus(DAY)),
+        challenge(ChallengeKey::sign_in_code(email), "someone@example.com", ChallengeAction::SignIn { user_id: id.clone() }, T0.plus(DAY)),
+        challenge(ChallengeKey::email_change(&id), "new.address@example.com", ChallengeAction::ChangeEmail { user_id: id.clone() }, T0.plus(DAY)),
+    ];
+    for c in &challenges {
+        store.put_challenge(c).await?;
+    }
+    for c in &challenges {
+        check_eq!(store.challenge(&c.key, T0).await?.as_ref(), Some(c), "by key {}", c.key.as_str());
+        check_eq!(store.challenge_by_token(&c.token_hash, T0).await?.as_ref(), Some(c), "by token {}", c.key.as_str());
+    }
+    check_eq!(store.challenge(&ChallengeKey::sign_up(&Email::parse("nobody@example.com").unwrap()), T0).await?, None);
+    check_eq!(store.challenge_by_token(&MailToken::generate().unwrap().hash(), T0).await?, None);
+    Ok(())
+}
+
+pub async fn a_new_challenge_under_a_key_voids_the_old_one(store: Arc<dyn Store>) -> Outcome {
+    let candidate = user("squatted@example.com");
+    let old = sign_up_challenge(&candidate);
+    store.put_challenge(&old).await?;
+    // The owner of the address signs up later: their challenge replaces the squatter's.
+    let owner = user("squatted@example.com");
+    let new = sign_up_challenge(&owner);
+    store.put_challenge(&new).await?;
+
+    check_eq!(store.challenge(&new.key, T0).await?.as_ref(), Some(&new));
+    check_eq!(store.challenge_by_token(&old.token_hash, T0).await?, None, "the old link stops working");
+    check_eq!(store.challenge_by_token(&new.token_hash, T0).await?.as_ref(), Some(&new));
+    check_eq!(store.count_challenge_failure(&old.proof(), MAX_FAILURES, T0).await?, None, "the old code stops working");
+    check!(!store.take_challenge(&old.proof(), T0).await?, "the old challenge cannot be taken");
+    check_eq!(store.complete_sign_up(&old.proof(), &candidate, &session_of(&candidate), T0).await?, SignUpOutcome::ChallengeGone);
+    check_eq!(store.user_by_email(&candidate.email).await?, None);
+    // None of that touched the new one.
+    check_eq!(store.challenge(&new.key, T0).await?.as_ref(), Some(&new));
+    check!(store.take_challenge(&new.proof(), T0).await?);
+    Ok(())
+}
+
+pub async fn an_expired_challenge_reads_as_absent_and_cannot_be_used(store: Arc<dyn Store>) -> Outcome {
+    let candidate = user("late@example.com");
+    let c = sign_up_challenge(&candidate);
+    store.put_challenge(&c).await?;
+    let existing = user("reset-late@example.com");
+    store.create_user(&existing, &session_of(&existing)).await?;
+    let reset = reset_challenge(&existing);
+    store.put_challenge(&reset).await?;
+
+    check_eq!(store.challenge(&c.key, before(c.expires_at)).await?.as_ref(), Some(&c));
+    check_eq!(store.challenge_by_token(&c.token_hash, before(c.expires_at)).await?.as_ref(), Some(&c));
+    // Expiry is exclusive: at `expires_at` it is gone, whether or not the backend deleted it.
+    let late = c.expires_at;
+    check_eq!(store.challenge(&c.key, late).await?, None);
+    check_eq!(store.challenge_by_token(&c.token_hash, late).await?, None);
+    check_eq!(store.count_challenge_failure(&c.proof(), MAX_FAILURES, late).await?, None);
+    check!(!store.take_challenge(&c.proof(), late).await?);
+    check_eq!(store.complete_sign_up(&c.proof(), &candidate, &session_of(&candidate), late).await?, SignUpOutcome::ChallengeGone);
+    check_eq!(store.user_by_id(&candidate.id).await?, None);
+    check_eq!(store.user_by_email(&candidate.email).await?, None);
+
+    check_eq!(store.set_password(&existing.id, &new_password(), Some(&reset.proof()), reset.expires_at).await?, None);
+    check_eq!(store.user_by_id(&existing.id).await?, Some(existing), "an expired reset writes nothing");
+    Ok(())
+}
+
+pub async fn wrong_codes_are_counted_and_the_last_one_deletes_the_challenge(store: Arc<dyn Store>) -> Outcome {
+    let c = sign_up_challenge(&user("guessed@example.com"));
+    store.put_challenge(&c).await?;
+    for failures in 1..MAX_FAILURES {
+        check_eq!(store.count_challenge_failure(&c.proof(), MAX_FAILURES, T0).await?, Some(failures));
+        let stored = store.challenge(&c.key, T0).await?.found()?;
+        check_eq!(stored, EmailChallenge { failures, ..c.clone() }, "only the count changes");
+    }
+    check_eq!(store.count_challenge_failure(&c.proof(), MAX_FAILURES, T0).await?, Some(MAX_FAILURES));
+    check_eq!(store.challenge(&c.key, T0).await?, None, "the last wrong code kills it");
+    check_eq!(store.challenge_by_token(&c.token_hash, T0).await?, None, "its link dies with it");
+    check!(!store.take_challenge(&c.proof(), T0).await?);
+    check_eq!(store.count_challenge_failure(&c.proof(), MAX_FAILURES, T0).await?, None);
+
+    // A replacement starts again at zero, and failures counted against the old one do not touch it.
+    let old = sign_up_challenge(&user("guessed2@example.com"));
+    store.put_challenge(&old).await?;
+    store.count_challenge_failure(&old.proof(), MAX_FAILURES, T0).await?;
+    let new = EmailChallenge { token_hash: MailToken::generate().unwrap().hash(), failures: 0, ..old.clone() };
+    store.put_challenge(&new).await?;
+    check_eq!(store.count_challenge_failure(&old.proof(), MAX_FAILURES, T0).await?, None);
+    check_eq!(store.challenge(&new.key, T0).await?.found()?.failures, 0);
+    Ok(())
+}
+
+pub async fn concurrent_wrong_codes_are_each_counted_once(store: Arc<dyn Store>) -> Outcome {
+    let c = sign_up_challenge(&user("hammered@example.com"));
+    store.put_challenge(&c).await?;
+    let counted = concurrently((0..MAX_FAILURES + 3).map(|_| {
+        let (store, proof) = (Arc::clone(&store), c.proof());
+        async move { store.count_challenge_failure(&proof, MAX_FAILURES, T0).await }
+    }))
+    .await?;
+    let counts: BTreeSet<u32> = counted.iter().flatten().copied().collect();
+    check_eq!(counts, (1..=MAX_FAILURES).collect::<BTreeSet<u32>>(), "each count once: {counted:?}");
+    check_eq!(counted.iter().filter(|c| c.is_none()).count(), 3, "the rest found it gone: {counted:?}");
+    check_eq!(store.challenge(&c.key, T0).await?, None);
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_takers_gets_the_challenge(store: Arc<dyn Store>) -> Outcome {
+    let c = sign_up_challenge(&user("clicked-twice@example.com"));
+    store.put_challenge(&c).await?;
+    let taken = concurrently((0..8).map(|_| {
+        let (store, proof) = (Arc::clone(&store), c.proof());
+        async move { store.take_challenge(&proof, T0).await }
+    }))
+    .await?;
+    check_eq!(taken.iter().filter(|t| **t).count(), 1, "{taken:?}");
+    check_eq!(store.challenge(&c.key, T0).await?, None);
+    check_eq!(store.challenge_by_token(&c.token_hash, T0).await?, None);
+    Ok(())
+}
+
+pub async fn completing_a_sign_up_creates_the_user_and_its_session_and_takes_the_challenge(store: Arc<dyn Store>) -> Outcome {
+    let candidate = verified_user("proven@example.com");
+    let c = sign_up_challenge(&candidate);
+    store.put_challenge(&c).await?;
+    let session = session_of(&candidate);
+    check_eq!(store.complete_sign_up(&c.proof(), &candidate, &session, T0).await?, SignUpOutcome::Created);
+
+    check_eq!(store.user_by_email(&candidate.email).await?.as_ref(), Some(&candidate));
+    check_eq!(store.user_by_id(&candidate.id).await?.as_ref(), Some(&candidate));
+    check_eq!(store.session(&session.token_hash, T0).await?, Some(session));
+    check_eq!(store.challenge(&c.key, T0).await?, None);
+    check_eq!(store.challenge_by_token(&c.token_hash, T0).await?, None);
+    // The email claim holds: a plain sign-up with the address is refused.
+    let twin = user("PROVEN@example.com");
+    check_eq!(store.create_user(&twin, &session_of(&twin)).await?, Insert::AlreadyExists);
+
+    // The same link again: gone, and nothing more is written.
+    let again = user("proven@example.com");
+    let again_session = session_of(&again);
+    check_eq!(store.complete_sign_up(&c.proof(), &again, &again_session, T0).await?, SignUpOutcome::ChallengeGone);
+    check_eq!(store.user_by_id(&again.id).await?, None);
+    check_eq!(store.session(&again_session.token_hash, T0).await?, None);
+    Ok(())
+}
+
+pub async fn a_sign_up_whose_challenge_is_gone_writes_nothing(store: Arc<dyn Store>) -> Outcome {
+    let candidate = verified_user("never-mailed@example.com");
+    let never_put = sign_up_challenge(&candidate);
+    let session = session_of(&candidate);
+    check_eq!(store.complete_sign_up(&never_put.proof(), &candidate, &session, T0).await?, SignUpOutcome::ChallengeGone);
+
+    let taken = sign_up_challenge(&candidate);
+    store.put_challenge(&taken).await?;
+    check!(store.take_challenge(&taken.proof(), T0).await?);
+    check_eq!(store.complete_sign_up(&taken.proof(), &candidate, &session, T0).await?, SignUpOutcome::ChallengeGone);
+
+    check_eq!(store.user_by_email(&candidate.email).await?, None);
+    check_eq!(store.user_by_id(&candidate.id).await?, None);
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+    Ok(())
+}
+
+pub async fn a_sign_up_onto_a_taken_address_writes_nothing_and_leaves_the_challenge(store: Arc<dyn Store>) -> Outcome {
+    let existing = verified_user("taken@example.com");
+    store.create_user(&existing, &session_of(&existing)).await?;
+    let candidate = verified_user("Taken@example.com");
+    let c = EmailChallenge { failures: 2, ..sign_up_challenge(&candidate) };
+    store.put_challenge(&c).await?;
+    let session = session_of(&candidate);
+    check_eq!(store.complete_sign_up(&c.proof(), &candidate, &session, T0).await?, SignUpOutcome::EmailTaken);
+    check_eq!(store.user_by_id(&candidate.id).await?, None);
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+    check_eq!(store.user_by_email(&existing.email).await?, Some(existing.clone()));
+    check_eq!(store.challenge(&c.key, T0).await?.as_ref(), Some(&c), "left for the caller to take");
+
+    // A clash of user ids (the address is free): the address must not be claimed either.
+    let clash = UserRecord { email: Email::parse("free@example.com").unwrap(), ..existing.clone() };
+    let clash_challenge = sign_up_challenge(&clash);
+    store.put_challenge(&clash_challenge).await?;
+    let clash_session = session_of(&clash);
+    check_eq!(store.complete_sign_up(&clash_challenge.proof(), &clash, &clash_session, T0).await?, SignUpOutcome::EmailTaken);
+    check_eq!(store.user_by_email(&clash.email).await?, None);
+    check_eq!(store.user_by_id(&existing.id).await?, Some(existing));
+    check_eq!(store.session(&clash_session.token_hash, T0).await?, None);
+    check_eq!(store.challenge(&clash_challenge.key, T0).await?, Some(clash_challenge));
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_sign_up_completions_wins(store: Arc<dyn Store>) -> Outcome {
+    let c = sign_up_challenge(&user("double-click@example.com"));
+    store.put_challenge(&c).await?;
+    let outcomes = concurrently((0..8).map(|_| {
+        // Each request made its own user id and session, as the endpoint does.
+        let candidate = verified_user("double-click@example.com");
+        let session = session_of(&candidate);
+        let (store, proof) = (Arc::clone(&store), c.proof());
+        async move { store.complete_sign_up(&proof, &candidate, &session, T0).await.map(|o| (candidate, session, o)) }
+    }))
+    .await?;
+
+    let created = outcomes.iter().filter(|(_, _, o)| *o == SignUpOutcome::Created).count();
+    check_eq!(created, 1, "{:?}", outcomes.iter().map(|(_, _, o)| o).collect::<Vec<_>>());
+    for (candidate, session, outcome) in &outcomes {
+        let stored = *outcome == SignUpOutcome::Created;
+        check!(stored || *outcome == SignUpOutcome::ChallengeGone, "a loser got {outcome:?}");
+        check_eq!(store.user_by_id(&candidate.id).await?.is_some(), stored);
+        check_eq!(store.session(&session.token_hash, T0).await?.is_some(), stored);
+    }
+    check_eq!(store.challenge(&c.key, T0).await?, None);
+    Ok(())
+}
+
+pub async fn setting_a_password_bumps_the_epoch_and_ends_every_session_of_the_user(store: Arc<dyn Store>) -> Outcome {
+    let alice = user("alice@example.com");
+    let bob = user("bob@example.com");
+    let alice_sessions = [session_of(&alice), session_of(&alice)];
+    let bob_session = session_of(&bob);
+    store.create_user(&alice, &alice_sessions[0]).await?;
+    store.put_session(&alice_sessions[1]).await?;
+    store.create_user(&bob, &bob_session).await?;
+
+    check_eq!(store.set_password(&alice.id, &new_password(), None, T0).await?, Some(1));
+    let stored = store.user_by_id(&alice.id).await?.found()?;
+    check_eq!(stored, UserRecord { password_hash: Some(new_password()), session_epoch: 1, ..alice.clone() }, "without a proof the address stays unproven");
+    for session in &alice_sessions {
+        check_eq!(store.session(&session.token_hash, T0).await?, None);
+    }
+    check_eq!(store.session(&bob_session.token_hash, T0).await?, Some(bob_session));
+    check_eq!(store.user_by_id(&bob.id).await?, Some(bob));
+
+    check_eq!(store.set_password(&alice.id, &new_password(), None, T0).await?, Some(2), "each change bumps again");
+    let nobody = UserId::generate().unwrap();
+    check_eq!(store.set_password(&nobody, &new_password(), None, T0).await?, None);
+    check_eq!(store.user_by_id(&nobody).await?, None, "an unknown user is not created");
+    Ok(())
+}
+
+pub async fn a_reset_takes_its_challenge_and_proves_the_address(store: Arc<dyn Store>) -> Outcome {
+    let forgetful = user("forgetful@example.com");
+    let session = session_of(&forgetful);
+    store.create_user(&forgetful, &session).await?;
+    let reset = reset_challenge(&forgetful);
+    store.put_challenge(&reset).await?;
+
+    check_eq!(store.set_password(&forgetful.id, &new_password(), Some(&reset.proof()), T0).await?, Some(1));
+    let expected = UserRecord { password_hash: Some(new_password()), session_epoch: 1, email_verified: true, ..forgetful.clone() };
+    check_eq!(store.user_by_id(&forgetful.id).await?.as_ref(), Some(&expected));
+    check_eq!(store.user_by_email(&forgetful.email).await?.as_ref(), Some(&expected));
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+    check_eq!(store.challenge(&reset.key, T0).await?, None, "a reset link works once");
+    check!(!store.take_challenge(&reset.proof(), T0).await?);
+
+    // The same link again writes nothing.
+    let other = PasswordHashString::from_stored("$argon2id$v=19$m=19456,t=2,p=1$b3RoZXI$b3RoZXI".into());
+    check_eq!(store.set_password(&forgetful.id, &other, Some(&reset.proof()), T0).await?, None);
+    check_eq!(store.user_by_id(&forgetful.id).await?, Some(expected));
+    Ok(())
+}
+
+pub async fn a_reset_with_a_gone_challenge_or_for_an_unknown_user_writes_nothing(store: Arc<dyn Store>) -> Outcome {
+    let forgetful = user("forgetful@example.com");
+    let session = session_of(&forgetful);
+    store.create_user(&forgetful, &session).await?;
+    let replaced = reset_challenge(&forgetful);
+    store.put_challenge(&replaced).await?;
+    let live = reset_challenge(&forgetful);
+    store.put_challenge(&live).await?;
+
+    check_eq!(store.set_password(&forgetful.id, &new_password(), Some(&replaced.proof()), T0).await?, None);
+    let never_put = reset_challenge(&forgetful);
+    check_eq!(store.set_password(&forgetful.id, &new_password(), Some(&never_put.proof()), T0).await?, None);
+    check_eq!(store.user_by_id(&forgetful.id).await?.as_ref(), Some(&forgetful), "password, epoch and proof untouched");
+    check_eq!(store.session(&session.token_hash, T0).await?.as_ref(), Some(&session), "its sessions still count");
+    check_eq!(store.challenge(&live.key, T0).await?.as_ref(), Some(&live));
+
+    // A live challenge, but its user is gone: nothing is created, and the challenge stays.
+    let nobody = UserId::generate().unwrap();
+    check_eq!(store.set_password(&nobody, &new_password(), Some(&live.proof()), T0).await?, None);
+    check_eq!(store.user_by_id(&nobody).await?, None);
+    check_eq!(store.challenge(&live.key, T0).await?, Some(live));
+    Ok(())
+}
+
+pub async fn users_keep_whether_their_address_is_proven(store: Arc<dyn Store>) -> Outcome {
+    let proven = verified_user("proven@example.com");
+    let unproven = user("unproven@example.com");
+    let federated = UserRecord { email_verified: true, ..federated_user("federated@example.com") };
+    store.create_user(&proven, &session_of(&proven)).await?;
+    store.create_user(&unproven, &session_of(&unproven)).await?;
+    store.create_federated_user(&federated, &identity("verified-sub"), &session_of(&federated)).await?;
+    for u in [&proven, &unproven, &federated] {
+        check_eq!(store.user_by_id(&u.id).await?.found()?.email_verified, u.email_verified, "{}", u.email.as_str());
+        check_eq!(store.user_by_email(&u.email).await?.as_ref(), Some(u));
+    }
+    check_eq!(store.user_by_identity(&identity("verified-sub")).await?, Some(federated));
+    // Bumping the epoch keeps it.
+    store.revoke_all_sessions(&proven.id).await?;
+    check!(store.user_by_id(&proven.id).await?.found()?.email_verified);
+    Ok(())
+}

@@ -54,6 +54,20 @@ macro_rules! for_each_case {
             exactly_one_of_many_concurrent_rotations_wins,
             a_token_of_a_revoked_family_does_not_rotate,
             revoked_families_stay_revoked_until_their_end,
+            a_challenge_reads_back_by_key_and_by_token_whatever_its_action,
+            a_new_challenge_under_a_key_voids_the_old_one,
+            an_expired_challenge_reads_as_absent_and_cannot_be_used,
+            wrong_codes_are_counted_and_the_last_one_deletes_the_challenge,
+            concurrent_wrong_codes_are_each_counted_once,
+            exactly_one_of_many_concurrent_takers_gets_the_challenge,
+            completing_a_sign_up_creates_the_user_and_its_session_and_takes_the_challenge,
+            a_sign_up_whose_challenge_is_gone_writes_nothing,
+            a_sign_up_onto_a_taken_address_writes_nothing_and_leaves_the_challenge,
+            exactly_one_of_many_concurrent_sign_up_completions_wins,
+            setting_a_password_bumps_the_epoch_and_ends_every_session_of_the_user,
+            a_reset_takes_its_challenge_and_proves_the_address,
+            a_reset_with_a_gone_challenge_or_for_an_unknown_user_writes_nothing,
+            users_keep_whether_their_address_is_proven,
         }
     };
 }
