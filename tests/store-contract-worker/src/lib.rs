@@ -14,13 +14,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authfn::clock::UnixTime;
-use authfn::email::Email;
-use authfn::password::PasswordHashString;
 use authfn::store::cloudflare::{CloudflareStore, purge_expired};
-use authfn::store::{ChallengeAction, ChallengeKey, CounterKey, EmailChallenge, SignUpOutcome, Store, StoreError, UserRecord};
-use authfn::token::{TokenHash, UserId};
-use authfn_store_contract::cases::{DAY, T0, refresh, session_of, user};
+use authfn::store::{CounterKey, EmailChallenge, SignUpOutcome, Store, StoreError, UserRecord};
+use authfn_store_contract::cases::{DAY, T0, refresh, session_of, sign_up_challenge, user, verified_user};
 use authfn_store_contract::{CaseFuture, Failure, Found, Outcome, check, check_eq};
 use serde_json::json;
 use wasm_bindgen::JsValue;
@@ -88,7 +84,6 @@ fn all_cases() -> Vec<(&'static str, Run)> {
         an_unparsable_kv_session_reads_as_corrupt,
         a_signed_out_session_written_back_stays_signed_out,
         an_account_made_before_migration_0007_reads_as_unverified,
-        a_user_created_verified_reads_back_verified,
         a_challenge_row_with_an_unknown_action_reads_as_corrupt,
         the_purge_removes_expired_challenges_and_keeps_live_ones,
         a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing,
@@ -192,22 +187,6 @@ fn number(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
 
-/// A pending sign-up for `email`, mailed at `T0`, lapsing at `expires_at`.
-fn sign_up_challenge(email: &str, expires_at: UnixTime) -> Result<EmailChallenge, Failure> {
-    let email = Email::parse(email).map_err(|_| Failure::new("a fixture address parses"))?;
-    let user_id = UserId::generate().map_err(|e| Failure::new(format!("no randomness: {e}")))?;
-    Ok(EmailChallenge {
-        key: ChallengeKey::sign_up(&email),
-        token_hash: TokenHash::of(format!("token for {}", email.as_str()).as_bytes()),
-        code_hash: TokenHash::of(b"123456"),
-        email,
-        failures: 0,
-        action: ChallengeAction::SignUp { user_id, password_hash: PasswordHashString::from_stored("x".into()) },
-        created_at: T0,
-        expires_at,
-    })
-}
-
 /// A `users` row as migrations 0001–0006 left it: no `email_verified` written (and, for an
 /// account older than 0006, no `email_hash`).
 async fn insert_old_user(raw: &Raw, user: &UserRecord, with_hash: bool) -> Outcome {
@@ -232,17 +211,8 @@ async fn an_account_made_before_migration_0007_reads_as_unverified(raw: Raw) -> 
     Ok(())
 }
 
-/// The flag is written by every way a user is made, not only read.
-async fn a_user_created_verified_reads_back_verified(raw: Raw) -> Outcome {
-    let verified = UserRecord { email_verified: true, ..user("proven@example.com") };
-    raw.store.create_user(&verified, &session_of(&verified)).await?;
-    check_eq!(raw.store.user_by_id(&verified.id).await?, Some(verified.clone()));
-    check_eq!(raw.store.user_by_email(&verified.email).await?, Some(verified));
-    Ok(())
-}
-
 async fn a_challenge_row_with_an_unknown_action_reads_as_corrupt(raw: Raw) -> Outcome {
-    let challenge = sign_up_challenge("corrupt@example.com", T0.plus(DAY))?;
+    let challenge = sign_up_challenge(&user("corrupt@example.com"));
     raw.store.put_challenge(&challenge).await?;
     check_eq!(raw.store.challenge(&challenge.key, T0).await?, Some(challenge.clone()), "written as the store writes it, it reads");
     raw.db
@@ -262,8 +232,8 @@ async fn the_purge_removes_expired_challenges_and_keeps_live_ones(raw: Raw) -> O
     struct Row {
         key: String,
     }
-    let lapsed = sign_up_challenge("lapsed@example.com", T0.plus(DAY))?;
-    let live = sign_up_challenge("live@example.com", T0.plus(2 * DAY))?;
+    let lapsed = EmailChallenge { expires_at: T0.plus(DAY), ..sign_up_challenge(&user("lapsed@example.com")) };
+    let live = EmailChallenge { expires_at: T0.plus(2 * DAY), ..sign_up_challenge(&user("live@example.com")) };
     raw.store.put_challenge(&lapsed).await?;
     raw.store.put_challenge(&live).await?;
     purge_expired(&raw.db, T0.plus(DAY)).await?;
@@ -278,16 +248,8 @@ async fn the_purge_removes_expired_challenges_and_keeps_live_ones(raw: Raw) -> O
 async fn a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing(raw: Raw) -> Outcome {
     let old = user("held@example.com");
     insert_old_user(&raw, &old, false).await?;
-    let challenge = sign_up_challenge("held@example.com", T0.plus(DAY))?;
-    let ChallengeAction::SignUp { user_id, password_hash } = &challenge.action else {
-        return Err(Failure::new("the fixture is a sign-up"));
-    };
-    let newcomer = UserRecord {
-        id: user_id.clone(),
-        password_hash: Some(password_hash.clone()),
-        email_verified: true,
-        ..user("held@example.com")
-    };
+    let newcomer = verified_user("held@example.com");
+    let challenge = sign_up_challenge(&newcomer);
     let session = session_of(&newcomer);
     raw.store.put_challenge(&challenge).await?;
     check_eq!(raw.store.complete_sign_up(&challenge.proof(), &newcomer, &session, T0).await?, SignUpOutcome::EmailTaken);
