@@ -7,16 +7,17 @@
 //!   namespace and D1 database, and answers `{"cases": [{"name", "passed", "failure"}]}`.
 //!
 //! Besides the shared cases it runs a few only this store has: rows written by hand that
-//! must read as corrupt, and a revocation that must outlive a session written back after it.
+//! must read as corrupt, rows as older migrations left them, the cron purge, and a revocation
+//! that must outlive a session written back after it.
 #![cfg(target_arch = "wasm32")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use authfn::store::cloudflare::CloudflareStore;
-use authfn::store::{CounterKey, Store, StoreError};
-use authfn_store_contract::cases::{DAY, T0, refresh, session_of, user};
-use authfn_store_contract::{CaseFuture, Failure, Outcome, check, check_eq};
+use authfn::store::cloudflare::{CloudflareStore, purge_expired};
+use authfn::store::{CounterKey, EmailChallenge, SignUpOutcome, Store, StoreError, UserRecord};
+use authfn_store_contract::cases::{DAY, T0, refresh, session_of, sign_up_challenge, user, verified_user};
+use authfn_store_contract::{CaseFuture, Failure, Found, Outcome, check, check_eq};
 use serde_json::json;
 use wasm_bindgen::JsValue;
 use worker::kv::KvStore;
@@ -82,6 +83,10 @@ fn all_cases() -> Vec<(&'static str, Run)> {
         a_refresh_token_flag_other_than_0_or_1_reads_as_corrupt,
         an_unparsable_kv_session_reads_as_corrupt,
         a_signed_out_session_written_back_stays_signed_out,
+        an_account_made_before_migration_0007_reads_as_unverified,
+        a_challenge_row_with_an_unknown_action_reads_as_corrupt,
+        the_purge_removes_expired_challenges_and_keeps_live_ones,
+        a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing,
     );
     cases
 }
@@ -174,5 +179,83 @@ async fn a_signed_out_session_written_back_stays_signed_out(raw: Raw) -> Outcome
     raw.store.delete_session(&session.token_hash, T0).await?;
     raw.store.put_session(&session).await?;
     check_eq!(raw.store.session(&session.token_hash, T0).await?, None);
+    Ok(())
+}
+
+#[expect(clippy::cast_precision_loss, reason = "Unix times and counts in these cases are exact as doubles")]
+fn number(n: i64) -> JsValue {
+    JsValue::from_f64(n as f64)
+}
+
+/// A `users` row as migrations 0001–0006 left it: no `email_verified` written (and, for an
+/// account older than 0006, no `email_hash`).
+async fn insert_old_user(raw: &Raw, user: &UserRecord, with_hash: bool) -> Outcome {
+    let hash = if with_hash { JsValue::from_str(&user.email.hash().to_hex()) } else { JsValue::NULL };
+    raw.db
+        .prepare("INSERT INTO users (id, email, email_hash, password_hash, created_at, session_epoch) VALUES (?1, ?2, ?3, 'x', ?4, 0)")
+        .bind(&[JsValue::from_str(user.id.as_str()), JsValue::from_str(user.email.as_str()), hash, number(user.created_at.0)])
+        .map_err(d1)?
+        .run()
+        .await
+        .map_err(d1)?;
+    Ok(())
+}
+
+/// Nobody proved the address of an account made before email verification existed: it must
+/// not count as proven (LINK_BY_EMAIL would link a provider's account to a squatter's).
+async fn an_account_made_before_migration_0007_reads_as_unverified(raw: Raw) -> Outcome {
+    let old = user("old@example.com");
+    insert_old_user(&raw, &old, true).await?;
+    check_eq!(raw.store.user_by_id(&old.id).await?.found()?.email_verified, false);
+    check_eq!(raw.store.user_by_email(&old.email).await?.found()?.email_verified, false);
+    Ok(())
+}
+
+async fn a_challenge_row_with_an_unknown_action_reads_as_corrupt(raw: Raw) -> Outcome {
+    let challenge = sign_up_challenge(&user("corrupt@example.com"));
+    raw.store.put_challenge(&challenge).await?;
+    check_eq!(raw.store.challenge(&challenge.key, T0).await?, Some(challenge.clone()), "written as the store writes it, it reads");
+    raw.db
+        .prepare("UPDATE challenges SET action = 'sign-me-up' WHERE key = ?1")
+        .bind(&[JsValue::from_str(challenge.key.as_str())])
+        .map_err(d1)?
+        .run()
+        .await
+        .map_err(d1)?;
+    is_corrupt(raw.store.challenge(&challenge.key, T0).await)?;
+    is_corrupt(raw.store.challenge_by_token(&challenge.token_hash, T0).await)
+}
+
+/// D1 has no TTL: the hourly cron purge is what removes lapsed challenges (and their hashes).
+async fn the_purge_removes_expired_challenges_and_keeps_live_ones(raw: Raw) -> Outcome {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        key: String,
+    }
+    let lapsed = EmailChallenge { expires_at: T0.plus(DAY), ..sign_up_challenge(&user("lapsed@example.com")) };
+    let live = EmailChallenge { expires_at: T0.plus(2 * DAY), ..sign_up_challenge(&user("live@example.com")) };
+    raw.store.put_challenge(&lapsed).await?;
+    raw.store.put_challenge(&live).await?;
+    purge_expired(&raw.db, T0.plus(DAY)).await?;
+    let left: Vec<Row> = raw.db.prepare("SELECT key FROM challenges").all().await.map_err(d1)?.results().map_err(d1)?;
+    check_eq!(left.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec![live.key.as_str()]);
+    check_eq!(raw.store.challenge(&live.key, T0).await?, Some(live));
+    Ok(())
+}
+
+/// An account from before migration 0006 has no `email_hash`; its address is still taken
+/// (the `email` column's own UNIQUE decides), and the refused sign-up leaves nothing behind.
+async fn a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing(raw: Raw) -> Outcome {
+    let old = user("held@example.com");
+    insert_old_user(&raw, &old, false).await?;
+    let newcomer = verified_user("held@example.com");
+    let challenge = sign_up_challenge(&newcomer);
+    let session = session_of(&newcomer);
+    raw.store.put_challenge(&challenge).await?;
+    check_eq!(raw.store.complete_sign_up(&challenge.proof(), &newcomer, &session, T0).await?, SignUpOutcome::EmailTaken);
+    check_eq!(raw.store.challenge(&challenge.key, T0).await?, Some(challenge), "the challenge is left for the caller");
+    check_eq!(raw.store.user_by_id(&newcomer.id).await?, None);
+    check_eq!(raw.store.session(&session.token_hash, T0).await?, None);
+    check_eq!(raw.store.user_by_email(&old.email).await?.found()?.id, old.id);
     Ok(())
 }

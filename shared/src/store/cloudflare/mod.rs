@@ -3,7 +3,7 @@
 //!
 //! | record | where | consistency |
 //! |---|---|---|
-//! | user (email unique, session epoch) | D1 `users` | strong: one primary, `UNIQUE(email_hash)` (SHA-256 of the normalised address) decides concurrent sign-ups |
+//! | user (email unique, proven or not, session epoch) | D1 `users` | strong: one primary, `UNIQUE(email_hash)` (SHA-256 of the normalised address) decides concurrent sign-ups |
 //! | rate-limit, failure and lock counters | D1 `counters` | strong: one `INSERT … ON CONFLICT … RETURNING` per increment |
 //! | session record | KV `session:<sha256>` with `expirationTtl` | eventual: a new session is visible at once where it was written, elsewhere within about 60 s |
 //! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
@@ -11,6 +11,7 @@
 //! | federated sign-in attempt | D1 `federation_attempts` | strong: `DELETE … RETURNING` consumes a `state` once |
 //! | device authorization (user code as a keyed hash) | D1 `device_authorizations` | strong: polls compare-and-swap on a version; an answer is one `UPDATE … WHERE status = 'pending'` |
 //! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1 AND` family not revoked wins a rotation |
+//! | mailed challenge (link token and code, as hashes) | D1 `challenges` | strong: one row per key, so a new mail overwrites the old; a take is one `DELETE … WHERE key = ? AND token_hash = ? AND expires_at > ?`; a wrong code is one batch (`UPDATE … RETURNING failures`, then delete at the limit); sign-up completion and password set are one batch each, conditioned on the challenge |
 //!
 //! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
 //! KV record is live, its token hash has no revocation row, and it carries the user's current
@@ -64,6 +65,7 @@ pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
         purge("device_authorizations").map_err(|e| unavailable("bind", e))?,
         purge("refresh_tokens").map_err(|e| unavailable("bind", e))?,
         purge("revoked_token_families").map_err(|e| unavailable("bind", e))?,
+        purge("challenges").map_err(|e| unavailable("bind", e))?,
     ];
     db.batch(statements).await.map_err(|e| unavailable("D1 purge", e))?;
     Ok(())

@@ -31,6 +31,7 @@ pub(super) struct UserRow {
     password_hash: Option<String>,
     created_at: i64,
     session_epoch: i64,
+    email_verified: i64,
 }
 
 impl UserRow {
@@ -40,8 +41,7 @@ impl UserRow {
             email: Email::from_stored(self.email),
             password_hash: self.password_hash.map(PasswordHashString::from_stored),
             created_at: UnixTime(self.created_at),
-            // PLACEHOLDER (h-cloudflare stores and reads it).
-            email_verified: false,
+            email_verified: flag(self.email_verified, "user email_verified")?,
             session_epoch: unsigned(self.session_epoch, "user session_epoch")?,
         })
     }
@@ -221,6 +221,99 @@ impl CounterRow {
     pub(super) fn into_counter(self) -> StoreResult<Counter> {
         Ok(Counter { count: unsigned(self.count, "counter count")?, expires_at: UnixTime(self.expires_at) })
     }
+}
+
+const SIGN_UP: &str = "sign-up";
+const RESET_PASSWORD: &str = "reset-password";
+const SIGN_IN: &str = "sign-in";
+const CHANGE_EMAIL: &str = "change-email";
+
+#[derive(Deserialize)]
+pub(super) struct ChallengeRow {
+    key: String,
+    email: String,
+    token_hash: String,
+    code_hash: String,
+    failures: i64,
+    action: String,
+    user_id: String,
+    password_hash: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+pub(super) const CHALLENGE_COLUMNS: &str =
+    "key, email, token_hash, code_hash, failures, action, user_id, password_hash, created_at, expires_at";
+
+impl ChallengeRow {
+    pub(super) fn into_challenge(self) -> StoreResult<EmailChallenge> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("challenge {what}"));
+        let user_id = UserId::from_stored(self.user_id);
+        let action = match (self.action.as_str(), self.password_hash) {
+            (SIGN_UP, Some(hash)) => ChallengeAction::SignUp { user_id, password_hash: PasswordHashString::from_stored(hash) },
+            (RESET_PASSWORD, None) => ChallengeAction::ResetPassword { user_id },
+            (SIGN_IN, None) => ChallengeAction::SignIn { user_id },
+            (CHANGE_EMAIL, None) => ChallengeAction::ChangeEmail { user_id },
+            // Only a sign-up carries a password hash, and it always does.
+            _ => return Err(corrupt("action is unknown or does not fit its password hash")),
+        };
+        Ok(EmailChallenge {
+            key: ChallengeKey::from_stored(self.key),
+            email: Email::from_stored(self.email),
+            token_hash: TokenHash::from_hex(&self.token_hash).ok_or_else(|| corrupt("token hash"))?,
+            code_hash: TokenHash::from_hex(&self.code_hash).ok_or_else(|| corrupt("code hash"))?,
+            failures: u32::try_from(self.failures).map_err(|_| corrupt("failures is out of range"))?,
+            action,
+            created_at: UnixTime(self.created_at),
+            expires_at: UnixTime(self.expires_at),
+        })
+    }
+}
+
+/// What `UPDATE challenges … RETURNING failures` answers.
+#[derive(Deserialize)]
+pub(super) struct FailuresRow {
+    failures: i64,
+}
+
+impl FailuresRow {
+    pub(super) fn failures(&self) -> StoreResult<u32> {
+        u32::try_from(self.failures).map_err(|_| StoreError::Corrupt("challenge failures is out of range".into()))
+    }
+}
+
+/// What `UPDATE users … RETURNING session_epoch` answers.
+#[derive(Deserialize)]
+pub(super) struct EpochRow {
+    session_epoch: i64,
+}
+
+impl EpochRow {
+    pub(super) fn epoch(&self) -> StoreResult<u64> {
+        unsigned(self.session_epoch, "user session_epoch")
+    }
+}
+
+/// A challenge as D1 values, in [`CHALLENGE_COLUMNS`] order.
+pub(super) fn challenge_values(c: &EmailChallenge) -> Vec<JsValue> {
+    let (action, user_id, password_hash) = match &c.action {
+        ChallengeAction::SignUp { user_id, password_hash } => (SIGN_UP, user_id, Some(password_hash.as_str())),
+        ChallengeAction::ResetPassword { user_id } => (RESET_PASSWORD, user_id, None),
+        ChallengeAction::SignIn { user_id } => (SIGN_IN, user_id, None),
+        ChallengeAction::ChangeEmail { user_id } => (CHANGE_EMAIL, user_id, None),
+    };
+    vec![
+        text(c.key.as_str()),
+        text(c.email.as_str()),
+        text(&c.token_hash.to_hex()),
+        text(&c.code_hash.to_hex()),
+        number(i64::from(c.failures)),
+        text(action),
+        text(user_id.as_str()),
+        optional_text(password_hash),
+        number(c.created_at.0),
+        number(c.expires_at.0),
+    ]
 }
 
 /// The KV value of a session: the record minus its key, which is the token hash.

@@ -66,8 +66,8 @@ impl Store for CloudflareStore {
         self.put_session_record(first_session).await?;
         let result = self
             .statement(
-                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch) \
-                 VALUES (?1, ?6, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch, email_verified) \
+                 VALUES (?1, ?6, ?2, ?3, ?4, ?5, ?7) ON CONFLICT DO NOTHING",
                 &[
                     text(user.id.as_str()),
                     text(user.email.as_str()),
@@ -75,6 +75,7 @@ impl Store for CloudflareStore {
                     number(user.created_at.0),
                     number(session_epoch),
                     text(&user.email.hash().to_hex()),
+                    number(i64::from(user.email_verified)),
                 ],
             )?
             .run()
@@ -100,14 +101,15 @@ impl Store for CloudflareStore {
         // A batch is one transaction: a UNIQUE violation on either row rolls back both.
         let batch = vec![
             self.statement(
-                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch) \
-                 VALUES (?1, ?5, ?2, NULL, ?3, ?4)",
+                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch, email_verified) \
+                 VALUES (?1, ?5, ?2, NULL, ?3, ?4, ?6)",
                 &[
                     text(user.id.as_str()),
                     text(user.email.as_str()),
                     number(user.created_at.0),
                     number(session_epoch),
                     text(&user.email.hash().to_hex()),
+                    number(i64::from(user.email_verified)),
                 ],
             )?,
             self.statement(
@@ -128,7 +130,7 @@ impl Store for CloudflareStore {
     async fn user_by_identity(&self, identity: &FederatedIdentity) -> StoreResult<Option<UserRecord>> {
         let row: Option<UserRow> = self
             .statement(
-                "SELECT u.id, u.email, u.password_hash, u.created_at, u.session_epoch \
+                "SELECT u.id, u.email, u.password_hash, u.created_at, u.session_epoch, u.email_verified \
                  FROM identities i JOIN users u ON u.id = i.user_id WHERE i.key = ?1",
                 &[text(&identity.key().to_hex())],
             )?
@@ -354,7 +356,7 @@ impl Store for CloudflareStore {
         let row: Option<UserRow> = self
             .statement(
                 // Rows written before migration 0005 have no hash yet (see that file).
-                "SELECT id, email, password_hash, created_at, session_epoch FROM users \
+                "SELECT id, email, password_hash, created_at, session_epoch, email_verified FROM users \
                  WHERE email_hash = ?1 OR (email_hash IS NULL AND email = ?2)",
                 &[text(&email.hash().to_hex()), text(email.as_str())],
             )?
@@ -367,7 +369,7 @@ impl Store for CloudflareStore {
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         let row: Option<UserRow> = self
             .statement(
-                "SELECT id, email, password_hash, created_at, session_epoch FROM users WHERE id = ?1",
+                "SELECT id, email, password_hash, created_at, session_epoch, email_verified FROM users WHERE id = ?1",
                 &[text(id.as_str())],
             )?
             .first(None)
@@ -483,48 +485,200 @@ impl Store for CloudflareStore {
         Ok(())
     }
 
-    // PLACEHOLDER (being built on branch h-cloudflare): the mailed-challenge records.
-    async fn put_challenge(&self, _challenge: &EmailChallenge) -> StoreResult<()> {
-        Err(not_yet())
+    async fn put_challenge(&self, challenge: &EmailChallenge) -> StoreResult<()> {
+        // One row per key: the upsert replaces the row, so the old token hash (and code) is
+        // gone in the same write that stores the new one.
+        self.statement(
+            &format!(
+                "INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) \
+                 ON CONFLICT (key) DO UPDATE SET email = excluded.email, token_hash = excluded.token_hash, \
+                   code_hash = excluded.code_hash, failures = excluded.failures, action = excluded.action, \
+                   user_id = excluded.user_id, password_hash = excluded.password_hash, \
+                   created_at = excluded.created_at, expires_at = excluded.expires_at"
+            ),
+            &challenge_values(challenge),
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 put challenge", e))?;
+        Ok(())
     }
 
-    async fn challenge(&self, _key: &ChallengeKey, _now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
-        Err(not_yet())
+    async fn challenge(&self, key: &ChallengeKey, now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
+        let row: Option<ChallengeRow> = self
+            .statement(
+                &format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE key = ?1 AND expires_at > ?2"),
+                &[text(key.as_str()), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 challenge", e))?;
+        row.map(ChallengeRow::into_challenge).transpose()
     }
 
-    async fn challenge_by_token(&self, _token_hash: &TokenHash, _now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
-        Err(not_yet())
+    async fn challenge_by_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<EmailChallenge>> {
+        // A row is always the one live under its key (a replacement overwrites it), so any
+        // row with this token hash is the current challenge. D1 reads go to its primary.
+        let row: Option<ChallengeRow> = self
+            .statement(
+                &format!("SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE token_hash = ?1 AND expires_at > ?2"),
+                &[text(&token_hash.to_hex()), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 challenge by token", e))?;
+        row.map(ChallengeRow::into_challenge).transpose()
     }
 
-    async fn count_challenge_failure(&self, _proof: &ChallengeProof, _max_failures: u32, _now: UnixTime) -> StoreResult<Option<u32>> {
-        Err(not_yet())
+    async fn count_challenge_failure(&self, proof: &ChallengeProof, max_failures: u32, now: UnixTime) -> StoreResult<Option<u32>> {
+        // One batch, so one transaction: each wrong code adds one and reads the sum in one
+        // statement, and the one that reaches the limit deletes the row before any other
+        // counts. Later ones find no row.
+        let results = self
+            .db
+            .batch(vec![
+                self.statement(
+                    "UPDATE challenges SET failures = failures + 1 \
+                     WHERE key = ?1 AND token_hash = ?2 AND expires_at > ?3 RETURNING failures",
+                    &[text(proof.key.as_str()), text(&proof.token_hash.to_hex()), number(now.0)],
+                )?,
+                self.statement(
+                    "DELETE FROM challenges WHERE key = ?1 AND token_hash = ?2 AND failures >= ?3",
+                    &[text(proof.key.as_str()), text(&proof.token_hash.to_hex()), number(i64::from(max_failures))],
+                )?,
+            ])
+            .await
+            .map_err(|e| unavailable("D1 count challenge failure", e))?;
+        let counted: Vec<FailuresRow> = results
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("challenge failure count returned no result".into()))?
+            .results()
+            .map_err(|e| unavailable("D1 count challenge failure", e))?;
+        counted.first().map(FailuresRow::failures).transpose()
     }
 
-    async fn take_challenge(&self, _proof: &ChallengeProof, _now: UnixTime) -> StoreResult<bool> {
-        Err(not_yet())
+    async fn take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<bool> {
+        // One conditional delete: of two takers, the second finds no row.
+        let result = self
+            .statement(
+                "DELETE FROM challenges WHERE key = ?1 AND token_hash = ?2 AND expires_at > ?3",
+                &[text(proof.key.as_str()), text(&proof.token_hash.to_hex()), number(now.0)],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 take challenge", e))?;
+        changed_one(&result, "D1 take challenge")
     }
 
     async fn complete_sign_up(
         &self,
-        _proof: &ChallengeProof,
-        _user: &UserRecord,
-        _first_session: &SessionRecord,
-        _now: UnixTime,
+        proof: &ChallengeProof,
+        user: &UserRecord,
+        first_session: &SessionRecord,
+        now: UnixTime,
     ) -> StoreResult<SignUpOutcome> {
-        Err(not_yet())
+        let session_epoch = integer(user.session_epoch, "user session_epoch")?;
+        let challenge = [text(proof.key.as_str()), text(&proof.token_hash.to_hex()), number(now.0)];
+        // As in `create_user`: the session first, naming no one until the user row exists.
+        self.put_session_record(first_session).await?;
+        // One batch, so one transaction. The user is inserted only while the challenge is
+        // live, and the delete that takes it runs in the same transaction, so both happen or
+        // neither. A taken address or id fails the insert's UNIQUE constraint, which rolls
+        // back the whole batch: nothing is written and the challenge stays.
+        let mut insert_user = vec![
+            text(user.id.as_str()),
+            text(&user.email.hash().to_hex()),
+            text(user.email.as_str()),
+            optional_text(user.password_hash.as_ref().map(PasswordHashString::as_str)),
+            number(user.created_at.0),
+            number(session_epoch),
+            number(i64::from(user.email_verified)),
+        ];
+        insert_user.extend(challenge.iter().cloned());
+        let batch = vec![
+            self.statement(
+                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch, email_verified) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 \
+                 WHERE EXISTS (SELECT 1 FROM challenges WHERE key = ?8 AND token_hash = ?9 AND expires_at > ?10)",
+                &insert_user,
+            )?,
+            self.statement("DELETE FROM challenges WHERE key = ?1 AND token_hash = ?2 AND expires_at > ?3", &challenge)?,
+        ];
+        let outcome = match self.db.batch(batch).await {
+            Ok(results) => {
+                let [inserted, taken] = results.as_slice() else {
+                    return Err(StoreError::Corrupt("sign-up batch did not answer for each statement".into()));
+                };
+                match (changed_one(inserted, "D1 complete sign-up")?, changed_one(taken, "D1 complete sign-up")?) {
+                    (true, true) => return Ok(SignUpOutcome::Created),
+                    (false, false) => SignUpOutcome::ChallengeGone,
+                    // One transaction saw the challenge live for one statement and not the other.
+                    _ => return Err(StoreError::Corrupt("sign-up batch inserted and took inconsistently".into())),
+                }
+            }
+            Err(e) if e.to_string().contains("UNIQUE constraint failed: users.") => SignUpOutcome::EmailTaken,
+            Err(e) => return Err(unavailable("D1 complete sign-up", e)),
+        };
+        // Best effort: the orphan names a user this call did not create, and expires anyway.
+        let _ = self.sessions.delete(&session_key(&first_session.token_hash)).await;
+        Ok(outcome)
     }
 
     async fn set_password(
         &self,
-        _user_id: &UserId,
-        _password_hash: &PasswordHashString,
-        _proof: Option<&ChallengeProof>,
-        _now: UnixTime,
+        user_id: &UserId,
+        password_hash: &PasswordHashString,
+        proof: Option<&ChallengeProof>,
+        now: UnixTime,
     ) -> StoreResult<Option<u64>> {
-        Err(not_yet())
+        // The epoch bump ends every session (KV records carry the old epoch) and refresh
+        // family; the KV records it orphans expire on their own TTL.
+        let Some(proof) = proof else {
+            let row: Option<EpochRow> = self
+                .statement(
+                    "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + 1 WHERE id = ?1 \
+                     RETURNING session_epoch",
+                    &[text(user_id.as_str()), text(password_hash.as_str())],
+                )?
+                .first(None)
+                .await
+                .map_err(|e| unavailable("D1 set password", e))?;
+            return row.as_ref().map(EpochRow::epoch).transpose();
+        };
+        // One batch, so one transaction: the update happens only while the challenge is live,
+        // and the delete that takes it only while the user exists, so both or neither.
+        let values = [
+            text(user_id.as_str()),
+            text(password_hash.as_str()),
+            text(proof.key.as_str()),
+            text(&proof.token_hash.to_hex()),
+            number(now.0),
+        ];
+        let results = self
+            .db
+            .batch(vec![
+                self.statement(
+                    "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + 1, email_verified = 1 \
+                     WHERE id = ?1 AND EXISTS (SELECT 1 FROM challenges WHERE key = ?3 AND token_hash = ?4 AND expires_at > ?5) \
+                     RETURNING session_epoch",
+                    &values,
+                )?,
+                self.statement(
+                    "DELETE FROM challenges WHERE key = ?3 AND token_hash = ?4 AND expires_at > ?5 \
+                     AND EXISTS (SELECT 1 FROM users WHERE id = ?1)",
+                    &values,
+                )?,
+            ])
+            .await
+            .map_err(|e| unavailable("D1 set password", e))?;
+        let [updated, taken] = results.as_slice() else {
+            return Err(StoreError::Corrupt("set-password batch did not answer for each statement".into()));
+        };
+        let epochs: Vec<EpochRow> = updated.results().map_err(|e| unavailable("D1 set password", e))?;
+        match (epochs.first(), changed_one(taken, "D1 set password")?) {
+            (Some(row), true) => row.epoch().map(Some),
+            (None, false) => Ok(None),
+            _ => Err(StoreError::Corrupt("set-password batch updated and took inconsistently".into())),
+        }
     }
-}
-
-fn not_yet() -> StoreError {
-    StoreError::Unavailable("mailed challenges are not stored here yet".into())
 }
