@@ -388,4 +388,65 @@ impl Store for MemoryStore {
         t.sessions.retain(|_, s| &s.user_id != user_id);
         Ok(Some(epoch))
     }
+
+    async fn change_email(
+        &self,
+        proof: &ChallengeProof,
+        user_id: &UserId,
+        new_email: &Email,
+        now: UnixTime,
+    ) -> StoreResult<EmailChange> {
+        let mut t = self.lock();
+        if t.live_challenge(proof, now).is_none() {
+            return Ok(EmailChange::ChallengeGone);
+        }
+        let Some(old_email) = t.users.get(user_id).map(|u| u.email.hash()) else {
+            return Ok(EmailChange::ChallengeGone);
+        };
+        if t.emails.contains_key(&new_email.hash()) {
+            return Ok(EmailChange::EmailTaken);
+        }
+        t.challenges.remove(&proof.key);
+        t.emails.remove(&old_email);
+        t.emails.insert(new_email.hash(), user_id.clone());
+        if let Some(user) = t.users.get_mut(user_id) {
+            user.email = new_email.clone();
+            user.email_verified = true;
+        }
+        Ok(EmailChange::Changed)
+    }
+
+    async fn delete_user(&self, user: &UserRecord) -> StoreResult<bool> {
+        let mut t = self.lock();
+        if t.users.remove(&user.id).is_none() {
+            return Ok(false);
+        }
+        t.emails.remove(&user.email.hash());
+        t.identities.retain(|_, id| id != &user.id);
+        t.sessions.retain(|_, s| s.user_id != user.id);
+        let families: Vec<String> =
+            t.refresh_tokens.values().filter(|r| r.user_id == user.id).map(|r| r.family_id.clone()).collect();
+        t.refresh_tokens.retain(|_, r| r.user_id != user.id);
+        t.revoked_families.retain(|family, _| !families.contains(family));
+        let by_address = [
+            ChallengeKey::sign_up(&user.email),
+            ChallengeKey::password_reset(&user.email),
+            ChallengeKey::sign_in_code(&user.email),
+            ChallengeKey::email_change(&user.id),
+        ];
+        t.challenges.retain(|key, c| !by_address.contains(key) && challenge_user(&c.action) != Some(&user.id));
+        let counters = [CounterKey::sign_in_attempts(&user.email), CounterKey::mail_to(&user.email)];
+        t.counters.retain(|key, _| !counters.contains(key));
+        Ok(true)
+    }
+}
+
+/// The existing account a challenge acts on, if any (a sign-up's account does not exist yet).
+fn challenge_user(action: &ChallengeAction) -> Option<&UserId> {
+    match action {
+        ChallengeAction::SignUp { .. } => None,
+        ChallengeAction::ResetPassword { user_id }
+        | ChallengeAction::SignIn { user_id }
+        | ChallengeAction::ChangeEmail { user_id } => Some(user_id),
+    }
 }

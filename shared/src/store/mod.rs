@@ -351,6 +351,18 @@ pub enum SignUpOutcome {
     EmailTaken,
 }
 
+/// What [`Store::change_email`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailChange {
+    /// The challenge was taken and the user now has its address, proven.
+    Changed,
+    /// The challenge (or the user) is gone: nothing was written.
+    ChallengeGone,
+    /// Another account has the new address: nothing was written, and the challenge is left
+    /// for the caller to take.
+    EmailTaken,
+}
+
 /// What a write that must not overwrite did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Insert {
@@ -528,6 +540,25 @@ pub trait Store: Send + Sync {
         proof: Option<&ChallengeProof>,
         now: UnixTime,
     ) -> StoreResult<Option<u64>>;
+
+    /// Moves the user to `new_email` (the challenge's address), in one atomic write: takes the
+    /// challenge, claims the new address, releases the old one, and sets the user's email, proven.
+    async fn change_email(
+        &self,
+        proof: &ChallengeProof,
+        user_id: &UserId,
+        new_email: &Email,
+        now: UnixTime,
+    ) -> StoreResult<EmailChange>;
+
+    /// Deletes the account and everything that names it: its federated identity links,
+    /// sessions, refresh tokens and their families' revocations, challenges (under its address
+    /// and its id) and counters keyed by its address, then the user and its email claim in one
+    /// atomic write. Afterwards nothing in the store holds the user's id or its address (or the
+    /// address's hash), except a device authorization it approved: that lapses within minutes,
+    /// and the token endpoint issues nothing for a user who is gone. The user goes last, so an outage part-way leaves an account that can
+    /// be deleted again. Returns `false` (nothing done) if the user was gone.
+    async fn delete_user(&self, user: &UserRecord) -> StoreResult<bool>;
 }
 
 /// Whether a record with this expiry is still live at `now`. Expiry is exclusive: a record

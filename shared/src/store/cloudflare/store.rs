@@ -681,4 +681,20 @@ impl Store for CloudflareStore {
             _ => Err(StoreError::Corrupt("set-password batch updated and took inconsistently".into())),
         }
     }
+
+    // PLACEHOLDER (being built on branch h-cloudflare2).
+    async fn change_email(
+        &self,
+        _proof: &ChallengeProof,
+        _user_id: &UserId,
+        _new_email: &Email,
+        _now: UnixTime,
+    ) -> StoreResult<EmailChange> {
+        Err(StoreError::Unavailable("email changes are not stored here yet".into()))
+    }
+
+    // PLACEHOLDER (being built on branch h-cloudflare2).
+    async fn delete_user(&self, _user: &UserRecord) -> StoreResult<bool> {
+        Err(StoreError::Unavailable("account deletion is not stored here yet".into()))
+    }
 }

@@ -525,6 +525,22 @@ impl Store for DynamoStore {
         }
         Ok(epoch)
     }
+
+    // PLACEHOLDER (being built on branch h-dynamodb2).
+    async fn change_email(
+        &self,
+        _proof: &ChallengeProof,
+        _user_id: &UserId,
+        _new_email: &Email,
+        _now: UnixTime,
+    ) -> StoreResult<EmailChange> {
+        Err(StoreError::Unavailable("email changes are not stored here yet".into()))
+    }
+
+    // PLACEHOLDER (being built on branch h-dynamodb2).
+    async fn delete_user(&self, _user: &UserRecord) -> StoreResult<bool> {
+        Err(StoreError::Unavailable("account deletion is not stored here yet".into()))
+    }
 }
 
 /// The condition that a challenge's item still holds the challenge a proof names, live.
