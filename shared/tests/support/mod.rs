@@ -121,6 +121,12 @@ impl Res {
         (self.status.as_u16(), self.json["error"].as_str().unwrap_or(""))
     }
 
+    /// Every header, as (name, value) pairs in order: two answers compared with this differ
+    /// in no header at all.
+    pub fn all_headers(&self) -> Vec<(String, String)> {
+        self.headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+    }
+
     /// The whole Set-Cookie header that sets the cookie `name`.
     pub fn set_cookie(&self, name: &str) -> Option<&str> {
         self.headers
