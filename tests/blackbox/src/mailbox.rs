@@ -4,6 +4,12 @@
 //! | deployment | where its mail goes | how it is read |
 //! |---|---|---|
 //! | dev server | its outbox | `GET {AUTHFN_BASE_URL}/dev/mailbox` |
+//! | Lambda functions, the Worker | moto's SES v2, at `AUTHFN_TEST_SES_URL` | `GET {AUTHFN_TEST_SES_URL}/moto-api/data.json` |
+//!
+//! `AUTHFN_TEST_SES_URL` set means the deployment sends through moto's SES (`tests/run.sh`
+//! sets it for the Lambda and workerd stages); unset, the mailbox is the dev server's.
+//! `tests/support/dynamodb_api_server.py` keeps each message's text and HTML bodies (moto
+//! alone keeps one of them).
 
 use std::time::Duration;
 
@@ -61,6 +67,8 @@ fn fragment_token(word: &str) -> Option<String> {
 enum Source {
     /// The dev server's `GET /dev/mailbox`.
     DevServer { url: String },
+    /// moto's model dump, whose `ses.Message` list holds every message SES accepted.
+    MotoSes { url: String },
 }
 
 /// The sent mail of the deployment under test.
@@ -75,10 +83,17 @@ impl Mailbox {
     /// with what to set when it cannot tell.
     pub fn for_target() -> Mailbox {
         let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let base = var("AUTHFN_BASE_URL").unwrap_or_else(|| {
-            panic!("AUTHFN_BASE_URL is not set: the mailbox of a dev server is at AUTHFN_BASE_URL/dev/mailbox")
-        });
-        let source = Source::DevServer { url: format!("{}/dev/mailbox", base.trim_end_matches('/')) };
+        let source = if let Some(ses) = var("AUTHFN_TEST_SES_URL") {
+            Source::MotoSes { url: format!("{}/moto-api/data.json", ses.trim_end_matches('/')) }
+        } else {
+            let base = var("AUTHFN_BASE_URL").unwrap_or_else(|| {
+                panic!(
+                    "neither AUTHFN_TEST_SES_URL (moto's SES, for Lambda and workerd) nor AUTHFN_BASE_URL \
+                     (a dev server, whose mailbox is at /dev/mailbox) is set"
+                )
+            });
+            Source::DevServer { url: format!("{}/dev/mailbox", base.trim_end_matches('/')) }
+        };
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
         Mailbox { http, source }
     }
@@ -106,6 +121,7 @@ impl Mailbox {
     async fn all(&self) -> Vec<Mail> {
         match &self.source {
             Source::DevServer { url } => dev_mailbox(&self.get_json(url).await),
+            Source::MotoSes { url } => moto_ses(&self.get_json(url).await),
         }
     }
 
@@ -131,6 +147,34 @@ fn dev_mailbox(listed: &Value) -> Vec<Mail> {
             subject: field(mail, "subject"),
             text: field(mail, "text"),
             html: field(mail, "html"),
+        })
+        .collect()
+}
+
+/// moto's `GET /moto-api/data.json`: `ses.Message` in the order sent, one entry per message
+/// (to every recipient in `destinations.ToAddresses`).
+fn moto_ses(models: &Value) -> Vec<Mail> {
+    let Some(messages) = models["ses"]["Message"].as_array() else {
+        // No SES request yet: moto lists a service only once its backend exists.
+        return Vec::new();
+    };
+    let field = |message: &Value, name: &str| message[name].as_str().map(str::to_owned);
+    messages
+        .iter()
+        .rev()
+        .flat_map(|message| {
+            let subject = field(message, "subject").unwrap_or_default();
+            // Without the test server's patch moto keeps only `body`, the HTML when there is one.
+            let body = field(message, "body").unwrap_or_default();
+            let text = field(message, "text").unwrap_or_else(|| body.clone());
+            let html = field(message, "html").unwrap_or(body);
+            let to = message["destinations"]["ToAddresses"].as_array().cloned().unwrap_or_default();
+            to.into_iter().filter_map(|to| to.as_str().map(str::to_owned)).map(move |to| Mail {
+                to,
+                subject: subject.clone(),
+                text: text.clone(),
+                html: html.clone(),
+            })
         })
         .collect()
 }
@@ -171,5 +215,19 @@ mod tests {
         let mails = dev_mailbox(&listed);
         assert_eq!(mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), ["2", "1"]);
         assert_eq!(mails[1], Mail { to: "a@example.com".into(), subject: "1".into(), text: "t1".into(), html: "h1".into() });
+    }
+
+    #[test]
+    fn motos_ses_messages_are_read_newest_first() {
+        let models = json!({"ses": {"Message": [
+            {"id": "1", "source": "f@example.org", "subject": "1", "body": "h1", "text": "t1", "html": "h1",
+             "destinations": {"ToAddresses": ["a@example.com"]}},
+            {"id": "2", "source": "f@example.org", "subject": "2", "body": "h2", "text": "t2", "html": "h2",
+             "destinations": {"ToAddresses": ["b@example.com"]}},
+        ]}});
+        let mails = moto_ses(&models);
+        assert_eq!(mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), ["2", "1"]);
+        assert_eq!(mails[1], Mail { to: "a@example.com".into(), subject: "1".into(), text: "t1".into(), html: "h1".into() });
+        assert!(moto_ses(&json!({"dynamodb": {}})).is_empty(), "no SES request yet: no mail");
     }
 }
