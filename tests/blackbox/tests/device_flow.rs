@@ -348,7 +348,7 @@ async fn userinfo_answers_what_the_granted_scopes_allow() {
         reply.expect_status(200);
         let claims = reply.json();
         assert_eq!(claims["sub"], jwt_part(access, 1)["sub"], "{method}");
-        assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some(email.as_str()), Some(false)), "{method}");
+        assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some(email.as_str()), Some(true)), "{method}");
     }
 
     let (_, plain) = tokens_for_scope(&api, "openid").await;
