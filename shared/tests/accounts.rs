@@ -199,6 +199,8 @@ async fn a_proof_for_an_address_that_got_an_account_meanwhile_is_a_clear_409_and
 
 async fn resend_answers_the_same_for_every_address_and_voids_the_previous_mail(h: Harness) {
     h.sign_up("known@example.com", PASSWORD).await;
+    // A sign-up for the known address writes only an inert decoy: no sign-up is pending there.
+    h.sign_up_request("known@example.com", "squatter password").await;
     h.sign_up_request("pending@example.com", PASSWORD).await;
     let first = h.latest_mail("pending@example.com");
     let resend = |email: &'static str| h.post_json("/auth/verify-email/resend", json!({ "email": email }), None);

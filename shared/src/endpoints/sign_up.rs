@@ -32,7 +32,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     // One argon2 run whether or not the address has an account: the time taken says nothing.
     let hash = app.passwords.hash(password).await?;
     if app.store.user_by_email(&creds.email).await?.is_some() {
-        app.send_mail(&mails::account_exists(&app.config, &creds.email)).await?;
+        let notice = mails::account_exists(&app.config, &creds.email);
+        account::mail_then_decoy(app, &notice, VERIFY_EMAIL_LIFETIME).await?;
     } else {
         // Keyed by the address: a newer sign-up replaces this one, and whoever proves the
         // address first gets the account, so nobody can hold an address by signing up first.

@@ -6,7 +6,9 @@
 //! challenge is stored after, so a mail outage (503) leaves nothing behind; a new challenge
 //! replaces the one before it; a link or code works once; a wrong code counts, and the
 //! [`MAX_CODE_FAILURES`]th kills the challenge; answers to "mail this address" never say
-//! whether it has an account. Nothing here logs an address, token or code.
+//! whether it has an account, in their bytes or their time (every path sends one mail and
+//! makes one challenge write, a decoy where there is nothing to prove). Nothing here logs an
+//! address, token or code.
 
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use crate::mailed::{self, MAX_CODE_FAILURES, MailCode, MailToken};
 use crate::request::{HttpRequest, client_ip};
 use crate::response::{self, HttpResponse};
 use crate::store::{ChallengeAction, ChallengeKey, EmailChallenge, UserRecord};
+use crate::token::UserId;
 
 pub mod change_password;
 pub mod forgot_password;
@@ -73,6 +76,16 @@ pub(super) async fn mail_then_store(app: &App, mail: &Mail, challenge: &EmailCha
     app.send_mail(mail).await?;
     app.store.put_challenge(challenge).await?;
     Ok(())
+}
+
+/// Sends `mail` (a notice, which proves nothing), then makes the store write the other path
+/// of the same request makes, so both take the same time, on every store: an inert challenge,
+/// under a key nothing reads (a random user's email change) and with secrets that are never
+/// sent, which lapses after `lifetime`.
+pub(super) async fn mail_then_decoy(app: &App, mail: &Mail, lifetime: Duration) -> Result<(), ApiError> {
+    let nobody = UserId::generate()?;
+    let decoy = new_challenge(app, ChallengeKey::email_change(&nobody), &mail.to, ChallengeAction::ChangeEmail { user_id: nobody }, lifetime)?;
+    mail_then_store(app, mail, &decoy.record).await
 }
 
 /// The answer to every "mail this address" request: 202 with `status`, the same bytes
