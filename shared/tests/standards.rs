@@ -32,8 +32,8 @@ async fn userinfo_returns_the_claims_the_granted_scopes_promise() {
         assert_eq!(res.status, 200, "{method}: {}", res.text);
         assert_eq!(res.json["sub"], sub);
         assert_eq!(res.json["email"], "ada@example.com");
-        // A password sign-up: nobody has proved the address.
-        assert_eq!(res.json["email_verified"], false);
+        // A password sign-up, proven by the mailed link.
+        assert_eq!(res.json["email_verified"], true);
     }
     let without_email = h.device_tokens("bob@example.com", "openid profile").await;
     let res = h.userinfo(without_email.access()).await;
@@ -46,7 +46,7 @@ async fn the_id_token_carries_the_email_only_when_it_was_granted() {
     let h = issuer().await;
     let with_email = h.device_tokens("ada@example.com", "openid email").await;
     let id = jwt_part(with_email.id(), 1);
-    assert_eq!((id["email"].as_str(), id["email_verified"].as_bool()), (Some("ada@example.com"), Some(false)));
+    assert_eq!((id["email"].as_str(), id["email_verified"].as_bool()), (Some("ada@example.com"), Some(true)));
     let without = h.device_tokens("bob@example.com", "openid").await;
     let id = jwt_part(without.id(), 1);
     assert!(id.get("email").is_none() && id.get("email_verified").is_none(), "{id}");

@@ -28,16 +28,39 @@ const config = await client.discovery(new URL(base), "cli", undefined, client.No
 check("openid-client-discovery", config.serverMetadata().device_authorization_endpoint?.endsWith("/oidc/device/authorize"));
 check("discovery-userinfo-endpoint", config.serverMetadata().userinfo_endpoint?.endsWith("/oidc/userinfo"));
 
-// A user with a browser session, who will approve the device.
+// The mails the deployment sent, newest first: moto's SES when AUTHFN_TEST_SES_URL is set
+// (the Worker), else the dev server's outbox.
+async function mailsTo(to) {
+    const ses = process.env.AUTHFN_TEST_SES_URL;
+    if (ses) {
+        const models = await (await fetch(`${ses.replace(/\/$/, "")}/moto-api/data.json`)).json();
+        return (models.ses?.Message ?? [])
+            .filter((m) => (m.destinations?.ToAddresses ?? []).includes(to))
+            .map((m) => ({ text: m.text ?? m.body ?? "" }))
+            .reverse();
+    }
+    return (await (await fetch(`${base}/dev/mailbox`)).json()).filter((m) => m.to === to);
+}
+
+// A user with a browser session, who will approve the device: sign-up mails a link, and
+// following it (POSTing its token, as the SPA does) creates the account and its session.
 const email = `oc-${randomBytes(8).toString("hex")}@example.com`;
 const signUp = await fetch(`${base}/auth/sign-up`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ email, password: "correct horse battery" }),
 });
-check("sign-up", signUp.status === 201, `${signUp.status}`);
-const cookie = signUp.headers.get("set-cookie").split(";")[0];
-const userId = (await signUp.json()).user_id;
+check("sign-up", signUp.status === 202, `${signUp.status}`);
+const token = (await mailsTo(email))[0]?.text.match(/#[^\s]*[?&]token=([A-Za-z0-9_-]+)/)?.[1];
+check("sign-up-mail", typeof token === "string", "no link token in the mail");
+const verified = await fetch(`${base}/auth/verify-email`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token }),
+});
+check("verify-email", verified.status === 200, `${verified.status}`);
+const cookie = verified.headers.get("set-cookie").split(";")[0];
+const userId = (await verified.json()).user_id;
 
 const device = await client.initiateDeviceAuthorization(config, { scope: "openid email offline_access" });
 check("openid-client-device-authorization", /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/.test(device.user_code), device.user_code);
@@ -55,7 +78,7 @@ check("openid-client-device-grant", typeof tokens.access_token === "string" && t
 check("openid-client-id-token", tokens.claims()?.sub === userId && tokens.claims()?.email === email, JSON.stringify(tokens.claims()));
 
 const userinfo = await client.fetchUserInfo(config, tokens.access_token, userId);
-check("openid-client-userinfo", userinfo.sub === userId && userinfo.email === email && userinfo.email_verified === false, JSON.stringify(userinfo));
+check("openid-client-userinfo", userinfo.sub === userId && userinfo.email === email && userinfo.email_verified === true, JSON.stringify(userinfo));
 
 const jwks = jose.createRemoteJWKSet(new URL(config.serverMetadata().jwks_uri));
 const { payload, protectedHeader } = await jose.jwtVerify(tokens.access_token, jwks, {

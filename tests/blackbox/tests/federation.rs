@@ -505,7 +505,7 @@ async fn an_email_with_a_password_account_links_only_where_allowed() {
     let api = Api::from_env();
     let email = format!("fed-link-{}@example.test", random_hex());
     let signed_up = api.sign_up(&email, "correct horse battery").await;
-    signed_up.expect_status(201);
+    signed_up.expect_status(200);
     let user_id = signed_up.json()["user_id"].clone();
 
     // `idp` may not link by email: the password account is not taken over.

@@ -45,8 +45,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 }
 
 /// `email` and `email_verified` (OIDC Core §5.1), as the ID token and userinfo both state them.
-/// Only an identity provider has ever proved the address: an account created by one (no
-/// password) has a verified address, a password sign-up an unverified one.
+/// The address counts as verified once proven: by a mailed link or code, or by the identity
+/// provider that created the account.
 pub(crate) fn email_claims(user: &UserRecord) -> (String, bool) {
-    (user.email.as_str().to_owned(), user.password_hash.is_none())
+    (user.email.as_str().to_owned(), user.email_verified)
 }
