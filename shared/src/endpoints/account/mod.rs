@@ -78,13 +78,19 @@ pub(super) async fn mail_then_store(app: &App, mail: &Mail, challenge: &EmailCha
     Ok(())
 }
 
+/// The address a decoy challenge holds: `.invalid` is reserved (RFC 2606), so it is nobody's.
+const DECOY_ADDRESS: &str = "decoy@authfn.invalid";
+
 /// Sends `mail` (a notice, which proves nothing), then makes the store write the other path
 /// of the same request makes, so both take the same time, on every store: an inert challenge,
 /// under a key nothing reads (a random user's email change) and with secrets that are never
 /// sent, which lapses after `lifetime`.
 pub(super) async fn mail_then_decoy(app: &App, mail: &Mail, lifetime: Duration) -> Result<(), ApiError> {
     let nobody = UserId::generate()?;
-    let decoy = new_challenge(app, ChallengeKey::email_change(&nobody), &mail.to, ChallengeAction::ChangeEmail { user_id: nobody }, lifetime)?;
+    // Nobody's address either: a decoy for a notice to an account must not outlive that
+    // account's deletion with its address in it.
+    let no_address = Email::from_stored(DECOY_ADDRESS.to_owned());
+    let decoy = new_challenge(app, ChallengeKey::email_change(&nobody), &no_address, ChallengeAction::ChangeEmail { user_id: nobody }, lifetime)?;
     mail_then_store(app, mail, &decoy.record).await
 }
 
