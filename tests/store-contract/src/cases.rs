@@ -1248,3 +1248,26 @@ pub async fn deleting_a_federated_user_unlinks_every_identity(store: Arc<dyn Sto
     check_eq!(store.user_by_identity(&identity("second-sub")).await?, Some(again));
     Ok(())
 }
+
+pub async fn ending_every_session_keeps_the_users_other_records(store: Arc<dyn Store>) -> Outcome {
+    let busy = user("busy@example.com");
+    let session = session_of(&busy);
+    store.create_user(&busy, &session).await?;
+    store.link_identity(&identity("busy-sub"), &busy.id).await?;
+    let token = RefreshTokenRecord { user_id: busy.id.clone(), ..refresh("busy-family", true) };
+    store.put_refresh_token(&token).await?;
+    let code = sign_in_code_challenge(&busy);
+    store.put_challenge(&code).await?;
+    let reset = reset_challenge(&busy);
+    store.put_challenge(&reset).await?;
+
+    store.revoke_all_sessions(&busy.id).await?;
+    check_eq!(store.set_password(&busy.id, &new_password(), Some(&reset.proof()), T0).await?, Some(2));
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+    // The epoch ends the refresh family; the records stay until the store drops them.
+    check_eq!(store.refresh_token(&token.token_hash, T0).await?, Some(token));
+    check_eq!(store.user_by_identity(&identity("busy-sub")).await?.found()?.id, busy.id);
+    check_eq!(store.challenge(&code.key, T0).await?, Some(code.clone()));
+    check_eq!(store.challenge_by_token(&code.token_hash, T0).await?, Some(code));
+    Ok(())
+}

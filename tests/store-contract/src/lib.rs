@@ -75,6 +75,7 @@ macro_rules! for_each_case {
             of_users_racing_onto_one_address_exactly_one_gets_it,
             deleting_a_user_removes_everything_that_names_it_and_nothing_else,
             deleting_a_federated_user_unlinks_every_identity,
+            ending_every_session_keeps_the_users_other_records,
         }
     };
 }
