@@ -60,32 +60,35 @@ impl CloudflareStore {
     /// module doc); revocations in `revoked_sessions` hold only a token hash.
     async fn delete_user_as_read(&self, user: &UserRecord) -> StoreResult<bool> {
         let email = &user.email;
-        let values = [
-            text(user.id.as_str()),
-            text(&email.hash().to_hex()),
-            text(email.as_str()),
-            text(ChallengeKey::sign_up(email).as_str()),
-            text(ChallengeKey::password_reset(email).as_str()),
-            text(ChallengeKey::sign_in_code(email).as_str()),
-            text(ChallengeKey::email_change(&user.id).as_str()),
-            text(CounterKey::sign_in_attempts(email).as_str()),
-            text(CounterKey::mail_to(email).as_str()),
-        ];
         // The row as read: its id and address (by hash, or by address for a row older than
-        // migration 0006, as `user_by_email` finds it).
+        // migration 0006, as `user_by_email` finds it), bound as ?1–?3 in every statement.
+        // D1 wants exactly as many values as a statement's highest parameter, so the keys
+        // each statement needs follow from ?4.
         const THE_USER: &str = "(id = ?1 AND (email_hash = ?2 OR (email_hash IS NULL AND email = ?3)))";
-        let delete = |sql: &str| self.statement(&format!("{sql} AND EXISTS (SELECT 1 FROM users WHERE {THE_USER})"), &values);
+        let the_user = [text(user.id.as_str()), text(&email.hash().to_hex()), text(email.as_str())];
+        let delete = |sql: &str, keys: &[&str]| {
+            let mut values = the_user.to_vec();
+            values.extend(keys.iter().map(|key| text(key)));
+            self.statement(&format!("{sql} AND EXISTS (SELECT 1 FROM users WHERE {THE_USER})"), &values)
+        };
+        let challenges = [
+            ChallengeKey::sign_up(email),
+            ChallengeKey::password_reset(email),
+            ChallengeKey::sign_in_code(email),
+            ChallengeKey::email_change(&user.id),
+        ];
+        let counters = [CounterKey::sign_in_attempts(email), CounterKey::mail_to(email)];
         let batch = vec![
-            delete("DELETE FROM identities WHERE user_id = ?1")?,
+            delete("DELETE FROM identities WHERE user_id = ?1", &[])?,
             // Before the tokens: their family ids are how a revocation is found.
-            delete("DELETE FROM revoked_token_families WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = ?1)")?,
-            delete("DELETE FROM refresh_tokens WHERE user_id = ?1")?,
+            delete("DELETE FROM revoked_token_families WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = ?1)", &[])?,
+            delete("DELETE FROM refresh_tokens WHERE user_id = ?1", &[])?,
             // Approved (or consumed) by the user: the device gets nothing for a user who is gone.
-            delete("DELETE FROM device_authorizations WHERE user_id = ?1")?,
+            delete("DELETE FROM device_authorizations WHERE user_id = ?1", &[])?,
             // Under its address or its id, or acting on it wherever keyed.
-            delete("DELETE FROM challenges WHERE (key IN (?4, ?5, ?6, ?7) OR user_id = ?1)")?,
-            delete("DELETE FROM counters WHERE key IN (?8, ?9)")?,
-            self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &values)?,
+            delete("DELETE FROM challenges WHERE (key IN (?4, ?5, ?6, ?7) OR user_id = ?1)", &challenges.each_ref().map(ChallengeKey::as_str))?,
+            delete("DELETE FROM counters WHERE key IN (?4, ?5)", &counters.each_ref().map(CounterKey::as_str))?,
+            self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?,
         ];
         let results = self.db.batch(batch).await.map_err(|e| unavailable("D1 delete user", e))?;
         let deleted = results.last().ok_or_else(|| StoreError::Corrupt("delete-user batch returned no result".into()))?;
@@ -749,10 +752,22 @@ impl Store for CloudflareStore {
             text(&proof.token_hash.to_hex()),
             number(now.0),
         ];
+        const LIVE: &str = "EXISTS (SELECT 1 FROM challenges WHERE key = ?4 AND token_hash = ?5 AND expires_at > ?6)";
         let batch = vec![
+            // The user's own address is taken too (by the user), but an update onto the values
+            // a row already has meets no constraint. A copy of the row, inserted exactly when
+            // the user already has the address, fails its primary key instead, and so the
+            // batch, as a move onto another account's address does. `email` always holds the
+            // normalised address, so it alone says whose it is.
             self.statement(
-                "UPDATE users SET email_hash = ?2, email = ?3, email_verified = 1 \
-                 WHERE id = ?1 AND EXISTS (SELECT 1 FROM challenges WHERE key = ?4 AND token_hash = ?5 AND expires_at > ?6)",
+                &format!(
+                    "INSERT INTO users (id, email, created_at) SELECT id, email, created_at FROM users \
+                     WHERE id = ?1 AND email = ?3 AND {LIVE}"
+                ),
+                &values,
+            )?,
+            self.statement(
+                &format!("UPDATE users SET email_hash = ?2, email = ?3, email_verified = 1 WHERE id = ?1 AND {LIVE}"),
                 &values,
             )?,
             self.statement(
@@ -763,7 +778,7 @@ impl Store for CloudflareStore {
         ];
         match self.db.batch(batch).await {
             Ok(results) => {
-                let [moved, taken] = results.as_slice() else {
+                let [_, moved, taken] = results.as_slice() else {
                     return Err(StoreError::Corrupt("email-change batch did not answer for each statement".into()));
                 };
                 match (changed_one(moved, "D1 change email")?, changed_one(taken, "D1 change email")?) {
