@@ -183,3 +183,88 @@ async fn dynamodb_keys_hold_no_email_address() {
         assert!(!key.contains("grace") && !key.contains("ada") && !key.contains("ferdinand") && !key.contains('@'), "{key}");
     }
 }
+
+/// After a deletion no item anywhere in the table holds the user's id, its address or its
+/// address's hash, in any attribute: not its sessions, refresh tokens, identity links,
+/// counters, challenges (replaced and taken ones' token items included) nor its email claim.
+/// Its former address (before an email change) is gone too. Another user's items stay.
+#[tokio::test]
+#[ignore = "needs a local DynamoDB API: run tests/run.sh"]
+async fn dynamodb_a_deleted_user_leaves_nothing_that_names_it() {
+    use authfn::email::Email;
+    use authfn::store::{EmailChange, RefreshTokenRecord, Rotation, SignUpOutcome};
+    use authfn_store_contract::cases::{
+        email_change_challenge, identity, refresh, reset_challenge, sign_in_code_challenge, verified_user, DAY,
+    };
+
+    let store = fresh_dynamo_store().await;
+    // Signed up through a mailed link (whose token item outlives the taken challenge).
+    let ada = verified_user("ada.before@example.com");
+    let sign_up = sign_up_challenge(&ada);
+    store.put_challenge(&sign_up).await.unwrap();
+    assert_eq!(store.complete_sign_up(&sign_up.proof(), &ada, &session_of(&ada), T0).await.unwrap(), SignUpOutcome::Created);
+    // A reset asked for at the old address, then the address changed.
+    store.put_challenge(&reset_challenge(&ada)).await.unwrap();
+    let change = email_change_challenge(&ada, "ada@example.com");
+    store.put_challenge(&change).await.unwrap();
+    assert_eq!(store.change_email(&change.proof(), &ada.id, &change.email, T0).await.unwrap(), EmailChange::Changed);
+    let ada = store.user_by_id(&ada.id).await.unwrap().unwrap();
+    let old_address = Email::parse("ada.before@example.com").unwrap();
+
+    store.put_session(&session_of(&ada)).await.unwrap();
+    store.link_identity(&identity("ada-sub"), &ada.id).await.unwrap();
+    let first = RefreshTokenRecord { user_id: ada.id.clone(), ..refresh("ada-family", true) };
+    store.put_refresh_token(&first).await.unwrap();
+    let second = RefreshTokenRecord { user_id: ada.id.clone(), ..refresh("ada-family", true) };
+    assert_eq!(store.rotate_refresh_token(&first.token_hash, &second).await.unwrap(), Rotation::Rotated);
+    store.revoke_token_family("ada-family", second.family_expires_at).await.unwrap();
+    // Replaced challenges (a resent mail) leave token items behind.
+    for _ in 0..2 {
+        store.put_challenge(&reset_challenge(&ada)).await.unwrap();
+        store.put_challenge(&sign_in_code_challenge(&ada)).await.unwrap();
+    }
+    store.put_challenge(&email_change_challenge(&ada, "ada.next@example.com")).await.unwrap();
+    for key in [CounterKey::sign_in_attempts(&ada.email), CounterKey::mail_to(&ada.email)] {
+        store.increment(&key, T0.plus(DAY), T0).await.unwrap();
+    }
+    let grace = verified_user("grace@example.com");
+    store.create_user(&grace, &session_of(&grace)).await.unwrap();
+    store.put_challenge(&reset_challenge(&grace)).await.unwrap();
+
+    let needles = [
+        ada.id.as_str().to_owned(),
+        ada.email.as_str().to_owned(),
+        ada.email.hash().to_hex(),
+        old_address.as_str().to_owned(),
+    ];
+    let before = scan_all(&store).await;
+    for needle in &needles {
+        assert!(before.iter().any(|item| item.contains(needle.as_str())), "the setup wrote nothing with {needle}");
+    }
+
+    assert!(store.delete_user(&ada).await.unwrap());
+
+    let after = scan_all(&store).await;
+    for needle in &needles {
+        let left: Vec<&String> = after.iter().filter(|item| item.contains(needle.as_str())).collect();
+        assert!(left.is_empty(), "items still hold {needle}: {left:#?}");
+    }
+    let grace_items = |items: &[String]| items.iter().filter(|i| i.contains(grace.id.as_str())).count();
+    assert_eq!(grace_items(&after), grace_items(&before), "the other user's items are untouched");
+    assert_eq!(store.user_by_email(&grace.email).await.unwrap(), Some(grace));
+}
+
+/// Every item in the table, each as its debug text (every attribute's name and value).
+async fn scan_all(store: &DynamoStore) -> Vec<String> {
+    let (client, table) = store.raw();
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client.scan().table_name(table).consistent_read(true).set_exclusive_start_key(start).send().await.unwrap();
+        items.extend(page.items().iter().map(|item| format!("{item:?}")));
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
+}

@@ -11,7 +11,7 @@ use authfn::email::Email;
 use authfn::password::PasswordHashString;
 use authfn::mailed::MailToken;
 use authfn::store::{
-    ChallengeAction, ChallengeKey, Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge,
+    ChallengeAction, ChallengeKey, Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge, EmailChange,
     FederatedIdentity, FederationAttempt, Insert, RefreshTokenRecord, Rotation, SessionRecord, SignUpOutcome, Store,
     UserRecord,
 };
@@ -959,5 +959,315 @@ pub async fn users_keep_whether_their_address_is_proven(store: Arc<dyn Store>) -
     // Bumping the epoch keeps it.
     store.revoke_all_sessions(&proven.id).await?;
     check!(store.user_by_id(&proven.id).await?.found()?.email_verified);
+    Ok(())
+}
+
+// --- email changes and account deletion --------------------------------------------------------
+
+/// A change of `user`'s address to `new_email`, live for a day.
+pub fn email_change_challenge(user: &UserRecord, new_email: &str) -> EmailChallenge {
+    let action = ChallengeAction::ChangeEmail { user_id: user.id.clone() };
+    challenge(ChallengeKey::email_change(&user.id), new_email, action, T0.plus(DAY))
+}
+
+/// A one-time sign-in code for `user`, live for a day.
+pub fn sign_in_code_challenge(user: &UserRecord) -> EmailChallenge {
+    let action = ChallengeAction::SignIn { user_id: user.id.clone() };
+    challenge(ChallengeKey::sign_in_code(&user.email), user.email.as_str(), action, T0.plus(DAY))
+}
+
+/// Checks that `user` reads back exactly as given, by id and by its address, and that
+/// `not_claimed` has no account: what "nothing was written" looks like after a refused change.
+async fn still_unchanged(store: &dyn Store, user: &UserRecord, not_claimed: &Email) -> Outcome {
+    check_eq!(store.user_by_id(&user.id).await?.as_ref(), Some(user));
+    check_eq!(store.user_by_email(&user.email).await?.as_ref(), Some(user));
+    check_eq!(store.user_by_email(not_claimed).await?, None, "{} was claimed", not_claimed.as_str());
+    Ok(())
+}
+
+pub async fn changing_an_email_moves_the_user_to_the_proven_address_and_frees_the_old_one(store: Arc<dyn Store>) -> Outcome {
+    let mover = user("mover@example.com");
+    store.create_user(&mover, &session_of(&mover)).await?;
+    let bystander = user("bystander@example.com");
+    store.create_user(&bystander, &session_of(&bystander)).await?;
+    let c = email_change_challenge(&mover, "moved@example.com");
+    store.put_challenge(&c).await?;
+
+    check_eq!(store.change_email(&c.proof(), &mover.id, &c.email, T0).await?, EmailChange::Changed);
+    let moved = UserRecord { email: c.email.clone(), email_verified: true, ..mover.clone() };
+    check_eq!(store.user_by_id(&mover.id).await?.as_ref(), Some(&moved), "the new address, proven; nothing else changes");
+    check_eq!(store.user_by_email(&Email::parse("Moved@Example.com").unwrap()).await?.as_ref(), Some(&moved));
+    check_eq!(store.user_by_email(&mover.email).await?, None, "the old address is released");
+    check_eq!(store.challenge(&c.key, T0).await?, None, "the link works once");
+    check_eq!(store.challenge_by_token(&c.token_hash, T0).await?, None);
+    check_eq!(store.change_email(&c.proof(), &mover.id, &c.email, T0).await?, EmailChange::ChallengeGone);
+
+    // The new address is claimed; the old one can be signed up for again.
+    let twin = user("MOVED@example.com");
+    check_eq!(store.create_user(&twin, &session_of(&twin)).await?, Insert::AlreadyExists);
+    let newcomer = user("mover@example.com");
+    check_eq!(store.create_user(&newcomer, &session_of(&newcomer)).await?, Insert::Inserted);
+    check_eq!(store.user_by_email(&mover.email).await?, Some(newcomer));
+    check_eq!(store.user_by_id(&mover.id).await?, Some(moved));
+    check_eq!(store.user_by_email(&bystander.email).await?, Some(bystander));
+    Ok(())
+}
+
+pub async fn an_email_change_whose_challenge_or_user_is_gone_writes_nothing(store: Arc<dyn Store>) -> Outcome {
+    let mover = user("mover@example.com");
+    store.create_user(&mover, &session_of(&mover)).await?;
+    let new_email = Email::parse("elsewhere@example.com").unwrap();
+
+    let never_put = email_change_challenge(&mover, new_email.as_str());
+    check_eq!(store.change_email(&never_put.proof(), &mover.id, &new_email, T0).await?, EmailChange::ChallengeGone);
+    still_unchanged(&*store, &mover, &new_email).await?;
+
+    let replaced = email_change_challenge(&mover, new_email.as_str());
+    store.put_challenge(&replaced).await?;
+    let live = email_change_challenge(&mover, new_email.as_str());
+    store.put_challenge(&live).await?;
+    check_eq!(store.change_email(&replaced.proof(), &mover.id, &new_email, T0).await?, EmailChange::ChallengeGone);
+    still_unchanged(&*store, &mover, &new_email).await?;
+
+    // Expiry is exclusive: at `expires_at` it is gone, whether or not the backend deleted it.
+    check_eq!(store.change_email(&live.proof(), &mover.id, &new_email, live.expires_at).await?, EmailChange::ChallengeGone);
+    still_unchanged(&*store, &mover, &new_email).await?;
+    check_eq!(store.challenge(&live.key, T0).await?.as_ref(), Some(&live), "the live one is untouched");
+
+    check!(store.take_challenge(&live.proof(), T0).await?);
+    check_eq!(store.change_email(&live.proof(), &mover.id, &new_email, T0).await?, EmailChange::ChallengeGone);
+    still_unchanged(&*store, &mover, &new_email).await?;
+
+    // A live challenge, but its user is gone: no user and no claim are made, and it stays.
+    let ghost = user("ghost@example.com");
+    let haunting = email_change_challenge(&ghost, new_email.as_str());
+    store.put_challenge(&haunting).await?;
+    check_eq!(store.change_email(&haunting.proof(), &ghost.id, &new_email, T0).await?, EmailChange::ChallengeGone);
+    check_eq!(store.user_by_id(&ghost.id).await?, None);
+    check_eq!(store.user_by_email(&new_email).await?, None);
+    check_eq!(store.user_by_email(&ghost.email).await?, None);
+    check_eq!(store.challenge(&haunting.key, T0).await?, Some(haunting));
+    Ok(())
+}
+
+pub async fn an_email_change_onto_a_taken_address_writes_nothing_and_leaves_the_challenge(store: Arc<dyn Store>) -> Outcome {
+    let mover = user("mover@example.com");
+    store.create_user(&mover, &session_of(&mover)).await?;
+    let owner = verified_user("owner@example.com");
+    store.create_user(&owner, &session_of(&owner)).await?;
+
+    let c = EmailChallenge { failures: 2, ..email_change_challenge(&mover, "Owner@example.com") };
+    store.put_challenge(&c).await?;
+    check_eq!(store.change_email(&c.proof(), &mover.id, &c.email, T0).await?, EmailChange::EmailTaken);
+    check_eq!(store.user_by_id(&mover.id).await?.as_ref(), Some(&mover));
+    check_eq!(store.user_by_email(&mover.email).await?.as_ref(), Some(&mover));
+    check_eq!(store.user_by_id(&owner.id).await?.as_ref(), Some(&owner));
+    check_eq!(store.user_by_email(&owner.email).await?.as_ref(), Some(&owner), "the owner keeps its address");
+    check_eq!(store.challenge(&c.key, T0).await?.as_ref(), Some(&c), "left for the caller to take");
+
+    // Its own address has an account too: the user's own.
+    let own = email_change_challenge(&mover, "MOVER@example.com");
+    store.put_challenge(&own).await?;
+    check_eq!(store.change_email(&own.proof(), &mover.id, &own.email, T0).await?, EmailChange::EmailTaken);
+    check_eq!(store.user_by_id(&mover.id).await?.as_ref(), Some(&mover), "not even proven");
+    check_eq!(store.user_by_email(&mover.email).await?, Some(mover));
+    check_eq!(store.challenge(&own.key, T0).await?, Some(own));
+    Ok(())
+}
+
+pub async fn exactly_one_of_many_concurrent_email_changes_of_one_challenge_wins(store: Arc<dyn Store>) -> Outcome {
+    let mover = user("double-click@example.com");
+    store.create_user(&mover, &session_of(&mover)).await?;
+    let c = email_change_challenge(&mover, "moved@example.com");
+    store.put_challenge(&c).await?;
+    let outcomes = concurrently((0..8).map(|_| {
+        let (store, proof, id, email) = (Arc::clone(&store), c.proof(), mover.id.clone(), c.email.clone());
+        async move { store.change_email(&proof, &id, &email, T0).await }
+    }))
+    .await?;
+
+    check_eq!(outcomes.iter().filter(|o| **o == EmailChange::Changed).count(), 1, "{outcomes:?}");
+    check!(outcomes.iter().all(|o| matches!(o, EmailChange::Changed | EmailChange::ChallengeGone)), "{outcomes:?}");
+    let moved = UserRecord { email: c.email.clone(), email_verified: true, ..mover.clone() };
+    check_eq!(store.user_by_email(&c.email).await?.as_ref(), Some(&moved));
+    check_eq!(store.user_by_id(&mover.id).await?, Some(moved));
+    check_eq!(store.user_by_email(&mover.email).await?, None);
+    check_eq!(store.challenge(&c.key, T0).await?, None);
+    Ok(())
+}
+
+pub async fn of_users_racing_onto_one_address_exactly_one_gets_it(store: Arc<dyn Store>) -> Outcome {
+    for round in 0..3 {
+        let contested = Email::parse(&format!("contested{round}@example.com")).unwrap();
+        let racers: Vec<UserRecord> = (0..4).map(|i| user(&format!("racer{round}-{i}@example.com"))).collect();
+        let mut challenges = Vec::new();
+        for racer in &racers {
+            store.create_user(racer, &session_of(racer)).await?;
+            let c = email_change_challenge(racer, contested.as_str());
+            store.put_challenge(&c).await?;
+            challenges.push(c);
+        }
+        let outcomes = concurrently(racers.iter().zip(&challenges).map(|(racer, c)| {
+            let (store, proof, id, email) = (Arc::clone(&store), c.proof(), racer.id.clone(), contested.clone());
+            async move { store.change_email(&proof, &id, &email, T0).await }
+        }))
+        .await?;
+
+        check_eq!(outcomes.iter().filter(|o| **o == EmailChange::Changed).count(), 1, "round {round}: {outcomes:?}");
+        for ((racer, c), outcome) in racers.iter().zip(&challenges).zip(&outcomes) {
+            if *outcome == EmailChange::Changed {
+                let moved = UserRecord { email: contested.clone(), email_verified: true, ..racer.clone() };
+                check_eq!(store.user_by_email(&contested).await?.as_ref(), Some(&moved), "round {round}");
+                check_eq!(store.user_by_id(&racer.id).await?, Some(moved), "round {round}");
+                check_eq!(store.user_by_email(&racer.email).await?, None, "round {round}: the winner's old address");
+                check_eq!(store.challenge(&c.key, T0).await?, None, "round {round}");
+            } else {
+                check_eq!(*outcome, EmailChange::EmailTaken, "round {round}: a loser");
+                check_eq!(store.user_by_id(&racer.id).await?.as_ref(), Some(racer), "round {round}");
+                check_eq!(store.user_by_email(&racer.email).await?.as_ref(), Some(racer), "round {round}");
+                check_eq!(store.challenge(&c.key, T0).await?.as_ref(), Some(c), "round {round}: a loser's challenge stays");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn deleting_a_user_removes_everything_that_names_it_and_nothing_else(store: Arc<dyn Store>) -> Outcome {
+    let leaving = user("leaving@example.com");
+    let staying = user("staying@example.com");
+    let leaving_sessions = [session_of(&leaving), session_of(&leaving)];
+    let staying_session = session_of(&staying);
+    store.create_user(&leaving, &leaving_sessions[0]).await?;
+    store.put_session(&leaving_sessions[1]).await?;
+    store.create_user(&staying, &staying_session).await?;
+    store.link_identity(&identity("leaving-sub"), &leaving.id).await?;
+    store.link_identity(&identity("staying-sub"), &staying.id).await?;
+
+    // One family rotated once and then revoked, and one still live.
+    let rotated = RefreshTokenRecord { user_id: leaving.id.clone(), ..refresh("leaving-family-1", true) };
+    store.put_refresh_token(&rotated).await?;
+    let current = RefreshTokenRecord { user_id: leaving.id.clone(), ..refresh("leaving-family-1", true) };
+    check_eq!(store.rotate_refresh_token(&rotated.token_hash, &current).await?, Rotation::Rotated);
+    store.revoke_token_family("leaving-family-1", rotated.family_expires_at).await?;
+    let other_family = RefreshTokenRecord { user_id: leaving.id.clone(), ..refresh("leaving-family-2", true) };
+    store.put_refresh_token(&other_family).await?;
+    let staying_token = RefreshTokenRecord { user_id: staying.id.clone(), ..refresh("staying-family", true) };
+    store.put_refresh_token(&staying_token).await?;
+    store.revoke_token_family("staying-family", staying_token.family_expires_at).await?;
+
+    let leaving_challenges = [
+        sign_up_challenge(&leaving),
+        reset_challenge(&leaving),
+        sign_in_code_challenge(&leaving),
+        email_change_challenge(&leaving, "leaving.new@example.com"),
+    ];
+    let staying_challenges = [
+        reset_challenge(&staying),
+        sign_in_code_challenge(&staying),
+        email_change_challenge(&staying, "staying.new@example.com"),
+    ];
+    for c in leaving_challenges.iter().chain(&staying_challenges) {
+        store.put_challenge(c).await?;
+    }
+    let counters_of = |u: &UserRecord| [CounterKey::sign_in_attempts(&u.email), CounterKey::mail_to(&u.email)];
+    for key in counters_of(&leaving).iter().chain(&counters_of(&staying)) {
+        store.increment(key, T0.plus(DAY), T0).await?;
+    }
+
+    // Someone else's id with the address: not this store's user, and nothing is done.
+    let impostor = UserRecord { id: UserId::generate().unwrap(), ..leaving.clone() };
+    check!(!store.delete_user(&impostor).await?);
+    check_eq!(store.user_by_email(&leaving.email).await?.as_ref(), Some(&leaving));
+    check_eq!(store.challenge(&leaving_challenges[1].key, T0).await?.as_ref(), Some(&leaving_challenges[1]));
+    check!(store.counter(&CounterKey::mail_to(&leaving.email), T0).await?.is_some());
+
+    check!(store.delete_user(&leaving).await?);
+
+    check_eq!(store.user_by_id(&leaving.id).await?, None);
+    check_eq!(store.user_by_email(&leaving.email).await?, None);
+    check_eq!(store.user_by_identity(&identity("leaving-sub")).await?, None);
+    for s in &leaving_sessions {
+        check_eq!(store.session(&s.token_hash, T0).await?, None);
+    }
+    for t in [&rotated, &current, &other_family] {
+        check_eq!(store.refresh_token(&t.token_hash, T0).await?, None, "family {}", t.family_id);
+    }
+    check!(!store.is_token_family_revoked("leaving-family-1", T0).await?, "its family's revocation is gone too");
+    for c in &leaving_challenges {
+        check_eq!(store.challenge(&c.key, T0).await?, None, "{}", c.key.as_str());
+        check_eq!(store.challenge_by_token(&c.token_hash, T0).await?, None, "{}", c.key.as_str());
+    }
+    for key in counters_of(&leaving) {
+        check_eq!(store.counter(&key, T0).await?, None, "{}", key.as_str());
+    }
+
+    // The other user keeps everything.
+    check_eq!(store.user_by_id(&staying.id).await?.as_ref(), Some(&staying));
+    check_eq!(store.user_by_email(&staying.email).await?.as_ref(), Some(&staying));
+    check_eq!(store.user_by_identity(&identity("staying-sub")).await?.as_ref(), Some(&staying));
+    check_eq!(store.session(&staying_session.token_hash, T0).await?, Some(staying_session));
+    check_eq!(store.refresh_token(&staying_token.token_hash, T0).await?, Some(staying_token));
+    check!(store.is_token_family_revoked("staying-family", T0).await?);
+    for c in &staying_challenges {
+        check_eq!(store.challenge(&c.key, T0).await?.as_ref(), Some(c), "{}", c.key.as_str());
+    }
+    for key in counters_of(&staying) {
+        check_eq!(store.counter(&key, T0).await?, Some(Counter { count: 1, expires_at: T0.plus(DAY) }), "{}", key.as_str());
+    }
+
+    check!(!store.delete_user(&leaving).await?, "gone already");
+    // The address and the identity are free again; deleting the old user again touches neither.
+    let newcomer = user("leaving@example.com");
+    let newcomer_session = session_of(&newcomer);
+    check_eq!(store.create_user(&newcomer, &newcomer_session).await?, Insert::Inserted);
+    check_eq!(store.link_identity(&identity("leaving-sub"), &newcomer.id).await?, Insert::Inserted);
+    check!(!store.delete_user(&leaving).await?);
+    check_eq!(store.user_by_email(&leaving.email).await?.as_ref(), Some(&newcomer));
+    check_eq!(store.user_by_identity(&identity("leaving-sub")).await?, Some(newcomer));
+    check_eq!(store.session(&newcomer_session.token_hash, T0).await?, Some(newcomer_session));
+    Ok(())
+}
+
+pub async fn deleting_a_federated_user_unlinks_every_identity(store: Arc<dyn Store>) -> Outcome {
+    let federated = UserRecord { email_verified: true, ..federated_user("federated@example.com") };
+    let session = session_of(&federated);
+    store.create_federated_user(&federated, &identity("first-sub"), &session).await?;
+    check_eq!(store.link_identity(&identity("second-sub"), &federated.id).await?, Insert::Inserted);
+
+    check!(store.delete_user(&federated).await?);
+    check_eq!(store.user_by_identity(&identity("first-sub")).await?, None);
+    check_eq!(store.user_by_identity(&identity("second-sub")).await?, None);
+    check_eq!(store.user_by_email(&federated.email).await?, None);
+    check_eq!(store.user_by_id(&federated.id).await?, None);
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+
+    // Both identities are free: signing in with them again makes a new account.
+    let again = UserRecord { email_verified: true, ..federated_user("federated@example.com") };
+    check_eq!(store.create_federated_user(&again, &identity("first-sub"), &session_of(&again)).await?, Insert::Inserted);
+    check_eq!(store.link_identity(&identity("second-sub"), &again.id).await?, Insert::Inserted);
+    check_eq!(store.user_by_identity(&identity("second-sub")).await?, Some(again));
+    Ok(())
+}
+
+pub async fn ending_every_session_keeps_the_users_other_records(store: Arc<dyn Store>) -> Outcome {
+    let busy = user("busy@example.com");
+    let session = session_of(&busy);
+    store.create_user(&busy, &session).await?;
+    store.link_identity(&identity("busy-sub"), &busy.id).await?;
+    let token = RefreshTokenRecord { user_id: busy.id.clone(), ..refresh("busy-family", true) };
+    store.put_refresh_token(&token).await?;
+    let code = sign_in_code_challenge(&busy);
+    store.put_challenge(&code).await?;
+    let reset = reset_challenge(&busy);
+    store.put_challenge(&reset).await?;
+
+    store.revoke_all_sessions(&busy.id).await?;
+    check_eq!(store.set_password(&busy.id, &new_password(), Some(&reset.proof()), T0).await?, Some(2));
+    check_eq!(store.session(&session.token_hash, T0).await?, None);
+    // The epoch ends the refresh family; the records stay until the store drops them.
+    check_eq!(store.refresh_token(&token.token_hash, T0).await?, Some(token));
+    check_eq!(store.user_by_identity(&identity("busy-sub")).await?.found()?.id, busy.id);
+    check_eq!(store.challenge(&code.key, T0).await?, Some(code.clone()));
+    check_eq!(store.challenge_by_token(&code.token_hash, T0).await?, Some(code));
     Ok(())
 }

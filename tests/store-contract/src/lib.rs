@@ -68,6 +68,14 @@ macro_rules! for_each_case {
             a_reset_takes_its_challenge_and_proves_the_address,
             a_reset_with_a_gone_challenge_or_for_an_unknown_user_writes_nothing,
             users_keep_whether_their_address_is_proven,
+            changing_an_email_moves_the_user_to_the_proven_address_and_frees_the_old_one,
+            an_email_change_whose_challenge_or_user_is_gone_writes_nothing,
+            an_email_change_onto_a_taken_address_writes_nothing_and_leaves_the_challenge,
+            exactly_one_of_many_concurrent_email_changes_of_one_challenge_wins,
+            of_users_racing_onto_one_address_exactly_one_gets_it,
+            deleting_a_user_removes_everything_that_names_it_and_nothing_else,
+            deleting_a_federated_user_unlinks_every_identity,
+            ending_every_session_keeps_the_users_other_records,
         }
     };
 }

@@ -15,8 +15,11 @@ pub(super) fn email_key(email: &Email) -> String {
     format!("EMAIL#{}", email.hash().to_hex())
 }
 
+/// What every session's `pk` (and so its `gsi1sk`) begins with.
+pub(super) const SESSION_PREFIX: &str = "SESSION#";
+
 pub(super) fn session_key(token_hash: &TokenHash) -> String {
-    format!("SESSION#{}", token_hash.to_hex())
+    format!("{SESSION_PREFIX}{}", token_hash.to_hex())
 }
 
 pub(super) fn identity_key(identity: &FederatedIdentity) -> String {
@@ -35,8 +38,11 @@ pub(super) fn user_code_key(hash: &TokenHash) -> String {
     format!("USERCODE#{}", hash.to_hex())
 }
 
+/// What every refresh token's `pk` begins with.
+pub(super) const REFRESH_PREFIX: &str = "REFRESH#";
+
 pub(super) fn refresh_key(hash: &TokenHash) -> String {
-    format!("REFRESH#{}", hash.to_hex())
+    format!("{REFRESH_PREFIX}{}", hash.to_hex())
 }
 
 pub(super) fn family_key(family_id: &str) -> String {
@@ -82,8 +88,11 @@ pub(super) fn user_item(user: &UserRecord) -> Item {
 }
 
 pub(super) fn identity_item(identity: &FederatedIdentity, user_id: &UserId) -> Item {
+    let pk = identity_key(identity);
     HashMap::from([
-        (PK.into(), s(identity_key(identity))),
+        (GSI1PK.into(), s(user_key(user_id))),
+        (GSI1SK.into(), s(&pk)),
+        (PK.into(), s(pk)),
         ("user_id".into(), s(user_id.as_str())),
         ("issuer".into(), s(&identity.issuer)),
         ("subject".into(), s(&identity.subject)),
@@ -149,6 +158,10 @@ pub(super) fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<Device
 pub(super) fn refresh_item(token: &RefreshTokenRecord) -> Item {
     HashMap::from([
         (PK.into(), s(refresh_key(&token.token_hash))),
+        // Its family's key, not its own: a user's index entries then name the revocations to
+        // delete with it (the index is keys only, so it could not give the family otherwise).
+        (GSI1PK.into(), s(user_key(&token.user_id))),
+        (GSI1SK.into(), s(family_key(&token.family_id))),
         ("family_id".into(), s(&token.family_id)),
         ("user_id".into(), s(token.user_id.as_str())),
         ("client_id".into(), s(token.client_id.as_str())),
@@ -236,6 +249,18 @@ const RESET_PASSWORD: &str = "reset_password";
 const SIGN_IN: &str = "sign_in";
 const CHANGE_EMAIL: &str = "change_email";
 
+/// The user a challenge acts on (for a sign-up, the one it would create), whose index
+/// partition the challenge and its token item are entered in: deleting the user finds them
+/// there, under whichever address they were mailed to.
+fn challenge_user(challenge: &EmailChallenge) -> &UserId {
+    match &challenge.action {
+        ChallengeAction::SignUp { user_id, .. }
+        | ChallengeAction::ResetPassword { user_id }
+        | ChallengeAction::SignIn { user_id }
+        | ChallengeAction::ChangeEmail { user_id } => user_id,
+    }
+}
+
 pub(super) fn challenge_item(challenge: &EmailChallenge) -> Item {
     let (action, user_id, password_hash) = match &challenge.action {
         ChallengeAction::SignUp { user_id, password_hash } => (SIGN_UP, user_id, Some(password_hash)),
@@ -243,8 +268,11 @@ pub(super) fn challenge_item(challenge: &EmailChallenge) -> Item {
         ChallengeAction::SignIn { user_id } => (SIGN_IN, user_id, None),
         ChallengeAction::ChangeEmail { user_id } => (CHANGE_EMAIL, user_id, None),
     };
+    let pk = challenge_key(&challenge.key);
     let mut item = HashMap::from([
-        (PK.into(), s(challenge_key(&challenge.key))),
+        (GSI1PK.into(), s(user_key(user_id))),
+        (GSI1SK.into(), s(&pk)),
+        (PK.into(), s(pk)),
         ("email".into(), s(challenge.email.as_str())),
         ("token_hash".into(), s(challenge.token_hash.to_hex())),
         ("code_hash".into(), s(challenge.code_hash.to_hex())),
@@ -263,8 +291,11 @@ pub(super) fn challenge_item(challenge: &EmailChallenge) -> Item {
 /// Finds a challenge by its link token: names the key the token was issued under. A later
 /// challenge under that key does not remove it, so a read must check the token still matches.
 pub(super) fn challenge_token_item(challenge: &EmailChallenge) -> Item {
+    let pk = challenge_token_key(&challenge.token_hash);
     HashMap::from([
-        (PK.into(), s(challenge_token_key(&challenge.token_hash))),
+        (GSI1PK.into(), s(user_key(challenge_user(challenge)))),
+        (GSI1SK.into(), s(&pk)),
+        (PK.into(), s(pk)),
         ("challenge_key".into(), s(challenge.key.as_str())),
         (TTL.into(), time(challenge.expires_at)),
     ])

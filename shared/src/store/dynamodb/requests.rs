@@ -121,27 +121,40 @@ impl DynamoStore {
     /// eventually consistent, so a session created a moment ago may be missing: that is fine
     /// for cleanup, because the epoch bump has already invalidated it.
     pub(super) async fn session_keys_of(&self, user_id: &UserId) -> StoreResult<Vec<String>> {
-        let mut keys = Vec::new();
+        // The user's partition holds its identities, refresh tokens and challenges too.
+        let entries = self.index_entries_of(user_id, Some(SESSION_PREFIX)).await?;
+        Ok(entries.into_iter().map(|(pk, _)| pk).collect())
+    }
+
+    /// Every index entry of the user (its `pk` and `gsi1sk`), or only those whose `gsi1sk`
+    /// begins with `prefix`. Eventually consistent, like the index.
+    pub(super) async fn index_entries_of(&self, user_id: &UserId, prefix: Option<&str>) -> StoreResult<Vec<(String, String)>> {
+        let mut entries = Vec::new();
         let mut start = None;
         loop {
-            let page = self
+            let query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(GSI1)
-                .key_condition_expression("#gsi1pk = :user")
                 .expression_attribute_names("#gsi1pk", GSI1PK)
                 .expression_attribute_values(":user", s(user_key(user_id)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(|e| unavailable("Query", e))?;
+                .set_exclusive_start_key(start);
+            let query = match prefix {
+                Some(prefix) => query
+                    .key_condition_expression("#gsi1pk = :user AND begins_with(#gsi1sk, :prefix)")
+                    .expression_attribute_names("#gsi1sk", GSI1SK)
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => query.key_condition_expression("#gsi1pk = :user"),
+            };
+            let page = query.send().await.map_err(|e| unavailable("Query", e))?;
             for item in page.items() {
-                keys.push(Decoder::new("session index entry", item).string(PK)?);
+                let d = Decoder::new("user index entry", item);
+                entries.push((d.string(PK)?, d.string(GSI1SK)?));
             }
             start = page.last_evaluated_key;
             if start.is_none() {
-                return Ok(keys);
+                return Ok(entries);
             }
         }
     }

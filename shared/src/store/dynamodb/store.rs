@@ -1,7 +1,7 @@
 //! The [`Store`] trait over the table: every check-then-write is one conditional write or
 //! transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update};
 
@@ -526,21 +526,110 @@ impl Store for DynamoStore {
         Ok(epoch)
     }
 
-    // PLACEHOLDER (being built on branch h-dynamodb2).
     async fn change_email(
         &self,
-        _proof: &ChallengeProof,
-        _user_id: &UserId,
-        _new_email: &Email,
-        _now: UnixTime,
+        proof: &ChallengeProof,
+        user_id: &UserId,
+        new_email: &Email,
+        now: UnixTime,
     ) -> StoreResult<EmailChange> {
-        Err(StoreError::Unavailable("email changes are not stored here yet".into()))
+        for _ in 0..USER_ATTEMPTS {
+            // The old claim's key comes from the user as read; the write holds only while the
+            // user still has that address.
+            let Some(user) = self.user_by_id(user_id).await? else { return Ok(EmailChange::ChallengeGone) };
+            if user.email.hash() == new_email.hash() {
+                // Its own address has an account (its own). One transaction cannot both put
+                // and delete that claim, so nothing is written and the answer comes from a read.
+                let live = self.challenge(&proof.key, now).await?.is_some_and(|c| c.token_hash == proof.token_hash);
+                return Ok(if live { EmailChange::EmailTaken } else { EmailChange::ChallengeGone });
+            }
+            let moved = Update::builder()
+                .table_name(&self.table)
+                .key(PK, s(user_key(user_id)))
+                .update_expression("SET #email = :new, email_verified = :true")
+                // Holds only while the user exists.
+                .condition_expression("#email = :old")
+                .expression_attribute_names("#email", "email")
+                .expression_attribute_values(":new", s(new_email.as_str()))
+                .expression_attribute_values(":old", s(user.email.as_str()))
+                .expression_attribute_values(":true", AttributeValue::Bool(true));
+            let released = Delete::builder()
+                .table_name(&self.table)
+                .key(PK, s(email_key(&user.email)))
+                .condition_expression("user_id = :user")
+                .expression_attribute_values(":user", s(user_id.as_str()));
+            let claimed = UserRecord { email: new_email.clone(), ..user };
+            let items = vec![
+                self.transact_take_challenge(proof, now)?,
+                TransactWriteItem::builder().update(built(moved.build())?).build(),
+                self.transact_put(email_item(&claimed), Some("attribute_not_exists(pk)"))?,
+                TransactWriteItem::builder().delete(built(released.build())?).build(),
+            ];
+            match self.transact(items).await? {
+                Transaction::Written => return Ok(EmailChange::Changed),
+                // The challenge first: a used link is answered as used, whoever has the address.
+                Transaction::Refused(failed) if failed.at(0) => return Ok(EmailChange::ChallengeGone),
+                // The user went, or moved, since the read: read again.
+                Transaction::Refused(failed) if failed.at(1) => {}
+                Transaction::Refused(failed) if failed.at(2) => return Ok(EmailChange::EmailTaken),
+                Transaction::Refused(_) => return Err(StoreError::Corrupt("user's email claim names another user".into())),
+            }
+        }
+        Err(StoreError::Unavailable("DynamoDB user too contended to change its address".into()))
     }
 
-    // PLACEHOLDER (being built on branch h-dynamodb2).
-    async fn delete_user(&self, _user: &UserRecord) -> StoreResult<bool> {
-        Err(StoreError::Unavailable("account deletion is not stored here yet".into()))
+    async fn delete_user(&self, user: &UserRecord) -> StoreResult<bool> {
+        for _ in 0..USER_ATTEMPTS {
+            // The user as stored, not as the caller last saw it: its address is what to release.
+            let Some(stored) = self.user_by_id(&user.id).await? else { return Ok(false) };
+            // Dependents first, so an outage part-way leaves a user that can be deleted again.
+            let dependents = self.dependents_of(&stored).await?;
+            self.delete_all(dependents.into_iter().collect()).await?;
+            let account = Delete::builder()
+                .table_name(&self.table)
+                .key(PK, s(user_key(&stored.id)))
+                .condition_expression("#email = :email")
+                .expression_attribute_names("#email", "email")
+                .expression_attribute_values(":email", s(stored.email.as_str()));
+            let claim = Delete::builder()
+                .table_name(&self.table)
+                .key(PK, s(email_key(&stored.email)))
+                .condition_expression("user_id = :user")
+                .expression_attribute_values(":user", s(stored.id.as_str()));
+            let items = vec![
+                TransactWriteItem::builder().delete(built(account.build())?).build(),
+                TransactWriteItem::builder().delete(built(claim.build())?).build(),
+            ];
+            match self.transact(items).await? {
+                Transaction::Written => {
+                    // Anything of the user's written while the above ran (a sign-in in flight),
+                    // or too new for the index then, names a user that is gone: tidying up,
+                    // whose failure must not report the deletion that was made as failed.
+                    if let Ok(entries) = self.index_entries_of(&stored.id, None).await {
+                        let _tidied = self.delete_all(index_keys(entries).into_iter().collect()).await;
+                    }
+                    return Ok(true);
+                }
+                // Gone (a concurrent deletion) or moved to another address since the read.
+                Transaction::Refused(failed) if failed.at(0) => {}
+                Transaction::Refused(_) => return Err(StoreError::Corrupt("user's email claim names another user".into())),
+            }
+        }
+        Err(StoreError::Unavailable("DynamoDB user too contended to delete".into()))
     }
+}
+
+/// The table keys a user's index entries name: each entry's own item, and for a refresh
+/// token its family's revocation (its `gsi1sk`).
+fn index_keys(entries: Vec<(String, String)>) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for (pk, gsi1sk) in entries {
+        if pk.starts_with(REFRESH_PREFIX) {
+            keys.insert(gsi1sk);
+        }
+        keys.insert(pk);
+    }
+    keys
 }
 
 /// The condition that a challenge's item still holds the challenge a proof names, live.
@@ -558,7 +647,38 @@ fn live_challenge_values(proof: &ChallengeProof, now: UnixTime) -> Item {
 /// read and its write (a concurrent sign-out everywhere).
 const EPOCH_ATTEMPTS: usize = 5;
 
+/// How often an email change or a deletion rereads a user that moved to another address (or
+/// went) between its read and its write.
+const USER_ATTEMPTS: usize = 3;
+
 impl DynamoStore {
+    /// The keys of every item that names the user, its address or its address's hash, except
+    /// the user and its email claim: from its index partition (sessions, identities, refresh
+    /// tokens and their families' revocations, challenges acting on it and their token items),
+    /// and by key (the challenges under its address and its id, whichever user they act on,
+    /// with their current token items, and the counters keyed by its address).
+    async fn dependents_of(&self, user: &UserRecord) -> StoreResult<BTreeSet<String>> {
+        let mut keys = index_keys(self.index_entries_of(&user.id, None).await?);
+        let challenges = [
+            ChallengeKey::sign_up(&user.email),
+            ChallengeKey::password_reset(&user.email),
+            ChallengeKey::sign_in_code(&user.email),
+            ChallengeKey::email_change(&user.id),
+        ];
+        for key in &challenges {
+            let pk = challenge_key(key);
+            // Read, not only deleted: the index may not have its token item yet.
+            if let Some(item) = self.get(pk.clone()).await? {
+                keys.insert(challenge_token_key(&Decoder::new("challenge", &item).hash("token_hash")?));
+                keys.insert(pk);
+            }
+        }
+        for counter in [CounterKey::sign_in_attempts(&user.email), CounterKey::mail_to(&user.email)] {
+            keys.insert(counter_key(&counter));
+        }
+        Ok(keys)
+    }
+
     /// Deletes the challenge a proof names, in a transaction, if it is still that one and live.
     fn transact_take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<TransactWriteItem> {
         let delete = Delete::builder()
