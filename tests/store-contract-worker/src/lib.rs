@@ -17,11 +17,12 @@ use std::time::Duration;
 
 use authfn::store::cloudflare::{CloudflareStore, purge_expired};
 use authfn::store::{
-    ChallengeAction, ChallengeKey, Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge,
+    ChallengeAction, ChallengeKey, Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge, EmailChange,
     RefreshTokenRecord, SignUpOutcome, Store, StoreError, UserRecord,
 };
 use authfn_store_contract::cases::{
-    DAY, T0, challenge, device, identity, refresh, reset_challenge, session_of, sign_up_challenge, user, verified_user,
+    DAY, T0, challenge, device, email_change_challenge, identity, refresh, reset_challenge, session_of, sign_up_challenge,
+    user, verified_user,
 };
 use authfn_store_contract::{CaseFuture, Failure, Found, Outcome, check, check_eq};
 use serde_json::json;
@@ -94,6 +95,7 @@ fn all_cases() -> Vec<(&'static str, Run)> {
         the_purge_removes_expired_challenges_and_keeps_live_ones,
         a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing,
         a_deleted_user_leaves_no_row_naming_it_in_any_table,
+        a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address,
     );
     cases
 }
@@ -367,5 +369,26 @@ async fn a_deleted_user_leaves_no_row_naming_it_in_any_table(raw: Raw) -> Outcom
     check_eq!(raw.store.session(&alice_session.token_hash, T0).await?, None);
     check_eq!(raw.store.session(&bob_session.token_hash, T0).await?, Some(bob_session));
     check_eq!(raw.store.delete_user(&alice).await?, false, "a second delete finds nothing");
+    Ok(())
+}
+
+/// The caller reads the user, checks its password, then deletes: an email change in between
+/// moves the rows keyed by the address. The delete still removes the account, and what is
+/// under the address it has now.
+async fn a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address(raw: Raw) -> Outcome {
+    let read = user("before@example.com");
+    raw.store.create_user(&read, &session_of(&read)).await?;
+    let change = email_change_challenge(&read, "after@example.com");
+    raw.store.put_challenge(&change).await?;
+    check_eq!(raw.store.change_email(&change.proof(), &read.id, &change.email, T0).await?, EmailChange::Changed);
+    let moved = UserRecord { email: change.email.clone(), email_verified: true, ..read.clone() };
+    raw.store.put_challenge(&reset_challenge(&moved)).await?;
+    raw.store.put_counter(&CounterKey::mail_to(&moved.email), Counter { count: 1, expires_at: T0.plus(DAY) }).await?;
+
+    check!(raw.store.delete_user(&read).await?, "the account is deleted as it is now");
+    check_eq!(raw.store.user_by_id(&read.id).await?, None);
+    check_eq!(raw.store.user_by_email(&moved.email).await?, None);
+    let hash = moved.email.hash().to_hex();
+    check_eq!(rows_naming(&raw.db, &[read.id.as_str(), moved.email.as_str(), &hash]).await?, Vec::<String>::new());
     Ok(())
 }
