@@ -17,12 +17,12 @@ use std::time::Duration;
 
 use authfn::store::cloudflare::{CloudflareStore, purge_expired};
 use authfn::store::{
-    ChallengeAction, ChallengeKey, Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge, EmailChange,
+    Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge, EmailChange,
     RefreshTokenRecord, SignUpOutcome, Store, StoreError, UserRecord,
 };
 use authfn_store_contract::cases::{
-    DAY, T0, challenge, device, email_change_challenge, identity, refresh, reset_challenge, session_of, sign_up_challenge,
-    user, verified_user,
+    DAY, T0, device, email_change_challenge, identity, refresh, reset_challenge, session_of, sign_in_code_challenge,
+    sign_up_challenge, user, verified_user,
 };
 use authfn_store_contract::{CaseFuture, Failure, Found, Outcome, check, check_eq};
 use serde_json::json;
@@ -313,13 +313,12 @@ async fn everything_of(store: &CloudflareStore, who: &UserRecord, name: &str) ->
     };
     store.create_device_authorization(&approved, T0).await?;
     let email = &who.email;
-    let id = &who.id;
     let challenges = [
         // Someone else's pending sign-up for the address: it is under the address's hash.
         sign_up_challenge(&user(email.as_str())),
         reset_challenge(who),
-        challenge(ChallengeKey::sign_in_code(email), email.as_str(), ChallengeAction::SignIn { user_id: id.clone() }, T0.plus(DAY)),
-        challenge(ChallengeKey::email_change(id), &format!("{name}.new@example.com"), ChallengeAction::ChangeEmail { user_id: id.clone() }, T0.plus(DAY)),
+        sign_in_code_challenge(who),
+        email_change_challenge(who, &format!("{name}.new@example.com")),
     ];
     for c in &challenges {
         store.put_challenge(c).await?;

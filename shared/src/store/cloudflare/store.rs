@@ -81,12 +81,19 @@ impl CloudflareStore {
         let batch = vec![
             delete("DELETE FROM identities WHERE user_id = ?1", &[])?,
             // Before the tokens: their family ids are how a revocation is found.
-            delete("DELETE FROM revoked_token_families WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = ?1)", &[])?,
+            delete(
+                "DELETE FROM revoked_token_families \
+                 WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = ?1)",
+                &[],
+            )?,
             delete("DELETE FROM refresh_tokens WHERE user_id = ?1", &[])?,
             // Approved (or consumed) by the user: the device gets nothing for a user who is gone.
             delete("DELETE FROM device_authorizations WHERE user_id = ?1", &[])?,
             // Under its address or its id, or acting on it wherever keyed.
-            delete("DELETE FROM challenges WHERE (key IN (?4, ?5, ?6, ?7) OR user_id = ?1)", &challenges.each_ref().map(ChallengeKey::as_str))?,
+            delete(
+                "DELETE FROM challenges WHERE (key IN (?4, ?5, ?6, ?7) OR user_id = ?1)",
+                &challenges.each_ref().map(ChallengeKey::as_str),
+            )?,
             delete("DELETE FROM counters WHERE key IN (?4, ?5)", &counters.each_ref().map(CounterKey::as_str))?,
             self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?,
         ];
