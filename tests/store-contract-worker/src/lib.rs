@@ -7,16 +7,23 @@
 //!   namespace and D1 database, and answers `{"cases": [{"name", "passed", "failure"}]}`.
 //!
 //! Besides the shared cases it runs a few only this store has: rows written by hand that
-//! must read as corrupt, rows as older migrations left them, the cron purge, and a revocation
-//! that must outlive a session written back after it.
+//! must read as corrupt, rows as older migrations left them, the cron purge, a revocation
+//! that must outlive a session written back after it, and a scan of every table after an
+//! account is deleted.
 #![cfg(target_arch = "wasm32")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use authfn::store::cloudflare::{CloudflareStore, purge_expired};
-use authfn::store::{CounterKey, EmailChallenge, SignUpOutcome, Store, StoreError, UserRecord};
-use authfn_store_contract::cases::{DAY, T0, refresh, session_of, sign_up_challenge, user, verified_user};
+use authfn::store::{
+    Counter, CounterKey, DeviceAuthorization, DeviceStatus, EmailChallenge, EmailChange,
+    RefreshTokenRecord, SignUpOutcome, Store, StoreError, UserRecord,
+};
+use authfn_store_contract::cases::{
+    DAY, T0, device, email_change_challenge, identity, refresh, reset_challenge, session_of, sign_in_code_challenge,
+    sign_up_challenge, user, verified_user,
+};
 use authfn_store_contract::{CaseFuture, Failure, Found, Outcome, check, check_eq};
 use serde_json::json;
 use wasm_bindgen::JsValue;
@@ -87,6 +94,8 @@ fn all_cases() -> Vec<(&'static str, Run)> {
         a_challenge_row_with_an_unknown_action_reads_as_corrupt,
         the_purge_removes_expired_challenges_and_keeps_live_ones,
         a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing,
+        a_deleted_user_leaves_no_row_naming_it_in_any_table,
+        a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address,
     );
     cases
 }
@@ -94,20 +103,8 @@ fn all_cases() -> Vec<(&'static str, Run)> {
 /// Empties every table the migrations made (newest first, so a table is emptied before the
 /// one its foreign key names) and every KV key.
 async fn empty(env: &Env) -> worker::Result<()> {
-    #[derive(serde::Deserialize)]
-    struct Table {
-        name: String,
-    }
     let db = env.d1("DB")?;
-    let tables: Vec<Table> = db
-        .prepare(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' \
-             AND name NOT LIKE '!_cf!_%' ESCAPE '!' AND name != 'd1_migrations' ORDER BY rowid DESC",
-        )
-        .all()
-        .await?
-        .results()?;
-    let deletes = tables.iter().map(|t| db.prepare(format!("DELETE FROM \"{}\"", t.name))).collect();
+    let deletes = tables(&db).await?.iter().map(|t| db.prepare(format!("DELETE FROM \"{t}\""))).collect();
     db.batch(deletes).await?;
     let kv = env.kv("SESSIONS")?;
     loop {
@@ -119,6 +116,24 @@ async fn empty(env: &Env) -> worker::Result<()> {
             return Ok(());
         }
     }
+}
+
+/// Every table the migrations made, newest first: read from `sqlite_master`, so a table a
+/// later migration adds is included without naming it here.
+async fn tables(db: &D1Database) -> worker::Result<Vec<String>> {
+    #[derive(serde::Deserialize)]
+    struct Table {
+        name: String,
+    }
+    let tables: Vec<Table> = db
+        .prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' \
+             AND name NOT LIKE '!_cf!_%' ESCAPE '!' AND name != 'd1_migrations' ORDER BY rowid DESC",
+        )
+        .all()
+        .await?
+        .results()?;
+    Ok(tables.into_iter().map(|t| t.name).collect())
 }
 
 fn is_corrupt<T: std::fmt::Debug>(result: Result<T, StoreError>) -> Outcome {
@@ -257,5 +272,122 @@ async fn a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_a
     check_eq!(raw.store.user_by_id(&newcomer.id).await?, None);
     check_eq!(raw.store.session(&session.token_hash, T0).await?, None);
     check_eq!(raw.store.user_by_email(&old.email).await?.found()?.id, old.id);
+    Ok(())
+}
+
+/// Where any of `needles` appears in D1: `table.column` for every value (of any table, any
+/// column) that contains one.
+async fn rows_naming(db: &D1Database, needles: &[&str]) -> Result<Vec<String>, Failure> {
+    let mut found = Vec::new();
+    for table in tables(db).await.map_err(d1)? {
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> =
+            db.prepare(format!("SELECT * FROM \"{table}\"")).all().await.map_err(d1)?.results().map_err(d1)?;
+        for row in rows {
+            for (column, value) in row {
+                let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                if needles.iter().any(|needle| value.contains(needle)) {
+                    found.push(format!("{table}.{column}"));
+                }
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
+
+/// Writes every kind of row that can name `who`: a signed-out session, a federated identity,
+/// a refresh token whose family is revoked, a device authorization it approved, a challenge of
+/// each kind under its address or id, and both counters keyed by its address.
+async fn everything_of(store: &CloudflareStore, who: &UserRecord, name: &str) -> Outcome {
+    let signed_out = session_of(who);
+    store.put_session(&signed_out).await?;
+    store.delete_session(&signed_out.token_hash, T0).await?;
+    store.link_identity(&identity(&format!("{name}-sub")), &who.id).await?;
+    let family = format!("family-of-{name}");
+    store.put_refresh_token(&RefreshTokenRecord { user_id: who.id.clone(), ..refresh(&family, true) }).await?;
+    store.revoke_token_family(&family, T0.plus(30 * DAY)).await?;
+    let approved = DeviceAuthorization {
+        status: DeviceStatus::Approved { user_id: who.id.clone(), user_epoch: 0 },
+        ..device(&format!("code-of-{name}"), T0.plus(DAY))
+    };
+    store.create_device_authorization(&approved, T0).await?;
+    let email = &who.email;
+    let challenges = [
+        // Someone else's pending sign-up for the address: it is under the address's hash.
+        sign_up_challenge(&user(email.as_str())),
+        reset_challenge(who),
+        sign_in_code_challenge(who),
+        email_change_challenge(who, &format!("{name}.new@example.com")),
+    ];
+    for c in &challenges {
+        store.put_challenge(c).await?;
+    }
+    for key in [CounterKey::sign_in_attempts(email), CounterKey::mail_to(email)] {
+        store.put_counter(&key, Counter { count: 2, expires_at: T0.plus(DAY) }).await?;
+    }
+    Ok(())
+}
+
+/// Deleting an account leaves no D1 row holding its id, its address or the address's hash, in
+/// any column of any table; the KV session it cannot list is refused. Another account's rows,
+/// written alike, are all still there (so the scan does find what it looks for).
+async fn a_deleted_user_leaves_no_row_naming_it_in_any_table(raw: Raw) -> Outcome {
+    let alice = verified_user("alice@example.com");
+    let bob = verified_user("bob@example.com");
+    let (alice_session, bob_session) = (session_of(&alice), session_of(&bob));
+    raw.store.create_user(&alice, &alice_session).await?;
+    raw.store.create_user(&bob, &bob_session).await?;
+    everything_of(&raw.store, &alice, "alice").await?;
+    everything_of(&raw.store, &bob, "bob").await?;
+    let alice_hash = alice.email.hash().to_hex();
+    let bob_hash = bob.email.hash().to_hex();
+    let alice_needles = [alice.id.as_str(), alice.email.as_str(), alice_hash.as_str()];
+    let bob_needles = [bob.id.as_str(), bob.email.as_str(), bob_hash.as_str()];
+    let everywhere = [
+        "challenges.email",
+        "challenges.key",
+        "challenges.user_id",
+        "counters.key",
+        "device_authorizations.user_id",
+        "identities.user_id",
+        "refresh_tokens.user_id",
+        "users.email",
+        "users.email_hash",
+        "users.id",
+    ];
+    check_eq!(rows_naming(&raw.db, &alice_needles).await?, everywhere, "before the delete");
+
+    check_eq!(raw.store.delete_user(&alice).await?, true);
+
+    check_eq!(rows_naming(&raw.db, &alice_needles).await?, Vec::<String>::new(), "after the delete");
+    check_eq!(rows_naming(&raw.db, &bob_needles).await?, everywhere, "the other account keeps every row");
+    check!(!raw.store.is_token_family_revoked("family-of-alice", T0).await?, "the family's revocation went with it");
+    check!(raw.store.is_token_family_revoked("family-of-bob", T0).await?);
+    // Its KV record lingers until its TTL, unreadable: no user, no session.
+    check_eq!(raw.store.session(&alice_session.token_hash, T0).await?, None);
+    check_eq!(raw.store.session(&bob_session.token_hash, T0).await?, Some(bob_session));
+    check_eq!(raw.store.delete_user(&alice).await?, false, "a second delete finds nothing");
+    Ok(())
+}
+
+/// The caller reads the user, checks its password, then deletes: an email change in between
+/// moves the rows keyed by the address. The delete still removes the account, and what is
+/// under the address it has now.
+async fn a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address(raw: Raw) -> Outcome {
+    let read = user("before@example.com");
+    raw.store.create_user(&read, &session_of(&read)).await?;
+    let change = email_change_challenge(&read, "after@example.com");
+    raw.store.put_challenge(&change).await?;
+    check_eq!(raw.store.change_email(&change.proof(), &read.id, &change.email, T0).await?, EmailChange::Changed);
+    let moved = UserRecord { email: change.email.clone(), email_verified: true, ..read.clone() };
+    raw.store.put_challenge(&reset_challenge(&moved)).await?;
+    raw.store.put_counter(&CounterKey::mail_to(&moved.email), Counter { count: 1, expires_at: T0.plus(DAY) }).await?;
+
+    check!(raw.store.delete_user(&read).await?, "the account is deleted as it is now");
+    check_eq!(raw.store.user_by_id(&read.id).await?, None);
+    check_eq!(raw.store.user_by_email(&moved.email).await?, None);
+    let hash = moved.email.hash().to_hex();
+    check_eq!(rows_naming(&raw.db, &[read.id.as_str(), moved.email.as_str(), &hash]).await?, Vec::<String>::new());
     Ok(())
 }

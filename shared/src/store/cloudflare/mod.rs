@@ -12,12 +12,20 @@
 //! | device authorization (user code as a keyed hash) | D1 `device_authorizations` | strong: polls compare-and-swap on a version; an answer is one `UPDATE … WHERE status = 'pending'` |
 //! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1 AND` family not revoked wins a rotation |
 //! | mailed challenge (link token and code, as hashes) | D1 `challenges` | strong: one row per key, so a new mail overwrites the old; a take is one `DELETE … WHERE key = ? AND token_hash = ? AND expires_at > ?`; a wrong code is one batch (`UPDATE … RETURNING failures`, then delete at the limit); sign-up completion and password set are one batch each, conditioned on the challenge |
+//! | email change | D1 `users`, `challenges` | strong: one batch moves the user row's address only while the challenge is live and takes it only while the user exists; `UNIQUE(email_hash)` (and `UNIQUE(email)`) fails the whole batch if another account has the address |
+//! | account deletion | D1, every table | strong: one batch deletes every row naming the user, its address or the address's hash (dependents first, the user row last), each statement conditioned on the user row still having that address |
 //!
 //! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
 //! KV record is live, its token hash has no revocation row, and it carries the user's current
 //! epoch (both read from D1 in one statement with every session read). A renewal racing a
 //! sign-out may write the KV record back, but the revocation row still refuses it; "sign out
 //! everywhere" cannot find a user's KV records, and needs not: the epoch refuses them all.
+//!
+//! Nor can account deletion find them: a deleted user's session records stay in KV until
+//! their TTL, which is the session's idle deadline (`AUTHFN_SESSION_IDLE_SECS` from its last
+//! renewal, 30 minutes by default, never past its absolute end; at least KV's 60 s floor).
+//! Until then they are unreadable: every session read asks D1 for the user, and a session
+//! whose user is gone is refused. They hold the user's id and no address.
 //!
 //! The schema is `infra/d1/*.sql`, applied by `wrangler d1 migrations apply`.
 use wasm_bindgen::JsValue;

@@ -30,9 +30,10 @@ impl CloudflareStore {
         stored.map(|value| StoredSession::parse(&value, *token_hash)).transpose()
     }
 
-    /// Whether D1 still accepts a session read from KV: no live revocation of its token, and
-    /// its user's epoch (if the user exists) is the one it carries. One statement, so this
-    /// costs the session read no more than the revocation check alone did.
+    /// Whether D1 still accepts a session read from KV: no live revocation of its token, its
+    /// user exists, and the user's epoch is the one it carries. One statement, so this costs
+    /// the session read no more than the revocation check alone did. A deleted user's KV
+    /// records cannot be found to delete them; this is what refuses them until they expire.
     async fn is_refused(&self, session: &SessionRecord, now: UnixTime) -> StoreResult<bool> {
         let check: Option<SessionCheck> = self
             .statement(
@@ -44,7 +45,61 @@ impl CloudflareStore {
             .await
             .map_err(|e| unavailable("D1 session check", e))?;
         let check = check.ok_or_else(|| StoreError::Corrupt("session check returned no row".into()))?;
-        Ok(check.revoked()? || check.user_epoch()?.is_some_and(|epoch| epoch != session.user_epoch))
+        Ok(check.revoked()? || check.user_epoch()? != Some(session.user_epoch))
+    }
+
+    /// Deletes the user and every D1 row naming it, its address or its address's hash, in one
+    /// batch (one transaction), if the user row still has `user`'s address. Returns whether it
+    /// did; `false` means nothing was written.
+    ///
+    /// Every statement is conditioned on that row, so a stale or repeated call deletes nothing
+    /// (not even the counters and challenges of whoever holds the address now). The dependents
+    /// go first and the user row last: were the batch ever split, an outage part-way would
+    /// leave an account that can be deleted again, never rows naming a user who is gone.
+    /// Session records in KV cannot be listed by user and are left to their TTL (see the
+    /// module doc); revocations in `revoked_sessions` hold only a token hash.
+    async fn delete_user_as_read(&self, user: &UserRecord) -> StoreResult<bool> {
+        let email = &user.email;
+        // The row as read: its id and address (by hash, or by address for a row older than
+        // migration 0006, as `user_by_email` finds it), bound as ?1–?3 in every statement.
+        // D1 wants exactly as many values as a statement's highest parameter, so the keys
+        // each statement needs follow from ?4.
+        const THE_USER: &str = "(id = ?1 AND (email_hash = ?2 OR (email_hash IS NULL AND email = ?3)))";
+        let the_user = [text(user.id.as_str()), text(&email.hash().to_hex()), text(email.as_str())];
+        let delete = |sql: &str, keys: &[&str]| {
+            let mut values = the_user.to_vec();
+            values.extend(keys.iter().map(|key| text(key)));
+            self.statement(&format!("{sql} AND EXISTS (SELECT 1 FROM users WHERE {THE_USER})"), &values)
+        };
+        let challenges = [
+            ChallengeKey::sign_up(email),
+            ChallengeKey::password_reset(email),
+            ChallengeKey::sign_in_code(email),
+            ChallengeKey::email_change(&user.id),
+        ];
+        let counters = [CounterKey::sign_in_attempts(email), CounterKey::mail_to(email)];
+        let batch = vec![
+            delete("DELETE FROM identities WHERE user_id = ?1", &[])?,
+            // Before the tokens: their family ids are how a revocation is found.
+            delete(
+                "DELETE FROM revoked_token_families \
+                 WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = ?1)",
+                &[],
+            )?,
+            delete("DELETE FROM refresh_tokens WHERE user_id = ?1", &[])?,
+            // Approved (or consumed) by the user: the device gets nothing for a user who is gone.
+            delete("DELETE FROM device_authorizations WHERE user_id = ?1", &[])?,
+            // Under its address or its id, or acting on it wherever keyed.
+            delete(
+                "DELETE FROM challenges WHERE (key IN (?4, ?5, ?6, ?7) OR user_id = ?1)",
+                &challenges.each_ref().map(ChallengeKey::as_str),
+            )?,
+            delete("DELETE FROM counters WHERE key IN (?4, ?5)", &counters.each_ref().map(CounterKey::as_str))?,
+            self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?,
+        ];
+        let results = self.db.batch(batch).await.map_err(|e| unavailable("D1 delete user", e))?;
+        let deleted = results.last().ok_or_else(|| StoreError::Corrupt("delete-user batch returned no result".into()))?;
+        changed_one(deleted, "D1 delete user")
     }
 }
 
@@ -682,19 +737,83 @@ impl Store for CloudflareStore {
         }
     }
 
-    // PLACEHOLDER (being built on branch h-cloudflare2).
     async fn change_email(
         &self,
-        _proof: &ChallengeProof,
-        _user_id: &UserId,
-        _new_email: &Email,
-        _now: UnixTime,
+        proof: &ChallengeProof,
+        user_id: &UserId,
+        new_email: &Email,
+        now: UnixTime,
     ) -> StoreResult<EmailChange> {
-        Err(StoreError::Unavailable("email changes are not stored here yet".into()))
+        // One batch, so one transaction: the user moves only while the challenge is live, and
+        // the delete that takes it only while the user exists, so both or neither. The
+        // address claim is the user row itself (`UNIQUE` on `email_hash`, and on `email` for
+        // rows older than migration 0006): moving onto an address another row holds fails
+        // the update, which rolls back the whole batch, so nothing is written and the
+        // challenge stays. Of two users racing onto one free address, D1's single writer
+        // commits one transaction first; the other's update then meets the constraint.
+        let values = [
+            text(user_id.as_str()),
+            text(&new_email.hash().to_hex()),
+            text(new_email.as_str()),
+            text(proof.key.as_str()),
+            text(&proof.token_hash.to_hex()),
+            number(now.0),
+        ];
+        const LIVE: &str = "EXISTS (SELECT 1 FROM challenges WHERE key = ?4 AND token_hash = ?5 AND expires_at > ?6)";
+        let batch = vec![
+            // The user's own address is taken too (by the user), but an update onto the values
+            // a row already has meets no constraint. A copy of the row, inserted exactly when
+            // the user already has the address, fails its primary key instead, and so the
+            // batch, as a move onto another account's address does. `email` always holds the
+            // normalised address, so it alone says whose it is.
+            self.statement(
+                &format!(
+                    "INSERT INTO users (id, email, created_at) SELECT id, email, created_at FROM users \
+                     WHERE id = ?1 AND email = ?3 AND {LIVE}"
+                ),
+                &values,
+            )?,
+            self.statement(
+                &format!("UPDATE users SET email_hash = ?2, email = ?3, email_verified = 1 WHERE id = ?1 AND {LIVE}"),
+                &values,
+            )?,
+            self.statement(
+                "DELETE FROM challenges WHERE key = ?4 AND token_hash = ?5 AND expires_at > ?6 \
+                 AND EXISTS (SELECT 1 FROM users WHERE id = ?1)",
+                &values,
+            )?,
+        ];
+        match self.db.batch(batch).await {
+            Ok(results) => {
+                let [_, moved, taken] = results.as_slice() else {
+                    return Err(StoreError::Corrupt("email-change batch did not answer for each statement".into()));
+                };
+                match (changed_one(moved, "D1 change email")?, changed_one(taken, "D1 change email")?) {
+                    (true, true) => Ok(EmailChange::Changed),
+                    (false, false) => Ok(EmailChange::ChallengeGone),
+                    // One transaction saw the challenge and the user for one statement and not the other.
+                    _ => Err(StoreError::Corrupt("email-change batch moved and took inconsistently".into())),
+                }
+            }
+            Err(e) if e.to_string().contains("UNIQUE constraint failed: users.") => Ok(EmailChange::EmailTaken),
+            Err(e) => Err(unavailable("D1 change email", e)),
+        }
     }
 
-    // PLACEHOLDER (being built on branch h-cloudflare2).
-    async fn delete_user(&self, _user: &UserRecord) -> StoreResult<bool> {
-        Err(StoreError::Unavailable("account deletion is not stored here yet".into()))
+    async fn delete_user(&self, user: &UserRecord) -> StoreResult<bool> {
+        // The caller read `user` before asking; if its address changed since, the rows keyed
+        // by the address are under the new one. Each round deletes only while the row still
+        // has the address it was given, and a round that finds it changed reads it again.
+        let mut user = std::borrow::Cow::Borrowed(user);
+        for _ in 0..3 {
+            if self.delete_user_as_read(&user).await? {
+                return Ok(true);
+            }
+            match self.user_by_id(&user.id).await? {
+                None => return Ok(false),
+                Some(current) => user = std::borrow::Cow::Owned(current),
+            }
+        }
+        Err(StoreError::Unavailable("D1 delete user: the account's address kept changing".into()))
     }
 }
