@@ -418,9 +418,10 @@ impl Store for MemoryStore {
 
     async fn delete_user(&self, user: &UserRecord) -> StoreResult<bool> {
         let mut t = self.lock();
-        if t.users.remove(&user.id).is_none() {
+        // The stored record, not the caller's: the address may have changed since it was read.
+        let Some(user) = t.users.remove(&user.id) else {
             return Ok(false);
-        }
+        };
         t.emails.remove(&user.email.hash());
         t.identities.retain(|_, id| id != &user.id);
         t.sessions.retain(|_, s| s.user_id != user.id);
