@@ -541,6 +541,12 @@ impl Store for DynamoStore {
     async fn delete_user(&self, _user: &UserRecord) -> StoreResult<bool> {
         Err(StoreError::Unavailable("account deletion is not stored here yet".into()))
     }
+
+    // PLACEHOLDER (an email-code sign-in proves an unproven account's address; to be built
+    // with this store's other issue-15 writes).
+    async fn mark_email_verified(&self, _user_id: &UserId, _email: &Email) -> StoreResult<bool> {
+        Err(StoreError::Unavailable("marking an address proven is not stored here yet".into()))
+    }
 }
 
 /// The condition that a challenge's item still holds the challenge a proof names, live.
