@@ -34,6 +34,7 @@ for_each_store!(
     changing_the_password_needs_the_current_one_and_ends_every_other_session_and_refresh_family,
     mail_to_one_address_is_limited_the_same_whether_or_not_it_has_an_account,
     changing_the_email_needs_the_password_and_happens_when_the_new_address_is_proven,
+    secrets_mailed_to_an_address_the_account_moved_away_from_stop_working,
     a_change_onto_an_address_with_an_account_answers_and_mails_the_signed_in_user_the_same,
     the_change_code_works_only_in_the_account_session_and_a_change_lasts_15_minutes,
     a_newer_change_voids_the_older_and_five_wrong_codes_kill_it,
@@ -444,6 +445,24 @@ async fn changing_the_email_needs_the_password_and_happens_when_the_new_address_
     assert_eq!(h.sign_in("old@example.com", PASSWORD).await.error(), (401, "invalid_credentials"));
     // The old address is free: it can make a new account.
     assert_eq!(h.sign_up("old@example.com", "someone else's password").await.status, StatusCode::OK);
+}
+
+async fn secrets_mailed_to_an_address_the_account_moved_away_from_stop_working(h: Harness) {
+    let h = with_code_sign_in(&h);
+    let cookie = h.sign_up("old@example.com", PASSWORD).await.cookie();
+    forgot(&h, "old@example.com").await;
+    let reset_mail = h.latest_mail("old@example.com");
+    request_code(&h, "old@example.com").await;
+    let code_mail = h.latest_mail("old@example.com");
+    change_email(&h, Some(&cookie), json!({ "new_email": "new@example.com", "password": PASSWORD })).await;
+    let token = mail_token(&h.latest_mail("new@example.com"));
+    assert_eq!(verify_change(&h, None, json!({ "token": token })).await.status, StatusCode::OK);
+    let reset_res = reset(&h, json!({ "token": mail_token(&reset_mail), "password": NEW_PASSWORD })).await;
+    assert_eq!(reset_res.error(), (400, "invalid_token"));
+    let code = json!({ "email": "old@example.com", "code": mail_code(&code_mail) });
+    assert_eq!(code_sign_in(&h, code, None).await.error(), (400, "invalid_code"));
+    assert_eq!(code_sign_in(&h, json!({ "token": mail_token(&code_mail) }), None).await.error(), (400, "invalid_token"));
+    assert_eq!(h.sign_in("new@example.com", PASSWORD).await.status, StatusCode::OK, "the password is unchanged");
 }
 
 async fn a_change_onto_an_address_with_an_account_answers_and_mails_the_signed_in_user_the_same(h: Harness) {
