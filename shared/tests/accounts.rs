@@ -540,6 +540,13 @@ async fn deleting_the_account_needs_the_password_and_leaves_nothing_of_it(h: Har
     let laptop = h.sign_in("gone@example.com", PASSWORD).await.cookie();
     let phone = h.sign_in("gone@example.com", PASSWORD).await.cookie();
     let before = user(&h, "gone@example.com").await.unwrap();
+    // Mails waiting to be proven: a reset, and a change of address.
+    forgot(&h, "gone@example.com").await;
+    change_email(&h, Some(&phone), json!({ "new_email": "gone-next@example.com", "password": PASSWORD })).await;
+    let pending = [ChallengeKey::password_reset(&before.email), ChallengeKey::email_change(&before.id)];
+    for key in &pending {
+        assert!(h.store.challenge(key, authfn::Clock::now(&h.clock)).await.unwrap().is_some(), "{key:?}");
+    }
     assert_eq!(delete_account(&h, None, json!({ "password": PASSWORD })).await.error(), (401, "unauthenticated"));
     assert_eq!(delete_account(&h, Some(&laptop), json!({ "password": "not the password" })).await.error(), (401, "invalid_credentials"));
     assert_eq!(delete_account(&h, Some(&laptop), json!({})).await.error(), (403, "reauthentication_required"));
@@ -562,6 +569,9 @@ async fn deleting_the_account_needs_the_password_and_leaves_nothing_of_it(h: Har
     }
     let refresh = authfn::oauth::RefreshToken::presented(tokens.refresh()).hash();
     assert!(h.store.refresh_token(&refresh, now).await.unwrap().is_none());
+    for key in &pending {
+        assert!(h.store.challenge(key, now).await.unwrap().is_none(), "{key:?}");
+    }
     // Its address signs in as an unknown one does, and may sign up again, as a new account.
     let signed_in = h.sign_in("gone@example.com", PASSWORD).await;
     same_answer(&signed_in, &h.sign_in("never@example.com", PASSWORD).await);
