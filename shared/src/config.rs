@@ -60,6 +60,10 @@ pub struct Config {
     pub app_url: Option<url::Url>,
     /// The name mails are signed with (`AUTHFN_PRODUCT_NAME`).
     pub product_name: String,
+    /// Whether a mailed one-time code may sign an account in, without its password
+    /// (`AUTHFN_EMAIL_CODE_SIGN_IN`). Off by default: the two endpoints answer 404 as an unknown
+    /// route does.
+    pub email_code_sign_in: bool,
 }
 
 /// Whether an address must be proven before an account is made for it.
@@ -167,6 +171,7 @@ impl Config {
     /// | `AUTHFN_EMAIL_VERIFICATION` | `required`; or `off` |
     /// | `AUTHFN_APP_URL` | the SPA's URL, for mailed links; with plain-HTTP cookies (development) the first trusted origin |
     /// | `AUTHFN_PRODUCT_NAME` | `authfn` |
+    /// | `AUTHFN_EMAIL_CODE_SIGN_IN` | `false`; `true` lets a mailed one-time code sign in |
     ///
     /// Identity providers: see [`FederationConfig::from_settings`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -251,6 +256,7 @@ impl Config {
             None => None,
         };
         let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
+        let email_code_sign_in = settings.flag("AUTHFN_EMAIL_CODE_SIGN_IN", false)?;
 
         Ok(Config {
             cookie: CookiePolicy { secure },
@@ -271,6 +277,7 @@ impl Config {
             email_verification,
             app_url,
             product_name,
+            email_code_sign_in,
         })
     }
 

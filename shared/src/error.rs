@@ -95,6 +95,10 @@ pub enum ApiError {
     /// A mailed code is wrong, or its challenge is used, replaced, expired or dead after too
     /// many wrong codes.
     InvalidMailCode,
+    /// Deleting the account or changing its address needs a fresh proof that the signed-in
+    /// person is its owner: the current password, or (for an account without one) a sign-in
+    /// in the last few minutes.
+    ReauthenticationRequired,
     /// The body is larger than the configured limit.
     PayloadTooLarge {
         /// The limit, in bytes.
@@ -196,6 +200,7 @@ impl ApiError {
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken => StatusCode::CONFLICT,
             InvalidMailToken | InvalidMailCode => StatusCode::BAD_REQUEST,
+            ReauthenticationRequired => StatusCode::FORBIDDEN,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -233,6 +238,7 @@ impl ApiError {
             EmailTaken => "email_taken",
             InvalidMailToken => "invalid_token",
             InvalidMailCode => "invalid_code",
+            ReauthenticationRequired => "reauthentication_required",
             PayloadTooLarge { .. } => "payload_too_large",
             UriTooLong { .. } => "uri_too_long",
             UnsupportedMediaType { .. } => "unsupported_media_type",
@@ -276,6 +282,7 @@ impl ApiError {
             EmailTaken => "an account with this email already exists".into(),
             InvalidMailToken => "this link is invalid, used or expired; ask for a new mail".into(),
             InvalidMailCode => "this code is wrong or expired; check it, or ask for a new mail".into(),
+            ReauthenticationRequired => "enter your password, or sign in again, to do this".into(),
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             UriTooLong { limit } => format!("the URI exceeds {limit} bytes"),
             UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),

@@ -1,5 +1,5 @@
 //! The account flows that prove an address by mail: sign-up and verify-email, resend, password
-//! forgot / reset / change. Driven through `App::handle` with the manual clock; every mail is
+//! forgot / reset / change, email change, account deletion, and email-code sign-in. Driven through `App::handle` with the manual clock; every mail is
 //! read back from the outbox, never assumed.
 
 #![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
@@ -33,7 +33,28 @@ for_each_store!(
     a_reset_by_code_works_and_a_reset_lasts_15_minutes_and_works_once,
     changing_the_password_needs_the_current_one_and_ends_every_other_session_and_refresh_family,
     mail_to_one_address_is_limited_the_same_whether_or_not_it_has_an_account,
+    changing_the_email_needs_the_password_and_happens_when_the_new_address_is_proven,
+    secrets_mailed_to_an_address_the_account_moved_away_from_stop_working,
+    a_change_onto_an_address_with_an_account_answers_and_mails_the_signed_in_user_the_same,
+    the_change_code_works_only_in_the_account_session_and_a_change_lasts_15_minutes,
+    a_newer_change_voids_the_older_and_five_wrong_codes_kill_it,
+    a_change_onto_an_address_taken_meanwhile_is_a_clear_409_and_is_spent,
+    deleting_the_account_needs_the_password_and_leaves_nothing_of_it,
+    a_wrong_password_at_deletion_counts_against_the_sign_in_lockout,
+    an_account_without_a_password_deletes_or_changes_address_only_within_5_minutes_of_signing_in,
 );
+
+/// Email-code sign-in is off by default; these run with it on.
+mod email_code {
+    use super::*;
+
+    for_each_store!(
+        code_requests_answer_the_same_bytes_for_known_and_unknown_addresses_and_mail_both,
+        a_mailed_code_signs_in_like_sign_in_once_and_lasts_15_minutes,
+        five_wrong_sign_in_codes_kill_the_code,
+        a_code_sign_in_proves_an_account_made_before_addresses_were_proven,
+    );
+}
 
 fn same_answer(a: &Res, b: &Res) {
     assert_eq!((a.status, a.all_headers(), &a.text), (b.status, b.all_headers(), &b.text));
@@ -375,4 +396,374 @@ async fn the_functions_that_mail_links_refuse_to_start_without_an_app_url() {
     }
     let off = h.reconfigure(&[("AUTHFN_EMAIL_VERIFICATION", "off")]);
     assert!(off.app.check_can_serve(authfn::Endpoint::SignUp).is_ok(), "with verification off sign-up mails nothing");
+}
+
+// Email change, account deletion and email-code sign-in.
+
+async fn change_email(h: &Harness, cookie: Option<&str>, body: Value) -> Res {
+    h.post_json("/auth/email/change", body, cookie).await
+}
+
+async fn verify_change(h: &Harness, cookie: Option<&str>, body: Value) -> Res {
+    h.post_json("/auth/email/verify", body, cookie).await
+}
+
+async fn delete_account(h: &Harness, cookie: Option<&str>, body: Value) -> Res {
+    h.post_json("/auth/account/delete", body, cookie).await
+}
+
+async fn user(h: &Harness, email: &str) -> Option<authfn::store::UserRecord> {
+    h.store.user_by_email(&Email::parse(email).unwrap()).await.unwrap()
+}
+
+async fn changing_the_email_needs_the_password_and_happens_when_the_new_address_is_proven(h: Harness) {
+    let cookie = h.sign_up("old@example.com", PASSWORD).await.cookie();
+    let to_new = |password: Option<&str>| json!({ "new_email": "New@Example.com", "password": password });
+    assert_eq!(change_email(&h, None, to_new(Some(PASSWORD))).await.error(), (401, "unauthenticated"));
+    assert_eq!(change_email(&h, Some(&cookie), to_new(Some("not the password"))).await.error(), (401, "invalid_credentials"));
+    assert_eq!(change_email(&h, Some(&cookie), to_new(None)).await.error(), (403, "reauthentication_required"));
+    let same = json!({ "new_email": "old@example.com", "password": PASSWORD });
+    assert_eq!(change_email(&h, Some(&cookie), same).await.error(), (400, "invalid_request"));
+    assert!(h.mails_to("new@example.com").is_empty(), "refusals mail nothing");
+    let res = change_email(&h, Some(&cookie), to_new(Some(PASSWORD))).await;
+    assert_eq!((res.status, &res.json), (StatusCode::ACCEPTED, &json!({ "status": "verification_sent" })), "{}", res.text);
+    let notice = h.latest_mail("old@example.com");
+    assert!(notice.text.contains("new@example.com") && !notice.text.contains("token="), "{}", notice.text);
+    let mail = h.latest_mail("new@example.com");
+    let token = mail_token(&mail);
+    assert!(mail.text.contains(&format!("https://app.example.com/#/verify-email-change?token={token}")), "{}", mail.text);
+    // Nothing changes until the new address is proven.
+    assert!(user(&h, "new@example.com").await.is_none());
+    assert_eq!(h.sign_in("old@example.com", PASSWORD).await.status, StatusCode::OK);
+    // The link works without a session (it may be opened on another device), once.
+    let res = verify_change(&h, None, json!({ "token": token })).await;
+    assert_eq!((res.status, &res.json), (StatusCode::OK, &json!({ "email": "new@example.com" })), "{}", res.text);
+    assert_eq!(verify_change(&h, None, json!({ "token": token })).await.error(), (400, "invalid_token"));
+    assert!(user(&h, "new@example.com").await.unwrap().email_verified);
+    assert!(is_signed_in(&h, &cookie).await, "the session goes on");
+    assert_eq!(h.sign_in("new@example.com", PASSWORD).await.status, StatusCode::OK);
+    assert_eq!(h.sign_in("old@example.com", PASSWORD).await.error(), (401, "invalid_credentials"));
+    // The old address is free: it can make a new account.
+    assert_eq!(h.sign_up("old@example.com", "someone else's password").await.status, StatusCode::OK);
+}
+
+async fn secrets_mailed_to_an_address_the_account_moved_away_from_stop_working(h: Harness) {
+    let h = with_code_sign_in(&h);
+    let cookie = h.sign_up("old@example.com", PASSWORD).await.cookie();
+    forgot(&h, "old@example.com").await;
+    let reset_mail = h.latest_mail("old@example.com");
+    request_code(&h, "old@example.com").await;
+    let code_mail = h.latest_mail("old@example.com");
+    change_email(&h, Some(&cookie), json!({ "new_email": "new@example.com", "password": PASSWORD })).await;
+    let token = mail_token(&h.latest_mail("new@example.com"));
+    assert_eq!(verify_change(&h, None, json!({ "token": token })).await.status, StatusCode::OK);
+    let reset_res = reset(&h, json!({ "token": mail_token(&reset_mail), "password": NEW_PASSWORD })).await;
+    assert_eq!(reset_res.error(), (400, "invalid_token"));
+    let code = json!({ "email": "old@example.com", "code": mail_code(&code_mail) });
+    assert_eq!(code_sign_in(&h, code, None).await.error(), (400, "invalid_code"));
+    assert_eq!(code_sign_in(&h, json!({ "token": mail_token(&code_mail) }), None).await.error(), (400, "invalid_token"));
+    assert_eq!(h.sign_in("new@example.com", PASSWORD).await.status, StatusCode::OK, "the password is unchanged");
+}
+
+async fn a_change_onto_an_address_with_an_account_answers_and_mails_the_signed_in_user_the_same(h: Harness) {
+    h.sign_up("taken@example.com", PASSWORD).await;
+    let cookie = h.sign_up("mover@example.com", PASSWORD).await.cookie();
+    let runs = h.app.argon2_runs();
+    let onto_taken = change_email(&h, Some(&cookie), json!({ "new_email": "taken@example.com", "password": PASSWORD })).await;
+    let notice_when_taken = h.latest_mail("mover@example.com");
+    let onto_free = change_email(&h, Some(&cookie), json!({ "new_email": "free@example.com", "password": PASSWORD })).await;
+    let notice_when_free = h.latest_mail("mover@example.com");
+    assert_eq!(onto_taken.status, StatusCode::ACCEPTED, "{}", onto_taken.text);
+    same_answer(&onto_taken, &onto_free);
+    assert_eq!(h.app.argon2_runs() - runs, 2, "one argon2 run each");
+    // What the mover's own mailbox gets says nothing either, but for the address asked for.
+    let tell = |m: &authfn::mail::SentMail, addr: &str| (m.subject.clone(), m.text.replace(addr, "ADDR"));
+    assert_eq!(tell(&notice_when_taken, "taken@example.com"), tell(&notice_when_free, "free@example.com"));
+    // The address with an account gets a notice, with nothing that proves anything.
+    let notice = h.latest_mail("taken@example.com");
+    assert!(notice.text.contains("already has an account") && !notice.text.contains("token="), "{}", notice.text);
+    assert_eq!(user(&h, "mover@example.com").await.unwrap().email.as_str(), "mover@example.com");
+}
+
+async fn the_change_code_works_only_in_the_account_session_and_a_change_lasts_15_minutes(h: Harness) {
+    let cookie = h.sign_up("ada@example.com", PASSWORD).await.cookie();
+    let other = h.sign_up("eve@example.com", PASSWORD).await.cookie();
+    change_email(&h, Some(&cookie), json!({ "new_email": "ada@new.example", "password": PASSWORD })).await;
+    let code = mail_code(&h.latest_mail("ada@new.example"));
+    assert_eq!(verify_change(&h, None, json!({ "code": code })).await.error(), (401, "unauthenticated"));
+    assert_eq!(verify_change(&h, Some(&other), json!({ "code": code })).await.error(), (400, "invalid_code"), "another account's session");
+    assert_eq!(verify_change(&h, Some(&cookie), json!({ "token": "x", "code": code })).await.error(), (400, "invalid_request"));
+    let res = verify_change(&h, Some(&cookie), json!({ "code": code })).await;
+    assert_eq!((res.status, &res.json), (StatusCode::OK, &json!({ "email": "ada@new.example" })), "{}", res.text);
+    assert_eq!(verify_change(&h, Some(&cookie), json!({ "code": code })).await.error(), (400, "invalid_code"));
+    change_email(&h, Some(&cookie), json!({ "new_email": "ada@late.example", "password": PASSWORD })).await;
+    let late = h.latest_mail("ada@late.example");
+    h.wait(15 * 60);
+    assert_eq!(verify_change(&h, None, json!({ "token": mail_token(&late) })).await.error(), (400, "invalid_token"));
+    assert!(user(&h, "ada@late.example").await.is_none());
+}
+
+async fn a_newer_change_voids_the_older_and_five_wrong_codes_kill_it(h: Harness) {
+    let cookie = h.sign_up("ada@example.com", PASSWORD).await.cookie();
+    change_email(&h, Some(&cookie), json!({ "new_email": "first@example.com", "password": PASSWORD })).await;
+    let first = h.latest_mail("first@example.com");
+    change_email(&h, Some(&cookie), json!({ "new_email": "second@example.com", "password": PASSWORD })).await;
+    let second = h.latest_mail("second@example.com");
+    assert_eq!(verify_change(&h, None, json!({ "token": mail_token(&first) })).await.error(), (400, "invalid_token"));
+    let right = mail_code(&second);
+    for _ in 0..5 {
+        assert_eq!(verify_change(&h, Some(&cookie), json!({ "code": wrong_code(&right) })).await.error(), (400, "invalid_code"));
+    }
+    assert_eq!(verify_change(&h, Some(&cookie), json!({ "code": right })).await.error(), (400, "invalid_code"));
+    assert_eq!(verify_change(&h, None, json!({ "token": mail_token(&second) })).await.error(), (400, "invalid_token"));
+    assert!(user(&h, "ada@example.com").await.is_some());
+    // A mailed secret of another purpose proves no change.
+    forgot(&h, "ada@example.com").await;
+    let reset_token = mail_token(&h.latest_mail("ada@example.com"));
+    assert_eq!(verify_change(&h, None, json!({ "token": reset_token })).await.error(), (400, "invalid_token"));
+}
+
+async fn a_change_onto_an_address_taken_meanwhile_is_a_clear_409_and_is_spent(h: Harness) {
+    let cookie = h.sign_up("ada@example.com", PASSWORD).await.cookie();
+    change_email(&h, Some(&cookie), json!({ "new_email": "contested@example.com", "password": PASSWORD })).await;
+    let token = mail_token(&h.latest_mail("contested@example.com"));
+    assert_eq!(h.sign_up("contested@example.com", "their password").await.status, StatusCode::OK);
+    assert_eq!(verify_change(&h, None, json!({ "token": token })).await.error(), (409, "email_taken"));
+    assert_eq!(verify_change(&h, None, json!({ "token": token })).await.error(), (400, "invalid_token"));
+    assert_eq!(h.sign_in("ada@example.com", PASSWORD).await.status, StatusCode::OK, "ada keeps her address");
+    assert_eq!(h.sign_in("contested@example.com", "their password").await.status, StatusCode::OK);
+}
+
+async fn deleting_the_account_needs_the_password_and_leaves_nothing_of_it(h: Harness) {
+    let h = h.issuer(&[]);
+    let tokens = h.device_tokens("gone@example.com", SCOPE).await;
+    let laptop = h.sign_in("gone@example.com", PASSWORD).await.cookie();
+    let phone = h.sign_in("gone@example.com", PASSWORD).await.cookie();
+    let before = user(&h, "gone@example.com").await.unwrap();
+    // Mails waiting to be proven: a reset, and a change of address.
+    forgot(&h, "gone@example.com").await;
+    change_email(&h, Some(&phone), json!({ "new_email": "gone-next@example.com", "password": PASSWORD })).await;
+    let pending = [ChallengeKey::password_reset(&before.email), ChallengeKey::email_change(&before.id)];
+    for key in &pending {
+        assert!(h.store.challenge(key, authfn::Clock::now(&h.clock)).await.unwrap().is_some(), "{key:?}");
+    }
+    assert_eq!(delete_account(&h, None, json!({ "password": PASSWORD })).await.error(), (401, "unauthenticated"));
+    assert_eq!(delete_account(&h, Some(&laptop), json!({ "password": "not the password" })).await.error(), (401, "invalid_credentials"));
+    assert_eq!(delete_account(&h, Some(&laptop), json!({})).await.error(), (403, "reauthentication_required"));
+    assert!(user(&h, "gone@example.com").await.is_some(), "refusals delete nothing");
+    let res = delete_account(&h, Some(&laptop), json!({ "password": PASSWORD })).await;
+    assert_eq!((res.status, &res.json), (StatusCode::OK, &json!({ "status": "deleted" })), "{}", res.text);
+    let cleared = res.set_cookie("__Host-authfn_session").unwrap();
+    assert!(cleared.starts_with("__Host-authfn_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    // Sessions and refresh tokens are refused…
+    assert!(!is_signed_in(&h, &laptop).await && !is_signed_in(&h, &phone).await);
+    assert_eq!(h.refresh(tokens.refresh()).await.error(), (400, "invalid_grant"));
+    // …and nothing readable of the user is left.
+    assert!(h.store.user_by_id(&before.id).await.unwrap().is_none());
+    assert!(user(&h, "gone@example.com").await.is_none());
+    let now = authfn::Clock::now(&h.clock);
+    let keys = &h.app.config().session_keys;
+    for cookie in [&laptop, &phone] {
+        let token = authfn::token::SessionToken::verify(cookie.split_once('=').unwrap().1, keys).unwrap();
+        assert!(h.store.session(&token.hash(), now).await.unwrap().is_none());
+    }
+    let refresh = authfn::oauth::RefreshToken::presented(tokens.refresh()).hash();
+    assert!(h.store.refresh_token(&refresh, now).await.unwrap().is_none());
+    for key in &pending {
+        assert!(h.store.challenge(key, now).await.unwrap().is_none(), "{key:?}");
+    }
+    // Its address signs in as an unknown one does, and may sign up again, as a new account.
+    let signed_in = h.sign_in("gone@example.com", PASSWORD).await;
+    same_answer(&signed_in, &h.sign_in("never@example.com", PASSWORD).await);
+    let again = h.sign_up("gone@example.com", PASSWORD).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+    assert_ne!(again.json["user_id"].as_str(), Some(before.id.as_str()));
+}
+
+async fn a_wrong_password_at_deletion_counts_against_the_sign_in_lockout(h: Harness) {
+    let cookie = h.sign_up("ada@example.com", PASSWORD).await.cookie();
+    for _ in 0..4 {
+        assert_eq!(delete_account(&h, Some(&cookie), json!({ "password": "guess" })).await.error(), (401, "invalid_credentials"));
+    }
+    assert_eq!(delete_account(&h, Some(&cookie), json!({ "password": "guess" })).await.error(), (423, "account_locked"));
+    assert_eq!(h.sign_in("ada@example.com", PASSWORD).await.error(), (423, "account_locked"), "a stolen session is no way around the lockout");
+    assert_eq!(delete_account(&h, Some(&cookie), json!({ "password": PASSWORD })).await.error(), (423, "account_locked"));
+    assert!(user(&h, "ada@example.com").await.is_some());
+}
+
+/// An account made by an identity provider, as the federation callback makes it: no password,
+/// a proven address, one linked identity, and a session begun now. Returns its session cookie.
+async fn federated_user(h: &Harness, email: &str) -> (String, authfn::store::FederatedIdentity) {
+    use authfn::store::{FederatedIdentity, Insert, SessionRecord, UserRecord};
+    use authfn::token::{SessionId, SessionToken, UserId};
+    let now = authfn::Clock::now(&h.clock);
+    let user = UserRecord {
+        id: UserId::generate().unwrap(),
+        email: Email::parse(email).unwrap(),
+        password_hash: None,
+        created_at: now,
+        email_verified: true,
+        session_epoch: 0,
+    };
+    let identity = FederatedIdentity { issuer: "https://idp.example".into(), subject: format!("sub-{email}") };
+    let token = SessionToken::generate().unwrap();
+    let hour = std::time::Duration::from_secs(3600);
+    let session = SessionRecord {
+        id: SessionId::generate().unwrap(),
+        token_hash: token.hash(),
+        user_id: user.id.clone(),
+        user_epoch: 0,
+        created_at: now,
+        expires_at: now.plus(hour * 12),
+        idle_expires_at: now.plus(hour),
+        renewed_at: now,
+    };
+    assert_eq!(h.store.create_federated_user(&user, &identity, &session).await.unwrap(), Insert::Inserted);
+    (format!("__Host-authfn_session={}", token.sign(&h.app.config().session_keys).secret()), identity)
+}
+
+async fn an_account_without_a_password_deletes_or_changes_address_only_within_5_minutes_of_signing_in(h: Harness) {
+    let (stale, _) = federated_user(&h, "stale@example.com").await;
+    let (fresh, identity) = federated_user(&h, "fresh@example.com").await;
+    h.wait(5 * 60 - 1);
+    // A password proves nothing for an account that has none.
+    let res = delete_account(&h, Some(&fresh), json!({ "password": PASSWORD })).await;
+    assert_eq!(res.error(), (401, "invalid_credentials"));
+    let change = change_email(&h, Some(&fresh), json!({ "new_email": "fresh@new.example" })).await;
+    assert_eq!(change.status, StatusCode::ACCEPTED, "{}", change.text);
+    assert_eq!(delete_account(&h, Some(&fresh), json!({})).await.status, StatusCode::OK);
+    assert!(h.store.user_by_identity(&identity).await.unwrap().is_none(), "its identity link is gone");
+    h.wait(1);
+    assert_eq!(delete_account(&h, Some(&stale), json!({})).await.error(), (403, "reauthentication_required"));
+    let change = change_email(&h, Some(&stale), json!({ "new_email": "stale@new.example" })).await;
+    assert_eq!(change.error(), (403, "reauthentication_required"));
+    assert!(user(&h, "stale@example.com").await.is_some());
+}
+
+#[tokio::test]
+async fn a_mail_outage_during_an_email_change_or_a_code_request_stores_no_challenge() {
+    let working = Harness::memory(&[("AUTHFN_EMAIL_CODE_SIGN_IN", "true")]).await;
+    let cookie = working.sign_up("ada@example.com", PASSWORD).await.cookie();
+    let down = working.reconfigure(&[]).with_mailer(Arc::new(FaultMailProviderDown));
+    let ada = working.store.user_by_email(&Email::parse("ada@example.com").unwrap()).await.unwrap().unwrap();
+    let now = || authfn::Clock::now(&working.clock);
+    let change = change_email(&down, Some(&cookie), json!({ "new_email": "new@example.com", "password": PASSWORD })).await;
+    assert_eq!(change.error(), (503, "mail_unavailable"));
+    assert!(working.store.challenge(&ChallengeKey::email_change(&ada.id), now()).await.unwrap().is_none());
+    let code = down.post_json("/auth/email-code/request", json!({ "email": "ada@example.com" }), None).await;
+    assert_eq!(code.error(), (503, "mail_unavailable"));
+    assert!(working.store.challenge(&ChallengeKey::sign_in_code(&ada.email), now()).await.unwrap().is_none());
+}
+
+async fn request_code(h: &Harness, email: &str) -> Res {
+    h.post_json("/auth/email-code/request", json!({ "email": email }), None).await
+}
+
+async fn code_sign_in(h: &Harness, body: Value, cookie: Option<&str>) -> Res {
+    h.post_json("/auth/email-code/sign-in", body, cookie).await
+}
+
+/// The same store and clock with email-code sign-in turned on.
+fn with_code_sign_in(h: &Harness) -> Harness {
+    h.reconfigure(&[("AUTHFN_EMAIL_CODE_SIGN_IN", "true")])
+}
+
+#[tokio::test]
+async fn code_sign_in_is_off_unless_turned_on_and_then_answers_as_an_unknown_route() {
+    let h = Harness::memory(&[]).await;
+    h.sign_up("ada@example.com", PASSWORD).await;
+    let unknown_route = h.post_json("/auth/no-such-endpoint", json!({ "email": "ada@example.com" }), None).await;
+    assert_eq!(unknown_route.error(), (404, "not_found"));
+    for path in ["/auth/email-code/request", "/auth/email-code/sign-in"] {
+        let res = h.post_json(path, json!({ "email": "ada@example.com", "code": "123456" }), None).await;
+        assert_eq!((res.status, &res.text), (unknown_route.status, &unknown_route.text), "{path}");
+    }
+    assert_eq!(h.mails_to("ada@example.com").len(), 1, "only the sign-up's mail");
+    assert_eq!(request_code(&with_code_sign_in(&h), "ada@example.com").await.status, StatusCode::ACCEPTED);
+}
+
+async fn code_requests_answer_the_same_bytes_for_known_and_unknown_addresses_and_mail_both(h: Harness) {
+    let h = with_code_sign_in(&h);
+    h.sign_up("known@example.com", PASSWORD).await;
+    let runs = h.app.argon2_runs();
+    let known = request_code(&h, "known@example.com").await;
+    let unknown = request_code(&h, "unknown@example.com").await;
+    assert_eq!((known.status, &known.json), (StatusCode::ACCEPTED, &json!({ "status": "code_sent" })), "{}", known.text);
+    same_answer(&known, &unknown);
+    assert_eq!(h.app.argon2_runs(), runs, "neither path hashes");
+    let mail = h.latest_mail("known@example.com");
+    assert!(mail.text.contains(&format!("https://app.example.com/#/email-code?token={}", mail_token(&mail))), "{}", mail.text);
+    assert_eq!(mail_code(&mail).len(), 6);
+    let notice = h.latest_mail("unknown@example.com");
+    assert!(notice.text.contains("no account") && !notice.text.contains("token="), "{}", notice.text);
+    // One budget per address with every other kind of mail (the sign-up's was the first).
+    for _ in 0..3 {
+        request_code(&h, "known@example.com").await;
+        request_code(&h, "unknown@example.com").await;
+    }
+    let (known, unknown) = (request_code(&h, "known@example.com").await, request_code(&h, "unknown@example.com").await);
+    assert_eq!(known.error(), (429, "rate_limited"));
+    assert_eq!(unknown.status, StatusCode::ACCEPTED, "the unknown address had no sign-up mail");
+    assert_eq!(request_code(&h, "unknown@example.com").await.error(), (429, "rate_limited"));
+}
+
+async fn a_mailed_code_signs_in_like_sign_in_once_and_lasts_15_minutes(h: Harness) {
+    let h = with_code_sign_in(&h);
+    let old = h.sign_up("ada@example.com", PASSWORD).await.cookie();
+    request_code(&h, "ada@example.com").await;
+    let mail = h.latest_mail("ada@example.com");
+    let code = mail_code(&mail);
+    let res = code_sign_in(&h, json!({ "email": "Ada@Example.com", "code": code }), Some(&old)).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert!(res.json["user_id"].is_string() && res.set_cookie("__Host-authfn_device").is_some(), "a session exactly like sign-in's");
+    assert!(is_signed_in(&h, &res.cookie()).await);
+    assert!(!is_signed_in(&h, &old).await, "the presented session is rotated, not reused");
+    assert_eq!(code_sign_in(&h, json!({ "email": "ada@example.com", "code": code }), None).await.error(), (400, "invalid_code"));
+    assert_eq!(code_sign_in(&h, json!({ "token": mail_token(&mail) }), None).await.error(), (400, "invalid_token"), "link and code are one secret");
+    // The link, from a client that takes its session as a token.
+    request_code(&h, "ada@example.com").await;
+    let link = mail_token(&h.latest_mail("ada@example.com"));
+    let cli = json!({ "token": link, "session_delivery": "token" }).to_string();
+    let res = h.request("POST", "/auth/email-code/sign-in", cli.into_bytes(), Some(JSON), None, vec![]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    assert!(res.json["session_token"].is_string() && res.header("set-cookie").is_none());
+    // A sign-up's or a reset's secret signs nobody in.
+    forgot(&h, "ada@example.com").await;
+    let reset_mail = h.latest_mail("ada@example.com");
+    assert_eq!(code_sign_in(&h, json!({ "token": mail_token(&reset_mail) }), None).await.error(), (400, "invalid_token"));
+    request_code(&h, "ada@example.com").await;
+    let late = h.latest_mail("ada@example.com");
+    h.wait(15 * 60);
+    let res = code_sign_in(&h, json!({ "email": "ada@example.com", "code": mail_code(&late) }), None).await;
+    assert_eq!(res.error(), (400, "invalid_code"));
+}
+
+async fn five_wrong_sign_in_codes_kill_the_code(h: Harness) {
+    let h = with_code_sign_in(&h);
+    h.sign_up("ada@example.com", PASSWORD).await;
+    request_code(&h, "ada@example.com").await;
+    let right = mail_code(&h.latest_mail("ada@example.com"));
+    for _ in 0..5 {
+        let res = code_sign_in(&h, json!({ "email": "ada@example.com", "code": wrong_code(&right) }), None).await;
+        assert_eq!(res.error(), (400, "invalid_code"));
+    }
+    assert_eq!(code_sign_in(&h, json!({ "email": "ada@example.com", "code": right }), None).await.error(), (400, "invalid_code"));
+    // Codes for an address without an account are wrong like any other.
+    let res = code_sign_in(&h, json!({ "email": "nobody@example.com", "code": right }), None).await;
+    assert_eq!(res.error(), (400, "invalid_code"));
+}
+
+async fn a_code_sign_in_proves_an_account_made_before_addresses_were_proven(h: Harness) {
+    // Accounts made before proofs were required read as unproven, as do those made with
+    // verification off: only a proven address may be linked to by email.
+    let off = h.reconfigure(&[("AUTHFN_EMAIL_VERIFICATION", "off")]);
+    assert_eq!(off.sign_up_request("legacy@example.com", PASSWORD).await.status, StatusCode::CREATED);
+    assert!(!user(&h, "legacy@example.com").await.unwrap().email_verified);
+    let h = with_code_sign_in(&h);
+    assert_eq!(h.sign_in("legacy@example.com", PASSWORD).await.status, StatusCode::OK);
+    assert!(!user(&h, "legacy@example.com").await.unwrap().email_verified, "a password proves no address");
+    request_code(&h, "legacy@example.com").await;
+    let code = mail_code(&h.latest_mail("legacy@example.com"));
+    assert_eq!(code_sign_in(&h, json!({ "email": "legacy@example.com", "code": code }), None).await.status, StatusCode::OK);
+    assert!(user(&h, "legacy@example.com").await.unwrap().email_verified);
 }

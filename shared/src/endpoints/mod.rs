@@ -106,6 +106,16 @@ endpoints! {
     ResetPassword       = "password-reset"       [POST]      "/auth/password/reset"                 => account::reset_password::handle;
     /// Signed in, with the current password.
     ChangePassword      = "password-change"      [POST]      "/auth/password/change"                => account::change_password::handle;
+    /// Signed in, with the current password (or a recent sign-in, for an account without one).
+    ChangeEmail         = "email-change"         [POST]      "/auth/email/change"                   => account::change_email::request [SendsMail];
+    /// With the link's token, or signed in with the code.
+    VerifyEmailChange   = "email-verify"         [POST]      "/auth/email/verify"                   => account::change_email::verify;
+    /// Signed in, with the current password (or a recent sign-in, for an account without one).
+    DeleteAccount       = "account-delete"       [POST]      "/auth/account/delete"                 => account::delete_account::handle;
+    /// Off (404) unless `AUTHFN_EMAIL_CODE_SIGN_IN=true`.
+    EmailCodeRequest    = "email-code-request"   [POST]      "/auth/email-code/request"             => account::email_code::request [SendsMail];
+    /// Off (404) unless `AUTHFN_EMAIL_CODE_SIGN_IN=true`.
+    EmailCodeSignIn     = "email-code-sign-in"   [POST]      "/auth/email-code/sign-in"             => account::email_code::sign_in;
     SignOut             = "sign-out"             [POST]      "/auth/sign-out"                       => sign_out::one;
     SignOutAll          = "sign-out-all"         [POST]      "/auth/sign-out/all"                   => sign_out::all;
     Session             = "session"              [GET]       "/auth/session"                        => session::handle;

@@ -440,6 +440,17 @@ impl Store for MemoryStore {
         t.counters.retain(|key, _| !counters.contains(key));
         Ok(true)
     }
+
+    async fn mark_email_verified(&self, user_id: &UserId, email: &Email) -> StoreResult<bool> {
+        let mut t = self.lock();
+        match t.users.get_mut(user_id) {
+            Some(user) if &user.email == email => {
+                user.email_verified = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 }
 
 /// The existing account a challenge acts on, if any (a sign-up's account does not exist yet).

@@ -559,6 +559,12 @@ pub trait Store: Send + Sync {
     /// and the token endpoint issues nothing for a user who is gone. The user goes last, so an outage part-way leaves an account that can
     /// be deleted again. Returns `false` (nothing done) if the user was gone.
     async fn delete_user(&self, user: &UserRecord) -> StoreResult<bool>;
+
+    /// Marks the user's address proven (`email_verified`), if the user still has `email`: a
+    /// mail to it was just proven, by a one-time sign-in code. Returns `false` (nothing written)
+    /// if the user is gone or has another address now. Idempotent; touches nothing else (not
+    /// the session epoch).
+    async fn mark_email_verified(&self, user_id: &UserId, email: &Email) -> StoreResult<bool>;
 }
 
 /// Whether a record with this expiry is still live at `now`. Expiry is exclusive: a record

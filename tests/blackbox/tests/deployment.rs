@@ -175,9 +175,11 @@ fn every_function_gets_only_the_table_access_it_needs() {
         for resource in &function.resources {
             assert!(resource == table || resource == index, "{name}: {resource} is neither the table nor its index");
         }
-        // Only sign-out-all lists a user's sessions; everyone else reads by key.
+        // Only sign-out-all (a user's sessions) and account-delete (everything naming the user)
+        // list through the index; everyone else reads by key.
         let queries = function.actions.contains("dynamodb:Query") || function.resources.contains(index);
-        assert_eq!(queries, function.binary.as_deref() == Some("sign-out-all"), "{name}: index access");
+        let lists = matches!(function.binary.as_deref(), Some("sign-out-all" | "account-delete"));
+        assert_eq!(queries, lists, "{name}: index access");
     }
 }
 

@@ -540,3 +540,24 @@ async fn an_unverified_email_creates_no_account() {
     let landing = Browser::new().sign_in("idp", &format!("unverified-{}", random_hex())).await;
     landing.expect_sent_back("email_not_verified");
 }
+
+#[tokio::test]
+#[ignore = "needs a running authfn and OpenID provider (tests/run.sh)"]
+async fn an_account_without_a_password_deletes_itself_right_after_signing_in() {
+    let browser = Browser::new();
+    let login = login_name("delete");
+    browser.sign_in("idp", &login).await.expect_signed_in();
+    let (_, before) = browser.session().await;
+    let signed_in = browser.cookies();
+    let url = browser.api.target.url(Endpoint::DeleteAccount);
+    let origin = browser.api.trusted_origin().to_owned();
+    let delete = |body: Value| browser.http.post(&url).header("origin", &origin).json(&body).send();
+    // The account has no password, so none proves anything; a sign-in moments ago does.
+    assert_eq!(delete(json!({ "password": "a guess" })).await.unwrap().status(), 401);
+    assert_eq!(delete(json!({})).await.unwrap().status(), 200);
+    assert_eq!(browser.session_with(&signed_in).await, 401, "its session ended");
+    // The same identity signs in to a new, empty account: the old one and its link are gone.
+    browser.sign_in("idp", &login).await.expect_signed_in();
+    let (_, after) = browser.session().await;
+    assert_ne!(after["user"]["id"], before["user"]["id"]);
+}

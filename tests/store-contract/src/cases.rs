@@ -949,6 +949,24 @@ pub async fn a_reset_with_a_gone_challenge_or_for_an_unknown_user_writes_nothing
     Ok(())
 }
 
+pub async fn marking_an_address_proven_needs_the_user_to_still_have_it(store: Arc<dyn Store>) -> Outcome {
+    let legacy = user("legacy@example.com");
+    let session = session_of(&legacy);
+    store.create_user(&legacy, &session).await?;
+    // The address the code went to is no longer the user's: nothing is written.
+    check!(!store.mark_email_verified(&legacy.id, &Email::parse("elsewhere@example.com").unwrap()).await?);
+    check!(!store.user_by_id(&legacy.id).await?.found()?.email_verified);
+    check!(!store.mark_email_verified(&UserId::generate().unwrap(), &legacy.email).await?, "an unknown user");
+    check!(store.mark_email_verified(&legacy.id, &legacy.email).await?);
+    // Proven, and nothing else changed: the same record but for the flag, the session still valid.
+    let expected = UserRecord { email_verified: true, ..legacy.clone() };
+    check_eq!(store.user_by_email(&legacy.email).await?, Some(expected.clone()));
+    check_eq!(store.session(&session.token_hash, T0).await?.found()?.user_epoch, 0);
+    check!(store.mark_email_verified(&legacy.id, &legacy.email).await?, "idempotent");
+    check_eq!(store.user_by_id(&legacy.id).await?, Some(expected));
+    Ok(())
+}
+
 pub async fn users_keep_whether_their_address_is_proven(store: Arc<dyn Store>) -> Outcome {
     let proven = verified_user("proven@example.com");
     let unproven = user("unproven@example.com");

@@ -67,6 +67,7 @@ macro_rules! for_each_case {
             setting_a_password_bumps_the_epoch_and_ends_every_session_of_the_user,
             a_reset_takes_its_challenge_and_proves_the_address,
             a_reset_with_a_gone_challenge_or_for_an_unknown_user_writes_nothing,
+            marking_an_address_proven_needs_the_user_to_still_have_it,
             users_keep_whether_their_address_is_proven,
             changing_an_email_moves_the_user_to_the_proven_address_and_frees_the_old_one,
             an_email_change_whose_challenge_or_user_is_gone_writes_nothing,

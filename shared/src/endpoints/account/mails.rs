@@ -16,6 +16,8 @@ use crate::mailed::{MailCode, MailToken};
 pub(crate) enum Page {
     VerifyEmail,
     ResetPassword,
+    VerifyEmailChange,
+    EmailCode,
 }
 
 impl Page {
@@ -23,6 +25,8 @@ impl Page {
         match self {
             Page::VerifyEmail => "/verify-email",
             Page::ResetPassword => "/reset-password",
+            Page::VerifyEmailChange => "/verify-email-change",
+            Page::EmailCode => "/email-code",
         }
     }
 }
@@ -98,6 +102,81 @@ pub(crate) fn no_account(config: &Config, to: &Email) -> Mail {
         subject: format!("No {product} account for this address"),
         lines: vec![format!(
             "Someone asked to reset the password of a {product} account with this address, but there is no account with it. If it was you, perhaps you signed up with another address."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, ignore this mail.".into()],
+    }
+    .to(config, to)
+}
+
+/// The mail that proves a new address for an account: a link and a code, good for 15 minutes.
+pub(crate) fn verify_email_change(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+    let product = &config.product_name;
+    Ok(Letter {
+        subject: format!("Confirm your new {product} address"),
+        lines: vec![format!("Someone, hopefully you, asked to move a {product} account to this address. To confirm, open this link within 15 minutes:")],
+        link: Some(link(app_url(config)?, Page::VerifyEmailChange, token)),
+        code: Some(code),
+        after: vec!["If it was not you, ignore this mail: no account moves here unless this address is confirmed.".into()],
+    }
+    .to(config, to))
+}
+
+/// The notice to an account's current address that a move to `new` was asked for, sent
+/// whether or not `new` can take it.
+pub(crate) fn email_change_requested(config: &Config, to: &Email, new: &Email) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("Your {product} address may change"),
+        lines: vec![format!(
+            "Someone signed in to your {product} account asked to change its address to {}. The change happens only once that address is confirmed.",
+            new.as_str()
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, change your password now, or reset it.".into()],
+    }
+    .to(config, to)
+}
+
+/// The answer to an address change onto an address that has an account: no secret. The
+/// signed-in person who asked is told nothing different.
+pub(crate) fn email_change_onto_account(config: &Config, to: &Email) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("Your {product} account"),
+        lines: vec![format!(
+            "Someone asked to move another {product} account to this address, which already has an account. Nothing has changed."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was you, sign in to the account this address already has.".into()],
+    }
+    .to(config, to)
+}
+
+/// The mail that signs in without a password: a link and a code, good for 15 minutes.
+pub(crate) fn sign_in_code(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+    let product = &config.product_name;
+    Ok(Letter {
+        subject: format!("Your {product} sign-in code"),
+        lines: vec![format!("Someone, hopefully you, asked to sign in to your {product} account by mail. Open this link within 15 minutes to sign in:")],
+        link: Some(link(app_url(config)?, Page::EmailCode, token)),
+        code: Some(code),
+        after: vec!["If it was not you, ignore this mail: nobody signs in without it.".into()],
+    }
+    .to(config, to))
+}
+
+/// The answer to a sign-in code for an address without an account (sent so that both cases
+/// take the same time).
+pub(crate) fn no_account_to_sign_in(config: &Config, to: &Email) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("No {product} account for this address"),
+        lines: vec![format!(
+            "Someone asked for a code to sign in to a {product} account with this address, but there is no account with it. If it was you, perhaps you signed up with another address."
         )],
         link: None,
         code: None,
@@ -199,7 +278,15 @@ mod tests {
         let mut c = config("Acme");
         c.app_url = None;
         let to = Email::parse("ada@example.com").unwrap();
-        for mail in [account_exists(&c, &to), no_account(&c, &to), nothing_pending(&c, &to)] {
+        let notices = [
+            account_exists(&c, &to),
+            no_account(&c, &to),
+            nothing_pending(&c, &to),
+            email_change_requested(&c, &to, &to),
+            email_change_onto_account(&c, &to),
+            no_account_to_sign_in(&c, &to),
+        ];
+        for mail in notices {
             assert!(!mail.text.contains("http") && !mail.text.contains("code:"), "{}", mail.text);
             assert!(mail.text.contains("Acme"));
         }

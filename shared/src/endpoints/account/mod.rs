@@ -21,12 +21,17 @@ use crate::email::Email;
 use crate::error::ApiError;
 use crate::mail::Mail;
 use crate::mailed::{self, MAX_CODE_FAILURES, MailCode, MailToken};
+use crate::password::Password;
 use crate::request::{HttpRequest, client_ip};
 use crate::response::{self, HttpResponse};
+use crate::session::Authenticated;
 use crate::store::{ChallengeAction, ChallengeKey, EmailChallenge, UserRecord};
 use crate::token::UserId;
 
+pub mod change_email;
 pub mod change_password;
+pub mod delete_account;
+pub mod email_code;
 pub mod forgot_password;
 pub(crate) mod mails;
 pub mod resend_verification;
@@ -156,23 +161,48 @@ impl Proof {
     /// it was for, which dies at the [`MAX_CODE_FAILURES`]th. Nothing is taken yet: the
     /// caller's write takes it, atomically with what proving it does.
     pub(super) async fn challenge(&self, app: &App, key_for: fn(&Email) -> ChallengeKey) -> Result<EmailChallenge, ApiError> {
-        let now = app.now();
         match self {
             Proof::Token(token) => {
-                let found = app.store.challenge_by_token(&token.hash(), now).await?;
+                let found = app.store.challenge_by_token(&token.hash(), app.now()).await?;
                 found.filter(|c| c.key == key_for(&c.email)).ok_or(ApiError::InvalidMailToken)
             }
-            Proof::Code(email, code) => {
-                let key = key_for(email);
-                let challenge = app.store.challenge(&key, now).await?.ok_or(ApiError::InvalidMailCode)?;
-                if !mailed::code_matches(&app.config.session_keys, &key, code, &challenge.code_hash) {
-                    app.store.count_challenge_failure(&challenge.proof(), MAX_CODE_FAILURES, now).await?;
-                    return Err(ApiError::InvalidMailCode);
-                }
-                Ok(challenge)
-            }
+            Proof::Code(email, code) => challenge_by_code(app, key_for(email), code).await,
         }
     }
+}
+
+/// The live challenge under `key`, if `code` is its code. A wrong code is counted against it,
+/// and the [`MAX_CODE_FAILURES`]th kills it. Nothing is taken.
+pub(super) async fn challenge_by_code(app: &App, key: ChallengeKey, code: &MailCode) -> Result<EmailChallenge, ApiError> {
+    let now = app.now();
+    let challenge = app.store.challenge(&key, now).await?.ok_or(ApiError::InvalidMailCode)?;
+    if !mailed::code_matches(&app.config.session_keys, &key, code, &challenge.code_hash) {
+        app.store.count_challenge_failure(&challenge.proof(), MAX_CODE_FAILURES, now).await?;
+        return Err(ApiError::InvalidMailCode);
+    }
+    Ok(challenge)
+}
+
+/// How recent a sign-in must be to stand in for the password of an account that has none.
+pub const RECENT_SIGN_IN: Duration = Duration::from_secs(5 * 60);
+
+/// Checks that the signed-in person is the account's owner, not someone holding a stolen
+/// session: by its current password (a wrong one counts against the address's sign-in
+/// lockout, as at sign-in), or, for an account without a password (identity provider only),
+/// by a session begun in the last [`RECENT_SIGN_IN`]. Otherwise 403 `reauthentication_required`.
+pub(super) async fn confirm_owner(app: &App, who: &Authenticated, password: Option<String>) -> Result<(), ApiError> {
+    let Some(password) = password else {
+        let recent = app.now() < who.session.created_at.plus(RECENT_SIGN_IN);
+        return if who.user.password_hash.is_none() && recent { Ok(()) } else { Err(ApiError::ReauthenticationRequired) };
+    };
+    let password = Password::presented(password).map_err(|m| ApiError::invalid_field("password", m))?;
+    let attempt = app.count_sign_in_attempt(&who.user.email, None).await?;
+    // An account without a password is checked against the dummy hash and refused, so the
+    // time taken says nothing about whether it has one.
+    if !app.passwords.verify(password, who.user.password_hash.clone()).await? {
+        return Err(app.sign_in_failed(attempt).await?);
+    }
+    app.sign_in_succeeded(attempt).await
 }
 
 /// Starts a session for `user` (whose record carries its current epoch): ends the one the

@@ -33,6 +33,11 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let ChallengeAction::ResetPassword { user_id } = &challenge.action else {
         return Err(proof.refused());
     };
+    // A reset mailed to an address the account has since moved away from resets nothing:
+    // whoever still reads that mailbox is not the account's owner any more.
+    if app.store.user_by_id(user_id).await?.is_none_or(|u| u.email != challenge.email) {
+        return Err(proof.refused());
+    }
     let hash = app.passwords.hash(password).await?;
     // Password, epoch (every session and refresh family ends) and the challenge: one write,
     // which happens only while the challenge is live, so a link resets once.

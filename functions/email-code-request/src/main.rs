@@ -1,0 +1,6 @@
+//! `email-code-request` as an AWS Lambda function. The endpoint's logic lives in `authfn::endpoints`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    authfn::lambda::serve(authfn::Endpoint::EmailCodeRequest).await
+}
