@@ -817,9 +817,13 @@ impl Store for CloudflareStore {
         Err(StoreError::Unavailable("D1 delete user: the account's address kept changing".into()))
     }
 
-    // PLACEHOLDER (an email-code sign-in proves an unproven account's address; to be built
-    // with this store's other issue-15 writes).
-    async fn mark_email_verified(&self, _user_id: &UserId, _email: &Email) -> StoreResult<bool> {
-        Err(StoreError::Unavailable("marking an address proven is not stored here yet".into()))
+    async fn mark_email_verified(&self, user_id: &UserId, email: &Email) -> StoreResult<bool> {
+        // Only while the user exists and still has the address the mail went to.
+        let result = self
+            .statement("UPDATE users SET email_verified = 1 WHERE id = ?1 AND email = ?2", &[text(user_id.as_str()), text(email.as_str())])?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 mark email verified", e))?;
+        changed_one(&result, "D1 mark email verified")
     }
 }

@@ -618,10 +618,25 @@ impl Store for DynamoStore {
         Err(StoreError::Unavailable("DynamoDB user too contended to delete".into()))
     }
 
-    // PLACEHOLDER (an email-code sign-in proves an unproven account's address; to be built
-    // with this store's other issue-15 writes).
-    async fn mark_email_verified(&self, _user_id: &UserId, _email: &Email) -> StoreResult<bool> {
-        Err(StoreError::Unavailable("marking an address proven is not stored here yet".into()))
+    async fn mark_email_verified(&self, user_id: &UserId, email: &Email) -> StoreResult<bool> {
+        let marked = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(user_key(user_id)))
+            .update_expression("SET email_verified = :true")
+            // Only while the user exists and still has the address the mail went to.
+            .condition_expression("#email = :email")
+            .expression_attribute_names("#email", "email")
+            .expression_attribute_values(":email", s(email.as_str()))
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match marked {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("UpdateItem", err)),
+        }
     }
 }
 
