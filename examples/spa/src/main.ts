@@ -72,7 +72,7 @@ function describe(error: unknown, wording: Wording = {}): string {
     case "invalid_code":
       return "That code is wrong or has expired. Check the newest mail, or ask for a new one.";
     case "invalid_request":
-    case "weak_password":
+      if (error.message.startsWith("code:")) return "The code is the six digits in the mail.";
       return passwordRule(error.message) ?? error.message;
     case "idp_error":
       return "Signing in with the identity provider was cancelled or refused.";
