@@ -43,14 +43,27 @@ impl App {
 
     /// Refuses, at start-up, to serve an endpoint that needs the token issuer's secrets from a
     /// function that was given its public keys only.
+    /// Also refuses an endpoint that mails links when no `AUTHFN_APP_URL` says where they
+    /// should point.
     pub fn check_can_serve(&self, endpoint: Endpoint) -> Result<(), ConfigError> {
-        match &self.config.oauth {
-            Some(issuer) if endpoint.uses_issuer_secrets() && !issuer.has_secrets() => Err(ConfigError::new(format!(
+        if let Some(issuer) = &self.config.oauth
+            && endpoint.uses_issuer_secrets()
+            && !issuer.has_secrets()
+        {
+            return Err(ConfigError::new(format!(
                 "{} signs tokens or authenticates clients: it needs AUTHFN_JWT_KEYS and the client secrets, not AUTHFN_JWT_PUBLIC_KEYS",
                 endpoint.function_name()
-            ))),
-            _ => Ok(()),
+            )));
         }
+        let mails_links = endpoint.sends_mail()
+            && !(endpoint == Endpoint::SignUp && self.config.email_verification == crate::config::EmailVerification::Off);
+        if mails_links && self.config.app_url.is_none() {
+            return Err(ConfigError::new(format!(
+                "{} mails links to your app: set AUTHFN_APP_URL to the app's URL",
+                endpoint.function_name()
+            )));
+        }
+        Ok(())
     }
 
     /// Replaces the system clock, so tests can move time.
@@ -76,7 +89,6 @@ impl App {
     }
 
     /// Sends `mail`; a deployment without a mailer is misconfigured, not the client's fault.
-    #[allow(dead_code, reason = "the account-recovery flows that send mail are being built on this seam")]
     pub(crate) async fn send_mail(&self, mail: &crate::mail::Mail) -> Result<(), ApiError> {
         let mailer = self.mailer.as_deref().ok_or_else(|| ApiError::Internal("no mailer is configured".into()))?;
         Ok(mailer.send(mail).await?)

@@ -52,6 +52,25 @@ pub struct Config {
     /// Whose access tokens [`crate::App::verify_access_token`] accepts (by default this
     /// deployment's own, when `AUTHFN_PUBLIC_URL` is set).
     pub access_tokens: Option<crate::oauth::verifier::VerifierConfig>,
+    /// Whether sign-up must prove the address by a mailed link or code (`AUTHFN_EMAIL_VERIFICATION`).
+    pub email_verification: EmailVerification,
+    /// The SPA that mailed links open (`AUTHFN_APP_URL`): a link is this URL with the token in
+    /// its fragment. `None` when unset outside development; the endpoints that mail refuse to
+    /// start without it (see [`crate::App::check_can_serve`]).
+    pub app_url: Option<url::Url>,
+    /// The name mails are signed with (`AUTHFN_PRODUCT_NAME`).
+    pub product_name: String,
+}
+
+/// Whether an address must be proven before an account is made for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// Sign-up mails a link and a code; the account exists once one of them comes back.
+    Required,
+    /// Sign-up creates the account at once (201) and says when the address is taken (409).
+    /// Anyone can then hold an address they do not own, and learn which addresses have
+    /// accounts: for closed deployments and migrations only.
+    Off,
 }
 
 /// How authfn's cookies are set.
@@ -145,6 +164,9 @@ impl Config {
     /// | `AUTHFN_TRUSTED_PROXY_HOPS` | 1 (the right-most entry of the header); only with the header |
     /// | `AUTHFN_MAX_BODY_BYTES` | 16384 |
     /// | `AUTHFN_HSTS` | `max-age` seconds, or `off`: 31536000 (1 year) when cookies are Secure or `AUTHFN_PUBLIC_URL` is https, else off |
+    /// | `AUTHFN_EMAIL_VERIFICATION` | `required`; or `off` |
+    /// | `AUTHFN_APP_URL` | the SPA's URL, for mailed links; with plain-HTTP cookies (development) the first trusted origin |
+    /// | `AUTHFN_PRODUCT_NAME` | `authfn` |
     ///
     /// Identity providers: see [`FederationConfig::from_settings`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -212,6 +234,23 @@ impl Config {
             })?)),
         };
         let max_body_bytes = settings.size("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?;
+        let email_verification = match get("AUTHFN_EMAIL_VERIFICATION").as_deref() {
+            None | Some("required") => EmailVerification::Required,
+            Some("off") => EmailVerification::Off,
+            Some(v) => {
+                return Err(ConfigError::new(format!("AUTHFN_EMAIL_VERIFICATION must be required or off, got {v:?}")));
+            }
+        };
+        // Mailed links carry account secrets, so they go only where the operator said. In
+        // development (plain-HTTP cookies, so every trusted origin is loopback) the first trusted
+        // origin is the SPA; a deployment names its SPA, since guessing among origins could mail
+        // links to the wrong site.
+        let app_url = match settings.url("AUTHFN_APP_URL")? {
+            Some(url) => Some(url),
+            None if !secure => trusted_origins.first().map(|o| crate::settings::web_url("AUTHFN_TRUSTED_ORIGINS", o)).transpose()?,
+            None => None,
+        };
+        let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
 
         Ok(Config {
             cookie: CookiePolicy { secure },
@@ -229,6 +268,9 @@ impl Config {
             oauth: OAuthConfig::from_settings(&settings, public_url.as_ref())?,
             access_tokens: crate::oauth::verifier::VerifierConfig::from_settings(&settings, public_url.as_ref())?,
             public_url,
+            email_verification,
+            app_url,
+            product_name,
         })
     }
 
@@ -408,6 +450,31 @@ mod tests {
         assert!(weak.message().contains("AUTHFN_OAUTH_CLIENT_API_SECRET") && !crate::error::chain(&weak).contains("weak-secret-123"), "{weak}");
         let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_LOCKOUT_SECS", "soon")]).unwrap_err();
         assert!(err.message().contains("AUTHFN_LOCKOUT_SECS"), "{err}");
+    }
+
+    #[test]
+    fn mailed_links_go_to_the_named_app_or_in_development_to_the_first_trusted_origin() {
+        let k = key();
+        let c = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com")]).unwrap();
+        assert_eq!((c.email_verification, c.app_url, c.product_name.as_str()), (EmailVerification::Required, None, "authfn"));
+        let named = config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            ("AUTHFN_APP_URL", "https://app.example.com/accounts/"),
+            ("AUTHFN_PRODUCT_NAME", "Example"),
+            ("AUTHFN_EMAIL_VERIFICATION", "off"),
+        ])
+        .unwrap();
+        assert_eq!(named.app_url.unwrap().as_str(), "https://app.example.com/accounts/");
+        assert_eq!((named.product_name.as_str(), named.email_verification), ("Example", EmailVerification::Off));
+        let dev = config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            ("AUTHFN_COOKIE_SECURE", "false"),
+            ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173,http://localhost:3000"),
+        ])
+        .unwrap();
+        assert_eq!(dev.app_url.unwrap().as_str(), "http://localhost:5173/");
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_APP_URL", "http://app.example.com")]).is_err());
+        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_EMAIL_VERIFICATION", "optional")]).is_err());
     }
 
     #[test]

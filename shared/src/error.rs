@@ -89,6 +89,12 @@ pub enum ApiError {
     },
     /// An account already has this email.
     EmailTaken,
+    /// A mailed link's token is malformed, used, replaced by a newer mail, expired, or for
+    /// another purpose.
+    InvalidMailToken,
+    /// A mailed code is wrong, or its challenge is used, replaced, expired or dead after too
+    /// many wrong codes.
+    InvalidMailCode,
     /// The body is larger than the configured limit.
     PayloadTooLarge {
         /// The limit, in bytes.
@@ -189,6 +195,7 @@ impl ApiError {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken => StatusCode::CONFLICT,
+            InvalidMailToken | InvalidMailCode => StatusCode::BAD_REQUEST,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -224,6 +231,8 @@ impl ApiError {
             NotFound => "not_found",
             MethodNotAllowed { .. } => "method_not_allowed",
             EmailTaken => "email_taken",
+            InvalidMailToken => "invalid_token",
+            InvalidMailCode => "invalid_code",
             PayloadTooLarge { .. } => "payload_too_large",
             UriTooLong { .. } => "uri_too_long",
             UnsupportedMediaType { .. } => "unsupported_media_type",
@@ -265,6 +274,8 @@ impl ApiError {
             NotFound => "no such endpoint".into(),
             MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             EmailTaken => "an account with this email already exists".into(),
+            InvalidMailToken => "this link is invalid, used or expired; ask for a new mail".into(),
+            InvalidMailCode => "this code is wrong or expired; check it, or ask for a new mail".into(),
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             UriTooLong { limit } => format!("the URI exceeds {limit} bytes"),
             UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),

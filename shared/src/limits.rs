@@ -13,6 +13,12 @@ use crate::store::{Counter, CounterKey};
 
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
+/// Mails one address may be sent per [`MAIL_WINDOW`], whatever they are for: enough for a
+/// person who retries, too few to bomb a mailbox with.
+pub const MAILS_PER_ADDRESS: u64 = 5;
+/// The window [`MAILS_PER_ADDRESS`] is counted over.
+pub const MAIL_WINDOW: Duration = Duration::from_secs(60 * 60);
+
 /// The shortest wait a refusal asks for: a limit ending within the second still says "wait".
 const MIN_RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -28,6 +34,18 @@ impl App {
         let key = CounterKey::rate_limit(bucket, client_ip);
         let c = self.store.increment(&key, now.plus(RATE_WINDOW), now).await?;
         if c.count > self.config.rate_limit.per_minute {
+            return Err(ApiError::RateLimited { retry_after: retry_after(now, c.expires_at) });
+        }
+        Ok(())
+    }
+
+    /// Counts one mail to `email` (by its hash) against the address's budget, before it is
+    /// composed. Counted whether or not the address has an account, so the refusal says
+    /// nothing about that either.
+    pub(crate) async fn count_mail_to(&self, email: &Email) -> Result<(), ApiError> {
+        let now = self.now();
+        let c = self.store.increment(&CounterKey::mail_to(email), now.plus(MAIL_WINDOW), now).await?;
+        if c.count > MAILS_PER_ADDRESS {
             return Err(ApiError::RateLimited { retry_after: retry_after(now, c.expires_at) });
         }
         Ok(())

@@ -45,17 +45,25 @@ pub(super) struct Credentials {
     device_token: Option<String>,
 }
 
+impl SessionDelivery {
+    /// The delivery a request asked for, unless a browser asked for the token: browsers get a
+    /// cookie and never see it.
+    pub(super) fn checked(self, req: &HttpRequest) -> Result<Self, ApiError> {
+        if self == SessionDelivery::Token && crate::csrf::is_browser(req) {
+            return Err(ApiError::TokenDeliveryRefused);
+        }
+        Ok(self)
+    }
+}
+
 impl Credentials {
     pub(super) fn parse(app: &App, req: &HttpRequest) -> Result<Self, ApiError> {
         let body: CredentialsBody = crate::request::json_body(req, &app.config)?;
         let email = Email::parse(&body.email).map_err(|m| ApiError::invalid_field("email", m))?;
-        if body.session_delivery == SessionDelivery::Token && crate::csrf::is_browser(req) {
-            return Err(ApiError::TokenDeliveryRefused);
-        }
         Ok(Credentials {
             email,
             raw_password: body.password,
-            delivery: body.session_delivery,
+            delivery: body.session_delivery.checked(req)?,
             device_token: body.device_token,
         })
     }

@@ -14,6 +14,7 @@ use crate::error::ApiError;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 
+pub mod account;
 mod credentials;
 pub mod federation;
 pub mod me;
@@ -99,6 +100,12 @@ endpoints! {
     // Variant          = "function crate"       [methods]   "path"                                 => handler [flags]
     SignUp              = "sign-up"              [POST]      "/auth/sign-up"                        => sign_up::handle [SendsMail];
     SignIn              = "sign-in"              [POST]      "/auth/sign-in"                        => sign_in::handle;
+    VerifyEmail         = "verify-email"         [POST]      "/auth/verify-email"                   => account::verify_email::handle;
+    ResendVerification  = "verify-email-resend"  [POST]      "/auth/verify-email/resend"            => account::resend_verification::handle [SendsMail];
+    ForgotPassword      = "password-forgot"      [POST]      "/auth/password/forgot"                => account::forgot_password::handle [SendsMail];
+    ResetPassword       = "password-reset"       [POST]      "/auth/password/reset"                 => account::reset_password::handle;
+    /// Signed in, with the current password.
+    ChangePassword      = "password-change"      [POST]      "/auth/password/change"                => account::change_password::handle;
     SignOut             = "sign-out"             [POST]      "/auth/sign-out"                       => sign_out::one;
     SignOutAll          = "sign-out-all"         [POST]      "/auth/sign-out/all"                   => sign_out::all;
     Session             = "session"              [GET]       "/auth/session"                        => session::handle;

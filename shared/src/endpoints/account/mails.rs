@@ -1,0 +1,209 @@
+//! What each account mail says: plain text and the same as simple HTML, signed with the
+//! product's name. A mail that proves something carries a link to the app, with the token in
+//! the link's fragment (so it reaches neither a server log nor a `Referer`), and the code to
+//! type on another device. Notices carry no secret.
+
+use url::Url;
+
+use crate::config::Config;
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::mail::Mail;
+use crate::mailed::{MailCode, MailToken};
+
+/// The app's page a link opens (the path in the link's fragment).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Page {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl Page {
+    fn path(self) -> &'static str {
+        match self {
+            Page::VerifyEmail => "/verify-email",
+            Page::ResetPassword => "/reset-password",
+        }
+    }
+}
+
+/// `app_url` with `#/<page>?token=<token>`: the app reads the fragment and posts the token.
+pub(crate) fn link(app_url: &Url, page: Page, token: &MailToken) -> String {
+    let mut url = app_url.clone();
+    url.set_fragment(Some(&format!("{}?token={}", page.path(), token.encoded())));
+    url.into()
+}
+
+/// The mail that proves a new address: a link and a code, good for 24 hours.
+pub(crate) fn verify_email(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+    let product = &config.product_name;
+    Ok(Letter {
+        subject: format!("Verify your email address for {product}"),
+        lines: vec![format!("Someone, hopefully you, signed up for {product} with this address. To finish, open this link within 24 hours:")],
+        link: Some(link(app_url(config)?, Page::VerifyEmail, token)),
+        code: Some(code),
+        after: vec!["If it was not you, ignore this mail: no account is made until the address is proven.".into()],
+    }
+    .to(config, to))
+}
+
+/// The answer to a sign-up for an address that has an account: no secret, only advice.
+pub(crate) fn account_exists(config: &Config, to: &Email) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("Your {product} account"),
+        lines: vec![format!(
+            "Someone tried to create a {product} account with this address, which already has one. If it was you, sign in, or reset your password if you forgot it."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, ignore this mail: nothing has changed.".into()],
+    }
+    .to(config, to)
+}
+
+/// The answer to a resend for an address with neither an account nor a sign-up waiting.
+pub(crate) fn nothing_pending(config: &Config, to: &Email) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("No {product} sign-up is waiting for this address"),
+        lines: vec![format!(
+            "Someone asked for a new {product} verification mail for this address, but no sign-up is waiting for it. To create an account, sign up again."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, ignore this mail.".into()],
+    }
+    .to(config, to)
+}
+
+/// The mail that resets a password: a link and a code, good for 15 minutes.
+pub(crate) fn reset_password(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+    let product = &config.product_name;
+    Ok(Letter {
+        subject: format!("Reset your {product} password"),
+        lines: vec![format!("Someone, hopefully you, asked to reset the password of your {product} account. Open this link within 15 minutes to choose a new one:")],
+        link: Some(link(app_url(config)?, Page::ResetPassword, token)),
+        code: Some(code),
+        after: vec!["If it was not you, ignore this mail: your password stays as it is.".into()],
+    }
+    .to(config, to))
+}
+
+/// The answer to a reset for an address without an account (sent so that both cases take
+/// the same time).
+pub(crate) fn no_account(config: &Config, to: &Email) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("No {product} account for this address"),
+        lines: vec![format!(
+            "Someone asked to reset the password of a {product} account with this address, but there is no account with it. If it was you, perhaps you signed up with another address."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, ignore this mail.".into()],
+    }
+    .to(config, to)
+}
+
+fn app_url(config: &Config) -> Result<&Url, ApiError> {
+    config.app_url.as_ref().ok_or_else(|| ApiError::Internal("AUTHFN_APP_URL is unset: mailed links have nowhere to point".into()))
+}
+
+/// One mail's content, before it becomes text and HTML.
+struct Letter<'a> {
+    subject: String,
+    lines: Vec<String>,
+    link: Option<String>,
+    code: Option<&'a MailCode>,
+    after: Vec<String>,
+}
+
+impl Letter<'_> {
+    fn to(self, config: &Config, to: &Email) -> Mail {
+        let signature = format!("— {}", config.product_name);
+        let mut text = self.lines.join("\n\n");
+        let mut html = self.lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>();
+        if let Some(link) = &self.link {
+            text.push_str(&format!("\n\n{link}"));
+            html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", escape(link)));
+        }
+        if let Some(code) = self.code {
+            text.push_str(&format!("\n\nOr enter this code: {}", code.display()));
+            html.push_str(&format!("<p>Or enter this code: <strong>{}</strong></p>", escape(code.display())));
+        }
+        for line in &self.after {
+            text.push_str(&format!("\n\n{line}"));
+            html.push_str(&format!("<p>{}</p>", escape(line)));
+        }
+        text.push_str(&format!("\n\n{signature}\n"));
+        html.push_str(&format!("<p>{}</p>", escape(&signature)));
+        let html = format!("<!doctype html><html><body>{html}</body></html>");
+        Mail { to: to.clone(), subject: self.subject, text, html }
+    }
+}
+
+/// Text as HTML shows it: the product name and links are interpolated, and must not become markup.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(product: &str) -> Config {
+        let key = crate::crypto::b64url(&[7u8; 32]);
+        let settings = [
+            ("AUTHFN_SESSION_KEYS", key.as_str()),
+            ("AUTHFN_APP_URL", "https://app.example.com/start?x=1#old"),
+            ("AUTHFN_PRODUCT_NAME", product),
+        ];
+        Config::from_lookup(|k| settings.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())).unwrap()
+    }
+
+    #[test]
+    fn a_link_carries_the_token_in_its_fragment_only() {
+        let token = MailToken::generate().unwrap();
+        let url = Url::parse(&link(config("x").app_url.as_ref().unwrap(), Page::ResetPassword, &token)).unwrap();
+        assert_eq!((url.path(), url.query()), ("/start", Some("x=1")));
+        assert_eq!(url.fragment(), Some(format!("/reset-password?token={}", token.encoded()).as_str()));
+    }
+
+    #[test]
+    fn the_mail_shows_link_and_code_in_text_and_html_and_escapes_what_it_interpolates() {
+        let (token, code) = (MailToken::generate().unwrap(), MailCode::normalise("012345").unwrap());
+        let to = Email::parse("ada@example.com").unwrap();
+        let mail = verify_email(&config("<b>Acme</b> & Co"), &to, &token, &code).unwrap();
+        assert!(mail.subject.contains("<b>Acme</b> & Co"));
+        for body in [&mail.text, &mail.html] {
+            assert!(body.contains(&token.encoded()) && body.contains("012345"), "{body}");
+        }
+        assert!(mail.html.contains("&lt;b&gt;Acme&lt;/b&gt; &amp; Co") && !mail.html.contains("<b>Acme"), "{}", mail.html);
+        assert!(mail.html.contains("x=1&amp;") || mail.html.contains("?x=1#"), "{}", mail.html);
+    }
+
+    #[test]
+    fn notices_carry_no_secret_and_need_no_app_url() {
+        let mut c = config("Acme");
+        c.app_url = None;
+        let to = Email::parse("ada@example.com").unwrap();
+        for mail in [account_exists(&c, &to), no_account(&c, &to), nothing_pending(&c, &to)] {
+            assert!(!mail.text.contains("http") && !mail.text.contains("code:"), "{}", mail.text);
+            assert!(mail.text.contains("Acme"));
+        }
+        let code = MailCode::normalise("111111").unwrap();
+        assert!(reset_password(&c, &to, &MailToken::generate().unwrap(), &code).is_err());
+    }
+}

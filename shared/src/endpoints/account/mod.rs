@@ -1,0 +1,171 @@
+//! The account flows that prove an address by mail: finishing a sign-up, password recovery,
+//! and changing a password. What they share lives here: making a mailed challenge, finding
+//! the one a presented link token or code proves, and handing over the new session.
+//!
+//! Rules every flow keeps (README, "Security model"): the mail goes out first and the
+//! challenge is stored after, so a mail outage (503) leaves nothing behind; a new challenge
+//! replaces the one before it; a link or code works once; a wrong code counts, and the
+//! [`MAX_CODE_FAILURES`]th kills the challenge; answers to "mail this address" never say
+//! whether it has an account. Nothing here logs an address, token or code.
+
+use std::time::Duration;
+
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::credentials::{SessionDelivery, session_issued};
+use crate::App;
+use crate::email::Email;
+use crate::error::ApiError;
+use crate::mail::Mail;
+use crate::mailed::{self, MAX_CODE_FAILURES, MailCode, MailToken};
+use crate::request::{HttpRequest, client_ip};
+use crate::response::{self, HttpResponse};
+use crate::store::{ChallengeAction, ChallengeKey, EmailChallenge, UserRecord};
+
+pub mod change_password;
+pub mod forgot_password;
+pub(crate) mod mails;
+pub mod resend_verification;
+pub mod reset_password;
+pub mod verify_email;
+
+/// A freshly made challenge and the secrets its mail carries (the store keeps only hashes).
+pub(super) struct Challenge {
+    pub record: EmailChallenge,
+    pub token: MailToken,
+    pub code: MailCode,
+}
+
+/// A new challenge under `key` for `email`, living `lifetime` from now. Not yet stored: the
+/// caller mails it first.
+pub(super) fn new_challenge(
+    app: &App,
+    key: ChallengeKey,
+    email: &Email,
+    action: ChallengeAction,
+    lifetime: Duration,
+) -> Result<Challenge, ApiError> {
+    let (token, code) = (MailToken::generate()?, MailCode::generate()?);
+    let now = app.now();
+    let record = EmailChallenge {
+        code_hash: mailed::code_hash(&app.config.session_keys, &key, &code),
+        key,
+        email: email.clone(),
+        token_hash: token.hash(),
+        failures: 0,
+        action,
+        created_at: now,
+        expires_at: now.plus(lifetime),
+    };
+    Ok(Challenge { record, token, code })
+}
+
+/// Counts the request against the client IP's budget for `bucket`, before its body is read.
+pub(super) async fn count_request(app: &App, req: &HttpRequest, bucket: &str) -> Result<(), ApiError> {
+    app.rate_limit(bucket, &client_ip(req, &app.config)).await
+}
+
+/// Sends `mail`, then stores `challenge`: a mail outage leaves no challenge whose mail never
+/// left. (A store outage after the mail leaves a mail whose link does not work, which a
+/// retry replaces.)
+pub(super) async fn mail_then_store(app: &App, mail: &Mail, challenge: &EmailChallenge) -> Result<(), ApiError> {
+    app.send_mail(mail).await?;
+    app.store.put_challenge(challenge).await?;
+    Ok(())
+}
+
+/// The answer to every "mail this address" request: 202 with `status`, the same bytes
+/// whatever the store held.
+pub(super) fn accepted(status: &'static str) -> HttpResponse {
+    response::json(StatusCode::ACCEPTED, &serde_json::json!({ "status": status }))
+}
+
+/// A body field holding an address.
+pub(super) fn parse_email(raw: &str) -> Result<Email, ApiError> {
+    Email::parse(raw).map_err(|m| ApiError::invalid_field("email", m))
+}
+
+/// The body of a request that only names an address.
+#[derive(Deserialize)]
+pub(super) struct EmailBody {
+    pub email: String,
+}
+
+/// How a request proves a challenge: the link's token, or the address and the typed code.
+#[derive(Deserialize)]
+pub(super) struct ProofFields {
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+}
+
+/// A presented proof, parsed.
+pub(super) enum Proof {
+    Token(MailToken),
+    Code(Email, MailCode),
+}
+
+impl ProofFields {
+    pub(super) fn parse(self) -> Result<Proof, ApiError> {
+        match (self.token, self.email, self.code) {
+            (Some(token), None, None) => MailToken::parse(&token).map(Proof::Token).ok_or(ApiError::InvalidMailToken),
+            (None, Some(email), Some(code)) => {
+                let email = parse_email(&email)?;
+                let code = MailCode::normalise(&code).ok_or_else(|| ApiError::invalid_field("code", "the code is six digits"))?;
+                Ok(Proof::Code(email, code))
+            }
+            _ => Err(ApiError::invalid_field("body", "send either token, or email and code")),
+        }
+    }
+}
+
+impl Proof {
+    /// The answer when the proof names no live challenge.
+    pub(super) fn refused(&self) -> ApiError {
+        match self {
+            Proof::Token(_) => ApiError::InvalidMailToken,
+            Proof::Code(..) => ApiError::InvalidMailCode,
+        }
+    }
+
+    /// The live challenge this proof proves, among those `key_for` names (one purpose: a
+    /// reset's link never proves a sign-up). A wrong code is counted against the challenge
+    /// it was for, which dies at the [`MAX_CODE_FAILURES`]th. Nothing is taken yet: the
+    /// caller's write takes it, atomically with what proving it does.
+    pub(super) async fn challenge(&self, app: &App, key_for: fn(&Email) -> ChallengeKey) -> Result<EmailChallenge, ApiError> {
+        let now = app.now();
+        match self {
+            Proof::Token(token) => {
+                let found = app.store.challenge_by_token(&token.hash(), now).await?;
+                found.filter(|c| c.key == key_for(&c.email)).ok_or(ApiError::InvalidMailToken)
+            }
+            Proof::Code(email, code) => {
+                let key = key_for(email);
+                let challenge = app.store.challenge(&key, now).await?.ok_or(ApiError::InvalidMailCode)?;
+                if !mailed::code_matches(&app.config.session_keys, &key, code, &challenge.code_hash) {
+                    app.store.count_challenge_failure(&challenge.proof(), MAX_CODE_FAILURES, now).await?;
+                    return Err(ApiError::InvalidMailCode);
+                }
+                Ok(challenge)
+            }
+        }
+    }
+}
+
+/// Starts a session for `user` (whose record carries its current epoch): ends the one the
+/// request arrived with, stores the new one and hands it over as sign-in does.
+pub(super) async fn start_session(
+    app: &App,
+    req: &HttpRequest,
+    user: &UserRecord,
+    delivery: SessionDelivery,
+) -> Result<HttpResponse, ApiError> {
+    app.end_presented_session(req).await?;
+    let (session, token) = app.new_session(user)?;
+    app.store.put_session(&session).await?;
+    session_issued(app, StatusCode::OK, &session, &token, delivery)
+}
