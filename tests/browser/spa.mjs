@@ -282,8 +282,13 @@ try {
         await tab.goto(link);
         await signedInAs(tab, email);
         check("verification-link-signs-in", (await tab.locator("#notice").textContent()) === "Your email address is confirmed. Welcome!");
-        check("verification-token-leaves-the-address-bar", !tab.url().includes(token) &&
-            !(await tab.evaluate(() => location.href)).includes("token"), tab.url());
+        // Nor does it stay in the history, one step back.
+        const here = tab.url();
+        await tab.goBack();
+        const back = tab.url();
+        check("verification-token-leaves-the-address-bar-and-history", !here.includes(token) && !back.includes(token), `${here} ${back}`);
+        await tab.goForward();
+        await signedInAs(tab, email);
         const posts = sent.filter((r) => r.url === `${api}/auth/verify-email` && r.body.includes(token));
         check("verification-token-sent-once-in-a-post-body-only", posts.length === 1 && leaked(token).length === 0,
             JSON.stringify({ posts: posts.length, leaked: leaked(token) }));
@@ -317,12 +322,18 @@ try {
         await page.goto(resetLink);
         await page.locator("[data-testid=reset-new-password]").waitFor();
         check("reset-token-leaves-the-address-bar", !page.url().includes(resetToken), page.url());
+        const beforeReset = page.url();
         await page.fill("[data-testid=reset-new-password]", newPassword);
         await page.click("[data-testid=reset-submit]");
         await signedInAs(page, email);
         check("reset-link-sets-the-password-and-signs-in",
             (await page.locator("#notice").textContent()) === "Your password is changed, and every other device is signed out." &&
             leaked(resetToken).length === 0);
+
+        await page.goBack();
+        check("reset-token-not-in-the-history", page.url() === beforeReset && !page.url().includes(resetToken), page.url());
+        await page.goForward();
+        await signedInAs(page, email);
 
         await phone.reload();
         await signedOut(phone);
