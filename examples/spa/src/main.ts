@@ -292,7 +292,18 @@ onForm("forgot", async (field) => {
 onForm("reset-with-token", async (field) => {
   const token = resetToken;
   if (token === null) return;
-  const signedIn = await auth.resetPassword({ token, password: field("password") });
+  let signedIn: SignedIn;
+  try {
+    signedIn = await auth.resetPassword({ token, password: field("password") });
+  } catch (error) {
+    if (error instanceof AuthError && error.code === "invalid_token") {
+      // A dead link stays dead: offer the code form (a newer mail's code) instead.
+      resetToken = null;
+      el("reset-with-token").hidden = true;
+      el("reset-with-code").hidden = false;
+    }
+    throw error;
+  }
   resetToken = null;
   afterSignIn(signedIn, "Your password is changed, and every other device is signed out.");
 }, {
