@@ -435,6 +435,31 @@ try {
         await context.close();
     }
 
+    // --- Nobody can bomb an address with mail: after a few, "send the mail again" is refused
+    // with the wait the API asks for (an hour's budget, said in minutes).
+    {
+        const email = newEmail("bombed");
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await askToSignUp(page, email);
+        const resend = () => page.waitForResponse((r) => r.url() === `${api}/auth/verify-email/resend`);
+        let answer;
+        for (let i = 0; i < 10; i++) {
+            await page.evaluate(() => { document.getElementById("message").textContent = ""; });
+            const next = resend();
+            await page.click("[data-testid=resend-verification]");
+            answer = await next;
+            if (answer.status() !== 202) break;
+            await page.locator("#notice", { hasText: "a new mail is on its way" }).waitFor();
+        }
+        const wait = Number(answer.headers()["retry-after"]);
+        const text = await message(page, "Too many mails");
+        const said = wait < 120 ? `${wait} seconds` : `${Math.ceil(wait / 60)} minutes`;
+        check("too-many-mails-message-with-the-wait", answer.status() === 429 && text === `Too many mails were asked for. Try again in ${said}.`,
+            `${answer.status()} ${text}`);
+        await context.close();
+    }
+
     // --- Single sign-on at the local OpenID provider, back into the SPA.
     {
         const context = await browser.newContext();

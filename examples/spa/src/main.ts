@@ -53,7 +53,7 @@ function describe(error: unknown, wording: Wording = {}): string {
   if (!(error instanceof AuthError)) return "Something went wrong. Please try again.";
   const wait = error.retryAfterSecs;
   const specific = wording[error.code];
-  if (specific !== undefined) return specific.replace("{wait}", String(wait ?? 60));
+  if (specific !== undefined) return specific.replace("{wait}", duration(wait ?? 60));
   switch (error.code) {
     case "invalid_credentials":
       return "Wrong email or password.";
@@ -97,6 +97,12 @@ function describe(error: unknown, wording: Wording = {}): string {
 function passwordRule(apiMessage: string): string | null {
   const match = /^(?:new_)?password: (?:password )?(.+)$/.exec(apiMessage);
   return match ? `That password cannot be used: it ${match[1]}.` : null;
+}
+
+/** A wait as a person reads it: seconds while short, else minutes. */
+function duration(secs: number): string {
+  if (secs < 120) return secs === 1 ? "1 second" : `${secs} seconds`;
+  return minutes(secs);
 }
 
 function minutes(secs: number): string {
@@ -250,9 +256,10 @@ function onForm(id: string, action: (field: (name: string) => string) => Promise
   });
 }
 
-/** The wait, in mail terms: per-address limits look the same as per-network ones from here. */
+/** Mail has two budgets, the network's (a minute) and the address's (an hour); the answer
+ * does not say which ran out. */
 const mailWording: Wording = {
-  rate_limited: "Too many mails were asked for. Wait {wait} seconds and try again.",
+  rate_limited: "Too many mails were asked for. Try again in {wait}.",
 };
 
 onForm("sign-in", async (field) => afterSignIn(await auth.signIn(field("email"), field("password"))));
