@@ -25,6 +25,8 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.iam.access_control import IAMRequest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import MotoRequestHandler
+from moto.ses.models import ses_backends
+from moto.sesv2.responses import SESV2Response
 from werkzeug.serving import run_simple
 
 TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
@@ -69,6 +71,26 @@ def authorize(self, resource="*"):
 
 
 DynamoHandler._authenticate_and_authorize_normal_action = authorize
+
+moto_send_email = SESV2Response.send_email
+
+
+def send_email_keeping_both_bodies(self):
+    """moto's SES v2 keeps one body of a Simple message (the HTML when there is one); keep the
+    text and the HTML too, as `text` and `html` on the stored message, which
+    GET /moto-api/data.json lists under ses.Message with the rest of it."""
+    answer = moto_send_email(self)
+    simple = json.loads(self.body)["Content"].get("Simple")
+    if simple:
+        message_id = json.loads(answer)["MessageId"]
+        sent = ses_backends[self.current_account][self.region].sent_messages
+        message = next(m for m in reversed(sent) if m.id == message_id)
+        message.text = simple["Body"].get("Text", {}).get("Data")
+        message.html = simple["Body"].get("Html", {}).get("Data")
+    return answer
+
+
+SESV2Response.send_email = send_email_keeping_both_bodies
 
 app = DomainDispatcherApplication(create_backend_app)
 run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=False, request_handler=MotoRequestHandler)

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use authfn::clock::ManualClock;
+use authfn::mail::{Outbox, SentMail};
 use authfn::request::{ClientIp, HttpRequest};
 use authfn::store::{MemoryStore, Store};
 use authfn::{App, Config, Endpoint, UnixTime};
@@ -97,6 +98,8 @@ pub struct Harness {
     pub app: App,
     pub clock: ManualClock,
     pub store: Arc<dyn Store>,
+    /// Every mail the app sent, newest first.
+    pub outbox: Arc<Outbox>,
     settings: HashMap<String, String>,
 }
 
@@ -116,6 +119,12 @@ impl Res {
     /// one assertion.
     pub fn error(&self) -> (u16, &str) {
         (self.status.as_u16(), self.json["error"].as_str().unwrap_or(""))
+    }
+
+    /// Every header, as (name, value) pairs in order: two answers compared with this differ
+    /// in no header at all.
+    pub fn all_headers(&self) -> Vec<(String, String)> {
+        self.headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
     }
 
     /// The whole Set-Cookie header that sets the cookie `name`.
@@ -145,6 +154,7 @@ impl Harness {
         let mut settings: HashMap<String, String> = [
             ("AUTHFN_SESSION_KEYS", key_b64(42).as_str()),
             ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com"),
+            ("AUTHFN_APP_URL", "https://app.example.com/"),
             // Cheap hashing keeps the suite fast; the cost itself is covered by the benches.
             ("AUTHFN_ARGON2_MEMORY_KIB", "256"),
             ("AUTHFN_ARGON2_ITERATIONS", "1"),
@@ -154,13 +164,19 @@ impl Harness {
         .collect();
         settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let clock = ManualClock::at(UnixTime(1_800_000_000));
-        let app = Self::app(&settings, store.clone(), &clock);
-        Harness { app, clock, store, settings }
+        let outbox = Arc::new(Outbox::new(Arc::new(clock.clone())));
+        let app = Self::app(&settings, store.clone(), &clock).with_mailer(outbox.clone());
+        Harness { app, clock, store, outbox, settings }
     }
 
     fn app(settings: &HashMap<String, String>, store: Arc<dyn Store>, clock: &ManualClock) -> App {
         let config = Config::from_lookup(|k| settings.get(k).cloned()).expect("test config");
         App::new(config, store).expect("app").with_clock(Arc::new(clock.clone()))
+    }
+
+    /// The same app, sending its mail through `mailer` (a named fault, say) instead of the outbox.
+    pub fn with_mailer(self, mailer: Arc<dyn authfn::mail::Mailer>) -> Self {
+        Harness { app: self.app.with_mailer(mailer), ..self }
     }
 
     /// Over a store the test prepared (say, with a named fault).
@@ -210,8 +226,8 @@ impl Harness {
     pub fn reconfigure(&self, overrides: &[(&str, &str)]) -> Self {
         let mut settings = self.settings.clone();
         settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let app = Self::app(&settings, self.store.clone(), &self.clock);
-        Harness { app, clock: self.clock.clone(), store: self.store.clone(), settings }
+        let app = Self::app(&settings, self.store.clone(), &self.clock).with_mailer(self.outbox.clone());
+        Harness { app, clock: self.clock.clone(), store: self.store.clone(), outbox: self.outbox.clone(), settings }
     }
 
     /// Walks the manual clock `secs` forward.
@@ -286,8 +302,38 @@ impl Harness {
         self.request("GET", path, vec![], None, cookie, vec![("origin", TRUSTED_ORIGIN)]).await
     }
 
+    /// A new account, signed in: sign-up, then the link in the mail it sent, as a person would.
+    /// Returns verify-email's answer (200 with the session), or sign-up's own if it was not
+    /// 202 (a bad address, a rate limit, an outage, verification off) or mailed no link (the
+    /// address has an account).
     pub async fn sign_up(&self, email: &str, password: &str) -> Res {
+        let asked = self.sign_up_request(email, password).await;
+        if asked.status != StatusCode::ACCEPTED {
+            return asked;
+        }
+        let mail = self.latest_mail(email);
+        if !mail.text.contains("?token=") {
+            // A notice: the address has an account, and sign-up made nothing.
+            return asked;
+        }
+        self.post_json("/auth/verify-email", serde_json::json!({ "token": mail_token(&mail) }), None).await
+    }
+
+    /// Only the sign-up request: what answers it, not the account.
+    pub async fn sign_up_request(&self, email: &str, password: &str) -> Res {
         self.post_raw("/auth/sign-up", creds(email, password), JSON, None).await
+    }
+
+    /// The newest mail to `email` (any spelling of it); panics if there is none.
+    pub fn latest_mail(&self, email: &str) -> SentMail {
+        let to = authfn::email::Email::parse(email).unwrap();
+        self.mails_to(email).into_iter().next().unwrap_or_else(|| panic!("no mail to {}", to.as_str()))
+    }
+
+    /// Every mail to `email`, newest first.
+    pub fn mails_to(&self, email: &str) -> Vec<SentMail> {
+        let to = authfn::email::Email::parse(email).unwrap();
+        self.outbox.messages().into_iter().filter(|m| m.to == to.as_str()).collect()
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Res {
@@ -303,4 +349,16 @@ impl Harness {
         let headers = vec![("origin", TRUSTED_ORIGIN)];
         self.request_from(ip, "POST", "/auth/sign-in", creds(email, password), Some(JSON), None, headers).await
     }
+}
+
+/// The link token in a mail's text (`…#/page?token=<token>`); panics if it has none.
+pub fn mail_token(mail: &SentMail) -> String {
+    let (_, rest) = mail.text.split_once("?token=").unwrap_or_else(|| panic!("no link in {:?}", mail.subject));
+    rest.split_whitespace().next().unwrap().to_owned()
+}
+
+/// The six-digit code in a mail's text; panics if it has none.
+pub fn mail_code(mail: &SentMail) -> String {
+    let (_, rest) = mail.text.split_once("code: ").unwrap_or_else(|| panic!("no code in {:?}", mail.subject));
+    rest.chars().take(6).collect()
 }

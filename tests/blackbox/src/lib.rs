@@ -8,13 +8,17 @@
 //! | `AUTHFN_BASE_URL` | required, e.g. `http://127.0.0.1:3000` |
 //! | `AUTHFN_URL_STYLE` | `paths` (default): endpoints at their paths; `lambda-url`: cargo lambda's local function URLs |
 //! | `AUTHFN_TEST_TRUSTED_ORIGIN` | an origin the deployment trusts; default `http://localhost:5173` |
+//!
+//! [`Mailbox::for_target`] reads the mail the deployment sent; see `mailbox.rs` for where from.
 
 mod api;
+mod mailbox;
 mod reply;
 mod target;
 
 pub use api::{Api, Auth};
 pub use authfn::Endpoint;
+pub use mailbox::{Mail, Mailbox};
 pub use reply::{Reply, SessionCookie};
 pub use target::{Target, UrlStyle};
 

@@ -107,6 +107,8 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         }
         if let Some(actions) = trimmed.strip_prefix("Action: [").and_then(|l| l.strip_suffix(']')) {
             function.actions.extend(actions.split(',').map(|a| a.trim().to_owned()));
+        } else if let Some(action) = trimmed.strip_prefix("Action: ") {
+            function.actions.insert(action.to_owned());
         }
         if let Some(resource) = trimmed.strip_prefix("Resource: ") {
             function.resources.insert(resource.to_owned());
@@ -160,7 +162,12 @@ fn the_sam_template_deploys_every_function_on_its_endpoint() {
 fn every_function_gets_only_the_table_access_it_needs() {
     let table = "!GetAtt Table.Arn";
     let index = "!Sub \"${Table.Arn}/index/gsi1\"";
-    for (name, function) in template_functions(&read("template.yaml")) {
+    let mail_identity = "!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}";
+    for (name, mut function) in template_functions(&read("template.yaml")) {
+        // Sending mail: ses:SendEmail on the sending identity, only where the endpoint mails.
+        let sends_mail = Endpoint::ALL.iter().any(|e| Some(e.function_name()) == function.binary.as_deref() && e.sends_mail());
+        let may_mail = function.actions.remove("ses:SendEmail") & function.resources.remove(mail_identity);
+        assert_eq!(may_mail, sends_mail, "{name}: ses:SendEmail on the mail identity exactly where the endpoint sends mail");
         for action in &function.actions {
             assert!(action.starts_with("dynamodb:") && !action.contains('*'), "{name}: {action} is not a single DynamoDB action");
             assert_ne!(action, "dynamodb:Scan", "{name}: no function may scan the table");
