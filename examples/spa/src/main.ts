@@ -245,14 +245,18 @@ async function busy(control: HTMLButtonElement, action: () => Promise<void>, wor
   }
 }
 
-/** Runs `action` with the form's fields when it is submitted. */
+/** Runs `action` with the form's fields when it is submitted, and empties the form once it
+ * succeeded: no password or code lingers in a hidden page. */
 function onForm(id: string, action: (field: (name: string) => string) => Promise<void>, wording: Wording = {}): void {
   const form = el<HTMLFormElement>(id);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
     const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
-    void busy(button, () => action((name) => String(data.get(name) ?? "")), wording);
+    void busy(button, async () => {
+      await action((name) => String(data.get(name) ?? ""));
+      form.reset();
+    }, wording);
   });
 }
 
@@ -324,7 +328,6 @@ onForm("reset-with-code", async (field) => {
 
 onForm("change", async (field) => {
   const signedIn = await auth.changePassword(field("current"), field("next"));
-  el<HTMLFormElement>("change").reset();
   afterSignIn(signedIn, "Your password is changed, and every other device is signed out.");
 }, {
   invalid_credentials: "Your current password is not right.",
