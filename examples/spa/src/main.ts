@@ -155,7 +155,14 @@ async function render(): Promise<void> {
   if (pending.note) tell(pending.note);
   pending = {};
   for (const section of document.querySelectorAll<HTMLElement>("[data-view]")) {
-    section.hidden = section.dataset.view !== view;
+    const shown = section.dataset.view === view;
+    const arrived = shown && section.hidden;
+    section.hidden = !shown;
+    // A screen reader hears that the page changed: focus moves into the new page.
+    if (arrived && view !== "") {
+      section.tabIndex = -1;
+      section.focus();
+    }
   }
   for (const input of document.querySelectorAll<HTMLInputElement>(`[data-view="${view}"] input[name=email]`)) {
     if (!input.value) input.value = lastEmail;
