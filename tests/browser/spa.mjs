@@ -432,6 +432,27 @@ try {
         await page.click("[data-testid=forgot-submit]");
         await page.locator("#notice", { hasText: "a mail with a link and a code is on its way" }).waitFor();
         check("forgot-for-an-unknown-address-looks-the-same", true);
+
+        // FAKE: a mail-provider outage, which no local server here can cause on demand (the
+        // Rust suites cause the real one): the API's 503 answer, as the browser would get it.
+        await page.route(`${api}/auth/password/forgot`, (route) => route.fulfill({
+            status: 503,
+            headers: {
+                "content-type": "application/json",
+                "access-control-allow-origin": new URL(spa).origin,
+                "access-control-allow-credentials": "true",
+                "access-control-expose-headers": "retry-after",
+                "retry-after": "30",
+            },
+            body: JSON.stringify({ error: "mail_unavailable", message: "mail could not be sent; nothing was changed, retry shortly" }),
+        }));
+        await page.click("#reset-password a[href=\"#/forgot-password\"]");
+        await page.fill("#forgot input[name=email]", email);
+        await page.click("[data-testid=forgot-submit]");
+        const outage = await message(page, "could not be sent");
+        check("mail-outage-message", outage === "The mail could not be sent just now. Nothing was changed; please try again in a minute." &&
+            page.url().endsWith("#/forgot-password"), `${outage} at ${page.url()}`);
+        await page.unroute(`${api}/auth/password/forgot`);
         await context.close();
     }
 
