@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The local development environment, no cloud account needed:
 #   - every authfn endpoint on http://localhost:3000 (the dev server, in-memory store);
-#   - the example SPA (examples/spa) on http://localhost:5173: sign-up, sign-in, sign-out,
-#     "Sign in with Local IdP", the device-approval link;
+#   - the example SPA (examples/spa) on http://localhost:5173: sign-up (its mail's link or code
+#     proves the address; mail is printed here and listed at /dev/mailbox), sign-in, sign-out,
+#     password reset and change, "Sign in with Local IdP", the device-approval link;
 #   - a local OpenID provider (oidc-provider, the one the tests use) behind "Local IdP": any
 #     login name signs in, as <name>@example.test.
 # Ctrl-C stops all three. Ports: AUTHFN_DEV_PORT, AUTHFN_SPA_PORT. Keys are fresh each run, so
@@ -40,7 +41,8 @@ settings="$(federation_env "$api")
 $(oauth_env "$(new_resource_server_secret)")
 AUTHFN_TRUSTED_ORIGINS=$spa,$api,http://127.0.0.1:$api_port
 AUTHFN_RETURN_TO=$spa/
-AUTHFN_SIGN_IN_URL=$spa/"
+AUTHFN_SIGN_IN_URL=$spa/
+AUTHFN_APP_URL=$spa/"
 mapfile -t settings <<<"$settings"
 env "${settings[@]}" target/debug/authfn-dev --addr "127.0.0.1:$api_port" </dev/null &
 server_pid=$!

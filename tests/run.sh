@@ -149,6 +149,7 @@ AUTHFN_TEST_EXTRA_ENV+="
 AUTHFN_TRUSTED_ORIGINS=http://localhost:$spa_port
 AUTHFN_RETURN_TO=http://localhost:$spa_port/
 AUTHFN_SIGN_IN_URL=http://localhost:$spa_port/
+AUTHFN_APP_URL=http://localhost:$spa_port/
 AUTHFN_RATE_LIMIT_PER_MINUTE=20"
 start_wrangler_dev "$port"
 start_spa "$spa_port" "http://localhost:$port" "idp=Local IdP"

@@ -6,10 +6,16 @@
 //   AUTHFN_TEST_IDP_URL=http://127.0.0.1:PORT node tests/browser/spa.mjs
 //
 // The deployment must trust the SPA's origin, list `$AUTHFN_SPA_URL/` as a return_to, send
-// signed-out device-page visitors to the SPA (AUTHFN_SIGN_IN_URL), offer the `cli` client
-// (tests/support/oauth.sh) and the provider `idp` at the local OpenID provider, which the SPA
-// shows as "Local IdP" (tests/support/idp.sh, tests/support/spa.sh). Both URLs must be on
-// `localhost`: one site, as the cookie needs.
+// signed-out device-page visitors to the SPA (AUTHFN_SIGN_IN_URL), put the SPA's URL in its
+// mailed links (AUTHFN_APP_URL), offer the `cli` client (tests/support/oauth.sh) and the
+// provider `idp` at the local OpenID provider, which the SPA shows as "Local IdP"
+// (tests/support/idp.sh, tests/support/spa.sh). Both URLs must be on `localhost`: one site, as
+// the cookie needs.
+//
+// Mail is read back from where the deployment put it, never assumed sent: with
+// AUTHFN_TEST_SES_URL set, moto's SES v2 (the Worker and the Lambda functions send there;
+// `GET $AUTHFN_TEST_SES_URL/moto-api/data.json`), else the dev server's `GET /dev/mailbox`.
+// (The same sources as tests/blackbox/src/mailbox.rs.)
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { chromium } from "playwright-core";
@@ -19,7 +25,9 @@ const spa = process.env.AUTHFN_SPA_URL;
 if (!api || !spa) throw new Error("AUTHFN_BASE_URL and AUTHFN_SPA_URL are required");
 
 const idp = process.env.AUTHFN_TEST_IDP_URL ?? "http://127.0.0.1:";
+const ses = process.env.AUTHFN_TEST_SES_URL?.trim().replace(/\/+$/, "") || null;
 const password = "correct horse battery";
+const escaped = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const newEmail = (tag) => `${tag}-${randomBytes(6).toString("hex")}@example.com`;
 
 function check(name, ok, detail = "") {
@@ -52,10 +60,64 @@ async function signInAnswer(page, email, pass) {
     return answer;
 }
 
-async function signUp(page, email) {
+// --- Mail, as the recipient gets it.
+
+/** Every mail the deployment sent, newest first: `{to, subject, text, html}`. */
+async function sentMail() {
+    const url = ses ? `${ses}/moto-api/data.json` : `${api}/dev/mailbox`;
+    const res = await fetch(url, { cache: "no-store" });
+    if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
+    const listed = await res.json();
+    if (!ses) return listed;
+    // moto's model dump: `ses.Message` in the order sent, each to `destinations.ToAddresses`;
+    // the test server (tests/support/dynamodb_api_server.py) keeps the `text` and `html`
+    // bodies, moto alone only `body`. No `ses` yet means no mail yet.
+    return (listed.ses?.Message ?? []).toReversed().flatMap((m) =>
+        (m.destinations?.ToAddresses ?? []).map((to) => ({
+            to,
+            subject: m.subject ?? "",
+            text: m.text ?? m.body ?? "",
+            html: m.html ?? m.body ?? "",
+        })));
+}
+
+/** Runs `action`, then waits for the mail it made `to` receive, and returns it. */
+async function mailFrom(to, action) {
+    const mailsTo = async () => (await sentMail()).filter((m) => m.to.toLowerCase() === to.toLowerCase());
+    const before = (await mailsTo()).length;
+    await action();
+    for (let waited = 0; waited < 15_000; waited += 200) {
+        const mails = await mailsTo();
+        if (mails.length > before) return mails[0];
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`no mail arrived for ${to}`);
+}
+
+/** The mailed link to the SPA page `purpose` (`verify-email`, `reset-password`), or null. */
+function mailedLink(mail, purpose) {
+    const pattern = new RegExp(`${escaped(spa)}/?#/${purpose}\\?token=[A-Za-z0-9_-]{43}`);
+    return pattern.exec(mail.text)?.[0] ?? null;
+}
+
+/** The mail's 6-digit code, or null: six digits standing alone (not inside a link's token). */
+const mailedCode = (mail) => /(?<![A-Za-z0-9_-])[0-9]{6}(?![A-Za-z0-9_-])/.exec(mail.text)?.[0] ?? null;
+
+/** Signs up on the SPA's form and stops at its "check your email" page; returns the mail. */
+async function askToSignUp(page, email, pass = password) {
     await page.goto(spa);
     await signedOut(page);
-    await submit(page, "sign-up", email);
+    const mail = await mailFrom(email, () => submit(page, "sign-up", email, pass));
+    await page.locator("#check-email h2").waitFor();
+    return mail;
+}
+
+/** A new account, proven through its mailed link: `page` ends signed in. */
+async function signUp(page, email) {
+    const mail = await askToSignUp(page, email);
+    const link = mailedLink(mail, "verify-email");
+    if (!link) throw new Error(`no verification link in: ${mail.text}`);
+    await page.goto(link);
     await signedInAs(page, email);
 }
 
@@ -192,6 +254,231 @@ try {
         check("sign-out-everywhere-ends-the-other-device", true);
         await laptop.context().close();
         await phone.context().close();
+    }
+
+    // --- The account's life by mail: sign up, prove the address through the mailed link, sign
+    // out, forget the password, reset it through the mailed link (which signs out the device
+    // signed in before), sign in with it, change it.
+    {
+        const email = newEmail("lifecycle");
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        // Everything the browser sends: a mailed token may only ever travel in a POST body.
+        const sent = [];
+        context.on("request", (r) => sent.push({ url: r.url().split("#")[0], referer: r.headers().referer ?? "", body: r.postData() ?? "" }));
+        const leaked = (token) => sent.filter((r) => r.url.includes(token) || r.referer.includes(token));
+
+        const verification = await askToSignUp(page, email);
+        const notice = await page.locator("#notice").textContent();
+        check("sign-up-asks-to-check-the-mail", notice.includes("We sent you a mail") &&
+            (await page.locator("#check-email input[name=email]").inputValue()) === email, notice);
+        const link = mailedLink(verification, "verify-email");
+        check("verification-mail-has-a-link-into-the-spa-and-a-code", link !== null && mailedCode(verification) !== null &&
+            verification.html.includes(link.replace(/&/g, "&amp;")), verification.text);
+        const token = new URL(link).hash.split("token=")[1];
+
+        // Opened from the mail client: a new tab.
+        const tab = await context.newPage();
+        await tab.goto(link);
+        await signedInAs(tab, email);
+        check("verification-link-signs-in", (await tab.locator("#notice").textContent()) === "Your email address is confirmed. Welcome!");
+        // Nor does it stay in the history, one step back.
+        const here = tab.url();
+        await tab.goBack();
+        const back = tab.url();
+        check("verification-token-leaves-the-address-bar-and-history", !here.includes(token) && !back.includes(token), `${here} ${back}`);
+        await tab.goForward();
+        await signedInAs(tab, email);
+        const posts = sent.filter((r) => r.url === `${api}/auth/verify-email` && r.body.includes(token));
+        check("verification-token-sent-once-in-a-post-body-only", posts.length === 1 && leaked(token).length === 0,
+            JSON.stringify({ posts: posts.length, leaked: leaked(token) }));
+
+        // The same link again (a second click, a forwarded mail): spent.
+        await tab.goto(spa);
+        await tab.goto(link);
+        const spent = await message(tab, "This link has expired");
+        check("used-verification-link-refused-with-a-message", spent.startsWith("This link has expired, was replaced by a newer mail, or was already used."), spent);
+        await tab.close();
+
+        await page.goto(spa);
+        await signedInAs(page, email);
+        await page.click("#sign-out");
+        await signedOut(page);
+
+        // Another device, signed in before the reset: it must be signed out by it.
+        const phone = await (await browser.newContext()).newPage();
+        await signIn(phone, email);
+        await signedInAs(phone, email);
+
+        await page.click("[data-testid=forgot-password-link]");
+        await page.fill("#forgot input[name=email]", email);
+        const resetMail = await mailFrom(email, () => page.click("[data-testid=forgot-submit]"));
+        await page.locator("#notice", { hasText: "a mail with a link and a code is on its way" }).waitFor();
+        const resetLink = mailedLink(resetMail, "reset-password");
+        check("reset-mail-has-a-link-into-the-spa-and-a-code", resetLink !== null && mailedCode(resetMail) !== null, resetMail.text);
+        const resetToken = new URL(resetLink).hash.split("token=")[1];
+
+        const newPassword = "a brand new passphrase";
+        await page.goto(resetLink);
+        await page.locator("[data-testid=reset-new-password]").waitFor();
+        check("reset-token-leaves-the-address-bar", !page.url().includes(resetToken), page.url());
+        const beforeReset = page.url();
+        await page.fill("[data-testid=reset-new-password]", newPassword);
+        await page.click("[data-testid=reset-submit]");
+        await signedInAs(page, email);
+        check("reset-link-sets-the-password-and-signs-in",
+            (await page.locator("#notice").textContent()) === "Your password is changed, and every other device is signed out." &&
+            leaked(resetToken).length === 0);
+
+        await page.goBack();
+        check("reset-token-not-in-the-history", page.url() === beforeReset && !page.url().includes(resetToken), page.url());
+        await page.goForward();
+        await signedInAs(page, email);
+
+        await phone.reload();
+        await signedOut(phone);
+        check("reset-ends-the-session-signed-in-before", (await apiSession(phone)) === 401);
+
+        await page.click("#sign-out");
+        await signedOut(page);
+        await submit(page, "sign-in", email, password);
+        check("old-password-refused-after-reset", (await message(page, "Wrong email or password.")) === "Wrong email or password.");
+        await submit(page, "sign-in", email, newPassword);
+        await signedInAs(page, email);
+        check("new-password-signs-in", true);
+
+        // Change it, signed in; the phone signs in again first, and must be signed out by it.
+        await signIn(phone, email, newPassword);
+        await signedInAs(phone, email);
+        await page.click("[data-testid=change-password-link]");
+        // The API's own rule, past the form's: the message says what it wants.
+        await page.evaluate(() => document.querySelector("[data-testid=new-password]").removeAttribute("minlength"));
+        await page.fill("[data-testid=current-password]", newPassword);
+        await page.fill("[data-testid=new-password]", "short");
+        await page.click("[data-testid=change-submit]");
+        const short = await message(page, "password");
+        check("weak-new-password-message", short === "That password cannot be used: it must be at least 8 characters.", short);
+        await page.fill("[data-testid=current-password]", "not my password");
+        await page.fill("[data-testid=new-password]", "the third passphrase");
+        await page.click("[data-testid=change-submit]");
+        const wrong = await message(page, "current password");
+        check("change-password-needs-the-current-one", wrong === "Your current password is not right.", wrong);
+        await page.fill("[data-testid=current-password]", newPassword);
+        await page.click("[data-testid=change-submit]");
+        await signedInAs(page, email);
+        check("change-password-keeps-this-browser-signed-in",
+            (await page.locator("#notice").textContent()) === "Your password is changed, and every other device is signed out." &&
+            (await apiSession(page)) === 200);
+        await phone.reload();
+        await signedOut(phone);
+        check("change-password-ends-the-other-device", (await apiSession(phone)) === 401);
+        await signIn(phone, email, "the third passphrase");
+        await signedInAs(phone, email);
+        check("changed-password-signs-in", true);
+        await phone.context().close();
+        await context.close();
+    }
+
+    // --- The codes, for a mail read on another device: a wrong code says so, a new mail
+    // voids the old code, the newest code proves the address; a reset by code.
+    {
+        const email = newEmail("codes");
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const first = await askToSignUp(page, email);
+        const firstCode = mailedCode(first);
+        const wrongCode = String((Number(firstCode) + 1) % 1_000_000).padStart(6, "0");
+        await page.fill("[data-testid=verify-code-input]", wrongCode);
+        await page.click("[data-testid=verify-code-submit]");
+        const wrong = await message(page, "code");
+        check("wrong-code-message", wrong === "That code is wrong or has expired. Check the newest mail, or ask for a new one.", wrong);
+
+        const second = await mailFrom(email, () => page.click("[data-testid=resend-verification]"));
+        await page.locator("#notice", { hasText: "a new mail is on its way" }).waitFor();
+        const secondCode = mailedCode(second);
+        check("resend-mails-a-new-code", secondCode !== null && mailedLink(second, "verify-email") !== mailedLink(first, "verify-email"), second.text);
+        if (secondCode !== firstCode) {
+            await page.fill("[data-testid=verify-code-input]", firstCode);
+            await page.click("[data-testid=verify-code-submit]");
+            check("replaced-code-refused", (await message(page, "code")).startsWith("That code is wrong"));
+        }
+        await page.fill("[data-testid=verify-code-input]", secondCode);
+        await page.click("[data-testid=verify-code-submit]");
+        await signedInAs(page, email);
+        check("code-proves-the-address-and-signs-in", true);
+        await page.click("#sign-out");
+        await signedOut(page);
+
+        // Someone signs up again with the address: the same page as for a new one; the owner
+        // gets a notice, not a link.
+        const notice = await askToSignUp(page, email, "someone else's password");
+        check("sign-up-with-a-taken-address-looks-the-same", mailedLink(notice, "verify-email") === null &&
+            (await page.locator("#notice").textContent()).includes("We sent you a mail"), notice.text);
+
+        await page.goto(`${spa}/#/forgot-password`);
+        await page.fill("#forgot input[name=email]", email);
+        const reset = await mailFrom(email, () => page.click("[data-testid=forgot-submit]"));
+        await page.locator("#reset-with-code").waitFor();
+        check("forgot-fills-in-the-address-for-the-code", (await page.locator("#reset-with-code input[name=email]").inputValue()) === email);
+        await page.fill("#reset-with-code input[name=code]", mailedCode(reset));
+        await page.fill("#reset-with-code input[name=password]", "reset by code passphrase");
+        await page.click("[data-testid=reset-code-submit]");
+        await signedInAs(page, email);
+        check("code-resets-the-password-and-signs-in", true);
+
+        // Unknown address: the same answer on the page.
+        await page.goto(`${spa}/#/forgot-password`);
+        await page.fill("#forgot input[name=email]", newEmail("nobody"));
+        await page.click("[data-testid=forgot-submit]");
+        await page.locator("#notice", { hasText: "a mail with a link and a code is on its way" }).waitFor();
+        check("forgot-for-an-unknown-address-looks-the-same", true);
+
+        // FAKE: a mail-provider outage, which no local server here can cause on demand (the
+        // Rust suites cause the real one): the API's 503 answer, as the browser would get it.
+        await page.route(`${api}/auth/password/forgot`, (route) => route.fulfill({
+            status: 503,
+            headers: {
+                "content-type": "application/json",
+                "access-control-allow-origin": new URL(spa).origin,
+                "access-control-allow-credentials": "true",
+                "access-control-expose-headers": "retry-after",
+                "retry-after": "30",
+            },
+            body: JSON.stringify({ error: "mail_unavailable", message: "mail could not be sent; nothing was changed, retry shortly" }),
+        }));
+        await page.click("#reset-password a[href=\"#/forgot-password\"]");
+        await page.fill("#forgot input[name=email]", email);
+        await page.click("[data-testid=forgot-submit]");
+        const outage = await message(page, "could not be sent");
+        check("mail-outage-message", outage === "The mail could not be sent just now. Nothing was changed; please try again in a minute." &&
+            page.url().endsWith("#/forgot-password"), `${outage} at ${page.url()}`);
+        await page.unroute(`${api}/auth/password/forgot`);
+        await context.close();
+    }
+
+    // --- Nobody can bomb an address with mail: after a few, "send the mail again" is refused
+    // with the wait the API asks for (an hour's budget, said in minutes).
+    {
+        const email = newEmail("bombed");
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        await askToSignUp(page, email);
+        const resend = () => page.waitForResponse((r) => r.url() === `${api}/auth/verify-email/resend`);
+        let answer;
+        for (let i = 0; i < 10; i++) {
+            await page.evaluate(() => { document.getElementById("message").textContent = ""; });
+            const next = resend();
+            await page.click("[data-testid=resend-verification]");
+            answer = await next;
+            if (answer.status() !== 202) break;
+            await page.locator("#notice", { hasText: "a new mail is on its way" }).waitFor();
+        }
+        const wait = Number(answer.headers()["retry-after"]);
+        const text = await message(page, "Too many mails");
+        const said = wait < 120 ? `${wait} seconds` : `${Math.ceil(wait / 60)} minutes`;
+        check("too-many-mails-message-with-the-wait", answer.status() === 429 && text === `Too many mails were asked for. Try again in ${said}.`,
+            `${answer.status()} ${text}`);
+        await context.close();
     }
 
     // --- Single sign-on at the local OpenID provider, back into the SPA.

@@ -30,6 +30,25 @@ export interface SignedIn {
   session: Session;
 }
 
+/**
+ * What sign-up did. With address proof on (the API's default), every address gets the same
+ * answer, `verification_sent`, whether or not it has an account: the mail says which. The
+ * user becomes signed in only by proving the address ({@link AuthClient.verifyEmail}). With
+ * `AUTHFN_EMAIL_VERIFICATION=off` the account is made at once and signed in.
+ */
+export type SignUpOutcome =
+  | { status: "verification_sent" }
+  | { status: "signed_in"; signedIn: SignedIn };
+
+/** The mailed proof of an address: the link's token, or the 6-digit code with the address. */
+export type EmailProof = { token: string } | { email: string; code: string };
+
+/** A password reset: the mailed link's token, or the address with its 6-digit code. */
+export type PasswordReset = { token: string; password: string } | { email: string; code: string; password: string };
+
+/** Which page a mailed link opens: `#/verify-email?token=…` or `#/reset-password?token=…`. */
+export type MailedLinkPurpose = "verify-email" | "reset-password";
+
 /** The error codes a browser can meet, plus two of the client's own for transport trouble. */
 export type AuthErrorCode =
   | "invalid_credentials"
@@ -37,6 +56,10 @@ export type AuthErrorCode =
   | "rate_limited"
   | "email_taken"
   | "invalid_request"
+  // Mailed links and codes (address proof, password reset):
+  | "invalid_token"
+  | "invalid_code"
+  | "mail_unavailable"
   | "unauthenticated"
   | "csrf_rejected"
   | "store_unavailable"
@@ -59,7 +82,10 @@ export class AuthError extends Error {
     message: string,
     /** The HTTP status, or 0 when no answer arrived. */
     readonly status: number,
-    /** From `Retry-After`, for `rate_limited`, `account_locked` and `store_unavailable`. */
+    /**
+     * From `Retry-After`, for `rate_limited`, `account_locked`, `store_unavailable` and
+     * `mail_unavailable`.
+     */
     readonly retryAfterSecs: number | null,
   ) {
     super(message);
@@ -111,9 +137,75 @@ export class AuthClient {
     };
   }
 
-  async signUp(email: string, password: string): Promise<SignedIn> {
-    await this.expect(await this.send("POST", "/auth/sign-up", { email, password }), 201);
+  /**
+   * Asks for an account. The API mails the address (a link and a code to prove it, or, if it
+   * already has an account, a notice) and answers the same either way; see {@link SignUpOutcome}.
+   */
+  async signUp(email: string, password: string): Promise<SignUpOutcome> {
+    const res = await this.send("POST", "/auth/sign-up", { email, password });
+    if (res.status === 201) {
+      // AUTHFN_EMAIL_VERIFICATION=off: the account exists and this browser has its session.
+      await res.body?.cancel();
+      return { status: "signed_in", signedIn: await this.afterSignIn() };
+    }
+    await this.expect(res, 202);
+    return { status: "verification_sent" };
+  }
+
+  /**
+   * Proves the address with the mailed link's token (see {@link takeMailedToken}) or code, which
+   * makes the account and signs this browser in. A used, replaced or expired token fails with
+   * `invalid_token`; a wrong or expired code with `invalid_code` (a few wrong tries void it).
+   */
+  async verifyEmail(proof: EmailProof): Promise<SignedIn> {
+    await this.expect(await this.send("POST", "/auth/verify-email", proof), 200);
     return this.afterSignIn();
+  }
+
+  /** Mails a new link and code for a sign-up not yet proven. Answers alike for every address. */
+  async resendVerification(email: string): Promise<void> {
+    await this.expect(await this.send("POST", "/auth/verify-email/resend", { email }), 202);
+  }
+
+  /** Mails a reset link and code, if the address has an account. Answers alike for every address. */
+  async forgotPassword(email: string): Promise<void> {
+    await this.expect(await this.send("POST", "/auth/password/forgot", { email }), 202);
+  }
+
+  /**
+   * Sets a new password with the mailed token or code. Every session of the account, on every
+   * device, ends; this browser gets a new one.
+   */
+  async resetPassword(reset: PasswordReset): Promise<SignedIn> {
+    await this.expect(await this.send("POST", "/auth/password/reset", reset), 200);
+    return this.afterSignIn();
+  }
+
+  /**
+   * Changes the signed-in user's password. Every other session of the account ends; this
+   * browser's is replaced by a new one. A wrong `current` fails with `invalid_credentials`.
+   */
+  async changePassword(current: string, next: string): Promise<SignedIn> {
+    const body = { current_password: current, new_password: next };
+    await this.expect(await this.send("POST", "/auth/password/change", body), 200);
+    return this.afterSignIn();
+  }
+
+  /**
+   * The token of a mailed link this page was opened with (`#/verify-email?token=…` or
+   * `#/reset-password?token=…`), or `null`. It is removed from the address bar at once, so it
+   * stays out of the history, bookmarks and screenshots; keep it in memory until it is used.
+   */
+  takeMailedToken(purpose: MailedLinkPurpose): string | null {
+    const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?", 2);
+    if (path !== purpose) return null;
+    const params = new URLSearchParams(query);
+    const token = params.get("token");
+    if (token === null) return null;
+    params.delete("token");
+    const rest = params.toString();
+    history.replaceState(history.state, "", `#/${purpose}${rest ? `?${rest}` : ""}`);
+    return token || null;
   }
 
   /** Ends the session this browser had, if any, and starts a new one. */

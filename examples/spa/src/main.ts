@@ -15,6 +15,7 @@ const providers = (import.meta.env.VITE_AUTHFN_PROVIDERS ?? "")
 const el = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = el<HTMLParagraphElement>("status");
 const message = el<HTMLParagraphElement>("message");
+const notice = el<HTMLParagraphElement>("notice");
 
 // The device page sends signed-out users here with ?return_to=…; go back there once signed in.
 const returnTo = auth.safeReturnTo(new URLSearchParams(location.search).get("return_to"), location.href);
@@ -31,14 +32,28 @@ function show(signedIn: SignedIn | null): void {
   }
 }
 
+/** Shows what went wrong (`null` clears it); clears any notice. */
 function say(text: string | null): void {
   message.hidden = text === null;
   message.textContent = text ?? "";
+  if (text !== null) tell(null);
 }
 
-function describe(error: unknown): string {
+/** Shows what just happened, such as a mail sent (`null` clears it); clears any error. */
+function tell(text: string | null): void {
+  notice.hidden = text === null;
+  notice.textContent = text ?? "";
+  if (text !== null) say(null);
+}
+
+/** Messages that depend on the page the error came from. */
+type Wording = Partial<Record<string, string>>;
+
+function describe(error: unknown, wording: Wording = {}): string {
   if (!(error instanceof AuthError)) return "Something went wrong. Please try again.";
   const wait = error.retryAfterSecs;
+  const specific = wording[error.code];
+  if (specific !== undefined) return specific.replace("{wait}", duration(wait ?? 60));
   switch (error.code) {
     case "invalid_credentials":
       return "Wrong email or password.";
@@ -50,6 +65,15 @@ function describe(error: unknown): string {
       return "There is already an account with this email. Sign in instead.";
     case "store_unavailable":
       return "The service is briefly unavailable. Nothing was changed; please try again.";
+    case "mail_unavailable":
+      return "The mail could not be sent just now. Nothing was changed; please try again in a minute.";
+    case "invalid_token":
+      return "This link has expired, was replaced by a newer mail, or was already used. Ask for a new mail.";
+    case "invalid_code":
+      return "That code is wrong or has expired. Check the newest mail, or ask for a new one.";
+    case "invalid_request":
+      if (error.message.startsWith("code:")) return "The code is the six digits in the mail.";
+      return passwordRule(error.message) ?? error.message;
     case "idp_error":
       return "Signing in with the identity provider was cancelled or refused.";
     case "invalid_state":
@@ -69,6 +93,18 @@ function describe(error: unknown): string {
   }
 }
 
+/** The API's "password: password must be at least 8 characters", said to a person; `null` if not about a password. */
+function passwordRule(apiMessage: string): string | null {
+  const match = /^(?:new_)?password: (?:password )?(.+)$/.exec(apiMessage);
+  return match ? `That password cannot be used: it ${match[1]}.` : null;
+}
+
+/** A wait as a person reads it: seconds while short, else minutes. */
+function duration(secs: number): string {
+  if (secs < 120) return secs === 1 ? "1 second" : `${secs} seconds`;
+  return minutes(secs);
+}
+
 function minutes(secs: number): string {
   const m = Math.max(1, Math.ceil(secs / 60));
   return m === 1 ? "1 minute" : `${m} minutes`;
@@ -82,39 +118,228 @@ async function refresh(): Promise<void> {
   }
 }
 
-function afterSignIn(signedIn: SignedIn): void {
+// --- Pages: hash routes (`#/forgot-password`, `#/reset-password?token=…`), so a mailed link
+// opens this app without the token ever reaching a server. Each page is a `data-view` section.
+
+type View = "" | "check-email" | "verify-email" | "forgot-password" | "reset-password" | "change-password";
+const views = new Set<string>(["check-email", "verify-email", "forgot-password", "reset-password", "change-password"]);
+
+function currentView(): View {
+  const path = location.hash.replace(/^#\/?/, "").split("?", 1)[0];
+  return (views.has(path) ? path : "") as View;
+}
+
+/** What to show once the next page is up: navigating clears the last page's messages. */
+let pending: { error?: string; note?: string } = {};
+
+function go(view: View, after: { error?: string; note?: string } = {}): void {
+  pending = after;
+  const target = `#/${view}`;
+  // Setting the same hash fires no `hashchange`.
+  if (location.hash === target) void render();
+  else location.hash = target;
+}
+
+/** The address the user last typed in a sign-up or reset form: the next page fills it in. */
+let lastEmail = "";
+/** A reset link's token, kept in memory only after it leaves the address bar, until it is used. */
+let resetToken: string | null = null;
+/** Verification tokens already sent, so a repeated render never spends one twice. */
+const spentTokens = new Set<string>();
+
+async function render(): Promise<void> {
+  const view = currentView();
   say(null);
+  tell(null);
+  if (pending.error) say(pending.error);
+  if (pending.note) tell(pending.note);
+  pending = {};
+  for (const section of document.querySelectorAll<HTMLElement>("[data-view]")) {
+    const shown = section.dataset.view === view;
+    const arrived = shown && section.hidden;
+    section.hidden = !shown;
+    // A screen reader hears that the page changed: focus moves into the new page.
+    if (arrived && view !== "") {
+      section.tabIndex = -1;
+      section.focus();
+    }
+  }
+  for (const input of document.querySelectorAll<HTMLInputElement>(`[data-view="${view}"] input[name=email]`)) {
+    if (!input.value) input.value = lastEmail;
+  }
+  switch (view) {
+    case "":
+      await refresh();
+      return;
+    case "check-email":
+      el("check-email-address").textContent = lastEmail || "your address";
+      status.textContent = "Confirm your email address to finish signing up.";
+      return;
+    case "verify-email":
+      await verifyFromLink();
+      return;
+    case "forgot-password":
+      status.textContent = "Forgot your password?";
+      return;
+    case "reset-password": {
+      resetToken = auth.takeMailedToken("reset-password") ?? resetToken;
+      // With a link's token only the new password is asked for; otherwise the mailed code.
+      el("reset-with-token").hidden = resetToken === null;
+      el("reset-with-code").hidden = resetToken !== null;
+      status.textContent = "Choose a new password.";
+      return;
+    }
+    case "change-password": {
+      const signedIn = await auth.currentSession().catch(() => null);
+      if (!signedIn) {
+        go("", { error: "Sign in first to change your password." });
+        return;
+      }
+      status.textContent = `Signed in as ${signedIn.user.email}.`;
+      return;
+    }
+  }
+}
+
+/** `#/verify-email?token=…`: the token leaves the address bar first, then is sent once. */
+async function verifyFromLink(): Promise<void> {
+  const progress = el("verify-email-progress");
+  const token = auth.takeMailedToken("verify-email");
+  if (token === null || spentTokens.has(token)) {
+    if (progress.textContent === "") progress.textContent = "Open the link from the mail, or enter its code.";
+    return;
+  }
+  spentTokens.add(token);
+  status.textContent = "Confirming your email address…";
+  progress.textContent = "Confirming your email address…";
+  try {
+    const signedIn = await auth.verifyEmail({ token });
+    progress.textContent = "";
+    afterSignIn(signedIn, "Your email address is confirmed. Welcome!");
+  } catch (error) {
+    progress.textContent = "This address could not be confirmed with that link.";
+    status.textContent = "Your email address is not confirmed yet.";
+    say(describe(error, {
+      invalid_token: "This link has expired, was replaced by a newer mail, or was already used. Sign in if you confirmed already, or send a new mail.",
+    }));
+  }
+}
+
+/** Shows the signed-in home page, with `note` if given, or follows `?return_to=`. */
+function afterSignIn(signedIn: SignedIn, note?: string): void {
   if (returnTo) {
     location.assign(returnTo);
     return;
   }
+  if (currentView() !== "") {
+    go("", { note });
+    return;
+  }
+  say(null);
+  tell(note ?? null);
   show(signedIn);
 }
 
 /** Runs a form's or button's action with the control disabled, so a double click sends once. */
-async function busy(control: HTMLButtonElement, action: () => Promise<void>): Promise<void> {
+async function busy(control: HTMLButtonElement, action: () => Promise<void>, wording: Wording = {}): Promise<void> {
   control.disabled = true;
   try {
     await action();
   } catch (error) {
-    say(describe(error));
+    say(describe(error, wording));
   } finally {
     control.disabled = false;
   }
 }
 
-function onSubmit(id: string, action: (email: string, password: string) => Promise<SignedIn>): void {
+/** Runs `action` with the form's fields when it is submitted, and empties the form once it
+ * succeeded: no password or code lingers in a hidden page. */
+function onForm(id: string, action: (field: (name: string) => string) => Promise<void>, wording: Wording = {}): void {
   const form = el<HTMLFormElement>(id);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    const button = form.querySelector("button") as HTMLButtonElement;
-    void busy(button, async () => afterSignIn(await action(String(data.get("email")), String(data.get("password")))));
+    const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
+    void busy(button, async () => {
+      await action((name) => String(data.get(name) ?? ""));
+      form.reset();
+    }, wording);
   });
 }
 
-onSubmit("sign-in", (email, password) => auth.signIn(email, password));
-onSubmit("sign-up", (email, password) => auth.signUp(email, password));
+/** Mail has two budgets, the network's (a minute) and the address's (an hour); the answer
+ * does not say which ran out. */
+const mailWording: Wording = {
+  rate_limited: "Too many mails were asked for. Try again in {wait}.",
+};
+
+onForm("sign-in", async (field) => afterSignIn(await auth.signIn(field("email"), field("password"))));
+onForm("sign-up", async (field) => {
+  const email = field("email");
+  const outcome = await auth.signUp(email, field("password"));
+  if (outcome.status === "signed_in") {
+    afterSignIn(outcome.signedIn);
+    return;
+  }
+  lastEmail = email;
+  go("check-email", { note: "We sent you a mail. Open its link, or enter its code below." });
+}, mailWording);
+
+onForm("verify-code", async (field) => {
+  afterSignIn(await auth.verifyEmail({ email: field("email"), code: field("code") }), "Your email address is confirmed. Welcome!");
+});
+
+const resend = el<HTMLButtonElement>("resend-verification");
+resend.addEventListener("click", () => {
+  const input = el<HTMLFormElement>("verify-code").querySelector("input[name=email]") as HTMLInputElement;
+  if (!input.reportValidity()) return;
+  void busy(resend, async () => {
+    await auth.resendVerification(input.value);
+    tell("If that sign-up is still waiting, a new mail is on its way. Only the newest link and code work.");
+  }, mailWording);
+});
+
+onForm("forgot", async (field) => {
+  lastEmail = field("email");
+  await auth.forgotPassword(lastEmail);
+  go("reset-password", {
+    note: "If the address has an account, a mail with a link and a code is on its way. Open the link, or enter the code here.",
+  });
+}, mailWording);
+
+onForm("reset-with-token", async (field) => {
+  const token = resetToken;
+  if (token === null) return;
+  let signedIn: SignedIn;
+  try {
+    signedIn = await auth.resetPassword({ token, password: field("password") });
+  } catch (error) {
+    if (error instanceof AuthError && error.code === "invalid_token") {
+      // A dead link stays dead: offer the code form (a newer mail's code) instead.
+      resetToken = null;
+      el("reset-with-token").hidden = true;
+      el("reset-with-code").hidden = false;
+    }
+    throw error;
+  }
+  resetToken = null;
+  afterSignIn(signedIn, "Your password is changed, and every other device is signed out.");
+}, {
+  invalid_token: "This reset link has expired, was replaced by a newer mail, or was already used. Ask for a new one.",
+});
+
+onForm("reset-with-code", async (field) => {
+  const reset = { email: field("email"), code: field("code"), password: field("password") };
+  afterSignIn(await auth.resetPassword(reset), "Your password is changed, and every other device is signed out.");
+});
+
+onForm("change", async (field) => {
+  const signedIn = await auth.changePassword(field("current"), field("next"));
+  afterSignIn(signedIn, "Your password is changed, and every other device is signed out.");
+}, {
+  invalid_credentials: "Your current password is not right.",
+  unauthenticated: "Your session has ended. Sign in again to change your password.",
+});
 
 for (const [id, action] of [
   ["sign-out", () => auth.signOut()],
@@ -125,6 +350,7 @@ for (const [id, action] of [
     void busy(button, async () => {
       await action();
       say(null);
+      tell(null);
       show(null);
     }),
   );
@@ -143,14 +369,17 @@ for (const { name, label } of providers) {
 el<HTMLAnchorElement>("device-link").href = auth.deviceApprovalUrl();
 
 // Another tab signed in or out, or this tab comes back into view: ask the server again.
-auth.onOtherTabChange(() => void refresh());
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") void refresh();
+auth.onOtherTabChange(() => {
+  if (currentView() === "") void refresh();
 });
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && currentView() === "") void refresh();
+});
+window.addEventListener("hashchange", () => void render());
 
 const federationError = auth.takeFederationError();
-if (federationError) say(describe(federationError));
+if (federationError) pending = { error: describe(federationError) };
 
-void refresh().then(async () => {
+void render().then(async () => {
   if (returnTo && !el("signed-in").hidden) location.assign(returnTo);
 });
