@@ -17,6 +17,15 @@ mod sdk;
 #[cfg(feature = "dynamodb")]
 pub use sdk::SesMailer;
 
+#[cfg(any(test, feature = "workers"))]
+pub mod api;
+#[cfg(all(feature = "workers", target_arch = "wasm32"))]
+mod fetch;
+#[cfg(all(feature = "workers", target_arch = "wasm32"))]
+pub use fetch::WorkerSesMailer;
+#[cfg(any(test, feature = "workers"))]
+pub mod sigv4;
+
 /// The `From` of every mail: an address of a verified SES identity, optionally with a display
 /// name (`Example <no-reply@example.com>`), from `AUTHFN_MAIL_FROM`.
 #[derive(Debug, Clone, PartialEq, Eq)]
