@@ -1,8 +1,10 @@
 # Starts and stops a local, in-memory DynamoDB API (moto's server; see
-# dynamodb_api_server.py for why moto) for the DynamoDB store tests. Source this file
+# dynamodb_api_server.py for why moto) for the DynamoDB store tests; the same server is the
+# local SES v2 API the Lambda functions and the Worker send mail through. Source this file
 # (bash), then:
 #
-#   start_dynamodb_api   # exports AUTHFN_TEST_DYNAMODB_ENDPOINT, dummy AWS settings
+#   start_dynamodb_api   # exports AUTHFN_TEST_DYNAMODB_ENDPOINT, dummy AWS settings, and the
+#                        # mail settings below, with AUTHFN_TEST_MAIL_IDENTITY verified in SES
 #   ...
 #   stop_dynamodb_api
 #
@@ -12,6 +14,26 @@
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
 _DDB_TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The SES identity the test deployments send from (a domain, as a real one would usually be),
+# and their From address on it.
+export AUTHFN_TEST_MAIL_IDENTITY=mail.authfn.test
+export AUTHFN_TEST_MAIL_FROM=no-reply@mail.authfn.test
+
+# Verifies identity $1 for sending in the local SES (us-east-1, moto's default account), as a
+# deployment's operator does once in the SES console. Before IAM is enforced (template_deploy.py).
+verify_ses_identity() {
+    python3 - "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$1" <<'PY'
+import sys
+
+import boto3
+
+endpoint, identity = sys.argv[1:]
+ses = boto3.client("sesv2", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="local", aws_secret_access_key="local")
+ses.create_email_identity(EmailIdentity=identity)
+PY
+}
 
 start_dynamodb_api() {
     local server="$_DDB_TESTS_DIR/support/dynamodb_api_server.py"
@@ -66,6 +88,7 @@ start_dynamodb_api() {
     # A local server checks no signature, but the SDK insists on signing with something,
     # and with these set it never goes looking for real credentials.
     export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+    verify_ses_identity "$AUTHFN_TEST_MAIL_IDENTITY" || { stop_dynamodb_api; return 1; }
     echo "the DynamoDB API server listening on $AUTHFN_TEST_DYNAMODB_ENDPOINT (pid $DDB_API_PID)" >&2
 }
 

@@ -6,12 +6,16 @@
 #   stop_wrangler_dev
 #
 # Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the Worker's environment.
+# The Worker sends its mail to the local SES API (dynamodb-api.sh's server: the one running, or
+# one started here) and AUTHFN_TEST_SES_URL says where, for the black-box suite's Mailbox.
 #
 # Needs the tools from infra/install-worker-tools.sh (tests/install-tools.sh calls it).
 
 _WORKERS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+# shellcheck source=dynamodb-api.sh
+source "$(dirname "${BASH_SOURCE[0]}")/dynamodb-api.sh"
 
 start_wrangler_dev() {
     if [[ -n "${WRANGLER_DEV_PID:-}" ]] && kill -0 "$WRANGLER_DEV_PID" 2>/dev/null; then
@@ -40,6 +44,13 @@ start_wrangler_dev() {
     [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
 
+    # The local SES API for the Worker's mail.
+    if [[ -z "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
+        start_dynamodb_api || return 1
+        WRANGLER_DEV_OWNS_SES=1
+        export WRANGLER_DEV_OWNS_SES
+    fi
+
     # Local secrets and settings go in an env file (wrangler's local stand-in for
     # `wrangler secret put`), so the session key is not on a command line.
     WRANGLER_DEV_ENV="$WRANGLER_DEV_STATE/test.env"
@@ -48,6 +59,11 @@ AUTHFN_SESSION_KEYS=$key
 AUTHFN_COOKIE_SECURE=false
 AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
 AUTHFN_RATE_LIMIT_PER_MINUTE=1000
+AUTHFN_MAIL_FROM=$AUTHFN_TEST_MAIL_FROM
+AUTHFN_SES_REGION=us-east-1
+AUTHFN_SES_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
+AUTHFN_SES_ACCESS_KEY_ID=local
+AUTHFN_SES_SECRET_ACCESS_KEY=local
 ${AUTHFN_TEST_EXTRA_ENV:-}
 EOF
     )
@@ -88,6 +104,7 @@ EOF
     done
 
     export AUTHFN_WORKERS_BASE_URL="$base"
+    export AUTHFN_TEST_SES_URL="$AUTHFN_TEST_DYNAMODB_ENDPOINT"
     echo "wrangler dev serving the Worker at $base (pid $WRANGLER_DEV_PID)" >&2
 }
 
@@ -101,5 +118,7 @@ stop_wrangler_dev() {
         wait "$WRANGLER_DEV_PID" 2>/dev/null || true
     fi
     if [[ -n "${WRANGLER_DEV_STATE:-}" ]]; then rm -rf "$WRANGLER_DEV_STATE"; fi
-    unset WRANGLER_DEV_PID WRANGLER_DEV_LOG WRANGLER_DEV_ENV WRANGLER_DEV_STATE WRANGLER_DEV_WATCHDOG_PID AUTHFN_WORKERS_BASE_URL
+    if [[ -n "${WRANGLER_DEV_OWNS_SES:-}" ]]; then stop_dynamodb_api; fi
+    unset WRANGLER_DEV_PID WRANGLER_DEV_LOG WRANGLER_DEV_ENV WRANGLER_DEV_STATE WRANGLER_DEV_WATCHDOG_PID AUTHFN_WORKERS_BASE_URL \
+        AUTHFN_TEST_SES_URL WRANGLER_DEV_OWNS_SES
 }
