@@ -69,6 +69,9 @@ echo "== 1/6 unit, handler and store tests (memory + DynamoDB API)"
 cargo clippy --workspace --all-targets --features authfn/dynamodb -- -D warnings
 cargo clippy -p authfn -p authfn-worker -p authfn-store-contract-worker --target wasm32-unknown-unknown --features authfn/workers -- -D warnings
 echo "check workspace-lints-native-and-wasm32 ... ok" | tee -a "$results"
+# The local server checks SES SendEmail as AWS does (alone: it enforces IAM for a moment).
+python3 tests/support/ses_iam_check.py "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$AUTHFN_TEST_MAIL_IDENTITY" "$AUTHFN_TEST_MAIL_FROM" \
+    | tee -a "$results"
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 # The deployment descriptions (template.yaml, wrangler.toml) against the code, and every crate
 # under the workspace lints; no server.
