@@ -92,6 +92,48 @@ start_dynamodb_api() {
     echo "the DynamoDB API server listening on $AUTHFN_TEST_DYNAMODB_ENDPOINT (pid $DDB_API_PID)" >&2
 }
 
+# Makes an IAM user whose only permission is ses:SendEmail on identity $1 (the statement the
+# README gives a Worker's operator) and prints its access key as the Worker's two SES secrets,
+# AUTHFN_SES_ACCESS_KEY_ID=… and AUTHFN_SES_SECRET_ACCESS_KEY=… lines. Before IAM is enforced.
+ses_sender_key() {
+    python3 - "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$1" <<'PY'
+import json
+import os
+import sys
+
+import boto3
+
+endpoint, identity = sys.argv[1:]
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="local", aws_secret_access_key="local")
+user = f"authfn-worker-{os.getpid()}"
+iam.create_user(UserName=user)
+statement = {"Effect": "Allow", "Action": "ses:SendEmail",
+             "Resource": f"arn:aws:ses:us-east-1:123456789012:identity/{identity}"}
+iam.put_user_policy(UserName=user, PolicyName="SendMail",
+                    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+key = iam.create_access_key(UserName=user)["AccessKey"]
+print(f"AUTHFN_SES_ACCESS_KEY_ID={key['AccessKeyId']}")
+print(f"AUTHFN_SES_SECRET_ACCESS_KEY={key['SecretAccessKey']}")
+PY
+}
+
+# From now on the server checks every request's signature and IAM permissions (`on`), or
+# nothing (`off`), as template_deploy.py's deploy and undeploy do.
+enforce_iam() {
+    local count
+    case "$1" in on) count=0 ;; off) count=inf ;; *) echo "enforce_iam on|off" >&2; return 1 ;; esac
+    python3 - "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$count" <<'PY'
+import sys
+import urllib.request
+
+endpoint, count = sys.argv[1:]
+request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})
+urllib.request.urlopen(request, timeout=10).read()
+PY
+}
+
 stop_dynamodb_api() {
     if [[ -n "${DDB_API_WATCHDOG_PID:-}" ]]; then
         kill "$DDB_API_WATCHDOG_PID" 2>/dev/null || true
