@@ -1,11 +1,12 @@
 //! Mail through Amazon SES v2 `SendEmail`: a simple message (subject, text and HTML) from one
 //! verified identity to one recipient. Two transports, one per runtime:
 //!
-//! - [`SesMailer`] (Lambda and the dev server, feature `dynamodb`): the AWS SDK, with the
+//! - `SesMailer` (Lambda, feature `dynamodb`): the AWS SDK, with the
 //!   function's role credentials. IAM grants `ses:SendEmail` on the identity only to the
 //!   functions that send mail (template.yaml).
-//! - `WorkerSesMailer` (Workers, in `ses::fetch`): the same API over `fetch`, signed with SigV4
-//!   by hand (`ses::sigv4`), with an access key kept in Worker secrets.
+//! - `WorkerSesMailer` (Workers, feature `workers`): the same API over `fetch`, built by
+//!   `ses::api` and signed with SigV4 by the `aws-sigv4` crate (`ses::sigv4`), with an access
+//!   key kept in Worker secrets.
 //!
 //! Settings: `AUTHFN_MAIL_FROM` (required by every function that sends mail) and, for tests
 //! against a local SES API, `AUTHFN_SES_ENDPOINT`.
