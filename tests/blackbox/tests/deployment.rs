@@ -201,10 +201,14 @@ fn every_function_gets_only_the_table_access_it_needs() {
                 assert!(resource == table || resource == index, "{name}: {resource} is neither the table nor its index");
             }
         }
-        // Only sign-out-all (a user's sessions) and account-delete (everything naming the user)
-        // list through the index; everyone else reads by key.
+        // Only the functions that end every session of a user (sign-out-all, and a password
+        // reset or change, which delete the ended sessions' records) and account-delete
+        // (everything naming the user) list through the index; everyone else reads by key.
         let queries = function.actions.contains("dynamodb:Query") || function.resources.contains(index);
-        let lists = matches!(function.binary.as_deref(), Some("sign-out-all" | "account-delete"));
+        let lists = matches!(
+            function.binary.as_deref(),
+            Some("sign-out-all" | "password-reset" | "password-change" | "account-delete")
+        );
         assert_eq!(queries, lists, "{name}: index access");
     }
 }
