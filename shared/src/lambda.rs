@@ -36,7 +36,7 @@ async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
     app.check_can_serve(endpoint)?;
     // Only the functions that send mail build an SES client, and they refuse to start
     // without a From address rather than fail at the first sign-up.
-    let app = if endpoint.sends_mail() { app.with_mailer(Arc::new(mailer_from_env().await?)) } else { app };
+    let app = if app.sends_mail(endpoint) { app.with_mailer(Arc::new(mailer_from_env().await?)) } else { app };
     let app = Arc::new(app);
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = Arc::clone(&app);
