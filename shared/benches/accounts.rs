@@ -6,13 +6,15 @@
 //! measured in the same run; the target is 0.9–1.1.
 //!
 //! Run with `cargo bench -p authfn --bench accounts` (`ROUNDS=n` to change the 60 rounds).
-//! A deployed mail provider adds its own latency to every path alike (each sends one mail).
+//! `bench/account_timing.sh` runs it twice: over the memory store and outbox, and (built with
+//! `--features dynamodb`, `AUTHFN_TEST_DYNAMODB_ENDPOINT` set) over DynamoDB's and SES's APIs
+//! as a local moto server answers them, where every path makes real round trips, as deployed.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authfn::clock::ManualClock;
-use authfn::mail::Outbox;
+use authfn::mail::{Mailer, Outbox};
 use authfn::password::Argon2Cost;
 use authfn::request::{ClientIp, HttpRequest};
 use authfn::store::MemoryStore;
@@ -29,7 +31,7 @@ const PASSWORD: &str = "correct horse battery staple";
 /// Production defaults but for the per-IP limit, which would answer 429 within a minute and
 /// leave the benchmark timing the refusal. The per-address mail budget is left as it is: the
 /// clock moves past its window between rounds.
-fn app(clock: &ManualClock, store: Arc<dyn authfn::store::Store>) -> App {
+fn app(clock: &ManualClock, store: Arc<dyn authfn::store::Store>, mailer: Arc<dyn Mailer>) -> App {
     let key = authfn::crypto::b64url(&[7u8; 32]);
     let config = Config::from_lookup(|name| match name {
         "AUTHFN_SESSION_KEYS" => Some(key.clone()),
@@ -45,7 +47,27 @@ fn app(clock: &ManualClock, store: Arc<dyn authfn::store::Store>) -> App {
     App::new(config, store)
         .expect("app builds")
         .with_clock(clock.clone())
-        .with_mailer(Arc::new(Outbox::new(clock)))
+        .with_mailer(mailer)
+}
+
+/// The store and mailer to time over, and what they are.
+fn backends(rt: &Runtime, clock: &ManualClock) -> (Arc<dyn authfn::store::Store>, Arc<dyn Mailer>, &'static str) {
+    #[cfg(feature = "dynamodb")]
+    if let Ok(endpoint) = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT") {
+        use authfn::ses::{MailFrom, SesMailer};
+        use authfn::store::dynamodb::DynamoStore;
+        let from = std::env::var("AUTHFN_TEST_MAIL_FROM").expect("AUTHFN_TEST_MAIL_FROM names a verified sender");
+        let from = MailFrom::parse(&from).expect("a From address");
+        let table = format!("bench-{}", authfn::token::UserId::generate().expect("randomness").as_str().replace(['-', '_'], "x"));
+        let (store, mailer) = rt.block_on(async {
+            let store = DynamoStore::connect_in_lambda(table, Some(endpoint.clone())).await;
+            store.create_table_if_missing().await.expect("create the bench table");
+            (store, SesMailer::connect_in_lambda(from, Some(endpoint)).await)
+        });
+        return (Arc::new(store), Arc::new(mailer), "DynamoDB and SES APIs (local moto server)");
+    }
+    let outbox = Arc::new(Outbox::new(Arc::new(clock.clone())));
+    (Arc::new(MemoryStore::new()), outbox, "memory store and outbox")
 }
 
 fn request(endpoint: Endpoint, body: serde_json::Value) -> HttpRequest {
@@ -75,12 +97,12 @@ fn median(mut times: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    // One thread: nothing waits on I/O here, and a second would only add scheduling noise.
-    let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    // One thread: a second would only add scheduling noise. I/O and timers for the AWS clients.
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(60);
     let clock = ManualClock::at(UnixTime(1_800_000_000));
-    let store: Arc<dyn authfn::store::Store> = Arc::new(MemoryStore::new());
-    let app = app(&clock, store.clone());
+    let (store, mailer, over) = backends(&rt, &clock);
+    let app = app(&clock, store.clone(), mailer);
     let off = {
         // The known account, made at once.
         let key = authfn::crypto::b64url(&[7u8; 32]);
@@ -116,7 +138,7 @@ fn main() {
         // Past the per-address mail window, so the next round is served, not refused.
         clock.advance(Duration::from_secs(3601));
     }
-    println!("{rounds} interleaved rounds, default argon2id cost, memory store and outbox");
+    println!("{rounds} interleaved rounds, default argon2id cost, {over}");
     let endpoints = [
         ("sign-up", up_known, up_unknown),
         ("password/forgot", forgot_known, forgot_unknown),

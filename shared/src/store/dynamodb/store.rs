@@ -13,6 +13,10 @@ use super::*;
 /// means another writer just made a live counter, so the next update almost surely lands.
 const INCREMENT_ATTEMPTS: usize = 5;
 
+
+/// A user id [`UserId::generate`] never makes (its ids are 22 characters): the key of the read that
+/// an address without an account makes in place of its user's.
+const NO_USER: &str = "no-user";
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Store for DynamoStore {
@@ -238,6 +242,10 @@ impl Store for DynamoStore {
 
     async fn user_by_email(&self, email: &Email) -> StoreResult<Option<UserRecord>> {
         let Some(claim) = self.get(email_key(email)).await? else {
+            // An address with an account costs two round trips (claim, then user); one
+            // without must cost the same, or the answer's time says which it is (sign-in,
+            // sign-up, forgot…). The second read is of a user id no account can have.
+            let _no_one = self.get(user_key(&UserId::from_stored(NO_USER.into()))).await?;
             return Ok(None);
         };
         let user_id = UserId::from_stored(Decoder::new("email claim", &claim).string("user_id")?);
