@@ -9,6 +9,8 @@
 
 pub mod access_log;
 pub mod app;
+#[cfg(feature = "dynamodb")]
+mod aws_sdk;
 pub mod clock;
 pub mod config;
 pub mod cookie;
@@ -20,6 +22,7 @@ pub mod email;
 pub mod endpoints;
 pub mod error;
 pub mod federation;
+mod html;
 pub mod limits;
 pub mod mail;
 pub mod mailed;

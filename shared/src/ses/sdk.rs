@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::Client;
@@ -24,15 +23,7 @@ impl SesMailer {
     /// Connects inside a Lambda function, with the role's credentials and region from the
     /// environment as the DynamoDB store does, optionally to another SES API (`endpoint_url`).
     pub async fn connect_in_lambda(from: MailFrom, endpoint_url: Option<String>) -> SesMailer {
-        use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-            loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
-        }
-        if std::env::var_os("AWS_REGION").is_some() {
-            loader = loader.region(EnvironmentVariableRegionProvider::new());
-        }
-        Self::connect_with(loader, from, endpoint_url).await
+        Self::connect_with(crate::aws_sdk::lambda_config_loader(), from, endpoint_url).await
     }
 
     /// Connects from a loader the caller has started to configure (credentials, region).
@@ -85,26 +76,10 @@ fn simple_content(mail: &Mail) -> Result<EmailContent, aws_sdk_sesv2::error::Bui
     Ok(EmailContent::builder().simple(message).build())
 }
 
-/// Describes a failed send for the log: the kind of failure, with the SDK's error as the cause
-/// for connection, timeout and configuration problems. A refusal gives only SES's error code:
-/// its message can quote the sender or the recipient.
+/// A failed send as the mailer reports it: see [`crate::aws_sdk::failure`].
 fn unavailable<E>(err: SdkError<E>) -> MailError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let what = match &err {
-        SdkError::TimeoutError(_) => "timed out",
-        SdkError::DispatchFailure(f) if f.is_timeout() => "timed out connecting",
-        SdkError::DispatchFailure(f) if f.is_io() => "could not connect",
-        SdkError::DispatchFailure(_) => "request not sent",
-        SdkError::ResponseError(_) => return MailError::Unavailable("SES SendEmail: unreadable response".into()),
-        SdkError::ServiceError(_) => {
-            let code = err.code().unwrap_or("without a code");
-            return MailError::Unavailable(format!("SES SendEmail: refused, error {code}").into());
-        }
-        // Missing region or credentials: configuration, which the operator needs to see.
-        SdkError::ConstructionFailure(_) => "request not built",
-        _ => "failed",
-    };
-    MailError::Unavailable(context(format!("SES SendEmail: {what}"), err))
+    MailError::Unavailable(crate::aws_sdk::failure("SES SendEmail", err))
 }

@@ -8,6 +8,7 @@ use url::Url;
 use crate::config::Config;
 use crate::email::Email;
 use crate::error::ApiError;
+use crate::html::escape;
 use crate::mail::Mail;
 use crate::mailed::{MailCode, MailToken};
 
@@ -220,22 +221,6 @@ impl Letter<'_> {
         let html = format!("<!doctype html><html><body>{html}</body></html>");
         Mail { to: to.clone(), subject: self.subject, text, html }
     }
-}
-
-/// Text as HTML shows it: the product name and links are interpolated, and must not become markup.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, X_FRAME_OPTIONS};
 use http::{HeaderValue, Response, StatusCode};
 
+pub(super) use crate::html::escape;
 use crate::response::HttpResponse;
 
 /// A page in the shared layout, under headers that forbid framing and scripts. `title` is
@@ -27,28 +28,4 @@ pub(super) fn html(status: StatusCode, title: &str, body: &str) -> HttpResponse 
     );
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     res
-}
-
-/// Text for HTML element content and double-quoted attributes.
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn escapes_markup() {
-        assert_eq!(super::escape("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
-    }
 }

@@ -55,20 +55,10 @@ impl DynamoStore {
         Self::connect_with(aws_config::defaults(BehaviorVersion::latest()), table, endpoint_url).await
     }
 
-    /// [`DynamoStore::connect`] inside a Lambda function, which is handed its role's
-    /// credentials and its region in environment variables. Reading just those skips building
-    /// the default chains' profile, web-identity (an STS client) and instance-metadata
-    /// providers, about an eighth of a function's start-up instructions (callgrind).
+    /// [`DynamoStore::connect`] inside a Lambda function, with the role's credentials and
+    /// region from the environment (see [`crate::aws_sdk::lambda_config_loader`]).
     pub async fn connect_in_lambda(table: String, endpoint_url: Option<String>) -> DynamoStore {
-        use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-            loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
-        }
-        if std::env::var_os("AWS_REGION").is_some() {
-            loader = loader.region(EnvironmentVariableRegionProvider::new());
-        }
-        Self::connect_with(loader, table, endpoint_url).await
+        Self::connect_with(crate::aws_sdk::lambda_config_loader(), table, endpoint_url).await
     }
 
     /// As [`DynamoStore::connect`], from a loader the caller has started to configure, e.g.

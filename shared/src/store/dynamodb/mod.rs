@@ -93,29 +93,10 @@ fn condition_failed<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
     err.code() == Some("ConditionalCheckFailedException")
 }
 
-/// Describes a failed call for logs and the 503: which operation and the kind of failure,
-/// with the SDK's error as the cause (the connection, timeout or configuration problem). A
-/// service error gives only its code, and an unreadable response only that: their text can
-/// quote the request or the stored item.
+/// A failed call as the store reports it: see [`crate::aws_sdk::failure`].
 fn unavailable<E>(operation: &'static str, err: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let what = match &err {
-        SdkError::TimeoutError(_) => "timed out",
-        SdkError::DispatchFailure(f) if f.is_timeout() => "timed out connecting",
-        SdkError::DispatchFailure(f) if f.is_io() => "could not connect",
-        SdkError::DispatchFailure(_) => "request not sent",
-        SdkError::ResponseError(_) => {
-            return StoreError::Unavailable(format!("DynamoDB {operation}: unreadable response").into());
-        }
-        SdkError::ServiceError(_) => {
-            let code = err.code().unwrap_or("without a code");
-            return StoreError::Unavailable(format!("DynamoDB {operation}: error {code}").into());
-        }
-        // Missing region or credentials: configuration, which the operator needs to see.
-        SdkError::ConstructionFailure(_) => "request not built",
-        _ => "failed",
-    };
-    StoreError::Unavailable(context(format!("DynamoDB {operation}: {what}"), err))
+    StoreError::Unavailable(crate::aws_sdk::failure(&format!("DynamoDB {operation}"), err))
 }
