@@ -55,15 +55,20 @@ impl App {
                 endpoint.function_name()
             )));
         }
-        let mails_links = endpoint.sends_mail()
-            && !(endpoint == Endpoint::SignUp && self.config.email_verification == crate::config::EmailVerification::Off);
-        if mails_links && self.config.app_url.is_none() {
+        if self.sends_mail(endpoint) && self.config.app_url.is_none() {
             return Err(ConfigError::new(format!(
                 "{} mails links to your app: set AUTHFN_APP_URL to the app's URL",
                 endpoint.function_name()
             )));
         }
         Ok(())
+    }
+
+    /// Whether `endpoint` sends mail under this configuration (sign-up mails nothing with
+    /// verification off), so its runtime must give the app a mailer.
+    pub fn sends_mail(&self, endpoint: Endpoint) -> bool {
+        endpoint.sends_mail()
+            && !(endpoint == Endpoint::SignUp && self.config.email_verification == crate::config::EmailVerification::Off)
     }
 
     /// Replaces the system clock, so tests can move time.

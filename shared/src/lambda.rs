@@ -9,11 +9,14 @@ use lambda_http::{Body, RequestExt, service_fn};
 
 use crate::access_log::RequestLog;
 use crate::request::{ClientIp, HttpRequest};
+use crate::ses::{MailFrom, SesMailer};
+use crate::settings::Settings;
 use crate::store::dynamodb::DynamoStore;
 use crate::{App, Config, Endpoint};
 
 /// Builds the app from the environment once per cold start (`AUTHFN_*` settings, plus
-/// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`), then serves
+/// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`; for an endpoint that
+/// sends mail, `AUTHFN_MAIL_FROM` and, for local testing, `AUTHFN_SES_ENDPOINT`), then serves
 /// `endpoint` for every invocation.
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     if endpoint.makes_outbound_calls() {
@@ -31,6 +34,9 @@ pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_htt
 
 async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
     app.check_can_serve(endpoint)?;
+    // Only the functions that send mail build an SES client, and they refuse to start
+    // without a From address rather than fail at the first sign-up.
+    let app = if app.sends_mail(endpoint) { app.with_mailer(Arc::new(mailer_from_env().await?)) } else { app };
     let app = Arc::new(app);
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = Arc::clone(&app);
@@ -66,6 +72,18 @@ pub async fn app_from_env() -> Result<App, lambda_http::Error> {
     let endpoint_url = std::env::var("AUTHFN_DYNAMODB_ENDPOINT").ok().filter(|s| !s.is_empty());
     let store = DynamoStore::connect_in_lambda(table, endpoint_url).await;
     Ok(App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?)
+}
+
+/// The SES mailer of a function that sends mail: `AUTHFN_MAIL_FROM` (required) and, for
+/// local testing, `AUTHFN_SES_ENDPOINT`.
+pub async fn mailer_from_env() -> Result<SesMailer, lambda_http::Error> {
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = Settings::new(&env);
+    let from = MailFrom::from_settings(&settings).map_err(|e| crate::error::chain(&e))?;
+    let endpoint_url = crate::ses::endpoint_from_settings(&settings).map_err(|e| crate::error::chain(&e))?;
+    // The SDK appends the operation's path (`/v2/email/…`) to the endpoint's.
+    let endpoint_url = endpoint_url.map(|url| url.as_str().trim_end_matches('/').to_owned());
+    Ok(SesMailer::connect_in_lambda(from, endpoint_url).await)
 }
 
 /// The client IP comes from API Gateway's view of the connection, which the client cannot set.

@@ -31,6 +31,7 @@ pub mod request;
 pub mod response;
 pub mod secret;
 pub mod session;
+pub mod ses;
 pub mod settings;
 pub mod store;
 pub mod token;

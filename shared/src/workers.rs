@@ -14,6 +14,9 @@ use crate::federation::outbound::{
 };
 use crate::request::{ClientIp, HttpRequest};
 use crate::response::{ErrorDetail, HttpResponse};
+use crate::ses::WorkerSesMailer;
+use crate::ses::api::SesApi;
+use crate::settings::Settings;
 use crate::store::cloudflare::CloudflareStore;
 use crate::{App, Config};
 
@@ -25,7 +28,14 @@ pub const DATABASE: &str = "DB";
 /// Settings that carry key material: read only from Worker secrets (`wrangler secret put`),
 /// never from `[vars]`, which are stored in plain text in the Worker's configuration.
 fn is_secret(name: &str) -> bool {
-    matches!(name, "AUTHFN_SESSION_KEYS" | "AUTHFN_JWT_KEYS" | "AUTHFN_JWT_RSA_KEY")
+    matches!(
+        name,
+        "AUTHFN_SESSION_KEYS"
+            | "AUTHFN_JWT_KEYS"
+            | "AUTHFN_JWT_RSA_KEY"
+            | "AUTHFN_SES_ACCESS_KEY_ID"
+            | "AUTHFN_SES_SECRET_ACCESS_KEY"
+    )
         || (name.starts_with("AUTHFN_FEDERATION_") && name.ends_with("_CLIENT_SECRET"))
         || (name.starts_with("AUTHFN_OAUTH_CLIENT_") && name.ends_with("_SECRET"))
 }
@@ -96,19 +106,21 @@ fn bare_error(e: crate::ApiError) -> HttpResponse {
 
 /// The app this isolate serves, from the Worker's vars, secrets and bindings.
 pub fn app_from_env(env: &Env) -> Result<App, String> {
-    let config = Config::from_lookup(|name| {
+    let lookup = |name: &str| {
         if is_secret(name) {
             env.secret(name).ok().map(|s| s.to_string())
         } else {
             env.var(name).ok().map(|v| v.to_string())
         }
-    })
-    .map_err(|e| crate::error::chain(&e))?;
+    };
+    let config = Config::from_lookup(lookup).map_err(|e| crate::error::chain(&e))?;
+    // The Worker serves sign-up and every other flow that mails: it needs SES's settings.
+    let ses = SesApi::from_settings(&Settings::new(&lookup)).map_err(|e| crate::error::chain(&e))?;
     let sessions = env.kv(SESSIONS_KV).map_err(|e| format!("KV binding {SESSIONS_KV}: {e}"))?;
     let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
     let store = CloudflareStore::new(sessions, db, config.session.absolute_lifetime);
     let app = App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?;
-    Ok(app.with_http_client(Arc::new(FetchClient)))
+    Ok(app.with_http_client(Arc::new(FetchClient)).with_mailer(Arc::new(WorkerSesMailer::new(ses))))
 }
 
 /// Outbound calls through the Workers runtime's `fetch`.

@@ -1,8 +1,10 @@
 # Starts and stops a local, in-memory DynamoDB API (moto's server; see
-# dynamodb_api_server.py for why moto) for the DynamoDB store tests. Source this file
+# dynamodb_api_server.py for why moto) for the DynamoDB store tests; the same server is the
+# local SES v2 API the Lambda functions and the Worker send mail through. Source this file
 # (bash), then:
 #
-#   start_dynamodb_api   # exports AUTHFN_TEST_DYNAMODB_ENDPOINT, dummy AWS settings
+#   start_dynamodb_api   # exports AUTHFN_TEST_DYNAMODB_ENDPOINT, dummy AWS settings, and the
+#                        # mail settings below, with AUTHFN_TEST_MAIL_IDENTITY verified in SES
 #   ...
 #   stop_dynamodb_api
 #
@@ -12,6 +14,26 @@
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
 _DDB_TESTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# The SES identity the test deployments send from (a domain, as a real one would usually be),
+# and their From address on it.
+export AUTHFN_TEST_MAIL_IDENTITY=mail.authfn.test
+export AUTHFN_TEST_MAIL_FROM=no-reply@mail.authfn.test
+
+# Verifies identity $1 for sending in the local SES (us-east-1, moto's default account), as a
+# deployment's operator does once in the SES console. Before IAM is enforced (template_deploy.py).
+verify_ses_identity() {
+    python3 - "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$1" <<'PY'
+import sys
+
+import boto3
+
+endpoint, identity = sys.argv[1:]
+ses = boto3.client("sesv2", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="local", aws_secret_access_key="local")
+ses.create_email_identity(EmailIdentity=identity)
+PY
+}
 
 start_dynamodb_api() {
     local server="$_DDB_TESTS_DIR/support/dynamodb_api_server.py"
@@ -66,7 +88,50 @@ start_dynamodb_api() {
     # A local server checks no signature, but the SDK insists on signing with something,
     # and with these set it never goes looking for real credentials.
     export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+    verify_ses_identity "$AUTHFN_TEST_MAIL_IDENTITY" || { stop_dynamodb_api; return 1; }
     echo "the DynamoDB API server listening on $AUTHFN_TEST_DYNAMODB_ENDPOINT (pid $DDB_API_PID)" >&2
+}
+
+# Makes an IAM user whose only permission is ses:SendEmail on identity $1 (the statement the
+# README gives a Worker's operator) and prints its access key as the Worker's two SES secrets,
+# AUTHFN_SES_ACCESS_KEY_ID=… and AUTHFN_SES_SECRET_ACCESS_KEY=… lines. Before IAM is enforced.
+ses_sender_key() {
+    python3 - "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$1" <<'PY'
+import json
+import os
+import sys
+
+import boto3
+
+endpoint, identity = sys.argv[1:]
+iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                   aws_access_key_id="local", aws_secret_access_key="local")
+user = f"authfn-worker-{os.getpid()}"
+iam.create_user(UserName=user)
+statement = {"Effect": "Allow", "Action": "ses:SendEmail",
+             "Resource": f"arn:aws:ses:us-east-1:123456789012:identity/{identity}"}
+iam.put_user_policy(UserName=user, PolicyName="SendMail",
+                    PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+key = iam.create_access_key(UserName=user)["AccessKey"]
+print(f"AUTHFN_SES_ACCESS_KEY_ID={key['AccessKeyId']}")
+print(f"AUTHFN_SES_SECRET_ACCESS_KEY={key['SecretAccessKey']}")
+PY
+}
+
+# From now on the server checks every request's signature and IAM permissions (`on`), or
+# nothing (`off`), as template_deploy.py's deploy and undeploy do.
+enforce_iam() {
+    local count
+    case "$1" in on) count=0 ;; off) count=inf ;; *) echo "enforce_iam on|off" >&2; return 1 ;; esac
+    python3 - "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$count" <<'PY'
+import sys
+import urllib.request
+
+endpoint, count = sys.argv[1:]
+request = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=count.encode(), method="POST",
+                                 headers={"Content-Type": "text/plain"})
+urllib.request.urlopen(request, timeout=10).read()
+PY
 }
 
 stop_dynamodb_api() {

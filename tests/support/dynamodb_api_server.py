@@ -1,4 +1,4 @@
-"""A local DynamoDB API for the tests: moto's server, answering one request at a time.
+"""A local DynamoDB API (and SES v2 API) for the tests: moto's server, answering one request at a time.
 
 Why moto and not dynalite: dynalite has no TransactWriteItems, and sign-up's atomic
 "user + email claim + first session" write is a transaction. Why one request at a time:
@@ -11,13 +11,19 @@ checks each request's signature and its permissions against the caller's IAM pol
 itself checks every DynamoDB call as one action on resource "*", which no policy naming the
 table matches; here each call is checked as AWS does: on the table's (or index's) ARN, and a
 TransactWriteItems as the PutItem/UpdateItem/DeleteItem/ConditionCheckItem of each of its items
-(AWS, "Using IAM with DynamoDB transactions"). A refusal is printed as a `denied:` line.
+(AWS, "Using IAM with DynamoDB transactions"). SES v2's SendEmail is checked as AWS does too:
+action ses:SendEmail on the sending identity's ARN (the From address's own identity if it is
+one, else its domain's). A refusal is printed as a `denied:` line.
+
+SES: moto keeps sent messages (GET /moto-api/data.json lists them under ses.Message); this
+server also keeps each message's text and HTML bodies, which moto alone reduces to one.
 
 Usage: python3 dynamodb_api_server.py PORT
 """
 
 import json
 import sys
+from email.utils import parseaddr
 
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -33,7 +39,26 @@ TRANSACT_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteI
 
 
 def permissions(handler):
-    """The (IAM action, resource ARN) pairs AWS checks for this DynamoDB request."""
+    """The (IAM action, resource ARN) pairs AWS checks for this request."""
+    if isinstance(handler, SESV2Response):
+        return ses_permissions(handler)
+    return [(f"dynamodb:{action}", arn) for action, arn in dynamodb_permissions(handler)]
+
+
+def ses_permissions(handler):
+    """SendEmail on the identity it sends from; any other SES v2 call on "*"."""
+    operation = handler._get_action()
+    if operation != "SendEmail":
+        return [(f"ses:{operation}", "*")]
+    address = parseaddr(json.loads(handler.body or "{}").get("FromEmailAddress", ""))[1]
+    identities = ses_backends[handler.current_account][handler.region].email_identities
+    domain = address.rsplit("@", 1)[-1]
+    identity = domain if address not in identities and domain in identities else address
+    return [("ses:SendEmail", f"arn:aws:ses:{handler.region}:{handler.current_account}:identity/{identity}")]
+
+
+def dynamodb_permissions(handler):
+    """The (DynamoDB action, resource ARN) pairs AWS checks for this DynamoDB request."""
     operation = handler._get_action()
     body = json.loads(handler.raw_body or b"{}")
 
@@ -59,18 +84,20 @@ def authorize(self, resource="*"):
         ActionAuthenticatorMixin.request_count += 1
         return
     for action, arn in permissions(self):
+        # IAMRequest prefixes the service named in the request's signature.
         request = IAMRequest(account_id=self.current_account, method=self.method, path=self.raw_path,
-                             data=self.data, body=self.raw_body, headers=self.headers, action=action)
+                             data=self.data, body=self.raw_body, headers=self.headers, action=action.split(":", 1)[1])
         request.check_signature()
         try:
             request.check_action_permitted(arn)
         except Exception:
             user = getattr(request._access_key, "_owner_user_name", self.access_key)
-            print(f"denied: {user} dynamodb:{action} on {arn}", file=sys.stderr, flush=True)
+            print(f"denied: {user} {action} on {arn}", file=sys.stderr, flush=True)
             raise
 
 
 DynamoHandler._authenticate_and_authorize_normal_action = authorize
+SESV2Response._authenticate_and_authorize_normal_action = authorize
 
 moto_send_email = SESV2Response.send_email
 

@@ -2,7 +2,8 @@
 # local DynamoDB API, for the black-box suite. Source this file (bash), then:
 #
 #   start_dynamodb_api   # from dynamodb-api.sh: AUTHFN_TEST_DYNAMODB_ENDPOINT, AWS settings
-#   start_lambda_watch [PORT]   # exports AUTHFN_LAMBDA_BASE_URL, e.g. http://127.0.0.1:PORT
+#   start_lambda_watch [PORT]   # exports AUTHFN_LAMBDA_BASE_URL, e.g. http://127.0.0.1:PORT, and
+#                        # AUTHFN_TEST_SES_URL: the functions' mail lands in that server's SES
 #   ...                  # each function at $AUTHFN_LAMBDA_BASE_URL/lambda-url/<function>/<its path>
 #   stop_lambda_watch
 #
@@ -63,10 +64,13 @@ AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
 AUTHFN_RATE_LIMIT_PER_MINUTE=1000
 AUTHFN_EMAIL_CODE_SIGN_IN=true
 AUTHFN_DYNAMODB_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
+AUTHFN_MAIL_FROM=$AUTHFN_TEST_MAIL_FROM
+AUTHFN_SES_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
 ${AUTHFN_TEST_EXTRA_ENV:-}
 EOF
     python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" deploy --template "$_LAMBDA_ROOT/template.yaml" \
         --settings "$settings" --table "$table" --dynamodb "$AUTHFN_TEST_DYNAMODB_ENDPOINT" \
+        --parameter "MailIdentity=$AUTHFN_TEST_MAIL_IDENTITY" \
         --out "$LAMBDA_WATCH_ENV_DIR/functions" || { stop_lambda_watch; return 1; }
     for name in "${functions[@]}"; do
         if [[ ! -f "$LAMBDA_WATCH_ENV_DIR/functions/$name.env" ]]; then
@@ -125,6 +129,8 @@ EOF
     done
 
     export AUTHFN_LAMBDA_BASE_URL="$base"
+    # Where the black-box suite's Mailbox reads the mail the functions sent.
+    export AUTHFN_TEST_SES_URL="$AUTHFN_TEST_DYNAMODB_ENDPOINT"
     echo "cargo lambda watch serving the functions at $base/lambda-url/<function>/<path> (pid $LAMBDA_WATCH_PID)" >&2
 }
 
@@ -145,5 +151,5 @@ stop_lambda_watch() {
         python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" undeploy --dynamodb "$AUTHFN_TEST_DYNAMODB_ENDPOINT" || true
     fi
     rm -rf "${LAMBDA_WATCH_LOG:-}" "${LAMBDA_WATCH_ENV_DIR:-}"
-    unset LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV_DIR LAMBDA_WATCH_WATCHDOG_PID AUTHFN_LAMBDA_BASE_URL
+    unset LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV_DIR LAMBDA_WATCH_WATCHDOG_PID AUTHFN_LAMBDA_BASE_URL AUTHFN_TEST_SES_URL
 }

@@ -2,7 +2,7 @@
 exactly the IAM policy and the environment its template block gives it, nothing copied by hand.
 
     python3 template_deploy.py deploy --template T --settings FILE --table NAME \
-        --dynamodb URL --out DIR
+        --dynamodb URL --out DIR [--parameter NAME=VALUE ...]
         For each AWS::Serverless::Function: an IAM user with the function's inline policy (table
         and index ARNs resolved) and an access key, made through the local DynamoDB API
         server's own IAM API; DIR/<binary>.env holding the function's environment (Globals
@@ -21,6 +21,8 @@ takes them). Each reaches the functions the way a deployment would carry it:
     parameters' descriptions in template.yaml do);
   - TEST_OVERRIDES go to every function: what only a local test run needs;
   - anything else is an error: a setting the template gives no function.
+--parameter gives a template parameter that no setting carries (MailIdentity: the SES identity
+the functions that send mail may send as).
 """
 
 import argparse
@@ -45,6 +47,7 @@ SECRET_CONTENTS = {
 # Settings a local run adds to every function, and why.
 TEST_OVERRIDES = {
     "AUTHFN_DYNAMODB_ENDPOINT": "the local DynamoDB API instead of AWS's",
+    "AUTHFN_SES_ENDPOINT": "the local SES API (the same server) instead of AWS's",
     "AUTHFN_COOKIE_SECURE": "plain HTTP on loopback",
     "AUTHFN_DEVICE_INTERVAL_SECS": "device-flow tests poll every second, not every five",
     "AUTHFN_ACCESS_TOKEN_JWKS_URL": "under cargo lambda the JWKS has its own URL prefix",
@@ -247,6 +250,9 @@ def deploy(args):
 
     template = load(args.template)
     parameters, secrets, overrides = split_settings(template, read_settings(args.settings))
+    for given in args.parameter:
+        name, _, value = given.partition("=")
+        parameters[name] = value
     stack = Stack(template, parameters, secrets, args.table)
     iam = boto3.client("iam", endpoint_url=args.dynamodb, region_name=REGION,
                        aws_access_key_id="local", aws_secret_access_key="local")
@@ -279,6 +285,7 @@ def main():
     d.add_argument("--table", required=True)
     d.add_argument("--dynamodb", required=True)
     d.add_argument("--out", required=True)
+    d.add_argument("--parameter", action="append", default=[], metavar="NAME=VALUE")
     u = sub.add_parser("undeploy")
     u.add_argument("--dynamodb", required=True)
     args = parser.parse_args()

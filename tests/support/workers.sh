@@ -6,12 +6,18 @@
 #   stop_wrangler_dev
 #
 # Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the Worker's environment.
+# The Worker sends its mail to the local SES API (dynamodb-api.sh's server: the one running, or
+# one started here) and AUTHFN_TEST_SES_URL says where, for the black-box suite's Mailbox. It
+# signs with the key of an IAM user allowed only ses:SendEmail on the test identity, and the
+# server enforces IAM until stop_wrangler_dev, so a bad signature or policy fails the suite.
 #
 # Needs the tools from infra/install-worker-tools.sh (tests/install-tools.sh calls it).
 
 _WORKERS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=process.sh
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
+# shellcheck source=dynamodb-api.sh
+source "$(dirname "${BASH_SOURCE[0]}")/dynamodb-api.sh"
 
 start_wrangler_dev() {
     if [[ -n "${WRANGLER_DEV_PID:-}" ]] && kill -0 "$WRANGLER_DEV_PID" 2>/dev/null; then
@@ -36,9 +42,17 @@ start_wrangler_dev() {
     echo "start_wrangler_dev: building the Worker" >&2
     "$_WORKERS_ROOT/infra/build-worker.sh" >&2 || return 1
 
-    local port=${1:-} key
+    local port=${1:-} key ses_key
     [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
+
+    # The local SES API for the Worker's mail.
+    if [[ -z "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
+        start_dynamodb_api || return 1
+        WRANGLER_DEV_OWNS_SES=1
+        export WRANGLER_DEV_OWNS_SES
+    fi
+    ses_key="$(ses_sender_key "$AUTHFN_TEST_MAIL_IDENTITY")" || return 1
 
     # Local secrets and settings go in an env file (wrangler's local stand-in for
     # `wrangler secret put`), so the session key is not on a command line.
@@ -49,9 +63,17 @@ AUTHFN_COOKIE_SECURE=false
 AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
 AUTHFN_RATE_LIMIT_PER_MINUTE=1000
 AUTHFN_EMAIL_CODE_SIGN_IN=true
+AUTHFN_MAIL_FROM=$AUTHFN_TEST_MAIL_FROM
+AUTHFN_SES_REGION=us-east-1
+AUTHFN_SES_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
+$ses_key
 ${AUTHFN_TEST_EXTRA_ENV:-}
 EOF
     )
+
+    enforce_iam on || return 1
+    WRANGLER_DEV_ENFORCES_IAM=1
+    export WRANGLER_DEV_ENFORCES_IAM
 
     WRANGLER_DEV_LOG="$WRANGLER_DEV_STATE/wrangler-dev.log"
     (cd "$_WORKERS_ROOT" && exec "$wrangler" dev --local --ip 127.0.0.1 --port "$port" \
@@ -89,6 +111,7 @@ EOF
     done
 
     export AUTHFN_WORKERS_BASE_URL="$base"
+    export AUTHFN_TEST_SES_URL="$AUTHFN_TEST_DYNAMODB_ENDPOINT"
     echo "wrangler dev serving the Worker at $base (pid $WRANGLER_DEV_PID)" >&2
 }
 
@@ -102,5 +125,14 @@ stop_wrangler_dev() {
         wait "$WRANGLER_DEV_PID" 2>/dev/null || true
     fi
     if [[ -n "${WRANGLER_DEV_STATE:-}" ]]; then rm -rf "$WRANGLER_DEV_STATE"; fi
-    unset WRANGLER_DEV_PID WRANGLER_DEV_LOG WRANGLER_DEV_ENV WRANGLER_DEV_STATE WRANGLER_DEV_WATCHDOG_PID AUTHFN_WORKERS_BASE_URL
+    if [[ -n "${WRANGLER_DEV_ENFORCES_IAM:-}" && -n "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
+        # Every request the Worker's key was refused, to explain failures above.
+        if [[ -n "${DDB_API_LOG:-}" ]]; then
+            { grep '^denied: ' "$DDB_API_LOG" || true; } | sort | uniq -c >&2
+        fi
+        enforce_iam off || true
+    fi
+    if [[ -n "${WRANGLER_DEV_OWNS_SES:-}" ]]; then stop_dynamodb_api; fi
+    unset WRANGLER_DEV_PID WRANGLER_DEV_LOG WRANGLER_DEV_ENV WRANGLER_DEV_STATE WRANGLER_DEV_WATCHDOG_PID AUTHFN_WORKERS_BASE_URL \
+        AUTHFN_TEST_SES_URL WRANGLER_DEV_OWNS_SES WRANGLER_DEV_ENFORCES_IAM
 }

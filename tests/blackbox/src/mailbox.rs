@@ -94,6 +94,16 @@ impl Mailbox {
             });
             Source::DevServer { url: format!("{}/dev/mailbox", base.trim_end_matches('/')) }
         };
+        Mailbox::reading(source)
+    }
+
+    /// The mailbox of moto's SES at `url` (the server's base URL), whatever the environment
+    /// says: for tests that send through SES themselves.
+    pub fn moto_ses(url: &str) -> Mailbox {
+        Mailbox::reading(Source::MotoSes { url: format!("{}/moto-api/data.json", url.trim_end_matches('/')) })
+    }
+
+    fn reading(source: Source) -> Mailbox {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
         Mailbox { http, source }
     }

@@ -65,11 +65,20 @@ fn every_endpoint_has_exactly_one_function_crate_that_serves_it() {
 struct TemplateFunction {
     binary: Option<String>,
     routes: BTreeSet<(String, String)>,
-    /// IAM actions and resources of its inline policy statements.
+    /// IAM actions and resources of its inline policy statements, all together.
     actions: BTreeSet<String>,
     resources: BTreeSet<String>,
+    /// The same, statement by statement.
+    statements: Vec<Statement>,
     /// Its own `AUTHFN_*` environment variables (besides the Globals every function gets), as written.
     env: BTreeMap<String, String>,
+}
+
+/// One inline policy statement: its actions and resources, as written.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Statement {
+    actions: BTreeSet<String>,
+    resources: BTreeSet<String>,
 }
 
 /// The functions of a SAM template, read line by line: enough for the flow-style resource
@@ -105,13 +114,22 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         if let Some(binary) = field(trimmed, "Binary") {
             function.binary = Some(binary);
         }
-        if let Some(actions) = trimmed.strip_prefix("Action: [").and_then(|l| l.strip_suffix(']')) {
-            function.actions.extend(actions.split(',').map(|a| a.trim().to_owned()));
-        } else if let Some(action) = trimmed.strip_prefix("Action: ") {
-            function.actions.insert(action.to_owned());
+        if trimmed.starts_with("- Effect: ") {
+            function.statements.push(Statement::default());
+        }
+        if let Some(actions) = trimmed.strip_prefix("Action: ") {
+            let actions = actions.strip_prefix('[').and_then(|l| l.strip_suffix(']')).unwrap_or(actions);
+            let actions: Vec<String> = actions.split(',').map(|a| a.trim().to_owned()).collect();
+            function.actions.extend(actions.iter().cloned());
+            if let Some(statement) = function.statements.last_mut() {
+                statement.actions.extend(actions);
+            }
         }
         if let Some(resource) = trimmed.strip_prefix("Resource: ") {
             function.resources.insert(resource.to_owned());
+            if let Some(statement) = function.statements.last_mut() {
+                statement.resources.insert(resource.to_owned());
+            }
         }
         if let Some((name, value)) = trimmed.split_once(": ").filter(|(name, _)| name.starts_with("AUTHFN_")) {
             function.env.insert(name.to_owned(), value.to_owned());
@@ -158,29 +176,67 @@ fn the_sam_template_deploys_every_function_on_its_endpoint() {
     }
 }
 
+/// The one statement that lets a function send mail: SES SendEmail as the configured
+/// identity, nothing else.
+fn mail_statement() -> Statement {
+    Statement {
+        actions: ["ses:SendEmail".to_owned()].into(),
+        resources: ["!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}".to_owned()]
+            .into(),
+    }
+}
+
 #[test]
 fn every_function_gets_only_the_table_access_it_needs() {
     let table = "!GetAtt Table.Arn";
     let index = "!Sub \"${Table.Arn}/index/gsi1\"";
-    let mail_identity = "!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}";
-    for (name, mut function) in template_functions(&read("template.yaml")) {
-        // Sending mail: ses:SendEmail on the sending identity, only where the endpoint mails.
-        let sends_mail = Endpoint::ALL.iter().any(|e| Some(e.function_name()) == function.binary.as_deref() && e.sends_mail());
-        let may_mail = function.actions.remove("ses:SendEmail") & function.resources.remove(mail_identity);
-        assert_eq!(may_mail, sends_mail, "{name}: ses:SendEmail on the mail identity exactly where the endpoint sends mail");
-        for action in &function.actions {
-            assert!(action.starts_with("dynamodb:") && !action.contains('*'), "{name}: {action} is not a single DynamoDB action");
-            assert_ne!(action, "dynamodb:Scan", "{name}: no function may scan the table");
+    for (name, function) in template_functions(&read("template.yaml")) {
+        let mail = mail_statement();
+        for statement in function.statements.iter().filter(|s| **s != mail) {
+            for action in &statement.actions {
+                assert!(action.starts_with("dynamodb:") && !action.contains('*'), "{name}: {action} is not a single DynamoDB action");
+                assert_ne!(action, "dynamodb:Scan", "{name}: no function may scan the table");
+            }
+            for resource in &statement.resources {
+                assert!(resource == table || resource == index, "{name}: {resource} is neither the table nor its index");
+            }
         }
-        for resource in &function.resources {
-            assert!(resource == table || resource == index, "{name}: {resource} is neither the table nor its index");
-        }
-        // Only sign-out-all (a user's sessions) and account-delete (everything naming the user)
-        // list through the index; everyone else reads by key.
+        // Only the functions that end every session of a user (sign-out-all, and a password
+        // reset or change, which delete the ended sessions' records) and account-delete
+        // (everything naming the user) list through the index; everyone else reads by key.
         let queries = function.actions.contains("dynamodb:Query") || function.resources.contains(index);
-        let lists = matches!(function.binary.as_deref(), Some("sign-out-all" | "account-delete"));
+        let lists = matches!(
+            function.binary.as_deref(),
+            Some("sign-out-all" | "password-reset" | "password-change" | "account-delete")
+        );
         assert_eq!(queries, lists, "{name}: index access");
     }
+}
+
+#[test]
+fn exactly_the_functions_that_send_mail_may_send_it_and_only_as_the_mail_identity() {
+    let template = read("template.yaml");
+    let functions = template_functions(&template);
+    let by_binary: BTreeMap<_, _> = functions.values().map(|f| (f.binary.clone().unwrap_or_default(), f)).collect();
+    for endpoint in Endpoint::ALL {
+        let name = endpoint.function_name();
+        let statements = &by_binary[name].statements;
+        let mail = statements.iter().filter(|s| **s == mail_statement()).count();
+        assert_eq!(mail, usize::from(endpoint.sends_mail()), "{name}: the ses:SendEmail statement, exactly when it sends mail");
+        let other_ses = statements.iter().any(|s| *s != mail_statement() && s.actions.iter().any(|a| a.starts_with("ses:")));
+        assert!(!other_ses, "{name}: SES access beyond SendEmail as the mail identity");
+    }
+    // Every function that sends mail reads its From address from the stack's parameter.
+    assert!(template.contains("        AUTHFN_MAIL_FROM: !Ref MailFrom\n"), "Globals give AUTHFN_MAIL_FROM from MailFrom");
+}
+
+#[test]
+fn the_template_reader_keeps_each_statement_apart() {
+    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n    Properties:\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem]\n              Resource: !GetAtt Table.Arn\n        - Statement:\n            - Effect: Allow\n              Action: ses:SendEmail\n              Resource: !Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}\n";
+    let functions = template_functions(template);
+    assert_eq!(functions["F"].statements.len(), 2);
+    assert_eq!(functions["F"].statements[1], mail_statement());
+    assert_eq!(functions["F"].statements[0].actions, ["dynamodb:GetItem".to_owned()].into());
 }
 
 #[test]
@@ -281,7 +337,14 @@ fn wrangler_toml_keeps_secrets_out_of_vars() {
     let wrangler: toml::Table = read("wrangler.toml").parse().expect("wrangler.toml is TOML");
     let vars = wrangler.get("vars").and_then(|v| v.as_table()).cloned().unwrap_or_default();
     for name in vars.keys() {
-        let secret = matches!(name.as_str(), "AUTHFN_SESSION_KEYS" | "AUTHFN_JWT_KEYS" | "AUTHFN_JWT_RSA_KEY") || name.ends_with("_SECRET");
+        let secret = matches!(
+            name.as_str(),
+            "AUTHFN_SESSION_KEYS"
+                | "AUTHFN_JWT_KEYS"
+                | "AUTHFN_JWT_RSA_KEY"
+                | "AUTHFN_SES_ACCESS_KEY_ID"
+                | "AUTHFN_SES_SECRET_ACCESS_KEY"
+        ) || name.ends_with("_SECRET");
         assert!(!secret, "{name} belongs in `wrangler secret put`, not [vars]");
     }
     assert_eq!(wrangler["main"].as_str(), Some("worker/build/index.js"));

@@ -16,8 +16,9 @@ use super::DynamoStore;
 ///
 /// AWS's own endpoints present certificates from Amazon Trust Services, so for them only its
 /// roots are trusted, which also narrows who could mint a certificate we accept. A custom
-/// endpoint (a local DynamoDB API, a proxy) gets the whole Mozilla set.
-fn https_client(custom_endpoint: bool) -> aws_sdk_dynamodb::config::SharedHttpClient {
+/// endpoint (a local DynamoDB API, a proxy) gets the whole Mozilla set. SES (`crate::ses`) uses
+/// the same client.
+pub(crate) fn https_client(custom_endpoint: bool) -> aws_sdk_dynamodb::config::SharedHttpClient {
     use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
     use base64::Engine as _;
 

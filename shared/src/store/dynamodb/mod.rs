@@ -42,7 +42,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use super::*;
 use crate::error::context;
 
-mod connection;
+pub(crate) mod connection;
 mod items;
 mod requests;
 mod schema;

@@ -1,0 +1,110 @@
+//! [`SesMailer`]: SES v2 through the AWS SDK, for Lambda functions and the dev server.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+
+use super::MailFrom;
+use crate::error::context;
+use crate::mail::{Mail, MailError, Mailer};
+
+/// Sends each mail with SES v2 `SendEmail` from one verified identity.
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: Client,
+    from: MailFrom,
+}
+
+impl SesMailer {
+    /// Connects inside a Lambda function, with the role's credentials and region from the
+    /// environment as the DynamoDB store does, optionally to another SES API (`endpoint_url`).
+    pub async fn connect_in_lambda(from: MailFrom, endpoint_url: Option<String>) -> SesMailer {
+        use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
+            loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+        }
+        if std::env::var_os("AWS_REGION").is_some() {
+            loader = loader.region(EnvironmentVariableRegionProvider::new());
+        }
+        Self::connect_with(loader, from, endpoint_url).await
+    }
+
+    /// Connects from a loader the caller has started to configure (credentials, region).
+    pub async fn connect_with(loader: aws_config::ConfigLoader, from: MailFrom, endpoint_url: Option<String>) -> SesMailer {
+        // A flow waits for the mail before it answers: during an SES outage it should answer
+        // 503 within seconds. A second attempt only after a failure that SES did not accept,
+        // as far as the SDK can tell; a duplicate mail is better than none.
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_secs(3))
+            .operation_timeout(Duration::from_secs(6))
+            .build();
+        let mut loader = loader
+            .http_client(crate::store::dynamodb::connection::https_client(endpoint_url.is_some()))
+            .timeout_config(timeouts)
+            .retry_config(RetryConfig::standard().with_max_attempts(2));
+        if let Some(url) = endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        SesMailer::from_client(Client::new(&loader.load().await), from)
+    }
+
+    /// A mailer over a client the caller built.
+    pub fn from_client(client: Client, from: MailFrom) -> SesMailer {
+        SesMailer { client, from }
+    }
+}
+
+#[async_trait::async_trait]
+impl Mailer for SesMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        let content = simple_content(mail)
+            .map_err(|e| MailError::Unavailable(context("SES SendEmail request could not be built", e)))?;
+        self.client
+            .send_email()
+            .from_email_address(self.from.as_str())
+            .destination(Destination::builder().to_addresses(mail.to.as_str()).build())
+            .content(content)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+fn simple_content(mail: &Mail) -> Result<EmailContent, aws_sdk_sesv2::error::BuildError> {
+    let utf8 = |data: &str| Content::builder().data(data).charset("UTF-8").build();
+    let body = Body::builder().text(utf8(&mail.text)?).html(utf8(&mail.html)?).build();
+    let message = Message::builder().subject(utf8(&mail.subject)?).body(body).build();
+    Ok(EmailContent::builder().simple(message).build())
+}
+
+/// Describes a failed send for the log: the kind of failure, with the SDK's error as the cause
+/// for connection, timeout and configuration problems. A refusal gives only SES's error code:
+/// its message can quote the sender or the recipient.
+fn unavailable<E>(err: SdkError<E>) -> MailError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let what = match &err {
+        SdkError::TimeoutError(_) => "timed out",
+        SdkError::DispatchFailure(f) if f.is_timeout() => "timed out connecting",
+        SdkError::DispatchFailure(f) if f.is_io() => "could not connect",
+        SdkError::DispatchFailure(_) => "request not sent",
+        SdkError::ResponseError(_) => return MailError::Unavailable("SES SendEmail: unreadable response".into()),
+        SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("without a code");
+            return MailError::Unavailable(format!("SES SendEmail: refused, error {code}").into());
+        }
+        // Missing region or credentials: configuration, which the operator needs to see.
+        SdkError::ConstructionFailure(_) => "request not built",
+        _ => "failed",
+    };
+    MailError::Unavailable(context(format!("SES SendEmail: {what}"), err))
+}
