@@ -151,6 +151,21 @@ async function signInAtTheProvider(page, login) {
     await page.waitForURL((url) => url.href.startsWith(spa));
 }
 
+/** FAKE: an answer of the API's shape (JSON, CORS for the SPA), for a route the test
+ * intercepts because no local server gives it on demand. */
+function apiAnswer(status, json, headers = {}) {
+    return {
+        status,
+        headers: {
+            "content-type": "application/json",
+            "access-control-allow-origin": new URL(spa).origin,
+            "access-control-allow-credentials": "true",
+            ...headers,
+        },
+        body: JSON.stringify(json),
+    };
+}
+
 /** What the API says of the session in `context`, asked from the SPA's own origin. */
 async function apiSession(page) {
     return page.evaluate(async (url) => (await fetch(`${url}/auth/session`, { credentials: "include" })).status, api);
@@ -575,17 +590,9 @@ try {
 
         // FAKE: a mail-provider outage, which no local server here can cause on demand (the
         // Rust suites cause the real one): the API's 503 answer, as the browser would get it.
-        await page.route(`${api}/auth/password/forgot`, (route) => route.fulfill({
-            status: 503,
-            headers: {
-                "content-type": "application/json",
-                "access-control-allow-origin": new URL(spa).origin,
-                "access-control-allow-credentials": "true",
-                "access-control-expose-headers": "retry-after",
-                "retry-after": "30",
-            },
-            body: JSON.stringify({ error: "mail_unavailable", message: "mail could not be sent; nothing was changed, retry shortly" }),
-        }));
+        await page.route(`${api}/auth/password/forgot`, (route) => route.fulfill(apiAnswer(503,
+            { error: "mail_unavailable", message: "mail could not be sent; nothing was changed, retry shortly" },
+            { "access-control-expose-headers": "retry-after", "retry-after": "30" })));
         await page.click("#reset-password a[href=\"#/forgot-password\"]");
         await page.fill("#forgot input[name=email]", email);
         await page.click("[data-testid=forgot-submit]");
@@ -600,15 +607,8 @@ try {
         await signedInAs(page, email);
         await page.click("#sign-out");
         await signedOut(page);
-        await page.route(`${api}/auth/email-code/request`, (route) => route.fulfill({
-            status: 404,
-            headers: {
-                "content-type": "application/json",
-                "access-control-allow-origin": new URL(spa).origin,
-                "access-control-allow-credentials": "true",
-            },
-            body: JSON.stringify({ error: "not_found", message: "no such endpoint" }),
-        }));
+        await page.route(`${api}/auth/email-code/request`, (route) => route.fulfill(apiAnswer(404,
+            { error: "not_found", message: "no such endpoint" })));
         await page.click("[data-testid=email-code-link]");
         await page.fill("#email-code-request input[name=email]", email);
         await page.click("[data-testid=email-code-request-submit]");

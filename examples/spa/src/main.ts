@@ -1,4 +1,4 @@
-import { AuthClient, AuthError, type SignedIn } from "./auth";
+import { AuthClient, AuthError, type MailedLinkPurpose, type SignedIn } from "./auth";
 
 // Build-time settings (Vite reads VITE_* from the environment or a .env file).
 const auth = new AuthClient({ baseUrl: import.meta.env.VITE_AUTHFN_URL ?? "http://localhost:3000" });
@@ -243,6 +243,15 @@ async function render(): Promise<void> {
   }
 }
 
+/** The token of the mailed link this page was opened with, unless it was sent already: a
+ * repeated render must not spend it twice. Marked as sent. */
+function unspentMailedToken(purpose: MailedLinkPurpose): string | null {
+  const token = auth.takeMailedToken(purpose);
+  if (token === null || spentTokens.has(token)) return null;
+  spentTokens.add(token);
+  return token;
+}
+
 /** For pages only a signed-in user may use: the session, or `null` after going home to say `why`. */
 async function requireSignIn(why: string): Promise<SignedIn | null> {
   const signedIn = await auth.currentSession().catch(() => null);
@@ -258,12 +267,11 @@ async function requireSignIn(why: string): Promise<SignedIn | null> {
  * The link works signed out too (opened on another device). */
 async function confirmEmailChangeFromLink(): Promise<void> {
   const progress = el("verify-email-change-progress");
-  const token = auth.takeMailedToken("verify-email-change");
-  if (token === null || spentTokens.has(token)) {
+  const token = unspentMailedToken("verify-email-change");
+  if (token === null) {
     if (progress.textContent === "") progress.textContent = "Open the link from the mail sent to your new address.";
     return;
   }
-  spentTokens.add(token);
   status.textContent = "Confirming your new email address…";
   progress.textContent = "Confirming your new email address…";
   try {
@@ -298,9 +306,8 @@ function showCodeForms(): void {
 
 /** `#/email-code?token=…`: the token leaves the address bar first, then is sent once. */
 async function signInWithCodeFromLink(): Promise<void> {
-  const token = auth.takeMailedToken("email-code");
-  if (token === null || spentTokens.has(token)) return;
-  spentTokens.add(token);
+  const token = unspentMailedToken("email-code");
+  if (token === null) return;
   const progress = el("email-code-progress");
   progress.textContent = "Signing you in…";
   try {
@@ -343,12 +350,11 @@ async function requestCode(email: string): Promise<void> {
 /** `#/verify-email?token=…`: the token leaves the address bar first, then is sent once. */
 async function verifyFromLink(): Promise<void> {
   const progress = el("verify-email-progress");
-  const token = auth.takeMailedToken("verify-email");
-  if (token === null || spentTokens.has(token)) {
+  const token = unspentMailedToken("verify-email");
+  if (token === null) {
     if (progress.textContent === "") progress.textContent = "Open the link from the mail, or enter its code.";
     return;
   }
-  spentTokens.add(token);
   status.textContent = "Confirming your email address…";
   progress.textContent = "Confirming your email address…";
   try {
@@ -511,6 +517,7 @@ el("change-email-restart").addEventListener("click", () => {
 onForm("delete-account-form", async (field) => {
   const password = field("password");
   await auth.deleteAccount(password === "" ? undefined : password);
+  pendingNewEmail = null;
   go("", { note: "Your account is deleted. You are signed out everywhere." });
 }, {
   invalid_credentials: "Your password is not right. Your account was not deleted.",
@@ -541,6 +548,8 @@ for (const [id, action] of [
   button.addEventListener("click", () =>
     void busy(button, async () => {
       await action();
+      // A change of address asked for by this user is not the next user's business.
+      pendingNewEmail = null;
       say(null);
       tell(null);
       show(null);
