@@ -3,7 +3,9 @@
 #   - every authfn endpoint on http://localhost:3000 (the dev server, in-memory store);
 #   - the example SPA (examples/spa) on http://localhost:5173: sign-up (its mail's link or code
 #     proves the address; mail is printed here and listed at /dev/mailbox), sign-in, sign-out,
-#     password reset and change, "Sign in with Local IdP", the device-approval link;
+#     password reset and change, email change, account deletion, sign-in with a mailed code
+#     (AUTHFN_EMAIL_CODE_SIGN_IN=true here; off by default), "Sign in with Local IdP", the
+#     device-approval link;
 #   - a local OpenID provider (oidc-provider, the one the tests use) behind "Local IdP": any
 #     login name signs in, as <name>@example.test.
 # Ctrl-C stops all three. Ports: AUTHFN_DEV_PORT, AUTHFN_SPA_PORT. Keys are fresh each run, so
@@ -42,7 +44,8 @@ $(oauth_env "$(new_resource_server_secret)")
 AUTHFN_TRUSTED_ORIGINS=$spa,$api,http://127.0.0.1:$api_port
 AUTHFN_RETURN_TO=$spa/
 AUTHFN_SIGN_IN_URL=$spa/
-AUTHFN_APP_URL=$spa/"
+AUTHFN_APP_URL=$spa/
+AUTHFN_EMAIL_CODE_SIGN_IN=true"
 mapfile -t settings <<<"$settings"
 env "${settings[@]}" target/debug/authfn-dev --addr "127.0.0.1:$api_port" </dev/null &
 server_pid=$!

@@ -83,18 +83,26 @@ async function sentMail() {
 
 /** Runs `action`, then waits for the mail it made `to` receive, and returns it. */
 async function mailFrom(to, action) {
-    const mailsTo = async () => (await sentMail()).filter((m) => m.to.toLowerCase() === to.toLowerCase());
-    const before = (await mailsTo()).length;
-    await action();
-    for (let waited = 0; waited < 15_000; waited += 200) {
-        const mails = await mailsTo();
-        if (mails.length > before) return mails[0];
-        await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`no mail arrived for ${to}`);
+    return (await mailsFrom([to], action))[0];
 }
 
-/** The mailed link to the SPA page `purpose` (`verify-email`, `reset-password`), or null. */
+/** Runs `action`, then waits for the mail it made each of `addresses` receive, and returns
+ * them in the same order. */
+async function mailsFrom(addresses, action) {
+    const mailsTo = (all, to) => all.filter((m) => m.to.toLowerCase() === to.toLowerCase());
+    const all = await sentMail();
+    const before = addresses.map((to) => mailsTo(all, to).length);
+    await action();
+    for (let waited = 0; waited < 15_000; waited += 200) {
+        const now = await sentMail();
+        if (addresses.every((to, i) => mailsTo(now, to).length > before[i])) return addresses.map((to) => mailsTo(now, to)[0]);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    throw new Error(`no mail arrived for one of ${addresses.join(", ")}`);
+}
+
+/** The mailed link to the SPA page `purpose` (`verify-email`, `reset-password`,
+ * `verify-email-change`, `email-code`), or null. */
 function mailedLink(mail, purpose) {
     const pattern = new RegExp(`${escaped(spa)}/?#/${purpose}\\?token=[A-Za-z0-9_-]{43}`);
     return pattern.exec(mail.text)?.[0] ?? null;
@@ -141,6 +149,21 @@ async function signInAtTheProvider(page, login) {
         consent.waitFor().then(() => consent.click()),
     ]);
     await page.waitForURL((url) => url.href.startsWith(spa));
+}
+
+/** FAKE: an answer of the API's shape (JSON, CORS for the SPA), for a route the test
+ * intercepts because no local server gives it on demand. */
+function apiAnswer(status, json, headers = {}) {
+    return {
+        status,
+        headers: {
+            "content-type": "application/json",
+            "access-control-allow-origin": new URL(spa).origin,
+            "access-control-allow-credentials": "true",
+            ...headers,
+        },
+        body: JSON.stringify(json),
+    };
 }
 
 /** What the API says of the session in `context`, asked from the SPA's own origin. */
@@ -375,6 +398,138 @@ try {
         await signIn(phone, email, "the third passphrase");
         await signedInAs(phone, email);
         check("changed-password-signs-in", true);
+
+        // Move the account to another address, with the password: the current address gets a
+        // notice naming the new one, the new address a link and a code; the link moves it.
+        const current = "the third passphrase";
+        const moved = newEmail("moved");
+        await page.click("[data-testid=change-email-link]");
+        await page.fill("[data-testid=new-email]", moved);
+        await page.fill("[data-testid=change-email-password]", "not my password");
+        await page.click("[data-testid=change-email-submit]");
+        const refusedChange = await message(page, "password");
+        check("change-email-needs-the-password", refusedChange === "Your password is not right. Your address has not changed.", refusedChange);
+        await page.fill("[data-testid=change-email-password]", current);
+        const [toNew, toOld] = await mailsFrom([moved, email], () => page.click("[data-testid=change-email-submit]"));
+        await page.locator("[data-testid=change-email-code-input]").waitFor();
+        check("change-email-asks-to-check-the-new-address", (await page.locator("#change-email-address").textContent()) === moved &&
+            (await page.locator("#notice").textContent()).startsWith("Check the new address"));
+        const changeLink = mailedLink(toNew, "verify-email-change");
+        check("change-email-mails-the-new-address-a-link-and-a-code", changeLink !== null && mailedCode(toNew) !== null, toNew.text);
+        check("change-email-tells-the-old-address-without-a-secret",
+            toOld.text.includes(moved) && mailedCode(toOld) === null && !/token=/.test(toOld.text), toOld.text);
+        const changeToken = new URL(changeLink).hash.split("token=")[1];
+        // Opened from the mail client: a new tab.
+        const mailTab = await context.newPage();
+        await mailTab.goto(changeLink);
+        await signedInAs(mailTab, moved);
+        check("change-email-link-moves-the-account", (await mailTab.locator("#notice").textContent()) === `Your email address is now ${moved}.`,
+            await mailTab.locator("#notice").textContent());
+        const changePosts = sent.filter((r) => r.url === `${api}/auth/email/verify` && r.body.includes(changeToken));
+        check("change-email-token-sent-once-in-a-post-body-only", !mailTab.url().includes(changeToken) && changePosts.length === 1 &&
+            leaked(changeToken).length === 0, JSON.stringify({ url: mailTab.url(), posts: changePosts.length, leaked: leaked(changeToken) }));
+        await mailTab.close();
+
+        await page.goto(spa);
+        await signedInAs(page, moved);
+        await page.click("#sign-out");
+        await signedOut(page);
+        await submit(page, "sign-in", email, current);
+        check("old-address-no-longer-signs-in", (await message(page, "Wrong email or password.")) === "Wrong email or password.");
+        await submit(page, "sign-in", moved, current);
+        await signedInAs(page, moved);
+        check("new-address-signs-in", true);
+
+        // Again, confirmed with the code typed where the change was asked for.
+        const movedAgain = newEmail("moved-again");
+        await page.click("[data-testid=change-email-link]");
+        await page.fill("[data-testid=new-email]", movedAgain);
+        await page.fill("[data-testid=change-email-password]", current);
+        const changeByCode = await mailFrom(movedAgain, () => page.click("[data-testid=change-email-submit]"));
+        await page.fill("[data-testid=change-email-code-input]", mailedCode(changeByCode));
+        await page.click("[data-testid=change-email-code-submit]");
+        await signedInAs(page, movedAgain);
+        check("change-email-code-moves-the-account", (await page.locator("#notice").textContent()) === `Your email address is now ${movedAgain}.`);
+        const me = movedAgain;
+
+        // Sign in without the password: the code from the mail, then the link from another.
+        await page.click("#sign-out");
+        await signedOut(page);
+        await page.click("[data-testid=email-code-link]");
+        await page.fill("#email-code-request input[name=email]", me);
+        const codeMail = await mailFrom(me, () => page.click("[data-testid=email-code-request-submit]"));
+        await page.locator("[data-testid=email-code-input]").waitFor();
+        const signInCode = mailedCode(codeMail);
+        check("sign-in-code-mail-has-a-link-and-a-code", signInCode !== null && mailedLink(codeMail, "email-code") !== null &&
+            (await page.locator("#email-code-sign-in input[name=email]").inputValue()) === me, codeMail.text);
+        await page.fill("[data-testid=email-code-input]", String((Number(signInCode) + 1) % 1_000_000).padStart(6, "0"));
+        await page.click("[data-testid=email-code-submit]");
+        const wrongSignInCode = await message(page, "code");
+        check("wrong-sign-in-code-refused", wrongSignInCode.startsWith("That code is wrong or has expired."), wrongSignInCode);
+        await page.fill("[data-testid=email-code-input]", signInCode);
+        await page.click("[data-testid=email-code-submit]");
+        await signedInAs(page, me);
+        check("emailed-code-signs-in", (await page.locator("#notice").textContent()) === "You are signed in with the code from your mail.");
+
+        await page.click("#sign-out");
+        await signedOut(page);
+        await page.click("[data-testid=email-code-link]");
+        await page.fill("#email-code-request input[name=email]", me);
+        const linkMail = await mailFrom(me, () => page.click("[data-testid=email-code-request-submit]"));
+        const codeLink = mailedLink(linkMail, "email-code");
+        const codeToken = new URL(codeLink).hash.split("token=")[1];
+        await page.goto(codeLink);
+        await signedInAs(page, me);
+        const codePosts = sent.filter((r) => r.url === `${api}/auth/email-code/sign-in` && r.body.includes(codeToken));
+        check("emailed-link-signs-in", (await page.locator("#notice").textContent()) === "You are signed in with the link from your mail." &&
+            !page.url().includes(codeToken) && codePosts.length === 1 && leaked(codeToken).length === 0,
+            JSON.stringify({ url: page.url(), posts: codePosts.length }));
+
+        // Delete the account: the password and a ticked box are asked for; afterwards no
+        // session works, the address signs in as an unknown one does, and may sign up again.
+        // The phone, signed in before both moves, stays signed in, as the new address.
+        await phone.reload();
+        await signedInAs(phone, me);
+        check("other-device-shows-the-new-address", true);
+        const doomed = (await context.cookies(api)).find((c) => c.name.includes("authfn_session"));
+        const deletes = () => sent.filter((r) => r.url === `${api}/auth/account/delete`).length;
+        await page.click("[data-testid=delete-account-link]");
+        await page.fill("[data-testid=delete-password]", "not my password");
+        await page.check("[data-testid=delete-confirm]");
+        await page.click("[data-testid=delete-submit]");
+        const refusedDelete = await message(page, "password");
+        check("delete-account-needs-the-password", refusedDelete === "Your password is not right. Your account was not deleted." &&
+            (await apiSession(page)) === 200, refusedDelete);
+        await page.uncheck("[data-testid=delete-confirm]");
+        await page.fill("[data-testid=delete-password]", current);
+        const tries = deletes();
+        await page.click("[data-testid=delete-submit]");
+        await page.waitForTimeout(500);
+        check("delete-account-needs-the-box-ticked", deletes() === tries &&
+            (await page.locator("[data-testid=delete-confirm]").evaluate((box) => !box.validity.valid)) && (await apiSession(page)) === 200);
+        await page.check("[data-testid=delete-confirm]");
+        await page.click("[data-testid=delete-submit]");
+        await signedOut(page);
+        check("delete-account-signs-out", (await page.locator("#notice").textContent()) === "Your account is deleted. You are signed out everywhere." &&
+            (await apiSession(page)) === 401 && new URL(page.url()).hash === "#/");
+        await context.addCookies([doomed]);
+        check("deleted-account-session-refused", (await apiSession(page)) === 401);
+        await phone.reload();
+        await signedOut(phone);
+        check("delete-account-ends-the-other-device", (await apiSession(phone)) === 401);
+
+        const gone = await signInAnswer(page, me, current);
+        const goneText = await message(page, "Wrong email or password.");
+        const unknown = await signInAnswer(page, newEmail("never"), current);
+        check("deleted-account-signs-in-like-an-unknown-address", goneText === "Wrong email or password." &&
+            gone.status() === unknown.status() && (await gone.text()) === (await unknown.text()), `${gone.status()} ${unknown.status()}`);
+
+        const again = await askToSignUp(page, me, "a new account's passphrase");
+        const againLink = mailedLink(again, "verify-email");
+        check("deleted-address-can-sign-up-again", againLink !== null, again.text);
+        await page.goto(againLink);
+        await signedInAs(page, me);
+        check("deleted-address-signs-up-again", (await page.locator("#notice").textContent()) === "Your email address is confirmed. Welcome!");
         await phone.context().close();
         await context.close();
     }
@@ -435,17 +590,9 @@ try {
 
         // FAKE: a mail-provider outage, which no local server here can cause on demand (the
         // Rust suites cause the real one): the API's 503 answer, as the browser would get it.
-        await page.route(`${api}/auth/password/forgot`, (route) => route.fulfill({
-            status: 503,
-            headers: {
-                "content-type": "application/json",
-                "access-control-allow-origin": new URL(spa).origin,
-                "access-control-allow-credentials": "true",
-                "access-control-expose-headers": "retry-after",
-                "retry-after": "30",
-            },
-            body: JSON.stringify({ error: "mail_unavailable", message: "mail could not be sent; nothing was changed, retry shortly" }),
-        }));
+        await page.route(`${api}/auth/password/forgot`, (route) => route.fulfill(apiAnswer(503,
+            { error: "mail_unavailable", message: "mail could not be sent; nothing was changed, retry shortly" },
+            { "access-control-expose-headers": "retry-after", "retry-after": "30" })));
         await page.click("#reset-password a[href=\"#/forgot-password\"]");
         await page.fill("#forgot input[name=email]", email);
         await page.click("[data-testid=forgot-submit]");
@@ -453,6 +600,25 @@ try {
         check("mail-outage-message", outage === "The mail could not be sent just now. Nothing was changed; please try again in a minute." &&
             page.url().endsWith("#/forgot-password"), `${outage} at ${page.url()}`);
         await page.unroute(`${api}/auth/password/forgot`);
+
+        // FAKE: a deployment without sign-in by mailed code (its default; the servers here
+        // turn it on): the API's 404 for it, as the browser would get it. The entry then hides.
+        await page.goto(spa);
+        await signedInAs(page, email);
+        await page.click("#sign-out");
+        await signedOut(page);
+        await page.route(`${api}/auth/email-code/request`, (route) => route.fulfill(apiAnswer(404,
+            { error: "not_found", message: "no such endpoint" })));
+        await page.click("[data-testid=email-code-link]");
+        await page.fill("#email-code-request input[name=email]", email);
+        await page.click("[data-testid=email-code-request-submit]");
+        const off = await message(page, "not offered");
+        await page.locator("#email-code-request").waitFor({ state: "hidden" });
+        await page.click("#email-code a[href=\"#/\"]");
+        await signedOut(page);
+        check("code-sign-in-off-hides-its-entry", off === "Signing in with a code by mail is not offered here. Sign in with your password." &&
+            !(await page.locator("[data-testid=email-code-link]").isVisible()), off);
+        await page.unroute(`${api}/auth/email-code/request`);
         await context.close();
     }
 

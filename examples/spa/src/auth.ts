@@ -46,8 +46,18 @@ export type EmailProof = { token: string } | { email: string; code: string };
 /** A password reset: the mailed link's token, or the address with its 6-digit code. */
 export type PasswordReset = { token: string; password: string } | { email: string; code: string; password: string };
 
-/** Which page a mailed link opens: `#/verify-email?token=…` or `#/reset-password?token=…`. */
-export type MailedLinkPurpose = "verify-email" | "reset-password";
+/** Proof of a new address for the signed-in account: the mailed link's token, or (in the browser
+ * that asked for the change, signed in) the 6-digit code. */
+export type EmailChangeProof = { token: string } | { code: string };
+
+/** A sign-in without a password: the mailed link's token, or the address with its 6-digit code. */
+export type SignInCode = { token: string } | { email: string; code: string };
+
+/**
+ * Which page a mailed link opens: `#/verify-email?token=…` (sign-up), `#/reset-password?token=…`,
+ * `#/verify-email-change?token=…` (a new address) or `#/email-code?token=…` (sign-in by mail).
+ */
+export type MailedLinkPurpose = "verify-email" | "reset-password" | "verify-email-change" | "email-code";
 
 /** The error codes a browser can meet, plus two of the client's own for transport trouble. */
 export type AuthErrorCode =
@@ -63,6 +73,11 @@ export type AuthErrorCode =
   | "unauthenticated"
   | "csrf_rejected"
   | "store_unavailable"
+  // Deleting the account or changing its address without the password (or, for an account
+  // without one, a sign-in in the last five minutes):
+  | "reauthentication_required"
+  // Sign-in by mailed code while the API has it off (AUTHFN_EMAIL_CODE_SIGN_IN):
+  | "not_found"
   // Federated sign-in, reported back through `?authfn_error=` (see takeFederationError):
   | "idp_error"
   | "invalid_state"
@@ -192,8 +207,56 @@ export class AuthClient {
   }
 
   /**
-   * The token of a mailed link this page was opened with (`#/verify-email?token=…` or
-   * `#/reset-password?token=…`), or `null`. It is removed from the address bar at once, so it
+   * Asks to move the signed-in account to `newEmail`. The API mails the new address a link and
+   * a code (see {@link confirmEmailChange}) and tells the current address; nothing changes until
+   * the new address is proven. It answers the same whether or not `newEmail` has an account (that
+   * address then gets a notice instead). `password` is required when the account has one; without
+   * it, `reauthentication_required`.
+   */
+  async changeEmail(newEmail: string, password?: string): Promise<void> {
+    const body = password === undefined ? { new_email: newEmail } : { new_email: newEmail, password };
+    await this.expect(await this.send("POST", "/auth/email/change", body), 202);
+  }
+
+  /**
+   * Proves the new address with the mailed link's token (works signed out, on any device) or the
+   * code (needs this account's session), and answers with the account's address, now the new
+   * one. Fails with `invalid_token` / `invalid_code`, or `email_taken` if the address got an
+   * account since the mail left. Sessions stay as they are.
+   */
+  async confirmEmailChange(proof: EmailChangeProof): Promise<string> {
+    const body = await this.expect<{ email: string }>(await this.send("POST", "/auth/email/verify", proof), 200);
+    return body.email;
+  }
+
+  /**
+   * Deletes the signed-in account, for good: its sessions on every device end, and the address
+   * is free to sign up again. `password` is required when the account has one; an account that
+   * only signs in with an identity provider sends none and must have signed in within five
+   * minutes, else `reauthentication_required`.
+   */
+  async deleteAccount(password?: string): Promise<void> {
+    const body = password === undefined ? {} : { password };
+    await this.expect(await this.send("POST", "/auth/account/delete", body), 200);
+    this.announce("signed-out");
+  }
+
+  /**
+   * Mails a sign-in link and code to the account with this address, if any. Answers alike for
+   * every address. Fails with `not_found` when the API does not offer sign-in by mail.
+   */
+  async requestSignInCode(email: string): Promise<void> {
+    await this.expect(await this.send("POST", "/auth/email-code/request", { email }), 202);
+  }
+
+  /** Signs in with the mailed link's token or the address and its code, without a password. */
+  async signInWithCode(proof: SignInCode): Promise<SignedIn> {
+    await this.expect(await this.send("POST", "/auth/email-code/sign-in", proof), 200);
+    return this.afterSignIn();
+  }
+
+  /**
+   * The token of a mailed link this page was opened with (`#/<purpose>?token=…`), or `null`. It is removed from the address bar at once, so it
    * stays out of the history, bookmarks and screenshots; keep it in memory until it is used.
    */
   takeMailedToken(purpose: MailedLinkPurpose): string | null {

@@ -1,4 +1,4 @@
-import { AuthClient, AuthError, type SignedIn } from "./auth";
+import { AuthClient, AuthError, type MailedLinkPurpose, type SignedIn } from "./auth";
 
 // Build-time settings (Vite reads VITE_* from the environment or a .env file).
 const auth = new AuthClient({ baseUrl: import.meta.env.VITE_AUTHFN_URL ?? "http://localhost:3000" });
@@ -71,8 +71,13 @@ function describe(error: unknown, wording: Wording = {}): string {
       return "This link has expired, was replaced by a newer mail, or was already used. Ask for a new mail.";
     case "invalid_code":
       return "That code is wrong or has expired. Check the newest mail, or ask for a new one.";
+    case "reauthentication_required":
+      return "Enter your password to do this. If you sign in only with an identity provider, sign in again first.";
+    case "not_found":
+      return "This service does not offer that.";
     case "invalid_request":
       if (error.message.startsWith("code:")) return "The code is the six digits in the mail.";
+      if (error.message.startsWith("new_email: ")) return `That address cannot be used: ${error.message.slice(11)}.`;
       return passwordRule(error.message) ?? error.message;
     case "idp_error":
       return "Signing in with the identity provider was cancelled or refused.";
@@ -121,8 +126,28 @@ async function refresh(): Promise<void> {
 // --- Pages: hash routes (`#/forgot-password`, `#/reset-password?token=…`), so a mailed link
 // opens this app without the token ever reaching a server. Each page is a `data-view` section.
 
-type View = "" | "check-email" | "verify-email" | "forgot-password" | "reset-password" | "change-password";
-const views = new Set<string>(["check-email", "verify-email", "forgot-password", "reset-password", "change-password"]);
+type View =
+  | ""
+  | "check-email"
+  | "verify-email"
+  | "forgot-password"
+  | "reset-password"
+  | "change-password"
+  | "change-email"
+  | "verify-email-change"
+  | "delete-account"
+  | "email-code";
+const views = new Set<string>([
+  "check-email",
+  "verify-email",
+  "forgot-password",
+  "reset-password",
+  "change-password",
+  "change-email",
+  "verify-email-change",
+  "delete-account",
+  "email-code",
+]);
 
 function currentView(): View {
   const path = location.hash.replace(/^#\/?/, "").split("?", 1)[0];
@@ -146,6 +171,12 @@ let lastEmail = "";
 let resetToken: string | null = null;
 /** Verification tokens already sent, so a repeated render never spends one twice. */
 const spentTokens = new Set<string>();
+/** The new address an email change waits to have proven, while its code form is shown. */
+let pendingNewEmail: string | null = null;
+/** Whether code sign-in was asked for and the code form is up. */
+let codeRequested = false;
+/** Set once the API said it does not offer sign-in by mailed code (404): the entry hides. */
+let codeSignInOff = false;
 
 async function render(): Promise<void> {
   const view = currentView();
@@ -189,27 +220,141 @@ async function render(): Promise<void> {
       status.textContent = "Choose a new password.";
       return;
     }
-    case "change-password": {
-      const signedIn = await auth.currentSession().catch(() => null);
-      if (!signedIn) {
-        go("", { error: "Sign in first to change your password." });
-        return;
-      }
-      status.textContent = `Signed in as ${signedIn.user.email}.`;
+    case "change-password":
+      await requireSignIn("Sign in first to change your password.");
+      return;
+    case "change-email": {
+      if (!(await requireSignIn("Sign in first to change your email address."))) return;
+      el("change-email-request").hidden = pendingNewEmail !== null;
+      el("change-email-code").hidden = pendingNewEmail === null;
+      el("change-email-address").textContent = pendingNewEmail ?? "";
       return;
     }
+    case "verify-email-change":
+      await confirmEmailChangeFromLink();
+      return;
+    case "delete-account":
+      await requireSignIn("Sign in first to delete your account.");
+      return;
+    case "email-code":
+      showCodeForms();
+      await signInWithCodeFromLink();
+      return;
   }
+}
+
+/** The token of the mailed link this page was opened with, unless it was sent already: a
+ * repeated render must not spend it twice. Marked as sent. */
+function unspentMailedToken(purpose: MailedLinkPurpose): string | null {
+  const token = auth.takeMailedToken(purpose);
+  if (token === null || spentTokens.has(token)) return null;
+  spentTokens.add(token);
+  return token;
+}
+
+/** For pages only a signed-in user may use: the session, or `null` after going home to say `why`. */
+async function requireSignIn(why: string): Promise<SignedIn | null> {
+  const signedIn = await auth.currentSession().catch(() => null);
+  if (!signedIn) {
+    go("", { error: why });
+    return null;
+  }
+  status.textContent = `Signed in as ${signedIn.user.email}.`;
+  return signedIn;
+}
+
+/** `#/verify-email-change?token=…`: the token leaves the address bar first, then is sent once.
+ * The link works signed out too (opened on another device). */
+async function confirmEmailChangeFromLink(): Promise<void> {
+  const progress = el("verify-email-change-progress");
+  const token = unspentMailedToken("verify-email-change");
+  if (token === null) {
+    if (progress.textContent === "") progress.textContent = "Open the link from the mail sent to your new address.";
+    return;
+  }
+  status.textContent = "Confirming your new email address…";
+  progress.textContent = "Confirming your new email address…";
+  try {
+    const email = await auth.confirmEmailChange({ token });
+    pendingNewEmail = null;
+    progress.textContent = "";
+    const signedIn = await auth.currentSession().catch(() => null);
+    go("", { note: signedIn ? `Your email address is now ${email}.` : `Your email address is now ${email}. Sign in with it.` });
+  } catch (error) {
+    progress.textContent = "Your email address has not changed.";
+    status.textContent = "Your new email address is not confirmed.";
+    say(describe(error, emailChangeWording));
+  }
+}
+
+/** What goes wrong when a new address is proven. */
+const emailChangeWording: Wording = {
+  invalid_token: "This link has expired, was replaced by a newer request, or was already used. Your address has not changed; ask for the change again.",
+  email_taken: "That address has an account of its own by now, so your address has not changed.",
+  unauthenticated: "Your session has ended. Open the link from the mail instead, or sign in and ask again.",
+};
+
+/** The code sign-in page: the request form, or the code form once a code was asked for; neither
+ * when the API does not offer it. */
+function showCodeForms(): void {
+  el("email-code-entry").hidden = codeSignInOff;
+  el("email-code-request").hidden = codeSignInOff || codeRequested;
+  el("email-code-sign-in").hidden = codeSignInOff || !codeRequested;
+  if (codeSignInOff) say("Signing in with a code by mail is not offered here. Sign in with your password.");
+  else if (currentView() === "email-code") status.textContent = "Sign in without a password.";
+}
+
+/** `#/email-code?token=…`: the token leaves the address bar first, then is sent once. */
+async function signInWithCodeFromLink(): Promise<void> {
+  const token = unspentMailedToken("email-code");
+  if (token === null) return;
+  const progress = el("email-code-progress");
+  progress.textContent = "Signing you in…";
+  try {
+    const signedIn = await auth.signInWithCode({ token });
+    progress.textContent = "";
+    codeRequested = false;
+    afterSignIn(signedIn, "You are signed in with the link from your mail.");
+  } catch (error) {
+    progress.textContent = "";
+    say(describe(error, codeWording));
+  }
+}
+
+/** What goes wrong when signing in by mail. */
+const codeWording: Wording = {
+  invalid_token: "This sign-in link has expired, was replaced by a newer mail, or was already used. Ask for a new code.",
+  rate_limited: "Too many mails were asked for. Try again in {wait}.",
+};
+
+/** Asks for a sign-in code for `email`; the API's 404 means it does not offer them here. */
+async function requestCode(email: string): Promise<void> {
+  try {
+    await auth.requestSignInCode(email);
+  } catch (error) {
+    if (error instanceof AuthError && error.code === "not_found") {
+      codeSignInOff = true;
+      showCodeForms();
+      return;
+    }
+    throw error;
+  }
+  lastEmail = email;
+  codeRequested = true;
+  showCodeForms();
+  const input = el<HTMLFormElement>("email-code-sign-in").querySelector("input[name=email]") as HTMLInputElement;
+  input.value = email;
+  tell("If the address has an account, a mail with a link and a code is on its way. Only the newest code works.");
 }
 
 /** `#/verify-email?token=…`: the token leaves the address bar first, then is sent once. */
 async function verifyFromLink(): Promise<void> {
   const progress = el("verify-email-progress");
-  const token = auth.takeMailedToken("verify-email");
-  if (token === null || spentTokens.has(token)) {
+  const token = unspentMailedToken("verify-email");
+  if (token === null) {
     if (progress.textContent === "") progress.textContent = "Open the link from the mail, or enter its code.";
     return;
   }
-  spentTokens.add(token);
   status.textContent = "Confirming your email address…";
   progress.textContent = "Confirming your email address…";
   try {
@@ -341,6 +486,60 @@ onForm("change", async (field) => {
   unauthenticated: "Your session has ended. Sign in again to change your password.",
 });
 
+onForm("change-email-request", async (field) => {
+  const newEmail = field("new_email");
+  const password = field("password");
+  // No password: an account that only signs in with an identity provider, signed in just now.
+  await auth.changeEmail(newEmail, password === "" ? undefined : password);
+  pendingNewEmail = newEmail;
+  el("change-email-request").hidden = true;
+  el("change-email-code").hidden = false;
+  el("change-email-address").textContent = newEmail;
+  tell("Check the new address: a mail with a link and a code is on its way. Your current address was told too.");
+}, {
+  ...mailWording,
+  invalid_credentials: "Your password is not right. Your address has not changed.",
+  reauthentication_required: "Enter your password to change your address. If you sign in only with an identity provider, sign in again first.",
+  unauthenticated: "Your session has ended. Sign in again to change your address.",
+});
+
+onForm("change-email-code", async (field) => {
+  const email = await auth.confirmEmailChange({ code: field("code") });
+  pendingNewEmail = null;
+  go("", { note: `Your email address is now ${email}.` });
+}, emailChangeWording);
+
+el("change-email-restart").addEventListener("click", () => {
+  pendingNewEmail = null;
+  go("change-email");
+});
+
+onForm("delete-account-form", async (field) => {
+  const password = field("password");
+  await auth.deleteAccount(password === "" ? undefined : password);
+  pendingNewEmail = null;
+  go("", { note: "Your account is deleted. You are signed out everywhere." });
+}, {
+  invalid_credentials: "Your password is not right. Your account was not deleted.",
+  reauthentication_required: "Enter your password to delete your account. If you sign in only with an identity provider, sign in again, then delete it within 5 minutes.",
+  unauthenticated: "Your session has ended. Sign in again to delete your account.",
+});
+
+onForm("email-code-request", async (field) => requestCode(field("email")), codeWording);
+
+onForm("email-code-sign-in", async (field) => {
+  const signedIn = await auth.signInWithCode({ email: field("email"), code: field("code") });
+  codeRequested = false;
+  afterSignIn(signedIn, "You are signed in with the code from your mail.");
+}, codeWording);
+
+const codeAgain = el<HTMLButtonElement>("email-code-again");
+codeAgain.addEventListener("click", () => {
+  const input = el<HTMLFormElement>("email-code-sign-in").querySelector("input[name=email]") as HTMLInputElement;
+  if (!input.reportValidity()) return;
+  void busy(codeAgain, () => requestCode(input.value), codeWording);
+});
+
 for (const [id, action] of [
   ["sign-out", () => auth.signOut()],
   ["sign-out-all", () => auth.signOutEverywhere()],
@@ -349,6 +548,8 @@ for (const [id, action] of [
   button.addEventListener("click", () =>
     void busy(button, async () => {
       await action();
+      // A change of address asked for by this user is not the next user's business.
+      pendingNewEmail = null;
       say(null);
       tell(null);
       show(null);
