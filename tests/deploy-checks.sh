@@ -4,7 +4,8 @@
 # fails.
 #   1. template.yaml: cfn-lint clean, and `sam validate --lint` (SAM's transform, offline);
 #   2. every Lambda function cross-compiles for arm64 (`cargo lambda build --release --arm64`,
-#      zig from PyPI as the linker), as SAM's rust-cargolambda build method does;
+#      zig from PyPI as the linker), as SAM's rust-cargolambda build method does (without the
+#      release profile's LTO: see arm64_build);
 #   3. `wrangler deploy --dry-run` builds the Worker bundle and reads its bindings.
 # Needs: cfn-lint, aws-sam-cli and cargo-lambda (PyPI), infra/install-worker-tools.sh.
 set -euo pipefail
@@ -34,13 +35,18 @@ arm64_build() {
     ((${#functions[@]} > 0))
     local out
     out="$(mktemp -d)"
-    cargo lambda build --release --arm64 --lambda-dir "$out" "${functions[@]}"
+    # What can break here is cross-compiling and linking each function for arm64. The release
+    # profile's fat LTO and single codegen unit (Cargo.toml: the deployed size) cost about 40 s
+    # a binary on two cores, for every function, and change neither; bench/cold-start.sh
+    # builds with them and reports the deployed sizes.
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        cargo lambda build --release --arm64 --lambda-dir "$out" "${functions[@]}"
     local name missing=0
     for ((i = 1; i < ${#functions[@]}; i += 2)); do
         name="${functions[i]}"
         # ELF e_machine (2 bytes at offset 18) is 183 for aarch64.
         if python3 -c 'import sys; b = open(sys.argv[1], "rb").read(20); sys.exit(b[:4] != b"\x7fELF" or int.from_bytes(b[18:20], "little") != 183)' "$out/$name/bootstrap" 2>/dev/null; then
-            echo "$name: $(stat -c %s "$out/$name/bootstrap") bytes, arm64"
+            echo "$name: $(stat -c %s "$out/$name/bootstrap") bytes, arm64 (without LTO)"
         else
             echo "$name: no arm64 bootstrap" && missing=1
         fi
