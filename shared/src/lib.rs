@@ -38,6 +38,7 @@ pub mod ses;
 pub mod settings;
 pub mod store;
 pub mod token;
+pub mod totp;
 
 #[cfg(feature = "lambda")]
 pub mod lambda;
