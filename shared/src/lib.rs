@@ -16,6 +16,7 @@ pub mod config;
 pub mod cookie;
 pub mod crypto;
 pub mod csrf;
+pub mod data_keys;
 pub mod cors;
 pub mod device;
 pub mod email;
