@@ -40,6 +40,7 @@ pub mod settings;
 pub mod store;
 pub mod token;
 pub mod totp;
+pub mod webauthn;
 
 #[cfg(feature = "lambda")]
 pub mod lambda;
