@@ -326,6 +326,22 @@ mod tests {
     }
 
     #[test]
+    fn extension_data_is_skipped_as_one_cbor_item_and_flags_read() {
+        let mut bytes = auth_data(flags::UP | flags::UV | flags::BE | flags::ED, 5, None);
+        // {"credProtect": 2}
+        bytes.extend_from_slice(b"\xa1\x6bcredProtect\x02");
+        let parsed = AuthenticatorData::parse(&bytes).unwrap();
+        assert!(parsed.user_present() && parsed.user_verified());
+        assert_eq!(parsed.flags & flags::BE, flags::BE);
+        assert_eq!(parsed.sign_count, 5);
+        assert!(AuthenticatorData::parse(&bytes[..bytes.len() - 1]).is_err(), "cut inside the extensions");
+        let without_flag = auth_data(flags::UP, 5, None).into_iter().chain(*b"\xa0").collect::<Vec<_>>();
+        assert!(AuthenticatorData::parse(&without_flag).is_err(), "extension bytes without ED");
+        let without_user = auth_data(0, 0, None);
+        assert!(!AuthenticatorData::parse(&without_user).unwrap().user_present());
+    }
+
+    #[test]
     fn a_none_attestation_object_gives_its_authenticator_data() {
         let auth = auth_data(flags::UP | flags::AT, 0, Some((b"c", es256().1)));
         let object = Value::Map(vec![
