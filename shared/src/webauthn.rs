@@ -36,6 +36,62 @@ pub enum WebAuthnError {
     /// The credential public key is not a COSE key authfn can use.
     #[error("unsupported or malformed credential public key")]
     PublicKey,
+    /// The client data is not JSON of the expected shape.
+    #[error("malformed client data")]
+    ClientData,
+    /// The client data is for the other ceremony (`webauthn.get` at registration, or back).
+    #[error("client data of the wrong ceremony type")]
+    CeremonyType,
+    /// The client data names an origin that is not trusted, or a cross-origin call.
+    #[error("client data from an untrusted or cross origin")]
+    Origin,
+}
+
+/// Which ceremony a client data JSON must be for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ceremony {
+    /// Registration: `navigator.credentials.create`, type `webauthn.create`.
+    Create,
+    /// Authentication: `navigator.credentials.get`, type `webauthn.get`.
+    Get,
+}
+
+impl Ceremony {
+    fn client_data_type(self) -> &'static str {
+        match self {
+            Ceremony::Create => "webauthn.create",
+            Ceremony::Get => "webauthn.get",
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClientDataJson {
+    #[serde(rename = "type")]
+    kind: String,
+    challenge: String,
+    origin: String,
+    #[serde(default)]
+    cross_origin: bool,
+    #[serde(default)]
+    top_origin: Option<String>,
+}
+
+/// Checks a `clientDataJSON` (WebAuthn §7.1 steps 7–10, §7.2 steps 11–14): its type is
+/// `ceremony`'s, its origin one `is_trusted` accepts, and it was not made in a cross-origin
+/// frame. Returns the challenge it carries (decoded), for the caller to find, and take, in the
+/// store: whether the challenge is one authfn issued is the caller's to decide. Unknown members
+/// are ignored, as the specification requires.
+pub fn check_client_data(json: &[u8], ceremony: Ceremony, is_trusted: impl Fn(&str) -> bool) -> Result<Vec<u8>, WebAuthnError> {
+    let data: ClientDataJson = serde_json::from_slice(json).map_err(|_| WebAuthnError::ClientData)?;
+    if data.kind != ceremony.client_data_type() {
+        return Err(WebAuthnError::CeremonyType);
+    }
+    if data.cross_origin || data.top_origin.is_some() || !is_trusted(&data.origin) {
+        return Err(WebAuthnError::Origin);
+    }
+    crate::crypto::b64url_decode(&data.challenge).ok_or(WebAuthnError::ClientData)
 }
 
 /// Authenticator data flags (WebAuthn §6.1).
@@ -415,6 +471,31 @@ mod tests {
         let sig = rsa::pkcs1v15::SigningKey::<Sha256>::new(private).sign(&signed).to_vec();
         assert!(key.verify_assertion(&auth, client, &sig));
         assert!(!key.verify_assertion(&auth, b"[]", &sig));
+    }
+
+    #[test]
+    fn client_data_yields_its_challenge_only_for_its_ceremony_and_a_trusted_origin() {
+        let trusted = |o: &str| o == "https://app.example.com";
+        let json = |kind: &str, origin: &str, extra: &str| {
+            format!(r#"{{"type":"{kind}","challenge":"AAECAw","origin":"{origin}"{extra}}}"#).into_bytes()
+        };
+        let ok = json("webauthn.get", "https://app.example.com", r#","crossOrigin":false,"other_keys_can_be_added_here":"x""#);
+        assert_eq!(check_client_data(&ok, Ceremony::Get, trusted), Ok(vec![0, 1, 2, 3]));
+        let create = json("webauthn.create", "https://app.example.com", "");
+        assert_eq!(check_client_data(&create, Ceremony::Create, trusted), Ok(vec![0, 1, 2, 3]));
+        assert_eq!(check_client_data(&create, Ceremony::Get, trusted), Err(WebAuthnError::CeremonyType));
+        let cases = [
+            (json("webauthn.get", "https://evil.example.com", ""), WebAuthnError::Origin),
+            (json("webauthn.get", "https://app.example.com.evil", ""), WebAuthnError::Origin),
+            (json("webauthn.get", "https://app.example.com", r#","crossOrigin":true"#), WebAuthnError::Origin),
+            (json("webauthn.get", "https://app.example.com", r#","topOrigin":"https://evil.example""#), WebAuthnError::Origin),
+            (br#"{"type":"webauthn.get","challenge":"AA==","origin":"https://app.example.com"}"#.to_vec(), WebAuthnError::ClientData),
+            (br#"{"type":"webauthn.get","origin":"https://app.example.com"}"#.to_vec(), WebAuthnError::ClientData),
+            (b"not json".to_vec(), WebAuthnError::ClientData),
+        ];
+        for (data, err) in cases {
+            assert_eq!(check_client_data(&data, Ceremony::Get, trusted), Err(err), "{}", String::from_utf8_lossy(&data));
+        }
     }
 
     #[test]
