@@ -30,6 +30,7 @@ pub mod mailed;
 pub mod network;
 pub mod oauth;
 pub mod protocol;
+pub mod recovery;
 pub mod password;
 pub mod request;
 pub mod response;
