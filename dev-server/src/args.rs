@@ -20,7 +20,14 @@ usage: authfn-dev [--addr HOST:PORT] [--create-table-only] [--list-endpoints]
 pub(crate) fn endpoint_list() -> String {
     authfn::Endpoint::ALL
         .iter()
-        .map(|e| format!("{} {} {}\n", e.function_name(), e.method_names().join(","), e.path()))
+        .map(|e| {
+            format!(
+                "{} {} {}\n",
+                e.function_name(),
+                e.method_names().join(","),
+                e.path()
+            )
+        })
         .collect()
 }
 
@@ -36,7 +43,10 @@ pub(crate) enum Command {
 
 /// Parses the arguments after the program name; `env_addr` is `AUTHFN_DEV_ADDR`, which the
 /// `--addr` flag overrides.
-pub(crate) fn parse(args: impl IntoIterator<Item = String>, env_addr: Option<String>) -> Result<Command, String> {
+pub(crate) fn parse(
+    args: impl IntoIterator<Item = String>,
+    env_addr: Option<String>,
+) -> Result<Command, String> {
     let mut addr = env_addr.filter(|a| !a.trim().is_empty());
     let mut create_table_only = false;
     let mut args = args.into_iter();
@@ -45,7 +55,12 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>, env_addr: Option<Str
             "-h" | "--help" => return Ok(Command::Help),
             "--create-table-only" => create_table_only = true,
             "--list-endpoints" => return Ok(Command::ListEndpoints),
-            "--addr" => addr = Some(args.next().ok_or("--addr needs a value, like 127.0.0.1:3000")?),
+            "--addr" => {
+                addr = Some(
+                    args.next()
+                        .ok_or("--addr needs a value, like 127.0.0.1:3000")?,
+                )
+            }
             other => match other.strip_prefix("--addr=") {
                 Some(value) => addr = Some(value.to_owned()),
                 None => return Err(format!("unknown argument {other:?}")),
@@ -56,7 +71,10 @@ pub(crate) fn parse(args: impl IntoIterator<Item = String>, env_addr: Option<Str
         return Ok(Command::CreateTableOnly);
     }
     let addr = addr.as_deref().unwrap_or(DEFAULT_ADDR);
-    let addr = addr.trim().parse().map_err(|_| format!("{addr:?} is not an address like 127.0.0.1:3000"))?;
+    let addr = addr
+        .trim()
+        .parse()
+        .map_err(|_| format!("{addr:?} is not an address like 127.0.0.1:3000"))?;
     Ok(Command::Serve { addr })
 }
 
@@ -69,14 +87,22 @@ mod tests {
     }
 
     fn serve(addr: &str) -> Command {
-        Command::Serve { addr: addr.parse().unwrap() }
+        Command::Serve {
+            addr: addr.parse().unwrap(),
+        }
     }
 
     #[test]
     fn flag_beats_env_beats_default() {
         assert_eq!(run(&[], None), Ok(serve("127.0.0.1:3000")));
-        assert_eq!(run(&[], Some("127.0.0.1:4000")), Ok(serve("127.0.0.1:4000")));
-        assert_eq!(run(&["--addr", "127.0.0.1:5000"], Some("127.0.0.1:4000")), Ok(serve("127.0.0.1:5000")));
+        assert_eq!(
+            run(&[], Some("127.0.0.1:4000")),
+            Ok(serve("127.0.0.1:4000"))
+        );
+        assert_eq!(
+            run(&["--addr", "127.0.0.1:5000"], Some("127.0.0.1:4000")),
+            Ok(serve("127.0.0.1:5000"))
+        );
         assert_eq!(run(&["--addr=[::1]:6000"], None), Ok(serve("[::1]:6000")));
     }
 
@@ -85,8 +111,14 @@ mod tests {
         let list = endpoint_list();
         let lines: Vec<_> = list.lines().collect();
         assert_eq!(lines.len(), authfn::Endpoint::ALL.len());
-        assert!(lines.contains(&"sign-out-all POST /auth/sign-out/all"), "{list}");
-        assert!(lines.contains(&"federation-callback GET,POST /auth/federation/{provider}/callback"), "{list}");
+        assert!(
+            lines.contains(&"sign-out-all POST /auth/sign-out/all"),
+            "{list}"
+        );
+        assert!(
+            lines.contains(&"federation-callback GET,POST /auth/federation/{provider}/callback"),
+            "{list}"
+        );
         assert!(lines.iter().all(|l| l.split(' ').count() == 3), "{list}");
     }
 
@@ -95,7 +127,10 @@ mod tests {
         assert!(run(&["--addr"], None).is_err());
         assert!(run(&["--addr", "localhost"], None).is_err());
         assert!(run(&["--port", "1"], None).is_err());
-        assert_eq!(run(&["--create-table-only"], None), Ok(Command::CreateTableOnly));
+        assert_eq!(
+            run(&["--create-table-only"], None),
+            Ok(Command::CreateTableOnly)
+        );
         assert_eq!(run(&["--list-endpoints"], None), Ok(Command::ListEndpoints));
     }
 }

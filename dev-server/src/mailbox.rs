@@ -14,7 +14,9 @@ pub(crate) struct Mailbox {
 impl Mailbox {
     /// An empty mailbox stamping mail with the system clock.
     pub(crate) fn new() -> Self {
-        Mailbox { outbox: Outbox::new(Arc::new(authfn::clock::SystemClock)) }
+        Mailbox {
+            outbox: Outbox::new(Arc::new(authfn::clock::SystemClock)),
+        }
     }
 
     /// Every mail sent so far, newest first.

@@ -54,7 +54,10 @@ async fn create_table_only() -> Result<(), BoxError> {
     let target = DynamoTarget::from_lookup(|n| std::env::var(n).ok())
         .ok_or("--create-table-only needs AUTHFN_DYNAMODB_ENDPOINT")?;
     target.open().await?;
-    println!("authfn-dev: table {:?} is ready at {}", target.table, target.endpoint);
+    println!(
+        "authfn-dev: table {:?} is ready at {}",
+        target.table, target.endpoint
+    );
     Ok(())
 }
 
@@ -68,14 +71,26 @@ async fn serve(addr: SocketAddr) -> Result<(), BoxError> {
     println!("authfn-dev: store: {described}");
     let client = authfn::federation::outbound::NativeHttpClient::new();
     let mailbox = Arc::new(mailbox::Mailbox::new());
-    let app = Arc::new(App::new(config, store)?.with_http_client(Arc::new(client)).with_mailer(mailbox.clone()));
+    let app = Arc::new(
+        App::new(config, store)?
+            .with_http_client(Arc::new(client))
+            .with_mailer(mailbox.clone()),
+    );
 
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!("authfn-dev: listening on http://{}/ (Ctrl-C to stop)", listener.local_addr()?);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    println!(
+        "authfn-dev: listening on http://{}/ (Ctrl-C to stop)",
+        listener.local_addr()?
+    );
     let log = server::LogFormat::from_setting(std::env::var("AUTHFN_DEV_LOG").ok().as_deref());
-    axum::serve(listener, server::router(app, log, mailbox).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        server::router(app, log, mailbox).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     println!("authfn-dev: stopped");
     Ok(())
 }

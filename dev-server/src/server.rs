@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use authfn::access_log::{LogLine, RequestLog};
-use authfn::{ApiError, App};
 use authfn::request::ClientIp;
-use axum::routing::get;
+use authfn::{ApiError, App};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::Response;
+use axum::routing::get;
 use bytes::{Bytes, BytesMut};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use http::{HeaderValue, Method};
@@ -59,7 +59,10 @@ pub(crate) fn router(app: Arc<App>, log: LogFormat, mailbox: Arc<Mailbox>) -> Ro
     // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
     // dev server cannot drift from the deployed functions. The mailbox is the dev server's
     // own route, which no deployment has.
-    Router::new().route("/dev/mailbox", get(list_mail)).fallback(serve).with_state(Served { app, log, mailbox })
+    Router::new()
+        .route("/dev/mailbox", get(list_mail))
+        .fallback(serve)
+        .with_state(Served { app, log, mailbox })
 }
 
 /// `GET /dev/mailbox`: every mail the dev server sent, newest first, as JSON.
@@ -74,7 +77,11 @@ async fn list_mail(State(served): State<Served>) -> Response {
 }
 
 /// Serves one request and prints its line, so a newcomer sees every call and why it failed.
-async fn serve(State(served): State<Served>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request) -> Response {
+async fn serve(
+    State(served): State<Served>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> Response {
     let (res, line) = serve_logged(served.app, peer, req).await;
     println!("{}", served.log.render(&line));
     res
@@ -82,7 +89,11 @@ async fn serve(State(served): State<Served>, ConnectInfo(peer): ConnectInfo<Sock
 
 async fn serve_logged(app: Arc<App>, peer: SocketAddr, req: Request) -> (Response, LogLine) {
     // A fresh id per request, as the platforms give one: ties the line to a client's report.
-    let log = RequestLog::new(req.method().as_str(), req.uri().path(), authfn::access_log::new_request_id());
+    let log = RequestLog::new(
+        req.method().as_str(),
+        req.uri().path(),
+        authfn::access_log::new_request_id(),
+    );
     let res = answer(app, peer, req).await;
     let line = log.finish(&res);
     (res.map(Body::from), line)
@@ -99,12 +110,16 @@ async fn answer(app: Arc<App>, peer: SocketAddr, req: Request) -> authfn::respon
             // The client broke off mid-body; if anyone is left to read it, the answer is JSON
             // like every other.
             let req = http::Request::from_parts(parts, Bytes::new());
-            return app.refuse(&req, ApiError::invalid_field("body", "the request body was cut off"));
+            return app.refuse(
+                &req,
+                ApiError::invalid_field("body", "the request body was cut off"),
+            );
         }
     };
     let mut req = http::Request::from_parts(parts, body);
     // The socket peer, as API Gateway's sourceIp would be: a header cannot fake it.
-    req.extensions_mut().insert(ClientIp(peer.ip().to_canonical().to_string()));
+    req.extensions_mut()
+        .insert(ClientIp(peer.ip().to_canonical().to_string()));
     app.route(req).await
 }
 
@@ -135,7 +150,10 @@ const DRAIN_LIMIT: usize = 1024 * 1024;
 fn demo_page() -> authfn::response::HttpResponse {
     let mut res = http::Response::new(DEMO_PAGE.to_owned());
     let h = res.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     res
@@ -164,11 +182,17 @@ mod tests {
     async fn a_body_cut_off_mid_upload_is_answered_in_json() {
         let (config, _) = crate::config::load(|_| None, 3000).unwrap();
         let app = Arc::new(App::new(config, Arc::new(authfn::store::MemoryStore::new())).unwrap());
-        let req = http::Request::post("/auth/sign-in").header("content-type", "application/json").body(Body::new(BrokenBody)).unwrap();
+        let req = http::Request::post("/auth/sign-in")
+            .header("content-type", "application/json")
+            .body(Body::new(BrokenBody))
+            .unwrap();
         let peer = SocketAddr::from(([127, 0, 0, 1], 5555));
         let (res, _) = serve_logged(app, peer, req).await;
         assert_eq!(res.status(), http::StatusCode::BAD_REQUEST);
-        assert_eq!(res.headers().get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(
+            res.headers().get("x-content-type-options").unwrap(),
+            "nosniff"
+        );
         let body = res.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["error"], "invalid_request", "{json}");
@@ -187,12 +211,18 @@ mod tests {
         let (res, line) = serve_logged(app, SocketAddr::from(([127, 0, 0, 1], 5555)), req).await;
         assert_eq!(res.status(), http::StatusCode::UNAUTHORIZED);
         let human = LogFormat::Human.render(&line);
-        assert!(human.starts_with("POST /auth/sign-in 401 invalid_credentials "), "{human}");
+        assert!(
+            human.starts_with("POST /auth/sign-in 401 invalid_credentials "),
+            "{human}"
+        );
         assert!(human.ends_with("ms"), "{human}");
         let json = LogFormat::from_setting(Some("JSON")).render(&line);
         assert!(json.contains(r#""error":"invalid_credentials""#), "{json}");
         for secret in ["nobody", "not-the-password", "query-secret"] {
-            assert!(!human.contains(secret) && !json.contains(secret), "{secret} in {human} / {json}");
+            assert!(
+                !human.contains(secret) && !json.contains(secret),
+                "{secret} in {human} / {json}"
+            );
         }
     }
 
@@ -201,7 +231,10 @@ mod tests {
         let big = Body::from(vec![b'x'; 100_000]);
         assert_eq!(read_capped(big, 16).await.unwrap().len(), 17);
         let small = Body::from("{}");
-        assert_eq!(read_capped(small, 16).await.unwrap(), Bytes::from_static(b"{}"));
+        assert_eq!(
+            read_capped(small, 16).await.unwrap(),
+            Bytes::from_static(b"{}")
+        );
     }
 
     #[tokio::test]
@@ -219,7 +252,11 @@ mod tests {
             };
             mailbox.send(&mail).await.unwrap();
         }
-        let served = Served { app: app.clone(), log: LogFormat::Human, mailbox };
+        let served = Served {
+            app: app.clone(),
+            log: LogFormat::Human,
+            mailbox,
+        };
         let res = list_mail(State(served)).await;
         assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
         let body = res.into_body().collect().await.unwrap().to_bytes();
@@ -230,7 +267,9 @@ mod tests {
         assert_eq!(listed[1]["text"], "https://app.example/#token=abc");
 
         // The same path through the code every function and the Worker run: not found.
-        let req = http::Request::get("/dev/mailbox").body(Bytes::new()).unwrap();
+        let req = http::Request::get("/dev/mailbox")
+            .body(Bytes::new())
+            .unwrap();
         assert_eq!(app.route(req).await.status(), http::StatusCode::NOT_FOUND);
     }
 }

@@ -42,7 +42,11 @@ fn app(clock: &ManualClock, store: Arc<dyn authfn::store::Store>, mailer: Arc<dy
         _ => None,
     })
     .expect("bench configuration is valid");
-    assert_eq!(config.argon2, Argon2Cost::default(), "the figures are for the default cost");
+    assert_eq!(
+        config.argon2,
+        Argon2Cost::default(),
+        "the figures are for the default cost"
+    );
     let clock = Arc::new(clock.clone());
     App::new(config, store)
         .expect("app builds")
@@ -51,23 +55,47 @@ fn app(clock: &ManualClock, store: Arc<dyn authfn::store::Store>, mailer: Arc<dy
 }
 
 /// The store and mailer to time over, and what they are.
-fn backends(rt: &Runtime, clock: &ManualClock) -> (Arc<dyn authfn::store::Store>, Arc<dyn Mailer>, &'static str) {
+fn backends(
+    rt: &Runtime,
+    clock: &ManualClock,
+) -> (Arc<dyn authfn::store::Store>, Arc<dyn Mailer>, &'static str) {
     #[cfg(feature = "dynamodb")]
     if let Ok(endpoint) = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT") {
         use authfn::ses::{MailFrom, SesMailer};
         use authfn::store::dynamodb::DynamoStore;
-        let from = std::env::var("AUTHFN_TEST_MAIL_FROM").expect("AUTHFN_TEST_MAIL_FROM names a verified sender");
+        let from = std::env::var("AUTHFN_TEST_MAIL_FROM")
+            .expect("AUTHFN_TEST_MAIL_FROM names a verified sender");
         let from = MailFrom::parse(&from).expect("a From address");
-        let table = format!("bench-{}", authfn::token::UserId::generate().expect("randomness").as_str().replace(['-', '_'], "x"));
+        let table = format!(
+            "bench-{}",
+            authfn::token::UserId::generate()
+                .expect("randomness")
+                .as_str()
+                .replace(['-', '_'], "x")
+        );
         let (store, mailer) = rt.block_on(async {
             let store = DynamoStore::connect_in_lambda(table, Some(endpoint.clone())).await;
-            store.create_table_if_missing().await.expect("create the bench table");
-            (store, SesMailer::connect_in_lambda(from, Some(endpoint)).await)
+            store
+                .create_table_if_missing()
+                .await
+                .expect("create the bench table");
+            (
+                store,
+                SesMailer::connect_in_lambda(from, Some(endpoint)).await,
+            )
         });
-        return (Arc::new(store), Arc::new(mailer), "DynamoDB and SES APIs (local moto server)");
+        return (
+            Arc::new(store),
+            Arc::new(mailer),
+            "DynamoDB and SES APIs (local moto server)",
+        );
     }
     let outbox = Arc::new(Outbox::new(Arc::new(clock.clone())));
-    (Arc::new(MemoryStore::new()), outbox, "memory store and outbox")
+    (
+        Arc::new(MemoryStore::new()),
+        outbox,
+        "memory store and outbox",
+    )
 }
 
 fn request(endpoint: Endpoint, body: serde_json::Value) -> HttpRequest {
@@ -82,7 +110,13 @@ fn request(endpoint: Endpoint, body: serde_json::Value) -> HttpRequest {
 }
 
 /// Times one call, checking it answered `expected`.
-fn timed(rt: &Runtime, app: &App, endpoint: Endpoint, body: serde_json::Value, expected: StatusCode) -> Duration {
+fn timed(
+    rt: &Runtime,
+    app: &App,
+    endpoint: Endpoint,
+    body: serde_json::Value,
+    expected: StatusCode,
+) -> Duration {
     let req = request(endpoint, body);
     let start = Instant::now();
     let res = rt.block_on(app.handle(endpoint, req));
@@ -98,8 +132,14 @@ fn median(mut times: Vec<Duration>) -> Duration {
 
 fn main() {
     // One thread: a second would only add scheduling noise. I/O and timers for the AWS clients.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let rounds: usize = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(60);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(60);
     let clock = ManualClock::at(UnixTime(1_800_000_000));
     let (store, mailer, over) = backends(&rt, &clock);
     let app = app(&clock, store.clone(), mailer);
@@ -113,27 +153,70 @@ fn main() {
             _ => None,
         })
         .expect("bench configuration is valid");
-        App::new(config, store).expect("app builds").with_clock(Arc::new(clock.clone()))
+        App::new(config, store)
+            .expect("app builds")
+            .with_clock(Arc::new(clock.clone()))
     };
     let sign_up = |email: &str| serde_json::json!({ "email": email, "password": PASSWORD });
-    timed(&rt, &off, Endpoint::SignUp, sign_up(KNOWN), StatusCode::CREATED);
+    timed(
+        &rt,
+        &off,
+        Endpoint::SignUp,
+        sign_up(KNOWN),
+        StatusCode::CREATED,
+    );
 
-    let (mut up_known, mut up_unknown, mut forgot_known, mut forgot_unknown) = (vec![], vec![], vec![], vec![]);
+    let (mut up_known, mut up_unknown, mut forgot_known, mut forgot_unknown) =
+        (vec![], vec![], vec![], vec![]);
     let (mut code_known, mut code_unknown) = (vec![], vec![]);
     for round in 0..rounds {
         // Alternate which goes first, so neither always runs on a warmer cache.
-        let pairs = if round % 2 == 0 { [(KNOWN, true), (UNKNOWN, false)] } else { [(UNKNOWN, false), (KNOWN, true)] };
+        let pairs = if round % 2 == 0 {
+            [(KNOWN, true), (UNKNOWN, false)]
+        } else {
+            [(UNKNOWN, false), (KNOWN, true)]
+        };
         for (email, known) in pairs {
-            let t = timed(&rt, &app, Endpoint::SignUp, sign_up(email), StatusCode::ACCEPTED);
-            if known { up_known.push(t) } else { up_unknown.push(t) }
+            let t = timed(
+                &rt,
+                &app,
+                Endpoint::SignUp,
+                sign_up(email),
+                StatusCode::ACCEPTED,
+            );
+            if known {
+                up_known.push(t)
+            } else {
+                up_unknown.push(t)
+            }
         }
         for (email, known) in pairs {
-            let t = timed(&rt, &app, Endpoint::ForgotPassword, serde_json::json!({ "email": email }), StatusCode::ACCEPTED);
-            if known { forgot_known.push(t) } else { forgot_unknown.push(t) }
+            let t = timed(
+                &rt,
+                &app,
+                Endpoint::ForgotPassword,
+                serde_json::json!({ "email": email }),
+                StatusCode::ACCEPTED,
+            );
+            if known {
+                forgot_known.push(t)
+            } else {
+                forgot_unknown.push(t)
+            }
         }
         for (email, known) in pairs {
-            let t = timed(&rt, &app, Endpoint::EmailCodeRequest, serde_json::json!({ "email": email }), StatusCode::ACCEPTED);
-            if known { code_known.push(t) } else { code_unknown.push(t) }
+            let t = timed(
+                &rt,
+                &app,
+                Endpoint::EmailCodeRequest,
+                serde_json::json!({ "email": email }),
+                StatusCode::ACCEPTED,
+            );
+            if known {
+                code_known.push(t)
+            } else {
+                code_unknown.push(t)
+            }
         }
         // Past the per-address mail window, so the next round is served, not refused.
         clock.advance(Duration::from_secs(3601));

@@ -47,7 +47,11 @@ fn app() -> App {
         _ => None,
     })
     .expect("bench configuration is valid");
-    assert_eq!(config.argon2, Argon2Cost::default(), "the sign-in figures are for the default cost");
+    assert_eq!(
+        config.argon2,
+        Argon2Cost::default(),
+        "the sign-in figures are for the default cost"
+    );
     App::new(config, Arc::new(MemoryStore::new())).expect("app builds")
 }
 
@@ -64,7 +68,9 @@ fn request(endpoint: Endpoint, cookie: Option<&str>, body: &str) -> HttpRequest 
     if endpoint.method() == Method::POST {
         builder = builder.header(header::CONTENT_TYPE, "application/json");
     }
-    builder.body(Bytes::from(body.to_owned())).expect("valid request")
+    builder
+        .body(Bytes::from(body.to_owned()))
+        .expect("valid request")
 }
 
 fn credentials(email: &str) -> String {
@@ -73,10 +79,21 @@ fn credentials(email: &str) -> String {
 
 /// Signs `EMAIL` up and returns the session cookie as a browser would send it back.
 fn sign_up(rt: &Runtime, app: &App) -> String {
-    let res = rt.block_on(app.handle(Endpoint::SignUp, request(Endpoint::SignUp, None, &credentials(EMAIL))));
+    let res = rt.block_on(app.handle(
+        Endpoint::SignUp,
+        request(Endpoint::SignUp, None, &credentials(EMAIL)),
+    ));
     assert_eq!(res.status(), StatusCode::CREATED, "sign-up: {}", res.body());
-    let set_cookie = res.headers().get(header::SET_COOKIE).expect("sign-up sets the session cookie");
-    let pair = set_cookie.to_str().expect("ASCII cookie").split(';').next().expect("split yields one item");
+    let set_cookie = res
+        .headers()
+        .get(header::SET_COOKIE)
+        .expect("sign-up sets the session cookie");
+    let pair = set_cookie
+        .to_str()
+        .expect("ASCII cookie")
+        .split(';')
+        .next()
+        .expect("split yields one item");
     pair.to_owned()
 }
 
@@ -94,15 +111,27 @@ impl Calls {
     fn new() -> Self {
         // One thread: the handlers never wait on I/O here, and a second thread would only add
         // scheduling noise on a 2-core machine.
-        let rt = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
         let app = app();
         let cookie = sign_up(&rt, &app);
         let cost = Argon2Cost::default();
-        let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).expect("params");
+        let params =
+            Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None).expect("params");
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = SaltString::encode_b64(&[42u8; 16]).expect("salt");
-        let phc = argon2.hash_password(PASSWORD.as_bytes(), &salt).expect("hash").to_string();
-        let calls = Calls { rt, app, cookie, argon2, phc };
+        let phc = argon2
+            .hash_password(PASSWORD.as_bytes(), &salt)
+            .expect("hash")
+            .to_string();
+        let calls = Calls {
+            rt,
+            app,
+            cookie,
+            argon2,
+            phc,
+        };
 
         assert_eq!(calls.session(), StatusCode::OK);
         assert_eq!(calls.sign_in(EMAIL), StatusCode::OK);
@@ -116,17 +145,23 @@ impl Calls {
     }
 
     fn session(&self) -> StatusCode {
-        self.rt.block_on(self.app.handle(Endpoint::Session, self.session_request())).status()
+        self.rt
+            .block_on(self.app.handle(Endpoint::Session, self.session_request()))
+            .status()
     }
 
     fn sign_in(&self, email: &str) -> StatusCode {
         let req = request(Endpoint::SignIn, None, &credentials(email));
-        self.rt.block_on(self.app.handle(Endpoint::SignIn, req)).status()
+        self.rt
+            .block_on(self.app.handle(Endpoint::SignIn, req))
+            .status()
     }
 
     fn verify(&self) -> bool {
         let parsed = PasswordHash::new(&self.phc).expect("PHC string");
-        self.argon2.verify_password(black_box(PASSWORD.as_bytes()), &parsed).is_ok()
+        self.argon2
+            .verify_password(black_box(PASSWORD.as_bytes()), &parsed)
+            .is_ok()
     }
 }
 
@@ -145,7 +180,10 @@ fn bench_session(c: &mut Criterion, calls: &Calls) {
 fn bench_sign_in(c: &mut Criterion, calls: &Calls) {
     let mut group = c.benchmark_group("sign_in");
     // Each call is tens of milliseconds: flat sampling keeps the run to seconds per benchmark.
-    group.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(6));
     group.bench_function("argon2id_verify", |b| b.iter(|| calls.verify()));
     group.bench_function("known_user", |b| b.iter(|| calls.sign_in(EMAIL)));
@@ -163,8 +201,12 @@ fn paired_ratios(calls: &Calls, rounds: usize) {
     };
     let runs: [(&str, &dyn Fn()); 3] = [
         ("argon2id verify", &|| assert!(calls.verify())),
-        ("sign-in, known user", &|| assert_eq!(calls.sign_in(EMAIL), StatusCode::OK)),
-        ("sign-in, unknown email", &|| assert_eq!(calls.sign_in(UNKNOWN_EMAIL), StatusCode::UNAUTHORIZED)),
+        ("sign-in, known user", &|| {
+            assert_eq!(calls.sign_in(EMAIL), StatusCode::OK)
+        }),
+        ("sign-in, unknown email", &|| {
+            assert_eq!(calls.sign_in(UNKNOWN_EMAIL), StatusCode::UNAUTHORIZED)
+        }),
     ];
     let mut samples: [Vec<Duration>; 3] = Default::default();
     for round in 0..rounds {
@@ -182,7 +224,11 @@ fn paired_ratios(calls: &Calls, rounds: usize) {
     println!("| call | median ms | ÷ verify |");
     println!("|---|---:|---:|");
     for ((name, _), median) in runs.iter().zip(medians) {
-        println!("| {name} | {:.2} | {:.3} |", ms(median), ms(median) / ms(medians[0]));
+        println!(
+            "| {name} | {:.2} | {:.3} |",
+            ms(median),
+            ms(median) / ms(medians[0])
+        );
     }
 }
 
@@ -196,7 +242,11 @@ fn main() {
     // Criterion's own modes: `--list` measures nothing, `--test` (cargo test --benches) runs
     // each benchmark once, and so does this.
     if !args.iter().any(|a| a == "--list") {
-        let rounds = if args.iter().any(|a| a == "--test") { 1 } else { PAIRED_ROUNDS };
+        let rounds = if args.iter().any(|a| a == "--test") {
+            1
+        } else {
+            PAIRED_ROUNDS
+        };
         paired_ratios(&calls, rounds);
     }
 }

@@ -71,7 +71,9 @@ impl RequestLog {
 /// A fresh request id, for a runtime that gives none (the dev server; `wrangler dev`, which
 /// sets no `cf-ray`): 8 random characters, or none if the OS has no randomness to give.
 pub fn new_request_id() -> String {
-    crate::crypto::random_array::<6>().map(|id| crate::crypto::b64url(&id)).unwrap_or_default()
+    crate::crypto::random_array::<6>()
+        .map(|id| crate::crypto::b64url(&id))
+        .unwrap_or_default()
 }
 
 /// One served request, as logged.
@@ -151,9 +153,13 @@ struct Stopwatch {
 impl Stopwatch {
     fn start() -> Self {
         #[cfg(not(target_arch = "wasm32"))]
-        return Stopwatch { started: std::time::Instant::now() };
+        return Stopwatch {
+            started: std::time::Instant::now(),
+        };
         #[cfg(target_arch = "wasm32")]
-        return Stopwatch { started_ms: js_sys::Date::now() };
+        return Stopwatch {
+            started_ms: js_sys::Date::now(),
+        };
     }
 
     fn elapsed_ms(&self) -> u64 {
@@ -163,7 +169,11 @@ impl Stopwatch {
         {
             // Date.now() is whole milliseconds and never goes back within an isolate; the
             // cast saturates.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a non-negative whole number of milliseconds; the cast saturates")]
+            #[allow(
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss,
+                reason = "a non-negative whole number of milliseconds; the cast saturates"
+            )]
             return (js_sys::Date::now() - self.started_ms).max(0.0) as u64;
         }
     }
@@ -175,14 +185,22 @@ mod tests {
     use crate::error::ApiError;
 
     fn line(method: &str, uri: &str, res: &HttpResponse) -> LogLine {
-        let req = http::Request::builder().method(method).uri(uri).body(bytes::Bytes::new()).unwrap();
+        let req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(bytes::Bytes::new())
+            .unwrap();
         RequestLog::start(&req, "req-1").finish(res)
     }
 
     #[test]
     fn the_query_string_is_never_logged() {
         let res = crate::response::no_content();
-        let line = line("GET", "/auth/federation/google/callback?code=secret-code&state=s", &res);
+        let line = line(
+            "GET",
+            "/auth/federation/google/callback?code=secret-code&state=s",
+            &res,
+        );
         assert_eq!(line.path, "/auth/federation/google/callback");
         assert_eq!(line.endpoint, Some("federation-callback"));
         assert!(!line.json().contains("secret-code"), "{}", line.json());
@@ -201,8 +219,17 @@ mod tests {
         assert_eq!(json["error"], "store_unavailable");
         assert_eq!(json["request_id"], "req-1");
         assert!(json["latency_ms"].is_u64());
-        assert!(line.human().starts_with("GET /auth/session 503 store_unavailable "), "{}", line.human());
-        assert!(line.human().ends_with("ms — DynamoDB GetItem: timed out"), "{}", line.human());
+        assert!(
+            line.human()
+                .starts_with("GET /auth/session 503 store_unavailable "),
+            "{}",
+            line.human()
+        );
+        assert!(
+            line.human().ends_with("ms — DynamoDB GetItem: timed out"),
+            "{}",
+            line.human()
+        );
     }
 
     #[test]

@@ -38,7 +38,14 @@ impl App {
     /// set up from the configuration.
     pub fn new(config: Config, store: Arc<dyn Store>) -> Result<Self, ConfigError> {
         let passwords = PasswordHasherConfig::new(config.argon2).map_err(ConfigError::new)?;
-        Ok(App { config, store, passwords, clock: Arc::new(SystemClock), http_client: None, mailer: None })
+        Ok(App {
+            config,
+            store,
+            passwords,
+            clock: Arc::new(SystemClock),
+            http_client: None,
+            mailer: None,
+        })
     }
 
     /// Refuses, at start-up, to serve an endpoint that needs the token issuer's secrets from a
@@ -68,7 +75,8 @@ impl App {
     /// verification off), so its runtime must give the app a mailer.
     pub fn sends_mail(&self, endpoint: Endpoint) -> bool {
         endpoint.sends_mail()
-            && !(endpoint == Endpoint::SignUp && self.config.email_verification == crate::config::EmailVerification::Off)
+            && !(endpoint == Endpoint::SignUp
+                && self.config.email_verification == crate::config::EmailVerification::Off)
     }
 
     /// Replaces the system clock, so tests can move time.
@@ -95,7 +103,10 @@ impl App {
 
     /// Sends `mail`; a deployment without a mailer is misconfigured, not the client's fault.
     pub(crate) async fn send_mail(&self, mail: &crate::mail::Mail) -> Result<(), ApiError> {
-        let mailer = self.mailer.as_deref().ok_or_else(|| ApiError::Internal("no mailer is configured".into()))?;
+        let mailer = self
+            .mailer
+            .as_deref()
+            .ok_or_else(|| ApiError::Internal("no mailer is configured".into()))?;
         Ok(mailer.send(mail).await?)
     }
 
@@ -117,7 +128,12 @@ impl App {
     /// deployed function calls.
     pub async fn handle(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
         if uri_too_long(&req) {
-            return self.refuse(&req, ApiError::UriTooLong { limit: MAX_URI_BYTES });
+            return self.refuse(
+                &req,
+                ApiError::UriTooLong {
+                    limit: MAX_URI_BYTES,
+                },
+            );
         }
         if !endpoint.matches(req.uri().path()) {
             return self.refuse(&req, ApiError::NotFound);
@@ -128,7 +144,12 @@ impl App {
     /// Serves any endpoint by path: what the local dev server (one process for all) calls.
     pub async fn route(&self, req: HttpRequest) -> HttpResponse {
         if uri_too_long(&req) {
-            return self.refuse(&req, ApiError::UriTooLong { limit: MAX_URI_BYTES });
+            return self.refuse(
+                &req,
+                ApiError::UriTooLong {
+                    limit: MAX_URI_BYTES,
+                },
+            );
         }
         match Endpoint::for_path(req.uri().path()) {
             Some(endpoint) => self.serve(endpoint, req).await,
@@ -154,7 +175,9 @@ impl App {
         let method_ok = endpoint.accepts(req.method())
             || (req.method() == Method::HEAD && endpoint.accepts(&Method::GET));
         let result = if !method_ok {
-            Err(ApiError::MethodNotAllowed { allow: endpoint.allow_header() })
+            Err(ApiError::MethodNotAllowed {
+                allow: endpoint.allow_header(),
+            })
         } else if !endpoint.is_csrf_exempt()
             && let Err(e) = csrf::check(&req, &self.config)
         {
@@ -165,7 +188,12 @@ impl App {
         self.finish(&req, endpoint.speaks_oauth(), result)
     }
 
-    fn finish(&self, req: &HttpRequest, oauth_form: bool, result: Result<HttpResponse, ApiError>) -> HttpResponse {
+    fn finish(
+        &self,
+        req: &HttpRequest,
+        oauth_form: bool,
+        result: Result<HttpResponse, ApiError>,
+    ) -> HttpResponse {
         let mut res = result.unwrap_or_else(|e| {
             let oauth_form = oauth_form || matches!(e, ApiError::OAuth { .. });
             response::error(e, oauth_form)

@@ -11,7 +11,9 @@ use crate::error::{Cause, context};
 /// the default chains' profile, web-identity (an STS client) and instance-metadata providers,
 /// about an eighth of a function's start-up instructions (callgrind).
 pub(crate) fn lambda_config_loader() -> aws_config::ConfigLoader {
-    use aws_config::environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider};
+    use aws_config::environment::{
+        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
+    };
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());

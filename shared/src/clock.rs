@@ -7,14 +7,19 @@ use std::time::Duration;
 
 /// Seconds since the Unix epoch. Second resolution is all expiry needs, and it is the unit of
 /// DynamoDB's TTL attribute and KV's expiration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct UnixTime(pub i64);
 
 impl UnixTime {
     /// The moment `d` after `self` (a deadline), saturating rather than overflowing.
     pub fn plus(self, d: Duration) -> UnixTime {
-        UnixTime(self.0.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)))
+        UnixTime(
+            self.0
+                .saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX)),
+        )
     }
 
     /// The time from `self` until `later`, zero if `later` is not in the future.
@@ -66,7 +71,10 @@ impl ManualClock {
 
     /// Moves this clock, and every clone of it, `d` forward.
     pub fn advance(&self, d: Duration) {
-        self.0.fetch_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX), Ordering::SeqCst);
+        self.0.fetch_add(
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            Ordering::SeqCst,
+        );
     }
 }
 

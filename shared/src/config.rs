@@ -89,23 +89,39 @@ impl CookiePolicy {
     /// `Domain`, so no sibling subdomain can set or shadow it. Browsers only honour it over
     /// HTTPS, hence the plain name for http://localhost.
     pub fn name(&self) -> &'static str {
-        if self.secure { "__Host-authfn_session" } else { "authfn_session" }
+        if self.secure {
+            "__Host-authfn_session"
+        } else {
+            "authfn_session"
+        }
     }
 
     /// The device cookie: which account this browser has signed in to (see `device`).
     pub fn device_name(&self) -> &'static str {
-        if self.secure { "__Host-authfn_device" } else { "authfn_device" }
+        if self.secure {
+            "__Host-authfn_device"
+        } else {
+            "authfn_device"
+        }
     }
 
     /// The cookie that binds a federated sign-in to its browser.
     pub fn federation_name(&self) -> &'static str {
-        if self.secure { "__Host-authfn_federation" } else { "authfn_federation" }
+        if self.secure {
+            "__Host-authfn_federation"
+        } else {
+            "authfn_federation"
+        }
     }
 
     /// The cookie that carries a `form_post` sign-in's new session across its same-site
     /// finishing step (see `endpoints::federation`).
     pub fn federation_handoff_name(&self) -> &'static str {
-        if self.secure { "__Host-authfn_federation_done" } else { "authfn_federation_done" }
+        if self.secure {
+            "__Host-authfn_federation_done"
+        } else {
+            "authfn_federation_done"
+        }
     }
 }
 
@@ -142,13 +158,22 @@ impl Config {
     /// credentials, token signing keys) reaches a Lambda function as one variable. Real
     /// variables win.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let bundled: std::collections::HashMap<String, String> = match std::env::var("AUTHFN_SECRET_SETTINGS") {
-            Ok(json) if !json.trim().is_empty() => serde_json::from_str(&json).map_err(|_| {
-                ConfigError::new("AUTHFN_SECRET_SETTINGS must be a JSON object of string settings")
-            })?,
-            _ => Default::default(),
-        };
-        Self::from_lookup(|name| std::env::var(name).ok().or_else(|| bundled.get(name).cloned()))
+        let bundled: std::collections::HashMap<String, String> =
+            match std::env::var("AUTHFN_SECRET_SETTINGS") {
+                Ok(json) if !json.trim().is_empty() => {
+                    serde_json::from_str(&json).map_err(|_| {
+                        ConfigError::new(
+                            "AUTHFN_SECRET_SETTINGS must be a JSON object of string settings",
+                        )
+                    })?
+                }
+                _ => Default::default(),
+            };
+        Self::from_lookup(|name| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| bundled.get(name).cloned())
+        })
     }
 
     /// Reads configuration through `lookup`, so Workers bindings and tests can supply it.
@@ -179,8 +204,11 @@ impl Config {
         let get = |name: &str| settings.get(name);
 
         let session_keys = parse_keys(get("AUTHFN_SESSION_KEYS"))?;
-        let trusted_origins =
-            settings.list("AUTHFN_TRUSTED_ORIGINS").iter().map(|o| parse_origin(o)).collect::<Result<Vec<_>, _>>()?;
+        let trusted_origins = settings
+            .list("AUTHFN_TRUSTED_ORIGINS")
+            .iter()
+            .map(|o| parse_origin(o))
+            .collect::<Result<Vec<_>, _>>()?;
         let secure = settings.flag("AUTHFN_COOKIE_SECURE", true)?;
         if !secure && let Some(o) = trusted_origins.iter().find(|o| !is_loopback_http(o)) {
             return Err(ConfigError::new(format!(
@@ -196,8 +224,12 @@ impl Config {
         }
 
         let session = SessionPolicy {
-            idle_timeout: settings.secs("AUTHFN_SESSION_IDLE_SECS", Duration::from_secs(30 * 60))?,
-            absolute_lifetime: settings.secs("AUTHFN_SESSION_ABSOLUTE_SECS", Duration::from_secs(12 * 60 * 60))?,
+            idle_timeout: settings
+                .secs("AUTHFN_SESSION_IDLE_SECS", Duration::from_secs(30 * 60))?,
+            absolute_lifetime: settings.secs(
+                "AUTHFN_SESSION_ABSOLUTE_SECS",
+                Duration::from_secs(12 * 60 * 60),
+            )?,
         };
         if session.idle_timeout.is_zero() || session.absolute_lifetime.is_zero() {
             return Err(ConfigError::new("session lifetimes must be positive"));
@@ -206,36 +238,47 @@ impl Config {
         let argon2 = Argon2Cost {
             memory_kib: settings.small_number("AUTHFN_ARGON2_MEMORY_KIB", defaults.memory_kib)?,
             iterations: settings.small_number("AUTHFN_ARGON2_ITERATIONS", defaults.iterations)?,
-            parallelism: settings.small_number("AUTHFN_ARGON2_PARALLELISM", defaults.parallelism)?,
+            parallelism: settings
+                .small_number("AUTHFN_ARGON2_PARALLELISM", defaults.parallelism)?,
         };
         let lockout = LockoutPolicy {
             max_failures: settings.number("AUTHFN_LOCKOUT_MAX_FAILURES", 5)?.max(1),
             window: settings.secs("AUTHFN_LOCKOUT_WINDOW_SECS", Duration::from_secs(15 * 60))?,
             lock_duration: settings.secs("AUTHFN_LOCKOUT_SECS", Duration::from_secs(15 * 60))?,
         };
-        let rate_limit = RateLimitPolicy { per_minute: settings.number("AUTHFN_RATE_LIMIT_PER_MINUTE", 20)?.max(1) };
+        let rate_limit = RateLimitPolicy {
+            per_minute: settings.number("AUTHFN_RATE_LIMIT_PER_MINUTE", 20)?.max(1),
+        };
         let client_ip_header = get("AUTHFN_CLIENT_IP_HEADER")
             .map(|h| {
-                http::HeaderName::try_from(h.as_str())
-                    .map_err(|_| ConfigError::new(format!("AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}")))
+                http::HeaderName::try_from(h.as_str()).map_err(|_| {
+                    ConfigError::new(format!(
+                        "AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}"
+                    ))
+                })
             })
             .transpose()?;
         let trusted_proxy_hops = match (get("AUTHFN_TRUSTED_PROXY_HOPS"), &client_ip_header) {
             (None, _) => 1,
             (Some(_), None) => {
-                return Err(ConfigError::new("AUTHFN_TRUSTED_PROXY_HOPS only applies with AUTHFN_CLIENT_IP_HEADER"));
+                return Err(ConfigError::new(
+                    "AUTHFN_TRUSTED_PROXY_HOPS only applies with AUTHFN_CLIENT_IP_HEADER",
+                ));
             }
             (Some(_), Some(_)) => Some(settings.size("AUTHFN_TRUSTED_PROXY_HOPS", 1)?)
                 .filter(|hops| (1..=16).contains(hops))
                 .ok_or_else(|| ConfigError::new("AUTHFN_TRUSTED_PROXY_HOPS must be 1 to 16"))?,
         };
         let public_url = settings.url("AUTHFN_PUBLIC_URL")?;
-        let served_over_https = secure || public_url.as_ref().is_some_and(|u| u.scheme() == "https");
+        let served_over_https =
+            secure || public_url.as_ref().is_some_and(|u| u.scheme() == "https");
         let hsts = match get("AUTHFN_HSTS").as_deref() {
             None => served_over_https.then_some(Duration::from_secs(365 * 24 * 3600)),
             Some("off" | "false" | "0") => None,
             Some(v) => Some(Duration::from_secs(v.parse().map_err(|_| {
-                ConfigError::new(format!("AUTHFN_HSTS must be a max-age in seconds or off, got {v:?}"))
+                ConfigError::new(format!(
+                    "AUTHFN_HSTS must be a max-age in seconds or off, got {v:?}"
+                ))
             })?)),
         };
         let max_body_bytes = settings.size("AUTHFN_MAX_BODY_BYTES", 16 * 1024)?;
@@ -243,7 +286,9 @@ impl Config {
             None | Some("required") => EmailVerification::Required,
             Some("off") => EmailVerification::Off,
             Some(v) => {
-                return Err(ConfigError::new(format!("AUTHFN_EMAIL_VERIFICATION must be required or off, got {v:?}")));
+                return Err(ConfigError::new(format!(
+                    "AUTHFN_EMAIL_VERIFICATION must be required or off, got {v:?}"
+                )));
             }
         };
         // Mailed links carry account secrets, so they go only where the operator said. In
@@ -252,7 +297,10 @@ impl Config {
         // links to the wrong site.
         let app_url = match settings.url("AUTHFN_APP_URL")? {
             Some(url) => Some(url),
-            None if !secure => trusted_origins.first().map(|o| crate::settings::web_url("AUTHFN_TRUSTED_ORIGINS", o)).transpose()?,
+            None if !secure => trusted_origins
+                .first()
+                .map(|o| crate::settings::web_url("AUTHFN_TRUSTED_ORIGINS", o))
+                .transpose()?,
             None => None,
         };
         let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
@@ -272,7 +320,10 @@ impl Config {
             session_keys,
             federation: FederationConfig::from_settings(&settings, public_url.as_ref())?,
             oauth: OAuthConfig::from_settings(&settings, public_url.as_ref())?,
-            access_tokens: crate::oauth::verifier::VerifierConfig::from_settings(&settings, public_url.as_ref())?,
+            access_tokens: crate::oauth::verifier::VerifierConfig::from_settings(
+                &settings,
+                public_url.as_ref(),
+            )?,
             public_url,
             email_verification,
             app_url,
@@ -289,36 +340,52 @@ impl Config {
     /// Whether `origin` is authfn's own (from `AUTHFN_PUBLIC_URL`): its server-rendered pages
     /// (the device verification page) post forms to it.
     pub fn is_own_origin(&self, origin: &str) -> bool {
-        self.public_url.as_ref().is_some_and(|u| u.origin().ascii_serialization() == origin)
+        self.public_url
+            .as_ref()
+            .is_some_and(|u| u.origin().ascii_serialization() == origin)
     }
 }
 
 fn parse_keys(value: Option<String>) -> Result<KeyRing, ConfigError> {
     let value = value.ok_or_else(|| {
-        ConfigError::new("AUTHFN_SESSION_KEYS is required (generate one with infra/generate-keys.sh)")
+        ConfigError::new(
+            "AUTHFN_SESSION_KEYS is required (generate one with infra/generate-keys.sh)",
+        )
     })?;
     let mut keys = crate::settings::split_list(&value).into_iter().map(|k| {
-        let bytes = crypto::b64url_decode(&k)
-            .ok_or_else(|| ConfigError::new("AUTHFN_SESSION_KEYS must be base64url without padding"))?;
+        let bytes = crypto::b64url_decode(&k).ok_or_else(|| {
+            ConfigError::new("AUTHFN_SESSION_KEYS must be base64url without padding")
+        })?;
         HmacKey::new(bytes).map_err(|e| ConfigError::new(format!("AUTHFN_SESSION_KEYS: {e}")))
     });
-    let current = keys.next().ok_or_else(|| ConfigError::new("AUTHFN_SESSION_KEYS holds no key"))??;
+    let current = keys
+        .next()
+        .ok_or_else(|| ConfigError::new("AUTHFN_SESSION_KEYS holds no key"))??;
     let previous = keys.collect::<Result<Vec<_>, _>>()?;
     Ok(KeyRing::new(current, previous))
 }
 
 /// Accepts only a bare origin, so a trailing slash or a path cannot silently never match.
 fn parse_origin(origin: &str) -> Result<String, ConfigError> {
-    let bad = || ConfigError::new(format!("AUTHFN_TRUSTED_ORIGINS: {origin:?} is not an origin like https://app.example.com"));
+    let bad = || {
+        ConfigError::new(format!(
+            "AUTHFN_TRUSTED_ORIGINS: {origin:?} is not an origin like https://app.example.com"
+        ))
+    };
     let (scheme, rest) = origin.split_once("://").ok_or_else(bad)?;
-    if !(scheme == "https" || scheme == "http") || rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+    if !(scheme == "https" || scheme == "http")
+        || rest.is_empty()
+        || rest.contains(['/', '?', '#', '@', ' '])
+    {
         return Err(bad());
     }
     Ok(origin.to_ascii_lowercase())
 }
 
 fn is_loopback_http(origin: &str) -> bool {
-    let Some(host_port) = origin.strip_prefix("http://") else { return false };
+    let Some(host_port) = origin.strip_prefix("http://") else {
+        return false;
+    };
     let host = match host_port.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
         _ => host_port,
@@ -336,7 +403,10 @@ mod tests {
     }
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -367,31 +437,63 @@ mod tests {
     #[test]
     fn insecure_cookies_only_for_loopback() {
         let k = key();
-        assert!(config(&[
-            ("AUTHFN_SESSION_KEYS", &k),
-            ("AUTHFN_COOKIE_SECURE", "false"),
-            ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173,http://127.0.0.1:3000")
-        ])
-        .is_ok());
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_COOKIE_SECURE", "false"),
+                (
+                    "AUTHFN_TRUSTED_ORIGINS",
+                    "http://localhost:5173,http://127.0.0.1:3000"
+                )
+            ])
+            .is_ok()
+        );
         let err = config(&[
             ("AUTHFN_SESSION_KEYS", &k),
             ("AUTHFN_COOKIE_SECURE", "false"),
-            ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173,https://app.example.com"),
+            (
+                "AUTHFN_TRUSTED_ORIGINS",
+                "http://localhost:5173,https://app.example.com",
+            ),
         ])
         .unwrap_err();
         assert!(err.message().contains("app.example.com"));
-        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_COOKIE_SECURE", "nope")]).is_err());
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_COOKIE_SECURE", "nope")
+            ])
+            .is_err()
+        );
     }
 
     #[test]
     fn trusted_origins_must_be_https_when_cookies_are_secure() {
         let k = key();
-        let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com,http://app.example.com")])
-            .unwrap_err();
+        let err = config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            (
+                "AUTHFN_TRUSTED_ORIGINS",
+                "https://app.example.com,http://app.example.com",
+            ),
+        ])
+        .unwrap_err();
         assert!(err.message().contains("http://app.example.com"), "{err}");
         // Loopback over plain HTTP only with plain-HTTP cookies.
-        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173")]).is_err());
-        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com")]).is_ok());
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173")
+            ])
+            .is_err()
+        );
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com")
+            ])
+            .is_ok()
+        );
     }
 
     #[test]
@@ -399,19 +501,35 @@ mod tests {
         let k = key();
         let c = config(&[("AUTHFN_SESSION_KEYS", &k)]).unwrap();
         assert_eq!(c.hsts, Some(Duration::from_secs(31_536_000)));
-        let dev = [("AUTHFN_SESSION_KEYS", k.as_str()), ("AUTHFN_COOKIE_SECURE", "false")];
+        let dev = [
+            ("AUTHFN_SESSION_KEYS", k.as_str()),
+            ("AUTHFN_COOKIE_SECURE", "false"),
+        ];
         assert_eq!(config(&dev).unwrap().hsts, None, "plain-HTTP development");
         let set = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_HSTS", "600")]).unwrap();
         assert_eq!(set.hsts, Some(Duration::from_secs(600)));
-        assert_eq!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_HSTS", "off")]).unwrap().hsts, None);
+        assert_eq!(
+            config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_HSTS", "off")])
+                .unwrap()
+                .hsts,
+            None
+        );
         assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_HSTS", "forever")]).is_err());
     }
 
     #[test]
     fn origins_must_be_bare() {
         let k = key();
-        for bad in ["https://app.example.com/", "app.example.com", "ftp://x", "https://a.com/path"] {
-            assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", bad)]).is_err(), "{bad}");
+        for bad in [
+            "https://app.example.com/",
+            "app.example.com",
+            "ftp://x",
+            "https://a.com/path",
+        ] {
+            assert!(
+                config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", bad)]).is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -419,7 +537,8 @@ mod tests {
     fn debug_of_the_configuration_shows_no_secret() {
         let session_key = key();
         let jwt_seed = crypto::b64url(&[4u8; 32]);
-        let client_secret = crypto::b64url(&[0x5a, 0x13, 0x77, 0x21, 0xc4, 0x9e, 0x02, 0xf0].repeat(4));
+        let client_secret =
+            crypto::b64url(&[0x5a, 0x13, 0x77, 0x21, 0xc4, 0x9e, 0x02, 0xf0].repeat(4));
         let c = config(&[
             ("AUTHFN_SESSION_KEYS", &session_key),
             ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
@@ -429,16 +548,30 @@ mod tests {
             ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
             ("AUTHFN_FEDERATION_OKTA_ISSUER", "https://example.okta.com"),
             ("AUTHFN_FEDERATION_OKTA_CLIENT_ID", "app"),
-            ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "upstream-secret-value"),
+            (
+                "AUTHFN_FEDERATION_OKTA_CLIENT_SECRET",
+                "upstream-secret-value",
+            ),
             ("AUTHFN_RETURN_TO", "https://app.example.com/"),
         ])
         .unwrap();
         let shown = format!("{c:?}");
-        for secret in [session_key.as_str(), &jwt_seed, &client_secret, "upstream-secret-value"] {
-            assert!(!shown.contains(secret), "Debug of the configuration shows {secret}");
+        for secret in [
+            session_key.as_str(),
+            &jwt_seed,
+            &client_secret,
+            "upstream-secret-value",
+        ] {
+            assert!(
+                !shown.contains(secret),
+                "Debug of the configuration shows {secret}"
+            );
         }
         // The bytes themselves, as a derived Debug of a Vec<u8> would print them.
-        assert!(!shown.contains(&format!("{:?}", [9u8; 32])[1..20]), "Debug shows the session key's bytes");
+        assert!(
+            !shown.contains(&format!("{:?}", [9u8; 32])[1..20]),
+            "Debug shows the session key's bytes"
+        );
         assert!(shown.contains("[redacted]"));
     }
 
@@ -446,7 +579,11 @@ mod tests {
     fn settings_errors_name_the_variable_but_not_a_secret() {
         let k = key();
         let err = config(&[("AUTHFN_SESSION_KEYS", "c2hvcnQ-not-a-real-key-at-all")]).unwrap_err();
-        assert!(err.message().contains("AUTHFN_SESSION_KEYS") && !crate::error::chain(&err).contains("c2hvcnQ"), "{err}");
+        assert!(
+            err.message().contains("AUTHFN_SESSION_KEYS")
+                && !crate::error::chain(&err).contains("c2hvcnQ"),
+            "{err}"
+        );
         let weak = config(&[
             ("AUTHFN_SESSION_KEYS", &k),
             ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
@@ -454,16 +591,28 @@ mod tests {
             ("AUTHFN_OAUTH_CLIENT_API_SECRET", "weak-secret-123"),
         ])
         .unwrap_err();
-        assert!(weak.message().contains("AUTHFN_OAUTH_CLIENT_API_SECRET") && !crate::error::chain(&weak).contains("weak-secret-123"), "{weak}");
-        let err = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_LOCKOUT_SECS", "soon")]).unwrap_err();
+        assert!(
+            weak.message().contains("AUTHFN_OAUTH_CLIENT_API_SECRET")
+                && !crate::error::chain(&weak).contains("weak-secret-123"),
+            "{weak}"
+        );
+        let err =
+            config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_LOCKOUT_SECS", "soon")]).unwrap_err();
         assert!(err.message().contains("AUTHFN_LOCKOUT_SECS"), "{err}");
     }
 
     #[test]
     fn mailed_links_go_to_the_named_app_or_in_development_to_the_first_trusted_origin() {
         let k = key();
-        let c = config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com")]).unwrap();
-        assert_eq!((c.email_verification, c.app_url, c.product_name.as_str()), (EmailVerification::Required, None, "authfn"));
+        let c = config(&[
+            ("AUTHFN_SESSION_KEYS", &k),
+            ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.email_verification, c.app_url, c.product_name.as_str()),
+            (EmailVerification::Required, None, "authfn")
+        );
         let named = config(&[
             ("AUTHFN_SESSION_KEYS", &k),
             ("AUTHFN_APP_URL", "https://app.example.com/accounts/"),
@@ -471,23 +620,56 @@ mod tests {
             ("AUTHFN_EMAIL_VERIFICATION", "off"),
         ])
         .unwrap();
-        assert_eq!(named.app_url.unwrap().as_str(), "https://app.example.com/accounts/");
-        assert_eq!((named.product_name.as_str(), named.email_verification), ("Example", EmailVerification::Off));
+        assert_eq!(
+            named.app_url.unwrap().as_str(),
+            "https://app.example.com/accounts/"
+        );
+        assert_eq!(
+            (named.product_name.as_str(), named.email_verification),
+            ("Example", EmailVerification::Off)
+        );
         let dev = config(&[
             ("AUTHFN_SESSION_KEYS", &k),
             ("AUTHFN_COOKIE_SECURE", "false"),
-            ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:5173,http://localhost:3000"),
+            (
+                "AUTHFN_TRUSTED_ORIGINS",
+                "http://localhost:5173,http://localhost:3000",
+            ),
         ])
         .unwrap();
         assert_eq!(dev.app_url.unwrap().as_str(), "http://localhost:5173/");
-        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_APP_URL", "http://app.example.com")]).is_err());
-        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_EMAIL_VERIFICATION", "optional")]).is_err());
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_APP_URL", "http://app.example.com")
+            ])
+            .is_err()
+        );
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_EMAIL_VERIFICATION", "optional")
+            ])
+            .is_err()
+        );
     }
 
     #[test]
     fn numbers_are_validated() {
         let k = key();
-        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_SESSION_IDLE_SECS", "ten")]).is_err());
-        assert!(config(&[("AUTHFN_SESSION_KEYS", &k), ("AUTHFN_SESSION_IDLE_SECS", "0")]).is_err());
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_SESSION_IDLE_SECS", "ten")
+            ])
+            .is_err()
+        );
+        assert!(
+            config(&[
+                ("AUTHFN_SESSION_KEYS", &k),
+                ("AUTHFN_SESSION_IDLE_SECS", "0")
+            ])
+            .is_err()
+        );
     }
 }

@@ -19,8 +19,18 @@ pub fn session(policy: &CookiePolicy, value: &SignedToken, max_age: Duration) ->
 /// The device cookie (see `device`): like the session cookie, HttpOnly, `SameSite=Lax` and
 /// host-only, but it outlives sessions and sign-out, since it only vouches that this browser
 /// once knew the account's password.
-pub fn device(policy: &CookiePolicy, value: &crate::device::SignedDeviceToken, max_age: Duration) -> String {
-    build_named(policy.device_name(), value.secret(), max_age, SameSite::Lax, policy.secure)
+pub fn device(
+    policy: &CookiePolicy,
+    value: &crate::device::SignedDeviceToken,
+    max_age: Duration,
+) -> String {
+    build_named(
+        policy.device_name(),
+        value.secret(),
+        max_age,
+        SameSite::Lax,
+        policy.secure,
+    )
 }
 
 /// An expired, empty cookie with the same attributes, which makes the browser drop it.
@@ -39,7 +49,12 @@ pub fn clear(policy: &CookiePolicy) -> String {
 /// allows plain HTTP for) as secure contexts and keep `Secure` cookies from them. Without that, a
 /// provider on `127.0.0.1` posting to authfn on `localhost` (two sites) arrives without it.
 /// Query-mode callbacks are top-level GET navigations, which carry `Lax` cookies.
-pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age: Duration, mode: ResponseMode) -> String {
+pub fn federation_binding(
+    policy: &CookiePolicy,
+    value: &str,
+    max_age: Duration,
+    mode: ResponseMode,
+) -> String {
     let (same_site, secure) = match mode {
         ResponseMode::FormPost => (SameSite::None, true),
         ResponseMode::Query => (SameSite::Lax, policy.secure),
@@ -51,20 +66,34 @@ pub fn federation_binding(policy: &CookiePolicy, value: &str, max_age: Duration,
 /// step that installs it (see `endpoints::federation::finish`). `Lax`: a cross-site page can
 /// make a browser navigate to that step, but never hand it this cookie.
 pub fn federation_handoff(policy: &CookiePolicy, value: &str, max_age: Duration) -> String {
-    build_named(policy.federation_handoff_name(), value, max_age, SameSite::Lax, policy.secure)
+    build_named(
+        policy.federation_handoff_name(),
+        value,
+        max_age,
+        SameSite::Lax,
+        policy.secure,
+    )
 }
 
 fn build(policy: &CookiePolicy, value: &str, max_age: Duration) -> String {
     build_named(policy.name(), value, max_age, SameSite::Lax, policy.secure)
 }
 
-fn build_named(name: &'static str, value: &str, max_age: Duration, same_site: SameSite, secure: bool) -> String {
+fn build_named(
+    name: &'static str,
+    value: &str,
+    max_age: Duration,
+    same_site: SameSite,
+    secure: bool,
+) -> String {
     Cookie::build((name, value))
         .http_only(true)
         .secure(secure)
         .same_site(same_site)
         .path("/")
-        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX)))
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        ))
         .build()
         .to_string()
 }
@@ -100,10 +129,22 @@ mod tests {
     fn the_binding_cookie_is_cross_site_only_for_form_post() {
         for secure in [true, false] {
             let policy = CookiePolicy { secure };
-            let query = federation_binding(&policy, "b", Duration::from_secs(600), ResponseMode::Query);
-            assert!(query.contains("SameSite=Lax") && query.contains("Secure") == secure, "{query}");
-            let post = federation_binding(&policy, "b", Duration::from_secs(600), ResponseMode::FormPost);
-            assert!(post.contains("SameSite=None") && post.contains("Secure"), "{post}");
+            let query =
+                federation_binding(&policy, "b", Duration::from_secs(600), ResponseMode::Query);
+            assert!(
+                query.contains("SameSite=Lax") && query.contains("Secure") == secure,
+                "{query}"
+            );
+            let post = federation_binding(
+                &policy,
+                "b",
+                Duration::from_secs(600),
+                ResponseMode::FormPost,
+            );
+            assert!(
+                post.contains("SameSite=None") && post.contains("Secure"),
+                "{post}"
+            );
         }
     }
 

@@ -51,7 +51,9 @@ impl HmacKey {
     /// [`MIN_HMAC_KEY_BYTES`].
     pub fn new(bytes: Vec<u8>) -> Result<Self, String> {
         if bytes.len() < MIN_HMAC_KEY_BYTES {
-            return Err(format!("HMAC keys must be at least {MIN_HMAC_KEY_BYTES} bytes"));
+            return Err(format!(
+                "HMAC keys must be at least {MIN_HMAC_KEY_BYTES} bytes"
+            ));
         }
         Ok(HmacKey(bytes))
     }

@@ -20,7 +20,12 @@ pub fn check(req: &HttpRequest, config: &Config) -> Result<(), ApiError> {
     if let Some(origin) = req.headers().get(http::header::ORIGIN) {
         // `Origin: null` (sandboxed frames, some redirects) is never trusted.
         return match origin.to_str() {
-            Ok(o) if config.is_trusted_origin(&o.to_ascii_lowercase()) || config.is_own_origin(&o.to_ascii_lowercase()) => Ok(()),
+            Ok(o)
+                if config.is_trusted_origin(&o.to_ascii_lowercase())
+                    || config.is_own_origin(&o.to_ascii_lowercase()) =>
+            {
+                Ok(())
+            }
             _ => Err(ApiError::CsrfRejected),
         };
     }

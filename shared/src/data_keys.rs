@@ -50,7 +50,10 @@ impl DataKey {
     /// A key from configured bytes; an error (naming the rule, never the key) unless exactly
     /// 32 bytes.
     pub fn new(bytes: &[u8]) -> Result<Self, String> {
-        bytes.try_into().map(DataKey).map_err(|_| "data keys must be exactly 32 bytes".to_owned())
+        bytes
+            .try_into()
+            .map(DataKey)
+            .map_err(|_| "data keys must be exactly 32 bytes".to_owned())
     }
 
     /// A fresh random key.
@@ -92,7 +95,9 @@ impl<'a> Aad<'a> {
     /// Length-prefixed, so no two (purpose, record) pairs encode alike; the key id is in it
     /// too, so a value cannot be relabelled with another key's id.
     fn encode(&self, key_id: &[u8; KEY_ID_BYTES]) -> Vec<u8> {
-        let mut out = Vec::with_capacity(AAD_CONTEXT.len() + KEY_ID_BYTES + 16 + self.purpose.len() + self.record.len());
+        let mut out = Vec::with_capacity(
+            AAD_CONTEXT.len() + KEY_ID_BYTES + 16 + self.purpose.len() + self.record.len(),
+        );
         out.extend_from_slice(AAD_CONTEXT);
         out.extend_from_slice(key_id);
         for part in [self.purpose, self.record] {
@@ -120,19 +125,24 @@ impl DataKeyRing {
     /// The ring from `AUTHFN_DATA_KEYS`, `None` when the setting is absent (deployments that
     /// use no second factor need no data key). Errors name the rule, never a key.
     pub fn from_settings(settings: &Settings<'_>) -> Result<Option<Self>, ConfigError> {
-        settings.get(SETTING).map(|value| Self::parse(&value)).transpose()
+        settings
+            .get(SETTING)
+            .map(|value| Self::parse(&value))
+            .transpose()
     }
 
     /// Comma-separated base64url (unpadded) 32-byte keys, current first: the form of
     /// `AUTHFN_DATA_KEYS`.
     pub fn parse(value: &str) -> Result<Self, ConfigError> {
         let mut keys = crate::settings::split_list(value).into_iter().map(|k| {
-            let bytes = Zeroizing::new(
-                crypto::b64url_decode(&k).ok_or_else(|| ConfigError::new(format!("{SETTING} must be base64url without padding")))?,
-            );
+            let bytes = Zeroizing::new(crypto::b64url_decode(&k).ok_or_else(|| {
+                ConfigError::new(format!("{SETTING} must be base64url without padding"))
+            })?);
             DataKey::new(&bytes).map_err(|e| ConfigError::new(format!("{SETTING}: {e}")))
         });
-        let current = keys.next().ok_or_else(|| ConfigError::new(format!("{SETTING} holds no key")))??;
+        let current = keys
+            .next()
+            .ok_or_else(|| ConfigError::new(format!("{SETTING} holds no key")))??;
         let previous = keys.collect::<Result<Vec<_>, _>>()?;
         Ok(DataKeyRing::new(current, previous))
     }
@@ -145,8 +155,16 @@ impl DataKeyRing {
         let ciphertext = self
             .current
             .cipher()
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad.encode(&key_id) })
-            .expect("XChaCha20-Poly1305 fails only past 256 GiB of plaintext; secrets here are bytes");
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad.encode(&key_id),
+                },
+            )
+            .expect(
+                "XChaCha20-Poly1305 fails only past 256 GiB of plaintext; secrets here are bytes",
+            );
         let mut out = Vec::with_capacity(KEY_ID_BYTES + NONCE_BYTES + ciphertext.len());
         out.extend_from_slice(&key_id);
         out.extend_from_slice(&nonce);
@@ -167,9 +185,21 @@ impl DataKeyRing {
         let key_id: [u8; KEY_ID_BYTES] = key_id.try_into().ok()?;
         let aad = aad.encode(&key_id);
         // Every key with that id is tried: two keys of a ring share an id once in 2^32.
-        std::iter::once(&self.current).chain(&self.previous).filter(|key| key.id() == key_id).find_map(|key| {
-            key.cipher().decrypt(XNonce::from_slice(nonce), Payload { msg: ciphertext, aad: &aad }).ok().map(Zeroizing::new)
-        })
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .filter(|key| key.id() == key_id)
+            .find_map(|key| {
+                key.cipher()
+                    .decrypt(
+                        XNonce::from_slice(nonce),
+                        Payload {
+                            msg: ciphertext,
+                            aad: &aad,
+                        },
+                    )
+                    .ok()
+                    .map(Zeroizing::new)
+            })
     }
 }
 
@@ -188,9 +218,14 @@ mod tests {
     #[test]
     fn a_value_round_trips_under_its_record_and_purpose() {
         let ring = DataKeyRing::new(key(1), vec![]);
-        let stored = ring.encrypt(aad("user-1"), b"twenty bytes secret!").unwrap();
+        let stored = ring
+            .encrypt(aad("user-1"), b"twenty bytes secret!")
+            .unwrap();
         assert!(stored.starts_with("v1."));
-        assert_eq!(ring.decrypt(aad("user-1"), &stored).unwrap().as_slice(), b"twenty bytes secret!");
+        assert_eq!(
+            ring.decrypt(aad("user-1"), &stored).unwrap().as_slice(),
+            b"twenty bytes secret!"
+        );
         let empty = ring.encrypt(aad("user-1"), b"").unwrap();
         assert_eq!(ring.decrypt(aad("user-1"), &empty).unwrap().as_slice(), b"");
     }
@@ -200,7 +235,10 @@ mod tests {
         let ring = DataKeyRing::new(key(1), vec![]);
         let stored = ring.encrypt(aad("user-1"), b"secret").unwrap();
         assert!(ring.decrypt(aad("user-2"), &stored).is_none());
-        assert!(ring.decrypt(Aad::new("recovery", "user-1"), &stored).is_none());
+        assert!(
+            ring.decrypt(Aad::new("recovery", "user-1"), &stored)
+                .is_none()
+        );
         // Length prefixes keep the boundary between purpose and record.
         let split = ring.encrypt(Aad::new("ab", "c"), b"x").unwrap();
         assert!(ring.decrypt(Aad::new("a", "bc"), &split).is_none());
@@ -214,10 +252,23 @@ mod tests {
         for i in 0..raw.len() {
             let mut bad = raw.clone();
             bad[i] ^= 0x01;
-            assert!(ring.decrypt(aad("u"), &format!("v1.{}", crypto::b64url(&bad))).is_none(), "byte {i}");
+            assert!(
+                ring.decrypt(aad("u"), &format!("v1.{}", crypto::b64url(&bad)))
+                    .is_none(),
+                "byte {i}"
+            );
         }
-        assert!(ring.decrypt(aad("u"), &format!("v1.{}", crypto::b64url(&raw[..raw.len() - 1]))).is_none());
-        assert!(ring.decrypt(aad("u"), &format!("v2.{}", &stored[3..])).is_none());
+        assert!(
+            ring.decrypt(
+                aad("u"),
+                &format!("v1.{}", crypto::b64url(&raw[..raw.len() - 1]))
+            )
+            .is_none()
+        );
+        assert!(
+            ring.decrypt(aad("u"), &format!("v2.{}", &stored[3..]))
+                .is_none()
+        );
         for junk in ["", "v1.", "v1.!!", "v1.AAAA", &stored[3..]] {
             assert!(ring.decrypt(aad("u"), junk).is_none(), "{junk:?}");
         }
@@ -228,36 +279,64 @@ mod tests {
         let old = DataKeyRing::new(key(1), vec![]);
         let stored = old.encrypt(aad("u"), b"secret").unwrap();
         let rotated = DataKeyRing::new(key(2), vec![key(1)]);
-        assert_eq!(rotated.decrypt(aad("u"), &stored).unwrap().as_slice(), b"secret");
+        assert_eq!(
+            rotated.decrypt(aad("u"), &stored).unwrap().as_slice(),
+            b"secret"
+        );
         let fresh = rotated.encrypt(aad("u"), b"secret").unwrap();
-        assert!(old.decrypt(aad("u"), &fresh).is_none(), "encrypted with the new key");
-        assert_eq!(DataKeyRing::new(key(2), vec![]).decrypt(aad("u"), &fresh).unwrap().as_slice(), b"secret");
+        assert!(
+            old.decrypt(aad("u"), &fresh).is_none(),
+            "encrypted with the new key"
+        );
+        assert_eq!(
+            DataKeyRing::new(key(2), vec![])
+                .decrypt(aad("u"), &fresh)
+                .unwrap()
+                .as_slice(),
+            b"secret"
+        );
     }
 
     #[test]
     fn a_value_under_an_unknown_key_fails_cleanly() {
-        let stored = DataKeyRing::new(key(1), vec![]).encrypt(aad("u"), b"secret").unwrap();
-        assert!(DataKeyRing::new(key(2), vec![key(3)]).decrypt(aad("u"), &stored).is_none());
+        let stored = DataKeyRing::new(key(1), vec![])
+            .encrypt(aad("u"), b"secret")
+            .unwrap();
+        assert!(
+            DataKeyRing::new(key(2), vec![key(3)])
+                .decrypt(aad("u"), &stored)
+                .is_none()
+        );
     }
 
     #[test]
     fn the_key_id_cannot_be_swapped_for_another_keys() {
         // Relabelling a value with another ring key's id makes that key try it, and fail.
         let ring = DataKeyRing::new(key(2), vec![key(1)]);
-        let stored = DataKeyRing::new(key(1), vec![]).encrypt(aad("u"), b"secret").unwrap();
+        let stored = DataKeyRing::new(key(1), vec![])
+            .encrypt(aad("u"), b"secret")
+            .unwrap();
         let mut raw = crypto::b64url_decode(&stored[3..]).unwrap();
         raw[..KEY_ID_BYTES].copy_from_slice(&key(2).id());
-        assert!(ring.decrypt(aad("u"), &format!("v1.{}", crypto::b64url(&raw))).is_none());
+        assert!(
+            ring.decrypt(aad("u"), &format!("v1.{}", crypto::b64url(&raw)))
+                .is_none()
+        );
     }
 
     #[test]
     fn encrypting_the_same_value_twice_never_gives_the_same_text() {
         let ring = DataKeyRing::new(key(1), vec![]);
-        let values: std::collections::HashSet<String> = (0..64).map(|_| ring.encrypt(aad("u"), b"same").unwrap()).collect();
+        let values: std::collections::HashSet<String> = (0..64)
+            .map(|_| ring.encrypt(aad("u"), b"same").unwrap())
+            .collect();
         assert_eq!(values.len(), 64);
         let nonces: std::collections::HashSet<Vec<u8>> = values
             .iter()
-            .map(|v| crypto::b64url_decode(&v[3..]).unwrap()[KEY_ID_BYTES..KEY_ID_BYTES + NONCE_BYTES].to_vec())
+            .map(|v| {
+                crypto::b64url_decode(&v[3..]).unwrap()[KEY_ID_BYTES..KEY_ID_BYTES + NONCE_BYTES]
+                    .to_vec()
+            })
             .collect();
         assert_eq!(nonces.len(), 64);
     }
@@ -274,13 +353,21 @@ mod tests {
         let k1 = crypto::b64url(&[1; 32]);
         let k2 = crypto::b64url(&[2; 32]);
         let ring = parse(Some(&format!("{k2}, {k1}"))).unwrap().unwrap();
-        let stored = DataKeyRing::new(key(1), vec![]).encrypt(aad("u"), b"s").unwrap();
-        assert!(ring.decrypt(aad("u"), &stored).is_some(), "the second key is a previous key");
+        let stored = DataKeyRing::new(key(1), vec![])
+            .encrypt(aad("u"), b"s")
+            .unwrap();
+        assert!(
+            ring.decrypt(aad("u"), &stored).is_some(),
+            "the second key is a previous key"
+        );
         let short = crypto::b64url(&[1; 31]);
         let err = parse(Some(&short)).unwrap_err().to_string();
         assert!(err.contains("32 bytes") && !err.contains(&short), "{err}");
         let err = parse(Some("not base64!")).unwrap_err().to_string();
-        assert!(err.contains("base64url") && !err.contains("not base64"), "{err}");
+        assert!(
+            err.contains("base64url") && !err.contains("not base64"),
+            "{err}"
+        );
         assert!(parse(Some(",")).is_err());
         assert!(parse(Some(&format!("{k1},{}", crypto::b64url(&[1; 33])))).is_err());
     }
@@ -297,7 +384,8 @@ mod tests {
         let ring = DataKeyRing::new(DataKey::generate().unwrap(), vec![]);
         let secret = crate::totp::TotpSecret::generate().unwrap();
         let stored = ring.encrypt(aad("u"), secret.secret()).unwrap();
-        let back = crate::totp::TotpSecret::from_bytes(&ring.decrypt(aad("u"), &stored).unwrap()).unwrap();
+        let back =
+            crate::totp::TotpSecret::from_bytes(&ring.decrypt(aad("u"), &stored).unwrap()).unwrap();
         assert!(back.ct_eq(&secret));
     }
 }

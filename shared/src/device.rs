@@ -39,7 +39,11 @@ impl std::fmt::Debug for DeviceToken {
 impl DeviceToken {
     /// A fresh device token for `user_id`, valid for the device lifetime from `now`.
     pub fn issue(user_id: &UserId, now: UnixTime) -> Result<Self, getrandom::Error> {
-        Ok(DeviceToken { user_id: user_id.clone(), nonce: crypto::random_array()?, expires_at: now.plus(DEVICE_LIFETIME) })
+        Ok(DeviceToken {
+            user_id: user_id.clone(),
+            nonce: crypto::random_array()?,
+            expires_at: now.plus(DEVICE_LIFETIME),
+        })
     }
 
     /// The signed part: every field, with separators no field can contain.
@@ -49,7 +53,11 @@ impl DeviceToken {
 
     /// `d1.<user id>.<nonce>.<expiry>.<tag>`: base64url, digits and dots, cookie-safe.
     pub fn sign(&self, keys: &KeyRing) -> SignedDeviceToken {
-        let message = Self::message(self.user_id.as_str(), &crypto::b64url(&self.nonce), self.expires_at.0);
+        let message = Self::message(
+            self.user_id.as_str(),
+            &crypto::b64url(&self.nonce),
+            self.expires_at.0,
+        );
         let tag = keys.sign(DEVICE_TAG_CONTEXT, message.as_bytes());
         SignedDeviceToken(format!("{SIGNED_PREFIX}{message}.{}", crypto::b64url(&tag)))
     }
@@ -66,8 +74,11 @@ impl DeviceToken {
         let (user_id, nonce, expires_at) = (parts.next()?, parts.next()?, parts.next()?);
         let nonce: [u8; 16] = crypto::b64url_decode(nonce)?.try_into().ok()?;
         let expires_at = UnixTime(expires_at.parse().ok()?);
-        (parts.next().is_none() && crate::store::is_live(expires_at, now))
-            .then(|| DeviceToken { user_id: UserId::from_stored(user_id.to_owned()), nonce, expires_at })
+        (parts.next().is_none() && crate::store::is_live(expires_at, now)).then(|| DeviceToken {
+            user_id: UserId::from_stored(user_id.to_owned()),
+            nonce,
+            expires_at,
+        })
     }
 
     /// Whether this device signed in to `user` (a cookie for another account counts for
@@ -109,7 +120,9 @@ mod tests {
         assert_eq!(back.counter_id(), token.counter_id());
         let last = NOW.plus(DEVICE_LIFETIME - Duration::from_secs(1));
         assert!(DeviceToken::verify(signed.secret(), &ring(1), last).is_some());
-        assert!(DeviceToken::verify(signed.secret(), &ring(1), NOW.plus(DEVICE_LIFETIME)).is_none());
+        assert!(
+            DeviceToken::verify(signed.secret(), &ring(1), NOW.plus(DEVICE_LIFETIME)).is_none()
+        );
     }
 
     #[test]
@@ -120,13 +133,17 @@ mod tests {
         let other = UserId::generate().unwrap();
         let swapped = signed.secret().replace(user.as_str(), other.as_str());
         assert!(DeviceToken::verify(&swapped, &ring(1), NOW).is_none());
-        let later = signed.secret().replace(&NOW.plus(DEVICE_LIFETIME).0.to_string(), "9999999999");
+        let later = signed
+            .secret()
+            .replace(&NOW.plus(DEVICE_LIFETIME).0.to_string(), "9999999999");
         assert!(DeviceToken::verify(&later, &ring(1), NOW).is_none());
         for junk in ["", "d1.", "d1.a.b.c.d", "v1.abc.def"] {
             assert!(DeviceToken::verify(junk, &ring(1), NOW).is_none(), "{junk}");
         }
         // A session tag never passes as a device tag.
-        let session = crate::token::SessionToken::generate().unwrap().sign(&ring(1));
+        let session = crate::token::SessionToken::generate()
+            .unwrap()
+            .sign(&ring(1));
         assert!(DeviceToken::verify(session.secret(), &ring(1), NOW).is_none());
         assert_eq!(format!("{signed:?}"), "SignedDeviceToken([redacted])");
     }

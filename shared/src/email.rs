@@ -55,9 +55,15 @@ impl Email {
         }
         let nfkc = ComposingNormalizerBorrowed::new_nfkc();
         // NFKC again after lower-casing: lower-casing can undo a composition.
-        let local = nfkc.normalize(&nfkc.normalize(local).to_lowercase()).into_owned();
-        let domain = idna::domain_to_ascii_strict(domain).map_err(|_| "email domain is malformed")?;
-        if local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@' || is_invisible(c)) {
+        let local = nfkc
+            .normalize(&nfkc.normalize(local).to_lowercase())
+            .into_owned();
+        let domain =
+            idna::domain_to_ascii_strict(domain).map_err(|_| "email domain is malformed")?;
+        if local
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@' || is_invisible(c))
+        {
             return Err("email must look like name@domain");
         }
         let normalised = format!("{local}@{domain}");
@@ -91,14 +97,17 @@ impl Email {
 
 /// Characters that render as nothing, or only reorder the text around them.
 fn is_invisible(c: char) -> bool {
-    const IGNORABLE: CodePointSetDataBorrowed<'static> = CodePointSetDataBorrowed::new::<DefaultIgnorableCodePoint>();
+    const IGNORABLE: CodePointSetDataBorrowed<'static> =
+        CodePointSetDataBorrowed::new::<DefaultIgnorableCodePoint>();
     const BIDI: CodePointSetDataBorrowed<'static> = CodePointSetDataBorrowed::new::<BidiControl>();
     IGNORABLE.contains(c) || BIDI.contains(c)
 }
 
 /// A configured email domain (an allowlist entry) in the form [`Email::domain`] returns.
 pub fn normalise_domain(domain: &str) -> Option<String> {
-    idna::domain_to_ascii_strict(domain.trim()).ok().filter(|d| !d.is_empty())
+    idna::domain_to_ascii_strict(domain.trim())
+        .ok()
+        .filter(|d| !d.is_empty())
 }
 
 #[cfg(test)]
@@ -106,7 +115,10 @@ mod tests {
     use super::Email;
 
     fn norm(raw: &str) -> String {
-        Email::parse(raw).unwrap_or_else(|e| panic!("{raw:?}: {e}")).as_str().to_owned()
+        Email::parse(raw)
+            .unwrap_or_else(|e| panic!("{raw:?}: {e}"))
+            .as_str()
+            .to_owned()
     }
 
     #[test]
@@ -119,7 +131,10 @@ mod tests {
         // Fullwidth letters, a ligature, a composed and a decomposed é, an upper-case IDN.
         assert_eq!(norm("ａｌｉｃｅ@ｅｘａｍｐｌｅ.com"), "alice@example.com");
         assert_eq!(norm("\u{FB01}n@example.com"), "fin@example.com");
-        assert_eq!(norm("jos\u{E9}@example.com"), norm("jose\u{301}@example.com"));
+        assert_eq!(
+            norm("jos\u{E9}@example.com"),
+            norm("jose\u{301}@example.com")
+        );
         assert_eq!(norm("JOS\u{C9}@example.com"), norm("jos\u{E9}@example.com"));
         assert_eq!(norm("a@B\u{DC}CHER.de"), "a@xn--bcher-kva.de");
         assert_eq!(norm("a@xn--bcher-kva.de"), norm("a@bücher.de"));
@@ -127,7 +142,12 @@ mod tests {
 
     #[test]
     fn normalising_twice_changes_nothing() {
-        for raw in ["ａｌｉｃｅ@ｅｘａｍｐｌｅ.com", "JOS\u{C9}@B\u{DC}CHER.de", "\u{FB01}@x.org", "Ǆ@x.org"] {
+        for raw in [
+            "ａｌｉｃｅ@ｅｘａｍｐｌｅ.com",
+            "JOS\u{C9}@B\u{DC}CHER.de",
+            "\u{FB01}@x.org",
+            "Ǆ@x.org",
+        ] {
             assert_eq!(norm(&norm(raw)), norm(raw), "{raw:?}");
         }
     }
@@ -151,7 +171,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed_addresses() {
-        for bad in ["", "   ", "alice", "@x.com", "alice@", "a b@x.com", "a@x..com", "a@.x", "a\0@x.com", "a@exa_mple.com"] {
+        for bad in [
+            "",
+            "   ",
+            "alice",
+            "@x.com",
+            "alice@",
+            "a b@x.com",
+            "a@x..com",
+            "a@.x",
+            "a\0@x.com",
+            "a@exa_mple.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(Email::parse(&format!("{}@x.com", "a".repeat(250))).is_err());
@@ -162,7 +193,10 @@ mod tests {
     #[test]
     fn the_store_key_is_a_hash_not_the_address() {
         let email = Email::parse("Alice@Example.com").unwrap();
-        assert_eq!(email.hash(), Email::parse("alice@example.com").unwrap().hash());
+        assert_eq!(
+            email.hash(),
+            Email::parse("alice@example.com").unwrap().hash()
+        );
         assert!(!format!("{:?}", email.hash()).contains("alice"));
     }
 }

@@ -1,8 +1,8 @@
 //! The one error type of the HTTP boundary. Every failure an endpoint can have is a variant
 //! here, and [`ApiError::status`] is the only place that decides its HTTP status.
 
-use std::time::Duration;
 use std::borrow::Cow;
+use std::time::Duration;
 
 use http::StatusCode;
 
@@ -15,7 +15,10 @@ pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A [`Cause`] that says what was being done: `what` failed because of `source`.
 pub fn context(what: impl Into<Cow<'static, str>>, source: impl Into<Cause>) -> Cause {
-    Box::new(Context { what: what.into(), source: source.into() })
+    Box::new(Context {
+        what: what.into(),
+        source: source.into(),
+    })
 }
 
 /// `e` and its causes on one line, outermost first: `outer: inner: innermost`.
@@ -180,12 +183,18 @@ pub enum ApiError {
 impl ApiError {
     /// An OAuth protocol error with its `error_description`.
     pub fn oauth(code: OAuthErrorCode, description: impl Into<String>) -> Self {
-        ApiError::OAuth { code, description: description.into() }
+        ApiError::OAuth {
+            code,
+            description: description.into(),
+        }
     }
 
     /// A field that breaks a rule; `message` says which, without echoing the value.
     pub fn invalid_field(field: &'static str, message: impl Into<String>) -> Self {
-        ApiError::InvalidField { field, message: message.into() }
+        ApiError::InvalidField {
+            field,
+            message: message.into(),
+        }
     }
 
     /// The HTTP status of this error: the one place that decides it.
@@ -193,7 +202,9 @@ impl ApiError {
         use ApiError::*;
         match self {
             InvalidJson(_) | InvalidField { .. } | TokenDeliveryRefused => StatusCode::BAD_REQUEST,
-            Unauthenticated | InvalidCredentials | InvalidAccessToken(_) => StatusCode::UNAUTHORIZED,
+            Unauthenticated | InvalidCredentials | InvalidAccessToken(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             InsufficientScope { .. } => StatusCode::FORBIDDEN,
             CsrfRejected | CorsRejected => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
@@ -208,7 +219,9 @@ impl ApiError {
             RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             StoreUnavailable(_) | MailUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             UnknownProvider => StatusCode::NOT_FOUND,
-            InvalidState(_) | IdpError { .. } | CodeExchangeFailed { .. } => StatusCode::BAD_REQUEST,
+            InvalidState(_) | IdpError { .. } | CodeExchangeFailed { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             InvalidIdToken(_) => StatusCode::UNAUTHORIZED,
             IdpUnavailable(_) => StatusCode::BAD_GATEWAY,
             KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -269,11 +282,14 @@ impl ApiError {
             InvalidJson(detail) => format!("request body is not valid JSON: {detail}"),
             InvalidField { field, message } => format!("{field}: {message}"),
             TokenDeliveryRefused => {
-                "session tokens are only returned to non-browser clients; browsers get a cookie".into()
+                "session tokens are only returned to non-browser clients; browsers get a cookie"
+                    .into()
             }
             Unauthenticated => "sign in first".into(),
             InvalidAccessToken(why) => format!("the access token is invalid: {why}"),
-            InsufficientScope { scope } => format!("the access token was not granted the {scope} scope"),
+            InsufficientScope { scope } => {
+                format!("the access token was not granted the {scope} scope")
+            }
             InvalidCredentials => "email or password is wrong".into(),
             CsrfRejected => "cross-site request refused: the Origin is not trusted".into(),
             CorsRejected => "origin not allowed".into(),
@@ -281,32 +297,53 @@ impl ApiError {
             MethodNotAllowed { allow } => format!("method not allowed; use {allow}"),
             EmailTaken => "an account with this email already exists".into(),
             InvalidMailToken => "this link is invalid, used or expired; ask for a new mail".into(),
-            InvalidMailCode => "this code is wrong or expired; check it, or ask for a new mail".into(),
+            InvalidMailCode => {
+                "this code is wrong or expired; check it, or ask for a new mail".into()
+            }
             ReauthenticationRequired => "enter your password, or sign in again, to do this".into(),
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             UriTooLong { limit } => format!("the URI exceeds {limit} bytes"),
             UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),
             AccountLocked { retry_after } => {
-                format!("too many failed sign-ins; try again in {} s", retry_after.as_secs())
+                format!(
+                    "too many failed sign-ins; try again in {} s",
+                    retry_after.as_secs()
+                )
             }
-            RateLimited { retry_after } => format!("too many requests; retry in {} s", retry_after.as_secs()),
-            StoreUnavailable(_) => "storage is unavailable; nothing was changed, retry shortly".into(),
-            MailUnavailable(_) => "mail could not be sent; nothing was changed, retry shortly".into(),
+            RateLimited { retry_after } => {
+                format!("too many requests; retry in {} s", retry_after.as_secs())
+            }
+            StoreUnavailable(_) => {
+                "storage is unavailable; nothing was changed, retry shortly".into()
+            }
+            MailUnavailable(_) => {
+                "mail could not be sent; nothing was changed, retry shortly".into()
+            }
             UnknownProvider => "no identity provider is configured under this name".into(),
             InvalidState(why) => format!("this sign-in cannot be completed: {why}; start again"),
             IdpError { code } => format!("the identity provider ended the sign-in: {code}"),
-            CodeExchangeFailed { code } => format!("the identity provider refused the sign-in code: {code}"),
+            CodeExchangeFailed { code } => {
+                format!("the identity provider refused the sign-in code: {code}")
+            }
             InvalidIdToken(why) => why.to_string(),
             IdpUnavailable(_) => "the identity provider could not be reached; retry shortly".into(),
-            KeysUnavailable(_) => "the token issuer's signing keys could not be fetched; retry shortly".into(),
-            EmailNotVerified => "the identity provider did not confirm a verified email address".into(),
+            KeysUnavailable(_) => {
+                "the token issuer's signing keys could not be fetched; retry shortly".into()
+            }
+            EmailNotVerified => {
+                "the identity provider did not confirm a verified email address".into()
+            }
             EmailDomainNotAllowed => "accounts with this email domain may not sign in here".into(),
             AccountExists => {
-                "an account with this email already exists; sign in with its password instead".into()
+                "an account with this email already exists; sign in with its password instead"
+                    .into()
             }
             OAuth { description, .. } => description.clone(),
             ClientLocked { retry_after } => {
-                format!("too many failed client authentications from this network; retry in {} s", retry_after.as_secs())
+                format!(
+                    "too many failed client authentications from this network; retry in {} s",
+                    retry_after.as_secs()
+                )
             }
             Internal(_) => "internal error".into(),
         }
@@ -319,16 +356,20 @@ impl ApiError {
     pub fn www_authenticate(&self) -> Option<String> {
         const REALM: &str = "realm=\"authfn\"";
         match self {
-            ApiError::OAuth { code: OAuthErrorCode::InvalidClient, .. } | ApiError::ClientLocked { .. } => {
-                Some(format!("Basic {REALM}, charset=\"UTF-8\""))
+            ApiError::OAuth {
+                code: OAuthErrorCode::InvalidClient,
+                ..
             }
-            ApiError::InvalidAccessToken(why) => {
-                Some(format!("Bearer {REALM}, error=\"invalid_token\", error_description=\"{why}\""))
+            | ApiError::ClientLocked { .. } => Some(format!("Basic {REALM}, charset=\"UTF-8\"")),
+            ApiError::InvalidAccessToken(why) => Some(format!(
+                "Bearer {REALM}, error=\"invalid_token\", error_description=\"{why}\""
+            )),
+            ApiError::InsufficientScope { scope } => Some(format!(
+                "Bearer {REALM}, error=\"insufficient_scope\", scope=\"{scope}\""
+            )),
+            _ if self.status() == StatusCode::UNAUTHORIZED => {
+                Some(crate::response::SESSION_CHALLENGE.to_owned())
             }
-            ApiError::InsufficientScope { scope } => {
-                Some(format!("Bearer {REALM}, error=\"insufficient_scope\", scope=\"{scope}\""))
-            }
-            _ if self.status() == StatusCode::UNAUTHORIZED => Some(crate::response::SESSION_CHALLENGE.to_owned()),
             _ => None,
         }
     }
@@ -339,10 +380,10 @@ impl ApiError {
         match self {
             ApiError::AccountLocked { retry_after }
             | ApiError::RateLimited { retry_after }
-            | ApiError::ClientLocked { retry_after } => {
-                Some(retry_after.as_secs())
-            }
-            ApiError::StoreUnavailable(_) | ApiError::KeysUnavailable(_) | ApiError::MailUnavailable(_) => Some(1),
+            | ApiError::ClientLocked { retry_after } => Some(retry_after.as_secs()),
+            ApiError::StoreUnavailable(_)
+            | ApiError::KeysUnavailable(_)
+            | ApiError::MailUnavailable(_) => Some(1),
             _ => None,
         }
     }
@@ -409,9 +450,14 @@ mod tests {
 
     #[test]
     fn a_store_failure_keeps_its_cause_for_the_log_and_shows_only_the_code() {
-        let e = ApiError::from(StoreError::Unavailable("DynamoDB GetItem: timed out".into()));
+        let e = ApiError::from(StoreError::Unavailable(
+            "DynamoDB GetItem: timed out".into(),
+        ));
         assert_eq!(e.code(), "store_unavailable");
-        assert_eq!(e.cause_chain().as_deref(), Some("store unavailable: DynamoDB GetItem: timed out"));
+        assert_eq!(
+            e.cause_chain().as_deref(),
+            Some("store unavailable: DynamoDB GetItem: timed out")
+        );
         assert!(!e.message().contains("DynamoDB"));
     }
 
@@ -423,47 +469,86 @@ mod tests {
     #[test]
     fn a_wrapped_store_cause_reaches_the_log_line_but_not_the_client() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
-        let e = ApiError::from(StoreError::Unavailable(context("DynamoDB GetItem: could not connect", SdkLike(io))));
+        let e = ApiError::from(StoreError::Unavailable(context(
+            "DynamoDB GetItem: could not connect",
+            SdkLike(io),
+        )));
         assert_eq!(
             e.cause_chain().as_deref(),
-            Some("store unavailable: DynamoDB GetItem: could not connect: dispatch failure: connection refused")
+            Some(
+                "store unavailable: DynamoDB GetItem: could not connect: dispatch failure: connection refused"
+            )
         );
-        assert!(!e.message().contains("refused") && !e.message().contains("GetItem"), "{}", e.message());
+        assert!(
+            !e.message().contains("refused") && !e.message().contains("GetItem"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]
     fn a_mail_outage_is_a_503_to_retry_with_its_cause_in_the_log_only() {
-        let e = ApiError::from(crate::mail::MailError::Unavailable(context("SES SendEmail", "throttled")));
-        assert_eq!((e.status(), e.code(), e.retry_after()), (StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable", Some(1)));
-        assert_eq!(e.cause_chain().as_deref(), Some("mail provider unavailable: SES SendEmail: throttled"));
-        assert!(!e.message().contains("SES") && !e.message().contains("throttled"), "{}", e.message());
+        let e = ApiError::from(crate::mail::MailError::Unavailable(context(
+            "SES SendEmail",
+            "throttled",
+        )));
+        assert_eq!(
+            (e.status(), e.code(), e.retry_after()),
+            (StatusCode::SERVICE_UNAVAILABLE, "mail_unavailable", Some(1))
+        );
+        assert_eq!(
+            e.cause_chain().as_deref(),
+            Some("mail provider unavailable: SES SendEmail: throttled")
+        );
+        assert!(
+            !e.message().contains("SES") && !e.message().contains("throttled"),
+            "{}",
+            e.message()
+        );
     }
 
     #[tokio::test]
     async fn a_bad_json_body_keeps_the_parser_error_for_the_log_only() {
-        use crate::federation::outbound::{HttpClient, OutboundError, OutboundRequest, OutboundResponse, get_json};
+        use crate::federation::outbound::{
+            HttpClient, OutboundError, OutboundRequest, OutboundResponse, get_json,
+        };
         use crate::oauth::verifier::VerifyError;
         struct NotJson;
         #[async_trait::async_trait]
         impl HttpClient for NotJson {
             async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-                Ok(OutboundResponse { status: 200, body: b"<html>".to_vec() })
+                Ok(OutboundResponse {
+                    status: 200,
+                    body: b"<html>".to_vec(),
+                })
             }
         }
-        let fetched = get_json::<serde_json::Value>(&NotJson, "https://idp.example.com/jwks").await.unwrap_err();
+        let fetched = get_json::<serde_json::Value>(&NotJson, "https://idp.example.com/jwks")
+            .await
+            .unwrap_err();
         let e = ApiError::KeysUnavailable(Box::new(VerifyError::KeysUnavailable(fetched)));
         let logged = e.cause_chain().unwrap();
         assert!(
             logged.starts_with("the issuer's key set could not be fetched: GET https://idp.example.com/jwks: not the expected JSON: expected value"),
             "{logged}"
         );
-        assert!(!e.message().contains("expected value") && !e.message().contains("idp.example.com"), "{}", e.message());
+        assert!(
+            !e.message().contains("expected value") && !e.message().contains("idp.example.com"),
+            "{}",
+            e.message()
+        );
     }
 
     #[test]
     fn a_cause_chain_lists_every_link_outermost_first() {
-        let e = ApiError::IdpUnavailable(context("token endpoint", context("upstream request failed", "connection reset")));
-        assert_eq!(e.cause_chain().as_deref(), Some("token endpoint: upstream request failed: connection reset"));
+        let e = ApiError::IdpUnavailable(context(
+            "token endpoint",
+            context("upstream request failed", "connection reset"),
+        ));
+        assert_eq!(
+            e.cause_chain().as_deref(),
+            Some("token endpoint: upstream request failed: connection reset")
+        );
         assert_eq!(ApiError::InvalidCredentials.cause_chain(), None);
     }
 }

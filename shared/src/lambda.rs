@@ -20,7 +20,10 @@ use crate::{App, Config, Endpoint};
 /// `endpoint` for every invocation.
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     if endpoint.makes_outbound_calls() {
-        return Err(format!("{endpoint:?} makes outbound calls: serve it with serve_with_http_client").into());
+        return Err(format!(
+            "{endpoint:?} makes outbound calls: serve it with serve_with_http_client"
+        )
+        .into());
     }
     run(endpoint, app_from_env().await?).await
 }
@@ -29,14 +32,22 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
 /// client. A separate entry point so that the other functions' binaries do not link one.
 pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     let client = crate::federation::outbound::NativeHttpClient::new();
-    run(endpoint, app_from_env().await?.with_http_client(Arc::new(client))).await
+    run(
+        endpoint,
+        app_from_env().await?.with_http_client(Arc::new(client)),
+    )
+    .await
 }
 
 async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
     app.check_can_serve(endpoint)?;
     // Only the functions that send mail build an SES client, and they refuse to start
     // without a From address rather than fail at the first sign-up.
-    let app = if app.sends_mail(endpoint) { app.with_mailer(Arc::new(mailer_from_env().await?)) } else { app };
+    let app = if app.sends_mail(endpoint) {
+        app.with_mailer(Arc::new(mailer_from_env().await?))
+    } else {
+        app
+    };
     let app = Arc::new(app);
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
         let app = Arc::clone(&app);
@@ -61,7 +72,9 @@ fn request_id(event: &lambda_http::Request) -> String {
         Some(RequestContext::ApiGatewayV1(ctx)) => ctx.request_id.clone(),
         _ => None,
     };
-    gateway.or_else(|| event.lambda_context_ref().map(|c| c.request_id.clone())).unwrap_or_default()
+    gateway
+        .or_else(|| event.lambda_context_ref().map(|c| c.request_id.clone()))
+        .unwrap_or_default()
 }
 
 /// The app a function serves, from its environment and its DynamoDB table (`AUTHFN_TABLE`).
@@ -69,7 +82,9 @@ pub async fn app_from_env() -> Result<App, lambda_http::Error> {
     // The whole chain as the message: the runtime prints the error, not its causes.
     let config = Config::from_env().map_err(|e| crate::error::chain(&e))?;
     let table = std::env::var("AUTHFN_TABLE").map_err(|_| "AUTHFN_TABLE is required")?;
-    let endpoint_url = std::env::var("AUTHFN_DYNAMODB_ENDPOINT").ok().filter(|s| !s.is_empty());
+    let endpoint_url = std::env::var("AUTHFN_DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|s| !s.is_empty());
     let store = DynamoStore::connect_in_lambda(table, endpoint_url).await;
     Ok(App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?)
 }
@@ -80,7 +95,8 @@ pub async fn mailer_from_env() -> Result<SesMailer, lambda_http::Error> {
     let env = |name: &str| std::env::var(name).ok();
     let settings = Settings::new(&env);
     let from = MailFrom::from_settings(&settings).map_err(|e| crate::error::chain(&e))?;
-    let endpoint_url = crate::ses::endpoint_from_settings(&settings).map_err(|e| crate::error::chain(&e))?;
+    let endpoint_url =
+        crate::ses::endpoint_from_settings(&settings).map_err(|e| crate::error::chain(&e))?;
     // The SDK appends the operation's path (`/v2/email/…`) to the endpoint's.
     let endpoint_url = endpoint_url.map(|url| url.as_str().trim_end_matches('/').to_owned());
     Ok(SesMailer::connect_in_lambda(from, endpoint_url).await)

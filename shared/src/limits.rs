@@ -32,9 +32,14 @@ impl App {
     pub(crate) async fn rate_limit(&self, bucket: &str, client_ip: &str) -> Result<(), ApiError> {
         let now = self.now();
         let key = CounterKey::rate_limit(bucket, client_ip);
-        let c = self.store.increment(&key, now.plus(RATE_WINDOW), now).await?;
+        let c = self
+            .store
+            .increment(&key, now.plus(RATE_WINDOW), now)
+            .await?;
         if c.count > self.config.rate_limit.per_minute {
-            return Err(ApiError::RateLimited { retry_after: retry_after(now, c.expires_at) });
+            return Err(ApiError::RateLimited {
+                retry_after: retry_after(now, c.expires_at),
+            });
         }
         Ok(())
     }
@@ -44,9 +49,14 @@ impl App {
     /// nothing about that either.
     pub(crate) async fn count_mail_to(&self, email: &Email) -> Result<(), ApiError> {
         let now = self.now();
-        let c = self.store.increment(&CounterKey::mail_to(email), now.plus(MAIL_WINDOW), now).await?;
+        let c = self
+            .store
+            .increment(&CounterKey::mail_to(email), now.plus(MAIL_WINDOW), now)
+            .await?;
         if c.count > MAILS_PER_ADDRESS {
-            return Err(ApiError::RateLimited { retry_after: retry_after(now, c.expires_at) });
+            return Err(ApiError::RateLimited {
+                retry_after: retry_after(now, c.expires_at),
+            });
         }
         Ok(())
     }
@@ -67,38 +77,64 @@ impl App {
             Some(device) => CounterKey::device_sign_in_attempts(&device.counter_id()),
             None => CounterKey::sign_in_attempts(email),
         };
-        let c = self.store.increment(&key, now.plus(policy.window), now).await?;
+        let c = self
+            .store
+            .increment(&key, now.plus(policy.window), now)
+            .await?;
         if c.count > policy.max_failures {
-            return Err(ApiError::AccountLocked { retry_after: retry_after(now, c.expires_at) });
+            return Err(ApiError::AccountLocked {
+                retry_after: retry_after(now, c.expires_at),
+            });
         }
         Ok(SignInAttempt { key, counter: c })
     }
 
     /// The answer to a wrong password. The failure that uses up the budget says so, and locks
     /// for the configured lock time from now (or the rest of the window, if longer).
-    pub(crate) async fn sign_in_failed(&self, attempt: SignInAttempt) -> Result<ApiError, ApiError> {
+    pub(crate) async fn sign_in_failed(
+        &self,
+        attempt: SignInAttempt,
+    ) -> Result<ApiError, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
         if attempt.counter.count < policy.max_failures {
             return Ok(ApiError::InvalidCredentials);
         }
-        let until = now.plus(policy.lock_duration).max(attempt.counter.expires_at);
+        let until = now
+            .plus(policy.lock_duration)
+            .max(attempt.counter.expires_at);
         // Concurrent attempts may have counted past the limit meanwhile: writing the limit
         // back keeps the lock, since the next attempt counts one past it.
-        let locked = Counter { count: policy.max_failures, expires_at: until };
+        let locked = Counter {
+            count: policy.max_failures,
+            expires_at: until,
+        };
         self.store.put_counter(&attempt.key, locked).await?;
-        Ok(ApiError::AccountLocked { retry_after: retry_after(now, until) })
+        Ok(ApiError::AccountLocked {
+            retry_after: retry_after(now, until),
+        })
     }
 
     /// Refuses authentication as `client_id` from a network locked out for it: one that used
     /// up its failures. Keyed by client and network, so someone guessing a resource server's
     /// secret locks out only themselves, never the resource server.
-    pub(crate) async fn check_client_lockout(&self, client_id: &ClientId, network: &str) -> Result<(), ApiError> {
+    pub(crate) async fn check_client_lockout(
+        &self,
+        client_id: &ClientId,
+        network: &str,
+    ) -> Result<(), ApiError> {
         let now = self.now();
-        match self.store.counter(&CounterKey::client_auth_failures(client_id.as_str(), network), now).await? {
-            Some(c) if c.count >= self.config.lockout.max_failures => {
-                Err(ApiError::ClientLocked { retry_after: retry_after(now, c.expires_at) })
-            }
+        match self
+            .store
+            .counter(
+                &CounterKey::client_auth_failures(client_id.as_str(), network),
+                now,
+            )
+            .await?
+        {
+            Some(c) if c.count >= self.config.lockout.max_failures => Err(ApiError::ClientLocked {
+                retry_after: retry_after(now, c.expires_at),
+            }),
             _ => Ok(()),
         }
     }
@@ -106,17 +142,35 @@ impl App {
     /// Records a failed client authentication, counted apart from the per-IP request budget;
     /// the failure that uses up the budget locks the network out for the lockout time, as
     /// `sign_in_failed` does for passwords. Returns the error to answer.
-    pub(crate) async fn record_client_failure(&self, client_id: &ClientId, network: &str, refused: ApiError) -> Result<ApiError, ApiError> {
+    pub(crate) async fn record_client_failure(
+        &self,
+        client_id: &ClientId,
+        network: &str,
+        refused: ApiError,
+    ) -> Result<ApiError, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
         let failures = CounterKey::client_auth_failures(client_id.as_str(), network);
-        let c = self.store.increment(&failures, now.plus(policy.window), now).await?;
+        let c = self
+            .store
+            .increment(&failures, now.plus(policy.window), now)
+            .await?;
         if c.count < policy.max_failures {
             return Ok(refused);
         }
         let until = now.plus(policy.lock_duration);
-        self.store.put_counter(&failures, Counter { count: policy.max_failures, expires_at: until }).await?;
-        Ok(ApiError::ClientLocked { retry_after: retry_after(now, until) })
+        self.store
+            .put_counter(
+                &failures,
+                Counter {
+                    count: policy.max_failures,
+                    expires_at: until,
+                },
+            )
+            .await?;
+        Ok(ApiError::ClientLocked {
+            retry_after: retry_after(now, until),
+        })
     }
 
     /// A right password clears the budget it was counted against (only that one: signing in

@@ -25,7 +25,9 @@ impl std::fmt::Debug for Mail {
     // A mail's body carries a link token or a code, and its recipient is personal data: neither
     // belongs in a log line or a panic message.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Mail").field("subject", &self.subject).finish_non_exhaustive()
+        f.debug_struct("Mail")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
     }
 }
 
@@ -72,12 +74,18 @@ pub struct Outbox {
 impl Outbox {
     /// An empty outbox that stamps each mail with `clock`'s time.
     pub fn new(clock: std::sync::Arc<dyn crate::Clock>) -> Self {
-        Outbox { sent: Mutex::new(Vec::new()), clock }
+        Outbox {
+            sent: Mutex::new(Vec::new()),
+            clock,
+        }
     }
 
     /// Every mail kept so far, newest first.
     pub fn messages(&self) -> Vec<SentMail> {
-        let sent = self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         sent.iter().rev().cloned().collect()
     }
 }
@@ -95,7 +103,10 @@ impl Mailer for Outbox {
             sent_at,
         };
         // A panic elsewhere while holding the lock leaves the list intact: keep using it.
-        self.sent.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(kept);
+        self.sent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(kept);
         Ok(())
     }
 }
@@ -120,13 +131,28 @@ mod tests {
     async fn the_outbox_keeps_every_mail_newest_first_with_the_time_it_was_sent() {
         let clock = ManualClock::at(UnixTime(1_000));
         let outbox = Outbox::new(Arc::new(clock.clone()));
-        outbox.send(&mail("ada@example.com", "first")).await.unwrap();
+        outbox
+            .send(&mail("ada@example.com", "first"))
+            .await
+            .unwrap();
         clock.advance(std::time::Duration::from_secs(5));
-        outbox.send(&mail("grace@example.com", "second")).await.unwrap();
+        outbox
+            .send(&mail("grace@example.com", "second"))
+            .await
+            .unwrap();
 
         let kept = outbox.messages();
-        let summary: Vec<_> = kept.iter().map(|m| (m.to.as_str(), m.subject.as_str(), m.sent_at)).collect();
-        assert_eq!(summary, [("grace@example.com", "second", 1_005), ("ada@example.com", "first", 1_000)]);
+        let summary: Vec<_> = kept
+            .iter()
+            .map(|m| (m.to.as_str(), m.subject.as_str(), m.sent_at))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("grace@example.com", "second", 1_005),
+                ("ada@example.com", "first", 1_000)
+            ]
+        );
         assert_eq!(kept[0].text, "your code is 123456");
     }
 
@@ -134,6 +160,9 @@ mod tests {
     fn a_mails_debug_shows_neither_its_recipient_nor_its_body() {
         let shown = format!("{:?}", mail("ada@example.com", "Verify your address"));
         assert!(shown.contains("Verify your address"), "{shown}");
-        assert!(!shown.contains("ada@") && !shown.contains("123456"), "{shown}");
+        assert!(
+            !shown.contains("ada@") && !shown.contains("123456"),
+            "{shown}"
+        );
     }
 }

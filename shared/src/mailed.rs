@@ -30,7 +30,10 @@ impl MailToken {
 
     /// A presented token; `None` unless it is 32 bytes of base64url.
     pub fn parse(presented: &str) -> Option<Self> {
-        crypto::b64url_decode(presented.trim())?.try_into().ok().map(MailToken)
+        crypto::b64url_decode(presented.trim())?
+            .try_into()
+            .ok()
+            .map(MailToken)
     }
 
     /// The form the store keeps it under. A plain hash suffices: 256 random bits.
@@ -68,8 +71,12 @@ impl MailCode {
 
     /// What a user typed, without spaces or dashes; `None` unless it is six digits.
     pub fn normalise(typed: &str) -> Option<Self> {
-        let code: String = typed.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
-        (code.len() == CODE_DIGITS && code.bytes().all(|b| b.is_ascii_digit())).then_some(MailCode(code))
+        let code: String = typed
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        (code.len() == CODE_DIGITS && code.bytes().all(|b| b.is_ascii_digit()))
+            .then_some(MailCode(code))
     }
 
     /// The code as the mail shows it.
@@ -94,10 +101,17 @@ pub fn code_hash(keys: &KeyRing, key: &ChallengeKey, code: &MailCode) -> TokenHa
 
 /// Whether `code` is the one stored as `stored` under any current or retiring key, compared in
 /// constant time.
-pub fn code_matches(keys: &KeyRing, key: &ChallengeKey, code: &MailCode, stored: &TokenHash) -> bool {
+pub fn code_matches(
+    keys: &KeyRing,
+    key: &ChallengeKey,
+    code: &MailCode,
+    stored: &TokenHash,
+) -> bool {
     keys.sign_each(CODE_HASH_CONTEXT, &code_message(key, code))
         .iter()
-        .fold(false, |found, tag| found | crypto::constant_time_eq(TokenHash::of(tag).as_bytes(), stored.as_bytes()))
+        .fold(false, |found, tag| {
+            found | crypto::constant_time_eq(TokenHash::of(tag).as_bytes(), stored.as_bytes())
+        })
 }
 
 #[cfg(test)]
@@ -108,9 +122,14 @@ mod tests {
     fn codes_are_six_digits_and_typed_codes_are_forgiving() {
         for _ in 0..100 {
             let code = MailCode::generate().unwrap();
-            assert!(code.display().len() == 6 && code.display().bytes().all(|b| b.is_ascii_digit()));
+            assert!(
+                code.display().len() == 6 && code.display().bytes().all(|b| b.is_ascii_digit())
+            );
         }
-        assert_eq!(MailCode::normalise(" 123-456 ").unwrap().display(), "123456");
+        assert_eq!(
+            MailCode::normalise(" 123-456 ").unwrap().display(),
+            "123456"
+        );
         assert!(MailCode::normalise("12345").is_none() && MailCode::normalise("12345a").is_none());
     }
 
@@ -118,18 +137,29 @@ mod tests {
     fn a_code_matches_only_its_own_challenge() {
         let keys = KeyRing::new(crypto::HmacKey::generate().unwrap(), vec![]);
         let email = crate::email::Email::parse("ada@example.com").unwrap();
-        let (reset, sign_up) = (ChallengeKey::password_reset(&email), ChallengeKey::sign_up(&email));
+        let (reset, sign_up) = (
+            ChallengeKey::password_reset(&email),
+            ChallengeKey::sign_up(&email),
+        );
         let code = MailCode::normalise("123456").unwrap();
         let stored = code_hash(&keys, &reset, &code);
         assert!(code_matches(&keys, &reset, &code, &stored));
         assert!(!code_matches(&keys, &sign_up, &code, &stored));
-        assert!(!code_matches(&keys, &reset, &MailCode::normalise("123457").unwrap(), &stored));
+        assert!(!code_matches(
+            &keys,
+            &reset,
+            &MailCode::normalise("123457").unwrap(),
+            &stored
+        ));
     }
 
     #[test]
     fn link_tokens_survive_the_round_trip_and_nothing_else_parses() {
         let token = MailToken::generate().unwrap();
-        assert_eq!(MailToken::parse(&token.encoded()).unwrap().hash(), token.hash());
+        assert_eq!(
+            MailToken::parse(&token.encoded()).unwrap().hash(),
+            token.hash()
+        );
         assert!(MailToken::parse("short").is_none() && MailToken::parse("").is_none());
     }
 }

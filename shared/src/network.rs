@@ -54,7 +54,10 @@ mod tests {
     fn ipv6_clients_share_one_budget_per_64() {
         let a = rate_limit_bucket(parse("2001:db8:1:2::1"));
         assert_eq!(a, "2001:db8:1:2::/64");
-        assert_eq!(rate_limit_bucket(parse("2001:db8:1:2:ffff:ffff:ffff:ffff")), a);
+        assert_eq!(
+            rate_limit_bucket(parse("2001:db8:1:2:ffff:ffff:ffff:ffff")),
+            a
+        );
         assert_eq!(rate_limit_bucket(parse("[2001:db8:1:2::9]:443")), a);
         assert_ne!(rate_limit_bucket(parse("2001:db8:1:3::1")), a);
     }
@@ -62,14 +65,27 @@ mod tests {
     #[test]
     fn ipv4_clients_have_one_budget_per_address() {
         assert_eq!(rate_limit_bucket(parse("198.51.100.7")), "198.51.100.7");
-        assert_eq!(rate_limit_bucket(parse(" 198.51.100.7:5000 ")), "198.51.100.7");
-        assert_eq!(rate_limit_bucket(parse("::ffff:198.51.100.7")), "198.51.100.7");
+        assert_eq!(
+            rate_limit_bucket(parse(" 198.51.100.7:5000 ")),
+            "198.51.100.7"
+        );
+        assert_eq!(
+            rate_limit_bucket(parse("::ffff:198.51.100.7")),
+            "198.51.100.7"
+        );
         assert_ne!(rate_limit_bucket(parse("198.51.100.8")), "198.51.100.7");
     }
 
     #[test]
     fn unreadable_addresses_share_one_budget() {
-        for junk in ["", "unknown", "198.51.100", "not-an-ip", "2001:db8::g", "198.51.100.7, 10.0.0.1"] {
+        for junk in [
+            "",
+            "unknown",
+            "198.51.100",
+            "not-an-ip",
+            "2001:db8::g",
+            "198.51.100.7, 10.0.0.1",
+        ] {
             assert_eq!(rate_limit_bucket(parse(junk)), "unknown", "{junk:?}");
         }
     }

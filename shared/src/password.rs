@@ -83,7 +83,11 @@ pub struct Argon2Cost {
 
 impl Default for Argon2Cost {
     fn default() -> Self {
-        Argon2Cost { memory_kib: 19_456, iterations: 2, parallelism: 1 }
+        Argon2Cost {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
     }
 }
 
@@ -132,8 +136,13 @@ struct BufferPool {
 
 impl BufferPool {
     fn new() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 4);
-        BufferPool { slots: (0..cores).map(|_| Mutex::new(Vec::new())).collect(), next_wait: AtomicUsize::new(0) }
+        let cores = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .clamp(1, 4);
+        BufferPool {
+            slots: (0..cores).map(|_| Mutex::new(Vec::new())).collect(),
+            next_wait: AtomicUsize::new(0),
+        }
     }
 
     /// Runs `f` with a free buffer of at least `blocks` blocks. Verifying an older hash made at
@@ -165,7 +174,8 @@ impl PasswordHasherConfig {
             .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
         let salt = crypto::random_array::<16>().map_err(|e| e.to_string())?;
         let output = crypto::random_array::<32>().map_err(|e| e.to_string())?;
-        let b64 = |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, b);
+        let b64 =
+            |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, b);
         let dummy = format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
             cost.memory_kib,
@@ -174,8 +184,15 @@ impl PasswordHasherConfig {
             b64(&salt),
             b64(&output)
         );
-        let hasher = Hasher { params, dummy, buffers: BufferPool::new(), runs: AtomicU64::new(0) };
-        Ok(PasswordHasherConfig { inner: Arc::new(hasher) })
+        let hasher = Hasher {
+            params,
+            dummy,
+            buffers: BufferPool::new(),
+            runs: AtomicU64::new(0),
+        };
+        Ok(PasswordHasherConfig {
+            inner: Arc::new(hasher),
+        })
     }
 
     /// How many argon2id runs (hashes and verifications) this instance has made.
@@ -191,7 +208,11 @@ impl PasswordHasherConfig {
 
     /// Verifies against the stored hash, or against the dummy when there is no user, so both
     /// paths do the same work. The output comparison is constant-time.
-    pub async fn verify(&self, password: Password, stored: Option<PasswordHashString>) -> Result<bool, HashError> {
+    pub async fn verify(
+        &self,
+        password: Password,
+        stored: Option<PasswordHashString>,
+    ) -> Result<bool, HashError> {
         let hasher = self.inner.clone();
         off_executor(move || match &stored {
             Some(h) => hasher.verify(&password, h.as_str()),
@@ -207,15 +228,18 @@ impl PasswordHasherConfig {
 impl Hasher {
     fn hash(&self, password: &Password) -> Result<PasswordHashString, HashError> {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
-        let salt_bytes = crypto::random_array::<16>().map_err(|e| HashError::Randomness(e.to_string()))?;
-        let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| HashError::Argon2(e.to_string()))?;
+        let salt_bytes =
+            crypto::random_array::<16>().map_err(|e| HashError::Randomness(e.to_string()))?;
+        let salt =
+            SaltString::encode_b64(&salt_bytes).map_err(|e| HashError::Argon2(e.to_string()))?;
         let output = self
             .run(&argon2, password, &salt_bytes, Params::DEFAULT_OUTPUT_LEN)
             .map_err(|e| HashError::Argon2(e.to_string()))?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
-            params: ParamsString::try_from(&self.params).map_err(|e| HashError::Argon2(e.to_string()))?,
+            params: ParamsString::try_from(&self.params)
+                .map_err(|e| HashError::Argon2(e.to_string()))?,
             salt: Some(salt.as_salt()),
             hash: Some(output),
         };
@@ -232,8 +256,12 @@ impl Hasher {
             return false;
         };
         let algorithm = Algorithm::try_from(parsed.algorithm);
-        let version = parsed.version.map_or(Ok(Version::default()), Version::try_from);
-        let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, Params::try_from(&parsed)) else {
+        let version = parsed
+            .version
+            .map_or(Ok(Version::default()), Version::try_from);
+        let (Ok(algorithm), Ok(version), Ok(params)) =
+            (algorithm, version, Params::try_from(&parsed))
+        else {
             return false;
         };
         let mut salt_buf = [0u8; 64];
@@ -242,26 +270,46 @@ impl Hasher {
         };
         let argon2 = Argon2::new(algorithm, version, params);
         // `Output`'s equality is constant-time.
-        self.run(&argon2, password, salt, expected.len()).is_ok_and(|computed| computed == expected)
+        self.run(&argon2, password, salt, expected.len())
+            .is_ok_and(|computed| computed == expected)
     }
 
-    fn run(&self, argon2: &Argon2<'_>, password: &Password, salt: &[u8], len: usize) -> argon2::password_hash::Result<Output> {
+    fn run(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &Password,
+        salt: &[u8],
+        len: usize,
+    ) -> argon2::password_hash::Result<Output> {
         self.runs.fetch_add(1, Ordering::Relaxed);
-        self.buffers.with_buffer(argon2.params().block_count(), |blocks| {
-            Output::init_with(len, |out| Ok(argon2.hash_password_into_with_memory(password.0.as_bytes(), salt, out, blocks)?))
-        })
+        self.buffers
+            .with_buffer(argon2.params().block_count(), |blocks| {
+                Output::init_with(len, |out| {
+                    Ok(argon2.hash_password_into_with_memory(
+                        password.0.as_bytes(),
+                        salt,
+                        out,
+                        blocks,
+                    )?)
+                })
+            })
     }
 }
 
 /// Runs CPU-heavy work on tokio's blocking pool when there is a tokio runtime, so the async
 /// workers keep serving other requests meanwhile.
 #[cfg(not(target_arch = "wasm32"))]
-async fn off_executor<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> Result<R, HashError> {
+async fn off_executor<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, HashError> {
     match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => runtime.spawn_blocking(work).await.map_err(|e| match e.try_into_panic() {
-            Ok(panic) => std::panic::resume_unwind(panic),
-            Err(_) => HashError::Cancelled,
-        }),
+        Ok(runtime) => runtime
+            .spawn_blocking(work)
+            .await
+            .map_err(|e| match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(_) => HashError::Cancelled,
+            }),
         Err(_) => Ok(work()),
     }
 }
@@ -277,7 +325,12 @@ mod tests {
     use super::*;
 
     fn cheap() -> PasswordHasherConfig {
-        PasswordHasherConfig::new(Argon2Cost { memory_kib: 64, iterations: 1, parallelism: 1 }).unwrap()
+        PasswordHasherConfig::new(Argon2Cost {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
+        .unwrap()
     }
 
     fn pw(s: &str) -> Password {
@@ -289,7 +342,11 @@ mod tests {
         let h = cheap();
         let stored = h.hash(pw("correct horse")).await.unwrap();
         assert!(stored.as_str().starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
-        assert!(h.verify(pw("correct horse"), Some(stored.clone())).await.unwrap());
+        assert!(
+            h.verify(pw("correct horse"), Some(stored.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!h.verify(pw("correct horsf"), Some(stored)).await.unwrap());
         assert_eq!(h.runs(), 3);
     }
@@ -299,16 +356,31 @@ mod tests {
         use argon2::password_hash::{PasswordHasher, PasswordVerifier};
         let h = cheap();
         // A hash made the standard way, at another cost (as before a cost change), verifies…
-        let older = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(128, 2, 2, None).unwrap());
+        let older = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(128, 2, 2, None).unwrap(),
+        );
         let salt = SaltString::encode_b64(b"sixteen byte slt").unwrap();
-        let phc = older.hash_password(b"correct horse", &salt).unwrap().to_string();
+        let phc = older
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
         let stored = PasswordHashString::from_stored(phc);
-        assert!(h.verify(pw("correct horse"), Some(stored.clone())).await.unwrap());
+        assert!(
+            h.verify(pw("correct horse"), Some(stored.clone()))
+                .await
+                .unwrap()
+        );
         assert!(!h.verify(pw("correct horsf"), Some(stored)).await.unwrap());
         // …and so does ours at the smaller configured cost afterwards, in the same buffer.
         let ours = h.hash(pw("battery staple")).await.unwrap();
         let parsed = PasswordHash::new(ours.as_str()).unwrap();
-        assert!(Argon2::default().verify_password(b"battery staple", &parsed).is_ok());
+        assert!(
+            Argon2::default()
+                .verify_password(b"battery staple", &parsed)
+                .is_ok()
+        );
         assert!(h.verify(pw("battery staple"), Some(ours)).await.unwrap());
     }
 
@@ -330,7 +402,13 @@ mod tests {
             let stored = h.hash(pw("correct horse")).await.unwrap();
             h.verify(pw("correct horse"), Some(stored)).await.unwrap();
         }
-        let sizes: Vec<usize> = h.inner.buffers.slots.iter().map(|s| s.lock().unwrap().len()).collect();
+        let sizes: Vec<usize> = h
+            .inner
+            .buffers
+            .slots
+            .iter()
+            .map(|s| s.lock().unwrap().len())
+            .collect();
         assert_eq!(sizes.iter().filter(|n| **n > 0).count(), 1, "{sizes:?}");
         assert_eq!(sizes.iter().max(), Some(&64), "64 KiB is 64 blocks");
     }
@@ -338,14 +416,22 @@ mod tests {
     /// On a single-threaded runtime, other tasks keep running while a password is hashed.
     #[tokio::test(flavor = "current_thread")]
     async fn hashing_leaves_the_async_executor_free() {
-        let h = PasswordHasherConfig::new(Argon2Cost { memory_kib: 4096, iterations: 2, parallelism: 1 }).unwrap();
+        let h = PasswordHasherConfig::new(Argon2Cost {
+            memory_kib: 4096,
+            iterations: 2,
+            parallelism: 1,
+        })
+        .unwrap();
         let hashing = tokio::spawn(async move { h.hash(pw("correct horse")).await });
         let mut turns = 0;
         while !hashing.is_finished() {
             tokio::task::yield_now().await;
             turns += 1;
         }
-        assert!(turns > 10, "the executor got only {turns} turns while hashing");
+        assert!(
+            turns > 10,
+            "the executor got only {turns} turns while hashing"
+        );
         hashing.await.unwrap().unwrap();
     }
 
@@ -378,6 +464,13 @@ mod tests {
 
     #[test]
     fn default_cost_is_owasp() {
-        assert_eq!(Argon2Cost::default(), Argon2Cost { memory_kib: 19_456, iterations: 2, parallelism: 1 });
+        assert_eq!(
+            Argon2Cost::default(),
+            Argon2Cost {
+                memory_kib: 19_456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
     }
 }

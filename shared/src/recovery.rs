@@ -37,7 +37,9 @@ impl RecoveryCode {
     /// character is equally likely without rejection.
     pub fn generate() -> Result<Self, getrandom::Error> {
         let bytes: [u8; 10] = random_array()?;
-        let bits = bytes.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+        let bits = bytes
+            .iter()
+            .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
         let code = (0..LENGTH)
             .rev()
             .map(|i| char::from(ALPHABET[usize::try_from((bits >> (5 * i)) & 0x1f).unwrap_or(0)]))
@@ -61,7 +63,8 @@ impl RecoveryCode {
                 c => c,
             })
             .collect();
-        (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(RecoveryCode(code))
+        (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b)))
+            .then_some(RecoveryCode(code))
     }
 
     /// `XXXX-XXXX-XXXX-XXXX`, as shown to the user (once).
@@ -73,7 +76,9 @@ impl RecoveryCode {
     /// How the code is stored for `user`: SHA-256 over the context, the user id and the code,
     /// so equal codes of two accounts hash apart.
     pub fn hash(&self, user: &UserId) -> TokenHash {
-        let mut input = zeroize::Zeroizing::new(Vec::with_capacity(HASH_CONTEXT.len() + user.as_str().len() + 1 + LENGTH));
+        let mut input = zeroize::Zeroizing::new(Vec::with_capacity(
+            HASH_CONTEXT.len() + user.as_str().len() + 1 + LENGTH,
+        ));
         input.extend_from_slice(HASH_CONTEXT);
         input.extend_from_slice(user.as_str().as_bytes());
         input.push(0);
@@ -102,18 +107,44 @@ mod tests {
 
     #[test]
     fn every_character_is_used() {
-        let seen: std::collections::HashSet<u8> =
-            (0..200).flat_map(|_| RecoveryCode::generate().unwrap().secret().clone().into_bytes()).collect();
-        assert_eq!(seen.len(), 32, "3200 draws miss one of 32 characters with probability < 2^-140");
+        let seen: std::collections::HashSet<u8> = (0..200)
+            .flat_map(|_| {
+                RecoveryCode::generate()
+                    .unwrap()
+                    .secret()
+                    .clone()
+                    .into_bytes()
+            })
+            .collect();
+        assert_eq!(
+            seen.len(),
+            32,
+            "3200 draws miss one of 32 characters with probability < 2^-140"
+        );
     }
 
     #[test]
     fn look_alikes_and_spacing_are_forgiven() {
         let code = RecoveryCode::normalise("0123-4567-89AB-CDEF").unwrap();
-        for typed in ["o123 4567 89ab cdef", "O1234567-89abcdef", "0I23-4567-89AB-CDEF", "0l23456789ABCDEF", " 0123-4567-89AB-CDEF\n"] {
-            assert!(RecoveryCode::normalise(typed).is_some_and(|c| c.ct_eq(&code)), "{typed:?}");
+        for typed in [
+            "o123 4567 89ab cdef",
+            "O1234567-89abcdef",
+            "0I23-4567-89AB-CDEF",
+            "0l23456789ABCDEF",
+            " 0123-4567-89AB-CDEF\n",
+        ] {
+            assert!(
+                RecoveryCode::normalise(typed).is_some_and(|c| c.ct_eq(&code)),
+                "{typed:?}"
+            );
         }
-        for bad in ["", "0123-4567-89AB-CDE", "0123-4567-89AB-CDEF0", "0123-4567-89AB-CDEU", "0123-4567-89AB-CDE!"] {
+        for bad in [
+            "",
+            "0123-4567-89AB-CDE",
+            "0123-4567-89AB-CDEF0",
+            "0123-4567-89AB-CDEU",
+            "0123-4567-89AB-CDE!",
+        ] {
             assert!(RecoveryCode::normalise(bad).is_none(), "{bad:?}");
         }
     }
@@ -122,18 +153,38 @@ mod tests {
     fn a_set_has_ten_distinct_codes() {
         let set = RecoveryCode::generate_set().unwrap();
         assert_eq!(set.len(), COUNT);
-        let distinct: std::collections::HashSet<&String> = set.iter().map(RecoveryCode::secret).collect();
+        let distinct: std::collections::HashSet<&String> =
+            set.iter().map(RecoveryCode::secret).collect();
         assert_eq!(distinct.len(), COUNT);
     }
 
     #[test]
     fn the_hash_is_bound_to_the_account_and_never_the_code() {
         let code = RecoveryCode::normalise("0123456789ABCDEF").unwrap();
-        let (ada, bob) = (UserId::from_stored("ada".into()), UserId::from_stored("bob".into()));
-        assert_eq!(code.hash(&ada), RecoveryCode::normalise("o123-4567-89ab-cdef").unwrap().hash(&ada));
+        let (ada, bob) = (
+            UserId::from_stored("ada".into()),
+            UserId::from_stored("bob".into()),
+        );
+        assert_eq!(
+            code.hash(&ada),
+            RecoveryCode::normalise("o123-4567-89ab-cdef")
+                .unwrap()
+                .hash(&ada)
+        );
         assert_ne!(code.hash(&ada), code.hash(&bob));
-        assert_ne!(code.hash(&ada), RecoveryCode::normalise("0123456789ABCDEG").unwrap().hash(&ada));
-        assert!(!code.hash(&ada).to_hex().to_uppercase().contains("0123456789ABCDEF"));
+        assert_ne!(
+            code.hash(&ada),
+            RecoveryCode::normalise("0123456789ABCDEG")
+                .unwrap()
+                .hash(&ada)
+        );
+        assert!(
+            !code
+                .hash(&ada)
+                .to_hex()
+                .to_uppercase()
+                .contains("0123456789ABCDEF")
+        );
         assert_eq!(format!("{code:?}"), "RecoveryCode([redacted])");
     }
 }

@@ -47,9 +47,15 @@ pub fn client_ip(req: &HttpRequest, config: &Config) -> String {
 }
 
 /// The body, if it is within the size limit (else 413) and declared as `media_type` (else 415).
-fn checked_body<'a>(req: &'a HttpRequest, config: &Config, media_type: &'static str) -> Result<&'a [u8], ApiError> {
+fn checked_body<'a>(
+    req: &'a HttpRequest,
+    config: &Config,
+    media_type: &'static str,
+) -> Result<&'a [u8], ApiError> {
     if req.body().len() > config.max_body_bytes {
-        return Err(ApiError::PayloadTooLarge { limit: config.max_body_bytes });
+        return Err(ApiError::PayloadTooLarge {
+            limit: config.max_body_bytes,
+        });
     }
     let declared = req
         .headers()
@@ -58,7 +64,9 @@ fn checked_body<'a>(req: &'a HttpRequest, config: &Config, media_type: &'static 
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| mime.trim().eq_ignore_ascii_case(media_type));
     if !declared {
-        return Err(ApiError::UnsupportedMediaType { expected: media_type });
+        return Err(ApiError::UnsupportedMediaType {
+            expected: media_type,
+        });
     }
     Ok(req.body())
 }
@@ -101,14 +109,21 @@ pub fn bearer_jwt(req: &HttpRequest) -> Option<&str> {
 /// cookie. Every cookie with the session's name is returned, so a cookie tossed in by another
 /// site cannot hide the real one.
 pub fn presented_credential<'a>(req: &'a HttpRequest, cookie_name: &str) -> Presented<'a> {
-    if let Some(auth) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+    if let Some(auth) = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         && let Some((scheme, token)) = auth.split_once(' ')
         && scheme.eq_ignore_ascii_case("bearer")
     {
         return Presented::Bearer(token.trim());
     }
     let values = crate::cookie::find(req.headers(), cookie_name);
-    if values.is_empty() { Presented::None } else { Presented::Cookies(values) }
+    if values.is_empty() {
+        Presented::None
+    } else {
+        Presented::Cookies(values)
+    }
 }
 
 /// An `application/x-www-form-urlencoded` body (OAuth requests, `form_post` callbacks).
@@ -127,7 +142,10 @@ impl Params {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for (k, v) in url::form_urlencoded::parse(encoded.as_bytes()) {
             if pairs.iter().any(|(seen, _)| *seen == k) {
-                return Err(ApiError::InvalidField { field: "query", message: format!("parameter {k:?} is repeated") });
+                return Err(ApiError::InvalidField {
+                    field: "query",
+                    message: format!("parameter {k:?} is repeated"),
+                });
             }
             pairs.push((k.into_owned(), v.into_owned()));
         }
@@ -136,6 +154,9 @@ impl Params {
 
     /// The decoded value of parameter `name`, if it was sent.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }

@@ -18,7 +18,8 @@ pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
     let mut res = Response::new(text);
     *res.status_mut() = status;
-    res.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     res
 }
 
@@ -60,19 +61,32 @@ pub struct ErrorDetail {
 /// OAuth client library can show what went wrong).
 pub fn error(e: ApiError, oauth_form: bool) -> HttpResponse {
     let error_description = oauth_form.then(|| e.message());
-    let mut res = json(e.status(), &ErrorBody { error: e.code(), message: e.message(), error_description });
-    res.extensions_mut().insert(ErrorDetail { code: e.code(), cause: e.cause_chain() });
+    let mut res = json(
+        e.status(),
+        &ErrorBody {
+            error: e.code(),
+            message: e.message(),
+            error_description,
+        },
+    );
+    res.extensions_mut().insert(ErrorDetail {
+        code: e.code(),
+        cause: e.cause_chain(),
+    });
     if let Some(secs) = e.retry_after() {
-        res.headers_mut().insert(RETRY_AFTER, HeaderValue::from(secs));
+        res.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     if let Some(challenge) = e.www_authenticate() {
         // Built from our own constant strings: always a valid header value.
         if let Ok(value) = HeaderValue::from_str(&challenge) {
-            res.headers_mut().insert(http::header::WWW_AUTHENTICATE, value);
+            res.headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, value);
         }
     }
     if let ApiError::MethodNotAllowed { allow } = e {
-        res.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static(allow));
+        res.headers_mut()
+            .insert(http::header::ALLOW, HeaderValue::from_static(allow));
     }
     res
 }
@@ -84,11 +98,18 @@ pub fn harden(res: &mut HttpResponse, hsts: Option<std::time::Duration>) {
     let unauthorized = res.status() == StatusCode::UNAUTHORIZED;
     let h = res.headers_mut();
     if unauthorized && !h.contains_key(http::header::WWW_AUTHENTICATE) {
-        h.insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static(SESSION_CHALLENGE));
+        h.insert(
+            http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(SESSION_CHALLENGE),
+        );
     }
-    h.insert(http::header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        http::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if let Some(max_age) = hsts {
-        let value = HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())).expect("ASCII digits");
+        let value =
+            HeaderValue::from_str(&format!("max-age={}", max_age.as_secs())).expect("ASCII digits");
         h.insert(http::header::STRICT_TRANSPORT_SECURITY, value);
     }
 }
@@ -98,6 +119,7 @@ pub fn harden(res: &mut HttpResponse, hsts: Option<std::time::Duration>) {
 /// documents do): answers carry sessions, tokens and personal data.
 pub fn forbid_caching(res: &mut HttpResponse) {
     if !res.headers().contains_key(CACHE_CONTROL) {
-        res.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
 }

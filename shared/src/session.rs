@@ -18,7 +18,10 @@ pub struct Authenticated {
 impl App {
     /// A new session for `user`, not yet stored. The token is fresh randomness every time:
     /// a session id is never reused or carried over from a previous cookie.
-    pub(crate) fn new_session(&self, user: &UserRecord) -> Result<(SessionRecord, SessionToken), ApiError> {
+    pub(crate) fn new_session(
+        &self,
+        user: &UserRecord,
+    ) -> Result<(SessionRecord, SessionToken), ApiError> {
         let now = self.now();
         let policy = self.config.session;
         let token = SessionToken::generate()?;
@@ -29,6 +32,7 @@ impl App {
             user_id: user.id.clone(),
             user_epoch: user.session_epoch,
             created_at: now,
+            authenticated_at: now,
             expires_at,
             idle_expires_at: now.plus(policy.idle_timeout).min(expires_at),
             renewed_at: now,
@@ -42,7 +46,9 @@ impl App {
         let keys = &self.config.session_keys;
         match presented_credential(req, self.config.cookie.name()) {
             Presented::Bearer(value) => SessionToken::verify(value, keys),
-            Presented::Cookies(values) => values.into_iter().find_map(|v| SessionToken::verify(v, keys)),
+            Presented::Cookies(values) => values
+                .into_iter()
+                .find_map(|v| SessionToken::verify(v, keys)),
             Presented::None => None,
         }
     }
@@ -73,8 +79,16 @@ impl App {
         let token = self.presented_token(req).ok_or(ApiError::Unauthenticated)?;
         let now = self.now();
         let hash = token.hash();
-        let mut session = self.store.session(&hash, now).await?.ok_or(ApiError::Unauthenticated)?;
-        let user = self.store.user_by_id(&session.user_id).await?.ok_or(ApiError::Unauthenticated)?;
+        let mut session = self
+            .store
+            .session(&hash, now)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        let user = self
+            .store
+            .user_by_id(&session.user_id)
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
         if user.session_epoch != session.user_epoch {
             // Signed out everywhere after this session began.
             return Err(ApiError::Unauthenticated);
@@ -82,7 +96,9 @@ impl App {
         let idle = self.config.session.idle_timeout;
         if now.until(session.renewed_at.plus(idle / 2)).is_zero() {
             let idle_expires_at = now.plus(idle).min(session.expires_at);
-            self.store.renew_session(&hash, now, idle_expires_at).await?;
+            self.store
+                .renew_session(&hash, now, idle_expires_at)
+                .await?;
             session.renewed_at = now;
             session.idle_expires_at = idle_expires_at;
         }
@@ -102,7 +118,10 @@ impl App {
     /// println!("user {} via client {} with scope {}", claims.sub, claims.client_id, claims.scope);
     /// # Ok(()) }
     /// ```
-    pub async fn verify_access_token(&self, req: &HttpRequest) -> Result<crate::oauth::AccessTokenClaims, ApiError> {
+    pub async fn verify_access_token(
+        &self,
+        req: &HttpRequest,
+    ) -> Result<crate::oauth::AccessTokenClaims, ApiError> {
         use crate::oauth::verifier::{self, VerifyError};
         let token = crate::request::bearer_jwt(req).ok_or(ApiError::Unauthenticated)?;
         let config = self.config.access_tokens.as_ref().ok_or_else(|| {
@@ -110,11 +129,24 @@ impl App {
         })?;
         // When this deployment is the issuer it holds the keys: no fetch (a Worker fetching its
         // own route would not even reach itself).
-        if let Some(issuer) = self.config.oauth.as_ref().filter(|o| o.issuer == config.issuer) {
-            return crate::oauth::access_token::verify(token, &issuer.keys, &config.issuer, &config.audience, self.now())
-                .map_err(|e| ApiError::InvalidAccessToken(e.0));
+        if let Some(issuer) = self
+            .config
+            .oauth
+            .as_ref()
+            .filter(|o| o.issuer == config.issuer)
+        {
+            return crate::oauth::access_token::verify(
+                token,
+                &issuer.keys,
+                &config.issuer,
+                &config.audience,
+                self.now(),
+            )
+            .map_err(|e| ApiError::InvalidAccessToken(e.0));
         }
-        let client = self.http_client().ok_or_else(|| ApiError::Internal("no outbound HTTP client is configured".into()))?;
+        let client = self
+            .http_client()
+            .ok_or_else(|| ApiError::Internal("no outbound HTTP client is configured".into()))?;
         match verifier::verify(client, config, token, self.now()).await {
             Ok(claims) => Ok(claims),
             Err(VerifyError::Invalid(e)) => Err(ApiError::InvalidAccessToken(e.0)),

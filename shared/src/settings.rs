@@ -29,12 +29,18 @@ pub struct ConfigError {
 impl ConfigError {
     /// A rule the setting breaks; `message` names the variable.
     pub fn new(message: impl Into<String>) -> Self {
-        ConfigError { message: message.into(), source: None }
+        ConfigError {
+            message: message.into(),
+            source: None,
+        }
     }
 
     /// `message`, because a parser refused the value with `source`.
     pub fn because(message: impl Into<String>, source: impl Into<Cause>) -> Self {
-        ConfigError { message: message.into(), source: Some(source.into()) }
+        ConfigError {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     /// What is wrong, without the cause.
@@ -57,12 +63,15 @@ impl<'a> Settings<'a> {
 
     /// The trimmed value; `None` when unset or empty.
     pub fn get(&self, name: &str) -> Option<String> {
-        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.lookup)(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     /// The value, or an error saying it is required (and why, when `why` is given).
     pub fn required(&self, name: &str, why: &str) -> Result<String, ConfigError> {
-        self.get(name).ok_or_else(|| ConfigError::new(format!("{name} is required{why}")))
+        self.get(name)
+            .ok_or_else(|| ConfigError::new(format!("{name} is required{why}")))
     }
 
     /// A comma-separated list: trimmed items, empty ones ignored; empty when unset.
@@ -74,26 +83,33 @@ impl<'a> Settings<'a> {
     pub fn number(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| ConfigError::new(format!("{name} must be a whole number, got {v:?}"))),
+            Some(v) => v
+                .parse()
+                .map_err(|_| ConfigError::new(format!("{name} must be a whole number, got {v:?}"))),
         }
     }
 
     /// A whole number that fits a `u32`, or `default` when unset.
     pub fn small_number(&self, name: &str, default: u32) -> Result<u32, ConfigError> {
-        u32::try_from(self.number(name, u64::from(default))?).map_err(|_| ConfigError::new(format!("{name} is too large")))
+        u32::try_from(self.number(name, u64::from(default))?)
+            .map_err(|_| ConfigError::new(format!("{name} is too large")))
     }
 
     /// A whole number that fits a `usize`, or `default` when unset.
     pub fn size(&self, name: &str, default: usize) -> Result<usize, ConfigError> {
         let default = u64::try_from(default).unwrap_or(u64::MAX);
-        usize::try_from(self.number(name, default)?).map_err(|_| ConfigError::new(format!("{name} is too large")))
+        usize::try_from(self.number(name, default)?)
+            .map_err(|_| ConfigError::new(format!("{name} is too large")))
     }
 
     /// Whole seconds (zero allowed), or `default` when unset.
     pub fn secs(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
         match self.get(name) {
             None => Ok(default),
-            Some(v) => v.parse().map(Duration::from_secs).map_err(|_| ConfigError::new(format!("{name} must be a whole number, got {v:?}"))),
+            Some(v) => v
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|_| ConfigError::new(format!("{name} must be a whole number, got {v:?}"))),
         }
     }
 
@@ -106,7 +122,11 @@ impl<'a> Settings<'a> {
                 .ok()
                 .filter(|n| *n > 0)
                 .map(Duration::from_secs)
-                .ok_or_else(|| ConfigError::new(format!("{name} must be a positive number of seconds, got {v:?}"))),
+                .ok_or_else(|| {
+                    ConfigError::new(format!(
+                        "{name} must be a positive number of seconds, got {v:?}"
+                    ))
+                }),
         }
     }
 
@@ -116,7 +136,9 @@ impl<'a> Settings<'a> {
             None => Ok(default),
             Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
-            Some(other) => Err(ConfigError::new(format!("{name} must be true or false, got {other:?}"))),
+            Some(other) => Err(ConfigError::new(format!(
+                "{name} must be true or false, got {other:?}"
+            ))),
         }
     }
 
@@ -128,15 +150,25 @@ impl<'a> Settings<'a> {
 
 /// Comma-separated items, trimmed, empty ones ignored.
 pub fn split_list(value: &str) -> Vec<String> {
-    value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect()
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// An absolute https URL, or http on a loopback host (local test providers and dev servers).
 pub fn web_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
     // A URL may carry credentials (`https://user:pw@…`), and this text reaches logs: the
     // value is shown only when it has none.
-    let shown = if value.contains('@') { String::from("the value") } else { format!("{value:?}") };
-    let url = Url::parse(value).map_err(|e| ConfigError::because(format!("{setting}: {shown} is not a URL"), e))?;
+    let shown = if value.contains('@') {
+        String::from("the value")
+    } else {
+        format!("{value:?}")
+    };
+    let url = Url::parse(value)
+        .map_err(|e| ConfigError::because(format!("{setting}: {shown} is not a URL"), e))?;
     if !is_web_url(&url) {
         return Err(ConfigError::new(format!(
             "{setting}: {shown} must be https, without user or password (http only on a loopback host)"
@@ -168,18 +200,45 @@ mod tests {
     fn values_are_trimmed_and_empty_is_unset() {
         assert_eq!(read("  a  ", |s| s.get("X")), Some("a".into()));
         assert_eq!(read("   ", |s| s.get("X")), None);
-        assert_eq!(read(" ", |s| s.secs("X", Duration::from_secs(7))).unwrap(), Duration::from_secs(7));
-        assert_eq!(read(" a, ,b ,", |s| s.list("X")), vec!["a".to_owned(), "b".to_owned()]);
-        assert!(read("", |s| s.required("X", "")).unwrap_err().message().contains('X'));
+        assert_eq!(
+            read(" ", |s| s.secs("X", Duration::from_secs(7))).unwrap(),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            read(" a, ,b ,", |s| s.list("X")),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        assert!(
+            read("", |s| s.required("X", ""))
+                .unwrap_err()
+                .message()
+                .contains('X')
+        );
     }
 
     #[test]
     fn numbers_durations_and_flags_follow_one_rule_each() {
-        assert_eq!(read("0", |s| s.secs("X", Duration::ZERO)).unwrap(), Duration::ZERO);
+        assert_eq!(
+            read("0", |s| s.secs("X", Duration::ZERO)).unwrap(),
+            Duration::ZERO
+        );
         assert!(read("0", |s| s.positive_secs("X", Duration::ZERO)).is_err());
-        assert_eq!(read("90", |s| s.positive_secs("X", Duration::ZERO)).unwrap(), Duration::from_secs(90));
-        assert!(read("-1", |s| s.secs("X", Duration::ZERO)).unwrap_err().message().starts_with("X must be"));
-        assert_eq!(read("4294967296", |s| s.small_number("X", 1)).unwrap_err().message(), "X is too large");
+        assert_eq!(
+            read("90", |s| s.positive_secs("X", Duration::ZERO)).unwrap(),
+            Duration::from_secs(90)
+        );
+        assert!(
+            read("-1", |s| s.secs("X", Duration::ZERO))
+                .unwrap_err()
+                .message()
+                .starts_with("X must be")
+        );
+        assert_eq!(
+            read("4294967296", |s| s.small_number("X", 1))
+                .unwrap_err()
+                .message(),
+            "X is too large"
+        );
         for (v, b) in [("true", true), ("1", true), ("false", false), ("0", false)] {
             assert_eq!(read(v, |s| s.flag("X", !b)).unwrap(), b);
         }
@@ -189,16 +248,27 @@ mod tests {
     #[test]
     fn urls_are_https_or_loopback_http() {
         assert!(read("https://a.example", |s| s.url("X")).unwrap().is_some());
-        assert!(read("http://127.0.0.1:4000", |s| s.url("X")).unwrap().is_some());
+        assert!(
+            read("http://127.0.0.1:4000", |s| s.url("X"))
+                .unwrap()
+                .is_some()
+        );
         assert!(read("http://a.example", |s| s.url("X")).is_err());
         assert!(read("https://user:pw@a.example", |s| s.url("X")).is_err());
     }
 
     #[test]
     fn a_url_with_credentials_is_refused_without_echoing_them() {
-        for value in ["https://user:hunter2@a.example", "http://user:hunter2@a.example:99999"] {
+        for value in [
+            "https://user:hunter2@a.example",
+            "http://user:hunter2@a.example:99999",
+        ] {
             let err = read(value, |s| s.url("X")).unwrap_err();
-            assert!(!crate::error::chain(&err).contains("hunter2"), "{}", crate::error::chain(&err));
+            assert!(
+                !crate::error::chain(&err).contains("hunter2"),
+                "{}",
+                crate::error::chain(&err)
+            );
             assert!(err.message().starts_with("X: "), "{}", err.message());
         }
     }
@@ -207,6 +277,12 @@ mod tests {
     fn a_value_that_is_no_url_keeps_the_parsers_reason_as_its_cause() {
         let err = read("https://a.example:99999", |s| s.url("X")).unwrap_err();
         assert_eq!(err.message(), "X: \"https://a.example:99999\" is not a URL");
-        assert_eq!(crate::error::chain(&err), format!("authfn configuration: {}: invalid port number", err.message()));
+        assert_eq!(
+            crate::error::chain(&err),
+            format!(
+                "authfn configuration: {}: invalid port number",
+                err.message()
+            )
+        );
     }
 }

@@ -29,7 +29,11 @@ impl SessionToken {
     /// `v1.<token>.<tag>`, all base64url: the value of the cookie and of a Bearer token.
     pub fn sign(&self, keys: &KeyRing) -> SignedToken {
         let tag = keys.sign(SESSION_TAG_CONTEXT, &self.0);
-        SignedToken(format!("{SIGNED_PREFIX}{}.{}", crypto::b64url(&self.0), crypto::b64url(&tag)))
+        SignedToken(format!(
+            "{SIGNED_PREFIX}{}.{}",
+            crypto::b64url(&self.0),
+            crypto::b64url(&tag)
+        ))
     }
 
     /// Parses a presented value and checks its tag. A forged or tampered value is rejected
@@ -39,7 +43,8 @@ impl SessionToken {
         let (token, tag) = rest.split_once('.')?;
         let token: [u8; 32] = crypto::b64url_decode(token)?.try_into().ok()?;
         let tag = crypto::b64url_decode(tag)?;
-        keys.verify(SESSION_TAG_CONTEXT, &token, &tag).then_some(SessionToken(token))
+        keys.verify(SESSION_TAG_CONTEXT, &token, &tag)
+            .then_some(SessionToken(token))
     }
 }
 

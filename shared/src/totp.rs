@@ -96,7 +96,9 @@ pub fn format_code(code: u32, digits: Digits) -> String {
 
 /// The 30-second step `time` falls in (RFC 6238's T with T0 = 0); `None` before the epoch.
 pub fn time_step(time: UnixTime) -> Option<u64> {
-    u64::try_from(time.0).ok().map(|secs| secs / PERIOD.as_secs())
+    u64::try_from(time.0)
+        .ok()
+        .map(|secs| secs / PERIOD.as_secs())
 }
 
 /// RFC 6238 TOTP: the code for the step `time` falls in, with a 30 s step from the epoch;
@@ -119,7 +121,11 @@ impl Drop for TotpSecret {
 
 /// What the `otpauth://` label and issuer leave unencoded: RFC 3986's unreserved characters.
 /// Everything else, the `:` that separates issuer from account among them, is percent-encoded.
-const LABEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const LABEL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 impl TotpSecret {
     /// A fresh secret from the operating system's randomness.
@@ -202,9 +208,15 @@ mod tests {
 
     #[test]
     fn hotp_matches_rfc4226_appendix_d() {
-        let expected = [755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489];
+        let expected = [
+            755224, 287082, 359152, 969429, 338314, 254676, 287922, 162583, 399871, 520489,
+        ];
         for (counter, code) in (0u64..).zip(expected) {
-            assert_eq!(hotp(Algorithm::Sha1, SHA1_KEY, counter, Digits::Six), code, "counter {counter}");
+            assert_eq!(
+                hotp(Algorithm::Sha1, SHA1_KEY, counter, Digits::Six),
+                code,
+                "counter {counter}"
+            );
         }
     }
 
@@ -220,10 +232,23 @@ mod tests {
             (20_000_000_000, "65353130", "77737706", "47863826"),
         ];
         for (time, sha1, sha256, sha512) in vectors {
-            let code = |algorithm, key| format_code(totp(algorithm, key, UnixTime(time), Digits::Eight).unwrap(), Digits::Eight);
+            let code = |algorithm, key| {
+                format_code(
+                    totp(algorithm, key, UnixTime(time), Digits::Eight).unwrap(),
+                    Digits::Eight,
+                )
+            };
             assert_eq!(code(Algorithm::Sha1, SHA1_KEY), sha1, "SHA-1 at {time}");
-            assert_eq!(code(Algorithm::Sha256, SHA256_KEY), sha256, "SHA-256 at {time}");
-            assert_eq!(code(Algorithm::Sha512, SHA512_KEY), sha512, "SHA-512 at {time}");
+            assert_eq!(
+                code(Algorithm::Sha256, SHA256_KEY),
+                sha256,
+                "SHA-256 at {time}"
+            );
+            assert_eq!(
+                code(Algorithm::Sha512, SHA512_KEY),
+                sha512,
+                "SHA-512 at {time}"
+            );
         }
     }
 
@@ -246,7 +271,10 @@ mod tests {
         let now = UnixTime(1_111_111_111);
         let step = time_step(now).unwrap();
         let code_of = |s: u64| format_code(hotp(Algorithm::Sha1, SHA1_KEY, s, DIGITS), DIGITS);
-        assert_eq!(secret.verify(&secret.code_at(now).unwrap(), now), Some(step));
+        assert_eq!(
+            secret.verify(&secret.code_at(now).unwrap(), now),
+            Some(step)
+        );
         assert_eq!(secret.verify(&code_of(step - 1), now), Some(step - 1));
         assert_eq!(secret.verify(&code_of(step + 1), now), Some(step + 1));
         assert_eq!(secret.verify(&code_of(step - 2), now), None);
@@ -279,7 +307,15 @@ mod tests {
         let now = UnixTime(59);
         let code = secret.code_at(now).unwrap();
         assert_eq!(code, "287082");
-        for bad in ["", "28708", "2870820", " 287082", "28708a", "２８７０８２", "+87082"] {
+        for bad in [
+            "",
+            "28708",
+            "2870820",
+            " 287082",
+            "28708a",
+            "２８７０８２",
+            "+87082",
+        ] {
             assert_eq!(secret.verify(bad, now), None, "{bad:?}");
         }
     }
@@ -303,13 +339,23 @@ mod tests {
         assert!(!b32.contains('='));
         assert!(TotpSecret::from_base32(&b32).unwrap().ct_eq(&fresh));
         assert!(TotpSecret::from_base32("GEZDGNBV").is_none(), "too short");
-        assert!(TotpSecret::from_base32("gezdgnbvgy3tqojqgezdgnbvgy3tqojq").is_none(), "lower case is not RFC 4648");
-        assert!(TotpSecret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1").is_none(), "1 is not base32");
+        assert!(
+            TotpSecret::from_base32("gezdgnbvgy3tqojqgezdgnbvgy3tqojq").is_none(),
+            "lower case is not RFC 4648"
+        );
+        assert!(
+            TotpSecret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJ1").is_none(),
+            "1 is not base32"
+        );
     }
 
     #[test]
     fn fresh_secrets_differ() {
-        assert!(!TotpSecret::generate().unwrap().ct_eq(&TotpSecret::generate().unwrap()));
+        assert!(
+            !TotpSecret::generate()
+                .unwrap()
+                .ct_eq(&TotpSecret::generate().unwrap())
+        );
     }
 
     #[test]

@@ -83,8 +83,13 @@ struct ClientDataJson {
 /// frame. Returns the challenge it carries (decoded), for the caller to find, and take, in the
 /// store: whether the challenge is one authfn issued is the caller's to decide. Unknown members
 /// are ignored, as the specification requires.
-pub fn check_client_data(json: &[u8], ceremony: Ceremony, is_trusted: impl Fn(&str) -> bool) -> Result<Vec<u8>, WebAuthnError> {
-    let data: ClientDataJson = serde_json::from_slice(json).map_err(|_| WebAuthnError::ClientData)?;
+pub fn check_client_data(
+    json: &[u8],
+    ceremony: Ceremony,
+    is_trusted: impl Fn(&str) -> bool,
+) -> Result<Vec<u8>, WebAuthnError> {
+    let data: ClientDataJson =
+        serde_json::from_slice(json).map_err(|_| WebAuthnError::ClientData)?;
     if data.kind != ceremony.client_data_type() {
         return Err(WebAuthnError::CeremonyType);
     }
@@ -155,7 +160,11 @@ impl AuthenticatorData {
             // The COSE key has no length prefix: its end is where its CBOR item ends.
             let (public_key, after) = one_cbor_item(after).ok_or_else(bad)?;
             rest = after;
-            Some(AttestedCredential { aaguid, credential_id: credential_id.to_vec(), public_key: public_key.to_vec() })
+            Some(AttestedCredential {
+                aaguid,
+                credential_id: credential_id.to_vec(),
+                public_key: public_key.to_vec(),
+            })
         } else {
             None
         };
@@ -165,7 +174,12 @@ impl AuthenticatorData {
         if !rest.is_empty() {
             return Err(bad());
         }
-        Ok(AuthenticatorData { rp_id_hash, flags, sign_count: u32::from_be_bytes(count), attested_credential })
+        Ok(AuthenticatorData {
+            rp_id_hash,
+            flags,
+            sign_count: u32::from_be_bytes(count),
+            attested_credential,
+        })
     }
 
     /// Whether the user was present (flag UP).
@@ -216,7 +230,9 @@ impl AttestationObject {
             return Err(bad());
         }
         let mut reader = item;
-        let Value::Map(entries) = coset::cbor::de::from_reader::<Value, _>(&mut reader).map_err(|_| bad())? else {
+        let Value::Map(entries) =
+            coset::cbor::de::from_reader::<Value, _>(&mut reader).map_err(|_| bad())?
+        else {
             return Err(bad());
         };
         let (mut format, mut auth_data) = (None, None);
@@ -227,7 +243,10 @@ impl AttestationObject {
                 _ => {}
             }
         }
-        Ok(AttestationObject { format: format.ok_or_else(bad)?, auth_data: auth_data.ok_or_else(bad)? })
+        Ok(AttestationObject {
+            format: format.ok_or_else(bad)?,
+            auth_data: auth_data.ok_or_else(bad)?,
+        })
     }
 }
 
@@ -253,17 +272,31 @@ impl CredentialPublicKey {
             _ => return Err(bad()),
         };
         let param = |label: i64| {
-            key.params.iter().find(|(l, _)| *l == Label::Int(label)).map(|(_, v)| v)
+            key.params
+                .iter()
+                .find(|(l, _)| *l == Label::Int(label))
+                .map(|(_, v)| v)
         };
         let bytes_param = |label: i64| param(label).and_then(Value::as_bytes);
-        let int_param = |label: i64| param(label).and_then(Value::as_integer).and_then(|i| i64::try_from(i).ok());
+        let int_param = |label: i64| {
+            param(label)
+                .and_then(Value::as_integer)
+                .and_then(|i| i64::try_from(i).ok())
+        };
         match (alg, &key.kty) {
             (iana::Algorithm::ES256, KeyType::Assigned(iana::KeyType::EC2)) => {
-                if int_param(iana::Ec2KeyParameter::Crv.to_i64()) != Some(iana::EllipticCurve::P_256.to_i64()) {
+                if int_param(iana::Ec2KeyParameter::Crv.to_i64())
+                    != Some(iana::EllipticCurve::P_256.to_i64())
+                {
                     return Err(bad());
                 }
-                let (x, y) = (bytes_param(iana::Ec2KeyParameter::X.to_i64()), bytes_param(iana::Ec2KeyParameter::Y.to_i64()));
-                let (Some(x), Some(y)) = (x, y) else { return Err(bad()) };
+                let (x, y) = (
+                    bytes_param(iana::Ec2KeyParameter::X.to_i64()),
+                    bytes_param(iana::Ec2KeyParameter::Y.to_i64()),
+                );
+                let (Some(x), Some(y)) = (x, y) else {
+                    return Err(bad());
+                };
                 if x.len() != 32 || y.len() != 32 {
                     return Err(bad());
                 }
@@ -271,19 +304,31 @@ impl CredentialPublicKey {
                 sec1.push(0x04);
                 sec1.extend_from_slice(x);
                 sec1.extend_from_slice(y);
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map(Self::Es256).map_err(|_| bad())
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+                    .map(Self::Es256)
+                    .map_err(|_| bad())
             }
             (iana::Algorithm::EdDSA, KeyType::Assigned(iana::KeyType::OKP)) => {
-                if int_param(iana::OkpKeyParameter::Crv.to_i64()) != Some(iana::EllipticCurve::Ed25519.to_i64()) {
+                if int_param(iana::OkpKeyParameter::Crv.to_i64())
+                    != Some(iana::EllipticCurve::Ed25519.to_i64())
+                {
                     return Err(bad());
                 }
-                let x: &[u8; 32] = bytes_param(iana::OkpKeyParameter::X.to_i64()).and_then(|x| x.as_slice().try_into().ok()).ok_or_else(bad)?;
-                ed25519_dalek::VerifyingKey::from_bytes(x).map(Self::EdDsa).map_err(|_| bad())
+                let x: &[u8; 32] = bytes_param(iana::OkpKeyParameter::X.to_i64())
+                    .and_then(|x| x.as_slice().try_into().ok())
+                    .ok_or_else(bad)?;
+                ed25519_dalek::VerifyingKey::from_bytes(x)
+                    .map(Self::EdDsa)
+                    .map_err(|_| bad())
             }
             (iana::Algorithm::RS256, KeyType::Assigned(iana::KeyType::RSA)) => {
                 let n = bytes_param(iana::RsaKeyParameter::N.to_i64()).ok_or_else(bad)?;
                 let e = bytes_param(iana::RsaKeyParameter::E.to_i64()).ok_or_else(bad)?;
-                let key = rsa::RsaPublicKey::new(rsa::BigUint::from_bytes_be(n), rsa::BigUint::from_bytes_be(e)).map_err(|_| bad())?;
+                let key = rsa::RsaPublicKey::new(
+                    rsa::BigUint::from_bytes_be(n),
+                    rsa::BigUint::from_bytes_be(e),
+                )
+                .map_err(|_| bad())?;
                 if rsa::traits::PublicKeyParts::size(&key) * 8 < MIN_RSA_BITS {
                     return Err(bad());
                 }
@@ -305,21 +350,23 @@ impl CredentialPublicKey {
     /// Whether `signature` is this key's signature of an assertion: over the authenticator
     /// data followed by SHA-256 of the client data JSON (WebAuthn §7.2 step 20). ES256
     /// signatures are DER (as WebAuthn sends them); Ed25519 is checked strictly.
-    pub fn verify_assertion(&self, authenticator_data: &[u8], client_data_json: &[u8], signature: &[u8]) -> bool {
+    pub fn verify_assertion(
+        &self,
+        authenticator_data: &[u8],
+        client_data_json: &[u8],
+        signature: &[u8],
+    ) -> bool {
         use rsa::signature::Verifier;
         let mut signed = Vec::with_capacity(authenticator_data.len() + 32);
         signed.extend_from_slice(authenticator_data);
         signed.extend_from_slice(&Sha256::digest(client_data_json));
         match self {
-            Self::Es256(key) => {
-                p256::ecdsa::Signature::from_der(signature).is_ok_and(|sig| key.verify(&signed, &sig).is_ok())
-            }
-            Self::EdDsa(key) => {
-                ed25519_dalek::Signature::from_slice(signature).is_ok_and(|sig| key.verify_strict(&signed, &sig).is_ok())
-            }
-            Self::Rs256(key) => {
-                rsa::pkcs1v15::Signature::try_from(signature).is_ok_and(|sig| key.verify(&signed, &sig).is_ok())
-            }
+            Self::Es256(key) => p256::ecdsa::Signature::from_der(signature)
+                .is_ok_and(|sig| key.verify(&signed, &sig).is_ok()),
+            Self::EdDsa(key) => ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|sig| key.verify_strict(&signed, &sig).is_ok()),
+            Self::Rs256(key) => rsa::pkcs1v15::Signature::try_from(signature)
+                .is_ok_and(|sig| key.verify(&signed, &sig).is_ok()),
         }
     }
 }
@@ -346,25 +393,38 @@ mod tests {
     fn es256() -> (p256::ecdsa::SigningKey, Vec<u8>) {
         let signing = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
         let point = signing.verifying_key().to_encoded_point(false);
-        let cose = CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_256, point.x().unwrap().to_vec(), point.y().unwrap().to_vec())
-            .algorithm(iana::Algorithm::ES256)
-            .build()
-            .to_vec()
-            .unwrap();
+        let cose = CoseKeyBuilder::new_ec2_pub_key(
+            iana::EllipticCurve::P_256,
+            point.x().unwrap().to_vec(),
+            point.y().unwrap().to_vec(),
+        )
+        .algorithm(iana::Algorithm::ES256)
+        .build()
+        .to_vec()
+        .unwrap();
         (signing, cose)
     }
 
     #[test]
     fn registration_authenticator_data_yields_the_credential_and_its_key() {
         let (_, cose) = es256();
-        let bytes = auth_data(flags::UP | flags::UV | flags::AT, 0, Some((b"cred-1", cose.clone())));
+        let bytes = auth_data(
+            flags::UP | flags::UV | flags::AT,
+            0,
+            Some((b"cred-1", cose.clone())),
+        );
         let parsed = AuthenticatorData::parse(&bytes).unwrap();
         assert_eq!(parsed.rp_id_hash, rp_id_hash("example.com"));
         assert!(parsed.user_present() && parsed.user_verified());
         let cred = parsed.attested_credential.unwrap();
         assert_eq!(cred.credential_id, b"cred-1");
         assert_eq!(cred.public_key, cose);
-        assert_eq!(CredentialPublicKey::from_cose(&cred.public_key).unwrap().algorithm(), -7);
+        assert_eq!(
+            CredentialPublicKey::from_cose(&cred.public_key)
+                .unwrap()
+                .algorithm(),
+            -7
+        );
     }
 
     #[test]
@@ -372,7 +432,11 @@ mod tests {
         let (_, cose) = es256();
         let bytes = auth_data(flags::UP | flags::AT, 0, Some((b"cred-1", cose)));
         for cut in [0, 10, 36, 37, 40, 55, bytes.len() - 1] {
-            assert_eq!(AuthenticatorData::parse(&bytes[..cut]), Err(WebAuthnError::AuthenticatorData), "cut at {cut}");
+            assert_eq!(
+                AuthenticatorData::parse(&bytes[..cut]),
+                Err(WebAuthnError::AuthenticatorData),
+                "cut at {cut}"
+            );
         }
         let mut long = bytes.clone();
         long.push(0);
@@ -390,11 +454,24 @@ mod tests {
         assert!(parsed.user_present() && parsed.user_verified());
         assert_eq!(parsed.flags & flags::BE, flags::BE);
         assert_eq!(parsed.sign_count, 5);
-        assert!(AuthenticatorData::parse(&bytes[..bytes.len() - 1]).is_err(), "cut inside the extensions");
-        let without_flag = auth_data(flags::UP, 5, None).into_iter().chain(*b"\xa0").collect::<Vec<_>>();
-        assert!(AuthenticatorData::parse(&without_flag).is_err(), "extension bytes without ED");
+        assert!(
+            AuthenticatorData::parse(&bytes[..bytes.len() - 1]).is_err(),
+            "cut inside the extensions"
+        );
+        let without_flag = auth_data(flags::UP, 5, None)
+            .into_iter()
+            .chain(*b"\xa0")
+            .collect::<Vec<_>>();
+        assert!(
+            AuthenticatorData::parse(&without_flag).is_err(),
+            "extension bytes without ED"
+        );
         let without_user = auth_data(0, 0, None);
-        assert!(!AuthenticatorData::parse(&without_user).unwrap().user_present());
+        assert!(
+            !AuthenticatorData::parse(&without_user)
+                .unwrap()
+                .user_present()
+        );
     }
 
     #[test]
@@ -427,15 +504,24 @@ mod tests {
         assert!(key.verify_assertion(&auth, client, &der));
         assert!(!key.verify_assertion(&auth, br#"{"type":"webauthn.get"}"#, &der));
         assert!(!key.verify_assertion(&auth_data(flags::UP, 1, None), client, &der));
-        assert!(!key.verify_assertion(&auth, client, &sig.to_bytes()), "raw r‖s is not DER");
+        assert!(
+            !key.verify_assertion(&auth, client, &sig.to_bytes()),
+            "raw r‖s is not DER"
+        );
     }
 
     #[test]
     fn an_ed25519_assertion_verifies() {
         let signing = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
         let cose = CoseKeyBuilder::new_okp_key()
-            .param(iana::OkpKeyParameter::Crv.to_i64(), Value::from(iana::EllipticCurve::Ed25519.to_i64()))
-            .param(iana::OkpKeyParameter::X.to_i64(), Value::Bytes(signing.verifying_key().to_bytes().to_vec()))
+            .param(
+                iana::OkpKeyParameter::Crv.to_i64(),
+                Value::from(iana::EllipticCurve::Ed25519.to_i64()),
+            )
+            .param(
+                iana::OkpKeyParameter::X.to_i64(),
+                Value::Bytes(signing.verifying_key().to_bytes().to_vec()),
+            )
             .algorithm(iana::Algorithm::EdDSA)
             .build()
             .to_vec()
@@ -453,13 +539,22 @@ mod tests {
     fn an_rs256_assertion_verifies() {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::traits::PublicKeyParts;
-        let der = crate::crypto::b64url_decode(include_str!("../tests/data/rsa-id-token-key.b64url").trim()).unwrap();
+        let der = crate::crypto::b64url_decode(
+            include_str!("../tests/data/rsa-id-token-key.b64url").trim(),
+        )
+        .unwrap();
         let private = rsa::RsaPrivateKey::from_pkcs1_der(&der).unwrap();
         let public = private.to_public_key();
         let cose = CoseKeyBuilder::new()
             .key_type(iana::KeyType::RSA)
-            .param(iana::RsaKeyParameter::N.to_i64(), Value::Bytes(public.n().to_bytes_be()))
-            .param(iana::RsaKeyParameter::E.to_i64(), Value::Bytes(public.e().to_bytes_be()))
+            .param(
+                iana::RsaKeyParameter::N.to_i64(),
+                Value::Bytes(public.n().to_bytes_be()),
+            )
+            .param(
+                iana::RsaKeyParameter::E.to_i64(),
+                Value::Bytes(public.e().to_bytes_be()),
+            )
             .algorithm(iana::Algorithm::RS256)
             .build()
             .to_vec()
@@ -468,7 +563,9 @@ mod tests {
         let (auth, client) = (auth_data(flags::UP, 3, None), b"{}".as_slice());
         let mut signed = auth.clone();
         signed.extend_from_slice(&Sha256::digest(client));
-        let sig = rsa::pkcs1v15::SigningKey::<Sha256>::new(private).sign(&signed).to_vec();
+        let sig = rsa::pkcs1v15::SigningKey::<Sha256>::new(private)
+            .sign(&signed)
+            .to_vec();
         assert!(key.verify_assertion(&auth, client, &sig));
         assert!(!key.verify_assertion(&auth, b"[]", &sig));
     }
@@ -477,24 +574,70 @@ mod tests {
     fn client_data_yields_its_challenge_only_for_its_ceremony_and_a_trusted_origin() {
         let trusted = |o: &str| o == "https://app.example.com";
         let json = |kind: &str, origin: &str, extra: &str| {
-            format!(r#"{{"type":"{kind}","challenge":"AAECAw","origin":"{origin}"{extra}}}"#).into_bytes()
+            format!(r#"{{"type":"{kind}","challenge":"AAECAw","origin":"{origin}"{extra}}}"#)
+                .into_bytes()
         };
-        let ok = json("webauthn.get", "https://app.example.com", r#","crossOrigin":false,"other_keys_can_be_added_here":"x""#);
-        assert_eq!(check_client_data(&ok, Ceremony::Get, trusted), Ok(vec![0, 1, 2, 3]));
+        let ok = json(
+            "webauthn.get",
+            "https://app.example.com",
+            r#","crossOrigin":false,"other_keys_can_be_added_here":"x""#,
+        );
+        assert_eq!(
+            check_client_data(&ok, Ceremony::Get, trusted),
+            Ok(vec![0, 1, 2, 3])
+        );
         let create = json("webauthn.create", "https://app.example.com", "");
-        assert_eq!(check_client_data(&create, Ceremony::Create, trusted), Ok(vec![0, 1, 2, 3]));
-        assert_eq!(check_client_data(&create, Ceremony::Get, trusted), Err(WebAuthnError::CeremonyType));
+        assert_eq!(
+            check_client_data(&create, Ceremony::Create, trusted),
+            Ok(vec![0, 1, 2, 3])
+        );
+        assert_eq!(
+            check_client_data(&create, Ceremony::Get, trusted),
+            Err(WebAuthnError::CeremonyType)
+        );
         let cases = [
-            (json("webauthn.get", "https://evil.example.com", ""), WebAuthnError::Origin),
-            (json("webauthn.get", "https://app.example.com.evil", ""), WebAuthnError::Origin),
-            (json("webauthn.get", "https://app.example.com", r#","crossOrigin":true"#), WebAuthnError::Origin),
-            (json("webauthn.get", "https://app.example.com", r#","topOrigin":"https://evil.example""#), WebAuthnError::Origin),
-            (br#"{"type":"webauthn.get","challenge":"AA==","origin":"https://app.example.com"}"#.to_vec(), WebAuthnError::ClientData),
-            (br#"{"type":"webauthn.get","origin":"https://app.example.com"}"#.to_vec(), WebAuthnError::ClientData),
+            (
+                json("webauthn.get", "https://evil.example.com", ""),
+                WebAuthnError::Origin,
+            ),
+            (
+                json("webauthn.get", "https://app.example.com.evil", ""),
+                WebAuthnError::Origin,
+            ),
+            (
+                json(
+                    "webauthn.get",
+                    "https://app.example.com",
+                    r#","crossOrigin":true"#,
+                ),
+                WebAuthnError::Origin,
+            ),
+            (
+                json(
+                    "webauthn.get",
+                    "https://app.example.com",
+                    r#","topOrigin":"https://evil.example""#,
+                ),
+                WebAuthnError::Origin,
+            ),
+            (
+                br#"{"type":"webauthn.get","challenge":"AA==","origin":"https://app.example.com"}"#
+                    .to_vec(),
+                WebAuthnError::ClientData,
+            ),
+            (
+                br#"{"type":"webauthn.get","origin":"https://app.example.com"}"#.to_vec(),
+                WebAuthnError::ClientData,
+            ),
             (b"not json".to_vec(), WebAuthnError::ClientData),
         ];
         for (data, err) in cases {
-            assert_eq!(check_client_data(&data, Ceremony::Get, trusted), Err(err), "{}", String::from_utf8_lossy(&data));
+            assert_eq!(
+                check_client_data(&data, Ceremony::Get, trusted),
+                Err(err),
+                "{}",
+                String::from_utf8_lossy(&data)
+            );
         }
     }
 
@@ -503,16 +646,27 @@ mod tests {
         let (signing, _) = es256();
         let point = signing.verifying_key().to_encoded_point(false);
         let (x, y) = (point.x().unwrap().to_vec(), point.y().unwrap().to_vec());
-        let no_alg = CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_256, x.clone(), y.clone()).build().to_vec().unwrap();
-        let wrong_curve = CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_384, x.clone(), y.clone())
-            .algorithm(iana::Algorithm::ES256)
+        let no_alg =
+            CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_256, x.clone(), y.clone())
+                .build()
+                .to_vec()
+                .unwrap();
+        let wrong_curve =
+            CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_384, x.clone(), y.clone())
+                .algorithm(iana::Algorithm::ES256)
+                .build()
+                .to_vec()
+                .unwrap();
+        let wrong_alg = CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_256, x, y)
+            .algorithm(iana::Algorithm::EdDSA)
             .build()
             .to_vec()
             .unwrap();
-        let wrong_alg =
-            CoseKeyBuilder::new_ec2_pub_key(iana::EllipticCurve::P_256, x, y).algorithm(iana::Algorithm::EdDSA).build().to_vec().unwrap();
         for bad in [no_alg, wrong_curve, wrong_alg, vec![], b"\xa0".to_vec()] {
-            assert_eq!(CredentialPublicKey::from_cose(&bad).err(), Some(WebAuthnError::PublicKey));
+            assert_eq!(
+                CredentialPublicKey::from_cose(&bad).err(),
+                Some(WebAuthnError::PublicKey)
+            );
         }
     }
 }

@@ -10,7 +10,8 @@ use worker::{Env, Request, Response};
 
 use crate::access_log::RequestLog;
 use crate::federation::outbound::{
-    HttpClient, MAX_RESPONSE_BYTES, OutboundError, OutboundRequest, OutboundResponse, basic_authorization, form_body,
+    HttpClient, MAX_RESPONSE_BYTES, OutboundError, OutboundRequest, OutboundResponse,
+    basic_authorization, form_body,
 };
 use crate::request::{ClientIp, HttpRequest};
 use crate::response::{ErrorDetail, HttpResponse};
@@ -35,8 +36,7 @@ fn is_secret(name: &str) -> bool {
             | "AUTHFN_JWT_RSA_KEY"
             | "AUTHFN_SES_ACCESS_KEY_ID"
             | "AUTHFN_SES_SECRET_ACCESS_KEY"
-    )
-        || (name.starts_with("AUTHFN_FEDERATION_") && name.ends_with("_CLIENT_SECRET"))
+    ) || (name.starts_with("AUTHFN_FEDERATION_") && name.ends_with("_CLIENT_SECRET"))
         || (name.starts_with("AUTHFN_OAUTH_CLIENT_") && name.ends_with("_SECRET"))
 }
 
@@ -45,7 +45,12 @@ fn is_secret(name: &str) -> bool {
 /// `wrangler tail` show both; `eprintln!` would write nowhere).
 pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
     // Cloudflare's id for the request, also in the client's `cf-ray` response header.
-    let request_id = req.headers().get("cf-ray").ok().flatten().unwrap_or_else(crate::access_log::new_request_id);
+    let request_id = req
+        .headers()
+        .get("cf-ray")
+        .ok()
+        .flatten()
+        .unwrap_or_else(crate::access_log::new_request_id);
     let log = RequestLog::new(req.method().as_ref(), &req.path(), request_id);
     let res = answer(req, env).await;
     let line = log.finish(&res);
@@ -68,7 +73,10 @@ async fn answer(req: Request, env: &Env) -> HttpResponse {
         // A body that broke off mid-stream, a header the http crate refuses: still authfn's
         // JSON error, not the runtime's bare 500; why goes to the log.
         Err(e) => {
-            let mut res = bare_error(crate::ApiError::invalid_field("request", "could not be read"));
+            let mut res = bare_error(crate::ApiError::invalid_field(
+                "request",
+                "could not be read",
+            ));
             if let Some(detail) = res.extensions_mut().get_mut::<ErrorDetail>() {
                 detail.cause = Some(format!("unreadable request: {e}"));
             }
@@ -115,12 +123,19 @@ pub fn app_from_env(env: &Env) -> Result<App, String> {
     };
     let config = Config::from_lookup(lookup).map_err(|e| crate::error::chain(&e))?;
     // The Worker serves sign-up and every other flow that mails: it needs SES's settings.
-    let ses = SesApi::from_settings(&Settings::new(&lookup)).map_err(|e| crate::error::chain(&e))?;
-    let sessions = env.kv(SESSIONS_KV).map_err(|e| format!("KV binding {SESSIONS_KV}: {e}"))?;
-    let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
+    let ses =
+        SesApi::from_settings(&Settings::new(&lookup)).map_err(|e| crate::error::chain(&e))?;
+    let sessions = env
+        .kv(SESSIONS_KV)
+        .map_err(|e| format!("KV binding {SESSIONS_KV}: {e}"))?;
+    let db = env
+        .d1(DATABASE)
+        .map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
     let store = CloudflareStore::new(sessions, db, config.session.absolute_lifetime);
     let app = App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?;
-    Ok(app.with_http_client(Arc::new(FetchClient)).with_mailer(Arc::new(WorkerSesMailer::new(ses))))
+    Ok(app
+        .with_http_client(Arc::new(FetchClient))
+        .with_mailer(Arc::new(WorkerSesMailer::new(ses))))
 }
 
 /// Outbound calls through the Workers runtime's `fetch`.
@@ -137,10 +152,21 @@ impl HttpClient for FetchClient {
         let mut init = RequestInit::new();
         // A provider's redirect is not followed: every URL used is one it published.
         init.with_redirect(RequestRedirect::Manual);
-        if let OutboundRequest::PostForm { form, basic_auth, .. } = &request {
-            headers.set("Content-Type", "application/x-www-form-urlencoded").map_err(failed)?;
-            headers.set("Authorization", &basic_authorization(&basic_auth.0, &basic_auth.1)).map_err(failed)?;
-            init.with_method(Method::Post).with_body(Some(form_body(form).into()));
+        if let OutboundRequest::PostForm {
+            form, basic_auth, ..
+        } = &request
+        {
+            headers
+                .set("Content-Type", "application/x-www-form-urlencoded")
+                .map_err(failed)?;
+            headers
+                .set(
+                    "Authorization",
+                    &basic_authorization(&basic_auth.0, &basic_auth.1),
+                )
+                .map_err(failed)?;
+            init.with_method(Method::Post)
+                .with_body(Some(form_body(form).into()));
         }
         init.with_headers(headers);
         let req = worker::Request::new_with_init(request.url(), &init).map_err(failed)?;
@@ -149,7 +175,10 @@ impl HttpClient for FetchClient {
         if body.len() > MAX_RESPONSE_BYTES {
             return Err(OutboundError::TooLarge);
         }
-        Ok(OutboundResponse { status: res.status_code(), body })
+        Ok(OutboundResponse {
+            status: res.status_code(),
+            body,
+        })
     }
 }
 
@@ -158,11 +187,15 @@ impl HttpClient for FetchClient {
 async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<HttpRequest> {
     let client_ip = req.headers().get("CF-Connecting-IP")?;
     let body = read_capped(&mut req, max_body_bytes).await?;
-    let mut builder = http::Request::builder().method(req.method().as_ref()).uri(req.url()?.as_str());
+    let mut builder = http::Request::builder()
+        .method(req.method().as_ref())
+        .uri(req.url()?.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
     }
-    let mut http_req = builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut http_req = builder
+        .body(body)
+        .map_err(|e| worker::Error::RustError(e.to_string()))?;
     if let Some(ip) = client_ip {
         http_req.extensions_mut().insert(ClientIp(ip));
     }
@@ -205,13 +238,21 @@ fn into_worker(res: HttpResponse) -> worker::Result<Response> {
         // Set-Cookie may repeat: append keeps every one.
         headers.append(name.as_str(), value.to_str().unwrap_or_default())?;
     }
-    let res = if body.is_empty() { Response::empty()? } else { Response::ok(body)? };
+    let res = if body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::ok(body)?
+    };
     Ok(res.with_status(parts.status.as_u16()).with_headers(headers))
 }
 
 /// Deletes expired D1 rows (counters, revocations): D1 has no TTL of its own.
 pub async fn purge_expired(env: &Env) -> Result<(), String> {
     use crate::clock::{Clock, SystemClock};
-    let db = env.d1(DATABASE).map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
-    crate::store::cloudflare::purge_expired(&db, SystemClock.now()).await.map_err(|e| crate::error::chain(&e))
+    let db = env
+        .d1(DATABASE)
+        .map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
+    crate::store::cloudflare::purge_expired(&db, SystemClock.now())
+        .await
+        .map_err(|e| crate::error::chain(&e))
 }

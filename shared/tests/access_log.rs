@@ -48,9 +48,17 @@ async fn a_failed_sign_in_is_logged_with_its_code_and_without_any_credential() {
     let text = line.json();
     let cookie_value = cookie.split_once('=').unwrap().1;
     for secret in [wrong, email, "@", cookie_value, "secret-query"] {
-        assert!(!text.contains(secret), "the log line carries {secret:?}: {text}");
+        assert!(
+            !text.contains(secret),
+            "the log line carries {secret:?}: {text}"
+        );
     }
-    assert!(line.human().starts_with("POST /auth/sign-in 401 invalid_credentials "), "{}", line.human());
+    assert!(
+        line.human()
+            .starts_with("POST /auth/sign-in 401 invalid_credentials "),
+        "{}",
+        line.human()
+    );
 }
 
 /// FAULT (test-only, named as such): an issuer whose key set cannot be fetched, with the
@@ -60,7 +68,9 @@ struct RefusingIssuer;
 #[async_trait::async_trait]
 impl HttpClient for RefusingIssuer {
     async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        Err(OutboundError::Failed("tcp connect error: Connection refused (os error 111)".into()))
+        Err(OutboundError::Failed(
+            "tcp connect error: Connection refused (os error 111)".into(),
+        ))
     }
 }
 
@@ -70,15 +80,24 @@ async fn why_an_upstream_call_failed_reaches_the_log_but_not_the_client() {
         .await
         .with_http_client(Arc::new(RefusingIssuer));
     let req = http::Request::get("https://api.example.com/me")
-        .header("authorization", "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln")
+        .header(
+            "authorization",
+            "Bearer eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0.c2ln",
+        )
         .body(Bytes::new())
         .unwrap();
     let (status, body, line) = serve_logged(&h, req).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(line.error, Some("keys_unavailable"));
     let cause = line.cause.as_deref().unwrap_or_default();
-    assert!(cause.contains("https://auth.example.com/") && cause.contains("Connection refused"), "{cause}");
-    assert!(!body.contains("Connection refused") && !body.contains("auth.example.com"), "{body}");
+    assert!(
+        cause.contains("https://auth.example.com/") && cause.contains("Connection refused"),
+        "{cause}"
+    );
+    assert!(
+        !body.contains("Connection refused") && !body.contains("auth.example.com"),
+        "{body}"
+    );
     assert!(!line.json().contains("eyJ"), "no token in {}", line.json());
 }
 
@@ -86,7 +105,10 @@ async fn why_an_upstream_call_failed_reaches_the_log_but_not_the_client() {
 async fn an_internal_errors_detail_reaches_the_log_but_not_the_client() {
     // A token function deployed with the issuer's public keys only: a broken deployment.
     let seed = key_b64(7);
-    let public = authfn::oauth::keys::JwtKeys::parse(&seed).unwrap().jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
+    let public = authfn::oauth::keys::JwtKeys::parse(&seed).unwrap().jwks()["keys"][0]["x"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let h = Harness::memory(&[
         ("AUTHFN_PUBLIC_URL", "https://api.example.com"),
         ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server"),
@@ -95,7 +117,9 @@ async fn an_internal_errors_detail_reaches_the_log_but_not_the_client() {
     .await;
     let req = http::Request::post("https://api.example.com/oidc/token")
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(Bytes::from_static(b"grant_type=refresh_token&refresh_token=x&client_id=resource-server"))
+        .body(Bytes::from_static(
+            b"grant_type=refresh_token&refresh_token=x&client_id=resource-server",
+        ))
         .unwrap();
     let (status, body, line) = serve_logged(&h, req).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);

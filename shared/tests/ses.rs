@@ -4,7 +4,10 @@
 //! The cases that need the server are ignored by default; `tests/run.sh` starts it and runs
 //! them (`AUTHFN_TEST_DYNAMODB_ENDPOINT`).
 
-#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers"
+)]
 use std::time::{Duration, Instant};
 
 use authfn::email::Email;
@@ -24,16 +27,33 @@ fn local_server() -> String {
 fn local_aws() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "authfn-tests"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "authfn-tests",
+        ))
 }
 
 /// A domain of its own per test, verified in the local SES, and a From address on it.
 async fn verified_sender(server: &str) -> MailFrom {
     let domain = format!("ses-{}.example.org", random_hex());
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    let http = aws_smithy_http_client::Builder::new().tls_provider(Provider::Rustls(CryptoMode::Ring)).build_https();
-    let config = local_aws().http_client(http).endpoint_url(server).load().await;
-    aws_sdk_sesv2::Client::new(&config).create_email_identity().email_identity(&domain).send().await.unwrap();
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = local_aws()
+        .http_client(http)
+        .endpoint_url(server)
+        .load()
+        .await;
+    aws_sdk_sesv2::Client::new(&config)
+        .create_email_identity()
+        .email_identity(&domain)
+        .send()
+        .await
+        .unwrap();
     MailFrom::parse(&format!("Example <no-reply@{domain}>")).unwrap()
 }
 
@@ -50,7 +70,12 @@ fn mail_to(to: &str) -> Mail {
 #[ignore = "needs a local SES API: run tests/run.sh"]
 async fn a_mail_ses_accepted_arrives_with_its_subject_text_and_html() {
     let server = local_server();
-    let mailer = SesMailer::connect_with(local_aws(), verified_sender(&server).await, Some(server.clone())).await;
+    let mailer = SesMailer::connect_with(
+        local_aws(),
+        verified_sender(&server).await,
+        Some(server.clone()),
+    )
+    .await;
     let to = format!("ada-{}@example.com", random_hex());
 
     mailer.send(&mail_to(&to)).await.unwrap();
@@ -58,8 +83,18 @@ async fn a_mail_ses_accepted_arrives_with_its_subject_text_and_html() {
     let arrived = Mailbox::moto_ses(&server).latest_to(&to).await;
     let sent = mail_to(&to);
     assert_eq!(
-        (arrived.to.as_str(), arrived.subject.as_str(), arrived.text.as_str(), arrived.html.as_str()),
-        (to.as_str(), sent.subject.as_str(), sent.text.as_str(), sent.html.as_str())
+        (
+            arrived.to.as_str(),
+            arrived.subject.as_str(),
+            arrived.text.as_str(),
+            arrived.html.as_str()
+        ),
+        (
+            to.as_str(),
+            sent.subject.as_str(),
+            sent.text.as_str(),
+            sent.html.as_str()
+        )
     );
 }
 
@@ -67,7 +102,8 @@ async fn a_mail_ses_accepted_arrives_with_its_subject_text_and_html() {
 #[ignore = "needs a local SES API: run tests/run.sh"]
 async fn a_from_address_on_no_verified_identity_is_unavailable_and_nothing_arrives() {
     let server = local_server();
-    let unverified = MailFrom::parse(&format!("no-reply@unverified-{}.example.org", random_hex())).unwrap();
+    let unverified =
+        MailFrom::parse(&format!("no-reply@unverified-{}.example.org", random_hex())).unwrap();
     let mailer = SesMailer::connect_with(local_aws(), unverified, Some(server.clone())).await;
     let to = format!("ada-{}@example.com", random_hex());
 
@@ -85,11 +121,18 @@ async fn ses_refusing_connections_is_unavailable_quickly() {
         listener.local_addr().unwrap().port()
     };
     let from = MailFrom::parse("no-reply@example.org").unwrap();
-    let mailer = SesMailer::connect_with(local_aws(), from, Some(format!("http://127.0.0.1:{closed_port}"))).await;
+    let mailer = SesMailer::connect_with(
+        local_aws(),
+        from,
+        Some(format!("http://127.0.0.1:{closed_port}")),
+    )
+    .await;
     let to = "outage@example.com";
 
     let started = Instant::now();
-    let result = tokio::time::timeout(Duration::from_secs(30), mailer.send(&mail_to(to))).await.expect("the send hung");
+    let result = tokio::time::timeout(Duration::from_secs(30), mailer.send(&mail_to(to)))
+        .await
+        .expect("the send hung");
 
     assert_unavailable(result, to);
     let elapsed = started.elapsed();
@@ -101,7 +144,10 @@ fn assert_unavailable(result: Result<(), MailError>, to: &str) {
     match result {
         Err(e @ MailError::Unavailable(_)) => {
             let logged = authfn::error::chain(&e);
-            assert!(!logged.contains(to) && !logged.contains("123456"), "the error quotes the mail: {logged}");
+            assert!(
+                !logged.contains(to) && !logged.contains("123456"),
+                "the error quotes the mail: {logged}"
+            );
         }
         other => panic!("the send gave {other:?}, not Unavailable"),
     }

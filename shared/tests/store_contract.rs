@@ -5,7 +5,10 @@
 //! The DynamoDB cases need a local DynamoDB API and are ignored by default; `tests/run.sh`
 //! starts one and runs them. Each case makes its own table, so they can run in parallel.
 
-#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers"
+)]
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -53,7 +56,10 @@ async fn dynamo_store() -> Arc<dyn Store> {
         .expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset: run tests/run.sh, or source tests/support/dynamodb-api.sh and run start_dynamodb_api");
     let table = format!("authfn-test-{}", UserId::generate().unwrap());
     let store = DynamoStore::connect_with(local_aws(), table, Some(endpoint)).await;
-    store.create_table_if_missing().await.expect("creating the test table");
+    store
+        .create_table_if_missing()
+        .await
+        .expect("creating the test table");
     Arc::new(store)
 }
 
@@ -62,7 +68,13 @@ async fn dynamo_store() -> Arc<dyn Store> {
 fn local_aws() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("local", "local", None, None, "authfn-tests"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "authfn-tests",
+        ))
 }
 
 /// With DynamoDB unreachable, calls fail fast with `Unavailable` (a 503) instead of hanging
@@ -73,12 +85,25 @@ async fn dynamodb_refusing_connections_is_unavailable_quickly() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let store = DynamoStore::connect_with(local_aws(), "authfn-outage".into(), Some(local_url(closed_port))).await;
+    let store = DynamoStore::connect_with(
+        local_aws(),
+        "authfn-outage".into(),
+        Some(local_url(closed_port)),
+    )
+    .await;
     let alice = user("outage@example.com");
 
     let started = Instant::now();
-    assert_unavailable("read", bounded(store.user_by_email(&alice.email)).await.map(|_| ()));
-    assert_unavailable("write", bounded(store.create_user(&alice, &session_of(&alice))).await.map(|_| ()));
+    assert_unavailable(
+        "read",
+        bounded(store.user_by_email(&alice.email)).await.map(|_| ()),
+    );
+    assert_unavailable(
+        "write",
+        bounded(store.create_user(&alice, &session_of(&alice)))
+            .await
+            .map(|_| ()),
+    );
     // Refused connections fail at once; what time there is goes to the retries' backoff.
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
@@ -91,13 +116,20 @@ async fn dynamodb_never_answering_is_unavailable_within_the_operation_timeout() 
     // Listening but never accepting: the kernel completes the handshake, nobody replies.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
-    let store = DynamoStore::connect_with(local_aws(), "authfn-outage".into(), Some(local_url(port))).await;
+    let store =
+        DynamoStore::connect_with(local_aws(), "authfn-outage".into(), Some(local_url(port))).await;
 
     let started = Instant::now();
     let key = CounterKey::rate_limit("sign-in", "192.0.2.1");
-    assert_unavailable("write", bounded(store.increment(&key, T0, T0)).await.map(|_| ()));
+    assert_unavailable(
+        "write",
+        bounded(store.increment(&key, T0, T0)).await.map(|_| ()),
+    );
     let elapsed = started.elapsed();
-    assert!(elapsed < Duration::from_secs(8), "took {elapsed:?}, past the 5 s operation timeout");
+    assert!(
+        elapsed < Duration::from_secs(8),
+        "took {elapsed:?}, past the 5 s operation timeout"
+    );
     drop(silent);
 }
 
@@ -107,7 +139,9 @@ fn local_url(port: u16) -> String {
 
 /// Fails the test rather than hanging the suite if the store's own timeouts regress.
 async fn bounded<T>(call: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), call).await.expect("the store call hung")
+    tokio::time::timeout(Duration::from_secs(30), call)
+        .await
+        .expect("the store call hung")
 }
 
 fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
@@ -115,7 +149,10 @@ fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
         Err(e @ StoreError::Unavailable(_)) => {
             // The whole cause chain, as the log line gets it.
             let logged = authfn::error::chain(&e);
-            assert!(!logged.contains("outage@example.com"), "the {what} error quotes the request: {logged}")
+            assert!(
+                !logged.contains("outage@example.com"),
+                "the {what} error quotes the request: {logged}"
+            )
         }
         other => panic!("the {what} gave {other:?}, not Unavailable"),
     }
@@ -123,7 +160,8 @@ fn assert_unavailable(what: &str, result: Result<(), StoreError>) {
 
 /// A DynamoDB test store on a fresh table.
 async fn fresh_dynamo_store() -> DynamoStore {
-    let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT").expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset");
+    let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT")
+        .expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset");
     let table = format!("authfn-test-{}", UserId::generate().unwrap());
     let store = DynamoStore::connect_with(local_aws(), table, Some(endpoint)).await;
     store.create_table_if_missing().await.unwrap();
@@ -149,17 +187,45 @@ async fn dynamodb_users_from_before_email_verification_read_as_unproven() {
         .send()
         .await
         .unwrap();
-    let item = client.get_item().table_name(table).key("pk", key).send().await.unwrap().item.unwrap();
+    let item = client
+        .get_item()
+        .table_name(table)
+        .key("pk", key)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     assert!(!item.contains_key("email_verified"), "{:?}", item.keys());
 
     assert_eq!(store.user_by_id(&old.id).await.unwrap(), Some(old.clone()));
-    assert!(!store.user_by_email(&old.email).await.unwrap().unwrap().email_verified);
+    assert!(
+        !store
+            .user_by_email(&old.email)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
 
     let reset = authfn_store_contract::cases::reset_challenge(&old);
     store.put_challenge(&reset).await.unwrap();
     let new_password = authfn_store_contract::cases::new_password();
-    assert_eq!(store.set_password(&old.id, &new_password, Some(&reset.proof()), T0).await.unwrap(), Some(1));
-    assert!(store.user_by_id(&old.id).await.unwrap().unwrap().email_verified);
+    assert_eq!(
+        store
+            .set_password(&old.id, &new_password, Some(&reset.proof()), T0)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert!(
+        store
+            .user_by_id(&old.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
 }
 
 /// The DynamoDB table's keys hold no email address, only its hash (`EMAIL#<sha256 hex>`).
@@ -168,19 +234,48 @@ async fn dynamodb_users_from_before_email_verification_read_as_unproven() {
 async fn dynamodb_keys_hold_no_email_address() {
     let store = fresh_dynamo_store().await;
     let grace = user("grace.hopper@example.com");
-    store.create_user(&grace, &session_of(&grace)).await.unwrap();
+    store
+        .create_user(&grace, &session_of(&grace))
+        .await
+        .unwrap();
     let ada = user("ada.lovelace@example.com");
     store.put_challenge(&sign_up_challenge(&ada)).await.unwrap();
     let ferdinand = federated_user("ferdinand@example.com");
-    let identity = FederatedIdentity { issuer: "https://idp.example".into(), subject: "f".into() };
-    store.create_federated_user(&ferdinand, &identity, &session_of(&ferdinand)).await.unwrap();
+    let identity = FederatedIdentity {
+        issuer: "https://idp.example".into(),
+        subject: "f".into(),
+    };
+    store
+        .create_federated_user(&ferdinand, &identity, &session_of(&ferdinand))
+        .await
+        .unwrap();
 
     let (client, table) = store.raw();
-    let items = client.scan().table_name(table).send().await.unwrap().items.unwrap_or_default();
-    let keys: Vec<String> = items.iter().filter_map(|i| i.get("pk")?.as_s().ok().cloned()).collect();
-    assert!(keys.iter().any(|k| k == &format!("EMAIL#{}", grace.email.hash().to_hex())), "{keys:?}");
+    let items = client
+        .scan()
+        .table_name(table)
+        .send()
+        .await
+        .unwrap()
+        .items
+        .unwrap_or_default();
+    let keys: Vec<String> = items
+        .iter()
+        .filter_map(|i| i.get("pk")?.as_s().ok().cloned())
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k == &format!("EMAIL#{}", grace.email.hash().to_hex())),
+        "{keys:?}"
+    );
     for key in &keys {
-        assert!(!key.contains("grace") && !key.contains("ada") && !key.contains("ferdinand") && !key.contains('@'), "{key}");
+        assert!(
+            !key.contains("grace")
+                && !key.contains("ada")
+                && !key.contains("ferdinand")
+                && !key.contains('@'),
+            "{key}"
+        );
     }
 }
 
@@ -194,7 +289,8 @@ async fn dynamodb_a_deleted_user_leaves_nothing_that_names_it() {
     use authfn::email::Email;
     use authfn::store::{EmailChange, RefreshTokenRecord, Rotation, SignUpOutcome};
     use authfn_store_contract::cases::{
-        email_change_challenge, identity, refresh, reset_challenge, sign_in_code_challenge, verified_user, DAY,
+        DAY, email_change_challenge, identity, refresh, reset_challenge, sign_in_code_challenge,
+        verified_user,
     };
 
     let store = fresh_dynamo_store().await;
@@ -202,33 +298,75 @@ async fn dynamodb_a_deleted_user_leaves_nothing_that_names_it() {
     let ada = verified_user("ada.before@example.com");
     let sign_up = sign_up_challenge(&ada);
     store.put_challenge(&sign_up).await.unwrap();
-    assert_eq!(store.complete_sign_up(&sign_up.proof(), &ada, &session_of(&ada), T0).await.unwrap(), SignUpOutcome::Created);
+    assert_eq!(
+        store
+            .complete_sign_up(&sign_up.proof(), &ada, &session_of(&ada), T0)
+            .await
+            .unwrap(),
+        SignUpOutcome::Created
+    );
     // A reset asked for at the old address, then the address changed.
     store.put_challenge(&reset_challenge(&ada)).await.unwrap();
     let change = email_change_challenge(&ada, "ada@example.com");
     store.put_challenge(&change).await.unwrap();
-    assert_eq!(store.change_email(&change.proof(), &ada.id, &change.email, T0).await.unwrap(), EmailChange::Changed);
+    assert_eq!(
+        store
+            .change_email(&change.proof(), &ada.id, &change.email, T0)
+            .await
+            .unwrap(),
+        EmailChange::Changed
+    );
     let ada = store.user_by_id(&ada.id).await.unwrap().unwrap();
     let old_address = Email::parse("ada.before@example.com").unwrap();
 
     store.put_session(&session_of(&ada)).await.unwrap();
-    store.link_identity(&identity("ada-sub"), &ada.id).await.unwrap();
-    let first = RefreshTokenRecord { user_id: ada.id.clone(), ..refresh("ada-family", true) };
+    store
+        .link_identity(&identity("ada-sub"), &ada.id)
+        .await
+        .unwrap();
+    let first = RefreshTokenRecord {
+        user_id: ada.id.clone(),
+        ..refresh("ada-family", true)
+    };
     store.put_refresh_token(&first).await.unwrap();
-    let second = RefreshTokenRecord { user_id: ada.id.clone(), ..refresh("ada-family", true) };
-    assert_eq!(store.rotate_refresh_token(&first.token_hash, &second).await.unwrap(), Rotation::Rotated);
-    store.revoke_token_family("ada-family", second.family_expires_at).await.unwrap();
+    let second = RefreshTokenRecord {
+        user_id: ada.id.clone(),
+        ..refresh("ada-family", true)
+    };
+    assert_eq!(
+        store
+            .rotate_refresh_token(&first.token_hash, &second)
+            .await
+            .unwrap(),
+        Rotation::Rotated
+    );
+    store
+        .revoke_token_family("ada-family", second.family_expires_at)
+        .await
+        .unwrap();
     // Replaced challenges (a resent mail) leave token items behind.
     for _ in 0..2 {
         store.put_challenge(&reset_challenge(&ada)).await.unwrap();
-        store.put_challenge(&sign_in_code_challenge(&ada)).await.unwrap();
+        store
+            .put_challenge(&sign_in_code_challenge(&ada))
+            .await
+            .unwrap();
     }
-    store.put_challenge(&email_change_challenge(&ada, "ada.next@example.com")).await.unwrap();
-    for key in [CounterKey::sign_in_attempts(&ada.email), CounterKey::mail_to(&ada.email)] {
+    store
+        .put_challenge(&email_change_challenge(&ada, "ada.next@example.com"))
+        .await
+        .unwrap();
+    for key in [
+        CounterKey::sign_in_attempts(&ada.email),
+        CounterKey::mail_to(&ada.email),
+    ] {
         store.increment(&key, T0.plus(DAY), T0).await.unwrap();
     }
     let grace = verified_user("grace@example.com");
-    store.create_user(&grace, &session_of(&grace)).await.unwrap();
+    store
+        .create_user(&grace, &session_of(&grace))
+        .await
+        .unwrap();
     store.put_challenge(&reset_challenge(&grace)).await.unwrap();
 
     let needles = [
@@ -239,19 +377,37 @@ async fn dynamodb_a_deleted_user_leaves_nothing_that_names_it() {
     ];
     let before = scan_all(&store).await;
     for needle in &needles {
-        assert!(before.iter().any(|item| item.contains(needle.as_str())), "the setup wrote nothing with {needle}");
+        assert!(
+            before.iter().any(|item| item.contains(needle.as_str())),
+            "the setup wrote nothing with {needle}"
+        );
     }
 
     assert!(store.delete_user(&ada).await.unwrap());
 
     let after = scan_all(&store).await;
     for needle in &needles {
-        let left: Vec<&String> = after.iter().filter(|item| item.contains(needle.as_str())).collect();
+        let left: Vec<&String> = after
+            .iter()
+            .filter(|item| item.contains(needle.as_str()))
+            .collect();
         assert!(left.is_empty(), "items still hold {needle}: {left:#?}");
     }
-    let grace_items = |items: &[String]| items.iter().filter(|i| i.contains(grace.id.as_str())).count();
-    assert_eq!(grace_items(&after), grace_items(&before), "the other user's items are untouched");
-    assert_eq!(store.user_by_email(&grace.email).await.unwrap(), Some(grace));
+    let grace_items = |items: &[String]| {
+        items
+            .iter()
+            .filter(|i| i.contains(grace.id.as_str()))
+            .count()
+    };
+    assert_eq!(
+        grace_items(&after),
+        grace_items(&before),
+        "the other user's items are untouched"
+    );
+    assert_eq!(
+        store.user_by_email(&grace.email).await.unwrap(),
+        Some(grace)
+    );
 }
 
 /// Every item in the table, each as its debug text (every attribute's name and value).
@@ -260,7 +416,14 @@ async fn scan_all(store: &DynamoStore) -> Vec<String> {
     let mut items = Vec::new();
     let mut start = None;
     loop {
-        let page = client.scan().table_name(table).consistent_read(true).set_exclusive_start_key(start).send().await.unwrap();
+        let page = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
         items.extend(page.items().iter().map(|item| format!("{item:?}")));
         start = page.last_evaluated_key;
         if start.is_none() {

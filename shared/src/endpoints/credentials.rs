@@ -69,16 +69,23 @@ impl Credentials {
     }
 
     pub(super) fn password_for_sign_up(&self) -> Result<Password, ApiError> {
-        Password::new_for_sign_up(self.raw_password.clone()).map_err(|m| ApiError::invalid_field("password", m))
+        Password::new_for_sign_up(self.raw_password.clone())
+            .map_err(|m| ApiError::invalid_field("password", m))
     }
 
     pub(super) fn password_presented(&self) -> Result<Password, ApiError> {
-        Password::presented(self.raw_password.clone()).map_err(|m| ApiError::invalid_field("password", m))
+        Password::presented(self.raw_password.clone())
+            .map_err(|m| ApiError::invalid_field("password", m))
     }
 
     /// The device cookie (or body `device_token`) that vouches for this client on `user`'s
     /// account, if any: forged, expired and other accounts' values count for nothing.
-    pub(super) fn device_for(&self, app: &App, req: &HttpRequest, user: &UserId) -> Option<DeviceToken> {
+    pub(super) fn device_for(
+        &self,
+        app: &App,
+        req: &HttpRequest,
+        user: &UserId,
+    ) -> Option<DeviceToken> {
         let keys = &app.config.session_keys;
         let now = app.now();
         crate::cookie::find(req.headers(), app.config.cookie.device_name())
@@ -127,7 +134,10 @@ pub(super) fn session_issued(
             crate::cookie::device(policy, &device, DEVICE_LIFETIME),
         ];
         for cookie in cookies {
-            res.headers_mut().append(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+            res.headers_mut().append(
+                SET_COOKIE,
+                HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
+            );
         }
     }
     Ok(res)

@@ -28,11 +28,14 @@ pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// cookie, and sends the browser there (or gives a JSON fetch the URL).
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
-    app.rate_limit("federation", &client_ip(req, &app.config)).await?;
+    app.rate_limit("federation", &client_ip(req, &app.config))
+        .await?;
     let params = Params::parse(req.uri().query().unwrap_or(""))?;
     let return_to = allowed_return_to(app, &params)?;
     let client = http_client(app)?;
-    let (metadata, _) = discovery::provider(client, &provider.issuer, app.now()).await.map_err(unavailable)?;
+    let (metadata, _) = discovery::provider(client, &provider.issuer, app.now())
+        .await
+        .map_err(unavailable)?;
 
     let state = State::generate()?;
     let binding = Binding::generate()?;
@@ -48,12 +51,19 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         })
         .await?;
 
-    let mut url = url::Url::parse(&metadata.authorization_endpoint)
-        .map_err(|e| ApiError::IdpUnavailable(crate::error::context("authorization_endpoint is not a URL", e)))?;
+    let mut url = url::Url::parse(&metadata.authorization_endpoint).map_err(|e| {
+        ApiError::IdpUnavailable(crate::error::context(
+            "authorization_endpoint is not a URL",
+            e,
+        ))
+    })?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
         .append_pair("client_id", provider.client_id.as_str())
-        .append_pair("redirect_uri", &app.config.federation.redirect_uri(&provider.name))
+        .append_pair(
+            "redirect_uri",
+            &app.config.federation.redirect_uri(&provider.name),
+        )
         .append_pair("scope", provider.scopes.as_str())
         .append_pair("state", state.secret())
         .append_pair("nonce", binding.nonce().secret())
@@ -66,11 +76,21 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         struct Begun<'a> {
             authorization_url: &'a str,
         }
-        response::json(StatusCode::OK, &Begun { authorization_url: url.as_str() })
+        response::json(
+            StatusCode::OK,
+            &Begun {
+                authorization_url: url.as_str(),
+            },
+        )
     } else {
         redirect(url.as_str())?
     };
-    let cookie = crate::cookie::federation_binding(&app.config.cookie, binding.secret(), ATTEMPT_LIFETIME, provider.response_mode);
+    let cookie = crate::cookie::federation_binding(
+        &app.config.cookie,
+        binding.secret(),
+        ATTEMPT_LIFETIME,
+        provider.response_mode,
+    );
     append_cookie(&mut res, &cookie);
     Ok(res)
 }
@@ -79,7 +99,8 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
 /// the code, verifies the ID token, then starts a session.
 pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
-    app.rate_limit("federation-callback", &client_ip(req, &app.config)).await?;
+    app.rate_limit("federation-callback", &client_ip(req, &app.config))
+        .await?;
     let params = if req.method() == Method::POST {
         Params::parse(form_body(req, &app.config)?)?
     } else {
@@ -95,7 +116,10 @@ pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiE
     // URL when the state says nothing trustworthy. Both come from AUTHFN_RETURN_TO.
     let (return_to, json) = match &attempt {
         Ok((attempt, _)) => (Some(attempt.return_to.clone()), attempt.wants_json),
-        Err(_) => (app.config.federation.return_to(None).map(str::to_owned), false),
+        Err(_) => (
+            app.config.federation.return_to(None).map(str::to_owned),
+            false,
+        ),
     };
     let outcome = match attempt {
         Ok((attempt, binding)) => complete(app, req, provider, &params, &attempt, &binding).await,
@@ -121,7 +145,15 @@ pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiE
         }
     };
     // Whatever happened, the attempt is over: the binding cookie goes.
-    append_cookie(&mut res, &crate::cookie::federation_binding(&app.config.cookie, "", Duration::ZERO, provider.response_mode));
+    append_cookie(
+        &mut res,
+        &crate::cookie::federation_binding(
+            &app.config.cookie,
+            "",
+            Duration::ZERO,
+            provider.response_mode,
+        ),
+    );
     Ok(res)
 }
 
@@ -147,18 +179,29 @@ async fn take_attempt(
     provider: &ProviderConfig,
     params: &Params,
 ) -> Result<(FederationAttempt, Binding), ApiError> {
-    let state = params.get("state").and_then(State::presented).ok_or(ApiError::InvalidState("state is missing"))?;
+    let state = params
+        .get("state")
+        .and_then(State::presented)
+        .ok_or(ApiError::InvalidState("state is missing"))?;
     // Normally one cookie; a few more are tried in case a stale copy rides along.
-    let bindings = crate::cookie::find(req.headers(), app.config.cookie.federation_name()).into_iter().filter_map(Binding::presented);
+    let bindings = crate::cookie::find(req.headers(), app.config.cookie.federation_name())
+        .into_iter()
+        .filter_map(Binding::presented);
     for binding in bindings.take(3) {
-        if let Some(attempt) = app.store.take_federation_attempt(&attempt_key(&state, &binding), app.now()).await? {
+        if let Some(attempt) = app
+            .store
+            .take_federation_attempt(&attempt_key(&state, &binding), app.now())
+            .await?
+        {
             if attempt.provider != provider.name.as_str() {
                 return Err(ApiError::InvalidState("state belongs to another provider"));
             }
             return Ok((attempt, binding));
         }
     }
-    Err(ApiError::InvalidState("state is unknown, already used or expired, or this sign-in was started in another browser"))
+    Err(ApiError::InvalidState(
+        "state is unknown, already used or expired, or this sign-in was started in another browser",
+    ))
 }
 
 async fn complete(
@@ -171,28 +214,54 @@ async fn complete(
 ) -> Result<HttpResponse, ApiError> {
     let client = http_client(app)?;
     let now = app.now();
-    let (metadata, keys) = discovery::provider(client, &provider.issuer, now).await.map_err(unavailable)?;
+    let (metadata, keys) = discovery::provider(client, &provider.issuer, now)
+        .await
+        .map_err(unavailable)?;
     // RFC 9207 (mix-up defence), checked before anything else in the answer, errors included.
     match params.get("iss") {
         Some(iss) if iss != provider.issuer.as_str() => {
-            return Err(ApiError::InvalidState("the answer came from another identity provider"));
+            return Err(ApiError::InvalidState(
+                "the answer came from another identity provider",
+            ));
         }
         None if metadata.authorization_response_iss_parameter_supported => {
-            return Err(ApiError::InvalidState("the answer does not name its identity provider (iss is missing)"));
+            return Err(ApiError::InvalidState(
+                "the answer does not name its identity provider (iss is missing)",
+            ));
         }
         _ => {}
     }
     if let Some(code) = params.get("error") {
-        return Err(ApiError::IdpError { code: protocol_code(code) });
+        return Err(ApiError::IdpError {
+            code: protocol_code(code),
+        });
     }
-    let code = params.get("code").map(AuthorizationCode::presented).ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
-    let id_token = exchange_code(app, client, provider, &metadata.token_endpoint, code, binding).await?;
+    let code = params
+        .get("code")
+        .map(AuthorizationCode::presented)
+        .ok_or_else(|| ApiError::invalid_field("code", "is missing"))?;
+    let id_token = exchange_code(
+        app,
+        client,
+        provider,
+        &metadata.token_endpoint,
+        code,
+        binding,
+    )
+    .await?;
 
-    let expected = Expected { issuer: provider.issuer.as_str(), client_id: provider.client_id.as_str(), nonce: &binding.nonce(), now };
+    let expected = Expected {
+        issuer: provider.issuer.as_str(),
+        client_id: provider.client_id.as_str(),
+        nonce: &binding.nonce(),
+        now,
+    };
     let claims = match id_token::validate(&id_token, &keys, &expected) {
         Err(IdTokenError::UnknownKey) => {
             // The provider may have rotated its keys since we cached them.
-            let fresh = discovery::refetch_keys(client, &provider.issuer, now).await.map_err(unavailable)?;
+            let fresh = discovery::refetch_keys(client, &provider.issuer, now)
+                .await
+                .map_err(unavailable)?;
             let fresh = fresh.ok_or_else(|| ApiError::InvalidIdToken(IdTokenError::UnknownKey))?;
             id_token::validate(&id_token, &fresh, &expected)
         }
@@ -217,14 +286,22 @@ async fn complete(
         // cookie: the session this browser had cannot be ended here. The new one is handed to
         // a same-site step (a 303 to this URL) that carries both.
         let mut res = see_other(&finish_url(app, provider, &attempt.return_to))?;
-        let handoff = crate::cookie::federation_handoff(&app.config.cookie, signed.secret(), HANDOFF_LIFETIME);
+        let handoff = crate::cookie::federation_handoff(
+            &app.config.cookie,
+            signed.secret(),
+            HANDOFF_LIFETIME,
+        );
         append_cookie(&mut res, &handoff);
         return Ok(res);
     }
     // As with password sign-in, a session the browser arrived with is ended, never reused;
     // only now that the new one exists, so a failed sign-in signs no one out.
     end_previous_session(app, req, &token).await?;
-    let cookie = crate::cookie::session(&app.config.cookie, &signed, app.config.session.absolute_lifetime);
+    let cookie = crate::cookie::session(
+        &app.config.cookie,
+        &signed,
+        app.config.session.absolute_lifetime,
+    );
     let mut res = if json {
         #[derive(Serialize)]
         struct SignedIn<'a> {
@@ -257,7 +334,12 @@ const HANDOFF_LIFETIME: Duration = Duration::from_secs(60);
 fn finish_url(app: &App, provider: &ProviderConfig, return_to: &str) -> String {
     let mut url = app.config.federation.redirect_uri(&provider.name);
     url.push('?');
-    url.push_str(&url::form_urlencoded::Serializer::new(String::new()).append_pair(FINISH, "1").append_pair("return_to", return_to).finish());
+    url.push_str(
+        &url::form_urlencoded::Serializer::new(String::new())
+            .append_pair(FINISH, "1")
+            .append_pair("return_to", return_to)
+            .finish(),
+    );
     url
 }
 
@@ -281,10 +363,17 @@ async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpRes
         return redirect(&with_error(&return_to, nothing_to_finish.code()));
     };
     end_previous_session(app, req, &token).await?;
-    let cookie = crate::cookie::session(&app.config.cookie, &token.sign(keys), app.config.session.absolute_lifetime);
+    let cookie = crate::cookie::session(
+        &app.config.cookie,
+        &token.sign(keys),
+        app.config.session.absolute_lifetime,
+    );
     let mut res = redirect(&return_to)?;
     append_cookie(&mut res, &cookie);
-    append_cookie(&mut res, &crate::cookie::federation_handoff(&app.config.cookie, "", Duration::ZERO));
+    append_cookie(
+        &mut res,
+        &crate::cookie::federation_handoff(&app.config.cookie, "", Duration::ZERO),
+    );
     Ok(res)
 }
 
@@ -294,13 +383,21 @@ fn allowed_return_to(app: &App, params: &Params) -> Result<String, ApiError> {
         .federation
         .return_to(params.get("return_to"))
         .map(str::to_owned)
-        .ok_or_else(|| ApiError::invalid_field("return_to", "is not one of the configured return URLs"))
+        .ok_or_else(|| {
+            ApiError::invalid_field("return_to", "is not one of the configured return URLs")
+        })
 }
 
 /// Ends the session the request presents, unless it is `new` itself.
-async fn end_previous_session(app: &App, req: &HttpRequest, new: &SessionToken) -> Result<(), ApiError> {
+async fn end_previous_session(
+    app: &App,
+    req: &HttpRequest,
+    new: &SessionToken,
+) -> Result<(), ApiError> {
     match app.presented_token(req) {
-        Some(old) if old.hash() != new.hash() => Ok(app.store.delete_session(&old.hash(), app.now()).await?),
+        Some(old) if old.hash() != new.hash() => {
+            Ok(app.store.delete_session(&old.hash(), app.now()).await?)
+        }
         _ => Ok(()),
     }
 }
@@ -320,12 +417,18 @@ async fn exchange_code(
         form: vec![
             ("grant_type", "authorization_code".into()),
             ("code", code.secret().to_owned()),
-            ("redirect_uri", app.config.federation.redirect_uri(&provider.name)),
+            (
+                "redirect_uri",
+                app.config.federation.redirect_uri(&provider.name),
+            ),
             ("code_verifier", binding.pkce_verifier().secret().to_owned()),
         ],
         basic_auth: (provider.client_id.clone(), provider.client_secret.clone()),
     };
-    let answer = client.send(request).await.map_err(|e| ApiError::IdpUnavailable(crate::error::context("token endpoint", e)))?;
+    let answer = client
+        .send(request)
+        .await
+        .map_err(|e| ApiError::IdpUnavailable(crate::error::context("token endpoint", e)))?;
     #[derive(serde::Deserialize)]
     struct TokenAnswer {
         id_token: Option<String>,
@@ -333,10 +436,27 @@ async fn exchange_code(
     }
     let parsed: Option<TokenAnswer> = serde_json::from_slice(&answer.body).ok();
     match (answer.status, parsed) {
-        (200, Some(TokenAnswer { id_token: Some(id_token), .. })) => Ok(id_token),
-        (200, _) => Err(ApiError::IdpUnavailable("token endpoint answered without an id_token".into())),
-        (400..=499, Some(TokenAnswer { error: Some(code), .. })) => Err(ApiError::CodeExchangeFailed { code: protocol_code(&code) }),
-        (status, _) => Err(ApiError::IdpUnavailable(format!("token endpoint answered HTTP {status}").into())),
+        (
+            200,
+            Some(TokenAnswer {
+                id_token: Some(id_token),
+                ..
+            }),
+        ) => Ok(id_token),
+        (200, _) => Err(ApiError::IdpUnavailable(
+            "token endpoint answered without an id_token".into(),
+        )),
+        (
+            400..=499,
+            Some(TokenAnswer {
+                error: Some(code), ..
+            }),
+        ) => Err(ApiError::CodeExchangeFailed {
+            code: protocol_code(&code),
+        }),
+        (status, _) => Err(ApiError::IdpUnavailable(
+            format!("token endpoint answered HTTP {status}").into(),
+        )),
     }
 }
 
@@ -349,10 +469,22 @@ enum Resolved {
 
 /// The local user for a validated identity: the linked one, else a new or (when allowed) an
 /// existing account with the same verified email.
-async fn resolve_user(app: &App, provider: &ProviderConfig, claims: &IdTokenClaims) -> Result<Resolved, ApiError> {
-    let identity = FederatedIdentity { issuer: claims.issuer.clone(), subject: claims.subject.clone() };
+async fn resolve_user(
+    app: &App,
+    provider: &ProviderConfig,
+    claims: &IdTokenClaims,
+) -> Result<Resolved, ApiError> {
+    let identity = FederatedIdentity {
+        issuer: claims.issuer.clone(),
+        subject: claims.subject.clone(),
+    };
     let verified_email = || {
-        claims.email.as_deref().and_then(|e| Email::parse(e).ok()).filter(|_| claims.email_verified).ok_or(ApiError::EmailNotVerified)
+        claims
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e).ok())
+            .filter(|_| claims.email_verified)
+            .ok_or(ApiError::EmailNotVerified)
     };
     // Every sign-in, not only the first: an account whose address at the provider has left
     // the allowed domains (or a list tightened since) no longer signs in.
@@ -388,23 +520,34 @@ async fn resolve_user(app: &App, provider: &ProviderConfig, claims: &IdTokenClai
             // Only a provider-verified address gets this far.
             email_verified: true,
             session_epoch: 0,
+            factors: crate::store::FactorSummary::default(),
         };
         let (session, token) = app.new_session(&record)?;
-        match app.store.create_federated_user(&record, &identity, &session).await? {
+        match app
+            .store
+            .create_federated_user(&record, &identity, &session)
+            .await?
+        {
             Insert::Inserted => return Ok(Resolved::Created(session, token)),
             Insert::AlreadyExists => continue,
         }
     }
-    Err(ApiError::StoreUnavailable("concurrent sign-ins of this identity kept racing".into()))
+    Err(ApiError::StoreUnavailable(
+        "concurrent sign-ins of this identity kept racing".into(),
+    ))
 }
 
 fn provider_of<'a>(app: &'a App, req: &HttpRequest) -> Result<&'a ProviderConfig, ApiError> {
     let name = req.uri().path().split('/').nth(3).unwrap_or_default();
-    app.config.federation.provider(name).ok_or(ApiError::UnknownProvider)
+    app.config
+        .federation
+        .provider(name)
+        .ok_or(ApiError::UnknownProvider)
 }
 
 fn http_client(app: &App) -> Result<&dyn HttpClient, ApiError> {
-    app.http_client().ok_or_else(|| ApiError::Internal("no outbound HTTP client is configured".into()))
+    app.http_client()
+        .ok_or_else(|| ApiError::Internal("no outbound HTTP client is configured".into()))
 }
 
 fn unavailable(e: DiscoveryError) -> ApiError {
@@ -412,7 +555,10 @@ fn unavailable(e: DiscoveryError) -> ApiError {
 }
 
 fn wants_json(req: &HttpRequest) -> bool {
-    req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.starts_with("application/json"))
+    req.headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.starts_with("application/json"))
 }
 
 fn redirect(location: &str) -> Result<HttpResponse, ApiError> {
@@ -427,18 +573,29 @@ fn see_other(location: &str) -> Result<HttpResponse, ApiError> {
 fn redirect_with(status: StatusCode, location: &str) -> Result<HttpResponse, ApiError> {
     let mut res = response::no_content();
     *res.status_mut() = status;
-    let value = HeaderValue::from_str(location).map_err(|_| ApiError::Internal("redirect target is not a header value".into()))?;
+    let value = HeaderValue::from_str(location)
+        .map_err(|_| ApiError::Internal("redirect target is not a header value".into()))?;
     res.headers_mut().insert(LOCATION, value);
     Ok(res)
 }
 
 fn append_cookie(res: &mut HttpResponse, cookie: &str) {
-    res.headers_mut().append(SET_COOKIE, HeaderValue::from_str(cookie).expect("cookies are ASCII"));
+    res.headers_mut().append(
+        SET_COOKIE,
+        HeaderValue::from_str(cookie).expect("cookies are ASCII"),
+    );
 }
 
 /// An OAuth error code as echoed to the client: RFC 6749 limits codes to printable ASCII;
 /// anything else (or anything long) is replaced, so a provider cannot inject text.
 fn protocol_code(code: &str) -> String {
-    let clean = code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if clean { code.to_owned() } else { "unrecognised_error".into() }
+    let clean = code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if clean {
+        code.to_owned()
+    } else {
+        "unrecognised_error".into()
+    }
 }

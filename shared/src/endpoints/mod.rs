@@ -178,7 +178,11 @@ impl Endpoint {
 
     /// The method a browser uses for it (the table's first), for CORS preflight answers.
     pub fn method(self) -> Method {
-        if self.method_names()[0] == "GET" { Method::GET } else { Method::POST }
+        if self.method_names()[0] == "GET" {
+            Method::GET
+        } else {
+            Method::POST
+        }
     }
 
     /// Whether it makes outbound calls (to identity providers, or for the token issuer's
@@ -235,7 +239,11 @@ mod tests {
         let functions: HashSet<_> = Endpoint::ALL.iter().map(|e| e.function_name()).collect();
         assert_eq!(functions.len(), Endpoint::ALL.len());
         for endpoint in Endpoint::ALL {
-            assert_eq!(Endpoint::for_path(endpoint.path()), Some(endpoint), "{endpoint:?}");
+            assert_eq!(
+                Endpoint::for_path(endpoint.path()),
+                Some(endpoint),
+                "{endpoint:?}"
+            );
         }
     }
 

@@ -34,7 +34,11 @@ struct SessionInfo<'a> {
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let who = app.authenticate(req).await?;
     let view = SessionView {
-        user: UserView { id: who.user.id.as_str(), email: who.user.email.as_str(), created_at: who.user.created_at },
+        user: UserView {
+            id: who.user.id.as_str(),
+            email: who.user.email.as_str(),
+            created_at: who.user.created_at,
+        },
         session: SessionInfo {
             id: who.session.id.as_str(),
             expires_at: who.session.expires_at,

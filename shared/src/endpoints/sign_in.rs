@@ -11,14 +11,19 @@ use crate::response::HttpResponse;
 /// Checks the password under the sign-in lockouts, then replaces any presented session with a
 /// new one.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("sign-in", &client_ip(req, &app.config)).await?;
+    app.rate_limit("sign-in", &client_ip(req, &app.config))
+        .await?;
     let creds = Credentials::parse(app, req)?;
     let password = creds.password_presented()?;
 
     let user = app.store.user_by_email(&creds.email).await?;
-    let device = user.as_ref().and_then(|u| creds.device_for(app, req, &u.id));
+    let device = user
+        .as_ref()
+        .and_then(|u| creds.device_for(app, req, &u.id));
     // Counted before argon2 runs: a locked client costs the server no hashing at all.
-    let attempt = app.count_sign_in_attempt(&creds.email, device.as_ref()).await?;
+    let attempt = app
+        .count_sign_in_attempt(&creds.email, device.as_ref())
+        .await?;
     // Unknown users, and users who only sign in through an identity provider, are verified
     // against a dummy hash: one argon2id run either way, so timing reveals nothing.
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());

@@ -25,6 +25,9 @@ pub async fn all(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError>
 fn cleared(app: &App) -> HttpResponse {
     let mut res = response::no_content();
     let cookie = crate::cookie::clear(&app.config.cookie);
-    res.headers_mut().insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+    res.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
+    );
     res
 }

@@ -20,7 +20,8 @@ use crate::token::UserId;
 /// Mails the proof of a new address (or a notice to an address with an account); with
 /// verification off, creates the account and its first session at once.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("sign-up", &client_ip(req, &app.config)).await?;
+    app.rate_limit("sign-up", &client_ip(req, &app.config))
+        .await?;
     let creds = Credentials::parse(app, req)?;
     let password = creds.password_for_sign_up()?;
     if app.config.email_verification == EmailVerification::Off {
@@ -37,7 +38,10 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     } else {
         // Keyed by the address: a newer sign-up replaces this one, and whoever proves the
         // address first gets the account, so nobody can hold an address by signing up first.
-        let action = ChallengeAction::SignUp { user_id: UserId::generate()?, password_hash: hash };
+        let action = ChallengeAction::SignUp {
+            user_id: UserId::generate()?,
+            password_hash: hash,
+        };
         let key = ChallengeKey::sign_up(&creds.email);
         let c = account::new_challenge(app, key, &creds.email, action, VERIFY_EMAIL_LIFETIME)?;
         let mail = mails::verify_email(&app.config, &creds.email, &c.token, &c.code)?;
@@ -47,7 +51,12 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 }
 
 /// The account and its first session, without a proven address (verification off).
-async fn create_at_once(app: &App, req: &HttpRequest, creds: Credentials, hash: PasswordHashString) -> Result<HttpResponse, ApiError> {
+async fn create_at_once(
+    app: &App,
+    req: &HttpRequest,
+    creds: Credentials,
+    hash: PasswordHashString,
+) -> Result<HttpResponse, ApiError> {
     let user = UserRecord {
         id: UserId::generate()?,
         email: creds.email.clone(),
@@ -55,6 +64,7 @@ async fn create_at_once(app: &App, req: &HttpRequest, creds: Credentials, hash: 
         created_at: app.now(),
         email_verified: false,
         session_epoch: 0,
+        factors: crate::store::FactorSummary::default(),
     };
     let (session, token) = app.new_session(&user)?;
     // User, email claim and first session are one atomic write: a lost race or an outage

@@ -79,7 +79,9 @@ impl Binding {
 
     /// RFC 7636 `code_verifier`: 43 characters of base64url (256 bits).
     pub fn pkce_verifier(&self) -> PkceVerifier {
-        PkceVerifier(b64url(&sha256(&[VERIFIER_CONTEXT, self.0.as_bytes()].concat())))
+        PkceVerifier(b64url(&sha256(
+            &[VERIFIER_CONTEXT, self.0.as_bytes()].concat(),
+        )))
     }
 
     /// RFC 7636 S256 `code_challenge` of [`Binding::pkce_verifier`].
@@ -89,12 +91,17 @@ impl Binding {
 
     /// The OpenID `nonce` for this sign-in, derived so that only this browser's cookie yields it.
     pub fn nonce(&self) -> Nonce {
-        Nonce(b64url(&sha256(&[NONCE_CONTEXT, self.0.as_bytes()].concat())))
+        Nonce(b64url(&sha256(
+            &[NONCE_CONTEXT, self.0.as_bytes()].concat(),
+        )))
     }
 }
 
 fn is_b64url(value: &str) -> bool {
-    (1..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// The store key of an attempt: SHA-256 of `state` and the binding. Neither contains a NUL,
@@ -112,7 +119,10 @@ mod tests {
         let b = Binding::generate().unwrap();
         assert_eq!(b.pkce_verifier().secret().len(), 43);
         assert_ne!(b.pkce_verifier().secret(), b.nonce().secret());
-        assert!(b.nonce().ct_eq(&Binding::presented(b.secret()).unwrap().nonce()));
+        assert!(
+            b.nonce()
+                .ct_eq(&Binding::presented(b.secret()).unwrap().nonce())
+        );
         assert!(!b.nonce().ct_eq(&Binding::generate().unwrap().nonce()));
     }
 
@@ -120,19 +130,31 @@ mod tests {
     fn challenge_is_s256_of_the_verifier() {
         // RFC 7636 appendix B's example.
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        assert_eq!(b64url(&sha256(verifier.as_bytes())), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            b64url(&sha256(verifier.as_bytes())),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]
     fn the_attempt_key_needs_both_the_state_and_the_binding() {
         let (state, binding) = (State::generate().unwrap(), Binding::generate().unwrap());
         let key = attempt_key(&state, &binding);
-        assert_eq!(key, attempt_key(&State::presented(state.secret()).unwrap(), &Binding::presented(binding.secret()).unwrap()));
+        assert_eq!(
+            key,
+            attempt_key(
+                &State::presented(state.secret()).unwrap(),
+                &Binding::presented(binding.secret()).unwrap()
+            )
+        );
         assert_ne!(key, attempt_key(&state, &Binding::generate().unwrap()));
         assert_ne!(key, attempt_key(&State::generate().unwrap(), &binding));
         // Only what we could have issued is looked up at all.
         for bad in ["", "a b", "a\0b", "a.b", &"x".repeat(129)] {
-            assert!(State::presented(bad).is_none() && Binding::presented(bad).is_none(), "{bad:?}");
+            assert!(
+                State::presented(bad).is_none() && Binding::presented(bad).is_none(),
+                "{bad:?}"
+            );
         }
     }
 
@@ -140,6 +162,9 @@ mod tests {
     fn secrets_stay_out_of_debug_output() {
         let (s, b) = (State::generate().unwrap(), Binding::generate().unwrap());
         assert_eq!(format!("{s:?}"), "State([redacted])");
-        assert_eq!(format!("{b:?} {:?} {:?}", b.pkce_verifier(), b.nonce()), "Binding([redacted]) PkceVerifier([redacted]) Nonce([redacted])");
+        assert_eq!(
+            format!("{b:?} {:?} {:?}", b.pkce_verifier(), b.nonce()),
+            "Binding([redacted]) PkceVerifier([redacted]) Nonce([redacted])"
+        );
     }
 }

@@ -19,9 +19,9 @@ use std::collections::BTreeMap;
 
 use url::Url;
 
-use crate::settings::{ConfigError, Settings, web_url};
 use crate::email::Email;
 pub use crate::protocol::{ClientId, ClientSecret, Scope};
+use crate::settings::{ConfigError, Settings, web_url};
 
 /// A configured provider's name as it appears in the path: `[a-z0-9-]{1,32}`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -31,7 +31,9 @@ impl ProviderName {
     /// The name if it matches `[a-z0-9-]{1,32}`, else `None`.
     pub fn parse(name: &str) -> Option<Self> {
         let ok = (1..=32).contains(&name.len())
-            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         ok.then(|| ProviderName(name.to_owned()))
     }
 
@@ -41,7 +43,10 @@ impl ProviderName {
     }
 
     fn env_prefix(&self) -> String {
-        format!("AUTHFN_FEDERATION_{}_", self.0.to_ascii_uppercase().replace('-', "_"))
+        format!(
+            "AUTHFN_FEDERATION_{}_",
+            self.0.to_ascii_uppercase().replace('-', "_")
+        )
     }
 }
 
@@ -58,7 +63,10 @@ impl IssuerUrl {
 
     /// `{issuer}/.well-known/openid-configuration` (OpenID Connect Discovery §4).
     pub fn discovery_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.0.trim_end_matches('/'))
+        format!(
+            "{}/.well-known/openid-configuration",
+            self.0.trim_end_matches('/')
+        )
     }
 }
 
@@ -106,7 +114,11 @@ pub struct ProviderConfig {
 impl ProviderConfig {
     /// Whether an account with `email` may sign in through this provider (its domain allowed).
     pub fn allows_email(&self, email: &Email) -> bool {
-        !self.restricts_email_domains() || self.allowed_email_domains.iter().any(|d| d == email.domain())
+        !self.restricts_email_domains()
+            || self
+                .allowed_email_domains
+                .iter()
+                .any(|d| d == email.domain())
     }
 
     /// Whether only some email domains may sign in with this provider.
@@ -134,7 +146,11 @@ impl FederationConfig {
 
     /// The callback URL registered at `provider`: `{public_url}/auth/federation/{name}/callback`.
     pub fn redirect_uri(&self, provider: &ProviderName) -> String {
-        let base = self.public_url.as_ref().map(|u| u.as_str().trim_end_matches('/')).unwrap_or_default();
+        let base = self
+            .public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/'))
+            .unwrap_or_default();
         format!("{base}/auth/federation/{}/callback", provider.as_str())
     }
 
@@ -144,12 +160,19 @@ impl FederationConfig {
     pub fn return_to(&self, requested: Option<&str>) -> Option<&str> {
         match requested {
             None => self.return_to.first().map(String::as_str),
-            Some(url) => self.return_to.iter().find(|allowed| allowed.as_str() == url).map(String::as_str),
+            Some(url) => self
+                .return_to
+                .iter()
+                .find(|allowed| allowed.as_str() == url)
+                .map(String::as_str),
         }
     }
 
     /// Reads the providers named by `AUTHFN_FEDERATION_PROVIDERS` (see the module's table).
-    pub fn from_settings(settings: &Settings<'_>, public_url: Option<&Url>) -> Result<Self, ConfigError> {
+    pub fn from_settings(
+        settings: &Settings<'_>,
+        public_url: Option<&Url>,
+    ) -> Result<Self, ConfigError> {
         let mut providers = BTreeMap::new();
         for raw in settings.list("AUTHFN_FEDERATION_PROVIDERS") {
             let name = ProviderName::parse(&raw).ok_or_else(|| {
@@ -162,19 +185,33 @@ impl FederationConfig {
             return Ok(FederationConfig::default());
         }
         let public_url = public_url
-            .ok_or_else(|| ConfigError::new("AUTHFN_PUBLIC_URL is required when federation providers are configured"))?
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "AUTHFN_PUBLIC_URL is required when federation providers are configured",
+                )
+            })?
             .clone();
-        settings.required("AUTHFN_RETURN_TO", " when federation providers are configured")?;
+        settings.required(
+            "AUTHFN_RETURN_TO",
+            " when federation providers are configured",
+        )?;
         let return_to = settings
             .list("AUTHFN_RETURN_TO")
             .into_iter()
             .map(|u| web_url("AUTHFN_RETURN_TO", &u).map(|_| u))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(FederationConfig { providers, public_url: Some(public_url), return_to })
+        Ok(FederationConfig {
+            providers,
+            public_url: Some(public_url),
+            return_to,
+        })
     }
 }
 
-fn provider_from_settings(name: ProviderName, settings: &Settings<'_>) -> Result<ProviderConfig, ConfigError> {
+fn provider_from_settings(
+    name: ProviderName,
+    settings: &Settings<'_>,
+) -> Result<ProviderConfig, ConfigError> {
     let prefix = name.env_prefix();
     let var = |suffix: &str| format!("{prefix}{suffix}");
     let required = |suffix: &str| settings.required(&var(suffix), "");
@@ -183,20 +220,35 @@ fn provider_from_settings(name: ProviderName, settings: &Settings<'_>) -> Result
     let response_mode = match settings.get(&var("RESPONSE_MODE")).as_deref() {
         None | Some("query") => ResponseMode::Query,
         Some("form_post") => ResponseMode::FormPost,
-        Some(other) => return Err(ConfigError::new(format!("{prefix}RESPONSE_MODE must be query or form_post, got {other:?}"))),
+        Some(other) => {
+            return Err(ConfigError::new(format!(
+                "{prefix}RESPONSE_MODE must be query or form_post, got {other:?}"
+            )));
+        }
     };
     let link_by_email = settings.flag(&var("LINK_BY_EMAIL"), false)?;
-    let scopes = Scope::of(settings.get(&var("SCOPES")).as_deref().unwrap_or("openid email profile").split_whitespace());
+    let scopes = Scope::of(
+        settings
+            .get(&var("SCOPES"))
+            .as_deref()
+            .unwrap_or("openid email profile")
+            .split_whitespace(),
+    );
     if !scopes.contains("openid") {
-        return Err(ConfigError::new(format!("{prefix}SCOPES must include openid")));
+        return Err(ConfigError::new(format!(
+            "{prefix}SCOPES must include openid"
+        )));
     }
     // In the form `Email::domain` has (IDNA's ASCII form), so `bücher.de` matches too.
     let allowed_email_domains = settings
         .list(&var("ALLOWED_EMAIL_DOMAINS"))
         .iter()
         .map(|d| {
-            crate::email::normalise_domain(d)
-                .ok_or_else(|| ConfigError::new(format!("{prefix}ALLOWED_EMAIL_DOMAINS: {d:?} is not a domain")))
+            crate::email::normalise_domain(d).ok_or_else(|| {
+                ConfigError::new(format!(
+                    "{prefix}ALLOWED_EMAIL_DOMAINS: {d:?} is not a domain"
+                ))
+            })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ProviderConfig {
@@ -217,14 +269,20 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
     fn parse(pairs: &[(&str, &str)]) -> Result<FederationConfig, ConfigError> {
         let get = lookup(pairs);
         let settings = Settings::new(&get);
-        FederationConfig::from_settings(&settings, settings.url("AUTHFN_PUBLIC_URL").unwrap().as_ref())
+        FederationConfig::from_settings(
+            &settings,
+            settings.url("AUTHFN_PUBLIC_URL").unwrap().as_ref(),
+        )
     }
 
     fn okta() -> Vec<(&'static str, &'static str)> {
@@ -232,9 +290,15 @@ mod tests {
             ("AUTHFN_FEDERATION_PROVIDERS", "okta"),
             ("AUTHFN_FEDERATION_OKTA_ISSUER", "https://example.okta.com"),
             ("AUTHFN_FEDERATION_OKTA_CLIENT_ID", "client"),
-            ("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET", "okta-client-secret-value"),
+            (
+                "AUTHFN_FEDERATION_OKTA_CLIENT_SECRET",
+                "okta-client-secret-value",
+            ),
             ("AUTHFN_PUBLIC_URL", "https://auth.example.com"),
-            ("AUTHFN_RETURN_TO", "https://app.example.com/,https://app.example.com/settings"),
+            (
+                "AUTHFN_RETURN_TO",
+                "https://app.example.com/,https://app.example.com/settings",
+            ),
         ]
     }
 
@@ -245,16 +309,25 @@ mod tests {
         assert_eq!(p.scopes.as_str(), "openid email profile");
         assert!(!p.link_by_email);
         assert_eq!(p.response_mode, ResponseMode::Query);
-        assert_eq!(c.redirect_uri(&p.name), "https://auth.example.com/auth/federation/okta/callback");
+        assert_eq!(
+            c.redirect_uri(&p.name),
+            "https://auth.example.com/auth/federation/okta/callback"
+        );
         assert_eq!(p.client_secret.secret(), "okta-client-secret-value");
-        assert!(!format!("{c:?}").contains("okta-client-secret-value"), "Debug of the configuration shows the secret");
+        assert!(
+            !format!("{c:?}").contains("okta-client-secret-value"),
+            "Debug of the configuration shows the secret"
+        );
     }
 
     #[test]
     fn return_to_matches_exactly_or_not_at_all() {
         let c = parse(&okta()).unwrap();
         assert_eq!(c.return_to(None), Some("https://app.example.com/"));
-        assert_eq!(c.return_to(Some("https://app.example.com/settings")), Some("https://app.example.com/settings"));
+        assert_eq!(
+            c.return_to(Some("https://app.example.com/settings")),
+            Some("https://app.example.com/settings")
+        );
         for hostile in [
             "https://app.example.com/settings/../../evil",
             "https://app.example.com.evil.com/",
@@ -277,24 +350,49 @@ mod tests {
 
     #[test]
     fn a_provider_without_its_secret_is_a_configuration_error() {
-        let pairs: Vec<_> = okta().into_iter().filter(|(k, _)| !k.ends_with("CLIENT_SECRET")).collect();
+        let pairs: Vec<_> = okta()
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("CLIENT_SECRET"))
+            .collect();
         let err = parse(&pairs).unwrap_err();
-        assert!(err.message().contains("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET"), "{err}");
+        assert!(
+            err.message()
+                .contains("AUTHFN_FEDERATION_OKTA_CLIENT_SECRET"),
+            "{err}"
+        );
     }
 
     #[test]
     fn allowed_email_domains_compare_in_idna_form() {
         let mut pairs = okta();
-        pairs.push(("AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS", " Example.com , BÜCHER.example "));
+        pairs.push((
+            "AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS",
+            " Example.com , BÜCHER.example ",
+        ));
         let c = parse(&pairs).unwrap();
         let p = c.provider("okta").unwrap();
-        for allowed in ["a@example.com", "a@EXAMPLE.com", "a@bücher.example", "a@xn--bcher-kva.example"] {
+        for allowed in [
+            "a@example.com",
+            "a@EXAMPLE.com",
+            "a@bücher.example",
+            "a@xn--bcher-kva.example",
+        ] {
             assert!(p.allows_email(&Email::parse(allowed).unwrap()), "{allowed}");
         }
-        for refused in ["a@sub.example.com", "a@example.com.evil.test", "a@bucher.example"] {
-            assert!(!p.allows_email(&Email::parse(refused).unwrap()), "{refused}");
+        for refused in [
+            "a@sub.example.com",
+            "a@example.com.evil.test",
+            "a@bucher.example",
+        ] {
+            assert!(
+                !p.allows_email(&Email::parse(refused).unwrap()),
+                "{refused}"
+            );
         }
-        pairs.push(("AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS", "exa_mple.com"));
+        pairs.push((
+            "AUTHFN_FEDERATION_OKTA_ALLOWED_EMAIL_DOMAINS",
+            "exa_mple.com",
+        ));
         let err = parse(&pairs).unwrap_err();
         assert!(err.message().contains("ALLOWED_EMAIL_DOMAINS"), "{err}");
     }

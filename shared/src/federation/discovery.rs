@@ -65,15 +65,26 @@ struct Entry {
 static CACHE: Mutex<BTreeMap<String, Entry>> = Mutex::new(BTreeMap::new());
 
 fn cached(issuer: &IssuerUrl) -> Option<Entry> {
-    CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(issuer.as_str()).cloned()
+    CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(issuer.as_str())
+        .cloned()
 }
 
 fn remember(issuer: &IssuerUrl, entry: Entry) {
-    CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(issuer.as_str().to_owned(), entry);
+    CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(issuer.as_str().to_owned(), entry);
 }
 
 /// Metadata and keys of `issuer`, from the cache while fresh.
-pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime) -> Result<(ProviderMetadata, JwkSet), DiscoveryError> {
+pub async fn provider(
+    client: &dyn HttpClient,
+    issuer: &IssuerUrl,
+    now: UnixTime,
+) -> Result<(ProviderMetadata, JwkSet), DiscoveryError> {
     if let Some(entry) = cached(issuer).filter(|e| now < e.fetched_at.plus(METADATA_TTL)) {
         return Ok((entry.metadata, entry.keys));
     }
@@ -81,27 +92,55 @@ pub async fn provider(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime
     // Discovery §4.3: the document must name exactly the issuer it was fetched for, or a
     // compromised document could redirect validation to another issuer's tokens.
     if metadata.issuer != issuer.as_str() {
-        return Err(DiscoveryError::Invalid("the discovery document names another issuer"));
+        return Err(DiscoveryError::Invalid(
+            "the discovery document names another issuer",
+        ));
     }
     for (refused, url) in [
-        ("the discovery document's authorization_endpoint is not an https URL", &metadata.authorization_endpoint),
-        ("the discovery document's token_endpoint is not an https URL", &metadata.token_endpoint),
-        ("the discovery document's jwks_uri is not an https URL", &metadata.jwks_uri),
+        (
+            "the discovery document's authorization_endpoint is not an https URL",
+            &metadata.authorization_endpoint,
+        ),
+        (
+            "the discovery document's token_endpoint is not an https URL",
+            &metadata.token_endpoint,
+        ),
+        (
+            "the discovery document's jwks_uri is not an https URL",
+            &metadata.jwks_uri,
+        ),
     ] {
         if !url::Url::parse(url).is_ok_and(|u| is_web_url(&u)) {
             return Err(DiscoveryError::Invalid(refused));
         }
     }
     let keys: JwkSet = fetch_json(client, &metadata.jwks_uri).await?;
-    remember(issuer, Entry { metadata: metadata.clone(), keys: keys.clone(), fetched_at: now, forced_refetch_at: None });
+    remember(
+        issuer,
+        Entry {
+            metadata: metadata.clone(),
+            keys: keys.clone(),
+            fetched_at: now,
+            forced_refetch_at: None,
+        },
+    );
     Ok((metadata, keys))
 }
 
 /// Refetches the key set after a token named a key id the cached set lacks. Returns `None`
 /// when a refetch happened too recently to try again.
-pub async fn refetch_keys(client: &dyn HttpClient, issuer: &IssuerUrl, now: UnixTime) -> Result<Option<JwkSet>, DiscoveryError> {
-    let Some(mut entry) = cached(issuer) else { return provider(client, issuer, now).await.map(|(_, k)| Some(k)) };
-    if entry.forced_refetch_at.is_some_and(|at| now < at.plus(KEY_REFETCH_INTERVAL)) {
+pub async fn refetch_keys(
+    client: &dyn HttpClient,
+    issuer: &IssuerUrl,
+    now: UnixTime,
+) -> Result<Option<JwkSet>, DiscoveryError> {
+    let Some(mut entry) = cached(issuer) else {
+        return provider(client, issuer, now).await.map(|(_, k)| Some(k));
+    };
+    if entry
+        .forced_refetch_at
+        .is_some_and(|at| now < at.plus(KEY_REFETCH_INTERVAL))
+    {
         return Ok(None);
     }
     let keys: JwkSet = fetch_json(client, &entry.metadata.jwks_uri).await?;
@@ -111,7 +150,10 @@ pub async fn refetch_keys(client: &dyn HttpClient, issuer: &IssuerUrl, now: Unix
     Ok(Some(keys))
 }
 
-async fn fetch_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, url: &str) -> Result<T, DiscoveryError> {
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    client: &dyn HttpClient,
+    url: &str,
+) -> Result<T, DiscoveryError> {
     Ok(get_json(client, url).await?)
 }
 
@@ -138,7 +180,10 @@ mod tests {
             } else {
                 r#"{"keys":[]}"#.to_owned()
             };
-            Ok(OutboundResponse { status: 200, body: body.into_bytes() })
+            Ok(OutboundResponse {
+                status: 200,
+                body: body.into_bytes(),
+            })
         }
     }
 
@@ -146,13 +191,23 @@ mod tests {
         let get = |name: &str| match name {
             "AUTHFN_FEDERATION_PROVIDERS" => Some("p".to_owned()),
             "AUTHFN_FEDERATION_P_ISSUER" => Some(url.to_owned()),
-            "AUTHFN_FEDERATION_P_CLIENT_ID" | "AUTHFN_FEDERATION_P_CLIENT_SECRET" => Some("x".to_owned()),
+            "AUTHFN_FEDERATION_P_CLIENT_ID" | "AUTHFN_FEDERATION_P_CLIENT_SECRET" => {
+                Some("x".to_owned())
+            }
             "AUTHFN_PUBLIC_URL" => Some("https://auth.example.com".to_owned()),
             "AUTHFN_RETURN_TO" => Some("https://app.example.com/".to_owned()),
             _ => None,
         };
         let public = url::Url::parse("https://auth.example.com").unwrap();
-        crate::federation::FederationConfig::from_settings(&crate::settings::Settings::new(&get), Some(&public)).unwrap().provider("p").unwrap().issuer.clone()
+        crate::federation::FederationConfig::from_settings(
+            &crate::settings::Settings::new(&get),
+            Some(&public),
+        )
+        .unwrap()
+        .provider("p")
+        .unwrap()
+        .issuer
+        .clone()
     }
 
     fn provider_with(issuer_url: &str, doc_issuer: &str, token_endpoint: &str) -> CannedProvider {
@@ -162,14 +217,23 @@ mod tests {
             "token_endpoint": token_endpoint,
             "jwks_uri": format!("{issuer_url}/jwks"),
         });
-        CannedProvider { discovery: discovery.to_string(), requests: StdMutex::new(Vec::new()) }
+        CannedProvider {
+            discovery: discovery.to_string(),
+            requests: StdMutex::new(Vec::new()),
+        }
     }
 
     #[tokio::test]
     async fn a_document_naming_another_issuer_is_refused() {
         let url = "https://idp-a.example.com";
-        let client = provider_with(url, "https://idp-b.example.com", "https://idp-a.example.com/token");
-        let err = provider(&client, &issuer(url), UnixTime(1000)).await.unwrap_err();
+        let client = provider_with(
+            url,
+            "https://idp-b.example.com",
+            "https://idp-a.example.com/token",
+        );
+        let err = provider(&client, &issuer(url), UnixTime(1000))
+            .await
+            .unwrap_err();
         assert!(matches!(err, DiscoveryError::Invalid(_)), "{err:?}");
     }
 
@@ -177,7 +241,9 @@ mod tests {
     async fn plain_http_endpoints_are_refused() {
         let url = "https://idp-c.example.com";
         let client = provider_with(url, url, "http://idp-c.example.com/token");
-        let err = provider(&client, &issuer(url), UnixTime(1000)).await.unwrap_err();
+        let err = provider(&client, &issuer(url), UnixTime(1000))
+            .await
+            .unwrap_err();
         assert!(matches!(err, DiscoveryError::Invalid(_)), "{err:?}");
     }
 
@@ -187,15 +253,39 @@ mod tests {
         let client = provider_with(url, url, "https://idp-d.example.com/token");
         let iss = issuer(url);
         provider(&client, &iss, UnixTime(1000)).await.unwrap();
-        provider(&client, &iss, UnixTime(999).plus(METADATA_TTL)).await.unwrap();
-        assert_eq!(client.requests.lock().unwrap().len(), 2, "one discovery and one key fetch while fresh");
+        provider(&client, &iss, UnixTime(999).plus(METADATA_TTL))
+            .await
+            .unwrap();
+        assert_eq!(
+            client.requests.lock().unwrap().len(),
+            2,
+            "one discovery and one key fetch while fresh"
+        );
 
-        assert!(refetch_keys(&client, &iss, UnixTime(1001)).await.unwrap().is_some(), "the first forced refetch happens");
-        assert!(refetch_keys(&client, &iss, UnixTime(1002)).await.unwrap().is_none(), "a second within the interval does not");
+        assert!(
+            refetch_keys(&client, &iss, UnixTime(1001))
+                .await
+                .unwrap()
+                .is_some(),
+            "the first forced refetch happens"
+        );
+        assert!(
+            refetch_keys(&client, &iss, UnixTime(1002))
+                .await
+                .unwrap()
+                .is_none(),
+            "a second within the interval does not"
+        );
         let later = UnixTime(1001).plus(KEY_REFETCH_INTERVAL);
         assert!(refetch_keys(&client, &iss, later).await.unwrap().is_some());
 
-        provider(&client, &iss, UnixTime(1000).plus(METADATA_TTL)).await.unwrap();
-        assert_eq!(client.requests.lock().unwrap().len(), 6, "expired metadata is fetched again");
+        provider(&client, &iss, UnixTime(1000).plus(METADATA_TTL))
+            .await
+            .unwrap();
+        assert_eq!(
+            client.requests.lock().unwrap().len(),
+            6,
+            "expired metadata is fetched again"
+        );
     }
 }

@@ -126,7 +126,11 @@ pub fn key_id(token: &str) -> Result<Option<String>, IdTokenError> {
 }
 
 /// Validates `token` against the provider's key set and what this sign-in expects.
-pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<IdTokenClaims, IdTokenError> {
+pub fn validate(
+    token: &str,
+    keys: &JwkSet,
+    expected: &Expected<'_>,
+) -> Result<IdTokenClaims, IdTokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(IdTokenError::Malformed)?;
     if !ACCEPTED.contains(&header.alg) {
         return Err(IdTokenError::Invalid("its algorithm is not accepted"));
@@ -140,9 +144,12 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
         },
     };
     if !key_fits(jwk, header.alg) {
-        return Err(IdTokenError::Invalid("its algorithm does not match the key's type"));
+        return Err(IdTokenError::Invalid(
+            "its algorithm does not match the key's type",
+        ));
     }
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| IdTokenError::Invalid("the provider's key is unusable"))?;
+    let key = DecodingKey::from_jwk(jwk)
+        .map_err(|_| IdTokenError::Invalid("the provider's key is unusable"))?;
 
     let mut validation = Validation::new(header.alg);
     validation.set_issuer(&[expected.issuer]);
@@ -165,8 +172,14 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
     if claims.aud.len() > 1 && claims.azp.is_none() {
         return Err(IdTokenError::Invalid("it has several audiences and no azp"));
     }
-    if claims.azp.as_deref().is_some_and(|azp| azp != expected.client_id) {
-        return Err(IdTokenError::Invalid("it was issued to another client (azp)"));
+    if claims
+        .azp
+        .as_deref()
+        .is_some_and(|azp| azp != expected.client_id)
+    {
+        return Err(IdTokenError::Invalid(
+            "it was issued to another client (azp)",
+        ));
     }
     if claims.exp + CLOCK_SKEW_SECS <= expected.now.0 {
         return Err(IdTokenError::Invalid("it has expired"));
@@ -174,10 +187,9 @@ pub fn validate(token: &str, keys: &JwkSet, expected: &Expected<'_>) -> Result<I
     if claims.iat - CLOCK_SKEW_SECS > expected.now.0 {
         return Err(IdTokenError::Invalid("it was issued in the future"));
     }
-    let nonce_ok = claims
-        .nonce
-        .as_deref()
-        .is_some_and(|n| crate::crypto::constant_time_eq(n.as_bytes(), expected.nonce.secret().as_bytes()));
+    let nonce_ok = claims.nonce.as_deref().is_some_and(|n| {
+        crate::crypto::constant_time_eq(n.as_bytes(), expected.nonce.secret().as_bytes())
+    });
     if !nonce_ok {
         return Err(IdTokenError::Invalid("its nonce is not this sign-in's"));
     }
@@ -194,13 +206,23 @@ fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
     let family_ok = match (&jwk.algorithm, alg) {
         (AlgorithmParameters::RSA(_), a) => matches!(
             a,
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384 | Algorithm::PS512
+            Algorithm::RS256
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512
         ),
-        (AlgorithmParameters::EllipticCurve(_), a) => matches!(a, Algorithm::ES256 | Algorithm::ES384),
+        (AlgorithmParameters::EllipticCurve(_), a) => {
+            matches!(a, Algorithm::ES256 | Algorithm::ES384)
+        }
         (AlgorithmParameters::OctetKeyPair(_), a) => a == Algorithm::EdDSA,
         _ => false,
     };
     // `KeyAlgorithm` and `Algorithm` are separate enums whose signing variants share names.
-    let declared_ok = jwk.common.key_algorithm.is_none_or(|declared| format!("{declared:?}") == format!("{alg:?}"));
+    let declared_ok = jwk
+        .common
+        .key_algorithm
+        .is_none_or(|declared| format!("{declared:?}") == format!("{alg:?}"));
     family_ok && declared_ok
 }

@@ -31,10 +31,17 @@ impl std::fmt::Debug for OutboundRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             OutboundRequest::Get { url } => f.debug_struct("Get").field("url", url).finish(),
-            OutboundRequest::PostForm { url, form, basic_auth } => f
+            OutboundRequest::PostForm {
+                url,
+                form,
+                basic_auth,
+            } => f
                 .debug_struct("PostForm")
                 .field("url", url)
-                .field("form", &form.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+                .field(
+                    "form",
+                    &form.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+                )
                 .field("client_id", &basic_auth.0)
                 .field("client_secret", &basic_auth.1)
                 .finish(),
@@ -90,8 +97,15 @@ pub trait HttpClient: Send + Sync {
 pub fn basic_authorization(client_id: &ClientId, client_secret: &ClientSecret) -> String {
     use base64::Engine;
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    let pair = format!("{}:{}", encode(client_id.as_str()), encode(client_secret.secret()));
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair))
+    let pair = format!(
+        "{}:{}",
+        encode(client_id.as_str()),
+        encode(client_secret.secret())
+    );
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair)
+    )
 }
 
 /// Why a JSON document could not be fetched. Each names the URL: a provider's published
@@ -128,20 +142,36 @@ pub enum FetchJsonError {
 }
 
 /// GETs `url` and parses its 200 answer as `T`: discovery documents and key sets.
-pub async fn get_json<T: serde::de::DeserializeOwned>(client: &dyn HttpClient, url: &str) -> Result<T, FetchJsonError> {
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    client: &dyn HttpClient,
+    url: &str,
+) -> Result<T, FetchJsonError> {
     let response = client
-        .send(OutboundRequest::Get { url: url.to_owned() })
+        .send(OutboundRequest::Get {
+            url: url.to_owned(),
+        })
         .await
-        .map_err(|source| FetchJsonError::Unreachable { url: url.to_owned(), source })?;
+        .map_err(|source| FetchJsonError::Unreachable {
+            url: url.to_owned(),
+            source,
+        })?;
     if response.status != 200 {
-        return Err(FetchJsonError::Status { url: url.to_owned(), status: response.status });
+        return Err(FetchJsonError::Status {
+            url: url.to_owned(),
+            status: response.status,
+        });
     }
-    serde_json::from_slice(&response.body).map_err(|source| FetchJsonError::Invalid { url: url.to_owned(), source })
+    serde_json::from_slice(&response.body).map_err(|source| FetchJsonError::Invalid {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 /// `form` as an `application/x-www-form-urlencoded` body.
 pub fn form_body(form: &[(&'static str, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str()))).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish()
 }
 
 #[cfg(all(feature = "outbound", not(target_arch = "wasm32")))]
@@ -171,7 +201,10 @@ mod native {
         }
 
         fn client(&self) -> Result<&reqwest::Client, OutboundError> {
-            self.client.get_or_init(Self::build).as_ref().map_err(|e| OutboundError::Failed(Box::new(Arc::clone(e))))
+            self.client
+                .get_or_init(Self::build)
+                .as_ref()
+                .map_err(|e| OutboundError::Failed(Box::new(Arc::clone(e))))
         }
 
         fn build() -> Result<reqwest::Client, Arc<dyn std::error::Error + Send + Sync>> {
@@ -210,10 +243,20 @@ mod native {
             let client = self.client()?;
             let builder = match &request {
                 OutboundRequest::Get { url } => client.get(url),
-                OutboundRequest::PostForm { url, form, basic_auth } => client
+                OutboundRequest::PostForm {
+                    url,
+                    form,
+                    basic_auth,
+                } => client
                     .post(url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .header(reqwest::header::AUTHORIZATION, basic_authorization(&basic_auth.0, &basic_auth.1))
+                    .header(
+                        reqwest::header::CONTENT_TYPE,
+                        "application/x-www-form-urlencoded",
+                    )
+                    .header(
+                        reqwest::header::AUTHORIZATION,
+                        basic_authorization(&basic_auth.0, &basic_auth.1),
+                    )
                     .body(form_body(form)),
             };
             let mut response = builder
@@ -243,7 +286,9 @@ mod tests {
         // RFC 6749 §2.3.1: "client id:secret" with each part form-urlencoded.
         let header = basic_authorization(&ClientId::new("a b"), &ClientSecret::new("p:w".into()));
         use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD.decode(header.strip_prefix("Basic ").unwrap()).unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(header.strip_prefix("Basic ").unwrap())
+            .unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), "a+b:p%3Aw");
     }
 
@@ -251,13 +296,28 @@ mod tests {
     fn a_token_request_debugs_without_its_secrets() {
         let request = OutboundRequest::PostForm {
             url: "https://idp.example.com/token".into(),
-            form: vec![("code", "the-authorization-code".into()), ("code_verifier", "the-pkce-verifier".into())],
-            basic_auth: (ClientId::new("app"), ClientSecret::new("upstream-client-secret".into())),
+            form: vec![
+                ("code", "the-authorization-code".into()),
+                ("code_verifier", "the-pkce-verifier".into()),
+            ],
+            basic_auth: (
+                ClientId::new("app"),
+                ClientSecret::new("upstream-client-secret".into()),
+            ),
         };
         let shown = format!("{request:?}");
-        for secret in ["the-authorization-code", "the-pkce-verifier", "upstream-client-secret"] {
+        for secret in [
+            "the-authorization-code",
+            "the-pkce-verifier",
+            "upstream-client-secret",
+        ] {
             assert!(!shown.contains(secret), "{shown}");
         }
-        assert!(shown.contains("idp.example.com") && shown.contains("code_verifier") && shown.contains("app"), "{shown}");
+        assert!(
+            shown.contains("idp.example.com")
+                && shown.contains("code_verifier")
+                && shown.contains("app"),
+            "{shown}"
+        );
     }
 }

@@ -34,7 +34,15 @@ pub struct AccessTokenClaims {
 
 impl AccessTokenClaims {
     /// Claims for a token issued `now` that expires `lifetime` later, with a fresh `jti`.
-    pub fn new(iss: &str, aud: &str, sub: &str, client_id: &str, scope: &str, now: UnixTime, lifetime: std::time::Duration) -> Result<Self, getrandom::Error> {
+    pub fn new(
+        iss: &str,
+        aud: &str,
+        sub: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+        lifetime: std::time::Duration,
+    ) -> Result<Self, getrandom::Error> {
         Ok(AccessTokenClaims {
             iss: iss.to_owned(),
             sub: sub.to_owned(),
@@ -59,7 +67,8 @@ pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(key.kid().to_owned());
     header.typ = Some(TOKEN_TYPE.to_owned());
-    jsonwebtoken::encode(&header, claims, key.encoding()?).map_err(|e| format!("signing an access token: {e}"))
+    jsonwebtoken::encode(&header, claims, key.encoding()?)
+        .map_err(|e| format!("signing an access token: {e}"))
 }
 
 /// The claims of an ID token for the client that asked for `openid`: who signed in, for that
@@ -89,7 +98,11 @@ pub struct IdTokenClaims<'a> {
 pub fn sign_id_token(keys: &JwtKeys, claims: &IdTokenClaims<'_>) -> Result<String, String> {
     let (alg, kid, encoding) = match keys.id_token_rsa() {
         Some(rsa) => (Algorithm::RS256, rsa.kid(), rsa.encoding()?),
-        None => (Algorithm::EdDSA, keys.current().kid(), keys.current().encoding()?),
+        None => (
+            Algorithm::EdDSA,
+            keys.current().kid(),
+            keys.current().encoding()?,
+        ),
     };
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
@@ -126,18 +139,36 @@ pub const CLOCK_SKEW_SECS: i64 = crate::federation::id_token::CLOCK_SKEW_SECS;
 /// Verifies a token against `keys`: EdDSA only, no `crit` extension (RFC 7515 §4.1.11: we
 /// understand none), a known `kid`, `typ` `at+jwt`, the issuer and audience, expiry against
 /// `now` (no skew: these tokens come from this very service) and an `iat` not in the future.
-pub fn verify(token: &str, keys: &dyn KeyLookup, issuer: &str, audience: &str, now: UnixTime) -> Result<AccessTokenClaims, InvalidAccessToken> {
+pub fn verify(
+    token: &str,
+    keys: &dyn KeyLookup,
+    issuer: &str,
+    audience: &str,
+    now: UnixTime,
+) -> Result<AccessTokenClaims, InvalidAccessToken> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidAccessToken("not a JWT"))?;
     if header.alg != Algorithm::EdDSA {
         return Err(InvalidAccessToken("wrong algorithm"));
     }
     if header.crit.is_some() {
-        return Err(InvalidAccessToken("critical header extension not understood"));
+        return Err(InvalidAccessToken(
+            "critical header extension not understood",
+        ));
     }
-    if header.typ.as_deref().map(str::to_ascii_lowercase).as_deref() != Some(TOKEN_TYPE) {
+    if header
+        .typ
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+        != Some(TOKEN_TYPE)
+    {
         return Err(InvalidAccessToken("not an access token (typ)"));
     }
-    let key = header.kid.as_deref().and_then(|kid| keys.decoding_key(kid)).ok_or(InvalidAccessToken("unknown key"))?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.decoding_key(kid))
+        .ok_or(InvalidAccessToken("unknown key"))?;
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience]);
@@ -164,18 +195,40 @@ mod tests {
     }
 
     fn claims(now: UnixTime) -> AccessTokenClaims {
-        AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "user-1", "cli", "openid api", now, std::time::Duration::from_secs(600)).unwrap()
+        AccessTokenClaims::new(
+            "https://auth.example.com",
+            "https://api.example.com",
+            "user-1",
+            "cli",
+            "openid api",
+            now,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap()
     }
 
     #[test]
     fn a_signed_token_verifies_until_it_expires() {
         let k = keys(1);
         let token = sign(&k, &claims(UnixTime(1000))).unwrap();
-        let got = verify(&token, &k, "https://auth.example.com", "https://api.example.com", UnixTime(1599)).unwrap();
+        let got = verify(
+            &token,
+            &k,
+            "https://auth.example.com",
+            "https://api.example.com",
+            UnixTime(1599),
+        )
+        .unwrap();
         assert_eq!(got.sub, "user-1");
         assert_eq!(got.scopes().collect::<Vec<_>>(), ["openid", "api"]);
         assert_eq!(
-            verify(&token, &k, "https://auth.example.com", "https://api.example.com", UnixTime(1600)),
+            verify(
+                &token,
+                &k,
+                "https://auth.example.com",
+                "https://api.example.com",
+                UnixTime(1600)
+            ),
             Err(InvalidAccessToken("expired"))
         );
     }
@@ -184,15 +237,57 @@ mod tests {
     fn wrong_key_issuer_or_audience_is_refused() {
         let token = sign(&keys(1), &claims(UnixTime(1000))).unwrap();
         let now = UnixTime(1001);
-        assert!(verify(&token, &keys(2), "https://auth.example.com", "https://api.example.com", now).is_err());
-        assert!(verify(&token, &keys(1), "https://other.example.com", "https://api.example.com", now).is_err());
-        assert!(verify(&token, &keys(1), "https://auth.example.com", "https://other.example.com", now).is_err());
-        let rotated = JwtKeys::parse(&format!("{},{}", b64url(&[3; 32]), b64url(&[1; 32]))).unwrap();
-        assert!(verify(&token, &rotated, "https://auth.example.com", "https://api.example.com", now).is_ok(), "previous keys verify");
+        assert!(
+            verify(
+                &token,
+                &keys(2),
+                "https://auth.example.com",
+                "https://api.example.com",
+                now
+            )
+            .is_err()
+        );
+        assert!(
+            verify(
+                &token,
+                &keys(1),
+                "https://other.example.com",
+                "https://api.example.com",
+                now
+            )
+            .is_err()
+        );
+        assert!(
+            verify(
+                &token,
+                &keys(1),
+                "https://auth.example.com",
+                "https://other.example.com",
+                now
+            )
+            .is_err()
+        );
+        let rotated =
+            JwtKeys::parse(&format!("{},{}", b64url(&[3; 32]), b64url(&[1; 32]))).unwrap();
+        assert!(
+            verify(
+                &token,
+                &rotated,
+                "https://auth.example.com",
+                "https://api.example.com",
+                now
+            )
+            .is_ok(),
+            "previous keys verify"
+        );
     }
 
     /// Signs `claims` with `keys` under a header the test shapes.
-    fn sign_with(k: &JwtKeys, claims: &AccessTokenClaims, shape: impl FnOnce(&mut Header)) -> String {
+    fn sign_with(
+        k: &JwtKeys,
+        claims: &AccessTokenClaims,
+        shape: impl FnOnce(&mut Header),
+    ) -> String {
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(k.current().kid().to_owned());
         header.typ = Some(TOKEN_TYPE.to_owned());
@@ -203,19 +298,43 @@ mod tests {
     #[test]
     fn a_token_with_a_critical_extension_is_refused() {
         let k = keys(1);
-        let token = sign_with(&k, &claims(UnixTime(1000)), |h| h.crit = Some(vec!["exp-v2".into()]));
+        let token = sign_with(&k, &claims(UnixTime(1000)), |h| {
+            h.crit = Some(vec!["exp-v2".into()])
+        });
         assert_eq!(
-            verify(&token, &k, "https://auth.example.com", "https://api.example.com", UnixTime(1001)),
-            Err(InvalidAccessToken("critical header extension not understood"))
+            verify(
+                &token,
+                &k,
+                "https://auth.example.com",
+                "https://api.example.com",
+                UnixTime(1001)
+            ),
+            Err(InvalidAccessToken(
+                "critical header extension not understood"
+            ))
         );
     }
 
     #[test]
     fn a_token_issued_in_the_future_beyond_the_skew_is_refused() {
         let k = keys(1);
-        let verify_at = |now| verify(&sign(&k, &claims(UnixTime(1000))).unwrap(), &k, "https://auth.example.com", "https://api.example.com", now);
-        assert!(verify_at(UnixTime(1000 - CLOCK_SKEW_SECS)).is_ok(), "within the skew");
-        assert_eq!(verify_at(UnixTime(1000 - CLOCK_SKEW_SECS - 1)), Err(InvalidAccessToken("issued in the future")));
+        let verify_at = |now| {
+            verify(
+                &sign(&k, &claims(UnixTime(1000))).unwrap(),
+                &k,
+                "https://auth.example.com",
+                "https://api.example.com",
+                now,
+            )
+        };
+        assert!(
+            verify_at(UnixTime(1000 - CLOCK_SKEW_SECS)).is_ok(),
+            "within the skew"
+        );
+        assert_eq!(
+            verify_at(UnixTime(1000 - CLOCK_SKEW_SECS - 1)),
+            Err(InvalidAccessToken("issued in the future"))
+        );
     }
 
     #[test]
@@ -223,9 +342,19 @@ mod tests {
         let k = keys(1);
         let token = sign(&k, &claims(UnixTime(1000))).unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
-        let mut payload: serde_json::Value = serde_json::from_slice(&crate::crypto::b64url_decode(&parts[1]).unwrap()).unwrap();
+        let mut payload: serde_json::Value =
+            serde_json::from_slice(&crate::crypto::b64url_decode(&parts[1]).unwrap()).unwrap();
         payload["sub"] = "admin".into();
         parts[1] = b64url(payload.to_string().as_bytes());
-        assert!(verify(&parts.join("."), &k, "https://auth.example.com", "https://api.example.com", UnixTime(1001)).is_err());
+        assert!(
+            verify(
+                &parts.join("."),
+                &k,
+                "https://auth.example.com",
+                "https://api.example.com",
+                UnixTime(1001)
+            )
+            .is_err()
+        );
     }
 }

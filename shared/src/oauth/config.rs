@@ -72,13 +72,19 @@ const MIN_SECRET_BITS: usize = 256;
 /// smallest usual alphabet (hex, base64url/base64, printable ASCII) that spells it. A secret
 /// that repeats itself (few distinct characters) counts as nothing.
 fn secret_bits(secret: &str) -> usize {
-    let distinct = secret.chars().collect::<std::collections::BTreeSet<_>>().len();
+    let distinct = secret
+        .chars()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     if distinct < 8 {
         return 0;
     }
     let per_char = if secret.chars().all(|c| c.is_ascii_hexdigit()) {
         4
-    } else if secret.chars().all(|c| c.is_ascii_alphanumeric() || "-_+/=".contains(c)) {
+    } else if secret
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_+/=".contains(c))
+    {
         6
     } else if secret.chars().all(|c| c.is_ascii_graphic()) {
         // 94 printable characters: a little over 6.5 bits, rounded down.
@@ -91,16 +97,27 @@ fn secret_bits(secret: &str) -> usize {
 
 impl OAuthConfig {
     /// The issuer's settings; `None` (the issuer is off) without `AUTHFN_OAUTH_CLIENTS`.
-    pub fn from_settings(settings: &Settings<'_>, public_url: Option<&Url>) -> Result<Option<Self>, ConfigError> {
+    pub fn from_settings(
+        settings: &Settings<'_>,
+        public_url: Option<&Url>,
+    ) -> Result<Option<Self>, ConfigError> {
         let get = |name: &str| settings.get(name);
         let mut clients = BTreeMap::new();
         for id in settings.list("AUTHFN_OAUTH_CLIENTS") {
             let id = id.as_str();
-            let ok = id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let ok = id.len() <= 64
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok {
-                return Err(ConfigError::new(format!("AUTHFN_OAUTH_CLIENTS: {id:?} is not an id of [A-Za-z0-9_-]")));
+                return Err(ConfigError::new(format!(
+                    "AUTHFN_OAUTH_CLIENTS: {id:?} is not an id of [A-Za-z0-9_-]"
+                )));
             }
-            let secret_var = format!("AUTHFN_OAUTH_CLIENT_{}_SECRET", id.to_ascii_uppercase().replace('-', "_"));
+            let secret_var = format!(
+                "AUTHFN_OAUTH_CLIENT_{}_SECRET",
+                id.to_ascii_uppercase().replace('-', "_")
+            );
             let secret_hash = match get(&secret_var) {
                 Some(secret) if secret_bits(&secret) < MIN_SECRET_BITS => {
                     return Err(ConfigError::new(format!(
@@ -110,25 +127,44 @@ impl OAuthConfig {
                 Some(secret) => Some(TokenHash::of(secret.as_bytes())),
                 None => None,
             };
-            clients.insert(ClientId::new(id), OAuthClient { id: ClientId::new(id), secret_hash, display_name: id.to_owned() });
+            clients.insert(
+                ClientId::new(id),
+                OAuthClient {
+                    id: ClientId::new(id),
+                    secret_hash,
+                    display_name: id.to_owned(),
+                },
+            );
         }
         if clients.is_empty() {
             return Ok(None);
         }
         for pair in settings.list("AUTHFN_OAUTH_CLIENT_NAMES") {
-            let bad = || ConfigError::new(format!("AUTHFN_OAUTH_CLIENT_NAMES: {pair:?} is not id=Name for a configured client"));
+            let bad = || {
+                ConfigError::new(format!(
+                    "AUTHFN_OAUTH_CLIENT_NAMES: {pair:?} is not id=Name for a configured client"
+                ))
+            };
             let (id, name) = pair.split_once('=').ok_or_else(bad)?;
             let client = clients.get_mut(id.trim()).ok_or_else(bad)?;
             name.trim().clone_into(&mut client.display_name);
         }
         let issuer = public_url
-            .ok_or_else(|| ConfigError::new("AUTHFN_PUBLIC_URL is required when AUTHFN_OAUTH_CLIENTS is set"))?
+            .ok_or_else(|| {
+                ConfigError::new("AUTHFN_PUBLIC_URL is required when AUTHFN_OAUTH_CLIENTS is set")
+            })?
             .as_str()
             .trim_end_matches('/')
             .to_owned();
         let keys = jwt_keys(&get)?;
-        let secs = |name: &str, default: u64| settings.positive_secs(name, Duration::from_secs(default));
-        let scopes = Scope::of(get("AUTHFN_OAUTH_SCOPES").as_deref().unwrap_or("openid profile email offline_access").split_whitespace());
+        let secs =
+            |name: &str, default: u64| settings.positive_secs(name, Duration::from_secs(default));
+        let scopes = Scope::of(
+            get("AUTHFN_OAUTH_SCOPES")
+                .as_deref()
+                .unwrap_or("openid profile email offline_access")
+                .split_whitespace(),
+        );
         Ok(Some(OAuthConfig {
             audience: get("AUTHFN_ACCESS_TOKEN_AUDIENCE").unwrap_or_else(|| issuer.clone()),
             access_token_lifetime: secs("AUTHFN_ACCESS_TOKEN_SECS", 600)?,
@@ -160,7 +196,9 @@ impl OAuthConfig {
 /// keys, so a public-keys setting left behind by a rotation is caught at start-up. The same
 /// holds for the optional RS256 ID-token keys.
 fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError> {
-    let public = get("AUTHFN_JWT_PUBLIC_KEYS").map(|v| JwtKeys::parse_public(&v).map_err(ConfigError::new)).transpose()?;
+    let public = get("AUTHFN_JWT_PUBLIC_KEYS")
+        .map(|v| JwtKeys::parse_public(&v).map_err(ConfigError::new))
+        .transpose()?;
     let keys = match get("AUTHFN_JWT_KEYS") {
         None => public.ok_or_else(|| {
             ConfigError::new("AUTHFN_JWT_KEYS (or, where a function only publishes keys, AUTHFN_JWT_PUBLIC_KEYS) is required when AUTHFN_OAUTH_CLIENTS is set")
@@ -182,9 +220,14 @@ fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError
         Some(private) => {
             let keys = keys.with_rsa(&private).map_err(ConfigError::new)?;
             if let Some(public) = rsa_public {
-                let public = keys.clone().with_rsa_public(&public).map_err(ConfigError::new)?;
+                let public = keys
+                    .clone()
+                    .with_rsa_public(&public)
+                    .map_err(ConfigError::new)?;
                 if public.rsa_kids() != keys.rsa_kids() {
-                    return Err(ConfigError::new("AUTHFN_JWT_RSA_PUBLIC_KEY is not the public half of AUTHFN_JWT_RSA_KEY (infra/generate-keys.sh --rsa-public)"));
+                    return Err(ConfigError::new(
+                        "AUTHFN_JWT_RSA_PUBLIC_KEY is not the public half of AUTHFN_JWT_RSA_KEY (infra/generate-keys.sh --rsa-public)",
+                    ));
                 }
             }
             Ok(keys)
@@ -206,11 +249,27 @@ mod tests {
 
     #[test]
     fn clients_are_shown_by_their_configured_names() {
-        let c = config(&[("AUTHFN_OAUTH_CLIENTS", "cli,mobile"), ("AUTHFN_OAUTH_CLIENT_NAMES", "cli = Acme CLI")]).unwrap().unwrap();
+        let c = config(&[
+            ("AUTHFN_OAUTH_CLIENTS", "cli,mobile"),
+            ("AUTHFN_OAUTH_CLIENT_NAMES", "cli = Acme CLI"),
+        ])
+        .unwrap()
+        .unwrap();
         assert_eq!(c.clients[&ClientId::new("cli")].display_name, "Acme CLI");
-        assert_eq!(c.clients[&ClientId::new("mobile")].display_name, "mobile", "the id by default");
+        assert_eq!(
+            c.clients[&ClientId::new("mobile")].display_name,
+            "mobile",
+            "the id by default"
+        );
         for bad in ["nobody=Someone", "cli"] {
-            assert!(config(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_OAUTH_CLIENT_NAMES", bad)]).is_err(), "{bad}");
+            assert!(
+                config(&[
+                    ("AUTHFN_OAUTH_CLIENTS", "cli"),
+                    ("AUTHFN_OAUTH_CLIENT_NAMES", bad)
+                ])
+                .is_err(),
+                "{bad}"
+            );
         }
     }
 
@@ -220,31 +279,57 @@ mod tests {
         assert_eq!(b64.len(), 43);
         assert!(secret_bits(&b64) >= MIN_SECRET_BITS, "32 bytes, base64url");
         assert!(secret_bits(&b64[..42]) < MIN_SECRET_BITS, "31.5 bytes");
-        assert!(secret_bits(&"0123456789abcdef".repeat(4)) >= MIN_SECRET_BITS, "64 hex digits");
+        assert!(
+            secret_bits(&"0123456789abcdef".repeat(4)) >= MIN_SECRET_BITS,
+            "64 hex digits"
+        );
         assert!(secret_bits(&"0123456789abcdef".repeat(4)[..63]) < MIN_SECRET_BITS);
-        assert!(secret_bits(&"a".repeat(100)) < MIN_SECRET_BITS, "repetition is not randomness");
+        assert!(
+            secret_bits(&"a".repeat(100)) < MIN_SECRET_BITS,
+            "repetition is not randomness"
+        );
         assert!(secret_bits("hunter2-hunter2-hunter2") < MIN_SECRET_BITS);
     }
 
     fn issuer(pairs: &[(&str, &str)]) -> Result<Option<OAuthConfig>, ConfigError> {
         let map: HashMap<&str, &str> = pairs.iter().copied().collect();
         let url = Url::parse("https://auth.example.com").unwrap();
-        OAuthConfig::from_settings(&Settings::new(&|name| map.get(name).map(|v| v.to_string())), Some(&url))
+        OAuthConfig::from_settings(
+            &Settings::new(&|name| map.get(name).map(|v| v.to_string())),
+            Some(&url),
+        )
     }
 
     fn public_of(seeds: &str) -> String {
         let keys = JwtKeys::parse(seeds).unwrap();
         let jwks = keys.jwks();
-        jwks["keys"].as_array().unwrap().iter().map(|k| k["x"].as_str().unwrap().to_owned()).collect::<Vec<_>>().join(",")
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["x"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     #[test]
     fn a_function_with_public_keys_only_has_an_issuer_that_cannot_sign() {
         let seeds = format!("{},{}", b64url(&[1; 32]), b64url(&[2; 32]));
         let public = public_of(&seeds);
-        let publishing = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_PUBLIC_KEYS", &public)]).unwrap().unwrap();
+        let publishing = issuer(&[
+            ("AUTHFN_OAUTH_CLIENTS", "cli"),
+            ("AUTHFN_JWT_PUBLIC_KEYS", &public),
+        ])
+        .unwrap()
+        .unwrap();
         assert!(!publishing.has_secrets());
-        let signing = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_KEYS", &seeds), ("AUTHFN_JWT_PUBLIC_KEYS", &public)]).unwrap().unwrap();
+        let signing = issuer(&[
+            ("AUTHFN_OAUTH_CLIENTS", "cli"),
+            ("AUTHFN_JWT_KEYS", &seeds),
+            ("AUTHFN_JWT_PUBLIC_KEYS", &public),
+        ])
+        .unwrap()
+        .unwrap();
         assert!(signing.has_secrets());
         assert_eq!(publishing.keys.jwks(), signing.keys.jwks());
     }
@@ -253,7 +338,12 @@ mod tests {
     fn public_keys_that_are_not_the_seeds_halves_are_refused() {
         let seeds = b64url(&[1; 32]);
         let other = public_of(&b64url(&[3; 32]));
-        let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli"), ("AUTHFN_JWT_KEYS", &seeds), ("AUTHFN_JWT_PUBLIC_KEYS", &other)]).unwrap_err();
+        let err = issuer(&[
+            ("AUTHFN_OAUTH_CLIENTS", "cli"),
+            ("AUTHFN_JWT_KEYS", &seeds),
+            ("AUTHFN_JWT_PUBLIC_KEYS", &other),
+        ])
+        .unwrap_err();
         assert!(err.message().contains("AUTHFN_JWT_PUBLIC_KEYS"), "{err}");
         let err = issuer(&[("AUTHFN_OAUTH_CLIENTS", "cli")]).unwrap_err();
         assert!(err.message().contains("AUTHFN_JWT_KEYS"), "{err}");

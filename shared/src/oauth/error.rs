@@ -49,6 +49,10 @@ impl OAuthErrorCode {
     /// The HTTP status the code is answered with.
     pub fn status(self) -> StatusCode {
         // RFC 6749 §5.2: 400, except a failed client authentication, which is 401.
-        if self == OAuthErrorCode::InvalidClient { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST }
+        if self == OAuthErrorCode::InvalidClient {
+            StatusCode::UNAUTHORIZED
+        } else {
+            StatusCode::BAD_REQUEST
+        }
     }
 }

@@ -37,7 +37,11 @@ secret_type!(
 impl DeviceCode {
     /// A fresh code that says it expires at `expires_at`.
     pub fn generate(expires_at: UnixTime) -> Result<Self, getrandom::Error> {
-        Ok(DeviceCode(format!("{}.{}", expires_at.0, b64url(&random_array::<32>()?))))
+        Ok(DeviceCode(format!(
+            "{}.{}",
+            expires_at.0,
+            b64url(&random_array::<32>()?)
+        )))
     }
 
     /// A code as a device presented it.
@@ -52,7 +56,10 @@ impl DeviceCode {
 
     /// When the code says it expires, if it says so at all.
     pub fn stated_expiry(&self) -> Option<UnixTime> {
-        self.0.split_once('.').and_then(|(t, _)| t.parse::<i64>().ok()).map(UnixTime)
+        self.0
+            .split_once('.')
+            .and_then(|(t, _)| t.parse::<i64>().ok())
+            .map(UnixTime)
     }
 }
 
@@ -64,8 +71,14 @@ mod tests {
     fn grant_secrets_never_show_in_debug_and_are_stored_as_hashes() {
         let refresh = RefreshToken::generate().unwrap();
         let device = DeviceCode::generate(UnixTime(1_800_000_000)).unwrap();
-        assert_eq!(format!("{refresh:?} {device:?}"), "RefreshToken([redacted]) DeviceCode([redacted])");
-        assert_eq!(refresh.hash(), RefreshToken::presented(refresh.secret()).hash());
+        assert_eq!(
+            format!("{refresh:?} {device:?}"),
+            "RefreshToken([redacted]) DeviceCode([redacted])"
+        );
+        assert_eq!(
+            refresh.hash(),
+            RefreshToken::presented(refresh.secret()).hash()
+        );
         assert_eq!(device.stated_expiry(), Some(UnixTime(1_800_000_000)));
         assert_eq!(DeviceCode::presented("junk").stated_expiry(), None);
     }

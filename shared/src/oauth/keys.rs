@@ -54,7 +54,9 @@ impl JwtKey {
     /// A key that signs, verifies and is published, from its private seed.
     pub fn from_seed(seed: &Ed25519Seed) -> Result<Self, String> {
         let signing = SigningKey::from_bytes(seed.secret());
-        let der = signing.to_pkcs8_der().map_err(|e| format!("Ed25519 key: {e}"))?;
+        let der = signing
+            .to_pkcs8_der()
+            .map_err(|e| format!("Ed25519 key: {e}"))?;
         let mut key = Self::from_public(signing.verifying_key().to_bytes())?;
         key.encoding = Some(EncodingKey::from_ed_der(der.as_bytes()));
         Ok(key)
@@ -62,12 +64,14 @@ impl JwtKey {
 
     /// A key that verifies and is published, but cannot sign.
     pub fn from_public(public: [u8; 32]) -> Result<Self, String> {
-        ed25519_dalek::VerifyingKey::from_bytes(&public).map_err(|_| "not an Ed25519 public key".to_owned())?;
+        ed25519_dalek::VerifyingKey::from_bytes(&public)
+            .map_err(|_| "not an Ed25519 public key".to_owned())?;
         let x = b64url(&public);
         Ok(JwtKey {
             kid: b64url(&sha256(&public)[..12]),
             encoding: None,
-            decoding: DecodingKey::from_ed_components(&x).map_err(|e| format!("Ed25519 key: {e}"))?,
+            decoding: DecodingKey::from_ed_components(&x)
+                .map_err(|e| format!("Ed25519 key: {e}"))?,
             x,
         })
     }
@@ -81,7 +85,8 @@ impl JwtKey {
     /// public keys must never get as far as signing with nothing.
     pub(crate) fn encoding(&self) -> Result<&EncodingKey, String> {
         self.encoding.as_ref().ok_or_else(|| {
-            "this function has only AUTHFN_JWT_PUBLIC_KEYS; signing needs AUTHFN_JWT_KEYS".to_owned()
+            "this function has only AUTHFN_JWT_PUBLIC_KEYS; signing needs AUTHFN_JWT_KEYS"
+                .to_owned()
         })
     }
 
@@ -117,7 +122,8 @@ impl RsaJwtKey {
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::traits::PublicKeyParts;
-        let key = rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| format!("AUTHFN_JWT_RSA_KEY: not a PKCS#1 RSA private key: {e}"))?;
+        let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
+            .map_err(|e| format!("AUTHFN_JWT_RSA_KEY: not a PKCS#1 RSA private key: {e}"))?;
         if key.n().bits() < 2048 {
             return Err("AUTHFN_JWT_RSA_KEY: RSA keys must have at least 2048 bits".into());
         }
@@ -134,12 +140,18 @@ impl RsaJwtKey {
     pub fn from_public_pkcs1_der(der: &[u8]) -> Result<Self, String> {
         use rsa::pkcs1::DecodeRsaPublicKey;
         use rsa::traits::PublicKeyParts;
-        let key = rsa::RsaPublicKey::from_pkcs1_der(der).map_err(|e| format!("AUTHFN_JWT_RSA_PUBLIC_KEY: not a PKCS#1 RSA public key: {e}"))?;
+        let key = rsa::RsaPublicKey::from_pkcs1_der(der)
+            .map_err(|e| format!("AUTHFN_JWT_RSA_PUBLIC_KEY: not a PKCS#1 RSA public key: {e}"))?;
         if key.n().bits() < 2048 {
             return Err("AUTHFN_JWT_RSA_PUBLIC_KEY: RSA keys must have at least 2048 bits".into());
         }
         let n = key.n().to_bytes_be();
-        Ok(RsaJwtKey { kid: b64url(&sha256(&n)[..12]), n: b64url(&n), e: b64url(&key.e().to_bytes_be()), encoding: None })
+        Ok(RsaJwtKey {
+            kid: b64url(&sha256(&n)[..12]),
+            n: b64url(&n),
+            e: b64url(&key.e().to_bytes_be()),
+            encoding: None,
+        })
     }
 
     /// The key id that ID token headers and the JWKS name the key by.
@@ -149,7 +161,8 @@ impl RsaJwtKey {
 
     pub(crate) fn encoding(&self) -> Result<&EncodingKey, String> {
         self.encoding.as_ref().ok_or_else(|| {
-            "this function has only AUTHFN_JWT_RSA_PUBLIC_KEY; signing needs AUTHFN_JWT_RSA_KEY".to_owned()
+            "this function has only AUTHFN_JWT_RSA_PUBLIC_KEY; signing needs AUTHFN_JWT_RSA_KEY"
+                .to_owned()
         })
     }
 
@@ -171,9 +184,12 @@ pub struct JwtKeys {
 impl JwtKeys {
     /// Parses `AUTHFN_JWT_KEYS`.
     pub fn parse(value: &str) -> Result<Self, String> {
-        Self::parse_with(value, "AUTHFN_JWT_KEYS", "Ed25519 seeds (infra/generate-keys.sh)", |seed| {
-            JwtKey::from_seed(&Ed25519Seed(seed))
-        })
+        Self::parse_with(
+            value,
+            "AUTHFN_JWT_KEYS",
+            "Ed25519 seeds (infra/generate-keys.sh)",
+            |seed| JwtKey::from_seed(&Ed25519Seed(seed)),
+        )
     }
 
     /// Parses `AUTHFN_JWT_PUBLIC_KEYS`: keys that verify and are published, but never sign.
@@ -182,7 +198,12 @@ impl JwtKeys {
         Self::parse_with(value, "AUTHFN_JWT_PUBLIC_KEYS", what, JwtKey::from_public)
     }
 
-    fn parse_with(value: &str, name: &str, what: &str, key: fn([u8; 32]) -> Result<JwtKey, String>) -> Result<Self, String> {
+    fn parse_with(
+        value: &str,
+        name: &str,
+        what: &str,
+        key: fn([u8; 32]) -> Result<JwtKey, String>,
+    ) -> Result<Self, String> {
         let mut keys = split_list(value).into_iter().map(|k| {
             let bytes: [u8; 32] = b64url_decode(&k)
                 .and_then(|b| b.try_into().ok())
@@ -191,7 +212,11 @@ impl JwtKeys {
         });
         let current = keys.next().ok_or_else(|| format!("{name} is empty"))??;
         let previous = keys.collect::<Result<Vec<_>, _>>()?;
-        Ok(JwtKeys { current, previous, rsa: Vec::new() })
+        Ok(JwtKeys {
+            current,
+            previous,
+            rsa: Vec::new(),
+        })
     }
 
     /// Adds the RS256 ID-token keys of `AUTHFN_JWT_RSA_KEY`, signing key first.
@@ -206,7 +231,12 @@ impl JwtKeys {
         self.with_rsa_keys(value, what, RsaJwtKey::from_public_pkcs1_der)
     }
 
-    fn with_rsa_keys(mut self, value: &str, what: &str, key: fn(&[u8]) -> Result<RsaJwtKey, String>) -> Result<Self, String> {
+    fn with_rsa_keys(
+        mut self,
+        value: &str,
+        what: &str,
+        key: fn(&[u8]) -> Result<RsaJwtKey, String>,
+    ) -> Result<Self, String> {
         self.rsa = split_list(value)
             .into_iter()
             .map(|k| key(&b64url_decode(&k).ok_or(what)?))
@@ -226,7 +256,11 @@ impl JwtKeys {
 
     /// The `id_token_signing_alg_values_supported` of discovery.
     pub fn id_token_algs(&self) -> &'static [&'static str] {
-        if self.rsa.is_empty() { &["EdDSA"] } else { &["RS256", "EdDSA"] }
+        if self.rsa.is_empty() {
+            &["EdDSA"]
+        } else {
+            &["RS256", "EdDSA"]
+        }
     }
 
     /// Whether the current key can sign (it was given as a seed, not as a public key).
@@ -236,7 +270,10 @@ impl JwtKeys {
 
     /// The `kid`s of every key, the signing key first.
     pub fn kids(&self) -> Vec<&str> {
-        std::iter::once(&self.current).chain(&self.previous).map(JwtKey::kid).collect()
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(JwtKey::kid)
+            .collect()
     }
 
     /// The key that signs new access tokens.
@@ -246,12 +283,17 @@ impl JwtKeys {
 
     /// The key named `kid`, current or previous.
     pub fn find(&self, kid: &str) -> Option<&JwtKey> {
-        std::iter::once(&self.current).chain(&self.previous).find(|k| k.kid == kid)
+        std::iter::once(&self.current)
+            .chain(&self.previous)
+            .find(|k| k.kid == kid)
     }
 
     /// `GET /.well-known/jwks.json`: every key that may have signed a live token.
     pub fn jwks(&self) -> serde_json::Value {
-        let mut keys: Vec<_> = std::iter::once(&self.current).chain(&self.previous).map(JwtKey::public_jwk).collect();
+        let mut keys: Vec<_> = std::iter::once(&self.current)
+            .chain(&self.previous)
+            .map(JwtKey::public_jwk)
+            .collect();
         keys.extend(self.rsa.iter().map(RsaJwtKey::public_jwk));
         serde_json::json!({ "keys": keys })
     }
@@ -274,20 +316,31 @@ mod tests {
         let old_kid = jwks["keys"][1]["kid"].as_str().unwrap();
         assert!(keys.find(old_kid).is_some());
         assert_ne!(old_kid, keys.current().kid());
-        assert!(jwks.to_string().find("\"d\"").is_none(), "no private part in the JWKS");
+        assert!(
+            jwks.to_string().find("\"d\"").is_none(),
+            "no private part in the JWKS"
+        );
     }
 
     #[test]
     fn public_keys_publish_what_their_seeds_do_but_cannot_sign() {
         let seeds = JwtKeys::parse(&format!("{},{}", seed(1), seed(2))).unwrap();
-        let public: Vec<String> = seeds.jwks()["keys"].as_array().unwrap().iter().map(|k| k["x"].as_str().unwrap().to_owned()).collect();
+        let public: Vec<String> = seeds.jwks()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["x"].as_str().unwrap().to_owned())
+            .collect();
         let published = JwtKeys::parse_public(&public.join(",")).unwrap();
         assert_eq!(published.jwks(), seeds.jwks());
         assert!(seeds.can_sign());
         assert!(!published.can_sign());
         let err = published.current().encoding().err().unwrap();
         assert!(err.contains("AUTHFN_JWT_KEYS"), "{err}");
-        assert!(JwtKeys::parse_public(&seed(1)).is_ok_and(|k| k.kids() != seeds.kids()), "a seed is not its own public key");
+        assert!(
+            JwtKeys::parse_public(&seed(1)).is_ok_and(|k| k.kids() != seeds.kids()),
+            "a seed is not its own public key"
+        );
     }
 
     #[test]

@@ -6,12 +6,12 @@ pub mod access_token;
 pub mod config;
 pub mod error;
 pub mod grant;
+pub mod keys;
 pub mod user_code;
 pub mod verifier;
-pub mod keys;
 
 pub use access_token::{AccessTokenClaims, InvalidAccessToken};
 pub use config::{OAuthClient, OAuthConfig};
 pub use grant::{DeviceCode, RefreshToken};
-pub use user_code::UserCode;
 pub use keys::{JwtKey, JwtKeys};
+pub use user_code::UserCode;

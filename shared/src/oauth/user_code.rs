@@ -32,9 +32,13 @@ impl UserCode {
 
     /// What a user typed, normalised; `None` unless it can be a code at all.
     pub fn normalise(typed: &str) -> Option<Self> {
-        let code: String =
-            typed.chars().filter(|c| *c != '-' && !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
-        (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(UserCode(code))
+        let code: String = typed
+            .chars()
+            .filter(|c| *c != '-' && !c.is_whitespace())
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        (code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b)))
+            .then_some(UserCode(code))
     }
 
     /// `XXXX-XXXX`, as shown to the user.
@@ -56,7 +60,10 @@ pub fn hash(keys: &KeyRing, code: &UserCode) -> TokenHash {
 /// Every hash a live code may be stored under: the current key's, then those of keys being
 /// rotated out (a code lives minutes; a key rotation must not strand it).
 pub fn hashes(keys: &KeyRing, code: &UserCode) -> Vec<TokenHash> {
-    keys.sign_each(HASH_CONTEXT, code.0.as_bytes()).iter().map(|tag| TokenHash::of(tag)).collect()
+    keys.sign_each(HASH_CONTEXT, code.0.as_bytes())
+        .iter()
+        .map(|tag| TokenHash::of(tag))
+        .collect()
 }
 
 #[cfg(test)]
@@ -70,21 +77,36 @@ mod tests {
             assert_eq!(code.secret().len(), 8);
             assert!(code.secret().bytes().all(|b| ALPHABET.contains(&b)));
             assert!(UserCode::normalise(&code.display()).is_some_and(|c| c.ct_eq(&code)));
-            assert!(UserCode::normalise(&code.display().to_lowercase()).is_some_and(|c| c.ct_eq(&code)));
+            assert!(
+                UserCode::normalise(&code.display().to_lowercase()).is_some_and(|c| c.ct_eq(&code))
+            );
         }
-        assert_eq!(format!("{:?}", UserCode::generate().unwrap()), "UserCode([redacted])");
+        assert_eq!(
+            format!("{:?}", UserCode::generate().unwrap()),
+            "UserCode([redacted])"
+        );
     }
 
     #[test]
     fn codes_are_stored_under_a_keyed_hash_that_survives_rotation() {
         use crate::crypto::HmacKey;
         let old = KeyRing::new(HmacKey::new(vec![1; 32]).unwrap(), vec![]);
-        let rotated = KeyRing::new(HmacKey::new(vec![2; 32]).unwrap(), vec![HmacKey::new(vec![1; 32]).unwrap()]);
+        let rotated = KeyRing::new(
+            HmacKey::new(vec![2; 32]).unwrap(),
+            vec![HmacKey::new(vec![1; 32]).unwrap()],
+        );
         let code = |c: &str| UserCode::normalise(c).unwrap();
         let stored = hash(&old, &code("BCDFGHJK"));
-        assert_ne!(stored, TokenHash::of(b"BCDFGHJK"), "not a plain hash anyone can recompute");
+        assert_ne!(
+            stored,
+            TokenHash::of(b"BCDFGHJK"),
+            "not a plain hash anyone can recompute"
+        );
         assert_ne!(stored, hash(&old, &code("BCDFGHJL")));
-        assert_eq!(hashes(&rotated, &code("BCDFGHJK")), vec![hash(&rotated, &code("BCDFGHJK")), stored]);
+        assert_eq!(
+            hashes(&rotated, &code("BCDFGHJK")),
+            vec![hash(&rotated, &code("BCDFGHJK")), stored]
+        );
     }
 
     #[test]
@@ -92,7 +114,11 @@ mod tests {
         let normalise = |typed: &str| UserCode::normalise(typed).map(|c| c.secret().clone());
         assert_eq!(normalise(" bcdf-ghjk "), Some("BCDFGHJK".into()));
         assert_eq!(normalise("bcdfghjk"), Some("BCDFGHJK".into()));
-        assert_eq!(normalise("BCDF-GHJA"), None, "vowels are not in the alphabet");
+        assert_eq!(
+            normalise("BCDF-GHJA"),
+            None,
+            "vowels are not in the alphabet"
+        );
         assert_eq!(normalise("BCDF-GHJ"), None);
         assert_eq!(normalise("BCDF-GHJKL"), None);
     }

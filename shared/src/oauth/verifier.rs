@@ -17,8 +17,8 @@ use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
 
 use super::access_token::{self, AccessTokenClaims, InvalidAccessToken};
 use crate::clock::UnixTime;
-use crate::settings::{ConfigError, Settings, web_url};
 use crate::federation::outbound::{FetchJsonError, HttpClient, get_json};
+use crate::settings::{ConfigError, Settings, web_url};
 
 /// How long a fetched key set is trusted before it is fetched again.
 pub const JWKS_TTL: Duration = Duration::from_secs(300);
@@ -38,14 +38,24 @@ pub struct VerifierConfig {
 
 impl VerifierConfig {
     /// Whose tokens to accept: `None` when neither an issuer nor `AUTHFN_PUBLIC_URL` is set.
-    pub fn from_settings(settings: &Settings<'_>, public_url: Option<&url::Url>) -> Result<Option<Self>, ConfigError> {
+    pub fn from_settings(
+        settings: &Settings<'_>,
+        public_url: Option<&url::Url>,
+    ) -> Result<Option<Self>, ConfigError> {
         let get = |name: &str| settings.get(name);
         let issuer = get("AUTHFN_ACCESS_TOKEN_ISSUER")
             .or_else(|| public_url.map(|u| u.as_str().trim_end_matches('/').to_owned()));
-        let Some(issuer) = issuer else { return Ok(None) };
-        let jwks_url = get("AUTHFN_ACCESS_TOKEN_JWKS_URL").unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
+        let Some(issuer) = issuer else {
+            return Ok(None);
+        };
+        let jwks_url = get("AUTHFN_ACCESS_TOKEN_JWKS_URL")
+            .unwrap_or_else(|| format!("{issuer}/.well-known/jwks.json"));
         web_url("AUTHFN_ACCESS_TOKEN_JWKS_URL", &jwks_url)?;
-        Ok(Some(VerifierConfig { audience: get("AUTHFN_ACCESS_TOKEN_AUDIENCE").unwrap_or_else(|| issuer.clone()), issuer, jwks_url }))
+        Ok(Some(VerifierConfig {
+            audience: get("AUTHFN_ACCESS_TOKEN_AUDIENCE").unwrap_or_else(|| issuer.clone()),
+            issuer,
+            jwks_url,
+        }))
     }
 }
 
@@ -65,7 +75,9 @@ impl access_token::KeyLookup for PublishedKeys<'_> {
     fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
         let jwk = self.0.find(kid)?;
         match &jwk.algorithm {
-            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => DecodingKey::from_jwk(jwk).ok(),
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                DecodingKey::from_jwk(jwk).ok()
+            }
             _ => None,
         }
     }
@@ -84,34 +96,70 @@ pub enum VerifyError {
 }
 
 /// Verifies `token` against the key set at `config.jwks_url`.
-pub async fn verify(client: &dyn HttpClient, config: &VerifierConfig, token: &str, now: UnixTime) -> Result<AccessTokenClaims, VerifyError> {
+pub async fn verify(
+    client: &dyn HttpClient,
+    config: &VerifierConfig,
+    token: &str,
+    now: UnixTime,
+) -> Result<AccessTokenClaims, VerifyError> {
     let keys = keys(client, config, now).await?;
-    match access_token::verify(token, &PublishedKeys(&keys), &config.issuer, &config.audience, now) {
+    match access_token::verify(
+        token,
+        &PublishedKeys(&keys),
+        &config.issuer,
+        &config.audience,
+        now,
+    ) {
         Err(InvalidAccessToken("unknown key")) => {
             // The issuer may have rotated in a key we have not seen yet.
             let Some(fresh) = refetch(client, config, now).await? else {
                 return Err(VerifyError::Invalid(InvalidAccessToken("unknown key")));
             };
-            access_token::verify(token, &PublishedKeys(&fresh), &config.issuer, &config.audience, now).map_err(VerifyError::Invalid)
+            access_token::verify(
+                token,
+                &PublishedKeys(&fresh),
+                &config.issuer,
+                &config.audience,
+                now,
+            )
+            .map_err(VerifyError::Invalid)
         }
         other => other.map_err(VerifyError::Invalid),
     }
 }
 
-async fn keys(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -> Result<JwkSet, VerifyError> {
-    let cached = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&config.jwks_url).cloned();
+async fn keys(
+    client: &dyn HttpClient,
+    config: &VerifierConfig,
+    now: UnixTime,
+) -> Result<JwkSet, VerifyError> {
+    let cached = CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&config.jwks_url)
+        .cloned();
     if let Some(entry) = cached.filter(|e| now < e.fetched_at.plus(JWKS_TTL)) {
         return Ok(entry.keys);
     }
     fetch_and_remember(client, config, now, None).await
 }
 
-async fn refetch(client: &dyn HttpClient, config: &VerifierConfig, now: UnixTime) -> Result<Option<JwkSet>, VerifyError> {
-    let previous = CACHE.lock().unwrap_or_else(|p| p.into_inner()).get(&config.jwks_url).and_then(|e| e.forced_refetch_at);
+async fn refetch(
+    client: &dyn HttpClient,
+    config: &VerifierConfig,
+    now: UnixTime,
+) -> Result<Option<JwkSet>, VerifyError> {
+    let previous = CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&config.jwks_url)
+        .and_then(|e| e.forced_refetch_at);
     if previous.is_some_and(|at| now < at.plus(KEY_REFETCH_INTERVAL)) {
         return Ok(None);
     }
-    fetch_and_remember(client, config, now, Some(now)).await.map(Some)
+    fetch_and_remember(client, config, now, Some(now))
+        .await
+        .map(Some)
 }
 
 async fn fetch_and_remember(
@@ -121,13 +169,22 @@ async fn fetch_and_remember(
     forced_refetch_at: Option<UnixTime>,
 ) -> Result<JwkSet, VerifyError> {
     let keys = fetch(client, &config.jwks_url).await?;
-    let entry = Entry { keys: keys.clone(), fetched_at: now, forced_refetch_at };
-    CACHE.lock().unwrap_or_else(|p| p.into_inner()).insert(config.jwks_url.clone(), entry);
+    let entry = Entry {
+        keys: keys.clone(),
+        fetched_at: now,
+        forced_refetch_at,
+    };
+    CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(config.jwks_url.clone(), entry);
     Ok(keys)
 }
 
 async fn fetch(client: &dyn HttpClient, url: &str) -> Result<JwkSet, VerifyError> {
-    get_json(client, url).await.map_err(VerifyError::KeysUnavailable)
+    get_json(client, url)
+        .await
+        .map_err(VerifyError::KeysUnavailable)
 }
 
 #[cfg(test)]
@@ -150,50 +207,105 @@ mod tests {
     impl HttpClient for JwksEndpoint {
         async fn send(&self, _: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
             *self.fetches.lock().unwrap() += 1;
-            Ok(OutboundResponse { status: 200, body: self.jwks.lock().unwrap().to_string().into_bytes() })
+            Ok(OutboundResponse {
+                status: 200,
+                body: self.jwks.lock().unwrap().to_string().into_bytes(),
+            })
         }
     }
 
     fn config(url: &str) -> VerifierConfig {
-        VerifierConfig { issuer: "https://auth.example.com".into(), audience: "https://api.example.com".into(), jwks_url: url.into() }
+        VerifierConfig {
+            issuer: "https://auth.example.com".into(),
+            audience: "https://api.example.com".into(),
+            jwks_url: url.into(),
+        }
     }
 
     fn token(keys: &JwtKeys, now: UnixTime) -> String {
-        let claims = AccessTokenClaims::new("https://auth.example.com", "https://api.example.com", "u1", "cli", "openid", now, std::time::Duration::from_secs(600)).unwrap();
+        let claims = AccessTokenClaims::new(
+            "https://auth.example.com",
+            "https://api.example.com",
+            "u1",
+            "cli",
+            "openid",
+            now,
+            std::time::Duration::from_secs(600),
+        )
+        .unwrap();
         access_token::sign(keys, &claims).unwrap()
     }
 
     #[tokio::test]
     async fn verifies_against_the_published_keys_and_caches_them() {
         let keys = JwtKeys::parse(&b64url(&[5; 32])).unwrap();
-        let endpoint = JwksEndpoint { jwks: StdMutex::new(keys.jwks()), fetches: StdMutex::new(0) };
+        let endpoint = JwksEndpoint {
+            jwks: StdMutex::new(keys.jwks()),
+            fetches: StdMutex::new(0),
+        };
         let c = config("https://auth.example.com/jwks-a");
         let now = UnixTime(10_000);
-        assert_eq!(verify(&endpoint, &c, &token(&keys, now), now).await.unwrap().sub, "u1");
-        assert_eq!(verify(&endpoint, &c, &token(&keys, now), UnixTime(now.0 + 1)).await.unwrap().sub, "u1");
-        assert_eq!(*endpoint.fetches.lock().unwrap(), 1, "the key set is cached");
+        assert_eq!(
+            verify(&endpoint, &c, &token(&keys, now), now)
+                .await
+                .unwrap()
+                .sub,
+            "u1"
+        );
+        assert_eq!(
+            verify(&endpoint, &c, &token(&keys, now), UnixTime(now.0 + 1))
+                .await
+                .unwrap()
+                .sub,
+            "u1"
+        );
+        assert_eq!(
+            *endpoint.fetches.lock().unwrap(),
+            1,
+            "the key set is cached"
+        );
 
         let other = JwtKeys::parse(&b64url(&[6; 32])).unwrap();
         let forged = token(&other, now);
         let refused = verify(&endpoint, &c, &forged, now).await;
-        assert!(matches!(refused, Err(VerifyError::Invalid(InvalidAccessToken("unknown key")))), "{refused:?}");
+        assert!(
+            matches!(
+                refused,
+                Err(VerifyError::Invalid(InvalidAccessToken("unknown key")))
+            ),
+            "{refused:?}"
+        );
     }
 
     #[tokio::test]
     async fn a_rotated_in_key_is_fetched_once() {
         let old = JwtKeys::parse(&b64url(&[7; 32])).unwrap();
-        let endpoint = JwksEndpoint { jwks: StdMutex::new(old.jwks()), fetches: StdMutex::new(0) };
+        let endpoint = JwksEndpoint {
+            jwks: StdMutex::new(old.jwks()),
+            fetches: StdMutex::new(0),
+        };
         let c = config("https://auth.example.com/jwks-b");
         let now = UnixTime(20_000);
         verify(&endpoint, &c, &token(&old, now), now).await.unwrap();
         // The issuer rotates: new key first, old one still published.
-        let rotated = JwtKeys::parse(&format!("{},{}", b64url(&[8; 32]), b64url(&[7; 32]))).unwrap();
+        let rotated =
+            JwtKeys::parse(&format!("{},{}", b64url(&[8; 32]), b64url(&[7; 32]))).unwrap();
         *endpoint.jwks.lock().unwrap() = rotated.jwks();
-        assert_eq!(verify(&endpoint, &c, &token(&rotated, now), now).await.unwrap().sub, "u1");
+        assert_eq!(
+            verify(&endpoint, &c, &token(&rotated, now), now)
+                .await
+                .unwrap()
+                .sub,
+            "u1"
+        );
         assert_eq!(*endpoint.fetches.lock().unwrap(), 2);
         // Unknown kids cannot make every request fetch.
         let stranger = JwtKeys::parse(&b64url(&[9; 32])).unwrap();
-        assert!(verify(&endpoint, &c, &token(&stranger, now), UnixTime(now.0 + 1)).await.is_err());
+        assert!(
+            verify(&endpoint, &c, &token(&stranger, now), UnixTime(now.0 + 1))
+                .await
+                .is_err()
+        );
         assert_eq!(*endpoint.fetches.lock().unwrap(), 2);
     }
 }

@@ -41,9 +41,17 @@ impl SesApi {
     /// `AUTHFN_SES_SECRET_ACCESS_KEY` (all required), and optionally `AUTHFN_SES_ENDPOINT`.
     pub fn from_settings(settings: &Settings<'_>) -> Result<SesApi, ConfigError> {
         let from = MailFrom::from_settings(settings)?;
-        let region = settings.required("AUTHFN_SES_REGION", ": the AWS region of the SES identity, e.g. eu-west-1")?;
-        if !region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(ConfigError::new(format!("AUTHFN_SES_REGION: {region:?} is not a region name such as eu-west-1")));
+        let region = settings.required(
+            "AUTHFN_SES_REGION",
+            ": the AWS region of the SES identity, e.g. eu-west-1",
+        )?;
+        if !region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(ConfigError::new(format!(
+                "AUTHFN_SES_REGION: {region:?} is not a region name such as eu-west-1"
+            )));
         }
         let why = ": an access key allowed ses:SendEmail on the identity (a Worker secret)";
         let key = AccessKey::new(
@@ -54,10 +62,17 @@ impl SesApi {
             Some(url) => url,
             None => {
                 let url = format!("https://email.{region}.amazonaws.com");
-                url::Url::parse(&url).map_err(|e| ConfigError::because(format!("AUTHFN_SES_REGION makes {url:?}"), e))?
+                url::Url::parse(&url).map_err(|e| {
+                    ConfigError::because(format!("AUTHFN_SES_REGION makes {url:?}"), e)
+                })?
             }
         };
-        Ok(SesApi { from, region, key, endpoint })
+        Ok(SesApi {
+            from,
+            region,
+            key,
+            endpoint,
+        })
     }
 
     /// The `SendEmail` request for `mail`, signed at `now`.
@@ -84,7 +99,10 @@ impl SesApi {
             headers: &[("content-type", "application/json")],
             body: &body,
         };
-        let scope = sigv4::Scope { region: &self.region, service: SERVICE };
+        let scope = sigv4::Scope {
+            region: &self.region,
+            service: SERVICE,
+        };
         let mut headers = vec![("content-type".to_owned(), "application/json".to_owned())];
         headers.extend(sigv4::sign(&request, &scope, &self.key, now)?);
         let url = format!("{}{PATH}", self.endpoint.as_str().trim_end_matches('/'));
@@ -105,7 +123,10 @@ mod tests {
             ("AUTHFN_MAIL_FROM", "Example <no-reply@example.org>"),
             ("AUTHFN_SES_REGION", "eu-west-1"),
             ("AUTHFN_SES_ACCESS_KEY_ID", "AKIDEXAMPLE"),
-            ("AUTHFN_SES_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            (
+                "AUTHFN_SES_SECRET_ACCESS_KEY",
+                "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -127,7 +148,11 @@ mod tests {
     }
 
     fn header<'a>(req: &'a SignedRequest, name: &str) -> &'a str {
-        req.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap()
+        req.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
     }
 
     #[test]
@@ -135,20 +160,42 @@ mod tests {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_440_938_160);
         let req = api(&[]).unwrap().send_email(&mail(), at).unwrap();
 
-        assert_eq!(req.url, "https://email.eu-west-1.amazonaws.com/v2/email/outbound-emails");
+        assert_eq!(
+            req.url,
+            "https://email.eu-west-1.amazonaws.com/v2/email/outbound-emails"
+        );
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         assert_eq!(body["FromEmailAddress"], "Example <no-reply@example.org>");
-        assert_eq!(body["Destination"]["ToAddresses"], json!(["ada@example.com"]));
+        assert_eq!(
+            body["Destination"]["ToAddresses"],
+            json!(["ada@example.com"])
+        );
         let simple = &body["Content"]["Simple"];
         assert_eq!(
-            (&simple["Subject"]["Data"], &simple["Body"]["Text"]["Data"], &simple["Body"]["Html"]["Data"]),
-            (&json!("Verify your address"), &json!("code 123456"), &json!("<p>code 123456</p>"))
+            (
+                &simple["Subject"]["Data"],
+                &simple["Body"]["Text"]["Data"],
+                &simple["Body"]["Html"]["Data"]
+            ),
+            (
+                &json!("Verify your address"),
+                &json!("code 123456"),
+                &json!("<p>code 123456</p>")
+            )
         );
         assert_eq!(header(&req, "content-type"), "application/json");
         assert_eq!(header(&req, "x-amz-date"), "20150830T123600Z");
         let auth = header(&req, "authorization");
-        assert!(auth.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/eu-west-1/ses/aws4_request, "), "{auth}");
-        assert!(auth.contains("SignedHeaders=content-type;host;x-amz-date,"), "{auth}");
+        assert!(
+            auth.starts_with(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/eu-west-1/ses/aws4_request, "
+            ),
+            "{auth}"
+        );
+        assert!(
+            auth.contains("SignedHeaders=content-type;host;x-amz-date,"),
+            "{auth}"
+        );
     }
 
     #[test]
@@ -156,14 +203,26 @@ mod tests {
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_440_938_160);
         let local = api(&[("AUTHFN_SES_ENDPOINT", "http://127.0.0.1:4566")]).unwrap();
         let other_port = api(&[("AUTHFN_SES_ENDPOINT", "http://127.0.0.1:4567")]).unwrap();
-        let (a, b) = (local.send_email(&mail(), at).unwrap(), other_port.send_email(&mail(), at).unwrap());
+        let (a, b) = (
+            local.send_email(&mail(), at).unwrap(),
+            other_port.send_email(&mail(), at).unwrap(),
+        );
         assert_eq!(a.url, "http://127.0.0.1:4566/v2/email/outbound-emails");
-        assert_ne!(header(&a, "authorization"), header(&b, "authorization"), "the port is in the signed Host");
+        assert_ne!(
+            header(&a, "authorization"),
+            header(&b, "authorization"),
+            "the port is in the signed Host"
+        );
     }
 
     #[test]
     fn every_ses_setting_is_required_and_none_is_echoed_when_secret() {
-        for missing in ["AUTHFN_MAIL_FROM", "AUTHFN_SES_REGION", "AUTHFN_SES_ACCESS_KEY_ID", "AUTHFN_SES_SECRET_ACCESS_KEY"] {
+        for missing in [
+            "AUTHFN_MAIL_FROM",
+            "AUTHFN_SES_REGION",
+            "AUTHFN_SES_ACCESS_KEY_ID",
+            "AUTHFN_SES_SECRET_ACCESS_KEY",
+        ] {
             let err = api(&[(missing, "")]).unwrap_err();
             assert!(err.message().contains(missing), "{err}");
         }

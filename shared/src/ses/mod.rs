@@ -76,8 +76,16 @@ mod tests {
     fn the_from_address_is_required_and_on_one_line() {
         let unset = |_: &str| None;
         let err = MailFrom::from_settings(&Settings::new(&unset)).unwrap_err();
-        assert!(err.message().contains("AUTHFN_MAIL_FROM is required"), "{err}");
-        assert_eq!(MailFrom::parse(" Example <no-reply@example.com> ").unwrap().as_str(), "Example <no-reply@example.com>");
+        assert!(
+            err.message().contains("AUTHFN_MAIL_FROM is required"),
+            "{err}"
+        );
+        assert_eq!(
+            MailFrom::parse(" Example <no-reply@example.com> ")
+                .unwrap()
+                .as_str(),
+            "Example <no-reply@example.com>"
+        );
         assert!(MailFrom::parse("no-reply").is_err());
         assert!(MailFrom::parse("a@example.com\r\nBcc: b@example.com").is_err());
     }

@@ -27,7 +27,11 @@ impl SesMailer {
     }
 
     /// Connects from a loader the caller has started to configure (credentials, region).
-    pub async fn connect_with(loader: aws_config::ConfigLoader, from: MailFrom, endpoint_url: Option<String>) -> SesMailer {
+    pub async fn connect_with(
+        loader: aws_config::ConfigLoader,
+        from: MailFrom,
+        endpoint_url: Option<String>,
+    ) -> SesMailer {
         // A flow waits for the mail before it answers: during an SES outage it should answer
         // 503 within seconds. A second attempt only after a failure that SES did not accept,
         // as far as the SDK can tell; a duplicate mail is better than none.
@@ -37,7 +41,9 @@ impl SesMailer {
             .operation_timeout(Duration::from_secs(6))
             .build();
         let mut loader = loader
-            .http_client(crate::store::dynamodb::connection::https_client(endpoint_url.is_some()))
+            .http_client(crate::store::dynamodb::connection::https_client(
+                endpoint_url.is_some(),
+            ))
             .timeout_config(timeouts)
             .retry_config(RetryConfig::standard().with_max_attempts(2));
         if let Some(url) = endpoint_url {
@@ -55,12 +61,17 @@ impl SesMailer {
 #[async_trait::async_trait]
 impl Mailer for SesMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        let content = simple_content(mail)
-            .map_err(|e| MailError::Unavailable(context("SES SendEmail request could not be built", e)))?;
+        let content = simple_content(mail).map_err(|e| {
+            MailError::Unavailable(context("SES SendEmail request could not be built", e))
+        })?;
         self.client
             .send_email()
             .from_email_address(self.from.as_str())
-            .destination(Destination::builder().to_addresses(mail.to.as_str()).build())
+            .destination(
+                Destination::builder()
+                    .to_addresses(mail.to.as_str())
+                    .build(),
+            )
             .content(content)
             .send()
             .await
@@ -71,8 +82,14 @@ impl Mailer for SesMailer {
 
 fn simple_content(mail: &Mail) -> Result<EmailContent, aws_sdk_sesv2::error::BuildError> {
     let utf8 = |data: &str| Content::builder().data(data).charset("UTF-8").build();
-    let body = Body::builder().text(utf8(&mail.text)?).html(utf8(&mail.html)?).build();
-    let message = Message::builder().subject(utf8(&mail.subject)?).body(body).build();
+    let body = Body::builder()
+        .text(utf8(&mail.text)?)
+        .html(utf8(&mail.html)?)
+        .build();
+    let message = Message::builder()
+        .subject(utf8(&mail.subject)?)
+        .body(body)
+        .build();
     Ok(EmailContent::builder().simple(message).build())
 }
 

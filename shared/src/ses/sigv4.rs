@@ -27,7 +27,10 @@ pub struct AccessKey {
 impl AccessKey {
     /// The key with id `id` and secret `secret`.
     pub fn new(id: String, secret: String) -> AccessKey {
-        AccessKey { id, secret: SecretAccessKey(secret) }
+        AccessKey {
+            id,
+            secret: SecretAccessKey(secret),
+        }
     }
 }
 
@@ -58,10 +61,17 @@ pub struct Scope<'a> {
 
 /// The headers to add to `request` for it to be signed at `now`: `x-amz-date` and
 /// `authorization` (the request must also carry the headers it was signed with).
-pub fn sign(request: &Request<'_>, scope: &Scope<'_>, key: &AccessKey, now: SystemTime) -> Result<Vec<(String, String)>, Cause> {
+pub fn sign(
+    request: &Request<'_>,
+    scope: &Scope<'_>,
+    key: &AccessKey,
+    now: SystemTime,
+) -> Result<Vec<(String, String)>, Cause> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
-    let identity = aws_credential_types::Credentials::new(&key.id, key.secret.secret(), None, None, "authfn").into();
+    let identity =
+        aws_credential_types::Credentials::new(&key.id, key.secret.secret(), None, None, "authfn")
+            .into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(scope.region)
@@ -72,9 +82,17 @@ pub fn sign(request: &Request<'_>, scope: &Scope<'_>, key: &AccessKey, now: Syst
         .into();
     let url = format!("https://{}{}", request.host, request.path);
     let headers = std::iter::once(("host", request.host)).chain(request.headers.iter().copied());
-    let signable = SignableRequest::new(request.method, url, headers, SignableBody::Bytes(request.body))?;
+    let signable = SignableRequest::new(
+        request.method,
+        url,
+        headers,
+        SignableBody::Bytes(request.body),
+    )?;
     let (instructions, _) = sign(signable, &params)?.into_parts();
-    Ok(instructions.headers().map(|(name, value)| (name.to_owned(), value.to_owned())).collect())
+    Ok(instructions
+        .headers()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect())
 }
 
 #[cfg(test)]
@@ -87,17 +105,37 @@ mod tests {
 
     /// The suite's fixed inputs: its example key, region, service and 2015-08-30T12:36:00Z.
     fn suite_sign(method: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<(String, String)> {
-        let key = AccessKey::new("AKIDEXAMPLE".into(), "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into());
-        let request = Request { method, host: "example.amazonaws.com", path: "/", headers, body };
+        let key = AccessKey::new(
+            "AKIDEXAMPLE".into(),
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY".into(),
+        );
+        let request = Request {
+            method,
+            host: "example.amazonaws.com",
+            path: "/",
+            headers,
+            body,
+        };
         let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_440_938_160);
-        let mut signed = sign(&request, &Scope { region: "us-east-1", service: "service" }, &key, at).unwrap();
+        let mut signed = sign(
+            &request,
+            &Scope {
+                region: "us-east-1",
+                service: "service",
+            },
+            &key,
+            at,
+        )
+        .unwrap();
         signed.sort();
         signed
     }
 
     fn authorization(signed_headers: &str, signature: &str) -> (String, String) {
         let scope = "AKIDEXAMPLE/20150830/us-east-1/service/aws4_request";
-        let value = format!("{ALGORITHM} Credential={scope}, SignedHeaders={signed_headers}, Signature={signature}");
+        let value = format!(
+            "{ALGORITHM} Credential={scope}, SignedHeaders={signed_headers}, Signature={signature}"
+        );
         ("authorization".into(), value)
     }
 
@@ -109,7 +147,10 @@ mod tests {
         assert_eq!(
             signed,
             [
-                authorization("host;x-amz-date", "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"),
+                authorization(
+                    "host;x-amz-date",
+                    "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
+                ),
                 ("x-amz-date".into(), "20150830T123600Z".into()),
             ]
         );
@@ -120,7 +161,10 @@ mod tests {
         let signed = suite_sign("POST", &[], b"");
         assert_eq!(
             signed[0],
-            authorization("host;x-amz-date", "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b")
+            authorization(
+                "host;x-amz-date",
+                "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b"
+            )
         );
     }
 

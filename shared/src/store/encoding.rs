@@ -18,7 +18,10 @@ impl DeviceStatus {
     pub(crate) fn to_stored(&self) -> (&'static str, Option<(&UserId, u64)>) {
         match self {
             DeviceStatus::Pending => (PENDING, None),
-            DeviceStatus::Approved { user_id, user_epoch } => (APPROVED, Some((user_id, *user_epoch))),
+            DeviceStatus::Approved {
+                user_id,
+                user_epoch,
+            } => (APPROVED, Some((user_id, *user_epoch))),
             DeviceStatus::Denied => (DENIED, None),
             DeviceStatus::Consumed => (CONSUMED, None),
         }
@@ -31,10 +34,15 @@ impl DeviceStatus {
     ) -> StoreResult<DeviceStatus> {
         match name {
             PENDING => Ok(DeviceStatus::Pending),
-            APPROVED => approval().map(|(user_id, user_epoch)| DeviceStatus::Approved { user_id, user_epoch }),
+            APPROVED => approval().map(|(user_id, user_epoch)| DeviceStatus::Approved {
+                user_id,
+                user_epoch,
+            }),
             DENIED => Ok(DeviceStatus::Denied),
             CONSUMED => Ok(DeviceStatus::Consumed),
-            _ => Err(StoreError::Corrupt("device authorization status is unknown".into())),
+            _ => Err(StoreError::Corrupt(
+                "device authorization status is unknown".into(),
+            )),
         }
     }
 }
@@ -48,16 +56,24 @@ mod tests {
         let approver = UserId::from_stored("u1".into());
         let statuses = [
             DeviceStatus::Pending,
-            DeviceStatus::Approved { user_id: approver.clone(), user_epoch: 7 },
+            DeviceStatus::Approved {
+                user_id: approver.clone(),
+                user_epoch: 7,
+            },
             DeviceStatus::Denied,
             DeviceStatus::Consumed,
         ];
         for status in statuses {
             let (name, approval) = status.to_stored();
             let approval = approval.map(|(id, epoch)| (id.clone(), epoch));
-            let read = DeviceStatus::from_stored(name, || approval.ok_or(StoreError::Corrupt("no approval".into())));
+            let read = DeviceStatus::from_stored(name, || {
+                approval.ok_or(StoreError::Corrupt("no approval".into()))
+            });
             assert_eq!(read.unwrap(), status);
         }
-        assert!(matches!(DeviceStatus::from_stored("Approved", || unreachable!()), Err(StoreError::Corrupt(_))));
+        assert!(matches!(
+            DeviceStatus::from_stored("Approved", || unreachable!()),
+            Err(StoreError::Corrupt(_))
+        ));
     }
 }

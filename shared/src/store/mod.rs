@@ -11,14 +11,19 @@ use crate::password::PasswordHashString;
 use crate::protocol::{ClientId, Scope};
 use crate::token::{SessionId, TokenHash, UserId};
 
-pub mod memory;
-#[cfg(feature = "dynamodb")]
-pub mod dynamodb;
 #[cfg(all(feature = "workers", target_arch = "wasm32"))]
 pub mod cloudflare;
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
 #[cfg(any(feature = "dynamodb", all(feature = "workers", target_arch = "wasm32")))]
 mod encoding;
+pub mod factors;
+pub mod memory;
 
+pub use factors::{
+    CeremonyPurpose, CredentialId, FactorId, FactorSummary, FirstFactor, Passkey, PasskeyInsert,
+    PendingSignIn, RecoveryCodes, TotpEnrolment, TotpFactor, WebAuthnChallenge,
+};
 pub use memory::MemoryStore;
 
 /// An account: who it is, how it signs in, and which of its sessions still count.
@@ -39,6 +44,9 @@ pub struct UserRecord {
     /// current epoch, so revoking every session is one conditional write, immediately
     /// consistent, however many session records exist.
     pub session_epoch: u64,
+    /// The second factors it has (absent on records older than factors: none). Written in the
+    /// same atomic write as the factors, so sign-in knows what to ask for from this record.
+    pub factors: FactorSummary,
 }
 
 /// A browser session, stored under the hash of its cookie token.
@@ -54,6 +62,10 @@ pub struct SessionRecord {
     pub user_epoch: u64,
     /// When the session began.
     pub created_at: UnixTime,
+    /// When the user last proved every factor the account requires, in this session's sign-in
+    /// (or a later re-authentication, which starts a new session): sensitive changes need it
+    /// recent (step-up). Absent on records older than factors: `created_at`.
+    pub authenticated_at: UnixTime,
     /// Absolute end of the session, however active it is.
     pub expires_at: UnixTime,
     /// End of the session if it stays idle. Also the record's TTL.
@@ -227,6 +239,22 @@ impl CounterKey {
         CounterKey(format!("mail#{}", email.hash().to_hex()))
     }
 
+    /// Wrong second factors for one account from clients without its device cookie: an
+    /// attacker who has the password cannot grind codes by opening new pending sign-ins.
+    pub fn factor_attempts(user_id: &UserId) -> Self {
+        CounterKey(format!("factor#{}", user_id.as_str()))
+    }
+
+    /// Wrong second factors for one account from one device (by its device cookie's nonce
+    /// hash): the account's owner is not locked out by someone else's guessing.
+    pub fn device_factor_attempts(user_id: &UserId, device: &TokenHash) -> Self {
+        CounterKey(format!(
+            "factor-device#{}#{}",
+            user_id.as_str(),
+            device.to_hex()
+        ))
+    }
+
     /// Failed authentications as a confidential OAuth client, from one network.
     pub fn client_auth_failures(client_id: &str, network: &str) -> Self {
         CounterKey(format!("client-failures#{client_id}#{network}"))
@@ -325,7 +353,10 @@ pub struct EmailChallenge {
 impl EmailChallenge {
     /// The proof that names this challenge (and no later one under its key).
     pub fn proof(&self) -> ChallengeProof {
-        ChallengeProof { key: self.key.clone(), token_hash: self.token_hash }
+        ChallengeProof {
+            key: self.key.clone(),
+            token_hash: self.token_hash,
+        }
     }
 }
 
@@ -397,7 +428,11 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync {
     /// Creates the user and their first session in one atomic write, unless the email is
     /// taken. Of two concurrent sign-ups with one email exactly one gets `Inserted`.
-    async fn create_user(&self, user: &UserRecord, first_session: &SessionRecord) -> StoreResult<Insert>;
+    async fn create_user(
+        &self,
+        user: &UserRecord,
+        first_session: &SessionRecord,
+    ) -> StoreResult<Insert>;
 
     /// Like [`Store::create_user`], for a user who arrives through an identity provider: the
     /// user, the identity's link to it and the first session are written together, unless the
@@ -410,26 +445,49 @@ pub trait Store: Send + Sync {
     ) -> StoreResult<Insert>;
 
     /// The user an identity is linked to.
-    async fn user_by_identity(&self, identity: &FederatedIdentity) -> StoreResult<Option<UserRecord>>;
+    async fn user_by_identity(
+        &self,
+        identity: &FederatedIdentity,
+    ) -> StoreResult<Option<UserRecord>>;
 
     /// Links an identity to an existing user, unless it is linked already.
-    async fn link_identity(&self, identity: &FederatedIdentity, user_id: &UserId) -> StoreResult<Insert>;
+    async fn link_identity(
+        &self,
+        identity: &FederatedIdentity,
+        user_id: &UserId,
+    ) -> StoreResult<Insert>;
 
     /// Stores a federated sign-in attempt under its key.
     async fn put_federation_attempt(&self, attempt: &FederationAttempt) -> StoreResult<()>;
 
     /// Deletes the attempt and returns it if it was live: of two concurrent takers exactly one
     /// gets it, so a `state` is consumed once.
-    async fn take_federation_attempt(&self, key: &TokenHash, now: UnixTime) -> StoreResult<Option<FederationAttempt>>;
+    async fn take_federation_attempt(
+        &self,
+        key: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<FederationAttempt>>;
 
     /// Stores a new device authorization unless a live one already has its user code.
-    async fn create_device_authorization(&self, auth: &DeviceAuthorization, now: UnixTime) -> StoreResult<Insert>;
+    async fn create_device_authorization(
+        &self,
+        auth: &DeviceAuthorization,
+        now: UnixTime,
+    ) -> StoreResult<Insert>;
 
     /// The live device authorization with this device code hash.
-    async fn device_authorization(&self, device_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>>;
+    async fn device_authorization(
+        &self,
+        device_code_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorization>>;
 
     /// The live device authorization with this user code hash.
-    async fn device_authorization_by_user_code(&self, user_code_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<DeviceAuthorization>>;
+    async fn device_authorization_by_user_code(
+        &self,
+        user_code_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<DeviceAuthorization>>;
 
     /// Replaces the authorization if its stored version is still `auth.version - 1`: of two
     /// concurrent updates from one read, exactly one lands. Returns whether this one did.
@@ -439,18 +497,31 @@ pub trait Store: Send + Sync {
     /// still pending, whatever polls changed meanwhile: a poll never makes an answer fail.
     /// Bumps the version, so a poll's update from an older read cannot overwrite the answer.
     /// Of two concurrent answers exactly one lands; returns whether this one did.
-    async fn decide_device_authorization(&self, device_code_hash: &TokenHash, decision: &DeviceStatus, now: UnixTime) -> StoreResult<bool>;
+    async fn decide_device_authorization(
+        &self,
+        device_code_hash: &TokenHash,
+        decision: &DeviceStatus,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
 
     /// Stores a new refresh token under its hash.
     async fn put_refresh_token(&self, token: &RefreshTokenRecord) -> StoreResult<()>;
 
     /// The refresh token with this hash, active or rotated, unless expired.
-    async fn refresh_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<RefreshTokenRecord>>;
+    async fn refresh_token(
+        &self,
+        token_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<RefreshTokenRecord>>;
 
     /// Marks `old` rotated and stores `new`, atomically, if `old` is still active and its
     /// family (`new.family_id`) is not revoked: of many concurrent rotations of one token
     /// exactly one gets `Rotated`, and none after the family's revocation.
-    async fn rotate_refresh_token(&self, old: &TokenHash, new: &RefreshTokenRecord) -> StoreResult<Rotation>;
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        new: &RefreshTokenRecord,
+    ) -> StoreResult<Rotation>;
 
     /// Revokes every token of a family, until `until` (its absolute end).
     async fn revoke_token_family(&self, family_id: &str, until: UnixTime) -> StoreResult<()>;
@@ -468,11 +539,20 @@ pub trait Store: Send + Sync {
     async fn put_session(&self, session: &SessionRecord) -> StoreResult<()>;
 
     /// The session with this token hash, unless it is past `idle_expires_at` or `expires_at`.
-    async fn session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<SessionRecord>>;
+    async fn session(
+        &self,
+        token_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<SessionRecord>>;
 
     /// Pushes the idle deadline forward. Does nothing if the session is gone, so a renewal
     /// racing a sign-out cannot resurrect it.
-    async fn renew_session(&self, token_hash: &TokenHash, renewed_at: UnixTime, idle_expires_at: UnixTime) -> StoreResult<()>;
+    async fn renew_session(
+        &self,
+        token_hash: &TokenHash,
+        renewed_at: UnixTime,
+        idle_expires_at: UnixTime,
+    ) -> StoreResult<()>;
 
     /// Deletes one session. Deleting an absent session is not an error. A store that keeps a
     /// revocation beside the record (Cloudflare) keeps it from `now` at least until the
@@ -485,7 +565,12 @@ pub trait Store: Send + Sync {
 
     /// Adds one to the counter and returns it. An absent or expired counter starts again at 1
     /// with `expires_at`; a live one keeps its expiry. Atomic under concurrency.
-    async fn increment(&self, key: &CounterKey, expires_at: UnixTime, now: UnixTime) -> StoreResult<Counter>;
+    async fn increment(
+        &self,
+        key: &CounterKey,
+        expires_at: UnixTime,
+        now: UnixTime,
+    ) -> StoreResult<Counter>;
 
     /// The counter under this key, unless its window has ended.
     async fn counter(&self, key: &CounterKey, now: UnixTime) -> StoreResult<Option<Counter>>;
@@ -501,18 +586,31 @@ pub trait Store: Send + Sync {
     async fn put_challenge(&self, challenge: &EmailChallenge) -> StoreResult<()>;
 
     /// The live challenge under this key.
-    async fn challenge(&self, key: &ChallengeKey, now: UnixTime) -> StoreResult<Option<EmailChallenge>>;
+    async fn challenge(
+        &self,
+        key: &ChallengeKey,
+        now: UnixTime,
+    ) -> StoreResult<Option<EmailChallenge>>;
 
     /// The live challenge whose link token hashes to `token_hash`, if it is still the one
     /// under its key (a replaced challenge is not found). Strongly consistent: a link followed
     /// the moment its mail arrives finds it.
-    async fn challenge_by_token(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<Option<EmailChallenge>>;
+    async fn challenge_by_token(
+        &self,
+        token_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<EmailChallenge>>;
 
     /// Counts one wrong code against the challenge `proof` names, if it is still live under its
     /// key; when the count reaches `max_failures` the challenge is deleted instead. Returns the
     /// failures counted so far, or `None` if the challenge was gone. Atomic: of `max_failures`
     /// concurrent wrong codes, the last one counted deletes it and none goes uncounted.
-    async fn count_challenge_failure(&self, proof: &ChallengeProof, max_failures: u32, now: UnixTime) -> StoreResult<Option<u32>>;
+    async fn count_challenge_failure(
+        &self,
+        proof: &ChallengeProof,
+        max_failures: u32,
+        now: UnixTime,
+    ) -> StoreResult<Option<u32>>;
 
     /// Deletes the challenge `proof` names if it is still live under its key. Of two
     /// concurrent takers exactly one gets `true`: a link or code works once.
@@ -553,7 +651,8 @@ pub trait Store: Send + Sync {
 
     /// Deletes the account and everything that names it: its federated identity links,
     /// sessions, refresh tokens and their families' revocations, challenges (under its address
-    /// and its id) and counters keyed by its address, then the user and its email claim in one
+    /// and its id), counters keyed by its address, its factors (TOTP, enrolment, passkeys and
+    /// their credential id claims, recovery codes) and pending sign-ins, then the user and its email claim in one
     /// atomic write. Afterwards nothing in the store holds the user's id or its address (or the
     /// address's hash), except a device authorization it approved: that lapses within minutes,
     /// and the token endpoint issues nothing for a user who is gone. The user goes last, so an outage part-way leaves an account that can
@@ -565,6 +664,153 @@ pub trait Store: Send + Sync {
     /// if the user is gone or has another address now. Idempotent; touches nothing else (not
     /// the session epoch).
     async fn mark_email_verified(&self, user_id: &UserId, email: &Email) -> StoreResult<bool>;
+
+    /// Stores a TOTP enrolment, replacing the user's last one (whose secret stops being
+    /// confirmable at once). Its TTL is `expires_at`.
+    async fn put_totp_enrolment(&self, enrolment: &TotpEnrolment) -> StoreResult<()>;
+
+    /// The user's live TOTP enrolment.
+    async fn totp_enrolment(
+        &self,
+        user_id: &UserId,
+        now: UnixTime,
+    ) -> StoreResult<Option<TotpEnrolment>>;
+
+    /// Turns TOTP on, in one atomic write: takes `enrolment` (only if it is still the live one
+    /// under its user, same `encrypted_secret`), stores `factor`, replaces the user's recovery
+    /// codes with `codes`, and sets the user's `factors.totp`. Returns `false` (nothing written)
+    /// if the enrolment is gone or replaced, TOTP is on already, or the user is gone. Of two
+    /// concurrent confirmations exactly one gets `true`.
+    async fn confirm_totp(
+        &self,
+        enrolment: &TotpEnrolment,
+        factor: &TotpFactor,
+        codes: &RecoveryCodes,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    /// The user's TOTP factor, if TOTP is on.
+    async fn totp_factor(&self, user_id: &UserId) -> StoreResult<Option<TotpFactor>>;
+
+    /// Records that a code for time step `step` was accepted (and `last_used_at = now`), if the
+    /// factor exists and its `last_step` is absent or older: compare-and-set, so of two
+    /// requests with one code exactly one gets `true`, and an older step after a newer is
+    /// refused.
+    async fn accept_totp_step(
+        &self,
+        user_id: &UserId,
+        step: u64,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    /// Turns TOTP off: deletes the factor and clears the user's `factors.totp`, atomically.
+    /// Returns `false` (nothing written) if it was off. Recovery codes are left (see
+    /// [`Store::delete_recovery_codes`]).
+    async fn remove_totp(&self, user_id: &UserId) -> StoreResult<bool>;
+
+    /// The user's unused recovery codes.
+    async fn recovery_codes(&self, user_id: &UserId) -> StoreResult<Option<RecoveryCodes>>;
+
+    /// Replaces the user's recovery codes with a new set: every old code stops working at once.
+    async fn replace_recovery_codes(&self, codes: &RecoveryCodes) -> StoreResult<()>;
+
+    /// Uses one recovery code: removes `code_hash` from the user's set if it is there. Of two
+    /// concurrent takers of one code exactly one gets `true`.
+    async fn take_recovery_code(
+        &self,
+        user_id: &UserId,
+        code_hash: &TokenHash,
+    ) -> StoreResult<bool>;
+
+    /// Deletes the user's recovery codes (when its last factor is removed). Deleting absent
+    /// codes is not an error.
+    async fn delete_recovery_codes(&self, user_id: &UserId) -> StoreResult<()>;
+
+    /// Registers a passkey, in one atomic write: claims its credential id (unique across all
+    /// accounts), stores it, and adds one to the user's `factors.passkeys`. With `first_codes`
+    /// (the account's first factor) the recovery codes are stored too, but only if the user
+    /// still has no factor at all (else `FactorsChanged`, nothing written). Of two concurrent
+    /// registrations of one credential id exactly one gets `Inserted`.
+    async fn add_passkey(
+        &self,
+        passkey: &Passkey,
+        first_codes: Option<&RecoveryCodes>,
+    ) -> StoreResult<PasskeyInsert>;
+
+    /// The passkey with this credential id, whoever's it is.
+    async fn passkey_by_credential(
+        &self,
+        credential_id: &CredentialId,
+    ) -> StoreResult<Option<Passkey>>;
+
+    /// Every passkey of the user, oldest first.
+    async fn passkeys_of(&self, user_id: &UserId) -> StoreResult<Vec<Passkey>>;
+
+    /// Records a verified assertion: sets the passkey's `sign_count` to `new_count`, `backed_up`
+    /// and `last_used_at = now`, only if its stored count is still `old_count` (what the caller
+    /// read and checked `new_count` against): of two concurrent assertions from one read,
+    /// exactly one gets `true`.
+    async fn use_passkey(
+        &self,
+        user_id: &UserId,
+        id: &FactorId,
+        old_count: u32,
+        new_count: u32,
+        backed_up: bool,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+
+    /// Renames the user's passkey. Returns `false` if the user has no passkey with this id.
+    async fn rename_passkey(
+        &self,
+        user_id: &UserId,
+        id: &FactorId,
+        name: &str,
+    ) -> StoreResult<bool>;
+
+    /// Deletes the user's passkey and its credential id claim, and takes one from the user's
+    /// `factors.passkeys`, atomically. Returns `false` (nothing written) if the user has no
+    /// passkey with this id.
+    async fn remove_passkey(&self, user_id: &UserId, id: &FactorId) -> StoreResult<bool>;
+
+    /// Stores a pending sign-in under its token hash. Its TTL is `expires_at`.
+    async fn put_pending_sign_in(&self, pending: &PendingSignIn) -> StoreResult<()>;
+
+    /// The live pending sign-in with this token hash.
+    async fn pending_sign_in(
+        &self,
+        token_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PendingSignIn>>;
+
+    /// Counts one wrong second factor against the live pending sign-in; when the count
+    /// reaches `max_failures` it is deleted instead. Returns the failures so far, or `None` if
+    /// it was gone. Atomic, like [`Store::count_challenge_failure`].
+    async fn count_pending_failure(
+        &self,
+        token_hash: &TokenHash,
+        max_failures: u32,
+        now: UnixTime,
+    ) -> StoreResult<Option<u32>>;
+
+    /// Deletes the pending sign-in and returns it if it was live: of two concurrent takers
+    /// exactly one gets it, so one second factor makes one session.
+    async fn take_pending_sign_in(
+        &self,
+        token_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<PendingSignIn>>;
+
+    /// Stores a WebAuthn challenge under its hash. Its TTL is `expires_at`.
+    async fn put_webauthn_challenge(&self, challenge: &WebAuthnChallenge) -> StoreResult<()>;
+
+    /// Deletes the challenge and returns it if it was live: of two concurrent takers exactly
+    /// one gets it, so a challenge answers one ceremony.
+    async fn take_webauthn_challenge(
+        &self,
+        challenge_hash: &TokenHash,
+        now: UnixTime,
+    ) -> StoreResult<Option<WebAuthnChallenge>>;
 }
 
 /// Whether a record with this expiry is still live at `now`. Expiry is exclusive: a record
@@ -581,9 +827,18 @@ mod tests {
     fn sign_in_counter_keys_never_hold_the_address() {
         let email = Email::parse("Ada@Example.com").unwrap();
         let key = CounterKey::sign_in_attempts(&email);
-        assert!(!key.as_str().to_lowercase().contains("ada") && !key.as_str().contains("example"), "{key:?}");
+        assert!(
+            !key.as_str().to_lowercase().contains("ada") && !key.as_str().contains("example"),
+            "{key:?}"
+        );
         // One address, one key: the hash is of the normalised form.
-        assert_eq!(key, CounterKey::sign_in_attempts(&Email::parse("ada@example.com").unwrap()));
-        assert_ne!(key, CounterKey::sign_in_attempts(&Email::parse("bob@example.com").unwrap()));
+        assert_eq!(
+            key,
+            CounterKey::sign_in_attempts(&Email::parse("ada@example.com").unwrap())
+        );
+        assert_ne!(
+            key,
+            CounterKey::sign_in_attempts(&Email::parse("bob@example.com").unwrap())
+        );
     }
 }

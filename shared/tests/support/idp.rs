@@ -78,7 +78,10 @@ struct Key {
 
 impl Key {
     fn new(seed: u8) -> Key {
-        Key { kid: format!("idp-key-{seed}"), signing: SigningKey::from_bytes(&[seed; 32]) }
+        Key {
+            kid: format!("idp-key-{seed}"),
+            signing: SigningKey::from_bytes(&[seed; 32]),
+        }
     }
 
     fn jwk(&self) -> Value {
@@ -90,7 +93,8 @@ impl Key {
         let der = self.signing.to_pkcs8_der().expect("an Ed25519 key encodes");
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(kid.to_owned());
-        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(der.as_bytes())).expect("signs")
+        jsonwebtoken::encode(&header, claims, &EncodingKey::from_ed_der(der.as_bytes()))
+            .expect("signs")
     }
 }
 
@@ -114,8 +118,17 @@ impl FakeIdp {
     pub fn new(clock: ManualClock) -> FakeIdp {
         static NEXT: AtomicU32 = AtomicU32::new(1);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let inner = Inner { key: Key::new(11), codes: HashMap::new(), issued: 0, requests: Vec::new() };
-        FakeIdp { issuer: format!("https://idp-{n}.example.com"), clock, inner: Mutex::new(inner) }
+        let inner = Inner {
+            key: Key::new(11),
+            codes: HashMap::new(),
+            issued: 0,
+            requests: Vec::new(),
+        };
+        FakeIdp {
+            issuer: format!("https://idp-{n}.example.com"),
+            clock,
+            inner: Mutex::new(inner),
+        }
     }
 
     pub fn issuer(&self) -> &str {
@@ -174,19 +187,34 @@ impl FakeIdp {
 
     fn callback_query(&self, pairs: &[(&str, &str)]) -> String {
         // RFC 9207: every answer names its provider.
-        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).append_pair("iss", &self.issuer).finish()
+        url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .append_pair("iss", &self.issuer)
+            .finish()
     }
 
     /// The authorization request's parameters, checked as the provider checks them.
     fn authorization_request(&self, authorization_url: &str) -> HashMap<String, String> {
         let url = url::Url::parse(authorization_url).expect("an authorization URL");
-        assert!(authorization_url.starts_with(&format!("{}/authorize?", self.issuer)), "{authorization_url}");
+        assert!(
+            authorization_url.starts_with(&format!("{}/authorize?", self.issuer)),
+            "{authorization_url}"
+        );
         let params: HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(params.get("client_id").map(String::as_str), Some(CLIENT_ID));
-        assert_eq!(params.get("response_type").map(String::as_str), Some("code"));
-        assert_eq!(params.get("code_challenge_method").map(String::as_str), Some("S256"));
+        assert_eq!(
+            params.get("response_type").map(String::as_str),
+            Some("code")
+        );
+        assert_eq!(
+            params.get("code_challenge_method").map(String::as_str),
+            Some("S256")
+        );
         for needed in ["state", "nonce", "code_challenge", "redirect_uri"] {
-            assert!(params.contains_key(needed), "{needed} missing from {authorization_url}");
+            assert!(
+                params.contains_key(needed),
+                "{needed} missing from {authorization_url}"
+            );
         }
         params
     }
@@ -196,17 +224,31 @@ impl FakeIdp {
     }
 
     fn token(&self, form: &[(&'static str, String)]) -> OutboundResponse {
-        let field = |name: &str| form.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_str()).unwrap_or("");
+        let field = |name: &str| {
+            form.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("")
+        };
         let mut inner = self.lock();
         // A code is good for one exchange, by the sign-in it was issued to.
-        let Some(signed_in) = inner.codes.remove(field("code")) else { return invalid_grant() };
-        let verifier_ok = b64url(&sha256(field("code_verifier").as_bytes())) == signed_in.code_challenge;
-        if field("grant_type") != "authorization_code" || field("redirect_uri") != signed_in.redirect_uri || !verifier_ok {
+        let Some(signed_in) = inner.codes.remove(field("code")) else {
+            return invalid_grant();
+        };
+        let verifier_ok =
+            b64url(&sha256(field("code_verifier").as_bytes())) == signed_in.code_challenge;
+        if field("grant_type") != "authorization_code"
+            || field("redirect_uri") != signed_in.redirect_uri
+            || !verifier_ok
+        {
             return invalid_grant();
         }
         let login = signed_in.login;
         if let Some((status, body)) = login.token_error {
-            return OutboundResponse { status, body: body.to_string().into_bytes() };
+            return OutboundResponse {
+                status,
+                body: body.to_string().into_bytes(),
+            };
         }
         let now = self.clock.now().0;
         let mut claims = json!({
@@ -223,12 +265,18 @@ impl FakeIdp {
             inner.key.sign(&inner.key.kid, &claims)
         };
         let body = json!({ "access_token": "upstream-access-token", "token_type": "Bearer", "id_token": id_token });
-        OutboundResponse { status: 200, body: body.to_string().into_bytes() }
+        OutboundResponse {
+            status: 200,
+            body: body.to_string().into_bytes(),
+        }
     }
 }
 
 fn invalid_grant() -> OutboundResponse {
-    OutboundResponse { status: 400, body: br#"{"error":"invalid_grant"}"#.to_vec() }
+    OutboundResponse {
+        status: 400,
+        body: br#"{"error":"invalid_grant"}"#.to_vec(),
+    }
 }
 
 #[async_trait::async_trait]
@@ -236,19 +284,35 @@ impl HttpClient for FakeIdp {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
         let url = request.url().to_owned();
         self.lock().requests.push(url.clone());
-        let ok = |body: Value| Ok(OutboundResponse { status: 200, body: body.to_string().into_bytes() });
+        let ok = |body: Value| {
+            Ok(OutboundResponse {
+                status: 200,
+                body: body.to_string().into_bytes(),
+            })
+        };
         let issuer = &self.issuer;
         match request {
-            OutboundRequest::Get { .. } if url == format!("{issuer}/.well-known/openid-configuration") => ok(json!({
-                "issuer": issuer,
-                "authorization_endpoint": format!("{issuer}/authorize"),
-                "token_endpoint": format!("{issuer}/token"),
-                "jwks_uri": format!("{issuer}/jwks"),
-                "authorization_response_iss_parameter_supported": true,
-            })),
-            OutboundRequest::Get { .. } if url == format!("{issuer}/jwks") => ok(json!({ "keys": [self.lock().key.jwk()] })),
-            OutboundRequest::PostForm { form, .. } if url == format!("{issuer}/token") => Ok(self.token(&form)),
-            _ => Ok(OutboundResponse { status: 404, body: b"{}".to_vec() }),
+            OutboundRequest::Get { .. }
+                if url == format!("{issuer}/.well-known/openid-configuration") =>
+            {
+                ok(json!({
+                    "issuer": issuer,
+                    "authorization_endpoint": format!("{issuer}/authorize"),
+                    "token_endpoint": format!("{issuer}/token"),
+                    "jwks_uri": format!("{issuer}/jwks"),
+                    "authorization_response_iss_parameter_supported": true,
+                }))
+            }
+            OutboundRequest::Get { .. } if url == format!("{issuer}/jwks") => {
+                ok(json!({ "keys": [self.lock().key.jwk()] }))
+            }
+            OutboundRequest::PostForm { form, .. } if url == format!("{issuer}/token") => {
+                Ok(self.token(&form))
+            }
+            _ => Ok(OutboundResponse {
+                status: 404,
+                body: b"{}".to_vec(),
+            }),
         }
     }
 }

@@ -22,7 +22,10 @@ pub fn issuer_settings() -> Vec<(&'static str, String)> {
     vec![
         ("AUTHFN_PUBLIC_URL", "https://auth.example.com".into()),
         ("AUTHFN_OAUTH_CLIENTS", "cli,resource-server".into()),
-        ("AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET", RS_SECRET.into()),
+        (
+            "AUTHFN_OAUTH_CLIENT_RESOURCE_SERVER_SECRET",
+            RS_SECRET.into(),
+        ),
         ("AUTHFN_JWT_KEYS", key_b64(5)),
     ]
 }
@@ -42,7 +45,9 @@ impl Tokens {
     }
 
     pub fn refresh(&self) -> &str {
-        self.0["refresh_token"].as_str().expect("a refresh token (offline_access)")
+        self.0["refresh_token"]
+            .as_str()
+            .expect("a refresh token (offline_access)")
     }
 
     pub fn id(&self) -> &str {
@@ -65,9 +70,26 @@ impl Harness {
     }
 
     /// A form POST as an OAuth client at `ip` sends it, with extra `headers`.
-    pub async fn form_from(&self, ip: &str, path: &str, pairs: &[(&str, &str)], headers: Vec<(&str, &str)>) -> Res {
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-        self.request_from(ip, "POST", path, body.into_bytes(), Some(FORM), None, headers).await
+    pub async fn form_from(
+        &self,
+        ip: &str,
+        path: &str,
+        pairs: &[(&str, &str)],
+        headers: Vec<(&str, &str)>,
+    ) -> Res {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        self.request_from(
+            ip,
+            "POST",
+            path,
+            body.into_bytes(),
+            Some(FORM),
+            None,
+            headers,
+        )
+        .await
     }
 
     /// A device asks to be signed in as `cli`; the answer's JSON.
@@ -77,19 +99,36 @@ impl Harness {
 
     /// A device at `ip` asks to be signed in as `cli`; the answer's JSON.
     pub async fn device_authorize_from(&self, ip: &str, scope: &str) -> Value {
-        let res = self.form_from(ip, "/oidc/device/authorize", &[("client_id", "cli"), ("scope", scope)], vec![]).await;
+        let res = self
+            .form_from(
+                ip,
+                "/oidc/device/authorize",
+                &[("client_id", "cli"), ("scope", scope)],
+                vec![],
+            )
+            .await;
         assert_eq!(res.status, StatusCode::OK, "{}", res.text);
         res.json
     }
 
     /// The device polls the token endpoint with its code.
     pub async fn poll(&self, device_code: &str) -> Res {
-        self.form("/oidc/token", &[("grant_type", DEVICE_GRANT), ("device_code", device_code), ("client_id", "cli")]).await
+        self.form(
+            "/oidc/token",
+            &[
+                ("grant_type", DEVICE_GRANT),
+                ("device_code", device_code),
+                ("client_id", "cli"),
+            ],
+        )
+        .await
     }
 
     /// The device page as the browser with `cookie` shows it for `user_code`.
     pub async fn device_page(&self, cookie: Option<&str>, user_code: &str) -> Res {
-        let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("user_code", user_code).finish();
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("user_code", user_code)
+            .finish();
         self.get(&format!("/oidc/device?{query}"), cookie).await
     }
 
@@ -98,12 +137,21 @@ impl Harness {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs([("user_code", user_code), ("decision", decision)])
             .finish();
-        self.post_raw("/oidc/device/verify", body.into_bytes(), FORM, Some(cookie)).await
+        self.post_raw("/oidc/device/verify", body.into_bytes(), FORM, Some(cookie))
+            .await
     }
 
     /// The CLI trades a refresh token for new tokens.
     pub async fn refresh(&self, refresh_token: &str) -> Res {
-        self.form("/oidc/token", &[("grant_type", "refresh_token"), ("refresh_token", refresh_token), ("client_id", "cli")]).await
+        self.form(
+            "/oidc/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh_token),
+                ("client_id", "cli"),
+            ],
+        )
+        .await
     }
 
     /// What the resource server learns of `token` by introspection.
@@ -116,19 +164,27 @@ impl Harness {
     /// The resource server's introspection of `token` from `ip`, authenticated by
     /// `client_secret` (right or wrong), as answered.
     pub async fn introspect_as(&self, ip: &str, client_secret: &str, token: &str) -> Res {
-        let pairs = [("token", token), ("client_id", "resource-server"), ("client_secret", client_secret)];
+        let pairs = [
+            ("token", token),
+            ("client_id", "resource-server"),
+            ("client_secret", client_secret),
+        ];
         self.form_from(ip, "/oidc/introspect", &pairs, vec![]).await
     }
 
     /// `GET /oidc/userinfo` with `access_token` as the Bearer.
     pub async fn userinfo(&self, access_token: &str) -> Res {
-        self.userinfo_with("GET", Some(&format!("Bearer {access_token}"))).await
+        self.userinfo_with("GET", Some(&format!("Bearer {access_token}")))
+            .await
     }
 
     /// `/oidc/userinfo` by `method`, with `authorization` (if any) as the header's whole value.
     pub async fn userinfo_with(&self, method: &str, authorization: Option<&str>) -> Res {
-        let headers = authorization.map(|a| vec![("authorization", a)]).unwrap_or_default();
-        self.request(method, "/oidc/userinfo", vec![], None, None, headers).await
+        let headers = authorization
+            .map(|a| vec![("authorization", a)])
+            .unwrap_or_default();
+        self.request(method, "/oidc/userinfo", vec![], None, None, headers)
+            .await
     }
 
     /// The whole device flow for a new user `email`: the device asks for `scope`, the user
@@ -136,9 +192,17 @@ impl Harness {
     pub async fn device_tokens(&self, email: &str, scope: &str) -> Tokens {
         let cookie = self.sign_up(email, PASSWORD).await.cookie();
         let asked = self.device_authorize(scope).await;
-        let approved = self.answer(&cookie, asked["user_code"].as_str().expect("user_code"), "approve").await;
+        let approved = self
+            .answer(
+                &cookie,
+                asked["user_code"].as_str().expect("user_code"),
+                "approve",
+            )
+            .await;
         assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
-        let tokens = self.poll(asked["device_code"].as_str().expect("device_code")).await;
+        let tokens = self
+            .poll(asked["device_code"].as_str().expect("device_code"))
+            .await;
         assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
         Tokens(tokens.json)
     }

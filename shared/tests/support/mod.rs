@@ -1,9 +1,18 @@
 //! The test harness: an `App` over a chosen store with a manual clock, and request builders
 //! that look like what a browser on the trusted SPA origin sends.
 
-#![allow(dead_code, reason = "each test binary uses a different part of the harness")]
-#![allow(unreachable_pub, reason = "every test binary includes this module; `pub` is how its items are shared")]
-#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
+#![allow(
+    dead_code,
+    reason = "each test binary uses a different part of the harness"
+)]
+#![allow(
+    unreachable_pub,
+    reason = "every test binary includes this module; `pub` is how its items are shared"
+)]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers"
+)]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -82,7 +91,9 @@ pub fn key_b64(seed: u8) -> String {
 }
 
 pub fn creds(email: &str, password: &str) -> Vec<u8> {
-    serde_json::json!({ "email": email, "password": password }).to_string().into_bytes()
+    serde_json::json!({ "email": email, "password": password })
+        .to_string()
+        .into_bytes()
 }
 
 /// Fixed region and credentials: a local server checks no signature, and with these the SDK
@@ -91,7 +102,13 @@ pub fn creds(email: &str, password: &str) -> Vec<u8> {
 fn local_aws() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "authfn-tests"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "authfn-tests",
+        ))
 }
 
 pub struct Harness {
@@ -118,13 +135,24 @@ impl Res {
     /// The status and the JSON body's `error` code (empty when it has none), to compare in
     /// one assertion.
     pub fn error(&self) -> (u16, &str) {
-        (self.status.as_u16(), self.json["error"].as_str().unwrap_or(""))
+        (
+            self.status.as_u16(),
+            self.json["error"].as_str().unwrap_or(""),
+        )
     }
 
     /// Every header, as (name, value) pairs in order: two answers compared with this differ
     /// in no header at all.
     pub fn all_headers(&self) -> Vec<(String, String)> {
-        self.headers.iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect()
+        self.headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect()
     }
 
     /// The whole Set-Cookie header that sets the cookie `name`.
@@ -138,13 +166,17 @@ impl Res {
 
     /// The `name=value` pair of the cookie `name`, as a browser would send it back.
     pub fn cookie_named(&self, name: &str) -> String {
-        let set = self.set_cookie(name).unwrap_or_else(|| panic!("no {name} cookie in {}: {}", self.status, self.text));
+        let set = self
+            .set_cookie(name)
+            .unwrap_or_else(|| panic!("no {name} cookie in {}: {}", self.status, self.text));
         set.split(';').next().unwrap().to_owned()
     }
 
     /// The `name=value` pair of the (first) Set-Cookie header: the session cookie.
     pub fn cookie(&self) -> String {
-        let set = self.header("set-cookie").unwrap_or_else(|| panic!("no Set-Cookie in {}: {}", self.status, self.text));
+        let set = self
+            .header("set-cookie")
+            .unwrap_or_else(|| panic!("no Set-Cookie in {}: {}", self.status, self.text));
         set.split(';').next().unwrap().to_owned()
     }
 }
@@ -162,21 +194,36 @@ impl Harness {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        settings.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
         let clock = ManualClock::at(UnixTime(1_800_000_000));
         let outbox = Arc::new(Outbox::new(Arc::new(clock.clone())));
         let app = Self::app(&settings, store.clone(), &clock).with_mailer(outbox.clone());
-        Harness { app, clock, store, outbox, settings }
+        Harness {
+            app,
+            clock,
+            store,
+            outbox,
+            settings,
+        }
     }
 
     fn app(settings: &HashMap<String, String>, store: Arc<dyn Store>, clock: &ManualClock) -> App {
         let config = Config::from_lookup(|k| settings.get(k).cloned()).expect("test config");
-        App::new(config, store).expect("app").with_clock(Arc::new(clock.clone()))
+        App::new(config, store)
+            .expect("app")
+            .with_clock(Arc::new(clock.clone()))
     }
 
     /// The same app, sending its mail through `mailer` (a named fault, say) instead of the outbox.
     pub fn with_mailer(self, mailer: Arc<dyn authfn::mail::Mailer>) -> Self {
-        Harness { app: self.app.with_mailer(mailer), ..self }
+        Harness {
+            app: self.app.with_mailer(mailer),
+            ..self
+        }
     }
 
     /// Over a store the test prepared (say, with a named fault).
@@ -202,7 +249,13 @@ impl Harness {
         use authfn::store::dynamodb::DynamoStore;
         let endpoint = std::env::var("AUTHFN_TEST_DYNAMODB_ENDPOINT")
             .expect("AUTHFN_TEST_DYNAMODB_ENDPOINT is unset: run these tests through tests/run.sh");
-        let table = format!("behaviour-{}", authfn::token::UserId::generate().unwrap().as_str().replace(['-', '_'], "x"));
+        let table = format!(
+            "behaviour-{}",
+            authfn::token::UserId::generate()
+                .unwrap()
+                .as_str()
+                .replace(['-', '_'], "x")
+        );
         let store = DynamoStore::connect_with(local_aws(), table, Some(endpoint)).await;
         store.create_table_if_missing().await.expect("create table");
         Self::build(Arc::new(store), overrides)
@@ -212,22 +265,48 @@ impl Harness {
     #[cfg(feature = "dynamodb")]
     pub async fn unreachable_dynamodb() -> Self {
         use authfn::store::dynamodb::DynamoStore;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let store = DynamoStore::connect_with(local_aws(), "authfn".into(), Some(format!("http://127.0.0.1:{port}"))).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let store = DynamoStore::connect_with(
+            local_aws(),
+            "authfn".into(),
+            Some(format!("http://127.0.0.1:{port}")),
+        )
+        .await;
         Self::build(Arc::new(store), &[])
     }
 
     /// The same app, making its outbound calls through `client`.
-    pub fn with_http_client(self, client: Arc<dyn authfn::federation::outbound::HttpClient>) -> Self {
-        Harness { app: self.app.with_http_client(client), ..self }
+    pub fn with_http_client(
+        self,
+        client: Arc<dyn authfn::federation::outbound::HttpClient>,
+    ) -> Self {
+        Harness {
+            app: self.app.with_http_client(client),
+            ..self
+        }
     }
 
     /// The same store and clock under different settings, as after a redeploy.
     pub fn reconfigure(&self, overrides: &[(&str, &str)]) -> Self {
         let mut settings = self.settings.clone();
-        settings.extend(overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let app = Self::app(&settings, self.store.clone(), &self.clock).with_mailer(self.outbox.clone());
-        Harness { app, clock: self.clock.clone(), store: self.store.clone(), outbox: self.outbox.clone(), settings }
+        settings.extend(
+            overrides
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        let app =
+            Self::app(&settings, self.store.clone(), &self.clock).with_mailer(self.outbox.clone());
+        Harness {
+            app,
+            clock: self.clock.clone(),
+            store: self.store.clone(),
+            outbox: self.outbox.clone(),
+            settings,
+        }
     }
 
     /// Walks the manual clock `secs` forward.
@@ -242,7 +321,10 @@ impl Harness {
     /// A correctly signed token for a session that does not exist.
     pub fn signed_random_token(&self) -> String {
         let token = authfn::token::SessionToken::generate().unwrap();
-        token.sign(&self.app.config().session_keys).secret().to_owned()
+        token
+            .sign(&self.app.config().session_keys)
+            .secret()
+            .to_owned()
     }
 
     pub async fn request(
@@ -254,10 +336,14 @@ impl Harness {
         cookie: Option<&str>,
         headers: Vec<(&str, &str)>,
     ) -> Res {
-        self.request_from(CLIENT_IP, method, path, body, content_type, cookie, headers).await
+        self.request_from(CLIENT_IP, method, path, body, content_type, cookie, headers)
+            .await
     }
 
-    #[allow(clippy::too_many_arguments, reason = "the whole request spelled out, for the few tests that vary the client's IP")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the whole request spelled out, for the few tests that vary the client's IP"
+    )]
     pub async fn request_from(
         &self,
         ip: &str,
@@ -268,7 +354,9 @@ impl Harness {
         cookie: Option<&str>,
         headers: Vec<(&str, &str)>,
     ) -> Res {
-        let mut builder = http::Request::builder().method(method).uri(format!("https://api.example.com{path}"));
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(format!("https://api.example.com{path}"));
         if let Some(ct) = content_type {
             builder = builder.header("content-type", ct);
         }
@@ -286,20 +374,48 @@ impl Harness {
         };
         let (parts, text) = res.into_parts();
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Res { status: parts.status, text, json, headers: parts.headers }
+        Res {
+            status: parts.status,
+            text,
+            json,
+            headers: parts.headers,
+        }
     }
 
     /// A JSON POST as the SPA on the trusted origin sends it.
-    pub async fn post_raw(&self, path: &str, body: Vec<u8>, content_type: &str, cookie: Option<&str>) -> Res {
-        self.request("POST", path, body, Some(content_type), cookie, vec![("origin", TRUSTED_ORIGIN)]).await
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        cookie: Option<&str>,
+    ) -> Res {
+        self.request(
+            "POST",
+            path,
+            body,
+            Some(content_type),
+            cookie,
+            vec![("origin", TRUSTED_ORIGIN)],
+        )
+        .await
     }
 
     pub async fn post_json(&self, path: &str, body: Value, cookie: Option<&str>) -> Res {
-        self.post_raw(path, body.to_string().into_bytes(), JSON, cookie).await
+        self.post_raw(path, body.to_string().into_bytes(), JSON, cookie)
+            .await
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Res {
-        self.request("GET", path, vec![], None, cookie, vec![("origin", TRUSTED_ORIGIN)]).await
+        self.request(
+            "GET",
+            path,
+            vec![],
+            None,
+            cookie,
+            vec![("origin", TRUSTED_ORIGIN)],
+        )
+        .await
     }
 
     /// A new account, signed in: sign-up, then the link in the mail it sent, as a person would.
@@ -316,49 +432,79 @@ impl Harness {
             // A notice: the address has an account, and sign-up made nothing.
             return asked;
         }
-        self.post_json("/auth/verify-email", serde_json::json!({ "token": mail_token(&mail) }), None).await
+        self.post_json(
+            "/auth/verify-email",
+            serde_json::json!({ "token": mail_token(&mail) }),
+            None,
+        )
+        .await
     }
 
     /// Only the sign-up request: what answers it, not the account.
     pub async fn sign_up_request(&self, email: &str, password: &str) -> Res {
-        self.post_raw("/auth/sign-up", creds(email, password), JSON, None).await
+        self.post_raw("/auth/sign-up", creds(email, password), JSON, None)
+            .await
     }
 
     /// The newest mail to `email` (any spelling of it); panics if there is none.
     pub fn latest_mail(&self, email: &str) -> SentMail {
         let to = authfn::email::Email::parse(email).unwrap();
-        self.mails_to(email).into_iter().next().unwrap_or_else(|| panic!("no mail to {}", to.as_str()))
+        self.mails_to(email)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no mail to {}", to.as_str()))
     }
 
     /// Every mail to `email`, newest first.
     pub fn mails_to(&self, email: &str) -> Vec<SentMail> {
         let to = authfn::email::Email::parse(email).unwrap();
-        self.outbox.messages().into_iter().filter(|m| m.to == to.as_str()).collect()
+        self.outbox
+            .messages()
+            .into_iter()
+            .filter(|m| m.to == to.as_str())
+            .collect()
     }
 
     pub async fn sign_in(&self, email: &str, password: &str) -> Res {
-        self.post_raw("/auth/sign-in", creds(email, password), JSON, None).await
+        self.post_raw("/auth/sign-in", creds(email, password), JSON, None)
+            .await
     }
 
     /// A sign-in from a browser that sends `cookies` (a `Cookie` header value).
     pub async fn sign_in_with_cookies(&self, email: &str, password: &str, cookies: &str) -> Res {
-        self.post_raw("/auth/sign-in", creds(email, password), JSON, Some(cookies)).await
+        self.post_raw("/auth/sign-in", creds(email, password), JSON, Some(cookies))
+            .await
     }
 
     pub async fn sign_in_from(&self, ip: &str, email: &str, password: &str) -> Res {
         let headers = vec![("origin", TRUSTED_ORIGIN)];
-        self.request_from(ip, "POST", "/auth/sign-in", creds(email, password), Some(JSON), None, headers).await
+        self.request_from(
+            ip,
+            "POST",
+            "/auth/sign-in",
+            creds(email, password),
+            Some(JSON),
+            None,
+            headers,
+        )
+        .await
     }
 }
 
 /// The link token in a mail's text (`…#/page?token=<token>`); panics if it has none.
 pub fn mail_token(mail: &SentMail) -> String {
-    let (_, rest) = mail.text.split_once("?token=").unwrap_or_else(|| panic!("no link in {:?}", mail.subject));
+    let (_, rest) = mail
+        .text
+        .split_once("?token=")
+        .unwrap_or_else(|| panic!("no link in {:?}", mail.subject));
     rest.split_whitespace().next().unwrap().to_owned()
 }
 
 /// The six-digit code in a mail's text; panics if it has none.
 pub fn mail_code(mail: &SentMail) -> String {
-    let (_, rest) = mail.text.split_once("code: ").unwrap_or_else(|| panic!("no code in {:?}", mail.subject));
+    let (_, rest) = mail
+        .text
+        .split_once("code: ")
+        .unwrap_or_else(|| panic!("no code in {:?}", mail.subject));
     rest.chars().take(6).collect()
 }

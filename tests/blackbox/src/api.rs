@@ -55,7 +55,12 @@ impl Api {
     }
 
     /// A request to `endpoint` carrying `auth`; add headers and a body, then [`Api::send`].
-    pub fn request(&self, method: Method, endpoint: Endpoint, auth: Auth<'_>) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: Method,
+        endpoint: Endpoint,
+        auth: Auth<'_>,
+    ) -> reqwest::RequestBuilder {
         let req = self.http.request(method, self.target.url(endpoint));
         match auth {
             Auth::None => req,
@@ -66,16 +71,28 @@ impl Api {
 
     /// Sends a built request and reads the whole reply; a transport failure fails the test.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
-        let res = req.send().await.unwrap_or_else(|e| panic!("request failed: {e}"));
+        let res = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}"));
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        let body = res.bytes().await.unwrap_or_else(|e| panic!("reading the body failed: {e}")).to_vec();
-        Reply { status, headers, body }
+        let body = res
+            .bytes()
+            .await
+            .unwrap_or_else(|e| panic!("reading the body failed: {e}"))
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// POSTs a JSON body, as a non-browser client: no Origin, no cookie.
     pub async fn post_json(&self, endpoint: Endpoint, body: &Value) -> Reply {
-        self.send(self.request(Method::POST, endpoint, Auth::None).json(body)).await
+        self.send(self.request(Method::POST, endpoint, Auth::None).json(body))
+            .await
     }
 
     /// Creates an account and signs in to it, as a non-browser client and its owner would:
@@ -83,7 +100,8 @@ impl Api {
     /// verify-email's reply (200 with the session), or sign-up's own when it was not 202 or
     /// mailed no link (the address has an account: it got a notice).
     pub async fn sign_up(&self, email: &str, password: &str) -> Reply {
-        self.sign_up_with(&json!({ "email": email, "password": password })).await
+        self.sign_up_with(&json!({ "email": email, "password": password }))
+            .await
     }
 
     /// [`Api::sign_up`] with a body of the caller's (say, with `session_delivery`), which the
@@ -93,10 +111,14 @@ impl Api {
         if asked.status != 202 {
             return asked;
         }
-        let email = authfn::email::Email::parse(body["email"].as_str().expect("a sign-up body has an email"))
-            .expect("sign-up accepted the address");
+        let email = authfn::email::Email::parse(
+            body["email"].as_str().expect("a sign-up body has an email"),
+        )
+        .expect("sign-up accepted the address");
         let mail = Mailbox::for_target().latest_to(email.as_str()).await;
-        let Some(token) = mail.link_token() else { return asked };
+        let Some(token) = mail.link_token() else {
+            return asked;
+        };
         let mut proof = body.clone();
         let fields = proof.as_object_mut().expect("a JSON object");
         fields.remove("email");
@@ -107,12 +129,20 @@ impl Api {
 
     /// Only the sign-up request (202 whatever the address, with verification required).
     pub async fn sign_up_request(&self, email: &str, password: &str) -> Reply {
-        self.post_json(Endpoint::SignUp, &json!({ "email": email, "password": password })).await
+        self.post_json(
+            Endpoint::SignUp,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     /// Signs in to an existing account, as a non-browser client.
     pub async fn sign_in(&self, email: &str, password: &str) -> Reply {
-        self.post_json(Endpoint::SignIn, &json!({ "email": email, "password": password })).await
+        self.post_json(
+            Endpoint::SignIn,
+            &json!({ "email": email, "password": password }),
+        )
+        .await
     }
 
     /// Signs up and returns the session cookie, for tests about what comes after.
@@ -130,7 +160,9 @@ impl Api {
         origin: &str,
         body: Option<&Value>,
     ) -> Reply {
-        let mut req = self.request(Method::POST, endpoint, Auth::Cookie(cookie)).header("origin", origin);
+        let mut req = self
+            .request(Method::POST, endpoint, Auth::Cookie(cookie))
+            .header("origin", origin);
         if let Some(body) = body {
             req = req.json(body);
         }
@@ -138,7 +170,13 @@ impl Api {
     }
 
     /// POSTs a form, as OAuth clients do (no Origin unless given, for a browser's form post).
-    pub async fn post_form(&self, endpoint: Endpoint, auth: Auth<'_>, origin: Option<&str>, form: &[(&str, &str)]) -> Reply {
+    pub async fn post_form(
+        &self,
+        endpoint: Endpoint,
+        auth: Auth<'_>,
+        origin: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.request(Method::POST, endpoint, auth).form(form);
         if let Some(origin) = origin {
             req = req.header("origin", origin);
@@ -147,8 +185,14 @@ impl Api {
     }
 
     /// A GET with a query string.
-    pub async fn get_query(&self, endpoint: Endpoint, auth: Auth<'_>, query: &[(&str, &str)]) -> Reply {
-        self.send(self.request(Method::GET, endpoint, auth).query(query)).await
+    pub async fn get_query(
+        &self,
+        endpoint: Endpoint,
+        auth: Auth<'_>,
+        query: &[(&str, &str)],
+    ) -> Reply {
+        self.send(self.request(Method::GET, endpoint, auth).query(query))
+            .await
     }
 
     /// A plain GET carrying `auth`.

@@ -43,11 +43,16 @@ impl Mail {
     /// The six-digit code in the text: the first run of exactly six digits standing alone.
     pub fn code(&self) -> Option<String> {
         let bytes = self.text.as_bytes();
-        let standalone = |i: usize| bytes.get(i).is_none_or(|b| !b.is_ascii_alphanumeric() && !b"-_".contains(b));
+        let standalone = |i: usize| {
+            bytes
+                .get(i)
+                .is_none_or(|b| !b.is_ascii_alphanumeric() && !b"-_".contains(b))
+        };
         (0..bytes.len().saturating_sub(5)).find_map(|start| {
             let run = bytes.get(start..start + 6)?;
             let alone = (start == 0 || standalone(start - 1)) && standalone(start + 6);
-            (alone && run.iter().all(u8::is_ascii_digit)).then(|| String::from_utf8_lossy(run).into_owned())
+            (alone && run.iter().all(u8::is_ascii_digit))
+                .then(|| String::from_utf8_lossy(run).into_owned())
         })
     }
 }
@@ -57,7 +62,10 @@ fn fragment_token(word: &str) -> Option<String> {
     let (_, fragment) = word.split_once('#')?;
     fragment.split(['?', '&', '/']).find_map(|part| {
         let value = part.strip_prefix("token=")?;
-        let token: String = value.chars().take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c)).collect();
+        let token: String = value
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
+            .collect();
         (!token.is_empty()).then_some(token)
     })
 }
@@ -82,9 +90,16 @@ impl Mailbox {
     /// The mailbox of the deployment the environment names (see the crate docs), panicking
     /// with what to set when it cannot tell.
     pub fn for_target() -> Mailbox {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let source = if let Some(ses) = var("AUTHFN_TEST_SES_URL") {
-            Source::MotoSes { url: format!("{}/moto-api/data.json", ses.trim_end_matches('/')) }
+            Source::MotoSes {
+                url: format!("{}/moto-api/data.json", ses.trim_end_matches('/')),
+            }
         } else {
             let base = var("AUTHFN_BASE_URL").unwrap_or_else(|| {
                 panic!(
@@ -92,7 +107,9 @@ impl Mailbox {
                      (a dev server, whose mailbox is at /dev/mailbox) is set"
                 )
             });
-            Source::DevServer { url: format!("{}/dev/mailbox", base.trim_end_matches('/')) }
+            Source::DevServer {
+                url: format!("{}/dev/mailbox", base.trim_end_matches('/')),
+            }
         };
         Mailbox::reading(source)
     }
@@ -100,17 +117,26 @@ impl Mailbox {
     /// The mailbox of moto's SES at `url` (the server's base URL), whatever the environment
     /// says: for tests that send through SES themselves.
     pub fn moto_ses(url: &str) -> Mailbox {
-        Mailbox::reading(Source::MotoSes { url: format!("{}/moto-api/data.json", url.trim_end_matches('/')) })
+        Mailbox::reading(Source::MotoSes {
+            url: format!("{}/moto-api/data.json", url.trim_end_matches('/')),
+        })
     }
 
     fn reading(source: Source) -> Mailbox {
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("HTTP client");
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("HTTP client");
         Mailbox { http, source }
     }
 
     /// Every mail sent to `email` so far, newest first.
     pub async fn messages_to(&self, email: &str) -> Vec<Mail> {
-        self.all().await.into_iter().filter(|mail| mail.to.eq_ignore_ascii_case(email)).collect()
+        self.all()
+            .await
+            .into_iter()
+            .filter(|mail| mail.to.eq_ignore_ascii_case(email))
+            .collect()
     }
 
     /// The newest mail sent to `email`, waiting a few seconds for one; panics when none came.
@@ -121,7 +147,10 @@ impl Mailbox {
                 return mail;
             }
             if tokio::time::Instant::now() >= deadline {
-                panic!("no mail to {email} arrived within {ARRIVAL_WAIT:?} (read from {:?})", self.source);
+                panic!(
+                    "no mail to {email} arrived within {ARRIVAL_WAIT:?} (read from {:?})",
+                    self.source
+                );
             }
             tokio::time::sleep(POLL_EVERY).await;
         }
@@ -136,20 +165,34 @@ impl Mailbox {
     }
 
     async fn get_json(&self, url: &str) -> Value {
-        let reply = self.http.get(url).send().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let reply = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
         let status = reply.status();
-        let body = reply.text().await.unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
+        let body = reply
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("GET {url}: reading the body: {e}"));
         assert!(status.is_success(), "GET {url} answered {status}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url} is not JSON ({e}): {body}"))
+        serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {url} is not JSON ({e}): {body}"))
     }
 }
 
 /// The dev server's `GET /dev/mailbox`: already newest first.
 fn dev_mailbox(listed: &Value) -> Vec<Mail> {
     let field = |mail: &Value, name: &str| {
-        mail[name].as_str().unwrap_or_else(|| panic!("/dev/mailbox entry without {name}: {mail}")).to_owned()
+        mail[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("/dev/mailbox entry without {name}: {mail}"))
+            .to_owned()
     };
-    let mails = listed.as_array().unwrap_or_else(|| panic!("/dev/mailbox is not a JSON array: {listed}"));
+    let mails = listed
+        .as_array()
+        .unwrap_or_else(|| panic!("/dev/mailbox is not a JSON array: {listed}"));
     mails
         .iter()
         .map(|mail| Mail {
@@ -178,13 +221,18 @@ fn moto_ses(models: &Value) -> Vec<Mail> {
             let body = field(message, "body").unwrap_or_default();
             let text = field(message, "text").unwrap_or_else(|| body.clone());
             let html = field(message, "html").unwrap_or(body);
-            let to = message["destinations"]["ToAddresses"].as_array().cloned().unwrap_or_default();
-            to.into_iter().filter_map(|to| to.as_str().map(str::to_owned)).map(move |to| Mail {
-                to,
-                subject: subject.clone(),
-                text: text.clone(),
-                html: html.clone(),
-            })
+            let to = message["destinations"]["ToAddresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            to.into_iter()
+                .filter_map(|to| to.as_str().map(str::to_owned))
+                .map(move |to| Mail {
+                    to,
+                    subject: subject.clone(),
+                    text: text.clone(),
+                    html: html.clone(),
+                })
         })
         .collect()
 }
@@ -196,15 +244,31 @@ mod tests {
     use super::*;
 
     fn mail(text: &str) -> Mail {
-        Mail { to: "ada@example.com".into(), subject: "s".into(), text: text.into(), html: String::new() }
+        Mail {
+            to: "ada@example.com".into(),
+            subject: "s".into(),
+            text: text.into(),
+            html: String::new(),
+        }
     }
 
     #[test]
     fn the_link_token_is_read_from_the_fragment_only() {
-        let m = mail("Open https://app.example/#/verify-email?token=aB3_-x9 to verify.\nOr type 123456.");
+        let m = mail(
+            "Open https://app.example/#/verify-email?token=aB3_-x9 to verify.\nOr type 123456.",
+        );
         assert_eq!(m.link_token().as_deref(), Some("aB3_-x9"));
-        assert_eq!(mail("https://app.example/#token=abc.").link_token().as_deref(), Some("abc"));
-        assert_eq!(mail("https://app.example/?token=abc").link_token(), None, "a query is not a fragment");
+        assert_eq!(
+            mail("https://app.example/#token=abc.")
+                .link_token()
+                .as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            mail("https://app.example/?token=abc").link_token(),
+            None,
+            "a query is not a fragment"
+        );
         assert_eq!(mail("no link here").link_token(), None);
     }
 
@@ -212,7 +276,12 @@ mod tests {
     fn the_code_is_six_digits_standing_alone() {
         assert_eq!(mail("Your code: 042519.").code().as_deref(), Some("042519"));
         assert_eq!(mail("123456").code().as_deref(), Some("123456"));
-        assert_eq!(mail("#/verify?token=ab123456cd then 654321").code().as_deref(), Some("654321"));
+        assert_eq!(
+            mail("#/verify?token=ab123456cd then 654321")
+                .code()
+                .as_deref(),
+            Some("654321")
+        );
         assert_eq!(mail("1234567 and 12345").code(), None);
     }
 
@@ -223,8 +292,19 @@ mod tests {
             {"to": "a@example.com", "subject": "1", "text": "t1", "html": "h1", "sent_at": 1},
         ]);
         let mails = dev_mailbox(&listed);
-        assert_eq!(mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), ["2", "1"]);
-        assert_eq!(mails[1], Mail { to: "a@example.com".into(), subject: "1".into(), text: "t1".into(), html: "h1".into() });
+        assert_eq!(
+            mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(),
+            ["2", "1"]
+        );
+        assert_eq!(
+            mails[1],
+            Mail {
+                to: "a@example.com".into(),
+                subject: "1".into(),
+                text: "t1".into(),
+                html: "h1".into()
+            }
+        );
     }
 
     #[test]
@@ -236,8 +316,22 @@ mod tests {
              "destinations": {"ToAddresses": ["b@example.com"]}},
         ]}});
         let mails = moto_ses(&models);
-        assert_eq!(mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), ["2", "1"]);
-        assert_eq!(mails[1], Mail { to: "a@example.com".into(), subject: "1".into(), text: "t1".into(), html: "h1".into() });
-        assert!(moto_ses(&json!({"dynamodb": {}})).is_empty(), "no SES request yet: no mail");
+        assert_eq!(
+            mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(),
+            ["2", "1"]
+        );
+        assert_eq!(
+            mails[1],
+            Mail {
+                to: "a@example.com".into(),
+                subject: "1".into(),
+                text: "t1".into(),
+                html: "h1".into()
+            }
+        );
+        assert!(
+            moto_ses(&json!({"dynamodb": {}})).is_empty(),
+            "no SES request yet: no mail"
+        );
     }
 }

@@ -23,23 +23,35 @@ impl Reply {
 
     /// The first value of a response header, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().expect("header is ASCII"))
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().expect("header is ASCII"))
     }
 
     /// Every `Set-Cookie` line, in order.
     pub fn set_cookies(&self) -> Vec<&str> {
-        self.headers.get_all("set-cookie").iter().map(|v| v.to_str().expect("Set-Cookie is ASCII")).collect()
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().expect("Set-Cookie is ASCII"))
+            .collect()
     }
 
     /// The body parsed as JSON; a body that is not JSON fails the test, showing it.
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", self.text()))
     }
 
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect_status(&self, status: u16) -> &Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text());
+        assert_eq!(
+            self.status,
+            status,
+            "unexpected status; body: {}",
+            self.text()
+        );
         self
     }
 
@@ -50,7 +62,10 @@ impl Reply {
         self.expect_status(status);
         let body = self.json();
         assert_eq!(body["error"], code, "unexpected error code: {body}");
-        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "error without a message: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "error without a message: {body}"
+        );
         self
     }
 
@@ -75,7 +90,11 @@ impl Reply {
             .map(|c| SessionCookie::parse(c))
             .filter(|c| c.name.strip_prefix("__Host-").unwrap_or(&c.name) == name)
             .collect();
-        assert_eq!(named.len(), 1, "expected exactly one {name} cookie, got {all:?}");
+        assert_eq!(
+            named.len(),
+            1,
+            "expected exactly one {name} cookie, got {all:?}"
+        );
         named.into_iter().next().expect("one cookie")
     }
 }
@@ -113,7 +132,9 @@ impl SessionCookie {
 
     /// True when the cookie carries `attribute` (case-insensitively, as browsers read it).
     pub fn has(&self, attribute: &str) -> bool {
-        self.attributes.iter().any(|a| a.eq_ignore_ascii_case(attribute))
+        self.attributes
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(attribute))
     }
 
     /// The value of an attribute like `Max-Age`.
@@ -134,7 +155,10 @@ impl SessionCookie {
             i += 1;
         }
         chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
-        SessionCookie { value: chars.into_iter().collect(), ..self.clone() }
+        SessionCookie {
+            value: chars.into_iter().collect(),
+            ..self.clone()
+        }
     }
 }
 

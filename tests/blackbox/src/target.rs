@@ -28,7 +28,12 @@ impl Target {
     /// Reads the target from the environment, panicking with what to set when it is missing:
     /// the tests are `#[ignore]`d, so this runs only when someone asked for them.
     pub fn from_env() -> Target {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let base_url = var("AUTHFN_BASE_URL").unwrap_or_else(|| {
             panic!(
                 "AUTHFN_BASE_URL is not set: these tests need a running authfn, e.g. \
@@ -38,10 +43,17 @@ impl Target {
         let style = match var("AUTHFN_URL_STYLE").as_deref() {
             None | Some("paths") => UrlStyle::Paths,
             Some("lambda-url") => UrlStyle::LambdaUrl,
-            Some(other) => panic!("AUTHFN_URL_STYLE must be `paths` or `lambda-url`, got {other:?}"),
+            Some(other) => {
+                panic!("AUTHFN_URL_STYLE must be `paths` or `lambda-url`, got {other:?}")
+            }
         };
-        let trusted_origin = var("AUTHFN_TEST_TRUSTED_ORIGIN").unwrap_or_else(|| "http://localhost:5173".into());
-        Target { base_url: base_url.trim_end_matches('/').to_owned(), style, trusted_origin }
+        let trusted_origin =
+            var("AUTHFN_TEST_TRUSTED_ORIGIN").unwrap_or_else(|| "http://localhost:5173".into());
+        Target {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            style,
+            trusted_origin,
+        }
     }
 
     /// The full URL that reaches `endpoint` on this deployment.
@@ -49,7 +61,12 @@ impl Target {
         match self.style {
             UrlStyle::Paths => format!("{}{}", self.base_url, endpoint.path()),
             UrlStyle::LambdaUrl => {
-                format!("{}/lambda-url/{}{}", self.base_url, endpoint.function_name(), endpoint.path())
+                format!(
+                    "{}/lambda-url/{}{}",
+                    self.base_url,
+                    endpoint.function_name(),
+                    endpoint.path()
+                )
             }
         }
     }
@@ -61,9 +78,16 @@ mod tests {
 
     #[test]
     fn urls_in_both_styles() {
-        let mut t = Target { base_url: "http://h:1".into(), style: UrlStyle::Paths, trusted_origin: String::new() };
+        let mut t = Target {
+            base_url: "http://h:1".into(),
+            style: UrlStyle::Paths,
+            trusted_origin: String::new(),
+        };
         assert_eq!(t.url(Endpoint::SignOutAll), "http://h:1/auth/sign-out/all");
         t.style = UrlStyle::LambdaUrl;
-        assert_eq!(t.url(Endpoint::SignOutAll), "http://h:1/lambda-url/sign-out-all/auth/sign-out/all");
+        assert_eq!(
+            t.url(Endpoint::SignOutAll),
+            "http://h:1/lambda-url/sign-out-all/auth/sign-out/all"
+        );
     }
 }

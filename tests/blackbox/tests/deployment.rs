@@ -23,8 +23,13 @@ fn function_crates() -> BTreeMap<String, String> {
     let mut crates = BTreeMap::new();
     for entry in std::fs::read_dir(repo().join("functions")).expect("functions/") {
         let dir = entry.expect("dir entry").path();
-        let manifest: toml::Table = read_path(&dir.join("Cargo.toml")).parse().expect("Cargo.toml is TOML");
-        let name = manifest["package"]["name"].as_str().expect("package.name").to_owned();
+        let manifest: toml::Table = read_path(&dir.join("Cargo.toml"))
+            .parse()
+            .expect("Cargo.toml is TOML");
+        let name = manifest["package"]["name"]
+            .as_str()
+            .expect("package.name")
+            .to_owned();
         crates.insert(name, read_path(&dir.join("src/main.rs")));
     }
     crates
@@ -38,7 +43,11 @@ fn read_path(path: &Path) -> String {
 fn function_main(endpoint: Endpoint) -> String {
     let name = endpoint.function_name();
     // Only the functions that make outbound calls link an HTTPS client.
-    let serve = if endpoint.makes_outbound_calls() { "serve_with_http_client" } else { "serve" };
+    let serve = if endpoint.makes_outbound_calls() {
+        "serve_with_http_client"
+    } else {
+        "serve"
+    };
     format!(
         "//! `{name}` as an AWS Lambda function. The endpoint's logic lives in `authfn::endpoints`.\n\n\
          #[tokio::main]\n\
@@ -53,10 +62,18 @@ fn every_endpoint_has_exactly_one_function_crate_that_serves_it() {
     let crates = function_crates();
     let names: BTreeSet<_> = crates.keys().map(String::as_str).collect();
     let endpoints: BTreeSet<_> = Endpoint::ALL.iter().map(|e| e.function_name()).collect();
-    assert_eq!(names, endpoints, "functions/* and authfn::Endpoint::ALL must name the same functions");
+    assert_eq!(
+        names, endpoints,
+        "functions/* and authfn::Endpoint::ALL must name the same functions"
+    );
     for endpoint in Endpoint::ALL {
         let expected = function_main(endpoint);
-        assert_eq!(crates[endpoint.function_name()], expected, "functions/{}/src/main.rs must be:\n{expected}", endpoint.function_name());
+        assert_eq!(
+            crates[endpoint.function_name()],
+            expected,
+            "functions/{}/src/main.rs must be:\n{expected}",
+            endpoint.function_name()
+        );
     }
 }
 
@@ -101,12 +118,18 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         if !in_resources {
             continue;
         }
-        if let Some(name) = line.strip_prefix("  ").filter(|l| !l.starts_with(' ')).and_then(|l| l.strip_suffix(':')) {
+        if let Some(name) = line
+            .strip_prefix("  ")
+            .filter(|l| !l.starts_with(' '))
+            .and_then(|l| l.strip_suffix(':'))
+        {
             finish(&mut current);
             current = Some((name.to_owned(), TemplateFunction::default(), false));
             continue;
         }
-        let Some((_, function, is_function)) = current.as_mut() else { continue };
+        let Some((_, function, is_function)) = current.as_mut() else {
+            continue;
+        };
         let trimmed = line.trim();
         if trimmed == "Type: AWS::Serverless::Function" {
             *is_function = true;
@@ -118,7 +141,10 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
             function.statements.push(Statement::default());
         }
         if let Some(actions) = trimmed.strip_prefix("Action: ") {
-            let actions = actions.strip_prefix('[').and_then(|l| l.strip_suffix(']')).unwrap_or(actions);
+            let actions = actions
+                .strip_prefix('[')
+                .and_then(|l| l.strip_suffix(']'))
+                .unwrap_or(actions);
             let actions: Vec<String> = actions.split(',').map(|a| a.trim().to_owned()).collect();
             function.actions.extend(actions.iter().cloned());
             if let Some(statement) = function.statements.last_mut() {
@@ -131,7 +157,10 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
                 statement.resources.insert(resource.to_owned());
             }
         }
-        if let Some((name, value)) = trimmed.split_once(": ").filter(|(name, _)| name.starts_with("AUTHFN_")) {
+        if let Some((name, value)) = trimmed
+            .split_once(": ")
+            .filter(|(name, _)| name.starts_with("AUTHFN_"))
+        {
             function.env.insert(name.to_owned(), value.to_owned());
         }
         if trimmed.contains("Type: HttpApi")
@@ -158,10 +187,21 @@ fn field(line: &str, key: &str) -> Option<String> {
 #[test]
 fn the_sam_template_deploys_every_function_on_its_endpoint() {
     let functions = template_functions(&read("template.yaml"));
-    let by_binary: BTreeMap<_, _> =
-        functions.values().map(|f| (f.binary.clone().expect("every function names its Binary"), f)).collect();
+    let by_binary: BTreeMap<_, _> = functions
+        .values()
+        .map(|f| {
+            (
+                f.binary.clone().expect("every function names its Binary"),
+                f,
+            )
+        })
+        .collect();
     let crates: BTreeSet<_> = function_crates().into_keys().collect();
-    assert_eq!(by_binary.keys().cloned().collect::<BTreeSet<_>>(), crates, "template.yaml deploys exactly functions/*");
+    assert_eq!(
+        by_binary.keys().cloned().collect::<BTreeSet<_>>(),
+        crates,
+        "template.yaml deploys exactly functions/*"
+    );
 
     for endpoint in Endpoint::ALL {
         let function = by_binary[endpoint.function_name()];
@@ -172,7 +212,12 @@ fn the_sam_template_deploys_every_function_on_its_endpoint() {
             .chain(&["OPTIONS"])
             .map(|method| (method.to_string(), path.clone()))
             .collect();
-        assert_eq!(function.routes, expected, "{}: its endpoint's method and CORS preflight, nothing else", endpoint.function_name());
+        assert_eq!(
+            function.routes,
+            expected,
+            "{}: its endpoint's method and CORS preflight, nothing else",
+            endpoint.function_name()
+        );
     }
 }
 
@@ -194,17 +239,27 @@ fn every_function_gets_only_the_table_access_it_needs() {
         let mail = mail_statement();
         for statement in function.statements.iter().filter(|s| **s != mail) {
             for action in &statement.actions {
-                assert!(action.starts_with("dynamodb:") && !action.contains('*'), "{name}: {action} is not a single DynamoDB action");
-                assert_ne!(action, "dynamodb:Scan", "{name}: no function may scan the table");
+                assert!(
+                    action.starts_with("dynamodb:") && !action.contains('*'),
+                    "{name}: {action} is not a single DynamoDB action"
+                );
+                assert_ne!(
+                    action, "dynamodb:Scan",
+                    "{name}: no function may scan the table"
+                );
             }
             for resource in &statement.resources {
-                assert!(resource == table || resource == index, "{name}: {resource} is neither the table nor its index");
+                assert!(
+                    resource == table || resource == index,
+                    "{name}: {resource} is neither the table nor its index"
+                );
             }
         }
         // Only the functions that end every session of a user (sign-out-all, and a password
         // reset or change, which delete the ended sessions' records) and account-delete
         // (everything naming the user) list through the index; everyone else reads by key.
-        let queries = function.actions.contains("dynamodb:Query") || function.resources.contains(index);
+        let queries =
+            function.actions.contains("dynamodb:Query") || function.resources.contains(index);
         let lists = matches!(
             function.binary.as_deref(),
             Some("sign-out-all" | "password-reset" | "password-change" | "account-delete")
@@ -217,17 +272,35 @@ fn every_function_gets_only_the_table_access_it_needs() {
 fn exactly_the_functions_that_send_mail_may_send_it_and_only_as_the_mail_identity() {
     let template = read("template.yaml");
     let functions = template_functions(&template);
-    let by_binary: BTreeMap<_, _> = functions.values().map(|f| (f.binary.clone().unwrap_or_default(), f)).collect();
+    let by_binary: BTreeMap<_, _> = functions
+        .values()
+        .map(|f| (f.binary.clone().unwrap_or_default(), f))
+        .collect();
     for endpoint in Endpoint::ALL {
         let name = endpoint.function_name();
         let statements = &by_binary[name].statements;
-        let mail = statements.iter().filter(|s| **s == mail_statement()).count();
-        assert_eq!(mail, usize::from(endpoint.sends_mail()), "{name}: the ses:SendEmail statement, exactly when it sends mail");
-        let other_ses = statements.iter().any(|s| *s != mail_statement() && s.actions.iter().any(|a| a.starts_with("ses:")));
-        assert!(!other_ses, "{name}: SES access beyond SendEmail as the mail identity");
+        let mail = statements
+            .iter()
+            .filter(|s| **s == mail_statement())
+            .count();
+        assert_eq!(
+            mail,
+            usize::from(endpoint.sends_mail()),
+            "{name}: the ses:SendEmail statement, exactly when it sends mail"
+        );
+        let other_ses = statements
+            .iter()
+            .any(|s| *s != mail_statement() && s.actions.iter().any(|a| a.starts_with("ses:")));
+        assert!(
+            !other_ses,
+            "{name}: SES access beyond SendEmail as the mail identity"
+        );
     }
     // Every function that sends mail reads its From address from the stack's parameter.
-    assert!(template.contains("        AUTHFN_MAIL_FROM: !Ref MailFrom\n"), "Globals give AUTHFN_MAIL_FROM from MailFrom");
+    assert!(
+        template.contains("        AUTHFN_MAIL_FROM: !Ref MailFrom\n"),
+        "Globals give AUTHFN_MAIL_FROM from MailFrom"
+    );
 }
 
 #[test]
@@ -236,31 +309,57 @@ fn the_template_reader_keeps_each_statement_apart() {
     let functions = template_functions(template);
     assert_eq!(functions["F"].statements.len(), 2);
     assert_eq!(functions["F"].statements[1], mail_statement());
-    assert_eq!(functions["F"].statements[0].actions, ["dynamodb:GetItem".to_owned()].into());
+    assert_eq!(
+        functions["F"].statements[0].actions,
+        ["dynamodb:GetItem".to_owned()].into()
+    );
 }
 
 #[test]
 fn secrets_reach_only_the_functions_that_use_them() {
     let functions = template_functions(&read("template.yaml"));
-    let by_binary: BTreeMap<_, _> = functions.values().map(|f| (f.binary.clone().unwrap_or_default(), f)).collect();
+    let by_binary: BTreeMap<_, _> = functions
+        .values()
+        .map(|f| (f.binary.clone().unwrap_or_default(), f))
+        .collect();
     // Publishing keys, showing the device page and recording the user's answer sign nothing and
     // authenticate no client.
-    for endpoint in [Endpoint::Jwks, Endpoint::OpenIdConfiguration, Endpoint::DevicePage, Endpoint::DeviceVerify] {
+    for endpoint in [
+        Endpoint::Jwks,
+        Endpoint::OpenIdConfiguration,
+        Endpoint::DevicePage,
+        Endpoint::DeviceVerify,
+    ] {
         assert!(!endpoint.uses_issuer_secrets(), "{endpoint:?}");
     }
     for endpoint in Endpoint::ALL {
         let name = endpoint.function_name();
         let env = &by_binary[name].env;
-        let bundled = env.get("AUTHFN_SECRET_SETTINGS").map(String::as_str).unwrap_or_default();
+        let bundled = env
+            .get("AUTHFN_SECRET_SETTINGS")
+            .map(String::as_str)
+            .unwrap_or_default();
         assert_eq!(
             bundled.contains("${OAuthSecretName}"),
             endpoint.uses_issuer_secrets(),
             "{name}: the issuer's secret (signing seeds, client secrets) goes exactly where tokens are signed or clients authenticated"
         );
-        let issuer_without_secrets = env.contains_key("AUTHFN_OAUTH_CLIENTS") && !endpoint.uses_issuer_secrets();
-        assert_eq!(env.contains_key("AUTHFN_JWT_PUBLIC_KEYS"), issuer_without_secrets, "{name}: public keys only where the issuer runs without its secret");
-        assert!(!env.contains_key("AUTHFN_JWT_KEYS"), "{name}: signing seeds come from the secret, never from a parameter");
-        assert_eq!(bundled.contains("${FederationSecretName}"), name.starts_with("federation-"), "{name}: identity-provider secrets");
+        let issuer_without_secrets =
+            env.contains_key("AUTHFN_OAUTH_CLIENTS") && !endpoint.uses_issuer_secrets();
+        assert_eq!(
+            env.contains_key("AUTHFN_JWT_PUBLIC_KEYS"),
+            issuer_without_secrets,
+            "{name}: public keys only where the issuer runs without its secret"
+        );
+        assert!(
+            !env.contains_key("AUTHFN_JWT_KEYS"),
+            "{name}: signing seeds come from the secret, never from a parameter"
+        );
+        assert_eq!(
+            bundled.contains("${FederationSecretName}"),
+            name.starts_with("federation-"),
+            "{name}: identity-provider secrets"
+        );
     }
 }
 
@@ -271,9 +370,19 @@ fn the_template_reader_sees_a_missing_route() {
     let functions = template_functions(template);
     assert_eq!(functions["F"].binary.as_deref(), Some("me"));
     assert!(functions["F"].routes.is_empty());
-    assert_eq!(functions["F"].actions, ["dynamodb:GetItem".to_owned(), "dynamodb:Scan".to_owned()].into());
+    assert_eq!(
+        functions["F"].actions,
+        ["dynamodb:GetItem".to_owned(), "dynamodb:Scan".to_owned()].into()
+    );
     assert_eq!(functions["F"].resources, ["\"*\"".to_owned()].into());
-    assert_eq!(functions["F"].env, [("AUTHFN_JWT_PUBLIC_KEYS".to_owned(), "!Ref JwtPublicKeys".to_owned())].into());
+    assert_eq!(
+        functions["F"].env,
+        [(
+            "AUTHFN_JWT_PUBLIC_KEYS".to_owned(),
+            "!Ref JwtPublicKeys".to_owned()
+        )]
+        .into()
+    );
 }
 
 #[test]
@@ -283,9 +392,14 @@ fn the_worker_routes_every_endpoint_by_its_path() {
         assert_eq!(Endpoint::for_path(endpoint.path()), Some(endpoint));
     }
     let worker = read("worker/src/lib.rs");
-    assert!(worker.contains("authfn::workers::serve(req, &env)"), "the Worker must route through authfn::workers::serve");
+    assert!(
+        worker.contains("authfn::workers::serve(req, &env)"),
+        "the Worker must route through authfn::workers::serve"
+    );
     // Routes in wrangler.toml, if any, must send every endpoint's path to that one Worker.
-    let wrangler: toml::Table = read("wrangler.toml").parse().expect("wrangler.toml is TOML");
+    let wrangler: toml::Table = read("wrangler.toml")
+        .parse()
+        .expect("wrangler.toml is TOML");
     let patterns = worker_route_patterns(&wrangler);
     for endpoint in Endpoint::ALL {
         let path = endpoint.path();
@@ -299,11 +413,17 @@ fn the_worker_routes_every_endpoint_by_its_path() {
 /// The patterns of `route` / `routes` in wrangler.toml (a string, or a table's `pattern`).
 fn worker_route_patterns(wrangler: &toml::Table) -> Vec<String> {
     let one = wrangler.get("route").into_iter();
-    let many = wrangler.get("routes").and_then(|r| r.as_array()).into_iter().flatten();
+    let many = wrangler
+        .get("routes")
+        .and_then(|r| r.as_array())
+        .into_iter()
+        .flatten();
     one.chain(many)
         .map(|route| {
             let pattern = route.as_str().or_else(|| route.get("pattern")?.as_str());
-            pattern.expect("a route is a pattern or a table with one").to_owned()
+            pattern
+                .expect("a route is a pattern or a table with one")
+                .to_owned()
         })
         .collect()
 }
@@ -324,18 +444,30 @@ fn worker_route_covers(pattern: &str, path: &str) -> bool {
 fn the_worker_route_reader_sees_a_path_left_out() {
     let wrangler: toml::Table =
         "routes = [\"example.com/auth/*\", { pattern = \"auth.example.com\", custom_domain = true }]".parse().expect("TOML");
-    assert_eq!(worker_route_patterns(&wrangler), ["example.com/auth/*", "auth.example.com"]);
+    assert_eq!(
+        worker_route_patterns(&wrangler),
+        ["example.com/auth/*", "auth.example.com"]
+    );
     assert!(worker_route_covers("auth.example.com", "/oidc/token"));
     assert!(worker_route_covers("example.com/*", "/me"));
     assert!(worker_route_covers("example.com/auth/*", "/auth/session"));
     assert!(!worker_route_covers("example.com/auth/*", "/oidc/token"));
-    assert!(!worker_route_covers("example.com/me", "/.well-known/jwks.json"));
+    assert!(!worker_route_covers(
+        "example.com/me",
+        "/.well-known/jwks.json"
+    ));
 }
 
 #[test]
 fn wrangler_toml_keeps_secrets_out_of_vars() {
-    let wrangler: toml::Table = read("wrangler.toml").parse().expect("wrangler.toml is TOML");
-    let vars = wrangler.get("vars").and_then(|v| v.as_table()).cloned().unwrap_or_default();
+    let wrangler: toml::Table = read("wrangler.toml")
+        .parse()
+        .expect("wrangler.toml is TOML");
+    let vars = wrangler
+        .get("vars")
+        .and_then(|v| v.as_table())
+        .cloned()
+        .unwrap_or_default();
     for name in vars.keys() {
         let secret = matches!(
             name.as_str(),
@@ -345,7 +477,10 @@ fn wrangler_toml_keeps_secrets_out_of_vars() {
                 | "AUTHFN_SES_ACCESS_KEY_ID"
                 | "AUTHFN_SES_SECRET_ACCESS_KEY"
         ) || name.ends_with("_SECRET");
-        assert!(!secret, "{name} belongs in `wrangler secret put`, not [vars]");
+        assert!(
+            !secret,
+            "{name} belongs in `wrangler secret put`, not [vars]"
+        );
     }
     assert_eq!(wrangler["main"].as_str(), Some("worker/build/index.js"));
 }

@@ -4,7 +4,10 @@
 //! tests/support/oauth.sh) with a public client `cli`, a confidential client `resource-server`
 //! whose secret is in AUTHFN_TEST_RESOURCE_SERVER_SECRET, and a 1-second polling interval.
 
-#![allow(clippy::unwrap_used, reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "a test's panic is its failure report; clippy.toml covers #[test] bodies, not helpers"
+)]
 use std::time::Duration;
 
 use authfn_blackbox::{Api, Auth, Endpoint, Reply, SessionCookie, unique_email};
@@ -19,7 +22,8 @@ fn api() -> Api {
 }
 
 fn resource_server_secret() -> String {
-    std::env::var("AUTHFN_TEST_RESOURCE_SERVER_SECRET").expect("AUTHFN_TEST_RESOURCE_SERVER_SECRET (tests/run.sh sets it)")
+    std::env::var("AUTHFN_TEST_RESOURCE_SERVER_SECRET")
+        .expect("AUTHFN_TEST_RESOURCE_SERVER_SECRET (tests/run.sh sets it)")
 }
 
 /// Waits out the configured polling interval (1 s in the test deployment).
@@ -32,30 +36,72 @@ async fn authorize(api: &Api) -> Value {
 }
 
 async fn authorize_scope(api: &Api, scope: &str) -> Value {
-    let reply = api.post_form(Endpoint::DeviceAuthorize, Auth::None, None, &[("client_id", CLIENT), ("scope", scope)]).await;
+    let reply = api
+        .post_form(
+            Endpoint::DeviceAuthorize,
+            Auth::None,
+            None,
+            &[("client_id", CLIENT), ("scope", scope)],
+        )
+        .await;
     reply.expect_status(200);
     reply.json()
 }
 
 async fn poll(api: &Api, device_code: &str) -> Reply {
     let grant = "urn:ietf:params:oauth:grant-type:device_code";
-    api.post_form(Endpoint::Token, Auth::None, None, &[("grant_type", grant), ("device_code", device_code), ("client_id", CLIENT)]).await
+    api.post_form(
+        Endpoint::Token,
+        Auth::None,
+        None,
+        &[
+            ("grant_type", grant),
+            ("device_code", device_code),
+            ("client_id", CLIENT),
+        ],
+    )
+    .await
 }
 
 async fn refresh(api: &Api, token: &str) -> Reply {
-    api.post_form(Endpoint::Token, Auth::None, None, &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", CLIENT)]).await
+    api.post_form(
+        Endpoint::Token,
+        Auth::None,
+        None,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("client_id", CLIENT),
+        ],
+    )
+    .await
 }
 
 /// The signed-in user answers on the device page, as its form would post.
 async fn answer(api: &Api, cookie: &SessionCookie, user_code: &str, decision: &str) -> Reply {
     let origin = api.trusted_origin().to_owned();
-    api.post_form(Endpoint::DeviceVerify, Auth::Cookie(cookie), Some(&origin), &[("user_code", user_code), ("decision", decision)]).await
+    api.post_form(
+        Endpoint::DeviceVerify,
+        Auth::Cookie(cookie),
+        Some(&origin),
+        &[("user_code", user_code), ("decision", decision)],
+    )
+    .await
 }
 
 async fn introspect(api: &Api, token: &str) -> Value {
     let secret = resource_server_secret();
     let reply = api
-        .post_form(Endpoint::Introspect, Auth::None, None, &[("token", token), ("client_id", "resource-server"), ("client_secret", &secret)])
+        .post_form(
+            Endpoint::Introspect,
+            Auth::None,
+            None,
+            &[
+                ("token", token),
+                ("client_id", "resource-server"),
+                ("client_secret", &secret),
+            ],
+        )
         .await;
     reply.expect_status(200);
     reply.json()
@@ -74,7 +120,9 @@ async fn signed_in_device(api: &Api) -> (String, SessionCookie, Value) {
     let user_id = signed_up.json()["user_id"].as_str().unwrap().to_owned();
     let cookie = signed_up.session_cookie();
     let auth = authorize(api).await;
-    answer(api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await.expect_status(200);
+    answer(api, &cookie, auth["user_code"].as_str().unwrap(), "approve")
+        .await
+        .expect_status(200);
     let tokens = poll(api, auth["device_code"].as_str().unwrap()).await;
     tokens.expect_status(200);
     (user_id, cookie, tokens.json())
@@ -83,7 +131,12 @@ async fn signed_in_device(api: &Api) -> (String, SessionCookie, Value) {
 fn jwt_part(token: &str, index: usize) -> Value {
     use base64::Engine;
     let part = token.split('.').nth(index).expect("a JWT part");
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .expect("base64url"),
+    )
+    .expect("JSON")
 }
 
 #[tokio::test]
@@ -93,12 +146,30 @@ async fn the_device_flow_from_code_to_tokens() {
     let auth = authorize(&api).await;
     let user_code = auth["user_code"].as_str().unwrap().to_owned();
     assert!(
-        user_code.len() == 9 && user_code.as_bytes()[4] == b'-' && user_code.replace('-', "").bytes().all(|b| b"BCDFGHJKLMNPQRSTVWXZ".contains(&b)),
+        user_code.len() == 9
+            && user_code.as_bytes()[4] == b'-'
+            && user_code
+                .replace('-', "")
+                .bytes()
+                .all(|b| b"BCDFGHJKLMNPQRSTVWXZ".contains(&b)),
         "{user_code}"
     );
-    assert!(auth["verification_uri"].as_str().unwrap().ends_with("/oidc/device"));
-    assert!(auth["verification_uri_complete"].as_str().unwrap().ends_with(&format!("?user_code={user_code}")));
-    assert_eq!((auth["expires_in"].as_i64(), auth["interval"].as_i64()), (Some(600), Some(1)));
+    assert!(
+        auth["verification_uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("/oidc/device")
+    );
+    assert!(
+        auth["verification_uri_complete"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("?user_code={user_code}"))
+    );
+    assert_eq!(
+        (auth["expires_in"].as_i64(), auth["interval"].as_i64()),
+        (Some(600), Some(1))
+    );
     let device_code = auth["device_code"].as_str().unwrap();
 
     let pending = poll(&api, device_code).await;
@@ -106,25 +177,52 @@ async fn the_device_flow_from_code_to_tokens() {
     assert_eq!(pending.header("cache-control"), Some("no-store"));
 
     // The page: signed out, it sends the user to sign in and back here.
-    let signed_out = api.get_query(Endpoint::DevicePage, Auth::None, &[("user_code", &user_code)]).await;
+    let signed_out = api
+        .get_query(
+            Endpoint::DevicePage,
+            Auth::None,
+            &[("user_code", &user_code)],
+        )
+        .await;
     assert_eq!(signed_out.status, 401);
-    assert!(signed_out.text().contains("return_to="), "{}", signed_out.text());
+    assert!(
+        signed_out.text().contains("return_to="),
+        "{}",
+        signed_out.text()
+    );
     // Signed in, it shows the client and scopes, and cannot be framed. The code is accepted
     // in lower case and without its dash.
     let cookie = api.signed_up(&unique_email("device-page"), PASSWORD).await;
     let typed = user_code.replace('-', "").to_lowercase();
-    let page = api.get_query(Endpoint::DevicePage, Auth::Cookie(&cookie), &[("user_code", &typed)]).await;
+    let page = api
+        .get_query(
+            Endpoint::DevicePage,
+            Auth::Cookie(&cookie),
+            &[("user_code", &typed)],
+        )
+        .await;
     page.expect_status(200);
-    assert!(page.text().contains(CLIENT) && page.text().contains("offline_access"), "{}", page.text());
+    assert!(
+        page.text().contains(CLIENT) && page.text().contains("offline_access"),
+        "{}",
+        page.text()
+    );
     assert_eq!(page.header("x-frame-options"), Some("DENY"));
 
     // A cross-site form cannot answer for the user.
     let forged = api
-        .post_form(Endpoint::DeviceVerify, Auth::Cookie(&cookie), Some("https://evil.example"), &[("user_code", &user_code), ("decision", "approve")])
+        .post_form(
+            Endpoint::DeviceVerify,
+            Auth::Cookie(&cookie),
+            Some("https://evil.example"),
+            &[("user_code", &user_code), ("decision", "approve")],
+        )
         .await;
     forged.expect_error(403, "csrf_rejected");
 
-    answer(&api, &cookie, &user_code, "approve").await.expect_status(200);
+    answer(&api, &cookie, &user_code, "approve")
+        .await
+        .expect_status(200);
     interval().await;
     let tokens = poll(&api, device_code).await;
     tokens.expect_status(200);
@@ -142,7 +240,13 @@ async fn the_device_flow_from_code_to_tokens() {
     let jwks = api.get(Endpoint::Jwks, Auth::None).await;
     jwks.expect_status(200);
     let kid = jwt_part(access, 0)["kid"].clone();
-    assert!(jwks.json()["keys"].as_array().unwrap().iter().any(|k| k["kid"] == kid));
+    assert!(
+        jwks.json()["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid)
+    );
     assert!(jwks.header("cache-control").unwrap().starts_with("public"));
 
     // The access token opens the example protected route, as it would your own API.
@@ -157,11 +261,17 @@ async fn the_device_flow_from_code_to_tokens() {
     let forged: String = forged.into_iter().collect();
     let refused = api.get(Endpoint::Me, Auth::Bearer(&forged)).await;
     refused.expect_error(401, "invalid_token");
-    assert!(refused.header("www-authenticate").is_some_and(|c| c.starts_with("Bearer ") && c.contains("error=\"invalid_token\"")));
+    assert!(
+        refused
+            .header("www-authenticate")
+            .is_some_and(|c| c.starts_with("Bearer ") && c.contains("error=\"invalid_token\""))
+    );
 
     // Tokens are issued once per approval.
     interval().await;
-    poll(&api, device_code).await.expect_error(400, "invalid_grant");
+    poll(&api, device_code)
+        .await
+        .expect_error(400, "invalid_grant");
 }
 
 #[tokio::test]
@@ -170,7 +280,9 @@ async fn polling_too_fast_slows_the_client_down_for_good() {
     let api = api();
     let auth = authorize(&api).await;
     let code = auth["device_code"].as_str().unwrap();
-    poll(&api, code).await.expect_error(400, "authorization_pending");
+    poll(&api, code)
+        .await
+        .expect_error(400, "authorization_pending");
     // The server keeps poll times in whole seconds: with the suite's 1 s interval, two polls
     // back to back can straddle a second's edge and count as one interval apart. The next
     // back-to-back poll then lands inside the same second.
@@ -191,8 +303,12 @@ async fn a_denied_request_gets_no_tokens() {
     let api = api();
     let auth = authorize(&api).await;
     let cookie = api.signed_up(&unique_email("deny"), PASSWORD).await;
-    answer(&api, &cookie, auth["user_code"].as_str().unwrap(), "deny").await.expect_status(200);
-    poll(&api, auth["device_code"].as_str().unwrap()).await.expect_error(400, "access_denied");
+    answer(&api, &cookie, auth["user_code"].as_str().unwrap(), "deny")
+        .await
+        .expect_status(200);
+    poll(&api, auth["device_code"].as_str().unwrap())
+        .await
+        .expect_error(400, "access_denied");
 }
 
 #[tokio::test]
@@ -228,12 +344,18 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_family() {
     let second = second.json();
     let r2 = second["refresh_token"].as_str().unwrap();
     assert_ne!(r1, r2);
-    assert_eq!(jwt_part(second["access_token"].as_str().unwrap(), 1)["sub"], user_id.as_str());
+    assert_eq!(
+        jwt_part(second["access_token"].as_str().unwrap(), 1)["sub"],
+        user_id.as_str()
+    );
 
     // An introspecting resource server sees the new tokens as active.
     assert_eq!(introspect(&api, r2).await["active"], true);
     let access = introspect(&api, second["access_token"].as_str().unwrap()).await;
-    assert_eq!((access["active"].as_bool(), access["sub"].as_str()), (Some(true), Some(user_id.as_str())));
+    assert_eq!(
+        (access["active"].as_bool(), access["sub"].as_str()),
+        (Some(true), Some(user_id.as_str()))
+    );
 
     // The stolen old token comes back: refused, and the whole family with it.
     refresh(&api, r1).await.expect_error(400, "invalid_grant");
@@ -271,9 +393,13 @@ async fn signing_out_everywhere_ends_device_sign_ins_too() {
     let token = rotated.json()["refresh_token"].as_str().unwrap().to_owned();
     assert_eq!(introspect(&api, &token).await["active"], true);
 
-    api.browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None).await.expect_status(204);
+    api.browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None)
+        .await
+        .expect_status(204);
     assert_eq!(introspect(&api, &token).await["active"], false);
-    refresh(&api, &token).await.expect_error(400, "invalid_grant");
+    refresh(&api, &token)
+        .await
+        .expect_error(400, "invalid_grant");
 }
 
 #[tokio::test]
@@ -282,29 +408,84 @@ async fn a_revoked_refresh_token_is_dead() {
     let api = api();
     let (_, tokens) = device_tokens(&api).await;
     let token = tokens["refresh_token"].as_str().unwrap();
-    api.post_form(Endpoint::Revoke, Auth::None, None, &[("token", token), ("client_id", CLIENT)]).await.expect_status(200);
-    refresh(&api, token).await.expect_error(400, "invalid_grant");
+    api.post_form(
+        Endpoint::Revoke,
+        Auth::None,
+        None,
+        &[("token", token), ("client_id", CLIENT)],
+    )
+    .await
+    .expect_status(200);
+    refresh(&api, token)
+        .await
+        .expect_error(400, "invalid_grant");
     // Revoking an unknown token is not an error (RFC 7009 §2.2).
-    api.post_form(Endpoint::Revoke, Auth::None, None, &[("token", "nonsense"), ("client_id", CLIENT)]).await.expect_status(200);
+    api.post_form(
+        Endpoint::Revoke,
+        Auth::None,
+        None,
+        &[("token", "nonsense"), ("client_id", CLIENT)],
+    )
+    .await
+    .expect_status(200);
 }
 
 #[tokio::test]
 #[ignore = "needs a running authfn with OAuth clients (tests/run.sh)"]
 async fn clients_and_grants_are_checked() {
     let api = api();
-    let unknown = api.post_form(Endpoint::DeviceAuthorize, Auth::None, None, &[("client_id", "nobody")]).await;
+    let unknown = api
+        .post_form(
+            Endpoint::DeviceAuthorize,
+            Auth::None,
+            None,
+            &[("client_id", "nobody")],
+        )
+        .await;
     unknown.expect_error(401, "invalid_client");
-    let scope = api.post_form(Endpoint::DeviceAuthorize, Auth::None, None, &[("client_id", CLIENT), ("scope", "admin")]).await;
+    let scope = api
+        .post_form(
+            Endpoint::DeviceAuthorize,
+            Auth::None,
+            None,
+            &[("client_id", CLIENT), ("scope", "admin")],
+        )
+        .await;
     scope.expect_error(400, "invalid_scope");
-    let grant = api.post_form(Endpoint::Token, Auth::None, None, &[("grant_type", "password"), ("client_id", CLIENT)]).await;
+    let grant = api
+        .post_form(
+            Endpoint::Token,
+            Auth::None,
+            None,
+            &[("grant_type", "password"), ("client_id", CLIENT)],
+        )
+        .await;
     grant.expect_error(400, "unsupported_grant_type");
     assert!(grant.json()["error_description"].is_string());
-    poll(&api, "not-a-device-code").await.expect_error(400, "invalid_grant");
+    poll(&api, "not-a-device-code")
+        .await
+        .expect_error(400, "invalid_grant");
     // Only confidential clients may introspect.
-    let public = api.post_form(Endpoint::Introspect, Auth::None, None, &[("token", "x"), ("client_id", CLIENT)]).await;
+    let public = api
+        .post_form(
+            Endpoint::Introspect,
+            Auth::None,
+            None,
+            &[("token", "x"), ("client_id", CLIENT)],
+        )
+        .await;
     public.expect_error(401, "invalid_client");
     let wrong = api
-        .post_form(Endpoint::Introspect, Auth::None, None, &[("token", "x"), ("client_id", "resource-server"), ("client_secret", "wrong")])
+        .post_form(
+            Endpoint::Introspect,
+            Auth::None,
+            None,
+            &[
+                ("token", "x"),
+                ("client_id", "resource-server"),
+                ("client_secret", "wrong"),
+            ],
+        )
         .await;
     wrong.expect_error(401, "invalid_client");
     assert_eq!(introspect(&api, "not-a-token").await["active"], false);
@@ -315,7 +496,9 @@ async fn tokens_for_scope(api: &Api, scope: &str) -> (String, Value) {
     let email = unique_email("userinfo");
     let cookie = api.signed_up(&email, PASSWORD).await;
     let auth = authorize_scope(api, scope).await;
-    answer(api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await.expect_status(200);
+    answer(api, &cookie, auth["user_code"].as_str().unwrap(), "approve")
+        .await
+        .expect_status(200);
     let tokens = poll(api, auth["device_code"].as_str().unwrap()).await;
     tokens.expect_status(200);
     (email, tokens.json())
@@ -328,34 +511,72 @@ async fn userinfo_answers_what_the_granted_scopes_allow() {
     let discovery = api.get(Endpoint::OpenIdConfiguration, Auth::None).await;
     discovery.expect_status(200);
     let discovery = discovery.json();
-    assert!(discovery["userinfo_endpoint"].as_str().unwrap().ends_with("/oidc/userinfo"));
-    assert!(!discovery["response_types_supported"].as_array().unwrap().is_empty());
+    assert!(
+        discovery["userinfo_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with("/oidc/userinfo")
+    );
+    assert!(
+        !discovery["response_types_supported"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
 
     // The test deployment has an RSA key (tests/support/oauth.sh): ID tokens are RS256, the
     // algorithm every OpenID Connect client accepts, and its key is published.
-    assert_eq!(discovery["id_token_signing_alg_values_supported"][0], "RS256");
+    assert_eq!(
+        discovery["id_token_signing_alg_values_supported"][0],
+        "RS256"
+    );
     let (email, tokens) = tokens_for_scope(&api, "openid email").await;
     let access = tokens["access_token"].as_str().unwrap();
     let id_header = jwt_part(tokens["id_token"].as_str().unwrap(), 0);
     assert_eq!(id_header["alg"], "RS256");
     let jwks = api.get(Endpoint::Jwks, Auth::None).await.json();
-    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == id_header["kid"] && k["kty"] == "RSA"), "{jwks}");
+    assert!(
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == id_header["kid"] && k["kty"] == "RSA"),
+        "{jwks}"
+    );
     let id_token = jwt_part(tokens["id_token"].as_str().unwrap(), 1);
     assert_eq!(id_token["email"].as_str(), Some(email.as_str()));
-    assert_eq!(id_token["email_verified"], true, "the sign-up proved the address by its mailed link");
+    assert_eq!(
+        id_token["email_verified"], true,
+        "the sign-up proved the address by its mailed link"
+    );
     for method in [reqwest::Method::GET, reqwest::Method::POST] {
-        let reply = api.send(api.request(method.clone(), Endpoint::Userinfo, Auth::Bearer(access))).await;
+        let reply = api
+            .send(api.request(method.clone(), Endpoint::Userinfo, Auth::Bearer(access)))
+            .await;
         reply.expect_status(200);
         let claims = reply.json();
         assert_eq!(claims["sub"], jwt_part(access, 1)["sub"], "{method}");
-        assert_eq!((claims["email"].as_str(), claims["email_verified"].as_bool()), (Some(email.as_str()), Some(true)), "{method}");
+        assert_eq!(
+            (claims["email"].as_str(), claims["email_verified"].as_bool()),
+            (Some(email.as_str()), Some(true)),
+            "{method}"
+        );
     }
 
     let (_, plain) = tokens_for_scope(&api, "openid").await;
-    let reply = api.get(Endpoint::Userinfo, Auth::Bearer(plain["access_token"].as_str().unwrap())).await;
+    let reply = api
+        .get(
+            Endpoint::Userinfo,
+            Auth::Bearer(plain["access_token"].as_str().unwrap()),
+        )
+        .await;
     reply.expect_status(200);
     assert!(reply.json().get("email").is_none(), "{}", reply.text());
-    assert!(jwt_part(plain["id_token"].as_str().unwrap(), 1).get("email").is_none());
+    assert!(
+        jwt_part(plain["id_token"].as_str().unwrap(), 1)
+            .get("email")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -364,14 +585,37 @@ async fn userinfo_refuses_a_missing_bad_or_unscoped_token() {
     let api = api();
     let missing = api.get(Endpoint::Userinfo, Auth::None).await;
     missing.expect_status(401);
-    assert!(missing.header("www-authenticate").is_some_and(|c| c.starts_with("Bearer ")), "{:?}", missing.header("www-authenticate"));
-    let bad = api.get(Endpoint::Userinfo, Auth::Bearer("eyJhbGciOiJFZERTQSJ9.e30.AAAA")).await;
+    assert!(
+        missing
+            .header("www-authenticate")
+            .is_some_and(|c| c.starts_with("Bearer ")),
+        "{:?}",
+        missing.header("www-authenticate")
+    );
+    let bad = api
+        .get(
+            Endpoint::Userinfo,
+            Auth::Bearer("eyJhbGciOiJFZERTQSJ9.e30.AAAA"),
+        )
+        .await;
     bad.expect_error(401, "invalid_token");
-    assert!(bad.header("www-authenticate").is_some_and(|c| c.contains("error=\"invalid_token\"")));
+    assert!(
+        bad.header("www-authenticate")
+            .is_some_and(|c| c.contains("error=\"invalid_token\""))
+    );
     let (_, unscoped) = tokens_for_scope(&api, "email").await;
-    let reply = api.get(Endpoint::Userinfo, Auth::Bearer(unscoped["access_token"].as_str().unwrap())).await;
+    let reply = api
+        .get(
+            Endpoint::Userinfo,
+            Auth::Bearer(unscoped["access_token"].as_str().unwrap()),
+        )
+        .await;
     reply.expect_error(403, "insufficient_scope");
-    assert!(reply.header("www-authenticate").is_some_and(|c| c.contains("error=\"insufficient_scope\"")));
+    assert!(
+        reply
+            .header("www-authenticate")
+            .is_some_and(|c| c.contains("error=\"insufficient_scope\""))
+    );
 }
 
 #[tokio::test]
@@ -379,14 +623,38 @@ async fn userinfo_refuses_a_missing_bad_or_unscoped_token() {
 async fn failed_client_authentication_is_challenged_and_a_malformed_basic_header_is_not_ignored() {
     let api = api();
     let secret = resource_server_secret();
-    let form = [("token", "x"), ("client_id", "resource-server"), ("client_secret", secret.as_str())];
+    let form = [
+        ("token", "x"),
+        ("client_id", "resource-server"),
+        ("client_secret", secret.as_str()),
+    ];
     let wrong = api
-        .post_form(Endpoint::Introspect, Auth::None, None, &[("token", "x"), ("client_id", "resource-server"), ("client_secret", "wrong")])
+        .post_form(
+            Endpoint::Introspect,
+            Auth::None,
+            None,
+            &[
+                ("token", "x"),
+                ("client_id", "resource-server"),
+                ("client_secret", "wrong"),
+            ],
+        )
         .await;
     wrong.expect_error(401, "invalid_client");
-    assert!(wrong.header("www-authenticate").is_some_and(|c| c.starts_with("Basic ")), "{:?}", wrong.header("www-authenticate"));
-    let malformed = api.request(reqwest::Method::POST, Endpoint::Introspect, Auth::None).header("authorization", "Basic !!!").form(&form);
-    api.send(malformed).await.expect_error(401, "invalid_client");
+    assert!(
+        wrong
+            .header("www-authenticate")
+            .is_some_and(|c| c.starts_with("Basic ")),
+        "{:?}",
+        wrong.header("www-authenticate")
+    );
+    let malformed = api
+        .request(reqwest::Method::POST, Endpoint::Introspect, Auth::None)
+        .header("authorization", "Basic !!!")
+        .form(&form);
+    api.send(malformed)
+        .await
+        .expect_error(401, "invalid_client");
 }
 
 #[tokio::test]
@@ -405,7 +673,8 @@ async fn polls_racing_the_approval_never_make_it_fail() {
         let answered = Arc::new(AtomicBool::new(false));
         let pollers: Vec<_> = (0..4)
             .map(|_| {
-                let (api, code, answered) = (api.clone(), device_code.clone(), Arc::clone(&answered));
+                let (api, code, answered) =
+                    (api.clone(), device_code.clone(), Arc::clone(&answered));
                 tokio::spawn(async move {
                     for _ in 0..20 {
                         if answered.load(Ordering::SeqCst) {
@@ -418,7 +687,13 @@ async fn polls_racing_the_approval_never_make_it_fail() {
             })
             .collect();
         tokio::time::sleep(Duration::from_millis(30)).await;
-        let approved = answer(&api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await;
+        let approved = answer(
+            &api,
+            &cookie,
+            auth["user_code"].as_str().unwrap(),
+            "approve",
+        )
+        .await;
         answered.store(true, Ordering::SeqCst);
         for p in pollers {
             p.await.unwrap();
@@ -433,10 +708,21 @@ async fn signing_out_everywhere_after_approving_stops_the_device() {
     let api = api();
     let cookie = api.signed_up(&unique_email("phished"), PASSWORD).await;
     let auth = authorize(&api).await;
-    answer(&api, &cookie, auth["user_code"].as_str().unwrap(), "approve").await.expect_status(200);
+    answer(
+        &api,
+        &cookie,
+        auth["user_code"].as_str().unwrap(),
+        "approve",
+    )
+    .await
+    .expect_status(200);
     // The code was someone else's: the user signs out everywhere before the device polls.
-    api.browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None).await.expect_status(204);
-    poll(&api, auth["device_code"].as_str().unwrap()).await.expect_error(400, "access_denied");
+    api.browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None)
+        .await
+        .expect_status(204);
+    poll(&api, auth["device_code"].as_str().unwrap())
+        .await
+        .expect_error(400, "access_denied");
 }
 
 #[tokio::test]
@@ -445,9 +731,23 @@ async fn the_device_page_warns_and_says_when_and_from_where() {
     let api = api();
     let auth = authorize(&api).await;
     let cookie = api.signed_up(&unique_email("page"), PASSWORD).await;
-    let page = api.get_query(Endpoint::DevicePage, Auth::Cookie(&cookie), &[("user_code", auth["user_code"].as_str().unwrap())]).await;
+    let page = api
+        .get_query(
+            Endpoint::DevicePage,
+            Auth::Cookie(&cookie),
+            &[("user_code", auth["user_code"].as_str().unwrap())],
+        )
+        .await;
     page.expect_status(200);
     let text = page.text();
-    assert!(text.contains("The request was made") && text.contains("ago (at ") && text.contains("from the network"), "{text}");
-    assert!(text.contains("Only approve a code you started yourself"), "{text}");
+    assert!(
+        text.contains("The request was made")
+            && text.contains("ago (at ")
+            && text.contains("from the network"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Only approve a code you started yourself"),
+        "{text}"
+    );
 }

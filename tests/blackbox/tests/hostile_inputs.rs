@@ -20,33 +20,84 @@ fn api() -> Api {
 /// the handling itself.
 fn bad_bodies(api: &Api) -> Vec<(&'static str, &'static str, Vec<u8>)> {
     let emulated = api.target.style == UrlStyle::LambdaUrl;
-    let huge = format!("{{\"email\":\"{}@example.com\",\"password\":\"x\"}}", "a".repeat(64 * 1024));
+    let huge = format!(
+        "{{\"email\":\"{}@example.com\",\"password\":\"x\"}}",
+        "a".repeat(64 * 1024)
+    );
     let bodies = vec![
-        ("malformed JSON", "application/json", b"{\"email\":".to_vec()),
-        ("JSON of the wrong types", "application/json", br#"{"email":1,"password":[],"client_id":{}}"#.to_vec()),
-        ("JSON with empty fields", "application/json", br#"{"email":"","password":""}"#.to_vec()),
+        (
+            "malformed JSON",
+            "application/json",
+            b"{\"email\":".to_vec(),
+        ),
+        (
+            "JSON of the wrong types",
+            "application/json",
+            br#"{"email":1,"password":[],"client_id":{}}"#.to_vec(),
+        ),
+        (
+            "JSON with empty fields",
+            "application/json",
+            br#"{"email":"","password":""}"#.to_vec(),
+        ),
         ("a JSON array", "application/json", b"[1,2,3]".to_vec()),
-        ("JSON with NUL bytes", "application/json", b"{\"email\":\"a\\u0000@example.com\",\"password\":\"pass\\u0000word\"}".to_vec()),
-        ("invalid UTF-8 as JSON", "application/json", vec![b'{', b'"', 0xff, 0xfe, b'"', b'}']),
+        (
+            "JSON with NUL bytes",
+            "application/json",
+            b"{\"email\":\"a\\u0000@example.com\",\"password\":\"pass\\u0000word\"}".to_vec(),
+        ),
+        (
+            "invalid UTF-8 as JSON",
+            "application/json",
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b'}'],
+        ),
         ("a huge body", "application/json", huge.into_bytes()),
-        ("invalid UTF-8 as a form", "application/x-www-form-urlencoded", vec![b'a', b'=', 0xff, 0xfe]),
-        ("a form with repeated parameters", "application/x-www-form-urlencoded", b"client_id=cli&client_id=cli&grant_type=refresh_token".to_vec()),
-        ("a form with NUL bytes", "application/x-www-form-urlencoded", b"client_id=cli%00&user_code=BCDF%00GHJK&token=%00".to_vec()),
-        ("a form with bad percent-encoding", "application/x-www-form-urlencoded", b"client_id=%zz&token=%".to_vec()),
+        (
+            "invalid UTF-8 as a form",
+            "application/x-www-form-urlencoded",
+            vec![b'a', b'=', 0xff, 0xfe],
+        ),
+        (
+            "a form with repeated parameters",
+            "application/x-www-form-urlencoded",
+            b"client_id=cli&client_id=cli&grant_type=refresh_token".to_vec(),
+        ),
+        (
+            "a form with NUL bytes",
+            "application/x-www-form-urlencoded",
+            b"client_id=cli%00&user_code=BCDF%00GHJK&token=%00".to_vec(),
+        ),
+        (
+            "a form with bad percent-encoding",
+            "application/x-www-form-urlencoded",
+            b"client_id=%zz&token=%".to_vec(),
+        ),
         ("plain text", "text/plain", b"hello".to_vec()),
         ("XML", "application/xml", b"<a/>".to_vec()),
     ];
-    bodies.into_iter().filter(|(_, _, body)| !emulated || std::str::from_utf8(body).is_ok()).collect()
+    bodies
+        .into_iter()
+        .filter(|(_, _, body)| !emulated || std::str::from_utf8(body).is_ok())
+        .collect()
 }
 
 fn bad_queries() -> Vec<(&'static str, &'static str)> {
     vec![
-        ("header injection in return_to", "return_to=http%3A%2F%2Flocalhost%3A5173%2F%0D%0ASet-Cookie%3A%20x%3D1"),
-        ("an open redirect in return_to", "return_to=https%3A%2F%2Fevil.example%2F"),
+        (
+            "header injection in return_to",
+            "return_to=http%3A%2F%2Flocalhost%3A5173%2F%0D%0ASet-Cookie%3A%20x%3D1",
+        ),
+        (
+            "an open redirect in return_to",
+            "return_to=https%3A%2F%2Fevil.example%2F",
+        ),
         ("repeated parameters", "state=a&state=b&code=c&code=d"),
         ("bad percent-encoding", "user_code=%ff%fe&state=%zz"),
         ("NUL bytes", "user_code=BCDF%00GHJK&state=%00&code=%00"),
-        ("a huge parameter", "state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        (
+            "a huge parameter",
+            "state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
     ]
 }
 
@@ -57,17 +108,30 @@ fn url(api: &Api, endpoint: Endpoint) -> String {
 
 #[track_caller]
 fn assert_handled(endpoint: Endpoint, what: &str, reply: &Reply) {
-    assert!(reply.status < 500, "{endpoint:?} answered {what} with {}: {}", reply.status, reply.text());
+    assert!(
+        reply.status < 500,
+        "{endpoint:?} answered {what} with {}: {}",
+        reply.status,
+        reply.text()
+    );
     if reply.status >= 400 && endpoint != Endpoint::DevicePage {
-        let body: serde_json::Value = serde_json::from_slice(&reply.body)
-            .unwrap_or_else(|_| panic!("{endpoint:?} answered {what} with a non-JSON {}: {}", reply.status, reply.text()));
+        let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_else(|_| {
+            panic!(
+                "{endpoint:?} answered {what} with a non-JSON {}: {}",
+                reply.status,
+                reply.text()
+            )
+        });
         assert!(
             body["error"].is_string() && body["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{endpoint:?} answered {what} without the error shape: {body}"
         );
     }
     for cookie in reply.headers.get_all("set-cookie") {
-        assert!(!cookie.to_str().unwrap_or_default().starts_with("x="), "{endpoint:?}: injected header for {what}");
+        assert!(
+            !cookie.to_str().unwrap_or_default().starts_with("x="),
+            "{endpoint:?}: injected header for {what}"
+        );
     }
 }
 
@@ -75,21 +139,42 @@ fn assert_handled(endpoint: Endpoint, what: &str, reply: &Reply) {
 #[ignore = "needs a running authfn (tests/run.sh)"]
 async fn every_endpoint_answers_bad_input_with_a_4xx_never_a_5xx() {
     let api = api();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     for endpoint in Endpoint::ALL {
         let url = url(&api, endpoint);
         for method in endpoint.method_names() {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
             if method == Method::POST {
                 for (what, content_type, body) in bad_bodies(&api) {
-                    let res = http.post(&url).header("content-type", content_type).body(body).send().await.expect("request");
-                    let reply = Reply { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() };
+                    let res = http
+                        .post(&url)
+                        .header("content-type", content_type)
+                        .body(body)
+                        .send()
+                        .await
+                        .expect("request");
+                    let reply = Reply {
+                        status: res.status().as_u16(),
+                        headers: res.headers().clone(),
+                        body: res.bytes().await.unwrap().to_vec(),
+                    };
                     assert_handled(endpoint, what, &reply);
                 }
             }
             for (what, query) in bad_queries() {
-                let res = http.request(method.clone(), format!("{url}?{query}")).send().await.expect("request");
-                let reply = Reply { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() };
+                let res = http
+                    .request(method.clone(), format!("{url}?{query}"))
+                    .send()
+                    .await
+                    .expect("request");
+                let reply = Reply {
+                    status: res.status().as_u16(),
+                    headers: res.headers().clone(),
+                    body: res.bytes().await.unwrap().to_vec(),
+                };
                 assert_handled(endpoint, what, &reply);
             }
         }
@@ -102,11 +187,27 @@ async fn input_parsing_endpoints_refuse_every_bad_body() {
     // These read their body, so none of the bad ones may get through to a 2xx.
     let api = api();
     let http = reqwest::Client::new();
-    for endpoint in [Endpoint::SignUp, Endpoint::SignIn, Endpoint::DeviceAuthorize, Endpoint::Token, Endpoint::Introspect] {
+    for endpoint in [
+        Endpoint::SignUp,
+        Endpoint::SignIn,
+        Endpoint::DeviceAuthorize,
+        Endpoint::Token,
+        Endpoint::Introspect,
+    ] {
         for (what, content_type, body) in bad_bodies(&api) {
-            let res = http.post(url(&api, endpoint)).header("content-type", content_type).body(body).send().await.expect("request");
+            let res = http
+                .post(url(&api, endpoint))
+                .header("content-type", content_type)
+                .body(body)
+                .send()
+                .await
+                .expect("request");
             let status = res.status().as_u16();
-            assert!((400..500).contains(&status), "{endpoint:?} answered {what} with {status}: {}", res.text().await.unwrap_or_default());
+            assert!(
+                (400..500).contains(&status),
+                "{endpoint:?} answered {what} with {status}: {}",
+                res.text().await.unwrap_or_default()
+            );
         }
     }
 }
@@ -115,13 +216,28 @@ async fn input_parsing_endpoints_refuse_every_bad_body() {
 #[ignore = "needs a running authfn (tests/run.sh)"]
 async fn every_answer_forbids_mime_sniffing() {
     let api = api();
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     for endpoint in Endpoint::ALL {
         for method in endpoint.method_names().iter().chain(&["OPTIONS", "DELETE"]) {
             let method = Method::from_bytes(method.as_bytes()).unwrap();
-            let res = http.request(method.clone(), url(&api, endpoint)).send().await.expect("request");
-            let nosniff = res.headers().get("x-content-type-options").and_then(|v| v.to_str().ok());
-            assert_eq!(nosniff, Some("nosniff"), "{method} {endpoint:?} answered {}", res.status());
+            let res = http
+                .request(method.clone(), url(&api, endpoint))
+                .send()
+                .await
+                .expect("request");
+            let nosniff = res
+                .headers()
+                .get("x-content-type-options")
+                .and_then(|v| v.to_str().ok());
+            assert_eq!(
+                nosniff,
+                Some("nosniff"),
+                "{method} {endpoint:?} answered {}",
+                res.status()
+            );
         }
     }
 }
@@ -131,8 +247,20 @@ async fn every_answer_forbids_mime_sniffing() {
 async fn an_overlong_uri_gets_a_json_414() {
     let api = api();
     let http = reqwest::Client::new();
-    let res = http.get(format!("{}?x={}", url(&api, Endpoint::Session), "a".repeat(9000))).send().await.expect("request");
-    let reply = Reply { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() };
+    let res = http
+        .get(format!(
+            "{}?x={}",
+            url(&api, Endpoint::Session),
+            "a".repeat(9000)
+        ))
+        .send()
+        .await
+        .expect("request");
+    let reply = Reply {
+        status: res.status().as_u16(),
+        headers: res.headers().clone(),
+        body: res.bytes().await.unwrap().to_vec(),
+    };
     reply.expect_error(414, "uri_too_long");
 }
 
@@ -145,8 +273,22 @@ async fn oauth_endpoints_answer_transport_errors_in_rfc_6749_form() {
     let oversized = "client_id=cli&x=".to_owned() + &"a".repeat(512 * 1024);
     let requests = [
         ("405", http.get(&token), 405, "method_not_allowed"),
-        ("415", http.post(&token).header("content-type", "application/json").body("{}"), 415, "unsupported_media_type"),
-        ("413", http.post(&token).header("content-type", "application/x-www-form-urlencoded").body(oversized), 413, "payload_too_large"),
+        (
+            "415",
+            http.post(&token)
+                .header("content-type", "application/json")
+                .body("{}"),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "413",
+            http.post(&token)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(oversized),
+            413,
+            "payload_too_large",
+        ),
         (
             "403",
             http.post(url(&api, Endpoint::DeviceVerify))
@@ -159,9 +301,19 @@ async fn oauth_endpoints_answer_transport_errors_in_rfc_6749_form() {
     ];
     for (what, req, status, code) in requests {
         let res = req.send().await.expect("request");
-        let reply = Reply { status: res.status().as_u16(), headers: res.headers().clone(), body: res.bytes().await.unwrap().to_vec() };
+        let reply = Reply {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body: res.bytes().await.unwrap().to_vec(),
+        };
         reply.expect_error(status, code);
-        assert!(reply.json()["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{what}: {}", reply.text());
+        assert!(
+            reply.json()["error_description"]
+                .as_str()
+                .is_some_and(|d| !d.is_empty()),
+            "{what}: {}",
+            reply.text()
+        );
     }
 }
 
@@ -169,11 +321,25 @@ async fn oauth_endpoints_answer_transport_errors_in_rfc_6749_form() {
 #[ignore = "needs a running authfn (tests/run.sh)"]
 async fn a_sibling_subdomain_without_origin_cannot_change_state() {
     let api = api();
-    let cookie = api.signed_up(&authfn_blackbox::unique_email("same-site"), "correct horse battery").await;
+    let cookie = api
+        .signed_up(
+            &authfn_blackbox::unique_email("same-site"),
+            "correct horse battery",
+        )
+        .await;
     let sign_out = |site: &'static str| {
-        api.request(Method::POST, Endpoint::SignOut, authfn_blackbox::Auth::Cookie(&cookie)).header("sec-fetch-site", site)
+        api.request(
+            Method::POST,
+            Endpoint::SignOut,
+            authfn_blackbox::Auth::Cookie(&cookie),
+        )
+        .header("sec-fetch-site", site)
     };
-    api.send(sign_out("same-site")).await.expect_error(403, "csrf_rejected");
-    api.session(authfn_blackbox::Auth::Cookie(&cookie)).await.expect_status(200);
+    api.send(sign_out("same-site"))
+        .await
+        .expect_error(403, "csrf_rejected");
+    api.session(authfn_blackbox::Auth::Cookie(&cookie))
+        .await
+        .expect_status(200);
     api.send(sign_out("same-origin")).await.expect_status(204);
 }

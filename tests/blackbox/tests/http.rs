@@ -7,7 +7,9 @@
 //! server. Rate limits are not tested here: they depend on the deployment's settings and on
 //! every other test's traffic (the handler tests cover them).
 
-use authfn_blackbox::{Api, Auth, Endpoint, Reply, SessionCookie, UrlStyle, random_hex, unique_email};
+use authfn_blackbox::{
+    Api, Auth, Endpoint, Reply, SessionCookie, UrlStyle, random_hex, unique_email,
+};
 use reqwest::Method;
 use serde_json::json;
 
@@ -22,10 +24,17 @@ fn api() -> Api {
 /// cookie is HttpOnly precisely so page scripts never see it.
 #[track_caller]
 fn assert_not_leaked(cookie: &SessionCookie, replies: &[&Reply]) {
-    let token = cookie.value.split('.').max_by_key(|part| part.len()).expect("non-empty value");
+    let token = cookie
+        .value
+        .split('.')
+        .max_by_key(|part| part.len())
+        .expect("non-empty value");
     for reply in replies {
         let body = reply.text();
-        assert!(!body.contains(&cookie.value) && !body.contains(token), "cookie leaked in a body: {body}");
+        assert!(
+            !body.contains(&cookie.value) && !body.contains(token),
+            "cookie leaked in a body: {body}"
+        );
     }
 }
 
@@ -39,17 +48,33 @@ async fn sign_up_starts_a_session_with_a_hardened_cookie() {
     reply.expect_status(200);
     let body = reply.json();
     for field in ["user_id", "session_id"] {
-        assert!(body[field].as_str().is_some_and(|v| !v.is_empty()), "{field} missing: {body}");
+        assert!(
+            body[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field} missing: {body}"
+        );
     }
-    assert!(body["expires_at"].as_u64().is_some(), "expires_at missing: {body}");
-    assert!(body.get("session_token").is_none(), "browsers must not get the token: {body}");
+    assert!(
+        body["expires_at"].as_u64().is_some(),
+        "expires_at missing: {body}"
+    );
+    assert!(
+        body.get("session_token").is_none(),
+        "browsers must not get the token: {body}"
+    );
 
     let cookie = reply.session_cookie();
     assert!(!cookie.value.is_empty());
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(cookie.has(attribute), "cookie lacks {attribute}: {cookie:?}");
+        assert!(
+            cookie.has(attribute),
+            "cookie lacks {attribute}: {cookie:?}"
+        );
     }
-    let max_age: u64 = cookie.attribute("Max-Age").expect("Max-Age").parse().expect("numeric Max-Age");
+    let max_age: u64 = cookie
+        .attribute("Max-Age")
+        .expect("Max-Age")
+        .parse()
+        .expect("numeric Max-Age");
     assert!(max_age > 0);
     assert_not_leaked(&cookie, &[&reply]);
 }
@@ -59,7 +84,9 @@ async fn sign_up_starts_a_session_with_a_hardened_cookie() {
 async fn session_shows_the_normalised_email_and_never_the_cookie() {
     let api = api();
     let tag = authfn_blackbox::random_hex();
-    let signed_up = api.sign_up(&format!("  Mixed.{tag}@Example.COM "), PASSWORD).await;
+    let signed_up = api
+        .sign_up(&format!("  Mixed.{tag}@Example.COM "), PASSWORD)
+        .await;
     signed_up.expect_status(200);
     let cookie = signed_up.session_cookie();
 
@@ -76,7 +103,9 @@ async fn session_shows_the_normalised_email_and_never_the_cookie() {
     assert_eq!(me.json()["email"], format!("mixed.{tag}@example.com"));
 
     // Signing in with any spelling reaches the same account.
-    let signed_in = api.sign_in(&format!("MIXED.{tag}@example.com"), PASSWORD).await;
+    let signed_in = api
+        .sign_in(&format!("MIXED.{tag}@example.com"), PASSWORD)
+        .await;
     signed_in.expect_status(200);
     assert_eq!(signed_in.json()["user_id"], signed_up.json()["user_id"]);
     let second = signed_in.session_cookie();
@@ -94,11 +123,21 @@ async fn an_email_can_be_taken_only_once() {
     // The same address, in any clothes: 202 as for any address, and its owner gets a notice
     // with nothing to follow, so no second account and no change of password.
     for spelling in [email.clone(), format!(" {} ", email.to_uppercase())] {
-        api.sign_up_request(&spelling, "another password").await.expect_status(202);
-        let notice = authfn_blackbox::Mailbox::for_target().latest_to(&email).await;
-        assert!(notice.link_token().is_none() && notice.code().is_none(), "{}", notice.text);
+        api.sign_up_request(&spelling, "another password")
+            .await
+            .expect_status(202);
+        let notice = authfn_blackbox::Mailbox::for_target()
+            .latest_to(&email)
+            .await;
+        assert!(
+            notice.link_token().is_none() && notice.code().is_none(),
+            "{}",
+            notice.text
+        );
     }
-    api.sign_in(&email, "another password").await.expect_error(401, "invalid_credentials");
+    api.sign_in(&email, "another password")
+        .await
+        .expect_error(401, "invalid_credentials");
     api.sign_in(&email, PASSWORD).await.expect_status(200);
 }
 
@@ -116,12 +155,19 @@ async fn look_alike_spellings_of_an_email_make_one_account() {
         format!("ｊｏｓ\u{E9}-{tag}@B\u{DC}CHER.example"),
         format!("jos\u{E9}-{tag}@xn--bcher-kva.example"),
     ] {
-        api.sign_up_request(&spelling, "another password").await.expect_status(202);
+        api.sign_up_request(&spelling, "another password")
+            .await
+            .expect_status(202);
         api.sign_in(&spelling, PASSWORD).await.expect_status(200);
     }
     // Invisible and direction characters cannot make a twin either.
-    for twin in [format!("jos\u{E9}\u{200B}-{tag}@b\u{FC}cher.example"), format!("\u{202E}jos\u{E9}-{tag}@b\u{FC}cher.example")] {
-        api.sign_up(&twin, PASSWORD).await.expect_error(400, "invalid_request");
+    for twin in [
+        format!("jos\u{E9}\u{200B}-{tag}@b\u{FC}cher.example"),
+        format!("\u{202E}jos\u{E9}-{tag}@b\u{FC}cher.example"),
+    ] {
+        api.sign_up(&twin, PASSWORD)
+            .await
+            .expect_error(400, "invalid_request");
     }
 }
 
@@ -141,14 +187,19 @@ async fn parallel_sign_ups_with_one_email_make_one_account() {
         attempt.await.expect("task").expect_status(202);
     }
     // Every mailed link followed at once: the live one makes the account, the rest are void.
-    let mails = authfn_blackbox::Mailbox::for_target().messages_to(&email).await;
+    let mails = authfn_blackbox::Mailbox::for_target()
+        .messages_to(&email)
+        .await;
     assert_eq!(mails.len(), 5);
     let verifications: Vec<_> = mails
         .into_iter()
         .map(|mail| {
             let api = api.clone();
             let token = mail.link_token().expect("a link");
-            tokio::spawn(async move { api.post_json(Endpoint::VerifyEmail, &json!({ "token": token })).await })
+            tokio::spawn(async move {
+                api.post_json(Endpoint::VerifyEmail, &json!({ "token": token }))
+                    .await
+            })
         })
         .collect();
     let mut statuses = Vec::new();
@@ -173,7 +224,9 @@ async fn wrong_password_and_unknown_email_are_indistinguishable() {
     api.sign_up(&email, PASSWORD).await.expect_status(200);
 
     let wrong_password = api.sign_in(&email, "not the password").await;
-    let unknown_email = api.sign_in(&unique_email("nobody"), "not the password").await;
+    let unknown_email = api
+        .sign_in(&unique_email("nobody"), "not the password")
+        .await;
     wrong_password.expect_error(401, "invalid_credentials");
     unknown_email.expect_error(401, "invalid_credentials");
     assert_eq!(wrong_password.text(), unknown_email.text());
@@ -188,13 +241,20 @@ async fn sign_in_replaces_the_session_it_arrived_with() {
     let old = api.signed_up(&email, PASSWORD).await;
 
     let body = json!({ "email": email, "password": PASSWORD });
-    let reply = api.browser_post(Endpoint::SignIn, &old, api.trusted_origin(), Some(&body)).await;
+    let reply = api
+        .browser_post(Endpoint::SignIn, &old, api.trusted_origin(), Some(&body))
+        .await;
     reply.expect_status(200);
     let new = reply.session_cookie();
     assert_eq!(new.name, old.name);
-    assert_ne!(new.value, old.value, "sign-in must not keep the session it was given");
+    assert_ne!(
+        new.value, old.value,
+        "sign-in must not keep the session it was given"
+    );
 
-    api.session(Auth::Cookie(&old)).await.expect_error(401, "unauthenticated");
+    api.session(Auth::Cookie(&old))
+        .await
+        .expect_error(401, "unauthenticated");
     api.session(Auth::Cookie(&new)).await.expect_status(200);
 }
 
@@ -206,11 +266,17 @@ async fn repeated_wrong_passwords_lock_the_account() {
     api.sign_up(&email, PASSWORD).await.expect_status(200);
 
     for _ in 0..4 {
-        api.sign_in(&email, "guess").await.expect_error(401, "invalid_credentials");
+        api.sign_in(&email, "guess")
+            .await
+            .expect_error(401, "invalid_credentials");
     }
     let locked = api.sign_in(&email, "guess").await;
     locked.expect_error(423, "account_locked");
-    let retry_after: u64 = locked.header("retry-after").expect("Retry-After").parse().expect("seconds");
+    let retry_after: u64 = locked
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
     assert!(retry_after > 0);
 
     // While locked, not even the right password gets in.
@@ -241,7 +307,9 @@ async fn parallel_wrong_passwords_are_all_counted() {
     }
     statuses.sort_unstable();
     assert_eq!(statuses, [401, 401, 401, 401, 423]);
-    api.sign_in(&email, PASSWORD).await.expect_error(423, "account_locked");
+    api.sign_in(&email, PASSWORD)
+        .await
+        .expect_error(423, "account_locked");
 }
 
 #[tokio::test]
@@ -258,9 +326,15 @@ async fn parallel_guesses_lock_strangers_out_but_not_the_owners_browser() {
     signed_in.expect_status(200);
     let device = signed_in.device_cookie();
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
-        assert!(device.has(attribute), "device cookie lacks {attribute}: {device:?}");
+        assert!(
+            device.has(attribute),
+            "device cookie lacks {attribute}: {device:?}"
+        );
     }
-    assert!(!device.value.contains(&email) && !device.value.contains("bb-lockout"), "{device:?}");
+    assert!(
+        !device.value.contains(&email) && !device.value.contains("bb-lockout"),
+        "{device:?}"
+    );
 
     let guesses: Vec<_> = (0..20)
         .map(|i| {
@@ -273,7 +347,10 @@ async fn parallel_guesses_lock_strangers_out_but_not_the_owners_browser() {
         let reply = guess.await.expect("task");
         if reply.status == 423 {
             reply.expect_error(423, "account_locked");
-            assert!(reply.header("retry-after").is_some(), "423 without Retry-After");
+            assert!(
+                reply.header("retry-after").is_some(),
+                "423 without Retry-After"
+            );
         }
         statuses.push(reply.status);
     }
@@ -283,10 +360,14 @@ async fn parallel_guesses_lock_strangers_out_but_not_the_owners_browser() {
     assert_eq!((wrong, locked), (4, 16), "{statuses:?}");
 
     let body = json!({ "email": email, "password": PASSWORD });
-    let owner = api.browser_post(Endpoint::SignIn, &device, api.trusted_origin(), Some(&body)).await;
+    let owner = api
+        .browser_post(Endpoint::SignIn, &device, api.trusted_origin(), Some(&body))
+        .await;
     owner.expect_status(200);
     owner.session_cookie();
-    api.sign_in(&email, PASSWORD).await.expect_error(423, "account_locked");
+    api.sign_in(&email, PASSWORD)
+        .await
+        .expect_error(423, "account_locked");
 }
 
 #[tokio::test]
@@ -296,13 +377,30 @@ async fn verifying_an_address_ends_the_session_it_arrived_with() {
     let old = api.signed_up(&unique_email("first"), PASSWORD).await;
     let second = unique_email("second");
     let body = json!({ "email": second, "password": PASSWORD });
-    api.browser_post(Endpoint::SignUp, &old, api.trusted_origin(), Some(&body)).await.expect_status(202);
+    api.browser_post(Endpoint::SignUp, &old, api.trusted_origin(), Some(&body))
+        .await
+        .expect_status(202);
     api.session(Auth::Cookie(&old)).await.expect_status(200);
-    let token = authfn_blackbox::Mailbox::for_target().latest_to(&second).await.link_token().expect("a link");
-    let reply = api.browser_post(Endpoint::VerifyEmail, &old, api.trusted_origin(), Some(&json!({ "token": token }))).await;
+    let token = authfn_blackbox::Mailbox::for_target()
+        .latest_to(&second)
+        .await
+        .link_token()
+        .expect("a link");
+    let reply = api
+        .browser_post(
+            Endpoint::VerifyEmail,
+            &old,
+            api.trusted_origin(),
+            Some(&json!({ "token": token })),
+        )
+        .await;
     reply.expect_status(200);
-    api.session(Auth::Cookie(&old)).await.expect_error(401, "unauthenticated");
-    api.session(Auth::Cookie(&reply.session_cookie())).await.expect_status(200);
+    api.session(Auth::Cookie(&old))
+        .await
+        .expect_error(401, "unauthenticated");
+    api.session(Auth::Cookie(&reply.session_cookie()))
+        .await
+        .expect_status(200);
 }
 
 // --- sign-out -----------------------------------------------------------------------------
@@ -313,7 +411,9 @@ async fn sign_out_ends_the_session_and_clears_the_cookie() {
     let api = api();
     let cookie = api.signed_up(&unique_email("out"), PASSWORD).await;
 
-    let reply = api.browser_post(Endpoint::SignOut, &cookie, api.trusted_origin(), None).await;
+    let reply = api
+        .browser_post(Endpoint::SignOut, &cookie, api.trusted_origin(), None)
+        .await;
     reply.expect_status(204);
     let cleared = reply.session_cookie();
     assert_eq!(cleared.name, cookie.name);
@@ -321,7 +421,9 @@ async fn sign_out_ends_the_session_and_clears_the_cookie() {
     assert_eq!(cleared.attribute("Max-Age"), Some("0"));
 
     // A copy of the cookie kept elsewhere is worthless now.
-    api.session(Auth::Cookie(&cookie)).await.expect_error(401, "unauthenticated");
+    api.session(Auth::Cookie(&cookie))
+        .await
+        .expect_error(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -330,15 +432,25 @@ async fn sign_out_everywhere_ends_every_session() {
     let api = api();
     let email = unique_email("all");
     let laptop = api.signed_up(&email, PASSWORD).await;
-    let phone = api.sign_in(&email, PASSWORD).await.expect_status(200).session_cookie();
+    let phone = api
+        .sign_in(&email, PASSWORD)
+        .await
+        .expect_status(200)
+        .session_cookie();
     api.session(Auth::Cookie(&laptop)).await.expect_status(200);
 
-    let reply = api.browser_post(Endpoint::SignOutAll, &phone, api.trusted_origin(), None).await;
+    let reply = api
+        .browser_post(Endpoint::SignOutAll, &phone, api.trusted_origin(), None)
+        .await;
     reply.expect_status(204);
     assert_eq!(reply.session_cookie().attribute("Max-Age"), Some("0"));
 
-    api.session(Auth::Cookie(&laptop)).await.expect_error(401, "unauthenticated");
-    api.session(Auth::Cookie(&phone)).await.expect_error(401, "unauthenticated");
+    api.session(Auth::Cookie(&laptop))
+        .await
+        .expect_error(401, "unauthenticated");
+    api.session(Auth::Cookie(&phone))
+        .await
+        .expect_error(401, "unauthenticated");
 }
 
 // --- tokens for non-browser clients -------------------------------------------------------
@@ -352,8 +464,14 @@ async fn api_clients_can_use_bearer_tokens() {
 
     let signed_up = api.sign_up_with(&body).await;
     signed_up.expect_status(200);
-    assert!(signed_up.set_cookies().is_empty(), "a token client gets no cookie");
-    let token = signed_up.json()["session_token"].as_str().expect("session_token").to_owned();
+    assert!(
+        signed_up.set_cookies().is_empty(),
+        "a token client gets no cookie"
+    );
+    let token = signed_up.json()["session_token"]
+        .as_str()
+        .expect("session_token")
+        .to_owned();
 
     let session = api.session(Auth::Bearer(&token)).await;
     session.expect_status(200);
@@ -365,11 +483,16 @@ async fn api_clients_can_use_bearer_tokens() {
     let signed_in = api.post_json(Endpoint::SignIn, &body).await;
     signed_in.expect_status(200);
     assert!(signed_in.set_cookies().is_empty());
-    let second = signed_in.json()["session_token"].as_str().expect("session_token").to_owned();
+    let second = signed_in.json()["session_token"]
+        .as_str()
+        .expect("session_token")
+        .to_owned();
     assert_ne!(second, token);
     api.session(Auth::Bearer(&second)).await.expect_status(200);
 
-    api.session(Auth::Bearer("v1.not.valid")).await.expect_error(401, "unauthenticated");
+    api.session(Auth::Bearer("v1.not.valid"))
+        .await
+        .expect_error(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -378,15 +501,21 @@ async fn browsers_are_never_handed_a_token() {
     let api = api();
     let email = unique_email("tokenbrowser");
     let body = json!({ "email": email, "password": PASSWORD, "session_delivery": "token" });
-    let refused = api.request(Method::POST, Endpoint::SignUp, Auth::None).header("origin", api.trusted_origin());
+    let refused = api
+        .request(Method::POST, Endpoint::SignUp, Auth::None)
+        .header("origin", api.trusted_origin());
     let refused = api.send(refused.json(&body)).await;
     refused.expect_error(400, "token_delivery_refused");
     assert!(!refused.text().contains("v1."));
 
     // Refused means nothing happened: the address is still free.
     api.sign_up(&email, PASSWORD).await.expect_status(200);
-    let sign_in = api.request(Method::POST, Endpoint::SignIn, Auth::None).header("origin", api.trusted_origin());
-    api.send(sign_in.json(&body)).await.expect_error(400, "token_delivery_refused");
+    let sign_in = api
+        .request(Method::POST, Endpoint::SignIn, Auth::None)
+        .header("origin", api.trusted_origin());
+    api.send(sign_in.json(&body))
+        .await
+        .expect_error(400, "token_delivery_refused");
 }
 
 // --- cross-site requests ------------------------------------------------------------------
@@ -397,16 +526,25 @@ async fn a_cross_site_page_cannot_use_the_cookie() {
     let api = api();
     let cookie = api.signed_up(&unique_email("csrf"), PASSWORD).await;
 
-    let forged = api.browser_post(Endpoint::SignOutAll, &cookie, EVIL_ORIGIN, None).await;
+    let forged = api
+        .browser_post(Endpoint::SignOutAll, &cookie, EVIL_ORIGIN, None)
+        .await;
     forged.expect_error(403, "csrf_rejected");
     assert!(forged.header("access-control-allow-origin").is_none());
     api.session(Auth::Cookie(&cookie)).await.expect_status(200);
 
     // The same request from the app's own origin goes through.
-    let genuine = api.browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None).await;
+    let genuine = api
+        .browser_post(Endpoint::SignOutAll, &cookie, api.trusted_origin(), None)
+        .await;
     genuine.expect_status(204);
-    assert_eq!(genuine.header("access-control-allow-origin"), Some(api.trusted_origin()));
-    api.session(Auth::Cookie(&cookie)).await.expect_error(401, "unauthenticated");
+    assert_eq!(
+        genuine.header("access-control-allow-origin"),
+        Some(api.trusted_origin())
+    );
+    api.session(Auth::Cookie(&cookie))
+        .await
+        .expect_error(401, "unauthenticated");
 }
 
 #[tokio::test]
@@ -422,11 +560,21 @@ async fn cors_preflight_admits_only_trusted_origins() {
 
     let trusted = api.send(preflight(api.trusted_origin())).await;
     trusted.expect_status(204);
-    assert_eq!(trusted.header("access-control-allow-origin"), Some(api.trusted_origin()));
-    assert_eq!(trusted.header("access-control-allow-credentials"), Some("true"));
+    assert_eq!(
+        trusted.header("access-control-allow-origin"),
+        Some(api.trusted_origin())
+    );
+    assert_eq!(
+        trusted.header("access-control-allow-credentials"),
+        Some("true")
+    );
 
     let evil = api.send(preflight(EVIL_ORIGIN)).await;
-    assert!(evil.header("access-control-allow-origin").is_none(), "evil origin admitted: {:?}", evil.headers);
+    assert!(
+        evil.header("access-control-allow-origin").is_none(),
+        "evil origin admitted: {:?}",
+        evil.headers
+    );
     assert_ne!(evil.status, 204);
 }
 
@@ -438,25 +586,45 @@ async fn malformed_requests_get_a_json_error() {
     let api = api();
     let email = unique_email("bad");
     let raw = |content_type: &str, body: Vec<u8>| {
-        api.request(Method::POST, Endpoint::SignUp, Auth::None).header("content-type", content_type).body(body)
+        api.request(Method::POST, Endpoint::SignUp, Auth::None)
+            .header("content-type", content_type)
+            .body(body)
     };
     let cases: Vec<(&str, reqwest::RequestBuilder, u16, &str)> = vec![
-        ("malformed JSON", raw("application/json", br#"{"email": "#.to_vec()), 400, "invalid_json"),
+        (
+            "malformed JSON",
+            raw("application/json", br#"{"email": "#.to_vec()),
+            400,
+            "invalid_json",
+        ),
         (
             "missing field",
-            raw("application/json", json!({ "email": email }).to_string().into_bytes()),
+            raw(
+                "application/json",
+                json!({ "email": email }).to_string().into_bytes(),
+            ),
             400,
             "invalid_request",
         ),
         (
             "wrong type",
-            raw("application/json", json!({ "email": 42, "password": PASSWORD }).to_string().into_bytes()),
+            raw(
+                "application/json",
+                json!({ "email": 42, "password": PASSWORD })
+                    .to_string()
+                    .into_bytes(),
+            ),
             400,
             "invalid_request",
         ),
         (
             "text/plain",
-            raw("text/plain", json!({ "email": email, "password": PASSWORD }).to_string().into_bytes()),
+            raw(
+                "text/plain",
+                json!({ "email": email, "password": PASSWORD })
+                    .to_string()
+                    .into_bytes(),
+            ),
             415,
             "unsupported_media_type",
         ),
@@ -464,14 +632,21 @@ async fn malformed_requests_get_a_json_error() {
             "20 KiB body",
             raw(
                 "application/json",
-                json!({ "email": email, "password": "x".repeat(20 * 1024) }).to_string().into_bytes(),
+                json!({ "email": email, "password": "x".repeat(20 * 1024) })
+                    .to_string()
+                    .into_bytes(),
             ),
             413,
             "payload_too_large",
         ),
         (
             "short password",
-            raw("application/json", json!({ "email": email, "password": "short" }).to_string().into_bytes()),
+            raw(
+                "application/json",
+                json!({ "email": email, "password": "short" })
+                    .to_string()
+                    .into_bytes(),
+            ),
             400,
             "invalid_request",
         ),
@@ -480,8 +655,16 @@ async fn malformed_requests_get_a_json_error() {
         let reply = api.send(req).await;
         assert_eq!(reply.status, status, "{case}: {}", reply.text());
         assert_eq!(reply.json()["error"], code, "{case}: {}", reply.text());
-        assert!(reply.json()["message"].as_str().is_some_and(|m| !m.is_empty()), "{case}: no message");
-        assert!(reply.set_cookies().is_empty(), "{case}: a session was started");
+        assert!(
+            reply.json()["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{case}: no message"
+        );
+        assert!(
+            reply.set_cookies().is_empty(),
+            "{case}: a session was started"
+        );
     }
     // None of that created the account.
     api.sign_up(&email, PASSWORD).await.expect_status(200);
@@ -494,7 +677,9 @@ async fn invalid_utf8_is_a_bad_request() {
     let mut body = br#"{"email":"bb-utf8-"#.to_vec();
     body.extend_from_slice(&[0xff, 0xfe]);
     body.extend_from_slice(br#"@example.com","password":""#);
-    body.extend_from_slice(&[0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc]);
+    body.extend_from_slice(&[
+        0xc3, 0x28, 0xa0, 0xa1, 0xe2, 0x28, 0xa1, 0xf0, 0x28, 0x8c, 0xbc,
+    ]);
     body.extend_from_slice(br#""}"#);
     // Media types are case-insensitive, and authfn must treat both spellings alike. cargo
     // lambda's function-URL emulator only passes the lower-case one through as text and
@@ -505,7 +690,9 @@ async fn invalid_utf8_is_a_bad_request() {
         UrlStyle::LambdaUrl => &["Application/JSON"],
     };
     for content_type in content_types {
-        let req = api.request(Method::POST, Endpoint::SignUp, Auth::None).header("content-type", *content_type);
+        let req = api
+            .request(Method::POST, Endpoint::SignUp, Auth::None)
+            .header("content-type", *content_type);
         let reply = api.send(req.body(body.clone())).await;
         reply.expect_error(400, "invalid_json");
         assert!(reply.set_cookies().is_empty());
@@ -517,11 +704,18 @@ async fn invalid_utf8_is_a_bad_request() {
 async fn a_tampered_cookie_is_refused() {
     let api = api();
     let cookie = api.signed_up(&unique_email("tamper"), PASSWORD).await;
-    api.session(Auth::Cookie(&cookie.tampered())).await.expect_error(401, "unauthenticated");
-    api.session(Auth::Cookie(&SessionCookie { value: "garbage".into(), ..cookie.clone() }))
+    api.session(Auth::Cookie(&cookie.tampered()))
         .await
         .expect_error(401, "unauthenticated");
-    api.session(Auth::None).await.expect_error(401, "unauthenticated");
+    api.session(Auth::Cookie(&SessionCookie {
+        value: "garbage".into(),
+        ..cookie.clone()
+    }))
+    .await
+    .expect_error(401, "unauthenticated");
+    api.session(Auth::None)
+        .await
+        .expect_error(401, "unauthenticated");
     // The genuine cookie still works: refusing forgeries does not end the real session.
     api.session(Auth::Cookie(&cookie)).await.expect_status(200);
 }
@@ -530,12 +724,19 @@ async fn a_tampered_cookie_is_refused() {
 #[ignore = "needs a running authfn: set AUTHFN_BASE_URL (tests/run.sh does)"]
 async fn the_wrong_method_is_405_with_allow() {
     let api = api();
-    for endpoint in [Endpoint::SignUp, Endpoint::SignIn, Endpoint::SignOut, Endpoint::SignOutAll] {
+    for endpoint in [
+        Endpoint::SignUp,
+        Endpoint::SignIn,
+        Endpoint::SignOut,
+        Endpoint::SignOutAll,
+    ] {
         let reply = api.get(endpoint, Auth::None).await;
         reply.expect_error(405, "method_not_allowed");
         assert_eq!(reply.header("allow"), Some("POST"), "{endpoint:?}");
     }
-    let reply = api.send(api.request(Method::POST, Endpoint::Session, Auth::None)).await;
+    let reply = api
+        .send(api.request(Method::POST, Endpoint::Session, Auth::None))
+        .await;
     reply.expect_error(405, "method_not_allowed");
     assert_eq!(reply.header("allow"), Some("GET"));
 }

@@ -32,22 +32,34 @@ impl Drop for Frozen {
 }
 
 fn signal(which: &str, pid: &str) {
-    let status = Command::new("kill").args([which, pid]).status().expect("run kill");
+    let status = Command::new("kill")
+        .args([which, pid])
+        .status()
+        .expect("run kill");
     assert!(status.success(), "kill {which} {pid} failed");
 }
 
 #[track_caller]
 fn expect_unavailable(reply: &Reply) {
     reply.expect_error(503, "store_unavailable");
-    let retry: u64 = reply.header("retry-after").expect("Retry-After on a 503").parse().expect("seconds");
+    let retry: u64 = reply
+        .header("retry-after")
+        .expect("Retry-After on a 503")
+        .parse()
+        .expect("seconds");
     assert!(retry > 0);
-    assert!(reply.set_cookies().is_empty(), "no cookie from a request that did not happen: {:?}", reply.headers);
+    assert!(
+        reply.set_cookies().is_empty(),
+        "no cookie from a request that did not happen: {:?}",
+        reply.headers
+    );
 }
 
 #[tokio::test]
 #[ignore = "freezes the DynamoDB API server: set AUTHFN_TEST_DYNAMODB_PID (tests/run.sh does)"]
 async fn a_store_outage_answers_503_and_loses_nothing() {
-    let pid = std::env::var("AUTHFN_TEST_DYNAMODB_PID").expect("AUTHFN_TEST_DYNAMODB_PID is required");
+    let pid =
+        std::env::var("AUTHFN_TEST_DYNAMODB_PID").expect("AUTHFN_TEST_DYNAMODB_PID is required");
     let api = Api::from_env();
     let email = unique_email("outage");
     let cookie = api.signed_up(&email, PASSWORD).await;
@@ -60,7 +72,9 @@ async fn a_store_outage_answers_503_and_loses_nothing() {
         expect_unavailable(&api.sign_up(&newcomer, PASSWORD).await);
         // A forged cookie is refused on its signature alone, before any store read: a 401
         // even now, not a 503.
-        api.session(Auth::Cookie(&cookie.tampered())).await.expect_error(401, "unauthenticated");
+        api.session(Auth::Cookie(&cookie.tampered()))
+            .await
+            .expect_error(401, "unauthenticated");
     }
 
     // The session from before the outage works again once the store answers; the store may
@@ -79,7 +93,12 @@ async fn a_store_outage_answers_503_and_loses_nothing() {
     // The sign-up that timed out left nothing that blocks the address: signing up again
     // (whose challenge replaces any that landed late) makes the account.
     let again = api.sign_up(&newcomer, PASSWORD).await;
-    assert_eq!(again.status, 200, "sign-up after the outage: {}", again.text());
+    assert_eq!(
+        again.status,
+        200,
+        "sign-up after the outage: {}",
+        again.text()
+    );
     api.sign_in(&newcomer, PASSWORD).await.expect_status(200);
     api.sign_in(&email, PASSWORD).await.expect_status(200);
 }

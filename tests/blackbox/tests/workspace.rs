@@ -13,19 +13,24 @@ fn repo() -> PathBuf {
 fn manifest(dir: &Path) -> toml::Table {
     let path = dir.join("Cargo.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    text.parse().unwrap_or_else(|e| panic!("{} is not TOML: {e}", path.display()))
+    text.parse()
+        .unwrap_or_else(|e| panic!("{} is not TOML: {e}", path.display()))
 }
 
 /// The directory of every workspace member, with `dir/*` globs expanded as cargo does.
 fn members() -> Vec<PathBuf> {
     let root = manifest(&repo());
-    let patterns = root["workspace"]["members"].as_array().expect("workspace.members is a list");
+    let patterns = root["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members is a list");
     let mut dirs = Vec::new();
     for pattern in patterns {
         let pattern = pattern.as_str().expect("a member is a string");
         match pattern.strip_suffix("/*") {
             Some(parent) => {
-                for entry in std::fs::read_dir(repo().join(parent)).unwrap_or_else(|e| panic!("{parent}: {e}")) {
+                for entry in std::fs::read_dir(repo().join(parent))
+                    .unwrap_or_else(|e| panic!("{parent}: {e}"))
+                {
                     let dir = entry.expect("dir entry").path();
                     if dir.join("Cargo.toml").is_file() {
                         dirs.push(dir);
@@ -41,14 +46,25 @@ fn members() -> Vec<PathBuf> {
 #[test]
 fn every_workspace_member_opts_into_the_workspace_lints() {
     let members = members();
-    assert!(members.len() > 5, "the member globs expanded to too little: {members:?}");
+    assert!(
+        members.len() > 5,
+        "the member globs expanded to too little: {members:?}"
+    );
     let exempt: Vec<_> = members
         .iter()
         .filter(|dir| {
             let lints = manifest(dir).get("lints").cloned();
             lints.and_then(|l| l.get("workspace").and_then(toml::Value::as_bool)) != Some(true)
         })
-        .map(|dir| dir.strip_prefix(repo()).unwrap_or(dir).display().to_string())
+        .map(|dir| {
+            dir.strip_prefix(repo())
+                .unwrap_or(dir)
+                .display()
+                .to_string()
+        })
         .collect();
-    assert!(exempt.is_empty(), "add `[lints] workspace = true` to the Cargo.toml of: {exempt:?}");
+    assert!(
+        exempt.is_empty(),
+        "add `[lints] workspace = true` to the Cargo.toml of: {exempt:?}"
+    );
 }

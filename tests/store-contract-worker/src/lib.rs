@@ -21,8 +21,8 @@ use authfn::store::{
     RefreshTokenRecord, SignUpOutcome, Store, StoreError, UserRecord,
 };
 use authfn_store_contract::cases::{
-    DAY, T0, device, email_change_challenge, identity, refresh, reset_challenge, session_of, sign_in_code_challenge,
-    sign_up_challenge, user, verified_user,
+    DAY, T0, device, email_change_challenge, identity, refresh, reset_challenge, session_of,
+    sign_in_code_challenge, sign_up_challenge, user, verified_user,
 };
 use authfn_store_contract::{CaseFuture, Failure, Found, Outcome, check, check_eq};
 use serde_json::json;
@@ -40,13 +40,26 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     match url.path() {
         "/cases" => Response::from_json(&cases.iter().map(|(name, _)| *name).collect::<Vec<_>>()),
         "/run" => {
-            let only = url.query_pairs().find(|(k, _)| k == "case").map(|(_, v)| v.into_owned());
+            let only = url
+                .query_pairs()
+                .find(|(k, _)| k == "case")
+                .map(|(_, v)| v.into_owned());
             let mut verdicts = Vec::new();
-            for (name, run) in cases.into_iter().filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name)) {
+            for (name, run) in cases
+                .into_iter()
+                .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
+            {
                 empty(&env).await?;
                 let outcome = match run {
                     Run::Shared(run) => run(Arc::new(store(&env)?)).await,
-                    Run::Own(run) => run(Raw { store: store(&env)?, db: env.d1("DB")?, sessions: env.kv("SESSIONS")? }).await,
+                    Run::Own(run) => {
+                        run(Raw {
+                            store: store(&env)?,
+                            db: env.d1("DB")?,
+                            sessions: env.kv("SESSIONS")?,
+                        })
+                        .await
+                    }
                 };
                 verdicts.push(json!({
                     "name": name,
@@ -61,7 +74,11 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
 }
 
 fn store(env: &Env) -> worker::Result<CloudflareStore> {
-    Ok(CloudflareStore::new(env.kv("SESSIONS")?, env.d1("DB")?, MAX_SESSION_LIFETIME))
+    Ok(CloudflareStore::new(
+        env.kv("SESSIONS")?,
+        env.d1("DB")?,
+        MAX_SESSION_LIFETIME,
+    ))
 }
 
 /// How a case runs: the shared ones get the store, this store's own get its bindings too.
@@ -79,7 +96,10 @@ struct Raw {
 
 /// The shared cases, then this store's own.
 fn all_cases() -> Vec<(&'static str, Run)> {
-    let mut cases: Vec<_> = authfn_store_contract::cases().into_iter().map(|c| (c.name, Run::Shared(c.run))).collect();
+    let mut cases: Vec<_> = authfn_store_contract::cases()
+        .into_iter()
+        .map(|c| (c.name, Run::Shared(c.run)))
+        .collect();
     macro_rules! own {
         ($($case:ident),* $(,)?) => {
             $(cases.push((stringify!($case), Run::Own(|raw| Box::pin($case(raw)))));)*
@@ -104,13 +124,23 @@ fn all_cases() -> Vec<(&'static str, Run)> {
 /// one its foreign key names) and every KV key.
 async fn empty(env: &Env) -> worker::Result<()> {
     let db = env.d1("DB")?;
-    let deletes = tables(&db).await?.iter().map(|t| db.prepare(format!("DELETE FROM \"{t}\""))).collect();
+    let deletes = tables(&db)
+        .await?
+        .iter()
+        .map(|t| db.prepare(format!("DELETE FROM \"{t}\"")))
+        .collect();
     db.batch(deletes).await?;
     let kv = env.kv("SESSIONS")?;
     loop {
-        let page = kv.list().execute().await.map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let page = kv
+            .list()
+            .execute()
+            .await
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
         for key in &page.keys {
-            kv.delete(&key.name).await.map_err(|e| worker::Error::RustError(e.to_string()))?;
+            kv.delete(&key.name)
+                .await
+                .map_err(|e| worker::Error::RustError(e.to_string()))?;
         }
         if page.list_complete || page.keys.is_empty() {
             return Ok(());
@@ -139,7 +169,9 @@ async fn tables(db: &D1Database) -> worker::Result<Vec<String>> {
 fn is_corrupt<T: std::fmt::Debug>(result: Result<T, StoreError>) -> Outcome {
     match result {
         Err(StoreError::Corrupt(_)) => Ok(()),
-        other => Err(Failure::new(format!("expected a Corrupt error, got {other:?}"))),
+        other => Err(Failure::new(format!(
+            "expected a Corrupt error, got {other:?}"
+        ))),
     }
 }
 
@@ -147,12 +179,18 @@ fn d1(e: worker::Error) -> Failure {
     Failure::new(format!("D1: {e}"))
 }
 
-#[expect(clippy::cast_precision_loss, reason = "a Unix time in 2023 is exact as a double")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "a Unix time in 2023 is exact as a double"
+)]
 async fn a_negative_counter_row_reads_as_corrupt(raw: Raw) -> Outcome {
     let key = CounterKey::rate_limit("sign-in", "192.0.2.1");
     raw.db
         .prepare("INSERT INTO counters (key, count, expires_at) VALUES (?1, -1, ?2)")
-        .bind(&[JsValue::from_str(key.as_str()), JsValue::from_f64(T0.plus(DAY).0 as f64)])
+        .bind(&[
+            JsValue::from_str(key.as_str()),
+            JsValue::from_f64(T0.plus(DAY).0 as f64),
+        ])
         .map_err(d1)?
         .run()
         .await
@@ -163,7 +201,13 @@ async fn a_negative_counter_row_reads_as_corrupt(raw: Raw) -> Outcome {
 async fn a_refresh_token_flag_other_than_0_or_1_reads_as_corrupt(raw: Raw) -> Outcome {
     let token = refresh("fam-corrupt", true);
     raw.store.put_refresh_token(&token).await?;
-    check!(raw.store.refresh_token(&token.token_hash, T0).await?.is_some(), "written as the store writes it, it reads");
+    check!(
+        raw.store
+            .refresh_token(&token.token_hash, T0)
+            .await?
+            .is_some(),
+        "written as the store writes it, it reads"
+    );
     raw.db
         .prepare("UPDATE refresh_tokens SET active = 2 WHERE token_hash = ?1")
         .bind(&[JsValue::from_str(&token.token_hash.to_hex())])
@@ -177,7 +221,10 @@ async fn a_refresh_token_flag_other_than_0_or_1_reads_as_corrupt(raw: Raw) -> Ou
 async fn an_unparsable_kv_session_reads_as_corrupt(raw: Raw) -> Outcome {
     let session = session_of(&user("kv@example.com"));
     raw.sessions
-        .put(&format!("session:{}", session.token_hash.to_hex()), "{not json")
+        .put(
+            &format!("session:{}", session.token_hash.to_hex()),
+            "{not json",
+        )
         .map_err(|e| Failure::new(format!("KV: {e}")))?
         .execute()
         .await
@@ -197,7 +244,10 @@ async fn a_signed_out_session_written_back_stays_signed_out(raw: Raw) -> Outcome
     Ok(())
 }
 
-#[expect(clippy::cast_precision_loss, reason = "Unix times and counts in these cases are exact as doubles")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "Unix times and counts in these cases are exact as doubles"
+)]
 fn number(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
@@ -205,7 +255,11 @@ fn number(n: i64) -> JsValue {
 /// A `users` row as migrations 0001–0006 left it: no `email_verified` written (and, for an
 /// account older than 0006, no `email_hash`).
 async fn insert_old_user(raw: &Raw, user: &UserRecord, with_hash: bool) -> Outcome {
-    let hash = if with_hash { JsValue::from_str(&user.email.hash().to_hex()) } else { JsValue::NULL };
+    let hash = if with_hash {
+        JsValue::from_str(&user.email.hash().to_hex())
+    } else {
+        JsValue::NULL
+    };
     raw.db
         .prepare("INSERT INTO users (id, email, email_hash, password_hash, created_at, session_epoch) VALUES (?1, ?2, ?3, 'x', ?4, 0)")
         .bind(&[JsValue::from_str(user.id.as_str()), JsValue::from_str(user.email.as_str()), hash, number(user.created_at.0)])
@@ -221,15 +275,29 @@ async fn insert_old_user(raw: &Raw, user: &UserRecord, with_hash: bool) -> Outco
 async fn an_account_made_before_migration_0007_reads_as_unverified(raw: Raw) -> Outcome {
     let old = user("old@example.com");
     insert_old_user(&raw, &old, true).await?;
-    check_eq!(raw.store.user_by_id(&old.id).await?.found()?.email_verified, false);
-    check_eq!(raw.store.user_by_email(&old.email).await?.found()?.email_verified, false);
+    check_eq!(
+        raw.store.user_by_id(&old.id).await?.found()?.email_verified,
+        false
+    );
+    check_eq!(
+        raw.store
+            .user_by_email(&old.email)
+            .await?
+            .found()?
+            .email_verified,
+        false
+    );
     Ok(())
 }
 
 async fn a_challenge_row_with_an_unknown_action_reads_as_corrupt(raw: Raw) -> Outcome {
     let challenge = sign_up_challenge(&user("corrupt@example.com"));
     raw.store.put_challenge(&challenge).await?;
-    check_eq!(raw.store.challenge(&challenge.key, T0).await?, Some(challenge.clone()), "written as the store writes it, it reads");
+    check_eq!(
+        raw.store.challenge(&challenge.key, T0).await?,
+        Some(challenge.clone()),
+        "written as the store writes it, it reads"
+    );
     raw.db
         .prepare("UPDATE challenges SET action = 'sign-me-up' WHERE key = ?1")
         .bind(&[JsValue::from_str(challenge.key.as_str())])
@@ -238,7 +306,11 @@ async fn a_challenge_row_with_an_unknown_action_reads_as_corrupt(raw: Raw) -> Ou
         .await
         .map_err(d1)?;
     is_corrupt(raw.store.challenge(&challenge.key, T0).await)?;
-    is_corrupt(raw.store.challenge_by_token(&challenge.token_hash, T0).await)
+    is_corrupt(
+        raw.store
+            .challenge_by_token(&challenge.token_hash, T0)
+            .await,
+    )
 }
 
 /// D1 has no TTL: the hourly cron purge is what removes lapsed challenges (and their hashes).
@@ -247,31 +319,61 @@ async fn the_purge_removes_expired_challenges_and_keeps_live_ones(raw: Raw) -> O
     struct Row {
         key: String,
     }
-    let lapsed = EmailChallenge { expires_at: T0.plus(DAY), ..sign_up_challenge(&user("lapsed@example.com")) };
-    let live = EmailChallenge { expires_at: T0.plus(2 * DAY), ..sign_up_challenge(&user("live@example.com")) };
+    let lapsed = EmailChallenge {
+        expires_at: T0.plus(DAY),
+        ..sign_up_challenge(&user("lapsed@example.com"))
+    };
+    let live = EmailChallenge {
+        expires_at: T0.plus(2 * DAY),
+        ..sign_up_challenge(&user("live@example.com"))
+    };
     raw.store.put_challenge(&lapsed).await?;
     raw.store.put_challenge(&live).await?;
     purge_expired(&raw.db, T0.plus(DAY)).await?;
-    let left: Vec<Row> = raw.db.prepare("SELECT key FROM challenges").all().await.map_err(d1)?.results().map_err(d1)?;
-    check_eq!(left.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(), vec![live.key.as_str()]);
+    let left: Vec<Row> = raw
+        .db
+        .prepare("SELECT key FROM challenges")
+        .all()
+        .await
+        .map_err(d1)?
+        .results()
+        .map_err(d1)?;
+    check_eq!(
+        left.iter().map(|r| r.key.as_str()).collect::<Vec<_>>(),
+        vec![live.key.as_str()]
+    );
     check_eq!(raw.store.challenge(&live.key, T0).await?, Some(live));
     Ok(())
 }
 
 /// An account from before migration 0006 has no `email_hash`; its address is still taken
 /// (the `email` column's own UNIQUE decides), and the refused sign-up leaves nothing behind.
-async fn a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing(raw: Raw) -> Outcome {
+async fn a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing(
+    raw: Raw,
+) -> Outcome {
     let old = user("held@example.com");
     insert_old_user(&raw, &old, false).await?;
     let newcomer = verified_user("held@example.com");
     let challenge = sign_up_challenge(&newcomer);
     let session = session_of(&newcomer);
     raw.store.put_challenge(&challenge).await?;
-    check_eq!(raw.store.complete_sign_up(&challenge.proof(), &newcomer, &session, T0).await?, SignUpOutcome::EmailTaken);
-    check_eq!(raw.store.challenge(&challenge.key, T0).await?, Some(challenge), "the challenge is left for the caller");
+    check_eq!(
+        raw.store
+            .complete_sign_up(&challenge.proof(), &newcomer, &session, T0)
+            .await?,
+        SignUpOutcome::EmailTaken
+    );
+    check_eq!(
+        raw.store.challenge(&challenge.key, T0).await?,
+        Some(challenge),
+        "the challenge is left for the caller"
+    );
     check_eq!(raw.store.user_by_id(&newcomer.id).await?, None);
     check_eq!(raw.store.session(&session.token_hash, T0).await?, None);
-    check_eq!(raw.store.user_by_email(&old.email).await?.found()?.id, old.id);
+    check_eq!(
+        raw.store.user_by_email(&old.email).await?.found()?.id,
+        old.id
+    );
     Ok(())
 }
 
@@ -280,11 +382,18 @@ async fn a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_a
 async fn rows_naming(db: &D1Database, needles: &[&str]) -> Result<Vec<String>, Failure> {
     let mut found = Vec::new();
     for table in tables(db).await.map_err(d1)? {
-        let rows: Vec<serde_json::Map<String, serde_json::Value>> =
-            db.prepare(format!("SELECT * FROM \"{table}\"")).all().await.map_err(d1)?.results().map_err(d1)?;
+        let rows: Vec<serde_json::Map<String, serde_json::Value>> = db
+            .prepare(format!("SELECT * FROM \"{table}\""))
+            .all()
+            .await
+            .map_err(d1)?
+            .results()
+            .map_err(d1)?;
         for row in rows {
             for (column, value) in row {
-                let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                let value = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
                 if needles.iter().any(|needle| value.contains(needle)) {
                     found.push(format!("{table}.{column}"));
                 }
@@ -303,12 +412,24 @@ async fn everything_of(store: &CloudflareStore, who: &UserRecord, name: &str) ->
     let signed_out = session_of(who);
     store.put_session(&signed_out).await?;
     store.delete_session(&signed_out.token_hash, T0).await?;
-    store.link_identity(&identity(&format!("{name}-sub")), &who.id).await?;
+    store
+        .link_identity(&identity(&format!("{name}-sub")), &who.id)
+        .await?;
     let family = format!("family-of-{name}");
-    store.put_refresh_token(&RefreshTokenRecord { user_id: who.id.clone(), ..refresh(&family, true) }).await?;
-    store.revoke_token_family(&family, T0.plus(30 * DAY)).await?;
+    store
+        .put_refresh_token(&RefreshTokenRecord {
+            user_id: who.id.clone(),
+            ..refresh(&family, true)
+        })
+        .await?;
+    store
+        .revoke_token_family(&family, T0.plus(30 * DAY))
+        .await?;
     let approved = DeviceAuthorization {
-        status: DeviceStatus::Approved { user_id: who.id.clone(), user_epoch: 0 },
+        status: DeviceStatus::Approved {
+            user_id: who.id.clone(),
+            user_epoch: 0,
+        },
         ..device(&format!("code-of-{name}"), T0.plus(DAY))
     };
     store.create_device_authorization(&approved, T0).await?;
@@ -323,8 +444,19 @@ async fn everything_of(store: &CloudflareStore, who: &UserRecord, name: &str) ->
     for c in &challenges {
         store.put_challenge(c).await?;
     }
-    for key in [CounterKey::sign_in_attempts(email), CounterKey::mail_to(email)] {
-        store.put_counter(&key, Counter { count: 2, expires_at: T0.plus(DAY) }).await?;
+    for key in [
+        CounterKey::sign_in_attempts(email),
+        CounterKey::mail_to(email),
+    ] {
+        store
+            .put_counter(
+                &key,
+                Counter {
+                    count: 2,
+                    expires_at: T0.plus(DAY),
+                },
+            )
+            .await?;
     }
     Ok(())
 }
@@ -356,38 +488,94 @@ async fn a_deleted_user_leaves_no_row_naming_it_in_any_table(raw: Raw) -> Outcom
         "users.email_hash",
         "users.id",
     ];
-    check_eq!(rows_naming(&raw.db, &alice_needles).await?, everywhere, "before the delete");
+    check_eq!(
+        rows_naming(&raw.db, &alice_needles).await?,
+        everywhere,
+        "before the delete"
+    );
 
     check_eq!(raw.store.delete_user(&alice).await?, true);
 
-    check_eq!(rows_naming(&raw.db, &alice_needles).await?, Vec::<String>::new(), "after the delete");
-    check_eq!(rows_naming(&raw.db, &bob_needles).await?, everywhere, "the other account keeps every row");
-    check!(!raw.store.is_token_family_revoked("family-of-alice", T0).await?, "the family's revocation went with it");
-    check!(raw.store.is_token_family_revoked("family-of-bob", T0).await?);
+    check_eq!(
+        rows_naming(&raw.db, &alice_needles).await?,
+        Vec::<String>::new(),
+        "after the delete"
+    );
+    check_eq!(
+        rows_naming(&raw.db, &bob_needles).await?,
+        everywhere,
+        "the other account keeps every row"
+    );
+    check!(
+        !raw.store
+            .is_token_family_revoked("family-of-alice", T0)
+            .await?,
+        "the family's revocation went with it"
+    );
+    check!(
+        raw.store
+            .is_token_family_revoked("family-of-bob", T0)
+            .await?
+    );
     // Its KV record lingers until its TTL, unreadable: no user, no session.
-    check_eq!(raw.store.session(&alice_session.token_hash, T0).await?, None);
-    check_eq!(raw.store.session(&bob_session.token_hash, T0).await?, Some(bob_session));
-    check_eq!(raw.store.delete_user(&alice).await?, false, "a second delete finds nothing");
+    check_eq!(
+        raw.store.session(&alice_session.token_hash, T0).await?,
+        None
+    );
+    check_eq!(
+        raw.store.session(&bob_session.token_hash, T0).await?,
+        Some(bob_session)
+    );
+    check_eq!(
+        raw.store.delete_user(&alice).await?,
+        false,
+        "a second delete finds nothing"
+    );
     Ok(())
 }
 
 /// The caller reads the user, checks its password, then deletes: an email change in between
 /// moves the rows keyed by the address. The delete still removes the account, and what is
 /// under the address it has now.
-async fn a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address(raw: Raw) -> Outcome {
+async fn a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address(
+    raw: Raw,
+) -> Outcome {
     let read = user("before@example.com");
     raw.store.create_user(&read, &session_of(&read)).await?;
     let change = email_change_challenge(&read, "after@example.com");
     raw.store.put_challenge(&change).await?;
-    check_eq!(raw.store.change_email(&change.proof(), &read.id, &change.email, T0).await?, EmailChange::Changed);
-    let moved = UserRecord { email: change.email.clone(), email_verified: true, ..read.clone() };
+    check_eq!(
+        raw.store
+            .change_email(&change.proof(), &read.id, &change.email, T0)
+            .await?,
+        EmailChange::Changed
+    );
+    let moved = UserRecord {
+        email: change.email.clone(),
+        email_verified: true,
+        ..read.clone()
+    };
     raw.store.put_challenge(&reset_challenge(&moved)).await?;
-    raw.store.put_counter(&CounterKey::mail_to(&moved.email), Counter { count: 1, expires_at: T0.plus(DAY) }).await?;
+    raw.store
+        .put_counter(
+            &CounterKey::mail_to(&moved.email),
+            Counter {
+                count: 1,
+                expires_at: T0.plus(DAY),
+            },
+        )
+        .await?;
 
-    check!(raw.store.delete_user(&read).await?, "the account is deleted as it is now");
+    check!(
+        raw.store.delete_user(&read).await?,
+        "the account is deleted as it is now"
+    );
     check_eq!(raw.store.user_by_id(&read.id).await?, None);
     check_eq!(raw.store.user_by_email(&moved.email).await?, None);
     let hash = moved.email.hash().to_hex();
-    check_eq!(rows_naming(&raw.db, &[read.id.as_str(), moved.email.as_str(), &hash]).await?, Vec::<String>::new());
+    check_eq!(
+        rows_naming(&raw.db, &[read.id.as_str(), moved.email.as_str(), &hash]).await?,
+        Vec::<String>::new()
+    );
     Ok(())
 }

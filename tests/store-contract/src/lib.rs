@@ -7,7 +7,10 @@
 //! whole isolate, which would hide every case after it.
 //!
 //! [`Store`]: authfn::store::Store
-#![allow(clippy::unwrap_used, reason = "test fixtures: a fixture that cannot be built is a bug in the test")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "test fixtures: a fixture that cannot be built is a bug in the test"
+)]
 
 use std::future::Future;
 use std::pin::Pin;
@@ -176,7 +179,10 @@ where
     let tasks: Vec<_> = calls.into_iter().map(tokio::spawn).collect();
     let mut results = Vec::with_capacity(tasks.len());
     for task in tasks {
-        results.push(task.await.map_err(|e| Failure::new(format!("a concurrent call panicked: {e}")))??);
+        results.push(
+            task.await
+                .map_err(|e| Failure::new(format!("a concurrent call panicked: {e}")))??,
+        );
     }
     Ok(results)
 }
@@ -190,7 +196,11 @@ where
     F: Future<Output = Result<T, E>>,
     Failure: From<E>,
 {
-    futures_util::future::join_all(calls).await.into_iter().map(|r| r.map_err(Failure::from)).collect()
+    futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|r| r.map_err(Failure::from))
+        .collect()
 }
 
 /// A running case, boxed so that every case has one type.
@@ -232,9 +242,20 @@ mod tests {
     #[test]
     fn failed_checks_fail_the_case_and_say_what_they_saw() {
         let message = unequal().unwrap_err().message().to_owned();
-        assert!(message.contains("1 + 1 == 3") && message.contains("arithmetic"), "{message}");
-        assert!(message.contains("left: 2") && message.contains("right: 3"), "{message}");
-        assert!(false_check().unwrap_err().message().contains("1 > 2: ordering"));
+        assert!(
+            message.contains("1 + 1 == 3") && message.contains("arithmetic"),
+            "{message}"
+        );
+        assert!(
+            message.contains("left: 2") && message.contains("right: 3"),
+            "{message}"
+        );
+        assert!(
+            false_check()
+                .unwrap_err()
+                .message()
+                .contains("1 > 2: ordering")
+        );
         assert!(None::<u8>.found().is_err());
     }
 }

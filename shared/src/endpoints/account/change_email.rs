@@ -10,7 +10,10 @@
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::{accepted, challenge_by_code, confirm_owner, mail_then_decoy, mail_then_store, mails, new_challenge};
+use super::{
+    accepted, challenge_by_code, confirm_owner, mail_then_decoy, mail_then_store, mails,
+    new_challenge,
+};
 use crate::App;
 use crate::email::Email;
 use crate::error::ApiError;
@@ -36,7 +39,10 @@ pub async fn request(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     let new = Email::parse(&body.new_email).map_err(|m| ApiError::invalid_field("new_email", m))?;
     confirm_owner(app, &who, body.password).await?;
     if new == who.user.email {
-        return Err(ApiError::invalid_field("new_email", "this is the account's address already"));
+        return Err(ApiError::invalid_field(
+            "new_email",
+            "this is the account's address already",
+        ));
     }
     let old = &who.user.email;
     // Both addresses get mail, so both budgets count, whatever the new address holds.
@@ -44,15 +50,29 @@ pub async fn request(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     app.count_mail_to(old).await?;
     // The current address hears first: no proof is mailed anywhere unless its owner was told
     // (a stolen session and password show up in the real owner's mailbox).
-    app.send_mail(&mails::email_change_requested(&app.config, old, &new)).await?;
+    app.send_mail(&mails::email_change_requested(&app.config, old, &new))
+        .await?;
     if app.store.user_by_email(&new).await?.is_some() {
         // The same mails and the same one challenge write as the other path: the answer and
         // its time say nothing about the other account.
-        mail_then_decoy(app, &mails::email_change_onto_account(&app.config, &new), SHORT_LIFETIME).await?;
+        mail_then_decoy(
+            app,
+            &mails::email_change_onto_account(&app.config, &new),
+            SHORT_LIFETIME,
+        )
+        .await?;
     } else {
         // Keyed by the user: a second change voids the first, whatever address it was to.
-        let action = ChallengeAction::ChangeEmail { user_id: who.user.id.clone() };
-        let c = new_challenge(app, ChallengeKey::email_change(&who.user.id), &new, action, SHORT_LIFETIME)?;
+        let action = ChallengeAction::ChangeEmail {
+            user_id: who.user.id.clone(),
+        };
+        let c = new_challenge(
+            app,
+            ChallengeKey::email_change(&who.user.id),
+            &new,
+            action,
+            SHORT_LIFETIME,
+        )?;
         let mail = mails::verify_email_change(&app.config, &new, &c.token, &c.code)?;
         mail_then_store(app, &mail, &c.record).await?;
     }
@@ -77,31 +97,52 @@ pub async fn verify(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         (Some(token), None) => (by_token(app, &token).await?, ApiError::InvalidMailToken),
         (None, Some(code)) => {
             let who = app.authenticate(req).await?;
-            let code = MailCode::normalise(&code).ok_or_else(|| ApiError::invalid_field("code", "the code is six digits"))?;
-            (challenge_by_code(app, ChallengeKey::email_change(&who.user.id), &code).await?, ApiError::InvalidMailCode)
+            let code = MailCode::normalise(&code)
+                .ok_or_else(|| ApiError::invalid_field("code", "the code is six digits"))?;
+            (
+                challenge_by_code(app, ChallengeKey::email_change(&who.user.id), &code).await?,
+                ApiError::InvalidMailCode,
+            )
         }
-        _ => return Err(ApiError::invalid_field("body", "send either token, or code")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "body",
+                "send either token, or code",
+            ));
+        }
     };
     let ChallengeAction::ChangeEmail { user_id } = &challenge.action else {
         return Err(refused);
     };
-    match app.store.change_email(&challenge.proof(), user_id, &challenge.email, app.now()).await? {
+    match app
+        .store
+        .change_email(&challenge.proof(), user_id, &challenge.email, app.now())
+        .await?
+    {
         EmailChange::Changed => {}
         EmailChange::ChallengeGone => return Err(refused),
         EmailChange::EmailTaken => {
             // The address got an account since the mail left. Only its mailbox's owner holds
             // this proof, so saying so reveals nothing; the proof is spent.
-            app.store.take_challenge(&challenge.proof(), app.now()).await?;
+            app.store
+                .take_challenge(&challenge.proof(), app.now())
+                .await?;
             return Err(ApiError::EmailTaken);
         }
     }
-    Ok(response::json(StatusCode::OK, &serde_json::json!({ "email": challenge.email.as_str() })))
+    Ok(response::json(
+        StatusCode::OK,
+        &serde_json::json!({ "email": challenge.email.as_str() }),
+    ))
 }
 
 /// The live email change a link's token names.
 async fn by_token(app: &App, token: &str) -> Result<EmailChallenge, ApiError> {
     let token = MailToken::parse(token).ok_or(ApiError::InvalidMailToken)?;
-    let found = app.store.challenge_by_token(&token.hash(), app.now()).await?;
+    let found = app
+        .store
+        .challenge_by_token(&token.hash(), app.now())
+        .await?;
     // Only an email change's challenge, under its own user's key (not a sign-up's or reset's).
     found
         .filter(|c| matches!(&c.action, ChallengeAction::ChangeEmail { user_id } if c.key == ChallengeKey::email_change(user_id)))

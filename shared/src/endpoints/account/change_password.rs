@@ -22,25 +22,41 @@ struct Body {
 /// Checks the current password (a stolen session alone cannot change it), sets the new one,
 /// and rotates the session.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("password-change", &client_ip(req, &app.config)).await?;
+    app.rate_limit("password-change", &client_ip(req, &app.config))
+        .await?;
     let who = app.authenticate(req).await?;
     let body: Body = crate::request::json_body(req, &app.config)?;
     let delivery = body.session_delivery.checked(req)?;
-    let current = Password::presented(body.current_password).map_err(|m| ApiError::invalid_field("current_password", m))?;
-    let new = Password::new_for_sign_up(body.new_password).map_err(|m| ApiError::invalid_field("new_password", m))?;
+    let current = Password::presented(body.current_password)
+        .map_err(|m| ApiError::invalid_field("current_password", m))?;
+    let new = Password::new_for_sign_up(body.new_password)
+        .map_err(|m| ApiError::invalid_field("new_password", m))?;
     // Wrong current passwords count against the address's sign-in lockout: a stolen session
     // is no way around it to guess the password.
     let attempt = app.count_sign_in_attempt(&who.user.email, None).await?;
     // An account without a password (identity provider only) is checked against the dummy
     // hash and refused: it sets one through a password reset, which proves the address.
-    if !app.passwords.verify(current, who.user.password_hash.clone()).await? {
+    if !app
+        .passwords
+        .verify(current, who.user.password_hash.clone())
+        .await?
+    {
         return Err(app.sign_in_failed(attempt).await?);
     }
     app.sign_in_succeeded(attempt).await?;
     let hash = app.passwords.hash(new).await?;
-    if app.store.set_password(&who.user.id, &hash, None, app.now()).await?.is_none() {
+    if app
+        .store
+        .set_password(&who.user.id, &hash, None, app.now())
+        .await?
+        .is_none()
+    {
         return Err(ApiError::Unauthenticated);
     }
-    let user = app.store.user_by_id(&who.user.id).await?.ok_or(ApiError::Unauthenticated)?;
+    let user = app
+        .store
+        .user_by_id(&who.user.id)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
     start_session(app, req, &user, delivery).await
 }

@@ -22,7 +22,8 @@ struct Body {
 /// Deletes the signed-in account and everything that names it (see `Store::delete_user`):
 /// afterwards its address signs in as an unknown one does, and may sign up again.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("account-delete", &client_ip(req, &app.config)).await?;
+    app.rate_limit("account-delete", &client_ip(req, &app.config))
+        .await?;
     let who = app.authenticate(req).await?;
     let body: Body = crate::request::json_body(req, &app.config)?;
     confirm_owner(app, &who, body.password).await?;
@@ -32,6 +33,9 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     }
     let mut res = response::json(StatusCode::OK, &serde_json::json!({ "status": "deleted" }));
     let cookie = crate::cookie::clear(&app.config.cookie);
-    res.headers_mut().insert(SET_COOKIE, HeaderValue::from_str(&cookie).expect("cookie is ASCII"));
+    res.headers_mut().insert(
+        SET_COOKIE,
+        HeaderValue::from_str(&cookie).expect("cookie is ASCII"),
+    );
     Ok(res)
 }

@@ -9,7 +9,10 @@
 
 use serde::Deserialize;
 
-use super::{EmailBody, ProofFields, accepted, mail_then_decoy, mail_then_store, mails, new_challenge, parse_email, start_session};
+use super::{
+    EmailBody, ProofFields, accepted, mail_then_decoy, mail_then_store, mails, new_challenge,
+    parse_email, start_session,
+};
 use crate::App;
 use crate::endpoints::credentials::SessionDelivery;
 use crate::error::ApiError;
@@ -20,7 +23,11 @@ use crate::store::{ChallengeAction, ChallengeKey};
 
 /// Refuses as an unknown route does unless the deployment turned code sign-in on.
 fn check_enabled(app: &App) -> Result<(), ApiError> {
-    if app.config.email_code_sign_in { Ok(()) } else { Err(ApiError::NotFound) }
+    if app.config.email_code_sign_in {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// Mails a sign-in code to the account with this address, if there is one.
@@ -33,11 +40,24 @@ pub async fn request(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     match app.store.user_by_email(&email).await? {
         Some(user) => {
             let action = ChallengeAction::SignIn { user_id: user.id };
-            let c = new_challenge(app, ChallengeKey::sign_in_code(&email), &email, action, SHORT_LIFETIME)?;
+            let c = new_challenge(
+                app,
+                ChallengeKey::sign_in_code(&email),
+                &email,
+                action,
+                SHORT_LIFETIME,
+            )?;
             let mail = mails::sign_in_code(&app.config, &email, &c.token, &c.code)?;
             mail_then_store(app, &mail, &c.record).await?;
         }
-        None => mail_then_decoy(app, &mails::no_account_to_sign_in(&app.config, &email), SHORT_LIFETIME).await?,
+        None => {
+            mail_then_decoy(
+                app,
+                &mails::no_account_to_sign_in(&app.config, &email),
+                SHORT_LIFETIME,
+            )
+            .await?
+        }
     }
     Ok(accepted("code_sent"))
 }
@@ -63,11 +83,20 @@ pub async fn sign_in(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
         return Err(proof.refused());
     };
     // Of two requests with one code, exactly one takes it: a code signs in once.
-    if !app.store.take_challenge(&challenge.proof(), app.now()).await? {
+    if !app
+        .store
+        .take_challenge(&challenge.proof(), app.now())
+        .await?
+    {
         return Err(proof.refused());
     }
     // The account must still have the address the code was mailed to.
-    let user = app.store.user_by_id(user_id).await?.filter(|u| u.email == challenge.email).ok_or_else(|| proof.refused())?;
+    let user = app
+        .store
+        .user_by_id(user_id)
+        .await?
+        .filter(|u| u.email == challenge.email)
+        .ok_or_else(|| proof.refused())?;
     if !user.email_verified {
         app.store.mark_email_verified(&user.id, &user.email).await?;
     }

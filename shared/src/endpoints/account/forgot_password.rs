@@ -2,7 +2,9 @@
 //! address: an account gets a reset mail (a link and a code, for 15 minutes), any other
 //! address a notice that it has no account, so both take the same time.
 
-use super::{EmailBody, accepted, mail_then_decoy, mail_then_store, mails, new_challenge, parse_email};
+use super::{
+    EmailBody, accepted, mail_then_decoy, mail_then_store, mails, new_challenge, parse_email,
+};
 use crate::App;
 use crate::error::ApiError;
 use crate::mailed::SHORT_LIFETIME;
@@ -21,11 +23,19 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             // Accounts that only ever signed in through an identity provider may set a
             // password this way too: the mail proves the address as well as a password would.
             let action = ChallengeAction::ResetPassword { user_id: user.id };
-            let c = new_challenge(app, ChallengeKey::password_reset(&email), &email, action, SHORT_LIFETIME)?;
+            let c = new_challenge(
+                app,
+                ChallengeKey::password_reset(&email),
+                &email,
+                action,
+                SHORT_LIFETIME,
+            )?;
             let mail = mails::reset_password(&app.config, &email, &c.token, &c.code)?;
             mail_then_store(app, &mail, &c.record).await?;
         }
-        None => mail_then_decoy(app, &mails::no_account(&app.config, &email), SHORT_LIFETIME).await?,
+        None => {
+            mail_then_decoy(app, &mails::no_account(&app.config, &email), SHORT_LIFETIME).await?
+        }
     }
     Ok(accepted("reset_sent"))
 }

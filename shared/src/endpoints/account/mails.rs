@@ -40,7 +40,12 @@ pub(crate) fn link(app_url: &Url, page: Page, token: &MailToken) -> String {
 }
 
 /// The mail that proves a new address: a link and a code, good for 24 hours.
-pub(crate) fn verify_email(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+pub(crate) fn verify_email(
+    config: &Config,
+    to: &Email,
+    token: &MailToken,
+    code: &MailCode,
+) -> Result<Mail, ApiError> {
     let product = &config.product_name;
     Ok(Letter {
         subject: format!("Verify your email address for {product}"),
@@ -83,7 +88,12 @@ pub(crate) fn nothing_pending(config: &Config, to: &Email) -> Mail {
 }
 
 /// The mail that resets a password: a link and a code, good for 15 minutes.
-pub(crate) fn reset_password(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+pub(crate) fn reset_password(
+    config: &Config,
+    to: &Email,
+    token: &MailToken,
+    code: &MailCode,
+) -> Result<Mail, ApiError> {
     let product = &config.product_name;
     Ok(Letter {
         subject: format!("Reset your {product} password"),
@@ -112,7 +122,12 @@ pub(crate) fn no_account(config: &Config, to: &Email) -> Mail {
 }
 
 /// The mail that proves a new address for an account: a link and a code, good for 15 minutes.
-pub(crate) fn verify_email_change(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+pub(crate) fn verify_email_change(
+    config: &Config,
+    to: &Email,
+    token: &MailToken,
+    code: &MailCode,
+) -> Result<Mail, ApiError> {
     let product = &config.product_name;
     Ok(Letter {
         subject: format!("Confirm your new {product} address"),
@@ -158,7 +173,12 @@ pub(crate) fn email_change_onto_account(config: &Config, to: &Email) -> Mail {
 }
 
 /// The mail that signs in without a password: a link and a code, good for 15 minutes.
-pub(crate) fn sign_in_code(config: &Config, to: &Email, token: &MailToken, code: &MailCode) -> Result<Mail, ApiError> {
+pub(crate) fn sign_in_code(
+    config: &Config,
+    to: &Email,
+    token: &MailToken,
+    code: &MailCode,
+) -> Result<Mail, ApiError> {
     let product = &config.product_name;
     Ok(Letter {
         subject: format!("Your {product} sign-in code"),
@@ -187,7 +207,9 @@ pub(crate) fn no_account_to_sign_in(config: &Config, to: &Email) -> Mail {
 }
 
 fn app_url(config: &Config) -> Result<&Url, ApiError> {
-    config.app_url.as_ref().ok_or_else(|| ApiError::Internal("AUTHFN_APP_URL is unset: mailed links have nowhere to point".into()))
+    config.app_url.as_ref().ok_or_else(|| {
+        ApiError::Internal("AUTHFN_APP_URL is unset: mailed links have nowhere to point".into())
+    })
 }
 
 /// One mail's content, before it becomes text and HTML.
@@ -203,14 +225,21 @@ impl Letter<'_> {
     fn to(self, config: &Config, to: &Email) -> Mail {
         let signature = format!("— {}", config.product_name);
         let mut text = self.lines.join("\n\n");
-        let mut html = self.lines.iter().map(|l| format!("<p>{}</p>", escape(l))).collect::<String>();
+        let mut html = self
+            .lines
+            .iter()
+            .map(|l| format!("<p>{}</p>", escape(l)))
+            .collect::<String>();
         if let Some(link) = &self.link {
             text.push_str(&format!("\n\n{link}"));
             html.push_str(&format!("<p><a href=\"{0}\">{0}</a></p>", escape(link)));
         }
         if let Some(code) = self.code {
             text.push_str(&format!("\n\nOr enter this code: {}", code.display()));
-            html.push_str(&format!("<p>Or enter this code: <strong>{}</strong></p>", escape(code.display())));
+            html.push_str(&format!(
+                "<p>Or enter this code: <strong>{}</strong></p>",
+                escape(code.display())
+            ));
         }
         for line in &self.after {
             text.push_str(&format!("\n\n{line}"));
@@ -219,7 +248,12 @@ impl Letter<'_> {
         text.push_str(&format!("\n\n{signature}\n"));
         html.push_str(&format!("<p>{}</p>", escape(&signature)));
         let html = format!("<!doctype html><html><body>{html}</body></html>");
-        Mail { to: to.clone(), subject: self.subject, text, html }
+        Mail {
+            to: to.clone(),
+            subject: self.subject,
+            text,
+            html,
+        }
     }
 }
 
@@ -234,28 +268,57 @@ mod tests {
             ("AUTHFN_APP_URL", "https://app.example.com/start?x=1#old"),
             ("AUTHFN_PRODUCT_NAME", product),
         ];
-        Config::from_lookup(|k| settings.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())).unwrap()
+        Config::from_lookup(|k| {
+            settings
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap()
     }
 
     #[test]
     fn a_link_carries_the_token_in_its_fragment_only() {
         let token = MailToken::generate().unwrap();
-        let url = Url::parse(&link(config("x").app_url.as_ref().unwrap(), Page::ResetPassword, &token)).unwrap();
+        let url = Url::parse(&link(
+            config("x").app_url.as_ref().unwrap(),
+            Page::ResetPassword,
+            &token,
+        ))
+        .unwrap();
         assert_eq!((url.path(), url.query()), ("/start", Some("x=1")));
-        assert_eq!(url.fragment(), Some(format!("/reset-password?token={}", token.encoded()).as_str()));
+        assert_eq!(
+            url.fragment(),
+            Some(format!("/reset-password?token={}", token.encoded()).as_str())
+        );
     }
 
     #[test]
     fn the_mail_shows_link_and_code_in_text_and_html_and_escapes_what_it_interpolates() {
-        let (token, code) = (MailToken::generate().unwrap(), MailCode::normalise("012345").unwrap());
+        let (token, code) = (
+            MailToken::generate().unwrap(),
+            MailCode::normalise("012345").unwrap(),
+        );
         let to = Email::parse("ada@example.com").unwrap();
         let mail = verify_email(&config("<b>Acme</b> & Co"), &to, &token, &code).unwrap();
         assert!(mail.subject.contains("<b>Acme</b> & Co"));
         for body in [&mail.text, &mail.html] {
-            assert!(body.contains(&token.encoded()) && body.contains("012345"), "{body}");
+            assert!(
+                body.contains(&token.encoded()) && body.contains("012345"),
+                "{body}"
+            );
         }
-        assert!(mail.html.contains("&lt;b&gt;Acme&lt;/b&gt; &amp; Co") && !mail.html.contains("<b>Acme"), "{}", mail.html);
-        assert!(mail.html.contains("x=1&amp;") || mail.html.contains("?x=1#"), "{}", mail.html);
+        assert!(
+            mail.html.contains("&lt;b&gt;Acme&lt;/b&gt; &amp; Co")
+                && !mail.html.contains("<b>Acme"),
+            "{}",
+            mail.html
+        );
+        assert!(
+            mail.html.contains("x=1&amp;") || mail.html.contains("?x=1#"),
+            "{}",
+            mail.html
+        );
     }
 
     #[test]
@@ -272,7 +335,11 @@ mod tests {
             no_account_to_sign_in(&c, &to),
         ];
         for mail in notices {
-            assert!(!mail.text.contains("http") && !mail.text.contains("code:"), "{}", mail.text);
+            assert!(
+                !mail.text.contains("http") && !mail.text.contains("code:"),
+                "{}",
+                mail.text
+            );
             assert!(mail.text.contains("Acme"));
         }
         let code = MailCode::normalise("111111").unwrap();

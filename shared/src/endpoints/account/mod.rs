@@ -66,18 +66,30 @@ pub(super) fn new_challenge(
         created_at: now,
         expires_at: now.plus(lifetime),
     };
-    Ok(Challenge { record, token, code })
+    Ok(Challenge {
+        record,
+        token,
+        code,
+    })
 }
 
 /// Counts the request against the client IP's budget for `bucket`, before its body is read.
-pub(super) async fn count_request(app: &App, req: &HttpRequest, bucket: &str) -> Result<(), ApiError> {
+pub(super) async fn count_request(
+    app: &App,
+    req: &HttpRequest,
+    bucket: &str,
+) -> Result<(), ApiError> {
     app.rate_limit(bucket, &client_ip(req, &app.config)).await
 }
 
 /// Sends `mail`, then stores `challenge`: a mail outage leaves no challenge whose mail never
 /// left. (A store outage after the mail leaves a mail whose link does not work, which a
 /// retry replaces.)
-pub(super) async fn mail_then_store(app: &App, mail: &Mail, challenge: &EmailChallenge) -> Result<(), ApiError> {
+pub(super) async fn mail_then_store(
+    app: &App,
+    mail: &Mail,
+    challenge: &EmailChallenge,
+) -> Result<(), ApiError> {
     app.send_mail(mail).await?;
     app.store.put_challenge(challenge).await?;
     Ok(())
@@ -90,19 +102,32 @@ const DECOY_ADDRESS: &str = "decoy@authfn.invalid";
 /// of the same request makes, so both take the same time, on every store: an inert challenge,
 /// under a key nothing reads (a random user's email change) and with secrets that are never
 /// sent, which lapses after `lifetime`.
-pub(super) async fn mail_then_decoy(app: &App, mail: &Mail, lifetime: Duration) -> Result<(), ApiError> {
+pub(super) async fn mail_then_decoy(
+    app: &App,
+    mail: &Mail,
+    lifetime: Duration,
+) -> Result<(), ApiError> {
     let nobody = UserId::generate()?;
     // Nobody's address either: a decoy for a notice to an account must not outlive that
     // account's deletion with its address in it.
     let no_address = Email::from_stored(DECOY_ADDRESS.to_owned());
-    let decoy = new_challenge(app, ChallengeKey::email_change(&nobody), &no_address, ChallengeAction::ChangeEmail { user_id: nobody }, lifetime)?;
+    let decoy = new_challenge(
+        app,
+        ChallengeKey::email_change(&nobody),
+        &no_address,
+        ChallengeAction::ChangeEmail { user_id: nobody },
+        lifetime,
+    )?;
     mail_then_store(app, mail, &decoy.record).await
 }
 
 /// The answer to every "mail this address" request: 202 with `status`, the same bytes
 /// whatever the store held.
 pub(super) fn accepted(status: &'static str) -> HttpResponse {
-    response::json(StatusCode::ACCEPTED, &serde_json::json!({ "status": status }))
+    response::json(
+        StatusCode::ACCEPTED,
+        &serde_json::json!({ "status": status }),
+    )
 }
 
 /// A body field holding an address.
@@ -136,13 +161,19 @@ pub(super) enum Proof {
 impl ProofFields {
     pub(super) fn parse(self) -> Result<Proof, ApiError> {
         match (self.token, self.email, self.code) {
-            (Some(token), None, None) => MailToken::parse(&token).map(Proof::Token).ok_or(ApiError::InvalidMailToken),
+            (Some(token), None, None) => MailToken::parse(&token)
+                .map(Proof::Token)
+                .ok_or(ApiError::InvalidMailToken),
             (None, Some(email), Some(code)) => {
                 let email = parse_email(&email)?;
-                let code = MailCode::normalise(&code).ok_or_else(|| ApiError::invalid_field("code", "the code is six digits"))?;
+                let code = MailCode::normalise(&code)
+                    .ok_or_else(|| ApiError::invalid_field("code", "the code is six digits"))?;
                 Ok(Proof::Code(email, code))
             }
-            _ => Err(ApiError::invalid_field("body", "send either token, or email and code")),
+            _ => Err(ApiError::invalid_field(
+                "body",
+                "send either token, or email and code",
+            )),
         }
     }
 }
@@ -160,11 +191,20 @@ impl Proof {
     /// reset's link never proves a sign-up). A wrong code is counted against the challenge
     /// it was for, which dies at the [`MAX_CODE_FAILURES`]th. Nothing is taken yet: the
     /// caller's write takes it, atomically with what proving it does.
-    pub(super) async fn challenge(&self, app: &App, key_for: fn(&Email) -> ChallengeKey) -> Result<EmailChallenge, ApiError> {
+    pub(super) async fn challenge(
+        &self,
+        app: &App,
+        key_for: fn(&Email) -> ChallengeKey,
+    ) -> Result<EmailChallenge, ApiError> {
         match self {
             Proof::Token(token) => {
-                let found = app.store.challenge_by_token(&token.hash(), app.now()).await?;
-                found.filter(|c| c.key == key_for(&c.email)).ok_or(ApiError::InvalidMailToken)
+                let found = app
+                    .store
+                    .challenge_by_token(&token.hash(), app.now())
+                    .await?;
+                found
+                    .filter(|c| c.key == key_for(&c.email))
+                    .ok_or(ApiError::InvalidMailToken)
             }
             Proof::Code(email, code) => challenge_by_code(app, key_for(email), code).await,
         }
@@ -173,11 +213,21 @@ impl Proof {
 
 /// The live challenge under `key`, if `code` is its code. A wrong code is counted against it,
 /// and the [`MAX_CODE_FAILURES`]th kills it. Nothing is taken.
-pub(super) async fn challenge_by_code(app: &App, key: ChallengeKey, code: &MailCode) -> Result<EmailChallenge, ApiError> {
+pub(super) async fn challenge_by_code(
+    app: &App,
+    key: ChallengeKey,
+    code: &MailCode,
+) -> Result<EmailChallenge, ApiError> {
     let now = app.now();
-    let challenge = app.store.challenge(&key, now).await?.ok_or(ApiError::InvalidMailCode)?;
+    let challenge = app
+        .store
+        .challenge(&key, now)
+        .await?
+        .ok_or(ApiError::InvalidMailCode)?;
     if !mailed::code_matches(&app.config.session_keys, &key, code, &challenge.code_hash) {
-        app.store.count_challenge_failure(&challenge.proof(), MAX_CODE_FAILURES, now).await?;
+        app.store
+            .count_challenge_failure(&challenge.proof(), MAX_CODE_FAILURES, now)
+            .await?;
         return Err(ApiError::InvalidMailCode);
     }
     Ok(challenge)
@@ -190,16 +240,29 @@ pub const RECENT_SIGN_IN: Duration = Duration::from_secs(5 * 60);
 /// session: by its current password (a wrong one counts against the address's sign-in
 /// lockout, as at sign-in), or, for an account without a password (identity provider only),
 /// by a session begun in the last [`RECENT_SIGN_IN`]. Otherwise 403 `reauthentication_required`.
-pub(super) async fn confirm_owner(app: &App, who: &Authenticated, password: Option<String>) -> Result<(), ApiError> {
+pub(super) async fn confirm_owner(
+    app: &App,
+    who: &Authenticated,
+    password: Option<String>,
+) -> Result<(), ApiError> {
     let Some(password) = password else {
         let recent = app.now() < who.session.created_at.plus(RECENT_SIGN_IN);
-        return if who.user.password_hash.is_none() && recent { Ok(()) } else { Err(ApiError::ReauthenticationRequired) };
+        return if who.user.password_hash.is_none() && recent {
+            Ok(())
+        } else {
+            Err(ApiError::ReauthenticationRequired)
+        };
     };
-    let password = Password::presented(password).map_err(|m| ApiError::invalid_field("password", m))?;
+    let password =
+        Password::presented(password).map_err(|m| ApiError::invalid_field("password", m))?;
     let attempt = app.count_sign_in_attempt(&who.user.email, None).await?;
     // An account without a password is checked against the dummy hash and refused, so the
     // time taken says nothing about whether it has one.
-    if !app.passwords.verify(password, who.user.password_hash.clone()).await? {
+    if !app
+        .passwords
+        .verify(password, who.user.password_hash.clone())
+        .await?
+    {
         return Err(app.sign_in_failed(attempt).await?);
     }
     app.sign_in_succeeded(attempt).await

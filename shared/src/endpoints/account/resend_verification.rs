@@ -3,7 +3,9 @@
 //! an address with an account gets the "you have an account" notice; any other address a
 //! mail saying no sign-up is waiting, so every case takes the same time.
 
-use super::{EmailBody, accepted, mail_then_decoy, mail_then_store, mails, new_challenge, parse_email};
+use super::{
+    EmailBody, accepted, mail_then_decoy, mail_then_store, mails, new_challenge, parse_email,
+};
 use crate::App;
 use crate::error::ApiError;
 use crate::mailed::VERIFY_EMAIL_LIFETIME;
@@ -24,9 +26,19 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         let mail = mails::verify_email(&app.config, &email, &c.token, &c.code)?;
         mail_then_store(app, &mail, &c.record).await?;
     } else if app.store.user_by_email(&email).await?.is_some() {
-        mail_then_decoy(app, &mails::account_exists(&app.config, &email), VERIFY_EMAIL_LIFETIME).await?;
+        mail_then_decoy(
+            app,
+            &mails::account_exists(&app.config, &email),
+            VERIFY_EMAIL_LIFETIME,
+        )
+        .await?;
     } else {
-        mail_then_decoy(app, &mails::nothing_pending(&app.config, &email), VERIFY_EMAIL_LIFETIME).await?;
+        mail_then_decoy(
+            app,
+            &mails::nothing_pending(&app.config, &email),
+            VERIFY_EMAIL_LIFETIME,
+        )
+        .await?;
     }
     Ok(accepted("verification_sent"))
 }

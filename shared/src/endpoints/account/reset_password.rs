@@ -27,7 +27,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let body: Body = crate::request::json_body(req, &app.config)?;
     let delivery = body.session_delivery.checked(req)?;
     // Checked before the proof, so a password the policy refuses spends no try of the code.
-    let password = Password::new_for_sign_up(body.password).map_err(|m| ApiError::invalid_field("password", m))?;
+    let password = Password::new_for_sign_up(body.password)
+        .map_err(|m| ApiError::invalid_field("password", m))?;
     let proof = body.proof.parse()?;
     let challenge = proof.challenge(app, ChallengeKey::password_reset).await?;
     let ChallengeAction::ResetPassword { user_id } = &challenge.action else {
@@ -35,15 +36,29 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     };
     // A reset mailed to an address the account has since moved away from resets nothing:
     // whoever still reads that mailbox is not the account's owner any more.
-    if app.store.user_by_id(user_id).await?.is_none_or(|u| u.email != challenge.email) {
+    if app
+        .store
+        .user_by_id(user_id)
+        .await?
+        .is_none_or(|u| u.email != challenge.email)
+    {
         return Err(proof.refused());
     }
     let hash = app.passwords.hash(password).await?;
     // Password, epoch (every session and refresh family ends) and the challenge: one write,
     // which happens only while the challenge is live, so a link resets once.
-    if app.store.set_password(user_id, &hash, Some(&challenge.proof()), app.now()).await?.is_none() {
+    if app
+        .store
+        .set_password(user_id, &hash, Some(&challenge.proof()), app.now())
+        .await?
+        .is_none()
+    {
         return Err(proof.refused());
     }
-    let user = app.store.user_by_id(user_id).await?.ok_or_else(|| proof.refused())?;
+    let user = app
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or_else(|| proof.refused())?;
     start_session(app, req, &user, delivery).await
 }

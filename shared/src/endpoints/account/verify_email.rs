@@ -27,7 +27,11 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let delivery = body.session_delivery.checked(req)?;
     let proof = body.proof.parse()?;
     let challenge = proof.challenge(app, ChallengeKey::sign_up).await?;
-    let ChallengeAction::SignUp { user_id, password_hash } = &challenge.action else {
+    let ChallengeAction::SignUp {
+        user_id,
+        password_hash,
+    } = &challenge.action
+    else {
         return Err(proof.refused());
     };
     let user = UserRecord {
@@ -37,18 +41,25 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         created_at: app.now(),
         email_verified: true,
         session_epoch: 0,
+        factors: crate::store::FactorSummary::default(),
     };
     let (session, token) = app.new_session(&user)?;
     // The challenge, the user, its email claim and its session: one atomic write, so a link
     // followed twice at once makes one account.
-    match app.store.complete_sign_up(&challenge.proof(), &user, &session, app.now()).await? {
+    match app
+        .store
+        .complete_sign_up(&challenge.proof(), &user, &session, app.now())
+        .await?
+    {
         SignUpOutcome::Created => {}
         SignUpOutcome::ChallengeGone => return Err(proof.refused()),
         SignUpOutcome::EmailTaken => {
             // The address got an account since this sign-up was mailed (another sign-up for it
             // was proven, or its owner came through an identity provider). Only the mailbox's
             // owner holds this proof, so saying so reveals nothing; the proof is spent.
-            app.store.take_challenge(&challenge.proof(), app.now()).await?;
+            app.store
+                .take_challenge(&challenge.proof(), app.now())
+                .await?;
             return Err(ApiError::EmailTaken);
         }
     }

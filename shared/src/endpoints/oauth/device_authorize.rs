@@ -24,7 +24,8 @@ struct Authorization {
 /// Issues a device code and a user code for a client, to be approved on the device page.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
-    app.rate_limit("device-authorize", &client_ip(req, &app.config)).await?;
+    app.rate_limit("device-authorize", &client_ip(req, &app.config))
+        .await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
     let client = client(app, config, req, &params).await?;
     let scope = requested_scope(config, &params)?;
@@ -50,7 +51,12 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             created_at: now,
             requested_from: requested_from.clone(),
         };
-        if app.store.create_device_authorization(&authorization, now).await? == Insert::Inserted {
+        if app
+            .store
+            .create_device_authorization(&authorization, now)
+            .await?
+            == Insert::Inserted
+        {
             let verification_uri = config.url("/oidc/device");
             let shown = code.display();
             let body = Authorization {
@@ -64,5 +70,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             return Ok(response::json(StatusCode::OK, &body));
         }
     }
-    Err(ApiError::StoreUnavailable("every user code tried collided with a live one".into()))
+    Err(ApiError::StoreUnavailable(
+        "every user code tried collided with a live one".into(),
+    ))
 }

@@ -6,11 +6,11 @@ use http::StatusCode;
 use super::page::{escape, html};
 use super::{issuer, pending_device};
 use crate::App;
+use crate::clock::UnixTime;
 use crate::error::ApiError;
 use crate::oauth::UserCode;
 use crate::request::{HttpRequest, Params};
 use crate::response::HttpResponse;
-use crate::clock::UnixTime;
 
 /// Shows a signed-in user what a user code asks for (or a form to type one); signed-out users
 /// get a link to sign in and come back.
@@ -30,32 +30,58 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             let sign_in = format!(
                 "{}{}return_to={}",
                 config.sign_in_url,
-                if config.sign_in_url.contains('?') { "&" } else { "?" },
+                if config.sign_in_url.contains('?') {
+                    "&"
+                } else {
+                    "?"
+                },
                 url::form_urlencoded::byte_serialize(here.as_bytes()).collect::<String>()
             );
-            let body = format!("<p>Sign in first, then come back to this page.</p><p><a href=\"{}\">Sign in</a></p>", escape(&sign_in));
-            return Ok(html(StatusCode::UNAUTHORIZED, "Sign in to connect a device", &body));
+            let body = format!(
+                "<p>Sign in first, then come back to this page.</p><p><a href=\"{}\">Sign in</a></p>",
+                escape(&sign_in)
+            );
+            return Ok(html(
+                StatusCode::UNAUTHORIZED,
+                "Sign in to connect a device",
+                &body,
+            ));
         }
         Err(other) => return Err(other),
     };
 
     let Some(code) = code else {
-        let hint = if typed.is_some() { "<p>That is not a valid code: it has 8 letters, like BCDF-GHJK.</p>" } else { "" };
+        let hint = if typed.is_some() {
+            "<p>That is not a valid code: it has 8 letters, like BCDF-GHJK.</p>"
+        } else {
+            ""
+        };
         let body = format!(
             "{hint}<form method=\"get\" action=\"/oidc/device\"><label>Code shown on your device \
              <input name=\"user_code\" autocomplete=\"off\" autofocus></label> <button>Continue</button></form>"
         );
-        let status = if typed.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+        let status = if typed.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
         return Ok(html(status, "Connect a device", &body));
     };
 
     // Every look-up is a guess at a code: counted per user, so a session cannot scan them.
     app.rate_limit("device-code", who.user.id.as_str()).await?;
     let Some(device) = pending_device(app, &code).await? else {
-        return Ok(html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used. Start again on your device.</p>"));
+        return Ok(html(
+            StatusCode::BAD_REQUEST,
+            "Code not recognised",
+            "<p>This code is unknown, expired or already used. Start again on your device.</p>",
+        ));
     };
     // RFC 8628 §5.4: what a user needs to notice a code someone else started and sent them.
-    let client = config.clients.get(&device.client_id).map_or(device.client_id.as_str(), |c| c.display_name.as_str());
+    let client = config
+        .clients
+        .get(&device.client_id)
+        .map_or(device.client_id.as_str(), |c| c.display_name.as_str());
     let body = format!(
         "<p>Signed in as <strong>{email}</strong>.</p>\
          <p>The application <strong>{client}</strong> asks for: <strong>{scope}</strong>.</p>\
@@ -87,7 +113,11 @@ fn asked(at: UnixTime, now: UnixTime) -> String {
         m => format!("{m} minutes ago"),
     };
     let of_day = at.0.rem_euclid(86_400);
-    format!("{ago} (at {:02}:{:02} UTC)", of_day / 3600, of_day % 3600 / 60)
+    format!(
+        "{ago} (at {:02}:{:02} UTC)",
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
 }
 
 #[cfg(test)]
@@ -98,7 +128,13 @@ mod tests {
     fn the_request_time_reads_as_a_person_would_say_it() {
         let at = UnixTime(1_800_000_000); // 08:00 UTC
         assert_eq!(asked(at, at), "less than a minute ago (at 08:00 UTC)");
-        assert_eq!(asked(at, UnixTime(at.0 + 61)), "1 minute ago (at 08:00 UTC)");
-        assert_eq!(asked(at, UnixTime(at.0 + 300)), "5 minutes ago (at 08:00 UTC)");
+        assert_eq!(
+            asked(at, UnixTime(at.0 + 61)),
+            "1 minute ago (at 08:00 UTC)"
+        );
+        assert_eq!(
+            asked(at, UnixTime(at.0 + 300)),
+            "5 minutes ago (at 08:00 UTC)"
+        );
     }
 }

@@ -21,31 +21,61 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let approve = match params.get("decision") {
         Some("approve") => true,
         Some("deny") => false,
-        _ => return Err(ApiError::invalid_field("decision", "must be approve or deny")),
+        _ => {
+            return Err(ApiError::invalid_field(
+                "decision",
+                "must be approve or deny",
+            ));
+        }
     };
     let code = params
         .get("user_code")
         .and_then(UserCode::normalise)
         .ok_or_else(|| ApiError::invalid_field("user_code", "is not a valid code"))?;
-    let gone = || html(StatusCode::BAD_REQUEST, "Code not recognised", "<p>This code is unknown, expired or already used.</p>");
+    let gone = || {
+        html(
+            StatusCode::BAD_REQUEST,
+            "Code not recognised",
+            "<p>This code is unknown, expired or already used.</p>",
+        )
+    };
     let Some(device) = pending_device(app, &code).await? else {
         return Ok(gone());
     };
     // The approval carries the user's session epoch: "sign out everywhere" after approving a
     // code someone else started stops that device from getting tokens.
     let answer = if approve {
-        DeviceStatus::Approved { user_id: who.user.id.clone(), user_epoch: who.user.session_epoch }
+        DeviceStatus::Approved {
+            user_id: who.user.id.clone(),
+            user_epoch: who.user.session_epoch,
+        }
     } else {
         DeviceStatus::Denied
     };
     // Conditional on the code still pending (not on its version, which polls bump): of two
     // answers to one code (two tabs, a double click), one lands, and a poll never blocks one.
-    if !app.store.decide_device_authorization(&device.device_code_hash, &answer, app.now()).await? {
-        return Ok(html(StatusCode::CONFLICT, "Already answered", "<p>This code was answered a moment ago.</p>"));
+    if !app
+        .store
+        .decide_device_authorization(&device.device_code_hash, &answer, app.now())
+        .await?
+    {
+        return Ok(html(
+            StatusCode::CONFLICT,
+            "Already answered",
+            "<p>This code was answered a moment ago.</p>",
+        ));
     }
     Ok(if approve {
-        html(StatusCode::OK, "Device connected", "<p>You can return to your device.</p>")
+        html(
+            StatusCode::OK,
+            "Device connected",
+            "<p>You can return to your device.</p>",
+        )
     } else {
-        html(StatusCode::OK, "Request denied", "<p>The device was not connected.</p>")
+        html(
+            StatusCode::OK,
+            "Request denied",
+            "<p>The device was not connected.</p>",
+        )
     })
 }

@@ -5,10 +5,10 @@ use http::StatusCode;
 use http::header::CACHE_CONTROL;
 
 use super::{issuer, token::DEVICE_CODE_GRANT};
-use crate::{App, Endpoint};
 use crate::error::ApiError;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
+use crate::{App, Endpoint};
 
 /// Serves the issuer's discovery document.
 pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -37,6 +37,7 @@ pub async fn handle(app: &App, _req: &HttpRequest) -> Result<HttpResponse, ApiEr
         "scopes_supported": c.scopes.iter().collect::<Vec<_>>(),
     });
     let mut res = response::json(StatusCode::OK, &document);
-    res.headers_mut().insert(CACHE_CONTROL, super::jwks::cacheable());
+    res.headers_mut()
+        .insert(CACHE_CONTROL, super::jwks::cacheable());
     Ok(res)
 }

@@ -20,9 +20,11 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::crypto::{b64url, constant_time_eq, random_array};
 use crate::error::ApiError;
-use crate::oauth::error::OAuthErrorCode;
 use crate::oauth::access_token::IdTokenClaims;
-use crate::oauth::{AccessTokenClaims, OAuthClient, OAuthConfig, RefreshToken, UserCode, access_token, user_code};
+use crate::oauth::error::OAuthErrorCode;
+use crate::oauth::{
+    AccessTokenClaims, OAuthClient, OAuthConfig, RefreshToken, UserCode, access_token, user_code,
+};
 use crate::protocol::{ClientId, ClientSecret, Scope};
 use crate::request::{HttpRequest, Params, client_ip};
 use crate::store::{DeviceAuthorization, DeviceStatus, RefreshTokenRecord, UserRecord};
@@ -34,30 +36,52 @@ fn issuer(app: &App) -> Result<&OAuthConfig, ApiError> {
 }
 
 fn invalid_client() -> ApiError {
-    ApiError::oauth(OAuthErrorCode::InvalidClient, "unknown client, or its credentials are wrong")
+    ApiError::oauth(
+        OAuthErrorCode::InvalidClient,
+        "unknown client, or its credentials are wrong",
+    )
 }
 
 /// The calling client: by HTTP Basic credentials or the `client_id` (and `client_secret`)
 /// parameters. A confidential client must prove its secret; a public one only names itself.
 /// Failed proofs count towards a lock on the client from the caller's network, checked
 /// before the secret is compared.
-async fn client<'a>(app: &App, config: &'a OAuthConfig, req: &HttpRequest, params: &Params) -> Result<&'a OAuthClient, ApiError> {
+async fn client<'a>(
+    app: &App,
+    config: &'a OAuthConfig,
+    req: &HttpRequest,
+    params: &Params,
+) -> Result<&'a OAuthClient, ApiError> {
     // Without the issuer's secrets a confidential client would look public: refuse rather than
     // let it in without its secret.
     if !config.has_secrets() {
-        return Err(ApiError::Internal("client authentication needs the issuer's secrets (AUTHFN_JWT_KEYS, client secrets)".into()));
+        return Err(ApiError::Internal(
+            "client authentication needs the issuer's secrets (AUTHFN_JWT_KEYS, client secrets)"
+                .into(),
+        ));
     }
     let (id, secret) = match basic_credentials(req)? {
         Some((id, secret)) => (id, Some(secret)),
         None => {
-            let id = params.get("client_id").ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "client_id is required"))?;
-            (ClientId::new(id), params.get("client_secret").map(|s| ClientSecret::new(s.to_owned())))
+            let id = params.get("client_id").ok_or_else(|| {
+                ApiError::oauth(OAuthErrorCode::InvalidRequest, "client_id is required")
+            })?;
+            (
+                ClientId::new(id),
+                params
+                    .get("client_secret")
+                    .map(|s| ClientSecret::new(s.to_owned())),
+            )
         }
     };
     let client = config.clients.get(&id).ok_or_else(invalid_client)?;
     let Some(expected) = &client.secret_hash else {
         // A public client names itself; a secret from one is a confused client.
-        return if secret.is_none() { Ok(client) } else { Err(invalid_client()) };
+        return if secret.is_none() {
+            Ok(client)
+        } else {
+            Err(invalid_client())
+        };
     };
     let network = client_ip(req, &app.config);
     app.check_client_lockout(&client.id, &network).await?;
@@ -65,13 +89,26 @@ async fn client<'a>(app: &App, config: &'a OAuthConfig, req: &HttpRequest, param
         let presented = TokenHash::of(presented.secret().as_bytes());
         constant_time_eq(presented.to_hex().as_bytes(), expected.to_hex().as_bytes())
     });
-    if proven { Ok(client) } else { Err(app.record_client_failure(&client.id, &network, invalid_client()).await?) }
+    if proven {
+        Ok(client)
+    } else {
+        Err(app
+            .record_client_failure(&client.id, &network, invalid_client())
+            .await?)
+    }
 }
 
 /// The live, still pending device authorization a user typed the code of.
-async fn pending_device(app: &App, code: &UserCode) -> Result<Option<DeviceAuthorization>, ApiError> {
+async fn pending_device(
+    app: &App,
+    code: &UserCode,
+) -> Result<Option<DeviceAuthorization>, ApiError> {
     for hash in user_code::hashes(&app.config.session_keys, code) {
-        if let Some(device) = app.store.device_authorization_by_user_code(&hash, app.now()).await? {
+        if let Some(device) = app
+            .store
+            .device_authorization_by_user_code(&hash, app.now())
+            .await?
+        {
             return Ok((device.status == DeviceStatus::Pending).then_some(device));
         }
     }
@@ -83,18 +120,28 @@ async fn pending_device(app: &App, code: &UserCode) -> Result<Option<DeviceAutho
 /// broken client would silently fall back to the `client_id` parameter).
 fn basic_credentials(req: &HttpRequest) -> Result<Option<(ClientId, ClientSecret)>, ApiError> {
     use base64::Engine;
-    let Some(value) = req.headers().get(AUTHORIZATION) else { return Ok(None) };
+    let Some(value) = req.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
     let value = value.to_str().map_err(|_| invalid_client())?;
     let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| invalid_client())?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| invalid_client())?;
     let text = std::str::from_utf8(&decoded).map_err(|_| invalid_client())?;
     let (id, secret) = text.split_once(':').ok_or_else(invalid_client)?;
-    let decode = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+    let decode = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
     match (decode(id), decode(secret)) {
-        (Some(id), Some(secret)) if !id.is_empty() => Ok(Some((ClientId::new(id), ClientSecret::new(secret)))),
+        (Some(id), Some(secret)) if !id.is_empty() => {
+            Ok(Some((ClientId::new(id), ClientSecret::new(secret))))
+        }
         _ => Err(invalid_client()),
     }
 }
@@ -102,12 +149,21 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(ClientId, ClientSecret
 /// The requested scope, every part of it allowed; `openid` when none is asked for.
 fn requested_scope(config: &OAuthConfig, params: &Params) -> Result<Scope, ApiError> {
     let requested = params.get("scope").unwrap_or("openid");
-    if let Some(scope) = requested.split_whitespace().find(|scope| !config.scopes.contains(scope)) {
-        return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, format!("scope {scope:?} is not offered")));
+    if let Some(scope) = requested
+        .split_whitespace()
+        .find(|scope| !config.scopes.contains(scope))
+    {
+        return Err(ApiError::oauth(
+            OAuthErrorCode::InvalidScope,
+            format!("scope {scope:?} is not offered"),
+        ));
     }
     let scope = Scope::of(requested.split_whitespace());
     if scope.is_empty() {
-        return Err(ApiError::oauth(OAuthErrorCode::InvalidScope, "scope is empty"));
+        return Err(ApiError::oauth(
+            OAuthErrorCode::InvalidScope,
+            "scope is empty",
+        ));
     }
     Ok(scope)
 }
@@ -142,8 +198,17 @@ fn issue(
     family: Option<Family>,
 ) -> Result<(TokenResponse, Option<RefreshTokenRecord>), ApiError> {
     let user_id = &user.id;
-    let claims = AccessTokenClaims::new(&config.issuer, &config.audience, user_id.as_str(), client_id.as_str(), scope.as_str(), now, config.access_token_lifetime)?;
-    let access_token = access_token::sign(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?;
+    let claims = AccessTokenClaims::new(
+        &config.issuer,
+        &config.audience,
+        user_id.as_str(),
+        client_id.as_str(),
+        scope.as_str(),
+        now,
+        config.access_token_lifetime,
+    )?;
+    let access_token =
+        access_token::sign(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?;
     let id_token = if scope.contains("openid") {
         let (email, verified) = userinfo::email_claims(user);
         let email_granted = scope.contains("email");
@@ -156,14 +221,20 @@ fn issue(
             email: email_granted.then_some(email.as_str()),
             email_verified: email_granted.then_some(verified),
         };
-        Some(access_token::sign_id_token(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?)
+        Some(
+            access_token::sign_id_token(&config.keys, &claims)
+                .map_err(|e| ApiError::Internal(e.into()))?,
+        )
     } else {
         None
     };
     let (refresh_token, record) = if scope.contains("offline_access") {
         let family = match family {
             Some(f) => f,
-            None => Family { id: b64url(&random_array::<16>()?), expires_at: now.plus(config.refresh_family_lifetime) },
+            None => Family {
+                id: b64url(&random_array::<16>()?),
+                expires_at: now.plus(config.refresh_family_lifetime),
+            },
         };
         let token = RefreshToken::generate()?;
         let record = RefreshTokenRecord {
@@ -174,7 +245,9 @@ fn issue(
             scope: scope.clone(),
             user_epoch: user.session_epoch,
             active: true,
-            expires_at: now.plus(config.refresh_token_lifetime).min(family.expires_at),
+            expires_at: now
+                .plus(config.refresh_token_lifetime)
+                .min(family.expires_at),
             family_expires_at: family.expires_at,
         };
         (Some(token.secret().to_owned()), Some(record))

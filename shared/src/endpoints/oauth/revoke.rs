@@ -7,22 +7,31 @@ use http::StatusCode;
 use super::{client, issuer};
 use crate::App;
 use crate::error::ApiError;
+use crate::oauth::RefreshToken;
 use crate::oauth::error::OAuthErrorCode;
 use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::HttpResponse;
-use crate::oauth::RefreshToken;
 
 /// Ends a refresh token's whole family; an unknown token is answered as if revoked.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
-    app.rate_limit("revoke", &client_ip(req, &app.config)).await?;
+    app.rate_limit("revoke", &client_ip(req, &app.config))
+        .await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
     let caller = client(app, config, req, &params).await?;
-    let token = params.get("token").ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "token is required"))?;
-    if let Some(record) = app.store.refresh_token(&RefreshToken::presented(token).hash(), app.now()).await? {
+    let token = params
+        .get("token")
+        .ok_or_else(|| ApiError::oauth(OAuthErrorCode::InvalidRequest, "token is required"))?;
+    if let Some(record) = app
+        .store
+        .refresh_token(&RefreshToken::presented(token).hash(), app.now())
+        .await?
+    {
         // A client may only revoke its own tokens; anyone else's is "unknown" to it.
         if record.client_id == caller.id {
-            app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
+            app.store
+                .revoke_token_family(&record.family_id, record.family_expires_at)
+                .await?;
         }
     }
     let mut res = crate::response::no_content();

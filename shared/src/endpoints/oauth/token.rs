@@ -41,13 +41,24 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     match grant {
         Some(DEVICE_CODE_GRANT) => device_code(app, config, client, &params, &ip).await,
         Some("refresh_token") => refresh(app, config, client, &params).await,
-        Some(_) => Err(error(UnsupportedGrantType, "use the device_code or refresh_token grant")),
+        Some(_) => Err(error(
+            UnsupportedGrantType,
+            "use the device_code or refresh_token grant",
+        )),
         None => Err(error(InvalidRequest, "grant_type is required")),
     }
 }
 
-async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params, ip: &str) -> Result<HttpResponse, ApiError> {
-    let code = params.get("device_code").ok_or_else(|| error(InvalidRequest, "device_code is required"))?;
+async fn device_code(
+    app: &App,
+    config: &OAuthConfig,
+    client: &OAuthClient,
+    params: &Params,
+    ip: &str,
+) -> Result<HttpResponse, ApiError> {
+    let code = params
+        .get("device_code")
+        .ok_or_else(|| error(InvalidRequest, "device_code is required"))?;
     let code = DeviceCode::presented(code);
     let now = app.now();
     let Some(device) = app.store.device_authorization(&code.hash(), now).await? else {
@@ -55,10 +66,17 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
         // Expired records read as absent; the code itself says when it was to expire, which
         // only decides between two refusals.
         let expired = code.stated_expiry().is_some_and(|t| t <= now);
-        return Err(if expired { error(ExpiredToken, "the device code has expired; start again") } else { error(InvalidGrant, "unknown device code") });
+        return Err(if expired {
+            error(ExpiredToken, "the device code has expired; start again")
+        } else {
+            error(InvalidGrant, "unknown device code")
+        });
     };
     if device.client_id != client.id {
-        return Err(error(InvalidGrant, "the device code was issued to another client"));
+        return Err(error(
+            InvalidGrant,
+            "the device code was issued to another client",
+        ));
     }
     if let Some(last) = device.last_polled_at
         && now < last.plus(device.interval)
@@ -71,9 +89,16 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
             ..device
         };
         app.store.update_device_authorization(&slowed).await?;
-        return Err(error(SlowDown, "polling too fast; wait the interval (now 5 s longer)"));
+        return Err(error(
+            SlowDown,
+            "polling too fast; wait the interval (now 5 s longer)",
+        ));
     }
-    let polled = DeviceAuthorization { last_polled_at: Some(now), version: device.version + 1, ..device.clone() };
+    let polled = DeviceAuthorization {
+        last_polled_at: Some(now),
+        version: device.version + 1,
+        ..device.clone()
+    };
     match &device.status {
         DeviceStatus::Pending => {
             app.store.update_device_authorization(&polled).await?;
@@ -81,16 +106,25 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
         }
         DeviceStatus::Denied => Err(error(AccessDenied, "the user denied the request")),
         DeviceStatus::Consumed => Err(error(InvalidGrant, "the device code has been used")),
-        DeviceStatus::Approved { user_id, user_epoch } => {
+        DeviceStatus::Approved {
+            user_id,
+            user_epoch,
+        } => {
             let Some(user) = app.store.user_by_id(user_id).await? else {
                 return Err(error(InvalidGrant, "the user no longer exists"));
             };
             if user.session_epoch != *user_epoch {
                 // The user signed out everywhere after approving: perhaps they approved a
                 // code someone else started. The approval ends with their sessions.
-                return Err(error(AccessDenied, "the user signed out everywhere after approving; start again"));
+                return Err(error(
+                    AccessDenied,
+                    "the user signed out everywhere after approving; start again",
+                ));
             }
-            let consumed = DeviceAuthorization { status: DeviceStatus::Consumed, ..polled };
+            let consumed = DeviceAuthorization {
+                status: DeviceStatus::Consumed,
+                ..polled
+            };
             // Compare-and-swap: of concurrent polls of one approval, one gets the tokens.
             if !app.store.update_device_authorization(&consumed).await? {
                 return Err(error(InvalidGrant, "the device code has been used"));
@@ -104,46 +138,79 @@ async fn device_code(app: &App, config: &OAuthConfig, client: &OAuthClient, para
     }
 }
 
-async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: &Params) -> Result<HttpResponse, ApiError> {
-    let presented = params.get("refresh_token").ok_or_else(|| error(InvalidRequest, "refresh_token is required"))?;
+async fn refresh(
+    app: &App,
+    config: &OAuthConfig,
+    client: &OAuthClient,
+    params: &Params,
+) -> Result<HttpResponse, ApiError> {
+    let presented = params
+        .get("refresh_token")
+        .ok_or_else(|| error(InvalidRequest, "refresh_token is required"))?;
     let hash = RefreshToken::presented(presented).hash();
     let now = app.now();
     let Some(record) = app.store.refresh_token(&hash, now).await? else {
         return Err(error(InvalidGrant, "unknown or expired refresh token"));
     };
     if record.client_id != client.id {
-        return Err(error(InvalidGrant, "the refresh token was issued to another client"));
+        return Err(error(
+            InvalidGrant,
+            "the refresh token was issued to another client",
+        ));
     }
-    if app.store.is_token_family_revoked(&record.family_id, now).await? {
+    if app
+        .store
+        .is_token_family_revoked(&record.family_id, now)
+        .await?
+    {
         return Err(error(InvalidGrant, "the refresh token has been revoked"));
     }
     if !record.active {
         // Reuse of a rotated token: it was stolen, or the client is broken. Either way no
         // token of this family may be trusted any more.
-        app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
-        return Err(error(InvalidGrant, "the refresh token was already used; every token issued from it is revoked"));
+        app.store
+            .revoke_token_family(&record.family_id, record.family_expires_at)
+            .await?;
+        return Err(error(
+            InvalidGrant,
+            "the refresh token was already used; every token issued from it is revoked",
+        ));
     }
     let Some(user) = app.store.user_by_id(&record.user_id).await? else {
         return Err(error(InvalidGrant, "the user no longer exists"));
     };
     if user.session_epoch != record.user_epoch {
         // "Sign out everywhere" since this family began: it ends CLI and mobile sign-ins too.
-        app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
-        return Err(error(InvalidGrant, "the user signed out everywhere; sign in again"));
+        app.store
+            .revoke_token_family(&record.family_id, record.family_expires_at)
+            .await?;
+        return Err(error(
+            InvalidGrant,
+            "the user signed out everywhere; sign in again",
+        ));
     }
     let scope = match params.get("scope") {
         None => record.scope.clone(),
         Some(narrower) => narrowed(&record.scope, narrower)?,
     };
-    let family = Family { id: record.family_id.clone(), expires_at: record.family_expires_at };
+    let family = Family {
+        id: record.family_id.clone(),
+        expires_at: record.family_expires_at,
+    };
     let (response, new_record) = issue(config, now, &user, &client.id, &scope, Some(family))?;
-    let new_record = new_record.ok_or_else(|| ApiError::Internal("refresh grant without offline_access".into()))?;
+    let new_record = new_record
+        .ok_or_else(|| ApiError::Internal("refresh grant without offline_access".into()))?;
     match app.store.rotate_refresh_token(&hash, &new_record).await? {
         Rotation::Rotated => Ok(response::json(StatusCode::OK, &response)),
         Rotation::AlreadyUsed => {
             // Someone rotated it between our read and our write: the same reuse as above.
-            app.store.revoke_token_family(&record.family_id, record.family_expires_at).await?;
-            Err(error(InvalidGrant, "the refresh token was already used; every token issued from it is revoked"))
+            app.store
+                .revoke_token_family(&record.family_id, record.family_expires_at)
+                .await?;
+            Err(error(
+                InvalidGrant,
+                "the refresh token was already used; every token issued from it is revoked",
+            ))
         }
     }
 }
@@ -151,8 +218,16 @@ async fn refresh(app: &App, config: &OAuthConfig, client: &OAuthClient, params: 
 /// RFC 6749 §6: a refresh may ask for less than was granted, never more. `offline_access`
 /// stays, since the answer carries the family's next refresh token.
 fn narrowed(granted: &Scope, requested: &str) -> Result<Scope, ApiError> {
-    if requested.split_whitespace().any(|scope| !granted.contains(scope)) {
-        return Err(error(InvalidScope, "a refresh cannot widen the granted scope"));
+    if requested
+        .split_whitespace()
+        .any(|scope| !granted.contains(scope))
+    {
+        return Err(error(
+            InvalidScope,
+            "a refresh cannot widen the granted scope",
+        ));
     }
-    Ok(Scope::of(requested.split_whitespace().chain(["offline_access"])))
+    Ok(Scope::of(
+        requested.split_whitespace().chain(["offline_access"]),
+    ))
 }

@@ -20,11 +20,19 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         Some(token) => token,
         // RFC 6750 §3.1: a request without a token gets a bare challenge; one whose token is
         // not even a JWT is an invalid token.
-        None if req.headers().contains_key(http::header::AUTHORIZATION) => return Err(ApiError::InvalidAccessToken("not a JWT")),
+        None if req.headers().contains_key(http::header::AUTHORIZATION) => {
+            return Err(ApiError::InvalidAccessToken("not a JWT"));
+        }
         None => return Err(ApiError::Unauthenticated),
     };
-    let claims = access_token::verify(token, &config.keys, &config.issuer, &config.audience, app.now())
-        .map_err(|e| ApiError::InvalidAccessToken(e.0))?;
+    let claims = access_token::verify(
+        token,
+        &config.keys,
+        &config.issuer,
+        &config.audience,
+        app.now(),
+    )
+    .map_err(|e| ApiError::InvalidAccessToken(e.0))?;
     if !claims.scopes().any(|s| s == "openid") {
         return Err(ApiError::InsufficientScope { scope: "openid" });
     }

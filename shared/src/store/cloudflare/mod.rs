@@ -49,12 +49,23 @@ pub struct CloudflareStore {
 
 impl CloudflareStore {
     /// A store over the Worker's KV namespace for sessions and its D1 database.
-    pub fn new(sessions: KvStore, db: D1Database, max_session_lifetime: std::time::Duration) -> Self {
-        CloudflareStore { sessions, db, max_session_lifetime }
+    pub fn new(
+        sessions: KvStore,
+        db: D1Database,
+        max_session_lifetime: std::time::Duration,
+    ) -> Self {
+        CloudflareStore {
+            sessions,
+            db,
+            max_session_lifetime,
+        }
     }
 
     fn statement(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
-        self.db.prepare(sql).bind(args).map_err(|e| unavailable("bind", e))
+        self.db
+            .prepare(sql)
+            .bind(args)
+            .map_err(|e| unavailable("bind", e))
     }
 }
 
@@ -65,7 +76,10 @@ fn unavailable(what: &'static str, e: impl std::fmt::Display) -> StoreError {
 
 /// Deletes counters and revocations past their expiry: D1 has no TTL. Run from a cron trigger.
 pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
-    let purge = |table: &str| db.prepare(format!("DELETE FROM {table} WHERE expires_at <= ?1")).bind(&[number(now.0)]);
+    let purge = |table: &str| {
+        db.prepare(format!("DELETE FROM {table} WHERE expires_at <= ?1"))
+            .bind(&[number(now.0)])
+    };
     let statements = vec![
         purge("counters").map_err(|e| unavailable("bind", e))?,
         purge("revoked_sessions").map_err(|e| unavailable("bind", e))?,
@@ -75,6 +89,8 @@ pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
         purge("revoked_token_families").map_err(|e| unavailable("bind", e))?,
         purge("challenges").map_err(|e| unavailable("bind", e))?,
     ];
-    db.batch(statements).await.map_err(|e| unavailable("D1 purge", e))?;
+    db.batch(statements)
+        .await
+        .map_err(|e| unavailable("D1 purge", e))?;
     Ok(())
 }

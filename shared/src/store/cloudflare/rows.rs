@@ -19,7 +19,10 @@ pub(super) fn optional_text(s: Option<&str>) -> JsValue {
 
 /// D1 numbers cross into JavaScript as doubles: every value stored here (Unix seconds,
 /// counts, epochs) is far below 2^53.
-#[expect(clippy::cast_precision_loss, reason = "Unix seconds, counts and epochs stay far below 2^53, where doubles are exact")]
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "Unix seconds, counts and epochs stay far below 2^53, where doubles are exact"
+)]
 pub(super) fn number(n: i64) -> JsValue {
     JsValue::from_f64(n as f64)
 }
@@ -32,6 +35,11 @@ pub(super) struct UserRow {
     created_at: i64,
     session_epoch: i64,
     email_verified: i64,
+    /// Absent from rows read without the factor columns: none.
+    #[serde(default)]
+    totp: i64,
+    #[serde(default)]
+    passkeys: i64,
 }
 
 impl UserRow {
@@ -43,6 +51,11 @@ impl UserRow {
             created_at: UnixTime(self.created_at),
             email_verified: flag(self.email_verified, "user email_verified")?,
             session_epoch: unsigned(self.session_epoch, "user session_epoch")?,
+            factors: FactorSummary {
+                totp: flag(self.totp, "user totp")?,
+                passkeys: u32::try_from(self.passkeys)
+                    .map_err(|_| StoreError::Corrupt("user passkeys is out of range".into()))?,
+            },
         })
     }
 }
@@ -64,7 +77,8 @@ fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
 /// The other way: a count, epoch or version as a D1 integer. Every one was read through
 /// [`unsigned`] and then at most incremented, so one past `i64::MAX` is a corrupt record.
 pub(super) fn integer(value: u64, what: &str) -> StoreResult<i64> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is beyond D1's integer range")))
+    i64::try_from(value)
+        .map_err(|_| StoreError::Corrupt(format!("{what} is beyond D1's integer range")))
 }
 
 /// What D1 says of a session read from KV (`CloudflareStore::is_refused`).
@@ -81,7 +95,9 @@ impl SessionCheck {
 
     /// The user's current epoch; `None` if no such user exists.
     pub(super) fn user_epoch(&self) -> StoreResult<Option<u64>> {
-        self.user_epoch.map(|e| unsigned(e, "user session_epoch")).transpose()
+        self.user_epoch
+            .map(|e| unsigned(e, "user session_epoch"))
+            .transpose()
     }
 }
 
@@ -130,16 +146,24 @@ impl DeviceRow {
         let corrupt = |what: &str| StoreError::Corrupt(format!("device authorization {what}"));
         let (user_id, user_epoch) = (self.user_id, self.user_epoch);
         let status = DeviceStatus::from_stored(&self.status, || match (user_id, user_epoch) {
-            (Some(id), Some(epoch)) => Ok((UserId::from_stored(id), unsigned(epoch, "device authorization user_epoch")?)),
+            (Some(id), Some(epoch)) => Ok((
+                UserId::from_stored(id),
+                unsigned(epoch, "device authorization user_epoch")?,
+            )),
             _ => Err(corrupt("approval")),
         })?;
         Ok(DeviceAuthorization {
-            device_code_hash: TokenHash::from_hex(&self.device_code_hash).ok_or_else(|| corrupt("hash"))?,
-            user_code_hash: TokenHash::from_hex(&self.user_code_hash).ok_or_else(|| corrupt("user code hash"))?,
+            device_code_hash: TokenHash::from_hex(&self.device_code_hash)
+                .ok_or_else(|| corrupt("hash"))?,
+            user_code_hash: TokenHash::from_hex(&self.user_code_hash)
+                .ok_or_else(|| corrupt("user code hash"))?,
             client_id: self.client_id.into(),
             scope: self.scope.into(),
             status,
-            interval: std::time::Duration::from_secs(unsigned(self.interval_secs, "device authorization interval")?),
+            interval: std::time::Duration::from_secs(unsigned(
+                self.interval_secs,
+                "device authorization interval",
+            )?),
             last_polled_at: self.last_polled_at.map(UnixTime),
             expires_at: UnixTime(self.expires_at),
             version: unsigned(self.version, "device authorization version")?,
@@ -157,9 +181,11 @@ pub(super) const DEVICE_COLUMNS: &str = "device_code_hash, user_code_hash, clien
 pub(super) fn device_status(status: &DeviceStatus) -> StoreResult<[JsValue; 3]> {
     let (name, approval) = status.to_stored();
     Ok(match approval {
-        Some((user_id, user_epoch)) => {
-            [text(name), text(user_id.as_str()), number(integer(user_epoch, "device authorization user_epoch")?)]
-        }
+        Some((user_id, user_epoch)) => [
+            text(name),
+            text(user_id.as_str()),
+            number(integer(user_epoch, "device authorization user_epoch")?),
+        ],
         None => [text(name), JsValue::NULL, JsValue::NULL],
     })
 }
@@ -219,7 +245,10 @@ pub(super) struct CounterRow {
 
 impl CounterRow {
     pub(super) fn into_counter(self) -> StoreResult<Counter> {
-        Ok(Counter { count: unsigned(self.count, "counter count")?, expires_at: UnixTime(self.expires_at) })
+        Ok(Counter {
+            count: unsigned(self.count, "counter count")?,
+            expires_at: UnixTime(self.expires_at),
+        })
     }
 }
 
@@ -242,27 +271,35 @@ pub(super) struct ChallengeRow {
     expires_at: i64,
 }
 
-pub(super) const CHALLENGE_COLUMNS: &str =
-    "key, email, token_hash, code_hash, failures, action, user_id, password_hash, created_at, expires_at";
+pub(super) const CHALLENGE_COLUMNS: &str = "key, email, token_hash, code_hash, failures, action, user_id, password_hash, created_at, expires_at";
 
 impl ChallengeRow {
     pub(super) fn into_challenge(self) -> StoreResult<EmailChallenge> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("challenge {what}"));
         let user_id = UserId::from_stored(self.user_id);
         let action = match (self.action.as_str(), self.password_hash) {
-            (SIGN_UP, Some(hash)) => ChallengeAction::SignUp { user_id, password_hash: PasswordHashString::from_stored(hash) },
+            (SIGN_UP, Some(hash)) => ChallengeAction::SignUp {
+                user_id,
+                password_hash: PasswordHashString::from_stored(hash),
+            },
             (RESET_PASSWORD, None) => ChallengeAction::ResetPassword { user_id },
             (SIGN_IN, None) => ChallengeAction::SignIn { user_id },
             (CHANGE_EMAIL, None) => ChallengeAction::ChangeEmail { user_id },
             // Only a sign-up carries a password hash, and it always does.
-            _ => return Err(corrupt("action is unknown or does not fit its password hash")),
+            _ => {
+                return Err(corrupt(
+                    "action is unknown or does not fit its password hash",
+                ));
+            }
         };
         Ok(EmailChallenge {
             key: ChallengeKey::from_stored(self.key),
             email: Email::from_stored(self.email),
-            token_hash: TokenHash::from_hex(&self.token_hash).ok_or_else(|| corrupt("token hash"))?,
+            token_hash: TokenHash::from_hex(&self.token_hash)
+                .ok_or_else(|| corrupt("token hash"))?,
             code_hash: TokenHash::from_hex(&self.code_hash).ok_or_else(|| corrupt("code hash"))?,
-            failures: u32::try_from(self.failures).map_err(|_| corrupt("failures is out of range"))?,
+            failures: u32::try_from(self.failures)
+                .map_err(|_| corrupt("failures is out of range"))?,
             action,
             created_at: UnixTime(self.created_at),
             expires_at: UnixTime(self.expires_at),
@@ -278,7 +315,8 @@ pub(super) struct FailuresRow {
 
 impl FailuresRow {
     pub(super) fn failures(&self) -> StoreResult<u32> {
-        u32::try_from(self.failures).map_err(|_| StoreError::Corrupt("challenge failures is out of range".into()))
+        u32::try_from(self.failures)
+            .map_err(|_| StoreError::Corrupt("challenge failures is out of range".into()))
     }
 }
 
@@ -297,7 +335,10 @@ impl EpochRow {
 /// A challenge as D1 values, in [`CHALLENGE_COLUMNS`] order.
 pub(super) fn challenge_values(c: &EmailChallenge) -> Vec<JsValue> {
     let (action, user_id, password_hash) = match &c.action {
-        ChallengeAction::SignUp { user_id, password_hash } => (SIGN_UP, user_id, Some(password_hash.as_str())),
+        ChallengeAction::SignUp {
+            user_id,
+            password_hash,
+        } => (SIGN_UP, user_id, Some(password_hash.as_str())),
         ChallengeAction::ResetPassword { user_id } => (RESET_PASSWORD, user_id, None),
         ChallengeAction::SignIn { user_id } => (SIGN_IN, user_id, None),
         ChallengeAction::ChangeEmail { user_id } => (CHANGE_EMAIL, user_id, None),
@@ -323,6 +364,9 @@ pub(super) struct StoredSession {
     user_id: String,
     user_epoch: u64,
     created_at: i64,
+    /// Absent on sessions stored before step-up: `created_at`.
+    #[serde(default)]
+    authenticated_at: Option<i64>,
     expires_at: i64,
     idle_expires_at: i64,
     renewed_at: i64,
@@ -335,6 +379,7 @@ impl StoredSession {
             user_id: s.user_id.as_str().to_owned(),
             user_epoch: s.user_epoch,
             created_at: s.created_at.0,
+            authenticated_at: Some(s.authenticated_at.0),
             expires_at: s.expires_at.0,
             idle_expires_at: s.idle_expires_at.0,
             renewed_at: s.renewed_at.0,
@@ -356,6 +401,7 @@ impl StoredSession {
             user_id: UserId::from_stored(self.user_id),
             user_epoch: self.user_epoch,
             created_at: UnixTime(self.created_at),
+            authenticated_at: UnixTime(self.authenticated_at.unwrap_or(self.created_at)),
             expires_at: UnixTime(self.expires_at),
             idle_expires_at: UnixTime(self.idle_expires_at),
             renewed_at: UnixTime(self.renewed_at),

@@ -25,9 +25,14 @@ pub(crate) fn https_client(custom_endpoint: bool) -> aws_sdk_dynamodb::config::S
     let mut roots = TrustStore::empty().with_native_roots(false);
     for der in trusted_roots(custom_endpoint) {
         let body = base64::engine::general_purpose::STANDARD.encode(der);
-        roots.add_pem_certificate(format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"));
+        roots.add_pem_certificate(format!(
+            "-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
+        ));
     }
-    let context = TlsContext::builder().with_trust_store(roots).build().expect("the compiled-in roots are valid");
+    let context = TlsContext::builder()
+        .with_trust_store(roots)
+        .build()
+        .expect("the compiled-in roots are valid");
     aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .tls_context(context)
@@ -39,7 +44,10 @@ fn trusted_roots(custom_endpoint: bool) -> impl Iterator<Item = &'static [u8]> {
     // (https://www.amazontrust.com/repository/): matching bytes avoids parsing every cert.
     // memchr's searcher, because a naive byte-window scan of ~150 certificates was 60% of a
     // function's start-up instructions (callgrind).
-    const AMAZON_ROOTS: [&[u8]; 2] = [b"Amazon Root CA", b"Starfield Services Root Certificate Authority"];
+    const AMAZON_ROOTS: [&[u8]; 2] = [
+        b"Amazon Root CA",
+        b"Starfield Services Root Certificate Authority",
+    ];
     let finders = AMAZON_ROOTS.map(memchr::memmem::Finder::new);
     let is_amazon = move |der: &[u8]| finders.iter().any(|f| f.find(der).is_some());
     webpki_root_certs::TLS_SERVER_ROOT_CERTS
@@ -52,7 +60,12 @@ impl DynamoStore {
     /// Connects with the default AWS configuration (environment, profile or the Lambda role),
     /// optionally to another endpoint such as a local DynamoDB API.
     pub async fn connect(table: String, endpoint_url: Option<String>) -> DynamoStore {
-        Self::connect_with(aws_config::defaults(BehaviorVersion::latest()), table, endpoint_url).await
+        Self::connect_with(
+            aws_config::defaults(BehaviorVersion::latest()),
+            table,
+            endpoint_url,
+        )
+        .await
     }
 
     /// [`DynamoStore::connect`] inside a Lambda function, with the role's credentials and
@@ -95,6 +108,9 @@ mod tests {
     fn aws_endpoints_trust_amazon_roots_only() {
         // Amazon Root CA 1-4 and the Starfield Services root that cross-signs them.
         assert_eq!(trusted_roots(false).count(), 5);
-        assert!(trusted_roots(true).count() > 100, "a custom endpoint gets the whole Mozilla set");
+        assert!(
+            trusted_roots(true).count() > 100,
+            "a custom endpoint gets the whole Mozilla set"
+        );
     }
 }

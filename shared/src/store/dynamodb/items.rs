@@ -83,7 +83,10 @@ pub(super) fn user_item(user: &UserRecord) -> Item {
     if let Some(hash) = &user.password_hash {
         item.insert("password_hash".into(), s(hash.as_str()));
     }
-    item.insert("email_verified".into(), AttributeValue::Bool(user.email_verified));
+    item.insert(
+        "email_verified".into(),
+        AttributeValue::Bool(user.email_verified),
+    );
     item
 }
 
@@ -105,7 +108,10 @@ pub(super) fn attempt_item(attempt: &FederationAttempt) -> Item {
         ("binding_hash".into(), s(attempt.binding_hash.to_hex())),
         ("provider".into(), s(&attempt.provider)),
         ("return_to".into(), s(&attempt.return_to)),
-        ("wants_json".into(), AttributeValue::Bool(attempt.wants_json)),
+        (
+            "wants_json".into(),
+            AttributeValue::Bool(attempt.wants_json),
+        ),
         (TTL.into(), time(attempt.expires_at)),
     ])
 }
@@ -137,7 +143,10 @@ pub(super) fn device_item(auth: &DeviceAuthorization) -> Item {
 pub(super) fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<DeviceAuthorization> {
     let d = Decoder::new("device authorization", item);
     let status = DeviceStatus::from_stored(&d.string("status")?, || {
-        Ok((UserId::from_stored(d.string("user_id")?), d.number("user_epoch")?))
+        Ok((
+            UserId::from_stored(d.string("user_id")?),
+            d.number("user_epoch")?,
+        ))
     })?;
     Ok(DeviceAuthorization {
         device_code_hash: *hash,
@@ -147,7 +156,10 @@ pub(super) fn decode_device(hash: &TokenHash, item: &Item) -> StoreResult<Device
         scope: d.string("scope")?.into(),
         status,
         interval: std::time::Duration::from_secs(d.number("interval_secs")?),
-        last_polled_at: item.get("last_polled_at").map(|_| d.time("last_polled_at")).transpose()?,
+        last_polled_at: item
+            .get("last_polled_at")
+            .map(|_| d.time("last_polled_at"))
+            .transpose()?,
         expires_at: d.time(TTL)?,
         version: d.number("version")?,
         created_at: d.time("created_at")?,
@@ -182,7 +194,11 @@ pub(super) fn decode_refresh(hash: &TokenHash, item: &Item) -> StoreResult<Refre
         client_id: d.string("client_id")?.into(),
         scope: d.string("scope")?.into(),
         // Absent on tokens issued before the field existed: epoch 0, as every user began.
-        user_epoch: item.get("user_epoch").map(|_| d.number("user_epoch")).transpose()?.unwrap_or(0),
+        user_epoch: item
+            .get("user_epoch")
+            .map(|_| d.number("user_epoch"))
+            .transpose()?
+            .unwrap_or(0),
         active: matches!(item.get("active"), Some(AttributeValue::Bool(true))),
         expires_at: d.time(TTL)?,
         family_expires_at: d.time("family_expires_at")?,
@@ -203,7 +219,10 @@ pub(super) fn decode_attempt(key: &TokenHash, item: &Item) -> StoreResult<Federa
 }
 
 pub(super) fn email_item(user: &UserRecord) -> Item {
-    HashMap::from([(PK.into(), s(email_key(&user.email))), ("user_id".into(), s(user.id.as_str()))])
+    HashMap::from([
+        (PK.into(), s(email_key(&user.email))),
+        ("user_id".into(), s(user.id.as_str())),
+    ])
 }
 
 pub(super) fn session_item(session: &SessionRecord) -> Item {
@@ -219,6 +238,7 @@ pub(super) fn session_item(session: &SessionRecord) -> Item {
         ("expires_at".into(), time(session.expires_at)),
         ("idle_expires_at".into(), time(session.idle_expires_at)),
         ("renewed_at".into(), time(session.renewed_at)),
+        ("authenticated_at".into(), time(session.authenticated_at)),
         (TTL.into(), time(session.idle_expires_at)),
     ])
 }
@@ -236,11 +256,18 @@ pub(super) fn decode_user(id: &UserId, item: &Item) -> StoreResult<UserRecord> {
     Ok(UserRecord {
         id: id.clone(),
         email: Email::from_stored(d.string("email")?),
-        password_hash: d.optional_string("password_hash")?.map(PasswordHashString::from_stored),
+        password_hash: d
+            .optional_string("password_hash")?
+            .map(PasswordHashString::from_stored),
         created_at: d.time("created_at")?,
         // Absent on users written before addresses were proven: unproven.
         email_verified: d.optional_bool("email_verified")?.unwrap_or(false),
         session_epoch: d.number("session_epoch")?,
+        // Absent on users written before factors (and on users who never had one): none.
+        factors: FactorSummary {
+            totp: d.optional_bool("totp")?.unwrap_or(false),
+            passkeys: d.optional_number("passkeys")?.unwrap_or(0),
+        },
     })
 }
 
@@ -263,7 +290,10 @@ fn challenge_user(challenge: &EmailChallenge) -> &UserId {
 
 pub(super) fn challenge_item(challenge: &EmailChallenge) -> Item {
     let (action, user_id, password_hash) = match &challenge.action {
-        ChallengeAction::SignUp { user_id, password_hash } => (SIGN_UP, user_id, Some(password_hash)),
+        ChallengeAction::SignUp {
+            user_id,
+            password_hash,
+        } => (SIGN_UP, user_id, Some(password_hash)),
         ChallengeAction::ResetPassword { user_id } => (RESET_PASSWORD, user_id, None),
         ChallengeAction::SignIn { user_id } => (SIGN_IN, user_id, None),
         ChallengeAction::ChangeEmail { user_id } => (CHANGE_EMAIL, user_id, None),
@@ -334,6 +364,10 @@ pub(super) fn decode_session(token_hash: &TokenHash, item: &Item) -> StoreResult
         user_id: UserId::from_stored(d.string("user_id")?),
         user_epoch: d.number("user_epoch")?,
         created_at: d.time("created_at")?,
+        // Absent on sessions written before step-up: their sign-in was all there was.
+        authenticated_at: d
+            .optional_number("authenticated_at")?
+            .map_or(d.time("created_at")?, UnixTime),
         expires_at: d.time("expires_at")?,
         idle_expires_at: d.time("idle_expires_at")?,
         renewed_at: d.time("renewed_at")?,
@@ -342,7 +376,10 @@ pub(super) fn decode_session(token_hash: &TokenHash, item: &Item) -> StoreResult
 
 pub(super) fn decode_counter(item: &Item) -> StoreResult<Counter> {
     let d = Decoder::new("counter", item);
-    Ok(Counter { count: d.number("count")?, expires_at: d.time(TTL)? })
+    Ok(Counter {
+        count: d.number("count")?,
+        expires_at: d.time(TTL)?,
+    })
 }
 
 /// Reads typed attributes out of an item. Its errors name the record kind and attribute,
@@ -378,9 +415,18 @@ impl<'a> Decoder<'a> {
 
     pub(super) fn number<T: FromStr>(&self, name: &str) -> StoreResult<T> {
         match self.item.get(name) {
-            Some(AttributeValue::N(v)) => v.parse().map_err(|_| self.corrupt(name, "is out of range")),
+            Some(AttributeValue::N(v)) => {
+                v.parse().map_err(|_| self.corrupt(name, "is out of range"))
+            }
             Some(_) => Err(self.corrupt(name, "is not a number")),
             None => Err(self.corrupt(name, "is missing")),
+        }
+    }
+
+    pub(super) fn optional_number<T: FromStr>(&self, name: &str) -> StoreResult<Option<T>> {
+        match self.item.get(name) {
+            None => Ok(None),
+            Some(_) => self.number(name).map(Some),
         }
     }
 

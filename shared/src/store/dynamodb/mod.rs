@@ -98,5 +98,8 @@ fn unavailable<E>(operation: &'static str, err: SdkError<E>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Unavailable(crate::aws_sdk::failure(&format!("DynamoDB {operation}"), err))
+    StoreError::Unavailable(crate::aws_sdk::failure(
+        &format!("DynamoDB {operation}"),
+        err,
+    ))
 }

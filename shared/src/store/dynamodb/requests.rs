@@ -72,16 +72,25 @@ impl DynamoStore {
     }
 
     /// One put of a transaction, made only if `condition` holds.
-    pub(super) fn transact_put(&self, item: Item, condition: Option<&str>) -> StoreResult<TransactWriteItem> {
+    pub(super) fn transact_put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+    ) -> StoreResult<TransactWriteItem> {
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
             .set_condition_expression(condition.map(Into::into));
-        Ok(TransactWriteItem::builder().put(built(put.build())?).build())
+        Ok(TransactWriteItem::builder()
+            .put(built(put.build())?)
+            .build())
     }
 
     /// Runs a transaction whose conditions all say "absent": `AlreadyExists` when one failed.
-    pub(super) async fn transact_insert(&self, items: Vec<TransactWriteItem>) -> StoreResult<Insert> {
+    pub(super) async fn transact_insert(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> StoreResult<Insert> {
         Ok(match self.transact(items).await? {
             Transaction::Written => Insert::Inserted,
             Transaction::Refused(_) => Insert::AlreadyExists,
@@ -97,19 +106,33 @@ impl DynamoStore {
             attempts_left -= 1;
             // The SDK gives each call an idempotency token, so its own retry of a transaction
             // that did land (say, after a timeout) succeeds rather than hitting our condition.
-            let err = match self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await {
+            let err = match self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await
+            {
                 Ok(_) => return Ok(Transaction::Written),
                 Err(err) => err,
             };
-            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+            if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                err.as_service_error()
+            {
                 let reasons = cancelled.cancellation_reasons();
                 // One reason per item, in order; an item that did not fail has the code "None".
-                let failed: Vec<bool> =
-                    reasons.iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect();
+                let failed: Vec<bool> = reasons
+                    .iter()
+                    .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .collect();
                 if failed.contains(&true) {
                     return Ok(Transaction::Refused(Failed(failed)));
                 }
-                if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) && attempts_left > 0 {
+                if reasons
+                    .iter()
+                    .any(|r| r.code() == Some("TransactionConflict"))
+                    && attempts_left > 0
+                {
                     continue;
                 }
             }
@@ -128,7 +151,11 @@ impl DynamoStore {
 
     /// Every index entry of the user (its `pk` and `gsi1sk`), or only those whose `gsi1sk`
     /// begins with `prefix`. Eventually consistent, like the index.
-    pub(super) async fn index_entries_of(&self, user_id: &UserId, prefix: Option<&str>) -> StoreResult<Vec<(String, String)>> {
+    pub(super) async fn index_entries_of(
+        &self,
+        user_id: &UserId,
+        prefix: Option<&str>,
+    ) -> StoreResult<Vec<(String, String)>> {
         let mut entries = Vec::new();
         let mut start = None;
         loop {
@@ -171,7 +198,9 @@ impl DynamoStore {
             let mut retries = 0;
             while !requests.is_empty() {
                 if retries > UNPROCESSED_RETRIES {
-                    return Err(StoreError::Unavailable("DynamoDB BatchWriteItem: deletes left unprocessed".into()));
+                    return Err(StoreError::Unavailable(
+                        "DynamoDB BatchWriteItem: deletes left unprocessed".into(),
+                    ));
                 }
                 if retries > 0 {
                     self.sleep(Duration::from_millis(50 << retries)).await;
@@ -183,7 +212,10 @@ impl DynamoStore {
                     .send()
                     .await
                     .map_err(|e| unavailable("BatchWriteItem", e))?;
-                requests = out.unprocessed_items.and_then(|mut u| u.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
                 retries += 1;
             }
         }

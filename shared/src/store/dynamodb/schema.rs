@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
+    TimeToLiveStatus,
 };
 
 use super::*;
@@ -15,17 +16,32 @@ impl DynamoStore {
     /// it is ready. For tests and the local dev server only: production tables are declared
     /// in template.yaml, which must stay in step with this.
     pub async fn create_table_if_missing(&self) -> StoreResult<()> {
-        let key =
-            |name: &str, key_type| built(KeySchemaElement::builder().attribute_name(name).key_type(key_type).build());
+        let key = |name: &str, key_type| {
+            built(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(key_type)
+                    .build(),
+            )
+        };
         let string_attribute = |name: &str| {
-            built(AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build())
+            built(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build(),
+            )
         };
         let gsi1 = built(
             GlobalSecondaryIndex::builder()
                 .index_name(GSI1)
                 .key_schema(key(GSI1PK, KeyType::Hash)?)
                 .key_schema(key(GSI1SK, KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
                 .build(),
         )?;
         let created = self
@@ -42,7 +58,10 @@ impl DynamoStore {
             .await;
         if let Err(err) = created {
             // ResourceInUse: the table exists already, or is being created by someone else.
-            if !err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) {
+            if !err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception())
+            {
                 return Err(unavailable("CreateTable", err));
             }
         }
@@ -75,7 +94,9 @@ impl DynamoStore {
             self.sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
-        Err(StoreError::Unavailable(format!("DynamoDB table {} did not become active", self.table).into()))
+        Err(StoreError::Unavailable(
+            format!("DynamoDB table {} did not become active", self.table).into(),
+        ))
     }
 
     async fn enable_ttl(&self) -> StoreResult<()> {
@@ -86,12 +107,29 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| unavailable("DescribeTimeToLive", e))?;
-        let status = current.time_to_live_description().and_then(|d| d.time_to_live_status());
-        if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+        let status = current
+            .time_to_live_description()
+            .and_then(|d| d.time_to_live_status());
+        if matches!(
+            status,
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        ) {
             return Ok(());
         }
-        let spec = built(TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL).build())?;
-        match self.client.update_time_to_live().table_name(&self.table).time_to_live_specification(spec).send().await {
+        let spec = built(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(TTL)
+                .build(),
+        )?;
+        match self
+            .client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(spec)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             // Local servers (moto, dynalite) may not expire items at all; reads check expiry anyway.
             Err(err) if err.code() == Some("UnknownOperationException") => Ok(()),
