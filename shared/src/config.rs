@@ -64,6 +64,10 @@ pub struct Config {
     /// (`AUTHFN_EMAIL_CODE_SIGN_IN`). Off by default: the two endpoints answer 404 as an unknown
     /// route does.
     pub email_code_sign_in: bool,
+    /// Whether an account with a second factor must also answer it after signing in through an
+    /// identity provider (`AUTHFN_MFA_FOR_FEDERATED`). Off by default: the provider's own
+    /// authentication (and its MFA policy) is trusted.
+    pub mfa_for_federated: bool,
 }
 
 /// Whether an address must be proven before an account is made for it.
@@ -102,6 +106,15 @@ impl CookiePolicy {
             "__Host-authfn_device"
         } else {
             "authfn_device"
+        }
+    }
+
+    /// The cookie naming a sign-in waiting for its second factor (five minutes).
+    pub fn pending_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-authfn_mfa"
+        } else {
+            "authfn_mfa"
         }
     }
 
@@ -305,6 +318,7 @@ impl Config {
         };
         let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
         let email_code_sign_in = settings.flag("AUTHFN_EMAIL_CODE_SIGN_IN", false)?;
+        let mfa_for_federated = settings.flag("AUTHFN_MFA_FOR_FEDERATED", false)?;
 
         Ok(Config {
             cookie: CookiePolicy { secure },
@@ -329,6 +343,7 @@ impl Config {
             app_url,
             product_name,
             email_code_sign_in,
+            mfa_for_federated,
         })
     }
 

@@ -38,6 +38,29 @@ pub fn clear(policy: &CookiePolicy) -> String {
     build(policy, "", Duration::ZERO)
 }
 
+/// The pending-sign-in cookie: HttpOnly and host-only like the session's, and
+/// `SameSite=Strict`, since only the SPA's own same-site requests ever need it.
+pub fn pending_sign_in(policy: &CookiePolicy, value: &SignedToken, max_age: Duration) -> String {
+    build_named(
+        policy.pending_name(),
+        value.secret(),
+        max_age,
+        SameSite::Strict,
+        policy.secure,
+    )
+}
+
+/// Drops the pending-sign-in cookie (once the sign-in is finished or dead).
+pub fn clear_pending_sign_in(policy: &CookiePolicy) -> String {
+    build_named(
+        policy.pending_name(),
+        "",
+        Duration::ZERO,
+        SameSite::Strict,
+        policy.secure,
+    )
+}
+
 /// The cookie that binds a federated sign-in to the browser that began it (see
 /// `federation::attempt`). It holds no session, only the binding for one 10-minute attempt,
 /// and the callback also needs the matching `state`.

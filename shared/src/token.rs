@@ -28,24 +28,64 @@ impl SessionToken {
 
     /// `v1.<token>.<tag>`, all base64url: the value of the cookie and of a Bearer token.
     pub fn sign(&self, keys: &KeyRing) -> SignedToken {
-        let tag = keys.sign(SESSION_TAG_CONTEXT, &self.0);
-        SignedToken(format!(
-            "{SIGNED_PREFIX}{}.{}",
-            crypto::b64url(&self.0),
-            crypto::b64url(&tag)
-        ))
+        sign_bytes(SESSION_TAG_CONTEXT, &self.0, keys)
     }
 
     /// Parses a presented value and checks its tag. A forged or tampered value is rejected
     /// here, before any store read.
     pub fn verify(presented: &str, keys: &KeyRing) -> Option<Self> {
-        let rest = presented.strip_prefix(SIGNED_PREFIX)?;
-        let (token, tag) = rest.split_once('.')?;
-        let token: [u8; 32] = crypto::b64url_decode(token)?.try_into().ok()?;
-        let tag = crypto::b64url_decode(tag)?;
-        keys.verify(SESSION_TAG_CONTEXT, &token, &tag)
-            .then_some(SessionToken(token))
+        verify_bytes(SESSION_TAG_CONTEXT, presented, keys).map(SessionToken)
     }
+}
+
+/// Domain separation for the pending-sign-in tag: a session token never verifies as a pending
+/// sign-in, nor the other way round, even though both are 32 bytes under the same keys.
+const PENDING_TAG_CONTEXT: &[u8] = b"authfn/pending-sign-in/v1\0";
+
+secret_type!(
+    /// The secret naming a sign-in whose first factor passed and whose second has not yet:
+    /// 32 random bytes, in a short-lived HttpOnly cookie (or the body, for token clients). It
+    /// is not a session: only the second-factor endpoints accept it.
+    pub struct PendingToken([u8; 32]);
+);
+
+impl PendingToken {
+    /// A fresh token from the operating system's randomness.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        Ok(PendingToken(crypto::random_array()?))
+    }
+
+    /// The form the store keeps the pending sign-in under.
+    pub fn hash(&self) -> TokenHash {
+        TokenHash(crypto::sha256(&self.0))
+    }
+
+    /// `v1.<token>.<tag>`, all base64url, tagged for pending sign-ins only.
+    pub fn sign(&self, keys: &KeyRing) -> SignedToken {
+        sign_bytes(PENDING_TAG_CONTEXT, &self.0, keys)
+    }
+
+    /// Parses a presented value and checks its tag, before any store read.
+    pub fn verify(presented: &str, keys: &KeyRing) -> Option<Self> {
+        verify_bytes(PENDING_TAG_CONTEXT, presented, keys).map(PendingToken)
+    }
+}
+
+fn sign_bytes(context: &[u8], token: &[u8; 32], keys: &KeyRing) -> SignedToken {
+    let tag = keys.sign(context, token);
+    SignedToken(format!(
+        "{SIGNED_PREFIX}{}.{}",
+        crypto::b64url(token),
+        crypto::b64url(&tag)
+    ))
+}
+
+fn verify_bytes(context: &[u8], presented: &str, keys: &KeyRing) -> Option<[u8; 32]> {
+    let rest = presented.strip_prefix(SIGNED_PREFIX)?;
+    let (token, tag) = rest.split_once('.')?;
+    let token: [u8; 32] = crypto::b64url_decode(token)?.try_into().ok()?;
+    let tag = crypto::b64url_decode(tag)?;
+    keys.verify(context, &token, &tag).then_some(token)
 }
 
 secret_type!(
@@ -140,6 +180,15 @@ mod tests {
 
     fn ring() -> KeyRing {
         KeyRing::new(HmacKey::new(vec![7; 32]).unwrap(), vec![])
+    }
+
+    #[test]
+    fn a_pending_token_never_verifies_as_a_session_token_nor_the_reverse() {
+        let pending = PendingToken::generate().unwrap().sign(&ring());
+        assert!(PendingToken::verify(pending.secret(), &ring()).is_some());
+        assert!(SessionToken::verify(pending.secret(), &ring()).is_none());
+        let session = SessionToken::generate().unwrap().sign(&ring());
+        assert!(PendingToken::verify(session.secret(), &ring()).is_none());
     }
 
     #[test]

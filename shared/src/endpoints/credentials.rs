@@ -32,7 +32,7 @@ pub(super) struct CredentialsBody {
 /// `Authorization: Bearer <token>`.
 #[derive(Deserialize, Default, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
-pub(super) enum SessionDelivery {
+pub(crate) enum SessionDelivery {
     #[default]
     Cookie,
     Token,
@@ -109,7 +109,7 @@ struct Issued<'a> {
 
 /// The response that starts a session: cookies for browsers, the tokens in the body for
 /// clients that asked for them. Either way the client gets a new device token for the account.
-pub(super) fn session_issued(
+pub(crate) fn session_issued(
     app: &App,
     status: StatusCode,
     session: &SessionRecord,

@@ -18,6 +18,7 @@ pub mod account;
 mod credentials;
 pub mod federation;
 pub mod me;
+pub mod mfa;
 pub mod oauth;
 pub mod session;
 pub mod sign_in;

@@ -1,12 +1,15 @@
-//! `POST /auth/sign-in` {email, password} → 200 with a new session.
+//! `POST /auth/sign-in` {email, password} → 200 with a new session, or with
+//! `{"mfa_required": true, …}` when the account has a second factor.
 
 use http::StatusCode;
 
-use super::credentials::{Credentials, session_issued};
+use super::credentials::Credentials;
+use super::mfa;
 use crate::App;
 use crate::error::ApiError;
 use crate::request::{HttpRequest, client_ip};
 use crate::response::HttpResponse;
+use crate::store::FirstFactor;
 
 /// Checks the password under the sign-in lockouts, then replaces any presented session with a
 /// new one.
@@ -33,9 +36,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let user = user.expect("verify never succeeds without a stored hash");
     app.sign_in_succeeded(attempt).await?;
 
-    // Never reuse a session the request arrived with (no fixation): end it, start a new one.
-    app.end_presented_session(req).await?;
-    let (session, token) = app.new_session(&user)?;
-    app.store.put_session(&session).await?;
-    session_issued(app, StatusCode::OK, &session, &token, creds.delivery)
+    // A session (never the one the request arrived with: no fixation), or, for an account
+    // with a second factor, a pending sign-in waiting for it.
+    let step = app.pass_first_factor(&user, FirstFactor::Password).await?;
+    mfa::answer(app, req, step, StatusCode::OK, creds.delivery).await
 }
