@@ -68,6 +68,10 @@ pub struct Config {
     /// identity provider (`AUTHFN_MFA_FOR_FEDERATED`). Off by default: the provider's own
     /// authentication (and its MFA policy) is trusted.
     pub mfa_for_federated: bool,
+    /// The keys that encrypt the secrets authfn must read back, TOTP secrets
+    /// (`AUTHFN_DATA_KEYS`, current first). `None` when unset: the endpoints that read or write
+    /// TOTP secrets refuse to start without it (see [`crate::App::check_can_serve`]).
+    pub data_keys: Option<crate::data_keys::DataKeyRing>,
 }
 
 /// Whether an address must be proven before an account is made for it.
@@ -210,6 +214,7 @@ impl Config {
     /// | `AUTHFN_APP_URL` | the SPA's URL, for mailed links; with plain-HTTP cookies (development) the first trusted origin |
     /// | `AUTHFN_PRODUCT_NAME` | `authfn` |
     /// | `AUTHFN_EMAIL_CODE_SIGN_IN` | `false`; `true` lets a mailed one-time code sign in |
+    /// | `AUTHFN_DATA_KEYS` | unset; base64url 32-byte keys, current first, for TOTP secrets |
     ///
     /// Identity providers: see [`FederationConfig::from_settings`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -319,6 +324,7 @@ impl Config {
         let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
         let email_code_sign_in = settings.flag("AUTHFN_EMAIL_CODE_SIGN_IN", false)?;
         let mfa_for_federated = settings.flag("AUTHFN_MFA_FOR_FEDERATED", false)?;
+        let data_keys = crate::data_keys::DataKeyRing::from_settings(&settings)?;
 
         Ok(Config {
             cookie: CookiePolicy { secure },
@@ -344,6 +350,7 @@ impl Config {
             product_name,
             email_code_sign_in,
             mfa_for_federated,
+            data_keys,
         })
     }
 
