@@ -756,6 +756,42 @@ async fn the_factors_list_says_what_the_account_has_and_never_a_secret(h: Harnes
     );
 }
 
+/// A named fault: the mail provider refuses every message.
+struct FaultMailProviderDown;
+
+#[async_trait::async_trait]
+impl authfn::mail::Mailer for FaultMailProviderDown {
+    async fn send(&self, _: &authfn::mail::Mail) -> Result<(), authfn::mail::MailError> {
+        Err(authfn::mail::MailError::Unavailable(
+            "FAULT: the mail provider is down".into(),
+        ))
+    }
+}
+
+#[tokio::test]
+async fn a_mail_outage_does_not_undo_a_factor_change_or_a_sign_in() {
+    let working = Harness::memory(&[]).await;
+    let a = enrolled(&working, "outage@example.com").await;
+    let down = working
+        .reconfigure(&[])
+        .with_mailer(Arc::new(FaultMailProviderDown));
+    // A recovery code signs in, though its notice cannot be sent.
+    let p = pending(&down, &a.email).await;
+    let res = verify(&down, &p, "recovery_code", &a.codes[0]).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+    let session = res.cookie_named(SESSION);
+    let off = down
+        .post_json("/auth/mfa/totp/disable", json!({}), Some(&session))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    let res = down.sign_in(&a.email, PASSWORD).await;
+    assert!(
+        res.json.get("mfa_required").is_none(),
+        "it is off: {}",
+        res.text
+    );
+}
+
 #[tokio::test]
 async fn the_totp_endpoints_refuse_to_start_without_data_keys() {
     let h = Harness::memory(&[]).await;
