@@ -652,7 +652,8 @@ pub trait Store: Send + Sync {
     /// Deletes the account and everything that names it: its federated identity links,
     /// sessions, refresh tokens and their families' revocations, challenges (under its address
     /// and its id), counters keyed by its address, its factors (TOTP, enrolment, passkeys and
-    /// their credential id claims, recovery codes) and pending sign-ins, then the user and its email claim in one
+    /// their credential id claims, recovery codes), pending sign-ins and passkey registrations in
+    /// flight (WebAuthn challenges naming it), then the user and its email claim in one
     /// atomic write. Afterwards nothing in the store holds the user's id or its address (or the
     /// address's hash), except a device authorization it approved: that lapses within minutes,
     /// and the token endpoint issues nothing for a user who is gone. The user goes last, so an outage part-way leaves an account that can
