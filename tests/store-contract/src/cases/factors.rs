@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authfn::clock::UnixTime;
 use authfn::store::{
     CeremonyPurpose, CredentialId, FactorId, FactorSummary, FirstFactor, Passkey, PasskeyInsert,
     PendingSignIn, RecoveryCodes, SessionRecord, Store, TotpEnrolment, TotpFactor, UserRecord,
