@@ -373,7 +373,7 @@ async fn dynamodb_a_deleted_user_leaves_nothing_that_names_it() {
     store.put_challenge(&reset_challenge(&grace)).await.unwrap();
     // Second factors, passkeys, a pending sign-in and a passkey registration in flight.
     for (who, credential) in [(&ada, b"ada-key"), (&grace, b"grace-k")] {
-        authfn_store_contract::cases::every_factor_record_of(&as_store, who, credential)
+        authfn_store_contract::cases::every_factor_record_of(&*as_store, who, credential)
             .await
             .unwrap();
     }

@@ -2196,8 +2196,8 @@ pub async fn deleting_a_user_removes_everything_that_names_it_and_nothing_else(
         store.increment(key, T0.plus(DAY), T0).await?;
     }
 
-    let leaving_factors = every_factor_record_of(&store, &leaving, b"leaving-key").await?;
-    let staying_factors = every_factor_record_of(&store, &staying, b"staying-key").await?;
+    let leaving_factors = every_factor_record_of(&*store, &leaving, b"leaving-key").await?;
+    let staying_factors = every_factor_record_of(&*store, &staying, b"staying-key").await?;
     // As stored now, with their factors counted.
     let leaving = store.user_by_id(&leaving.id).await?.found()?;
     let staying = store.user_by_id(&staying.id).await?.found()?;
@@ -2268,7 +2268,7 @@ pub async fn deleting_a_user_removes_everything_that_names_it_and_nothing_else(
     for key in counters_of(&leaving) {
         check_eq!(store.counter(&key, T0).await?, None, "{}", key.as_str());
     }
-    leaving_factors.check(&store, true).await?;
+    leaving_factors.check(&*store, true).await?;
 
     // The other user keeps everything.
     check_eq!(
@@ -2315,7 +2315,7 @@ pub async fn deleting_a_user_removes_everything_that_names_it_and_nothing_else(
         );
     }
 
-    staying_factors.check(&store, false).await?;
+    staying_factors.check(&*store, false).await?;
     check_eq!(
         store
             .take_webauthn_challenge(&staying_factors.registration.challenge_hash, T0)

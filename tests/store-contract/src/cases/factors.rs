@@ -103,17 +103,14 @@ pub fn webauthn_challenge(purpose: CeremonyPurpose) -> WebAuthnChallenge {
 }
 
 /// A user with an account in the store, and no factor.
-async fn signed_up(store: &Arc<dyn Store>, email: &str) -> Result<UserRecord, crate::Failure> {
+async fn signed_up(store: &dyn Store, email: &str) -> Result<UserRecord, crate::Failure> {
     let u = user(email);
     store.create_user(&u, &session_of(&u)).await?;
     Ok(u)
 }
 
 /// The user's factor summary as stored.
-async fn summary(
-    store: &Arc<dyn Store>,
-    user: &UserRecord,
-) -> Result<FactorSummary, crate::Failure> {
+async fn summary(store: &dyn Store, user: &UserRecord) -> Result<FactorSummary, crate::Failure> {
     Ok(store.user_by_id(&user.id).await?.found()?.factors)
 }
 
@@ -133,7 +130,7 @@ fn same_codes(a: &RecoveryCodes, b: &RecoveryCodes) -> bool {
 
 /// TOTP turned on for `user` through a confirmed enrolment.
 async fn with_totp(
-    store: &Arc<dyn Store>,
+    store: &dyn Store,
     user: &UserRecord,
 ) -> Result<(TotpFactor, RecoveryCodes), crate::Failure> {
     let enrolment = totp_enrolment(user);
@@ -146,8 +143,8 @@ async fn with_totp(
 pub async fn a_totp_enrolment_reads_back_until_it_lapses_and_a_new_one_replaces_it(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
-    let grace = signed_up(&store, "grace@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
+    let grace = signed_up(&*store, "grace@example.com").await?;
     check_eq!(store.totp_enrolment(&ada.id, T0).await?, None);
     let first = totp_enrolment(&ada);
     store.put_totp_enrolment(&first).await?;
@@ -182,7 +179,7 @@ pub async fn a_totp_enrolment_reads_back_until_it_lapses_and_a_new_one_replaces_
     );
     check_eq!(store.totp_factor(&ada.id).await?, None);
     check_eq!(store.recovery_codes(&ada.id).await?, None);
-    check_eq!(summary(&store, &ada).await?, FactorSummary::default());
+    check_eq!(summary(&*store, &ada).await?, FactorSummary::default());
     check_eq!(store.totp_enrolment(&ada.id, T0).await?, Some(second));
     check_eq!(store.totp_enrolment(&grace.id, T0).await?, Some(graces));
     Ok(())
@@ -191,7 +188,7 @@ pub async fn a_totp_enrolment_reads_back_until_it_lapses_and_a_new_one_replaces_
 pub async fn confirming_totp_takes_the_enrolment_and_stores_the_factor_codes_and_summary(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     let enrolment = totp_enrolment(&ada);
     store.put_totp_enrolment(&enrolment).await?;
     let (factor, codes) = (totp_factor(&ada), recovery_codes(&ada));
@@ -214,7 +211,7 @@ pub async fn confirming_totp_takes_the_enrolment_and_stores_the_factor_codes_and
     ));
     check_eq!(store.totp_enrolment(&ada.id, T0).await?, None, "taken");
     check_eq!(
-        summary(&store, &ada).await?,
+        summary(&*store, &ada).await?,
         FactorSummary {
             totp: true,
             passkeys: 0
@@ -250,7 +247,7 @@ pub async fn confirming_totp_takes_the_enrolment_and_stores_the_factor_codes_and
 }
 
 pub async fn exactly_one_of_concurrent_totp_confirmations_wins(store: Arc<dyn Store>) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     let enrolment = totp_enrolment(&ada);
     store.put_totp_enrolment(&enrolment).await?;
     let tries: Vec<(TotpFactor, RecoveryCodes)> = (0..4)
@@ -271,17 +268,17 @@ pub async fn exactly_one_of_concurrent_totp_confirmations_wins(store: Arc<dyn St
         &store.recovery_codes(&ada.id).await?.found()?,
         &tries[winner].1
     ));
-    check_eq!(summary(&store, &ada).await?.totp, true);
+    check_eq!(summary(&*store, &ada).await?.totp, true);
     Ok(())
 }
 
 pub async fn a_totp_step_is_accepted_once_and_never_after_a_newer_one(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     // No factor, no step.
     check!(!store.accept_totp_step(&ada.id, 100, T0).await?);
-    let (factor, _) = with_totp(&store, &ada).await?;
+    let (factor, _) = with_totp(&*store, &ada).await?;
     let later = T0.plus(Duration::from_secs(90));
     check!(store.accept_totp_step(&ada.id, 100, later).await?);
     check_eq!(
@@ -325,12 +322,12 @@ pub async fn a_totp_step_is_accepted_once_and_never_after_a_newer_one(
 pub async fn removing_totp_clears_the_summary_and_leaves_the_recovery_codes(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     check!(!store.remove_totp(&ada.id).await?, "off already");
-    let (_, codes) = with_totp(&store, &ada).await?;
+    let (_, codes) = with_totp(&*store, &ada).await?;
     check!(store.remove_totp(&ada.id).await?);
     check_eq!(store.totp_factor(&ada.id).await?, None);
-    check_eq!(summary(&store, &ada).await?, FactorSummary::default());
+    check_eq!(summary(&*store, &ada).await?, FactorSummary::default());
     check!(same_codes(
         &store.recovery_codes(&ada.id).await?.found()?,
         &codes
@@ -338,16 +335,16 @@ pub async fn removing_totp_clears_the_summary_and_leaves_the_recovery_codes(
     check!(!store.remove_totp(&ada.id).await?, "off again");
     check!(!store.accept_totp_step(&ada.id, 1, T0).await?);
     // It can be turned on again.
-    with_totp(&store, &ada).await?;
-    check_eq!(summary(&store, &ada).await?.totp, true);
+    with_totp(&*store, &ada).await?;
+    check_eq!(summary(&*store, &ada).await?.totp, true);
     Ok(())
 }
 
 pub async fn recovery_codes_are_replaced_whole_and_each_is_taken_once(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
-    let grace = signed_up(&store, "grace@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
+    let grace = signed_up(&*store, "grace@example.com").await?;
     check_eq!(store.recovery_codes(&ada.id).await?, None);
     let first = recovery_codes(&ada);
     store.replace_recovery_codes(&first).await?;
@@ -428,7 +425,7 @@ pub async fn recovery_codes_are_replaced_whole_and_each_is_taken_once(
 pub async fn exactly_one_of_concurrent_takers_gets_a_recovery_code(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     let codes = recovery_codes(&ada);
     store.replace_recovery_codes(&codes).await?;
     let code = codes.code_hashes[0];
@@ -453,8 +450,8 @@ pub async fn exactly_one_of_concurrent_takers_gets_a_recovery_code(
 pub async fn a_passkey_reads_back_with_every_field_and_is_counted_on_its_user(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
-    let grace = signed_up(&store, "grace@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
+    let grace = signed_up(&*store, "grace@example.com").await?;
     check_eq!(store.passkeys_of(&ada.id).await?, vec![]);
     let older = Passkey {
         transports: vec![],
@@ -501,7 +498,7 @@ pub async fn a_passkey_reads_back_with_every_field_and_is_counted_on_its_user(
     check_eq!(store.passkeys_of(&ada.id).await?, vec![older, newer]);
     check_eq!(store.passkeys_of(&grace.id).await?, vec![graces]);
     check_eq!(
-        summary(&store, &ada).await?,
+        summary(&*store, &ada).await?,
         FactorSummary {
             totp: false,
             passkeys: 2
@@ -515,7 +512,7 @@ pub async fn a_passkey_reads_back_with_every_field_and_is_counted_on_its_user(
 pub async fn a_first_passkey_stores_its_codes_only_while_the_account_has_no_factor(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     let first = passkey(&ada, b"first");
     let codes = recovery_codes(&ada);
     check_eq!(
@@ -543,11 +540,11 @@ pub async fn a_first_passkey_stores_its_codes_only_while_the_account_has_no_fact
         &store.recovery_codes(&ada.id).await?.found()?,
         &codes
     ));
-    check_eq!(summary(&store, &ada).await?.passkeys, 1);
+    check_eq!(summary(&*store, &ada).await?.passkeys, 1);
 
     // TOTP on counts as a factor too.
-    let grace = signed_up(&store, "grace@example.com").await?;
-    let (_, totp_codes) = with_totp(&store, &grace).await?;
+    let grace = signed_up(&*store, "grace@example.com").await?;
+    let (_, totp_codes) = with_totp(&*store, &grace).await?;
     let graces = passkey(&grace, b"grace");
     check_eq!(
         store
@@ -564,7 +561,7 @@ pub async fn a_first_passkey_stores_its_codes_only_while_the_account_has_no_fact
         &totp_codes
     ));
     check_eq!(
-        summary(&store, &grace).await?,
+        summary(&*store, &grace).await?,
         FactorSummary {
             totp: true,
             passkeys: 0
@@ -576,7 +573,7 @@ pub async fn a_first_passkey_stores_its_codes_only_while_the_account_has_no_fact
         PasskeyInsert::Inserted
     );
     check_eq!(
-        summary(&store, &grace).await?,
+        summary(&*store, &grace).await?,
         FactorSummary {
             totp: true,
             passkeys: 1
@@ -603,8 +600,8 @@ pub async fn a_first_passkey_stores_its_codes_only_while_the_account_has_no_fact
 pub async fn a_credential_id_is_registered_once_across_all_accounts(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
-    let grace = signed_up(&store, "grace@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
+    let grace = signed_up(&*store, "grace@example.com").await?;
     let adas = passkey(&ada, b"shared");
     check_eq!(
         store.add_passkey(&adas, None).await?,
@@ -620,8 +617,8 @@ pub async fn a_credential_id_is_registered_once_across_all_accounts(
         store.passkey_by_credential(&adas.credential_id).await?,
         Some(adas)
     );
-    check_eq!(summary(&store, &ada).await?.passkeys, 1);
-    check_eq!(summary(&store, &grace).await?.passkeys, 0);
+    check_eq!(summary(&*store, &ada).await?.passkeys, 1);
+    check_eq!(summary(&*store, &grace).await?.passkeys, 0);
 
     // Two accounts racing with one new credential id: one gets it.
     let racers = [passkey(&ada, b"contested"), passkey(&grace, b"contested")];
@@ -651,8 +648,8 @@ pub async fn a_credential_id_is_registered_once_across_all_accounts(
         Some(winner)
     );
     let counts = (
-        summary(&store, &ada).await?.passkeys,
-        summary(&store, &grace).await?.passkeys,
+        summary(&*store, &ada).await?.passkeys,
+        summary(&*store, &grace).await?.passkeys,
     );
     check_eq!(
         counts,
@@ -668,7 +665,7 @@ pub async fn a_credential_id_is_registered_once_across_all_accounts(
 pub async fn using_a_passkey_is_compare_and_set_on_its_sign_count(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     let key = passkey(&ada, b"counted");
     store.add_passkey(&key, None).await?;
     let later = T0.plus(Duration::from_secs(60));
@@ -685,7 +682,7 @@ pub async fn using_a_passkey_is_compare_and_set_on_its_sign_count(
             .await?,
         "a count it does not have"
     );
-    let grace = signed_up(&store, "grace@example.com").await?;
+    let grace = signed_up(&*store, "grace@example.com").await?;
     check!(
         !store
             .use_passkey(&grace.id, &key.id, key.sign_count, 8, true, later)
@@ -749,8 +746,8 @@ pub async fn using_a_passkey_is_compare_and_set_on_its_sign_count(
 pub async fn renaming_and_removing_a_passkey_keep_the_summary_and_free_its_credential_id(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
-    let grace = signed_up(&store, "grace@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
+    let grace = signed_up(&*store, "grace@example.com").await?;
     let (kept, gone) = (passkey(&ada, b"kept"), passkey(&ada, b"gone"));
     store.add_passkey(&kept, None).await?;
     store.add_passkey(&gone, None).await?;
@@ -789,7 +786,7 @@ pub async fn renaming_and_removing_a_passkey_keep_the_summary_and_free_its_crede
         None
     );
     check_eq!(store.passkeys_of(&ada.id).await?, vec![renamed]);
-    check_eq!(summary(&store, &ada).await?.passkeys, 1);
+    check_eq!(summary(&*store, &ada).await?.passkeys, 1);
     check!(
         !store
             .use_passkey(&ada.id, &gone.id, gone.sign_count, 100, false, T0)
@@ -806,10 +803,10 @@ pub async fn renaming_and_removing_a_passkey_keep_the_summary_and_free_its_crede
         store.passkey_by_credential(&gone.credential_id).await?,
         Some(reregistered)
     );
-    check_eq!(summary(&store, &grace).await?.passkeys, 1);
+    check_eq!(summary(&*store, &grace).await?.passkeys, 1);
 
     check!(store.remove_passkey(&ada.id, &kept.id).await?);
-    check_eq!(summary(&store, &ada).await?, FactorSummary::default());
+    check_eq!(summary(&*store, &ada).await?, FactorSummary::default());
     check_eq!(store.passkeys_of(&ada.id).await?, vec![]);
     Ok(())
 }
@@ -817,7 +814,7 @@ pub async fn renaming_and_removing_a_passkey_keep_the_summary_and_free_its_crede
 pub async fn a_pending_sign_in_reads_back_until_it_lapses_and_is_taken_once(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     for first_factor in [
         FirstFactor::Password,
         FirstFactor::EmailCode,
@@ -884,7 +881,7 @@ pub async fn a_pending_sign_in_reads_back_until_it_lapses_and_is_taken_once(
 pub async fn wrong_second_factors_are_counted_and_the_last_deletes_the_pending_sign_in(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     let pending = pending_sign_in(&ada);
     store.put_pending_sign_in(&pending).await?;
     let other = pending_sign_in(&ada);
@@ -958,7 +955,7 @@ pub async fn wrong_second_factors_are_counted_and_the_last_deletes_the_pending_s
 pub async fn a_webauthn_challenge_answers_one_ceremony_while_live(
     store: Arc<dyn Store>,
 ) -> Outcome {
-    let ada = signed_up(&store, "ada@example.com").await?;
+    let ada = signed_up(&*store, "ada@example.com").await?;
     let purposes = [
         CeremonyPurpose::Register {
             user_id: ada.id.clone(),
@@ -1038,7 +1035,7 @@ pub async fn sessions_keep_when_their_user_last_authenticated(store: Arc<dyn Sto
 /// Gives `user` one of every factor record (and a pending sign-in, an enrolment and a
 /// registration challenge): what deleting it must remove. Returns the records to look for.
 pub async fn every_factor_record_of(
-    store: &Arc<dyn Store>,
+    store: &dyn Store,
     user: &UserRecord,
     credential: &[u8],
 ) -> Result<FactorRecords, crate::Failure> {
@@ -1079,7 +1076,7 @@ pub struct FactorRecords {
 
 impl FactorRecords {
     /// Whether every record reads as absent (`gone`) or as written.
-    pub async fn check(&self, store: &Arc<dyn Store>, gone: bool) -> Outcome {
+    pub async fn check(&self, store: &dyn Store, gone: bool) -> Outcome {
         let user_id = &self.totp.user_id;
         let expect = |present: bool| present != gone;
         check!(expect(
