@@ -100,16 +100,7 @@ impl Store for DynamoStore {
     ) -> StoreResult<Option<FederationAttempt>> {
         // DeleteItem returning the old item is atomic: of two concurrent callbacks with one
         // state, only one gets the item back.
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(attempt_key(key)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| unavailable("DeleteItem", e))?;
-        let Some(item) = out.attributes else {
+        let Some(item) = self.take(attempt_key(key)).await? else {
             return Ok(None);
         };
         let attempt = decode_attempt(key, &item)?;
@@ -525,57 +516,16 @@ impl Store for DynamoStore {
         max_failures: u32,
         now: UnixTime,
     ) -> StoreResult<Option<u32>> {
-        let last = max_failures.saturating_sub(1);
-        // Below the last allowed failure: ADD counts it, atomically, if the challenge is still
-        // this one and live.
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(challenge_key(&proof.key)))
-            .update_expression("ADD #failures :one")
-            .condition_expression(format!("{LIVE_CHALLENGE} AND #failures < :last"))
-            .set_expression_attribute_names(Some(live_challenge_names()))
-            .expression_attribute_names("#failures", "failures")
-            .set_expression_attribute_values(Some(live_challenge_values(proof, now)))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":last", n(last))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match counted {
-            Ok(out) => {
-                let failures = Decoder::new("challenge", &out.attributes.unwrap_or_default())
-                    .number("failures")?;
-                return Ok(Some(failures));
-            }
-            Err(err) if condition_failed(&err) => {}
-            Err(err) => return Err(unavailable("UpdateItem", err)),
-        }
-        // Gone, or this is the last failure: then it deletes the challenge. Of concurrent
-        // wrong codes at the last count, only one finds it to delete; the others find it gone.
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(challenge_key(&proof.key)))
-            .condition_expression(format!("{LIVE_CHALLENGE} AND #failures >= :last"))
-            .set_expression_attribute_names(Some(live_challenge_names()))
-            .expression_attribute_names("#failures", "failures")
-            .set_expression_attribute_values(Some(live_challenge_values(proof, now)))
-            .expression_attribute_values(":last", n(last))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match deleted {
-            Ok(out) => {
-                let before: u32 = Decoder::new("challenge", &out.attributes.unwrap_or_default())
-                    .number("failures")?;
-                Ok(Some(before.saturating_add(1)))
-            }
-            Err(err) if condition_failed(&err) => Ok(None),
-            Err(err) => Err(unavailable("DeleteItem", err)),
-        }
+        // Only while the challenge is still this one and live.
+        self.count_failure(
+            "challenge",
+            challenge_key(&proof.key),
+            LIVE_CHALLENGE,
+            live_challenge_names(),
+            live_challenge_values(proof, now),
+            max_failures,
+        )
+        .await
     }
 
     async fn take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<bool> {
@@ -1135,53 +1085,15 @@ impl Store for DynamoStore {
         max_failures: u32,
         now: UnixTime,
     ) -> StoreResult<Option<u32>> {
-        // As count_challenge_failure: ADD below the last, a conditional delete at it.
-        let last = max_failures.saturating_sub(1);
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(pending_key(token_hash)))
-            .update_expression("ADD failures :one")
-            .condition_expression("#ttl > :now AND failures < :last")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":now", time(now))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":last", n(last))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match counted {
-            Ok(out) => {
-                let failures = Decoder::new("pending sign-in", &out.attributes.unwrap_or_default())
-                    .number("failures")?;
-                return Ok(Some(failures));
-            }
-            Err(err) if condition_failed(&err) => {}
-            Err(err) => return Err(unavailable("UpdateItem", err)),
-        }
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(pending_key(token_hash)))
-            .condition_expression("#ttl > :now AND failures >= :last")
-            .expression_attribute_names("#ttl", TTL)
-            .expression_attribute_values(":now", time(now))
-            .expression_attribute_values(":last", n(last))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match deleted {
-            Ok(out) => {
-                let before: u32 =
-                    Decoder::new("pending sign-in", &out.attributes.unwrap_or_default())
-                        .number("failures")?;
-                Ok(Some(before.saturating_add(1)))
-            }
-            Err(err) if condition_failed(&err) => Ok(None),
-            Err(err) => Err(unavailable("DeleteItem", err)),
-        }
+        self.count_failure(
+            "pending sign-in",
+            pending_key(token_hash),
+            "#ttl > :now",
+            HashMap::from([("#ttl".into(), TTL.into())]),
+            HashMap::from([(":now".into(), time(now))]),
+            max_failures,
+        )
+        .await
     }
 
     async fn take_pending_sign_in(
@@ -1190,16 +1102,7 @@ impl Store for DynamoStore {
         now: UnixTime,
     ) -> StoreResult<Option<PendingSignIn>> {
         // DeleteItem returning the old item: of two takers, only one gets it back.
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(pending_key(token_hash)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| unavailable("DeleteItem", e))?;
-        let Some(item) = out.attributes else {
+        let Some(item) = self.take(pending_key(token_hash)).await? else {
             return Ok(None);
         };
         let pending = decode_pending(token_hash, &item)?;
@@ -1215,16 +1118,7 @@ impl Store for DynamoStore {
         challenge_hash: &TokenHash,
         now: UnixTime,
     ) -> StoreResult<Option<WebAuthnChallenge>> {
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(webauthn_key(challenge_hash)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| unavailable("DeleteItem", e))?;
-        let Some(item) = out.attributes else {
+        let Some(item) = self.take(webauthn_key(challenge_hash)).await? else {
             return Ok(None);
         };
         let challenge = decode_webauthn(challenge_hash, &item)?;
@@ -1338,6 +1232,71 @@ impl DynamoStore {
             .into_iter()
             .find(|(entry_id, _)| entry_id == id.as_str())
             .map(|(_, pk)| pk))
+    }
+
+    /// Counts one failure (`failures`) on the item `pk` while the condition `live` holds
+    /// (with its `names` and `values`); the failure that reaches `max_failures` deletes the
+    /// item instead. Returns the failures counted, or `None` if the item was gone (or `live`
+    /// did not hold). Of concurrent failures each is counted once.
+    async fn count_failure(
+        &self,
+        kind: &'static str,
+        pk: String,
+        live: &str,
+        names: HashMap<String, String>,
+        values: Item,
+        max_failures: u32,
+    ) -> StoreResult<Option<u32>> {
+        let last = max_failures.saturating_sub(1);
+        // Below the last allowed failure: ADD counts it, atomically.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(&pk))
+            .update_expression("ADD #failures :one")
+            .condition_expression(format!("{live} AND #failures < :last"))
+            .set_expression_attribute_names(Some(names.clone()))
+            .expression_attribute_names("#failures", "failures")
+            .set_expression_attribute_values(Some(values.clone()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":last", n(last))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match counted {
+            Ok(out) => {
+                let failures =
+                    Decoder::new(kind, &out.attributes.unwrap_or_default()).number("failures")?;
+                return Ok(Some(failures));
+            }
+            Err(err) if condition_failed(&err) => {}
+            Err(err) => return Err(unavailable("UpdateItem", err)),
+        }
+        // Gone, or this is the last failure: then it deletes the item. Of concurrent failures
+        // at the last count, only one finds it to delete; the others find it gone.
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .condition_expression(format!("{live} AND #failures >= :last"))
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_names("#failures", "failures")
+            .set_expression_attribute_values(Some(values))
+            .expression_attribute_values(":last", n(last))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match deleted {
+            Ok(out) => {
+                let before: u32 =
+                    Decoder::new(kind, &out.attributes.unwrap_or_default()).number("failures")?;
+                Ok(Some(before.saturating_add(1)))
+            }
+            Err(err) if condition_failed(&err) => Ok(None),
+            Err(err) => Err(unavailable("DeleteItem", err)),
+        }
     }
 
     /// Deletes the challenge a proof names, in a transaction, if it is still that one and live.
