@@ -1262,7 +1262,8 @@ impl Store for CloudflareStore {
         // One batch, so one transaction. The insert is the guard: the credential id is the
         // primary key (a registered one fails it), and the user id is NULL, failing its NOT
         // NULL constraint, unless the user exists (and, for a first factor, has none). Either
-        // failure rolls back the whole batch.
+        // failure rolls back the whole batch. SQLite checks NOT NULL before UNIQUE, so a
+        // registered id keeps the user id set: it is answered as taken, whatever the user.
         let has_no_factor = if first_codes.is_some() {
             " AND totp = 0 AND passkeys = 0"
         } else {
@@ -1271,7 +1272,8 @@ impl Store for CloudflareStore {
         let mut batch = vec![self.statement(
             &format!(
                 "INSERT INTO passkeys ({PASSKEY_COLUMNS}) \
-                 SELECT ?1, CASE WHEN EXISTS (SELECT 1 FROM users WHERE id = ?2{has_no_factor}) THEN ?2 END, \
+                 SELECT ?1, CASE WHEN EXISTS (SELECT 1 FROM passkeys WHERE credential_id = ?1) \
+                     OR EXISTS (SELECT 1 FROM users WHERE id = ?2{has_no_factor}) THEN ?2 END, \
                  ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"
             ),
             &passkey_values(passkey),

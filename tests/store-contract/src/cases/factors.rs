@@ -613,6 +613,21 @@ pub async fn a_credential_id_is_registered_once_across_all_accounts(
             PasskeyInsert::CredentialTaken
         );
     }
+    // Taken is the answer whatever else is wrong: with first codes for an account that has a
+    // factor, or for a user who is gone.
+    check_eq!(
+        store
+            .add_passkey(&passkey(&ada, b"shared"), Some(&recovery_codes(&ada)))
+            .await?,
+        PasskeyInsert::CredentialTaken
+    );
+    check_eq!(
+        store
+            .add_passkey(&passkey(&user("ghost@example.com"), b"shared"), None)
+            .await?,
+        PasskeyInsert::CredentialTaken
+    );
+    check_eq!(store.recovery_codes(&ada.id).await?, None);
     check_eq!(
         store.passkey_by_credential(&adas.credential_id).await?,
         Some(adas)
