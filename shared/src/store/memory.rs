@@ -606,6 +606,9 @@ impl Store for MemoryStore {
         t.recovery_codes.remove(&user.id);
         t.passkeys.retain(|_, p| p.user_id != user.id);
         t.pending_sign_ins.retain(|_, p| p.user_id != user.id);
+        t.webauthn_challenges.retain(|_, c| {
+            !matches!(&c.purpose, CeremonyPurpose::Register { user_id, .. } if user_id == &user.id)
+        });
         Ok(true)
     }
 

@@ -652,7 +652,8 @@ pub trait Store: Send + Sync {
     /// Deletes the account and everything that names it: its federated identity links,
     /// sessions, refresh tokens and their families' revocations, challenges (under its address
     /// and its id), counters keyed by its address, its factors (TOTP, enrolment, passkeys and
-    /// their credential id claims, recovery codes) and pending sign-ins, then the user and its email claim in one
+    /// their credential id claims, recovery codes), pending sign-ins and passkey registrations in
+    /// flight (WebAuthn challenges naming it), then the user and its email claim in one
     /// atomic write. Afterwards nothing in the store holds the user's id or its address (or the
     /// address's hash), except a device authorization it approved: that lapses within minutes,
     /// and the token endpoint issues nothing for a user who is gone. The user goes last, so an outage part-way leaves an account that can
@@ -708,7 +709,8 @@ pub trait Store: Send + Sync {
     /// [`Store::delete_recovery_codes`]).
     async fn remove_totp(&self, user_id: &UserId) -> StoreResult<bool>;
 
-    /// The user's unused recovery codes.
+    /// The user's unused recovery codes: `None` if the user has no set; a set whose every code
+    /// has been used reads back empty, with its `created_at`.
     async fn recovery_codes(&self, user_id: &UserId) -> StoreResult<Option<RecoveryCodes>>;
 
     /// Replaces the user's recovery codes with a new set: every old code stops working at once.
@@ -730,7 +732,8 @@ pub trait Store: Send + Sync {
     /// accounts), stores it, and adds one to the user's `factors.passkeys`. With `first_codes`
     /// (the account's first factor) the recovery codes are stored too, but only if the user
     /// still has no factor at all (else `FactorsChanged`, nothing written). Of two concurrent
-    /// registrations of one credential id exactly one gets `Inserted`.
+    /// registrations of one credential id exactly one gets `Inserted`. A registered credential
+    /// id is answered `CredentialTaken` whatever else would refuse it.
     async fn add_passkey(
         &self,
         passkey: &Passkey,

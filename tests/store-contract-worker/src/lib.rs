@@ -113,6 +113,7 @@ fn all_cases() -> Vec<(&'static str, Run)> {
         an_account_made_before_migration_0007_reads_as_unverified,
         a_challenge_row_with_an_unknown_action_reads_as_corrupt,
         the_purge_removes_expired_challenges_and_keeps_live_ones,
+        the_purge_removes_lapsed_factor_records_and_keeps_live_ones,
         a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing,
         a_deleted_user_leaves_no_row_naming_it_in_any_table,
         a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address,
@@ -346,6 +347,82 @@ async fn the_purge_removes_expired_challenges_and_keeps_live_ones(raw: Raw) -> O
     Ok(())
 }
 
+/// The purge removes lapsed TOTP enrolments, pending sign-ins and WebAuthn challenges (which
+/// hold user ids and hashes) and keeps live ones.
+async fn the_purge_removes_lapsed_factor_records_and_keeps_live_ones(raw: Raw) -> Outcome {
+    use authfn::store::{CeremonyPurpose, PendingSignIn, TotpEnrolment, WebAuthnChallenge};
+    use authfn_store_contract::cases::{
+        ENROLMENT, pending_sign_in, totp_enrolment, webauthn_challenge,
+    };
+    #[derive(serde::Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let (alice, bob) = (user("alice@example.com"), user("bob@example.com"));
+    let now = T0.plus(ENROLMENT);
+    let later = now.plus(ENROLMENT);
+    let live_enrolment = TotpEnrolment {
+        expires_at: later,
+        ..totp_enrolment(&bob)
+    };
+    let live_pending = PendingSignIn {
+        expires_at: later,
+        ..pending_sign_in(&bob)
+    };
+    let live_challenge = WebAuthnChallenge {
+        expires_at: later,
+        ..webauthn_challenge(CeremonyPurpose::SignIn)
+    };
+    raw.store
+        .put_totp_enrolment(&totp_enrolment(&alice))
+        .await?;
+    raw.store.put_totp_enrolment(&live_enrolment).await?;
+    raw.store
+        .put_pending_sign_in(&pending_sign_in(&alice))
+        .await?;
+    raw.store.put_pending_sign_in(&live_pending).await?;
+    raw.store
+        .put_webauthn_challenge(&webauthn_challenge(CeremonyPurpose::Register {
+            user_id: alice.id.clone(),
+            user_epoch: 0,
+        }))
+        .await?;
+    raw.store.put_webauthn_challenge(&live_challenge).await?;
+
+    purge_expired(&raw.db, now).await?;
+
+    for table in ["totp_enrolments", "pending_sign_ins", "webauthn_challenges"] {
+        let count: Option<Count> = raw
+            .db
+            .prepare(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .first(None)
+            .await
+            .map_err(d1)?;
+        check_eq!(count.found()?.n, 1, "{table}");
+    }
+    check_eq!(
+        rows_naming(&raw.db, &[alice.id.as_str()]).await?,
+        Vec::<String>::new()
+    );
+    check_eq!(
+        raw.store.totp_enrolment(&bob.id, now).await?,
+        Some(live_enrolment)
+    );
+    check_eq!(
+        raw.store
+            .pending_sign_in(&live_pending.token_hash, now)
+            .await?,
+        Some(live_pending)
+    );
+    check_eq!(
+        raw.store
+            .take_webauthn_challenge(&live_challenge.challenge_hash, now)
+            .await?,
+        Some(live_challenge)
+    );
+    Ok(())
+}
+
 /// An account from before migration 0006 has no `email_hash`; its address is still taken
 /// (the `email` column's own UNIQUE decides), and the refused sign-up leaves nothing behind.
 async fn a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing(
@@ -407,7 +484,9 @@ async fn rows_naming(db: &D1Database, needles: &[&str]) -> Result<Vec<String>, F
 
 /// Writes every kind of row that can name `who`: a signed-out session, a federated identity,
 /// a refresh token whose family is revoked, a device authorization it approved, a challenge of
-/// each kind under its address or id, and both counters keyed by its address.
+/// each kind under its address or id, both counters keyed by its address, and one of every
+/// factor record (TOTP, its enrolment, recovery codes, a passkey, a pending sign-in, a passkey
+/// registration in flight).
 async fn everything_of(store: &CloudflareStore, who: &UserRecord, name: &str) -> Outcome {
     let signed_out = session_of(who);
     store.put_session(&signed_out).await?;
@@ -458,6 +537,7 @@ async fn everything_of(store: &CloudflareStore, who: &UserRecord, name: &str) ->
             )
             .await?;
     }
+    authfn_store_contract::cases::every_factor_record_of(store, who, name.as_bytes()).await?;
     Ok(())
 }
 
@@ -483,10 +563,17 @@ async fn a_deleted_user_leaves_no_row_naming_it_in_any_table(raw: Raw) -> Outcom
         "counters.key",
         "device_authorizations.user_id",
         "identities.user_id",
+        "passkeys.user_id",
+        "pending_sign_ins.user_id",
+        "recovery_code_sets.user_id",
+        "recovery_codes.user_id",
         "refresh_tokens.user_id",
+        "totp_enrolments.user_id",
+        "totp_factors.user_id",
         "users.email",
         "users.email_hash",
         "users.id",
+        "webauthn_challenges.user_id",
     ];
     check_eq!(
         rows_naming(&raw.db, &alice_needles).await?,

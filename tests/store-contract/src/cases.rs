@@ -23,6 +23,9 @@ use futures_util::future::join;
 
 use crate::{Failure, Found, Outcome, check, check_eq, concurrently};
 
+mod factors;
+pub use factors::*;
+
 /// The time every case starts at: far from the real clock, so no backend may read its own.
 pub const T0: UnixTime = UnixTime(1_700_000_000);
 /// Fixtures' unit of lifetime: sessions, tokens and windows last whole days.
@@ -2193,6 +2196,12 @@ pub async fn deleting_a_user_removes_everything_that_names_it_and_nothing_else(
         store.increment(key, T0.plus(DAY), T0).await?;
     }
 
+    let leaving_factors = every_factor_record_of(&*store, &leaving, b"leaving-key").await?;
+    let staying_factors = every_factor_record_of(&*store, &staying, b"staying-key").await?;
+    // As stored now, with their factors counted.
+    let leaving = store.user_by_id(&leaving.id).await?.found()?;
+    let staying = store.user_by_id(&staying.id).await?.found()?;
+
     // Someone else's id with the address: not this store's user, and nothing is done.
     let impostor = UserRecord {
         id: UserId::generate().unwrap(),
@@ -2259,6 +2268,7 @@ pub async fn deleting_a_user_removes_everything_that_names_it_and_nothing_else(
     for key in counters_of(&leaving) {
         check_eq!(store.counter(&key, T0).await?, None, "{}", key.as_str());
     }
+    leaving_factors.check(&*store, true).await?;
 
     // The other user keeps everything.
     check_eq!(
@@ -2305,7 +2315,22 @@ pub async fn deleting_a_user_removes_everything_that_names_it_and_nothing_else(
         );
     }
 
+    staying_factors.check(&*store, false).await?;
+    check_eq!(
+        store
+            .take_webauthn_challenge(&staying_factors.registration.challenge_hash, T0)
+            .await?,
+        Some(staying_factors.registration.clone())
+    );
+
     check!(!store.delete_user(&leaving).await?, "gone already");
+    // Its passkey's credential id is free again.
+    check_eq!(
+        store
+            .add_passkey(&passkey(&staying, b"leaving-key"), None)
+            .await?,
+        authfn::store::PasskeyInsert::Inserted
+    );
     // The address and the identity are free again; deleting the old user again touches neither.
     let newcomer = user("leaving@example.com");
     let newcomer_session = session_of(&newcomer);

@@ -80,6 +80,22 @@ macro_rules! for_each_case {
             deleting_a_user_removes_everything_that_names_it_and_nothing_else,
             deleting_a_federated_user_unlinks_every_identity,
             ending_every_session_keeps_the_users_other_records,
+            a_totp_enrolment_reads_back_until_it_lapses_and_a_new_one_replaces_it,
+            confirming_totp_takes_the_enrolment_and_stores_the_factor_codes_and_summary,
+            exactly_one_of_concurrent_totp_confirmations_wins,
+            a_totp_step_is_accepted_once_and_never_after_a_newer_one,
+            removing_totp_clears_the_summary_and_leaves_the_recovery_codes,
+            recovery_codes_are_replaced_whole_and_each_is_taken_once,
+            exactly_one_of_concurrent_takers_gets_a_recovery_code,
+            a_passkey_reads_back_with_every_field_and_is_counted_on_its_user,
+            a_first_passkey_stores_its_codes_only_while_the_account_has_no_factor,
+            a_credential_id_is_registered_once_across_all_accounts,
+            using_a_passkey_is_compare_and_set_on_its_sign_count,
+            renaming_and_removing_a_passkey_keep_the_summary_and_free_its_credential_id,
+            a_pending_sign_in_reads_back_until_it_lapses_and_is_taken_once,
+            wrong_second_factors_are_counted_and_the_last_deletes_the_pending_sign_in,
+            a_webauthn_challenge_answers_one_ceremony_while_live,
+            sessions_keep_when_their_user_last_authenticated,
         }
     };
 }

@@ -13,6 +13,11 @@
 //! | refresh token, revoked family | D1 `refresh_tokens`, `revoked_token_families` | strong: one `UPDATE … WHERE active = 1 AND` family not revoked wins a rotation |
 //! | mailed challenge (link token and code, as hashes) | D1 `challenges` | strong: one row per key, so a new mail overwrites the old; a take is one `DELETE … WHERE key = ? AND token_hash = ? AND expires_at > ?`; a wrong code is one batch (`UPDATE … RETURNING failures`, then delete at the limit); sign-up completion and password set are one batch each, conditioned on the challenge |
 //! | email change | D1 `users`, `challenges` | strong: one batch moves the user row's address only while the challenge is live and takes it only while the user exists; `UNIQUE(email_hash)` (and `UNIQUE(email)`) fails the whole batch if another account has the address |
+//! | TOTP enrolment and factor | D1 `totp_enrolments`, `totp_factors` | strong: confirming is one batch whose first statement inserts the factor only while the enrolment is live under its secret and TOTP is off (else a NULL fails it and the batch); a time step is accepted by one `UPDATE … WHERE last_step IS NULL OR last_step < ?` |
+//! | recovery codes | D1 `recovery_code_sets`, `recovery_codes` | strong: one row per unused code's hash, so a use is one `DELETE` that one of two racers changes |
+//! | passkey | D1 `passkeys` | strong: the credential id is the primary key; registering is one batch (passkey, the user's count, first recovery codes); a use is compare-and-set on `sign_count` |
+//! | factor summary | D1 `users.totp`, `users.passkeys` | strong: written in the same batch as every factor change |
+//! | pending sign-in, WebAuthn challenge | D1 `pending_sign_ins`, `webauthn_challenges` | strong: a take is `DELETE … RETURNING`; a wrong factor is counted like a wrong mailed code |
 //! | account deletion | D1, every table | strong: one batch deletes every row naming the user, its address or the address's hash (dependents first, the user row last), each statement conditioned on the user row still having that address |
 //!
 //! KV has no compare-and-set, so no decision rests on it alone: a session counts only if its
@@ -74,7 +79,7 @@ fn unavailable(what: &'static str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(crate::error::context(what, e.to_string()))
 }
 
-/// Deletes counters and revocations past their expiry: D1 has no TTL. Run from a cron trigger.
+/// Deletes counters, revocations and every other record past its expiry: D1 has no TTL. Run from a cron trigger.
 pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
     let purge = |table: &str| {
         db.prepare(format!("DELETE FROM {table} WHERE expires_at <= ?1"))
@@ -88,6 +93,9 @@ pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
         purge("refresh_tokens").map_err(|e| unavailable("bind", e))?,
         purge("revoked_token_families").map_err(|e| unavailable("bind", e))?,
         purge("challenges").map_err(|e| unavailable("bind", e))?,
+        purge("totp_enrolments").map_err(|e| unavailable("bind", e))?,
+        purge("pending_sign_ins").map_err(|e| unavailable("bind", e))?,
+        purge("webauthn_challenges").map_err(|e| unavailable("bind", e))?,
     ];
     db.batch(statements)
         .await

@@ -408,3 +408,236 @@ impl StoredSession {
         }
     }
 }
+
+#[derive(Deserialize)]
+pub(super) struct TotpEnrolmentRow {
+    secret: String,
+    expires_at: i64,
+}
+
+impl TotpEnrolmentRow {
+    pub(super) fn into_record(self, user_id: &UserId) -> TotpEnrolment {
+        TotpEnrolment {
+            user_id: user_id.clone(),
+            encrypted_secret: self.secret,
+            expires_at: UnixTime(self.expires_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct TotpRow {
+    secret: String,
+    last_step: Option<i64>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl TotpRow {
+    pub(super) fn into_record(self, user_id: &UserId) -> StoreResult<TotpFactor> {
+        Ok(TotpFactor {
+            user_id: user_id.clone(),
+            encrypted_secret: self.secret,
+            last_step: self
+                .last_step
+                .map(|s| unsigned(s, "TOTP factor last_step"))
+                .transpose()?,
+            created_at: UnixTime(self.created_at),
+            last_used_at: self.last_used_at.map(UnixTime),
+        })
+    }
+}
+
+/// One row of the recovery-code read: the set's `created_at`, and one unused code's hash
+/// (NULL when the set has none left).
+#[derive(Deserialize)]
+pub(super) struct RecoveryRow {
+    created_at: i64,
+    code_hash: Option<String>,
+}
+
+/// The user's recovery codes from the rows of their set (none: no set).
+pub(super) fn recovery_codes(
+    user_id: &UserId,
+    rows: Vec<RecoveryRow>,
+) -> StoreResult<Option<RecoveryCodes>> {
+    let Some(created_at) = rows.first().map(|r| r.created_at) else {
+        return Ok(None);
+    };
+    let code_hashes = rows
+        .into_iter()
+        .filter_map(|r| r.code_hash)
+        .map(|h| {
+            TokenHash::from_hex(&h).ok_or_else(|| StoreError::Corrupt("recovery code hash".into()))
+        })
+        .collect::<StoreResult<_>>()?;
+    Ok(Some(RecoveryCodes {
+        user_id: user_id.clone(),
+        code_hashes,
+        created_at: UnixTime(created_at),
+    }))
+}
+
+pub(super) const PASSKEY_COLUMNS: &str = "credential_id, user_id, id, public_key, sign_count, transports, \
+     backup_eligible, backed_up, name, created_at, last_used_at";
+
+#[derive(Deserialize)]
+pub(super) struct PasskeyRow {
+    credential_id: String,
+    user_id: String,
+    id: String,
+    public_key: String,
+    sign_count: i64,
+    transports: String,
+    backup_eligible: i64,
+    backed_up: i64,
+    name: String,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl PasskeyRow {
+    pub(super) fn into_record(self) -> StoreResult<Passkey> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("passkey {what}"));
+        Ok(Passkey {
+            user_id: UserId::from_stored(self.user_id),
+            id: FactorId::from_stored(self.id),
+            credential_id: crate::crypto::b64url_decode(&self.credential_id)
+                .and_then(CredentialId::new)
+                .ok_or_else(|| corrupt("credential id"))?,
+            public_key: crate::crypto::b64url_decode(&self.public_key)
+                .ok_or_else(|| corrupt("public key"))?,
+            sign_count: u32::try_from(self.sign_count)
+                .map_err(|_| corrupt("sign count is out of range"))?,
+            transports: serde_json::from_str(&self.transports)
+                .map_err(|_| corrupt("transports is not a list of names"))?,
+            backup_eligible: flag(self.backup_eligible, "passkey backup_eligible")?,
+            backed_up: flag(self.backed_up, "passkey backed_up")?,
+            name: self.name,
+            created_at: UnixTime(self.created_at),
+            last_used_at: self.last_used_at.map(UnixTime),
+        })
+    }
+}
+
+/// A passkey as D1 values, in [`PASSKEY_COLUMNS`] order.
+pub(super) fn passkey_values(p: &Passkey) -> Vec<JsValue> {
+    vec![
+        text(&crate::crypto::b64url(p.credential_id.as_bytes())),
+        text(p.user_id.as_str()),
+        text(p.id.as_str()),
+        text(&crate::crypto::b64url(&p.public_key)),
+        number(i64::from(p.sign_count)),
+        text(&serde_json::to_string(&p.transports).expect("a list of strings serialises")),
+        number(i64::from(p.backup_eligible)),
+        number(i64::from(p.backed_up)),
+        text(&p.name),
+        number(p.created_at.0),
+        p.last_used_at.map_or(JsValue::NULL, |t| number(t.0)),
+    ]
+}
+
+pub(super) const PENDING_COLUMNS: &str =
+    "token_hash, user_id, user_epoch, first_factor, failures, created_at, expires_at";
+
+#[derive(Deserialize)]
+pub(super) struct PendingRow {
+    token_hash: String,
+    user_id: String,
+    user_epoch: i64,
+    first_factor: String,
+    failures: i64,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl PendingRow {
+    pub(super) fn into_record(self) -> StoreResult<PendingSignIn> {
+        Ok(PendingSignIn {
+            token_hash: TokenHash::from_hex(&self.token_hash)
+                .ok_or_else(|| StoreError::Corrupt("pending sign-in token hash".into()))?,
+            user_id: UserId::from_stored(self.user_id),
+            user_epoch: unsigned(self.user_epoch, "pending sign-in user_epoch")?,
+            first_factor: FirstFactor::from_stored(&self.first_factor)?,
+            failures: u32::try_from(self.failures).map_err(|_| {
+                StoreError::Corrupt("pending sign-in failures is out of range".into())
+            })?,
+            created_at: UnixTime(self.created_at),
+            expires_at: UnixTime(self.expires_at),
+        })
+    }
+}
+
+/// A pending sign-in as D1 values, in [`PENDING_COLUMNS`] order.
+pub(super) fn pending_values(p: &PendingSignIn) -> StoreResult<Vec<JsValue>> {
+    Ok(vec![
+        text(&p.token_hash.to_hex()),
+        text(p.user_id.as_str()),
+        number(integer(p.user_epoch, "pending sign-in user_epoch")?),
+        text(p.first_factor.to_stored()),
+        number(i64::from(p.failures)),
+        number(p.created_at.0),
+        number(p.expires_at.0),
+    ])
+}
+
+pub(super) const WEBAUTHN_COLUMNS: &str =
+    "challenge_hash, purpose, user_id, user_epoch, pending, expires_at";
+
+#[derive(Deserialize)]
+pub(super) struct WebAuthnRow {
+    challenge_hash: String,
+    purpose: String,
+    user_id: Option<String>,
+    user_epoch: Option<i64>,
+    pending: Option<String>,
+    expires_at: i64,
+}
+
+impl WebAuthnRow {
+    pub(super) fn into_record(self) -> StoreResult<WebAuthnChallenge> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("WebAuthn challenge {what}"));
+        let (user_id, user_epoch, pending) = (self.user_id, self.user_epoch, self.pending);
+        Ok(WebAuthnChallenge {
+            challenge_hash: TokenHash::from_hex(&self.challenge_hash)
+                .ok_or_else(|| corrupt("hash"))?,
+            purpose: CeremonyPurpose::from_stored(
+                &self.purpose,
+                || match (user_id, user_epoch) {
+                    (Some(id), Some(epoch)) => Ok((
+                        UserId::from_stored(id),
+                        unsigned(epoch, "WebAuthn challenge user_epoch")?,
+                    )),
+                    _ => Err(corrupt("registrant")),
+                },
+                || {
+                    pending
+                        .as_deref()
+                        .and_then(TokenHash::from_hex)
+                        .ok_or_else(|| corrupt("pending"))
+                },
+            )?,
+            expires_at: UnixTime(self.expires_at),
+        })
+    }
+}
+
+/// A WebAuthn challenge as D1 values, in [`WEBAUTHN_COLUMNS`] order.
+pub(super) fn webauthn_values(c: &WebAuthnChallenge) -> StoreResult<Vec<JsValue>> {
+    let stored = c.purpose.to_stored();
+    let (user_id, user_epoch) = match stored.registrant {
+        Some((id, epoch)) => (
+            text(id.as_str()),
+            number(integer(epoch, "WebAuthn challenge user_epoch")?),
+        ),
+        None => (JsValue::NULL, JsValue::NULL),
+    };
+    Ok(vec![
+        text(&c.challenge_hash.to_hex()),
+        text(stored.name),
+        user_id,
+        user_epoch,
+        stored.pending.map_or(JsValue::NULL, |h| text(&h.to_hex())),
+        number(c.expires_at.0),
+    ])
+}

@@ -122,6 +122,15 @@ impl CloudflareStore {
                 "DELETE FROM counters WHERE key IN (?4, ?5)",
                 &counters.each_ref().map(CounterKey::as_str),
             )?,
+            // Its factors, passkeys (their credential ids with them), pending sign-ins and
+            // passkey registrations in flight.
+            delete("DELETE FROM totp_enrolments WHERE user_id = ?1", &[])?,
+            delete("DELETE FROM totp_factors WHERE user_id = ?1", &[])?,
+            delete("DELETE FROM recovery_codes WHERE user_id = ?1", &[])?,
+            delete("DELETE FROM recovery_code_sets WHERE user_id = ?1", &[])?,
+            delete("DELETE FROM passkeys WHERE user_id = ?1", &[])?,
+            delete("DELETE FROM pending_sign_ins WHERE user_id = ?1", &[])?,
+            delete("DELETE FROM webauthn_challenges WHERE user_id = ?1", &[])?,
             self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?,
         ];
         let results = self
@@ -133,6 +142,39 @@ impl CloudflareStore {
             .last()
             .ok_or_else(|| StoreError::Corrupt("delete-user batch returned no result".into()))?;
         changed_one(deleted, "D1 delete user")
+    }
+}
+
+impl CloudflareStore {
+    /// The statements that replace the user's recovery codes with `codes`, for a batch.
+    fn replace_codes(&self, codes: &RecoveryCodes) -> StoreResult<Vec<D1PreparedStatement>> {
+        let user_id = text(codes.user_id.as_str());
+        let mut statements = vec![
+            self.statement(
+                "DELETE FROM recovery_codes WHERE user_id = ?1",
+                std::slice::from_ref(&user_id),
+            )?,
+            self.statement(
+                "INSERT INTO recovery_code_sets (user_id, created_at) VALUES (?1, ?2) \
+                 ON CONFLICT (user_id) DO UPDATE SET created_at = excluded.created_at",
+                &[user_id.clone(), number(codes.created_at.0)],
+            )?,
+        ];
+        if !codes.code_hashes.is_empty() {
+            let rows: Vec<String> = (0..codes.code_hashes.len())
+                .map(|i| format!("(?1, ?{})", i + 2))
+                .collect();
+            let mut values = vec![user_id];
+            values.extend(codes.code_hashes.iter().map(|h| text(&h.to_hex())));
+            statements.push(self.statement(
+                &format!(
+                    "INSERT INTO recovery_codes (user_id, code_hash) VALUES {}",
+                    rows.join(", ")
+                ),
+                &values,
+            )?);
+        }
+        Ok(statements)
     }
 }
 
@@ -237,7 +279,7 @@ impl Store for CloudflareStore {
     ) -> StoreResult<Option<UserRecord>> {
         let row: Option<UserRow> = self
             .statement(
-                "SELECT u.id, u.email, u.password_hash, u.created_at, u.session_epoch, u.email_verified \
+                "SELECT u.id, u.email, u.password_hash, u.created_at, u.session_epoch, u.email_verified, u.totp, u.passkeys \
                  FROM identities i JOIN users u ON u.id = i.user_id WHERE i.key = ?1",
                 &[text(&identity.key().to_hex())],
             )?
@@ -506,7 +548,7 @@ impl Store for CloudflareStore {
         let row: Option<UserRow> = self
             .statement(
                 // Rows written before migration 0005 have no hash yet (see that file).
-                "SELECT id, email, password_hash, created_at, session_epoch, email_verified FROM users \
+                "SELECT id, email, password_hash, created_at, session_epoch, email_verified, totp, passkeys FROM users \
                  WHERE email_hash = ?1 OR (email_hash IS NULL AND email = ?2)",
                 &[text(&email.hash().to_hex()), text(email.as_str())],
             )?
@@ -519,7 +561,7 @@ impl Store for CloudflareStore {
     async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         let row: Option<UserRow> = self
             .statement(
-                "SELECT id, email, password_hash, created_at, session_epoch, email_verified FROM users WHERE id = ?1",
+                "SELECT id, email, password_hash, created_at, session_epoch, email_verified, totp, passkeys FROM users WHERE id = ?1",
                 &[text(id.as_str())],
             )?
             .first(None)
@@ -1011,156 +1053,467 @@ impl Store for CloudflareStore {
         changed_one(&result, "D1 mark email verified")
     }
 
-    async fn put_totp_enrolment(&self, _enrolment: &TotpEnrolment) -> StoreResult<()> {
-        Err(unbuilt("put_totp_enrolment"))
+    async fn put_totp_enrolment(&self, enrolment: &TotpEnrolment) -> StoreResult<()> {
+        self.statement(
+            "INSERT INTO totp_enrolments (user_id, secret, expires_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, expires_at = excluded.expires_at",
+            &[
+                text(enrolment.user_id.as_str()),
+                text(&enrolment.encrypted_secret),
+                number(enrolment.expires_at.0),
+            ],
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 put TOTP enrolment", e))?;
+        Ok(())
     }
 
     async fn totp_enrolment(
         &self,
-        _user_id: &UserId,
-        _now: UnixTime,
+        user_id: &UserId,
+        now: UnixTime,
     ) -> StoreResult<Option<TotpEnrolment>> {
-        Err(unbuilt("totp_enrolment"))
+        let row: Option<TotpEnrolmentRow> = self
+            .statement(
+                "SELECT secret, expires_at FROM totp_enrolments WHERE user_id = ?1 AND expires_at > ?2",
+                &[text(user_id.as_str()), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 TOTP enrolment", e))?;
+        Ok(row.map(|r| r.into_record(user_id)))
     }
 
     async fn confirm_totp(
         &self,
-        _enrolment: &TotpEnrolment,
-        _factor: &TotpFactor,
-        _codes: &RecoveryCodes,
-        _now: UnixTime,
+        enrolment: &TotpEnrolment,
+        factor: &TotpFactor,
+        codes: &RecoveryCodes,
+        now: UnixTime,
     ) -> StoreResult<bool> {
-        Err(unbuilt("confirm_totp"))
+        let user_id = factor.user_id.as_str();
+        // One batch, so one transaction. Its first statement is the guard: it inserts the
+        // factor with its secret only while the enrolment is live and unreplaced (same
+        // secret) and the user has TOTP off, and otherwise with a NULL secret, which fails the
+        // NOT NULL constraint and so rolls back the whole batch. Every later statement runs
+        // only after the guard passed.
+        let mut batch = vec![self.statement(
+            "INSERT INTO totp_factors (user_id, secret, last_step, created_at, last_used_at) \
+             SELECT ?1, CASE WHEN EXISTS (SELECT 1 FROM totp_enrolments WHERE user_id = ?6 AND secret = ?7 AND expires_at > ?8) \
+                 AND EXISTS (SELECT 1 FROM users WHERE id = ?1 AND totp = 0) THEN ?2 END, ?3, ?4, ?5 WHERE 1 \
+             ON CONFLICT (user_id) DO UPDATE SET secret = excluded.secret, last_step = excluded.last_step, \
+                 created_at = excluded.created_at, last_used_at = excluded.last_used_at",
+            &[
+                text(user_id),
+                text(&factor.encrypted_secret),
+                factor
+                    .last_step
+                    .map(|s| integer(s, "TOTP factor last_step"))
+                    .transpose()?
+                    .map_or(JsValue::NULL, number),
+                number(factor.created_at.0),
+                factor.last_used_at.map_or(JsValue::NULL, |t| number(t.0)),
+                text(enrolment.user_id.as_str()),
+                text(&enrolment.encrypted_secret),
+                number(now.0),
+            ],
+        )?];
+        batch.extend(self.replace_codes(codes)?);
+        batch.push(self.statement("UPDATE users SET totp = 1 WHERE id = ?1", &[text(user_id)])?);
+        batch.push(self.statement(
+            "DELETE FROM totp_enrolments WHERE user_id = ?1",
+            &[text(enrolment.user_id.as_str())],
+        )?);
+        match self.db.batch(batch).await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.to_string()
+                    .contains("NOT NULL constraint failed: totp_factors.secret") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("D1 confirm TOTP", e)),
+        }
     }
 
-    async fn totp_factor(&self, _user_id: &UserId) -> StoreResult<Option<TotpFactor>> {
-        Err(unbuilt("totp_factor"))
+    async fn totp_factor(&self, user_id: &UserId) -> StoreResult<Option<TotpFactor>> {
+        let row: Option<TotpRow> = self
+            .statement(
+                "SELECT secret, last_step, created_at, last_used_at FROM totp_factors WHERE user_id = ?1",
+                &[text(user_id.as_str())],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 TOTP factor", e))?;
+        row.map(|r| r.into_record(user_id)).transpose()
     }
 
     async fn accept_totp_step(
         &self,
-        _user_id: &UserId,
-        _step: u64,
-        _now: UnixTime,
+        user_id: &UserId,
+        step: u64,
+        now: UnixTime,
     ) -> StoreResult<bool> {
-        Err(unbuilt("accept_totp_step"))
+        // Compare-and-set in one statement: of two requests with one code, the second finds
+        // the step taken.
+        let result = self
+            .statement(
+                "UPDATE totp_factors SET last_step = ?2, last_used_at = ?3 \
+                 WHERE user_id = ?1 AND (last_step IS NULL OR last_step < ?2)",
+                &[
+                    text(user_id.as_str()),
+                    number(integer(step, "TOTP step")?),
+                    number(now.0),
+                ],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 accept TOTP step", e))?;
+        changed_one(&result, "D1 accept TOTP step")
     }
 
-    async fn remove_totp(&self, _user_id: &UserId) -> StoreResult<bool> {
-        Err(unbuilt("remove_totp"))
+    async fn remove_totp(&self, user_id: &UserId) -> StoreResult<bool> {
+        // One batch: the summary is cleared only while the factor is there to delete.
+        let results = self
+            .db
+            .batch(vec![
+                self.statement(
+                    "UPDATE users SET totp = 0 WHERE id = ?1 \
+                     AND EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ?1)",
+                    &[text(user_id.as_str())],
+                )?,
+                self.statement(
+                    "DELETE FROM totp_factors WHERE user_id = ?1",
+                    &[text(user_id.as_str())],
+                )?,
+            ])
+            .await
+            .map_err(|e| unavailable("D1 remove TOTP", e))?;
+        let removed = results
+            .last()
+            .ok_or_else(|| StoreError::Corrupt("remove-TOTP batch returned no result".into()))?;
+        changed_one(removed, "D1 remove TOTP")
     }
 
-    async fn recovery_codes(&self, _user_id: &UserId) -> StoreResult<Option<RecoveryCodes>> {
-        Err(unbuilt("recovery_codes"))
+    async fn recovery_codes(&self, user_id: &UserId) -> StoreResult<Option<RecoveryCodes>> {
+        // One statement, so the set and its codes are read at one moment.
+        let rows: Vec<RecoveryRow> = self
+            .statement(
+                "SELECT s.created_at, c.code_hash FROM recovery_code_sets s \
+                 LEFT JOIN recovery_codes c ON c.user_id = s.user_id WHERE s.user_id = ?1",
+                &[text(user_id.as_str())],
+            )?
+            .all()
+            .await
+            .map_err(|e| unavailable("D1 recovery codes", e))?
+            .results()
+            .map_err(|e| unavailable("D1 recovery codes", e))?;
+        recovery_codes(user_id, rows)
     }
 
-    async fn replace_recovery_codes(&self, _codes: &RecoveryCodes) -> StoreResult<()> {
-        Err(unbuilt("replace_recovery_codes"))
+    async fn replace_recovery_codes(&self, codes: &RecoveryCodes) -> StoreResult<()> {
+        self.db
+            .batch(self.replace_codes(codes)?)
+            .await
+            .map_err(|e| unavailable("D1 replace recovery codes", e))?;
+        Ok(())
     }
 
     async fn take_recovery_code(
         &self,
-        _user_id: &UserId,
-        _code_hash: &TokenHash,
+        user_id: &UserId,
+        code_hash: &TokenHash,
     ) -> StoreResult<bool> {
-        Err(unbuilt("take_recovery_code"))
+        // One delete: of two takers of one code, the second finds no row.
+        let result = self
+            .statement(
+                "DELETE FROM recovery_codes WHERE user_id = ?1 AND code_hash = ?2",
+                &[text(user_id.as_str()), text(&code_hash.to_hex())],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 take recovery code", e))?;
+        changed_one(&result, "D1 take recovery code")
     }
 
-    async fn delete_recovery_codes(&self, _user_id: &UserId) -> StoreResult<()> {
-        Err(unbuilt("delete_recovery_codes"))
+    async fn delete_recovery_codes(&self, user_id: &UserId) -> StoreResult<()> {
+        self.db
+            .batch(vec![
+                self.statement(
+                    "DELETE FROM recovery_codes WHERE user_id = ?1",
+                    &[text(user_id.as_str())],
+                )?,
+                self.statement(
+                    "DELETE FROM recovery_code_sets WHERE user_id = ?1",
+                    &[text(user_id.as_str())],
+                )?,
+            ])
+            .await
+            .map_err(|e| unavailable("D1 delete recovery codes", e))?;
+        Ok(())
     }
 
     async fn add_passkey(
         &self,
-        _passkey: &Passkey,
-        _first_codes: Option<&RecoveryCodes>,
+        passkey: &Passkey,
+        first_codes: Option<&RecoveryCodes>,
     ) -> StoreResult<PasskeyInsert> {
-        Err(unbuilt("add_passkey"))
+        // One batch, so one transaction. The insert is the guard: the credential id is the
+        // primary key (a registered one fails it), and the user id is NULL, failing its NOT
+        // NULL constraint, unless the user exists (and, for a first factor, has none). Either
+        // failure rolls back the whole batch. SQLite checks NOT NULL before UNIQUE, so a
+        // registered id keeps the user id set: it is answered as taken, whatever the user.
+        let has_no_factor = if first_codes.is_some() {
+            " AND totp = 0 AND passkeys = 0"
+        } else {
+            ""
+        };
+        let mut batch = vec![self.statement(
+            &format!(
+                "INSERT INTO passkeys ({PASSKEY_COLUMNS}) \
+                 SELECT ?1, CASE WHEN EXISTS (SELECT 1 FROM passkeys WHERE credential_id = ?1) \
+                     OR EXISTS (SELECT 1 FROM users WHERE id = ?2{has_no_factor}) THEN ?2 END, \
+                 ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11"
+            ),
+            &passkey_values(passkey),
+        )?];
+        batch.push(self.statement(
+            "UPDATE users SET passkeys = passkeys + 1 WHERE id = ?1",
+            &[text(passkey.user_id.as_str())],
+        )?);
+        if let Some(codes) = first_codes {
+            batch.extend(self.replace_codes(codes)?);
+        }
+        match self.db.batch(batch).await {
+            Ok(_) => Ok(PasskeyInsert::Inserted),
+            Err(e)
+                if e.to_string()
+                    .contains("UNIQUE constraint failed: passkeys.") =>
+            {
+                Ok(PasskeyInsert::CredentialTaken)
+            }
+            Err(e)
+                if e.to_string()
+                    .contains("NOT NULL constraint failed: passkeys.user_id") =>
+            {
+                Ok(PasskeyInsert::FactorsChanged)
+            }
+            Err(e) => Err(unavailable("D1 add passkey", e)),
+        }
     }
 
     async fn passkey_by_credential(
         &self,
-        _credential_id: &CredentialId,
+        credential_id: &CredentialId,
     ) -> StoreResult<Option<Passkey>> {
-        Err(unbuilt("passkey_by_credential"))
+        let row: Option<PasskeyRow> = self
+            .statement(
+                &format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE credential_id = ?1"),
+                &[text(&crate::crypto::b64url(credential_id.as_bytes()))],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 passkey by credential", e))?;
+        row.map(PasskeyRow::into_record).transpose()
     }
 
-    async fn passkeys_of(&self, _user_id: &UserId) -> StoreResult<Vec<Passkey>> {
-        Err(unbuilt("passkeys_of"))
+    async fn passkeys_of(&self, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
+        let rows: Vec<PasskeyRow> = self
+            .statement(
+                &format!(
+                    "SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = ?1 ORDER BY created_at, id"
+                ),
+                &[text(user_id.as_str())],
+            )?
+            .all()
+            .await
+            .map_err(|e| unavailable("D1 passkeys of user", e))?
+            .results()
+            .map_err(|e| unavailable("D1 passkeys of user", e))?;
+        rows.into_iter().map(PasskeyRow::into_record).collect()
     }
 
     async fn use_passkey(
         &self,
-        _user_id: &UserId,
-        _id: &FactorId,
-        _old_count: u32,
-        _new_count: u32,
-        _backed_up: bool,
-        _now: UnixTime,
+        user_id: &UserId,
+        id: &FactorId,
+        old_count: u32,
+        new_count: u32,
+        backed_up: bool,
+        now: UnixTime,
     ) -> StoreResult<bool> {
-        Err(unbuilt("use_passkey"))
+        // Compare-and-set on the count the caller read: of two assertions, one lands.
+        let result = self
+            .statement(
+                "UPDATE passkeys SET sign_count = ?4, backed_up = ?5, last_used_at = ?6 \
+                 WHERE user_id = ?1 AND id = ?2 AND sign_count = ?3",
+                &[
+                    text(user_id.as_str()),
+                    text(id.as_str()),
+                    number(i64::from(old_count)),
+                    number(i64::from(new_count)),
+                    number(i64::from(backed_up)),
+                    number(now.0),
+                ],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 use passkey", e))?;
+        changed_one(&result, "D1 use passkey")
     }
 
     async fn rename_passkey(
         &self,
-        _user_id: &UserId,
-        _id: &FactorId,
-        _name: &str,
+        user_id: &UserId,
+        id: &FactorId,
+        name: &str,
     ) -> StoreResult<bool> {
-        Err(unbuilt("rename_passkey"))
+        let result = self
+            .statement(
+                "UPDATE passkeys SET name = ?3 WHERE user_id = ?1 AND id = ?2",
+                &[text(user_id.as_str()), text(id.as_str()), text(name)],
+            )?
+            .run()
+            .await
+            .map_err(|e| unavailable("D1 rename passkey", e))?;
+        changed_one(&result, "D1 rename passkey")
     }
 
-    async fn remove_passkey(&self, _user_id: &UserId, _id: &FactorId) -> StoreResult<bool> {
-        Err(unbuilt("remove_passkey"))
+    async fn remove_passkey(&self, user_id: &UserId, id: &FactorId) -> StoreResult<bool> {
+        // One batch: the count drops only while the passkey is there to delete.
+        let key = [text(user_id.as_str()), text(id.as_str())];
+        let results = self
+            .db
+            .batch(vec![
+                self.statement(
+                    "UPDATE users SET passkeys = passkeys - 1 WHERE id = ?1 \
+                     AND EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?1 AND id = ?2)",
+                    &key,
+                )?,
+                self.statement("DELETE FROM passkeys WHERE user_id = ?1 AND id = ?2", &key)?,
+            ])
+            .await
+            .map_err(|e| unavailable("D1 remove passkey", e))?;
+        let removed = results
+            .last()
+            .ok_or_else(|| StoreError::Corrupt("remove-passkey batch returned no result".into()))?;
+        changed_one(removed, "D1 remove passkey")
     }
 
-    async fn put_pending_sign_in(&self, _pending: &PendingSignIn) -> StoreResult<()> {
-        Err(unbuilt("put_pending_sign_in"))
+    async fn put_pending_sign_in(&self, pending: &PendingSignIn) -> StoreResult<()> {
+        self.statement(
+            &format!(
+                "INSERT OR REPLACE INTO pending_sign_ins ({PENDING_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ),
+            &pending_values(pending)?,
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 put pending sign-in", e))?;
+        Ok(())
     }
 
     async fn pending_sign_in(
         &self,
-        _token_hash: &TokenHash,
-        _now: UnixTime,
+        token_hash: &TokenHash,
+        now: UnixTime,
     ) -> StoreResult<Option<PendingSignIn>> {
-        Err(unbuilt("pending_sign_in"))
+        let row: Option<PendingRow> = self
+            .statement(
+                &format!(
+                    "SELECT {PENDING_COLUMNS} FROM pending_sign_ins WHERE token_hash = ?1 AND expires_at > ?2"
+                ),
+                &[text(&token_hash.to_hex()), number(now.0)],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 pending sign-in", e))?;
+        row.map(PendingRow::into_record).transpose()
     }
 
     async fn count_pending_failure(
         &self,
-        _token_hash: &TokenHash,
-        _max_failures: u32,
-        _now: UnixTime,
+        token_hash: &TokenHash,
+        max_failures: u32,
+        now: UnixTime,
     ) -> StoreResult<Option<u32>> {
-        Err(unbuilt("count_pending_failure"))
+        // As count_challenge_failure: add and read in one statement, delete at the limit in
+        // the same transaction.
+        let results = self
+            .db
+            .batch(vec![
+                self.statement(
+                    "UPDATE pending_sign_ins SET failures = failures + 1 \
+                     WHERE token_hash = ?1 AND expires_at > ?2 RETURNING failures",
+                    &[text(&token_hash.to_hex()), number(now.0)],
+                )?,
+                self.statement(
+                    "DELETE FROM pending_sign_ins WHERE token_hash = ?1 AND failures >= ?2",
+                    &[text(&token_hash.to_hex()), number(i64::from(max_failures))],
+                )?,
+            ])
+            .await
+            .map_err(|e| unavailable("D1 count pending failure", e))?;
+        let counted: Vec<FailuresRow> = results
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("pending failure count returned no result".into()))?
+            .results()
+            .map_err(|e| unavailable("D1 count pending failure", e))?;
+        counted.first().map(FailuresRow::failures).transpose()
     }
 
     async fn take_pending_sign_in(
         &self,
-        _token_hash: &TokenHash,
-        _now: UnixTime,
+        token_hash: &TokenHash,
+        now: UnixTime,
     ) -> StoreResult<Option<PendingSignIn>> {
-        Err(unbuilt("take_pending_sign_in"))
+        // DELETE … RETURNING: of two takers, only one gets the row.
+        let row: Option<PendingRow> = self
+            .statement(
+                &format!(
+                    "DELETE FROM pending_sign_ins WHERE token_hash = ?1 RETURNING {PENDING_COLUMNS}"
+                ),
+                &[text(&token_hash.to_hex())],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 take pending sign-in", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let pending = row.into_record()?;
+        Ok(is_live(pending.expires_at, now).then_some(pending))
     }
 
-    async fn put_webauthn_challenge(&self, _challenge: &WebAuthnChallenge) -> StoreResult<()> {
-        Err(unbuilt("put_webauthn_challenge"))
+    async fn put_webauthn_challenge(&self, challenge: &WebAuthnChallenge) -> StoreResult<()> {
+        self.statement(
+            &format!(
+                "INSERT OR REPLACE INTO webauthn_challenges ({WEBAUTHN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ),
+            &webauthn_values(challenge)?,
+        )?
+        .run()
+        .await
+        .map_err(|e| unavailable("D1 put WebAuthn challenge", e))?;
+        Ok(())
     }
 
     async fn take_webauthn_challenge(
         &self,
-        _challenge_hash: &TokenHash,
-        _now: UnixTime,
+        challenge_hash: &TokenHash,
+        now: UnixTime,
     ) -> StoreResult<Option<WebAuthnChallenge>> {
-        Err(unbuilt("take_webauthn_challenge"))
+        let row: Option<WebAuthnRow> = self
+            .statement(
+                &format!(
+                    "DELETE FROM webauthn_challenges WHERE challenge_hash = ?1 RETURNING {WEBAUTHN_COLUMNS}"
+                ),
+                &[text(&challenge_hash.to_hex())],
+            )?
+            .first(None)
+            .await
+            .map_err(|e| unavailable("D1 take WebAuthn challenge", e))?;
+        let Some(row) = row else { return Ok(None) };
+        let challenge = row.into_record()?;
+        Ok(is_live(challenge.expires_at, now).then_some(challenge))
     }
-}
-
-/// PLACEHOLDER until the factor records are built for this store: every such operation
-/// answers "unavailable", so nothing half-works.
-fn unbuilt(operation: &'static str) -> StoreError {
-    StoreError::Unavailable(crate::error::context(
-        operation,
-        "second factors are not built for this store yet",
-    ))
 }

@@ -87,6 +87,8 @@ pub(super) fn user_item(user: &UserRecord) -> Item {
         "email_verified".into(),
         AttributeValue::Bool(user.email_verified),
     );
+    item.insert("totp".into(), AttributeValue::Bool(user.factors.totp));
+    item.insert("passkeys".into(), n(user.factors.passkeys));
     item
 }
 

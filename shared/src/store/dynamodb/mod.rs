@@ -2,9 +2,9 @@
 //!
 //! | `pk`                      | attributes                                                  | `ttl`             |
 //! |---------------------------|-------------------------------------------------------------|-------------------|
-//! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `email_verified` (absent on users from before it: unproven), `session_epoch` | none |
+//! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `email_verified` (absent on users from before it: unproven), `session_epoch`, `totp` and `passkeys` (the factor summary; absent: none), `passkey_entries` (string set of `<factor id> <passkey item pk>`, one per passkey) | none |
 //! | `EMAIL#<sha256(normalised email) hex>` | `user_id` (the key holds no address: `Email::hash`) | none |
-//! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `expires_at`, `idle_expires_at`, `renewed_at`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
+//! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `authenticated_at` (absent: `created_at`), `expires_at`, `idle_expires_at`, `renewed_at`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
 //! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
 //! | `IDENTITY#<sha256(issuer, sub) hex>` | `user_id`, `issuer`, `subject`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | none |
 //! | `FEDERATION#<attempt key hex>` | `binding_hash`, `provider`, `return_to`, `wants_json` (key: `attempt_key`, of state and binding) | the attempt's end |
@@ -14,15 +14,30 @@
 //! | `FAMILY#<family id>`      | `revoked`: a revoked refresh-token family                   | the family's end  |
 //! | `CHALLENGE#<challenge key>` | `email`, `token_hash`, `code_hash`, `failures`, `action`, `user_id`, `password_hash` (sign-ups only), `created_at` (the key holds no address, only its hash); `gsi1pk` = `USER#<the action's user id>`, `gsi1sk` = its `pk` | the challenge's end |
 //! | `CHALLENGETOKEN#<token hash hex>` | `challenge_key`: where the challenge with this link token was put (a later one under that key has another token, so this finds nothing); `gsi1pk` = `USER#<the action's user id>`, `gsi1sk` = its `pk` | the challenge's end |
+//! | `TOTPENROL#<user id>`     | `secret` (encrypted): a TOTP enrolment; gsi1 | the enrolment's end |
+//! | `TOTP#<user id>`          | `secret` (encrypted), `last_step` (compare-and-set), `created_at`, `last_used_at`; gsi1 | none |
+//! | `RECOVERY#<user id>`      | `code_hashes` (string set of hashes; absent when every code is used), `created_at`; gsi1 | none |
+//! | `PASSKEY#<sha256(credential id) hex>` | the passkey, and so the credential id's claim: `user_id`, `factor_id`, `credential_id` and `public_key` (binary), `sign_count`, `transports` (list), `be`, `bs`, `name`, `created_at`, `last_used_at`; gsi1 | none |
+//! | `PENDING#<token hash hex>` | `user_id`, `user_epoch`, `first_factor`, `failures`, `created_at`; gsi1 | the pending sign-in's end |
+//! | `WEBAUTHN#<challenge hash hex>` | `purpose`, `user_id` and `user_epoch` (registration; then gsi1), `pending` (second factor) | the challenge's end |
 //!
-//! Users and their email claims never expire, so they carry no `ttl`: DynamoDB only deletes
+//! Users, their email claims and their factors never expire, so they carry no `ttl`: DynamoDB only deletes
 //! items whose `ttl` is set. Everything else does, so abandoned sessions and counters clean
 //! themselves up; as the deletion can lag by days, reads still check expiry themselves.
 //!
 //! The `gsi1` index (keys only) is each user's partition: `gsi1pk` = `USER#<user id>` on the
 //! items that name the user and are not found by key (sessions, identity links, refresh tokens,
-//! challenges acting on it and their token items; not an approved device authorization, which
-//! lapses within minutes). Signing out everywhere queries its
+//! challenges acting on it and their token items, pending sign-ins, passkey registrations in
+//! flight; not an approved device authorization, which lapses within minutes), and on its
+//! factor items, which a deletion also finds by key (passkeys through `passkey_entries`).
+//! "gsi1" in the table above means `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk`.
+//!
+//! Every factor change writes the user's `totp`/`passkeys` (and `passkey_entries`) in the same
+//! transaction as the factor's items: confirming TOTP takes the enrolment (conditioned on its
+//! secret), sets `totp` only while it is off, and puts the factor and the recovery codes;
+//! registering a passkey puts its item only if absent (one claim per credential id) and, with
+//! first recovery codes, only while the user has no factor. A recovery code is taken by one
+//! `UpdateItem DELETE code_hashes` conditioned on `contains`. Signing out everywhere queries its
 //! sessions (`gsi1sk` beginning `SESSION#`); deleting the user queries all of it. Identity
 //! links and refresh tokens written before these entries existed have none, so a deletion does
 //! not find them: such refresh tokens lapse by their TTL; such identity links need the entry
@@ -43,6 +58,7 @@ use super::*;
 use crate::error::context;
 
 pub(crate) mod connection;
+mod factor_items;
 mod items;
 mod requests;
 mod schema;

@@ -71,6 +71,20 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Deletes the item and returns what it held: of two concurrent takers only one gets it.
+    pub(super) async fn take(&self, pk: String) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable("DeleteItem", e))?;
+        Ok(out.attributes)
+    }
+
     /// One put of a transaction, made only if `condition` holds.
     pub(super) fn transact_put(
         &self,

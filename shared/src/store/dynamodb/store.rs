@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
 
+use super::factor_items::*;
 use super::items::*;
 use super::requests::Transaction;
 use super::*;
@@ -99,16 +100,7 @@ impl Store for DynamoStore {
     ) -> StoreResult<Option<FederationAttempt>> {
         // DeleteItem returning the old item is atomic: of two concurrent callbacks with one
         // state, only one gets the item back.
-        let out = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(attempt_key(key)))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await
-            .map_err(|e| unavailable("DeleteItem", e))?;
-        let Some(item) = out.attributes else {
+        let Some(item) = self.take(attempt_key(key)).await? else {
             return Ok(None);
         };
         let attempt = decode_attempt(key, &item)?;
@@ -524,57 +516,16 @@ impl Store for DynamoStore {
         max_failures: u32,
         now: UnixTime,
     ) -> StoreResult<Option<u32>> {
-        let last = max_failures.saturating_sub(1);
-        // Below the last allowed failure: ADD counts it, atomically, if the challenge is still
-        // this one and live.
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(challenge_key(&proof.key)))
-            .update_expression("ADD #failures :one")
-            .condition_expression(format!("{LIVE_CHALLENGE} AND #failures < :last"))
-            .set_expression_attribute_names(Some(live_challenge_names()))
-            .expression_attribute_names("#failures", "failures")
-            .set_expression_attribute_values(Some(live_challenge_values(proof, now)))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":last", n(last))
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match counted {
-            Ok(out) => {
-                let failures = Decoder::new("challenge", &out.attributes.unwrap_or_default())
-                    .number("failures")?;
-                return Ok(Some(failures));
-            }
-            Err(err) if condition_failed(&err) => {}
-            Err(err) => return Err(unavailable("UpdateItem", err)),
-        }
-        // Gone, or this is the last failure: then it deletes the challenge. Of concurrent
-        // wrong codes at the last count, only one finds it to delete; the others find it gone.
-        let deleted = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key(PK, s(challenge_key(&proof.key)))
-            .condition_expression(format!("{LIVE_CHALLENGE} AND #failures >= :last"))
-            .set_expression_attribute_names(Some(live_challenge_names()))
-            .expression_attribute_names("#failures", "failures")
-            .set_expression_attribute_values(Some(live_challenge_values(proof, now)))
-            .expression_attribute_values(":last", n(last))
-            .return_values(ReturnValue::AllOld)
-            .send()
-            .await;
-        match deleted {
-            Ok(out) => {
-                let before: u32 = Decoder::new("challenge", &out.attributes.unwrap_or_default())
-                    .number("failures")?;
-                Ok(Some(before.saturating_add(1)))
-            }
-            Err(err) if condition_failed(&err) => Ok(None),
-            Err(err) => Err(unavailable("DeleteItem", err)),
-        }
+        // Only while the challenge is still this one and live.
+        self.count_failure(
+            "challenge",
+            challenge_key(&proof.key),
+            LIVE_CHALLENGE,
+            live_challenge_names(),
+            live_challenge_values(proof, now),
+            max_failures,
+        )
+        .await
     }
 
     async fn take_challenge(&self, proof: &ChallengeProof, now: UnixTime) -> StoreResult<bool> {
@@ -794,148 +745,384 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn put_totp_enrolment(&self, _enrolment: &TotpEnrolment) -> StoreResult<()> {
-        Err(unbuilt("put_totp_enrolment"))
+    async fn put_totp_enrolment(&self, enrolment: &TotpEnrolment) -> StoreResult<()> {
+        self.put(totp_enrolment_item(enrolment)).await
     }
 
     async fn totp_enrolment(
         &self,
-        _user_id: &UserId,
-        _now: UnixTime,
+        user_id: &UserId,
+        now: UnixTime,
     ) -> StoreResult<Option<TotpEnrolment>> {
-        Err(unbuilt("totp_enrolment"))
+        let Some(item) = self.get(totp_enrolment_key(user_id)).await? else {
+            return Ok(None);
+        };
+        let enrolment = decode_totp_enrolment(user_id, &item)?;
+        Ok(is_live(enrolment.expires_at, now).then_some(enrolment))
     }
 
     async fn confirm_totp(
         &self,
-        _enrolment: &TotpEnrolment,
-        _factor: &TotpFactor,
-        _codes: &RecoveryCodes,
-        _now: UnixTime,
+        enrolment: &TotpEnrolment,
+        factor: &TotpFactor,
+        codes: &RecoveryCodes,
+        now: UnixTime,
     ) -> StoreResult<bool> {
-        Err(unbuilt("confirm_totp"))
+        // The enrolment's secret names it: a replaced one has another (random nonces).
+        let take = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(totp_enrolment_key(&enrolment.user_id)))
+            .condition_expression("secret = :secret AND #ttl > :now")
+            .expression_attribute_names("#ttl", TTL)
+            .expression_attribute_values(":secret", s(&enrolment.encrypted_secret))
+            .expression_attribute_values(":now", time(now));
+        // Holds only while the user exists with TOTP off: of two confirmations, the second
+        // finds it on (or the enrolment gone).
+        let turn_on = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(user_key(&factor.user_id)))
+            .update_expression("SET totp = :true")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(totp) OR totp = :false)",
+            )
+            .expression_attribute_values(":true", AttributeValue::Bool(true))
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        let items = vec![
+            TransactWriteItem::builder()
+                .delete(built(take.build())?)
+                .build(),
+            TransactWriteItem::builder()
+                .update(built(turn_on.build())?)
+                .build(),
+            self.transact_put(totp_item(factor), None)?,
+            self.transact_put(recovery_item(codes), None)?,
+        ];
+        Ok(matches!(self.transact(items).await?, Transaction::Written))
     }
 
-    async fn totp_factor(&self, _user_id: &UserId) -> StoreResult<Option<TotpFactor>> {
-        Err(unbuilt("totp_factor"))
+    async fn totp_factor(&self, user_id: &UserId) -> StoreResult<Option<TotpFactor>> {
+        self.get(totp_key(user_id))
+            .await?
+            .map(|item| decode_totp(user_id, &item))
+            .transpose()
     }
 
     async fn accept_totp_step(
         &self,
-        _user_id: &UserId,
-        _step: u64,
-        _now: UnixTime,
+        user_id: &UserId,
+        step: u64,
+        now: UnixTime,
     ) -> StoreResult<bool> {
-        Err(unbuilt("accept_totp_step"))
+        // Compare-and-set on the last step: of two requests with one code, one finds it set.
+        let accepted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(totp_key(user_id)))
+            .update_expression("SET last_step = :step, last_used_at = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(last_step) OR last_step < :step)",
+            )
+            .expression_attribute_values(":step", n(step))
+            .expression_attribute_values(":now", time(now))
+            .send()
+            .await;
+        match accepted {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("UpdateItem", err)),
+        }
     }
 
-    async fn remove_totp(&self, _user_id: &UserId) -> StoreResult<bool> {
-        Err(unbuilt("remove_totp"))
+    async fn remove_totp(&self, user_id: &UserId) -> StoreResult<bool> {
+        let remove = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(totp_key(user_id)))
+            .condition_expression("attribute_exists(pk)");
+        let turn_off = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(user_key(user_id)))
+            .update_expression("SET totp = :false")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":false", AttributeValue::Bool(false));
+        let items = vec![
+            TransactWriteItem::builder()
+                .delete(built(remove.build())?)
+                .build(),
+            TransactWriteItem::builder()
+                .update(built(turn_off.build())?)
+                .build(),
+        ];
+        Ok(matches!(self.transact(items).await?, Transaction::Written))
     }
 
-    async fn recovery_codes(&self, _user_id: &UserId) -> StoreResult<Option<RecoveryCodes>> {
-        Err(unbuilt("recovery_codes"))
+    async fn recovery_codes(&self, user_id: &UserId) -> StoreResult<Option<RecoveryCodes>> {
+        self.get(recovery_key(user_id))
+            .await?
+            .map(|item| decode_recovery(user_id, &item))
+            .transpose()
     }
 
-    async fn replace_recovery_codes(&self, _codes: &RecoveryCodes) -> StoreResult<()> {
-        Err(unbuilt("replace_recovery_codes"))
+    async fn replace_recovery_codes(&self, codes: &RecoveryCodes) -> StoreResult<()> {
+        self.put(recovery_item(codes)).await
     }
 
     async fn take_recovery_code(
         &self,
-        _user_id: &UserId,
-        _code_hash: &TokenHash,
+        user_id: &UserId,
+        code_hash: &TokenHash,
     ) -> StoreResult<bool> {
-        Err(unbuilt("take_recovery_code"))
+        // One conditional update: of two takers of one code, the second finds it gone.
+        let taken = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(recovery_key(user_id)))
+            .update_expression("DELETE code_hashes :codes")
+            .condition_expression("contains(code_hashes, :code)")
+            .expression_attribute_values(":codes", AttributeValue::Ss(vec![code_hash.to_hex()]))
+            .expression_attribute_values(":code", s(code_hash.to_hex()))
+            .send()
+            .await;
+        match taken {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("UpdateItem", err)),
+        }
     }
 
-    async fn delete_recovery_codes(&self, _user_id: &UserId) -> StoreResult<()> {
-        Err(unbuilt("delete_recovery_codes"))
+    async fn delete_recovery_codes(&self, user_id: &UserId) -> StoreResult<()> {
+        self.delete(recovery_key(user_id)).await
     }
 
     async fn add_passkey(
         &self,
-        _passkey: &Passkey,
-        _first_codes: Option<&RecoveryCodes>,
+        passkey: &Passkey,
+        first_codes: Option<&RecoveryCodes>,
     ) -> StoreResult<PasskeyInsert> {
-        Err(unbuilt("add_passkey"))
+        // The passkey's own item is the credential id's claim: two registrations of one id
+        // cannot both find it absent.
+        let condition = if first_codes.is_some() {
+            "attribute_exists(pk) AND (attribute_not_exists(totp) OR totp = :false) \
+             AND (attribute_not_exists(passkeys) OR passkeys = :zero)"
+        } else {
+            "attribute_exists(pk)"
+        };
+        let count = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(user_key(&passkey.user_id)))
+            .update_expression("ADD passkeys :one, #entries :entry")
+            .condition_expression(condition)
+            .expression_attribute_names("#entries", PASSKEY_ENTRIES)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(
+                ":entry",
+                AttributeValue::Ss(vec![passkey_entry(&passkey.id, &passkey.credential_id)]),
+            );
+        let count = if first_codes.is_some() {
+            count
+                .expression_attribute_values(":false", AttributeValue::Bool(false))
+                .expression_attribute_values(":zero", n(0))
+        } else {
+            count
+        };
+        let mut items = vec![
+            self.transact_put(passkey_item(passkey), Some("attribute_not_exists(pk)"))?,
+            TransactWriteItem::builder()
+                .update(built(count.build())?)
+                .build(),
+        ];
+        if let Some(codes) = first_codes {
+            items.push(self.transact_put(recovery_item(codes), None)?);
+        }
+        Ok(match self.transact(items).await? {
+            Transaction::Written => PasskeyInsert::Inserted,
+            Transaction::Refused(failed) if failed.at(0) => PasskeyInsert::CredentialTaken,
+            Transaction::Refused(_) => PasskeyInsert::FactorsChanged,
+        })
     }
 
     async fn passkey_by_credential(
         &self,
-        _credential_id: &CredentialId,
+        credential_id: &CredentialId,
     ) -> StoreResult<Option<Passkey>> {
-        Err(unbuilt("passkey_by_credential"))
+        self.get(passkey_key(credential_id))
+            .await?
+            .map(|item| decode_passkey(&item))
+            .transpose()
     }
 
-    async fn passkeys_of(&self, _user_id: &UserId) -> StoreResult<Vec<Passkey>> {
-        Err(unbuilt("passkeys_of"))
+    async fn passkeys_of(&self, user_id: &UserId) -> StoreResult<Vec<Passkey>> {
+        let mut found = Vec::new();
+        for (_, pk) in self.passkey_entries_of(user_id).await? {
+            if let Some(item) = self.get(pk).await? {
+                let passkey = decode_passkey(&item)?;
+                if &passkey.user_id == user_id {
+                    found.push(passkey);
+                }
+            }
+        }
+        found.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        Ok(found)
     }
 
     async fn use_passkey(
         &self,
-        _user_id: &UserId,
-        _id: &FactorId,
-        _old_count: u32,
-        _new_count: u32,
-        _backed_up: bool,
-        _now: UnixTime,
+        user_id: &UserId,
+        id: &FactorId,
+        old_count: u32,
+        new_count: u32,
+        backed_up: bool,
+        now: UnixTime,
     ) -> StoreResult<bool> {
-        Err(unbuilt("use_passkey"))
+        let Some(pk) = self.passkey_item_key(user_id, id).await? else {
+            return Ok(false);
+        };
+        // Compare-and-set on the count the caller read: of two assertions, one lands.
+        let used = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .update_expression("SET sign_count = :new, bs = :bs, last_used_at = :now")
+            .condition_expression("user_id = :user AND factor_id = :id AND sign_count = :old")
+            .expression_attribute_values(":new", n(new_count))
+            .expression_attribute_values(":bs", AttributeValue::Bool(backed_up))
+            .expression_attribute_values(":now", time(now))
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .expression_attribute_values(":id", s(id.as_str()))
+            .expression_attribute_values(":old", n(old_count))
+            .send()
+            .await;
+        match used {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("UpdateItem", err)),
+        }
     }
 
     async fn rename_passkey(
         &self,
-        _user_id: &UserId,
-        _id: &FactorId,
-        _name: &str,
+        user_id: &UserId,
+        id: &FactorId,
+        name: &str,
     ) -> StoreResult<bool> {
-        Err(unbuilt("rename_passkey"))
+        let Some(pk) = self.passkey_item_key(user_id, id).await? else {
+            return Ok(false);
+        };
+        let renamed = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .update_expression("SET #name = :name")
+            // Without it an update of a passkey removed meanwhile would make a half item.
+            .condition_expression("user_id = :user AND factor_id = :id")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(name))
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .expression_attribute_values(":id", s(id.as_str()))
+            .send()
+            .await;
+        match renamed {
+            Ok(_) => Ok(true),
+            Err(err) if condition_failed(&err) => Ok(false),
+            Err(err) => Err(unavailable("UpdateItem", err)),
+        }
     }
 
-    async fn remove_passkey(&self, _user_id: &UserId, _id: &FactorId) -> StoreResult<bool> {
-        Err(unbuilt("remove_passkey"))
+    async fn remove_passkey(&self, user_id: &UserId, id: &FactorId) -> StoreResult<bool> {
+        let Some(pk) = self.passkey_item_key(user_id, id).await? else {
+            return Ok(false);
+        };
+        let entry = format!("{} {pk}", id.as_str());
+        let remove = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(&pk))
+            .condition_expression("user_id = :user AND factor_id = :id")
+            .expression_attribute_values(":user", s(user_id.as_str()))
+            .expression_attribute_values(":id", s(id.as_str()));
+        // Conditioned on the entry, so of two removals only one takes one from the count.
+        let uncount = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(user_key(user_id)))
+            .update_expression("ADD passkeys :minus_one DELETE #entries :entries")
+            .condition_expression("contains(#entries, :entry)")
+            .expression_attribute_names("#entries", PASSKEY_ENTRIES)
+            .expression_attribute_values(":minus_one", n(-1))
+            .expression_attribute_values(":entries", AttributeValue::Ss(vec![entry.clone()]))
+            .expression_attribute_values(":entry", s(entry));
+        let items = vec![
+            TransactWriteItem::builder()
+                .delete(built(remove.build())?)
+                .build(),
+            TransactWriteItem::builder()
+                .update(built(uncount.build())?)
+                .build(),
+        ];
+        Ok(matches!(self.transact(items).await?, Transaction::Written))
     }
 
-    async fn put_pending_sign_in(&self, _pending: &PendingSignIn) -> StoreResult<()> {
-        Err(unbuilt("put_pending_sign_in"))
+    async fn put_pending_sign_in(&self, pending: &PendingSignIn) -> StoreResult<()> {
+        self.put(pending_item(pending)).await
     }
 
     async fn pending_sign_in(
         &self,
-        _token_hash: &TokenHash,
-        _now: UnixTime,
+        token_hash: &TokenHash,
+        now: UnixTime,
     ) -> StoreResult<Option<PendingSignIn>> {
-        Err(unbuilt("pending_sign_in"))
+        let Some(item) = self.get(pending_key(token_hash)).await? else {
+            return Ok(None);
+        };
+        let pending = decode_pending(token_hash, &item)?;
+        Ok(is_live(pending.expires_at, now).then_some(pending))
     }
 
     async fn count_pending_failure(
         &self,
-        _token_hash: &TokenHash,
-        _max_failures: u32,
-        _now: UnixTime,
+        token_hash: &TokenHash,
+        max_failures: u32,
+        now: UnixTime,
     ) -> StoreResult<Option<u32>> {
-        Err(unbuilt("count_pending_failure"))
+        self.count_failure(
+            "pending sign-in",
+            pending_key(token_hash),
+            "#ttl > :now",
+            HashMap::from([("#ttl".into(), TTL.into())]),
+            HashMap::from([(":now".into(), time(now))]),
+            max_failures,
+        )
+        .await
     }
 
     async fn take_pending_sign_in(
         &self,
-        _token_hash: &TokenHash,
-        _now: UnixTime,
+        token_hash: &TokenHash,
+        now: UnixTime,
     ) -> StoreResult<Option<PendingSignIn>> {
-        Err(unbuilt("take_pending_sign_in"))
+        // DeleteItem returning the old item: of two takers, only one gets it back.
+        let Some(item) = self.take(pending_key(token_hash)).await? else {
+            return Ok(None);
+        };
+        let pending = decode_pending(token_hash, &item)?;
+        Ok(is_live(pending.expires_at, now).then_some(pending))
     }
 
-    async fn put_webauthn_challenge(&self, _challenge: &WebAuthnChallenge) -> StoreResult<()> {
-        Err(unbuilt("put_webauthn_challenge"))
+    async fn put_webauthn_challenge(&self, challenge: &WebAuthnChallenge) -> StoreResult<()> {
+        self.put(webauthn_item(challenge)).await
     }
 
     async fn take_webauthn_challenge(
         &self,
-        _challenge_hash: &TokenHash,
-        _now: UnixTime,
+        challenge_hash: &TokenHash,
+        now: UnixTime,
     ) -> StoreResult<Option<WebAuthnChallenge>> {
-        Err(unbuilt("take_webauthn_challenge"))
+        let Some(item) = self.take(webauthn_key(challenge_hash)).await? else {
+            return Ok(None);
+        };
+        let challenge = decode_webauthn(challenge_hash, &item)?;
+        Ok(is_live(challenge.expires_at, now).then_some(challenge))
     }
 }
 
@@ -1007,7 +1194,109 @@ impl DynamoStore {
         ] {
             keys.insert(counter_key(&counter));
         }
+        // Its factors by key, and its passkeys (their credential id claims) as the user item
+        // names them: neither waits on the index.
+        keys.extend([
+            totp_key(&user.id),
+            totp_enrolment_key(&user.id),
+            recovery_key(&user.id),
+        ]);
+        keys.extend(
+            self.passkey_entries_of(&user.id)
+                .await?
+                .into_iter()
+                .map(|(_, pk)| pk),
+        );
         Ok(keys)
+    }
+
+    /// The user's passkeys as its item names them (factor id, passkey item key): a strongly
+    /// consistent read, unlike the index.
+    async fn passkey_entries_of(&self, user_id: &UserId) -> StoreResult<Vec<(String, String)>> {
+        Ok(self
+            .get(user_key(user_id))
+            .await?
+            .map(|user| passkey_entries(&user))
+            .unwrap_or_default())
+    }
+
+    /// The key of the user's passkey item with this factor id.
+    async fn passkey_item_key(
+        &self,
+        user_id: &UserId,
+        id: &FactorId,
+    ) -> StoreResult<Option<String>> {
+        Ok(self
+            .passkey_entries_of(user_id)
+            .await?
+            .into_iter()
+            .find(|(entry_id, _)| entry_id == id.as_str())
+            .map(|(_, pk)| pk))
+    }
+
+    /// Counts one failure (`failures`) on the item `pk` while the condition `live` holds
+    /// (with its `names` and `values`); the failure that reaches `max_failures` deletes the
+    /// item instead. Returns the failures counted, or `None` if the item was gone (or `live`
+    /// did not hold). Of concurrent failures each is counted once.
+    async fn count_failure(
+        &self,
+        kind: &'static str,
+        pk: String,
+        live: &str,
+        names: HashMap<String, String>,
+        values: Item,
+        max_failures: u32,
+    ) -> StoreResult<Option<u32>> {
+        let last = max_failures.saturating_sub(1);
+        // Below the last allowed failure: ADD counts it, atomically.
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(&pk))
+            .update_expression("ADD #failures :one")
+            .condition_expression(format!("{live} AND #failures < :last"))
+            .set_expression_attribute_names(Some(names.clone()))
+            .expression_attribute_names("#failures", "failures")
+            .set_expression_attribute_values(Some(values.clone()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":last", n(last))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match counted {
+            Ok(out) => {
+                let failures =
+                    Decoder::new(kind, &out.attributes.unwrap_or_default()).number("failures")?;
+                return Ok(Some(failures));
+            }
+            Err(err) if condition_failed(&err) => {}
+            Err(err) => return Err(unavailable("UpdateItem", err)),
+        }
+        // Gone, or this is the last failure: then it deletes the item. Of concurrent failures
+        // at the last count, only one finds it to delete; the others find it gone.
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .condition_expression(format!("{live} AND #failures >= :last"))
+            .set_expression_attribute_names(Some(names))
+            .expression_attribute_names("#failures", "failures")
+            .set_expression_attribute_values(Some(values))
+            .expression_attribute_values(":last", n(last))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match deleted {
+            Ok(out) => {
+                let before: u32 =
+                    Decoder::new(kind, &out.attributes.unwrap_or_default()).number("failures")?;
+                Ok(Some(before.saturating_add(1)))
+            }
+            Err(err) if condition_failed(&err) => Ok(None),
+            Err(err) => Err(unavailable("DeleteItem", err)),
+        }
     }
 
     /// Deletes the challenge a proof names, in a transaction, if it is still that one and live.
@@ -1100,13 +1389,4 @@ impl DynamoStore {
             "DynamoDB user too contended to set its password".into(),
         ))
     }
-}
-
-/// PLACEHOLDER until the factor records are built for this store: every such operation
-/// answers "unavailable", so nothing half-works.
-fn unbuilt(operation: &'static str) -> StoreError {
-    StoreError::Unavailable(crate::error::context(
-        operation,
-        "second factors are not built for this store yet",
-    ))
 }
