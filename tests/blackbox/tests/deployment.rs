@@ -257,8 +257,8 @@ fn every_function_gets_only_the_table_access_it_needs() {
         }
         // Only the functions that end every session of a user (sign-out-all, and a password
         // reset or change, which delete the ended sessions' records) and account-delete
-        // (everything naming the user) list through the index, and so does the factors list
-        // (a user's passkeys); everyone else reads by key.
+        // (everything naming the user) list through the index; everyone else reads by key
+        // (a user's passkeys too: the user item names them).
         let queries =
             function.actions.contains("dynamodb:Query") || function.resources.contains(index);
         let lists = matches!(
@@ -268,7 +268,6 @@ fn every_function_gets_only_the_table_access_it_needs() {
                     | "password-reset"
                     | "password-change"
                     | "account-delete"
-                    | "mfa-factors"
             )
         );
         assert_eq!(queries, lists, "{name}: index access");
