@@ -531,7 +531,7 @@ mod tests {
             "example.com:443",
             "example.com/x",
             "1.2.3.4",
-            "",
+            "-x.example.com",
         ] {
             assert!(
                 rp(&[("AUTHFN_WEBAUTHN_RP_ID", bad)], &[], None).is_err(),
