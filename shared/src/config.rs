@@ -68,6 +68,8 @@ pub struct Config {
     /// identity provider (`AUTHFN_MFA_FOR_FEDERATED`). Off by default: the provider's own
     /// authentication (and its MFA policy) is trusted.
     pub mfa_for_federated: bool,
+    /// The WebAuthn relying party (`AUTHFN_WEBAUTHN_RP_ID`, `AUTHFN_WEBAUTHN_RP_NAME`).
+    pub webauthn: crate::webauthn::ceremony::RelyingParty,
     /// The keys that encrypt the secrets authfn must read back, TOTP secrets
     /// (`AUTHFN_DATA_KEYS`, current first). `None` when unset: the endpoints that read or write
     /// TOTP secrets refuse to start without it (see [`crate::App::check_can_serve`]).
@@ -214,6 +216,8 @@ impl Config {
     /// | `AUTHFN_APP_URL` | the SPA's URL, for mailed links; with plain-HTTP cookies (development) the first trusted origin |
     /// | `AUTHFN_PRODUCT_NAME` | `authfn` |
     /// | `AUTHFN_EMAIL_CODE_SIGN_IN` | `false`; `true` lets a mailed one-time code sign in |
+    /// | `AUTHFN_WEBAUTHN_RP_ID` | the host of `AUTHFN_APP_URL`, else of the first trusted origin, else `localhost`; every trusted origin must be in it |
+    /// | `AUTHFN_WEBAUTHN_RP_NAME` | the product name |
     /// | `AUTHFN_DATA_KEYS` | unset; base64url 32-byte keys, current first, for TOTP secrets |
     ///
     /// Identity providers: see [`FederationConfig::from_settings`].
@@ -324,6 +328,12 @@ impl Config {
         let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
         let email_code_sign_in = settings.flag("AUTHFN_EMAIL_CODE_SIGN_IN", false)?;
         let mfa_for_federated = settings.flag("AUTHFN_MFA_FOR_FEDERATED", false)?;
+        let webauthn = crate::webauthn::ceremony::RelyingParty::from_settings(
+            &settings,
+            &trusted_origins,
+            app_url.as_ref(),
+            &product_name,
+        )?;
         let data_keys = crate::data_keys::DataKeyRing::from_settings(&settings)?;
 
         Ok(Config {
@@ -350,6 +360,7 @@ impl Config {
             product_name,
             email_code_sign_in,
             mfa_for_federated,
+            webauthn,
             data_keys,
         })
     }
