@@ -216,8 +216,12 @@ async fn registering_needs_the_owner_to_confirm(h: Harness) {
     let none = h
         .post_json("/auth/passkeys/register/begin", json!({}), Some(&cookie))
         .await;
-    // 403 until step-up moves to `authenticated_at` (issue 16 makes it 401).
-    assert_eq!(none.error().1, "reauthentication_required", "{}", none.text);
+    assert_eq!(
+        none.error(),
+        (401, "reauthentication_required"),
+        "{}",
+        none.text
+    );
     let wrong = h
         .post_json(
             "/auth/passkeys/register/begin",
@@ -302,12 +306,12 @@ async fn a_ceremonys_challenge_serves_that_ceremony_only(h: Harness) {
     // A second-factor challenge, answered without the pending sign-in it is bound to.
     let bound = sign_in_begin(&h, Some(&pending)).await;
     let res = sign_in_finish(&h, None, auth.get(&bound)).await;
-    assert_eq!(res.error(), (400, "challenge_expired"));
+    assert_eq!(res.error(), (401, "mfa_expired"));
     // ...or by another client's pending sign-in.
     let other_pending = pending_cookie(&h.sign_in(EMAIL, PASSWORD).await, &h);
     let bound = sign_in_begin(&h, Some(&pending)).await;
     let res = sign_in_finish(&h, Some(&other_pending), auth.get(&bound)).await;
-    assert_eq!(res.error(), (400, "challenge_expired"));
+    assert_eq!(res.error(), (401, "mfa_expired"));
     // A registration challenge signs nobody in, and a sign-in challenge registers nothing.
     let registration = register_begin(&h, &cookie).await.json;
     let as_sign_in = json!({ "publicKey": {

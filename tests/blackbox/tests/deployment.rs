@@ -263,12 +263,7 @@ fn every_function_gets_only_the_table_access_it_needs() {
             function.actions.contains("dynamodb:Query") || function.resources.contains(index);
         let lists = matches!(
             function.binary.as_deref(),
-            Some(
-                "sign-out-all"
-                    | "password-reset"
-                    | "password-change"
-                    | "account-delete"
-            )
+            Some("sign-out-all" | "password-reset" | "password-change" | "account-delete")
         );
         assert_eq!(queries, lists, "{name}: index access");
     }

@@ -142,7 +142,7 @@ async fn a_passkey_answers_the_second_factor_of_a_password_sign_in() {
     let assertion = auth.get(&options.json());
     finish(&api, None, &assertion)
         .await
-        .expect_error(400, "challenge_expired");
+        .expect_error(401, "mfa_expired");
     let options = from_page(
         &api,
         Endpoint::PasskeySignInBegin,

@@ -234,15 +234,15 @@ pub(crate) async fn complete_sign_in(
     user: &UserRecord,
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
-    let (session, token) = app.new_session(user)?;
-    app.store.put_session(&session).await?;
-    let step = SignInStep::SignedIn { session, token };
+    let step = app.pass_every_factor(user).await?;
     let mut res = answer(app, req, step, StatusCode::OK, delivery).await?;
-    let clear = crate::cookie::clear_pending_sign_in(&app.config.cookie);
-    res.headers_mut().append(
-        SET_COOKIE,
-        HeaderValue::from_str(&clear).expect("cookie is ASCII"),
-    );
+    if delivery == SessionDelivery::Cookie {
+        let clear = crate::cookie::clear_pending_sign_in(&app.config.cookie);
+        res.headers_mut().append(
+            SET_COOKIE,
+            HeaderValue::from_str(&clear).expect("cookie is ASCII"),
+        );
+    }
     Ok(res)
 }
 

@@ -87,15 +87,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     }
     app.sign_in_succeeded(attempt).await?;
 
-    let step = app.pass_every_factor(&user).await?;
-    let mut res = super::answer(app, req, step, StatusCode::OK, delivery).await?;
-    if delivery == SessionDelivery::Cookie {
-        let clear = crate::cookie::clear_pending_sign_in(&app.config.cookie);
-        res.headers_mut().append(
-            SET_COOKIE,
-            HeaderValue::from_str(&clear).expect("cookie is ASCII"),
-        );
-    }
+    let mut res = super::complete_sign_in(app, req, &user, delivery).await?;
     if body.method == Method::RecoveryCode {
         let left = app
             .store

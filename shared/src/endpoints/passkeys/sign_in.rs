@@ -93,7 +93,7 @@ pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
                 .map(|t| t.hash());
             if presented.as_ref() != Some(&pending) {
                 // Bound to a pending sign-in this client does not hold.
-                return Err(ApiError::ChallengeExpired);
+                return Err(ApiError::MfaExpired);
             }
             second_factor(app, &assertion, &pending).await?
         }
@@ -135,7 +135,7 @@ async fn second_factor(
         .store
         .pending_sign_in(pending, now)
         .await?
-        .ok_or(ApiError::ChallengeExpired)?;
+        .ok_or(ApiError::MfaExpired)?;
     let checked = async {
         let passkey = app
             .store
@@ -165,13 +165,13 @@ async fn second_factor(
         .store
         .take_pending_sign_in(pending, now)
         .await?
-        .ok_or(ApiError::ChallengeExpired)?;
+        .ok_or(ApiError::MfaExpired)?;
     let user = app
         .store
         .user_by_id(&taken.user_id)
         .await?
         .filter(|u| u.session_epoch == taken.user_epoch)
-        .ok_or(ApiError::ChallengeExpired)?;
+        .ok_or(ApiError::MfaExpired)?;
     Ok(user)
 }
 
