@@ -6,8 +6,6 @@
 //! passwords); a TOTP step is accepted by compare-and-set and a recovery code taken before the
 //! pending sign-in is; taking the pending sign-in is the one winner that gets a session.
 
-use http::header::SET_COOKIE;
-use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
 use super::{SecretUse, notify, open_secret, typed_code};
