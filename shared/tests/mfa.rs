@@ -310,16 +310,7 @@ async fn a_pending_sign_in_is_no_session_and_a_session_is_no_pending_sign_in(h: 
         session_of(&h, &as_session).await.error(),
         (401, "unauthenticated")
     );
-    let bearer = h
-        .request(
-            "GET",
-            "/auth/session",
-            vec![],
-            None,
-            None,
-            vec![("authorization", &format!("Bearer {value}"))],
-        )
-        .await;
+    let bearer = h.get_with_bearer("/auth/session", value).await;
     assert_eq!(bearer.error(), (401, "unauthenticated"));
     // A session's value where the pending sign-in belongs.
     let session_value = a.session.split_once('=').unwrap().1;
@@ -686,16 +677,7 @@ async fn token_clients_get_the_pending_sign_in_in_the_body_and_no_cookie(h: Harn
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     assert!(done.header("set-cookie").is_none());
     let session = done.json["session_token"].as_str().unwrap();
-    let me = h
-        .request(
-            "GET",
-            "/auth/session",
-            vec![],
-            None,
-            None,
-            vec![("authorization", &format!("Bearer {session}"))],
-        )
-        .await;
+    let me = h.get_with_bearer("/auth/session", session).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
 }
 

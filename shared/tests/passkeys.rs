@@ -790,16 +790,7 @@ async fn a_token_client_answers_the_second_factor_with_mfa_token_and_gets_a_sess
     .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     let token = done.json["session_token"].as_str().unwrap();
-    let me = h
-        .request(
-            "GET",
-            "/auth/session",
-            vec![],
-            None,
-            None,
-            vec![("authorization", &format!("Bearer {token}"))],
-        )
-        .await;
+    let me = h.get_with_bearer("/auth/session", token).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
     // A browser is never handed the token.
     let options = sign_in_begin(&h, None).await;

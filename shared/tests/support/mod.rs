@@ -407,6 +407,20 @@ impl Harness {
             .await
     }
 
+    /// `GET path` as a non-browser client holding `token` as its Bearer credential.
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> Res {
+        let authorization = format!("Bearer {token}");
+        self.request(
+            "GET",
+            path,
+            vec![],
+            None,
+            None,
+            vec![("authorization", &authorization)],
+        )
+        .await
+    }
+
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> Res {
         self.request(
             "GET",
