@@ -751,7 +751,7 @@ impl authfn::mail::Mailer for FaultMailProviderDown {
 }
 
 #[tokio::test]
-async fn a_mail_outage_does_not_undo_a_factor_change_or_a_sign_in() {
+async fn a_mail_outage_stops_no_sign_in_nor_new_codes_but_no_factor_leaves_unannounced() {
     let working = Harness::memory(&[]).await;
     let a = enrolled(&working, "outage@example.com").await;
     let down = working
@@ -762,11 +762,32 @@ async fn a_mail_outage_does_not_undo_a_factor_change_or_a_sign_in() {
     let res = verify(&down, &p, "recovery_code", &a.codes[0]).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     let session = res.cookie_named(SESSION);
+    // New codes are made, though their notice cannot be sent.
+    let fresh = down
+        .post_json(
+            "/auth/mfa/recovery-codes/regenerate",
+            json!({}),
+            Some(&session),
+        )
+        .await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text);
+    // The app is not turned off while its owner cannot be told.
     let off = down
         .post_json("/auth/mfa/totp/disable", json!({}), Some(&session))
         .await;
-    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    assert_eq!(off.error(), (503, "mail_unavailable"), "{}", off.text);
     let res = down.sign_in(&a.email, PASSWORD).await;
+    assert_eq!(
+        res.json["mfa_required"], true,
+        "it is still on: {}",
+        res.text
+    );
+    // Once mail flows again, it is.
+    let off = working
+        .post_json("/auth/mfa/totp/disable", json!({}), Some(&session))
+        .await;
+    assert_eq!(off.status, StatusCode::OK, "{}", off.text);
+    let res = working.sign_in(&a.email, PASSWORD).await;
     assert!(
         res.json.get("mfa_required").is_none(),
         "it is off: {}",

@@ -339,10 +339,12 @@ fn recovery_codes_answer(codes: Vec<String>) -> HttpResponse {
     )
 }
 
-/// Sends a notice about a change that is already made. A mail outage does not undo the change
-/// nor fail the request (the change is what the user asked for): the failure goes to the log
-/// line, through the answer's [`ErrorDetail`].
-async fn notify(app: &App, mut res: HttpResponse, mail: Mail) -> HttpResponse {
+/// Sends a notice about a change that is already made: a factor added, new recovery codes, a
+/// recovery code used. A mail outage does not undo the change nor fail the request (the change
+/// is what the user asked for, and makes the account no weaker): the failure goes to the log
+/// line, through the answer's [`ErrorDetail`]. A factor that leaves is announced before it goes
+/// instead (`totp_disable`, `passkeys::manage::delete`).
+pub(crate) async fn notify(app: &App, mut res: HttpResponse, mail: Mail) -> HttpResponse {
     if let Err(e) = app.send_mail(&mail).await {
         res.extensions_mut().insert(ErrorDetail {
             code: e.code(),

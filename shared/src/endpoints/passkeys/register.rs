@@ -11,6 +11,7 @@ use super::{
 };
 use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
+use crate::endpoints::mfa;
 use crate::error::ApiError;
 use crate::recovery::RecoveryCode;
 use crate::request::HttpRequest;
@@ -127,19 +128,14 @@ pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         return Err(ApiError::PasskeyExists);
     }
     let passkey = new_passkey(app, user, credential, name)?;
-    // The owner hears first: no passkey is added unless its address was told.
-    app.send_mail(&mails::passkey_added(
-        &app.config,
-        &user.email,
-        &passkey.name,
-    ))
-    .await?;
     let codes = store_passkey(app, user, &passkey).await?;
     let body = Registered {
         passkey: PasskeyView::of(&passkey),
         recovery_codes: codes.map(|c| c.iter().map(RecoveryCode::display).collect()),
     };
-    Ok(response::json(StatusCode::CREATED, &body))
+    // Told after, whatever the mail does: a new factor makes the account no weaker.
+    let mail = mails::passkey_added(&app.config, &user.email, &passkey.name);
+    Ok(mfa::notify(app, response::json(StatusCode::CREATED, &body), mail).await)
 }
 
 fn new_passkey(
