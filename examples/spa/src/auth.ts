@@ -169,11 +169,17 @@ export type AuthErrorCode =
   | "totp_enabled"
   | "enrolment_expired"
   | "no_factor"
-  // Passkeys in this browser (the client's own, status 0): none, cancelled or timed out, already
-  // registered on this authenticator, or the browser refused:
+  // Passkeys at the API: not a WebAuthn response (400), a check failed (401), the ceremony's
+  // challenge used or expired (400), the passkey registered already (409; also the client's
+  // own when the authenticator says so):
+  | "invalid_credential"
+  | "passkey_rejected"
+  | "challenge_expired"
+  | "passkey_exists"
+  // Passkeys in this browser (the client's own, status 0): none, cancelled or timed out, or
+  // the browser refused:
   | "passkey_unsupported"
   | "passkey_cancelled"
-  | "passkey_exists"
   | "passkey_failed"
   // Sign-in by mailed code while the API has it off (AUTHFN_EMAIL_CODE_SIGN_IN):
   | "not_found"

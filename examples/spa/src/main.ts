@@ -97,6 +97,10 @@ function describe(error: unknown, wording: Wording = {}): string {
       return "This browser cannot use passkeys.";
     case "passkey_exists":
       return "This device already has a passkey for your account.";
+    case "passkey_rejected":
+      return "That passkey was not accepted. Use a passkey you added to your account here.";
+    case "challenge_expired":
+      return "That took too long. Please try the passkey again.";
     case "not_found":
       return "This service does not offer that.";
     case "invalid_request":
