@@ -68,6 +68,8 @@ pub struct Config {
     /// identity provider (`AUTHFN_MFA_FOR_FEDERATED`). Off by default: the provider's own
     /// authentication (and its MFA policy) is trusted.
     pub mfa_for_federated: bool,
+    /// The WebAuthn relying party (`AUTHFN_WEBAUTHN_RP_ID`, `AUTHFN_WEBAUTHN_RP_NAME`).
+    pub webauthn: crate::webauthn::ceremony::RelyingParty,
 }
 
 /// Whether an address must be proven before an account is made for it.
@@ -210,6 +212,8 @@ impl Config {
     /// | `AUTHFN_APP_URL` | the SPA's URL, for mailed links; with plain-HTTP cookies (development) the first trusted origin |
     /// | `AUTHFN_PRODUCT_NAME` | `authfn` |
     /// | `AUTHFN_EMAIL_CODE_SIGN_IN` | `false`; `true` lets a mailed one-time code sign in |
+    /// | `AUTHFN_WEBAUTHN_RP_ID` | the host of `AUTHFN_APP_URL`, else of the first trusted origin, else `localhost`; every trusted origin must be in it |
+    /// | `AUTHFN_WEBAUTHN_RP_NAME` | the product name |
     ///
     /// Identity providers: see [`FederationConfig::from_settings`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -319,6 +323,12 @@ impl Config {
         let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
         let email_code_sign_in = settings.flag("AUTHFN_EMAIL_CODE_SIGN_IN", false)?;
         let mfa_for_federated = settings.flag("AUTHFN_MFA_FOR_FEDERATED", false)?;
+        let webauthn = crate::webauthn::ceremony::RelyingParty::from_settings(
+            &settings,
+            &trusted_origins,
+            app_url.as_ref(),
+            &product_name,
+        )?;
 
         Ok(Config {
             cookie: CookiePolicy { secure },
@@ -344,6 +354,7 @@ impl Config {
             product_name,
             email_code_sign_in,
             mfa_for_federated,
+            webauthn,
         })
     }
 

@@ -178,6 +178,18 @@ pub enum ApiError {
     /// A bug or a broken invariant (an unreadable stored record, no OS randomness). The cause
     /// goes to the log, never to the client.
     Internal(Cause),
+    /// A passkey response is not WebAuthn: bad JSON shape, base64url or CBOR.
+    InvalidPasskeyCredential(crate::webauthn::ceremony::Malformed),
+    /// A well-formed passkey response failed a check (origin, RP ID, flags, signature, counter,
+    /// unknown credential, another account's): the client is told only that; the cause, which
+    /// check, goes to the log.
+    PasskeyRejected(Cause),
+    /// The WebAuthn challenge is unknown, used, expired, or was issued for another ceremony.
+    ChallengeExpired,
+    /// The passkey is registered already (to this account or another).
+    PasskeyExists,
+    /// The account has no passkey with this id.
+    PasskeyNotFound,
 }
 
 impl ApiError {
@@ -230,6 +242,10 @@ impl ApiError {
             OAuth { code, .. } => code.status(),
             ClientLocked { .. } => OAuthErrorCode::InvalidClient.status(),
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            InvalidPasskeyCredential(_) | ChallengeExpired => StatusCode::BAD_REQUEST,
+            PasskeyRejected(_) => StatusCode::UNAUTHORIZED,
+            PasskeyExists => StatusCode::CONFLICT,
+            PasskeyNotFound => StatusCode::NOT_FOUND,
         }
     }
 
@@ -272,6 +288,11 @@ impl ApiError {
             OAuth { code, .. } => code.as_str(),
             ClientLocked { .. } => OAuthErrorCode::InvalidClient.as_str(),
             Internal(_) => "internal_error",
+            InvalidPasskeyCredential(_) => "invalid_credential",
+            PasskeyRejected(_) => "passkey_rejected",
+            ChallengeExpired => "challenge_expired",
+            PasskeyExists => "passkey_exists",
+            PasskeyNotFound => "not_found",
         }
     }
 
@@ -346,6 +367,13 @@ impl ApiError {
                 )
             }
             Internal(_) => "internal error".into(),
+            InvalidPasskeyCredential(why) => why.to_string(),
+            PasskeyRejected(_) => "this passkey was not accepted".into(),
+            ChallengeExpired => {
+                "this passkey request is used, expired or for another step; start again".into()
+            }
+            PasskeyExists => "this passkey is registered already".into(),
+            PasskeyNotFound => "no passkey with this id".into(),
         }
     }
 
@@ -436,7 +464,8 @@ impl std::error::Error for ApiError {
             | ApiError::MailUnavailable(cause)
             | ApiError::IdpUnavailable(cause)
             | ApiError::KeysUnavailable(cause)
-            | ApiError::Internal(cause) => Some(&**cause),
+            | ApiError::Internal(cause)
+            | ApiError::PasskeyRejected(cause) => Some(&**cause),
             // The message names the check; what the parser found goes to the log.
             ApiError::InvalidIdToken(why) => std::error::Error::source(why),
             _ => None,

@@ -20,6 +20,7 @@ pub mod federation;
 pub mod me;
 pub mod mfa;
 pub mod oauth;
+pub mod passkeys;
 pub mod session;
 pub mod sign_in;
 pub mod sign_out;
@@ -136,6 +137,17 @@ endpoints! {
     /// OpenID Connect's UserInfo endpoint: the user's claims for an access token. Clients may
     /// use either method (OIDC Core §5.3.1).
     Userinfo            = "userinfo"             [GET, POST] "/oidc/userinfo"                       => oauth::userinfo::handle;
+    /// Signed in, with step-up: the creation options for a new passkey.
+    PasskeyRegisterBegin  = "passkey-register-begin"  [POST] "/auth/passkeys/register/begin"  => passkeys::register::begin;
+    /// Signed in: stores the new passkey (and mails the account).
+    PasskeyRegisterFinish = "passkey-register-finish" [POST] "/auth/passkeys/register/finish" => passkeys::register::finish [SendsMail];
+    /// No session needed: a discoverable sign-in, or the second factor of a pending sign-in.
+    PasskeySignInBegin    = "passkey-sign-in-begin"   [POST] "/auth/passkeys/sign-in/begin"   => passkeys::sign_in::begin;
+    PasskeySignInFinish   = "passkey-sign-in-finish"  [POST] "/auth/passkeys/sign-in/finish"  => passkeys::sign_in::finish;
+    /// Signed in.
+    PasskeyRename         = "passkey-rename"          [POST] "/auth/passkeys/rename"          => passkeys::manage::rename;
+    /// Signed in, with step-up (and mails the account).
+    PasskeyDelete         = "passkey-delete"          [POST] "/auth/passkeys/delete"          => passkeys::manage::delete [SendsMail];
 }
 
 impl Endpoint {

@@ -172,6 +172,37 @@ pub(crate) fn email_change_onto_account(config: &Config, to: &Email) -> Mail {
     .to(config, to)
 }
 
+/// The notice that a passkey was added to the account: a stolen session and password cannot
+/// add a way in unseen.
+pub(crate) fn passkey_added(config: &Config, to: &Email, name: &str) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("A passkey was added to your {product} account"),
+        lines: vec![format!(
+            "A passkey named \"{name}\" was added to your {product} account. It can now sign in to the account on its own."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, sign in, delete that passkey and change your password now.".into()],
+    }
+    .to(config, to)
+}
+
+/// The notice that a passkey was removed from the account.
+pub(crate) fn passkey_removed(config: &Config, to: &Email, name: &str) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("A passkey was removed from your {product} account"),
+        lines: vec![format!(
+            "The passkey named \"{name}\" was removed from your {product} account and no longer signs in to it."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, sign in and change your password now.".into()],
+    }
+    .to(config, to)
+}
+
 /// The mail that signs in without a password: a link and a code, good for 15 minutes.
 pub(crate) fn sign_in_code(
     config: &Config,

@@ -240,7 +240,7 @@ pub const RECENT_SIGN_IN: Duration = Duration::from_secs(5 * 60);
 /// session: by its current password (a wrong one counts against the address's sign-in
 /// lockout, as at sign-in), or, for an account without a password (identity provider only),
 /// by a session begun in the last [`RECENT_SIGN_IN`]. Otherwise 403 `reauthentication_required`.
-pub(super) async fn confirm_owner(
+pub(crate) async fn confirm_owner(
     app: &App,
     who: &Authenticated,
     password: Option<String>,

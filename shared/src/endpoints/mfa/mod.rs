@@ -99,10 +99,6 @@ impl App {
 
     /// The pending-sign-in token a request presents (the body's `mfa_token` for token
     /// clients, else the cookie), if its tag verifies. Never a session token.
-    #[expect(
-        dead_code,
-        reason = "the second-factor endpoints that read it are being built"
-    )]
     pub(crate) fn presented_pending(
         &self,
         req: &HttpRequest,
@@ -170,4 +166,26 @@ pub(crate) async fn answer(
             Ok(res)
         }
     }
+}
+
+/// Signs `user` in with every factor the account needs proven already (a passkey with user
+/// verification, or the second factor of a pending sign-in just taken): a new session with
+/// `authenticated_at` now, the presented session ended (no fixation), the pending-sign-in
+/// cookie cleared.
+pub(crate) async fn complete_sign_in(
+    app: &App,
+    req: &HttpRequest,
+    user: &UserRecord,
+    delivery: SessionDelivery,
+) -> Result<HttpResponse, ApiError> {
+    let (session, token) = app.new_session(user)?;
+    app.store.put_session(&session).await?;
+    let step = SignInStep::SignedIn { session, token };
+    let mut res = answer(app, req, step, StatusCode::OK, delivery).await?;
+    let clear = crate::cookie::clear_pending_sign_in(&app.config.cookie);
+    res.headers_mut().append(
+        SET_COOKIE,
+        HeaderValue::from_str(&clear).expect("cookie is ASCII"),
+    );
+    Ok(res)
 }

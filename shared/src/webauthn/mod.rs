@@ -4,8 +4,12 @@
 //! assertion signatures with RustCrypto (`p256`, `ed25519-dalek`, `rsa`, all already in the
 //! tree for ID tokens).
 //!
-//! Groundwork for issue 16: the ceremonies (challenge, origin, RP ID hash, flags, counter) are
-//! built on this by the passkey endpoints.
+//! [`ceremony`] builds the relying party's checks (RP ID hash, flags, algorithm, signature,
+//! counter) on this core, [`json`] the WebAuthn JSON forms; the passkey endpoints add what
+//! needs the store (the challenge, the credential's owner, the counter's compare-and-set).
+
+pub mod ceremony;
+pub mod json;
 
 use coset::cbor::value::Value;
 use coset::iana::{self, EnumI64};
@@ -540,7 +544,7 @@ mod tests {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::traits::PublicKeyParts;
         let der = crate::crypto::b64url_decode(
-            include_str!("../tests/data/rsa-id-token-key.b64url").trim(),
+            include_str!("../../tests/data/rsa-id-token-key.b64url").trim(),
         )
         .unwrap();
         let private = rsa::RsaPrivateKey::from_pkcs1_der(&der).unwrap();
