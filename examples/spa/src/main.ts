@@ -500,9 +500,15 @@ const factorWording: Wording = {
 
 /** The pending sign-in ended (5 minutes, 5 wrong codes): back to the first step. */
 function factorFailed(error: unknown, wording: Wording): void {
-  if (error instanceof AuthError && error.code === "mfa_expired" && factorSay === say) {
-    secondStep = null;
-    go("", { error: describe(error) });
+  if (error instanceof AuthError && error.code === "mfa_expired") {
+    if (factorSay === say) {
+      secondStep = null;
+      go("", { error: describe(error) });
+    } else {
+      // In the step-up prompt: back to its password.
+      stepUpFirstStep();
+      stepUpSay(describe(error));
+    }
     return;
   }
   factorSay(describe(error, wording));
@@ -564,10 +570,10 @@ function stepUpSay(text: string | null): void {
 
 /** Signs in again through the prompt; resolves once signed in, rejects when cancelled. */
 function stepUp(): Promise<void> {
+  // One prompt at a time: a second action that needs it meanwhile fails as refused.
+  if (stepUpOutcome) return Promise.reject(new Error("a step-up prompt is open"));
+  stepUpFirstStep();
   stepUpSay(null);
-  el("step-up-password").hidden = false;
-  el("step-up-alternatives").hidden = !auth.passkeysSupported();
-  el("second-factor-panel").hidden = true;
   stepUpDialog.showModal();
   el("step-up-heading").focus();
   return new Promise<void>((resolve, reject) => {
@@ -575,13 +581,19 @@ function stepUp(): Promise<void> {
   });
 }
 
+/** The prompt's first step: the password (or a passkey); the second-factor panel back home. */
+function stepUpFirstStep(): void {
+  el("step-up-password").hidden = false;
+  el("step-up-alternatives").hidden = !auth.passkeysSupported();
+  el("second-factor-heading").after(el("second-factor-panel"));
+  factorSay = say;
+}
+
 function endStepUp(ok: boolean): void {
   const outcome = stepUpOutcome;
   stepUpOutcome = null;
   el<HTMLFormElement>("step-up-password").reset();
-  el("second-factor-panel").hidden = false;
-  el("second-factor-heading").after(el("second-factor-panel"));
-  factorSay = say;
+  stepUpFirstStep();
   if (stepUpDialog.open) stepUpDialog.close();
   if (ok) outcome?.resolve();
   else outcome?.reject();
@@ -632,7 +644,6 @@ stepUpForm.addEventListener("submit", (event) => {
       el("step-up-alternatives").hidden = true;
       const panel = el("second-factor-panel");
       el("step-up-factor").append(panel);
-      panel.hidden = false;
       factorSay = stepUpSay;
       factorDone = () => steppedUp();
       setUpFactorPanel(result.methods);
