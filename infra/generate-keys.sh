@@ -13,6 +13,11 @@
 #   infra/generate-keys.sh --rsa-public "$AUTHFN_JWT_RSA_KEY"
 #                                       the AUTHFN_JWT_RSA_PUBLIC_KEY value: those RSA keys'
 #                                       public halves (PKCS#1 DER), same order (not a secret)
+#   infra/generate-keys.sh --data               an AUTHFN_DATA_KEYS value: a fresh single key
+#   infra/generate-keys.sh --data "$CURRENT"    data-key rotation: a fresh key, then EVERY key
+#                                       of CURRENT (stored TOTP secrets stay encrypted under
+#                                       the key that wrote them: retire a key only when
+#                                       nothing is encrypted under it)
 # After a rotation the old key only verifies; sessions it signed live at most
 # AUTHFN_SESSION_ABSOLUTE_SECS, so rotate no more often than that and nothing valid is dropped.
 # After rotating AUTHFN_JWT_KEYS, deploy the matching AUTHFN_JWT_PUBLIC_KEYS with it.
@@ -67,6 +72,19 @@ if len(sys.argv) > 1 and sys.argv[1] == "--public":
     sys.exit()
 
 keys = [b64url(secrets.token_bytes(32))]
+if len(sys.argv) > 1 and sys.argv[1] == "--data":
+    if len(sys.argv) > 3:
+        sys.exit("usage: generate-keys.sh --data [CURRENT]")
+    for key in (sys.argv[2].strip().split(",") if len(sys.argv) == 3 else []):
+        try:
+            ok = len(unb64url(key.strip())) == 32
+        except ValueError:
+            ok = False
+        if not ok:
+            sys.exit("generate-keys: every data key must be base64url of 32 bytes")
+        keys.append(key.strip())
+    print(",".join(keys))
+    sys.exit()
 if len(sys.argv) > 1:
     previous = sys.argv[1].strip().split(",")[0].strip()
     try:

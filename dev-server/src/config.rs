@@ -38,6 +38,15 @@ pub(crate) fn load(
             note: "a random key for this run only: sessions end when the server restarts".into(),
         });
     }
+    if !is_set("AUTHFN_DATA_KEYS") {
+        let key = crypto::random_array::<32>()
+            .map_err(|e| ConfigError::new(format!("no OS randomness: {e}")))?;
+        defaults.insert("AUTHFN_DATA_KEYS", crypto::b64url(&key));
+        applied.push(Applied {
+            var: "AUTHFN_DATA_KEYS",
+            note: "a random key for this run only: it encrypts the TOTP secrets of the in-memory store".into(),
+        });
+    }
     if !is_set("AUTHFN_COOKIE_SECURE") {
         defaults.insert("AUTHFN_COOKIE_SECURE", "false".into());
         applied.push(Applied {
@@ -80,11 +89,13 @@ mod tests {
             applied,
             [
                 "AUTHFN_SESSION_KEYS",
+                "AUTHFN_DATA_KEYS",
                 "AUTHFN_COOKIE_SECURE",
                 "AUTHFN_TRUSTED_ORIGINS"
             ]
         );
         assert!(!config.cookie.secure);
+        assert!(config.data_keys.is_some());
         assert_eq!(
             config.trusted_origins,
             [
@@ -100,6 +111,7 @@ mod tests {
         let key = crypto::b64url(&[7u8; 32]);
         let (config, applied) = load_with(&[
             ("AUTHFN_SESSION_KEYS", &key),
+            ("AUTHFN_DATA_KEYS", &key),
             ("AUTHFN_COOKIE_SECURE", ""),
             ("AUTHFN_TRUSTED_ORIGINS", "http://localhost:8080"),
         ]);

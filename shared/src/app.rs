@@ -51,7 +51,7 @@ impl App {
     /// Refuses, at start-up, to serve an endpoint that needs the token issuer's secrets from a
     /// function that was given its public keys only.
     /// Also refuses an endpoint that mails links when no `AUTHFN_APP_URL` says where they
-    /// should point.
+    /// should point, and one that reads TOTP secrets without `AUTHFN_DATA_KEYS`.
     pub fn check_can_serve(&self, endpoint: Endpoint) -> Result<(), ConfigError> {
         if let Some(issuer) = &self.config.oauth
             && endpoint.uses_issuer_secrets()
@@ -65,6 +65,12 @@ impl App {
         if self.sends_mail(endpoint) && self.config.app_url.is_none() {
             return Err(ConfigError::new(format!(
                 "{} mails links to your app: set AUTHFN_APP_URL to the app's URL",
+                endpoint.function_name()
+            )));
+        }
+        if endpoint.uses_data_keys() && self.config.data_keys.is_none() {
+            return Err(ConfigError::new(format!(
+                "{} reads or writes TOTP secrets: set AUTHFN_DATA_KEYS (infra/generate-keys.sh --data)",
                 endpoint.function_name()
             )));
         }

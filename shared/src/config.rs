@@ -70,6 +70,10 @@ pub struct Config {
     pub mfa_for_federated: bool,
     /// The WebAuthn relying party (`AUTHFN_WEBAUTHN_RP_ID`, `AUTHFN_WEBAUTHN_RP_NAME`).
     pub webauthn: crate::webauthn::ceremony::RelyingParty,
+    /// The keys that encrypt the secrets authfn must read back, TOTP secrets
+    /// (`AUTHFN_DATA_KEYS`, current first). `None` when unset: the endpoints that read or write
+    /// TOTP secrets refuse to start without it (see [`crate::App::check_can_serve`]).
+    pub data_keys: Option<crate::data_keys::DataKeyRing>,
 }
 
 /// Whether an address must be proven before an account is made for it.
@@ -214,6 +218,7 @@ impl Config {
     /// | `AUTHFN_EMAIL_CODE_SIGN_IN` | `false`; `true` lets a mailed one-time code sign in |
     /// | `AUTHFN_WEBAUTHN_RP_ID` | the host of `AUTHFN_APP_URL`, else of the first trusted origin, else `localhost`; every trusted origin must be in it |
     /// | `AUTHFN_WEBAUTHN_RP_NAME` | the product name |
+    /// | `AUTHFN_DATA_KEYS` | unset; base64url 32-byte keys, current first, for TOTP secrets |
     ///
     /// Identity providers: see [`FederationConfig::from_settings`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -329,6 +334,7 @@ impl Config {
             app_url.as_ref(),
             &product_name,
         )?;
+        let data_keys = crate::data_keys::DataKeyRing::from_settings(&settings)?;
 
         Ok(Config {
             cookie: CookiePolicy { secure },
@@ -355,6 +361,7 @@ impl Config {
             email_code_sign_in,
             mfa_for_federated,
             webauthn,
+            data_keys,
         })
     }
 

@@ -98,10 +98,24 @@ pub enum ApiError {
     /// A mailed code is wrong, or its challenge is used, replaced, expired or dead after too
     /// many wrong codes.
     InvalidMailCode,
-    /// Deleting the account or changing its address needs a fresh proof that the signed-in
-    /// person is its owner: the current password, or (for an account without one) a sign-in
-    /// in the last few minutes.
+    /// A sensitive change needs a fresh proof that the signed-in person is the account's
+    /// owner: a sign-in with every factor the account has in the last few minutes, or (for an
+    /// account without a second factor) its current password.
     ReauthenticationRequired,
+    /// The pending sign-in a second factor was sent for is missing, expired, used, voided
+    /// (sign-out everywhere) or dead after too many wrong factors: sign in again.
+    MfaExpired,
+    /// A second factor (authenticator code or recovery code) is wrong, or already used.
+    InvalidSecondFactor,
+    /// The code that should turn on an authenticator app is wrong.
+    InvalidEnrolmentCode,
+    /// There is no live authenticator app enrolment to confirm (never begun, replaced by a
+    /// newer one, or older than ten minutes).
+    EnrolmentExpired,
+    /// The authenticator app is on already: turn it off first to enrol another.
+    TotpEnabled,
+    /// The account has no second factor, so it has nothing that recovery codes stand in for.
+    NoFactor,
     /// The body is larger than the configured limit.
     PayloadTooLarge {
         /// The limit, in bytes.
@@ -223,7 +237,9 @@ impl ApiError {
             MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             EmailTaken => StatusCode::CONFLICT,
             InvalidMailToken | InvalidMailCode => StatusCode::BAD_REQUEST,
-            ReauthenticationRequired => StatusCode::FORBIDDEN,
+            ReauthenticationRequired | MfaExpired | InvalidSecondFactor => StatusCode::UNAUTHORIZED,
+            InvalidEnrolmentCode | EnrolmentExpired => StatusCode::BAD_REQUEST,
+            TotpEnabled | NoFactor => StatusCode::CONFLICT,
             PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             UriTooLong { .. } => StatusCode::URI_TOO_LONG,
             UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -268,6 +284,11 @@ impl ApiError {
             InvalidMailToken => "invalid_token",
             InvalidMailCode => "invalid_code",
             ReauthenticationRequired => "reauthentication_required",
+            MfaExpired => "mfa_expired",
+            InvalidSecondFactor | InvalidEnrolmentCode => "invalid_code",
+            EnrolmentExpired => "enrolment_expired",
+            TotpEnabled => "totp_enabled",
+            NoFactor => "no_factor",
             PayloadTooLarge { .. } => "payload_too_large",
             UriTooLong { .. } => "uri_too_long",
             UnsupportedMediaType { .. } => "unsupported_media_type",
@@ -322,6 +343,17 @@ impl ApiError {
                 "this code is wrong or expired; check it, or ask for a new mail".into()
             }
             ReauthenticationRequired => "enter your password, or sign in again, to do this".into(),
+            MfaExpired => "this sign-in has expired or ended; sign in again".into(),
+            InvalidSecondFactor => "this code is wrong or was used already".into(),
+            InvalidEnrolmentCode => {
+                "this code is wrong; check the authenticator app's clock and try the next code"
+                    .into()
+            }
+            EnrolmentExpired => {
+                "there is no authenticator app set-up to confirm; start again".into()
+            }
+            TotpEnabled => "an authenticator app is on already; turn it off first".into(),
+            NoFactor => "the account has no second factor".into(),
             PayloadTooLarge { limit } => format!("request body exceeds {limit} bytes"),
             UriTooLong { limit } => format!("the URI exceeds {limit} bytes"),
             UnsupportedMediaType { expected } => format!("send Content-Type: {expected}"),

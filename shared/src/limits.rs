@@ -10,6 +10,7 @@ use crate::email::Email;
 use crate::error::ApiError;
 use crate::protocol::ClientId;
 use crate::store::{Counter, CounterKey};
+use crate::token::UserId;
 
 const RATE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -71,12 +72,34 @@ impl App {
         email: &Email,
         device: Option<&DeviceToken>,
     ) -> Result<SignInAttempt, ApiError> {
-        let now = self.now();
-        let policy = self.config.lockout;
         let key = match device {
             Some(device) => CounterKey::device_sign_in_attempts(&device.counter_id()),
             None => CounterKey::sign_in_attempts(email),
         };
+        self.count_attempt(key).await
+    }
+
+    /// Counts a second-factor attempt before its code is checked, with the password rule's
+    /// shape and limits: against the device's own budget when it presented a valid device
+    /// cookie for the account, else against the account's shared one. Someone holding the
+    /// password cannot grind codes by opening one pending sign-in after another.
+    pub(crate) async fn count_factor_attempt(
+        &self,
+        user: &UserId,
+        device: Option<&DeviceToken>,
+    ) -> Result<SignInAttempt, ApiError> {
+        let key = match device {
+            Some(device) => CounterKey::device_factor_attempts(user, &device.counter_id()),
+            None => CounterKey::factor_attempts(user),
+        };
+        self.count_attempt(key).await
+    }
+
+    /// One attempt against the lockout budget `key`, refused with `423 account_locked` once
+    /// the budget is used up.
+    async fn count_attempt(&self, key: CounterKey) -> Result<SignInAttempt, ApiError> {
+        let now = self.now();
+        let policy = self.config.lockout;
         let c = self
             .store
             .increment(&key, now.plus(policy.window), now)
@@ -95,10 +118,22 @@ impl App {
         &self,
         attempt: SignInAttempt,
     ) -> Result<ApiError, ApiError> {
+        self.attempt_failed(attempt, ApiError::InvalidCredentials)
+            .await
+    }
+
+    /// The answer to a failed attempt (a wrong password or second factor): `refused`, or,
+    /// for the failure that uses up the budget, a lock for the configured lock time from now
+    /// (or the rest of the window, if longer).
+    pub(crate) async fn attempt_failed(
+        &self,
+        attempt: SignInAttempt,
+        refused: ApiError,
+    ) -> Result<ApiError, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
         if attempt.counter.count < policy.max_failures {
-            return Ok(ApiError::InvalidCredentials);
+            return Ok(refused);
         }
         let until = now
             .plus(policy.lock_duration)
@@ -173,7 +208,7 @@ impl App {
         })
     }
 
-    /// A right password clears the budget it was counted against (only that one: signing in
+    /// A right password (or second factor) clears the budget it was counted against (only that one: signing in
     /// on a trusted device leaves a lock on the address in place for other clients).
     pub(crate) async fn sign_in_succeeded(&self, attempt: SignInAttempt) -> Result<(), ApiError> {
         Ok(self.store.delete_counter(&attempt.key).await?)

@@ -32,6 +32,7 @@ fn is_secret(name: &str) -> bool {
     matches!(
         name,
         "AUTHFN_SESSION_KEYS"
+            | "AUTHFN_DATA_KEYS"
             | "AUTHFN_JWT_KEYS"
             | "AUTHFN_JWT_RSA_KEY"
             | "AUTHFN_SES_ACCESS_KEY_ID"

@@ -837,7 +837,7 @@ async fn changing_the_email_needs_the_password_and_happens_when_the_new_address_
     );
     assert_eq!(
         change_email(&h, Some(&cookie), to_new(None)).await.error(),
-        (403, "reauthentication_required")
+        (401, "reauthentication_required")
     );
     let same = json!({ "new_email": "old@example.com", "password": PASSWORD });
     assert_eq!(
@@ -1202,7 +1202,7 @@ async fn deleting_the_account_needs_the_password_and_leaves_nothing_of_it(h: Har
     );
     assert_eq!(
         delete_account(&h, Some(&laptop), json!({})).await.error(),
-        (403, "reauthentication_required")
+        (401, "reauthentication_required")
     );
     assert!(
         user(&h, "gone@example.com").await.is_some(),
@@ -1363,7 +1363,7 @@ async fn an_account_without_a_password_deletes_or_changes_address_only_within_5_
     h.wait(1);
     assert_eq!(
         delete_account(&h, Some(&stale), json!({})).await.error(),
-        (403, "reauthentication_required")
+        (401, "reauthentication_required")
     );
     let change = change_email(
         &h,
@@ -1371,7 +1371,7 @@ async fn an_account_without_a_password_deletes_or_changes_address_only_within_5_
         json!({ "new_email": "stale@new.example" }),
     )
     .await;
-    assert_eq!(change.error(), (403, "reauthentication_required"));
+    assert_eq!(change.error(), (401, "reauthentication_required"));
     assert!(user(&h, "stale@example.com").await.is_some());
 }
 

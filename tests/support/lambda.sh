@@ -49,9 +49,10 @@ start_lambda_watch() {
     (cd "$_LAMBDA_ROOT" && AUTHFN_DYNAMODB_ENDPOINT="$AUTHFN_TEST_DYNAMODB_ENDPOINT" AUTHFN_TABLE="$table" \
         cargo run --quiet --bin authfn-dev -- --create-table-only) >&2 || return 1
 
-    local port=${1:-} key settings
+    local port=${1:-} key data_key settings
     [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
+    data_key="$(new_session_key)" || return 1
 
     # Files rather than command-line flags, so no key is on a command line that any local user
     # can read with ps.
@@ -59,6 +60,7 @@ start_lambda_watch() {
     settings="$LAMBDA_WATCH_ENV_DIR/settings"
     (umask 077 && cat >"$settings") <<EOF
 AUTHFN_SESSION_KEYS=$key
+AUTHFN_DATA_KEYS=$data_key
 AUTHFN_COOKIE_SECURE=false
 AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
 AUTHFN_RATE_LIMIT_PER_MINUTE=1000

@@ -42,6 +42,7 @@ REGION = "us-east-1"
 SECRET_CONTENTS = {
     "OAuthSecretName": ["AUTHFN_JWT_KEYS", "AUTHFN_JWT_RSA_KEY", "AUTHFN_OAUTH_CLIENT_*_SECRET"],
     "FederationSecretName": ["AUTHFN_FEDERATION_*"],
+    "DataKeysSecretName": ["AUTHFN_DATA_KEYS"],
 }
 
 # Settings a local run adds to every function, and why.

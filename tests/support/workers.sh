@@ -42,9 +42,10 @@ start_wrangler_dev() {
     echo "start_wrangler_dev: building the Worker" >&2
     "$_WORKERS_ROOT/infra/build-worker.sh" >&2 || return 1
 
-    local port=${1:-} key ses_key
+    local port=${1:-} key data_key ses_key
     [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
+    data_key="$(new_session_key)" || return 1
 
     # The local SES API for the Worker's mail.
     if [[ -z "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
@@ -59,6 +60,7 @@ start_wrangler_dev() {
     WRANGLER_DEV_ENV="$WRANGLER_DEV_STATE/test.env"
     (umask 077 && cat >"$WRANGLER_DEV_ENV" <<EOF
 AUTHFN_SESSION_KEYS=$key
+AUTHFN_DATA_KEYS=$data_key
 AUTHFN_COOKIE_SECURE=false
 AUTHFN_TRUSTED_ORIGINS=http://localhost:5173
 AUTHFN_RATE_LIMIT_PER_MINUTE=1000

@@ -86,14 +86,25 @@ impl Credentials {
         req: &HttpRequest,
         user: &UserId,
     ) -> Option<DeviceToken> {
-        let keys = &app.config.session_keys;
-        let now = app.now();
-        crate::cookie::find(req.headers(), app.config.cookie.device_name())
-            .into_iter()
-            .chain(self.device_token.as_deref())
-            .filter_map(|v| DeviceToken::verify(v, keys, now))
-            .find(|d| d.is_for(user))
+        presented_device(app, req, self.device_token.as_deref(), user)
     }
+}
+
+/// The device cookie (or the body's `device_token`) that vouches for this client on `user`'s
+/// account, if any: forged, expired and other accounts' values count for nothing.
+pub(crate) fn presented_device(
+    app: &App,
+    req: &HttpRequest,
+    body_token: Option<&str>,
+    user: &UserId,
+) -> Option<DeviceToken> {
+    let keys = &app.config.session_keys;
+    let now = app.now();
+    crate::cookie::find(req.headers(), app.config.cookie.device_name())
+        .into_iter()
+        .chain(body_token)
+        .filter_map(|v| DeviceToken::verify(v, keys, now))
+        .find(|d| d.is_for(user))
 }
 
 #[derive(Serialize)]

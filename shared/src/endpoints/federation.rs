@@ -7,6 +7,8 @@ use http::header::{ACCEPT, LOCATION, SET_COOKIE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
+use super::credentials::SessionDelivery;
+use super::mfa::{self, SignInStep};
 use crate::App;
 use crate::clock::UnixTime;
 use crate::email::Email;
@@ -18,7 +20,9 @@ use crate::federation::id_token::{self, Expected, IdTokenClaims, IdTokenError};
 use crate::federation::outbound::{HttpClient, OutboundRequest};
 use crate::request::{HttpRequest, Params, client_ip, form_body};
 use crate::response::{self, HttpResponse};
-use crate::store::{FederatedIdentity, FederationAttempt, Insert, SessionRecord, UserRecord};
+use crate::store::{
+    FederatedIdentity, FederationAttempt, FirstFactor, Insert, SessionRecord, UserRecord,
+};
 use crate::token::{SessionToken, UserId};
 
 /// How long a sign-in may take between begin and callback.
@@ -269,18 +273,24 @@ async fn complete(
     }
     .map_err(ApiError::InvalidIdToken)?;
 
+    // A form_post callback is the browser's navigation from the provider's page, whatever
+    // the sign-in began with: only a POST that itself asks for JSON is answered in JSON.
+    let json = wants_json(req) || (attempt.wants_json && req.method() != Method::POST);
     let (session, token) = match resolve_user(app, provider, &claims).await? {
+        // Through the gate: with AUTHFN_MFA_FOR_FEDERATED an account with a second factor
+        // still needs it.
         Resolved::Existing(user) => {
-            let (session, token) = app.new_session(&user)?;
-            app.store.put_session(&session).await?;
-            (session, token)
+            match app.pass_first_factor(&user, FirstFactor::Federated).await? {
+                SignInStep::SignedIn { session, token } => (session, token),
+                pending @ SignInStep::SecondFactor { .. } => {
+                    return second_factor_required(app, req, pending, json, &attempt.return_to)
+                        .await;
+                }
+            }
         }
         Resolved::Created(session, token) => (session, token),
     };
     let signed = token.sign(&app.config.session_keys);
-    // A form_post callback is the browser's navigation from the provider's page, whatever
-    // the sign-in began with: only a POST that itself asks for JSON is answered in JSON.
-    let json = wants_json(req) || (attempt.wants_json && req.method() != Method::POST);
     if req.method() == Method::POST && !json {
         // A form_post callback is a cross-site POST, which does not carry the Lax session
         // cookie: the session this browser had cannot be ended here. The new one is handed to
@@ -321,6 +331,37 @@ async fn complete(
         redirect(&attempt.return_to)?
     };
     append_cookie(&mut res, &cookie);
+    Ok(res)
+}
+
+/// The answer to a federated sign-in that needs the account's second factor: in JSON, the
+/// `mfa_required` answer sign-in gives; for a browser's navigation, the pending sign-in's
+/// cookie and a redirect to `return_to` with the fragment `#mfa_required`, where the app asks
+/// for the factor. No session is made or ended yet.
+async fn second_factor_required(
+    app: &App,
+    req: &HttpRequest,
+    pending: SignInStep,
+    json: bool,
+    return_to: &str,
+) -> Result<HttpResponse, ApiError> {
+    let answer = mfa::answer(app, req, pending, StatusCode::OK, SessionDelivery::Cookie).await?;
+    if json {
+        return Ok(answer);
+    }
+    let base = return_to
+        .split_once('#')
+        .map_or(return_to, |(base, _)| base);
+    let target = format!("{base}#mfa_required");
+    // A form_post callback is a POST: 303 makes the browser follow with a GET.
+    let mut res = if req.method() == Method::POST {
+        see_other(&target)?
+    } else {
+        redirect(&target)?
+    };
+    for cookie in answer.headers().get_all(SET_COOKIE) {
+        res.headers_mut().append(SET_COOKIE, cookie.clone());
+    }
     Ok(res)
 }
 
@@ -522,7 +563,7 @@ async fn resolve_user(
             session_epoch: 0,
             factors: crate::store::FactorSummary::default(),
         };
-        let (session, token) = app.new_session(&record)?;
+        let (session, token) = app.first_session(&record)?;
         match app
             .store
             .create_federated_user(&record, &identity, &session)

@@ -40,6 +40,9 @@ enum Flag {
     /// It sends mail, so its runtime must give the app a mailer, and its function may call the
     /// mail provider (on AWS: `ses:SendEmail` on the sending identity, and nothing else may).
     SendsMail,
+    /// It reads or writes TOTP secrets, so its function needs `AUTHFN_DATA_KEYS` (and is the
+    /// only kind that gets them).
+    DataKeys,
 }
 
 /// One row of the table.
@@ -148,6 +151,18 @@ endpoints! {
     PasskeyRename         = "passkey-rename"          [POST] "/auth/passkeys/rename"          => passkeys::manage::rename;
     /// Signed in, with step-up (and mails the account).
     PasskeyDelete         = "passkey-delete"          [POST] "/auth/passkeys/delete"          => passkeys::manage::delete [SendsMail];
+    /// With a pending sign-in: completes it with a second factor.
+    MfaVerify           = "mfa-verify"           [POST]      "/auth/mfa/verify"                     => mfa::verify::handle [SendsMail, DataKeys];
+    /// Signed in: the account's second factors.
+    MfaFactors          = "mfa-factors"          [GET]       "/auth/mfa"                            => mfa::factors::handle;
+    /// Signed in, step-up: a new authenticator app secret to confirm.
+    TotpEnroll          = "totp-enroll"          [POST]      "/auth/mfa/totp/enroll"                => mfa::totp_enroll::handle [DataKeys];
+    /// Signed in: turns the authenticator app on with its first code.
+    TotpConfirm         = "totp-confirm"         [POST]      "/auth/mfa/totp/confirm"               => mfa::totp_confirm::handle [SendsMail, DataKeys];
+    /// Signed in, step-up: turns the authenticator app off.
+    TotpDisable         = "totp-disable"         [POST]      "/auth/mfa/totp/disable"               => mfa::totp_disable::handle [SendsMail];
+    /// Signed in, step-up: a new set of recovery codes.
+    RegenerateRecoveryCodes = "recovery-codes-regenerate" [POST] "/auth/mfa/recovery-codes/regenerate" => mfa::recovery_codes::regenerate [SendsMail];
 }
 
 impl Endpoint {
@@ -228,6 +243,12 @@ impl Endpoint {
     /// app a mailer and its function may call the mail provider.
     pub fn sends_mail(self) -> bool {
         self.spec().flags.contains(&Flag::SendsMail)
+    }
+
+    /// Whether it reads or writes TOTP secrets, so its function needs `AUTHFN_DATA_KEYS`; no
+    /// other function is given them.
+    pub fn uses_data_keys(self) -> bool {
+        self.spec().flags.contains(&Flag::DataKeys)
     }
 
     /// The name of the function crate (`functions/<name>`), its binary, and the deployed function.

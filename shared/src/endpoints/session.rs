@@ -13,6 +13,11 @@ use crate::response::{self, HttpResponse};
 struct SessionView<'a> {
     user: UserView<'a>,
     session: SessionInfo<'a>,
+    /// When this session's sign-in last proved every factor: sensitive changes need it within
+    /// the last five minutes (step-up).
+    authenticated_at: UnixTime,
+    /// Whether the account has a second factor, so signing in needs two.
+    mfa: bool,
 }
 
 #[derive(Serialize)]
@@ -44,6 +49,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             expires_at: who.session.expires_at,
             idle_expires_at: who.session.idle_expires_at,
         },
+        authenticated_at: who.session.authenticated_at,
+        mfa: !who.user.factors.is_empty(),
     };
     Ok(response::json(StatusCode::OK, &view))
 }

@@ -185,6 +185,7 @@ impl Harness {
     fn build(store: Arc<dyn Store>, overrides: &[(&str, &str)]) -> Self {
         let mut settings: HashMap<String, String> = [
             ("AUTHFN_SESSION_KEYS", key_b64(42).as_str()),
+            ("AUTHFN_DATA_KEYS", key_b64(43).as_str()),
             ("AUTHFN_TRUSTED_ORIGINS", "https://app.example.com"),
             ("AUTHFN_APP_URL", "https://app.example.com/"),
             // Cheap hashing keeps the suite fast; the cost itself is covered by the benches.

@@ -15,6 +15,7 @@ mod api;
 mod mailbox;
 mod reply;
 mod target;
+pub mod totp;
 
 pub use api::{Api, Auth};
 pub use authfn::Endpoint;

@@ -81,6 +81,13 @@ impl Reply {
         self.one_cookie("authfn_device")
     }
 
+    /// The one pending-sign-in cookie this response sets (a sign-in waiting for its second
+    /// factor).
+    #[track_caller]
+    pub fn pending_cookie(&self) -> SessionCookie {
+        self.one_cookie("authfn_mfa")
+    }
+
     /// The one cookie named `name` (or `__Host-<name>`) that this response sets.
     #[track_caller]
     fn one_cookie(&self, name: &str) -> SessionCookie {

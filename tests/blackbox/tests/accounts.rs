@@ -344,7 +344,7 @@ async fn deleting_the_account_ends_its_sessions_and_frees_its_address() {
     let no_password = api
         .browser_post(Endpoint::DeleteAccount, &laptop, &origin, Some(&json!({})))
         .await;
-    no_password.expect_error(403, "reauthentication_required");
+    no_password.expect_error(401, "reauthentication_required");
     let deleted = api
         .browser_post(
             Endpoint::DeleteAccount,

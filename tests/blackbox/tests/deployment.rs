@@ -257,12 +257,19 @@ fn every_function_gets_only_the_table_access_it_needs() {
         }
         // Only the functions that end every session of a user (sign-out-all, and a password
         // reset or change, which delete the ended sessions' records) and account-delete
-        // (everything naming the user) list through the index; everyone else reads by key.
+        // (everything naming the user) list through the index, and so does the factors list
+        // (a user's passkeys); everyone else reads by key.
         let queries =
             function.actions.contains("dynamodb:Query") || function.resources.contains(index);
         let lists = matches!(
             function.binary.as_deref(),
-            Some("sign-out-all" | "password-reset" | "password-change" | "account-delete")
+            Some(
+                "sign-out-all"
+                    | "password-reset"
+                    | "password-change"
+                    | "account-delete"
+                    | "mfa-factors"
+            )
         );
         assert_eq!(queries, lists, "{name}: index access");
     }
@@ -359,6 +366,15 @@ fn secrets_reach_only_the_functions_that_use_them() {
             bundled.contains("${FederationSecretName}"),
             name.starts_with("federation-"),
             "{name}: identity-provider secrets"
+        );
+        assert_eq!(
+            bundled.contains("${DataKeysSecretName}"),
+            endpoint.uses_data_keys(),
+            "{name}: the data keys go exactly where TOTP secrets are read or written"
+        );
+        assert!(
+            !env.contains_key("AUTHFN_DATA_KEYS"),
+            "{name}: data keys come from the secret, never from a parameter"
         );
     }
 }

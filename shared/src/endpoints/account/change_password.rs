@@ -1,11 +1,13 @@
 //! `POST /auth/password/change` (signed in) {current_password, new_password} → 200 with a
-//! new session. Every other session and refresh-token family of the account ends.
+//! new session; an account with a second factor also needs a recent sign-in (step-up). Every
+//! other session and refresh-token family of the account ends.
 
+use http::StatusCode;
 use serde::Deserialize;
 
-use super::start_session;
+use super::confirm_owner;
 use crate::App;
-use crate::endpoints::credentials::SessionDelivery;
+use crate::endpoints::credentials::{SessionDelivery, session_issued};
 use crate::error::ApiError;
 use crate::password::Password;
 use crate::request::{HttpRequest, client_ip};
@@ -31,6 +33,10 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .map_err(|m| ApiError::invalid_field("current_password", m))?;
     let new = Password::new_for_sign_up(body.new_password)
         .map_err(|m| ApiError::invalid_field("new_password", m))?;
+    if !who.user.factors.is_empty() {
+        // With a second factor, the password alone is not enough: a recent full sign-in.
+        confirm_owner(app, &who, None).await?;
+    }
     // Wrong current passwords count against the address's sign-in lockout: a stolen session
     // is no way around it to guess the password.
     let attempt = app.count_sign_in_attempt(&who.user.email, None).await?;
@@ -58,5 +64,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .user_by_id(&who.user.id)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    start_session(app, req, &user, delivery).await
+    app.end_presented_session(req).await?;
+    let (session, token) = app.replace_session(&who, &user).await?;
+    session_issued(app, StatusCode::OK, &session, &token, delivery)
 }

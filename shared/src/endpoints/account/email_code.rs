@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     EmailBody, ProofFields, accepted, mail_then_decoy, mail_then_store, mails, new_challenge,
-    parse_email, start_session,
+    parse_email, signed_in,
 };
 use crate::App;
 use crate::endpoints::credentials::SessionDelivery;
@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::mailed::SHORT_LIFETIME;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::store::{ChallengeAction, ChallengeKey};
+use crate::store::{ChallengeAction, ChallengeKey, FirstFactor};
 
 /// Refuses as an unknown route does unless the deployment turned code sign-in on.
 fn check_enabled(app: &App) -> Result<(), ApiError> {
@@ -100,5 +100,6 @@ pub async fn sign_in(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     if !user.email_verified {
         app.store.mark_email_verified(&user.id, &user.email).await?;
     }
-    start_session(app, req, &user, delivery).await
+    // A mailed code is one factor: an account with a second factor still needs it.
+    signed_in(app, req, &user, FirstFactor::EmailCode, delivery).await
 }

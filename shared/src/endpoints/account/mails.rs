@@ -243,6 +243,38 @@ fn app_url(config: &Config) -> Result<&Url, ApiError> {
     })
 }
 
+/// The notice that a second factor was turned on or off (`what`: "An authenticator app was
+/// turned on"): someone with a stolen session and password shows up in the owner's mailbox.
+pub(crate) fn second_factor_changed(config: &Config, to: &Email, what: &str) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("Your {product} sign-in settings changed"),
+        lines: vec![format!("{what} for your {product} account.")],
+        link: None,
+        code: None,
+        after: vec![
+            "If it was not you, sign in, change your password and check your second factors now."
+                .into(),
+        ],
+    }
+    .to(config, to)
+}
+
+/// The notice that a recovery code signed in, with how many are left.
+pub(crate) fn recovery_code_used(config: &Config, to: &Email, left: usize) -> Mail {
+    let product = &config.product_name;
+    Letter {
+        subject: format!("A recovery code was used for your {product} account"),
+        lines: vec![format!(
+            "Someone signed in to your {product} account with one of its recovery codes. {left} unused codes are left."
+        )],
+        link: None,
+        code: None,
+        after: vec!["If it was not you, sign in, change your password and make new recovery codes now.".into()],
+    }
+    .to(config, to)
+}
+
 /// One mail's content, before it becomes text and HTML.
 struct Letter<'a> {
     subject: String,

@@ -15,7 +15,7 @@ use std::time::Duration;
 use http::StatusCode;
 use serde::Deserialize;
 
-use super::credentials::{SessionDelivery, session_issued};
+use super::credentials::SessionDelivery;
 use crate::App;
 use crate::email::Email;
 use crate::error::ApiError;
@@ -25,7 +25,7 @@ use crate::password::Password;
 use crate::request::{HttpRequest, client_ip};
 use crate::response::{self, HttpResponse};
 use crate::session::Authenticated;
-use crate::store::{ChallengeAction, ChallengeKey, EmailChallenge, UserRecord};
+use crate::store::{ChallengeAction, ChallengeKey, EmailChallenge, FirstFactor, UserRecord};
 use crate::token::UserId;
 
 pub mod change_email;
@@ -233,20 +233,30 @@ pub(super) async fn challenge_by_code(
     Ok(challenge)
 }
 
-/// How recent a sign-in must be to stand in for the password of an account that has none.
+/// How recent a sign-in with every factor must be for a sensitive change (step-up).
 pub const RECENT_SIGN_IN: Duration = Duration::from_secs(5 * 60);
 
 /// Checks that the signed-in person is the account's owner, not someone holding a stolen
-/// session: by its current password (a wrong one counts against the address's sign-in
-/// lockout, as at sign-in), or, for an account without a password (identity provider only),
-/// by a session begun in the last [`RECENT_SIGN_IN`]. Otherwise 403 `reauthentication_required`.
+/// session, before a sensitive change (step-up). An account with a second factor needs a
+/// sign-in with every factor in the last [`RECENT_SIGN_IN`] (`session.authenticated_at`): a
+/// password is only one factor, so it does not do. An account without one confirms with its
+/// current password (a wrong one counts against the address's sign-in lockout, as at sign-in),
+/// or, without a password (identity provider only), by a sign-in in the last
+/// [`RECENT_SIGN_IN`]. Otherwise 401 `reauthentication_required`: sign in again.
 pub(crate) async fn confirm_owner(
     app: &App,
     who: &Authenticated,
     password: Option<String>,
 ) -> Result<(), ApiError> {
+    let recent = app.now() < who.session.authenticated_at.plus(RECENT_SIGN_IN);
+    if !who.user.factors.is_empty() {
+        return if recent {
+            Ok(())
+        } else {
+            Err(ApiError::ReauthenticationRequired)
+        };
+    }
     let Some(password) = password else {
-        let recent = app.now() < who.session.created_at.plus(RECENT_SIGN_IN);
         return if who.user.password_hash.is_none() && recent {
             Ok(())
         } else {
@@ -268,16 +278,16 @@ pub(crate) async fn confirm_owner(
     app.sign_in_succeeded(attempt).await
 }
 
-/// Starts a session for `user` (whose record carries its current epoch): ends the one the
-/// request arrived with, stores the new one and hands it over as sign-in does.
-pub(super) async fn start_session(
+/// Signs `user` in after `first` proved itself: through the gate, so an account with a second
+/// factor gets a pending sign-in rather than a session (see `mfa`). A session ends the one the
+/// request arrived with.
+pub(super) async fn signed_in(
     app: &App,
     req: &HttpRequest,
     user: &UserRecord,
+    first: FirstFactor,
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
-    app.end_presented_session(req).await?;
-    let (session, token) = app.new_session(user)?;
-    app.store.put_session(&session).await?;
-    session_issued(app, StatusCode::OK, &session, &token, delivery)
+    let step = app.pass_first_factor(user, first).await?;
+    crate::endpoints::mfa::answer(app, req, step, StatusCode::OK, delivery).await
 }

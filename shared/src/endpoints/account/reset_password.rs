@@ -3,14 +3,14 @@
 
 use serde::Deserialize;
 
-use super::{ProofFields, start_session};
+use super::{ProofFields, signed_in};
 use crate::App;
 use crate::endpoints::credentials::SessionDelivery;
 use crate::error::ApiError;
 use crate::password::Password;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::store::{ChallengeAction, ChallengeKey};
+use crate::store::{ChallengeAction, ChallengeKey, FirstFactor};
 
 #[derive(Deserialize)]
 struct Body {
@@ -60,5 +60,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .user_by_id(user_id)
         .await?
         .ok_or_else(|| proof.refused())?;
-    start_session(app, req, &user, delivery).await
+    // The new password is one factor: an account with a second factor still needs it, or a
+    // mailbox alone would take the account over.
+    signed_in(app, req, &user, FirstFactor::Password, delivery).await
 }

@@ -15,11 +15,23 @@ use serde::Serialize;
 use super::credentials::{SessionDelivery, session_issued};
 use crate::App;
 use crate::clock::UnixTime;
+use crate::data_keys::{Aad, DataKeyRing};
 use crate::error::ApiError;
+use crate::mail::Mail;
+use crate::recovery::RecoveryCode;
 use crate::request::HttpRequest;
-use crate::response::{self, HttpResponse};
-use crate::store::{FirstFactor, PendingSignIn, SessionRecord, UserRecord};
-use crate::token::{PendingToken, SessionToken};
+use crate::response::{self, ErrorDetail, HttpResponse};
+use crate::session::Authenticated;
+use crate::store::{FirstFactor, PendingSignIn, RecoveryCodes, SessionRecord, UserRecord};
+use crate::token::{PendingToken, SessionToken, UserId};
+use crate::totp::TotpSecret;
+
+pub mod factors;
+pub mod recovery_codes;
+pub mod totp_confirm;
+pub mod totp_disable;
+pub mod totp_enroll;
+pub mod verify;
 
 /// How long a pending sign-in waits for its second factor.
 pub const PENDING_LIFETIME: Duration = Duration::from_secs(5 * 60);
@@ -74,9 +86,7 @@ impl App {
     ) -> Result<SignInStep, ApiError> {
         let trusted_provider = first == FirstFactor::Federated && !self.config.mfa_for_federated;
         if user.factors.is_empty() || trusted_provider {
-            let (session, token) = self.new_session(user)?;
-            self.store.put_session(&session).await?;
-            return Ok(SignInStep::SignedIn { session, token });
+            return self.pass_every_factor(user).await;
         }
         let now = self.now();
         let token = PendingToken::generate()?;
@@ -95,6 +105,52 @@ impl App {
             token,
             methods: methods(user),
         })
+    }
+
+    /// The session of a sign-in that proved every factor the account needs (the second
+    /// factor of a pending sign-in, or a passkey with user verification): stored, with
+    /// `authenticated_at` now. Only the gate and the endpoints that check a second factor call
+    /// this.
+    pub(crate) async fn pass_every_factor(
+        &self,
+        user: &UserRecord,
+    ) -> Result<SignInStep, ApiError> {
+        let (session, token) = self.new_session(user)?;
+        self.store.put_session(&session).await?;
+        Ok(SignInStep::SignedIn { session, token })
+    }
+
+    /// The first session of an account made by this very request (sign-up, a proven sign-up,
+    /// a first federated sign-in), not yet stored: the caller writes it with the account, in
+    /// one atomic write. A new account has no second factor; one that has is refused, so this
+    /// is no way around the gate.
+    pub(crate) fn first_session(
+        &self,
+        user: &UserRecord,
+    ) -> Result<(SessionRecord, SessionToken), ApiError> {
+        if !user.factors.is_empty() {
+            return Err(ApiError::Internal(
+                "a new account cannot have a second factor".into(),
+            ));
+        }
+        self.new_session(user)
+    }
+
+    /// The session that replaces a signed-in one after its owner proved themselves again (a
+    /// password change), stored. It is only as strong as what was proven: with a second factor
+    /// on the account it keeps the old session's `authenticated_at` (a password is one factor),
+    /// without one the password just checked was everything, so `authenticated_at` is now.
+    pub(crate) async fn replace_session(
+        &self,
+        who: &Authenticated,
+        user: &UserRecord,
+    ) -> Result<(SessionRecord, SessionToken), ApiError> {
+        let (mut session, token) = self.new_session(user)?;
+        if !user.factors.is_empty() {
+            session.authenticated_at = who.session.authenticated_at;
+        }
+        self.store.put_session(&session).await?;
+        Ok((session, token))
     }
 
     /// The pending-sign-in token a request presents (the body's `mfa_token` for token
@@ -188,4 +244,159 @@ pub(crate) async fn complete_sign_in(
         HeaderValue::from_str(&clear).expect("cookie is ASCII"),
     );
     Ok(res)
+}
+
+/// The data keys, which every endpoint that reads a TOTP secret has (`check_can_serve`
+/// refuses to start it without them).
+fn data_keys(app: &App) -> Result<&DataKeyRing, ApiError> {
+    app.config
+        .data_keys
+        .as_ref()
+        .ok_or_else(|| ApiError::Internal("AUTHFN_DATA_KEYS is not set".into()))
+}
+
+/// What a TOTP secret is encrypted for: between enrol and confirm, and once on.
+#[derive(Debug, Clone, Copy)]
+enum SecretUse {
+    Enrolment,
+    Factor,
+}
+
+impl SecretUse {
+    fn purpose(self) -> &'static str {
+        match self {
+            SecretUse::Enrolment => "totp-enrolment",
+            SecretUse::Factor => "totp-secret",
+        }
+    }
+}
+
+/// `secret` encrypted under the current data key, bound to `user` and `what`.
+fn seal_secret(
+    app: &App,
+    what: SecretUse,
+    user: &UserId,
+    secret: &TotpSecret,
+) -> Result<String, ApiError> {
+    Ok(data_keys(app)?.encrypt(Aad::new(what.purpose(), user.as_str()), secret.secret())?)
+}
+
+/// The secret a stored value holds. A value that does not decrypt (a key retired too early, a
+/// record copied from another user) is a broken invariant, not the client's fault.
+fn open_secret(
+    app: &App,
+    what: SecretUse,
+    user: &UserId,
+    stored: &str,
+) -> Result<TotpSecret, ApiError> {
+    data_keys(app)?
+        .decrypt(Aad::new(what.purpose(), user.as_str()), stored)
+        .and_then(|bytes| TotpSecret::from_bytes(&bytes))
+        .ok_or_else(|| {
+            ApiError::Internal(
+                "a stored TOTP secret does not decrypt under AUTHFN_DATA_KEYS".into(),
+            )
+        })
+}
+
+/// A typed authenticator code without the spaces people type (`123 456`).
+fn typed_code(code: &str) -> String {
+    code.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// A fresh set of recovery codes for `user`: the record to store (hashes only) and the codes
+/// as shown, once.
+fn new_recovery_codes(app: &App, user: &UserId) -> Result<(RecoveryCodes, Vec<String>), ApiError> {
+    let codes = RecoveryCode::generate_set()?;
+    let record = RecoveryCodes {
+        user_id: user.clone(),
+        code_hashes: codes.iter().map(|c| c.hash(user)).collect(),
+        created_at: app.now(),
+    };
+    Ok((record, codes.iter().map(RecoveryCode::display).collect()))
+}
+
+/// The body of a step-up request: for an account without a second factor, its current
+/// password instead of a recent sign-in (see `account::confirm_owner`).
+#[derive(serde::Deserialize)]
+struct StepUpBody {
+    #[serde(default)]
+    current_password: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RecoveryCodesView {
+    recovery_codes: Vec<String>,
+}
+
+/// `200 {"recovery_codes": [...]}`: the only time the codes are shown.
+fn recovery_codes_answer(codes: Vec<String>) -> HttpResponse {
+    response::json(
+        StatusCode::OK,
+        &RecoveryCodesView {
+            recovery_codes: codes,
+        },
+    )
+}
+
+/// Sends a notice about a change that is already made. A mail outage does not undo the change
+/// nor fail the request (the change is what the user asked for): the failure goes to the log
+/// line, through the answer's [`ErrorDetail`].
+async fn notify(app: &App, mut res: HttpResponse, mail: Mail) -> HttpResponse {
+    if let Err(e) = app.send_mail(&mail).await {
+        res.extensions_mut().insert(ErrorDetail {
+            code: e.code(),
+            cause: e.cause_chain(),
+        });
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    /// Every `.rs` file under `dir`.
+    fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("source folder") {
+            let path = entry.expect("folder entry").path();
+            if path.is_dir() {
+                sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    /// Whether `text` names `new_session(` as a whole word (`renew_session(` is another method).
+    fn calls_new_session(text: &str) -> bool {
+        text.match_indices("new_session(").any(|(at, _)| {
+            !text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    }
+
+    #[test]
+    fn sessions_are_made_only_behind_the_gate() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        sources(&src, &mut files);
+        let mut callers: Vec<String> = files
+            .iter()
+            .filter(|f| calls_new_session(&std::fs::read_to_string(f).expect("source file")))
+            .map(|f| {
+                f.strip_prefix(&src)
+                    .expect("under src")
+                    .to_string_lossy()
+                    .replace('\\', "/")
+            })
+            .collect();
+        callers.sort();
+        // session.rs defines it; the gate (this file) is the only caller: every sign-in, sign-up
+        // and second factor goes through `pass_first_factor`, `pass_every_factor`,
+        // `first_session` or `replace_session`.
+        assert_eq!(callers, ["endpoints/mfa/mod.rs", "session.rs"]);
+    }
 }

@@ -1,0 +1,6 @@
+//! `totp-enroll` as an AWS Lambda function. The endpoint's logic lives in `authfn::endpoints`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    authfn::lambda::serve(authfn::Endpoint::TotpEnroll).await
+}
