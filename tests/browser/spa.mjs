@@ -256,13 +256,29 @@ async function shownRecoveryCodes(page) {
 }
 
 const recoveryCodeShape = /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/;
-const notice = (page, pattern) => page.locator("#notice", { hasText: pattern }).waitFor();
+/** Waits for a notice matching `pattern`; fails with the page's error message if none comes. */
+async function notice(page, pattern) {
+    try {
+        await page.locator("#notice", { hasText: pattern }).waitFor({ timeout: 15_000 });
+    } catch (error) {
+        throw new Error(`no notice ${pattern}; the page says: ${await page.locator("#message").textContent()}`, { cause: error });
+    }
+}
 
 /** Opens the security page from the signed-in home page, as a user does. */
 async function openSecurity(page) {
     await page.click("[data-testid=security-link]");
     await page.locator("#security-heading").waitFor();
     await page.locator("#totp-state", { hasText: /\S/ }).waitFor();
+}
+
+/** Answers the "Confirm it's you" prompt with the password; whether focus was on its heading. */
+async function confirmInPrompt(page, pass = password) {
+    await page.locator("#step-up-heading").waitFor();
+    const focused = await page.evaluate(() => document.activeElement?.id === "step-up-heading");
+    await page.fill("[data-testid=step-up-password]", pass);
+    await page.click("[data-testid=step-up-submit]");
+    return focused;
 }
 
 /** FAKE: the API's refusal of a sensitive action for want of a recent sign-in, for the first
@@ -914,9 +930,13 @@ try {
             (await page.evaluate(() => document.activeElement?.id)) === "security-heading" &&
             (await page.locator("#totp-state").textContent()) === "Off." && (await page.locator("#passkeys-empty").isVisible()));
 
+        // An account without a second factor confirms adding one with its password: the API
+        // refuses without it, and the prompt asks for it.
         await page.fill("[data-testid=passkey-name]", "Laptop");
         await page.click("[data-testid=passkey-add]");
+        const prompted = await confirmInPrompt(page);
         await notice(page, "added");
+        check("first-factor-needs-the-password-through-the-prompt", prompted && !(await page.locator("#step-up").isVisible()));
         const codes = await shownRecoveryCodes(page);
         check("passkey-registered-and-listed", (await page.locator("#notice").textContent()) ===
             "Passkey “Laptop” added. You can sign in with it, without a password." &&
@@ -983,6 +1003,7 @@ try {
             typeof PublicKeyCredential.parseRequestOptionsFromJSON, typeof PublicKeyCredential.prototype.toJSON]);
         await openSecurity(page);
         await page.click("[data-testid=passkey-add]");
+        await confirmInPrompt(page);
         await notice(page, "added");
         check("passkey-registered-without-the-browsers-json-methods", natives.every((t) => t === "undefined") &&
             (await page.locator("#passkey-list li").count()) === 1, JSON.stringify(natives));
@@ -1006,6 +1027,7 @@ try {
         await signUp(page, email);
         await openSecurity(page);
         await page.click("[data-testid=totp-enroll]");
+        await confirmInPrompt(page);
         await page.locator("#totp-confirm-heading").waitFor();
         const secret = (await page.locator("[data-testid=totp-secret]").textContent()).replace(/\s/g, "");
         const qr = await page.locator("[data-testid=totp-qr]").evaluate((img) => ({

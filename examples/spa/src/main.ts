@@ -556,27 +556,34 @@ mfaPasskey.addEventListener("click", () => {
 });
 
 // --- Step-up: an action the API refuses with `reauthentication_required` (no full sign-in in
-// the last five minutes) asks to sign in again, in a modal prompt over the page, then runs
-// again. Cancelling it reports the refusal as the action's own error.
+// the last five minutes; or, for an account without a second factor, no current password) asks
+// to sign in again, in a modal prompt over the page, then runs again, with the password typed
+// there for an account that confirms with it. Cancelling it reports the refusal as the
+// action's own error.
 
 const stepUpDialog = el<HTMLDialogElement>("step-up");
 const stepUpMessage = el<HTMLParagraphElement>("step-up-message");
-let stepUpOutcome: { resolve: () => void; reject: () => void } | null = null;
+/** The open prompt's caller: given the password typed (none after a passkey). */
+let stepUpOutcome: { resolve: (password: string | undefined) => void; reject: () => void } | null = null;
+/** The password typed in the prompt, until the prompt ends. */
+let stepUpPassword: string | undefined;
 
 function stepUpSay(text: string | null): void {
   stepUpMessage.hidden = text === null;
   stepUpMessage.textContent = text ?? "";
 }
 
-/** Signs in again through the prompt; resolves once signed in, rejects when cancelled. */
-function stepUp(): Promise<void> {
+/** Signs in again through the prompt; resolves once signed in (with the password, if one
+ * was typed), rejects when cancelled. */
+function stepUp(): Promise<string | undefined> {
   // One prompt at a time: a second action that needs it meanwhile fails as refused.
   if (stepUpOutcome) return Promise.reject(new Error("a step-up prompt is open"));
   stepUpFirstStep();
   stepUpSay(null);
   stepUpDialog.showModal();
   el("step-up-heading").focus();
-  return new Promise<void>((resolve, reject) => {
+  stepUpPassword = undefined;
+  return new Promise<string | undefined>((resolve, reject) => {
     stepUpOutcome = { resolve, reject };
   });
 }
@@ -595,7 +602,9 @@ function endStepUp(ok: boolean): void {
   el<HTMLFormElement>("step-up-password").reset();
   stepUpFirstStep();
   if (stepUpDialog.open) stepUpDialog.close();
-  if (ok) outcome?.resolve();
+  const password = stepUpPassword;
+  stepUpPassword = undefined;
+  if (ok) outcome?.resolve(password);
   else outcome?.reject();
 }
 
@@ -605,19 +614,21 @@ function steppedUp(): void {
   endStepUp(true);
 }
 
-/** Runs `action`; if the API wants a recent sign-in first, asks for it and runs it once more. */
-async function withStepUp<T>(action: () => Promise<T>): Promise<T> {
+/** Runs `action`; if the API wants a recent sign-in first, asks for it and runs it once more,
+ * given the password typed in the prompt (an account without a second factor confirms with it). */
+async function withStepUp<T>(action: (password?: string) => Promise<T>): Promise<T> {
+  let password: string | undefined;
   try {
     return await action();
   } catch (error) {
     if (!(error instanceof ReauthenticationRequired)) throw error;
     try {
-      await stepUp();
+      password = await stepUp();
     } catch {
       throw error;
     }
   }
-  return action();
+  return action(password);
 }
 
 const stepUpForm = el<HTMLFormElement>("step-up-password");
@@ -634,6 +645,7 @@ stepUpForm.addEventListener("submit", (event) => {
   auth.signIn(email, password).then(
     (result) => {
       stepUpForm.reset();
+      stepUpPassword = password;
       if (result.kind === "signed_in") {
         steppedUp();
         return;
@@ -832,7 +844,7 @@ const securityWording: Wording = {
 const enroll = el<HTMLButtonElement>("totp-enroll");
 enroll.addEventListener("click", () =>
   void busy(enroll, async () => {
-    showEnrolment(await withStepUp(() => auth.enrollTotp()));
+    showEnrolment(await withStepUp((password) => auth.enrollTotp(password)));
     enroll.hidden = true;
     el("totp-confirm-heading").focus();
   }, securityWording),
@@ -855,7 +867,7 @@ el("totp-confirm-cancel").addEventListener("click", () => {
 const disable = el<HTMLButtonElement>("totp-disable");
 disable.addEventListener("click", () =>
   void busy(disable, async () => {
-    await withStepUp(() => auth.disableTotp());
+    await withStepUp((password) => auth.disableTotp(password));
     await loadSecurity();
     tell("The authenticator app is off.");
     enroll.focus();
@@ -865,7 +877,7 @@ disable.addEventListener("click", () =>
 const regenerate = el<HTMLButtonElement>("recovery-regenerate");
 regenerate.addEventListener("click", () =>
   void busy(regenerate, async () => {
-    const codes = await withStepUp(() => auth.regenerateRecoveryCodes());
+    const codes = await withStepUp((password) => auth.regenerateRecoveryCodes(password));
     await loadSecurity();
     tell("New recovery codes: the old ones no longer work.");
     revealCodes(codes);
@@ -893,7 +905,7 @@ el("recovery-saved").addEventListener("click", () => {
 
 onForm("passkey-add", async (field) => {
   const name = field("name");
-  const registered = await withStepUp(() => auth.registerPasskey(name || undefined));
+  const registered = await withStepUp((password) => auth.registerPasskey(name || undefined, password));
   await loadSecurity();
   tell(`Passkey “${registered.passkey.name}” added. You can sign in with it, without a password.`);
   if (registered.recoveryCodes) revealCodes(registered.recoveryCodes);
@@ -1011,7 +1023,7 @@ onForm("change-email-request", async (field) => {
   const newEmail = field("new_email");
   const password = field("password");
   // No password: an account that only signs in with an identity provider, signed in just now.
-  await withStepUp(() => auth.changeEmail(newEmail, password === "" ? undefined : password));
+  await withStepUp((again) => auth.changeEmail(newEmail, again ?? (password === "" ? undefined : password)));
   pendingNewEmail = newEmail;
   el("change-email-request").hidden = true;
   el("change-email-code").hidden = false;
@@ -1037,7 +1049,7 @@ el("change-email-restart").addEventListener("click", () => {
 
 onForm("delete-account-form", async (field) => {
   const password = field("password");
-  await withStepUp(() => auth.deleteAccount(password === "" ? undefined : password));
+  await withStepUp((again) => auth.deleteAccount(again ?? (password === "" ? undefined : password)));
   pendingNewEmail = null;
   go("", { note: "Your account is deleted. You are signed out everywhere." });
 }, {
