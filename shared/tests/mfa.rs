@@ -894,6 +894,75 @@ mod federated {
             Some(format!("{RETURN_TO}#mfa_required").as_str())
         );
         assert!(asked.set_cookie(SESSION).is_none());
+        // A sign-in begun by fetch gets sign-in's own answer.
+        let begun = h
+            .request(
+                "GET",
+                "/auth/federation/idp/begin",
+                vec![],
+                None,
+                None,
+                vec![("accept", "application/json")],
+            )
+            .await;
+        let query = idp.sign_in(
+            begun.json["authorization_url"].as_str().unwrap(),
+            Login::verified(email),
+        );
+        let json_answer = h
+            .request(
+                "GET",
+                &format!("/auth/federation/idp/callback?{query}"),
+                vec![],
+                None,
+                Some(&begun.cookie_named(BINDING)),
+                vec![("accept", "application/json")],
+            )
+            .await;
+        assert_eq!(json_answer.status, StatusCode::OK, "{}", json_answer.text);
+        assert_eq!(
+            json_answer.json["mfa_required"], true,
+            "{}",
+            json_answer.text
+        );
+        assert_eq!(
+            json_answer.json["methods"],
+            json!(["totp", "recovery_code"])
+        );
+        assert!(json_answer.set_cookie(SESSION).is_none());
+        json_answer.cookie_named(PENDING);
+        // A form_post answer (the provider's cross-site POST): 303 to the app, same cookie.
+        let posting = h
+            .reconfigure(&[("AUTHFN_FEDERATION_IDP_RESPONSE_MODE", "form_post")])
+            .with_http_client(idp.clone());
+        let begun = posting
+            .request(
+                "GET",
+                "/auth/federation/idp/begin",
+                vec![],
+                None,
+                None,
+                vec![],
+            )
+            .await;
+        let form = idp.sign_in(begun.header("location").unwrap(), Login::verified(email));
+        let posted = posting
+            .request(
+                "POST",
+                "/auth/federation/idp/callback",
+                form.into_bytes(),
+                Some("application/x-www-form-urlencoded"),
+                Some(&begun.cookie_named(BINDING)),
+                vec![],
+            )
+            .await;
+        assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.text);
+        assert_eq!(
+            posted.header("location"),
+            Some(format!("{RETURN_TO}#mfa_required").as_str())
+        );
+        assert!(posted.set_cookie(SESSION).is_none());
+        posted.cookie_named(PENDING);
         let done = verify(
             &h,
             &asked.cookie_named(PENDING),
