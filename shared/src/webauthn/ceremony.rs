@@ -29,45 +29,51 @@ pub struct RelyingParty {
 }
 
 impl RelyingParty {
-    /// `AUTHFN_WEBAUTHN_RP_ID` (default: the host of `AUTHFN_APP_URL`, else of the first trusted
-    /// origin, else `localhost`) and `AUTHFN_WEBAUTHN_RP_NAME` (default: the product name).
-    /// Refuses a trusted origin whose host is neither the RP ID nor a subdomain of it: a
-    /// browser there would refuse every passkey ceremony. Origins on an IP address are let be:
-    /// browsers offer WebAuthn only on domains, so nothing a passkey does can come from them.
+    /// `AUTHFN_WEBAUTHN_RP_ID` and `AUTHFN_WEBAUTHN_RP_NAME` (default: the product name).
+    ///
+    /// A set RP ID must hold every trusted origin on a domain (the origin's host is the RP ID
+    /// or a subdomain of it), or start-up fails: a browser there would refuse every passkey
+    /// ceremony. Unset, it is the host of `AUTHFN_APP_URL` if that holds every trusted origin,
+    /// else the host of the first trusted origin on a domain, else `localhost`; a deployment
+    /// made before passkeys, whose origins share no domain, keeps starting (passkeys then work
+    /// on the origins within it). Origins on an IP address are let be: browsers offer WebAuthn
+    /// only on domains.
     pub(crate) fn from_settings(
         settings: &Settings<'_>,
         trusted_origins: &[String],
         app_url: Option<&url::Url>,
         product_name: &str,
     ) -> Result<Self, ConfigError> {
+        let domains: Vec<&str> = trusted_origins
+            .iter()
+            .filter_map(|o| origin_host(o))
+            .filter(|h| is_domain(h))
+            .collect();
         let id = match settings.get("AUTHFN_WEBAUTHN_RP_ID") {
             Some(id) => {
-                let id = id.trim().to_ascii_lowercase();
+                let id = id.to_ascii_lowercase();
                 if !is_domain(&id) {
                     return Err(ConfigError::new(format!(
                         "AUTHFN_WEBAUTHN_RP_ID must be a domain like example.com (no scheme, port or path), got {id:?}"
+                    )));
+                }
+                if let Some(outside) = trusted_origins
+                    .iter()
+                    .find(|o| origin_host(o).is_some_and(|h| is_domain(h) && !within(h, &id)))
+                {
+                    return Err(ConfigError::new(format!(
+                        "AUTHFN_TRUSTED_ORIGINS: {outside} is outside AUTHFN_WEBAUTHN_RP_ID {id} (passkeys could not work there): set it to a domain every trusted origin is in"
                     )));
                 }
                 id
             }
             None => app_url
                 .and_then(|u| u.host_str())
-                .into_iter()
-                .chain(trusted_origins.iter().filter_map(|o| origin_host(o)))
-                .find(|h| is_domain(h))
+                .filter(|h| is_domain(h) && domains.iter().all(|d| within(d, h)))
+                .or_else(|| domains.first().copied())
                 .unwrap_or("localhost")
                 .to_ascii_lowercase(),
         };
-        for origin in trusted_origins {
-            let Some(host) = origin_host(origin) else {
-                continue;
-            };
-            if is_domain(host) && !within(host, &id) {
-                return Err(ConfigError::new(format!(
-                    "AUTHFN_TRUSTED_ORIGINS: {origin} is outside the WebAuthn RP ID {id} (passkeys could not work there): set AUTHFN_WEBAUTHN_RP_ID to a domain every trusted origin is in"
-                )));
-            }
-        }
         let name = settings
             .get("AUTHFN_WEBAUTHN_RP_NAME")
             .unwrap_or_else(|| product_name.to_owned());
@@ -496,7 +502,7 @@ mod tests {
     }
 
     #[test]
-    fn a_trusted_origin_outside_the_rp_id_is_refused_at_start_up() {
+    fn a_trusted_origin_outside_a_set_rp_id_is_refused_at_start_up() {
         let e = rp(
             &[("AUTHFN_WEBAUTHN_RP_ID", "app.example.com")],
             &["https://app.example.com", "https://admin.example.com"],
@@ -517,26 +523,35 @@ mod tests {
             )
             .is_err()
         );
-        // The default from the app URL is checked the same way.
-        assert!(
-            rp(
-                &[],
-                &["https://other.org"],
-                Some("https://app.example.com/")
-            )
-            .is_err()
-        );
         for bad in [
             "https://example.com",
             "example.com:443",
             "example.com/x",
             "1.2.3.4",
-            "",
+            "-x.example.com",
         ] {
             assert!(
                 rp(&[("AUTHFN_WEBAUTHN_RP_ID", bad)], &[], None).is_err(),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn an_unset_rp_id_follows_the_origins_when_the_app_url_is_elsewhere() {
+        let r = rp(
+            &[],
+            &["http://localhost:5173"],
+            Some("https://app.example.com/"),
+        )
+        .unwrap();
+        assert_eq!(r.id, "localhost");
+        let r = rp(
+            &[],
+            &["https://app.example.com", "https://app.other.org"],
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.id, "app.example.com", "starts, as before passkeys");
     }
 }

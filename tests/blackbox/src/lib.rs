@@ -12,6 +12,7 @@
 //! [`Mailbox::for_target`] reads the mail the deployment sent; see `mailbox.rs` for where from.
 
 mod api;
+pub mod authenticator;
 mod mailbox;
 mod reply;
 mod target;

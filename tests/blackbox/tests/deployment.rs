@@ -256,9 +256,9 @@ fn every_function_gets_only_the_table_access_it_needs() {
             }
         }
         // Only the functions that end every session of a user (sign-out-all, and a password
-        // reset or change, which delete the ended sessions' records) and account-delete
-        // (everything naming the user) list through the index, and so does the factors list
-        // (a user's passkeys); everyone else reads by key.
+        // reset or change, which delete the ended sessions' records), account-delete
+        // (everything naming the user), the factors list and those that list a user's passkeys
+        // list through the index; everyone else reads by key.
         let queries =
             function.actions.contains("dynamodb:Query") || function.resources.contains(index);
         let lists = matches!(
@@ -269,6 +269,10 @@ fn every_function_gets_only_the_table_access_it_needs() {
                     | "password-change"
                     | "account-delete"
                     | "mfa-factors"
+                    | "passkey-register-begin"
+                    | "passkey-sign-in-begin"
+                    | "passkey-rename"
+                    | "passkey-delete"
             )
         );
         assert_eq!(queries, lists, "{name}: index access");
