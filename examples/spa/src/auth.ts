@@ -235,7 +235,8 @@ export interface AuthClientOptions {
 
 interface SessionBody {
   user: { id: string; email: string; created_at: number };
-  session: { id: string; expires_at: number; idle_expires_at: number; authenticated_at?: number };
+  session: { id: string; expires_at: number; idle_expires_at: number };
+  authenticated_at?: number;
   mfa?: boolean;
 }
 
@@ -307,8 +308,7 @@ export class AuthClient {
       expiresAt: body.session.expires_at,
       idleExpiresAt: body.session.idle_expires_at,
     };
-    const authenticatedAt = body.session.authenticated_at ?? (body as { authenticated_at?: number }).authenticated_at;
-    if (authenticatedAt !== undefined) session.authenticatedAt = authenticatedAt;
+    if (body.authenticated_at !== undefined) session.authenticatedAt = body.authenticated_at;
     if (body.mfa !== undefined) session.mfa = body.mfa;
     return {
       user: { id: body.user.id, email: body.user.email, createdAt: body.user.created_at },
