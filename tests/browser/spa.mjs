@@ -243,6 +243,15 @@ async function passwordStep(page, email, pass = password) {
     }
 }
 
+/** From any page of the SPA: home, sign out, then the password step for `email`; returns the
+ * API's answer to it. */
+async function signOutThenPassword(page, email) {
+    await page.goto(spa);
+    await page.click("#sign-out");
+    await signedOut(page);
+    return passwordStep(page, email);
+}
+
 /** Waits for the second step of a sign-in; whether focus moved to its heading. */
 async function secondStepShown(page) {
     await page.locator("#second-factor-heading").waitFor();
@@ -962,9 +971,7 @@ try {
         await signedInAs(page, email);
         check("passkey-alone-signs-in", (await page.locator("#notice").textContent()) === "You are signed in with your passkey.");
 
-        await page.click("#sign-out");
-        await signedOut(page);
-        const answer = await passwordStep(page, email);
+        const answer = await signOutThenPassword(page, email);
         const focused = await secondStepShown(page);
         check("password-then-second-step-with-a-passkey-offered", (await answer.json()).mfa_required === true && focused &&
             (await page.locator("[data-testid=mfa-use-passkey]").isVisible()) && !(await page.locator("#mfa-totp").isVisible()) &&
@@ -977,10 +984,7 @@ try {
         await page.click("button[aria-label='Remove passkey Work laptop']");
         await notice(page, "removed");
         check("passkey-removed", (await page.locator("#passkey-list li").count()) === 0 && (await page.locator("#passkeys-empty").isVisible()));
-        await page.goto(spa);
-        await page.click("#sign-out");
-        await signedOut(page);
-        await passwordStep(page, email);
+        await signOutThenPassword(page, email);
         await signedInAs(page, email);
         check("no-factor-left-password-alone-signs-in", true);
         await context.close();
@@ -1065,10 +1069,7 @@ try {
         check("recovery-codes-not-shown-again", !(await page.locator("#recovery-codes").isVisible()));
 
         // Sign in: the password, then the app's code.
-        await page.goto(spa);
-        await page.click("#sign-out");
-        await signedOut(page);
-        const answer = await passwordStep(page, email);
+        const answer = await signOutThenPassword(page, email);
         const focused = await secondStepShown(page);
         check("password-asks-for-the-apps-code", focused && (await answer.json()).methods.includes("totp") &&
             (await page.locator("[data-testid=mfa-code]").isVisible()) && !(await page.locator("[data-testid=mfa-use-passkey]").isVisible()) &&
@@ -1084,9 +1085,7 @@ try {
         check("app-code-completes-the-sign-in", (await apiSession(page)) === 200);
 
         // A recovery code, once.
-        await page.click("#sign-out");
-        await signedOut(page);
-        await passwordStep(page, email);
+        await signOutThenPassword(page, email);
         await secondStepShown(page);
         await page.click("[data-testid=mfa-use-recovery]");
         await page.fill("[data-testid=mfa-recovery-code]", codes[0].toLowerCase());
@@ -1094,10 +1093,7 @@ try {
         await signedInAs(page, email);
         await openSecurity(page);
         check("recovery-code-signs-in", (await page.locator("#recovery-state").textContent()) === "9 of 10 recovery codes left.");
-        await page.goto(spa);
-        await page.click("#sign-out");
-        await signedOut(page);
-        await passwordStep(page, email);
+        await signOutThenPassword(page, email);
         await secondStepShown(page);
         await page.click("[data-testid=mfa-use-recovery]");
         await page.fill("[data-testid=mfa-recovery-code]", codes[0]);
@@ -1143,10 +1139,7 @@ try {
         await page.unroute(`${api}/auth/mfa/totp/disable`);
 
         // The old set stopped working when the new one was made.
-        await page.goto(spa);
-        await page.click("#sign-out");
-        await signedOut(page);
-        await passwordStep(page, email);
+        await signOutThenPassword(page, email);
         await secondStepShown(page);
         await page.click("[data-testid=mfa-use-recovery]");
         await page.fill("[data-testid=mfa-recovery-code]", codes[1]);
@@ -1163,10 +1156,7 @@ try {
         await notice(page, "The authenticator app is off.");
         check("totp-turned-off", (await page.locator("#totp-state").textContent()) === "Off." &&
             (await page.locator("[data-testid=totp-enroll]").isVisible()));
-        await page.goto(spa);
-        await page.click("#sign-out");
-        await signedOut(page);
-        await passwordStep(page, email);
+        await signOutThenPassword(page, email);
         await signedInAs(page, email);
         check("totp-off-password-alone-signs-in", true);
         await context.close();
