@@ -34,6 +34,8 @@ for_each_store!(
     deleting_the_last_passkey_lets_the_password_alone_sign_in,
     a_passkey_is_renamed_within_the_rules,
     a_malformed_response_is_invalid_credential_and_spends_nothing,
+    a_token_client_answers_the_second_factor_with_mfa_token_and_gets_a_session_token,
+    five_refused_passkeys_end_the_pending_sign_in,
 );
 
 const EMAIL: &str = "ada@example.com";
@@ -733,5 +735,100 @@ async fn a_malformed_response_is_invalid_credential_and_spends_nothing(h: Harnes
     }
     // Nothing was taken: the good answer still signs in.
     let res = sign_in_finish(&h, None, good).await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+}
+
+/// A JSON POST as a non-browser client sends it: no Origin, no cookie.
+async fn post_as_app(h: &Harness, path: &str, body: Value) -> Res {
+    h.request(
+        "POST",
+        path,
+        body.to_string().into_bytes(),
+        Some(JSON),
+        None,
+        vec![],
+    )
+    .await
+}
+
+async fn a_token_client_answers_the_second_factor_with_mfa_token_and_gets_a_session_token(
+    h: Harness,
+) {
+    let cookie = account(&h, EMAIL).await;
+    let mut auth = Authenticator::new(TRUSTED_ORIGIN);
+    register(&h, &cookie, &mut auth, Algorithm::Es256).await;
+    let first = post_as_app(
+        &h,
+        "/auth/sign-in",
+        json!({ "email": EMAIL, "password": PASSWORD, "session_delivery": "token" }),
+    )
+    .await;
+    let mfa_token = first.json["mfa_token"].as_str().unwrap().to_owned();
+    let options = post_as_app(
+        &h,
+        "/auth/passkeys/sign-in/begin",
+        json!({ "mfa_token": mfa_token }),
+    )
+    .await;
+    assert_eq!(
+        options.json["publicKey"]["allowCredentials"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let credential = auth.get(&options.json);
+    let done = post_as_app(
+        &h,
+        "/auth/passkeys/sign-in/finish",
+        json!({ "credential": credential, "mfa_token": mfa_token, "session_delivery": "token" }),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let token = done.json["session_token"].as_str().unwrap();
+    let me = h
+        .request(
+            "GET",
+            "/auth/session",
+            vec![],
+            None,
+            None,
+            vec![("authorization", &format!("Bearer {token}"))],
+        )
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    // A browser is never handed the token.
+    let options = sign_in_begin(&h, None).await;
+    let res = h
+        .post_json(
+            "/auth/passkeys/sign-in/finish",
+            json!({ "credential": auth.get(&options), "session_delivery": "token" }),
+            None,
+        )
+        .await;
+    assert_eq!(res.error(), (400, "token_delivery_refused"));
+}
+
+async fn five_refused_passkeys_end_the_pending_sign_in(h: Harness) {
+    let mut auth = Authenticator::new(TRUSTED_ORIGIN);
+    let ada = account(&h, EMAIL).await;
+    register(&h, &ada, &mut auth, Algorithm::Es256).await;
+    let bob = account(&h, "bob@example.com").await;
+    register(&h, &bob, &mut auth, Algorithm::Es256).await;
+    let pending = pending_cookie(&h.sign_in("bob@example.com", PASSWORD).await, &h);
+    for _ in 0..5 {
+        let options = sign_in_begin(&h, Some(&pending)).await;
+        let res = sign_in_finish(&h, Some(&pending), auth.get_with(&options, 0)).await;
+        assert_eq!(res.error(), (401, "passkey_rejected"));
+    }
+    // The pending sign-in is gone: Bob's own passkey no longer finishes it.
+    let options = sign_in_begin(&h, Some(&pending)).await;
+    assert_eq!(options["publicKey"]["allowCredentials"], json!([]));
+    let stale = json!({ "publicKey": {
+        "challenge": options["publicKey"]["challenge"], "rpId": "app.example.com",
+        "allowCredentials": [{ "type": "public-key", "id": authfn::crypto::b64url(&auth.credentials[1].id) }]
+    }});
+    // (A discoverable challenge now: Bob's passkey signs Bob in on its own, as any UV passkey.)
+    let res = sign_in_finish(&h, Some(&pending), auth.get(&stale)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 }

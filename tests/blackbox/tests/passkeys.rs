@@ -23,6 +23,25 @@ async fn from_page(api: &Api, endpoint: Endpoint, cookies: Option<&str>, body: V
     api.send(req).await
 }
 
+/// `POST /auth/passkeys/sign-in/finish` from the SPA's page with `credential`.
+async fn finish(api: &Api, cookies: Option<&str>, credential: &Value) -> Reply {
+    from_page(
+        api,
+        Endpoint::PasskeySignInFinish,
+        cookies,
+        json!({ "credential": credential }),
+    )
+    .await
+}
+
+/// A fresh sign-in challenge (bound to the pending sign-in in `cookies`, if any), answered by
+/// `auth`.
+async fn assertion(api: &Api, cookies: Option<&str>, auth: &mut Authenticator) -> Value {
+    let options = from_page(api, Endpoint::PasskeySignInBegin, cookies, json!({})).await;
+    options.expect_status(200);
+    auth.get(&options.json())
+}
+
 /// The `name=value` of the pending-sign-in cookie a reply sets.
 fn pending_cookie(reply: &Reply) -> String {
     reply
@@ -80,25 +99,14 @@ async fn a_registered_passkey_signs_in_alone_after_signing_out() {
     assert_eq!(options.json()["publicKey"]["allowCredentials"], json!([]));
     assert_eq!(options.json()["publicKey"]["userVerification"], "required");
     let assertion = auth.get(&options.json());
-    let signed_in = from_page(
-        &api,
-        Endpoint::PasskeySignInFinish,
-        None,
-        json!({ "credential": assertion }),
-    )
-    .await;
+    let signed_in = finish(&api, None, &assertion).await;
     signed_in.expect_status(200);
     let cookie = signed_in.session_cookie();
     api.session(Auth::Cookie(&cookie)).await.expect_status(200);
     // The same answer again: its challenge is spent.
-    from_page(
-        &api,
-        Endpoint::PasskeySignInFinish,
-        None,
-        json!({ "credential": assertion }),
-    )
-    .await
-    .expect_error(400, "challenge_expired");
+    finish(&api, None, &assertion)
+        .await
+        .expect_error(400, "challenge_expired");
 }
 
 #[tokio::test]
@@ -132,14 +140,9 @@ async fn a_passkey_answers_the_second_factor_of_a_password_sign_in() {
     );
     // Without the pending sign-in the bound challenge signs nobody in.
     let assertion = auth.get(&options.json());
-    from_page(
-        &api,
-        Endpoint::PasskeySignInFinish,
-        None,
-        json!({ "credential": assertion }),
-    )
-    .await
-    .expect_error(400, "challenge_expired");
+    finish(&api, None, &assertion)
+        .await
+        .expect_error(400, "challenge_expired");
     let options = from_page(
         &api,
         Endpoint::PasskeySignInBegin,
@@ -147,13 +150,7 @@ async fn a_passkey_answers_the_second_factor_of_a_password_sign_in() {
         json!({}),
     )
     .await;
-    let done = from_page(
-        &api,
-        Endpoint::PasskeySignInFinish,
-        Some(&pending),
-        json!({ "credential": auth.get(&options.json()) }),
-    )
-    .await;
+    let done = finish(&api, Some(&pending), &auth.get(&options.json())).await;
     done.expect_status(200);
     api.session(Auth::Cookie(&done.session_cookie()))
         .await
@@ -166,24 +163,14 @@ async fn a_passkey_from_another_origin_or_without_user_verification_is_refused()
     let api = Api::from_env();
     let (_, _, mut auth) = account_with_passkey(&api, "passkey-refused").await;
     auth.origin = "https://evil.example.com".into();
-    let options = from_page(&api, Endpoint::PasskeySignInBegin, None, json!({})).await;
-    from_page(
-        &api,
-        Endpoint::PasskeySignInFinish,
-        None,
-        json!({ "credential": auth.get(&options.json()) }),
-    )
-    .await
-    .expect_error(401, "passkey_rejected");
+    let refused = assertion(&api, None, &mut auth).await;
+    finish(&api, None, &refused)
+        .await
+        .expect_error(401, "passkey_rejected");
     auth.origin = api.trusted_origin().to_owned();
     auth.user_verified = false;
-    let options = from_page(&api, Endpoint::PasskeySignInBegin, None, json!({})).await;
-    from_page(
-        &api,
-        Endpoint::PasskeySignInFinish,
-        None,
-        json!({ "credential": auth.get(&options.json()) }),
-    )
-    .await
-    .expect_error(401, "passkey_rejected");
+    let refused = assertion(&api, None, &mut auth).await;
+    finish(&api, None, &refused)
+        .await
+        .expect_error(401, "passkey_rejected");
 }

@@ -9,11 +9,13 @@
 
 use std::time::Duration;
 
+use http::StatusCode;
 use serde::Serialize;
 
 use crate::App;
 use crate::clock::UnixTime;
 use crate::error::{ApiError, context};
+use crate::response::{self, HttpResponse};
 use crate::store::{CeremonyPurpose, Passkey, WebAuthnChallenge};
 use crate::token::TokenHash;
 use crate::webauthn::ceremony::{Failure, Rejection};
@@ -49,6 +51,11 @@ async fn take_challenge(app: &App, challenge: &[u8]) -> Result<CeremonyPurpose, 
         .await?
         .map(|c| c.purpose)
         .ok_or(ApiError::ChallengeExpired)
+}
+
+/// `200 {"publicKey": options}`: what the SPA hands to `PublicKeyCredential.parse*OptionsFromJSON`.
+fn options_answer(options: impl Serialize) -> HttpResponse {
+    response::json(StatusCode::OK, &serde_json::json!({ "publicKey": options }))
 }
 
 fn timeout_ms() -> u64 {

@@ -6,8 +6,8 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PasskeyView, checked_name, credential_json, descriptor, issue_challenge, rejected,
-    take_challenge, timeout_ms,
+    PasskeyView, checked_name, credential_json, descriptor, issue_challenge, options_answer,
+    rejected, take_challenge, timeout_ms,
 };
 use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
@@ -30,12 +30,6 @@ const DEFAULT_NAME: &str = "Passkey";
 struct BeginBody {
     #[serde(default)]
     current_password: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Options {
-    #[serde(rename = "publicKey")]
-    public_key: CreationOptions,
 }
 
 /// Confirms the owner (step-up), then issues a registration challenge bound to the user and
@@ -82,12 +76,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         },
         attestation: "none",
     };
-    Ok(response::json(
-        StatusCode::OK,
-        &Options {
-            public_key: options,
-        },
-    ))
+    Ok(options_answer(options))
 }
 
 #[derive(Deserialize)]

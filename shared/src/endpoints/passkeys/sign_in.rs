@@ -8,19 +8,18 @@
 //! `mfa_token`), the challenge is bound to it and only that user's passkeys answer it: the
 //! passkey is the second factor, and the pending sign-in is taken (one winner) for the session.
 
-use http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::{
-    credential_json, descriptor, issue_challenge, rejected, rejected_passkey, take_challenge,
-    timeout_ms,
+    credential_json, descriptor, issue_challenge, options_answer, rejected, rejected_passkey,
+    take_challenge, timeout_ms,
 };
 use crate::App;
 use crate::endpoints::credentials::SessionDelivery;
 use crate::endpoints::mfa::{self, MAX_FACTOR_FAILURES};
 use crate::error::ApiError;
 use crate::request::{HttpRequest, client_ip};
-use crate::response::{self, HttpResponse};
+use crate::response::HttpResponse;
 use crate::store::{CeremonyPurpose, Passkey, UserRecord};
 use crate::token::TokenHash;
 use crate::webauthn::ceremony::{Assertion, Rejection};
@@ -30,12 +29,6 @@ use crate::webauthn::json::{AuthenticationResponse, RequestOptions};
 struct BeginBody {
     #[serde(default)]
     mfa_token: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Options {
-    #[serde(rename = "publicKey")]
-    public_key: RequestOptions,
 }
 
 /// Issues a sign-in challenge: bound to the presented pending sign-in, if it is live, and
@@ -69,12 +62,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
         allow_credentials: allow,
         user_verification: "required",
     };
-    Ok(response::json(
-        StatusCode::OK,
-        &Options {
-            public_key: options,
-        },
-    ))
+    Ok(options_answer(options))
 }
 
 #[derive(Deserialize)]
