@@ -1100,7 +1100,13 @@ try {
         await page.click("[data-testid=mfa-recovery-submit]");
         const used = await message(page, "recovery code");
         check("used-recovery-code-refused", used === "That recovery code is not right, or was used already." && (await apiSession(page)) === 401, used);
-        await page.click("[data-testid=mfa-use-totp]");
+        // The same pending sign-in, as a federated sign-in that needs the factor lands: the SPA
+        // opened afresh at `#mfa_required` (the provider's redirect; the pending cookie is set).
+        await page.goto("about:blank");
+        await page.goto(`${spa}/#mfa_required`);
+        const landed = await secondStepShown(page);
+        check("mfa-required-redirect-opens-the-second-step", landed && new URL(page.url()).hash === "#/second-factor" &&
+            (await page.locator("[data-testid=mfa-code]").isVisible()), page.url());
         await page.fill("[data-testid=mfa-code]", await totpCode(secret));
         await page.click("[data-testid=mfa-submit]");
         await signedInAs(page, email);

@@ -211,6 +211,12 @@ let codeRequested = false;
 let codeSignInOff = false;
 
 async function render(): Promise<void> {
+  // A federated sign-in that waits for the second factor comes back as `#mfa_required`, which
+  // methods the account has unsaid: every way is offered.
+  if (auth.takeFederationMfa()) {
+    secondStep = { methods: everyMethod };
+    history.replaceState(history.state, "", "#/second-factor");
+  }
   const view = currentView();
   say(null);
   tell(null);
@@ -1116,11 +1122,7 @@ window.addEventListener("hashchange", () => void render());
 
 const federationError = auth.takeFederationError();
 if (federationError) pending = { error: describe(federationError) };
-// A federated sign-in that waits for the second factor comes back as `#mfa_required`.
-if (auth.takeFederationMfa()) {
-  secondStep = { methods: everyMethod };
-  history.replaceState(history.state, "", "#/second-factor");
-}
+
 
 void render().then(async () => {
   if (returnTo && !el("signed-in").hidden) location.assign(returnTo);
