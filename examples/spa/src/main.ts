@@ -462,21 +462,22 @@ let factorSay: (text: string | null) => void = say;
 /** What to do once the second factor is proven: set by whoever shows the panel. */
 let factorDone: (signedIn: SignedIn) => void = () => {};
 
-type FactorMode = "totp" | "recovery_code" | "passkey";
+/** The ways the panel offers now. */
+let offeredMethods: MfaMethod[] = everyMethod;
 
 /** Shows the panel for `methods`, starting with the first one that is typed or tapped. */
 function setUpFactorPanel(methods: MfaMethod[]): void {
   const offered = methods.length > 0 ? methods : everyMethod;
-  const mode: FactorMode = offered.includes("totp") ? "totp" : offered.includes("passkey") ? "passkey" : "recovery_code";
+  const mode: MfaMethod = offered.includes("totp") ? "totp" : offered.includes("passkey") ? "passkey" : "recovery_code";
   showFactorMode(mode, offered);
   const ways = offered.map((m) => ({ totp: "a code from your authenticator app", passkey: "a passkey", recovery_code: "a recovery code" })[m]);
   const listed = ways.length > 1 ? `${ways.slice(0, -1).join(", ")} or ${ways[ways.length - 1]}` : ways[0];
   el("second-factor-intro").textContent = `That was the first step. Your account asks for a second one: ${listed}.`;
 }
 
-let offeredMethods: MfaMethod[] = everyMethod;
-
-function showFactorMode(mode: FactorMode, offered: MfaMethod[] = offeredMethods): void {
+/** Shows `mode`'s form (none for a passkey: its button is the way), and buttons for the
+ * other ways offered. */
+function showFactorMode(mode: MfaMethod, offered: MfaMethod[] = offeredMethods): void {
   offeredMethods = offered;
   el("mfa-totp").hidden = mode !== "totp";
   el("mfa-recovery").hidden = mode !== "recovery_code";
