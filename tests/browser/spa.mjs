@@ -980,10 +980,18 @@ try {
         await signedInAs(page, email);
         check("password-and-passkey-sign-in", (await apiSession(page)) === 200);
 
+        // Removing it wants a recent sign-in (FAKE refusal, see refuseOnceForStepUp): the
+        // prompt's "Use a passkey instead" is that sign-in, then the removal goes ahead.
         await openSecurity(page);
+        const removals = await refuseOnceForStepUp(page, "/auth/passkeys/delete");
         await page.click("button[aria-label='Remove passkey Work laptop']");
+        await page.locator("#step-up-heading").waitFor();
+        await page.click("[data-testid=step-up-passkey]");
         await notice(page, "removed");
-        check("passkey-removed", (await page.locator("#passkey-list li").count()) === 0 && (await page.locator("#passkeys-empty").isVisible()));
+        check("step-up-prompt-accepts-a-passkey", removals() === 2 && !(await page.locator("#step-up").isVisible()));
+        await page.unroute(`${api}/auth/passkeys/delete`);
+        check("passkey-removed", (await page.locator("#passkey-list li").count()) === 0 && (await page.locator("#passkeys-empty").isVisible()) &&
+            (await page.locator("#notice").textContent()) === "Passkey “Work laptop” removed.");
         await signOutThenPassword(page, email);
         await signedInAs(page, email);
         check("no-factor-left-password-alone-signs-in", true);
