@@ -16,7 +16,8 @@
 // AUTHFN_TEST_SES_URL set, moto's SES v2 (the Worker and the Lambda functions send there;
 // `GET $AUTHFN_TEST_SES_URL/moto-api/data.json`), else the dev server's `GET /dev/mailbox`.
 // (The same sources as tests/blackbox/src/mailbox.rs.)
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { createServer } from "node:http";
 import { chromium } from "playwright-core";
 
@@ -169,6 +170,155 @@ function apiAnswer(status, json, headers = {}) {
 /** What the API says of the session in `context`, asked from the SPA's own origin. */
 async function apiSession(page) {
     return page.evaluate(async (url) => (await fetch(`${url}/auth/session`, { credentials: "include" })).status, api);
+}
+
+
+// --- Second factors, as the user's devices provide them.
+
+/** RFC 4648 base32 (as authenticator apps read a TOTP key) to bytes; spaces ignored. */
+function base32Bytes(text) {
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let bits = 0;
+    let value = 0;
+    const out = [];
+    for (const char of text.replace(/[\s=]/g, "").toUpperCase()) {
+        const index = alphabet.indexOf(char);
+        if (index < 0) throw new Error(`not base32: ${char}`);
+        value = (value << 5) | index;
+        bits += 5;
+        if (bits >= 8) {
+            out.push((value >>> (bits - 8)) & 0xff);
+            bits -= 8;
+        }
+    }
+    return Buffer.from(out);
+}
+
+/** RFC 6238's code for `step` (HMAC-SHA1, 6 digits), as every authenticator app computes it. */
+function totpAt(secret, step) {
+    const counter = Buffer.alloc(8);
+    counter.writeBigUInt64BE(BigInt(step));
+    const mac = createHmac("sha1", base32Bytes(secret)).update(counter).digest();
+    const offset = mac[mac.length - 1] & 0x0f;
+    return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
+
+/** The last time step each secret's code was typed for: the API accepts each step once, and
+ * only steps after the last one, so the app's next code may be a step ahead (±1 is allowed)
+ * or a wait away. */
+const typedSteps = new Map();
+
+/** The authenticator app's code for `secret`, for a time step the API has not seen yet. */
+async function totpCode(secret) {
+    const stepNow = () => Math.floor(Date.now() / 1000 / 30);
+    const step = Math.max(stepNow(), (typedSteps.get(secret) ?? -1) + 1);
+    while (step > stepNow() + 1) await new Promise((resolve) => setTimeout(resolve, 1000));
+    typedSteps.set(secret, step);
+    return totpAt(secret, step);
+}
+
+/** A code the app shows at no step near now. */
+const wrongTotp = (code) => String((Number(code) + 500_000) % 1_000_000).padStart(6, "0");
+
+/** Chromium's virtual authenticator in `page`'s tab (a platform authenticator that holds
+ * discoverable credentials and verifies its user), through the DevTools protocol. */
+async function addAuthenticator(page) {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("WebAuthn.enable");
+    const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+        options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+    });
+    return {
+        credentials: async () => (await cdp.send("WebAuthn.getCredentials", { authenticatorId })).credentials,
+    };
+}
+
+/** The sign-in form's password step, waiting out the network's rate limit (other checks'
+ * sign-ins share it) rather than failing on it. Returns the API's answer. */
+async function passwordStep(page, email, pass = password) {
+    for (;;) {
+        const answer = await signInAnswer(page, email, pass);
+        if (answer.status() !== 429) return answer;
+        await page.waitForTimeout(Number(answer.headers()["retry-after"] ?? "5") * 1000 + 250);
+    }
+}
+
+/** From any page of the SPA: home, sign out, then the password step for `email`; returns the
+ * API's answer to it. */
+async function signOutThenPassword(page, email) {
+    await page.goto(spa);
+    await page.click("#sign-out");
+    await signedOut(page);
+    return passwordStep(page, email);
+}
+
+/** Waits for the second step of a sign-in; whether focus moved to its heading. */
+async function secondStepShown(page) {
+    await page.locator("#second-factor-heading").waitFor();
+    return page.evaluate(() => document.activeElement?.id === "second-factor-heading");
+}
+
+/** The recovery codes the security page shows, once. */
+async function shownRecoveryCodes(page) {
+    await page.locator("#recovery-codes-heading").waitFor();
+    return page.locator("#recovery-code-list li").allTextContents();
+}
+
+const recoveryCodeShape = /^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/;
+/** Waits for a notice matching `pattern`; fails with the page's error message if none comes. */
+async function notice(page, pattern) {
+    try {
+        await page.locator("#notice", { hasText: pattern }).waitFor({ timeout: 15_000 });
+    } catch (error) {
+        throw new Error(`no notice ${pattern}; the page says: ${await page.locator("#message").textContent()}`, { cause: error });
+    }
+}
+
+/** Opens the security page from the signed-in home page, as a user does. */
+async function openSecurity(page) {
+    await page.click("[data-testid=security-link]");
+    await page.locator("#security-heading").waitFor();
+    await page.locator("#totp-state", { hasText: /\S/ }).waitFor();
+}
+
+/** Answers the "Confirm it's you" prompt with the password; whether focus was on its heading. */
+async function confirmInPrompt(page, pass = password) {
+    await page.locator("#step-up-heading").waitFor();
+    const focused = await page.evaluate(() => document.activeElement?.id === "step-up-heading");
+    await page.fill("[data-testid=step-up-password]", pass);
+    await page.click("[data-testid=step-up-submit]");
+    return focused;
+}
+
+/** Waits for `next`, answering the "Confirm it's you" prompt on the way if it comes first: for
+ * the checks that are not about step-up (whether an account without a second factor confirms
+ * adding its first with its password is the API's rule, checked once, below). */
+async function throughPromptIfAsked(page, next) {
+    const prompt = page.locator("#step-up-heading");
+    for (let waited = 0; waited < 30_000 && !(await next.isVisible()); waited += 100) {
+        if (await prompt.isVisible()) {
+            await confirmInPrompt(page);
+            break;
+        }
+        await page.waitForTimeout(100);
+    }
+    await next.waitFor();
+}
+
+/** FAKE: the API's refusal of a sensitive action for want of a recent sign-in, for the first
+ * `path` request only: the suite cannot move the server's clock past the 5 minutes. The
+ * requests after it reach the API. Returns the count of requests the page sent there. */
+async function refuseOnceForStepUp(page, path) {
+    let sent = 0;
+    await page.route(`${api}${path}`, (route) => {
+        if (route.request().method() !== "POST") return route.continue();
+        sent += 1;
+        if (sent === 1) {
+            return route.fulfill(apiAnswer(401, { error: "reauthentication_required", message: "sign in again to do this" }));
+        }
+        return route.continue();
+    });
+    return () => sent;
 }
 
 // A hostile site: one server, reached as a sibling origin on the same site (localhost:PORT,
@@ -788,6 +938,254 @@ try {
         await victim.reload();
         await signedInAs(victim, email);
         check("victim-still-signed-in", true);
+        await context.close();
+    }
+
+    // --- Passkeys: register one on the security page (Chromium's virtual authenticator), sign
+    // out, sign in with it alone; then a password needs it as the second step.
+    {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const authenticator = await addAuthenticator(page);
+        const email = newEmail("passkey");
+        await signUp(page, email);
+        await openSecurity(page);
+        check("security-page-focuses-its-heading-and-shows-no-factor",
+            (await page.evaluate(() => document.activeElement?.id)) === "security-heading" &&
+            (await page.locator("#totp-state").textContent()) === "Off." && (await page.locator("#passkeys-empty").isVisible()));
+
+        // An account without a second factor confirms adding one with its password: the API
+        // refuses without it, and the prompt asks for it.
+        await page.fill("[data-testid=passkey-name]", "Laptop");
+        await page.click("[data-testid=passkey-add]");
+        const prompted = await confirmInPrompt(page);
+        await notice(page, "added");
+        check("first-factor-needs-the-password-through-the-prompt", prompted && !(await page.locator("#step-up").isVisible()));
+        const codes = await shownRecoveryCodes(page);
+        check("passkey-registered-and-listed", (await page.locator("#notice").textContent()) ===
+            "Passkey “Laptop” added. You can sign in with it, without a password." &&
+            (await page.locator("#passkey-list li strong").allTextContents()).join() === "Laptop" &&
+            (await authenticator.credentials()).length === 1 && (await authenticator.credentials())[0].isResidentCredential);
+        check("first-passkey-comes-with-ten-recovery-codes", codes.length === 10 && codes.every((c) => recoveryCodeShape.test(c)) &&
+            (await page.evaluate(() => document.activeElement?.id)) === "recovery-codes-heading", JSON.stringify(codes));
+        await page.click("[data-testid=recovery-saved]");
+        check("recovery-codes-hidden-once-saved", !(await page.locator("#recovery-codes").isVisible()) &&
+            (await page.locator("#recovery-code-list li").count()) === 0);
+
+        await page.click("button[aria-label='Rename passkey Laptop']");
+        await page.fill("#passkey-list input[name=name]", "Work laptop");
+        await page.click("#passkey-list button[type=submit]");
+        await notice(page, "renamed");
+        check("passkey-renamed", (await page.locator("#passkey-list li strong").allTextContents()).join() === "Work laptop");
+
+        await page.goto(spa);
+        await signedInAs(page, email);
+        await page.click("#sign-out");
+        await signedOut(page);
+        await page.click("[data-testid=passkey-sign-in]");
+        await signedInAs(page, email);
+        check("passkey-alone-signs-in", (await page.locator("#notice").textContent()) === "You are signed in with your passkey.");
+
+        const answer = await signOutThenPassword(page, email);
+        const focused = await secondStepShown(page);
+        check("password-then-second-step-with-a-passkey-offered", (await answer.json()).mfa_required === true && focused &&
+            (await page.locator("[data-testid=mfa-use-passkey]").isVisible()) && !(await page.locator("#mfa-totp").isVisible()) &&
+            (await apiSession(page)) === 401);
+        await page.click("[data-testid=mfa-use-passkey]");
+        await signedInAs(page, email);
+        check("password-and-passkey-sign-in", (await apiSession(page)) === 200);
+
+        // Removing it wants a recent sign-in (FAKE refusal, see refuseOnceForStepUp): the
+        // prompt's "Use a passkey instead" is that sign-in, then the removal goes ahead.
+        await openSecurity(page);
+        const removals = await refuseOnceForStepUp(page, "/auth/passkeys/delete");
+        await page.click("button[aria-label='Remove passkey Work laptop']");
+        await page.locator("#step-up-heading").waitFor();
+        await page.click("[data-testid=step-up-passkey]");
+        await notice(page, "removed");
+        check("step-up-prompt-accepts-a-passkey", removals() === 2 && !(await page.locator("#step-up").isVisible()));
+        await page.unroute(`${api}/auth/passkeys/delete`);
+        check("passkey-removed", (await page.locator("#passkey-list li").count()) === 0 && (await page.locator("#passkeys-empty").isVisible()) &&
+            (await page.locator("#notice").textContent()) === "Passkey “Work laptop” removed.");
+        await signOutThenPassword(page, email);
+        await signedInAs(page, email);
+        check("no-factor-left-password-alone-signs-in", true);
+        await context.close();
+    }
+
+    // --- The same with a browser that has no PublicKeyCredential.parse*FromJSON / toJSON
+    // (older ones): auth.ts converts WebAuthn's JSON by hand.
+    {
+        const context = await browser.newContext();
+        await context.addInitScript(() => {
+            delete PublicKeyCredential.parseCreationOptionsFromJSON;
+            delete PublicKeyCredential.parseRequestOptionsFromJSON;
+            delete PublicKeyCredential.prototype.toJSON;
+        });
+        const page = await context.newPage();
+        await addAuthenticator(page);
+        const email = newEmail("passkey-by-hand");
+        await signUp(page, email);
+        const natives = await page.evaluate(() => [typeof PublicKeyCredential.parseCreationOptionsFromJSON,
+            typeof PublicKeyCredential.parseRequestOptionsFromJSON, typeof PublicKeyCredential.prototype.toJSON]);
+        await openSecurity(page);
+        await page.click("[data-testid=passkey-add]");
+        await throughPromptIfAsked(page, page.locator("#notice", { hasText: "added" }));
+        check("passkey-registered-without-the-browsers-json-methods", natives.every((t) => t === "undefined") &&
+            (await page.locator("#passkey-list li").count()) === 1, JSON.stringify(natives));
+        await page.goto(spa);
+        await signedInAs(page, email);
+        await page.click("#sign-out");
+        await signedOut(page);
+        await page.click("[data-testid=passkey-sign-in]");
+        await signedInAs(page, email);
+        check("passkey-signs-in-without-the-browsers-json-methods", true);
+        await context.close();
+    }
+
+    // --- An authenticator app (TOTP): enrol from the QR code's key, confirm with its code, save
+    // the recovery codes; then a password asks for the app's code; a recovery code works once;
+    // a sensitive action asks to sign in again; turning it off.
+    {
+        const context = await browser.newContext();
+        const page = await context.newPage();
+        const email = newEmail("totp");
+        await signUp(page, email);
+        await openSecurity(page);
+        await page.click("[data-testid=totp-enroll]");
+        await throughPromptIfAsked(page, page.locator("#totp-confirm-heading"));
+        const secret = (await page.locator("[data-testid=totp-secret]").textContent()).replace(/\s/g, "");
+        const qr = await page.locator("[data-testid=totp-qr]").evaluate((img) => ({
+            src: img.getAttribute("src"), width: img.naturalWidth, complete: img.complete,
+        }));
+        const svg = Buffer.from(qr.src.split(",")[1] ?? "", "base64").toString("utf8");
+        check("totp-enrolment-shows-the-qr-as-an-image-and-the-key", qr.src.startsWith("data:image/svg+xml;base64,") &&
+            qr.complete && qr.width > 0 && svg.includes("<svg") && /^[A-Z2-7]{16,}$/.test(secret) &&
+            (await page.evaluate(() => document.activeElement?.id)) === "totp-confirm-heading" &&
+            (await page.locator("#security svg").count()) === 0, `${secret} ${qr.src.slice(0, 40)} ${qr.width}`);
+
+        const first = await totpCode(secret);
+        await page.fill("[data-testid=totp-confirm-code]", wrongTotp(first));
+        await page.click("[data-testid=totp-confirm-submit]");
+        const refused = await message(page, "code");
+        check("totp-wrong-code-refused-at-enrolment", refused === "That code is not right. Type the code the app shows now." &&
+            (await page.locator("#totp-state").textContent()) === "Off.", refused);
+        await page.fill("[data-testid=totp-confirm-code]", first);
+        await page.click("[data-testid=totp-confirm-submit]");
+        await notice(page, "The authenticator app is on");
+        const codes = await shownRecoveryCodes(page);
+        check("totp-on-with-ten-recovery-codes", codes.length === 10 && new Set(codes).size === 10 &&
+            codes.every((c) => recoveryCodeShape.test(c)) && (await page.locator("#totp-state").textContent()).startsWith("On since") &&
+            !(await page.locator("#totp-confirm").isVisible()), JSON.stringify(codes));
+
+        const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=recovery-download]")]);
+        const file = await readFile(await download.path(), "utf8");
+        check("recovery-codes-download-as-a-text-file", download.suggestedFilename() === "recovery-codes.txt" &&
+            codes.every((c) => file.includes(c)) && file.includes(email), file);
+        await page.click("[data-testid=recovery-saved]");
+        check("recovery-codes-shown-once", (await page.locator("#recovery-code-list li").count()) === 0 &&
+            (await page.locator("#recovery-state").textContent()) === "10 of 10 recovery codes left.");
+        await page.reload();
+        await page.locator("#recovery-state", { hasText: "recovery codes left" }).waitFor();
+        check("recovery-codes-not-shown-again", !(await page.locator("#recovery-codes").isVisible()));
+
+        // Sign in: the password, then the app's code.
+        const answer = await signOutThenPassword(page, email);
+        const focused = await secondStepShown(page);
+        check("password-asks-for-the-apps-code", focused && (await answer.json()).methods.includes("totp") &&
+            (await page.locator("[data-testid=mfa-code]").isVisible()) && !(await page.locator("[data-testid=mfa-use-passkey]").isVisible()) &&
+            (await apiSession(page)) === 401);
+        await page.fill("[data-testid=mfa-code]", wrongTotp(await totpCode(secret)));
+        await page.click("[data-testid=mfa-submit]");
+        const wrong = await message(page, "code");
+        check("wrong-app-code-refused", wrong === "That code is not right. Use the newest code your app shows, or a recovery code." &&
+            (await apiSession(page)) === 401, wrong);
+        await page.fill("[data-testid=mfa-code]", await totpCode(secret));
+        await page.click("[data-testid=mfa-submit]");
+        await signedInAs(page, email);
+        check("app-code-completes-the-sign-in", (await apiSession(page)) === 200);
+
+        // A recovery code, once.
+        await signOutThenPassword(page, email);
+        await secondStepShown(page);
+        await page.click("[data-testid=mfa-use-recovery]");
+        await page.fill("[data-testid=mfa-recovery-code]", codes[0].toLowerCase());
+        await page.click("[data-testid=mfa-recovery-submit]");
+        await signedInAs(page, email);
+        await openSecurity(page);
+        check("recovery-code-signs-in", (await page.locator("#recovery-state").textContent()) === "9 of 10 recovery codes left.");
+        await signOutThenPassword(page, email);
+        await secondStepShown(page);
+        await page.click("[data-testid=mfa-use-recovery]");
+        await page.fill("[data-testid=mfa-recovery-code]", codes[0]);
+        await page.click("[data-testid=mfa-recovery-submit]");
+        const used = await message(page, "recovery code");
+        check("used-recovery-code-refused", used === "That recovery code is not right, or was used already." && (await apiSession(page)) === 401, used);
+        // The same pending sign-in, as a federated sign-in that needs the factor lands: the SPA
+        // opened afresh at `#mfa_required` (the provider's redirect; the pending cookie is set).
+        await page.goto("about:blank");
+        await page.goto(`${spa}/#mfa_required`);
+        const landed = await secondStepShown(page);
+        check("mfa-required-redirect-opens-the-second-step", landed && new URL(page.url()).hash === "#/second-factor" &&
+            (await page.locator("[data-testid=mfa-code]").isVisible()), page.url());
+        await page.fill("[data-testid=mfa-code]", await totpCode(secret));
+        await page.click("[data-testid=mfa-submit]");
+        await signedInAs(page, email);
+
+        // Step-up: the API wants a recent sign-in (FAKE refusal, see refuseOnceForStepUp); the
+        // prompt asks for the password and the app's code, then the action goes ahead.
+        await openSecurity(page);
+        const regenerations = await refuseOnceForStepUp(page, "/auth/mfa/recovery-codes/regenerate");
+        await page.click("[data-testid=recovery-regenerate]");
+        await page.locator("#step-up-heading").waitFor();
+        const promptFocused = await page.evaluate(() => document.activeElement?.id === "step-up-heading");
+        await page.fill("[data-testid=step-up-password]", "not my password");
+        await page.click("[data-testid=step-up-submit]");
+        const wrongInPrompt = await page.locator("#step-up-message", { hasText: "password" }).textContent();
+        await page.fill("[data-testid=step-up-password]", password);
+        await page.click("[data-testid=step-up-submit]");
+        await page.locator("#step-up [data-testid=mfa-code]").waitFor();
+        await page.fill("#step-up [data-testid=mfa-code]", await totpCode(secret));
+        await page.click("#step-up [data-testid=mfa-submit]");
+        const fresh = await shownRecoveryCodes(page);
+        check("step-up-prompt-signs-in-again-then-the-action-goes-ahead", promptFocused && wrongInPrompt === "That password is not right." &&
+            !(await page.locator("#step-up").isVisible()) && regenerations() === 2 && fresh.length === 10 &&
+            fresh.every((c) => !codes.includes(c)) && (await page.locator("#notice").textContent()).startsWith("New recovery codes"),
+            `${wrongInPrompt} ${regenerations()}`);
+        await page.unroute(`${api}/auth/mfa/recovery-codes/regenerate`);
+        await page.click("[data-testid=recovery-saved]");
+
+        // Cancelling the prompt leaves things as they were.
+        const disables = await refuseOnceForStepUp(page, "/auth/mfa/totp/disable");
+        await page.click("[data-testid=totp-disable]");
+        await page.locator("#step-up-heading").waitFor();
+        await page.click("[data-testid=step-up-cancel]");
+        const cancelled = await message(page, "Not changed");
+        check("step-up-cancelled-changes-nothing", cancelled === "Not changed: this needs a sign-in within the last 5 minutes." &&
+            disables() === 1 && (await page.locator("#totp-state").textContent()).startsWith("On since"), cancelled);
+        await page.unroute(`${api}/auth/mfa/totp/disable`);
+
+        // The old set stopped working when the new one was made.
+        await signOutThenPassword(page, email);
+        await secondStepShown(page);
+        await page.click("[data-testid=mfa-use-recovery]");
+        await page.fill("[data-testid=mfa-recovery-code]", codes[1]);
+        await page.click("[data-testid=mfa-recovery-submit]");
+        const stale = await message(page, "recovery code");
+        await page.fill("[data-testid=mfa-recovery-code]", fresh[0]);
+        await page.click("[data-testid=mfa-recovery-submit]");
+        await signedInAs(page, email);
+        check("new-recovery-codes-replace-the-old-ones", stale === "That recovery code is not right, or was used already.", stale);
+
+        // Off again: the password alone signs in.
+        await openSecurity(page);
+        await page.click("[data-testid=totp-disable]");
+        await notice(page, "The authenticator app is off.");
+        check("totp-turned-off", (await page.locator("#totp-state").textContent()) === "Off." &&
+            (await page.locator("[data-testid=totp-enroll]").isVisible()));
+        await signOutThenPassword(page, email);
+        await signedInAs(page, email);
+        check("totp-off-password-alone-signs-in", true);
         await context.close();
     }
 

@@ -23,11 +23,97 @@ export interface Session {
   expiresAt: number;
   /** Unix seconds: the session ends then unless it is used before. */
   idleExpiresAt: number;
+  /**
+   * Unix seconds: the last full sign-in (every factor the account has). Sensitive actions need
+   * it within five minutes, else `reauthentication_required`. Absent from older APIs.
+   */
+  authenticatedAt?: number;
+  /** Whether the account has a second factor (an authenticator app or a passkey). */
+  mfa?: boolean;
 }
 
 export interface SignedIn {
   user: User;
   session: Session;
+}
+
+/** How a pending sign-in can prove its second factor. */
+export type MfaMethod = "totp" | "recovery_code" | "passkey";
+
+/**
+ * Where a sign-in stands after its first factor (a password, a mailed code, a password reset):
+ * signed in, or, for an account with a second factor, waiting for it. Then call
+ * {@link AuthClient.verifyMfa} or {@link AuthClient.signInWithPasskey} before `expiresAt`; the
+ * pending sign-in lives in an HttpOnly cookie this code never sees, as the session does.
+ * The `signed_in` variant is a {@link SignedIn} as well, so code written for the old
+ * `signIn` (which answered a `SignedIn`) keeps reading `.user` and `.session`.
+ */
+export type SignInResult =
+  | ({ kind: "signed_in" } & SignedIn)
+  | {
+      kind: "mfa_required";
+      /** What the account can answer with, in the order to offer them. */
+      methods: MfaMethod[];
+      /** Unix seconds: the pending sign-in ends then. */
+      expiresAt: number;
+    };
+
+/** A second factor's proof typed by the user, for {@link AuthClient.verifyMfa}. */
+export interface MfaProof {
+  method: "totp" | "recovery_code";
+  /** Six digits from the authenticator app, or one recovery code (`XXXX-XXXX-XXXX-XXXX`). */
+  code: string;
+}
+
+/** A passkey registered on the account. */
+export interface Passkey {
+  id: string;
+  name: string;
+  /** Unix seconds. */
+  createdAt: number;
+  /** Unix seconds, or `null` if never used to sign in. */
+  lastUsedAt: number | null;
+  /** Whether the passkey is synced (backed up) by its provider rather than bound to one device. */
+  backedUp: boolean;
+  transports: string[];
+}
+
+/** The account's second factors, as `GET /auth/mfa` tells them. */
+export interface Factors {
+  totp: {
+    enabled: boolean;
+    /** Unix seconds, when on. */
+    createdAt: number | null;
+    lastUsedAt: number | null;
+  };
+  passkeys: Passkey[];
+  recoveryCodesRemaining: number;
+  /** Whether signing in with a password needs a second factor. */
+  mfaRequired: boolean;
+  /** Unix seconds: the session's last full sign-in (see {@link Session.authenticatedAt}). */
+  authenticatedAt: number;
+}
+
+/** An authenticator app enrolment waiting for its first code ({@link AuthClient.confirmTotp}). */
+export interface TotpEnrolment {
+  /** The secret in base32, for typing into an app that cannot scan. */
+  secret: string;
+  /** The `otpauth://` URI the QR code holds. */
+  otpauthUri: string;
+  /**
+   * The QR code as an SVG document from the API. Show it as an image (see
+   * {@link AuthClient.qrImageUrl}), never as HTML: an image cannot run script.
+   */
+  qrSvg: string;
+  /** Unix seconds: confirm before then, or enrol again. */
+  expiresAt: number;
+}
+
+/** A passkey just registered; `recoveryCodes` is set when it was the account's first factor. */
+export interface PasskeyRegistered {
+  passkey: Passkey;
+  /** Shown once: the account's new recovery codes, or `null` if it had some already. */
+  recoveryCodes: string[] | null;
 }
 
 /**
@@ -73,9 +159,28 @@ export type AuthErrorCode =
   | "unauthenticated"
   | "csrf_rejected"
   | "store_unavailable"
-  // Deleting the account or changing its address without the password (or, for an account
-  // without one, a sign-in in the last five minutes):
+  // Sensitive actions (the password, the address, deleting the account, adding or removing a
+  // factor) without a full sign-in in the last five minutes: sign in again, then retry. Thrown
+  // as a ReauthenticationRequired (HTTP 401; it was 403 before second factors).
   | "reauthentication_required"
+  // Second factors: the pending sign-in ended (5 minutes, or 5 wrong codes), TOTP already on,
+  // the enrolment lapsed (10 minutes), recovery codes without a factor:
+  | "mfa_expired"
+  | "totp_enabled"
+  | "enrolment_expired"
+  | "no_factor"
+  // Passkeys at the API: not a WebAuthn response (400), a check failed (401), the ceremony's
+  // challenge used or expired (400), the passkey registered already (409; also the client's
+  // own when the authenticator says so):
+  | "invalid_credential"
+  | "passkey_rejected"
+  | "challenge_expired"
+  | "passkey_exists"
+  // Passkeys in this browser (the client's own, status 0): none, cancelled or timed out, or
+  // the browser refused:
+  | "passkey_unsupported"
+  | "passkey_cancelled"
+  | "passkey_failed"
   // Sign-in by mailed code while the API has it off (AUTHFN_EMAIL_CODE_SIGN_IN):
   | "not_found"
   // Federated sign-in, reported back through `?authfn_error=` (see takeFederationError):
@@ -108,6 +213,18 @@ export class AuthError extends Error {
   }
 }
 
+/**
+ * The action needs a full sign-in within the last five minutes (HTTP 401
+ * `reauthentication_required`): sign in again (password and second factor, or a passkey),
+ * then retry it. The session itself is still valid.
+ */
+export class ReauthenticationRequired extends AuthError {
+  constructor(message: string, status: number) {
+    super("reauthentication_required", message, status, null);
+    this.name = "ReauthenticationRequired";
+  }
+}
+
 /** What other tabs of this app hear when the session changes here. */
 export type SessionChange = "signed-in" | "signed-out";
 
@@ -119,7 +236,51 @@ export interface AuthClientOptions {
 interface SessionBody {
   user: { id: string; email: string; created_at: number };
   session: { id: string; expires_at: number; idle_expires_at: number };
+  authenticated_at?: number;
+  mfa?: boolean;
 }
+
+/** A 200 that ends a first factor: a session, or `{"mfa_required": true, …}`. */
+interface FirstFactorBody {
+  mfa_required?: boolean;
+  methods?: string[];
+  expires_at?: number;
+}
+
+interface PasskeyBody {
+  id: string;
+  name: string;
+  created_at: number;
+  last_used_at?: number | null;
+  backed_up?: boolean;
+  transports?: string[];
+}
+
+interface FactorsBody {
+  totp: { enabled: boolean; created_at?: number | null; last_used_at?: number | null };
+  passkeys: PasskeyBody[];
+  recovery_codes_remaining: number;
+  mfa_required: boolean;
+  authenticated_at: number;
+}
+
+interface EnrolmentBody {
+  secret: string;
+  otpauth_uri: string;
+  qr_svg: string;
+  expires_at: number;
+}
+
+const passkeyFrom = (p: PasskeyBody): Passkey => ({
+  id: p.id,
+  name: p.name,
+  createdAt: p.created_at,
+  lastUsedAt: p.last_used_at ?? null,
+  backedUp: p.backed_up ?? false,
+  transports: p.transports ?? [],
+});
+
+const METHODS: readonly string[] = ["totp", "recovery_code", "passkey"] satisfies MfaMethod[];
 
 interface ErrorBody {
   error: string;
@@ -142,13 +303,16 @@ export class AuthClient {
     const res = await this.send("GET", "/auth/session");
     if (res.status === 401) return null;
     const body = await this.expect<SessionBody>(res, 200);
+    const session: Session = {
+      id: body.session.id,
+      expiresAt: body.session.expires_at,
+      idleExpiresAt: body.session.idle_expires_at,
+    };
+    if (body.authenticated_at !== undefined) session.authenticatedAt = body.authenticated_at;
+    if (body.mfa !== undefined) session.mfa = body.mfa;
     return {
       user: { id: body.user.id, email: body.user.email, createdAt: body.user.created_at },
-      session: {
-        id: body.session.id,
-        expiresAt: body.session.expires_at,
-        idleExpiresAt: body.session.idle_expires_at,
-      },
+      session,
     };
   }
 
@@ -189,11 +353,11 @@ export class AuthClient {
 
   /**
    * Sets a new password with the mailed token or code. Every session of the account, on every
-   * device, ends; this browser gets a new one.
+   * device, ends; this browser gets a new one, or, for an account with a second factor, a
+   * pending sign-in (a mailed code is one factor).
    */
-  async resetPassword(reset: PasswordReset): Promise<SignedIn> {
-    await this.expect(await this.send("POST", "/auth/password/reset", reset), 200);
-    return this.afterSignIn();
+  async resetPassword(reset: PasswordReset): Promise<SignInResult> {
+    return this.afterFirstFactor(await this.send("POST", "/auth/password/reset", reset));
   }
 
   /**
@@ -249,10 +413,12 @@ export class AuthClient {
     await this.expect(await this.send("POST", "/auth/email-code/request", { email }), 202);
   }
 
-  /** Signs in with the mailed link's token or the address and its code, without a password. */
-  async signInWithCode(proof: SignInCode): Promise<SignedIn> {
-    await this.expect(await this.send("POST", "/auth/email-code/sign-in", proof), 200);
-    return this.afterSignIn();
+  /**
+   * Signs in with the mailed link's token or the address and its code, without a password. For
+   * an account with a second factor it is one factor: see {@link SignInResult}.
+   */
+  async signInWithCode(proof: SignInCode): Promise<SignInResult> {
+    return this.afterFirstFactor(await this.send("POST", "/auth/email-code/sign-in", proof));
   }
 
   /**
@@ -271,10 +437,161 @@ export class AuthClient {
     return token || null;
   }
 
-  /** Ends the session this browser had, if any, and starts a new one. */
-  async signIn(email: string, password: string): Promise<SignedIn> {
-    await this.expect(await this.send("POST", "/auth/sign-in", { email, password }), 200);
+  /**
+   * Signs in with a password: ends the session this browser had, if any, and starts a new one;
+   * or, for an account with a second factor, answers `mfa_required` and keeps the session this
+   * browser had until the second factor is proven ({@link verifyMfa}, {@link signInWithPasskey}).
+   */
+  async signIn(email: string, password: string): Promise<SignInResult> {
+    return this.afterFirstFactor(await this.send("POST", "/auth/sign-in", { email, password }));
+  }
+
+  /**
+   * Completes a pending sign-in with a code from the authenticator app or a recovery code (each
+   * recovery code works once). A wrong code fails with `invalid_code`; five of them, or five
+   * minutes, end the pending sign-in: `mfa_expired`, sign in again.
+   */
+  async verifyMfa(proof: MfaProof): Promise<SignedIn> {
+    const body = { method: proof.method, code: proof.code.trim() };
+    await this.expect(await this.send("POST", "/auth/mfa/verify", body), 200);
     return this.afterSignIn();
+  }
+
+  /**
+   * Signs in with a passkey, no password: the browser asks which passkey of this site to use
+   * (discoverable credentials) and checks the user (biometrics or PIN). While a password
+   * sign-in waits for its second factor, the same call proves it with one of that account's
+   * passkeys. A passkey with user verification is two factors by itself.
+   */
+  async signInWithPasskey(): Promise<SignedIn> {
+    const begin = await this.expect<{ publicKey: PublicKeyCredentialRequestOptionsJSON }>(
+      await this.send("POST", "/auth/passkeys/sign-in/begin", {}),
+      200,
+    );
+    const credential = await this.webAuthn("get", () =>
+      navigator.credentials.get({ publicKey: requestOptionsFromJSON(begin.publicKey) }),
+    );
+    const finish = { credential: credentialToJSON(credential) };
+    await this.expect(await this.send("POST", "/auth/passkeys/sign-in/finish", finish), 200);
+    return this.afterSignIn();
+  }
+
+  /** The signed-in account's second factors. */
+  async factors(): Promise<Factors> {
+    const body = await this.expect<FactorsBody>(await this.send("GET", "/auth/mfa"), 200);
+    return {
+      totp: {
+        enabled: body.totp.enabled,
+        createdAt: body.totp.created_at ?? null,
+        lastUsedAt: body.totp.last_used_at ?? null,
+      },
+      passkeys: body.passkeys.map(passkeyFrom),
+      recoveryCodesRemaining: body.recovery_codes_remaining,
+      mfaRequired: body.mfa_required,
+      authenticatedAt: body.authenticated_at,
+    };
+  }
+
+  /**
+   * Starts setting up an authenticator app: a new secret to scan or type, which works once
+   * {@link confirmTotp} proved the app has it (within 10 minutes). Needs a recent sign-in
+   * ({@link ReauthenticationRequired}); an account with no factor yet may send its password.
+   */
+  async enrollTotp(currentPassword?: string): Promise<TotpEnrolment> {
+    const body = await this.expect<EnrolmentBody>(
+      await this.send("POST", "/auth/mfa/totp/enroll", withPassword({}, currentPassword)),
+      200,
+    );
+    return { secret: body.secret, otpauthUri: body.otpauth_uri, qrSvg: body.qr_svg, expiresAt: body.expires_at };
+  }
+
+  /**
+   * Turns the authenticator app on with its current code, and answers the account's 10 new
+   * recovery codes: show them once, they are not shown again. Fails with `invalid_code`,
+   * `enrolment_expired` (enrol again) or `totp_enabled`.
+   */
+  async confirmTotp(code: string): Promise<string[]> {
+    const body = await this.expect<{ recovery_codes: string[] }>(
+      await this.send("POST", "/auth/mfa/totp/confirm", { code: code.trim() }),
+      200,
+    );
+    return body.recovery_codes;
+  }
+
+  /** Turns the authenticator app off. Needs a recent sign-in. */
+  async disableTotp(currentPassword?: string): Promise<void> {
+    await this.expect(await this.send("POST", "/auth/mfa/totp/disable", withPassword({}, currentPassword)), 200);
+  }
+
+  /** Replaces the recovery codes with 10 new ones (the old ones stop working). Needs a recent sign-in. */
+  async regenerateRecoveryCodes(currentPassword?: string): Promise<string[]> {
+    const body = await this.expect<{ recovery_codes: string[] }>(
+      await this.send("POST", "/auth/mfa/recovery-codes/regenerate", withPassword({}, currentPassword)),
+      200,
+    );
+    return body.recovery_codes;
+  }
+
+  /**
+   * Registers a passkey on the signed-in account: the browser makes one (biometrics or PIN)
+   * and the API keeps its public key. Needs a recent sign-in. The first factor of an account
+   * comes with its recovery codes.
+   */
+  async registerPasskey(name?: string, currentPassword?: string): Promise<PasskeyRegistered> {
+    const begin = await this.expect<{ publicKey: PublicKeyCredentialCreationOptionsJSON }>(
+      await this.send("POST", "/auth/passkeys/register/begin", withPassword({}, currentPassword)),
+      200,
+    );
+    const credential = await this.webAuthn("create", () =>
+      navigator.credentials.create({ publicKey: creationOptionsFromJSON(begin.publicKey) }),
+    );
+    const finish: Record<string, unknown> = { credential: credentialToJSON(credential) };
+    if (name?.trim()) finish.name = name.trim();
+    const body = await this.expect<{ passkey: PasskeyBody; recovery_codes?: string[] }>(
+      await this.send("POST", "/auth/passkeys/register/finish", finish),
+      201,
+    );
+    return { passkey: passkeyFrom(body.passkey), recoveryCodes: body.recovery_codes ?? null };
+  }
+
+  /** Renames a passkey of the signed-in account. */
+  async renamePasskey(id: string, name: string): Promise<Passkey> {
+    const body = await this.expect<{ passkey: PasskeyBody }>(
+      await this.send("POST", "/auth/passkeys/rename", { id, name }),
+      200,
+    );
+    return passkeyFrom(body.passkey);
+  }
+
+  /** Removes a passkey from the signed-in account. Needs a recent sign-in. */
+  async deletePasskey(id: string): Promise<void> {
+    await this.expect(await this.send("POST", "/auth/passkeys/delete", { id }), 200);
+  }
+
+  /**
+   * A URL that shows an enrolment's QR code as an image (`<img src>`): the SVG is the API's,
+   * but as an image no script in it can run, whatever it held.
+   */
+  qrImageUrl(enrolment: TotpEnrolment): string {
+    const bytes = new TextEncoder().encode(enrolment.qrSvg);
+    let binary = "";
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    return `data:image/svg+xml;base64,${btoa(binary)}`;
+  }
+
+  /**
+   * Whether this page was opened by a federated sign-in that now waits for the second factor
+   * (`#mfa_required`). The fragment is removed from the address bar.
+   */
+  takeFederationMfa(): boolean {
+    if (location.hash !== "#mfa_required") return false;
+    history.replaceState(history.state, "", location.pathname + location.search);
+    return true;
+  }
+
+  /** Whether this browser can make and use passkeys. */
+  passkeysSupported(): boolean {
+    return typeof PublicKeyCredential === "function" && typeof navigator.credentials?.create === "function";
   }
 
   async signOut(): Promise<void> {
@@ -345,6 +662,43 @@ export class AuthClient {
     return () => channel.removeEventListener("message", handler);
   }
 
+  /** Reads a first factor's 200: the session (then who is signed in), or `mfa_required`. */
+  private async afterFirstFactor(res: Response): Promise<SignInResult> {
+    const body = await this.expect<FirstFactorBody>(res, 200);
+    if (body.mfa_required === true) {
+      return {
+        kind: "mfa_required",
+        methods: (body.methods ?? []).filter((m): m is MfaMethod => METHODS.includes(m)),
+        expiresAt: body.expires_at ?? 0,
+      };
+    }
+    return { kind: "signed_in", ...(await this.afterSignIn()) };
+  }
+
+  /** Runs a WebAuthn ceremony, with the browser's refusals as {@link AuthError}s. */
+  private async webAuthn(kind: "create" | "get", ceremony: () => Promise<Credential | null>): Promise<PublicKeyCredential> {
+    if (!this.passkeysSupported()) {
+      throw new AuthError("passkey_unsupported", "This browser cannot use passkeys.", 0, null);
+    }
+    let credential: Credential | null;
+    try {
+      credential = await ceremony();
+    } catch (error) {
+      const name = error instanceof DOMException ? error.name : "";
+      if (name === "NotAllowedError" || name === "AbortError") {
+        throw new AuthError("passkey_cancelled", "The passkey request was cancelled or timed out.", 0, null);
+      }
+      if (kind === "create" && name === "InvalidStateError") {
+        throw new AuthError("passkey_exists", "This authenticator already holds a passkey for this account.", 0, null);
+      }
+      throw new AuthError("passkey_failed", `The browser refused the passkey request (${name || "unknown error"}).`, 0, null);
+    }
+    if (!(credential instanceof PublicKeyCredential)) {
+      throw new AuthError("passkey_failed", "The browser gave no passkey.", 0, null);
+    }
+    return credential;
+  }
+
   private async afterSignIn(): Promise<SignedIn> {
     this.announce("signed-in");
     const signedIn = await this.currentSession();
@@ -385,6 +739,9 @@ export class AuthClient {
     } catch {
       // Not authfn's JSON (a proxy's error page, say): fall through to a generic error.
     }
+    if (body.error === "reauthentication_required") {
+      throw new ReauthenticationRequired(body.message ?? "Sign in again to do this.", res.status);
+    }
     throw new AuthError(
       body.error ?? "unexpected_response",
       body.message ?? `Unexpected answer (HTTP ${res.status}).`,
@@ -392,4 +749,108 @@ export class AuthClient {
       Number.isFinite(retry) ? retry : null,
     );
   }
+}
+
+/** `body` with `current_password` when one was given (an account without a factor may confirm
+ * a sensitive action with it instead of a recent sign-in). */
+function withPassword(body: Record<string, unknown>, currentPassword: string | undefined): Record<string, unknown> {
+  return currentPassword ? { ...body, current_password: currentPassword } : body;
+}
+
+// --- WebAuthn JSON <-> navigator.credentials. The API speaks WebAuthn Level 3's JSON forms
+// (binary fields in base64url). Browsers that have PublicKeyCredential.parse*OptionsFromJSON
+// and PublicKeyCredential#toJSON do the conversion themselves; for the others, the same by
+// hand, field by field as the specification lists them.
+
+/** base64url without padding, as WebAuthn's JSON uses. */
+export function toBase64Url(data: ArrayBuffer | ArrayBufferView): string {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** The bytes of a base64url string (padded or not; standard base64 too). */
+export function fromBase64Url(text: string): ArrayBuffer {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  const binary = atob(base64 + "=".repeat((4 - (base64.length % 4)) % 4));
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes.buffer;
+}
+
+type Native = typeof PublicKeyCredential & {
+  parseCreationOptionsFromJSON?: (json: PublicKeyCredentialCreationOptionsJSON) => PublicKeyCredentialCreationOptions;
+  parseRequestOptionsFromJSON?: (json: PublicKeyCredentialRequestOptionsJSON) => PublicKeyCredentialRequestOptions;
+};
+
+const descriptorFromJSON = (d: PublicKeyCredentialDescriptorJSON): PublicKeyCredentialDescriptor => ({
+  ...d,
+  type: "public-key",
+  id: fromBase64Url(d.id),
+  transports: d.transports as AuthenticatorTransport[] | undefined,
+});
+
+/** The creation options for `navigator.credentials.create` from the API's JSON. */
+export function creationOptionsFromJSON(json: PublicKeyCredentialCreationOptionsJSON): PublicKeyCredentialCreationOptions {
+  const native = PublicKeyCredential as Native;
+  if (typeof native.parseCreationOptionsFromJSON === "function") return native.parseCreationOptionsFromJSON(json);
+  const options: PublicKeyCredentialCreationOptions = {
+    ...(json as unknown as PublicKeyCredentialCreationOptions),
+    challenge: fromBase64Url(json.challenge),
+    user: { ...json.user, id: fromBase64Url(json.user.id) },
+  };
+  if (json.excludeCredentials) options.excludeCredentials = json.excludeCredentials.map(descriptorFromJSON);
+  return options;
+}
+
+/** The request options for `navigator.credentials.get` from the API's JSON. */
+export function requestOptionsFromJSON(json: PublicKeyCredentialRequestOptionsJSON): PublicKeyCredentialRequestOptions {
+  const native = PublicKeyCredential as Native;
+  if (typeof native.parseRequestOptionsFromJSON === "function") return native.parseRequestOptionsFromJSON(json);
+  const options: PublicKeyCredentialRequestOptions = {
+    ...(json as unknown as PublicKeyCredentialRequestOptions),
+    challenge: fromBase64Url(json.challenge),
+  };
+  if (json.allowCredentials) options.allowCredentials = json.allowCredentials.map(descriptorFromJSON);
+  return options;
+}
+
+/**
+ * A credential the browser made or used, as the API reads it: `RegistrationResponseJSON` or
+ * `AuthenticationResponseJSON`.
+ */
+export function credentialToJSON(credential: PublicKeyCredential): Record<string, unknown> {
+  if (typeof (credential as { toJSON?: unknown }).toJSON === "function") {
+    return credential.toJSON() as Record<string, unknown>;
+  }
+  const r = credential.response;
+  let response: Record<string, unknown>;
+  if (r instanceof AuthenticatorAttestationResponse) {
+    response = {
+      clientDataJSON: toBase64Url(r.clientDataJSON),
+      attestationObject: toBase64Url(r.attestationObject),
+      transports: typeof r.getTransports === "function" ? r.getTransports() : [],
+    };
+    if (typeof r.getAuthenticatorData === "function") response.authenticatorData = toBase64Url(r.getAuthenticatorData());
+    const publicKey = typeof r.getPublicKey === "function" ? r.getPublicKey() : null;
+    if (publicKey) response.publicKey = toBase64Url(publicKey);
+    if (typeof r.getPublicKeyAlgorithm === "function") response.publicKeyAlgorithm = r.getPublicKeyAlgorithm();
+  } else {
+    const a = r as AuthenticatorAssertionResponse;
+    response = {
+      clientDataJSON: toBase64Url(a.clientDataJSON),
+      authenticatorData: toBase64Url(a.authenticatorData),
+      signature: toBase64Url(a.signature),
+      userHandle: a.userHandle ? toBase64Url(a.userHandle) : null,
+    };
+  }
+  return {
+    id: credential.id,
+    rawId: toBase64Url(credential.rawId),
+    type: credential.type,
+    response,
+    authenticatorAttachment: credential.authenticatorAttachment ?? null,
+    clientExtensionResults: credential.getClientExtensionResults(),
+  };
 }

@@ -1,4 +1,15 @@
-import { AuthClient, AuthError, type MailedLinkPurpose, type SignedIn } from "./auth";
+import {
+  AuthClient,
+  AuthError,
+  ReauthenticationRequired,
+  type Factors,
+  type MailedLinkPurpose,
+  type MfaMethod,
+  type Passkey,
+  type SignInResult,
+  type SignedIn,
+  type TotpEnrolment,
+} from "./auth";
 
 // Build-time settings (Vite reads VITE_* from the environment or a .env file).
 const auth = new AuthClient({ baseUrl: import.meta.env.VITE_AUTHFN_URL ?? "http://localhost:3000" });
@@ -20,7 +31,12 @@ const notice = el<HTMLParagraphElement>("notice");
 // The device page sends signed-out users here with ?return_to=…; go back there once signed in.
 const returnTo = auth.safeReturnTo(new URLSearchParams(location.search).get("return_to"), location.href);
 
+/** Who is signed in, as the server last said: the step-up prompt signs in as this address. */
+let currentUser: SignedIn["user"] | null = null;
+
 function show(signedIn: SignedIn | null): void {
+  currentUser = signedIn?.user ?? null;
+  el("passkey-entry").hidden = !auth.passkeysSupported();
   el("signed-out").hidden = signedIn !== null;
   el("signed-in").hidden = signedIn === null;
   if (signedIn) {
@@ -72,7 +88,19 @@ function describe(error: unknown, wording: Wording = {}): string {
     case "invalid_code":
       return "That code is wrong or has expired. Check the newest mail, or ask for a new one.";
     case "reauthentication_required":
-      return "Enter your password to do this. If you sign in only with an identity provider, sign in again first.";
+      return "This needs a sign-in within the last 5 minutes. Sign in again, then try again.";
+    case "mfa_expired":
+      return "This sign-in took too long or had too many wrong codes. Please sign in again.";
+    case "passkey_cancelled":
+      return "The passkey was not used: the request was cancelled or timed out.";
+    case "passkey_unsupported":
+      return "This browser cannot use passkeys.";
+    case "passkey_exists":
+      return "This device already has a passkey for your account.";
+    case "passkey_rejected":
+      return "That passkey was not accepted. Use a passkey you added to your account here.";
+    case "challenge_expired":
+      return "That took too long. Please try the passkey again.";
     case "not_found":
       return "This service does not offer that.";
     case "invalid_request":
@@ -136,7 +164,9 @@ type View =
   | "change-email"
   | "verify-email-change"
   | "delete-account"
-  | "email-code";
+  | "email-code"
+  | "second-factor"
+  | "security";
 const views = new Set<string>([
   "check-email",
   "verify-email",
@@ -147,6 +177,8 @@ const views = new Set<string>([
   "verify-email-change",
   "delete-account",
   "email-code",
+  "second-factor",
+  "security",
 ]);
 
 function currentView(): View {
@@ -179,6 +211,12 @@ let codeRequested = false;
 let codeSignInOff = false;
 
 async function render(): Promise<void> {
+  // A federated sign-in that waits for the second factor comes back as `#mfa_required`, which
+  // methods the account has unsaid: every way is offered.
+  if (auth.takeFederationMfa()) {
+    secondStep = { methods: everyMethod };
+    history.replaceState(history.state, "", "#/second-factor");
+  }
   const view = currentView();
   say(null);
   tell(null);
@@ -189,15 +227,23 @@ async function render(): Promise<void> {
     const shown = section.dataset.view === view;
     const arrived = shown && section.hidden;
     section.hidden = !shown;
-    // A screen reader hears that the page changed: focus moves into the new page.
+    // A screen reader hears that the page changed: focus moves into the new page (to its
+    // heading, where it has a focusable one).
     if (arrived && view !== "") {
-      section.tabIndex = -1;
-      section.focus();
+      const heading = section.querySelector<HTMLElement>("h2[tabindex='-1']");
+      if (heading) {
+        heading.focus();
+      } else {
+        section.tabIndex = -1;
+        section.focus();
+      }
     }
   }
   for (const input of document.querySelectorAll<HTMLInputElement>(`[data-view="${view}"] input[name=email]`)) {
     if (!input.value) input.value = lastEmail;
   }
+  // Recovery codes are shown once: leaving the page drops them.
+  if (view !== "security") showCodes(null);
   switch (view) {
     case "":
       await refresh();
@@ -240,6 +286,13 @@ async function render(): Promise<void> {
       showCodeForms();
       await signInWithCodeFromLink();
       return;
+    case "second-factor":
+      showSecondFactor();
+      return;
+    case "security":
+      if (!(await requireSignIn("Sign in first to change how you sign in."))) return;
+      await loadSecurity();
+      return;
   }
 }
 
@@ -259,6 +312,7 @@ async function requireSignIn(why: string): Promise<SignedIn | null> {
     go("", { error: why });
     return null;
   }
+  currentUser = signedIn.user;
   status.textContent = `Signed in as ${signedIn.user.email}.`;
   return signedIn;
 }
@@ -311,10 +365,10 @@ async function signInWithCodeFromLink(): Promise<void> {
   const progress = el("email-code-progress");
   progress.textContent = "Signing you in…";
   try {
-    const signedIn = await auth.signInWithCode({ token });
+    const result = await auth.signInWithCode({ token });
     progress.textContent = "";
     codeRequested = false;
-    afterSignIn(signedIn, "You are signed in with the link from your mail.");
+    afterFirstFactor(result, "You are signed in with the link from your mail.");
   } catch (error) {
     progress.textContent = "";
     say(describe(error, codeWording));
@@ -385,6 +439,492 @@ function afterSignIn(signedIn: SignedIn, note?: string): void {
   show(signedIn);
 }
 
+/** A first factor's outcome: signed in (see {@link afterSignIn}), or on to the second step. */
+function afterFirstFactor(result: SignInResult, note?: string): void {
+  if (result.kind === "signed_in") {
+    afterSignIn(result, note);
+    return;
+  }
+  secondStep = { methods: result.methods, note };
+  go("second-factor");
+}
+
+// --- The second step of a sign-in (a password, a mailed code or a reset was the first): a code
+// from the authenticator app, a recovery code, or a passkey. One panel, shown on its own page
+// after a sign-in, or inside the step-up prompt.
+
+/** What the pending sign-in offers, and what to say once it is done. Lost on reload: then
+ * every way is offered, and the API refuses what the account does not have. */
+let secondStep: { methods: MfaMethod[]; note?: string } | null = null;
+const everyMethod: MfaMethod[] = ["totp", "passkey", "recovery_code"];
+/** Where the panel reports: the page's message line, or the step-up prompt's. */
+let factorSay: (text: string | null) => void = say;
+/** What to do once the second factor is proven: set by whoever shows the panel. */
+let factorDone: (signedIn: SignedIn) => void = () => {};
+
+/** The ways the panel offers now. */
+let offeredMethods: MfaMethod[] = everyMethod;
+
+/** Shows the panel for `methods`, starting with the first one that is typed or tapped. */
+function setUpFactorPanel(methods: MfaMethod[]): void {
+  const offered = methods.length > 0 ? methods : everyMethod;
+  const mode: MfaMethod = offered.includes("totp") ? "totp" : offered.includes("passkey") ? "passkey" : "recovery_code";
+  showFactorMode(mode, offered);
+  const ways = offered.map((m) => ({ totp: "a code from your authenticator app", passkey: "a passkey", recovery_code: "a recovery code" })[m]);
+  const listed = ways.length > 1 ? `${ways.slice(0, -1).join(", ")} or ${ways[ways.length - 1]}` : ways[0];
+  el("second-factor-intro").textContent = `That was the first step. Your account asks for a second one: ${listed}.`;
+}
+
+/** Shows `mode`'s form (none for a passkey: its button is the way), and buttons for the
+ * other ways offered. */
+function showFactorMode(mode: MfaMethod, offered: MfaMethod[] = offeredMethods): void {
+  offeredMethods = offered;
+  el("mfa-totp").hidden = mode !== "totp";
+  el("mfa-recovery").hidden = mode !== "recovery_code";
+  el("mfa-use-totp").hidden = mode === "totp" || !offered.includes("totp");
+  el("mfa-use-recovery").hidden = mode === "recovery_code" || !offered.includes("recovery_code");
+  el("mfa-use-passkey").hidden = !offered.includes("passkey") || !auth.passkeysSupported();
+}
+
+function showSecondFactor(): void {
+  // The panel lives on this page unless the step-up prompt borrowed it.
+  el("second-factor-heading").after(el("second-factor-panel"));
+  factorSay = say;
+  factorDone = (signedIn) => {
+    const note = secondStep?.note;
+    secondStep = null;
+    afterSignIn(signedIn, note);
+  };
+  setUpFactorPanel(secondStep?.methods ?? everyMethod);
+  status.textContent = "One more step to sign in.";
+}
+
+/** What goes wrong in the second step. */
+const factorWording: Wording = {
+  invalid_code: "That code is not right. Use the newest code your app shows, or a recovery code.",
+  passkey_cancelled: "The passkey was not used. Try again, or use another way.",
+};
+
+/** The pending sign-in ended (5 minutes, 5 wrong codes): back to the first step. */
+function factorFailed(error: unknown, wording: Wording): void {
+  if (error instanceof AuthError && error.code === "mfa_expired") {
+    if (factorSay === say) {
+      secondStep = null;
+      go("", { error: describe(error) });
+    } else {
+      // In the step-up prompt: back to its password.
+      stepUpFirstStep();
+      stepUpSay(describe(error));
+    }
+    return;
+  }
+  factorSay(describe(error, wording));
+}
+
+for (const [id, method] of [["mfa-totp", "totp"], ["mfa-recovery", "recovery_code"]] as const) {
+  const form = el<HTMLFormElement>(id);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]") as HTMLButtonElement;
+    const code = String(new FormData(form).get("code") ?? "");
+    button.disabled = true;
+    auth.verifyMfa({ method, code }).then(
+      (signedIn) => {
+        form.reset();
+        factorDone(signedIn);
+      },
+      (error) => factorFailed(error, method === "totp" ? factorWording : {
+        ...factorWording,
+        invalid_code: "That recovery code is not right, or was used already.",
+      }),
+    ).finally(() => {
+      button.disabled = false;
+    });
+  });
+}
+
+el("mfa-use-totp").addEventListener("click", () => {
+  showFactorMode("totp");
+  (el("mfa-totp").querySelector("input") as HTMLInputElement).focus();
+});
+el("mfa-use-recovery").addEventListener("click", () => {
+  showFactorMode("recovery_code");
+  (el("mfa-recovery").querySelector("input") as HTMLInputElement).focus();
+});
+const mfaPasskey = el<HTMLButtonElement>("mfa-use-passkey");
+mfaPasskey.addEventListener("click", () => {
+  mfaPasskey.disabled = true;
+  auth.signInWithPasskey().then(
+    (signedIn) => factorDone(signedIn),
+    (error) => factorFailed(error, factorWording),
+  ).finally(() => {
+    mfaPasskey.disabled = false;
+  });
+});
+
+// --- Step-up: an action the API refuses with `reauthentication_required` (no full sign-in in
+// the last five minutes; or, for an account without a second factor, no current password) asks
+// to sign in again, in a modal prompt over the page, then runs again, with the password typed
+// there for an account that confirms with it. Cancelling it reports the refusal as the
+// action's own error.
+
+const stepUpDialog = el<HTMLDialogElement>("step-up");
+const stepUpMessage = el<HTMLParagraphElement>("step-up-message");
+/** The open prompt's caller: given the password typed (none after a passkey). */
+let stepUpOutcome: { resolve: (password: string | undefined) => void; reject: () => void } | null = null;
+/** The password typed in the prompt, until the prompt ends. */
+let stepUpPassword: string | undefined;
+
+function stepUpSay(text: string | null): void {
+  stepUpMessage.hidden = text === null;
+  stepUpMessage.textContent = text ?? "";
+}
+
+/** Signs in again through the prompt; resolves once signed in (with the password, if one
+ * was typed), rejects when cancelled. */
+function stepUp(): Promise<string | undefined> {
+  // One prompt at a time: a second action that needs it meanwhile fails as refused.
+  if (stepUpOutcome) return Promise.reject(new Error("a step-up prompt is open"));
+  stepUpFirstStep();
+  stepUpSay(null);
+  stepUpDialog.showModal();
+  el("step-up-heading").focus();
+  stepUpPassword = undefined;
+  return new Promise<string | undefined>((resolve, reject) => {
+    stepUpOutcome = { resolve, reject };
+  });
+}
+
+/** The prompt's first step: the password (or a passkey); the second-factor panel back home. */
+function stepUpFirstStep(): void {
+  el("step-up-password").hidden = false;
+  el("step-up-alternatives").hidden = !auth.passkeysSupported();
+  el("second-factor-heading").after(el("second-factor-panel"));
+  factorSay = say;
+}
+
+function endStepUp(ok: boolean): void {
+  const outcome = stepUpOutcome;
+  stepUpOutcome = null;
+  el<HTMLFormElement>("step-up-password").reset();
+  stepUpFirstStep();
+  if (stepUpDialog.open) stepUpDialog.close();
+  const password = stepUpPassword;
+  stepUpPassword = undefined;
+  if (ok) outcome?.resolve(password);
+  else outcome?.reject();
+}
+
+function steppedUp(): void {
+  // The new session replaced the old one: the page's idea of it follows.
+  tell("You signed in again.");
+  endStepUp(true);
+}
+
+/** Runs `action`; if the API wants a recent sign-in first, asks for it and runs it once more,
+ * given the password typed in the prompt (an account without a second factor confirms with it). */
+async function withStepUp<T>(action: (password?: string) => Promise<T>): Promise<T> {
+  let password: string | undefined;
+  try {
+    return await action();
+  } catch (error) {
+    if (!(error instanceof ReauthenticationRequired)) throw error;
+    try {
+      password = await stepUp();
+    } catch {
+      throw error;
+    }
+  }
+  return action(password);
+}
+
+const stepUpForm = el<HTMLFormElement>("step-up-password");
+stepUpForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const button = stepUpForm.querySelector("button[type=submit]") as HTMLButtonElement;
+  const password = String(new FormData(stepUpForm).get("password") ?? "");
+  const email = currentUser?.email;
+  if (!email) {
+    endStepUp(false);
+    return;
+  }
+  button.disabled = true;
+  auth.signIn(email, password).then(
+    (result) => {
+      stepUpForm.reset();
+      stepUpPassword = password;
+      if (result.kind === "signed_in") {
+        steppedUp();
+        return;
+      }
+      // The second step, inside the prompt.
+      stepUpSay(null);
+      stepUpForm.hidden = true;
+      el("step-up-alternatives").hidden = true;
+      const panel = el("second-factor-panel");
+      el("step-up-factor").append(panel);
+      factorSay = stepUpSay;
+      factorDone = () => steppedUp();
+      setUpFactorPanel(result.methods);
+      const first = panel.querySelector<HTMLElement>("form:not([hidden]) input, button:not([hidden])");
+      first?.focus();
+    },
+    (error) => stepUpSay(describe(error, { invalid_credentials: "That password is not right." })),
+  ).finally(() => {
+    button.disabled = false;
+  });
+});
+
+const stepUpPasskey = el<HTMLButtonElement>("step-up-passkey");
+stepUpPasskey.addEventListener("click", () => {
+  stepUpPasskey.disabled = true;
+  auth.signInWithPasskey().then(
+    (signedIn) => {
+      if (currentUser && signedIn.user.id !== currentUser.id) {
+        // Another account's passkey: that account is signed in now, not this one.
+        endStepUp(false);
+        go("", { error: `You signed in as ${signedIn.user.email}, another account.` });
+        return;
+      }
+      steppedUp();
+    },
+    (error) => stepUpSay(describe(error)),
+  ).finally(() => {
+    stepUpPasskey.disabled = false;
+  });
+});
+el("step-up-cancel").addEventListener("click", () => endStepUp(false));
+// Escape closes the dialog: the same as Cancel.
+stepUpDialog.addEventListener("close", () => {
+  if (stepUpOutcome) endStepUp(false);
+});
+
+// --- The security page: the authenticator app, recovery codes, passkeys.
+
+/** An enrolment shown and waiting for its first code; kept across a re-render of the page. */
+let enrolment: TotpEnrolment | null = null;
+/** Recovery codes shown once: kept only until "I saved them" or leaving the page. */
+let shownCodes: string[] | null = null;
+
+const when = (secs: number) => new Date(secs * 1000).toLocaleDateString();
+
+async function loadSecurity(): Promise<void> {
+  let factors: Factors;
+  try {
+    factors = await auth.factors();
+  } catch (error) {
+    say(describe(error));
+    return;
+  }
+  el("security-summary").textContent = factors.mfaRequired
+    ? "Two-step sign-in is on: after your password, you confirm with your app, a passkey or a recovery code."
+    : "Two-step sign-in is off: your password alone signs you in. Set up an authenticator app or add a passkey to turn it on.";
+  const totp = factors.totp;
+  el("totp-state").textContent = totp.enabled
+    ? `On since ${when(totp.createdAt ?? 0)}.${totp.lastUsedAt ? ` Last used ${when(totp.lastUsedAt)}.` : ""}`
+    : "Off.";
+  el("totp-enroll").hidden = totp.enabled || enrolment !== null;
+  el("totp-disable").hidden = !totp.enabled;
+  showEnrolment(totp.enabled ? null : enrolment);
+
+  const hasFactor = totp.enabled || factors.passkeys.length > 0;
+  el("recovery-state").textContent = hasFactor
+    ? `${factors.recoveryCodesRemaining} of 10 recovery codes left.`
+    : "You get recovery codes with your first authenticator app or passkey.";
+  el("recovery-regenerate").hidden = !hasFactor;
+  showCodes(shownCodes);
+
+  el("passkeys-empty").hidden = factors.passkeys.length > 0;
+  el("passkey-list").replaceChildren(...factors.passkeys.map(passkeyItem));
+  el("passkey-add").hidden = !auth.passkeysSupported();
+}
+
+function showEnrolment(shown: TotpEnrolment | null): void {
+  enrolment = shown;
+  const form = el<HTMLFormElement>("totp-confirm");
+  form.hidden = shown === null;
+  const qr = el<HTMLImageElement>("totp-qr");
+  if (shown === null) {
+    qr.removeAttribute("src");
+    el("totp-secret").textContent = "";
+    form.reset();
+    return;
+  }
+  // The API's SVG as an image, never as markup: nothing in it can run.
+  qr.src = auth.qrImageUrl(shown);
+  // Groups of four, as apps show keys; the spaces do not matter to them.
+  el("totp-secret").textContent = shown.secret.replace(/(.{4})(?=.)/g, "$1 ");
+}
+
+function showCodes(codes: string[] | null): void {
+  shownCodes = codes;
+  el("recovery-codes").hidden = codes === null;
+  el("recovery-code-list").replaceChildren(...(codes ?? []).map((code) => {
+    const item = document.createElement("li");
+    item.textContent = code;
+    return item;
+  }));
+}
+
+/** Shows new recovery codes, with focus on their heading. */
+function revealCodes(codes: string[]): void {
+  showCodes(codes);
+  el("recovery-codes-heading").focus();
+}
+
+function passkeyItem(passkey: Passkey): HTMLLIElement {
+  const item = document.createElement("li");
+  item.dataset.passkeyId = passkey.id;
+  const name = document.createElement("strong");
+  name.textContent = passkey.name;
+  const details = document.createElement("span");
+  details.textContent = ` — added ${when(passkey.createdAt)}${passkey.lastUsedAt ? `, last used ${when(passkey.lastUsedAt)}` : ", not used yet"}${passkey.backedUp ? ", synced" : ""}. `;
+
+  const rename = document.createElement("button");
+  rename.type = "button";
+  rename.textContent = "Rename";
+  rename.setAttribute("aria-label", `Rename passkey ${passkey.name}`);
+  const remove = document.createElement("button");
+  remove.type = "button";
+  remove.textContent = "Remove";
+  remove.setAttribute("aria-label", `Remove passkey ${passkey.name}`);
+
+  const form = document.createElement("form");
+  form.hidden = true;
+  const label = document.createElement("label");
+  label.textContent = `New name for ${passkey.name}`;
+  const input = document.createElement("input");
+  input.name = "name";
+  input.required = true;
+  input.maxLength = 64;
+  input.value = passkey.name;
+  label.append(input);
+  const save = document.createElement("button");
+  save.type = "submit";
+  save.textContent = "Save";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.textContent = "Cancel";
+  form.append(label, save, cancel);
+
+  rename.addEventListener("click", () => {
+    form.hidden = false;
+    input.focus();
+    input.select();
+  });
+  cancel.addEventListener("click", () => {
+    form.hidden = true;
+    rename.focus();
+  });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    void busy(save, async () => {
+      const renamed = await auth.renamePasskey(passkey.id, input.value.trim());
+      await loadSecurity();
+      tell(`Passkey renamed to “${renamed.name}”.`);
+    }, securityWording);
+  });
+  remove.addEventListener("click", () =>
+    void busy(remove, async () => {
+      await withStepUp(() => auth.deletePasskey(passkey.id));
+      await loadSecurity();
+      tell(`Passkey “${passkey.name}” removed.`);
+      el("passkeys-heading").setAttribute("tabindex", "-1");
+      el("passkeys-heading").focus();
+    }, securityWording),
+  );
+  item.append(name, details, rename, remove, form);
+  return item;
+}
+
+/** What goes wrong on the security page. */
+const securityWording: Wording = {
+  reauthentication_required: "Not changed: this needs a sign-in within the last 5 minutes.",
+  invalid_code: "That code is not right. Type the code the app shows now.",
+  enrolment_expired: "The setup took more than 10 minutes. Start again: scan the new QR code.",
+  totp_enabled: "The authenticator app is on already.",
+  no_factor: "Recovery codes come with an authenticator app or a passkey: set one up first.",
+  not_found: "That passkey is not on your account any more.",
+  unauthenticated: "Your session has ended. Sign in again.",
+};
+
+const enroll = el<HTMLButtonElement>("totp-enroll");
+enroll.addEventListener("click", () =>
+  void busy(enroll, async () => {
+    showEnrolment(await withStepUp((password) => auth.enrollTotp(password)));
+    enroll.hidden = true;
+    el("totp-confirm-heading").focus();
+  }, securityWording),
+);
+
+onForm("totp-confirm", async (field) => {
+  const codes = await auth.confirmTotp(field("code"));
+  showEnrolment(null);
+  await loadSecurity();
+  tell("The authenticator app is on: signing in now asks for its code after your password.");
+  revealCodes(codes);
+}, securityWording);
+
+el("totp-confirm-cancel").addEventListener("click", () => {
+  showEnrolment(null);
+  enroll.hidden = false;
+  enroll.focus();
+});
+
+const disable = el<HTMLButtonElement>("totp-disable");
+disable.addEventListener("click", () =>
+  void busy(disable, async () => {
+    await withStepUp((password) => auth.disableTotp(password));
+    await loadSecurity();
+    tell("The authenticator app is off.");
+    enroll.focus();
+  }, securityWording),
+);
+
+const regenerate = el<HTMLButtonElement>("recovery-regenerate");
+regenerate.addEventListener("click", () =>
+  void busy(regenerate, async () => {
+    const codes = await withStepUp((password) => auth.regenerateRecoveryCodes(password));
+    await loadSecurity();
+    tell("New recovery codes: the old ones no longer work.");
+    revealCodes(codes);
+  }, securityWording),
+);
+
+el("recovery-download").addEventListener("click", () => {
+  if (!shownCodes) return;
+  const text = `Recovery codes for ${currentUser?.email ?? "your account"} at ${location.host}\n` +
+    "Each signs you in once, as the second step, if you lose your authenticator app and passkeys.\n\n" +
+    `${shownCodes.join("\n")}\n`;
+  const url = URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "recovery-codes.txt";
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 0);
+});
+
+el("recovery-saved").addEventListener("click", () => {
+  showCodes(null);
+  tell("Keep your recovery codes safe. You can make new ones here at any time.");
+  el("security-heading").focus();
+});
+
+onForm("passkey-add", async (field) => {
+  const name = field("name");
+  const registered = await withStepUp((password) => auth.registerPasskey(name || undefined, password));
+  await loadSecurity();
+  tell(`Passkey “${registered.passkey.name}” added. You can sign in with it, without a password.`);
+  if (registered.recoveryCodes) revealCodes(registered.recoveryCodes);
+}, securityWording);
+
+const passkeySignIn = el<HTMLButtonElement>("passkey-sign-in");
+passkeySignIn.addEventListener("click", () =>
+  void busy(passkeySignIn, async () => {
+    afterSignIn(await auth.signInWithPasskey(), "You are signed in with your passkey.");
+  }, { passkey_cancelled: "Signing in with a passkey was cancelled or timed out." }),
+);
+
 /** Runs a form's or button's action with the control disabled, so a double click sends once. */
 async function busy(control: HTMLButtonElement, action: () => Promise<void>, wording: Wording = {}): Promise<void> {
   control.disabled = true;
@@ -418,7 +958,7 @@ const mailWording: Wording = {
   rate_limited: "Too many mails were asked for. Try again in {wait}.",
 };
 
-onForm("sign-in", async (field) => afterSignIn(await auth.signIn(field("email"), field("password"))));
+onForm("sign-in", async (field) => afterFirstFactor(await auth.signIn(field("email"), field("password"))));
 onForm("sign-up", async (field) => {
   const email = field("email");
   const outcome = await auth.signUp(email, field("password"));
@@ -455,7 +995,7 @@ onForm("forgot", async (field) => {
 onForm("reset-with-token", async (field) => {
   const token = resetToken;
   if (token === null) return;
-  let signedIn: SignedIn;
+  let signedIn: SignInResult;
   try {
     signedIn = await auth.resetPassword({ token, password: field("password") });
   } catch (error) {
@@ -468,18 +1008,18 @@ onForm("reset-with-token", async (field) => {
     throw error;
   }
   resetToken = null;
-  afterSignIn(signedIn, "Your password is changed, and every other device is signed out.");
+  afterFirstFactor(signedIn, "Your password is changed, and every other device is signed out.");
 }, {
   invalid_token: "This reset link has expired, was replaced by a newer mail, or was already used. Ask for a new one.",
 });
 
 onForm("reset-with-code", async (field) => {
   const reset = { email: field("email"), code: field("code"), password: field("password") };
-  afterSignIn(await auth.resetPassword(reset), "Your password is changed, and every other device is signed out.");
+  afterFirstFactor(await auth.resetPassword(reset), "Your password is changed, and every other device is signed out.");
 });
 
 onForm("change", async (field) => {
-  const signedIn = await auth.changePassword(field("current"), field("next"));
+  const signedIn = await withStepUp(() => auth.changePassword(field("current"), field("next")));
   afterSignIn(signedIn, "Your password is changed, and every other device is signed out.");
 }, {
   invalid_credentials: "Your current password is not right.",
@@ -490,7 +1030,7 @@ onForm("change-email-request", async (field) => {
   const newEmail = field("new_email");
   const password = field("password");
   // No password: an account that only signs in with an identity provider, signed in just now.
-  await auth.changeEmail(newEmail, password === "" ? undefined : password);
+  await withStepUp((again) => auth.changeEmail(newEmail, again ?? (password === "" ? undefined : password)));
   pendingNewEmail = newEmail;
   el("change-email-request").hidden = true;
   el("change-email-code").hidden = false;
@@ -516,7 +1056,7 @@ el("change-email-restart").addEventListener("click", () => {
 
 onForm("delete-account-form", async (field) => {
   const password = field("password");
-  await auth.deleteAccount(password === "" ? undefined : password);
+  await withStepUp((again) => auth.deleteAccount(again ?? (password === "" ? undefined : password)));
   pendingNewEmail = null;
   go("", { note: "Your account is deleted. You are signed out everywhere." });
 }, {
@@ -528,9 +1068,9 @@ onForm("delete-account-form", async (field) => {
 onForm("email-code-request", async (field) => requestCode(field("email")), codeWording);
 
 onForm("email-code-sign-in", async (field) => {
-  const signedIn = await auth.signInWithCode({ email: field("email"), code: field("code") });
+  const result = await auth.signInWithCode({ email: field("email"), code: field("code") });
   codeRequested = false;
-  afterSignIn(signedIn, "You are signed in with the code from your mail.");
+  afterFirstFactor(result, "You are signed in with the code from your mail.");
 }, codeWording);
 
 const codeAgain = el<HTMLButtonElement>("email-code-again");
@@ -548,8 +1088,11 @@ for (const [id, action] of [
   button.addEventListener("click", () =>
     void busy(button, async () => {
       await action();
-      // A change of address asked for by this user is not the next user's business.
+      // A change of address asked for by this user, an enrolment or codes shown to them, are
+      // not the next user's business.
       pendingNewEmail = null;
+      showEnrolment(null);
+      showCodes(null);
       say(null);
       tell(null);
       show(null);
@@ -580,6 +1123,7 @@ window.addEventListener("hashchange", () => void render());
 
 const federationError = auth.takeFederationError();
 if (federationError) pending = { error: describe(federationError) };
+
 
 void render().then(async () => {
   if (returnTo && !el("signed-in").hidden) location.assign(returnTo);
