@@ -16,6 +16,15 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// Whether this is `cargo lambda watch`'s own 500 problem document, which it answers when it
+    /// did not get the request to a function (see `Api::send`); never an answer of authfn's.
+    pub fn is_emulator_failure(&self) -> bool {
+        self.status == 500
+            && serde_json::from_slice::<serde_json::Value>(&self.body).is_ok_and(|v| {
+                v.get("error").is_none() && v["type"] == "https://httpstatuses.com/500"
+            })
+    }
+
     /// The body as text (lossily), for messages and HTML pages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
