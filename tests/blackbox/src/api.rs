@@ -44,6 +44,10 @@ impl Api {
             // Generous: argon2id in an unoptimised local build is slow, and a fresh
             // `cargo lambda watch` may still be starting a function.
             .timeout(Duration::from_secs(120))
+            // A fresh connection per request: a kept-alive one that the server (wrangler dev's
+            // proxy, cargo lambda) closes just as it is reused fails the request with "error
+            // sending request", which says nothing about authfn.
+            .pool_max_idle_per_host(0)
             .build()
             .expect("HTTP client");
         Api { http, target }

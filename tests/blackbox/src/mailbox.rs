@@ -125,6 +125,8 @@ impl Mailbox {
     fn reading(source: Source) -> Mailbox {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            // As `Api::new`: no kept-alive connection for a server to close under us.
+            .pool_max_idle_per_host(0)
             .build()
             .expect("HTTP client");
         Mailbox { http, source }
