@@ -82,24 +82,35 @@ async fn serve(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     req: Request,
 ) -> Response {
-    let (res, line) = serve_logged(served.app, peer, req).await;
+    let (res, line, events) = serve_logged(served.app, peer, req).await;
+    for event in events {
+        println!("{event}");
+    }
     println!("{}", served.log.render(&line));
     res
 }
 
-async fn serve_logged(app: Arc<App>, peer: SocketAddr, req: Request) -> (Response, LogLine) {
+/// The answer, its access line, and its security events' log lines.
+async fn serve_logged(
+    app: Arc<App>,
+    peer: SocketAddr,
+    req: Request,
+) -> (Response, LogLine, Vec<String>) {
     // A fresh id per request, as the platforms give one: ties the line to a client's report.
-    let log = RequestLog::new(
-        req.method().as_str(),
-        req.uri().path(),
-        authfn::access_log::new_request_id(),
-    );
-    let res = answer(app, peer, req).await;
+    let request_id = authfn::access_log::new_request_id();
+    let log = RequestLog::new(req.method().as_str(), req.uri().path(), request_id.clone());
+    let res = answer(app, peer, req, request_id).await;
     let line = log.finish(&res);
-    (res.map(Body::from), line)
+    let events = authfn::events::log_lines(&res);
+    (res.map(Body::from), line, events)
 }
 
-async fn answer(app: Arc<App>, peer: SocketAddr, req: Request) -> authfn::response::HttpResponse {
+async fn answer(
+    app: Arc<App>,
+    peer: SocketAddr,
+    req: Request,
+    request_id: String,
+) -> authfn::response::HttpResponse {
     if req.uri().path() == "/" && matches!(*req.method(), Method::GET | Method::HEAD) {
         return demo_page();
     }
@@ -120,6 +131,8 @@ async fn answer(app: Arc<App>, peer: SocketAddr, req: Request) -> authfn::respon
     // The socket peer, as API Gateway's sourceIp would be: a header cannot fake it.
     req.extensions_mut()
         .insert(ClientIp(peer.ip().to_canonical().to_string()));
+    req.extensions_mut()
+        .insert(authfn::events::RequestId(request_id));
     app.route(req).await
 }
 
@@ -187,7 +200,7 @@ mod tests {
             .body(Body::new(BrokenBody))
             .unwrap();
         let peer = SocketAddr::from(([127, 0, 0, 1], 5555));
-        let (res, _) = serve_logged(app, peer, req).await;
+        let (res, _, _) = serve_logged(app, peer, req).await;
         assert_eq!(res.status(), http::StatusCode::BAD_REQUEST);
         assert_eq!(
             res.headers().get("x-content-type-options").unwrap(),

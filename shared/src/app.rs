@@ -9,6 +9,7 @@ use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::config::{Config, ConfigError};
 use crate::endpoints::Endpoint;
 use crate::error::ApiError;
+use crate::events::{EventBus, Recorder};
 use crate::federation::HttpClient;
 use crate::mail::Mailer;
 use crate::password::PasswordHasherConfig;
@@ -31,6 +32,7 @@ pub struct App {
     clock: Arc<dyn Clock>,
     http_client: Option<Arc<dyn HttpClient>>,
     mailer: Option<Arc<dyn Mailer>>,
+    event_bus: Option<Arc<dyn EventBus>>,
 }
 
 impl App {
@@ -45,6 +47,7 @@ impl App {
             clock: Arc::new(SystemClock),
             http_client: None,
             mailer: None,
+            event_bus: None,
         })
     }
 
@@ -116,6 +119,16 @@ impl App {
         Ok(mailer.send(mail).await?)
     }
 
+    /// Publishes every security event to `bus` too (they are always logged).
+    pub fn with_event_bus(mut self, bus: Arc<dyn EventBus>) -> Self {
+        self.event_bus = Some(bus);
+        self
+    }
+
+    pub(crate) fn event_bus(&self) -> Option<&dyn EventBus> {
+        self.event_bus.as_deref()
+    }
+
     /// How many argon2id runs (password hashes and verifications) this instance has made.
     pub fn argon2_runs(&self) -> u64 {
         self.passwords.runs()
@@ -171,7 +184,7 @@ impl App {
         self.finish(req, oauth_form, Err(e))
     }
 
-    async fn serve(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
+    async fn serve(&self, endpoint: Endpoint, mut req: HttpRequest) -> HttpResponse {
         if req.method() == Method::OPTIONS {
             let mut res = cors::preflight(&req, &self.config, &endpoint.method());
             response::forbid_caching(&mut res);
@@ -189,9 +202,12 @@ impl App {
         {
             Err(e)
         } else {
+            req.extensions_mut().insert(Recorder::default());
             endpoint.call(self, &req).await
         };
-        self.finish(&req, endpoint.speaks_oauth(), result)
+        let mut res = self.finish(&req, endpoint.speaks_oauth(), result);
+        self.deliver_events(&req, endpoint, &mut res).await;
+        res
     }
 
     fn finish(

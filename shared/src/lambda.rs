@@ -8,6 +8,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt, service_fn};
 
 use crate::access_log::RequestLog;
+use crate::events::RequestId;
 use crate::request::{ClientIp, HttpRequest};
 use crate::ses::{MailFrom, SesMailer};
 use crate::settings::Settings;
@@ -53,10 +54,15 @@ async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
         let app = Arc::clone(&app);
         async move {
             let request_id = request_id(&event);
-            let req = into_http(event);
+            let mut req = into_http(event);
+            req.extensions_mut().insert(RequestId(request_id.clone()));
             let log = RequestLog::start(&req, request_id).served_by(endpoint);
             let res = app.handle(endpoint, req).await;
-            // stderr is the function's CloudWatch log stream.
+            // stderr is the function's CloudWatch log stream: the request's security events,
+            // then its access line.
+            for line in crate::events::log_lines(&res) {
+                eprintln!("{line}");
+            }
             eprintln!("{}", log.finish(&res).json());
             Ok::<_, std::convert::Infallible>(res)
         }

@@ -22,6 +22,7 @@ pub mod device;
 pub mod email;
 pub mod endpoints;
 pub mod error;
+pub mod events;
 pub mod federation;
 mod html;
 pub mod limits;

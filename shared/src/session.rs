@@ -20,6 +20,7 @@ impl App {
     /// a session id is never reused or carried over from a previous cookie.
     pub(crate) fn new_session(
         &self,
+        req: &HttpRequest,
         user: &UserRecord,
     ) -> Result<(SessionRecord, SessionToken), ApiError> {
         let now = self.now();
@@ -36,6 +37,13 @@ impl App {
             expires_at,
             idle_expires_at: now.plus(policy.idle_timeout).min(expires_at),
             renewed_at: now,
+            device: req
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(crate::events::coarse_user_agent),
+            network: crate::request::client_addr(req, &self.config)
+                .map(|ip| crate::network::coarse(Some(ip))),
         };
         Ok((record, token))
     }

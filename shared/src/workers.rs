@@ -52,8 +52,11 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
         .ok()
         .flatten()
         .unwrap_or_else(crate::access_log::new_request_id);
-    let log = RequestLog::new(req.method().as_ref(), &req.path(), request_id);
-    let res = answer(req, env).await;
+    let log = RequestLog::new(req.method().as_ref(), &req.path(), request_id.clone());
+    let res = answer(req, env, request_id).await;
+    for line in crate::events::log_lines(&res) {
+        worker::console_log!("{line}");
+    }
     let line = log.finish(&res);
     if line.is_server_error() {
         worker::console_error!("{}", line.json());
@@ -63,14 +66,18 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
     into_worker(res)
 }
 
-async fn answer(req: Request, env: &Env) -> HttpResponse {
+async fn answer(req: Request, env: &Env, request_id: String) -> HttpResponse {
     let app = match app(env) {
         Ok(app) => app,
         // A misconfigured deployment: the details go to the log, never to the client.
         Err(e) => return bare_error(crate::ApiError::Internal(e.into())),
     };
     match into_http(req, app.config().max_body_bytes).await {
-        Ok(req) => app.route(req).await,
+        Ok(mut req) => {
+            req.extensions_mut()
+                .insert(crate::events::RequestId(request_id));
+            app.route(req).await
+        }
         // A body that broke off mid-stream, a header the http crate refuses: still authfn's
         // JSON error, not the runtime's bare 500; why goes to the log.
         Err(e) => {

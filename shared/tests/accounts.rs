@@ -1319,6 +1319,8 @@ async fn federated_user(h: &Harness, email: &str) -> (String, authfn::store::Fed
         expires_at: now.plus(hour * 12),
         idle_expires_at: now.plus(hour),
         renewed_at: now,
+        device: None,
+        network: None,
     };
     assert_eq!(
         h.store

@@ -276,11 +276,14 @@ async fn complete(
     // A form_post callback is the browser's navigation from the provider's page, whatever
     // the sign-in began with: only a POST that itself asks for JSON is answered in JSON.
     let json = wants_json(req) || (attempt.wants_json && req.method() != Method::POST);
-    let (session, token) = match resolve_user(app, provider, &claims).await? {
+    let (session, token) = match resolve_user(app, req, provider, &claims).await? {
         // Through the gate: with AUTHFN_MFA_FOR_FEDERATED an account with a second factor
         // still needs it.
         Resolved::Existing(user) => {
-            match app.pass_first_factor(&user, FirstFactor::Federated).await? {
+            match app
+                .pass_first_factor(req, &user, FirstFactor::Federated)
+                .await?
+            {
                 SignInStep::SignedIn { session, token } => (session, token),
                 pending @ SignInStep::SecondFactor { .. } => {
                     return second_factor_required(app, req, pending, json, &attempt.return_to)
@@ -512,6 +515,7 @@ enum Resolved {
 /// existing account with the same verified email.
 async fn resolve_user(
     app: &App,
+    req: &HttpRequest,
     provider: &ProviderConfig,
     claims: &IdTokenClaims,
 ) -> Result<Resolved, ApiError> {
@@ -563,7 +567,7 @@ async fn resolve_user(
             session_epoch: 0,
             factors: crate::store::FactorSummary::default(),
         };
-        let (session, token) = app.first_session(&record)?;
+        let (session, token) = app.first_session(req, &record)?;
         match app
             .store
             .create_federated_user(&record, &identity, &session)

@@ -7,6 +7,7 @@ use super::credentials::Credentials;
 use super::mfa;
 use crate::App;
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::request::{HttpRequest, client_ip};
 use crate::response::HttpResponse;
 use crate::store::FirstFactor;
@@ -31,6 +32,13 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     // against a dummy hash: one argon2id run either way, so timing reveals nothing.
     let stored = user.as_ref().and_then(|u| u.password_hash.clone());
     if !app.passwords.verify(password, stored).await? {
+        let mut failed = Event::new(EventType::SignInFailed)
+            .method(AuthMethod::Password)
+            .reason("invalid_credentials");
+        if let Some(user) = &user {
+            failed = failed.user(&user.id);
+        }
+        app.record(req, failed);
         return Err(app.sign_in_failed(attempt).await?);
     }
     let user = user.expect("verify never succeeds without a stored hash");
@@ -38,6 +46,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 
     // A session (never the one the request arrived with: no fixation), or, for an account
     // with a second factor, a pending sign-in waiting for it.
-    let step = app.pass_first_factor(&user, FirstFactor::Password).await?;
+    let step = app
+        .pass_first_factor(req, &user, FirstFactor::Password)
+        .await?;
     mfa::answer(app, req, step, StatusCode::OK, creds.delivery).await
 }

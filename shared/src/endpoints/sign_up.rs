@@ -66,7 +66,7 @@ async fn create_at_once(
         session_epoch: 0,
         factors: crate::store::FactorSummary::default(),
     };
-    let (session, token) = app.first_session(&user)?;
+    let (session, token) = app.first_session(req, &user)?;
     // User, email claim and first session are one atomic write: a lost race or an outage
     // leaves nothing behind.
     match app.store.create_user(&user, &session).await? {

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use super::*;
+use crate::events::{ActivityCursor, ActivityEntry};
 
 #[derive(Default)]
 struct Tables {
@@ -26,6 +27,7 @@ struct Tables {
     passkeys: HashMap<CredentialId, Passkey>,
     pending_sign_ins: HashMap<TokenHash, PendingSignIn>,
     webauthn_challenges: HashMap<TokenHash, WebAuthnChallenge>,
+    activity: Vec<ActivityEntry>,
 }
 
 impl Tables {
@@ -394,6 +396,81 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    async fn sessions_of(
+        &self,
+        user: &UserRecord,
+        now: UnixTime,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let t = self.lock();
+        let Some(stored) = t.users.get(&user.id) else {
+            return Ok(Vec::new());
+        };
+        let mut sessions: Vec<SessionRecord> = t
+            .sessions
+            .values()
+            .filter(|s| {
+                s.user_id == user.id
+                    && s.user_epoch == stored.session_epoch
+                    && is_live(s.idle_expires_at, now)
+                    && is_live(s.expires_at, now)
+            })
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+        Ok(sessions)
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: &UserId,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let mut t = self.lock();
+        let Some(hash) = t
+            .sessions
+            .values()
+            .find(|s| {
+                &s.user_id == user_id
+                    && &s.id == id
+                    && is_live(s.idle_expires_at, now)
+                    && is_live(s.expires_at, now)
+            })
+            .map(|s| s.token_hash)
+        else {
+            return Ok(None);
+        };
+        Ok(t.sessions.remove(&hash))
+    }
+
+    async fn add_activity(&self, entries: &[ActivityEntry]) -> StoreResult<()> {
+        self.lock().activity.extend(entries.iter().cloned());
+        Ok(())
+    }
+
+    async fn activity_of(
+        &self,
+        user_id: &UserId,
+        after: Option<&ActivityCursor>,
+        limit: usize,
+        now: UnixTime,
+    ) -> StoreResult<Vec<ActivityEntry>> {
+        let t = self.lock();
+        let mut entries: Vec<ActivityEntry> = t
+            .activity
+            .iter()
+            .filter(|e| {
+                &e.user_id == user_id
+                    && is_live(e.expires_at, now)
+                    && after.is_none_or(|c| (e.time, e.id.as_str()) < (c.time, c.id.as_str()))
+            })
+            .cloned()
+            .collect();
+        entries.sort_by(|a, b| (b.time, b.id.as_str()).cmp(&(a.time, a.id.as_str())));
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
     async fn increment(
         &self,
         key: &CounterKey,
@@ -578,6 +655,7 @@ impl Store for MemoryStore {
         t.emails.remove(&user.email.hash());
         t.identities.retain(|_, id| id != &user.id);
         t.sessions.retain(|_, s| s.user_id != user.id);
+        t.activity.retain(|e| e.user_id != user.id);
         let families: Vec<String> = t
             .refresh_tokens
             .values()

@@ -7,6 +7,7 @@
 
 use crate::clock::UnixTime;
 use crate::email::Email;
+use crate::events::{ActivityCursor, ActivityEntry};
 use crate::password::PasswordHashString;
 use crate::protocol::{ClientId, Scope};
 use crate::token::{SessionId, TokenHash, UserId};
@@ -70,8 +71,16 @@ pub struct SessionRecord {
     pub expires_at: UnixTime,
     /// End of the session if it stays idle. Also the record's TTL.
     pub idle_expires_at: UnixTime,
-    /// When `idle_expires_at` was last pushed forward.
+    /// When `idle_expires_at` was last pushed forward: the session's "last seen", to within
+    /// the renewal interval.
     pub renewed_at: UnixTime,
+    /// The client that signed in, as the user sees it in their session list: a browser and OS
+    /// family ("Chrome on macOS", [`crate::events::coarse_user_agent`]). Absent on records
+    /// older than session lists, and when the client sent no `User-Agent`.
+    pub device: Option<String>,
+    /// The network it signed in from, coarsened ([`crate::network::coarse`]: a /24 or /64).
+    /// Absent on older records and when the address could not be read.
+    pub network: Option<String>,
 }
 
 /// A user's account at an upstream OpenID provider: `sub` is unique only within its issuer,
@@ -563,6 +572,41 @@ pub trait Store: Send + Sync {
     /// deletes the session records it can find.
     async fn revoke_all_sessions(&self, user_id: &UserId) -> StoreResult<()>;
 
+    /// The user's sessions that still count at `now`: live (neither deadline passed), carrying
+    /// `user.session_epoch`, not revoked. Newest first (`created_at`, then `id`). A store may
+    /// find them through an eventually consistent index (DynamoDB's): a session made a moment
+    /// ago may be missing, one ended a moment ago is not listed (each is read back).
+    async fn sessions_of(
+        &self,
+        user: &UserRecord,
+        now: UnixTime,
+    ) -> StoreResult<Vec<SessionRecord>>;
+
+    /// Ends the session with public id `id` if it is one of `user_id`'s and still live, and
+    /// returns it; `None` (nothing done) if the user has no such session, so one user can
+    /// never end another's. Ends it as [`Store::delete_session`] does.
+    async fn revoke_session(
+        &self,
+        user_id: &UserId,
+        id: &SessionId,
+        now: UnixTime,
+    ) -> StoreResult<Option<SessionRecord>>;
+
+    /// Adds entries to their users' activity (each kept until its `expires_at`). Entries of
+    /// one call may be written one by one: a failure part-way may leave some written.
+    async fn add_activity(&self, entries: &[ActivityEntry]) -> StoreResult<()>;
+
+    /// Up to `limit` of the user's live activity entries, newest first (`time`, then `id`,
+    /// both descending), starting just after `after` (the last entry of the previous page).
+    /// Eventually consistent where the store's index is.
+    async fn activity_of(
+        &self,
+        user_id: &UserId,
+        after: Option<&ActivityCursor>,
+        limit: usize,
+        now: UnixTime,
+    ) -> StoreResult<Vec<ActivityEntry>>;
+
     /// Adds one to the counter and returns it. An absent or expired counter starts again at 1
     /// with `expires_at`; a live one keeps its expiry. Atomic under concurrency.
     async fn increment(
@@ -654,7 +698,7 @@ pub trait Store: Send + Sync {
     /// and its id), counters keyed by its address, its factors (TOTP, enrolment, passkeys and
     /// their credential id claims, recovery codes), pending sign-ins and passkey registrations in
     /// flight (WebAuthn challenges naming it), then the user and its email claim in one
-    /// atomic write. Afterwards nothing in the store holds the user's id or its address (or the
+    /// atomic write; and its activity. Afterwards nothing in the store holds the user's id or its address (or the
     /// address's hash), except a device authorization it approved: that lapses within minutes,
     /// and the token endpoint issues nothing for a user who is gone. The user goes last, so an outage part-way leaves an account that can
     /// be deleted again. Returns `false` (nothing done) if the user was gone.

@@ -58,6 +58,8 @@ pub fn session_of(user: &UserRecord) -> SessionRecord {
         expires_at: T0.plus(30 * DAY),
         idle_expires_at: T0.plus(DAY),
         renewed_at: T0,
+        device: Some("Firefox on Linux".into()),
+        network: Some("203.0.113.0/24".into()),
     }
 }
 

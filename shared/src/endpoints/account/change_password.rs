@@ -65,6 +65,6 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .await?
         .ok_or(ApiError::Unauthenticated)?;
     app.end_presented_session(req).await?;
-    let (session, token) = app.replace_session(&who, &user).await?;
+    let (session, token) = app.replace_session(req, &who, &user).await?;
     session_issued(app, StatusCode::OK, &session, &token, delivery)
 }

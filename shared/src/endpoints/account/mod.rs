@@ -288,6 +288,6 @@ pub(super) async fn signed_in(
     first: FirstFactor,
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
-    let step = app.pass_first_factor(user, first).await?;
+    let step = app.pass_first_factor(req, user, first).await?;
     crate::endpoints::mfa::answer(app, req, step, StatusCode::OK, delivery).await
 }

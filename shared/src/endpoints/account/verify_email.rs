@@ -43,7 +43,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         session_epoch: 0,
         factors: crate::store::FactorSummary::default(),
     };
-    let (session, token) = app.first_session(&user)?;
+    let (session, token) = app.first_session(req, &user)?;
     // The challenge, the user, its email claim and its session: one atomic write, so a link
     // followed twice at once makes one account.
     match app

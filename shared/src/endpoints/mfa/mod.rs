@@ -81,12 +81,13 @@ impl App {
     /// Either is stored before this returns.
     pub(crate) async fn pass_first_factor(
         &self,
+        req: &HttpRequest,
         user: &UserRecord,
         first: FirstFactor,
     ) -> Result<SignInStep, ApiError> {
         let trusted_provider = first == FirstFactor::Federated && !self.config.mfa_for_federated;
         if user.factors.is_empty() || trusted_provider {
-            return self.pass_every_factor(user).await;
+            return self.pass_every_factor(req, user).await;
         }
         let now = self.now();
         let token = PendingToken::generate()?;
@@ -113,9 +114,10 @@ impl App {
     /// this.
     pub(crate) async fn pass_every_factor(
         &self,
+        req: &HttpRequest,
         user: &UserRecord,
     ) -> Result<SignInStep, ApiError> {
-        let (session, token) = self.new_session(user)?;
+        let (session, token) = self.new_session(req, user)?;
         self.store.put_session(&session).await?;
         Ok(SignInStep::SignedIn { session, token })
     }
@@ -126,6 +128,7 @@ impl App {
     /// is no way around the gate.
     pub(crate) fn first_session(
         &self,
+        req: &HttpRequest,
         user: &UserRecord,
     ) -> Result<(SessionRecord, SessionToken), ApiError> {
         if !user.factors.is_empty() {
@@ -133,7 +136,7 @@ impl App {
                 "a new account cannot have a second factor".into(),
             ));
         }
-        self.new_session(user)
+        self.new_session(req, user)
     }
 
     /// The session that replaces a signed-in one after its owner proved themselves again (a
@@ -142,10 +145,11 @@ impl App {
     /// without one the password just checked was everything, so `authenticated_at` is now.
     pub(crate) async fn replace_session(
         &self,
+        req: &HttpRequest,
         who: &Authenticated,
         user: &UserRecord,
     ) -> Result<(SessionRecord, SessionToken), ApiError> {
-        let (mut session, token) = self.new_session(user)?;
+        let (mut session, token) = self.new_session(req, user)?;
         if !user.factors.is_empty() {
             session.authenticated_at = who.session.authenticated_at;
         }
@@ -234,7 +238,7 @@ pub(crate) async fn complete_sign_in(
     user: &UserRecord,
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
-    let step = app.pass_every_factor(user).await?;
+    let step = app.pass_every_factor(req, user).await?;
     let mut res = answer(app, req, step, StatusCode::OK, delivery).await?;
     if delivery == SessionDelivery::Cookie {
         let clear = crate::cookie::clear_pending_sign_in(&app.config.cookie);

@@ -370,6 +370,11 @@ pub(super) struct StoredSession {
     expires_at: i64,
     idle_expires_at: i64,
     renewed_at: i64,
+    /// Absent on sessions stored before session lists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    network: Option<String>,
 }
 
 impl StoredSession {
@@ -383,6 +388,8 @@ impl StoredSession {
             expires_at: s.expires_at.0,
             idle_expires_at: s.idle_expires_at.0,
             renewed_at: s.renewed_at.0,
+            device: s.device.clone(),
+            network: s.network.clone(),
         }
     }
 
@@ -405,6 +412,8 @@ impl StoredSession {
             expires_at: UnixTime(self.expires_at),
             idle_expires_at: UnixTime(self.idle_expires_at),
             renewed_at: UnixTime(self.renewed_at),
+            device: self.device,
+            network: self.network,
         }
     }
 }

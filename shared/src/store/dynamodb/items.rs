@@ -229,7 +229,7 @@ pub(super) fn email_item(user: &UserRecord) -> Item {
 
 pub(super) fn session_item(session: &SessionRecord) -> Item {
     let pk = session_key(&session.token_hash);
-    HashMap::from([
+    let mut item = HashMap::from([
         (GSI1PK.into(), s(user_key(&session.user_id))),
         (GSI1SK.into(), s(&pk)),
         (PK.into(), s(pk)),
@@ -242,7 +242,14 @@ pub(super) fn session_item(session: &SessionRecord) -> Item {
         ("renewed_at".into(), time(session.renewed_at)),
         ("authenticated_at".into(), time(session.authenticated_at)),
         (TTL.into(), time(session.idle_expires_at)),
-    ])
+    ]);
+    if let Some(device) = &session.device {
+        item.insert("device".into(), s(device));
+    }
+    if let Some(network) = &session.network {
+        item.insert("network".into(), s(network));
+    }
+    item
 }
 
 pub(super) fn counter_item(key: &CounterKey, counter: Counter) -> Item {
@@ -373,6 +380,9 @@ pub(super) fn decode_session(token_hash: &TokenHash, item: &Item) -> StoreResult
         expires_at: d.time("expires_at")?,
         idle_expires_at: d.time("idle_expires_at")?,
         renewed_at: d.time("renewed_at")?,
+        // Absent on sessions written before session lists.
+        device: d.optional_string("device")?,
+        network: d.optional_string("network")?,
     })
 }
 

@@ -1,0 +1,585 @@
+//! Security events: one typed record per security-relevant fact (a sign-in failed, a refresh
+//! token was replayed…), for operators (log lines, an event bus) and for the user (their own
+//! activity).
+//!
+//! A handler records what happened with [`App::record`]; the request's [`Recorder`] keeps it
+//! until the answer is ready, then [`App::serve`](crate::App) completes each one with the
+//! request's context (time, client, endpoint, request id) and delivers it: to the user's
+//! activity in the store, to the event bus if one is configured, and, through the response's
+//! extensions, to the runtime adapter that writes the log lines ([`log_lines`]). Delivery
+//! never fails the user's request; a failure to deliver is logged instead.
+//!
+//! What an event may hold is fixed by its type: ids (user, session, client), enums and error
+//! codes. Never a token, cookie, password, code or email address: no field can carry one.
+
+pub mod bus;
+mod user_agent;
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::App;
+use crate::clock::UnixTime;
+use crate::endpoints::Endpoint;
+use crate::request::HttpRequest;
+use crate::token::{SessionId, UserId};
+
+pub use bus::{EventBus, EventBusError};
+pub use user_agent::coarse_user_agent;
+
+/// How long a user's own activity is kept (its records' TTL).
+pub const ACTIVITY_RETENTION: std::time::Duration = std::time::Duration::from_secs(90 * 24 * 3600);
+
+/// Declares the event types: `Variant = "name" outcome, in_activity;`.
+macro_rules! event_types {
+    ($(
+        $(#[doc = $doc:literal])*
+        $variant:ident = $name:literal $outcome:ident $activity:literal;
+    )+) => {
+        /// What happened. The name (`sign_in.failed`) is the `event` field of the log line,
+        /// the bus's detail-type and the activity's `event`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum EventType {
+            $(
+                $(#[doc = $doc])*
+                #[serde(rename = $name)]
+                $variant,
+            )+
+        }
+
+        impl EventType {
+            /// Every type, in the table's order (the README's schema table follows it).
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant),+];
+
+            /// The type's name, as logged.
+            pub fn name(self) -> &'static str {
+                match self { $(EventType::$variant => $name,)+ }
+            }
+
+            /// Whether it is something that went right or a refusal.
+            pub fn outcome(self) -> Outcome {
+                match self { $(EventType::$variant => Outcome::$outcome,)+ }
+            }
+
+            /// Whether the user sees it in their own activity (`GET /auth/activity`). Routine
+            /// machinery (a refresh rotation every few minutes) and facts about an account that
+            /// no longer exists are for operators only.
+            pub fn shows_in_activity(self) -> bool {
+                match self { $(EventType::$variant => $activity,)+ }
+            }
+        }
+    };
+}
+
+event_types! {
+    // Variant                   = "name"                          outcome  in activity
+    /// An account was made (password sign-up completed, or a first federated sign-in).
+    SignUp                       = "sign_up"                       Success  true;
+    /// The account's address was proven.
+    EmailVerified                = "email.verified"                Success  true;
+    /// A session (or, for a token client, a session token) was issued after every factor.
+    SignInSucceeded              = "sign_in.succeeded"             Success  true;
+    /// A first factor passed; a second one is required (a pending sign-in was stored).
+    SecondFactorRequired         = "sign_in.second_factor_required" Success true;
+    /// Wrong credentials, or an unknown account (then without a user id).
+    SignInFailed                 = "sign_in.failed"                Failure  true;
+    /// The account (or this device's budget for it) is locked after too many failures.
+    SignInLocked                 = "sign_in.locked"                Failure  true;
+    /// A client was refused for exceeding a rate limit (`reason`: the limit's bucket).
+    RateLimited                  = "rate_limited"                  Failure  false;
+    /// A second factor was accepted.
+    SecondFactorPassed           = "mfa.passed"                    Success  true;
+    /// A wrong second factor.
+    SecondFactorFailed           = "mfa.failed"                    Failure  true;
+    /// A session ended (`reason`: sign_out, sign_out_all, revoked, expired).
+    SessionEnded                 = "session.ended"                 Success  true;
+    /// The password was changed by its owner.
+    PasswordChanged              = "password.changed"              Success  true;
+    /// The password was reset with a mailed link or code.
+    PasswordReset                = "password.reset"                Success  true;
+    /// The account's address was changed (after the new one was proven).
+    EmailChanged                 = "email.changed"                 Success  true;
+    /// The account was deleted.
+    AccountDeleted               = "account.deleted"               Success  false;
+    /// An upstream identity was linked to an existing account.
+    IdentityLinked               = "identity.linked"               Success  true;
+    /// A device code (RFC 8628) was approved by the signed-in user.
+    DeviceCodeApproved           = "device_code.approved"          Success  true;
+    /// A device code was denied by the signed-in user.
+    DeviceCodeDenied             = "device_code.denied"            Success  true;
+    /// Access and refresh tokens were issued to a client (a new refresh family).
+    TokensIssued                 = "tokens.issued"                 Success  true;
+    /// A refresh token was used and replaced.
+    RefreshRotated               = "refresh.rotated"               Success  false;
+    /// A refresh token already used was presented again: its whole family was revoked.
+    RefreshReuseDetected         = "refresh.reuse_detected"        Failure  true;
+    /// A token was revoked by its client (RFC 7009).
+    TokenRevoked                 = "token.revoked"                 Success  true;
+    /// An OAuth client failed to authenticate.
+    ClientAuthFailed             = "client_auth.failed"            Failure  false;
+    /// A passkey's signature counter went backwards (a possibly cloned authenticator).
+    PasskeySignCountRegressed    = "passkey.sign_count_regressed"  Failure  true;
+    /// An authenticator app was confirmed.
+    TotpEnabled                  = "mfa.totp_enabled"              Success  true;
+    /// The authenticator app was removed.
+    TotpDisabled                 = "mfa.totp_disabled"             Success  true;
+    /// A passkey was registered.
+    PasskeyAdded                 = "passkey.added"                 Success  true;
+    /// A passkey was deleted.
+    PasskeyRemoved               = "passkey.removed"               Success  true;
+    /// A new set of recovery codes replaced the old one.
+    RecoveryCodesRegenerated     = "mfa.recovery_codes_regenerated" Success true;
+}
+
+/// Whether an event is something that went right or a refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// What was asked for happened.
+    Success,
+    /// It was refused.
+    Failure,
+}
+
+/// How a user proved who they are, on sign-in and second-factor events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// A password.
+    Password,
+    /// A code mailed for sign-in.
+    EmailCode,
+    /// A mailed password-reset link or code.
+    PasswordReset,
+    /// A mailed link or code that proved a new account's address (sign-up's first session).
+    EmailVerification,
+    /// An upstream identity provider.
+    Federated,
+    /// A passkey (WebAuthn).
+    Passkey,
+    /// An authenticator app code.
+    Totp,
+    /// A one-time recovery code.
+    RecoveryCode,
+    /// An approved device code (RFC 8628).
+    DeviceCode,
+    /// A refresh token.
+    RefreshToken,
+}
+
+/// What a handler records: the type and the facts only the handler knows. The request's
+/// context is added when the event is delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    kind: EventType,
+    user_id: Option<UserId>,
+    session_id: Option<SessionId>,
+    method: Option<AuthMethod>,
+    reason: Option<&'static str>,
+    provider: Option<String>,
+    client_id: Option<String>,
+}
+
+impl Event {
+    /// An event of type `kind` with nothing else known yet.
+    pub fn new(kind: EventType) -> Self {
+        Event {
+            kind,
+            user_id: None,
+            session_id: None,
+            method: None,
+            reason: None,
+            provider: None,
+            client_id: None,
+        }
+    }
+
+    /// The account it is about.
+    pub fn user(mut self, id: &UserId) -> Self {
+        self.user_id = Some(id.clone());
+        self
+    }
+
+    /// The session it is about (its public id, never its token).
+    pub fn session(mut self, id: &SessionId) -> Self {
+        self.session_id = Some(id.clone());
+        self
+    }
+
+    /// How the user proved who they are.
+    pub fn method(mut self, method: AuthMethod) -> Self {
+        self.method = Some(method);
+        self
+    }
+
+    /// Why (an error code such as `invalid_credentials`, or how a session ended). A
+    /// `&'static str` so that no request data can end up here.
+    pub fn reason(mut self, reason: &'static str) -> Self {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// The upstream identity provider (its configured name).
+    pub fn provider(mut self, provider: impl Into<String>) -> Self {
+        self.provider = Some(provider.into());
+        self
+    }
+
+    /// The OAuth client.
+    pub fn client(mut self, client_id: impl Into<String>) -> Self {
+        self.client_id = Some(client_id.into());
+        self
+    }
+
+    /// The event's type.
+    pub fn kind(&self) -> EventType {
+        self.kind
+    }
+}
+
+/// One delivered event: what the handler recorded and the request's context. This is the
+/// JSON of the log line (with `"log": "security_event"`), the bus's detail and, coarsened,
+/// the user's activity entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    /// A random id: unique per event, for de-duplicating a redelivery.
+    pub id: String,
+    /// When it happened.
+    pub time: UnixTime,
+    /// What happened.
+    pub event: EventType,
+    /// Whether it went right.
+    pub outcome: Outcome,
+    /// The account it is about, when known (not for an unknown address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    /// The session it is about: its public id, never its token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// How the user proved who they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<AuthMethod>,
+    /// Why: an error code, or how a session ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The upstream identity provider's configured name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The OAuth client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client's address, as [`crate::request::client_addr`] reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    /// The client's browser and OS family (`Chrome on macOS`), never the raw header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// The endpoint's function name (`sign-in`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    /// The runtime's id for the request (the access log line's `request_id`).
+    pub request_id: String,
+}
+
+impl SecurityEvent {
+    /// The event as one JSON log line, marked `"log":"security_event"` so that a log query
+    /// can tell it from the access lines.
+    pub fn log_line(&self) -> String {
+        #[derive(Serialize)]
+        struct Line<'a> {
+            log: &'static str,
+            level: &'static str,
+            #[serde(flatten)]
+            event: &'a SecurityEvent,
+        }
+        let level = match self.outcome {
+            Outcome::Success => "INFO",
+            Outcome::Failure => "WARN",
+        };
+        // Strings, integers and enums only: serialisation cannot fail.
+        serde_json::to_string(&Line {
+            log: "security_event",
+            level,
+            event: self,
+        })
+        .unwrap_or_default()
+    }
+}
+
+/// The runtime's id for a request. Adapters put it in the request's extensions (API
+/// Gateway's request id, `cf-ray`, a fresh one on the dev server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// The events one request has recorded so far. [`App`] puts one in every request's
+/// extensions before the handler runs.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Event>>>);
+
+impl Recorder {
+    fn push(&self, event: Event) {
+        // A poisoned lock means a handler panicked mid-push: the event is lost, not the answer.
+        if let Ok(mut events) = self.0.lock() {
+            events.push(event);
+        }
+    }
+
+    fn take(&self) -> Vec<Event> {
+        self.0
+            .lock()
+            .map(|mut e| std::mem::take(&mut *e))
+            .unwrap_or_default()
+    }
+}
+
+/// The events delivered for one request and any failures to deliver them, which the runtime
+/// adapter logs ([`log_lines`]). In the response's extensions.
+#[derive(Debug, Clone, Default)]
+pub struct Delivered {
+    /// The request's events, in the order recorded.
+    pub events: Vec<SecurityEvent>,
+    /// Why a delivery failed (the bus, the activity store), without the events' contents.
+    pub failures: Vec<String>,
+}
+
+/// The log lines for a response: its security events, then any delivery failure. The
+/// adapters write them next to the access line.
+pub fn log_lines(res: &crate::response::HttpResponse) -> Vec<String> {
+    let Some(delivered) = res.extensions().get::<Delivered>() else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = delivered
+        .events
+        .iter()
+        .map(SecurityEvent::log_line)
+        .collect();
+    lines.extend(delivered.failures.iter().map(|failure| {
+        serde_json::json!({"log": "event_delivery_failed", "level": "ERROR", "cause": failure})
+            .to_string()
+    }));
+    lines
+}
+
+/// One entry of a user's activity, as the store keeps it: newest first by (`time`, `id`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityEntry {
+    /// Whose activity it is.
+    pub user_id: UserId,
+    /// The event's id.
+    pub id: String,
+    /// When it happened.
+    pub time: UnixTime,
+    /// The record's TTL: `time` + [`ACTIVITY_RETENTION`].
+    pub expires_at: UnixTime,
+    /// The entry as the user sees it ([`ActivityView`] as JSON): stores keep it opaque.
+    pub json: String,
+}
+
+/// Where a page of activity starts: just older than this entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityCursor {
+    /// The entry's time.
+    pub time: UnixTime,
+    /// The entry's id.
+    pub id: String,
+}
+
+/// What the user sees of one of their events: no raw address (the network, coarsened), no
+/// request id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityView {
+    /// The event's id.
+    pub id: String,
+    /// When it happened.
+    pub time: UnixTime,
+    /// What happened.
+    pub event: EventType,
+    /// Whether it went right.
+    pub outcome: Outcome,
+    /// The session it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<SessionId>,
+    /// How the user proved who they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<AuthMethod>,
+    /// Why: an error code, or how a session ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The upstream identity provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The OAuth client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The client's browser and OS family.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The client's network (a /24 or /64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+}
+
+impl ActivityEntry {
+    /// The activity entry of `event`, if it is about a user and shows in activity.
+    pub fn of(event: &SecurityEvent) -> Option<ActivityEntry> {
+        let user_id = event.user_id.clone()?;
+        if !event.event.shows_in_activity() {
+            return None;
+        }
+        let view = ActivityView {
+            id: event.id.clone(),
+            time: event.time,
+            event: event.event,
+            outcome: event.outcome,
+            session_id: event.session_id.clone(),
+            method: event.method,
+            reason: event.reason.clone(),
+            provider: event.provider.clone(),
+            client_id: event.client_id.clone(),
+            device: event.user_agent.clone(),
+            network: event
+                .client_ip
+                .as_deref()
+                .and_then(crate::network::parse)
+                .map(|ip| crate::network::coarse(Some(ip))),
+        };
+        Some(ActivityEntry {
+            user_id,
+            id: event.id.clone(),
+            time: event.time,
+            expires_at: event.time.plus(ACTIVITY_RETENTION),
+            json: serde_json::to_string(&view).unwrap_or_default(),
+        })
+    }
+}
+
+impl App {
+    /// Records `event` for delivery once the request is answered. A request that did not come
+    /// through [`App::handle`] / [`App::route`] has no recorder: the event is dropped.
+    pub(crate) fn record(&self, req: &HttpRequest, event: Event) {
+        if let Some(recorder) = req.extensions().get::<Recorder>() {
+            recorder.push(event);
+        }
+    }
+
+    /// Completes the request's recorded events with its context, and delivers them: the
+    /// user's activity, the bus, and the response's extensions for the log. Never fails.
+    pub(crate) async fn deliver_events(
+        &self,
+        req: &HttpRequest,
+        endpoint: Endpoint,
+        res: &mut crate::response::HttpResponse,
+    ) {
+        let Some(recorder) = req.extensions().get::<Recorder>() else {
+            return;
+        };
+        let recorded = recorder.take();
+        if recorded.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let client_ip = crate::request::client_addr(req, &self.config).map(|ip| ip.to_string());
+        let user_agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(coarse_user_agent);
+        let request_id = req
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.0.clone())
+            .unwrap_or_default();
+        let events: Vec<SecurityEvent> = recorded
+            .into_iter()
+            .map(|e| SecurityEvent {
+                id: crate::crypto::random_array::<16>()
+                    .map(|b| crate::crypto::b64url(&b))
+                    .unwrap_or_default(),
+                time: now,
+                event: e.kind,
+                outcome: e.kind.outcome(),
+                user_id: e.user_id,
+                session_id: e.session_id,
+                method: e.method,
+                reason: e.reason.map(str::to_owned),
+                provider: e.provider,
+                client_id: e.client_id,
+                client_ip: client_ip.clone(),
+                user_agent: user_agent.clone(),
+                endpoint: Some(endpoint.function_name().to_owned()),
+                request_id: request_id.clone(),
+            })
+            .collect();
+        let mut failures = Vec::new();
+        let activity: Vec<ActivityEntry> = events.iter().filter_map(ActivityEntry::of).collect();
+        if !activity.is_empty()
+            && let Err(e) = self.store.add_activity(&activity).await
+        {
+            failures.push(format!("activity: {}", crate::error::chain(&e)));
+        }
+        if let Some(bus) = self.event_bus()
+            && let Err(e) = bus.publish(&events).await
+        {
+            failures.push(format!("event bus: {}", crate::error::chain(&e)));
+        }
+        res.extensions_mut().insert(Delivered { events, failures });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_dotted_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for t in EventType::ALL {
+            assert!(seen.insert(t.name()), "{} twice", t.name());
+            assert!(
+                t.name()
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c == '_' || c == '.'),
+                "{}",
+                t.name()
+            );
+            // The serde name is the table's name.
+            assert_eq!(serde_json::to_value(t).unwrap(), t.name());
+        }
+    }
+
+    #[test]
+    fn a_log_line_is_marked_and_levelled() {
+        let event = SecurityEvent {
+            id: "e1".into(),
+            time: UnixTime(1_700_000_000),
+            event: EventType::SignInFailed,
+            outcome: EventType::SignInFailed.outcome(),
+            user_id: None,
+            session_id: None,
+            method: Some(AuthMethod::Password),
+            reason: Some("invalid_credentials".into()),
+            provider: None,
+            client_id: None,
+            client_ip: Some("203.0.113.9".into()),
+            user_agent: Some("Firefox on Linux".into()),
+            endpoint: Some("sign-in".into()),
+            request_id: "r1".into(),
+        };
+        let json: serde_json::Value = serde_json::from_str(&event.log_line()).unwrap();
+        assert_eq!(json["log"], "security_event");
+        assert_eq!(json["level"], "WARN");
+        assert_eq!(json["event"], "sign_in.failed");
+        assert_eq!(json["outcome"], "failure");
+        assert_eq!(json["method"], "password");
+        assert!(json.get("user_id").is_none());
+        let entry = ActivityEntry::of(&event);
+        assert!(entry.is_none(), "no user, no activity");
+        let mut mine = event.clone();
+        mine.user_id = Some(UserId::from_stored("u1".into()));
+        let entry = ActivityEntry::of(&mine).unwrap();
+        let view: ActivityView = serde_json::from_str(&entry.json).unwrap();
+        assert_eq!(view.network.as_deref(), Some("203.0.113.0/24"));
+        assert!(!entry.json.contains("203.0.113.9"), "{}", entry.json);
+    }
+}
