@@ -47,7 +47,7 @@ AUTHFN_SIGN_IN_URL=$spa/
 AUTHFN_APP_URL=$spa/
 AUTHFN_EMAIL_CODE_SIGN_IN=true"
 mapfile -t settings <<<"$settings"
-env "${settings[@]}" target/debug/authfn-dev --addr "127.0.0.1:$api_port" </dev/null &
+env "${settings[@]}" "${CARGO_TARGET_DIR:-target}/debug/authfn-dev" --addr "127.0.0.1:$api_port" </dev/null &
 server_pid=$!
 wait_until_up "the dev server" "$server_pid" /dev/null 30 port_open "$api_port"
 

@@ -23,7 +23,7 @@ start_dev_server() {
     local extra=()
     [[ -n "${AUTHFN_TEST_EXTRA_ENV:-}" ]] && mapfile -t extra <<<"$AUTHFN_TEST_EXTRA_ENV"
     env -u AUTHFN_DYNAMODB_ENDPOINT AUTHFN_TRUSTED_ORIGINS=http://localhost:5173 AUTHFN_RATE_LIMIT_PER_MINUTE=1000 AUTHFN_EMAIL_CODE_SIGN_IN=true "${extra[@]}" \
-        "$_DEV_ROOT/target/debug/authfn-dev" --addr "127.0.0.1:$port" </dev/null >"$DEV_SERVER_LOG" 2>&1 &
+        "${CARGO_TARGET_DIR:-$_DEV_ROOT/target}/debug/authfn-dev" --addr "127.0.0.1:$port" </dev/null >"$DEV_SERVER_LOG" 2>&1 &
     DEV_SERVER_PID=$!
     export DEV_SERVER_PID DEV_SERVER_LOG
 
