@@ -101,10 +101,22 @@ pub struct LogLine {
 }
 
 impl LogLine {
-    /// The line as one JSON object (what CloudWatch and Workers Logs index).
+    /// The line as one JSON object (what CloudWatch and Workers Logs index), with a `level`
+    /// (`ERROR` for a 5xx, else `INFO`), which Lambda's JSON log format filters on.
     pub fn json(&self) -> String {
+        #[derive(Serialize)]
+        struct Levelled<'a> {
+            level: &'static str,
+            #[serde(flatten)]
+            line: &'a LogLine,
+        }
+        let level = if self.is_server_error() {
+            "ERROR"
+        } else {
+            "INFO"
+        };
         // Strings and integers only: serialisation cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(&Levelled { level, line: self }).unwrap_or_default()
     }
 
     /// The line for a person at a terminal: `POST /auth/sign-in 401 invalid_credentials 312ms`,
@@ -218,6 +230,7 @@ mod tests {
         assert_eq!(json["status"], 503);
         assert_eq!(json["error"], "store_unavailable");
         assert_eq!(json["request_id"], "req-1");
+        assert_eq!(json["level"], "ERROR", "Lambda's log-level filter reads it");
         assert!(json["latency_ms"].is_u64());
         assert!(
             line.human()

@@ -9,6 +9,8 @@ use lambda_http::{Body, RequestExt, service_fn};
 
 use crate::access_log::RequestLog;
 use crate::events::RequestId;
+use crate::events::eventbridge::{self, EventBridgeBus, EventBusName};
+use crate::metrics::{RequestMetrics, StoreTimer};
 use crate::request::{ClientIp, HttpRequest};
 use crate::ses::{MailFrom, SesMailer};
 use crate::settings::Settings;
@@ -17,8 +19,9 @@ use crate::{App, Config, Endpoint};
 
 /// Builds the app from the environment once per cold start (`AUTHFN_*` settings, plus
 /// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`; for an endpoint that
-/// sends mail, `AUTHFN_MAIL_FROM` and, for local testing, `AUTHFN_SES_ENDPOINT`), then serves
-/// `endpoint` for every invocation.
+/// sends mail, `AUTHFN_MAIL_FROM` and, for local testing, `AUTHFN_SES_ENDPOINT`; for the
+/// event bus, `AUTHFN_EVENT_BUS` and, for local testing, `AUTHFN_EVENTBRIDGE_ENDPOINT`), then
+/// serves `endpoint` for every invocation.
 pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     if endpoint.makes_outbound_calls() {
         return Err(format!(
@@ -26,21 +29,28 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
         )
         .into());
     }
-    run(endpoint, app_from_env().await?).await
+    let (app, store_timer) = timed_app_from_env().await?;
+    run(endpoint, app, store_timer).await
 }
 
 /// [`serve`] for the endpoints that make outbound calls: the app also gets an HTTPS
 /// client. A separate entry point so that the other functions' binaries do not link one.
 pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
     let client = crate::federation::outbound::NativeHttpClient::new();
+    let (app, store_timer) = timed_app_from_env().await?;
     run(
         endpoint,
-        app_from_env().await?.with_http_client(Arc::new(client)),
+        app.with_http_client(Arc::new(client)),
+        store_timer,
     )
     .await
 }
 
-async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
+async fn run(
+    endpoint: Endpoint,
+    app: App,
+    store_timer: StoreTimer,
+) -> Result<(), lambda_http::Error> {
     app.check_can_serve(endpoint)?;
     // Only the functions that send mail build an SES client, and they refuse to start
     // without a From address rather than fail at the first sign-up.
@@ -49,25 +59,53 @@ async fn run(endpoint: Endpoint, app: App) -> Result<(), lambda_http::Error> {
     } else {
         app
     };
+    // Only the functions that can record events build an EventBridge client, and only when
+    // the deployment has a bus.
+    let app = match event_bus_from_env(endpoint).await? {
+        Some(bus) => app.with_event_bus(Arc::new(bus)),
+        None => app,
+    };
     let app = Arc::new(app);
+    let service: Arc<str> = std::env::var(crate::metrics::SERVICE_SETTING)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or_else(|| crate::metrics::NAMESPACE.to_owned())
+        .into();
     lambda_http::run(service_fn(move |event: lambda_http::Request| {
-        let app = Arc::clone(&app);
+        let (app, store_timer, service) =
+            (Arc::clone(&app), store_timer.clone(), Arc::clone(&service));
         async move {
             let request_id = request_id(&event);
             let mut req = into_http(event);
             req.extensions_mut().insert(RequestId(request_id.clone()));
             let log = RequestLog::start(&req, request_id).served_by(endpoint);
+            // An instance serves one request at a time: the timer's calls from now on are this
+            // request's.
+            store_timer.take();
             let res = app.handle(endpoint, req).await;
             // stderr is the function's CloudWatch log stream: the request's security events,
-            // then its access line.
+            // its access line, then its metrics (embedded metric format).
             for line in crate::events::log_lines(&res) {
                 eprintln!("{line}");
             }
             eprintln!("{}", log.finish(&res).json());
+            let metrics = RequestMetrics::of(&res).with_store_latency(store_timer.take());
+            eprintln!(
+                "{}",
+                metrics.emf_line(&service, endpoint.function_name(), now_ms())
+            );
             Ok::<_, std::convert::Infallible>(res)
         }
     }))
     .await
+}
+
+/// Milliseconds since the epoch: the metrics' timestamp.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
 }
 
 /// API Gateway's id for the request (what its access log and the `apigw-requestid` header
@@ -85,14 +123,43 @@ fn request_id(event: &lambda_http::Request) -> String {
 
 /// The app a function serves, from its environment and its DynamoDB table (`AUTHFN_TABLE`).
 pub async fn app_from_env() -> Result<App, lambda_http::Error> {
+    Ok(timed_app_from_env().await?.0)
+}
+
+/// [`app_from_env`], and the timer of its store's calls (the `StoreLatency` metric).
+async fn timed_app_from_env() -> Result<(App, StoreTimer), lambda_http::Error> {
     // The whole chain as the message: the runtime prints the error, not its causes.
     let config = Config::from_env().map_err(|e| crate::error::chain(&e))?;
     let table = std::env::var("AUTHFN_TABLE").map_err(|_| "AUTHFN_TABLE is required")?;
     let endpoint_url = std::env::var("AUTHFN_DYNAMODB_ENDPOINT")
         .ok()
         .filter(|s| !s.is_empty());
-    let store = DynamoStore::connect_in_lambda(table, endpoint_url).await;
-    Ok(App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?)
+    let timer = StoreTimer::default();
+    let store = DynamoStore::connect_in_lambda_timed(table, endpoint_url, timer.clone()).await;
+    let app = App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?;
+    Ok((app, timer))
+}
+
+/// The EventBridge bus of a function that can record events, when the deployment has one:
+/// `AUTHFN_EVENT_BUS` (a name or an ARN) and, for local testing, `AUTHFN_EVENTBRIDGE_ENDPOINT`.
+pub async fn event_bus_from_env(
+    endpoint: Endpoint,
+) -> Result<Option<EventBridgeBus>, lambda_http::Error> {
+    if !endpoint.may_record_events() {
+        return Ok(None);
+    }
+    let env = |name: &str| std::env::var(name).ok();
+    let settings = Settings::new(&env);
+    let Some(bus) = EventBusName::from_settings(&settings).map_err(|e| crate::error::chain(&e))?
+    else {
+        return Ok(None);
+    };
+    let endpoint_url =
+        eventbridge::endpoint_from_settings(&settings).map_err(|e| crate::error::chain(&e))?;
+    let endpoint_url = endpoint_url.map(|url| url.as_str().trim_end_matches('/').to_owned());
+    Ok(Some(
+        EventBridgeBus::connect_in_lambda(bus, endpoint_url).await,
+    ))
 }
 
 /// The SES mailer of a function that sends mail: `AUTHFN_MAIL_FROM` (required) and, for

@@ -28,6 +28,7 @@ mod html;
 pub mod limits;
 pub mod mail;
 pub mod mailed;
+pub mod metrics;
 pub mod network;
 pub mod oauth;
 pub mod password;

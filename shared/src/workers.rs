@@ -141,9 +141,14 @@ pub fn app_from_env(env: &Env) -> Result<App, String> {
         .map_err(|e| format!("D1 binding {DATABASE}: {e}"))?;
     let store = CloudflareStore::new(sessions, db, config.session.absolute_lifetime);
     let app = App::new(config, Arc::new(store)).map_err(|e| crate::error::chain(&e))?;
-    Ok(app
+    let app = app
         .with_http_client(Arc::new(FetchClient))
-        .with_mailer(Arc::new(WorkerSesMailer::new(ses))))
+        .with_mailer(Arc::new(WorkerSesMailer::new(ses)));
+    // The event bus is optional: without the queue binding, events are logged only.
+    Ok(match env.queue(crate::events::QUEUE_BINDING) {
+        Ok(queue) => app.with_event_bus(Arc::new(crate::events::queue::QueueBus::new(queue))),
+        Err(_) => app,
+    })
 }
 
 /// Outbound calls through the Workers runtime's `fetch`.

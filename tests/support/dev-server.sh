@@ -1,7 +1,8 @@
 # Runs the local dev server (in-memory store) for the black-box suite. Source this file
 # (bash), then:
 #
-#   start_dev_server [PORT]   # exports AUTHFN_DEV_BASE_URL, e.g. http://127.0.0.1:PORT
+#   start_dev_server [PORT]   # exports AUTHFN_DEV_BASE_URL, e.g. http://127.0.0.1:PORT, and
+#                             # AUTHFN_TEST_SERVER_LOG, the server's output (its log)
 #
 # Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the server's environment.
 #   ...
@@ -32,6 +33,7 @@ start_dev_server() {
         return 1
     fi
     export AUTHFN_DEV_BASE_URL="http://127.0.0.1:$port"
+    export AUTHFN_TEST_SERVER_LOG="$DEV_SERVER_LOG"
     echo "dev server listening on $AUTHFN_DEV_BASE_URL (pid $DEV_SERVER_PID)" >&2
 }
 
@@ -41,5 +43,5 @@ stop_dev_server() {
         wait "$DEV_SERVER_PID" 2>/dev/null || true
     fi
     [[ -n "${DEV_SERVER_LOG:-}" ]] && rm -f "$DEV_SERVER_LOG"
-    unset DEV_SERVER_PID DEV_SERVER_LOG AUTHFN_DEV_BASE_URL
+    unset DEV_SERVER_PID DEV_SERVER_LOG AUTHFN_DEV_BASE_URL AUTHFN_TEST_SERVER_LOG
 }

@@ -92,6 +92,30 @@ start_dynamodb_api() {
     echo "the DynamoDB API server listening on $AUTHFN_TEST_DYNAMODB_ENDPOINT (pid $DDB_API_PID)" >&2
 }
 
+# Makes EventBridge bus $1 (if missing) and an archive of every authfn event put on it, named
+# after it, as an operator's consumer would: GET /moto-api/data.json lists the archive's events
+# (events.Archive[].events), which the black-box suite reads back. Before IAM is enforced.
+event_bus_with_archive() {
+    python3 - "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$1" <<'PY'
+import json
+import sys
+
+import boto3
+
+endpoint, bus = sys.argv[1:]
+events = boto3.client("events", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="local", aws_secret_access_key="local")
+try:
+    arn = events.create_event_bus(Name=bus)["EventBusArn"]
+except events.exceptions.ResourceAlreadyExistsException:
+    arn = events.describe_event_bus(Name=bus)["Arn"]
+try:
+    events.create_archive(ArchiveName=bus, EventSourceArn=arn, EventPattern=json.dumps({"source": ["authfn"]}))
+except events.exceptions.ResourceAlreadyExistsException:
+    pass
+PY
+}
+
 # Makes an IAM user whose only permission is ses:SendEmail on identity $1 (the statement the
 # README gives a Worker's operator) and prints its access key as the Worker's two SES secrets,
 # AUTHFN_SES_ACCESS_KEY_ID=… and AUTHFN_SES_SECRET_ACCESS_KEY=… lines. Before IAM is enforced.

@@ -13,7 +13,12 @@ table matches; here each call is checked as AWS does: on the table's (or index's
 TransactWriteItems as the PutItem/UpdateItem/DeleteItem/ConditionCheckItem of each of its items
 (AWS, "Using IAM with DynamoDB transactions"). SES v2's SendEmail is checked as AWS does too:
 action ses:SendEmail on the sending identity's ARN (the From address's own identity if it is
-one, else its domain's). A refusal is printed as a `denied:` line.
+one, else its domain's), and EventBridge's PutEvents as events:PutEvents on each entry's event
+bus ARN. A refusal is printed as a `denied:` line.
+
+EventBridge: the same server is the local EventBridge API the Lambda functions put security
+events on (tests/support/lambda.sh makes the bus and an archive of it, which GET
+/moto-api/data.json lists under events.Archive with its events).
 
 SES: moto keeps sent messages (GET /moto-api/data.json lists them under ses.Message); this
 server also keeps each message's text and HTML bodies, which moto alone reduces to one.
@@ -21,13 +26,17 @@ server also keeps each message's text and HTML bodies, which moto alone reduces 
 Usage: python3 dynamodb_api_server.py PORT
 """
 
+import functools
 import json
 import sys
 from email.utils import parseaddr
 
+import jsonpath_ng.ext
+
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.dynamodb.responses import DynamoHandler
+from moto.events.responses import EventsHandler
 from moto.iam.access_control import IAMRequest
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import MotoRequestHandler
@@ -42,6 +51,8 @@ def permissions(handler):
     """The (IAM action, resource ARN) pairs AWS checks for this request."""
     if isinstance(handler, SESV2Response):
         return ses_permissions(handler)
+    if isinstance(handler, EventsHandler):
+        return events_permissions(handler)
     return [(f"dynamodb:{action}", arn) for action, arn in dynamodb_permissions(handler)]
 
 
@@ -55,6 +66,22 @@ def ses_permissions(handler):
     domain = address.rsplit("@", 1)[-1]
     identity = domain if address not in identities and domain in identities else address
     return [("ses:SendEmail", f"arn:aws:ses:{handler.region}:{handler.current_account}:identity/{identity}")]
+
+
+def events_permissions(handler):
+    """PutEvents on the bus of each entry (a name, an ARN, or none: the default bus); any other
+    EventBridge call on "*"."""
+    operation = handler._get_action()
+    if operation != "PutEvents":
+        return [(f"events:{operation}", "*")]
+
+    def arn(bus):
+        if bus.startswith("arn:"):
+            return bus
+        return f"arn:aws:events:{handler.region}:{handler.current_account}:event-bus/{bus}"
+
+    entries = json.loads(handler.body or "{}").get("Entries", [])
+    return [("events:PutEvents", arn(entry.get("EventBusName") or "default")) for entry in entries]
 
 
 def dynamodb_permissions(handler):
@@ -98,6 +125,7 @@ def authorize(self, resource="*"):
 
 DynamoHandler._authenticate_and_authorize_normal_action = authorize
 SESV2Response._authenticate_and_authorize_normal_action = authorize
+EventsHandler._authenticate_and_authorize_normal_action = authorize
 
 moto_send_email = SESV2Response.send_email
 
@@ -118,6 +146,11 @@ def send_email_keeping_both_bodies(self):
 
 
 SESV2Response.send_email = send_email_keeping_both_bodies
+
+# moto hands each event to each target through eight JSONPath expressions, and jsonpath_ng
+# builds its parser tables again for every one: about 0.3 s an event, which would put the
+# functions' EventBridge calls past their timeouts. The expressions are always the same.
+jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
 app = DomainDispatcherApplication(create_backend_app)
 run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=False, request_handler=MotoRequestHandler)

@@ -3,7 +3,10 @@
 #
 #   start_dynamodb_api   # from dynamodb-api.sh: AUTHFN_TEST_DYNAMODB_ENDPOINT, AWS settings
 #   start_lambda_watch [PORT]   # exports AUTHFN_LAMBDA_BASE_URL, e.g. http://127.0.0.1:PORT, and
-#                        # AUTHFN_TEST_SES_URL: the functions' mail lands in that server's SES
+#                        # AUTHFN_TEST_SES_URL: the functions' mail lands in that server's SES;
+#                        # AUTHFN_TEST_SERVER_LOG: cargo lambda's output, the functions' log;
+#                        # AUTHFN_TEST_EVENT_ARCHIVE: where the events the functions put on that
+#                        # server's EventBridge bus can be read back (its archive)
 #   ...                  # each function at $AUTHFN_LAMBDA_BASE_URL/lambda-url/<function>/<its path>
 #   stop_lambda_watch
 #
@@ -49,6 +52,10 @@ start_lambda_watch() {
     (cd "$_LAMBDA_ROOT" && AUTHFN_DYNAMODB_ENDPOINT="$AUTHFN_TEST_DYNAMODB_ENDPOINT" AUTHFN_TABLE="$table" \
         cargo run --quiet --bin authfn-dev -- --create-table-only) >&2 || return 1
 
+    # The deployment's event bus (template.yaml's EventBusName), and an archive of it to read.
+    local bus="${AUTHFN_TEST_EVENT_BUS:-authfn-blackbox-events}"
+    event_bus_with_archive "$bus" || return 1
+
     local port=${1:-} key data_key settings
     [[ -n "$port" ]] || port="$(free_port)" || return 1
     key="$(new_session_key)" || return 1
@@ -68,6 +75,8 @@ AUTHFN_EMAIL_CODE_SIGN_IN=true
 AUTHFN_DYNAMODB_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
 AUTHFN_MAIL_FROM=$AUTHFN_TEST_MAIL_FROM
 AUTHFN_SES_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
+AUTHFN_EVENT_BUS=$bus
+AUTHFN_EVENTBRIDGE_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
 ${AUTHFN_TEST_EXTRA_ENV:-}
 EOF
     python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" deploy --template "$_LAMBDA_ROOT/template.yaml" \
@@ -133,6 +142,9 @@ EOF
     export AUTHFN_LAMBDA_BASE_URL="$base"
     # Where the black-box suite's Mailbox reads the mail the functions sent.
     export AUTHFN_TEST_SES_URL="$AUTHFN_TEST_DYNAMODB_ENDPOINT"
+    # Where the black-box suite reads the functions' log lines and their bus's events.
+    export AUTHFN_TEST_SERVER_LOG="$LAMBDA_WATCH_LOG"
+    export AUTHFN_TEST_EVENT_ARCHIVE="$AUTHFN_TEST_DYNAMODB_ENDPOINT/moto-api/data.json#$bus"
     echo "cargo lambda watch serving the functions at $base/lambda-url/<function>/<path> (pid $LAMBDA_WATCH_PID)" >&2
 }
 
@@ -153,5 +165,6 @@ stop_lambda_watch() {
         python3 "$_LAMBDA_ROOT/tests/support/template_deploy.py" undeploy --dynamodb "$AUTHFN_TEST_DYNAMODB_ENDPOINT" || true
     fi
     rm -rf "${LAMBDA_WATCH_LOG:-}" "${LAMBDA_WATCH_ENV_DIR:-}"
-    unset LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV_DIR LAMBDA_WATCH_WATCHDOG_PID AUTHFN_LAMBDA_BASE_URL AUTHFN_TEST_SES_URL
+    unset LAMBDA_WATCH_PID LAMBDA_WATCH_LOG LAMBDA_WATCH_ENV_DIR LAMBDA_WATCH_WATCHDOG_PID AUTHFN_LAMBDA_BASE_URL AUTHFN_TEST_SES_URL \
+        AUTHFN_TEST_SERVER_LOG AUTHFN_TEST_EVENT_ARCHIVE
 }

@@ -37,6 +37,7 @@ import yaml
 
 ACCOUNT = "123456789012"  # moto's default account
 REGION = "us-east-1"
+STACK = "authfn-test"
 
 # Which settings each JSON secret (read through AUTHFN_SECRET_SETTINGS) holds.
 SECRET_CONTENTS = {
@@ -49,6 +50,7 @@ SECRET_CONTENTS = {
 TEST_OVERRIDES = {
     "AUTHFN_DYNAMODB_ENDPOINT": "the local DynamoDB API instead of AWS's",
     "AUTHFN_SES_ENDPOINT": "the local SES API (the same server) instead of AWS's",
+    "AUTHFN_EVENTBRIDGE_ENDPOINT": "the local EventBridge API (the same server) instead of AWS's",
     "AUTHFN_COOKIE_SECURE": "plain HTTP on loopback",
     "AUTHFN_DEVICE_INTERVAL_SECS": "device-flow tests poll every second, not every five",
     "AUTHFN_ACCESS_TOKEN_JWKS_URL": "under cargo lambda the JWKS has its own URL prefix",
@@ -107,7 +109,7 @@ class Stack:
 
     def ref(self, name):
         pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-                  "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": NO_VALUE}
+                  "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": STACK, "AWS::NoValue": NO_VALUE}
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -162,6 +164,24 @@ class Stack:
         resolved = {k: self.resolve(v) for k, v in value.items()}
         return {k: v for k, v in resolved.items() if v is not NO_VALUE}
 
+    def policy_statements(self, logical_id, policy):
+        """The statements of one entry of a function's Policies: inline statements, or a
+        managed policy of the template (`!Ref`), either possibly under an `!If`."""
+        if isinstance(policy, dict) and set(policy) == {"Fn::If"}:
+            condition, yes, no = policy["Fn::If"]
+            policy = yes if self.conditions[condition] else no
+        if policy == {"Ref": "AWS::NoValue"}:
+            return []
+        if isinstance(policy, dict) and set(policy) == {"Statement"}:
+            return self.resolve(policy["Statement"])
+        if isinstance(policy, dict) and set(policy) == {"Ref"}:
+            resource = self.template["Resources"].get(policy["Ref"], {})
+            if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+                if "Condition" in resource and not self.conditions[resource["Condition"]]:
+                    raise TemplateError(f"{logical_id}: uses {policy['Ref']}, which its condition leaves out")
+                return self.resolve(resource["Properties"]["PolicyDocument"]["Statement"])
+        raise TemplateError(f"{logical_id}: only inline statements and the template's managed policies are deployed locally, got {policy!r}")
+
     def functions(self):
         """Binary name -> (logical id, environment, policy document or None)."""
         globals_env = self.template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
@@ -172,9 +192,7 @@ class Stack:
             env = {k: str(v) for k, v in self.resolve(variables).items()}
             statements = []
             for policy in props.get("Policies", []):
-                if not (isinstance(policy, dict) and set(policy) == {"Statement"}):
-                    raise TemplateError(f"{logical_id}: only inline policy statements are deployed locally, got {policy!r}")
-                statements += self.resolve(policy["Statement"])
+                statements += self.policy_statements(logical_id, policy)
             document = {"Version": "2012-10-17", "Statement": statements} if statements else None
             out[binary] = (logical_id, env, document)
         return out

@@ -1,9 +1,15 @@
 # Runs the Worker in the real Workers runtime (workerd, through `wrangler dev --local`, with
 # Miniflare's local KV and D1) for the black-box suite. Source this file (bash), then:
 #
-#   start_wrangler_dev [PORT]   # exports AUTHFN_WORKERS_BASE_URL, e.g. http://127.0.0.1:PORT
+#   start_wrangler_dev [PORT]   # exports AUTHFN_WORKERS_BASE_URL, e.g. http://127.0.0.1:PORT,
+#                        # and AUTHFN_TEST_SERVER_LOG, wrangler's output (the Worker's log)
 #   ...                  # every endpoint at its own path under that one host
 #   stop_wrangler_dev
+#
+# The Worker runs with its event bus on: wrangler.toml's commented queue producer, uncommented
+# in a copy (wrangler.toml itself leaves the bus off), and a test-only consumer Worker
+# (tests/event-sink) in the same session, on the same local queue, which logs every message it
+# receives for the suite to read (AUTHFN_TEST_EVENT_QUEUE names the queue).
 #
 # Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the Worker's environment.
 # The Worker sends its mail to the local SES API (dynamodb-api.sh's server: the one running, or
@@ -77,8 +83,26 @@ EOF
     WRANGLER_DEV_ENFORCES_IAM=1
     export WRANGLER_DEV_ENFORCES_IAM
 
+    # wrangler.toml with its event bus on. Next to it, so that its relative paths still hold.
+    WRANGLER_DEV_CONFIG="$_WORKERS_ROOT/.wrangler-test-$BASHPID.toml"
+    python3 - "$_WORKERS_ROOT/wrangler.toml" "$WRANGLER_DEV_CONFIG" <<'PY' || return 1
+import sys
+
+source, target = sys.argv[1:]
+block = ['# [[queues.producers]]', '# binding = "EVENTS"', '# queue = "authfn-events"']
+lines = open(source).read().split("\n")
+at = next((i for i in range(len(lines)) if lines[i:i + len(block)] == block), None)
+if at is None:
+    sys.exit(f"start_wrangler_dev: {source} has no commented queue producer block {block}")
+lines[at:at + len(block)] = [line[2:] for line in block]
+open(target, "w").write("\n".join(lines))
+PY
+    export WRANGLER_DEV_CONFIG
+    export AUTHFN_TEST_EVENT_QUEUE=authfn-events
+
     WRANGLER_DEV_LOG="$WRANGLER_DEV_STATE/wrangler-dev.log"
     (cd "$_WORKERS_ROOT" && exec "$wrangler" dev --local --ip 127.0.0.1 --port "$port" \
+        --config "$WRANGLER_DEV_CONFIG" --config tests/event-sink/wrangler.toml \
         --persist-to "$WRANGLER_DEV_STATE" --env-file "$WRANGLER_DEV_ENV" \
         --show-interactive-dev-session=false --live-reload=false) \
         </dev/null >"$WRANGLER_DEV_LOG" 2>&1 &
@@ -114,6 +138,8 @@ EOF
 
     export AUTHFN_WORKERS_BASE_URL="$base"
     export AUTHFN_TEST_SES_URL="$AUTHFN_TEST_DYNAMODB_ENDPOINT"
+    # Where the black-box suite reads the Worker's log lines (and the consumer's).
+    export AUTHFN_TEST_SERVER_LOG="$WRANGLER_DEV_LOG"
     echo "wrangler dev serving the Worker at $base (pid $WRANGLER_DEV_PID)" >&2
 }
 
@@ -127,6 +153,7 @@ stop_wrangler_dev() {
         wait "$WRANGLER_DEV_PID" 2>/dev/null || true
     fi
     if [[ -n "${WRANGLER_DEV_STATE:-}" ]]; then rm -rf "$WRANGLER_DEV_STATE"; fi
+    if [[ -n "${WRANGLER_DEV_CONFIG:-}" ]]; then rm -f "$WRANGLER_DEV_CONFIG"; fi
     if [[ -n "${WRANGLER_DEV_ENFORCES_IAM:-}" && -n "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
         # Every request the Worker's key was refused, to explain failures above.
         if [[ -n "${DDB_API_LOG:-}" ]]; then
@@ -136,5 +163,6 @@ stop_wrangler_dev() {
     fi
     if [[ -n "${WRANGLER_DEV_OWNS_SES:-}" ]]; then stop_dynamodb_api; fi
     unset WRANGLER_DEV_PID WRANGLER_DEV_LOG WRANGLER_DEV_ENV WRANGLER_DEV_STATE WRANGLER_DEV_WATCHDOG_PID AUTHFN_WORKERS_BASE_URL \
-        AUTHFN_TEST_SES_URL WRANGLER_DEV_OWNS_SES WRANGLER_DEV_ENFORCES_IAM
+        AUTHFN_TEST_SES_URL WRANGLER_DEV_OWNS_SES WRANGLER_DEV_ENFORCES_IAM WRANGLER_DEV_CONFIG AUTHFN_TEST_SERVER_LOG \
+        AUTHFN_TEST_EVENT_QUEUE
 }

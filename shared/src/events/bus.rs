@@ -4,6 +4,10 @@
 
 use super::SecurityEvent;
 
+/// The Worker's binding for its Cloudflare Queue (a `[[queues.producers]]` block in
+/// wrangler.toml). Without the binding there is no bus.
+pub const QUEUE_BINDING: &str = "EVENTS";
+
 /// A failure to hand events to the bus. Logged, never answered: the user's request has
 /// already succeeded or failed on its own.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,10 @@
 //! codes. Never a token, cookie, password, code or email address: no field can carry one.
 
 pub mod bus;
+#[cfg(feature = "dynamodb")]
+pub mod eventbridge;
+#[cfg(all(feature = "workers", target_arch = "wasm32"))]
+pub mod queue;
 mod user_agent;
 
 use std::sync::{Arc, Mutex};
@@ -25,7 +29,7 @@ use crate::endpoints::Endpoint;
 use crate::request::HttpRequest;
 use crate::token::{SessionId, UserId};
 
-pub use bus::{EventBus, EventBusError};
+pub use bus::{EventBus, EventBusError, QUEUE_BINDING};
 pub use user_agent::coarse_user_agent;
 
 /// How long a user's own activity is kept (its records' TTL).
@@ -478,6 +482,11 @@ impl App {
         if recorded.is_empty() {
             return;
         }
+        // template.yaml lets only these functions publish to the bus (events:PutEvents).
+        debug_assert!(
+            endpoint.may_record_events(),
+            "{endpoint:?} recorded events but Endpoint::may_record_events says it never does"
+        );
         let now = self.now();
         let client_ip = crate::request::client_addr(req, &self.config).map(|ip| ip.to_string());
         let user_agent = req
@@ -524,6 +533,19 @@ impl App {
             failures.push(format!("event bus: {}", crate::error::chain(&e)));
         }
         res.extensions_mut().insert(Delivered { events, failures });
+    }
+}
+
+impl Endpoint {
+    /// Whether the endpoint can record security events at all: it signs someone in or out,
+    /// reads a session (which may turn out expired), changes an account or a credential, or
+    /// counts a rate limit. The others publish keys and metadata or read an access token.
+    /// On AWS only the functions that can are allowed to publish to the event bus.
+    pub fn may_record_events(self) -> bool {
+        !matches!(
+            self,
+            Endpoint::Jwks | Endpoint::OpenIdConfiguration | Endpoint::Userinfo
+        )
     }
 }
 

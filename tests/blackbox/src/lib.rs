@@ -10,11 +10,14 @@
 //! | `AUTHFN_TEST_TRUSTED_ORIGIN` | an origin the deployment trusts; default `http://localhost:5173` |
 //!
 //! [`Mailbox::for_target`] reads the mail the deployment sent; see `mailbox.rs` for where from.
+//! [`ServerLog::from_env`] reads what it logged and [`EventBusReader::from_env`] what its event
+//! bus received; see `server_log.rs`.
 
 mod api;
 pub mod authenticator;
 mod mailbox;
 mod reply;
+pub mod server_log;
 mod target;
 pub mod totp;
 
@@ -22,6 +25,7 @@ pub use api::{Api, Auth};
 pub use authfn::Endpoint;
 pub use mailbox::{Mail, Mailbox};
 pub use reply::{Reply, SessionCookie};
+pub use server_log::{EventBusReader, LogMark, ServerLog};
 pub use target::{Target, UrlStyle};
 
 /// A fresh address per call, so tests can run in parallel against a shared server and be

@@ -81,23 +81,48 @@ impl DynamoStore {
         table: String,
         endpoint_url: Option<String>,
     ) -> DynamoStore {
-        // During an outage a Lambda should answer 503 within seconds rather than hang until
-        // its own timeout: a connection is refused or made within 1 s, an attempt gets 2 s,
-        // and the whole call, retries included, 5 s.
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(Duration::from_secs(2))
-            .operation_timeout(Duration::from_secs(5))
-            .build();
-        let mut loader = loader
-            .http_client(https_client(endpoint_url.is_some()))
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(3));
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        DynamoStore::from_client(Client::new(&loader.load().await), table)
+        let config = configured(loader, endpoint_url).load().await;
+        DynamoStore::from_client(Client::new(&config), table)
     }
+
+    /// [`DynamoStore::connect_in_lambda`], timing every call with `timer` (the
+    /// `StoreLatency` metric, [`crate::metrics`]).
+    pub async fn connect_in_lambda_timed(
+        table: String,
+        endpoint_url: Option<String>,
+        timer: crate::metrics::StoreTimer,
+    ) -> DynamoStore {
+        let config = configured(crate::aws_sdk::lambda_config_loader(), endpoint_url)
+            .load()
+            .await;
+        let config = aws_sdk_dynamodb::config::Builder::from(&config)
+            .interceptor(timer)
+            .build();
+        DynamoStore::from_client(Client::from_conf(config), table)
+    }
+}
+
+/// `loader` with the store's HTTPS client, timeouts and retries, and `endpoint_url` if any.
+fn configured(
+    loader: aws_config::ConfigLoader,
+    endpoint_url: Option<String>,
+) -> aws_config::ConfigLoader {
+    // During an outage a Lambda should answer 503 within seconds rather than hang until
+    // its own timeout: a connection is refused or made within 1 s, an attempt gets 2 s,
+    // and the whole call, retries included, 5 s.
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    let mut loader = loader
+        .http_client(https_client(endpoint_url.is_some()))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if let Some(url) = endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    loader
 }
 
 #[cfg(test)]
