@@ -5,17 +5,20 @@
 #      that template.yaml and the Worker deploy every function, and cargo fuzz over request
 #      handling and cookie parsing for a bounded time (tests/fuzz/run.sh);
 #   2. the black-box HTTP suite against the local dev server, the federation suite with a real
-#      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, and
-#      openid-client + jose (npm) against the token issuer;
+#      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, the security
+#      events a journey leaves in the server's log (events.rs, on every runtime, with the event
+#      bus read back on Lambda and Workers), and openid-client + jose (npm) against the token
+#      issuer;
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
 #      over that DynamoDB API (and its SES v2 API, where their mail lands and the suite reads
 #      it: AUTHFN_TEST_SES_URL), each function deployed as template.yaml says: with only its own
 #      IAM policy (the server enforces it) and only its own environment (tests/support/
-#      template_deploy.py), then a store outage (that server frozen, then thawed);
+#      template_deploy.py), their security events put on that server's EventBridge (a bus and
+#      its archive), then a store outage (that server frozen, then thawed);
 #   4. the store contract against the Cloudflare store inside workerd (a test-only Worker,
 #      tests/support/store-contract-worker.sh), then the same black-box suite against the
-#      Worker in workerd (`wrangler dev --local`, with Miniflare's KV and D1, mail to the same
-#      local SES);
+#      Worker in workerd (`wrangler dev --local`, with Miniflare's KV, D1 and a queue for its
+#      events, read by a test consumer Worker; mail to the same local SES);
 #   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
 #      against the README's dev command (./dev.sh), then against the Worker in workerd;
 #   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
@@ -98,7 +101,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test events -- --include-ignored
 # The issuer as standard OAuth and JWT libraries see it (openid-client, jose).
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_dev_server
@@ -112,7 +115,7 @@ with_idp "http://127.0.0.1:$port/lambda-url/federation-callback"
 AUTHFN_TEST_EXTRA_ENV+=$'\n'"AUTHFN_ACCESS_TOKEN_JWKS_URL=http://127.0.0.1:$port/lambda-url/jwks/.well-known/jwks.json"
 start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test events -- --include-ignored
 # Last and alone: it freezes the DynamoDB API server for everyone, then thaws it.
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url AUTHFN_TEST_DYNAMODB_PID="$DDB_API_PID" \
     run_tests -p authfn-blackbox --test store_faults -- --include-ignored
@@ -125,7 +128,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test events -- --include-ignored
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_wrangler_dev
 without_idp

@@ -61,6 +61,11 @@ macro_rules! event_types {
                 match self { $(EventType::$variant => $name,)+ }
             }
 
+            /// What it means, as its documentation says it (the README's event table).
+            pub fn description(self) -> &'static str {
+                match self { $(EventType::$variant => concat!($($doc),*).trim_start(),)+ }
+            }
+
             /// Whether it is something that went right or a refusal.
             pub fn outcome(self) -> Outcome {
                 match self { $(EventType::$variant => Outcome::$outcome,)+ }

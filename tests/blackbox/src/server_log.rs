@@ -72,8 +72,10 @@ impl ServerLog {
                 return value;
             }
             if tokio::time::Instant::now() >= deadline {
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(40)..].join("\n");
                 panic!(
-                    "the server log ({}) did not show what the test waited for within {WAIT:?}; what it got:\n{text}",
+                    "the server log ({}) did not show what the test waited for within {WAIT:?}; its last lines:\n{tail}",
                     self.path.display()
                 );
             }

@@ -89,6 +89,10 @@ struct TemplateFunction {
     statements: Vec<Statement>,
     /// Its own `AUTHFN_*` environment variables (besides the Globals every function gets), as written.
     env: BTreeMap<String, String>,
+    /// Its `Policies` entries that are not inline statements (`- !If [...]`), as written.
+    policy_refs: BTreeSet<String>,
+    /// Whether it sets its own `LoggingConfig` (instead of the Globals').
+    own_logging: bool,
 }
 
 /// One inline policy statement: its actions and resources, as written.
@@ -139,6 +143,12 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         }
         if trimmed.starts_with("- Effect: ") {
             function.statements.push(Statement::default());
+        }
+        if trimmed.starts_with("- !If [") || trimmed.starts_with("- !Ref ") {
+            function.policy_refs.insert(trimmed.to_owned());
+        }
+        if trimmed.starts_with("LoggingConfig:") {
+            function.own_logging = true;
         }
         if let Some(actions) = trimmed.strip_prefix("Action: ") {
             let actions = actions
@@ -493,4 +503,251 @@ fn wrangler_toml_keeps_secrets_out_of_vars() {
         );
     }
     assert_eq!(wrangler["main"].as_str(), Some("worker/build/index.js"));
+}
+
+/// The lines of a top-level section of a template (`Globals`, `Parameters`), without it.
+fn top_level_section<'a>(template: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("{name}:");
+    template
+        .lines()
+        .skip_while(|l| *l != header)
+        .skip(1)
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .collect()
+}
+
+/// The lines of one resource (or parameter) block: from `  <name>:` to the next block.
+fn block<'a>(template: &'a str, name: &str) -> Vec<&'a str> {
+    let header = format!("  {name}:");
+    let mut lines = template.lines().skip_while(|l| *l != header);
+    let first = lines
+        .next()
+        .unwrap_or_else(|| panic!("template.yaml has no {name}"));
+    std::iter::once(first)
+        .chain(lines.take_while(|l| l.is_empty() || l.starts_with("    ")))
+        .collect()
+}
+
+fn has_line(lines: &[&str], wanted: &str) -> bool {
+    lines.iter().any(|l| l.trim() == wanted)
+}
+
+#[test]
+fn every_function_logs_json_lines_to_one_log_group_with_a_retention() {
+    let template = read("template.yaml");
+    let globals = top_level_section(&template, "Globals");
+    for wanted in [
+        "LoggingConfig:",
+        "LogFormat: JSON",
+        // authfn writes nothing below INFO; above it, the access lines and metrics would go.
+        "ApplicationLogLevel: INFO",
+        "LogGroup: !Ref FunctionLogs",
+    ] {
+        assert!(has_line(&globals, wanted), "Globals.Function: {wanted}");
+    }
+    for (name, function) in template_functions(&template) {
+        assert!(
+            !function.own_logging,
+            "{name} sets its own LoggingConfig: its logs would leave the retained group"
+        );
+    }
+    let group = block(&template, "FunctionLogs");
+    assert!(has_line(&group, "Type: AWS::Logs::LogGroup"));
+    assert!(has_line(&group, "RetentionInDays: !Ref LogRetentionDays"));
+    assert!(
+        has_line(&group, "DeletionPolicy: Retain"),
+        "security events outlive the stack"
+    );
+    let retention = block(&template, "LogRetentionDays");
+    assert!(has_line(&retention, "Type: Number") && has_line(&retention, "Default: 90"));
+}
+
+/// The line that lets a function put events on the bus (the managed policy, when the stack
+/// has a bus).
+const PUBLISH_EVENTS: &str = "- !If [HasEventBus, !Ref PublishSecurityEvents, !Ref AWS::NoValue]";
+
+#[test]
+fn exactly_the_functions_that_can_record_events_may_put_them_and_only_on_the_bus() {
+    let template = read("template.yaml");
+    let functions = template_functions(&template);
+    let by_binary: BTreeMap<_, _> = functions
+        .values()
+        .map(|f| (f.binary.clone().unwrap_or_default(), f))
+        .collect();
+    for endpoint in Endpoint::ALL {
+        let name = endpoint.function_name();
+        let refs = &by_binary[name].policy_refs;
+        assert_eq!(
+            refs.contains(PUBLISH_EVENTS),
+            endpoint.may_record_events(),
+            "{name}: the event-bus policy, exactly when it can record events"
+        );
+        assert!(
+            refs.iter().all(|r| r == PUBLISH_EVENTS),
+            "{name}: a policy beyond its statements and the bus's: {refs:?}"
+        );
+    }
+    let policy = block(&template, "PublishSecurityEvents");
+    assert!(has_line(&policy, "Type: AWS::IAM::ManagedPolicy"));
+    assert!(has_line(&policy, "Condition: HasEventBus"));
+    let statements = policy
+        .iter()
+        .filter(|l| l.trim().starts_with("- Effect:"))
+        .count();
+    assert_eq!(statements, 1, "{policy:#?}");
+    assert!(has_line(&policy, "Action: events:PutEvents"));
+    assert!(has_line(
+        &policy,
+        "Resource: !Sub arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}"
+    ));
+    // The functions find the bus in AUTHFN_EVENT_BUS, set only when the stack has one.
+    let globals = top_level_section(&template, "Globals");
+    assert!(has_line(
+        &globals,
+        "AUTHFN_EVENT_BUS: !If [HasEventBus, !Ref EventBusName, !Ref AWS::NoValue]"
+    ));
+    assert!(has_line(
+        &globals,
+        "AUTHFN_METRICS_SERVICE: !Ref AWS::StackName"
+    ));
+    // The sample rule matches what the functions put: source authfn, detail-type a name.
+    let rule = block(&template, "SecurityAlertRule");
+    assert!(has_line(&rule, "source: [authfn]"));
+    let types = rule
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("detail-type: ["))
+        .and_then(|l| l.strip_suffix(']'))
+        .expect("the rule matches detail-types");
+    for name in types.split(',').map(str::trim) {
+        assert!(
+            authfn::events::EventType::ALL
+                .iter()
+                .any(|t| t.name() == name),
+            "the sample rule matches {name}, which is no event type"
+        );
+    }
+}
+
+#[test]
+fn the_alarms_watch_metrics_the_functions_write() {
+    use authfn::metrics::{NAMESPACE, names};
+    let template = read("template.yaml");
+    let reuse = block(&template, "RefreshReuseAlarm");
+    assert!(has_line(&reuse, &format!("Namespace: {NAMESPACE}")));
+    assert!(has_line(
+        &reuse,
+        &format!("MetricName: {}", names::REFRESH_REUSE)
+    ));
+    assert!(has_line(&reuse, "Threshold: 1"));
+    assert!(has_line(
+        &reuse,
+        "ComparisonOperator: GreaterThanOrEqualToThreshold"
+    ));
+    assert!(has_line(&reuse, "Period: 300"));
+    let errors = block(&template, "ServerErrorRateAlarm").join("\n");
+    for metric in [names::SERVER_ERRORS, names::REQUESTS] {
+        assert!(
+            errors.contains(&format!("{{ Namespace: {NAMESPACE}, MetricName: {metric}, Dimensions: [{{ Name: Service, Value: !Ref AWS::StackName }}] }}")),
+            "the 5xx alarm reads {metric} of this stack"
+        );
+    }
+    for alarm in ["RefreshReuseAlarm", "ServerErrorRateAlarm"] {
+        assert!(has_line(
+            &block(&template, alarm),
+            "AlarmActions: !If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
+        ));
+    }
+}
+
+#[test]
+fn wrangler_toml_offers_the_event_queue_under_the_binding_the_worker_reads() {
+    let wrangler = read("wrangler.toml");
+    // Commented out: the bus is optional, and a producer binding to a queue that does not exist
+    // fails `wrangler deploy`. tests/support/workers.sh uncomments exactly these lines.
+    let block = [
+        "# [[queues.producers]]".to_owned(),
+        format!("# binding = \"{}\"", authfn::events::QUEUE_BINDING),
+        "# queue = \"authfn-events\"".to_owned(),
+    ];
+    let lines: Vec<String> = wrangler.lines().map(str::to_owned).collect();
+    assert!(
+        lines.windows(3).any(|w| w == block),
+        "wrangler.toml lacks the commented producer block {block:#?}"
+    );
+    let parsed: toml::Table = wrangler.parse().expect("wrangler.toml is TOML");
+    assert!(
+        parsed.get("queues").is_none(),
+        "the event queue is off by default"
+    );
+    let sink: toml::Table = read("tests/event-sink/wrangler.toml")
+        .parse()
+        .expect("TOML");
+    assert_eq!(
+        sink["queues"]["consumers"][0]["queue"].as_str(),
+        Some("authfn-events"),
+        "the test consumer reads the queue the Worker sends to"
+    );
+}
+
+/// The README's event table ("Security events"), as its rows: `| `name` | outcome | in activity |
+/// meaning |` (the last column, what it carries, is prose).
+fn readme_event_rows() -> Vec<Vec<String>> {
+    let readme = read("README.md");
+    let table: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| Event | Outcome | In the user's activity |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .collect();
+    table
+        .iter()
+        .map(|row| {
+            row.trim_matches('|')
+                .split(" | ")
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_event_table_is_the_event_types_table() {
+    use authfn::events::{EventType, Outcome};
+    let rows = readme_event_rows();
+    let expected: Vec<String> = EventType::ALL
+        .iter()
+        .map(|t| {
+            let outcome = match t.outcome() {
+                Outcome::Success => "success",
+                Outcome::Failure => "failure",
+            };
+            let activity = if t.shows_in_activity() { "yes" } else { "no" };
+            format!(
+                "| `{}` | {outcome} | {activity} | {} |",
+                t.name(),
+                t.description()
+            )
+        })
+        .collect();
+    let actual: Vec<String> = rows
+        .iter()
+        .map(|cells| {
+            format!(
+                "| {} |",
+                cells
+                    .iter()
+                    .take(4)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            )
+        })
+        .collect();
+    assert_eq!(
+        actual,
+        expected,
+        "README.md's event table must list authfn::events::EventType::ALL, in order; its first \
+         four columns are:\n{}",
+        expected.join("\n")
+    );
 }
