@@ -436,9 +436,10 @@ async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpRes
         &mut res,
         &crate::cookie::federation_handoff(&app.config.cookie, "", Duration::ZERO),
     );
-    // A handoff whose session ended meanwhile (under a minute) needs no device cookie.
-    if let Some(session) = app.store.session(&token.hash(), app.now()).await? {
-        if let Some(detail) = notice_after_handoff(app, req, &session).await? {
+    // The sign-in is done: a store that cannot say whose session this is costs the device
+    // cookie and the notice, not the sign-in. (One that ended meanwhile needs neither.)
+    if let Ok(Some(session)) = app.store.session(&token.hash(), app.now()).await {
+        if let Some(detail) = notice_after_handoff(app, req, &session).await {
             res.extensions_mut().insert(detail);
         }
         append_cookie(&mut res, &device_cookie(app, &session.user_id)?);
@@ -449,21 +450,30 @@ async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpRes
 /// The new-device notice of a `form_post` sign-in, which its callback could not decide: the
 /// device cookie rides along only now. Not for the account that sign-in made (its first
 /// session was made with it, in the same request).
+/// Returns why it failed, if it did, for the log line.
 async fn notice_after_handoff(
     app: &App,
     req: &HttpRequest,
     session: &SessionRecord,
-) -> Result<Option<ErrorDetail>, ApiError> {
+) -> Option<ErrorDetail> {
     if !app.config.new_device_mail || presented_device(app, req, None, &session.user_id).is_some() {
-        return Ok(None);
+        return None;
     }
-    let Some(user) = app.store.user_by_id(&session.user_id).await? else {
-        return Ok(None);
+    let user = match app.store.user_by_id(&session.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return None,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return Some(ErrorDetail {
+                code: e.code(),
+                cause: e.cause_chain(),
+            });
+        }
     };
     if session.created_at <= user.created_at.plus(SAME_REQUEST) {
-        return Ok(None);
+        return None;
     }
-    Ok(app.notice_new_device(req, &user, session, None).await)
+    app.notice_new_device(req, &user, session, None).await
 }
 
 /// The `return_to` the request asks for, if it is on the list (the default when it asks none).
