@@ -174,6 +174,14 @@ impl Journey {
         self.session_cookie(&res)
     }
 
+    /// A fresh password sign-in of ADA from the browser that holds `cookie` (an account
+    /// without a second factor needs nothing more).
+    async fn signed_in_fresh(&self, cookie: &str) -> String {
+        let res = self.h.sign_in_with_cookies(ADA, PASSWORD, cookie).await;
+        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
+        self.session_cookie(&res)
+    }
+
     /// Signs `email` in with the password; names the new session `session`.
     async fn signed_in(&self, email: &str, session: &str) -> String {
         let res = self.h.sign_in(email, PASSWORD).await;
@@ -1261,16 +1269,6 @@ async fn every_way_of_signing_in_an_existing_account_sends_the_notice_once(h: Ha
     let res = passkey_sign_in(&j, &mut auth, None).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
     assert_eq!(count(), before + 1);
-}
-
-impl Journey {
-    /// A fresh password sign-in of ADA from the browser that holds `cookie` (an account
-    /// without a second factor needs nothing more).
-    async fn signed_in_fresh(&self, cookie: &str) -> String {
-        let res = self.h.sign_in_with_cookies(ADA, PASSWORD, cookie).await;
-        assert_eq!(res.status, StatusCode::OK, "{}", res.text);
-        self.session_cookie(&res)
-    }
 }
 
 async fn a_federated_sign_in_hands_over_a_device_cookie_and_notices_a_new_device(h: Harness) {
