@@ -82,7 +82,13 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .iter()
         .map(|entry| view(entry, &who.session.id))
         .collect::<Result<_, _>>()?;
-    Ok(response::json(StatusCode::OK, &Page { events, next_cursor }))
+    Ok(response::json(
+        StatusCode::OK,
+        &Page {
+            events,
+            next_cursor,
+        },
+    ))
 }
 
 /// The entry as the user sees it: the stored view as it was written (an entry written by a
@@ -115,7 +121,14 @@ mod tests {
         assert_eq!(PageRequest::parse("").unwrap().limit, DEFAULT_LIMIT);
         assert_eq!(PageRequest::parse("limit=1").unwrap().limit, 1);
         assert_eq!(PageRequest::parse("limit=100").unwrap().limit, 100);
-        for bad in ["limit=0", "limit=101", "limit=-1", "limit=", "limit=ten", "limit=1.5"] {
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=-1",
+            "limit=",
+            "limit=ten",
+            "limit=1.5",
+        ] {
             let (code, message) = code_and_message(bad);
             assert_eq!(code, "invalid_request", "{bad}");
             assert!(message.starts_with("limit: "), "{bad}: {message}");
@@ -145,6 +158,11 @@ mod tests {
         };
         let me = SessionId::from_stored("mine".into());
         assert_eq!(view(&entry("mine"), &me).unwrap()["current_session"], true);
-        assert!(view(&entry("other"), &me).unwrap().get("current_session").is_none());
+        assert!(
+            view(&entry("other"), &me)
+                .unwrap()
+                .get("current_session")
+                .is_none()
+        );
     }
 }

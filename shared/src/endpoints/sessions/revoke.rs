@@ -67,7 +67,10 @@ mod tests {
         assert_eq!(id("/auth/sessions//revoke"), None);
         assert_eq!(id("/auth/sessions/%7Bid%7D/revoke"), None);
         assert_eq!(id("/auth/sessions/a.b/revoke"), None);
-        assert_eq!(id(&format!("/auth/sessions/{}/revoke", "a".repeat(65))), None);
+        assert_eq!(
+            id(&format!("/auth/sessions/{}/revoke", "a".repeat(65))),
+            None
+        );
         assert!(id(&format!("/auth/sessions/{}/revoke", "a".repeat(64))).is_some());
     }
 }
