@@ -920,7 +920,7 @@ const sessionWording: Wording = {
 };
 
 /** How many activity entries a page shows. */
-const ACTIVITY_PAGE = 10;
+const ACTIVITY_PAGE = 5;
 /** Where the next page of activity starts, while there is one. */
 let activityCursor: string | null = null;
 
