@@ -23,6 +23,7 @@ mod new_device;
 pub mod oauth;
 pub mod passkeys;
 pub mod session;
+pub mod sessions;
 pub mod sign_in;
 pub mod sign_out;
 pub mod sign_up;
@@ -168,10 +169,16 @@ endpoints! {
     TotpDisable         = "totp-disable"         [POST]      "/auth/mfa/totp/disable"               => mfa::totp_disable::handle [SendsMail];
     /// Signed in, step-up: a new set of recovery codes.
     RegenerateRecoveryCodes = "recovery-codes-regenerate" [POST] "/auth/mfa/recovery-codes/regenerate" => mfa::recovery_codes::regenerate [SendsMail];
+    /// Signed in: the account's live sessions, the current one marked.
+    Sessions            = "sessions"             [GET]       "/auth/sessions"                       => sessions::list::handle;
+    /// Signed in: ends one of the account's sessions (404 for any other id).
+    SessionRevoke       = "session-revoke"       [POST]      "/auth/sessions/{id}/revoke"           => sessions::revoke::handle;
+    /// Signed in: the account's security events of the last 90 days, newest first, paged.
+    Activity            = "activity"             [GET]       "/auth/activity"                       => sessions::activity::handle;
 }
 
 impl Endpoint {
-    /// The route, as API Gateway writes it: `{provider}` stands for one path segment.
+    /// The route, as API Gateway writes it: `{provider}` or `{id}` stands for one path segment.
     pub fn path(self) -> &'static str {
         self.spec().path
     }

@@ -40,7 +40,8 @@ pub async fn all(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError>
     Ok(cleared(app))
 }
 
-fn cleared(app: &App) -> HttpResponse {
+/// 204 with the session cookie cleared.
+pub(super) fn cleared(app: &App) -> HttpResponse {
     let mut res = response::no_content();
     let cookie = crate::cookie::clear(&app.config.cookie);
     res.headers_mut().insert(

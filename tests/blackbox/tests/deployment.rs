@@ -281,14 +281,23 @@ fn every_function_gets_only_the_table_access_it_needs() {
             }
         }
         // Only the functions that end every session of a user (sign-out-all, and a password
-        // reset or change, which delete the ended sessions' records) and account-delete
-        // (everything naming the user) list through the index; everyone else reads by key
-        // (a user's passkeys too: the user item names them).
+        // reset or change, which delete the ended sessions' records), account-delete
+        // (everything naming the user), and those that show a user their own sessions and
+        // activity (or end one of those sessions by its id) list through the index; everyone
+        // else reads by key (a user's passkeys too: the user item names them).
         let queries =
             function.actions.contains("dynamodb:Query") || function.resources.contains(index);
         let lists = matches!(
             function.binary.as_deref(),
-            Some("sign-out-all" | "password-reset" | "password-change" | "account-delete")
+            Some(
+                "sign-out-all"
+                    | "password-reset"
+                    | "password-change"
+                    | "account-delete"
+                    | "sessions"
+                    | "session-revoke"
+                    | "activity"
+            )
         );
         assert_eq!(queries, lists, "{name}: index access");
     }
