@@ -269,7 +269,8 @@ impl Event {
 /// the user's activity entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityEvent {
-    /// A random id: unique per event, for de-duplicating a redelivery.
+    /// Unique per event (for de-duplicating a redelivery), and in the order the instance
+    /// made them.
     pub id: String,
     /// When it happened.
     pub time: UnixTime,
@@ -480,6 +481,42 @@ impl ActivityEntry {
     }
 }
 
+/// A fresh event id that sorts (as a string) in the order this instance made its events:
+/// 12 hex digits of a millisecond stamp that never repeats or goes back within the instance,
+/// then 80 random bits (base64url) so ids from different instances never collide. Events of
+/// one second are then listed in the order they happened, which `time` alone cannot say.
+fn event_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = unix_millis();
+    let stamp = match LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+        Some(now.max(last + 1))
+    }) {
+        Ok(last) | Err(last) => now.max(last + 1),
+    };
+    let random = crate::crypto::random_array::<10>()
+        .map(|b| crate::crypto::b64url(&b))
+        .unwrap_or_default();
+    format!("{stamp:012x}{random}")
+}
+
+/// Milliseconds since the Unix epoch: the system's clock natively, JavaScript's on wasm32.
+fn unix_millis() -> u64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    #[cfg(target_arch = "wasm32")]
+    {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a non-negative whole number of milliseconds; the cast saturates"
+        )]
+        return js_sys::Date::now().max(0.0) as u64;
+    }
+}
+
 impl App {
     /// Records `event` for delivery once the request is answered. A request that did not come
     /// through [`App::handle`] / [`App::route`] has no recorder: the event is dropped.
@@ -519,9 +556,7 @@ impl App {
         let events: Vec<SecurityEvent> = recorded
             .into_iter()
             .map(|e| SecurityEvent {
-                id: crate::crypto::random_array::<16>()
-                    .map(|b| crate::crypto::b64url(&b))
-                    .unwrap_or_default(),
+                id: event_id(),
                 time: now,
                 event: e.kind,
                 outcome: e.kind.outcome(),
@@ -572,6 +607,15 @@ mod tests {
             // The serde name is the table's name.
             assert_eq!(serde_json::to_value(t).unwrap(), t.name());
         }
+    }
+
+    #[test]
+    fn event_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..1000).map(|_| event_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(ids, sorted);
     }
 
     #[test]

@@ -5,8 +5,7 @@
 use crate::App;
 use crate::endpoints::sign_out;
 use crate::error::ApiError;
-use crate::events::{Event, EventType};
-use crate::request::{HttpRequest, client_ip};
+use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::token::SessionId;
 
@@ -16,8 +15,7 @@ const MAX_ID_LEN: usize = 64;
 
 /// Ends one of the signed-in user's sessions, by its public id.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("session-revoke", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "session-revoke").await?;
     let who = app.authenticate(req).await?;
     // A malformed id names no session of anyone's: the same 404 as another user's id.
     let id = id_in_path(req.uri().path()).ok_or(ApiError::SessionNotFound)?;
@@ -26,13 +24,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .revoke_session(&who.user.id, &id, app.now())
         .await?
         .ok_or(ApiError::SessionNotFound)?;
-    app.record(
-        req,
-        Event::new(EventType::SessionEnded)
-            .user(&who.user.id)
-            .session(&revoked.id)
-            .reason("revoked"),
-    );
+    app.record(req, crate::session::ended(&revoked, "revoked"));
     if revoked.id == who.session.id {
         return Ok(sign_out::cleared(app));
     }
