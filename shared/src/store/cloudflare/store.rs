@@ -13,7 +13,7 @@ impl CloudflareStore {
     /// Writes the KV record, kept there until its deadline. The record's `renewed_at` is the
     /// caller's "now" (a session is written when it starts or is renewed), so the TTL follows
     /// the caller's clock, not this isolate's.
-    async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
+    pub(super) async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
         let ttl = session
             .renewed_at
             .until(session.idle_expires_at.min(session.expires_at))
