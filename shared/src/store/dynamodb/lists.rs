@@ -11,19 +11,24 @@ use crate::events::{ActivityCursor, ActivityEntry};
 /// What every activity entry's `gsi1sk` begins with.
 const ACTIVITY_PREFIX: &str = "ACTIVITY#";
 
-/// The entry's place in its user's partition: `ACTIVITY#<time, 20 digits>#<id>`. The time is
-/// zero-padded to a fixed width, so the key's byte order is (time, id) order: what a page of
-/// activity is sorted and cut by.
-fn activity_sort_key(time: UnixTime, id: &str) -> String {
+/// The entry's place among its user's entries: `<time, 20 digits>#<id>`. The time is
+/// zero-padded to a fixed width, so the byte order of these is (time, id) order: what a page
+/// of activity is sorted and cut by.
+fn activity_order(time: UnixTime, id: &str) -> String {
     // Entries are never dated before 1970; one that were would sort as 1970.
     let secs = u64::try_from(time.0).unwrap_or(0);
-    format!("{ACTIVITY_PREFIX}{secs:020}#{id}")
+    format!("{secs:020}#{id}")
 }
 
-/// The entry's own key. It holds the user and the sort key, so two users' entries (or one
-/// user's with equal ids at different times) never share an item.
+/// The entry's `gsi1sk`: `ACTIVITY#<time>#<id>`.
+fn activity_sort_key(time: UnixTime, id: &str) -> String {
+    format!("{ACTIVITY_PREFIX}{}", activity_order(time, id))
+}
+
+/// The entry's own key, `ACTIVITY#<user id>#<time>#<id>`: two users' entries (or one user's
+/// with equal ids at different times) never share an item.
 fn activity_key(user_id: &UserId, time: UnixTime, id: &str) -> String {
-    format!("ACTIVITY#{user_id}#{}", activity_sort_key(time, id))
+    format!("{ACTIVITY_PREFIX}{user_id}#{}", activity_order(time, id))
 }
 
 fn activity_item(entry: &ActivityEntry) -> Item {

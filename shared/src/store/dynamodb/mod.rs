@@ -19,7 +19,7 @@
 //! | `RECOVERY#<user id>`      | `code_hashes` (string set of hashes; absent when every code is used), `created_at`; gsi1 | none |
 //! | `PASSKEY#<sha256(credential id) hex>` | the passkey, and so the credential id's claim: `user_id`, `factor_id`, `credential_id` and `public_key` (binary), `sign_count`, `transports` (list), `be`, `bs`, `name`, `created_at`, `last_used_at`; gsi1 | none |
 //! | `PENDING#<token hash hex>` | `user_id`, `user_epoch`, `first_factor`, `failures`, `created_at`; gsi1 | the pending sign-in's end |
-//! | `ACTIVITY#<user id>#<sort key>` | one entry of the user's activity: `user_id`, `event_id`, `time`, `json` (what the user sees); `gsi1pk` = `USER#<user id>`, `gsi1sk` = the sort key, `ACTIVITY#<time, zero-padded to 20 digits>#<event id>` | the entry's end (90 days) |
+//! | `ACTIVITY#<user id>#<time>#<event id>` | one entry of the user's activity: `user_id`, `event_id`, `time`, `json` (what the user sees); `gsi1pk` = `USER#<user id>`, `gsi1sk` = `ACTIVITY#<time>#<event id>` (the time zero-padded to 20 digits, so the key's order is (time, id) order) | the entry's end (90 days) |
 //! | `WEBAUTHN#<challenge hash hex>` | `purpose`, `user_id` and `user_epoch` (registration; then gsi1), `pending` (second factor) | the challenge's end |
 //!
 //! Users, their email claims and their factors never expire, so they carry no `ttl`: DynamoDB only deletes
