@@ -101,7 +101,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test events -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions --test events -- --include-ignored
 # The issuer as standard OAuth and JWT libraries see it (openid-client, jose).
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_dev_server
@@ -115,7 +115,7 @@ with_idp "http://127.0.0.1:$port/lambda-url/federation-callback"
 AUTHFN_TEST_EXTRA_ENV+=$'\n'"AUTHFN_ACCESS_TOKEN_JWKS_URL=http://127.0.0.1:$port/lambda-url/jwks/.well-known/jwks.json"
 start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test events -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions --test events -- --include-ignored
 # Last and alone: it freezes the DynamoDB API server for everyone, then thaws it.
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url AUTHFN_TEST_DYNAMODB_PID="$DDB_API_PID" \
     run_tests -p authfn-blackbox --test store_faults -- --include-ignored
@@ -128,7 +128,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test events -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions --test events -- --include-ignored
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 stop_wrangler_dev
 without_idp

@@ -221,7 +221,7 @@ mod tests {
             .header("origin", "http://localhost:3000")
             .body(Body::from(body))
             .unwrap();
-        let (res, line) = serve_logged(app, SocketAddr::from(([127, 0, 0, 1], 5555)), req).await;
+        let (res, line, _) = serve_logged(app, SocketAddr::from(([127, 0, 0, 1], 5555)), req).await;
         assert_eq!(res.status(), http::StatusCode::UNAUTHORIZED);
         let human = LogFormat::Human.render(&line);
         assert!(

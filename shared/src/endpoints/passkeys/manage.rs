@@ -8,6 +8,7 @@ use super::{PasskeyView, checked_name};
 use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::store::{FactorId, Passkey};
@@ -65,7 +66,7 @@ struct DeleteBody {
 pub async fn delete(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let who = app.authenticate(req).await?;
     let body: DeleteBody = crate::request::json_body(req, &app.config)?;
-    confirm_owner(app, &who, body.current_password).await?;
+    confirm_owner(app, req, &who, body.current_password).await?;
     let user = &who.user;
     let id = FactorId::from_stored(body.id);
     let passkey = find(app, &user.id, &id).await?;
@@ -78,6 +79,12 @@ pub async fn delete(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     if !app.store.remove_passkey(&user.id, &id).await? {
         return Err(ApiError::PasskeyNotFound);
     }
+    app.record(
+        req,
+        Event::new(EventType::PasskeyRemoved)
+            .user(&user.id)
+            .session(&who.session.id),
+    );
     let now = app
         .store
         .user_by_id(&user.id)

@@ -13,6 +13,7 @@ use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
 use crate::endpoints::mfa;
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::recovery::RecoveryCode;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
@@ -38,7 +39,7 @@ struct BeginBody {
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let who = app.authenticate(req).await?;
     let body: BeginBody = crate::request::json_body(req, &app.config)?;
-    confirm_owner(app, &who, body.current_password).await?;
+    confirm_owner(app, req, &who, body.current_password).await?;
     let user = &who.user;
     let challenge = issue_challenge(
         app,
@@ -129,6 +130,12 @@ pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     }
     let passkey = new_passkey(app, user, credential, name)?;
     let codes = store_passkey(app, user, &passkey).await?;
+    app.record(
+        req,
+        Event::new(EventType::PasskeyAdded)
+            .user(&user.id)
+            .session(&who.session.id),
+    );
     let body = Registered {
         passkey: PasskeyView::of(&passkey),
         recovery_codes: codes.map(|c| c.iter().map(RecoveryCode::display).collect()),
