@@ -144,7 +144,8 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         if trimmed.starts_with("- Effect: ") {
             function.statements.push(Statement::default());
         }
-        if trimmed.starts_with("- !If [") || trimmed.starts_with("- !Ref ") {
+        // An entry of the Policies list itself (a condition inside a statement is deeper).
+        if line.starts_with("        - !") {
             function.policy_refs.insert(trimmed.to_owned());
         }
         if trimmed.starts_with("LoggingConfig:") {
