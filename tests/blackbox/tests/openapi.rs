@@ -158,6 +158,132 @@ fn api_error_codes() -> BTreeSet<String> {
     codes
 }
 
+/// The arms of the `match self` in the function of `source` whose signature starts with
+/// `signature`: each arm's variants (`A(_) | B { .. }` → `A`, `B`) and its result, as written.
+fn match_arms(source: &str, signature: &str) -> Vec<(Vec<String>, String)> {
+    let start = source
+        .find(signature)
+        .unwrap_or_else(|| panic!("{signature} is gone"));
+    let body = &source[start..];
+    let body = &body[..body.find("\n    }\n").expect("the function ends")];
+    let body = &body[body.find("match self {").expect("a match on self") + "match self {".len()..];
+    let text = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let parts: Vec<&str> = text.split(" => ").collect();
+    let variants = |patterns: &str| -> Vec<String> {
+        patterns
+            .split('|')
+            .filter_map(|p| {
+                let name: String = p
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                (!name.is_empty()).then_some(name)
+            })
+            .collect()
+    };
+    let mut arms = Vec::new();
+    let mut patterns = parts[0];
+    for part in &parts[1..] {
+        let part = part.trim();
+        // A result is `expr,` or a block `{ expr }`; the next arm's patterns follow it.
+        let (result, rest) = match part.strip_prefix('{') {
+            Some(block) => block.split_once('}').expect("the block closes"),
+            None => part.split_once(',').unwrap_or((part, "")),
+        };
+        arms.push((variants(patterns), result.trim().to_owned()));
+        patterns = rest.trim_start_matches(',');
+    }
+    arms
+}
+
+/// The statuses each error code is answered with, read from `ApiError::code` and
+/// `ApiError::status` (a code can have several: `invalid_code` is 400 for a mailed code and 401
+/// for a second factor). RFC 6749's codes are 400, `invalid_client` 401 (`OAuthErrorCode::status`).
+fn statuses_by_code() -> std::collections::BTreeMap<String, BTreeSet<u16>> {
+    let source = read("shared/src/error.rs");
+    let status_of: std::collections::BTreeMap<String, String> =
+        match_arms(&source, "pub fn status(&self) -> StatusCode")
+            .into_iter()
+            .flat_map(|(variants, result)| variants.into_iter().map(move |v| (v, result.clone())))
+            .collect();
+    let oauth_codes = match_arm_strings(
+        &read("shared/src/oauth/error.rs"),
+        "pub fn as_str(self) -> &'static str",
+    );
+    let oauth_status = |code: &str| if code == "invalid_client" { 401 } else { 400 };
+    let mut statuses: std::collections::BTreeMap<String, BTreeSet<u16>> = Default::default();
+    for (variants, result) in match_arms(&source, "pub fn code(&self) -> &'static str") {
+        for variant in variants {
+            let status = &status_of[&variant];
+            let codes: Vec<String> = match result.strip_prefix('"') {
+                Some(code) => vec![code.trim_end_matches('"').to_owned()],
+                None if result == "code.as_str()" => oauth_codes.iter().cloned().collect(),
+                None if result == "OAuthErrorCode::InvalidClient.as_str()" => {
+                    vec!["invalid_client".to_owned()]
+                }
+                None => panic!("{variant}'s code is {result}: teach this test to read it"),
+            };
+            for code in codes {
+                let number = match status.as_str() {
+                    "code.status()" => oauth_status(&code),
+                    "OAuthErrorCode::InvalidClient.status()" => 401,
+                    named => status_number(named.trim_start_matches("StatusCode::")),
+                };
+                statuses.entry(code).or_default().insert(number);
+            }
+        }
+    }
+    statuses
+}
+
+/// The number of a `http::StatusCode` constant.
+fn status_number(name: &str) -> u16 {
+    match name {
+        "BAD_REQUEST" => 400,
+        "UNAUTHORIZED" => 401,
+        "FORBIDDEN" => 403,
+        "NOT_FOUND" => 404,
+        "METHOD_NOT_ALLOWED" => 405,
+        "CONFLICT" => 409,
+        "PAYLOAD_TOO_LARGE" => 413,
+        "URI_TOO_LONG" => 414,
+        "UNSUPPORTED_MEDIA_TYPE" => 415,
+        "LOCKED" => 423,
+        "TOO_MANY_REQUESTS" => 429,
+        "INTERNAL_SERVER_ERROR" => 500,
+        "BAD_GATEWAY" => 502,
+        "SERVICE_UNAVAILABLE" => 503,
+        other => panic!("StatusCode::{other}: add it to status_number"),
+    }
+}
+
+/// Every (operation, status, code) of the document's error answers.
+fn documented_error_answers(doc: &Value) -> Vec<(String, u16, String)> {
+    let mut answers = Vec::new();
+    for (path, method) in described_operations(doc) {
+        let op = &doc["paths"][&path][method.to_ascii_lowercase()];
+        for (status, response) in op["responses"].as_object().expect("responses") {
+            let response = match response["$ref"].as_str() {
+                Some(r) => resolve(doc, r),
+                None => response,
+            };
+            let Ok(number) = status.parse::<u16>() else {
+                continue;
+            };
+            let media = response["content"].as_object().into_iter().flatten();
+            for (_, content) in media {
+                let codes = content["schema"]["properties"]["error"]["enum"].as_array();
+                for code in codes.into_iter().flatten() {
+                    let code = code.as_str().expect("a code is a string").to_owned();
+                    answers.push((format!("{method} {path}"), number, code));
+                }
+            }
+        }
+    }
+    answers
+}
+
 #[test]
 fn the_document_describes_exactly_the_endpoint_table() {
     let doc = document();
@@ -215,6 +341,33 @@ fn the_document_names_every_error_code_and_no_other() {
 }
 
 #[test]
+fn each_error_code_is_documented_under_the_status_apierror_answers_it_with() {
+    let statuses = statuses_by_code();
+    assert_eq!(
+        statuses.keys().cloned().collect::<BTreeSet<_>>(),
+        api_error_codes(),
+        "error.rs's status() and code() arms were read in full"
+    );
+    assert_eq!(statuses["invalid_code"], BTreeSet::from([400, 401]));
+    assert_eq!(statuses["invalid_client"], BTreeSet::from([401]));
+    let wrong: Vec<String> = documented_error_answers(&document())
+        .into_iter()
+        .filter(|(_, status, code)| !statuses.get(code).is_some_and(|s| s.contains(status)))
+        .map(|(op, status, code)| {
+            format!(
+                "{op}: {code} under {status}, but error.rs answers it with {:?}",
+                statuses.get(&code)
+            )
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "openapi.yaml puts codes under the wrong status:\n  {}",
+        wrong.join("\n  ")
+    );
+}
+
+#[test]
 fn every_operation_says_what_it_does_and_answers_errors_as_json() {
     let doc = document();
     for (path, method) in described_operations(&doc) {
@@ -264,5 +417,16 @@ fn the_readers_see_a_missing_path_and_an_unknown_code() {
     assert_eq!(
         match_arm_strings(source, "pub fn code(&self)"),
         BTreeSet::from(["a".to_owned(), "b_c".to_owned()])
+    );
+    let status = "    pub fn status(&self) -> StatusCode {\n        match self {\n            A(_) | B { .. } => {\n                StatusCode::BAD_REQUEST\n            }\n            C => code.status(),\n        }\n    }\n";
+    assert_eq!(
+        match_arms(status, "pub fn status"),
+        [
+            (
+                vec!["A".to_owned(), "B".to_owned()],
+                "StatusCode::BAD_REQUEST".to_owned()
+            ),
+            (vec!["C".to_owned()], "code.status()".to_owned()),
+        ]
     );
 }
