@@ -3,7 +3,8 @@
 #   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
 #      real API (a local moto server, started here on a free loopback port), the check
 #      that template.yaml and the Worker deploy every function, and cargo fuzz over request
-#      handling and cookie parsing for a bounded time (tests/fuzz/run.sh);
+#      handling and cookie parsing for a bounded time (tests/fuzz/run.sh); openapi.yaml against
+#      the endpoint table, ApiError's codes and the OpenAPI 3.1 schema (openapi-spec-validator);
 #   2. the black-box HTTP suite against the local dev server, the federation suite with a real
 #      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, and
 #      openid-client + jose (npm) against the token issuer;
@@ -21,8 +22,8 @@
 #   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
 #      an arm64 release build of every Lambda function, `wrangler deploy --dry-run`.
 # Needs cargo, python3 with pip, and node with npm; tests/install-tools.sh, run first, installs
-# the rest when missing (cargo-lambda, moto, cfn-lint and SAM from PyPI, Debian's chromium,
-# the Worker's tools and the npm packages).
+# the rest when missing (cargo-lambda, moto, cfn-lint, SAM and openapi-spec-validator from
+# PyPI, Debian's chromium, the Worker's tools and the npm packages).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -75,7 +76,11 @@ python3 tests/support/ses_iam_check.py "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$AUTHFN
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 # The deployment descriptions (template.yaml, wrangler.toml) against the code, and every crate
 # under the workspace lints; no server.
-run_tests -p authfn-blackbox --test deployment --test workspace
+run_tests -p authfn-blackbox --test deployment --test workspace --test openapi
+# openapi.yaml against the OpenAPI 3.1 schema (tests/blackbox/tests/openapi.rs checks it against
+# the endpoint table and ApiError's codes).
+python3 -m openapi_spec_validator openapi.yaml
+echo "check openapi-spec-validator ... ok" | tee -a "$results"
 # Request handling and the session cookie under cargo fuzz, a bounded time per target.
 tests/fuzz/run.sh | tee -a "$results"
 
