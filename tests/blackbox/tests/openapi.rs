@@ -430,3 +430,24 @@ fn the_readers_see_a_missing_path_and_an_unknown_code() {
         ]
     );
 }
+
+#[test]
+fn the_activity_event_types_are_the_ones_a_user_sees() {
+    let doc = document();
+    let listed: BTreeSet<String> = doc["components"]["schemas"]["ActivityEventType"]["enum"]
+        .as_array()
+        .expect("components.schemas.ActivityEventType.enum")
+        .iter()
+        .map(|t| t.as_str().expect("a type is a string").to_owned())
+        .collect();
+    let shown: BTreeSet<String> = authfn::events::EventType::ALL
+        .iter()
+        .filter(|t| t.shows_in_activity())
+        .map(|t| t.name().to_owned())
+        .collect();
+    assert_eq!(
+        listed, shown,
+        "ActivityEventType must list exactly the event types whose shows_in_activity is true \
+         (shared/src/events/mod.rs)"
+    );
+}
