@@ -8,7 +8,7 @@ use super::{PasskeyView, checked_name};
 use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
 use crate::error::ApiError;
-use crate::request::HttpRequest;
+use crate::request::{HttpRequest, client_ip};
 use crate::response::{self, HttpResponse};
 use crate::store::{FactorId, Passkey};
 use crate::token::UserId;
@@ -36,6 +36,8 @@ async fn find(app: &App, user: &UserId, id: &FactorId) -> Result<Passkey, ApiErr
 
 /// Renames one of the signed-in user's passkeys (no step-up: a name proves and grants nothing).
 pub async fn rename(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    app.rate_limit("passkey-rename", &client_ip(req, &app.config))
+        .await?;
     let who = app.authenticate(req).await?;
     let body: RenameBody = crate::request::json_body(req, &app.config)?;
     let name = checked_name(&body.name)?;
@@ -63,6 +65,8 @@ struct DeleteBody {
 /// If it was the account's last factor the recovery codes go too: they are a second factor's
 /// backup, and an account without one signs in with its password alone.
 pub async fn delete(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    app.rate_limit("passkey-delete", &client_ip(req, &app.config))
+        .await?;
     let who = app.authenticate(req).await?;
     let body: DeleteBody = crate::request::json_body(req, &app.config)?;
     confirm_owner(app, &who, body.current_password).await?;

@@ -14,7 +14,7 @@ use crate::endpoints::account::{confirm_owner, mails};
 use crate::endpoints::mfa;
 use crate::error::ApiError;
 use crate::recovery::RecoveryCode;
-use crate::request::HttpRequest;
+use crate::request::{HttpRequest, client_ip};
 use crate::response::{self, HttpResponse};
 use crate::store::{CeremonyPurpose, FactorId, Passkey, PasskeyInsert, RecoveryCodes, UserRecord};
 use crate::webauthn::SUPPORTED_ALGORITHMS;
@@ -36,6 +36,10 @@ struct BeginBody {
 /// Confirms the owner (step-up), then issues a registration challenge bound to the user and
 /// their session epoch, and answers the creation options.
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    // Per IP, as every step-up: the password it may check is a guess otherwise unbounded
+    // but for the lockout.
+    app.rate_limit("passkey-register-begin", &client_ip(req, &app.config))
+        .await?;
     let who = app.authenticate(req).await?;
     let body: BeginBody = crate::request::json_body(req, &app.config)?;
     confirm_owner(app, &who, body.current_password).await?;
@@ -97,6 +101,8 @@ struct Registered<'a> {
 /// Verifies the registration (§7.1) against the challenge issued to this user, mails the
 /// owner, and stores the passkey; the account's first factor comes with recovery codes.
 pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    app.rate_limit("passkey-register-finish", &client_ip(req, &app.config))
+        .await?;
     let who = app.authenticate(req).await?;
     let body: FinishBody = crate::request::json_body(req, &app.config)?;
     let name = match &body.name {
