@@ -57,10 +57,11 @@ struct Served {
 
 pub(crate) fn router(app: Arc<App>, log: LogFormat, mailbox: Arc<Mailbox>) -> Router {
     // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
-    // dev server cannot drift from the deployed functions. The mailbox is the dev server's
-    // own route, which no deployment has.
+    // dev server cannot drift from the deployed functions. The mailbox and the API's
+    // documentation are the dev server's own routes, which no deployment has.
     Router::new()
         .route("/dev/mailbox", get(list_mail))
+        .merge(crate::docs::routes())
         .fallback(serve)
         .with_state(Served { app, log, mailbox })
 }
@@ -221,7 +222,7 @@ mod tests {
             .header("origin", "http://localhost:3000")
             .body(Body::from(body))
             .unwrap();
-        let (res, line) = serve_logged(app, SocketAddr::from(([127, 0, 0, 1], 5555)), req).await;
+        let (res, line, _) = serve_logged(app, SocketAddr::from(([127, 0, 0, 1], 5555)), req).await;
         assert_eq!(res.status(), http::StatusCode::UNAUTHORIZED);
         let human = LogFormat::Human.render(&line);
         assert!(
