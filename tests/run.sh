@@ -148,7 +148,9 @@ AUTHFN_BASE_URL="http://localhost:$api_port" AUTHFN_SPA_URL="http://localhost:$s
 kill_tree "$dev_sh_pid"
 dev_sh_pid=""
 rm -f "$dev_sh_log"
-# The production build type-checks auth.ts and the app (tsc --strict), then bundles them.
+# The production build generates openapi.yaml's types (openapi-typescript), type-checks auth.ts
+# and the app (tsc --strict; src/auth.openapi-check.ts holds auth.ts to the document), then
+# bundles them.
 npm --prefix examples/spa run --silent build >&2
 echo "check example-spa-typechecks-and-builds ... ok" | tee -a "$results"
 
