@@ -2,22 +2,23 @@
 # Schemathesis (PyPI) against a running authfn: requests generated from openapi.yaml, valid and
 # invalid, every check on (statuses, content types, headers and bodies the document does not
 # describe, 5xx, schema-valid requests refused and invalid ones accepted, ...), a bounded number
-# of examples per operation. Two passes: signed out, then signed in (a session token as
-# `Authorization: Bearer`, from a sign-up proven through the dev server's mailbox). Not in
-# tests/run.sh yet.
+# of examples per operation (SCHEMATHESIS_MAX_EXAMPLES, 20). Two passes: signed out, then signed
+# in (a session token as `Authorization: Bearer`, from a sign-up proven with its mailed code).
+# tests/run.sh runs it against the dev server (stage 2) and the Worker in workerd (stage 4).
 #
 #   tests/support/schemathesis.sh [BASE_URL] [more schemathesis run options]
 #
-# Without BASE_URL (or with `-`) it starts the dev server (tests/support/dev-server.sh, which runs
-# target/debug/authfn-dev) with the token issuer on, and stops it afterwards. A BASE_URL must
-# serve GET /dev/mailbox (the dev server does) for the signed-in pass. Installs the pinned
-# Schemathesis into the Python environment of tests/install-tools.sh when missing.
+# Without BASE_URL (or with `-`) it starts the dev server (tests/support/dev-server.sh) with
+# the token issuer on, and stops it afterwards. The sign-up's mail is read where the
+# black-box suite reads it: moto's SES when AUTHFN_TEST_SES_URL is set (Lambda, workerd), else
+# the dev server's GET /dev/mailbox. tests/install-tools.sh installs the pinned Schemathesis.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
-version=4.32.5
-if ! python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('schemathesis') != '$version')" 2>/dev/null; then
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "schemathesis==$version"
+# The version tests/install-tools.sh pins.
+if ! python3 -c "import schemathesis" 2>/dev/null; then
+    echo "schemathesis.sh: Schemathesis is not installed: run tests/install-tools.sh" >&2
+    exit 1
 fi
 
 base="${1:--}"
@@ -40,7 +41,8 @@ fi
 # Generated data is random: --seed makes a reported failure reproducible.
 schemathesis() {
     python3 -m schemathesis.cli --config-file "$root/tests/support/schemathesis.toml" \
-        run "$root/openapi.yaml" --url "$base" --checks all --max-examples 20 --workers 1 \
+        run "$root/openapi.yaml" --url "$base" --checks all \
+        --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-20}" --workers 1 \
         --no-color "$@"
 }
 
@@ -52,10 +54,21 @@ schemathesis "$@" || status=1
 email="schemathesis-$(date +%s)-$RANDOM@example.com"
 post() { curl -sS -X POST -H 'Content-Type: application/json' -d "$2" "$base$1"; }
 post /auth/sign-up "{\"email\":\"$email\",\"password\":\"correct horse battery\"}" >/dev/null
-code="$(curl -sS "$base/dev/mailbox" | python3 -c '
+if [[ -n "${AUTHFN_TEST_SES_URL:-}" ]]; then
+    mail_url="${AUTHFN_TEST_SES_URL%/}/moto-api/data.json"
+else
+    mail_url="$base/dev/mailbox"
+fi
+code="$(curl -sS "$mail_url" | python3 -c '
 import json, re, sys
-mail = next(m for m in json.load(sys.stdin) if m["to"] == sys.argv[1])
-print(re.search(r"\b\d{3} ?\d{3}\b", mail["text"]).group().replace(" ", ""))' "$email")"
+listed = json.load(sys.stdin)
+if isinstance(listed, list):  # the dev server: newest first
+    texts = [m["text"] for m in listed if m["to"] == sys.argv[1]]
+else:  # moto: ses.Message in the order sent
+    texts = [m.get("text") or m.get("body", "")
+             for m in reversed(listed.get("ses", {}).get("Message", []))
+             if sys.argv[1] in m["destinations"]["ToAddresses"]]
+print(re.search(r"\b\d{3} ?\d{3}\b", texts[0]).group().replace(" ", ""))' "$email")"
 token="$(post /auth/verify-email "{\"email\":\"$email\",\"code\":\"$code\",\"session_delivery\":\"token\"}" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["session_token"])')"
 
