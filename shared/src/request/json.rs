@@ -320,6 +320,40 @@ mod tests {
         }
     }
 
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code, reason = "only deserialized")]
+    struct Flattened {
+        #[serde(flatten)]
+        proof: Proof,
+        #[serde(default)]
+        password: Option<String>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code, reason = "only deserialized")]
+    struct Proof {
+        #[serde(default)]
+        token: Option<String>,
+    }
+
+    #[test]
+    fn a_flattened_body_is_refused_the_same_way() {
+        let refusal = |body: &str| parse::<Flattened>(body.as_bytes()).unwrap_err().message();
+        assert_eq!(
+            refusal(r#"{"token":"a","token":"b"}"#),
+            "body: token is given twice"
+        );
+        let wrong = refusal(r#"{"token":["hunter2"]}"#);
+        assert!(
+            wrong.starts_with("body: ") && !wrong.contains("hunter2") && !wrong.contains("Proof"),
+            "{wrong}"
+        );
+        assert_eq!(
+            refusal(r#"[{"token":"a"}]"#),
+            "body: must be a JSON object, not an array"
+        );
+    }
+
     #[test]
     fn serde_phrases_map_to_json_kinds() {
         assert_eq!(json_kind("struct RenameBody"), Some("an object"));
