@@ -105,7 +105,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions -- --include-ignored
 # The issuer as standard OAuth and JWT libraries see it (openid-client, jose).
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 # openapi.yaml's property-based checks: generated requests, valid and not, signed out and in.
@@ -122,7 +122,7 @@ with_idp "http://127.0.0.1:$port/lambda-url/federation-callback"
 AUTHFN_TEST_EXTRA_ENV+=$'\n'"AUTHFN_ACCESS_TOKEN_JWKS_URL=http://127.0.0.1:$port/lambda-url/jwks/.well-known/jwks.json"
 start_lambda_watch "$port"
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions -- --include-ignored
 # Last and alone: it freezes the DynamoDB API server for everyone, then thaws it.
 AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url AUTHFN_TEST_DYNAMODB_PID="$DDB_API_PID" \
     run_tests -p authfn-blackbox --test store_faults -- --include-ignored
@@ -135,7 +135,7 @@ port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
-    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys -- --include-ignored
+    run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions -- --include-ignored
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
 tests/support/schemathesis.sh "$AUTHFN_WORKERS_BASE_URL"
 echo "check schemathesis-against-workerd ... ok" | tee -a "$results"

@@ -65,7 +65,7 @@ impl App {
                 endpoint.function_name()
             )));
         }
-        if self.sends_mail(endpoint) && self.config.app_url.is_none() {
+        if self.mails_links(endpoint) && self.config.app_url.is_none() {
             return Err(ConfigError::new(format!(
                 "{} mails links to your app: set AUTHFN_APP_URL to the app's URL",
                 endpoint.function_name()
@@ -81,8 +81,15 @@ impl App {
     }
 
     /// Whether `endpoint` sends mail under this configuration (sign-up mails nothing with
-    /// verification off), so its runtime must give the app a mailer.
+    /// verification off; the endpoints that sign in mail the new-device notice when
+    /// `AUTHFN_NEW_DEVICE_MAIL` is on), so its runtime must give the app a mailer.
     pub fn sends_mail(&self, endpoint: Endpoint) -> bool {
+        self.mails_links(endpoint) || (endpoint.signs_in() && self.config.new_device_mail)
+    }
+
+    /// Whether `endpoint` sends the mails of its own flow, links and notices about the
+    /// account, under this configuration. (The new-device notice links nowhere.)
+    fn mails_links(&self, endpoint: Endpoint) -> bool {
         endpoint.sends_mail()
             && !(endpoint == Endpoint::SignUp
                 && self.config.email_verification == crate::config::EmailVerification::Off)

@@ -68,6 +68,10 @@ pub struct Config {
     /// identity provider (`AUTHFN_MFA_FOR_FEDERATED`). Off by default: the provider's own
     /// authentication (and its MFA policy) is trusted.
     pub mfa_for_federated: bool,
+    /// Whether a sign-in from a device that has not signed in to the account before mails the
+    /// account a notice (`AUTHFN_NEW_DEVICE_MAIL`). Off by default: the endpoints that sign in
+    /// then need a mailer (see [`crate::App::sends_mail`]).
+    pub new_device_mail: bool,
     /// The WebAuthn relying party (`AUTHFN_WEBAUTHN_RP_ID`, `AUTHFN_WEBAUTHN_RP_NAME`).
     pub webauthn: crate::webauthn::ceremony::RelyingParty,
     /// The keys that encrypt the secrets authfn must read back, TOTP secrets
@@ -328,6 +332,7 @@ impl Config {
         let product_name = get("AUTHFN_PRODUCT_NAME").unwrap_or_else(|| "authfn".to_owned());
         let email_code_sign_in = settings.flag("AUTHFN_EMAIL_CODE_SIGN_IN", false)?;
         let mfa_for_federated = settings.flag("AUTHFN_MFA_FOR_FEDERATED", false)?;
+        let new_device_mail = settings.flag("AUTHFN_NEW_DEVICE_MAIL", false)?;
         let webauthn = crate::webauthn::ceremony::RelyingParty::from_settings(
             &settings,
             &trusted_origins,
@@ -360,6 +365,7 @@ impl Config {
             product_name,
             email_code_sign_in,
             mfa_for_federated,
+            new_device_mail,
             webauthn,
             data_keys,
         })

@@ -204,6 +204,8 @@ pub enum ApiError {
     PasskeyExists,
     /// The account has no passkey with this id.
     PasskeyNotFound,
+    /// The signed-in user has no live session with this id (whether or not someone else does).
+    SessionNotFound,
 }
 
 impl ApiError {
@@ -261,7 +263,7 @@ impl ApiError {
             InvalidPasskeyCredential(_) | ChallengeExpired => StatusCode::BAD_REQUEST,
             PasskeyRejected(_) => StatusCode::UNAUTHORIZED,
             PasskeyExists => StatusCode::CONFLICT,
-            PasskeyNotFound => StatusCode::NOT_FOUND,
+            PasskeyNotFound | SessionNotFound => StatusCode::NOT_FOUND,
         }
     }
 
@@ -313,7 +315,7 @@ impl ApiError {
             PasskeyRejected(_) => "passkey_rejected",
             ChallengeExpired => "challenge_expired",
             PasskeyExists => "passkey_exists",
-            PasskeyNotFound => "not_found",
+            PasskeyNotFound | SessionNotFound => "not_found",
         }
     }
 
@@ -406,6 +408,7 @@ impl ApiError {
             }
             PasskeyExists => "this passkey is registered already".into(),
             PasskeyNotFound => "no passkey with this id".into(),
+            SessionNotFound => "you have no active session with this id".into(),
         }
     }
 

@@ -8,7 +8,9 @@ use crate::clock::UnixTime;
 use crate::device::DeviceToken;
 use crate::email::Email;
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::protocol::ClientId;
+use crate::request::{HttpRequest, client_ip};
 use crate::store::{Counter, CounterKey};
 use crate::token::UserId;
 
@@ -29,15 +31,35 @@ fn retry_after(now: UnixTime, until: UnixTime) -> Duration {
 }
 
 impl App {
-    /// Counts this request against the client IP's budget for `bucket` (one per endpoint).
-    pub(crate) async fn rate_limit(&self, bucket: &str, client_ip: &str) -> Result<(), ApiError> {
+    /// Counts this request against the client IP's budget for `bucket` (one per endpoint). A
+    /// refusal is a `rate_limited` event, `reason` the bucket.
+    pub(crate) async fn rate_limit(
+        &self,
+        req: &HttpRequest,
+        bucket: &'static str,
+    ) -> Result<(), ApiError> {
+        self.rate_limit_by(req, bucket, &client_ip(req, &self.config))
+            .await
+    }
+
+    /// [`App::rate_limit`] against the budget of `key` (a user, say) rather than the client IP.
+    pub(crate) async fn rate_limit_by(
+        &self,
+        req: &HttpRequest,
+        bucket: &'static str,
+        key: &str,
+    ) -> Result<(), ApiError> {
         let now = self.now();
-        let key = CounterKey::rate_limit(bucket, client_ip);
         let c = self
             .store
-            .increment(&key, now.plus(RATE_WINDOW), now)
+            .increment(
+                &CounterKey::rate_limit(bucket, key),
+                now.plus(RATE_WINDOW),
+                now,
+            )
             .await?;
         if c.count > self.config.rate_limit.per_minute {
+            self.record(req, Event::new(EventType::RateLimited).reason(bucket));
             return Err(ApiError::RateLimited {
                 retry_after: retry_after(now, c.expires_at),
             });
@@ -47,14 +69,20 @@ impl App {
 
     /// Counts one mail to `email` (by its hash) against the address's budget, before it is
     /// composed. Counted whether or not the address has an account, so the refusal says
-    /// nothing about that either.
-    pub(crate) async fn count_mail_to(&self, email: &Email) -> Result<(), ApiError> {
+    /// nothing about that either (nor does its event: `rate_limited`, reason `mail-to`, with
+    /// neither the address nor its account).
+    pub(crate) async fn count_mail_to(
+        &self,
+        req: &HttpRequest,
+        email: &Email,
+    ) -> Result<(), ApiError> {
         let now = self.now();
         let c = self
             .store
             .increment(&CounterKey::mail_to(email), now.plus(MAIL_WINDOW), now)
             .await?;
         if c.count > MAILS_PER_ADDRESS {
+            self.record(req, Event::new(EventType::RateLimited).reason("mail-to"));
             return Err(ApiError::RateLimited {
                 retry_after: retry_after(now, c.expires_at),
             });
@@ -66,17 +94,25 @@ impl App {
     /// budget when it presented a valid device cookie for the account, else against the
     /// address's shared one. The count is one atomic increment, so however many attempts run
     /// at once, at most `max_failures` per window reach argon2; the rest are refused here with
-    /// `423 account_locked`.
+    /// `423 account_locked`. `user` is the address's account, if it has one: the events of the
+    /// attempt name it.
     pub(crate) async fn count_sign_in_attempt(
         &self,
+        req: &HttpRequest,
         email: &Email,
+        user: Option<&UserId>,
         device: Option<&DeviceToken>,
     ) -> Result<SignInAttempt, ApiError> {
         let key = match device {
             Some(device) => CounterKey::device_sign_in_attempts(&device.counter_id()),
             None => CounterKey::sign_in_attempts(email),
         };
-        self.count_attempt(key).await
+        let facts = AttemptFacts {
+            user: user.cloned(),
+            method: AuthMethod::Password,
+            failure: EventType::SignInFailed,
+        };
+        self.count_attempt(req, key, facts).await
     }
 
     /// Counts a second-factor attempt before its code is checked, with the password rule's
@@ -85,19 +121,31 @@ impl App {
     /// password cannot grind codes by opening one pending sign-in after another.
     pub(crate) async fn count_factor_attempt(
         &self,
+        req: &HttpRequest,
         user: &UserId,
+        method: AuthMethod,
         device: Option<&DeviceToken>,
     ) -> Result<SignInAttempt, ApiError> {
         let key = match device {
             Some(device) => CounterKey::device_factor_attempts(user, &device.counter_id()),
             None => CounterKey::factor_attempts(user),
         };
-        self.count_attempt(key).await
+        let facts = AttemptFacts {
+            user: Some(user.clone()),
+            method,
+            failure: EventType::SecondFactorFailed,
+        };
+        self.count_attempt(req, key, facts).await
     }
 
     /// One attempt against the lockout budget `key`, refused with `423 account_locked` once
-    /// the budget is used up.
-    async fn count_attempt(&self, key: CounterKey) -> Result<SignInAttempt, ApiError> {
+    /// the budget is used up (a `sign_in.locked` event: the guess was never checked).
+    async fn count_attempt(
+        &self,
+        req: &HttpRequest,
+        key: CounterKey,
+        facts: AttemptFacts,
+    ) -> Result<SignInAttempt, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
         let c = self
@@ -105,33 +153,45 @@ impl App {
             .increment(&key, now.plus(policy.window), now)
             .await?;
         if c.count > policy.max_failures {
-            return Err(ApiError::AccountLocked {
+            let locked = ApiError::AccountLocked {
                 retry_after: retry_after(now, c.expires_at),
-            });
+            };
+            self.record(req, facts.event(EventType::SignInLocked, locked.code()));
+            return Err(locked);
         }
-        Ok(SignInAttempt { key, counter: c })
+        Ok(SignInAttempt {
+            key,
+            counter: c,
+            facts,
+        })
     }
 
     /// The answer to a wrong password. The failure that uses up the budget says so, and locks
     /// for the configured lock time from now (or the rest of the window, if longer).
     pub(crate) async fn sign_in_failed(
         &self,
+        req: &HttpRequest,
         attempt: SignInAttempt,
     ) -> Result<ApiError, ApiError> {
-        self.attempt_failed(attempt, ApiError::InvalidCredentials)
+        self.attempt_failed(req, attempt, ApiError::InvalidCredentials)
             .await
     }
 
     /// The answer to a failed attempt (a wrong password or second factor): `refused`, or,
     /// for the failure that uses up the budget, a lock for the configured lock time from now
-    /// (or the rest of the window, if longer).
+    /// (or the rest of the window, if longer). Either way a failure event (`sign_in.failed`
+    /// or `mfa.failed`, `reason` the code of `refused`), and for the lock `sign_in.locked`
+    /// after it.
     pub(crate) async fn attempt_failed(
         &self,
+        req: &HttpRequest,
         attempt: SignInAttempt,
         refused: ApiError,
     ) -> Result<ApiError, ApiError> {
         let now = self.now();
         let policy = self.config.lockout;
+        let facts = &attempt.facts;
+        self.record(req, facts.event(facts.failure, refused.code()));
         if attempt.counter.count < policy.max_failures {
             return Ok(refused);
         }
@@ -145,9 +205,11 @@ impl App {
             expires_at: until,
         };
         self.store.put_counter(&attempt.key, locked).await?;
-        Ok(ApiError::AccountLocked {
+        let locked = ApiError::AccountLocked {
             retry_after: retry_after(now, until),
-        })
+        };
+        self.record(req, facts.event(EventType::SignInLocked, locked.code()));
+        Ok(locked)
     }
 
     /// Refuses authentication as `client_id` from a network locked out for it: one that used
@@ -219,4 +281,23 @@ impl App {
 pub(crate) struct SignInAttempt {
     key: CounterKey,
     counter: Counter,
+    facts: AttemptFacts,
+}
+
+/// What the events of an attempt say: whose account (when the address has one), how the user
+/// tried to prove it, and what a wrong guess is.
+struct AttemptFacts {
+    user: Option<UserId>,
+    method: AuthMethod,
+    failure: EventType,
+}
+
+impl AttemptFacts {
+    fn event(&self, kind: EventType, reason: &'static str) -> Event {
+        let event = Event::new(kind).method(self.method).reason(reason);
+        match &self.user {
+            Some(user) => event.user(user),
+            None => event,
+        }
+    }
 }

@@ -1,10 +1,12 @@
 //! Sessions: creating them, finding the one a request presents, and sliding renewal.
 
 use crate::App;
+use crate::clock::UnixTime;
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::request::{HttpRequest, Presented, presented_credential};
-use crate::store::{SessionRecord, UserRecord};
-use crate::token::{SessionId, SessionToken};
+use crate::store::{SessionRecord, UserRecord, is_live};
+use crate::token::{SessionId, SessionToken, TokenHash};
 
 /// A request whose session checked out: its user and session, as stored.
 #[derive(Debug, Clone)]
@@ -87,11 +89,10 @@ impl App {
         let token = self.presented_token(req).ok_or(ApiError::Unauthenticated)?;
         let now = self.now();
         let hash = token.hash();
-        let mut session = self
-            .store
-            .session(&hash, now)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+        let Some(mut session) = self.store.session(&hash, now).await? else {
+            self.note_expiry(req, &hash, now).await;
+            return Err(ApiError::Unauthenticated);
+        };
         let user = self
             .store
             .user_by_id(&session.user_id)
@@ -111,6 +112,27 @@ impl App {
             session.idle_expires_at = idle_expires_at;
         }
         Ok(Authenticated { user, session })
+    }
+
+    /// Records `session.ended` (reason `expired`) for a presented session that the store no
+    /// longer answers at `now` because a deadline passed, then deletes its record, so the
+    /// expiry is told once (a browser keeps sending the cookie until it lapses itself).
+    ///
+    /// The store hides such a session; asked as of the epoch it still answers with the record
+    /// if it has it (not yet swept by its TTL), while one signed out, revoked or of an earlier
+    /// epoch stays hidden on every store. A session whose record is gone ended unseen: no
+    /// event. Best-effort: a store error here leaves the answer as it was (401).
+    async fn note_expiry(&self, req: &HttpRequest, hash: &TokenHash, now: UnixTime) {
+        let Ok(Some(stale)) = self.store.session(hash, UnixTime(0)).await else {
+            return;
+        };
+        if is_live(stale.idle_expires_at, now) && is_live(stale.expires_at, now) {
+            // Renewed or otherwise live again since the first read: not expired.
+            return;
+        }
+        if self.store.delete_session(hash, now).await.is_ok() {
+            self.record(req, ended(&stale, "expired"));
+        }
     }
 
     /// Verifies the request's `Authorization: Bearer` access token (a JWT from this
@@ -161,4 +183,13 @@ impl App {
             Err(e @ VerifyError::KeysUnavailable(_)) => Err(ApiError::KeysUnavailable(Box::new(e))),
         }
     }
+}
+
+/// The `session.ended` event of `session`, for `reason` (`sign_out`, `sign_out_all`,
+/// `revoked`, `expired`).
+pub(crate) fn ended(session: &SessionRecord, reason: &'static str) -> Event {
+    Event::new(EventType::SessionEnded)
+        .user(&session.user_id)
+        .session(&session.id)
+        .reason(reason)
 }

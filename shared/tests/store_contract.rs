@@ -283,7 +283,7 @@ async fn dynamodb_keys_hold_no_email_address() {
 /// address's hash, in any attribute: not its sessions, refresh tokens, identity links,
 /// counters, challenges (replaced and taken ones' token items included), factors, passkeys
 /// and their credential id claims, recovery codes, pending sign-ins, passkey registrations in
-/// flight, nor its email claim.
+/// flight, activity, nor its email claim.
 /// Its former address (before an email change) is gone too. Another user's items stay.
 #[tokio::test]
 #[ignore = "needs a local DynamoDB API: run tests/run.sh"]
@@ -371,11 +371,16 @@ async fn dynamodb_a_deleted_user_leaves_nothing_that_names_it() {
         .await
         .unwrap();
     store.put_challenge(&reset_challenge(&grace)).await.unwrap();
-    // Second factors, passkeys, a pending sign-in and a passkey registration in flight.
+    // Second factors, passkeys, a pending sign-in and a passkey registration in flight; and
+    // activity, more than one batch write of it.
     for (who, credential) in [(&ada, b"ada-key"), (&grace, b"grace-k")] {
         authfn_store_contract::cases::every_factor_record_of(&*as_store, who, credential)
             .await
             .unwrap();
+        let activity: Vec<_> = (0..30)
+            .map(|i| authfn_store_contract::cases::activity_entry(who, T0, &format!("e{i}")))
+            .collect();
+        store.add_activity(&activity).await.unwrap();
     }
 
     let needles = [

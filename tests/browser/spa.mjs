@@ -1189,6 +1189,89 @@ try {
         await context.close();
     }
 
+    // --- Sessions and activity: three browsers on one account. The security page lists them
+    // with this one marked; "Sign out this session" ends another browser's session there; the
+    // activity shows the failed sign-ins and the ended sessions, newest first, older ones on
+    // "Show older activity"; this browser's own row signs it out. Late in the run: its sign-ins
+    // wait out the network's sign-in allowance (passwordStep), which the checks above share.
+    {
+        const email = newEmail("sessions");
+        const laptop = await (await browser.newContext()).newPage();
+        await signUp(laptop, email);
+        const phone = await (await browser.newContext()).newPage();
+        await phone.goto(spa);
+        await signedOut(phone);
+        // Four wrong passwords (one short of the lockout), then the right one.
+        for (let i = 0; i < 4; i++) {
+            const answer = await passwordStep(phone, email, `not the password ${i}`);
+            if (answer.status() !== 401) throw new Error(`a wrong password got ${answer.status()}`);
+        }
+        await passwordStep(phone, email);
+        await signedInAs(phone, email);
+        const tablet = await (await browser.newContext()).newPage();
+        await tablet.goto(spa);
+        await signedOut(tablet);
+        await passwordStep(tablet, email);
+        await signedInAs(tablet, email);
+        const sessionIdOf = (page) => page.evaluate(async (url) =>
+            (await (await fetch(`${url}/auth/session`, { credentials: "include" })).json()).session.id, api);
+        const [laptopId, phoneId, tabletId] = [await sessionIdOf(laptop), await sessionIdOf(phone), await sessionIdOf(tablet)];
+
+        await openSecurity(laptop);
+        const rows = laptop.locator("#session-list li");
+        await rows.nth(2).waitFor();
+        const texts = await rows.allTextContents();
+        const ids = await rows.evaluateAll((items) => items.map((item) => item.dataset.sessionId));
+        const marked = await laptop.locator("#session-list li:has(em)").getAttribute("data-session-id");
+        check("sessions-lists-every-browser-with-this-one-marked",
+            texts.length === 3 && [laptopId, phoneId, tabletId].every((id) => ids.includes(id)) && marked === laptopId &&
+            texts.every((text) => /^Chrome on Linux( \(this device\))? — network [0-9a-f.:]+\/\d+, signed in .+, last seen .+\. Sign out this session$/.test(text)),
+            JSON.stringify(texts));
+
+        await laptop.click(`#session-list li[data-session-id="${phoneId}"] button`);
+        await notice(laptop, "Signed out the session on Chrome on Linux");
+        check("signing-out-another-session-ends-it-on-that-browser", (await apiSession(phone)) === 401 &&
+            (await apiSession(laptop)) === 200 && (await rows.count()) === 2 &&
+            (await laptop.locator(`#session-list li[data-session-id="${phoneId}"]`).count()) === 0);
+        await phone.reload();
+        await signedOut(phone);
+        check("the-signed-out-browser-shows-it-on-reload", true);
+        await laptop.click(`#session-list li[data-session-id="${tabletId}"] button`);
+        await notice(laptop, "Signed out the session on");
+        await laptop.locator("#activity-list li[data-event='session.ended']").nth(1).waitFor();
+
+        // Every page of the activity, newest first.
+        const more = laptop.locator("[data-testid=activity-more]");
+        const pagesShown = [];
+        for (let i = 0; i < 10 && await more.isVisible(); i++) {
+            const before = await laptop.locator("#activity-list li").count();
+            pagesShown.push(before);
+            await more.click();
+            await laptop.locator("#activity-list li").nth(before).waitFor();
+        }
+        const entries = await laptop.locator("#activity-list li").evaluateAll((items) =>
+            items.map((item) => ({ event: item.dataset.event, time: Number(item.dataset.time), text: item.textContent })));
+        const failed = entries.filter((e) => e.event === "sign_in.failed");
+        const ended = entries.filter((e) => e.event === "session.ended");
+        check("activity-shows-the-failed-sign-ins-and-the-ended-sessions-newest-first",
+            failed.length === 4 && failed.every((e) => /^Failed sign-in with your password — .+, Chrome on Linux, network [0-9a-f.:]+\/\d+$/.test(e.text)) &&
+            ended.length === 2 && ended.every((e) => e.text.startsWith("A session was signed out from this page")) &&
+            entries[0].event === "session.ended" && entries.every((e, i) => i === 0 || entries[i - 1].time >= e.time) &&
+            (await laptop.locator("#activity-list li.failure").count()) === 4,
+            JSON.stringify(entries));
+        // Six entries at least: more than the first page of five.
+        check("older-activity-comes-in-pages-of-five", pagesShown.length === Math.ceil(entries.length / 5) - 1 &&
+            pagesShown.length >= 1 && pagesShown.every((n, i) => n === 5 * (i + 1)) && !(await more.isVisible()),
+            JSON.stringify({ pagesShown, count: entries.length }));
+
+        // This browser's own row: it signs this browser out, like "Sign out".
+        await laptop.click(`#session-list li[data-session-id="${laptopId}"] button`);
+        await signedOut(laptop);
+        check("signing-out-this-session-from-the-list-signs-this-browser-out", (await apiSession(laptop)) === 401 &&
+            (await laptop.locator("#notice").textContent()) === "You signed this device out.");
+        for (const page of [laptop, phone, tablet]) await page.context().close();
+    }
+
     // --- The rate limit, with the wait the API asks for (Retry-After, exposed to the SPA).
     // Last: it uses up this address's sign-in allowance for the minute.
     {

@@ -7,6 +7,7 @@
  */
 import type { components, paths } from "./openapi";
 import type {
+  ActivityBody,
   AuthErrorCode,
   EmailChangeProof,
   EmailProof,
@@ -18,6 +19,7 @@ import type {
   PasskeyBody,
   PasswordReset,
   SessionBody,
+  SessionsBody,
   SignInCode,
 } from "./auth";
 
@@ -57,6 +59,8 @@ export type AuthTsMatchesOpenApi = [
   Holds<Fits<Answers<"/auth/passkeys/register/finish", 201>, { passkey: PasskeyBody; recovery_codes?: string[] }>>,
   Holds<Fits<Answers<"/auth/passkeys/rename", 200>, { passkey: PasskeyBody }>>,
   Holds<Fits<Answers<"/auth/email/verify", 200>, { email: string }>>,
+  Holds<Fits<Answers<"/auth/sessions", 200, "get">, SessionsBody>>,
+  Holds<Fits<Answers<"/auth/activity", 200, "get">, ActivityBody>>,
   Holds<Fits<Schemas["Error"], ErrorBody>>,
   // What auth.ts sends, the API reads.
   Holds<Fits<{ email: string; password: string }, Sends<"/auth/sign-up">>>,

@@ -116,6 +116,95 @@ export interface PasskeyRegistered {
   recoveryCodes: string[] | null;
 }
 
+/** One of the account's sessions (a browser or app signed in to it), as `GET /auth/sessions` lists them. */
+export interface SessionInfo {
+  /** The session's public id: safe to show, and what {@link AuthClient.revokeSession} takes. */
+  id: string;
+  /** Unix seconds: when it signed in. */
+  createdAt: number;
+  /** Unix seconds: when it was last used, to within a quarter of an hour or so. */
+  lastSeenAt: number;
+  /** The browser and system that signed in ("Chrome on macOS"), or `null` when unknown. */
+  device: string | null;
+  /** The network it signed in from, coarsened ("203.0.113.0/24"), or `null` when unknown. */
+  network: string | null;
+  /** Whether it is this browser's own session. */
+  current: boolean;
+}
+
+/** The security events a user sees in their own activity (the names the API logs). */
+export type ActivityEventType =
+  | "sign_up"
+  | "email.verified"
+  | "sign_in.succeeded"
+  | "sign_in.second_factor_required"
+  | "sign_in.failed"
+  | "sign_in.locked"
+  | "mfa.passed"
+  | "mfa.failed"
+  | "session.ended"
+  | "password.changed"
+  | "password.reset"
+  | "email.changed"
+  | "identity.linked"
+  | "device_code.approved"
+  | "device_code.denied"
+  | "tokens.issued"
+  | "refresh.reuse_detected"
+  | "token.revoked"
+  | "passkey.sign_count_regressed"
+  | "mfa.totp_enabled"
+  | "mfa.totp_disabled"
+  | "passkey.added"
+  | "passkey.removed"
+  | "mfa.recovery_codes_regenerated";
+
+/** How the user proved who they were, on sign-in and second-factor events. */
+export type ActivityMethod =
+  | "password"
+  | "email_code"
+  | "password_reset"
+  | "email_verification"
+  | "federated"
+  | "passkey"
+  | "totp"
+  | "recovery_code"
+  | "device_code"
+  | "refresh_token";
+
+/** One entry of the account's activity ({@link AuthClient.activity}). */
+export interface ActivityEvent {
+  id: string;
+  /** Unix seconds. */
+  time: number;
+  /** What happened; a newer API may send a type this client does not know yet. */
+  event: ActivityEventType | (string & {});
+  outcome: "success" | "failure";
+  /** The session it is about, if any. */
+  sessionId: string | null;
+  method: ActivityMethod | (string & {}) | null;
+  /** Why: an error code (`invalid_credentials`), or how a session ended (`sign_out`,
+   * `sign_out_all`, `revoked`, `expired`). */
+  reason: string | null;
+  /** The identity provider, for federated sign-ins and links. */
+  provider: string | null;
+  /** The app (OAuth client), for device approvals and tokens. */
+  clientId: string | null;
+  /** The browser and system it came from ("Firefox on Linux"), or `null`. */
+  device: string | null;
+  /** The network it came from, coarsened, or `null`. */
+  network: string | null;
+  /** Whether it is about this browser's own session. */
+  currentSession: boolean;
+}
+
+/** A page of activity, newest first; `nextCursor` fetches the older entries after it. */
+export interface ActivityPage {
+  events: ActivityEvent[];
+  /** Pass to {@link AuthClient.activity} for the next page; `null` when there is none. */
+  nextCursor: string | null;
+}
+
 /**
  * What sign-up did. With address proof on (the API's default), every address gets the same
  * answer, `verification_sent`, whether or not it has an account: the mail says which. The
@@ -181,7 +270,8 @@ export type AuthErrorCode =
   | "passkey_unsupported"
   | "passkey_cancelled"
   | "passkey_failed"
-  // Sign-in by mailed code while the API has it off (AUTHFN_EMAIL_CODE_SIGN_IN):
+  // Sign-in by mailed code while the API has it off (AUTHFN_EMAIL_CODE_SIGN_IN); a passkey or
+  // a session (revokeSession) that is not, or no longer, the account's:
   | "not_found"
   // Federated sign-in, reported back through `?authfn_error=` (see takeFederationError):
   | "idp_error"
@@ -263,6 +353,35 @@ export interface FactorsBody {
   recovery_codes_remaining: number;
   mfa_required: boolean;
   authenticated_at: number;
+}
+
+export interface SessionsBody {
+  sessions: {
+    id: string;
+    created_at: number;
+    last_seen_at: number;
+    device?: string | null;
+    network?: string | null;
+    current: boolean;
+  }[];
+}
+
+export interface ActivityBody {
+  events: {
+    id: string;
+    time: number;
+    event: string;
+    outcome: "success" | "failure";
+    session_id?: string;
+    method?: string;
+    reason?: string;
+    provider?: string;
+    client_id?: string;
+    device?: string;
+    network?: string;
+    current_session?: boolean;
+  }[];
+  next_cursor?: string | null;
 }
 
 export interface EnrolmentBody {
@@ -604,6 +723,64 @@ export class AuthClient {
   async signOutEverywhere(): Promise<void> {
     await this.expect(await this.send("POST", "/auth/sign-out/all"), 204);
     this.announce("signed-out");
+  }
+
+  /** The account's sessions (every browser and app signed in to it), newest first, with this
+   * browser's marked `current`. */
+  async listSessions(): Promise<SessionInfo[]> {
+    const body = await this.expect<SessionsBody>(await this.send("GET", "/auth/sessions"), 200);
+    return body.sessions.map((s) => ({
+      id: s.id,
+      createdAt: s.created_at,
+      lastSeenAt: s.last_seen_at,
+      device: s.device ?? null,
+      network: s.network ?? null,
+      current: s.current,
+    }));
+  }
+
+  /**
+   * Signs one of the account's sessions out, on whatever device holds it: its cookie or token
+   * stops working at once. Pass a listed {@link SessionInfo} (or its id); when it is this
+   * browser's own, this browser is signed out too and other tabs hear of it. An id that is not
+   * one of the account's live sessions (ended meanwhile, or never its) fails with `not_found`.
+   */
+  async revokeSession(session: Pick<SessionInfo, "id" | "current"> | string): Promise<void> {
+    const id = typeof session === "string" ? session : session.id;
+    await this.expect(await this.send("POST", `/auth/sessions/${encodeURIComponent(id)}/revoke`), 204);
+    if (typeof session !== "string" && session.current) this.announce("signed-out");
+  }
+
+  /**
+   * The account's security activity of the last 90 days, newest first: sign-ins, failed ones,
+   * sessions ended, factors and passwords changed. `limit` is 1 to 100 (default 20); pass a
+   * page's `nextCursor` as `cursor` for the page after it. A cursor that is not one the API
+   * gave fails with `invalid_request`.
+   */
+  async activity(options: { limit?: number; cursor?: string | null } = {}): Promise<ActivityPage> {
+    const query = new URLSearchParams();
+    if (options.limit !== undefined) query.set("limit", String(options.limit));
+    if (options.cursor) query.set("cursor", options.cursor);
+    const qs = query.toString();
+    const path = qs ? `/auth/activity?${qs}` : "/auth/activity";
+    const body = await this.expect<ActivityBody>(await this.send("GET", path), 200);
+    return {
+      events: body.events.map((e) => ({
+        id: e.id,
+        time: e.time,
+        event: e.event,
+        outcome: e.outcome,
+        sessionId: e.session_id ?? null,
+        method: e.method ?? null,
+        reason: e.reason ?? null,
+        provider: e.provider ?? null,
+        clientId: e.client_id ?? null,
+        device: e.device ?? null,
+        network: e.network ?? null,
+        currentSession: e.current_session === true,
+      })),
+      nextCursor: body.next_cursor ?? null,
+    };
   }
 
   /**

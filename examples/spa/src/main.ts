@@ -2,10 +2,13 @@ import {
   AuthClient,
   AuthError,
   ReauthenticationRequired,
+  type ActivityEvent,
+  type ActivityPage,
   type Factors,
   type MailedLinkPurpose,
   type MfaMethod,
   type Passkey,
+  type SessionInfo,
   type SignInResult,
   type SignedIn,
   type TotpEnrolment,
@@ -699,7 +702,8 @@ stepUpDialog.addEventListener("close", () => {
   if (stepUpOutcome) endStepUp(false);
 });
 
-// --- The security page: the authenticator app, recovery codes, passkeys.
+// --- The security page: the authenticator app, recovery codes, passkeys, where the account is
+// signed in, and its recent activity.
 
 /** An enrolment shown and waiting for its first code; kept across a re-render of the page. */
 let enrolment: TotpEnrolment | null = null;
@@ -708,7 +712,12 @@ let shownCodes: string[] | null = null;
 
 const when = (secs: number) => new Date(secs * 1000).toLocaleDateString();
 
+/** Loads every part of the security page; each says for itself when it cannot be shown. */
 async function loadSecurity(): Promise<void> {
+  await Promise.all([loadFactors(), loadSessions(), loadActivity()]);
+}
+
+async function loadFactors(): Promise<void> {
   let factors: Factors;
   try {
     factors = await auth.factors();
@@ -836,6 +845,196 @@ function passkeyItem(passkey: Passkey): HTMLLIElement {
   item.append(name, details, rename, remove, form);
   return item;
 }
+
+/** A moment as a person reads it: the date and the time of day. */
+const whenExactly = (secs: number) => new Date(secs * 1000).toLocaleString();
+
+async function loadSessions(): Promise<void> {
+  const state = el("sessions-state");
+  let sessions: SessionInfo[];
+  try {
+    sessions = await auth.listSessions();
+  } catch (error) {
+    state.textContent = `Your sessions cannot be shown just now. ${describe(error, securityWording)}`;
+    el("session-list").replaceChildren();
+    return;
+  }
+  state.textContent = sessions.length === 1 ? "Only this browser is signed in." : `Signed in in ${sessions.length} places.`;
+  el("session-list").replaceChildren(...sessions.map(sessionItem));
+}
+
+function sessionItem(session: SessionInfo): HTMLLIElement {
+  const item = document.createElement("li");
+  item.dataset.sessionId = session.id;
+  const device = session.device ?? "Unknown browser";
+  const name = document.createElement("strong");
+  name.textContent = device;
+  const parts = [
+    session.network ? `network ${session.network}` : null,
+    `signed in ${whenExactly(session.createdAt)}`,
+    `last seen ${whenExactly(session.lastSeenAt)}`,
+  ].filter((part) => part !== null);
+  const details = document.createElement("span");
+  details.textContent = ` — ${parts.join(", ")}. `;
+  const end = document.createElement("button");
+  end.type = "button";
+  end.textContent = "Sign out this session";
+  end.setAttribute("aria-label", session.current
+    ? "Sign out this session, on this device"
+    : `Sign out the session on ${device}, signed in ${whenExactly(session.createdAt)}`);
+  end.addEventListener("click", () =>
+    void busy(end, async () => {
+      try {
+        await auth.revokeSession(session);
+      } catch (error) {
+        // Ended meanwhile (it signed out, expired, or another device ended it): show what is left.
+        if (error instanceof AuthError && error.code === "not_found") await loadSessions();
+        throw error;
+      }
+      if (session.current) {
+        pendingNewEmail = null;
+        showEnrolment(null);
+        showCodes(null);
+        go("", { note: "You signed this device out." });
+        return;
+      }
+      await Promise.all([loadSessions(), loadActivity()]);
+      tell(`Signed out the session on ${device}: it has to sign in again to get back in.`);
+      el("sessions-heading").focus();
+    }, sessionWording),
+  );
+  item.append(name);
+  if (session.current) {
+    const marker = document.createElement("em");
+    marker.textContent = " (this device)";
+    item.append(marker);
+  }
+  item.append(details, end);
+  return item;
+}
+
+/** What a session's sign-out can meet. */
+const sessionWording: Wording = {
+  not_found: "That session had ended already.",
+  unauthenticated: "Your session has ended. Sign in again.",
+};
+
+/** How many activity entries a page shows. */
+const ACTIVITY_PAGE = 5;
+/** Where the next page of activity starts, while there is one. */
+let activityCursor: string | null = null;
+
+/** The first page of the account's activity, or (`older`) the page after those shown. */
+async function loadActivity(older = false): Promise<void> {
+  const state = el("activity-state");
+  const list = el("activity-list");
+  const more = el<HTMLButtonElement>("activity-more");
+  let page: ActivityPage;
+  try {
+    page = await auth.activity({ limit: ACTIVITY_PAGE, cursor: older ? activityCursor : null });
+  } catch (error) {
+    state.textContent = `Your activity cannot be shown just now. ${describe(error, securityWording)}`;
+    if (!older) list.replaceChildren();
+    more.hidden = true;
+    return;
+  }
+  const items = page.events.map(activityItem);
+  if (older) list.append(...items);
+  else list.replaceChildren(...items);
+  activityCursor = page.nextCursor;
+  more.hidden = activityCursor === null;
+  state.textContent = list.childElementCount === 0 ? "Nothing yet." : "The last 90 days, newest first.";
+  if (older && items.length > 0) {
+    // Keyboard and screen-reader users land on the first entry that was added.
+    items[0].tabIndex = -1;
+    items[0].focus();
+  }
+}
+
+/** What each kind of entry says; a kind this page does not know yet shows its name. */
+const activityLabels: Partial<Record<string, string>> = {
+  "sign_up": "Account created",
+  "email.verified": "Email address confirmed",
+  "sign_in.succeeded": "Signed in",
+  "sign_in.second_factor_required": "First sign-in step passed; the second step was asked for",
+  "sign_in.failed": "Failed sign-in",
+  "sign_in.locked": "Sign-in refused: too many failed attempts",
+  "mfa.passed": "Second sign-in step passed",
+  "mfa.failed": "Wrong second-step code",
+  "password.changed": "Password changed",
+  "password.reset": "Password reset",
+  "email.changed": "Email address changed",
+  "identity.linked": "Identity provider linked",
+  "device_code.approved": "A device was approved",
+  "device_code.denied": "A device was refused",
+  "tokens.issued": "An app was signed in",
+  "refresh.reuse_detected": "A copied app token was used: that app was signed out",
+  "token.revoked": "An app signed out",
+  "passkey.sign_count_regressed": "A passkey may have been copied",
+  "mfa.totp_enabled": "Authenticator app turned on",
+  "mfa.totp_disabled": "Authenticator app turned off",
+  "passkey.added": "Passkey added",
+  "passkey.removed": "Passkey removed",
+  "mfa.recovery_codes_regenerated": "New recovery codes made",
+};
+
+/** How a session ended (`session.ended`'s reason). */
+const sessionEndings: Partial<Record<string, string>> = {
+  sign_out: "Signed out",
+  sign_out_all: "Signed out everywhere",
+  revoked: "A session was signed out from this page",
+  expired: "A session expired",
+};
+
+/** How the user proved who they were, as the end of "Signed in with …". */
+function methodPhrase(event: ActivityEvent): string | null {
+  switch (event.method) {
+    case "password": return "your password";
+    case "email_code": return "a code by mail";
+    case "password_reset": return "a password reset";
+    case "email_verification": return "your address confirmation";
+    case "federated": return event.provider ?? "an identity provider";
+    case "passkey": return "a passkey";
+    case "totp": return "your authenticator app";
+    case "recovery_code": return "a recovery code";
+    case "device_code": return "a device code";
+    case "refresh_token": return "an app's saved sign-in";
+    default: return null;
+  }
+}
+
+function activityLabel(event: ActivityEvent): string {
+  const label = event.event === "session.ended"
+    ? sessionEndings[event.reason ?? ""] ?? "A session ended"
+    : activityLabels[event.event] ?? event.event;
+  const how = ["sign_up", "sign_in.succeeded", "sign_in.failed", "mfa.passed", "mfa.failed"].includes(event.event)
+    ? methodPhrase(event)
+    : null;
+  return how ? `${label} with ${how}` : label;
+}
+
+function activityItem(event: ActivityEvent): HTMLLIElement {
+  const item = document.createElement("li");
+  item.dataset.event = event.event;
+  item.dataset.time = String(event.time);
+  if (event.outcome === "failure") item.className = "failure";
+  const label = document.createElement("strong");
+  label.textContent = activityLabel(event);
+  const parts = [
+    whenExactly(event.time),
+    event.device,
+    event.network ? `network ${event.network}` : null,
+    event.clientId ? `app ${event.clientId}` : null,
+    event.currentSession ? "this device" : null,
+  ].filter((part) => part !== null);
+  const details = document.createElement("span");
+  details.textContent = ` — ${parts.join(", ")}`;
+  item.append(label, details);
+  return item;
+}
+
+const activityMore = el<HTMLButtonElement>("activity-more");
+activityMore.addEventListener("click", () => void busy(activityMore, () => loadActivity(true), securityWording));
 
 /** What goes wrong on the security page. */
 const securityWording: Wording = {

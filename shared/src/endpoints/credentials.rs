@@ -78,6 +78,11 @@ impl Credentials {
             .map_err(|m| ApiError::invalid_field("password", m))
     }
 
+    /// The body's `device_token`, if the client sent one.
+    pub(super) fn device_token(&self) -> Option<&str> {
+        self.device_token.as_deref()
+    }
+
     /// The device cookie (or body `device_token`) that vouches for this client on `user`'s
     /// account, if any: forged, expired and other accounts' values count for nothing.
     pub(super) fn device_for(
@@ -105,6 +110,17 @@ pub(crate) fn presented_device(
         .chain(body_token)
         .filter_map(|v| DeviceToken::verify(v, keys, now))
         .find(|d| d.is_for(user))
+}
+
+/// The device cookie for `user` (see `device`), as a `Set-Cookie` value, for the sign-ins
+/// that answer with a redirect rather than [`session_issued`] (federation).
+pub(crate) fn device_cookie(app: &App, user: &UserId) -> Result<String, ApiError> {
+    let device = DeviceToken::issue(user, app.now())?.sign(&app.config.session_keys);
+    Ok(crate::cookie::device(
+        &app.config.cookie,
+        &device,
+        DEVICE_LIFETIME,
+    ))
 }
 
 #[derive(Serialize)]

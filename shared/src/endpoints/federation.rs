@@ -7,22 +7,21 @@ use http::header::{ACCEPT, LOCATION, SET_COOKIE};
 use http::{HeaderValue, Method, StatusCode};
 use serde::Serialize;
 
-use super::credentials::SessionDelivery;
-use super::mfa::{self, SignInStep};
+use super::credentials::{SessionDelivery, device_cookie, presented_device};
+use super::mfa::{self, Proven, SignInStep};
 use crate::App;
 use crate::clock::UnixTime;
 use crate::email::Email;
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::federation::attempt::{AuthorizationCode, Binding, State, attempt_key};
 use crate::federation::config::ProviderConfig;
 use crate::federation::discovery::{self, DiscoveryError};
 use crate::federation::id_token::{self, Expected, IdTokenClaims, IdTokenError};
 use crate::federation::outbound::{HttpClient, OutboundRequest};
-use crate::request::{HttpRequest, Params, client_ip, form_body};
-use crate::response::{self, HttpResponse};
-use crate::store::{
-    FederatedIdentity, FederationAttempt, FirstFactor, Insert, SessionRecord, UserRecord,
-};
+use crate::request::{HttpRequest, Params, form_body};
+use crate::response::{self, ErrorDetail, HttpResponse};
+use crate::store::{FederatedIdentity, FederationAttempt, Insert, SessionRecord, UserRecord};
 use crate::token::{SessionToken, UserId};
 
 /// How long a sign-in may take between begin and callback.
@@ -32,8 +31,7 @@ pub const ATTEMPT_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// cookie, and sends the browser there (or gives a JSON fetch the URL).
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
-    app.rate_limit("federation", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "federation").await?;
     let params = Params::parse(req.uri().query().unwrap_or(""))?;
     let return_to = allowed_return_to(app, &params)?;
     let client = http_client(app)?;
@@ -103,8 +101,7 @@ pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErro
 /// the code, verifies the ID token, then starts a session.
 pub async fn callback(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let provider = provider_of(app, req)?;
-    app.rate_limit("federation-callback", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "federation-callback").await?;
     let params = if req.method() == Method::POST {
         Params::parse(form_body(req, &app.config)?)?
     } else {
@@ -276,28 +273,37 @@ async fn complete(
     // A form_post callback is the browser's navigation from the provider's page, whatever
     // the sign-in began with: only a POST that itself asks for JSON is answered in JSON.
     let json = wants_json(req) || (attempt.wants_json && req.method() != Method::POST);
-    let (session, token) = match resolve_user(app, req, provider, &claims).await? {
+    // A form_post callback is a cross-site POST, which does not carry the Lax cookies (the
+    // session, the device): the new session is handed to a same-site step that carries them.
+    let handoff = req.method() == Method::POST && !json;
+    let (session, token, notice_failed) = match resolve_user(app, req, provider, &claims).await? {
         // Through the gate: with AUTHFN_MFA_FOR_FEDERATED an account with a second factor
         // still needs it.
         Resolved::Existing(user) => {
-            match app
-                .pass_first_factor(req, &user, FirstFactor::Federated)
-                .await?
-            {
-                SignInStep::SignedIn { session, token } => (session, token),
+            let proven = Proven::federated(provider.name.as_str());
+            let proven = if handoff {
+                proven.device_checked_later()
+            } else {
+                proven
+            };
+            match app.pass_first_factor(req, &user, proven).await? {
+                SignInStep::SignedIn {
+                    session,
+                    token,
+                    notice_failed,
+                } => (session, token, notice_failed),
                 pending @ SignInStep::SecondFactor { .. } => {
                     return second_factor_required(app, req, pending, json, &attempt.return_to)
                         .await;
                 }
             }
         }
-        Resolved::Created(session, token) => (session, token),
+        Resolved::Created(session, token) => (session, token, None),
     };
     let signed = token.sign(&app.config.session_keys);
-    if req.method() == Method::POST && !json {
-        // A form_post callback is a cross-site POST, which does not carry the Lax session
-        // cookie: the session this browser had cannot be ended here. The new one is handed to
-        // a same-site step (a 303 to this URL) that carries both.
+    if handoff {
+        // The session this browser had cannot be ended here, nor its device cookie read: the
+        // finishing step (a 303 to this URL) does both.
         let mut res = see_other(&finish_url(app, provider, &attempt.return_to))?;
         let handoff = crate::cookie::federation_handoff(
             &app.config.cookie,
@@ -334,6 +340,11 @@ async fn complete(
         redirect(&attempt.return_to)?
     };
     append_cookie(&mut res, &cookie);
+    // As every sign-in does: this browser now vouches for the account (see `device`).
+    append_cookie(&mut res, &device_cookie(app, &session.user_id)?);
+    if let Some(detail) = notice_failed {
+        res.extensions_mut().insert(detail);
+    }
     Ok(res)
 }
 
@@ -371,6 +382,10 @@ async fn second_factor_required(
 /// The query parameter that marks the finishing step of a `form_post` sign-in.
 const FINISH: &str = "finish";
 
+/// How far apart an account's creation and its first session can be when one request made
+/// both (the clock may tick between them).
+const SAME_REQUEST: Duration = Duration::from_secs(5);
+
 /// How long the browser has to follow the 303 to the finishing step.
 const HANDOFF_LIFETIME: Duration = Duration::from_secs(60);
 
@@ -396,6 +411,9 @@ fn finish_url(app: &App, provider: &ProviderConfig, return_to: &str) -> String {
 /// response to a POST carrying this browser's binding: a cross-site page that sends a
 /// browser here can neither sign it out (no handoff, nothing happens) nor sign it in as
 /// someone else (it cannot set the cookie).
+///
+/// This step carries the device cookie the callback could not read: it hands over a new one,
+/// and sends the new-device notice the callback left to it.
 async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpResponse, ApiError> {
     let return_to = allowed_return_to(app, params)?;
     let keys = &app.config.session_keys;
@@ -418,7 +436,44 @@ async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpRes
         &mut res,
         &crate::cookie::federation_handoff(&app.config.cookie, "", Duration::ZERO),
     );
+    // The sign-in is done: a store that cannot say whose session this is costs the device
+    // cookie and the notice, not the sign-in. (One that ended meanwhile needs neither.)
+    if let Ok(Some(session)) = app.store.session(&token.hash(), app.now()).await {
+        if let Some(detail) = notice_after_handoff(app, req, &session).await {
+            res.extensions_mut().insert(detail);
+        }
+        append_cookie(&mut res, &device_cookie(app, &session.user_id)?);
+    }
     Ok(res)
+}
+
+/// The new-device notice of a `form_post` sign-in, which its callback could not decide: the
+/// device cookie rides along only now. Not for the account that sign-in made (its first
+/// session was made with it, in the same request).
+/// Returns why it failed, if it did, for the log line.
+async fn notice_after_handoff(
+    app: &App,
+    req: &HttpRequest,
+    session: &SessionRecord,
+) -> Option<ErrorDetail> {
+    if !app.config.new_device_mail || presented_device(app, req, None, &session.user_id).is_some() {
+        return None;
+    }
+    let user = match app.store.user_by_id(&session.user_id).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return None,
+        Err(e) => {
+            let e = ApiError::from(e);
+            return Some(ErrorDetail {
+                code: e.code(),
+                cause: e.cause_chain(),
+            });
+        }
+    };
+    if session.created_at <= user.created_at.plus(SAME_REQUEST) {
+        return None;
+    }
+    app.notice_new_device(req, &user, session, None).await
 }
 
 /// The `return_to` the request asks for, if it is on the list (the default when it asks none).
@@ -553,7 +608,15 @@ async fn resolve_user(
                 return Err(ApiError::AccountExists);
             }
             match app.store.link_identity(&identity, &existing.id).await? {
-                Insert::Inserted => return Ok(Resolved::Existing(existing)),
+                Insert::Inserted => {
+                    app.record(
+                        req,
+                        Event::new(EventType::IdentityLinked)
+                            .user(&existing.id)
+                            .provider(provider.name.as_str()),
+                    );
+                    return Ok(Resolved::Existing(existing));
+                }
                 Insert::AlreadyExists => continue,
             }
         }
@@ -573,7 +636,20 @@ async fn resolve_user(
             .create_federated_user(&record, &identity, &session)
             .await?
         {
-            Insert::Inserted => return Ok(Resolved::Created(session, token)),
+            Insert::Inserted => {
+                let federated = |kind| {
+                    Event::new(kind)
+                        .user(&record.id)
+                        .method(AuthMethod::Federated)
+                        .provider(provider.name.as_str())
+                };
+                app.record(req, federated(EventType::SignUp));
+                app.record(
+                    req,
+                    federated(EventType::SignInSucceeded).session(&session.id),
+                );
+                return Ok(Resolved::Created(session, token));
+            }
             Insert::AlreadyExists => continue,
         }
     }

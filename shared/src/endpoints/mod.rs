@@ -19,9 +19,11 @@ mod credentials;
 pub mod federation;
 pub mod me;
 pub mod mfa;
+mod new_device;
 pub mod oauth;
 pub mod passkeys;
 pub mod session;
+pub mod sessions;
 pub mod sign_in;
 pub mod sign_out;
 pub mod sign_up;
@@ -43,6 +45,10 @@ enum Flag {
     /// It reads or writes TOTP secrets, so its function needs `AUTHFN_DATA_KEYS` (and is the
     /// only kind that gets them).
     DataKeys,
+    /// It can end in a session for an existing account, so with `AUTHFN_NEW_DEVICE_MAIL` on it
+    /// mails the new-device notice: its runtime must then give the app a mailer, and on AWS
+    /// its function may send as the mail identity under the `NewDeviceMail` condition.
+    SignsIn,
 }
 
 /// One row of the table.
@@ -104,11 +110,11 @@ macro_rules! endpoints {
 endpoints! {
     // Variant          = "function crate"       [methods]   "path"                                 => handler [flags]
     SignUp              = "sign-up"              [POST]      "/auth/sign-up"                        => sign_up::handle [SendsMail];
-    SignIn              = "sign-in"              [POST]      "/auth/sign-in"                        => sign_in::handle;
+    SignIn              = "sign-in"              [POST]      "/auth/sign-in"                        => sign_in::handle [SignsIn];
     VerifyEmail         = "verify-email"         [POST]      "/auth/verify-email"                   => account::verify_email::handle;
     ResendVerification  = "verify-email-resend"  [POST]      "/auth/verify-email/resend"            => account::resend_verification::handle [SendsMail];
     ForgotPassword      = "password-forgot"      [POST]      "/auth/password/forgot"                => account::forgot_password::handle [SendsMail];
-    ResetPassword       = "password-reset"       [POST]      "/auth/password/reset"                 => account::reset_password::handle;
+    ResetPassword       = "password-reset"       [POST]      "/auth/password/reset"                 => account::reset_password::handle [SignsIn];
     /// Signed in, with the current password.
     ChangePassword      = "password-change"      [POST]      "/auth/password/change"                => account::change_password::handle;
     /// Signed in, with the current password (or a recent sign-in, for an account without one).
@@ -120,7 +126,7 @@ endpoints! {
     /// Off (404) unless `AUTHFN_EMAIL_CODE_SIGN_IN=true`.
     EmailCodeRequest    = "email-code-request"   [POST]      "/auth/email-code/request"             => account::email_code::request [SendsMail];
     /// Off (404) unless `AUTHFN_EMAIL_CODE_SIGN_IN=true`.
-    EmailCodeSignIn     = "email-code-sign-in"   [POST]      "/auth/email-code/sign-in"             => account::email_code::sign_in;
+    EmailCodeSignIn     = "email-code-sign-in"   [POST]      "/auth/email-code/sign-in"             => account::email_code::sign_in [SignsIn];
     SignOut             = "sign-out"             [POST]      "/auth/sign-out"                       => sign_out::one;
     SignOutAll          = "sign-out-all"         [POST]      "/auth/sign-out/all"                   => sign_out::all;
     Session             = "session"              [GET]       "/auth/session"                        => session::handle;
@@ -128,7 +134,7 @@ endpoints! {
     Me                  = "me"                   [GET]       "/me"                                  => me::handle [OutboundCalls];
     FederationBegin     = "federation-begin"     [GET]       "/auth/federation/{provider}/begin"    => federation::begin [OutboundCalls];
     /// `response_mode=query` arrives as GET, `form_post` as POST.
-    FederationCallback  = "federation-callback"  [GET, POST] "/auth/federation/{provider}/callback" => federation::callback [OutboundCalls, CsrfExempt];
+    FederationCallback  = "federation-callback"  [GET, POST] "/auth/federation/{provider}/callback" => federation::callback [OutboundCalls, CsrfExempt, SignsIn];
     DeviceAuthorize     = "device-authorize"     [POST]      "/oidc/device/authorize"               => oauth::device_authorize::handle [IssuerSecrets];
     DevicePage          = "device-page"          [GET]       "/oidc/device"                         => oauth::device_page::handle;
     DeviceVerify        = "device-verify"        [POST]      "/oidc/device/verify"                  => oauth::device_verify::handle;
@@ -146,13 +152,13 @@ endpoints! {
     PasskeyRegisterFinish = "passkey-register-finish" [POST] "/auth/passkeys/register/finish" => passkeys::register::finish [SendsMail];
     /// No session needed: a discoverable sign-in, or the second factor of a pending sign-in.
     PasskeySignInBegin    = "passkey-sign-in-begin"   [POST] "/auth/passkeys/sign-in/begin"   => passkeys::sign_in::begin;
-    PasskeySignInFinish   = "passkey-sign-in-finish"  [POST] "/auth/passkeys/sign-in/finish"  => passkeys::sign_in::finish;
+    PasskeySignInFinish   = "passkey-sign-in-finish"  [POST] "/auth/passkeys/sign-in/finish"  => passkeys::sign_in::finish [SignsIn];
     /// Signed in.
     PasskeyRename         = "passkey-rename"          [POST] "/auth/passkeys/rename"          => passkeys::manage::rename;
     /// Signed in, with step-up (and mails the account).
     PasskeyDelete         = "passkey-delete"          [POST] "/auth/passkeys/delete"          => passkeys::manage::delete [SendsMail];
     /// With a pending sign-in: completes it with a second factor.
-    MfaVerify           = "mfa-verify"           [POST]      "/auth/mfa/verify"                     => mfa::verify::handle [SendsMail, DataKeys];
+    MfaVerify           = "mfa-verify"           [POST]      "/auth/mfa/verify"                     => mfa::verify::handle [SendsMail, DataKeys, SignsIn];
     /// Signed in: the account's second factors.
     MfaFactors          = "mfa-factors"          [GET]       "/auth/mfa"                            => mfa::factors::handle;
     /// Signed in, step-up: a new authenticator app secret to confirm.
@@ -163,10 +169,16 @@ endpoints! {
     TotpDisable         = "totp-disable"         [POST]      "/auth/mfa/totp/disable"               => mfa::totp_disable::handle [SendsMail];
     /// Signed in, step-up: a new set of recovery codes.
     RegenerateRecoveryCodes = "recovery-codes-regenerate" [POST] "/auth/mfa/recovery-codes/regenerate" => mfa::recovery_codes::regenerate [SendsMail];
+    /// Signed in: the account's live sessions, the current one marked.
+    Sessions            = "sessions"             [GET]       "/auth/sessions"                       => sessions::list::handle;
+    /// Signed in: ends one of the account's sessions (404 for any other id).
+    SessionRevoke       = "session-revoke"       [POST]      "/auth/sessions/{id}/revoke"           => sessions::revoke::handle;
+    /// Signed in: the account's security events of the last 90 days, newest first, paged.
+    Activity            = "activity"             [GET]       "/auth/activity"                       => sessions::activity::handle;
 }
 
 impl Endpoint {
-    /// The route, as API Gateway writes it: `{provider}` stands for one path segment.
+    /// The route, as API Gateway writes it: `{provider}` or `{id}` stands for one path segment.
     pub fn path(self) -> &'static str {
         self.spec().path
     }
@@ -243,6 +255,13 @@ impl Endpoint {
     /// app a mailer and its function may call the mail provider.
     pub fn sends_mail(self) -> bool {
         self.spec().flags.contains(&Flag::SendsMail)
+    }
+
+    /// Whether it can end in a session for an existing account (a sign-in, the second factor
+    /// of one, a password reset), so it sends the new-device notice when
+    /// `AUTHFN_NEW_DEVICE_MAIL` is on (see [`App::sends_mail`]).
+    pub fn signs_in(self) -> bool {
+        self.spec().flags.contains(&Flag::SignsIn)
     }
 
     /// Whether it reads or writes TOTP secrets, so its function needs `AUTHFN_DATA_KEYS`; no

@@ -10,9 +10,10 @@ use super::credentials::{Credentials, session_issued};
 use crate::App;
 use crate::config::EmailVerification;
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::mailed::VERIFY_EMAIL_LIFETIME;
 use crate::password::PasswordHashString;
-use crate::request::{HttpRequest, client_ip};
+use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::store::{ChallengeAction, ChallengeKey, Insert, UserRecord};
 use crate::token::UserId;
@@ -20,8 +21,7 @@ use crate::token::UserId;
 /// Mails the proof of a new address (or a notice to an address with an account); with
 /// verification off, creates the account and its first session at once.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("sign-up", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "sign-up").await?;
     let creds = Credentials::parse(app, req)?;
     let password = creds.password_for_sign_up()?;
     if app.config.email_verification == EmailVerification::Off {
@@ -29,7 +29,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         return create_at_once(app, req, creds, hash).await;
     }
     // Counted for every address alike, so a refusal (429) says nothing about an account.
-    app.count_mail_to(&creds.email).await?;
+    app.count_mail_to(req, &creds.email).await?;
     // One argon2 run whether or not the address has an account: the time taken says nothing.
     let hash = app.passwords.hash(password).await?;
     if app.store.user_by_email(&creds.email).await?.is_some() {
@@ -73,6 +73,18 @@ async fn create_at_once(
         Insert::Inserted => {}
         Insert::AlreadyExists => return Err(ApiError::EmailTaken),
     }
+    let method = AuthMethod::Password;
+    app.record(
+        req,
+        Event::new(EventType::SignUp).user(&user.id).method(method),
+    );
+    app.record(
+        req,
+        Event::new(EventType::SignInSucceeded)
+            .user(&user.id)
+            .session(&session.id)
+            .method(method),
+    );
     // As at sign-in, a session the request arrived with (another account's, perhaps) ends:
     // the browser now holds the new account's session only.
     app.end_presented_session(req).await?;

@@ -74,53 +74,79 @@ macro_rules! event_types {
 
 event_types! {
     // Variant                   = "name"                          outcome  in activity
-    /// An account was made (password sign-up completed, or a first federated sign-in).
+    /// An account was made: a proven sign-up or one made at once with verification off
+    /// (`method` password), or a first federated sign-in (federated, with `provider`).
     SignUp                       = "sign_up"                       Success  true;
-    /// The account's address was proven.
+    /// The account's address was proven: by a sign-up's link or code, or by the first mailed
+    /// code or reset of an account made before proofs were required. Not by an email change.
     EmailVerified                = "email.verified"                Success  true;
-    /// A session (or, for a token client, a session token) was issued after every factor.
+    /// A session (or, for a token client, a session token) was stored for a sign-in that
+    /// proved every factor the account needs. `method` is how the last factor was proven:
+    /// password, email_code, password_reset, federated (with `provider`), passkey, totp or
+    /// recovery_code; for a new account's first session password, email_verification or
+    /// federated. Not for the session a password change replaces (`password.changed`).
     SignInSucceeded              = "sign_in.succeeded"             Success  true;
-    /// A first factor passed; a second one is required (a pending sign-in was stored).
+    /// A first factor passed (`method`) and a pending sign-in waits for the second.
     SecondFactorRequired         = "sign_in.second_factor_required" Success true;
-    /// Wrong credentials, or an unknown account (then without a user id).
+    /// A wrong password (at sign-in, or a step-up's current password), mailed sign-in code or
+    /// passkey: `method`, `reason` the error code. With the user id when the account is known
+    /// (not for an unknown address, nor a mailed code that matched nothing).
     SignInFailed                 = "sign_in.failed"                Failure  true;
-    /// The account (or this device's budget for it) is locked after too many failures.
+    /// A lockout refused an attempt without checking it, or the failure just told (by its
+    /// `sign_in.failed` or `mfa.failed`) used up the budget and locked it: `reason`
+    /// `account_locked`, `method` what was tried.
     SignInLocked                 = "sign_in.locked"                Failure  true;
-    /// A client was refused for exceeding a rate limit (`reason`: the limit's bucket).
+    /// A client was refused for exceeding a rate limit: `reason` the limit's bucket (the
+    /// endpoint's, such as `sign-in`; `mail-to` for an address's mail budget). Names no user.
     RateLimited                  = "rate_limited"                  Failure  false;
-    /// A second factor was accepted.
+    /// A second factor was accepted: `method` totp, recovery_code or passkey. The sign-in's
+    /// `sign_in.succeeded` follows.
     SecondFactorPassed           = "mfa.passed"                    Success  true;
-    /// A wrong second factor.
+    /// A wrong second factor: `method`, `reason` the error code (`invalid_code`,
+    /// `passkey_rejected`).
     SecondFactorFailed           = "mfa.failed"                    Failure  true;
-    /// A session ended (`reason`: sign_out, sign_out_all, revoked, expired).
+    /// A session ended. `reason`: `sign_out`; `sign_out_all` (one event, for the session that
+    /// asked: every other ended with it); `revoked` (by its owner); `expired` (told by the
+    /// first request that presents it after a deadline, while the store still has its record).
     SessionEnded                 = "session.ended"                 Success  true;
-    /// The password was changed by its owner.
+    /// The password was changed by its owner; `session` is the one that replaced the session
+    /// that asked (every other ended).
     PasswordChanged              = "password.changed"              Success  true;
-    /// The password was reset with a mailed link or code.
+    /// The password was reset with a mailed link or code (every session ended); the sign-in
+    /// that follows has `method` password_reset.
     PasswordReset                = "password.reset"                Success  true;
     /// The account's address was changed (after the new one was proven).
     EmailChanged                 = "email.changed"                 Success  true;
-    /// The account was deleted.
+    /// The account was deleted (with the session that asked). For operators only: the
+    /// account's activity went with it.
     AccountDeleted               = "account.deleted"               Success  false;
-    /// An upstream identity was linked to an existing account.
+    /// An upstream identity (`provider`) was linked to an existing account by its proven
+    /// address; the sign-in's `sign_in.succeeded` follows.
     IdentityLinked               = "identity.linked"               Success  true;
-    /// A device code (RFC 8628) was approved by the signed-in user.
+    /// A device code (RFC 8628) was approved by the signed-in user (`client`, and the session
+    /// that answered).
     DeviceCodeApproved           = "device_code.approved"          Success  true;
-    /// A device code was denied by the signed-in user.
+    /// A device code was denied by the signed-in user (`client`, the session that answered).
     DeviceCodeDenied             = "device_code.denied"            Success  true;
-    /// Access and refresh tokens were issued to a client (a new refresh family).
+    /// Access (and refresh) tokens were issued to a client for a new grant: `method`
+    /// device_code.
     TokensIssued                 = "tokens.issued"                 Success  true;
-    /// A refresh token was used and replaced.
+    /// A refresh token was used and replaced (`method` refresh_token).
     RefreshRotated               = "refresh.rotated"               Success  false;
-    /// A refresh token already used was presented again: its whole family was revoked.
+    /// A refresh token already used was presented again: its whole family was revoked
+    /// (`reason` refresh_token_reused).
     RefreshReuseDetected         = "refresh.reuse_detected"        Failure  true;
-    /// A token was revoked by its client (RFC 7009).
+    /// A refresh token's family was revoked by its client (RFC 7009).
     TokenRevoked                 = "token.revoked"                 Success  true;
-    /// An OAuth client failed to authenticate.
+    /// An OAuth client failed to authenticate. `reason`: `malformed_credentials`,
+    /// `unknown_client` (without a client id: it is whatever the caller sent),
+    /// `unexpected_secret` (from a public client), `invalid_secret`, `client_locked`.
     ClientAuthFailed             = "client_auth.failed"            Failure  false;
-    /// A passkey's signature counter went backwards (a possibly cloned authenticator).
+    /// A passkey's signature counter went backwards (a possibly cloned authenticator); the
+    /// refusal follows as `sign_in.failed` or `mfa.failed`.
     PasskeySignCountRegressed    = "passkey.sign_count_regressed"  Failure  true;
-    /// An authenticator app was confirmed.
+    /// An authenticator app was confirmed (with the session that asked, as for the factor
+    /// events below).
     TotpEnabled                  = "mfa.totp_enabled"              Success  true;
     /// The authenticator app was removed.
     TotpDisabled                 = "mfa.totp_disabled"             Success  true;
@@ -243,7 +269,8 @@ impl Event {
 /// the user's activity entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecurityEvent {
-    /// A random id: unique per event, for de-duplicating a redelivery.
+    /// Unique per event (for de-duplicating a redelivery), and in the order the instance
+    /// made them.
     pub id: String,
     /// When it happened.
     pub time: UnixTime,
@@ -454,6 +481,42 @@ impl ActivityEntry {
     }
 }
 
+/// A fresh event id that sorts (as a string) in the order this instance made its events:
+/// 12 hex digits of a millisecond stamp that never repeats or goes back within the instance,
+/// then 80 random bits (base64url) so ids from different instances never collide. Events of
+/// one second are then listed in the order they happened, which `time` alone cannot say.
+fn event_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = unix_millis();
+    let stamp = match LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+        Some(now.max(last + 1))
+    }) {
+        Ok(last) | Err(last) => now.max(last + 1),
+    };
+    let random = crate::crypto::random_array::<10>()
+        .map(|b| crate::crypto::b64url(&b))
+        .unwrap_or_default();
+    format!("{stamp:012x}{random}")
+}
+
+/// Milliseconds since the Unix epoch: the system's clock natively, JavaScript's on wasm32.
+fn unix_millis() -> u64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    return std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    #[cfg(target_arch = "wasm32")]
+    {
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a non-negative whole number of milliseconds; the cast saturates"
+        )]
+        return js_sys::Date::now().max(0.0) as u64;
+    }
+}
+
 impl App {
     /// Records `event` for delivery once the request is answered. A request that did not come
     /// through [`App::handle`] / [`App::route`] has no recorder: the event is dropped.
@@ -493,9 +556,7 @@ impl App {
         let events: Vec<SecurityEvent> = recorded
             .into_iter()
             .map(|e| SecurityEvent {
-                id: crate::crypto::random_array::<16>()
-                    .map(|b| crate::crypto::b64url(&b))
-                    .unwrap_or_default(),
+                id: event_id(),
                 time: now,
                 event: e.kind,
                 outcome: e.kind.outcome(),
@@ -546,6 +607,15 @@ mod tests {
             // The serde name is the table's name.
             assert_eq!(serde_json::to_value(t).unwrap(), t.name());
         }
+    }
+
+    #[test]
+    fn event_ids_sort_in_the_order_they_were_made() {
+        let ids: Vec<String> = (0..1000).map(|_| event_id()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(ids, sorted);
     }
 
     #[test]

@@ -65,7 +65,17 @@ impl Api {
         endpoint: Endpoint,
         auth: Auth<'_>,
     ) -> reqwest::RequestBuilder {
-        let req = self.http.request(method, self.target.url(endpoint));
+        self.request_to(method, self.target.url(endpoint), auth)
+    }
+
+    /// A request to a URL of the deployment (say, [`Target::url_with`]) carrying `auth`.
+    pub fn request_to(
+        &self,
+        method: Method,
+        url: String,
+        auth: Auth<'_>,
+    ) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, url);
         match auth {
             Auth::None => req,
             Auth::Cookie(cookie) => req.header("cookie", cookie.header()),

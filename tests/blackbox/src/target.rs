@@ -56,6 +56,14 @@ impl Target {
         }
     }
 
+    /// [`Target::url`] with the route's `{…}` segment (`{provider}`, `{id}`) filled in.
+    pub fn url_with(&self, endpoint: Endpoint, segment: &str) -> String {
+        let route = endpoint.path();
+        let start = route.find('{').expect("the route has a {…} segment");
+        let end = start + route[start..].find('}').expect("the segment ends") + 1;
+        self.url(endpoint).replacen(&route[start..end], segment, 1)
+    }
+
     /// The full URL that reaches `endpoint` on this deployment.
     pub fn url(&self, endpoint: Endpoint) -> String {
         match self.style {
@@ -88,6 +96,10 @@ mod tests {
         assert_eq!(
             t.url(Endpoint::SignOutAll),
             "http://h:1/lambda-url/sign-out-all/auth/sign-out/all"
+        );
+        assert_eq!(
+            t.url_with(Endpoint::SessionRevoke, "abc"),
+            "http://h:1/lambda-url/session-revoke/auth/sessions/abc/revoke"
         );
     }
 }

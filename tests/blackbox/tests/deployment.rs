@@ -91,11 +91,13 @@ struct TemplateFunction {
     env: BTreeMap<String, String>,
 }
 
-/// One inline policy statement: its actions and resources, as written.
+/// One inline policy statement: its actions and resources, as written, and the condition it
+/// is under (`- !If [Condition, statement, !Ref AWS::NoValue]`), if any.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Statement {
     actions: BTreeSet<String>,
     resources: BTreeSet<String>,
+    condition: Option<String>,
 }
 
 /// The functions of a SAM template, read line by line: enough for the flow-style resource
@@ -104,6 +106,8 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
     let mut functions = BTreeMap::new();
     let mut current: Option<(String, TemplateFunction, bool)> = None;
     let mut in_resources = false;
+    // After `- !If`, the condition's name; it applies to the statement that follows.
+    let mut condition: Option<Option<String>> = None;
     let mut finish = |current: &mut Option<(String, TemplateFunction, bool)>| {
         if let Some((name, function, true)) = current.take() {
             functions.insert(name, function);
@@ -137,8 +141,19 @@ fn template_functions(template: &str) -> BTreeMap<String, TemplateFunction> {
         if let Some(binary) = field(trimmed, "Binary") {
             function.binary = Some(binary);
         }
+        if trimmed == "- !If" {
+            condition = Some(None);
+            continue;
+        }
+        if let Some(None) = condition {
+            condition = Some(trimmed.strip_prefix("- ").map(str::to_owned));
+            continue;
+        }
         if trimmed.starts_with("- Effect: ") {
-            function.statements.push(Statement::default());
+            function.statements.push(Statement {
+                condition: condition.take().flatten(),
+                ..Statement::default()
+            });
         }
         if let Some(actions) = trimmed.strip_prefix("Action: ") {
             let actions = actions
@@ -228,6 +243,16 @@ fn mail_statement() -> Statement {
         actions: ["ses:SendEmail".to_owned()].into(),
         resources: ["!Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}".to_owned()]
             .into(),
+        condition: None,
+    }
+}
+
+/// The same statement under the `SendsNewDeviceMail` condition: the functions that sign in
+/// send mail only with the new-device notice on.
+fn new_device_mail_statement() -> Statement {
+    Statement {
+        condition: Some("SendsNewDeviceMail".to_owned()),
+        ..mail_statement()
     }
 }
 
@@ -236,8 +261,8 @@ fn every_function_gets_only_the_table_access_it_needs() {
     let table = "!GetAtt Table.Arn";
     let index = "!Sub \"${Table.Arn}/index/gsi1\"";
     for (name, function) in template_functions(&read("template.yaml")) {
-        let mail = mail_statement();
-        for statement in function.statements.iter().filter(|s| **s != mail) {
+        let mail = [mail_statement(), new_device_mail_statement()];
+        for statement in function.statements.iter().filter(|s| !mail.contains(s)) {
             for action in &statement.actions {
                 assert!(
                     action.starts_with("dynamodb:") && !action.contains('*'),
@@ -256,14 +281,23 @@ fn every_function_gets_only_the_table_access_it_needs() {
             }
         }
         // Only the functions that end every session of a user (sign-out-all, and a password
-        // reset or change, which delete the ended sessions' records) and account-delete
-        // (everything naming the user) list through the index; everyone else reads by key
-        // (a user's passkeys too: the user item names them).
+        // reset or change, which delete the ended sessions' records), account-delete
+        // (everything naming the user), and those that show a user their own sessions and
+        // activity (or end one of those sessions by its id) list through the index; everyone
+        // else reads by key (a user's passkeys too: the user item names them).
         let queries =
             function.actions.contains("dynamodb:Query") || function.resources.contains(index);
         let lists = matches!(
             function.binary.as_deref(),
-            Some("sign-out-all" | "password-reset" | "password-change" | "account-delete")
+            Some(
+                "sign-out-all"
+                    | "password-reset"
+                    | "password-change"
+                    | "account-delete"
+                    | "sessions"
+                    | "session-revoke"
+                    | "activity"
+            )
         );
         assert_eq!(queries, lists, "{name}: index access");
     }
@@ -289,14 +323,37 @@ fn exactly_the_functions_that_send_mail_may_send_it_and_only_as_the_mail_identit
             usize::from(endpoint.sends_mail()),
             "{name}: the ses:SendEmail statement, exactly when it sends mail"
         );
-        let other_ses = statements
+        let new_device = statements
             .iter()
-            .any(|s| *s != mail_statement() && s.actions.iter().any(|a| a.starts_with("ses:")));
+            .filter(|s| **s == new_device_mail_statement())
+            .count();
+        assert_eq!(
+            new_device,
+            usize::from(endpoint.signs_in() && !endpoint.sends_mail()),
+            "{name}: ses:SendEmail under SendsNewDeviceMail, exactly when only the new-device notice sends mail"
+        );
+        let other_ses = statements.iter().any(|s| {
+            *s != mail_statement()
+                && *s != new_device_mail_statement()
+                && s.actions.iter().any(|a| a.starts_with("ses:"))
+        });
         assert!(
             !other_ses,
             "{name}: SES access beyond SendEmail as the mail identity"
         );
+        assert_eq!(
+            by_binary[name]
+                .env
+                .get("AUTHFN_NEW_DEVICE_MAIL")
+                .map(String::as_str),
+            endpoint.signs_in().then_some("!Ref NewDeviceMail"),
+            "{name}: the new-device setting goes exactly where sign-ins end"
+        );
     }
+    assert!(
+        template.contains("  SendsNewDeviceMail: !Equals [!Ref NewDeviceMail, \"true\"]\n"),
+        "the condition is the parameter's"
+    );
     // Every function that sends mail reads its From address from the stack's parameter.
     assert!(
         template.contains("        AUTHFN_MAIL_FROM: !Ref MailFrom\n"),
@@ -306,10 +363,11 @@ fn exactly_the_functions_that_send_mail_may_send_it_and_only_as_the_mail_identit
 
 #[test]
 fn the_template_reader_keeps_each_statement_apart() {
-    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n    Properties:\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem]\n              Resource: !GetAtt Table.Arn\n        - Statement:\n            - Effect: Allow\n              Action: ses:SendEmail\n              Resource: !Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}\n";
+    let template = "Resources:\n  F:\n    Type: AWS::Serverless::Function\n    Metadata: { BuildMethod: rust-cargolambda, BuildProperties: { Binary: me } }\n    Properties:\n      Policies:\n        - Statement:\n            - Effect: Allow\n              Action: [dynamodb:GetItem]\n              Resource: !GetAtt Table.Arn\n        - Statement:\n            - Effect: Allow\n              Action: ses:SendEmail\n              Resource: !Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}\n            - !If\n              - SendsNewDeviceMail\n              - Effect: Allow\n                Action: ses:SendEmail\n                Resource: !Sub arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${MailIdentity}\n              - !Ref AWS::NoValue\n";
     let functions = template_functions(template);
-    assert_eq!(functions["F"].statements.len(), 2);
+    assert_eq!(functions["F"].statements.len(), 3);
     assert_eq!(functions["F"].statements[1], mail_statement());
+    assert_eq!(functions["F"].statements[2], new_device_mail_statement());
     assert_eq!(
         functions["F"].statements[0].actions,
         ["dynamodb:GetItem".to_owned()].into()

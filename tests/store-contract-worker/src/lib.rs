@@ -21,8 +21,8 @@ use authfn::store::{
     RefreshTokenRecord, SignUpOutcome, Store, StoreError, UserRecord,
 };
 use authfn_store_contract::cases::{
-    DAY, T0, device, email_change_challenge, identity, refresh, reset_challenge, session_of,
-    sign_in_code_challenge, sign_up_challenge, user, verified_user,
+    DAY, T0, activity_entry, device, email_change_challenge, identity, refresh, reset_challenge,
+    session_of, sign_in_code_challenge, sign_up_challenge, user, verified_user,
 };
 use authfn_store_contract::{CaseFuture, Failure, Found, Outcome, check, check_eq};
 use serde_json::json;
@@ -117,6 +117,8 @@ fn all_cases() -> Vec<(&'static str, Run)> {
         a_sign_up_onto_an_address_held_by_a_row_without_a_hash_is_email_taken_and_writes_nothing,
         a_deleted_user_leaves_no_row_naming_it_in_any_table,
         a_delete_with_a_record_read_before_an_email_change_deletes_the_account_under_its_new_address,
+        the_purge_removes_lapsed_session_index_rows_and_activity_and_keeps_live_ones,
+        a_session_from_before_the_session_index_is_listed_from_its_next_renewal,
     );
     cases
 }
@@ -482,7 +484,8 @@ async fn rows_naming(db: &D1Database, needles: &[&str]) -> Result<Vec<String>, F
     Ok(found)
 }
 
-/// Writes every kind of row that can name `who`: a signed-out session, a federated identity,
+/// Writes every kind of row that can name `who`: a signed-out session, an activity entry, a
+/// federated identity,
 /// a refresh token whose family is revoked, a device authorization it approved, a challenge of
 /// each kind under its address or id, both counters keyed by its address, and one of every
 /// factor record (TOTP, its enrolment, recovery codes, a passkey, a pending sign-in, a passkey
@@ -538,6 +541,9 @@ async fn everything_of(store: &CloudflareStore, who: &UserRecord, name: &str) ->
             .await?;
     }
     authfn_store_contract::cases::every_factor_record_of(store, who, name.as_bytes()).await?;
+    store
+        .add_activity(&[activity_entry(who, T0, &format!("{name}-event"))])
+        .await?;
     Ok(())
 }
 
@@ -557,6 +563,7 @@ async fn a_deleted_user_leaves_no_row_naming_it_in_any_table(raw: Raw) -> Outcom
     let alice_needles = [alice.id.as_str(), alice.email.as_str(), alice_hash.as_str()];
     let bob_needles = [bob.id.as_str(), bob.email.as_str(), bob_hash.as_str()];
     let everywhere = [
+        "activity.user_id",
         "challenges.email",
         "challenges.key",
         "challenges.user_id",
@@ -570,6 +577,7 @@ async fn a_deleted_user_leaves_no_row_naming_it_in_any_table(raw: Raw) -> Outcom
         "refresh_tokens.user_id",
         "totp_enrolments.user_id",
         "totp_factors.user_id",
+        "user_sessions.user_id",
         "users.email",
         "users.email_hash",
         "users.id",
@@ -604,7 +612,15 @@ async fn a_deleted_user_leaves_no_row_naming_it_in_any_table(raw: Raw) -> Outcom
             .is_token_family_revoked("family-of-bob", T0)
             .await?
     );
-    // Its KV record lingers until its TTL, unreadable: no user, no session.
+    // Its KV record, found through the session index, went after it.
+    check_eq!(
+        raw.sessions
+            .get(&format!("session:{}", alice_session.token_hash.to_hex()))
+            .text()
+            .await
+            .map_err(|e| Failure::new(format!("KV: {e}")))?,
+        None
+    );
     check_eq!(
         raw.store.session(&alice_session.token_hash, T0).await?,
         None
@@ -664,5 +680,120 @@ async fn a_delete_with_a_record_read_before_an_email_change_deletes_the_account_
         rows_naming(&raw.db, &[read.id.as_str(), moved.email.as_str(), &hash]).await?,
         Vec::<String>::new()
     );
+    Ok(())
+}
+
+/// D1 has no TTL: the purge removes session index rows past either deadline, and activity past
+/// its retention, and keeps the rest.
+async fn the_purge_removes_lapsed_session_index_rows_and_activity_and_keeps_live_ones(
+    raw: Raw,
+) -> Outcome {
+    use authfn::store::SessionRecord;
+    #[derive(serde::Deserialize)]
+    struct Count {
+        n: i64,
+    }
+    let alice = user("alice@example.com");
+    let live = session_of(&alice);
+    raw.store.create_user(&alice, &live).await?;
+    let now = T0.plus(DAY);
+    let idle = SessionRecord {
+        idle_expires_at: now,
+        ..session_of(&alice)
+    };
+    let over = SessionRecord {
+        expires_at: now,
+        idle_expires_at: T0.plus(2 * DAY),
+        ..session_of(&alice)
+    };
+    let live = SessionRecord {
+        idle_expires_at: T0.plus(2 * DAY),
+        ..live
+    };
+    raw.store.put_session(&idle).await?;
+    raw.store.put_session(&over).await?;
+    raw.store
+        .renew_session(&live.token_hash, live.renewed_at, live.idle_expires_at)
+        .await?;
+    let lapsed = authfn::events::ActivityEntry {
+        expires_at: now,
+        ..activity_entry(&alice, T0, "lapsed")
+    };
+    let kept = activity_entry(&alice, T0, "kept");
+    raw.store.add_activity(&[lapsed, kept.clone()]).await?;
+
+    purge_expired(&raw.db, now).await?;
+
+    for (table, left) in [("user_sessions", 1), ("activity", 1)] {
+        let count: Option<Count> = raw
+            .db
+            .prepare(format!("SELECT COUNT(*) AS n FROM {table}"))
+            .first(None)
+            .await
+            .map_err(d1)?;
+        check_eq!(count.found()?.n, left, "{table}");
+    }
+    check_eq!(raw.store.sessions_of(&alice, T0).await?, vec![live]);
+    check_eq!(
+        raw.store.activity_of(&alice.id, None, 10, T0).await?,
+        vec![kept]
+    );
+    Ok(())
+}
+
+/// A session stored before migration 0009 has a KV record and no index row: it is not listed
+/// (nothing can find it) until its next renewal writes its row.
+async fn a_session_from_before_the_session_index_is_listed_from_its_next_renewal(
+    raw: Raw,
+) -> Outcome {
+    use authfn::store::SessionRecord;
+    let alice = user("alice@example.com");
+    let first = session_of(&alice);
+    raw.store.create_user(&alice, &first).await?;
+    let old = session_of(&alice);
+    raw.sessions
+        .put(
+            &format!("session:{}", old.token_hash.to_hex()),
+            serde_json::json!({
+                "id": old.id.as_str(),
+                "user_id": alice.id.as_str(),
+                "user_epoch": 0,
+                "created_at": old.created_at.0,
+                "expires_at": old.expires_at.0,
+                "idle_expires_at": old.idle_expires_at.0,
+                "renewed_at": old.renewed_at.0,
+            })
+            .to_string(),
+        )
+        .map_err(|e| Failure::new(format!("KV: {e}")))?
+        .execute()
+        .await
+        .map_err(|e| Failure::new(format!("KV: {e}")))?;
+    let as_read = SessionRecord {
+        device: None,
+        network: None,
+        ..old
+    };
+    check_eq!(
+        raw.store.session(&as_read.token_hash, T0).await?,
+        Some(as_read.clone())
+    );
+    check_eq!(
+        raw.store.sessions_of(&alice, T0).await?,
+        vec![first.clone()]
+    );
+
+    let renewed_at = T0.plus(DAY / 2);
+    raw.store
+        .renew_session(&as_read.token_hash, renewed_at, renewed_at.plus(DAY))
+        .await?;
+    let renewed = SessionRecord {
+        renewed_at,
+        idle_expires_at: renewed_at.plus(DAY),
+        ..as_read
+    };
+    let mut expected = vec![first, renewed];
+    expected.sort_by(|a, b| b.id.as_str().cmp(a.id.as_str()));
+    check_eq!(raw.store.sessions_of(&alice, renewed_at).await?, expected);
     Ok(())
 }

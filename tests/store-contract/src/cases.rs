@@ -24,7 +24,9 @@ use futures_util::future::join;
 use crate::{Failure, Found, Outcome, check, check_eq, concurrently};
 
 mod factors;
+mod lists;
 pub use factors::*;
+pub use lists::*;
 
 /// The time every case starts at: far from the real clock, so no backend may read its own.
 pub const T0: UnixTime = UnixTime(1_700_000_000);

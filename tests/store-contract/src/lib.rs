@@ -96,6 +96,10 @@ macro_rules! for_each_case {
             wrong_second_factors_are_counted_and_the_last_deletes_the_pending_sign_in,
             a_webauthn_challenge_answers_one_ceremony_while_live,
             sessions_keep_when_their_user_last_authenticated,
+            a_users_session_list_holds_its_live_current_sessions_newest_first,
+            ending_one_session_ends_only_that_live_session_of_that_user,
+            activity_reads_back_newest_first_in_pages_without_gaps_or_repeats,
+            deleting_a_user_removes_its_activity_and_sessions,
         }
     };
 }

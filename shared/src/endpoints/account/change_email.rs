@@ -17,6 +17,7 @@ use super::{
 use crate::App;
 use crate::email::Email;
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::mailed::{MailCode, MailToken, SHORT_LIFETIME};
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
@@ -37,7 +38,7 @@ pub async fn request(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     let who = app.authenticate(req).await?;
     let body: RequestBody = crate::request::json_body(req, &app.config)?;
     let new = Email::parse(&body.new_email).map_err(|m| ApiError::invalid_field("new_email", m))?;
-    confirm_owner(app, &who, body.password).await?;
+    confirm_owner(app, req, &who, body.password).await?;
     if new == who.user.email {
         return Err(ApiError::invalid_field(
             "new_email",
@@ -46,8 +47,8 @@ pub async fn request(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     }
     let old = &who.user.email;
     // Both addresses get mail, so both budgets count, whatever the new address holds.
-    app.count_mail_to(&new).await?;
-    app.count_mail_to(old).await?;
+    app.count_mail_to(req, &new).await?;
+    app.count_mail_to(req, old).await?;
     // The current address hears first: no proof is mailed anywhere unless its owner was told
     // (a stolen session and password show up in the real owner's mailbox).
     app.send_mail(&mails::email_change_requested(&app.config, old, &new))
@@ -130,6 +131,7 @@ pub async fn verify(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             return Err(ApiError::EmailTaken);
         }
     }
+    app.record(req, Event::new(EventType::EmailChanged).user(user_id));
     Ok(response::json(
         StatusCode::OK,
         &serde_json::json!({ "email": challenge.email.as_str() }),

@@ -9,8 +9,9 @@ use super::confirm_owner;
 use crate::App;
 use crate::endpoints::credentials::{SessionDelivery, session_issued};
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::password::Password;
-use crate::request::{HttpRequest, client_ip};
+use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 
 #[derive(Deserialize)]
@@ -24,8 +25,7 @@ struct Body {
 /// Checks the current password (a stolen session alone cannot change it), sets the new one,
 /// and rotates the session.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("password-change", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "password-change").await?;
     let who = app.authenticate(req).await?;
     let body: Body = crate::request::json_body(req, &app.config)?;
     let delivery = body.session_delivery.checked(req)?;
@@ -35,11 +35,13 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .map_err(|m| ApiError::invalid_field("new_password", m))?;
     if !who.user.factors.is_empty() {
         // With a second factor, the password alone is not enough: a recent full sign-in.
-        confirm_owner(app, &who, None).await?;
+        confirm_owner(app, req, &who, None).await?;
     }
     // Wrong current passwords count against the address's sign-in lockout: a stolen session
     // is no way around it to guess the password.
-    let attempt = app.count_sign_in_attempt(&who.user.email, None).await?;
+    let attempt = app
+        .count_sign_in_attempt(req, &who.user.email, Some(&who.user.id), None)
+        .await?;
     // An account without a password (identity provider only) is checked against the dummy
     // hash and refused: it sets one through a password reset, which proves the address.
     if !app
@@ -47,7 +49,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .verify(current, who.user.password_hash.clone())
         .await?
     {
-        return Err(app.sign_in_failed(attempt).await?);
+        return Err(app.sign_in_failed(req, attempt).await?);
     }
     app.sign_in_succeeded(attempt).await?;
     let hash = app.passwords.hash(new).await?;
@@ -66,5 +68,11 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .ok_or(ApiError::Unauthenticated)?;
     app.end_presented_session(req).await?;
     let (session, token) = app.replace_session(req, &who, &user).await?;
+    app.record(
+        req,
+        Event::new(EventType::PasswordChanged)
+            .user(&user.id)
+            .session(&session.id),
+    );
     session_issued(app, StatusCode::OK, &session, &token, delivery)
 }

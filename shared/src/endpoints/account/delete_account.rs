@@ -9,7 +9,8 @@ use serde::Deserialize;
 use super::confirm_owner;
 use crate::App;
 use crate::error::ApiError;
-use crate::request::{HttpRequest, client_ip};
+use crate::events::{Event, EventType};
+use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 
 #[derive(Deserialize)]
@@ -22,15 +23,21 @@ struct Body {
 /// Deletes the signed-in account and everything that names it (see `Store::delete_user`):
 /// afterwards its address signs in as an unknown one does, and may sign up again.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("account-delete", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "account-delete").await?;
     let who = app.authenticate(req).await?;
     let body: Body = crate::request::json_body(req, &app.config)?;
-    confirm_owner(app, &who, body.password).await?;
+    confirm_owner(app, req, &who, body.password).await?;
     if !app.store.delete_user(&who.user).await? {
         // Deleted meanwhile by another request: the session belonged to nobody.
         return Err(ApiError::Unauthenticated);
     }
+    // For operators only: the account's activity went with it.
+    app.record(
+        req,
+        Event::new(EventType::AccountDeleted)
+            .user(&who.user.id)
+            .session(&who.session.id),
+    );
     let mut res = response::json(StatusCode::OK, &serde_json::json!({ "status": "deleted" }));
     let cookie = crate::cookie::clear(&app.config.cookie);
     res.headers_mut().insert(

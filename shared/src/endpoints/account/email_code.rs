@@ -15,11 +15,13 @@ use super::{
 };
 use crate::App;
 use crate::endpoints::credentials::SessionDelivery;
+use crate::endpoints::mfa::Proven;
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::mailed::SHORT_LIFETIME;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::store::{ChallengeAction, ChallengeKey, FirstFactor};
+use crate::store::{ChallengeAction, ChallengeKey};
 
 /// Refuses as an unknown route does unless the deployment turned code sign-in on.
 fn check_enabled(app: &App) -> Result<(), ApiError> {
@@ -36,7 +38,7 @@ pub async fn request(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     super::count_request(app, req, "email-code-request").await?;
     let body: EmailBody = crate::request::json_body(req, &app.config)?;
     let email = parse_email(&body.email)?;
-    app.count_mail_to(&email).await?;
+    app.count_mail_to(req, &email).await?;
     match app.store.user_by_email(&email).await? {
         Some(user) => {
             let action = ChallengeAction::SignIn { user_id: user.id };
@@ -78,7 +80,18 @@ pub async fn sign_in(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
     let body: SignInBody = crate::request::json_body(req, &app.config)?;
     let delivery = body.session_delivery.checked(req)?;
     let proof = body.proof.parse()?;
-    let challenge = proof.challenge(app, ChallengeKey::sign_in_code).await?;
+    let challenge = match proof.challenge(app, ChallengeKey::sign_in_code).await {
+        Ok(challenge) => challenge,
+        Err(e @ (ApiError::InvalidMailCode | ApiError::InvalidMailToken)) => {
+            // Without the account: an unknown address and a wrong code look alike here.
+            let failed = Event::new(EventType::SignInFailed)
+                .method(AuthMethod::EmailCode)
+                .reason(e.code());
+            app.record(req, failed);
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let ChallengeAction::SignIn { user_id } = &challenge.action else {
         return Err(proof.refused());
     };
@@ -97,9 +110,9 @@ pub async fn sign_in(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiEr
         .await?
         .filter(|u| u.email == challenge.email)
         .ok_or_else(|| proof.refused())?;
-    if !user.email_verified {
-        app.store.mark_email_verified(&user.id, &user.email).await?;
+    if !user.email_verified && app.store.mark_email_verified(&user.id, &user.email).await? {
+        app.record(req, Event::new(EventType::EmailVerified).user(&user.id));
     }
     // A mailed code is one factor: an account with a second factor still needs it.
-    signed_in(app, req, &user, FirstFactor::EmailCode, delivery).await
+    signed_in(app, req, &user, Proven::by(AuthMethod::EmailCode), delivery).await
 }

@@ -17,7 +17,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     super::count_request(app, req, "password-forgot").await?;
     let body: EmailBody = crate::request::json_body(req, &app.config)?;
     let email = parse_email(&body.email)?;
-    app.count_mail_to(&email).await?;
+    app.count_mail_to(req, &email).await?;
     match app.store.user_by_email(&email).await? {
         Some(user) => {
             // Accounts that only ever signed in through an identity provider may set a

@@ -5,12 +5,14 @@
 
 use url::Url;
 
+use crate::clock::UnixTime;
 use crate::config::Config;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::html::escape;
 use crate::mail::Mail;
 use crate::mailed::{MailCode, MailToken};
+use crate::store::SessionRecord;
 
 /// The app's page a link opens (the path in the link's fragment).
 #[derive(Debug, Clone, Copy)]
@@ -275,6 +277,49 @@ pub(crate) fn recovery_code_used(config: &Config, to: &Email, left: usize) -> Ma
     .to(config, to)
 }
 
+/// The notice of a sign-in from a device that has not signed in to the account before (see
+/// `endpoints::new_device`): the browser and network, coarse as the session keeps them, and
+/// the time. No link: a notice that invites a click is what phishing looks like.
+pub(crate) fn new_device_sign_in(config: &Config, to: &Email, session: &SessionRecord) -> Mail {
+    let product = &config.product_name;
+    let device = session.device.as_deref().unwrap_or("an unknown browser");
+    let network = session.network.as_deref().unwrap_or("an unknown network");
+    Letter {
+        subject: format!("New sign-in to your {product} account"),
+        lines: vec![
+            format!("Your {product} account was signed in to from a device that had not signed in to it before."),
+            format!("Device: {device}"),
+            format!("Network: {network}"),
+            format!("Time: {}", utc(session.created_at)),
+        ],
+        link: None,
+        code: None,
+        after: vec!["If it was you, there is nothing to do. If it was not, sign in, end that session (or sign out everywhere) and change your password now.".into()],
+    }
+    .to(config, to)
+}
+
+/// `2027-01-15 08:00 UTC`: a time every reader can place, whatever their zone.
+fn utc(t: UnixTime) -> String {
+    // Howard Hinnant's days-to-civil algorithm (proleptic Gregorian, from 1970-01-01).
+    let days = t.0.div_euclid(86_400);
+    let secs = t.0.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
 /// One mail's content, before it becomes text and HTML.
 struct Letter<'a> {
     subject: String,
@@ -382,6 +427,14 @@ mod tests {
             "{}",
             mail.html
         );
+    }
+
+    #[test]
+    fn times_are_written_in_utc() {
+        assert_eq!(utc(UnixTime(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(utc(UnixTime(951_782_400)), "2000-02-29 00:00 UTC");
+        assert_eq!(utc(UnixTime(1_800_000_000)), "2027-01-15 08:00 UTC");
+        assert_eq!(utc(UnixTime(4_102_444_799)), "2099-12-31 23:59 UTC");
     }
 
     #[test]

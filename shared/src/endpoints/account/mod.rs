@@ -16,16 +16,17 @@ use http::StatusCode;
 use serde::Deserialize;
 
 use super::credentials::SessionDelivery;
+use super::mfa::Proven;
 use crate::App;
 use crate::email::Email;
 use crate::error::ApiError;
 use crate::mail::Mail;
 use crate::mailed::{self, MAX_CODE_FAILURES, MailCode, MailToken};
 use crate::password::Password;
-use crate::request::{HttpRequest, client_ip};
+use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::session::Authenticated;
-use crate::store::{ChallengeAction, ChallengeKey, EmailChallenge, FirstFactor, UserRecord};
+use crate::store::{ChallengeAction, ChallengeKey, EmailChallenge, UserRecord};
 use crate::token::UserId;
 
 pub mod change_email;
@@ -77,9 +78,9 @@ pub(super) fn new_challenge(
 pub(super) async fn count_request(
     app: &App,
     req: &HttpRequest,
-    bucket: &str,
+    bucket: &'static str,
 ) -> Result<(), ApiError> {
-    app.rate_limit(bucket, &client_ip(req, &app.config)).await
+    app.rate_limit(req, bucket).await
 }
 
 /// Sends `mail`, then stores `challenge`: a mail outage leaves no challenge whose mail never
@@ -245,6 +246,7 @@ pub const RECENT_SIGN_IN: Duration = Duration::from_secs(5 * 60);
 /// [`RECENT_SIGN_IN`]. Otherwise 401 `reauthentication_required`: sign in again.
 pub(crate) async fn confirm_owner(
     app: &App,
+    req: &HttpRequest,
     who: &Authenticated,
     password: Option<String>,
 ) -> Result<(), ApiError> {
@@ -265,7 +267,9 @@ pub(crate) async fn confirm_owner(
     };
     let password =
         Password::presented(password).map_err(|m| ApiError::invalid_field("password", m))?;
-    let attempt = app.count_sign_in_attempt(&who.user.email, None).await?;
+    let attempt = app
+        .count_sign_in_attempt(req, &who.user.email, Some(&who.user.id), None)
+        .await?;
     // An account without a password is checked against the dummy hash and refused, so the
     // time taken says nothing about whether it has one.
     if !app
@@ -273,7 +277,7 @@ pub(crate) async fn confirm_owner(
         .verify(password, who.user.password_hash.clone())
         .await?
     {
-        return Err(app.sign_in_failed(attempt).await?);
+        return Err(app.sign_in_failed(req, attempt).await?);
     }
     app.sign_in_succeeded(attempt).await
 }
@@ -285,7 +289,7 @@ pub(super) async fn signed_in(
     app: &App,
     req: &HttpRequest,
     user: &UserRecord,
-    first: FirstFactor,
+    first: Proven<'_>,
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
     let step = app.pass_first_factor(req, user, first).await?;

@@ -18,7 +18,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     super::count_request(app, req, "verify-email-resend").await?;
     let body: EmailBody = crate::request::json_body(req, &app.config)?;
     let email = parse_email(&body.email)?;
-    app.count_mail_to(&email).await?;
+    app.count_mail_to(req, &email).await?;
     let key = ChallengeKey::sign_up(&email);
     if let Some(pending) = app.store.challenge(&key, app.now()).await? {
         // The same sign-up (its user id and password hash), new secrets, a new 24 hours.

@@ -6,11 +6,13 @@ use serde::Deserialize;
 use super::{ProofFields, signed_in};
 use crate::App;
 use crate::endpoints::credentials::SessionDelivery;
+use crate::endpoints::mfa::Proven;
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::password::Password;
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
-use crate::store::{ChallengeAction, ChallengeKey, FirstFactor};
+use crate::store::{ChallengeAction, ChallengeKey};
 
 #[derive(Deserialize)]
 struct Body {
@@ -36,14 +38,14 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     };
     // A reset mailed to an address the account has since moved away from resets nothing:
     // whoever still reads that mailbox is not the account's owner any more.
-    if app
+    let Some(before) = app
         .store
         .user_by_id(user_id)
         .await?
-        .is_none_or(|u| u.email != challenge.email)
-    {
+        .filter(|u| u.email == challenge.email)
+    else {
         return Err(proof.refused());
-    }
+    };
     let hash = app.passwords.hash(password).await?;
     // Password, epoch (every session and refresh family ends) and the challenge: one write,
     // which happens only while the challenge is live, so a link resets once.
@@ -60,7 +62,13 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         .user_by_id(user_id)
         .await?
         .ok_or_else(|| proof.refused())?;
+    app.record(req, Event::new(EventType::PasswordReset).user(&user.id));
+    if !before.email_verified {
+        // The reset's mail reached the address: it is proven now.
+        app.record(req, Event::new(EventType::EmailVerified).user(&user.id));
+    }
     // The new password is one factor: an account with a second factor still needs it, or a
     // mailbox alone would take the account over.
-    signed_in(app, req, &user, FirstFactor::Password, delivery).await
+    let proven = Proven::by(AuthMethod::PasswordReset);
+    signed_in(app, req, &user, proven, delivery).await
 }

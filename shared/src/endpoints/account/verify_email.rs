@@ -8,6 +8,7 @@ use super::ProofFields;
 use crate::App;
 use crate::endpoints::credentials::{SessionDelivery, session_issued};
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::store::{ChallengeAction, ChallengeKey, SignUpOutcome, UserRecord};
@@ -63,6 +64,20 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             return Err(ApiError::EmailTaken);
         }
     }
+    app.record(
+        req,
+        Event::new(EventType::SignUp)
+            .user(&user.id)
+            .method(AuthMethod::Password),
+    );
+    app.record(req, Event::new(EventType::EmailVerified).user(&user.id));
+    app.record(
+        req,
+        Event::new(EventType::SignInSucceeded)
+            .user(&user.id)
+            .session(&session.id)
+            .method(AuthMethod::EmailVerification),
+    );
     app.end_presented_session(req).await?;
     session_issued(app, StatusCode::OK, &session, &token, delivery)
 }

@@ -17,6 +17,7 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::data_keys::{Aad, DataKeyRing};
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::mail::Mail;
 use crate::recovery::RecoveryCode;
 use crate::request::HttpRequest;
@@ -39,6 +40,75 @@ pub const PENDING_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// Wrong second factors a pending sign-in survives: the one that reaches this ends it.
 pub const MAX_FACTOR_FAILURES: u32 = 5;
 
+/// How the factor a sign-in just passed was proven: what its events say (the method, and
+/// the provider of a federated sign-in), and where the client's device token may be, for the
+/// new-device notice.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Proven<'a> {
+    method: AuthMethod,
+    provider: Option<&'a str>,
+    device_token: Option<&'a str>,
+    device_checked_later: bool,
+}
+
+impl<'a> Proven<'a> {
+    /// Proven by `method`.
+    pub(crate) fn by(method: AuthMethod) -> Self {
+        Proven {
+            method,
+            provider: None,
+            device_token: None,
+            device_checked_later: false,
+        }
+    }
+
+    /// Proven by the identity provider named `provider`.
+    pub(crate) fn federated(provider: &'a str) -> Self {
+        Proven {
+            provider: Some(provider),
+            ..Proven::by(AuthMethod::Federated)
+        }
+    }
+
+    /// With the body's `device_token` (a client without a cookie jar), beside the cookie.
+    pub(crate) fn device_token(self, device_token: Option<&'a str>) -> Self {
+        Proven {
+            device_token,
+            ..self
+        }
+    }
+
+    /// The request cannot carry the device cookie (a cross-site `form_post` callback): the
+    /// caller checks for a new device at the step that can.
+    pub(crate) fn device_checked_later(self) -> Self {
+        Proven {
+            device_checked_later: true,
+            ..self
+        }
+    }
+
+    /// An event of `kind` saying how the factor was proven.
+    pub(crate) fn event(&self, kind: EventType) -> Event {
+        let event = Event::new(kind).method(self.method);
+        match self.provider {
+            Some(provider) => event.provider(provider),
+            None => event,
+        }
+    }
+
+    /// The first factor this proof is, as a pending sign-in records it.
+    fn first_factor(&self) -> Result<FirstFactor, ApiError> {
+        match self.method {
+            AuthMethod::Password | AuthMethod::PasswordReset => Ok(FirstFactor::Password),
+            AuthMethod::EmailCode => Ok(FirstFactor::EmailCode),
+            AuthMethod::Federated => Ok(FirstFactor::Federated),
+            other => Err(ApiError::Internal(
+                format!("{other:?} is no first factor").into(),
+            )),
+        }
+    }
+}
+
 /// Where a sign-in stands once its first factor is proven.
 pub(crate) enum SignInStep {
     /// The account needs nothing more: this session is stored.
@@ -47,6 +117,8 @@ pub(crate) enum SignInStep {
         session: SessionRecord,
         /// Its token, for the client.
         token: SessionToken,
+        /// Why the new-device notice was not sent, if it failed: for the answer's log line.
+        notice_failed: Option<ErrorDetail>,
     },
     /// The account needs a second factor: this pending sign-in is stored.
     SecondFactor {
@@ -77,17 +149,19 @@ pub(crate) fn methods(user: &UserRecord) -> Vec<&'static str> {
 
 impl App {
     /// The gate after a first factor: a session if the account needs no more (no factor, or a
-    /// federated sign-in while `AUTHFN_MFA_FOR_FEDERATED` is off), else a pending sign-in.
-    /// Either is stored before this returns.
+    /// federated sign-in while `AUTHFN_MFA_FOR_FEDERATED` is off), else a pending sign-in
+    /// (a `sign_in.second_factor_required` event, `method` the first factor's). Either is
+    /// stored before this returns.
     pub(crate) async fn pass_first_factor(
         &self,
         req: &HttpRequest,
         user: &UserRecord,
-        first: FirstFactor,
+        first: Proven<'_>,
     ) -> Result<SignInStep, ApiError> {
-        let trusted_provider = first == FirstFactor::Federated && !self.config.mfa_for_federated;
+        let factor = first.first_factor()?;
+        let trusted_provider = factor == FirstFactor::Federated && !self.config.mfa_for_federated;
         if user.factors.is_empty() || trusted_provider {
-            return self.pass_every_factor(req, user).await;
+            return self.pass_every_factor(req, user, first).await;
         }
         let now = self.now();
         let token = PendingToken::generate()?;
@@ -95,12 +169,16 @@ impl App {
             token_hash: token.hash(),
             user_id: user.id.clone(),
             user_epoch: user.session_epoch,
-            first_factor: first,
+            first_factor: factor,
             failures: 0,
             created_at: now,
             expires_at: now.plus(PENDING_LIFETIME),
         };
         self.store.put_pending_sign_in(&pending).await?;
+        self.record(
+            req,
+            first.event(EventType::SecondFactorRequired).user(&user.id),
+        );
         Ok(SignInStep::SecondFactor {
             pending,
             token,
@@ -111,21 +189,40 @@ impl App {
     /// The session of a sign-in that proved every factor the account needs (the second
     /// factor of a pending sign-in, or a passkey with user verification): stored, with
     /// `authenticated_at` now. Only the gate and the endpoints that check a second factor call
-    /// this.
+    /// this. It is the one `sign_in.succeeded` of an existing account (`method`: how `last`,
+    /// the factor that completed it, was proven), and the one place that sends the
+    /// new-device notice.
     pub(crate) async fn pass_every_factor(
         &self,
         req: &HttpRequest,
         user: &UserRecord,
+        last: Proven<'_>,
     ) -> Result<SignInStep, ApiError> {
         let (session, token) = self.new_session(req, user)?;
         self.store.put_session(&session).await?;
-        Ok(SignInStep::SignedIn { session, token })
+        self.record(
+            req,
+            last.event(EventType::SignInSucceeded)
+                .user(&user.id)
+                .session(&session.id),
+        );
+        let notice_failed = if last.device_checked_later {
+            None
+        } else {
+            self.notice_new_device(req, user, &session, last.device_token)
+                .await
+        };
+        Ok(SignInStep::SignedIn {
+            session,
+            token,
+            notice_failed,
+        })
     }
 
     /// The first session of an account made by this very request (sign-up, a proven sign-up,
     /// a first federated sign-in), not yet stored: the caller writes it with the account, in
-    /// one atomic write. A new account has no second factor; one that has is refused, so this
-    /// is no way around the gate.
+    /// one atomic write, then records `sign_up` and `sign_in.succeeded`. A new account has no
+    /// second factor; one that has is refused, so this is no way around the gate.
     pub(crate) fn first_session(
         &self,
         req: &HttpRequest,
@@ -197,9 +294,17 @@ pub(crate) async fn answer(
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
     match step {
-        SignInStep::SignedIn { session, token } => {
+        SignInStep::SignedIn {
+            session,
+            token,
+            notice_failed,
+        } => {
             app.end_presented_session(req).await?;
-            session_issued(app, status, &session, &token, delivery)
+            let mut res = session_issued(app, status, &session, &token, delivery)?;
+            if let Some(detail) = notice_failed {
+                res.extensions_mut().insert(detail);
+            }
+            Ok(res)
         }
         SignInStep::SecondFactor {
             pending,
@@ -229,16 +334,17 @@ pub(crate) async fn answer(
 }
 
 /// Signs `user` in with every factor the account needs proven already (a passkey with user
-/// verification, or the second factor of a pending sign-in just taken): a new session with
-/// `authenticated_at` now, the presented session ended (no fixation), the pending-sign-in
+/// verification, or the second factor of a pending sign-in just taken, `last`): a new session
+/// with `authenticated_at` now, the presented session ended (no fixation), the pending-sign-in
 /// cookie cleared.
 pub(crate) async fn complete_sign_in(
     app: &App,
     req: &HttpRequest,
     user: &UserRecord,
+    last: Proven<'_>,
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
-    let step = app.pass_every_factor(req, user).await?;
+    let step = app.pass_every_factor(req, user, last).await?;
     let mut res = answer(app, req, step, StatusCode::OK, delivery).await?;
     if delivery == SessionDelivery::Cookie {
         let clear = crate::cookie::clear_pending_sign_in(&app.config.cookie);

@@ -11,7 +11,8 @@ use super::{
 use crate::App;
 use crate::endpoints::account::mails;
 use crate::error::ApiError;
-use crate::request::{HttpRequest, client_ip};
+use crate::events::{Event, EventType};
+use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::store::TotpFactor;
 
@@ -23,8 +24,7 @@ struct Body {
 /// Checks the code against the live enrolment, then turns TOTP on in one write (enrolment
 /// taken, factor and recovery codes stored, the user's summary updated).
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("totp-confirm", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "totp-confirm").await?;
     let who = app.authenticate(req).await?;
     let body: Body = crate::request::json_body(req, &app.config)?;
     let user = &who.user;
@@ -72,6 +72,12 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             ApiError::EnrolmentExpired
         });
     }
+    app.record(
+        req,
+        Event::new(EventType::TotpEnabled)
+            .user(&user.id)
+            .session(&who.session.id),
+    );
     let mail = mails::second_factor_changed(
         &app.config,
         &user.email,

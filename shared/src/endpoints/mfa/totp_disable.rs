@@ -6,7 +6,8 @@ use super::StepUpBody;
 use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
 use crate::error::ApiError;
-use crate::request::{HttpRequest, client_ip};
+use crate::events::{Event, EventType};
+use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use http::StatusCode;
 
@@ -15,11 +16,10 @@ use http::StatusCode;
 /// added whatever the mail does (see `notify`). Answers the same when it was off already (a
 /// repeated click), without a mail.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("totp-disable", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "totp-disable").await?;
     let who = app.authenticate(req).await?;
     let body: StepUpBody = crate::request::json_body(req, &app.config)?;
-    confirm_owner(app, &who, body.current_password).await?;
+    confirm_owner(app, req, &who, body.current_password).await?;
     let res = response::json(StatusCode::OK, &serde_json::json!({ "status": "disabled" }));
     if !who.user.factors.totp {
         return Ok(res);
@@ -31,6 +31,12 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     ))
     .await?;
     app.store.remove_totp(&who.user.id).await?;
+    app.record(
+        req,
+        Event::new(EventType::TotpDisabled)
+            .user(&who.user.id)
+            .session(&who.session.id),
+    );
     let left = app.store.user_by_id(&who.user.id).await?;
     if left.is_some_and(|u| u.factors.is_empty()) {
         app.store.delete_recovery_codes(&who.user.id).await?;

@@ -13,7 +13,7 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::endpoints::account::confirm_owner;
 use crate::error::ApiError;
-use crate::request::{HttpRequest, client_ip};
+use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::store::TotpEnrolment;
 use crate::totp::TotpSecret;
@@ -32,14 +32,13 @@ struct Enrolment<'a> {
 /// Makes and stores (encrypted) a new secret, and shows it once: as base32 for typing, as the
 /// `otpauth://` URI and as that URI's QR code.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("totp-enroll", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "totp-enroll").await?;
     let who = app.authenticate(req).await?;
     let body: StepUpBody = crate::request::json_body(req, &app.config)?;
     if who.user.factors.totp {
         return Err(ApiError::TotpEnabled);
     }
-    confirm_owner(app, &who, body.current_password).await?;
+    confirm_owner(app, req, &who, body.current_password).await?;
     let secret = TotpSecret::generate()?;
     let enrolment = TotpEnrolment {
         user_id: who.user.id.clone(),

@@ -8,13 +8,14 @@
 
 use serde::Deserialize;
 
-use super::{SecretUse, notify, open_secret, typed_code};
+use super::{Proven, SecretUse, notify, open_secret, typed_code};
 use crate::App;
 use crate::endpoints::account::mails;
 use crate::endpoints::credentials::{SessionDelivery, presented_device};
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::recovery::RecoveryCode;
-use crate::request::{HttpRequest, client_ip};
+use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::store::UserRecord;
 
@@ -24,6 +25,15 @@ use crate::store::UserRecord;
 enum Method {
     Totp,
     RecoveryCode,
+}
+
+impl Method {
+    fn auth_method(self) -> AuthMethod {
+        match self {
+            Method::Totp => AuthMethod::Totp,
+            Method::RecoveryCode => AuthMethod::RecoveryCode,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -41,8 +51,7 @@ struct Body {
 /// Checks the second factor of the presented pending sign-in and, if it is right, replaces the
 /// pending sign-in with a session.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("mfa-verify", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "mfa-verify").await?;
     let body: Body = crate::request::json_body(req, &app.config)?;
     let delivery = body.session_delivery.checked(req)?;
     let token = app
@@ -64,14 +73,18 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 
     let device = presented_device(app, req, body.device_token.as_deref(), &user.id);
     // Counted before the code is checked: a locked client learns nothing about its guess.
-    let attempt = app.count_factor_attempt(&user.id, device.as_ref()).await?;
+    let method = body.method.auth_method();
+    let attempt = app
+        .count_factor_attempt(req, &user.id, method, device.as_ref())
+        .await?;
     if !factor_is_right(app, &user, body.method, &body.code).await? {
         // The pending sign-in dies at its MAX_FACTOR_FAILURES-th wrong factor.
         app.store
             .count_pending_failure(&hash, super::MAX_FACTOR_FAILURES, app.now())
             .await?;
+        // `mfa.failed`, and `sign_in.locked` if it used up the budget.
         return Err(app
-            .attempt_failed(attempt, ApiError::InvalidSecondFactor)
+            .attempt_failed(req, attempt, ApiError::InvalidSecondFactor)
             .await?);
     }
     // Of two right answers racing, the one that takes the pending sign-in gets the session.
@@ -84,8 +97,15 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         return Err(ApiError::MfaExpired);
     }
     app.sign_in_succeeded(attempt).await?;
+    app.record(
+        req,
+        Event::new(EventType::SecondFactorPassed)
+            .user(&user.id)
+            .method(method),
+    );
 
-    let mut res = super::complete_sign_in(app, req, &user, delivery).await?;
+    let last = Proven::by(method).device_token(body.device_token.as_deref());
+    let mut res = super::complete_sign_in(app, req, &user, last, delivery).await?;
     if body.method == Method::RecoveryCode {
         let left = app
             .store

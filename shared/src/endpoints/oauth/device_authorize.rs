@@ -7,7 +7,7 @@ use super::{client, issuer, requested_scope};
 use crate::App;
 use crate::error::ApiError;
 use crate::oauth::{DeviceCode, UserCode, user_code};
-use crate::request::{HttpRequest, Params, client_addr, client_ip, form_body};
+use crate::request::{HttpRequest, Params, client_addr, form_body};
 use crate::response::{self, HttpResponse};
 use crate::store::{DeviceAuthorization, DeviceStatus, Insert};
 
@@ -24,8 +24,7 @@ struct Authorization {
 /// Issues a device code and a user code for a client, to be approved on the device page.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
-    app.rate_limit("device-authorize", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "device-authorize").await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
     let client = client(app, config, req, &params).await?;
     let scope = requested_scope(config, &params)?;

@@ -104,7 +104,8 @@ async fn page(
     };
 
     // Every look-up is a guess at a code: counted per user, so a session cannot scan them.
-    app.rate_limit("device-code", who.user.id.as_str()).await?;
+    app.rate_limit_by(req, "device-code", who.user.id.as_str())
+        .await?;
     let Some(device) = pending_device(app, &code).await? else {
         return Ok(html(
             StatusCode::BAD_REQUEST,

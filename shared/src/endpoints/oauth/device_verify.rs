@@ -7,6 +7,7 @@ use super::page::html;
 use super::{issuer, pending_device};
 use crate::App;
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::oauth::UserCode;
 use crate::request::{HttpRequest, Params, form_body};
 use crate::response::HttpResponse;
@@ -17,7 +18,8 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     issuer(app)?;
     let params = Params::parse(form_body(req, &app.config)?)?;
     let who = app.authenticate(req).await?;
-    app.rate_limit("device-code", who.user.id.as_str()).await?;
+    app.rate_limit_by(req, "device-code", who.user.id.as_str())
+        .await?;
     let approve = match params.get("decision") {
         Some("approve") => true,
         Some("deny") => false,
@@ -65,6 +67,18 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             "<p>This code was answered a moment ago.</p>",
         ));
     }
+    let decided = if approve {
+        EventType::DeviceCodeApproved
+    } else {
+        EventType::DeviceCodeDenied
+    };
+    app.record(
+        req,
+        Event::new(decided)
+            .user(&who.user.id)
+            .session(&who.session.id)
+            .client(device.client_id.as_str()),
+    );
     Ok(if approve {
         html(
             StatusCode::OK,

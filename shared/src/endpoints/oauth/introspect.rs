@@ -10,14 +10,13 @@ use crate::error::ApiError;
 use crate::oauth::RefreshToken;
 use crate::oauth::access_token;
 use crate::oauth::error::OAuthErrorCode;
-use crate::request::{HttpRequest, Params, client_ip, form_body};
+use crate::request::{HttpRequest, Params, form_body};
 use crate::response::{self, HttpResponse};
 
 /// Tells a confidential client whether a token is active, with its claims when it is.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
-    app.rate_limit("introspect", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "introspect").await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
     let caller = client(app, config, req, &params).await?;
     if caller.secret_hash.is_none() {

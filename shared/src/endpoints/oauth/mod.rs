@@ -20,6 +20,7 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::crypto::{b64url, constant_time_eq, random_array};
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::oauth::access_token::IdTokenClaims;
 use crate::oauth::error::OAuthErrorCode;
 use crate::oauth::{
@@ -42,10 +43,28 @@ fn invalid_client() -> ApiError {
     )
 }
 
+/// A `client_auth.failed` event: `reason` says which check refused, and the client is named
+/// only when it is one of ours (a `client_id` nobody configured is whatever the caller typed).
+fn client_auth_failed(
+    app: &App,
+    req: &HttpRequest,
+    client: Option<&ClientId>,
+    reason: &'static str,
+) {
+    let event = Event::new(EventType::ClientAuthFailed).reason(reason);
+    app.record(
+        req,
+        match client {
+            Some(id) => event.client(id.as_str()),
+            None => event,
+        },
+    );
+}
+
 /// The calling client: by HTTP Basic credentials or the `client_id` (and `client_secret`)
 /// parameters. A confidential client must prove its secret; a public one only names itself.
 /// Failed proofs count towards a lock on the client from the caller's network, checked
-/// before the secret is compared.
+/// before the secret is compared. Each refusal is a `client_auth.failed` event.
 async fn client<'a>(
     app: &App,
     config: &'a OAuthConfig,
@@ -60,7 +79,10 @@ async fn client<'a>(
                 .into(),
         ));
     }
-    let (id, secret) = match basic_credentials(req)? {
+    let basic = basic_credentials(req).inspect_err(|_| {
+        client_auth_failed(app, req, None, "malformed_credentials");
+    })?;
+    let (id, secret) = match basic {
         Some((id, secret)) => (id, Some(secret)),
         None => {
             let id = params.get("client_id").ok_or_else(|| {
@@ -74,17 +96,26 @@ async fn client<'a>(
             )
         }
     };
-    let client = config.clients.get(&id).ok_or_else(invalid_client)?;
+    let Some(client) = config.clients.get(&id) else {
+        client_auth_failed(app, req, None, "unknown_client");
+        return Err(invalid_client());
+    };
     let Some(expected) = &client.secret_hash else {
         // A public client names itself; a secret from one is a confused client.
-        return if secret.is_none() {
-            Ok(client)
-        } else {
-            Err(invalid_client())
-        };
+        if secret.is_some() {
+            client_auth_failed(app, req, Some(&client.id), "unexpected_secret");
+            return Err(invalid_client());
+        }
+        return Ok(client);
     };
     let network = client_ip(req, &app.config);
-    app.check_client_lockout(&client.id, &network).await?;
+    app.check_client_lockout(&client.id, &network)
+        .await
+        .inspect_err(|e| {
+            if matches!(e, ApiError::ClientLocked { .. }) {
+                client_auth_failed(app, req, Some(&client.id), "client_locked");
+            }
+        })?;
     let proven = secret.is_some_and(|presented| {
         let presented = TokenHash::of(presented.secret().as_bytes());
         constant_time_eq(presented.to_hex().as_bytes(), expected.to_hex().as_bytes())
@@ -92,6 +123,7 @@ async fn client<'a>(
     if proven {
         Ok(client)
     } else {
+        client_auth_failed(app, req, Some(&client.id), "invalid_secret");
         Err(app
             .record_client_failure(&client.id, &network, invalid_client())
             .await?)

@@ -7,16 +7,16 @@ use http::StatusCode;
 use super::{client, issuer};
 use crate::App;
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::oauth::RefreshToken;
 use crate::oauth::error::OAuthErrorCode;
-use crate::request::{HttpRequest, Params, client_ip, form_body};
+use crate::request::{HttpRequest, Params, form_body};
 use crate::response::HttpResponse;
 
 /// Ends a refresh token's whole family; an unknown token is answered as if revoked.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
-    app.rate_limit("revoke", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "revoke").await?;
     let params = Params::parse(form_body(req, &app.config)?)?;
     let caller = client(app, config, req, &params).await?;
     let token = params
@@ -32,6 +32,12 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
             app.store
                 .revoke_token_family(&record.family_id, record.family_expires_at)
                 .await?;
+            app.record(
+                req,
+                Event::new(EventType::TokenRevoked)
+                    .user(&record.user_id)
+                    .client(record.client_id.as_str()),
+            );
         }
     }
     let mut res = crate::response::no_content();

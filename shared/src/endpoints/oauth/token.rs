@@ -8,12 +8,13 @@ use http::StatusCode;
 use super::{Family, client, issue, issuer};
 use crate::App;
 use crate::error::ApiError;
+use crate::events::{AuthMethod, Event, EventType};
 use crate::oauth::error::OAuthErrorCode::{self, *};
 use crate::oauth::{DeviceCode, OAuthClient, OAuthConfig, RefreshToken};
 use crate::protocol::Scope;
-use crate::request::{HttpRequest, Params, client_ip, form_body};
+use crate::request::{HttpRequest, Params, form_body};
 use crate::response::{self, HttpResponse};
-use crate::store::{DeviceAuthorization, DeviceStatus, Rotation};
+use crate::store::{DeviceAuthorization, DeviceStatus, RefreshTokenRecord, Rotation};
 
 /// The `grant_type` a device polls with (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -28,19 +29,18 @@ fn error(code: OAuthErrorCode, description: &str) -> ApiError {
 /// Exchanges an approved device code, or a refresh token, for a new token pair.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
-    let ip = client_ip(req, &app.config);
     let params = Params::parse(form_body(req, &app.config)?)?;
     let grant = params.get("grant_type");
     // Polls of a live device code are paced by that code's own interval (`slow_down`), and
     // every device behind one NAT polls: they do not spend the per-IP budget. Everything
     // else does, a guessed device code included (see `device_code`).
     if grant != Some(DEVICE_CODE_GRANT) {
-        app.rate_limit("token", &ip).await?;
+        app.rate_limit(req, "token").await?;
     }
     let client = client(app, config, req, &params).await?;
     match grant {
-        Some(DEVICE_CODE_GRANT) => device_code(app, config, client, &params, &ip).await,
-        Some("refresh_token") => refresh(app, config, client, &params).await,
+        Some(DEVICE_CODE_GRANT) => device_code(app, req, config, client, &params).await,
+        Some("refresh_token") => refresh(app, req, config, client, &params).await,
         Some(_) => Err(error(
             UnsupportedGrantType,
             "use the device_code or refresh_token grant",
@@ -51,10 +51,10 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
 
 async fn device_code(
     app: &App,
+    req: &HttpRequest,
     config: &OAuthConfig,
     client: &OAuthClient,
     params: &Params,
-    ip: &str,
 ) -> Result<HttpResponse, ApiError> {
     let code = params
         .get("device_code")
@@ -62,7 +62,7 @@ async fn device_code(
     let code = DeviceCode::presented(code);
     let now = app.now();
     let Some(device) = app.store.device_authorization(&code.hash(), now).await? else {
-        app.rate_limit("token", ip).await?;
+        app.rate_limit(req, "token").await?;
         // Expired records read as absent; the code itself says when it was to expire, which
         // only decides between two refusals.
         let expired = code.stated_expiry().is_some_and(|t| t <= now);
@@ -133,6 +133,13 @@ async fn device_code(
             if let Some(record) = refresh {
                 app.store.put_refresh_token(&record).await?;
             }
+            app.record(
+                req,
+                Event::new(EventType::TokensIssued)
+                    .user(&user.id)
+                    .client(client.id.as_str())
+                    .method(AuthMethod::DeviceCode),
+            );
             Ok(response::json(StatusCode::OK, &response))
         }
     }
@@ -140,6 +147,7 @@ async fn device_code(
 
 async fn refresh(
     app: &App,
+    req: &HttpRequest,
     config: &OAuthConfig,
     client: &OAuthClient,
     params: &Params,
@@ -168,13 +176,7 @@ async fn refresh(
     if !record.active {
         // Reuse of a rotated token: it was stolen, or the client is broken. Either way no
         // token of this family may be trusted any more.
-        app.store
-            .revoke_token_family(&record.family_id, record.family_expires_at)
-            .await?;
-        return Err(error(
-            InvalidGrant,
-            "the refresh token was already used; every token issued from it is revoked",
-        ));
+        return Err(reuse_detected(app, req, &record).await?);
     }
     let Some(user) = app.store.user_by_id(&record.user_id).await? else {
         return Err(error(InvalidGrant, "the user no longer exists"));
@@ -201,18 +203,42 @@ async fn refresh(
     let new_record = new_record
         .ok_or_else(|| ApiError::Internal("refresh grant without offline_access".into()))?;
     match app.store.rotate_refresh_token(&hash, &new_record).await? {
-        Rotation::Rotated => Ok(response::json(StatusCode::OK, &response)),
-        Rotation::AlreadyUsed => {
-            // Someone rotated it between our read and our write: the same reuse as above.
-            app.store
-                .revoke_token_family(&record.family_id, record.family_expires_at)
-                .await?;
-            Err(error(
-                InvalidGrant,
-                "the refresh token was already used; every token issued from it is revoked",
-            ))
+        Rotation::Rotated => {
+            app.record(
+                req,
+                Event::new(EventType::RefreshRotated)
+                    .user(&user.id)
+                    .client(client.id.as_str())
+                    .method(AuthMethod::RefreshToken),
+            );
+            Ok(response::json(StatusCode::OK, &response))
         }
+        // Someone rotated it between our read and our write: the same reuse as above.
+        Rotation::AlreadyUsed => Err(reuse_detected(app, req, &record).await?),
     }
+}
+
+/// A rotated refresh token came back: revokes its whole family (a `refresh.reuse_detected`
+/// event) and returns the refusal.
+async fn reuse_detected(
+    app: &App,
+    req: &HttpRequest,
+    record: &RefreshTokenRecord,
+) -> Result<ApiError, ApiError> {
+    app.store
+        .revoke_token_family(&record.family_id, record.family_expires_at)
+        .await?;
+    app.record(
+        req,
+        Event::new(EventType::RefreshReuseDetected)
+            .user(&record.user_id)
+            .client(record.client_id.as_str())
+            .reason("refresh_token_reused"),
+    );
+    Ok(error(
+        InvalidGrant,
+        "the refresh token was already used; every token issued from it is revoked",
+    ))
 }
 
 /// RFC 6749 §6: a refresh may ask for less than was granted, never more. `offline_access`

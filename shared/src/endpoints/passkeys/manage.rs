@@ -8,7 +8,8 @@ use super::{PasskeyView, checked_name};
 use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
 use crate::error::ApiError;
-use crate::request::{HttpRequest, client_ip};
+use crate::events::{Event, EventType};
+use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::store::{FactorId, Passkey};
 use crate::token::UserId;
@@ -36,8 +37,7 @@ async fn find(app: &App, user: &UserId, id: &FactorId) -> Result<Passkey, ApiErr
 
 /// Renames one of the signed-in user's passkeys (no step-up: a name proves and grants nothing).
 pub async fn rename(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("passkey-rename", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "passkey-rename").await?;
     let who = app.authenticate(req).await?;
     let body: RenameBody = crate::request::json_body(req, &app.config)?;
     let name = checked_name(&body.name)?;
@@ -65,11 +65,10 @@ struct DeleteBody {
 /// If it was the account's last factor the recovery codes go too: they are a second factor's
 /// backup, and an account without one signs in with its password alone.
 pub async fn delete(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("passkey-delete", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "passkey-delete").await?;
     let who = app.authenticate(req).await?;
     let body: DeleteBody = crate::request::json_body(req, &app.config)?;
-    confirm_owner(app, &who, body.current_password).await?;
+    confirm_owner(app, req, &who, body.current_password).await?;
     let user = &who.user;
     let id = FactorId::from_stored(body.id);
     let passkey = find(app, &user.id, &id).await?;
@@ -82,6 +81,12 @@ pub async fn delete(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     if !app.store.remove_passkey(&user.id, &id).await? {
         return Err(ApiError::PasskeyNotFound);
     }
+    app.record(
+        req,
+        Event::new(EventType::PasskeyRemoved)
+            .user(&user.id)
+            .session(&who.session.id),
+    );
     let now = app
         .store
         .user_by_id(&user.id)

@@ -13,8 +13,9 @@ use crate::App;
 use crate::endpoints::account::{confirm_owner, mails};
 use crate::endpoints::mfa;
 use crate::error::ApiError;
+use crate::events::{Event, EventType};
 use crate::recovery::RecoveryCode;
-use crate::request::{HttpRequest, client_ip};
+use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::store::{CeremonyPurpose, FactorId, Passkey, PasskeyInsert, RecoveryCodes, UserRecord};
 use crate::webauthn::SUPPORTED_ALGORITHMS;
@@ -38,11 +39,10 @@ struct BeginBody {
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     // Per IP, as every step-up: the password it may check is a guess otherwise unbounded
     // but for the lockout.
-    app.rate_limit("passkey-register-begin", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "passkey-register-begin").await?;
     let who = app.authenticate(req).await?;
     let body: BeginBody = crate::request::json_body(req, &app.config)?;
-    confirm_owner(app, &who, body.current_password).await?;
+    confirm_owner(app, req, &who, body.current_password).await?;
     let user = &who.user;
     let challenge = issue_challenge(
         app,
@@ -101,8 +101,7 @@ struct Registered<'a> {
 /// Verifies the registration (§7.1) against the challenge issued to this user, mails the
 /// owner, and stores the passkey; the account's first factor comes with recovery codes.
 pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("passkey-register-finish", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "passkey-register-finish").await?;
     let who = app.authenticate(req).await?;
     let body: FinishBody = crate::request::json_body(req, &app.config)?;
     let name = match &body.name {
@@ -135,6 +134,12 @@ pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     }
     let passkey = new_passkey(app, user, credential, name)?;
     let codes = store_passkey(app, user, &passkey).await?;
+    app.record(
+        req,
+        Event::new(EventType::PasskeyAdded)
+            .user(&user.id)
+            .session(&who.session.id),
+    );
     let body = Registered {
         passkey: PasskeyView::of(&passkey),
         recovery_codes: codes.map(|c| c.iter().map(RecoveryCode::display).collect()),

@@ -16,9 +16,10 @@ use super::{
 };
 use crate::App;
 use crate::endpoints::credentials::SessionDelivery;
-use crate::endpoints::mfa::{self, MAX_FACTOR_FAILURES};
+use crate::endpoints::mfa::{self, MAX_FACTOR_FAILURES, Proven};
 use crate::error::ApiError;
-use crate::request::{HttpRequest, client_ip};
+use crate::events::{AuthMethod, Event, EventType};
+use crate::request::HttpRequest;
 use crate::response::HttpResponse;
 use crate::store::{CeremonyPurpose, Passkey, UserRecord};
 use crate::token::TokenHash;
@@ -34,8 +35,7 @@ struct BeginBody {
 /// Issues a sign-in challenge: bound to the presented pending sign-in, if it is live, and
 /// then naming its user's passkeys; else for a discoverable sign-in.
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("passkey-sign-in-begin", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "passkey-sign-in-begin").await?;
     let body: BeginBody = crate::request::json_body(req, &app.config)?;
     let pending = match app.presented_pending(req, body.mfa_token.as_deref()) {
         Some(token) => app.store.pending_sign_in(&token.hash(), app.now()).await?,
@@ -78,15 +78,14 @@ struct FinishBody {
 
 /// Verifies the assertion (§7.2) against the challenge it carries, and signs the user in.
 pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
-    app.rate_limit("passkey-sign-in-finish", &client_ip(req, &app.config))
-        .await?;
+    app.rate_limit(req, "passkey-sign-in-finish").await?;
     let body: FinishBody = crate::request::json_body(req, &app.config)?;
     let delivery = body.session_delivery.checked(req)?;
     let response: AuthenticationResponse = credential_json(body.credential)?;
     let assertion = Assertion::parse(&response, |o| app.config.is_trusted_origin(o))?;
     // Taken before the rest is checked: a refused response spends its challenge too.
     let user = match take_challenge(app, &assertion.challenge).await? {
-        CeremonyPurpose::SignIn => discoverable(app, &assertion).await?,
+        CeremonyPurpose::SignIn => discoverable(app, req, &assertion).await?,
         CeremonyPurpose::SecondFactor { pending } => {
             let presented = app
                 .presented_pending(req, body.mfa_token.as_deref())
@@ -95,25 +94,51 @@ pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
                 // Bound to a pending sign-in this client does not hold.
                 return Err(ApiError::MfaExpired);
             }
-            second_factor(app, &assertion, &pending).await?
+            second_factor(app, req, &assertion, &pending).await?
         }
         CeremonyPurpose::Register { .. } => return Err(ApiError::ChallengeExpired),
     };
-    mfa::complete_sign_in(app, req, &user, delivery).await
+    let last = Proven::by(AuthMethod::Passkey);
+    mfa::complete_sign_in(app, req, &user, last, delivery).await
 }
 
-/// A discoverable sign-in: the passkey names its user, and must be theirs by `userHandle`.
-async fn discoverable(app: &App, assertion: &Assertion) -> Result<UserRecord, ApiError> {
-    let passkey = app
+/// A discoverable sign-in: the passkey names its user, and must be theirs by `userHandle`. A
+/// refused passkey is a `sign_in.failed` (with its owner when the passkey is known).
+async fn discoverable(
+    app: &App,
+    req: &HttpRequest,
+    assertion: &Assertion,
+) -> Result<UserRecord, ApiError> {
+    let failed = |owner: Option<&Passkey>, e: &ApiError| {
+        let event = Event::new(EventType::SignInFailed)
+            .method(AuthMethod::Passkey)
+            .reason(e.code());
+        match owner {
+            Some(p) => event.user(&p.user_id),
+            None => event,
+        }
+    };
+    let Some(passkey) = app
         .store
         .passkey_by_credential(&assertion.credential_id)
         .await?
-        .ok_or_else(|| rejected(Rejection::UnknownCredential))?;
+    else {
+        let e = rejected(Rejection::UnknownCredential);
+        app.record(req, failed(None, &e));
+        return Err(e);
+    };
     let handle = passkey.user_id.as_str().as_bytes();
-    if assertion.user_handle.as_deref() != Some(handle) {
-        return Err(rejected_passkey(&passkey, Rejection::UserHandle));
+    let checked = if assertion.user_handle.as_deref() != Some(handle) {
+        Err(rejected_passkey(&passkey, Rejection::UserHandle))
+    } else {
+        verify_and_record(app, req, assertion, &passkey).await
+    };
+    if let Err(e) = checked {
+        if matches!(e, ApiError::PasskeyRejected(_)) {
+            app.record(req, failed(Some(&passkey), &e));
+        }
+        return Err(e);
     }
-    verify_and_record(app, assertion, &passkey).await?;
     let user = app
         .store
         .user_by_id(&passkey.user_id)
@@ -123,10 +148,11 @@ async fn discoverable(app: &App, assertion: &Assertion) -> Result<UserRecord, Ap
 }
 
 /// The second factor of the pending sign-in `pending`: the passkey must be its user's. A
-/// refused passkey counts against the pending sign-in like a wrong code; the take is last,
-/// so of two racing answers one gets the session.
+/// refused passkey counts against the pending sign-in like a wrong code (an `mfa.failed`);
+/// the take is last, so of two racing answers one gets the session (and the `mfa.passed`).
 async fn second_factor(
     app: &App,
+    req: &HttpRequest,
     assertion: &Assertion,
     pending: &TokenHash,
 ) -> Result<UserRecord, ApiError> {
@@ -150,11 +176,18 @@ async fn second_factor(
         {
             return Err(rejected_passkey(&passkey, Rejection::OtherAccount));
         }
-        verify_and_record(app, assertion, &passkey).await
+        verify_and_record(app, req, assertion, &passkey).await
     }
     .await;
     if let Err(e) = checked {
         if matches!(e, ApiError::PasskeyRejected(_)) {
+            app.record(
+                req,
+                Event::new(EventType::SecondFactorFailed)
+                    .user(&record.user_id)
+                    .method(AuthMethod::Passkey)
+                    .reason(e.code()),
+            );
             app.store
                 .count_pending_failure(pending, MAX_FACTOR_FAILURES, now)
                 .await?;
@@ -172,13 +205,22 @@ async fn second_factor(
         .await?
         .filter(|u| u.session_epoch == taken.user_epoch)
         .ok_or(ApiError::MfaExpired)?;
+    app.record(
+        req,
+        Event::new(EventType::SecondFactorPassed)
+            .user(&user.id)
+            .method(AuthMethod::Passkey),
+    );
     Ok(user)
 }
 
 /// Checks the assertion under the passkey's key and counter, then records the new counter by
-/// compare-and-set: of two assertions read against one counter, one wins.
+/// compare-and-set: of two assertions read against one counter, one wins. A counter that went
+/// backwards is a `passkey.sign_count_regressed` event besides the refusal: a cloned
+/// authenticator is the operator's business and the owner's.
 async fn verify_and_record(
     app: &App,
+    req: &HttpRequest,
     assertion: &Assertion,
     passkey: &Passkey,
 ) -> Result<(), ApiError> {
@@ -188,7 +230,15 @@ async fn verify_and_record(
             &passkey.public_key,
             passkey.sign_count,
         )
-        .map_err(|why| rejected_passkey(passkey, why))?;
+        .map_err(|why| {
+            if matches!(why, Rejection::CounterRegressed { .. }) {
+                app.record(
+                    req,
+                    Event::new(EventType::PasskeySignCountRegressed).user(&passkey.user_id),
+                );
+            }
+            rejected_passkey(passkey, why)
+        })?;
     let recorded = app
         .store
         .use_passkey(

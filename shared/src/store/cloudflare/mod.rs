@@ -7,6 +7,8 @@
 //! | rate-limit, failure and lock counters | D1 `counters` | strong: one `INSERT … ON CONFLICT … RETURNING` per increment |
 //! | session record | KV `session:<sha256>` with `expirationTtl` | eventual: a new session is visible at once where it was written, elsewhere within about 60 s |
 //! | session revocation | D1 `revoked_sessions` | strong: a signed-out token is refused everywhere at once |
+//! | a user's sessions, as its session list shows them | D1 `user_sessions` (one row per session: written with its KV record, its deadlines moved by each renewal) | strong: the list is one statement (live, current epoch, not revoked); ending one is one batch that reads its row, records the revocation and drops the row |
+//! | a user's activity | D1 `activity`, primary key (user, time, id) | strong: pages are read newest first by that key |
 //! | federated identity link | D1 `identities` | strong: the primary key decides concurrent first sign-ins |
 //! | federated sign-in attempt | D1 `federation_attempts` | strong: `DELETE … RETURNING` consumes a `state` once |
 //! | device authorization (user code as a keyed hash) | D1 `device_authorizations` | strong: polls compare-and-swap on a version; an answer is one `UPDATE … WHERE status = 'pending'` |
@@ -26,11 +28,13 @@
 //! sign-out may write the KV record back, but the revocation row still refuses it; "sign out
 //! everywhere" cannot find a user's KV records, and needs not: the epoch refuses them all.
 //!
-//! Nor can account deletion find them: a deleted user's session records stay in KV until
-//! their TTL, which is the session's idle deadline (`AUTHFN_SESSION_IDLE_SECS` from its last
-//! renewal, 30 minutes by default, never past its absolute end; at least KV's 60 s floor).
-//! Until then they are unreadable: every session read asks D1 for the user, and a session
-//! whose user is gone is refused. They hold the user's id and no address.
+//! Account deletion finds them through `user_sessions` and deletes them after the user (best
+//! effort); a session stored before that index existed and never renewed since has no row,
+//! and its record stays in KV until its TTL, which is the session's idle deadline
+//! (`AUTHFN_SESSION_IDLE_SECS` from its last renewal, 30 minutes by default, never past its
+//! absolute end; at least KV's 60 s floor). Until then it is unreadable: every session read
+//! asks D1 for the user, and a session whose user is gone is refused. It holds the user's id
+//! and no address.
 //!
 //! The schema is `infra/d1/*.sql`, applied by `wrangler d1 migrations apply`.
 use wasm_bindgen::JsValue;
@@ -38,6 +42,7 @@ use worker::{D1Database, D1PreparedStatement, kv::KvStore};
 
 use super::*;
 
+mod lists;
 mod rows;
 mod store;
 
@@ -96,6 +101,11 @@ pub async fn purge_expired(db: &D1Database, now: UnixTime) -> StoreResult<()> {
         purge("totp_enrolments").map_err(|e| unavailable("bind", e))?,
         purge("pending_sign_ins").map_err(|e| unavailable("bind", e))?,
         purge("webauthn_challenges").map_err(|e| unavailable("bind", e))?,
+        purge("activity").map_err(|e| unavailable("bind", e))?,
+        // A session's index row lapses at whichever deadline comes first.
+        db.prepare("DELETE FROM user_sessions WHERE expires_at <= ?1 OR idle_expires_at <= ?1")
+            .bind(&[number(now.0)])
+            .map_err(|e| unavailable("bind", e))?,
     ];
     db.batch(statements)
         .await

@@ -70,7 +70,7 @@ fn flag(value: i64, what: &str) -> StoreResult<bool> {
 }
 
 /// A D1 integer that must not be negative (counts, epochs, intervals, versions).
-fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
+pub(super) fn unsigned(value: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("{what} is negative")))
 }
 

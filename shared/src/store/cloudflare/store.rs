@@ -13,7 +13,7 @@ impl CloudflareStore {
     /// Writes the KV record, kept there until its deadline. The record's `renewed_at` is the
     /// caller's "now" (a session is written when it starts or is renewed), so the TTL follows
     /// the caller's clock, not this isolate's.
-    async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
+    pub(super) async fn put_session_record(&self, session: &SessionRecord) -> StoreResult<()> {
         let ttl = session
             .renewed_at
             .until(session.idle_expires_at.min(session.expires_at))
@@ -69,8 +69,9 @@ impl CloudflareStore {
     /// (not even the counters and challenges of whoever holds the address now). The dependents
     /// go first and the user row last: were the batch ever split, an outage part-way would
     /// leave an account that can be deleted again, never rows naming a user who is gone.
-    /// Session records in KV cannot be listed by user and are left to their TTL (see the
-    /// module doc); revocations in `revoked_sessions` hold only a token hash.
+    /// The KV records of the sessions its index names are deleted after (best effort); those
+    /// stored before the index existed are left to their TTL (see the module doc);
+    /// revocations in `revoked_sessions` hold only a token hash.
     async fn delete_user_as_read(&self, user: &UserRecord) -> StoreResult<bool> {
         let email = &user.email;
         // The row as read: its id and address (by hash, or by address for a row older than
@@ -103,6 +104,9 @@ impl CloudflareStore {
             CounterKey::mail_to(email),
         ];
         let batch = vec![
+            // First, so its answer (the token hashes of the user's indexed sessions) is at 0.
+            self.drop_sessions_of(THE_USER, &the_user)?,
+            delete("DELETE FROM activity WHERE user_id = ?1", &[])?,
             delete("DELETE FROM identities WHERE user_id = ?1", &[])?,
             // Before the tokens: their family ids are how a revocation is found.
             delete(
@@ -138,10 +142,16 @@ impl CloudflareStore {
             .batch(batch)
             .await
             .map_err(|e| unavailable("D1 delete user", e))?;
-        let deleted = results
-            .last()
-            .ok_or_else(|| StoreError::Corrupt("delete-user batch returned no result".into()))?;
-        changed_one(deleted, "D1 delete user")
+        let (Some(sessions), Some(deleted)) = (results.first(), results.last()) else {
+            return Err(StoreError::Corrupt(
+                "delete-user batch returned no result".into(),
+            ));
+        };
+        if !changed_one(deleted, "D1 delete user")? {
+            return Ok(false);
+        }
+        self.forget_sessions(sessions).await;
+        Ok(true)
     }
 }
 
@@ -204,24 +214,31 @@ impl Store for CloudflareStore {
         // The session goes first: until the user row exists it names no one and counts for
         // nothing, so a failure between the two writes leaves nothing anyone can use.
         self.put_session_record(first_session).await?;
-        let result = self
-            .statement(
-                "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch, email_verified) \
-                 VALUES (?1, ?6, ?2, ?3, ?4, ?5, ?7) ON CONFLICT DO NOTHING",
-                &[
-                    text(user.id.as_str()),
-                    text(user.email.as_str()),
-                    optional_text(user.password_hash.as_ref().map(PasswordHashString::as_str)),
-                    number(user.created_at.0),
-                    number(session_epoch),
-                    text(&user.email.hash().to_hex()),
-                    number(i64::from(user.email_verified)),
-                ],
-            )?
-            .run()
+        let results = self
+            .db
+            .batch(vec![
+                self.statement(
+                    "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch, email_verified) \
+                     VALUES (?1, ?6, ?2, ?3, ?4, ?5, ?7) ON CONFLICT DO NOTHING",
+                    &[
+                        text(user.id.as_str()),
+                        text(user.email.as_str()),
+                        optional_text(user.password_hash.as_ref().map(PasswordHashString::as_str)),
+                        number(user.created_at.0),
+                        number(session_epoch),
+                        text(&user.email.hash().to_hex()),
+                        number(i64::from(user.email_verified)),
+                    ],
+                )?,
+                // In the same transaction, and only if the insert made this user.
+                self.index_first_session(user, first_session)?,
+            ])
             .await
             .map_err(|e| unavailable("D1 insert user", e))?;
-        let inserted = changed_one(&result, "D1 insert user")?;
+        let result = results
+            .first()
+            .ok_or_else(|| StoreError::Corrupt("insert-user batch returned no result".into()))?;
+        let inserted = changed_one(result, "D1 insert user")?;
         if inserted {
             return Ok(Insert::Inserted);
         }
@@ -259,6 +276,7 @@ impl Store for CloudflareStore {
                 "INSERT INTO identities (key, issuer, subject, user_id) VALUES (?1, ?2, ?3, ?4)",
                 &[text(&identity.key().to_hex()), text(&identity.issuer), text(&identity.subject), text(user.id.as_str())],
             )?,
+            self.index_first_session(user, first_session)?,
         ];
         match self.db.batch(batch).await {
             Ok(_) => Ok(Insert::Inserted),
@@ -571,7 +589,7 @@ impl Store for CloudflareStore {
     }
 
     async fn put_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        self.put_session_record(session).await
+        self.store_session(session).await
     }
 
     async fn session(
@@ -604,7 +622,7 @@ impl Store for CloudflareStore {
         };
         session.renewed_at = renewed_at;
         session.idle_expires_at = idle_expires_at;
-        self.put_session_record(&session).await
+        self.store_renewal(&session).await
     }
 
     async fn delete_session(&self, token_hash: &TokenHash, now: UnixTime) -> StoreResult<()> {
@@ -621,6 +639,7 @@ impl Store for CloudflareStore {
                      ON CONFLICT (token_hash) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
                     &[text(&token_hash.to_hex()), number(until.0)],
                 )?,
+                self.statement("DELETE FROM user_sessions WHERE token_hash = ?1", &[text(&token_hash.to_hex())])?,
                 // Revocations whose sessions have expired anyway are clutter.
                 self.statement("DELETE FROM revoked_sessions WHERE expires_at <= ?1", &[number(now.0)])?,
             ])
@@ -850,10 +869,11 @@ impl Store for CloudflareStore {
                 &insert_user,
             )?,
             self.statement("DELETE FROM challenges WHERE key = ?1 AND token_hash = ?2 AND expires_at > ?3", &challenge)?,
+            self.index_first_session(user, first_session)?,
         ];
         let outcome = match self.db.batch(batch).await {
             Ok(results) => {
-                let [inserted, taken] = results.as_slice() else {
+                let [inserted, taken, _indexed] = results.as_slice() else {
                     return Err(StoreError::Corrupt(
                         "sign-up batch did not answer for each statement".into(),
                     ));
@@ -1499,33 +1519,33 @@ impl Store for CloudflareStore {
 
     async fn sessions_of(
         &self,
-        _user: &UserRecord,
-        _now: UnixTime,
+        user: &UserRecord,
+        now: UnixTime,
     ) -> StoreResult<Vec<SessionRecord>> {
-        Err(unbuilt("sessions_of"))
+        self.live_sessions_of(user, now).await
     }
 
     async fn revoke_session(
         &self,
-        _user_id: &UserId,
-        _id: &crate::token::SessionId,
-        _now: UnixTime,
+        user_id: &UserId,
+        id: &SessionId,
+        now: UnixTime,
     ) -> StoreResult<Option<SessionRecord>> {
-        Err(unbuilt("revoke_session"))
+        self.end_session_of(user_id, id, now).await
     }
 
-    async fn add_activity(&self, _entries: &[crate::events::ActivityEntry]) -> StoreResult<()> {
-        Err(unbuilt("add_activity"))
+    async fn add_activity(&self, entries: &[ActivityEntry]) -> StoreResult<()> {
+        self.put_activity(entries).await
     }
 
     async fn activity_of(
         &self,
-        _user_id: &UserId,
-        _after: Option<&crate::events::ActivityCursor>,
-        _limit: usize,
-        _now: UnixTime,
-    ) -> StoreResult<Vec<crate::events::ActivityEntry>> {
-        Err(unbuilt("activity_of"))
+        user_id: &UserId,
+        after: Option<&ActivityCursor>,
+        limit: usize,
+        now: UnixTime,
+    ) -> StoreResult<Vec<ActivityEntry>> {
+        self.activity_page(user_id, after, limit, now).await
     }
 
     async fn take_webauthn_challenge(
@@ -1547,9 +1567,4 @@ impl Store for CloudflareStore {
         let challenge = row.into_record()?;
         Ok(is_live(challenge.expires_at, now).then_some(challenge))
     }
-}
-
-/// TEMPORARY (issue 17 in progress): the operation is not built for this store yet.
-fn unbuilt(what: &'static str) -> StoreError {
-    StoreError::Unavailable(crate::error::context(what, "not built for this store yet"))
 }

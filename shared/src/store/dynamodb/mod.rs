@@ -4,7 +4,7 @@
 //! |---------------------------|-------------------------------------------------------------|-------------------|
 //! | `USER#<user id>`          | `email`, `password_hash` (absent for federated-only users), `created_at`, `email_verified` (absent on users from before it: unproven), `session_epoch`, `totp` and `passkeys` (the factor summary; absent: none), `passkey_entries` (string set of `<factor id> <passkey item pk>`, one per passkey) | none |
 //! | `EMAIL#<sha256(normalised email) hex>` | `user_id` (the key holds no address: `Email::hash`) | none |
-//! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `authenticated_at` (absent: `created_at`), `expires_at`, `idle_expires_at`, `renewed_at`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
+//! | `SESSION#<token hash hex>`| `session_id`, `user_id`, `user_epoch`, `created_at`, `authenticated_at` (absent: `created_at`), `expires_at`, `idle_expires_at`, `renewed_at`, `device` and `network` (absent on older sessions, or unknown); `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | `idle_expires_at` |
 //! | `COUNTER#<counter key>`   | `count`                                                     | the window's end  |
 //! | `IDENTITY#<sha256(issuer, sub) hex>` | `user_id`, `issuer`, `subject`; `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk` | none |
 //! | `FEDERATION#<attempt key hex>` | `binding_hash`, `provider`, `return_to`, `wants_json` (key: `attempt_key`, of state and binding) | the attempt's end |
@@ -19,6 +19,7 @@
 //! | `RECOVERY#<user id>`      | `code_hashes` (string set of hashes; absent when every code is used), `created_at`; gsi1 | none |
 //! | `PASSKEY#<sha256(credential id) hex>` | the passkey, and so the credential id's claim: `user_id`, `factor_id`, `credential_id` and `public_key` (binary), `sign_count`, `transports` (list), `be`, `bs`, `name`, `created_at`, `last_used_at`; gsi1 | none |
 //! | `PENDING#<token hash hex>` | `user_id`, `user_epoch`, `first_factor`, `failures`, `created_at`; gsi1 | the pending sign-in's end |
+//! | `ACTIVITY#<user id>#<time>#<event id>` | one entry of the user's activity: `user_id`, `event_id`, `time`, `json` (what the user sees); `gsi1pk` = `USER#<user id>`, `gsi1sk` = `ACTIVITY#<time>#<event id>` (the time zero-padded to 20 digits, so the key's order is (time, id) order) | the entry's end (90 days) |
 //! | `WEBAUTHN#<challenge hash hex>` | `purpose`, `user_id` and `user_epoch` (registration; then gsi1), `pending` (second factor) | the challenge's end |
 //!
 //! Users, their email claims and their factors never expire, so they carry no `ttl`: DynamoDB only deletes
@@ -28,7 +29,7 @@
 //! The `gsi1` index (keys only) is each user's partition: `gsi1pk` = `USER#<user id>` on the
 //! items that name the user and are not found by key (sessions, identity links, refresh tokens,
 //! challenges acting on it and their token items, pending sign-ins, passkey registrations in
-//! flight; not an approved device authorization, which lapses within minutes), and on its
+//! flight, activity entries; not an approved device authorization, which lapses within minutes), and on its
 //! factor items, which a deletion also finds by key (passkeys through `passkey_entries`).
 //! "gsi1" in the table above means `gsi1pk` = `USER#<user id>`, `gsi1sk` = its `pk`.
 //!
@@ -38,7 +39,11 @@
 //! registering a passkey puts its item only if absent (one claim per credential id) and, with
 //! first recovery codes, only while the user has no factor. A recovery code is taken by one
 //! `UpdateItem DELETE code_hashes` conditioned on `contains`. Signing out everywhere queries its
-//! sessions (`gsi1sk` beginning `SESSION#`); deleting the user queries all of it. Identity
+//! sessions (`gsi1sk` beginning `SESSION#`), and so does the user's session list (then reads
+//! them back with a strongly consistent batch read, and ends one found there, never by its
+//! public id alone); the user's activity is a query of `gsi1sk` beginning `ACTIVITY#`, newest
+//! first (the sort key is in (time, id) order), whose items a batch read brings; deleting the
+//! user queries all of it, activity included. Identity
 //! links and refresh tokens written before these entries existed have none, so a deletion does
 //! not find them: such refresh tokens lapse by their TTL; such identity links need the entry
 //! set once (a one-off scan of `IDENTITY#` items setting `gsi1pk` and `gsi1sk`).
@@ -60,6 +65,7 @@ use crate::error::context;
 pub(crate) mod connection;
 mod factor_items;
 mod items;
+mod lists;
 mod requests;
 mod schema;
 mod store;

@@ -1,10 +1,13 @@
 //! The requests the [`Store`] impl is built from: plain reads and writes, conditional
-//! transactions, and the index query and batch delete behind "sign out everywhere".
+//! transactions, the index query and batch delete behind "sign out everywhere", and the batch
+//! reads and writes behind a user's session list and activity.
 
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{DeleteRequest, Put, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    DeleteRequest, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 
 use super::items::*;
 use super::*;
@@ -29,10 +32,12 @@ impl Failed {
 
 /// BatchWriteItem's limit on requests per call.
 const BATCH_WRITE_LIMIT: usize = 25;
+/// BatchGetItem's limit on keys per call.
+const BATCH_GET_LIMIT: usize = 100;
 /// Transactions cancelled by a conflicting concurrent transaction are retried: they wrote
 /// nothing, and the retry learns whether the other one took the email (or the challenge).
 const TRANSACTION_ATTEMPTS: usize = 3;
-/// Re-sends of BatchWriteItem's unprocessed deletes (DynamoDB hands them back when throttled).
+/// Re-sends of a batch call's unprocessed requests (DynamoDB hands them back when throttled).
 const UNPROCESSED_RETRIES: u32 = 3;
 
 impl DynamoStore {
@@ -201,19 +206,36 @@ impl DynamoStore {
     }
 
     pub(super) async fn delete_all(&self, keys: Vec<String>) -> StoreResult<()> {
-        for chunk in keys.chunks(BATCH_WRITE_LIMIT) {
-            let mut requests = chunk
-                .iter()
-                .map(|pk| {
-                    let delete = built(DeleteRequest::builder().key(PK, s(pk)).build())?;
-                    Ok(WriteRequest::builder().delete_request(delete).build())
-                })
-                .collect::<StoreResult<Vec<_>>>()?;
+        let requests = keys
+            .iter()
+            .map(|pk| {
+                let delete = built(DeleteRequest::builder().key(PK, s(pk)).build())?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Writes the items, unconditionally, in as few calls as BatchWriteItem allows.
+    pub(super) async fn put_all(&self, items: Vec<Item>) -> StoreResult<()> {
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = built(PutRequest::builder().set_item(Some(item)).build())?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
+        for chunk in requests.chunks(BATCH_WRITE_LIMIT) {
+            let mut requests = chunk.to_vec();
             let mut retries = 0;
             while !requests.is_empty() {
                 if retries > UNPROCESSED_RETRIES {
                     return Err(StoreError::Unavailable(
-                        "DynamoDB BatchWriteItem: deletes left unprocessed".into(),
+                        "DynamoDB BatchWriteItem: writes left unprocessed".into(),
                     ));
                 }
                 if retries > 0 {
@@ -234,5 +256,52 @@ impl DynamoStore {
             }
         }
         Ok(())
+    }
+
+    /// The items with these keys that exist, strongly consistent, in no particular order.
+    pub(super) async fn get_all(&self, keys: Vec<String>) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(BATCH_GET_LIMIT) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|pk| HashMap::from([(PK.to_owned(), s(pk))]))
+                .collect();
+            let mut retries = 0;
+            while !keys.is_empty() {
+                if retries > UNPROCESSED_RETRIES {
+                    return Err(StoreError::Unavailable(
+                        "DynamoDB BatchGetItem: reads left unprocessed".into(),
+                    ));
+                }
+                if retries > 0 {
+                    self.sleep(Duration::from_millis(50 << retries)).await;
+                }
+                let request = built(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(true)
+                        .build(),
+                )?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("BatchGetItem", e))?;
+                items.extend(
+                    out.responses
+                        .and_then(|mut r| r.remove(&self.table))
+                        .unwrap_or_default(),
+                );
+                keys = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+                retries += 1;
+            }
+        }
+        Ok(items)
     }
 }

@@ -1115,33 +1115,33 @@ impl Store for DynamoStore {
 
     async fn sessions_of(
         &self,
-        _user: &UserRecord,
-        _now: UnixTime,
+        user: &UserRecord,
+        now: UnixTime,
     ) -> StoreResult<Vec<SessionRecord>> {
-        Err(unbuilt("sessions_of"))
+        self.live_sessions_of(user, now).await
     }
 
     async fn revoke_session(
         &self,
-        _user_id: &UserId,
-        _id: &crate::token::SessionId,
-        _now: UnixTime,
+        user_id: &UserId,
+        id: &SessionId,
+        now: UnixTime,
     ) -> StoreResult<Option<SessionRecord>> {
-        Err(unbuilt("revoke_session"))
+        self.end_session_of(user_id, id, now).await
     }
 
-    async fn add_activity(&self, _entries: &[crate::events::ActivityEntry]) -> StoreResult<()> {
-        Err(unbuilt("add_activity"))
+    async fn add_activity(&self, entries: &[ActivityEntry]) -> StoreResult<()> {
+        self.put_activity(entries).await
     }
 
     async fn activity_of(
         &self,
-        _user_id: &UserId,
-        _after: Option<&crate::events::ActivityCursor>,
-        _limit: usize,
-        _now: UnixTime,
-    ) -> StoreResult<Vec<crate::events::ActivityEntry>> {
-        Err(unbuilt("activity_of"))
+        user_id: &UserId,
+        after: Option<&ActivityCursor>,
+        limit: usize,
+        now: UnixTime,
+    ) -> StoreResult<Vec<ActivityEntry>> {
+        self.activity_page(user_id, after, limit, now).await
     }
 
     async fn take_webauthn_challenge(
@@ -1420,9 +1420,4 @@ impl DynamoStore {
             "DynamoDB user too contended to set its password".into(),
         ))
     }
-}
-
-/// TEMPORARY (issue 17 in progress): the operation is not built for this store yet.
-fn unbuilt(what: &'static str) -> StoreError {
-    StoreError::Unavailable(crate::error::context(what, "not built for this store yet"))
 }

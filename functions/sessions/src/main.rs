@@ -1,0 +1,6 @@
+//! `sessions` as an AWS Lambda function. The endpoint's logic lives in `authfn::endpoints`.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    authfn::lambda::serve(authfn::Endpoint::Sessions).await
+}
