@@ -25,7 +25,7 @@ spa_port="${AUTHFN_SPA_PORT:-5173}"
 api="http://localhost:$api_port"
 spa="http://localhost:$spa_port"
 
-[[ -d node_modules/oidc-provider ]] || npm ci --no-audit --no-fund --loglevel=error
+[[ -d node_modules/oidc-provider && -d node_modules/@scalar/api-reference ]] || npm ci --no-audit --no-fund --loglevel=error
 install_spa
 cargo build --quiet --bin authfn-dev
 

@@ -3,12 +3,14 @@
 #   1. unit, handler and store-contract tests, over the in-memory store and over DynamoDB's
 #      real API (a local moto server, started here on a free loopback port), the check
 #      that template.yaml and the Worker deploy every function, and cargo fuzz over request
-#      handling and cookie parsing for a bounded time (tests/fuzz/run.sh);
+#      handling and cookie parsing for a bounded time (tests/fuzz/run.sh); openapi.yaml against
+#      the endpoint table, ApiError's codes and the OpenAPI 3.1 schema (openapi-spec-validator);
 #   2. the black-box HTTP suite against the local dev server, the federation suite with a real
 #      OpenID provider (oidc-provider from npm) on loopback, the device-flow suite, the security
 #      events a journey leaves in the server's log (events.rs, on every runtime, with the event
-#      bus read back on Lambda and Workers), and openid-client + jose (npm) against the token
-#      issuer;
+#      bus read back on Lambda and Workers), openid-client + jose (npm) against the token
+#      issuer, and Schemathesis's property-based checks from openapi.yaml
+#      (tests/support/schemathesis.sh);
 #   3. the same black-box suite against the real Lambda binaries, run by `cargo lambda watch`
 #      over that DynamoDB API (and its SES v2 API, where their mail lands and the suite reads
 #      it: AUTHFN_TEST_SES_URL), each function deployed as template.yaml says: with only its own
@@ -18,14 +20,16 @@
 #   4. the store contract against the Cloudflare store inside workerd (a test-only Worker,
 #      tests/support/store-contract-worker.sh), then the same black-box suite against the
 #      Worker in workerd (`wrangler dev --local`, with Miniflare's KV, D1 and a queue for its
-#      events, read by a test consumer Worker; mail to the same local SES);
+#      events, read by a test consumer Worker; mail to the same local SES), and Schemathesis
+#      against it too;
 #   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
-#      against the README's dev command (./dev.sh), then against the Worker in workerd;
+#      against the README's dev command (./dev.sh), with its API documentation page (/docs),
+#      then against the Worker in workerd;
 #   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
 #      an arm64 release build of every Lambda function, `wrangler deploy --dry-run`.
 # Needs cargo, python3 with pip, and node with npm; tests/install-tools.sh, run first, installs
-# the rest when missing (cargo-lambda, moto, cfn-lint and SAM from PyPI, Debian's chromium,
-# the Worker's tools and the npm packages).
+# the rest when missing (cargo-lambda, moto, cfn-lint, SAM, openapi-spec-validator and
+# Schemathesis from PyPI, Debian's chromium, the Worker's tools and the npm packages).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -78,7 +82,11 @@ python3 tests/support/ses_iam_check.py "$AUTHFN_TEST_DYNAMODB_ENDPOINT" "$AUTHFN
 run_tests --workspace --exclude authfn-blackbox --features authfn/dynamodb -- --include-ignored
 # The deployment descriptions (template.yaml, wrangler.toml) against the code, and every crate
 # under the workspace lints; no server.
-run_tests -p authfn-blackbox --test deployment --test workspace
+run_tests -p authfn-blackbox --test deployment --test workspace --test openapi
+# openapi.yaml against the OpenAPI 3.1 schema (tests/blackbox/tests/openapi.rs checks it against
+# the endpoint table and ApiError's codes).
+python3 -m openapi_spec_validator openapi.yaml
+echo "check openapi-spec-validator ... ok" | tee -a "$results"
 # Request handling and the session cookie under cargo fuzz, a bounded time per target.
 tests/fuzz/run.sh | tee -a "$results"
 
@@ -104,6 +112,9 @@ AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions --test events -- --include-ignored
 # The issuer as standard OAuth and JWT libraries see it (openid-client, jose).
 AUTHFN_BASE_URL="$AUTHFN_DEV_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
+# openapi.yaml's property-based checks: generated requests, valid and not, signed out and in.
+tests/support/schemathesis.sh "$AUTHFN_DEV_BASE_URL"
+echo "check schemathesis-against-the-dev-server ... ok" | tee -a "$results"
 stop_dev_server
 without_idp
 
@@ -130,6 +141,8 @@ start_wrangler_dev "$port"
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" AUTHFN_URL_STYLE=paths \
     run_tests -p authfn-blackbox --test http --test accounts --test mfa --test federation --test device_flow --test hostile_inputs --test passkeys --test sessions --test events -- --include-ignored
 AUTHFN_BASE_URL="$AUTHFN_WORKERS_BASE_URL" node tests/oauth-client/device-flow.mjs | tee -a "$results"
+tests/support/schemathesis.sh "$AUTHFN_WORKERS_BASE_URL"
+echo "check schemathesis-against-workerd ... ok" | tee -a "$results"
 stop_wrangler_dev
 without_idp
 
@@ -143,10 +156,14 @@ wait_until_up "./dev.sh" "$dev_sh_pid" "$dev_sh_log" 600 grep -q "open this" "$d
 AUTHFN_BASE_URL="http://localhost:$api_port" AUTHFN_SPA_URL="http://localhost:$spa_port" \
     AUTHFN_TEST_IDP_URL="$(awk '/local OpenID IdP/ { print $4 }' "$dev_sh_log")" \
     node tests/browser/spa.mjs | tee -a "$results"
+# The API's documentation page as dev.sh serves it (Scalar from node_modules, strict CSP).
+AUTHFN_BASE_URL="http://localhost:$api_port" node tests/browser/docs.mjs | tee -a "$results"
 kill_tree "$dev_sh_pid"
 dev_sh_pid=""
 rm -f "$dev_sh_log"
-# The production build type-checks auth.ts and the app (tsc --strict), then bundles them.
+# The production build generates openapi.yaml's types (openapi-typescript), type-checks auth.ts
+# and the app (tsc --strict; src/auth.openapi-check.ts holds auth.ts to the document), then
+# bundles them.
 npm --prefix examples/spa run --silent build >&2
 echo "check example-spa-typechecks-and-builds ... ok" | tee -a "$results"
 

@@ -3,6 +3,7 @@
 
 mod args;
 mod config;
+mod docs;
 mod mailbox;
 mod server;
 mod store;
@@ -80,10 +81,9 @@ async fn serve(addr: SocketAddr) -> Result<(), BoxError> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    println!(
-        "authfn-dev: listening on http://{}/ (Ctrl-C to stop)",
-        listener.local_addr()?
-    );
+    let bound = listener.local_addr()?;
+    println!("authfn-dev: listening on http://{bound}/ (Ctrl-C to stop)");
+    println!("authfn-dev: the API's documentation is at http://{bound}/docs");
     let log = server::LogFormat::from_setting(std::env::var("AUTHFN_DEV_LOG").ok().as_deref());
     axum::serve(
         listener,

@@ -57,10 +57,11 @@ struct Served {
 
 pub(crate) fn router(app: Arc<App>, log: LogFormat, mailbox: Arc<Mailbox>) -> Router {
     // One fallback rather than a route per endpoint: App owns routing, 404 and 405, so the
-    // dev server cannot drift from the deployed functions. The mailbox is the dev server's
-    // own route, which no deployment has.
+    // dev server cannot drift from the deployed functions. The mailbox and the API's
+    // documentation are the dev server's own routes, which no deployment has.
     Router::new()
         .route("/dev/mailbox", get(list_mail))
+        .merge(crate::docs::routes())
         .fallback(serve)
         .with_state(Served { app, log, mailbox })
 }

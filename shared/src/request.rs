@@ -9,6 +9,8 @@ use serde::de::DeserializeOwned;
 use crate::config::Config;
 use crate::error::ApiError;
 
+mod json;
+
 /// The request every endpoint takes, whatever the runtime.
 pub type HttpRequest = http::Request<Bytes>;
 
@@ -71,18 +73,10 @@ fn checked_body<'a>(
     Ok(req.body())
 }
 
-/// Parses a JSON body, with 413 / 415 / 400 for the ways a client can get it wrong.
+/// Parses a JSON body, with 413 / 415 / 400 for the ways a client can get it wrong (see
+/// [`json::parse`] for the 400s).
 pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, config: &Config) -> Result<T, ApiError> {
-    checked_body(req, config, "application/json")?;
-    serde_json::from_slice(req.body()).map_err(|e| {
-        use serde_json::error::Category;
-        match e.classify() {
-            // Wrong types and missing fields: serde names the field, which is the message a
-            // client developer needs.
-            Category::Data => ApiError::invalid_field("body", e.to_string()),
-            Category::Syntax | Category::Eof | Category::Io => ApiError::InvalidJson(e.to_string()),
-        }
-    })
+    json::parse(checked_body(req, config, "application/json")?)
 }
 
 /// A session credential as presented, before its signature is checked.

@@ -52,7 +52,7 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
         .ok()
         .flatten()
         .unwrap_or_else(crate::access_log::new_request_id);
-    let log = RequestLog::new(req.method().as_ref(), &req.path(), request_id.clone());
+    let log = RequestLog::new(&sent_method(&req), &req.path(), request_id.clone());
     let res = answer(req, env, request_id).await;
     for line in crate::events::log_lines(&res) {
         worker::console_log!("{line}");
@@ -201,7 +201,7 @@ async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<Ht
     let client_ip = req.headers().get("CF-Connecting-IP")?;
     let body = read_capped(&mut req, max_body_bytes).await?;
     let mut builder = http::Request::builder()
-        .method(req.method().as_ref())
+        .method(sent_method(&req).as_str())
         .uri(req.url()?.as_str());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
@@ -213,6 +213,13 @@ async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<Ht
         http_req.extensions_mut().insert(ClientIp(ip));
     }
     Ok(http_req)
+}
+
+/// The method as the client sent it. workers-rs's `Method` has no variant for one it does not
+/// know (`QUERY`, `FOO`) and reads it as GET, which would serve a GET endpoint to it instead of
+/// answering 405.
+fn sent_method(req: &Request) -> String {
+    req.inner().method()
 }
 
 /// Reads the body as it arrives, keeping at most `max + 1` bytes: one byte over is all App

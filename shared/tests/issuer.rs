@@ -450,3 +450,43 @@ async fn a_device_polling_as_the_user_approves_never_makes_the_approval_fail() {
     let tokens = h.poll(auth["device_code"].as_str().unwrap()).await;
     assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
 }
+
+#[tokio::test]
+async fn the_device_page_answers_its_own_failures_with_a_page() {
+    let h = issuer(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let cookie = h.sign_up("pager@example.com", PASSWORD).await.cookie();
+    let is_page = |res: &support::Res| {
+        res.header("content-type") == Some("text/html; charset=utf-8")
+            && res.header("x-frame-options") == Some("DENY")
+            && res.text.starts_with("<!doctype html>")
+    };
+    // A link a person followed, with a parameter twice (signed in or not).
+    for who in [Some(cookie.as_str()), None] {
+        let repeated = h
+            .get("/oidc/device?user_code=BCDF-GHJK&user_code=LMNP-QRST", who)
+            .await;
+        assert_eq!(
+            repeated.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            repeated.text
+        );
+        assert!(
+            is_page(&repeated),
+            "{:?}: {}",
+            repeated.header("content-type"),
+            repeated.text
+        );
+        assert!(repeated.text.contains("malformed"), "{}", repeated.text);
+    }
+    // Too many guessed codes: a page that says to wait, with Retry-After.
+    for _ in 0..2 {
+        let guess = h.device_page(Some(&cookie), "BCDF-GHJK").await;
+        assert_eq!(guess.status, StatusCode::BAD_REQUEST, "{}", guess.text);
+    }
+    let limited = h.device_page(Some(&cookie), "BCDF-GHJK").await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(is_page(&limited), "{}", limited.text);
+    assert!(limited.text.contains("Wait a minute"), "{}", limited.text);
+    assert!(limited.header("retry-after").is_some());
+}

@@ -827,3 +827,55 @@ async fn five_refused_passkeys_end_the_pending_sign_in(h: Harness) {
     let res = sign_in_finish(&h, Some(&pending), auth.get(&stale)).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.text);
 }
+
+/// Like every other signed-in change, and before anything is read: a stolen session cannot
+/// grind the step-up's password check or the store from one address.
+#[tokio::test]
+async fn registering_renaming_and_deleting_passkeys_have_a_per_ip_budget() {
+    let h = Harness::memory(&[("AUTHFN_RATE_LIMIT_PER_MINUTE", "2")]).await;
+    let cookie = account(&h, EMAIL).await;
+    let body = json!({ "id": "no-such-passkey", "name": "Laptop", "credential": {} })
+        .to_string()
+        .into_bytes();
+    for path in [
+        "/auth/passkeys/register/begin",
+        "/auth/passkeys/register/finish",
+        "/auth/passkeys/rename",
+        "/auth/passkeys/delete",
+    ] {
+        let from = |ip: &'static str| {
+            h.request_from(
+                ip,
+                "POST",
+                path,
+                body.clone(),
+                Some(JSON),
+                Some(&cookie),
+                vec![("origin", TRUSTED_ORIGIN)],
+            )
+        };
+        for _ in 0..2 {
+            let res = from("192.0.2.70").await;
+            assert_ne!(
+                res.status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "{path}: {}",
+                res.text
+            );
+        }
+        let limited = from("192.0.2.70").await;
+        assert_eq!(
+            (limited.status, limited.json["error"].as_str()),
+            (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited")),
+            "{path}: {}",
+            limited.text
+        );
+        assert!(limited.header("retry-after").is_some(), "{path}");
+        let elsewhere = from("192.0.2.71").await;
+        assert_ne!(
+            elsewhere.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{path}: each address has its own budget"
+        );
+    }
+}

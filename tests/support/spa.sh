@@ -14,7 +14,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 _SPA_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../examples/spa" && pwd)"
 
 install_spa() {
-    [[ -x "$_SPA_DIR/node_modules/.bin/vite" ]] ||
+    [[ -x "$_SPA_DIR/node_modules/.bin/vite" && -x "$_SPA_DIR/node_modules/.bin/openapi-typescript" ]] ||
         npm ci --prefix "$_SPA_DIR" --no-audit --no-fund --loglevel=error >&2
 }
 

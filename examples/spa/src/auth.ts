@@ -323,7 +323,8 @@ export interface AuthClientOptions {
   baseUrl: string;
 }
 
-interface SessionBody {
+/** The API's JSON as this client reads it; auth.openapi-check.ts checks it against openapi.yaml. */
+export interface SessionBody {
   user: { id: string; email: string; created_at: number };
   session: { id: string; expires_at: number; idle_expires_at: number };
   authenticated_at?: number;
@@ -331,13 +332,13 @@ interface SessionBody {
 }
 
 /** A 200 that ends a first factor: a session, or `{"mfa_required": true, …}`. */
-interface FirstFactorBody {
+export interface FirstFactorBody {
   mfa_required?: boolean;
   methods?: string[];
   expires_at?: number;
 }
 
-interface PasskeyBody {
+export interface PasskeyBody {
   id: string;
   name: string;
   created_at: number;
@@ -346,7 +347,7 @@ interface PasskeyBody {
   transports?: string[];
 }
 
-interface FactorsBody {
+export interface FactorsBody {
   totp: { enabled: boolean; created_at?: number | null; last_used_at?: number | null };
   passkeys: PasskeyBody[];
   recovery_codes_remaining: number;
@@ -354,7 +355,7 @@ interface FactorsBody {
   authenticated_at: number;
 }
 
-interface SessionsBody {
+export interface SessionsBody {
   sessions: {
     id: string;
     created_at: number;
@@ -365,7 +366,7 @@ interface SessionsBody {
   }[];
 }
 
-interface ActivityBody {
+export interface ActivityBody {
   events: {
     id: string;
     time: number;
@@ -383,7 +384,7 @@ interface ActivityBody {
   next_cursor?: string | null;
 }
 
-interface EnrolmentBody {
+export interface EnrolmentBody {
   secret: string;
   otpauth_uri: string;
   qr_svg: string;
@@ -401,7 +402,7 @@ const passkeyFrom = (p: PasskeyBody): Passkey => ({
 
 const METHODS: readonly string[] = ["totp", "recovery_code", "passkey"] satisfies MfaMethod[];
 
-interface ErrorBody {
+export interface ErrorBody {
   error: string;
   message: string;
 }

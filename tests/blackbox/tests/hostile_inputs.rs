@@ -114,6 +114,17 @@ fn assert_handled(endpoint: Endpoint, what: &str, reply: &Reply) {
         reply.status,
         reply.text()
     );
+    // The device page is a page a person follows a link to: its own refusals are pages too
+    // (with the issuer off it is an unknown route, JSON like any other).
+    if reply.status >= 400 && reply.status != 404 && endpoint == Endpoint::DevicePage {
+        let content_type = reply.headers.get("content-type");
+        assert!(
+            content_type.is_some_and(|t| t.to_str().unwrap_or_default().starts_with("text/html")),
+            "the device page answered {what} with {} as {content_type:?}: {}",
+            reply.status,
+            reply.text()
+        );
+    }
     if reply.status >= 400 && endpoint != Endpoint::DevicePage {
         let body: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_else(|_| {
             panic!(
@@ -176,6 +187,72 @@ async fn every_endpoint_answers_bad_input_with_a_4xx_never_a_5xx() {
                     body: res.bytes().await.unwrap().to_vec(),
                 };
                 assert_handled(endpoint, what, &reply);
+            }
+        }
+    }
+}
+
+/// A body is one JSON object: serde alone reads an array as a struct's members in order (the
+/// array below would sign up), and its messages name Rust types (`struct Body`, `u64`) and
+/// quote what was sent. A refusal names the member and the JSON it must be.
+#[tokio::test]
+#[ignore = "needs a running authfn (tests/run.sh)"]
+async fn a_body_is_a_json_object_and_a_refusal_names_members_not_rust_types() {
+    let api = api();
+    let http = reqwest::Client::new();
+    let secret = "hunter2-never-echoed";
+    let array = format!(r#"["bb-array-{secret}@example.com","correct horse battery"]"#);
+    let string = format!(r#""{secret}""#);
+    let wrong_types = format!(
+        r#"{{"email":["{secret}"],"password":{{"p":"{secret}"}},"token":5,"code":true,"mfa_token":7,"credential":"{secret}","session_delivery":"{secret}"}}"#
+    );
+    for endpoint in [
+        Endpoint::SignUp,
+        Endpoint::SignIn,
+        Endpoint::VerifyEmail,
+        Endpoint::ResendVerification,
+        Endpoint::ForgotPassword,
+        Endpoint::ResetPassword,
+        Endpoint::PasskeySignInBegin,
+        Endpoint::PasskeySignInFinish,
+        Endpoint::MfaVerify,
+    ] {
+        for (what, body, message) in [
+            (
+                "an array",
+                &array,
+                Some("body: must be a JSON object, not an array"),
+            ),
+            (
+                "a string",
+                &string,
+                Some("body: must be a JSON object, not a string"),
+            ),
+            ("members of the wrong types", &wrong_types, None),
+        ] {
+            let res = http
+                .post(url(&api, endpoint))
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .expect("request");
+            let status = res.status().as_u16();
+            let json: serde_json::Value = res.json().await.expect("a JSON answer");
+            assert_eq!(
+                (status, json["error"].as_str()),
+                (400, Some("invalid_request")),
+                "{endpoint:?}, {what}: {json}"
+            );
+            let said = json["message"].as_str().expect("a message");
+            if let Some(message) = message {
+                assert_eq!(said, message, "{endpoint:?}, {what}");
+            }
+            for word in ["struct", "Body", "sequence", "map", "u64", "line ", secret] {
+                assert!(
+                    !said.contains(word),
+                    "{endpoint:?}, {what}: {said:?} says {word:?}"
+                );
             }
         }
     }

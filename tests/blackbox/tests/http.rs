@@ -739,4 +739,25 @@ async fn the_wrong_method_is_405_with_allow() {
         .await;
     reply.expect_error(405, "method_not_allowed");
     assert_eq!(reply.header("allow"), Some("GET"));
+    // Methods a runtime's HTTP library may not know: workers-rs read them as GET and served the
+    // page. A runtime that does not recognise one at all (workerd: FROB) refuses it itself with
+    // 501; either way it is never served. Not under cargo lambda: its function-URL emulator
+    // answers those itself.
+    if api.target.style == UrlStyle::Paths {
+        for endpoint in [Endpoint::Session, Endpoint::Jwks, Endpoint::SignIn] {
+            let allow = Some(endpoint.method_names()[0]);
+            let query = Method::from_bytes(b"QUERY").unwrap();
+            let reply = api.send(api.request(query, endpoint, Auth::None)).await;
+            reply.expect_error(405, "method_not_allowed");
+            assert_eq!(reply.header("allow"), allow, "QUERY {endpoint:?}");
+            let frob = Method::from_bytes(b"FROB").unwrap();
+            let reply = api.send(api.request(frob, endpoint, Auth::None)).await;
+            assert!(
+                [405, 501].contains(&reply.status),
+                "FROB {endpoint:?}: {} {}",
+                reply.status,
+                reply.text()
+            );
+        }
+    }
 }

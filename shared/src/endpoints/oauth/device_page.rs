@@ -9,13 +9,48 @@ use crate::App;
 use crate::clock::UnixTime;
 use crate::error::ApiError;
 use crate::oauth::UserCode;
+use crate::oauth::config::OAuthConfig;
 use crate::request::{HttpRequest, Params};
 use crate::response::HttpResponse;
 
 /// Shows a signed-in user what a user code asks for (or a form to type one); signed-out users
-/// get a link to sign in and come back.
+/// get a link to sign in and come back. A person followed a link to get here, so the page's own
+/// failures are pages too; with the issuer off it is an unknown route, answered as any other.
 pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let config = issuer(app)?;
+    Ok(page(app, req, config).await.unwrap_or_else(error_page))
+}
+
+/// `e` as a page, with the status, headers (`Retry-After`) and log code of its JSON answer.
+fn error_page(e: ApiError) -> HttpResponse {
+    let (title, text) = match &e {
+        ApiError::InvalidField { .. } => (
+            "Link not recognised",
+            "<p>This link is malformed. Start again on your device.</p>",
+        ),
+        ApiError::RateLimited { .. } => (
+            "Too many attempts",
+            "<p>Too many codes were tried from this account. Wait a minute, then try again.</p>",
+        ),
+        _ => (
+            "Something went wrong",
+            "<p>This page could not be shown. Try again in a moment.</p>",
+        ),
+    };
+    let page = html(e.status(), title, text);
+    let mut res = crate::response::error(e, true);
+    for (name, value) in page.headers() {
+        res.headers_mut().insert(name.clone(), value.clone());
+    }
+    *res.body_mut() = page.into_body();
+    res
+}
+
+async fn page(
+    app: &App,
+    req: &HttpRequest,
+    config: &OAuthConfig,
+) -> Result<HttpResponse, ApiError> {
     let params = Params::parse(req.uri().query().unwrap_or(""))?;
     let typed = params.get("user_code");
     let code = typed.and_then(UserCode::normalise);

@@ -37,6 +37,7 @@ async fn find(app: &App, user: &UserId, id: &FactorId) -> Result<Passkey, ApiErr
 
 /// Renames one of the signed-in user's passkeys (no step-up: a name proves and grants nothing).
 pub async fn rename(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    app.rate_limit(req, "passkey-rename").await?;
     let who = app.authenticate(req).await?;
     let body: RenameBody = crate::request::json_body(req, &app.config)?;
     let name = checked_name(&body.name)?;
@@ -64,6 +65,7 @@ struct DeleteBody {
 /// If it was the account's last factor the recovery codes go too: they are a second factor's
 /// backup, and an account without one signs in with its password alone.
 pub async fn delete(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    app.rate_limit(req, "passkey-delete").await?;
     let who = app.authenticate(req).await?;
     let body: DeleteBody = crate::request::json_body(req, &app.config)?;
     confirm_owner(app, req, &who, body.current_password).await?;

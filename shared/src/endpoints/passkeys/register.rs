@@ -37,6 +37,9 @@ struct BeginBody {
 /// Confirms the owner (step-up), then issues a registration challenge bound to the user and
 /// their session epoch, and answers the creation options.
 pub async fn begin(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    // Per IP, as every step-up: the password it may check is a guess otherwise unbounded
+    // but for the lockout.
+    app.rate_limit(req, "passkey-register-begin").await?;
     let who = app.authenticate(req).await?;
     let body: BeginBody = crate::request::json_body(req, &app.config)?;
     confirm_owner(app, req, &who, body.current_password).await?;
@@ -98,6 +101,7 @@ struct Registered<'a> {
 /// Verifies the registration (§7.1) against the challenge issued to this user, mails the
 /// owner, and stores the passkey; the account's first factor comes with recovery codes.
 pub async fn finish(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    app.rate_limit(req, "passkey-register-finish").await?;
     let who = app.authenticate(req).await?;
     let body: FinishBody = crate::request::json_body(req, &app.config)?;
     let name = match &body.name {
