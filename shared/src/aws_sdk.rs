@@ -1,5 +1,6 @@
-//! What authfn's AWS SDK clients (the DynamoDB store, the SES mailer) share: how they load
-//! their configuration inside Lambda, and how a failed call is described for the log.
+//! What authfn's AWS SDK clients (the DynamoDB store, the SES mailer, the EventBridge bus)
+//! share: how they load their configuration inside Lambda, their time budget, and how a failed
+//! call is described for the log.
 
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -22,6 +23,36 @@ pub(crate) fn lambda_config_loader() -> aws_config::ConfigLoader {
         loader = loader.region(EnvironmentVariableRegionProvider::new());
     }
     loader
+}
+
+/// `loader` for a client whose call a request waits on (SES, EventBridge): a hard time budget
+/// (at most `connect` to connect, `attempt` per try, `total` in all), one
+/// retry for a failure the service may not have seen, our HTTPS client, and `endpoint_url` in
+/// place of AWS's for local testing.
+pub(crate) fn with_budget(
+    loader: aws_config::ConfigLoader,
+    connect: std::time::Duration,
+    attempt: std::time::Duration,
+    total: std::time::Duration,
+    endpoint_url: Option<String>,
+) -> aws_config::ConfigLoader {
+    use aws_config::retry::RetryConfig;
+    use aws_config::timeout::TimeoutConfig;
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(connect)
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(total)
+        .build();
+    let loader = loader
+        .http_client(crate::store::dynamodb::connection::https_client(
+            endpoint_url.is_some(),
+        ))
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(2));
+    match endpoint_url {
+        Some(url) => loader.endpoint_url(url),
+        None => loader,
+    }
 }
 
 /// Describes a failed `call` (`"DynamoDB GetItem"`, `"SES SendEmail"`) for the log and the

@@ -8,8 +8,6 @@
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::primitives::DateTime;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
@@ -85,20 +83,13 @@ impl EventBridgeBus {
     ) -> Self {
         // The answer waits for the bus: an unreachable one may cost a request about two
         // seconds, never more, and is then logged. One retry, for a dropped connection.
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_millis(500))
-            .operation_attempt_timeout(Duration::from_secs(1))
-            .operation_timeout(Duration::from_secs(2))
-            .build();
-        let mut loader = loader
-            .http_client(crate::store::dynamodb::connection::https_client(
-                endpoint_url.is_some(),
-            ))
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(2));
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
+        let loader = crate::aws_sdk::with_budget(
+            loader,
+            Duration::from_millis(500),
+            Duration::from_secs(1),
+            Duration::from_secs(2),
+            endpoint_url,
+        );
         EventBridgeBus::from_client(Client::new(&loader.load().await), bus)
     }
 

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
@@ -35,20 +33,13 @@ impl SesMailer {
         // A flow waits for the mail before it answers: during an SES outage it should answer
         // 503 within seconds. A second attempt only after a failure that SES did not accept,
         // as far as the SDK can tell; a duplicate mail is better than none.
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(Duration::from_secs(3))
-            .operation_timeout(Duration::from_secs(6))
-            .build();
-        let mut loader = loader
-            .http_client(crate::store::dynamodb::connection::https_client(
-                endpoint_url.is_some(),
-            ))
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(2));
-        if let Some(url) = endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
+        let loader = crate::aws_sdk::with_budget(
+            loader,
+            Duration::from_secs(1),
+            Duration::from_secs(3),
+            Duration::from_secs(6),
+            endpoint_url,
+        );
         SesMailer::from_client(Client::new(&loader.load().await), from)
     }
 
