@@ -25,6 +25,24 @@ pub(crate) fn lambda_config_loader() -> aws_config::ConfigLoader {
     loader
 }
 
+/// How much longer than their production budgets authfn's AWS calls may take:
+/// `AUTHFN_AWS_TIMEOUT_SCALE` (a whole number from 1 to 10; 1, the production setting, when
+/// unset or not such a number). For local emulators only: a single-threaded one (moto's
+/// server on a 2-core CI machine) can queue a burst of calls for seconds, and an attempt
+/// timed out there may still be applied, so the SDK's retry would apply a write twice (count a
+/// failed sign-in twice, send a mail twice) in a way AWS's latency never causes.
+pub(crate) fn scaled(budget: std::time::Duration) -> std::time::Duration {
+    static SCALE: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let scale = *SCALE.get_or_init(|| {
+        std::env::var("AUTHFN_AWS_TIMEOUT_SCALE")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|s| (1..=10).contains(s))
+            .unwrap_or(1)
+    });
+    budget * scale
+}
+
 /// `loader` for a client whose call a request waits on (SES, EventBridge): a hard time budget
 /// (at most `connect` to connect, `attempt` per try, `total` in all), one
 /// retry for a failure the service may not have seen, our HTTPS client, and `endpoint_url` in
@@ -39,9 +57,9 @@ pub(crate) fn with_budget(
     use aws_config::retry::RetryConfig;
     use aws_config::timeout::TimeoutConfig;
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(connect)
-        .operation_attempt_timeout(attempt)
-        .operation_timeout(total)
+        .connect_timeout(scaled(connect))
+        .operation_attempt_timeout(scaled(attempt))
+        .operation_timeout(scaled(total))
         .build();
     let loader = loader
         .http_client(crate::store::dynamodb::connection::https_client(

@@ -51,6 +51,7 @@ TEST_OVERRIDES = {
     "AUTHFN_DYNAMODB_ENDPOINT": "the local DynamoDB API instead of AWS's",
     "AUTHFN_SES_ENDPOINT": "the local SES API (the same server) instead of AWS's",
     "AUTHFN_EVENTBRIDGE_ENDPOINT": "the local EventBridge API (the same server) instead of AWS's",
+    "AUTHFN_AWS_TIMEOUT_SCALE": "that server answers one call at a time and queues bursts for seconds",
     "AUTHFN_COOKIE_SECURE": "plain HTTP on loopback",
     "AUTHFN_DEVICE_INTERVAL_SECS": "device-flow tests poll every second, not every five",
     "AUTHFN_ACCESS_TOKEN_JWKS_URL": "under cargo lambda the JWKS has its own URL prefix",

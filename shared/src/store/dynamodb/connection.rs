@@ -109,11 +109,13 @@ fn configured(
 ) -> aws_config::ConfigLoader {
     // During an outage a Lambda should answer 503 within seconds rather than hang until
     // its own timeout: a connection is refused or made within 1 s, an attempt gets 2 s,
-    // and the whole call, retries included, 5 s.
+    // and the whole call, retries included, 5 s (longer only under a local emulator:
+    // `aws_sdk::scaled`).
+    let scaled = crate::aws_sdk::scaled;
     let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(1))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(5))
+        .connect_timeout(scaled(Duration::from_secs(1)))
+        .operation_attempt_timeout(scaled(Duration::from_secs(2)))
+        .operation_timeout(scaled(Duration::from_secs(5)))
         .build();
     let mut loader = loader
         .http_client(https_client(endpoint_url.is_some()))

@@ -15,6 +15,8 @@ use super::*;
 /// How often the increment loop may lose the race to recreate an expired counter. Each loss
 /// means another writer just made a live counter, so the next update almost surely lands.
 const INCREMENT_ATTEMPTS: usize = 5;
+/// The attribute where a counter keeps the mark of the write that last changed it.
+const COUNTER_MARK: &str = "mark";
 
 /// A user id [`UserId::generate`] never makes (its ids are 22 characters): the key of the read that
 /// an address without an account makes in place of its user's.
@@ -401,6 +403,25 @@ impl Store for DynamoStore {
         now: UnixTime,
     ) -> StoreResult<Counter> {
         let pk = counter_key(key);
+        // This call's mark on the counter. The SDK sends a write again when its answer is lost
+        // (an attempt that timed out may still have been applied), and an ADD applied twice
+        // counts one failed sign-in as two: a user locked out early. UpdateItem takes no
+        // idempotency token (only transactions do, at twice the cost), so each write leaves
+        // its mark and refuses to apply over it; a refusal is then told apart from a lost
+        // race by reading the mark back.
+        let mark = crate::crypto::random_array::<12>()
+            .map(|b| crate::crypto::b64url(&b))
+            .map_err(|e| {
+                StoreError::Unavailable(crate::error::context("counter mark", e.to_string()))
+            })?;
+        let applied = |item: Option<Item>| -> StoreResult<Option<Counter>> {
+            match item {
+                Some(item) if item.get(COUNTER_MARK).and_then(|v| v.as_s().ok()) == Some(&mark) => {
+                    decode_counter(&item).map(Some)
+                }
+                _ => Ok(None),
+            }
+        };
         for _ in 0..INCREMENT_ATTEMPTS {
             // The common case: the counter is live, and ADD increments it atomically.
             let updated = self
@@ -408,18 +429,27 @@ impl Store for DynamoStore {
                 .update_item()
                 .table_name(&self.table)
                 .key(PK, s(&pk))
-                .update_expression("ADD #count :one")
-                .condition_expression("attribute_exists(pk) AND #ttl > :now")
+                .update_expression("ADD #count :one SET #mark = :mark")
+                .condition_expression(
+                    "attribute_exists(pk) AND #ttl > :now AND (attribute_not_exists(#mark) OR #mark <> :mark)",
+                )
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_names("#mark", COUNTER_MARK)
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":now", time(now))
+                .expression_attribute_values(":mark", s(&mark))
                 .return_values(ReturnValue::AllNew)
                 .send()
                 .await;
             match updated {
                 Ok(out) => return decode_counter(&out.attributes.unwrap_or_default()),
-                Err(err) if condition_failed(&err) => {}
+                Err(err) if condition_failed(&err) => {
+                    // Our own earlier attempt, applied though its answer was lost?
+                    if let Some(counter) = applied(self.get(pk.clone()).await?)? {
+                        return Ok(counter);
+                    }
+                }
                 Err(err) => return Err(unavailable("UpdateItem", err)),
             }
             // Absent or expired: start a new window, unless another writer just did so.
@@ -427,11 +457,13 @@ impl Store for DynamoStore {
                 count: 1,
                 expires_at,
             };
+            let mut item = counter_item(key, fresh);
+            item.insert(COUNTER_MARK.into(), s(&mark));
             let created = self
                 .client
                 .put_item()
                 .table_name(&self.table)
-                .set_item(Some(counter_item(key, fresh)))
+                .set_item(Some(item))
                 .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
                 .expression_attribute_names("#ttl", TTL)
                 .expression_attribute_values(":now", time(now))
@@ -439,8 +471,13 @@ impl Store for DynamoStore {
                 .await;
             match created {
                 Ok(_) => return Ok(fresh),
-                // Lost the race to a writer that made a live counter: add to theirs.
-                Err(err) if condition_failed(&err) => {}
+                // Lost the race to a writer that made a live counter (or to our own put,
+                // applied though its answer was lost): add to theirs.
+                Err(err) if condition_failed(&err) => {
+                    if let Some(counter) = applied(self.get(pk.clone()).await?)? {
+                        return Ok(counter);
+                    }
+                }
                 Err(err) => return Err(unavailable("PutItem", err)),
             }
         }
