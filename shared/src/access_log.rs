@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::endpoints::Endpoint;
 use crate::request::HttpRequest;
 use crate::response::{ErrorDetail, HttpResponse};
+use crate::store::usage::StoreUsage;
 
 /// Paths longer than this are cut in the log: any route fits, and a 414's path is junk.
 const MAX_LOGGED_PATH: usize = 256;
@@ -64,6 +65,11 @@ impl RequestLog {
             cause: detail.and_then(|d| d.cause.clone()),
             latency_ms: self.started.elapsed_ms(),
             request_id: self.request_id,
+            store: res
+                .extensions()
+                .get::<StoreUsage>()
+                .copied()
+                .filter(|usage| !usage.is_empty()),
         }
     }
 }
@@ -77,7 +83,7 @@ pub fn new_request_id() -> String {
 }
 
 /// One served request, as logged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LogLine {
     /// The function name of the endpoint (`sign-in`), if the path is one.
     pub endpoint: Option<&'static str>,
@@ -98,6 +104,10 @@ pub struct LogLine {
     pub latency_ms: u64,
     /// The runtime's id for the request.
     pub request_id: String,
+    /// What the request asked of the store, when the store counts (see
+    /// [`crate::store::usage`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<StoreUsage>,
 }
 
 impl LogLine {
@@ -115,7 +125,7 @@ impl LogLine {
         } else {
             "INFO"
         };
-        // Strings and integers only: serialisation cannot fail.
+        // Strings and numbers only: serialisation cannot fail.
         serde_json::to_string(&Levelled { level, line: self }).unwrap_or_default()
     }
 
@@ -128,6 +138,9 @@ impl LogLine {
             line.push_str(code);
         }
         line.push_str(&format!(" {}ms", self.latency_ms));
+        if let Some(store) = &self.store {
+            line.push_str(&format!(" ({} store round trips)", store.round_trips));
+        }
         if let Some(cause) = &self.cause {
             line.push_str(" — ");
             line.push_str(cause);

@@ -210,10 +210,17 @@ impl App {
             Err(e)
         } else {
             req.extensions_mut().insert(Recorder::default());
+            if let Some(meter) = self.store.usage() {
+                // What an earlier request left uncounted is not this one's.
+                meter.take();
+            }
             endpoint.call(self, &req).await
         };
         let mut res = self.finish(&req, endpoint.speaks_oauth(), result);
         self.deliver_events(&req, endpoint, &mut res).await;
+        if let Some(meter) = self.store.usage() {
+            res.extensions_mut().insert(meter.take());
+        }
         res
     }
 

@@ -143,7 +143,7 @@ mod tests {
         // A session tag never passes as a device tag.
         let session = crate::token::SessionToken::generate()
             .unwrap()
-            .sign(&ring(1));
+            .sign(&crate::token::UserId::generate().unwrap(), &ring(1));
         assert!(DeviceToken::verify(session.secret(), &ring(1), NOW).is_none());
         assert_eq!(format!("{signed:?}"), "SignedDeviceToken([redacted])");
     }

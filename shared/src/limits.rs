@@ -272,7 +272,14 @@ impl App {
 
     /// A right password (or second factor) clears the budget it was counted against (only that one: signing in
     /// on a trusted device leaves a lock on the address in place for other clients).
+    ///
+    /// Unless this attempt was the only one counted: then there is nothing to forgive, and
+    /// the delete would be a write on every clean sign-in for nothing. The counter keeps this
+    /// attempt until its window ends; the next sign-in that succeeds clears it.
     pub(crate) async fn sign_in_succeeded(&self, attempt: SignInAttempt) -> Result<(), ApiError> {
+        if attempt.counter.count <= 1 {
+            return Ok(());
+        }
         Ok(self.store.delete_counter(&attempt.key).await?)
     }
 }

@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::events::{Event, EventType};
 use crate::request::{HttpRequest, Presented, presented_credential};
 use crate::store::{SessionRecord, UserRecord, is_live};
-use crate::token::{SessionId, SessionToken, TokenHash};
+use crate::token::{PresentedSession, SessionId, SessionToken, TokenHash, UserId};
 
 /// A request whose session checked out: its user and session, as stored.
 #[derive(Debug, Clone)]
@@ -50,9 +50,9 @@ impl App {
         Ok((record, token))
     }
 
-    /// The session token a request presents, if its HMAC tag verifies. Forged and tampered
+    /// The session value a request presents, if its HMAC tag verifies. Forged and tampered
     /// values stop here, without a store read.
-    pub(crate) fn presented_token(&self, req: &HttpRequest) -> Option<SessionToken> {
+    pub(crate) fn presented_session(&self, req: &HttpRequest) -> Option<PresentedSession> {
         let keys = &self.config.session_keys;
         match presented_credential(req, self.config.cookie.name()) {
             Presented::Bearer(value) => SessionToken::verify(value, keys),
@@ -67,8 +67,8 @@ impl App {
     /// session they arrived with (no fixation), and sign-out ends it. Ending an absent session
     /// is not an error.
     pub(crate) async fn end_presented_session(&self, req: &HttpRequest) -> Result<(), ApiError> {
-        if let Some(old) = self.presented_token(req) {
-            self.store.delete_session(&old.hash(), self.now()).await?;
+        if let Some(old) = self.presented_session(req) {
+            self.store.delete_session(&old.token.hash(), self.now()).await?;
         }
         Ok(())
     }
@@ -86,18 +86,16 @@ impl App {
     /// Slides the idle deadline forward, writing to the store at most once per half idle
     /// window (a write per request would cost money for nothing).
     pub async fn authenticate(&self, req: &HttpRequest) -> Result<Authenticated, ApiError> {
-        let token = self.presented_token(req).ok_or(ApiError::Unauthenticated)?;
+        let presented = self
+            .presented_session(req)
+            .ok_or(ApiError::Unauthenticated)?;
         let now = self.now();
-        let hash = token.hash();
-        let Some(mut session) = self.store.session(&hash, now).await? else {
+        let hash = presented.token.hash();
+        let Some((mut session, user)) = self.session_and_user(&hash, presented.user, now).await?
+        else {
             self.note_expiry(req, &hash, now).await;
             return Err(ApiError::Unauthenticated);
         };
-        let user = self
-            .store
-            .user_by_id(&session.user_id)
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
         if user.session_epoch != session.user_epoch {
             // Signed out everywhere after this session began.
             return Err(ApiError::Unauthenticated);
@@ -112,6 +110,29 @@ impl App {
             session.idle_expires_at = idle_expires_at;
         }
         Ok(Authenticated { user, session })
+    }
+
+    /// The live session under `hash` and its user: one store round trip when the presented
+    /// value names the user (every value signed since `v2.`), the session first otherwise. A
+    /// named user that is not the session's is treated as no session: only a holder of the
+    /// signing key could have made such a value.
+    async fn session_and_user(
+        &self,
+        hash: &TokenHash,
+        user: Option<UserId>,
+        now: UnixTime,
+    ) -> Result<Option<(SessionRecord, UserRecord)>, ApiError> {
+        let found = match user {
+            Some(user) => self.store.session_and_user(hash, &user, now).await?,
+            None => match self.store.session(hash, now).await? {
+                Some(session) => {
+                    let user = self.store.user_by_id(&session.user_id).await?;
+                    user.map(|user| (session, user))
+                }
+                None => None,
+            },
+        };
+        Ok(found)
     }
 
     /// Records `session.ended` (reason `expired`) for a presented session that the store no

@@ -109,7 +109,7 @@ async fn stored_session(h: &Harness, cookie: &str) -> authfn::store::SessionReco
     let value = cookie.split_once('=').unwrap().1;
     let token = SessionToken::verify(value, &h.app.config().session_keys).unwrap();
     h.store
-        .session(&token.hash(), authfn::Clock::now(&h.clock))
+        .session(&token.token.hash(), authfn::Clock::now(&h.clock))
         .await
         .unwrap()
         .unwrap()

@@ -143,7 +143,7 @@ pub(crate) fn session_issued(
     token: &SessionToken,
     delivery: SessionDelivery,
 ) -> Result<HttpResponse, ApiError> {
-    let signed = token.sign(&app.config.session_keys);
+    let signed = token.sign(&session.user_id, &app.config.session_keys);
     let device = DeviceToken::issue(&session.user_id, app.now())?.sign(&app.config.session_keys);
     let as_token = delivery == SessionDelivery::Token;
     let body = Issued {

@@ -300,7 +300,7 @@ async fn complete(
         }
         Resolved::Created(session, token) => (session, token, None),
     };
-    let signed = token.sign(&app.config.session_keys);
+    let signed = token.sign(&session.user_id, &app.config.session_keys);
     if handoff {
         // The session this browser had cannot be ended here, nor its device cookie read: the
         // finishing step (a 303 to this URL) does both.
@@ -419,15 +419,17 @@ async fn finish(app: &App, req: &HttpRequest, params: &Params) -> Result<HttpRes
     let keys = &app.config.session_keys;
     let handoff = crate::cookie::find(req.headers(), app.config.cookie.federation_handoff_name())
         .into_iter()
-        .find_map(|v| SessionToken::verify(v, keys));
-    let Some(token) = handoff else {
+        .find_map(|v| SessionToken::verify(v, keys))
+        // Handoffs live a minute: one signed before the user id rode along is simply stale.
+        .and_then(|presented| Some((presented.token, presented.user?)));
+    let Some((token, user)) = handoff else {
         let nothing_to_finish = ApiError::InvalidState("there is no sign-in to finish");
         return redirect(&with_error(&return_to, nothing_to_finish.code()));
     };
     end_previous_session(app, req, &token).await?;
     let cookie = crate::cookie::session(
         &app.config.cookie,
-        &token.sign(keys),
+        &token.sign(&user, keys),
         app.config.session.absolute_lifetime,
     );
     let mut res = redirect(&return_to)?;
@@ -493,9 +495,9 @@ async fn end_previous_session(
     req: &HttpRequest,
     new: &SessionToken,
 ) -> Result<(), ApiError> {
-    match app.presented_token(req) {
-        Some(old) if old.hash() != new.hash() => {
-            Ok(app.store.delete_session(&old.hash(), app.now()).await?)
+    match app.presented_session(req) {
+        Some(old) if old.token.hash() != new.hash() => {
+            Ok(app.store.delete_session(&old.token.hash(), app.now()).await?)
         }
         _ => Ok(()),
     }

@@ -15,10 +15,10 @@ use crate::session::ended;
 pub async fn one(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     // Read for the event only: a refused read (a function not allowed to) costs the event,
     // never the sign-out.
-    let live = match app.presented_token(req) {
-        Some(token) => app
+    let live = match app.presented_session(req) {
+        Some(presented) => app
             .store
-            .session(&token.hash(), app.now())
+            .session(&presented.token.hash(), app.now())
             .await
             .ok()
             .flatten(),

@@ -18,6 +18,7 @@ pub mod cloudflare;
 pub mod dynamodb;
 #[cfg(any(feature = "dynamodb", all(feature = "workers", target_arch = "wasm32")))]
 mod encoding;
+pub mod usage;
 pub mod factors;
 pub mod memory;
 
@@ -553,6 +554,32 @@ pub trait Store: Send + Sync {
         token_hash: &TokenHash,
         now: UnixTime,
     ) -> StoreResult<Option<SessionRecord>>;
+
+    /// The meter this store counts its calls into, if it counts (a store over the network
+    /// does; the in-memory one has nothing to count).
+    fn usage(&self) -> Option<&usage::UsageMeter> {
+        None
+    }
+
+    /// The live session under `token_hash` if it is `user`'s, with `user`'s record: what a
+    /// session check needs, in as few round trips as the store can manage (one on DynamoDB;
+    /// one KV read and one D1 query, made together, on Cloudflare). `None` when either is
+    /// missing, the session is past a deadline (as [`Store::session`]) or is another user's.
+    /// The caller still compares the epochs.
+    async fn session_and_user(
+        &self,
+        token_hash: &TokenHash,
+        user: &UserId,
+        now: UnixTime,
+    ) -> StoreResult<Option<(SessionRecord, UserRecord)>> {
+        let Some(session) = self.session(token_hash, now).await? else {
+            return Ok(None);
+        };
+        if session.user_id != *user {
+            return Ok(None);
+        }
+        Ok(self.user_by_id(user).await?.map(|user| (session, user)))
+    }
 
     /// Pushes the idle deadline forward. Does nothing if the session is gone, so a renewal
     /// racing a sign-out cannot resurrect it.

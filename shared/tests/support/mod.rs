@@ -322,8 +322,9 @@ impl Harness {
     /// A correctly signed token for a session that does not exist.
     pub fn signed_random_token(&self) -> String {
         let token = authfn::token::SessionToken::generate().unwrap();
+        let user = authfn::token::UserId::generate().unwrap();
         token
-            .sign(&self.app.config().session_keys)
+            .sign(&user, &self.app.config().session_keys)
             .secret()
             .to_owned()
     }

@@ -304,6 +304,36 @@ pub async fn deleted_sessions_are_gone(store: Arc<dyn Store>) -> Outcome {
     Ok(())
 }
 
+pub async fn a_session_is_read_with_its_user_and_only_as_its_users(
+    store: Arc<dyn Store>,
+) -> Outcome {
+    let alice = user("alice@example.com");
+    let bob = user("bob@example.com");
+    let session = session_of(&alice);
+    store.create_user(&alice, &session).await?;
+    store.create_user(&bob, &session_of(&bob)).await?;
+    let hash = &session.token_hash;
+
+    check_eq!(
+        store.session_and_user(hash, &alice.id, T0).await?,
+        Some((session.clone(), alice.clone()))
+    );
+    // Named as someone else's, or as a user who does not exist, it is no session.
+    check_eq!(store.session_and_user(hash, &bob.id, T0).await?, None);
+    let nobody = UserId::generate().unwrap();
+    check_eq!(store.session_and_user(hash, &nobody, T0).await?, None);
+    // Past its idle deadline, and once deleted, it is gone as `session` says.
+    check_eq!(
+        store
+            .session_and_user(hash, &alice.id, session.idle_expires_at)
+            .await?,
+        None
+    );
+    store.delete_session(hash, T0).await?;
+    check_eq!(store.session_and_user(hash, &alice.id, T0).await?, None);
+    Ok(())
+}
+
 pub async fn revoking_all_sessions_bumps_the_epoch_and_deletes_only_that_users_sessions(
     store: Arc<dyn Store>,
 ) -> Outcome {

@@ -36,6 +36,7 @@ macro_rules! for_each_case {
             renewal_moves_the_idle_deadline,
             renewal_never_creates_a_session,
             deleted_sessions_are_gone,
+            a_session_is_read_with_its_user_and_only_as_its_users,
             revoking_all_sessions_bumps_the_epoch_and_deletes_only_that_users_sessions,
             increments_count_up_and_keep_the_window,
             concurrent_increments_are_atomic,

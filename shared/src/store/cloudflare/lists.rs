@@ -151,7 +151,7 @@ impl CloudflareStore {
     /// ones, at once. The caller hands out the token only if both land; if one fails, the
     /// other names a session nobody holds, which lapses.
     pub(super) async fn store_session(&self, session: &SessionRecord) -> StoreResult<()> {
-        let index = self.db.batch(vec![
+        let index = self.batch(vec![
             self.index_session(session)?,
             // The session was made at `renewed_at` (the caller's now).
             self.tidy_sessions_of(&session.user_id, session.renewed_at)?,
@@ -208,9 +208,7 @@ impl CloudflareStore {
         now: UnixTime,
     ) -> StoreResult<Option<SessionRecord>> {
         let values = [text(user_id.as_str()), text(id.as_str()), number(now.0)];
-        let results = self
-            .db
-            .batch(vec![
+        let results = self.batch(vec![
                 self.statement(
                     &format!("SELECT {SESSION_COLUMNS} FROM user_sessions WHERE {USERS_LIVE_SESSION}"),
                     &values,
@@ -244,8 +242,7 @@ impl CloudflareStore {
             return Ok(None);
         };
         let session = row.into_record()?;
-        self.sessions
-            .delete(&session_key(&session.token_hash))
+        self.kv_write().delete(&session_key(&session.token_hash))
             .await
             .map_err(|e| unavailable("KV delete", e))?;
         Ok(Some(session))
@@ -278,7 +275,7 @@ impl CloudflareStore {
             .filter_map(|row| TokenHash::from_hex(&row.token_hash))
             .map(|hash| {
                 let key = session_key(&hash);
-                async move { self.sessions.delete(&key).await }
+                async move { self.kv_write().delete(&key).await }
             });
         let _ = futures_util::future::join_all(deletes).await;
     }
@@ -336,8 +333,7 @@ impl CloudflareStore {
                 )?);
             }
         }
-        self.db
-            .batch(batch)
+        self.batch(batch)
             .await
             .map_err(|e| unavailable("D1 add activity", e))?;
         Ok(())

@@ -40,6 +40,7 @@
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, kv::KvStore};
 
+use super::usage::UsageMeter;
 use super::*;
 
 mod lists;
@@ -55,6 +56,7 @@ pub struct CloudflareStore {
     /// The configured absolute session lifetime: how long a revocation must be kept when
     /// the revoked session's own record cannot be read.
     max_session_lifetime: std::time::Duration,
+    usage: UsageMeter,
 }
 
 impl CloudflareStore {
@@ -68,14 +70,44 @@ impl CloudflareStore {
             sessions,
             db,
             max_session_lifetime,
+            usage: UsageMeter::default(),
         }
     }
 
+    /// Every statement made is run, once: it is counted here as a call of its own, and
+    /// [`CloudflareStore::batch`] makes the statements it runs together one call.
     fn statement(&self, sql: &str, args: &[JsValue]) -> StoreResult<D1PreparedStatement> {
+        let verb = sql.trim_start().get(..6).unwrap_or_default();
+        let writes = ["INSERT", "UPDATE", "DELETE"]
+            .iter()
+            .any(|w| verb.eq_ignore_ascii_case(w));
+        self.usage.d1_call(1, u32::from(writes));
         self.db
             .prepare(sql)
             .bind(args)
             .map_err(|e| unavailable("bind", e))
+    }
+
+    /// Runs `statements` as one batch: one call to D1, one transaction.
+    async fn batch(
+        &self,
+        statements: Vec<D1PreparedStatement>,
+    ) -> worker::Result<Vec<worker::D1Result>> {
+        let calls = u32::try_from(statements.len()).unwrap_or(u32::MAX);
+        self.usage.batched(calls);
+        self.db.batch(statements).await
+    }
+
+    /// The sessions namespace, for a read.
+    fn kv_read(&self) -> &KvStore {
+        self.usage.kv_read();
+        &self.sessions
+    }
+
+    /// The sessions namespace, for a write or delete.
+    fn kv_write(&self) -> &KvStore {
+        self.usage.kv_write();
+        &self.sessions
     }
 }
 

@@ -42,6 +42,39 @@ pub(super) struct UserRow {
     passkeys: i64,
 }
 
+/// A user row read together with the revocation check of one of its sessions: the session
+/// check's one D1 query. Its own type, so no other read can be mistaken for "not revoked".
+#[derive(Deserialize)]
+pub(super) struct CheckedUserRow {
+    revoked: i64,
+    id: String,
+    email: String,
+    password_hash: Option<String>,
+    created_at: i64,
+    session_epoch: i64,
+    email_verified: i64,
+    totp: i64,
+    passkeys: i64,
+}
+
+impl CheckedUserRow {
+    /// Whether the session is revoked, and the user.
+    pub(super) fn into_parts(self) -> StoreResult<(bool, UserRecord)> {
+        let revoked = flag(self.revoked, "session check revoked")?;
+        let user = UserRow {
+            id: self.id,
+            email: self.email,
+            password_hash: self.password_hash,
+            created_at: self.created_at,
+            session_epoch: self.session_epoch,
+            email_verified: self.email_verified,
+            totp: self.totp,
+            passkeys: self.passkeys,
+        };
+        Ok((revoked, user.into_record()?))
+    }
+}
+
 impl UserRow {
     pub(super) fn into_record(self) -> StoreResult<UserRecord> {
         Ok(UserRecord {

@@ -21,8 +21,7 @@ impl CloudflareStore {
             .max(KV_MIN_TTL_SECS);
         let value = serde_json::to_string(&StoredSession::from_record(session))
             .expect("a session serialises");
-        self.sessions
-            .put(&session_key(&session.token_hash), value)
+        self.kv_write().put(&session_key(&session.token_hash), value)
             .map_err(|e| unavailable("KV put", e))?
             .expiration_ttl(ttl)
             .execute()
@@ -31,9 +30,7 @@ impl CloudflareStore {
     }
 
     async fn stored_session(&self, token_hash: &TokenHash) -> StoreResult<Option<SessionRecord>> {
-        let stored = self
-            .sessions
-            .get(&session_key(token_hash))
+        let stored = self.kv_read().get(&session_key(token_hash))
             .text()
             .await
             .map_err(|e| unavailable("KV get", e))?;
@@ -137,9 +134,7 @@ impl CloudflareStore {
             delete("DELETE FROM webauthn_challenges WHERE user_id = ?1", &[])?,
             self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?,
         ];
-        let results = self
-            .db
-            .batch(batch)
+        let results = self.batch(batch)
             .await
             .map_err(|e| unavailable("D1 delete user", e))?;
         let (Some(sessions), Some(deleted)) = (results.first(), results.last()) else {
@@ -214,9 +209,7 @@ impl Store for CloudflareStore {
         // The session goes first: until the user row exists it names no one and counts for
         // nothing, so a failure between the two writes leaves nothing anyone can use.
         self.put_session_record(first_session).await?;
-        let results = self
-            .db
-            .batch(vec![
+        let results = self.batch(vec![
                 self.statement(
                     "INSERT INTO users (id, email_hash, email, password_hash, created_at, session_epoch, email_verified) \
                      VALUES (?1, ?6, ?2, ?3, ?4, ?5, ?7) ON CONFLICT DO NOTHING",
@@ -243,9 +236,7 @@ impl Store for CloudflareStore {
             return Ok(Insert::Inserted);
         }
         // Best effort: the orphan names a user id that does not exist, and expires anyway.
-        let _ = self
-            .sessions
-            .delete(&session_key(&first_session.token_hash))
+        let _ = self.kv_write().delete(&session_key(&first_session.token_hash))
             .await;
         Ok(Insert::AlreadyExists)
     }
@@ -278,12 +269,10 @@ impl Store for CloudflareStore {
             )?,
             self.index_first_session(user, first_session)?,
         ];
-        match self.db.batch(batch).await {
+        match self.batch(batch).await {
             Ok(_) => Ok(Insert::Inserted),
             Err(e) if e.to_string().contains("UNIQUE constraint failed") => {
-                let _ = self
-                    .sessions
-                    .delete(&session_key(&first_session.token_hash))
+                let _ = self.kv_write().delete(&session_key(&first_session.token_hash))
                     .await;
                 Ok(Insert::AlreadyExists)
             }
@@ -609,6 +598,39 @@ impl Store for CloudflareStore {
         Ok(Some(session))
     }
 
+    fn usage(&self) -> Option<&UsageMeter> {
+        Some(&self.usage)
+    }
+
+    async fn session_and_user(
+        &self,
+        token_hash: &TokenHash,
+        user: &UserId,
+        now: UnixTime,
+    ) -> StoreResult<Option<(SessionRecord, UserRecord)>> {
+        // The presented value names the user, so the D1 half (the user row and the revocation
+        // check, one statement) need not wait for the KV read: one round trip's time for both.
+        let check = async {
+            self.statement(
+                "SELECT EXISTS (SELECT 1 FROM revoked_sessions WHERE token_hash = ?1 AND expires_at > ?2) AS revoked, \
+                 id, email, password_hash, created_at, session_epoch, email_verified, totp, passkeys FROM users WHERE id = ?3",
+                &[text(&token_hash.to_hex()), number(now.0), text(user.as_str())],
+            )?
+            .first::<CheckedUserRow>(None)
+            .await
+            .map_err(|e| unavailable("D1 session check", e))
+        };
+        let (stored, checked) =
+            futures_util::future::join(self.stored_session(token_hash), check).await;
+        let (Some(session), Some(checked)) = (stored?, checked?) else {
+            return Ok(None);
+        };
+        let (revoked, user_record) = checked.into_parts()?;
+        let live = is_live(session.idle_expires_at, now) && is_live(session.expires_at, now);
+        let refused = revoked || session.user_id != *user || session.user_epoch != user_record.session_epoch;
+        Ok((live && !refused).then_some((session, user_record)))
+    }
+
     async fn renew_session(
         &self,
         token_hash: &TokenHash,
@@ -632,8 +654,7 @@ impl Store for CloudflareStore {
             Some(session) => session.expires_at,
             None => now.plus(self.max_session_lifetime),
         };
-        self.db
-            .batch(vec![
+        self.batch(vec![
                 self.statement(
                     "INSERT INTO revoked_sessions (token_hash, expires_at) VALUES (?1, ?2) \
                      ON CONFLICT (token_hash) DO UPDATE SET expires_at = MAX(expires_at, excluded.expires_at)",
@@ -645,8 +666,7 @@ impl Store for CloudflareStore {
             ])
             .await
             .map_err(|e| unavailable("D1 revoke session", e))?;
-        self.sessions
-            .delete(&session_key(token_hash))
+        self.kv_write().delete(&session_key(token_hash))
             .await
             .map_err(|e| unavailable("KV delete", e))
     }
@@ -782,9 +802,7 @@ impl Store for CloudflareStore {
         // One batch, so one transaction: each wrong code adds one and reads the sum in one
         // statement, and the one that reaches the limit deletes the row before any other
         // counts. Later ones find no row.
-        let results = self
-            .db
-            .batch(vec![
+        let results = self.batch(vec![
                 self.statement(
                     "UPDATE challenges SET failures = failures + 1 \
                      WHERE key = ?1 AND token_hash = ?2 AND expires_at > ?3 RETURNING failures",
@@ -871,7 +889,7 @@ impl Store for CloudflareStore {
             self.statement("DELETE FROM challenges WHERE key = ?1 AND token_hash = ?2 AND expires_at > ?3", &challenge)?,
             self.index_first_session(user, first_session)?,
         ];
-        let outcome = match self.db.batch(batch).await {
+        let outcome = match self.batch(batch).await {
             Ok(results) => {
                 let [inserted, taken, _indexed] = results.as_slice() else {
                     return Err(StoreError::Corrupt(
@@ -898,9 +916,7 @@ impl Store for CloudflareStore {
             Err(e) => return Err(unavailable("D1 complete sign-up", e)),
         };
         // Best effort: the orphan names a user this call did not create, and expires anyway.
-        let _ = self
-            .sessions
-            .delete(&session_key(&first_session.token_hash))
+        let _ = self.kv_write().delete(&session_key(&first_session.token_hash))
             .await;
         Ok(outcome)
     }
@@ -935,9 +951,7 @@ impl Store for CloudflareStore {
             text(&proof.token_hash.to_hex()),
             number(now.0),
         ];
-        let results = self
-            .db
-            .batch(vec![
+        let results = self.batch(vec![
                 self.statement(
                     "UPDATE users SET password_hash = ?2, session_epoch = session_epoch + 1, email_verified = 1 \
                      WHERE id = ?1 AND EXISTS (SELECT 1 FROM challenges WHERE key = ?3 AND token_hash = ?4 AND expires_at > ?5) \
@@ -1015,7 +1029,7 @@ impl Store for CloudflareStore {
                 &values,
             )?,
         ];
-        match self.db.batch(batch).await {
+        match self.batch(batch).await {
             Ok(results) => {
                 let [_, moved, taken] = results.as_slice() else {
                     return Err(StoreError::Corrupt(
@@ -1145,7 +1159,7 @@ impl Store for CloudflareStore {
             "DELETE FROM totp_enrolments WHERE user_id = ?1",
             &[text(enrolment.user_id.as_str())],
         )?);
-        match self.db.batch(batch).await {
+        match self.batch(batch).await {
             Ok(_) => Ok(true),
             Err(e)
                 if e.to_string()
@@ -1195,9 +1209,7 @@ impl Store for CloudflareStore {
 
     async fn remove_totp(&self, user_id: &UserId) -> StoreResult<bool> {
         // One batch: the summary is cleared only while the factor is there to delete.
-        let results = self
-            .db
-            .batch(vec![
+        let results = self.batch(vec![
                 self.statement(
                     "UPDATE users SET totp = 0 WHERE id = ?1 \
                      AND EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ?1)",
@@ -1233,8 +1245,7 @@ impl Store for CloudflareStore {
     }
 
     async fn replace_recovery_codes(&self, codes: &RecoveryCodes) -> StoreResult<()> {
-        self.db
-            .batch(self.replace_codes(codes)?)
+        self.batch(self.replace_codes(codes)?)
             .await
             .map_err(|e| unavailable("D1 replace recovery codes", e))?;
         Ok(())
@@ -1258,8 +1269,7 @@ impl Store for CloudflareStore {
     }
 
     async fn delete_recovery_codes(&self, user_id: &UserId) -> StoreResult<()> {
-        self.db
-            .batch(vec![
+        self.batch(vec![
                 self.statement(
                     "DELETE FROM recovery_codes WHERE user_id = ?1",
                     &[text(user_id.as_str())],
@@ -1305,7 +1315,7 @@ impl Store for CloudflareStore {
         if let Some(codes) = first_codes {
             batch.extend(self.replace_codes(codes)?);
         }
-        match self.db.batch(batch).await {
+        match self.batch(batch).await {
             Ok(_) => Ok(PasskeyInsert::Inserted),
             Err(e)
                 if e.to_string()
@@ -1403,9 +1413,7 @@ impl Store for CloudflareStore {
     async fn remove_passkey(&self, user_id: &UserId, id: &FactorId) -> StoreResult<bool> {
         // One batch: the count drops only while the passkey is there to delete.
         let key = [text(user_id.as_str()), text(id.as_str())];
-        let results = self
-            .db
-            .batch(vec![
+        let results = self.batch(vec![
                 self.statement(
                     "UPDATE users SET passkeys = passkeys - 1 WHERE id = ?1 \
                      AND EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?1 AND id = ?2)",
@@ -1460,9 +1468,7 @@ impl Store for CloudflareStore {
     ) -> StoreResult<Option<u32>> {
         // As count_challenge_failure: add and read in one statement, delete at the limit in
         // the same transaction.
-        let results = self
-            .db
-            .batch(vec![
+        let results = self.batch(vec![
                 self.statement(
                     "UPDATE pending_sign_ins SET failures = failures + 1 \
                      WHERE token_hash = ?1 AND expires_at > ?2 RETURNING failures",

@@ -52,6 +52,7 @@
 //! write or transaction, which is what gives the atomicity the [`Store`] trait promises.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -61,6 +62,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::*;
 use crate::error::context;
+use crate::store::usage::UsageMeter;
 
 pub(crate) mod connection;
 mod factor_items;
@@ -69,6 +71,7 @@ mod lists;
 mod requests;
 mod schema;
 mod store;
+mod usage;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -82,12 +85,24 @@ const GSI1SK: &str = "gsi1sk";
 pub struct DynamoStore {
     client: Client,
     table: String,
+    /// Every call the client makes, counted by its interceptor.
+    usage: Arc<UsageMeter>,
 }
 
 impl DynamoStore {
     /// A store over `table` through an SDK client already configured.
     pub fn from_client(client: Client, table: String) -> DynamoStore {
-        DynamoStore { client, table }
+        let usage = Arc::new(UsageMeter::default());
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(usage::CountUsage(Arc::clone(&usage)))
+            .build();
+        DynamoStore {
+            client: Client::from_conf(config),
+            table,
+            usage,
+        }
     }
 
     /// The SDK client and table name, for tests that inspect the items themselves.

@@ -24,6 +24,10 @@ const NO_USER: &str = "no-user";
 #[cfg_attr(not(target_arch = "wasm32"), async_trait::async_trait)]
 #[cfg_attr(target_arch = "wasm32", async_trait::async_trait(?Send))]
 impl Store for DynamoStore {
+    fn usage(&self) -> Option<&UsageMeter> {
+        Some(&self.usage)
+    }
+
     async fn create_user(
         &self,
         user: &UserRecord,
@@ -338,6 +342,32 @@ impl Store for DynamoStore {
         let session = decode_session(token_hash, &item)?;
         let live = is_live(session.idle_expires_at, now) && is_live(session.expires_at, now);
         Ok(live.then_some(session))
+    }
+
+    async fn session_and_user(
+        &self,
+        token_hash: &TokenHash,
+        user: &UserId,
+        now: UnixTime,
+    ) -> StoreResult<Option<(SessionRecord, UserRecord)>> {
+        // One strongly consistent BatchGetItem for both: the session check of every page load
+        // pays one round trip, not a read of the session and then of its user.
+        let (session_pk, user_pk) = (session_key(token_hash), user_key(user));
+        let items = self.get_all(vec![session_pk.clone(), user_pk.clone()]).await?;
+        let item = |pk: &str| {
+            items
+                .iter()
+                .find(|item| matches!(item.get(PK), Some(AttributeValue::S(k)) if k == pk))
+        };
+        let (Some(session_item), Some(user_item)) = (item(&session_pk), item(&user_pk)) else {
+            return Ok(None);
+        };
+        let session = decode_session(token_hash, session_item)?;
+        let live = is_live(session.idle_expires_at, now) && is_live(session.expires_at, now);
+        if !live || session.user_id != *user {
+            return Ok(None);
+        }
+        Ok(Some((session, decode_user(user, user_item)?)))
     }
 
     async fn renew_session(
