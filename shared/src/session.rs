@@ -68,7 +68,9 @@ impl App {
     /// is not an error.
     pub(crate) async fn end_presented_session(&self, req: &HttpRequest) -> Result<(), ApiError> {
         if let Some(old) = self.presented_session(req) {
-            self.store.delete_session(&old.token.hash(), self.now()).await?;
+            self.store
+                .delete_session(&old.token.hash(), self.now())
+                .await?;
         }
         Ok(())
     }

@@ -34,7 +34,10 @@ impl SessionToken {
     /// the session and its user at once, in one round trip, instead of reading the session to
     /// learn whose it is. It is no secret: the session endpoint shows it to its user.
     pub fn sign(&self, user: &UserId, keys: &KeyRing) -> SignedToken {
-        let tag = keys.sign(SESSION_USER_TAG_CONTEXT, &user_tagged(&self.0, user.as_str()));
+        let tag = keys.sign(
+            SESSION_USER_TAG_CONTEXT,
+            &user_tagged(&self.0, user.as_str()),
+        );
         SignedToken(format!(
             "{SIGNED_USER_PREFIX}{}.{}.{}",
             crypto::b64url(&self.0),

@@ -1234,7 +1234,13 @@ async fn deleting_the_account_needs_the_password_and_leaves_nothing_of_it(h: Har
     for cookie in [&laptop, &phone] {
         let token =
             authfn::token::SessionToken::verify(cookie.split_once('=').unwrap().1, keys).unwrap();
-        assert!(h.store.session(&token.token.hash(), now).await.unwrap().is_none());
+        assert!(
+            h.store
+                .session(&token.token.hash(), now)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     let refresh = authfn::oauth::RefreshToken::presented(tokens.refresh()).hash();
     assert!(

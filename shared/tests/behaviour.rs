@@ -43,6 +43,7 @@ for_each_store!(
     non_browser_clients_get_a_bearer_token,
     protected_routes_need_a_session,
     tampered_and_unknown_cookies_are_unauthenticated,
+    cookies_signed_before_the_user_id_rode_along_still_work,
 );
 
 async fn sign_up_creates_a_user_and_a_cookie_session(h: Harness) {
@@ -937,6 +938,42 @@ async fn tampered_and_unknown_cookies_are_unauthenticated(h: Harness) {
         let res = h.get("/auth/session", Some(&bad)).await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{bad}");
     }
+}
+
+/// An upgrade must not sign everyone out: a `v1.` cookie (token and tag, no user id) still
+/// names its session. And a `v2.` value naming another user than the session's is refused,
+/// even when correctly signed (which only a holder of the key could do).
+async fn cookies_signed_before_the_user_id_rode_along_still_work(h: Harness) {
+    let up = h.sign_up("upgrade@example.com", PASSWORD).await;
+    let cookie = up.cookie();
+    let (name, value) = cookie.split_once('=').unwrap();
+    let keys = &h.app.config().session_keys;
+    let presented = authfn::token::SessionToken::verify(value, keys).unwrap();
+    let token = presented.token.secret();
+    let tag = keys.sign(b"authfn/session/v1\0", token);
+    let v1 = format!(
+        "{name}=v1.{}.{}",
+        authfn::crypto::b64url(token),
+        authfn::crypto::b64url(&tag)
+    );
+    let me = h.get("/auth/session", Some(&v1)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.json["user"]["id"], up.json["user_id"]);
+
+    let someone_else = authfn::token::UserId::generate().unwrap();
+    let misnamed = presented.token.sign(&someone_else, keys);
+    let res = h
+        .get(
+            "/auth/session",
+            Some(&format!("{name}={}", misnamed.secret())),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{}", res.text);
+    // The session itself is untouched.
+    assert_eq!(
+        h.get("/auth/session", Some(&cookie)).await.status,
+        StatusCode::OK
+    );
 }
 
 // Tests that need a particular configuration or a failing store, so run once each.

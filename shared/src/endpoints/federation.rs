@@ -496,9 +496,10 @@ async fn end_previous_session(
     new: &SessionToken,
 ) -> Result<(), ApiError> {
     match app.presented_session(req) {
-        Some(old) if old.token.hash() != new.hash() => {
-            Ok(app.store.delete_session(&old.token.hash(), app.now()).await?)
-        }
+        Some(old) if old.token.hash() != new.hash() => Ok(app
+            .store
+            .delete_session(&old.token.hash(), app.now())
+            .await?),
         _ => Ok(()),
     }
 }

@@ -18,9 +18,9 @@ pub mod cloudflare;
 pub mod dynamodb;
 #[cfg(any(feature = "dynamodb", all(feature = "workers", target_arch = "wasm32")))]
 mod encoding;
-pub mod usage;
 pub mod factors;
 pub mod memory;
+pub mod usage;
 
 pub use factors::{
     CeremonyPurpose, CredentialId, FactorId, FactorSummary, FirstFactor, Passkey, PasskeyInsert,

@@ -73,13 +73,15 @@ impl UsageMeter {
     /// read is half of a strongly consistent one) and wrote `write_units` write units.
     pub fn dynamodb_call(&self, half_units: u32, write_units: u32) {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        self.read_half_units.fetch_add(half_units, Ordering::Relaxed);
+        self.read_half_units
+            .fetch_add(half_units, Ordering::Relaxed);
         self.write_units.fetch_add(write_units, Ordering::Relaxed);
     }
 
     /// Half units read by a DynamoDB call already counted, learnt from its answer (a Query).
     pub fn dynamodb_reads(&self, half_units: u32) {
-        self.read_half_units.fetch_add(half_units, Ordering::Relaxed);
+        self.read_half_units
+            .fetch_add(half_units, Ordering::Relaxed);
     }
 
     /// One KV read (a round trip of its own).

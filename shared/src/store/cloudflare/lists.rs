@@ -242,7 +242,8 @@ impl CloudflareStore {
             return Ok(None);
         };
         let session = row.into_record()?;
-        self.kv_write().delete(&session_key(&session.token_hash))
+        self.kv_write()
+            .delete(&session_key(&session.token_hash))
             .await
             .map_err(|e| unavailable("KV delete", e))?;
         Ok(Some(session))

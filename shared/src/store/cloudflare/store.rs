@@ -21,7 +21,8 @@ impl CloudflareStore {
             .max(KV_MIN_TTL_SECS);
         let value = serde_json::to_string(&StoredSession::from_record(session))
             .expect("a session serialises");
-        self.kv_write().put(&session_key(&session.token_hash), value)
+        self.kv_write()
+            .put(&session_key(&session.token_hash), value)
             .map_err(|e| unavailable("KV put", e))?
             .expiration_ttl(ttl)
             .execute()
@@ -30,7 +31,9 @@ impl CloudflareStore {
     }
 
     async fn stored_session(&self, token_hash: &TokenHash) -> StoreResult<Option<SessionRecord>> {
-        let stored = self.kv_read().get(&session_key(token_hash))
+        let stored = self
+            .kv_read()
+            .get(&session_key(token_hash))
             .text()
             .await
             .map_err(|e| unavailable("KV get", e))?;
@@ -134,7 +137,8 @@ impl CloudflareStore {
             delete("DELETE FROM webauthn_challenges WHERE user_id = ?1", &[])?,
             self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?,
         ];
-        let results = self.batch(batch)
+        let results = self
+            .batch(batch)
             .await
             .map_err(|e| unavailable("D1 delete user", e))?;
         let (Some(sessions), Some(deleted)) = (results.first(), results.last()) else {
@@ -236,7 +240,9 @@ impl Store for CloudflareStore {
             return Ok(Insert::Inserted);
         }
         // Best effort: the orphan names a user id that does not exist, and expires anyway.
-        let _ = self.kv_write().delete(&session_key(&first_session.token_hash))
+        let _ = self
+            .kv_write()
+            .delete(&session_key(&first_session.token_hash))
             .await;
         Ok(Insert::AlreadyExists)
     }
@@ -272,7 +278,9 @@ impl Store for CloudflareStore {
         match self.batch(batch).await {
             Ok(_) => Ok(Insert::Inserted),
             Err(e) if e.to_string().contains("UNIQUE constraint failed") => {
-                let _ = self.kv_write().delete(&session_key(&first_session.token_hash))
+                let _ = self
+                    .kv_write()
+                    .delete(&session_key(&first_session.token_hash))
                     .await;
                 Ok(Insert::AlreadyExists)
             }
@@ -627,7 +635,8 @@ impl Store for CloudflareStore {
         };
         let (revoked, user_record) = checked.into_parts()?;
         let live = is_live(session.idle_expires_at, now) && is_live(session.expires_at, now);
-        let refused = revoked || session.user_id != *user || session.user_epoch != user_record.session_epoch;
+        let refused =
+            revoked || session.user_id != *user || session.user_epoch != user_record.session_epoch;
         Ok((live && !refused).then_some((session, user_record)))
     }
 
@@ -666,7 +675,8 @@ impl Store for CloudflareStore {
             ])
             .await
             .map_err(|e| unavailable("D1 revoke session", e))?;
-        self.kv_write().delete(&session_key(token_hash))
+        self.kv_write()
+            .delete(&session_key(token_hash))
             .await
             .map_err(|e| unavailable("KV delete", e))
     }
@@ -802,7 +812,8 @@ impl Store for CloudflareStore {
         // One batch, so one transaction: each wrong code adds one and reads the sum in one
         // statement, and the one that reaches the limit deletes the row before any other
         // counts. Later ones find no row.
-        let results = self.batch(vec![
+        let results = self
+            .batch(vec![
                 self.statement(
                     "UPDATE challenges SET failures = failures + 1 \
                      WHERE key = ?1 AND token_hash = ?2 AND expires_at > ?3 RETURNING failures",
@@ -916,7 +927,9 @@ impl Store for CloudflareStore {
             Err(e) => return Err(unavailable("D1 complete sign-up", e)),
         };
         // Best effort: the orphan names a user this call did not create, and expires anyway.
-        let _ = self.kv_write().delete(&session_key(&first_session.token_hash))
+        let _ = self
+            .kv_write()
+            .delete(&session_key(&first_session.token_hash))
             .await;
         Ok(outcome)
     }
@@ -1209,7 +1222,8 @@ impl Store for CloudflareStore {
 
     async fn remove_totp(&self, user_id: &UserId) -> StoreResult<bool> {
         // One batch: the summary is cleared only while the factor is there to delete.
-        let results = self.batch(vec![
+        let results = self
+            .batch(vec![
                 self.statement(
                     "UPDATE users SET totp = 0 WHERE id = ?1 \
                      AND EXISTS (SELECT 1 FROM totp_factors WHERE user_id = ?1)",
@@ -1270,17 +1284,17 @@ impl Store for CloudflareStore {
 
     async fn delete_recovery_codes(&self, user_id: &UserId) -> StoreResult<()> {
         self.batch(vec![
-                self.statement(
-                    "DELETE FROM recovery_codes WHERE user_id = ?1",
-                    &[text(user_id.as_str())],
-                )?,
-                self.statement(
-                    "DELETE FROM recovery_code_sets WHERE user_id = ?1",
-                    &[text(user_id.as_str())],
-                )?,
-            ])
-            .await
-            .map_err(|e| unavailable("D1 delete recovery codes", e))?;
+            self.statement(
+                "DELETE FROM recovery_codes WHERE user_id = ?1",
+                &[text(user_id.as_str())],
+            )?,
+            self.statement(
+                "DELETE FROM recovery_code_sets WHERE user_id = ?1",
+                &[text(user_id.as_str())],
+            )?,
+        ])
+        .await
+        .map_err(|e| unavailable("D1 delete recovery codes", e))?;
         Ok(())
     }
 
@@ -1413,7 +1427,8 @@ impl Store for CloudflareStore {
     async fn remove_passkey(&self, user_id: &UserId, id: &FactorId) -> StoreResult<bool> {
         // One batch: the count drops only while the passkey is there to delete.
         let key = [text(user_id.as_str()), text(id.as_str())];
-        let results = self.batch(vec![
+        let results = self
+            .batch(vec![
                 self.statement(
                     "UPDATE users SET passkeys = passkeys - 1 WHERE id = ?1 \
                      AND EXISTS (SELECT 1 FROM passkeys WHERE user_id = ?1 AND id = ?2)",
@@ -1468,7 +1483,8 @@ impl Store for CloudflareStore {
     ) -> StoreResult<Option<u32>> {
         // As count_challenge_failure: add and read in one statement, delete at the limit in
         // the same transaction.
-        let results = self.batch(vec![
+        let results = self
+            .batch(vec![
                 self.statement(
                     "UPDATE pending_sign_ins SET failures = failures + 1 \
                      WHERE token_hash = ?1 AND expires_at > ?2 RETURNING failures",

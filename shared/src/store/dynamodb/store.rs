@@ -353,7 +353,9 @@ impl Store for DynamoStore {
         // One strongly consistent BatchGetItem for both: the session check of every page load
         // pays one round trip, not a read of the session and then of its user.
         let (session_pk, user_pk) = (session_key(token_hash), user_key(user));
-        let items = self.get_all(vec![session_pk.clone(), user_pk.clone()]).await?;
+        let items = self
+            .get_all(vec![session_pk.clone(), user_pk.clone()])
+            .await?;
         let item = |pk: &str| {
             items
                 .iter()

@@ -46,9 +46,11 @@ impl Intercept for CountUsage {
         let (read_halves, write_units) = if let Some(get) = input.downcast_ref::<GetItemInput>() {
             (halves(get.consistent_read), 0)
         } else if let Some(batch) = input.downcast_ref::<BatchGetItemInput>() {
-            let reads = batch.request_items.iter().flatten().map(|(_, keys)| {
-                count(keys.keys.len()) * halves(keys.consistent_read)
-            });
+            let reads = batch
+                .request_items
+                .iter()
+                .flatten()
+                .map(|(_, keys)| count(keys.keys.len()) * halves(keys.consistent_read));
             (reads.sum(), 0)
         } else if let Some(t) = input.downcast_ref::<TransactGetItemsInput>() {
             (count(t.transact_items.as_ref().map_or(0, Vec::len)) * 4, 0)
@@ -58,7 +60,11 @@ impl Intercept for CountUsage {
         {
             (0, 1)
         } else if let Some(batch) = input.downcast_ref::<BatchWriteItemInput>() {
-            let writes = batch.request_items.iter().flatten().map(|(_, w)| count(w.len()));
+            let writes = batch
+                .request_items
+                .iter()
+                .flatten()
+                .map(|(_, w)| count(w.len()));
             (0, writes.sum())
         } else if let Some(t) = input.downcast_ref::<TransactWriteItemsInput>() {
             (0, count(t.transact_items.as_ref().map_or(0, Vec::len)) * 2)
