@@ -14,7 +14,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-runs=15
+runs=20
 extra=()
 while (($#)); do
     case "$1" in
@@ -59,7 +59,7 @@ port="$(free_port)"
 log="$(mktemp "${TMPDIR:-/tmp}/authfn-sizing.XXXXXX.log")"
 # The bench makes many accounts and sign-ins from one address; the limits that would refuse
 # them are raised, everything else is the production default (argon2id included).
-env -u AUTHFN_DYNAMODB_ENDPOINT "${oauth[@]}" AUTHFN_TRUSTED_ORIGINS=http://localhost:5173 \
+env -u AUTHFN_DYNAMODB_ENDPOINT "${oauth[@]}" AUTHFN_PUBLIC_URL="http://127.0.0.1:$port" AUTHFN_TRUSTED_ORIGINS=http://localhost:5173 \
     AUTHFN_RATE_LIMIT_PER_MINUTE=1000000 AUTHFN_LOCKOUT_MAX_FAILURES=1000000 AUTHFN_EMAIL_CODE_SIGN_IN=true \
     sh -c 'echo $$ >"$1/cgroup.procs" && echo $$ >"$2/cgroup.procs" && shift 2 && exec "$@"' sh \
     "$cpu_dir" "$acct_dir" "$target/release/authfn-dev" --addr "127.0.0.1:$port" </dev/null >"$log" 2>&1 &
