@@ -4,6 +4,7 @@ CPU quota. Run by bench/sizing.sh, which starts the server this drives.
 
     bench/sizing.py --base-url URL --cgroup NAME [--runs N] [--sizes 128,256,...]
                     [--only sign-in,session] [--json PATH]
+    bench/sizing.py --report bench/results/sizing.json [--write-readme]
 
 Lambda gives a function CPU in proportion to its memory, one full vCPU at 1,769 MB
 (https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html). The server under
@@ -26,6 +27,7 @@ import hashlib
 import hmac
 import json
 import math
+import os
 import re
 import secrets
 import statistics
@@ -252,8 +254,9 @@ class Bench:
             return 204, lambda: client.send("POST", f"/auth/sessions/{other}/revoke")
         s["session-revoke"] = session_revoke
 
+        # A fresh account for each mail: an address gets only so many mails an hour.
         def password_forgot():
-            _, email = self.shared_account()
+            _, email = self.account("forgot")
             return 202, lambda: Client(b).send("POST", "/auth/password/forgot", json_body={"email": email})
         s["password-forgot"] = password_forgot
 
@@ -292,7 +295,7 @@ class Bench:
         s["account-delete"] = account_delete
 
         def email_code_request():
-            _, email = self.shared_account()
+            _, email = self.account("code-request")
             return 202, lambda: Client(b).send("POST", "/auth/email-code/request", json_body={"email": email})
         s["email-code-request"] = email_code_request
 
@@ -463,8 +466,8 @@ def measure(bench, quota, name, scenario, sizes, runs, settle):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--base-url", required=True)
-    parser.add_argument("--cgroup", required=True, help="the cgroup v1 group name the server is in")
+    parser.add_argument("--base-url")
+    parser.add_argument("--cgroup", help="the cgroup v1 group name the server is in")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--sizes", default="128,256,512,1024,1769")
     parser.add_argument("--period-ms", type=float, default=20.0)
@@ -474,7 +477,16 @@ def main():
     parser.add_argument("--command", default="bench/sizing.py")
     parser.add_argument("--argon2", default="")
     parser.add_argument("--host", default="")
+    parser.add_argument("--report", metavar="JSON", help="print the table of an earlier run; measure nothing")
+    parser.add_argument("--write-readme", action="store_true", help="with --report: into README.md too")
     args = parser.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            table = markdown(json.load(f))
+        print(table)
+        if args.write_readme:
+            write_readme(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md"), table)
+        return 0
 
     sizes = [int(s) for s in args.sizes.split(",")]
     load_at_start = open("/proc/loadavg").read().split()[0]
@@ -500,10 +512,18 @@ def main():
     finally:
         quota.lift()
 
+    command = args.command
+    if only and args.json and os.path.exists(args.json):
+        # A partial run (--only) updates those functions in the last full run's file.
+        with open(args.json) as f:
+            earlier = json.load(f)
+        earlier["functions"].update(results)
+        results = earlier["functions"]
+        command = f"{earlier['command']}; then {args.command}"
     report = {
         "functions": results,
         "measured_on": time.strftime("%Y-%m-%d", time.gmtime()),
-        "command": args.command,
+        "command": command,
         "method": (f"release dev server (in-memory store) in a cgroup v1 cpu group, CFS period "
                    f"{args.period_ms:g} ms, quota = size/{FULL_VCPU_MB} of one CPU; {args.runs} "
                    f"sequential successful requests per function and size over loopback HTTP; "
@@ -525,17 +545,61 @@ def main():
     return 0
 
 
+# How the MemorySize is chosen from the figures (recommend): a deployed function also waits
+# on its store, billed like CPU time, so each size's GB-s is priced with STORE_WAIT_MS more
+# (two DynamoDB round trips of about 5 ms; bench/cost.py uses the measured counts). The
+# choice is the largest size whose GB-s per request is within TOLERANCE of the cheapest
+# size's: more memory only while it buys speed at nearly no cost.
+STORE_WAIT_MS = 10
+TOLERANCE = 1.2
+
+
+def gb_s_with_wait(row, size):
+    return math.ceil(row["p50_ms"] + STORE_WAIT_MS) / 1000 * size / 1024
+
+
+def recommend(by_size):
+    sizes = sorted(int(s) for s in by_size)
+    cost = {s: gb_s_with_wait(by_size[str(s)], s) for s in sizes}
+    cheapest = min(cost.values())
+    return max(s for s in sizes if cost[s] <= cheapest * TOLERANCE)
+
+
 def markdown(report):
     sizes = report["sizes_mb"]
-    head = "| function | " + " | ".join(f"{s} MB p50 / p90 ms (GB-s)" for s in sizes) + " |"
-    lines = [head, "|---|" + "---:|" * len(sizes)]
+    head = ("| function | " + " | ".join(f"{s} MB" for s in sizes)
+            + " | MemorySize | p50 there | GB-s / 1M there |")
+    lines = [
+        "Each cell: median latency in ms (p90) and GB-s per million requests, the handler alone "
+        "(in-memory store). MemorySize: the largest size whose GB-s per request, with "
+        f"{STORE_WAIT_MS} ms of store wait added, is within {round((TOLERANCE - 1) * 100)}% of "
+        "the cheapest size's.",
+        "",
+        head,
+        "|---|" + "---:|" * (len(sizes) + 3),
+    ]
     for name, by_size in report["functions"].items():
         cells = []
         for s in sizes:
             r = by_size[str(s)]
-            cells.append(f"{r['p50_ms']:.0f} / {r['p90_ms']:.0f} ({r['gb_s'] * 1e6:,.0f} µ)")
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            cells.append(f"{r['p50_ms']:.0f} ({r['p90_ms']:.0f}) · {r['gb_s'] * 1e6:,.0f}")
+        chosen = recommend(by_size)
+        r = by_size[str(chosen)]
+        lines.append(f"| {name} | " + " | ".join(cells)
+                     + f" | {chosen} | {r['p50_ms']:.0f} ms | {gb_s_with_wait(r, chosen) * 1e6:,.0f} |")
+    lines.append("")
+    lines.append(f"Measured {report['measured_on']} on {report.get('host', '?')}: `{report['command']}`.")
     return "\n".join(lines)
+
+
+def write_readme(path, table):
+    text = open(path).read()
+    start, end = "<!-- sizing-table:start -->", "<!-- sizing-table:end -->"
+    if start not in text or end not in text:
+        sys.exit(f"{path} has no {start} ... {end} markers")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    open(path, "w").write(f"{head}{start}\n{table}\n{end}{tail}")
 
 
 if __name__ == "__main__":
