@@ -39,45 +39,67 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNVERIFIED = "unverified, 2026-11-30"
 PRICES = {
     "lambda_arm_gb_s": {
+        "show": "$0.0000133334 per GB-s (arm64, first 7.5 billion GB-s a month)",
         "usd": 0.0000133334, "unit": "GB-s (arm64, first 7.5 billion GB-s a month)",
         "source": "https://aws.amazon.com/lambda/pricing/", "read": UNVERIFIED},
     "lambda_request": {
+        "show": "$0.20 per million requests",
         "usd": 0.20 / 1e6, "unit": "request",
         "source": "https://aws.amazon.com/lambda/pricing/", "read": UNVERIFIED},
     "http_api_request": {
+        "show": "$1.00 per million requests (first 300 million a month)",
         "usd": 1.00 / 1e6, "unit": "request (HTTP API, first 300 million a month)",
         "source": "https://aws.amazon.com/api-gateway/pricing/", "read": UNVERIFIED},
     "dynamodb_read_unit": {
+        "show": "$0.125 per million read request units (on-demand)",
         "usd": 0.125 / 1e6, "unit": "read request unit (on-demand)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/", "read": UNVERIFIED},
     "dynamodb_write_unit": {
+        "show": "$0.625 per million write request units (on-demand)",
         "usd": 0.625 / 1e6, "unit": "write request unit (on-demand)",
         "source": "https://aws.amazon.com/dynamodb/pricing/on-demand/", "read": UNVERIFIED},
     "ses_mail": {
+        "show": "$0.10 per 1,000 mails",
         "usd": 0.10 / 1000, "unit": "outbound mail",
         "source": "https://aws.amazon.com/ses/pricing/", "read": UNVERIFIED},
+    "cloudwatch_logs_gb": {
+        "show": "$0.50 per GB ingested (standard class)",
+        "usd": 0.50, "unit": "GB of logs ingested (standard class)",
+        "source": "https://aws.amazon.com/cloudwatch/pricing/", "read": UNVERIFIED},
+    "cloudwatch_metric_month": {
+        "show": "$0.30 per custom metric a month (first 10,000)",
+        "usd": 0.30, "unit": "custom metric a month (first 10,000)",
+        "source": "https://aws.amazon.com/cloudwatch/pricing/", "read": UNVERIFIED},
     "workers_paid_month": {
+        "show": "$5 a month minimum, with the included usage below",
         "usd": 5.00, "unit": "month (Workers Paid minimum, includes the allowances below)",
         "source": "https://developers.cloudflare.com/workers/platform/pricing/", "read": "2026-11-30 (docs repo)"},
     "workers_request": {
+        "show": "10 million a month included, then $0.30 per million",
         "usd": 0.30 / 1e6, "unit": "request beyond 10 million a month", "included": 10e6,
         "source": "https://developers.cloudflare.com/workers/platform/pricing/", "read": "2026-11-30 (docs repo)"},
     "workers_cpu_ms": {
+        "show": "30 million CPU-ms a month included, then $0.02 per million CPU-ms",
         "usd": 0.02 / 1e6, "unit": "CPU-ms beyond 30 million a month", "included": 30e6,
         "source": "https://developers.cloudflare.com/workers/platform/pricing/", "read": "2026-11-30 (docs repo)"},
     "kv_read": {
+        "show": "10 million a month included, then $0.50 per million",
         "usd": 0.50 / 1e6, "unit": "KV read beyond 10 million a month", "included": 10e6,
         "source": "https://developers.cloudflare.com/kv/platform/pricing/", "read": "2026-11-30 (docs repo)"},
     "kv_write": {
+        "show": "writes and deletes: 1 million a month included each, then $5.00 per million",
         "usd": 5.00 / 1e6, "unit": "KV write or delete beyond 1 million a month", "included": 1e6,
         "source": "https://developers.cloudflare.com/kv/platform/pricing/", "read": "2026-11-30 (docs repo)"},
     "d1_row_read": {
+        "show": "25 billion a month included, then $0.001 per million",
         "usd": 0.001 / 1e6, "unit": "D1 row read beyond 25 billion a month", "included": 25e9,
         "source": "https://developers.cloudflare.com/d1/platform/pricing/", "read": "2026-11-30 (docs repo)"},
     "d1_row_written": {
+        "show": "50 million a month included, then $1.00 per million",
         "usd": 1.00 / 1e6, "unit": "D1 row written beyond 50 million a month", "included": 50e6,
         "source": "https://developers.cloudflare.com/d1/platform/pricing/", "read": "2026-11-30 (docs repo)"},
     "queues_operation": {
+        "show": "1 million a month included, then $0.40 per million (3 per message)",
         "usd": 0.40 / 1e6, "unit": "Queues operation beyond 1 million a month (3 per message)",
         "included": 1e6,
         "source": "https://developers.cloudflare.com/queues/platform/pricing/", "read": "2026-11-30 (docs repo)"},
@@ -102,6 +124,14 @@ AUTH0 = {
     "self_serve_max_mau": 20_000,
     "free_mau": 25_000,
 }
+
+# What CloudWatch Logs ingests per request: the access line (188 bytes) and the metrics line
+# (337 bytes), medians of a Lambda-stage log of tests/run.sh, plus Lambda's own JSON start and
+# report records, estimated at 500 bytes.
+LOG_BYTES_PER_REQUEST = 188 + 337 + 500
+# The custom metrics a stack always has: `Requests` per function and for the whole stack
+# (README, "Metrics and alarms"); the other counters exist only once something counts.
+ALWAYS_ON_METRICS = 42 + 1
 
 # Not measured here: DynamoDB's latency inside a region is "single-digit milliseconds"
 # (https://aws.amazon.com/dynamodb/); a round trip from Lambda is taken as this.
@@ -153,6 +183,7 @@ def aws_cost(name, rt, sizing, size):
         "dynamodb": dyn["read_units"] * PRICES["dynamodb_read_unit"]["usd"]
         + dyn["write_units"] * PRICES["dynamodb_write_unit"]["usd"],
         "ses": rt.get("mails", 0) * PRICES["ses_mail"]["usd"],
+        "logs": LOG_BYTES_PER_REQUEST / 1e9 * PRICES["cloudwatch_logs_gb"]["usd"],
     }
     return sum(parts.values()), parts, ms
 
@@ -202,7 +233,8 @@ def report(rt_doc, sizing_doc, sizes, factor):
                f"or included usage applied. AWS: Lambda arm64 at the function's MemorySize "
                f"(requests + GB-s; duration = the handler's measured median at that size + "
                f"{DYNAMODB_ROUND_TRIP_MS:g} ms per DynamoDB round trip, an assumption), HTTP API, "
-               f"DynamoDB on-demand, SES. Workers: requests, CPU time (native CPU × "
+               f"DynamoDB on-demand, SES, CloudWatch Logs ({LOG_BYTES_PER_REQUEST:,} bytes a "
+               f"request, partly estimated). Workers: requests, CPU time (native CPU × "
                f"{factor:.2f}, the wasm/native factor), KV, D1, SES (the Worker sends through SES).")
     out.append("")
     out.append("| endpoint | MemorySize | billed ms | AWS per 1M | of which Lambda | DynamoDB | Workers per 1M | of which CPU | KV | D1 |")
@@ -228,15 +260,16 @@ def report(rt_doc, sizing_doc, sizes, factor):
     out.append(f"A month of authfn for N monthly active users (MAU), each making: {mix} requests "
                f"(a page load of the SPA is one `session` check; 5% of users are new, 2% reset "
                f"their password). AWS without its free tier; Workers on the Paid plan ($5 a "
-               f"month with its included usage); store storage, logs and data transfer not "
-               f"counted. Beside them, the same MAU on Amazon Cognito (its 10,000 free MAU "
+               f"month with its included usage); AWS includes the {ALWAYS_ON_METRICS} custom metrics "
+               f"every stack has; stored data, Workers Logs and data transfer not counted. Beside them, the same MAU on Amazon Cognito (its 10,000 free MAU "
                f"applied) and Auth0.")
     out.append("")
     out.append("| MAU | authfn on AWS | authfn on Workers | Cognito Lite | Cognito Essentials | Auth0 B2C Essentials | Auth0 B2C Professional |")
     out.append("|---:|---:|---:|---:|---:|---:|---:|")
     unpriced = [n for n in PROFILE if n not in per_request]
     for mau in MAU_PROFILES:
-        aws = sum(per_request[n][0] * v * mau for n, v in PROFILE.items() if n in per_request)
+        aws = (sum(per_request[n][0] * v * mau for n, v in PROFILE.items() if n in per_request)
+               + ALWAYS_ON_METRICS * PRICES["cloudwatch_metric_month"]["usd"])
         totals = {}
         for n, v in PROFILE.items():
             if n in per_request:
@@ -250,8 +283,11 @@ def report(rt_doc, sizing_doc, sizes, factor):
             a0p = usd(mau * AUTH0["professional_per_mau"]) + "¹"
         else:
             a0e = a0p = "Enterprise: by quote²"
-        out.append(f"| {mau:,} | {usd(aws)} | {usd(cf)} | {usd(cognito_month(mau, 'lite'))} | "
-                   f"{usd(cognito_month(mau, 'essentials'))} | {a0e} | {a0p} |")
+        def cognito(plan):
+            cost = cognito_month(mau, plan)
+            return usd(cost) if cost else "$0 (free MAU)"
+        out.append(f"| {mau:,} | {usd(aws)} | {usd(cf)} | {cognito('lite')} | "
+                   f"{cognito('essentials')} | {a0e} | {a0p} |")
     out.append("")
     out.append(f"¹ Auth0's published entry price per MAU (Essentials $35 for 500 MAU, Professional "
                f"$240 for 1,000) times the MAU; its calculator quotes each tier, and its Free plan "
@@ -261,16 +297,15 @@ def report(rt_doc, sizing_doc, sizes, factor):
         out.append("")
         out.append("Left out of the profile (not measured): " + ", ".join(unpriced) + ".")
     out.append("")
-    out.append("Prices (USD, AWS in US East):")
-    out.append("")
+    out.append("| price (USD; AWS: US East) | list price | source | checked |")
+    out.append("|---|---|---|---|")
     for key, p in PRICES.items():
-        per = p["usd"] * (1e6 if p["usd"] < 0.01 else 1)
-        scale = " per million" if p["usd"] < 0.01 else ""
-        out.append(f"- {key.replace('_', ' ')}: ${per:,.10g}{scale} × {p['unit']}; {p['source']} (read {p['read']})")
-    out.append(f"- Cognito: Lite ${COGNITO['lite'][0][1]}/MAU to 100,000, then "
-               f"${COGNITO['lite'][1][1]} to 1M; Essentials ${COGNITO['essentials'][0][1]}/MAU; first "
-               f"{COGNITO['free_mau']:,} MAU free; {COGNITO['source']} (read {COGNITO['read']})")
-    out.append(f"- Auth0: {AUTH0['source']} (read {AUTH0['read']})")
+        out.append(f"| {key.replace('_', ' ')} | {p['show']} | {p['source']} | {p['read']} |")
+    out.append(f"| Cognito | first {COGNITO['free_mau']:,} MAU free; Lite ${COGNITO['lite'][0][1]} per MAU to "
+               f"100,000, ${COGNITO['lite'][1][1]} to 1 million; Essentials ${COGNITO['essentials'][0][1]} per MAU | "
+               f"{COGNITO['source']} | {COGNITO['read']} |")
+    out.append(f"| Auth0 | B2C Essentials $35 a month for 500 MAU, Professional $240 for 1,000; free "
+               f"plan to {AUTH0['free_mau']:,} MAU | {AUTH0['source']} | {AUTH0['read']} |")
     out.append("")
     out.append(f"Measured: round trips {rt_doc.get('measured_on', '?')} (`{rt_doc.get('command', '?')}`), "
                f"sizing {sizing_doc.get('measured_on', '?')} (`{sizing_doc.get('command', '?')}`). "

@@ -482,7 +482,13 @@ def main():
     args = parser.parse_args()
     if args.report:
         with open(args.report) as f:
-            table = markdown(json.load(f))
+            report = json.load(f)
+        sdk_path = os.path.join(os.path.dirname(args.report), "sizing-dynamodb.json")
+        sdk = None
+        if os.path.exists(sdk_path):
+            with open(sdk_path) as f:
+                sdk = json.load(f)
+        table = markdown(report, sdk)
         print(table)
         if args.write_readme:
             write_readme(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md"), table)
@@ -545,13 +551,21 @@ def main():
     return 0
 
 
-# How the MemorySize is chosen from the figures (recommend): a deployed function also waits
-# on its store, billed like CPU time, so each size's GB-s is priced with STORE_WAIT_MS more
-# (two DynamoDB round trips of about 5 ms; bench/cost.py uses the measured counts). The
-# choice is the largest size whose GB-s per request is within TOLERANCE of the cheapest
-# size's: more memory only while it buys speed at nearly no cost.
+# How the MemorySize is chosen from the figures (recommend):
+# - CPU-bound functions (argon2id): a deployed function also waits on its store, billed like
+#   CPU time, so each size's GB-s is priced with STORE_WAIT_MS more (two DynamoDB round trips
+#   of about 5 ms; bench/cost.py uses the measured counts). The choice is the largest size
+#   whose GB-s per request is within TOLERANCE of the cheapest size's: more memory only while
+#   it buys speed at nearly no cost.
+# - I/O-bound functions (a median under IO_BOUND_MS at a full vCPU): IO_BOUND_MB. Their CPU
+#   with the AWS SDK (`--dynamodb`: 1.3 to 4.5 ms a request) is what a small size must fit in
+#   one CFS period: at 128 MB a 20-ms period gives 1.45 ms, so all but the session check
+#   would wait a period (about 18 ms) for more; 256 MB gives 2.9 ms, which covers the hot
+#   path twice over, for about $0.02 more per million requests than 128 MB.
 STORE_WAIT_MS = 10
 TOLERANCE = 1.2
+IO_BOUND_MS = 5
+IO_BOUND_MB = 256
 
 
 def gb_s_with_wait(row, size):
@@ -560,35 +574,37 @@ def gb_s_with_wait(row, size):
 
 def recommend(by_size):
     sizes = sorted(int(s) for s in by_size)
+    if by_size[str(sizes[-1])]["p50_ms"] < IO_BOUND_MS:
+        return IO_BOUND_MB
     cost = {s: gb_s_with_wait(by_size[str(s)], s) for s in sizes}
     cheapest = min(cost.values())
     return max(s for s in sizes if cost[s] <= cheapest * TOLERANCE)
 
 
-def markdown(report):
+def markdown(report, sdk=None):
+    """The table; `sdk` is a --dynamodb run's report, whose CPU time per request it adds."""
     sizes = report["sizes_mb"]
     head = ("| function | " + " | ".join(f"{s} MB" for s in sizes)
-            + " | MemorySize | p50 there | GB-s / 1M there |")
-    lines = [
-        "Each cell: median latency in ms (p90) and GB-s per million requests, the handler alone "
-        "(in-memory store). MemorySize: the largest size whose GB-s per request, with "
-        f"{STORE_WAIT_MS} ms of store wait added, is within {round((TOLERANCE - 1) * 100)}% of "
-        "the cheapest size's.",
-        "",
-        head,
-        "|---|" + "---:|" * (len(sizes) + 3),
-    ]
+            + " | CPU ms | with SDK | MemorySize |")
+    lines = [head, "|---|" + "---:|" * (len(sizes) + 3)]
     for name, by_size in report["functions"].items():
         cells = []
         for s in sizes:
             r = by_size[str(s)]
             cells.append(f"{r['p50_ms']:.0f} ({r['p90_ms']:.0f}) · {r['gb_s'] * 1e6:,.0f}")
-        chosen = recommend(by_size)
-        r = by_size[str(chosen)]
+        full = by_size[str(max(sizes))]
+        with_sdk = ""
+        if sdk and name in sdk["functions"]:
+            sdk_rows = sdk["functions"][name]
+            with_sdk = f"{sdk_rows[str(max(int(x) for x in sdk_rows))]['cpu_ms']:.1f}"
         lines.append(f"| {name} | " + " | ".join(cells)
-                     + f" | {chosen} | {r['p50_ms']:.0f} ms | {gb_s_with_wait(r, chosen) * 1e6:,.0f} |")
+                     + f" | {full['cpu_ms']:.1f} | {with_sdk} | {recommend(by_size)} |")
     lines.append("")
-    lines.append(f"Measured {report['measured_on']} on {report.get('host', '?')}: `{report['command']}`.")
+    lines.append(f"Each size: median ms (p90) · GB-s per million requests, the handler alone over an "
+                 f"in-memory store. CPU ms: its CPU time per request; with SDK: the same over the "
+                 f"local DynamoDB API, AWS SDK included. Measured {report['measured_on']} on "
+                 f"{report.get('host', '?')}: `{report['command']}`"
+                 + (f" and `{sdk['command']}`" if sdk else "") + ".")
     return "\n".join(lines)
 
 
