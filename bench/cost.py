@@ -172,11 +172,28 @@ def nearest(sizing, size):
     return best, sizing[str(best)]
 
 
-def aws_cost(name, rt, sizing, size):
+# Lambda's share of a vCPU per MiB, and the CFS period bench/sizing.sh emulates it with.
+FULL_VCPU_MB = 1769
+PERIOD_MS = 20
+
+
+def sdk_ms(sizing, sdk, size):
+    """The time the AWS SDK's own CPU work adds at `size`, from a `sizing.sh --dynamodb` run:
+    at full speed while the request's CPU fits one period's quota, else at the size's share."""
+    if not sdk:
+        return 0.0
+    full = str(max(int(s) for s in sizing))
+    sdk_full = sdk[str(max(int(s) for s in sdk))]["cpu_ms"]
+    extra = max(0.0, sdk_full - sizing[full]["cpu_ms"])
+    share = min(1.0, size / FULL_VCPU_MB)
+    return extra if sdk_full <= share * PERIOD_MS else extra / share
+
+
+def aws_cost(name, rt, sizing, size, sdk=None):
     """(USD per request, its parts, the billed ms) on AWS."""
     dyn = rt["dynamodb"]
     measured_at, row = nearest(sizing, size)
-    ms = math.ceil(row["p50_ms"] + dyn["round_trips"] * DYNAMODB_ROUND_TRIP_MS)
+    ms = math.ceil(row["p50_ms"] + sdk_ms(sizing, sdk, size) + dyn["round_trips"] * DYNAMODB_ROUND_TRIP_MS)
     parts = {
         "lambda": PRICES["lambda_request"]["usd"] + ms / 1000 * size / 1024 * PRICES["lambda_arm_gb_s"]["usd"],
         "http_api": PRICES["http_api_request"]["usd"],
@@ -223,7 +240,7 @@ def cognito_month(mau, plan):
     return cost if billable else 0.0
 
 
-def report(rt_doc, sizing_doc, sizes, factor):
+def report(rt_doc, sizing_doc, sizes, factor, sdk_doc=None):
     out = []
     endpoints = rt_doc["endpoints"]
     functions = sizing_doc["functions"]
@@ -231,7 +248,8 @@ def report(rt_doc, sizing_doc, sizes, factor):
     missing_sizing = sorted(n for n in endpoints if n not in functions)
     out.append(f"Per million successful requests of each endpoint, at list prices, no free tier "
                f"or included usage applied. AWS: Lambda arm64 at the function's MemorySize "
-               f"(requests + GB-s; duration = the handler's measured median at that size + "
+               f"(requests + GB-s; duration = the handler's measured median at that size, plus the "
+               f"AWS SDK's CPU measured over the local DynamoDB API, plus "
                f"{DYNAMODB_ROUND_TRIP_MS:g} ms per DynamoDB round trip, an assumption), HTTP API, "
                f"DynamoDB on-demand, SES, CloudWatch Logs ({LOG_BYTES_PER_REQUEST:,} bytes a "
                f"request, partly estimated). Workers: requests, CPU time (native CPU × "
@@ -242,7 +260,8 @@ def report(rt_doc, sizing_doc, sizes, factor):
     per_request = {}
     for name in both:
         size = sizes.get(name, 256)
-        aws, parts, ms = aws_cost(name, endpoints[name], functions[name], size)
+        sdk = (sdk_doc or {}).get("functions", {}).get(name)
+        aws, parts, ms = aws_cost(name, endpoints[name], functions[name], size, sdk)
         use = workers_usage(endpoints[name], functions[name], factor)
         cf_parts = {k: v * PRICES[k]["usd"] for k, v in use.items()}
         cf = sum(cf_parts.values())
@@ -341,7 +360,9 @@ def main():
     if not factor:
         sys.exit("bench/cost.py: no wasm/native CPU factor: sizing.json has none (bench/sizing.sh "
                  "--workers measures it) and --wasm-factor was not given")
-    table = report(rt_doc, sizing_doc, memory_sizes(args.template), factor)
+    sdk_path = os.path.join(os.path.dirname(args.sizing), "sizing-dynamodb.json")
+    sdk_doc = json.load(open(sdk_path)) if os.path.exists(sdk_path) else None
+    table = report(rt_doc, sizing_doc, memory_sizes(args.template), factor, sdk_doc)
     print(table)
     if args.write_readme:
         write_readme(os.path.join(ROOT, "README.md"), table)
