@@ -566,10 +566,10 @@ def main():
 #   whose GB-s per request is within TOLERANCE of the cheapest size's: more memory only while
 #   it buys speed at nearly no cost.
 # - I/O-bound functions (a median under IO_BOUND_MS at a full vCPU): IO_BOUND_MB. Their CPU
-#   with the AWS SDK (`--dynamodb`: 1.3 to 4.5 ms a request) is what a small size must fit in
-#   one CFS period: at 128 MB a 20-ms period gives 1.45 ms, so all but the session check
-#   would wait a period (about 18 ms) for more; 256 MB gives 2.9 ms, which covers the hot
-#   path twice over, for about $0.02 more per million requests than 128 MB.
+#   with the AWS SDK (`--dynamodb`: 0.5 to 6 ms a request, median 3) is what a small size
+#   must fit in one CFS period: at 128 MB a 20-ms period gives 1.45 ms, so nearly all would
+#   wait a period (about 18 ms) for more; 256 MB gives 2.9 ms, twice the session check's 1.3
+#   (every page load), for about $0.02 more per million requests than 128 MB.
 STORE_WAIT_MS = 10
 TOLERANCE = 1.2
 IO_BOUND_MS = 5
