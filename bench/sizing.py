@@ -483,6 +483,7 @@ def main():
     parser.add_argument("--command", default="bench/sizing.py")
     parser.add_argument("--argon2", default="")
     parser.add_argument("--host", default="")
+    parser.add_argument("--store", default="in-memory store; its round trips take no time")
     parser.add_argument("--no-verification", action="store_true",
                         help="the target runs with AUTHFN_EMAIL_VERIFICATION=off")
     parser.add_argument("--report", metavar="JSON", help="print the table of an earlier run; measure nothing")
@@ -538,11 +539,11 @@ def main():
         "functions": results,
         "measured_on": time.strftime("%Y-%m-%d", time.gmtime()),
         "command": command,
-        "method": (f"release dev server (in-memory store) in a cgroup v1 cpu group, CFS period "
+        "method": (f"release dev server ({args.store}) in a cgroup v1 cpu group, CFS period "
                    f"{args.period_ms:g} ms, quota = size/{FULL_VCPU_MB} of one CPU; {args.runs} "
                    f"sequential successful requests per function and size over loopback HTTP; "
                    f"latency is client-side; cpu_ms is the server's CPU time (cpuacct); gb_s = "
-                   f"ceil(p50 ms) x size; store round trips not included"),
+                   f"ceil(p50 ms) x size"),
         "argon2": args.argon2,
         "load_average_at_start": load_at_start,
         "host": args.host,

@@ -65,7 +65,9 @@ cargo build --release --quiet -p authfn-dev-server >&2
 
 store=(-u AUTHFN_DYNAMODB_ENDPOINT)
 results=bench/results/sizing.json
+store_label="in-memory store; its round trips take no time"
 if [[ -n "$dynamodb" ]]; then
+    store_label="over the local DynamoDB API (moto): its latencies are the emulator's"
     start_dynamodb_api >&2
     store=(AUTHFN_DYNAMODB_ENDPOINT="$AUTHFN_TEST_DYNAMODB_ENDPOINT" AUTHFN_TABLE=sizing
         AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1)
@@ -89,6 +91,6 @@ wait_until_up "the dev server" "$server_pid" "$log" 60 port_open "$port"
 mkdir -p bench/results
 host="$(uname -m), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) CPUs"
 python3 bench/sizing.py --base-url "http://127.0.0.1:$port" --cgroup "$group" --runs "$runs" "${extra[@]}" \
-    --resource-server-secret "$rs_secret" --json "$results" \
+    --resource-server-secret "$rs_secret" --json "$results" --store "$store_label" \
     --argon2 "argon2id m=19456 KiB t=2 p=1 (the default)" --host "$host" \
     --command "bench/sizing.sh $runs${extra[*]:+ ${extra[*]}}${dynamodb:+ --dynamodb}"
