@@ -10,7 +10,8 @@ per-MAU prices. Prints markdown; with --write-readme also puts it into README.md
 
 Inputs, all measured by other benches:
 - round-trips.json (bench/round_trips.sh): per endpoint, the store's round trips and read /
-  write request units on DynamoDB, KV reads / writes and D1 rows on Cloudflare, and mails.
+  write request units on DynamoDB, KV reads / writes and D1 statements (or rows) on
+  Cloudflare.
 - sizing.json (bench/sizing.sh): per function, the handler's latency at each memory size
   with an in-memory store, and its CPU time.
 - template.yaml: each function's MemorySize.
@@ -199,23 +200,45 @@ def aws_cost(name, rt, sizing, size, sdk=None):
         "http_api": PRICES["http_api_request"]["usd"],
         "dynamodb": dyn["read_units"] * PRICES["dynamodb_read_unit"]["usd"]
         + dyn["write_units"] * PRICES["dynamodb_write_unit"]["usd"],
-        "ses": rt.get("mails", 0) * PRICES["ses_mail"]["usd"],
+        "ses": mails(name, rt) * PRICES["ses_mail"]["usd"],
         "logs": LOG_BYTES_PER_REQUEST / 1e9 * PRICES["cloudwatch_logs_gb"]["usd"],
     }
     return sum(parts.values()), parts, ms
 
 
-def workers_usage(rt, sizing, factor):
+# The mails a successful request sends, where round-trips.json does not say: the endpoints
+# the `endpoints!` table flags SendsMail (shared/src/endpoints/mod.rs) send one on the path
+# the benches take; mfa-verify's mail (a recovery code spent) is not that path.
+MAILS = {name: 1 for name in [
+    "sign-up", "verify-email-resend", "password-forgot", "email-change", "email-code-request",
+    "passkey-register-finish", "passkey-delete", "totp-confirm", "totp-disable",
+    "recovery-codes-regenerate"]}
+
+
+def mails(name, rt):
+    return rt.get("mails", MAILS.get(name, 0))
+
+
+def d1_rows(cf):
+    """(rows read, rows written) D1 bills. The store counts statements, not rows: a
+    statement reads at least the one row its key finds, and a writing statement writes at
+    least one (index rows come on top), so these are floors where rows were not counted."""
+    return (cf.get("d1_rows_read", cf.get("d1_queries", 0)),
+            cf.get("d1_rows_written", cf.get("d1_writes", 0)))
+
+
+def workers_usage(name, rt, sizing, factor):
     """What one request uses on Workers, in each billed unit."""
     cf = rt["cloudflare"]
+    rows_read, rows_written = d1_rows(cf)
     return {
         "workers_request": 1,
         "workers_cpu_ms": sizing[str(max(int(s) for s in sizing))]["cpu_ms"] * factor,
         "kv_read": cf["kv_reads"],
         "kv_write": cf["kv_writes"],
-        "d1_row_read": cf["d1_rows_read"],
-        "d1_row_written": cf["d1_rows_written"],
-        "ses_mail": rt.get("mails", 0),
+        "d1_row_read": rows_read,
+        "d1_row_written": rows_written,
+        "ses_mail": mails(name, rt),
         "queues_operation": 3 * rt.get("events", 0),
     }
 
@@ -244,16 +267,19 @@ def report(rt_doc, sizing_doc, sizes, factor, sdk_doc=None):
     out = []
     endpoints = rt_doc["endpoints"]
     functions = sizing_doc["functions"]
-    both = [n for n in endpoints if n in functions]
-    missing_sizing = sorted(n for n in endpoints if n not in functions)
+    both = [n for n in endpoints if n in functions
+            and "dynamodb" in endpoints[n] and "cloudflare" in endpoints[n]]
+    missing_sizing = sorted(n for n in endpoints if n not in both)
     out.append(f"Per million successful requests of each endpoint, at list prices, no free tier "
                f"or included usage applied. AWS: Lambda arm64 at the function's MemorySize "
                f"(requests + GB-s; duration = the handler's measured median at that size, plus the "
                f"AWS SDK's CPU measured over the local DynamoDB API, plus "
                f"{DYNAMODB_ROUND_TRIP_MS:g} ms per DynamoDB round trip, an assumption), HTTP API, "
-               f"DynamoDB on-demand, SES, CloudWatch Logs ({LOG_BYTES_PER_REQUEST:,} bytes a "
+               f"DynamoDB on-demand, SES (one mail where the endpoint sends one), CloudWatch Logs ({LOG_BYTES_PER_REQUEST:,} bytes a "
                f"request, partly estimated). Workers: requests, CPU time (native CPU × "
-               f"{factor:.2f}, the wasm/native factor), KV, D1, SES (the Worker sends through SES).")
+               f"{factor:.2f}, the wasm/native factor), KV, D1 (rows as counted, or the statements "
+               f"as a floor where rows were not), SES (the Worker sends through SES). Workers Queues "
+               f"(the optional event bus) are not counted.")
     out.append("")
     out.append("| endpoint | MemorySize | billed ms | AWS per 1M | of which Lambda | DynamoDB | Workers per 1M | of which CPU | KV | D1 |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -262,7 +288,7 @@ def report(rt_doc, sizing_doc, sizes, factor, sdk_doc=None):
         size = sizes.get(name, 256)
         sdk = (sdk_doc or {}).get("functions", {}).get(name)
         aws, parts, ms = aws_cost(name, endpoints[name], functions[name], size, sdk)
-        use = workers_usage(endpoints[name], functions[name], factor)
+        use = workers_usage(name, endpoints[name], functions[name], factor)
         cf_parts = {k: v * PRICES[k]["usd"] for k, v in use.items()}
         cf = sum(cf_parts.values())
         per_request[name] = (aws, cf, use)
@@ -272,7 +298,8 @@ def report(rt_doc, sizing_doc, sizes, factor, sdk_doc=None):
                    f"{usd((cf_parts['d1_row_read'] + cf_parts['d1_row_written']) * 1e6)} |")
     if missing_sizing:
         out.append("")
-        out.append("Not sized, so not priced: " + ", ".join(missing_sizing) + ".")
+        out.append("Not priced (not sized by bench/sizing.sh, or counted on one store only): "
+                   + ", ".join(missing_sizing) + ".")
     out.append("")
 
     mix = ", ".join(f"{n} {v:g}" for n, v in PROFILE.items())
