@@ -138,13 +138,14 @@ ALWAYS_ON_METRICS = 42 + 1
 # (https://aws.amazon.com/dynamodb/); a round trip from Lambda is taken as this.
 DYNAMODB_ROUND_TRIP_MS = 5.0
 
-# The profiles: what one monthly active user does in a month. A page load of the SPA is one
-# session check; 4 sign-ins and 2 sign-outs a month; 5% of the month's users are new
+# The profiles: what one monthly active user does in a month. 10 visits of 10 page loads;
+# each page load is one session check, and each visit starts with a sign-in (sessions end
+# after 30 idle minutes by default); a few sign out; 5% of the month's users are new
 # (sign-up + verification) and 2% reset a forgotten password.
 PROFILE = {
-    "session": 60,
-    "sign-in": 4,
-    "sign-out": 2,
+    "session": 100,
+    "sign-in": 10,
+    "sign-out": 3,
     "sign-up": 0.05,
     "verify-email": 0.05,
     "password-forgot": 0.02,
@@ -304,7 +305,8 @@ def report(rt_doc, sizing_doc, sizes, factor, sdk_doc=None):
 
     mix = ", ".join(f"{n} {v:g}" for n, v in PROFILE.items())
     out.append(f"A month of authfn for N monthly active users (MAU), each making: {mix} requests "
-               f"(a page load of the SPA is one `session` check; 5% of users are new, 2% reset "
+               f"(10 visits of 10 page loads, each page load one `session` check, each visit a "
+               f"sign-in, as sessions end after 30 idle minutes; 5% of users are new, 2% reset "
                f"their password). AWS without its free tier; Workers on the Paid plan ($5 a "
                f"month with its included usage); AWS includes the {ALWAYS_ON_METRICS} custom metrics "
                f"every stack has; stored data, Workers Logs and data transfer not counted. Beside them, the same MAU on Amazon Cognito (its 10,000 free MAU "
