@@ -2,14 +2,14 @@
 # The Worker's CPU time per request against the same code native: the factor bench/cost.py
 # multiplies the native CPU times of bench/results/sizing.json by to price Workers CPU-ms.
 # Times sign-in (argon2id, nearly all of its CPU) and the session check in workerd under
-# `wrangler dev`, with workerd's processes in a cgroup v1 cpuacct group (no quota: a full
-# CPU, as sizing.sh's 1769 MB), and writes `wasm_native_factor` (workerd's sign-in CPU over
-# the native one in sizing.json) into sizing.json.
+# `wrangler dev`, with workerd's processes in a cgroup v1 cpuacct group (a full CPU, as
+# sizing.sh's 1769 MB), and writes `wasm_native_factor` into sizing.json: sign-in's CPU less
+# the session check's in workerd, over the same in sizing.json's native figures.
 #
 #   bench/wasm_factor.sh [RUNS]
 #
-# Run bench/sizing.sh first. workerd's figures include Miniflare's local KV and D1, which
-# run in workerd too (on Cloudflare they are not the Worker's CPU): the factor errs high.
+# Run bench/sizing.sh first. Subtracting the session check takes out what workerd spends
+# outside the Worker under wrangler dev (the proxy, Miniflare's local KV and D1).
 # Needs root, cgroup v1, and infra/install-worker-tools.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -24,11 +24,12 @@ group="authfn-wasm-$$"
 cpu_dir="/sys/fs/cgroup/cpu/$group"
 acct_dir="/sys/fs/cgroup/cpuacct/$group"
 mkdir "$cpu_dir" "$acct_dir"
-out="$(mktemp "${TMPDIR:-/tmp}/authfn-wasm.XXXXXX.json")"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/authfn-wasm.XXXXXX")"
+out="$tmp/workerd.json"
 cleanup() {
     stop_wrangler_dev || true
     stop_dynamodb_api || true
-    rm -f "$out"
+    rm -rf "$tmp"
     for _ in 1 2 3 4 5; do
         rmdir "$cpu_dir" "$acct_dir" 2>/dev/null && break
         sleep 0.2
@@ -58,7 +59,11 @@ workerd_path, sizing_path, command = sys.argv[1:]
 workerd = json.load(open(workerd_path))["functions"]
 sizing = json.load(open(sizing_path))
 native = sizing["functions"]
-factor = workerd["sign-in"]["1769"]["cpu_ms"] / native["sign-in"]["1769"]["cpu_ms"]
+# Less each runtime's session check: workerd's own floor under wrangler dev (its proxy, the
+# local KV and D1) is no Worker CPU Cloudflare bills, so the ratio is of the work itself.
+cpu = lambda runs, name: runs[name]["1769"]["cpu_ms"]
+factor = ((cpu(workerd, "sign-in") - cpu(workerd, "session"))
+          / (cpu(native, "sign-in") - cpu(native, "session")))
 sizing["wasm_native_factor"] = round(factor, 2)
 sizing["wasm_native"] = {
     "command": command,
