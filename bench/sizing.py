@@ -568,7 +568,7 @@ def main():
 #   it buys speed at nearly no cost.
 # - I/O-bound functions (a median under IO_BOUND_MS at a full vCPU): IO_BOUND_MB. Their CPU
 #   with the AWS SDK (`--dynamodb`: 0.5 to 6 ms a request, median 3) is what a small size
-#   must fit in one CFS period: at 128 MB a 20-ms period gives 1.45 ms, so nearly all would
+#   must fit in one CFS period: at 128 MB a 20-ms period gives 1.45 ms, so most would
 #   wait a period (about 18 ms) for more; 256 MB gives 2.9 ms, twice the session check's 1.3
 #   (every page load), for about $0.02 more per million requests than 128 MB.
 STORE_WAIT_MS = 10
