@@ -130,9 +130,13 @@ AUTH0 = {
 # (337 bytes), medians of a Lambda-stage log of tests/run.sh, plus Lambda's own JSON start and
 # report records, estimated at 500 bytes.
 LOG_BYTES_PER_REQUEST = 188 + 337 + 500
-# The custom metrics a stack always has: `Requests` per function and for the whole stack
-# (README, "Metrics and alarms"); the other counters exist only once something counts.
-ALWAYS_ON_METRICS = 42 + 1
+
+
+def always_on_metrics(sizes):
+    """The custom metrics a stack always has: `Requests` per function and for the whole
+    stack (README, "Metrics and alarms"); the other counters exist once something counts."""
+    return len(sizes) + 1
+
 
 # Not measured here: DynamoDB's latency inside a region is "single-digit milliseconds"
 # (https://aws.amazon.com/dynamodb/); a round trip from Lambda is taken as this.
@@ -174,7 +178,8 @@ def nearest(sizing, size):
     return best, sizing[str(best)]
 
 
-# Lambda's share of a vCPU per MiB, and the CFS period bench/sizing.sh emulates it with.
+# The size at which Lambda gives one full vCPU, and the CFS period bench/sizing.sh emulates
+# the share below it with.
 FULL_VCPU_MB = 1769
 PERIOD_MS = 20
 
@@ -194,7 +199,7 @@ def sdk_ms(sizing, sdk, size):
 def aws_cost(name, rt, sizing, size, sdk=None):
     """(USD per request, its parts, the billed ms) on AWS."""
     dyn = rt["dynamodb"]
-    measured_at, row = nearest(sizing, size)
+    _, row = nearest(sizing, size)
     ms = math.ceil(row["p50_ms"] + sdk_ms(sizing, sdk, size) + dyn["round_trips"] * DYNAMODB_ROUND_TRIP_MS)
     parts = {
         "lambda": PRICES["lambda_request"]["usd"] + ms / 1000 * size / 1024 * PRICES["lambda_arm_gb_s"]["usd"],
@@ -308,7 +313,7 @@ def report(rt_doc, sizing_doc, sizes, factor, sdk_doc=None):
                f"(10 visits of 10 page loads, each page load one `session` check, each visit a "
                f"sign-in, as sessions end after 30 idle minutes; 5% of users are new, 2% reset "
                f"their password). AWS without its free tier; Workers on the Paid plan ($5 a "
-               f"month with its included usage); AWS includes the {ALWAYS_ON_METRICS} custom metrics "
+               f"month with its included usage); AWS includes the {always_on_metrics(sizes)} custom metrics "
                f"every stack has; stored data, Workers Logs and data transfer not counted. Beside them, the same MAU on Amazon Cognito (its 10,000 free MAU "
                f"applied) and Auth0.")
     out.append("")
@@ -317,7 +322,7 @@ def report(rt_doc, sizing_doc, sizes, factor, sdk_doc=None):
     unpriced = [n for n in PROFILE if n not in per_request]
     for mau in MAU_PROFILES:
         aws = (sum(per_request[n][0] * v * mau for n, v in PROFILE.items() if n in per_request)
-               + ALWAYS_ON_METRICS * PRICES["cloudwatch_metric_month"]["usd"])
+               + always_on_metrics(sizes) * PRICES["cloudwatch_metric_month"]["usd"])
         totals = {}
         for n, v in PROFILE.items():
             if n in per_request:
