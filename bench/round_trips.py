@@ -42,20 +42,24 @@ def access_lines(path):
 
 
 def medians(path, fields):
-    """{endpoint: {field: median, "requests": n}} over the successful requests in `path`.
-    A request that made no store call still counts, as zeros: the access line leaves
-    "store" out only then."""
-    samples = {}
+    """{endpoint: {field: median, "requests": n}} over the successful requests in `path`
+    that used the store (a sign-out without a session, say, has nothing to do); zeros for an
+    endpoint none of whose requests did (the key documents). The access line leaves "store"
+    out when a request made no store call."""
+    samples, quiet = {}, {}
     for line in access_lines(path):
         endpoint, status = line.get("endpoint"), line.get("status", 0)
         if not endpoint or not 200 <= status < 400:
             continue
-        store = line.get("store") or {}
-        samples.setdefault(endpoint, []).append([store.get(f, 0) for f in fields])
+        if line.get("store"):
+            samples.setdefault(endpoint, []).append([line["store"].get(f, 0) for f in fields])
+        else:
+            quiet[endpoint] = quiet.get(endpoint, 0) + 1
     out = {}
-    for endpoint, rows in samples.items():
+    for endpoint in set(samples) | set(quiet):
+        rows = samples.get(endpoint) or [[0] * len(fields)]
         figures = {f: statistics.median(col) for f, col in zip(fields, zip(*rows))}
-        figures["requests"] = len(rows)
+        figures["requests"] = len(samples.get(endpoint, [])) or quiet[endpoint]
         out[endpoint] = figures
     return out
 
@@ -81,17 +85,28 @@ def table(results, stores):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--store", nargs=2, action="append", metavar=("STORE", "LOG"), required=True)
+    p.add_argument("--store", nargs=2, action="append", metavar=("STORE", "LOG"), default=[])
+    p.add_argument("--from-json", metavar="FILE", help="tabulate an earlier run's --json output instead")
     p.add_argument("--json")
     p.add_argument("--readme")
     p.add_argument("--command", default="bench/round_trips.sh")
     args = p.parse_args()
     results = {}
+    if args.from_json:
+        doc = json.load(open(args.from_json, encoding="utf-8"))
+        for endpoint, by_store in doc["endpoints"].items():
+            for store, figures in by_store.items():
+                results.setdefault(store, {})[endpoint] = figures
+        stores = [s for s in FIELDS if s in results]
+        args.json = None
+    elif not args.store:
+        sys.exit("give --store STORE LOG (repeatable) or --from-json FILE")
     for store, log in args.store:
         if store not in FIELDS:
             sys.exit(f"unknown store {store!r}: one of {', '.join(FIELDS)}")
         results[store] = medians(log, FIELDS[store])
-    stores = [s for s, _ in args.store]
+    if not args.from_json:
+        stores = [s for s, _ in args.store]
     md = table(results, stores)
     print(md)
     if args.json:
@@ -103,7 +118,7 @@ def main():
             "endpoints": dict(sorted(endpoints.items())),
             "measured_on": datetime.date.today().isoformat(),
             "command": args.command,
-            "note": "medians over the successful requests of the black-box suite, run one at a time",
+            "note": "medians over the successful requests of the black-box suite (run one at a time) that used the store",
         }
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=1)
