@@ -19,6 +19,10 @@ worker_build="worker-build"
 # drops the section wasm-bindgen reads to learn which wasm features are on. wasm-opt strips
 # what is left afterwards.
 export CARGO_PROFILE_RELEASE_STRIP=false
+# Workers load and parse the whole module on every cold isolate and cap its gzip size, so the wasm
+# is built for size; argon2 and blake2 keep opt-level 3 (Cargo.toml) because sign-in CPU time is
+# what Workers bill and cap.
+export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}"
 
 # $1: the Worker crate, relative to the repository (default: the authfn Worker; the tests
 # build tests/store-contract-worker too).
