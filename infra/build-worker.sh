@@ -27,4 +27,18 @@ export CARGO_PROFILE_RELEASE_OPT_LEVEL="${CARGO_PROFILE_RELEASE_OPT_LEVEL:-z}"
 # $1: the Worker crate, relative to the repository (default: the authfn Worker; the tests
 # build tests/store-contract-worker too).
 cd "$root/${1:-worker}"
-exec "$worker_build" --release
+"$worker_build" --release
+
+# worker-build has wasm-opt keep the name section (function names in a trap's stack trace):
+# a seventh of the gzip bundle, which Workers' size limit counts and every cold isolate
+# fetches. Dropped unless AUTHFN_WORKER_KEEP_NAMES=1, for a build meant for debugging.
+if [[ "${AUTHFN_WORKER_KEEP_NAMES:-}" != 1 ]]; then
+    wasm_opt="${WASM_OPT_BIN:-wasm-opt}"
+    if command -v "$wasm_opt" >/dev/null; then
+        for wasm in build/*.wasm; do
+            "$wasm_opt" "$wasm" -o "$wasm" --strip-debug
+        done
+    else
+        echo "build-worker: no wasm-opt (infra/install-worker-tools.sh): the name section stays" >&2
+    fi
+fi
