@@ -19,8 +19,26 @@ worker_build="worker-build"
 # drops the section wasm-bindgen reads to learn which wasm features are on. wasm-opt strips
 # what is left afterwards.
 export CARGO_PROFILE_RELEASE_STRIP=false
+# The wasm keeps the release profile's opt-level 3. CARGO_PROFILE_RELEASE_OPT_LEVEL=z builds it
+# for size instead (bench/sizes.sh: 1,045 KiB gzip at 3, 712 KiB at z), but a sign-in's argon2
+# then takes about 1.4x the CPU in workerd: fat LTO re-optimises every crate at the Worker
+# crate's level, so no per-package override keeps argon2 at 3.
 
 # $1: the Worker crate, relative to the repository (default: the authfn Worker; the tests
 # build tests/store-contract-worker too).
 cd "$root/${1:-worker}"
-exec "$worker_build" --release
+"$worker_build" --release
+
+# worker-build has wasm-opt keep the name section (function names in a trap's stack trace):
+# 62 KiB of the 1,107 KiB gzip bundle (98 KiB at opt-level z), which Workers' size limit counts
+# and every cold isolate fetches. Dropped unless AUTHFN_WORKER_KEEP_NAMES=1, for a build meant for debugging.
+if [[ "${AUTHFN_WORKER_KEEP_NAMES:-}" != 1 ]]; then
+    wasm_opt="${WASM_OPT_BIN:-wasm-opt}"
+    if command -v "$wasm_opt" >/dev/null; then
+        for wasm in build/*.wasm; do
+            "$wasm_opt" "$wasm" -o "$wasm" --strip-debug
+        done
+    else
+        echo "build-worker: no wasm-opt (infra/install-worker-tools.sh): the name section stays" >&2
+    fi
+fi
