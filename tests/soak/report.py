@@ -73,7 +73,6 @@ def main():
     print()
 
     failures = sum(r["failures"] for r in rows)
-    failures = sum(r["failures"] for r in rows)
     verdicts = [
         ("no failed request", failures == 0, f"{failures} requests got another answer than the journey needs"),
         ("no 5xx", server_errors == 0, f"{server_errors} answers were 5xx"),
@@ -93,7 +92,6 @@ def main():
                          growth <= args.rss_bound, f"grew {growth:+.1f} %"))
     else:
         verdicts.append(("memory flat", False, f"only {len(rss)} RSS samples"))
-    print(f"Failed requests (any unexpected answer, counted above): {failures}.\n")
     for name, ok, why in verdicts:
         print(f"- {'PASS' if ok else 'FAIL'}: {name}" + ("" if ok else f" ({why})"))
     print()
