@@ -15,9 +15,10 @@
 # Worker under `wrangler dev` (tests/support/workers.sh: release wasm, local KV and D1), its
 # mail read from the local SES. RSS is the dev server process's, or the sum of wrangler's
 # workerd processes'. The rate limit is lifted (every user comes from 127.0.0.1). Passwords are
-# hashed at the deployment's argon2id cost unless AUTHFN_ARGON2_MEMORY_KIB / _ITERATIONS are set
-# here (tests/run.sh lowers them for its 30-second run against the unoptimised dev server,
-# where one hash at the full cost takes about a second of CPU).
+# hashed at the deployment's argon2id cost (19 MiB, t=2), but for the dev server's when
+# AUTHFN_ARGON2_MEMORY_KIB / _ITERATIONS are set here (tests/run.sh lowers them for its
+# 30-second run: in the unoptimised dev server one hash at the full cost takes about a second
+# of CPU).
 #
 # Uses the DynamoDB API server of the calling shell when there is one (tests/run.sh), else
 # starts its own. Needs locust (tests/install-tools.sh) and what the targets need.
@@ -65,16 +66,19 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/authfn-soak.XXXXXX")"
 
 # What every target runs with beyond the suite's settings: the token issuer (for the refresh
-# step), no rate limit to meet, and the argon2id cost when the caller set one. $1: public URL.
+# step) and no rate limit to meet. $1: its public URL.
 soak_env() {
     oauth_env "$(new_resource_server_secret)"
     echo "AUTHFN_PUBLIC_URL=$1"
     echo "AUTHFN_RATE_LIMIT_PER_MINUTE=1000000"
+}
+
+# The argon2id cost the caller set, for the dev server.
+argon2_env() {
     local name
     for name in AUTHFN_ARGON2_MEMORY_KIB AUTHFN_ARGON2_ITERATIONS; do
-        [[ -n "${!name:-}" ]] && echo "$name=${!name}"
+        if [[ -n "${!name:-}" ]]; then echo "$name=${!name}"; fi
     done
-    return 0
 }
 
 # The resident KiB of process $1 and its descendants named $2 (all of them when $2 is empty).
@@ -117,7 +121,8 @@ for t in "${targets[@]}"; do
             AUTHFN_TEST_EXTRA_ENV+="
 AUTHFN_DYNAMODB_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
 AUTHFN_TABLE=authfn-soak-$$
-AUTHFN_AWS_TIMEOUT_SCALE=4"
+AUTHFN_AWS_TIMEOUT_SCALE=4
+$(argon2_env)"
             export AUTHFN_TEST_EXTRA_ENV
             start_dev_server "$port" >&2
             base="$AUTHFN_DEV_BASE_URL" server_pid="$DEV_SERVER_PID" process="" mailbox="dev:$AUTHFN_DEV_BASE_URL"
