@@ -56,14 +56,20 @@ cleanup() {
     stop_wrangler_dev || true
     stop_dev_server || true
     [[ -n "$owns_api" ]] && stop_dynamodb_api
-    [[ -n "$work" ]] && rm -rf "$work"
+    if [[ -n "$work" && -z "${SOAK_KEEP:-}" ]]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
 if [[ -z "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
     start_dynamodb_api
     owns_api=1
 fi
-work="$(mktemp -d "${TMPDIR:-/tmp}/authfn-soak.XXXXXX")"
+# SOAK_KEEP=DIR keeps each target's raw figures there (Locust's log, rss.tsv, the JSON files).
+if [[ -n "${SOAK_KEEP:-}" ]]; then
+    mkdir -p "$SOAK_KEEP"
+    work="$(cd "$SOAK_KEEP" && pwd)"
+else
+    work="$(mktemp -d "${TMPDIR:-/tmp}/authfn-soak.XXXXXX")"
+fi
 
 # What every target runs with beyond the suite's settings: the token issuer (for the refresh
 # step) and no rate limit to meet. $1: its public URL.
@@ -110,9 +116,10 @@ interval=$((seconds / 60))
 ((interval >= 1)) || interval=1
 
 report="$work/report.md" failed=0
+: >"$report"
 for t in "${targets[@]}"; do
     out="$work/$t"
-    mkdir -p "$out"
+    rm -rf "$out" && mkdir -p "$out"
     port="$(free_port)"
     AUTHFN_TEST_EXTRA_ENV="$(soak_env "http://127.0.0.1:$port")"
     case "$t" in

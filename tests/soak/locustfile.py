@@ -11,7 +11,8 @@ Every completed journey is written down (A, B, the newest refresh token) for tes
 which checks afterwards that A and the refresh token are still live and B is not.
 
 Settings (environment): SOAK_MAILBOX, where the server's mail is read back: `dev:<base URL>` (the
-dev server's GET /dev/mailbox) or `ses:<base URL>` (moto's SES: GET /moto-api/data.json);
+dev server's GET /dev/mailbox) or `ses:<base URL>` (the local SES's GET /authfn-test/mail, see
+tests/support/dynamodb_api_server.py);
 SOAK_ORIGIN, an origin the server trusts (browser requests carry it); SOAK_OUT, the directory
 for journeys.json, statuses.json and stats.json.
 
@@ -56,7 +57,7 @@ class Mailbox:
         if kind == "dev":
             self.url, self.read = f"{base}/dev/mailbox", self._dev
         elif kind == "ses":
-            self.url, self.read = f"{base}/moto-api/data.json", self._ses
+            self.url, self.read = f"{base}/authfn-test/mail", self._ses
         else:
             raise SystemExit(f"SOAK_MAILBOX must be dev:<url> or ses:<url>, not {setting!r}")
         self.http = requests.Session()
@@ -66,23 +67,21 @@ class Mailbox:
         return [m["text"] for m in listed if m["to"].lower() == to]
 
     @staticmethod
-    def _ses(models, to):
-        messages = models.get("ses", {}).get("Message", [])
-        return [m.get("text") or m.get("body", "") for m in reversed(messages)
-                if to in (a.lower() for a in m["destinations"]["ToAddresses"])]
+    def _ses(listed, to):
+        return [m["text"] for m in listed]
 
     def link_token(self, to, wait=30.0):
         """The `token=` of the link in the newest mail to `to`, waiting for it to arrive."""
         deadline = time.monotonic() + wait
         while True:
-            texts = self.read(self.http.get(self.url, timeout=60).json(), to.lower())
+            texts = self.read(self.http.get(self.url, params={"to": to}, timeout=60).json(), to.lower())
             for text in texts:
                 found = re.search(r"#\S*?[?&/]token=([A-Za-z0-9_-]+)", text)
                 if found:
                     return found.group(1)
             if time.monotonic() >= deadline:
                 return None
-            time.sleep(0.25)
+            time.sleep(0.5)
 
 
 def session_cookie(response):
