@@ -4,9 +4,10 @@
 # refresh, sign-out) for SECONDS (default 300) against each target, sampling the server's
 # resident memory meanwhile; then every journey's sessions are checked (tests/soak/report.py).
 # Prints a markdown report (per endpoint: requests, failures, 5xx, p50, p99; RSS; verdicts) and
-# exits non-zero when a requirement fails: a 5xx, a failed request, a session lost, or memory
-# growing (the last third's mean RSS more than SOAK_RSS_BOUND %, default 10, above the middle
-# third's).
+# exits non-zero when a requirement fails: a 5xx, a failed request, a session lost, or the dev
+# server's memory growing (the last third's mean RSS more than SOAK_RSS_BOUND %, default 10,
+# above the middle third's). workerd's RSS is reported, not judged: under `wrangler dev` it
+# grows with every request even for a hello-world Worker (measured: see below).
 #
 #   bench/soak.sh [SECONDS] [--target dev-dynamodb|workerd|both] [--users N]
 #
@@ -133,11 +134,16 @@ $(argon2_env)"
             export AUTHFN_TEST_EXTRA_ENV
             start_dev_server "$port" >&2
             base="$AUTHFN_DEV_BASE_URL" server_pid="$DEV_SERVER_PID" process="" mailbox="dev:$AUTHFN_DEV_BASE_URL"
+            rss_not_judged=""
             ;;
         workerd)
             export AUTHFN_TEST_EXTRA_ENV
             start_wrangler_dev "$port" >&2
             base="$AUTHFN_WORKERS_BASE_URL" server_pid="$WRANGLER_DEV_PID" process="workerd" mailbox="ses:$AUTHFN_TEST_DYNAMODB_ENDPOINT"
+            # Measured: wrangler dev's workerd processes grow with every request whatever the
+            # Worker does (a hello-world JS Worker answering 401: from 118 to 636 MiB over 46,000
+            # requests, about 11 KiB a request), so their RSS says nothing of authfn's isolate.
+            rss_not_judged="wrangler dev's local workerd grows by itself with every request (a hello-world Worker: about 11 KiB a request)"
             ;;
     esac
     unset AUTHFN_TEST_EXTRA_ENV
@@ -154,7 +160,8 @@ $(argon2_env)"
     wait "$sampler" 2>/dev/null || true
     sampler=""
 
-    if ! python3 tests/soak/report.py "$t" "$base" "$out" --rss-bound "${SOAK_RSS_BOUND:-10}" >>"$report"; then
+    if ! python3 tests/soak/report.py "$t" "$base" "$out" --rss-bound "${SOAK_RSS_BOUND:-10}" \
+        --rss-not-judged "$rss_not_judged" >>"$report"; then
         failed=1
         echo "bench/soak.sh: $t failed a requirement; Locust's output:" >&2
         tail -n 40 "$out/locust.log" >&2
