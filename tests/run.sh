@@ -22,14 +22,17 @@
 #      Worker in workerd (`wrangler dev --local`, with Miniflare's KV, D1 and a queue for its
 #      events, read by a test consumer Worker; mail to the same local SES), and Schemathesis
 #      against it too;
+#   4b. 30 seconds of the soak test (bench/soak.sh, Locust): whole journeys by 10 users against
+#      the dev server over the DynamoDB API, then against the Worker in workerd;
 #   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
 #      against the README's dev command (./dev.sh), with its API documentation page (/docs),
 #      then against the Worker in workerd;
 #   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
 #      an arm64 release build of every Lambda function, `wrangler deploy --dry-run`.
+# Each stage's wall time is printed as a table at the end.
 # Needs cargo, python3 with pip, and node with npm; tests/install-tools.sh, run first, installs
-# the rest when missing (cargo-lambda, moto, cfn-lint, SAM, openapi-spec-validator and
-# Schemathesis from PyPI, Debian's chromium, the Worker's tools and the npm packages).
+# the rest when missing (cargo-lambda, moto, cfn-lint, SAM, openapi-spec-validator,
+# Schemathesis and Locust from PyPI, Debian's chromium, the Worker's tools and the npm packages).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
