@@ -129,8 +129,9 @@ for t in "${targets[@]}"; do
             AUTHFN_TEST_EXTRA_ENV+="
 AUTHFN_DYNAMODB_ENDPOINT=$AUTHFN_TEST_DYNAMODB_ENDPOINT
 AUTHFN_TABLE=authfn-soak-$$
-AUTHFN_AWS_TIMEOUT_SCALE=4
-$(argon2_env)"
+AUTHFN_AWS_TIMEOUT_SCALE=4"
+            # No empty line: start_dev_server would pass it to env as a command.
+            if [[ -n "$(argon2_env)" ]]; then AUTHFN_TEST_EXTRA_ENV+=$'\n'"$(argon2_env)"; fi
             export AUTHFN_TEST_EXTRA_ENV
             start_dev_server "$port" >&2
             base="$AUTHFN_DEV_BASE_URL" server_pid="$DEV_SERVER_PID" process="" mailbox="dev:$AUTHFN_DEV_BASE_URL"
