@@ -7,7 +7,8 @@
 #      arm64 (it ships zig); moto's server is the local DynamoDB API (see
 #      tests/support/dynamodb_api_server.py); cfn-lint and SAM check template.yaml offline;
 #      openapi-spec-validator checks openapi.yaml against the OpenAPI 3.1 schema, and
-#      Schemathesis tests the servers against it (tests/support/schemathesis.sh).
+#      Schemathesis tests the servers against it (tests/support/schemathesis.sh); Locust runs
+#      the soak test's journeys (bench/soak.sh, tests/soak/).
 #   2. Debian: chromium, which the browser tests drive (playwright-core never downloads one).
 #   3. The Worker's toolchain and the npm packages: infra/install-worker-tools.sh.
 # tests/fuzz/run.sh installs cargo-fuzz, and the example SPA's npm packages are installed
@@ -16,7 +17,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 pins=("cargo-lambda==1.9.2" "moto[server]==5.2.5" "cfn-lint==1.58.0" "aws-sam-cli==1.170.0"
-      "openapi-spec-validator==0.9.0" "schemathesis==4.32.5")
+      "openapi-spec-validator==0.9.0" "schemathesis==4.32.5" "locust==2.47.0")
 # True when every pin is installed at its version, with its extra's requirements present.
 pins_installed() {
     python3 - "${pins[@]}" <<'PY'

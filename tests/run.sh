@@ -22,18 +22,42 @@
 #      Worker in workerd (`wrangler dev --local`, with Miniflare's KV, D1 and a queue for its
 #      events, read by a test consumer Worker; mail to the same local SES), and Schemathesis
 #      against it too;
+#   4b. 30 seconds of the soak test (bench/soak.sh, Locust): whole journeys by 10 users against
+#      the dev server over the DynamoDB API, then against the Worker in workerd;
 #   5. the example SPA (examples/spa) in Chromium (Debian's, driven by playwright-core):
 #      against the README's dev command (./dev.sh), with its API documentation page (/docs),
 #      then against the Worker in workerd;
 #   6. the deployment artefacts, offline: cfn-lint and `sam validate --lint` on template.yaml,
 #      an arm64 release build of every Lambda function, `wrangler deploy --dry-run`.
+# Each stage's wall time is printed as a table at the end.
 # Needs cargo, python3 with pip, and node with npm; tests/install-tools.sh, run first, installs
-# the rest when missing (cargo-lambda, moto, cfn-lint, SAM, openapi-spec-validator and
-# Schemathesis from PyPI, Debian's chromium, the Worker's tools and the npm packages).
+# the rest when missing (cargo-lambda, moto, cfn-lint, SAM, openapi-spec-validator,
+# Schemathesis and Locust from PyPI, Debian's chromium, the Worker's tools and the npm packages).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
+# Each stage's wall time, printed as a table at the end (and when a stage fails: the times so
+# far), to see where CI's time goes.
+stage_names=() stage_secs=() stage_started=""
+stage() {
+    if [[ -n "$stage_started" ]]; then stage_secs+=($((SECONDS - stage_started))); fi
+    stage_started=""
+    if (($#)); then
+        echo "== $1"
+        stage_names+=("$1")
+        stage_started=$SECONDS
+    fi
+}
+stage_times() {
+    stage
+    local i
+    echo "| stage | seconds |"
+    echo "|---|---:|"
+    for i in "${!stage_secs[@]}"; do echo "| ${stage_names[i]} | ${stage_secs[i]} |"; done
+    echo "| total | $SECONDS |"
+}
+stage "0 tools"
 tests/install-tools.sh
 
 # shellcheck source=support/dynamodb-api.sh
@@ -52,6 +76,7 @@ source tests/support/oauth.sh
 source tests/support/spa.sh
 dev_sh_pid=""
 cleanup() {
+    stage_times >&2
     [[ -n "$dev_sh_pid" ]] && kill_tree "$dev_sh_pid"
     stop_spa || true
     stop_idp || true
@@ -70,7 +95,7 @@ run_tests() {
     cargo test "$@" 2>&1 | tee -a "$results"
 }
 
-echo "== 1/6 unit, handler and store tests (memory + DynamoDB API)"
+stage "1/6 unit, handler and store tests (memory + DynamoDB API)"
 # The workspace lints (Cargo.toml) as errors, natively and for the Worker's wasm32 build (whose
 # dev-dependencies are native-only, hence no --all-targets there).
 cargo clippy --workspace --all-targets --features authfn/dynamodb -- -D warnings
@@ -104,7 +129,7 @@ without_idp() {
     unset AUTHFN_TEST_EXTRA_ENV AUTHFN_TEST_RESOURCE_SERVER_SECRET
 }
 
-echo "== 2/6 black-box and federation suites against the local dev server"
+stage "2/6 black-box and federation suites against the local dev server"
 port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
 start_dev_server "$port"
@@ -118,7 +143,7 @@ echo "check schemathesis-against-the-dev-server ... ok" | tee -a "$results"
 stop_dev_server
 without_idp
 
-echo "== 3/6 black-box and federation suites against the Lambda binaries (cargo lambda watch + DynamoDB API, template.yaml's IAM and environments)"
+stage "3/6 black-box and federation suites against the Lambda binaries (cargo lambda watch + DynamoDB API, template.yaml's IAM and environments)"
 port="$(free_port)"
 # Under cargo lambda each function has its own URL prefix: the callback function's is the
 # public URL the provider sends browsers back to.
@@ -133,7 +158,7 @@ AUTHFN_BASE_URL="$AUTHFN_LAMBDA_BASE_URL" AUTHFN_URL_STYLE=lambda-url AUTHFN_TES
 stop_lambda_watch
 without_idp
 
-echo "== 4/6 store contract and black-box suites against the Worker (wrangler dev: workerd + local KV and D1)"
+stage "4/6 store contract and black-box suites against the Worker (wrangler dev: workerd + local KV and D1)"
 tests/support/store-contract-worker.sh | tee -a "$results"
 port="$(free_port)"
 with_idp "http://127.0.0.1:$port"
@@ -146,7 +171,15 @@ echo "check schemathesis-against-workerd ... ok" | tee -a "$results"
 stop_wrangler_dev
 without_idp
 
-echo "== 5/6 the example SPA in Chromium: the README's ./dev.sh, then the Worker in workerd"
+stage "4b/6 soak: 30 s of whole journeys against the dev server over the DynamoDB API, then the Worker in workerd"
+# bench/soak.sh's short run: no 5xx, no failed request, no session lost, memory flat. 10 users,
+# so that journeys complete within the 30 s; the unoptimised dev server hashes passwords at a
+# lower argon2id cost (4 MiB, t=1: the full cost takes about a second of CPU a hash there),
+# the Worker's release build at the full one.
+AUTHFN_ARGON2_MEMORY_KIB=4096 AUTHFN_ARGON2_ITERATIONS=1 bench/soak.sh 30 --users 10 | tee -a "$results"
+echo "check soak-30s ... ok" | tee -a "$results"
+
+stage "5/6 the example SPA in Chromium: the README's ./dev.sh, then the Worker in workerd"
 # Every URL on localhost: the SPA and the API must share a site for the cookie.
 api_port="$(free_port)" spa_port="$(free_port)"
 dev_sh_log="$(mktemp "${TMPDIR:-/tmp}/dev-sh.XXXXXX.log")"
@@ -183,7 +216,7 @@ stop_spa
 stop_wrangler_dev
 without_idp
 
-echo "== 6/6 deployment artefacts (template.yaml, arm64 Lambda builds, Worker bundle)"
+stage "6/6 deployment artefacts (template.yaml, arm64 Lambda builds, Worker bundle)"
 tests/deploy-checks.sh | tee -a "$results"
 
 awk '/^check .* \.\.\. ok$/ { p += 1 }

@@ -21,7 +21,8 @@ events on (tests/support/lambda.sh makes the bus and an archive of it, which GET
 /moto-api/data.json lists under events.Archive with its events).
 
 SES: moto keeps sent messages (GET /moto-api/data.json lists them under ses.Message); this
-server also keeps each message's text and HTML bodies, which moto alone reduces to one.
+server also keeps each message's text and HTML bodies, which moto alone reduces to one, and
+lists one recipient's at GET /authfn-test/mail?to=ADDRESS.
 
 Usage: python3 dynamodb_api_server.py PORT
 """
@@ -30,6 +31,7 @@ import functools
 import json
 import sys
 from email.utils import parseaddr
+from urllib.parse import parse_qs
 
 import jsonpath_ng.ext
 
@@ -152,5 +154,30 @@ SESV2Response.send_email = send_email_keeping_both_bodies
 # functions' EventBridge calls past their timeouts. The expressions are always the same.
 jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
-app = DomainDispatcherApplication(create_backend_app)
+
+
+def with_mail_lookup(app):
+    """GET /authfn-test/mail?to=ADDRESS: the messages SES accepted for ADDRESS, newest first, as
+    a JSON list of {to, subject, text, html}. For the soak test's many readers: moto's
+    /moto-api/data.json is rebuilt from everything the server holds for every read, and under
+    load that starved the requests it serves."""
+    def serve(environ, start_response):
+        if environ.get("PATH_INFO") != "/authfn-test/mail":
+            return app(environ, start_response)
+        to = parse_qs(environ.get("QUERY_STRING", "")).get("to", [""])[0].lower()
+        found = []
+        for regions in list(ses_backends.values()):
+            for backend in list(regions.values()):
+                for m in reversed(backend.sent_messages):
+                    if to in (a.lower() for a in getattr(m, "destinations", {}).get("ToAddresses", [])):
+                        found.append({"to": to, "subject": getattr(m, "subject", ""),
+                                      "text": getattr(m, "text", None) or getattr(m, "body", ""),
+                                      "html": getattr(m, "html", None) or getattr(m, "body", "")})
+        body = json.dumps(found).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+    return serve
+
+
+app = with_mail_lookup(DomainDispatcherApplication(create_backend_app))
 run_simple("127.0.0.1", int(sys.argv[1]), app, threaded=False, request_handler=MotoRequestHandler)

@@ -25,6 +25,20 @@ source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 # shellcheck source=dynamodb-api.sh
 source "$(dirname "${BASH_SOURCE[0]}")/dynamodb-api.sh"
 
+# What the Worker bundle is built from, as one line: the commit and any change to the sources
+# since (tracked or not); empty outside a git checkout, where nothing can be told.
+worker_sources_stamp() {
+    local paths=(worker shared Cargo.toml Cargo.lock infra/build-worker.sh)
+    (
+        cd "$_WORKERS_ROOT" && git rev-parse HEAD >/dev/null 2>&1 || exit 0
+        {
+            git rev-parse HEAD
+            git diff HEAD -- "${paths[@]}"
+            git ls-files --others --exclude-standard -z -- "${paths[@]}" | xargs -0 -r sha256sum
+        } | sha256sum | cut -d' ' -f1
+    )
+}
+
 start_wrangler_dev() {
     if [[ -n "${WRANGLER_DEV_PID:-}" ]] && kill -0 "$WRANGLER_DEV_PID" 2>/dev/null; then
         echo "start_wrangler_dev: already running (pid $WRANGLER_DEV_PID)" >&2
@@ -44,9 +58,20 @@ start_wrangler_dev() {
     (cd "$_WORKERS_ROOT" && "$wrangler" d1 migrations apply DB --local --persist-to "$WRANGLER_DEV_STATE") >&2 || return 1
 
     # The build first, on its own, so a compile error shows as one and the wait below
-    # measures start-up; wrangler dev runs the same (by then cached) build again.
-    echo "start_wrangler_dev: building the Worker" >&2
-    "$_WORKERS_ROOT/infra/build-worker.sh" >&2 || return 1
+    # measures start-up; wrangler dev then serves it as built (its [build] is left out below).
+    # Once per test run: a later start from the same sources (this shell or its children)
+    # reuses the bundle, as even a cached build re-runs wasm-bindgen and wasm-opt (a minute or
+    # two on two cores).
+    local stamp
+    stamp="$(worker_sources_stamp)"
+    if [[ -z "$stamp" || "${WRANGLER_DEV_BUILT:-}" != "$stamp" || ! -f "$_WORKERS_ROOT/worker/build/index.js" ]]; then
+        echo "start_wrangler_dev: building the Worker" >&2
+        "$_WORKERS_ROOT/infra/build-worker.sh" >&2 || return 1
+        WRANGLER_DEV_BUILT="$stamp"
+        export WRANGLER_DEV_BUILT
+    else
+        echo "start_wrangler_dev: the Worker is built from these sources already" >&2
+    fi
 
     local port=${1:-} key data_key ses_key
     [[ -n "$port" ]] || port="$(free_port)" || return 1
@@ -95,6 +120,11 @@ at = next((i for i in range(len(lines)) if lines[i:i + len(block)] == block), No
 if at is None:
     sys.exit(f"start_wrangler_dev: {source} has no commented queue producer block {block}")
 lines[at:at + len(block)] = [line[2:] for line in block]
+# Without its [build] table: the bundle was just built above, and wrangler would run the same
+# build command again, which re-runs wasm-bindgen and wasm-opt over an unchanged wasm.
+start = lines.index("[build]")
+end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+lines[start:end] = []
 open(target, "w").write("\n".join(lines))
 PY
     export WRANGLER_DEV_CONFIG
