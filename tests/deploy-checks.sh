@@ -8,15 +8,20 @@
 #      release profile's LTO: see arm64_build);
 #   3. `wrangler deploy --dry-run` builds the Worker bundle and reads its bindings.
 # Needs: cfn-lint, aws-sam-cli and cargo-lambda (PyPI), infra/install-worker-tools.sh.
+#
+#   tests/deploy-checks.sh [CHECK...]    # all by default; else only those named (cfn-lint,
+#                                        # sam-validate, lambda-arm64-build, wrangler-dry-run)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # shellcheck source=support/endpoints.sh
 source tests/support/endpoints.sh
 
+only=("$@")
 check() {
     local name=$1
     shift
+    if ((${#only[@]} > 0)) && [[ " ${only[*]} " != *" $name "* ]]; then return 0; fi
     echo "check $name ..." >&2
     "$@" >&2
     echo "check $name ... ok"
