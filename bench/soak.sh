@@ -51,9 +51,10 @@ source tests/support/workers.sh
 # shellcheck source=../tests/support/oauth.sh
 source tests/support/oauth.sh
 
-owns_api="" sampler="" work=""
+owns_api="" sampler="" wasm_sampler="" work=""
 cleanup() {
     [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null
+    [[ -n "$wasm_sampler" ]] && kill "$wasm_sampler" 2>/dev/null
     stop_wrangler_dev || true
     stop_dev_server || true
     [[ -n "$owns_api" ]] && stop_dynamodb_api
@@ -112,6 +113,17 @@ sample_rss() {
     done
 }
 
+# Samples the Worker's wasm linear memory (tests/soak/wasm-memory-probe.js) at $1 every $2
+# seconds into $3 (seconds since the start, bytes) while process $4 runs.
+sample_wasm_memory() {
+    local started=$SECONDS bytes
+    while kill -0 "$4" 2>/dev/null; do
+        bytes="$(curl -sf --max-time 5 "$1/__soak/wasm-memory" | python3 -c 'import json, sys; print(json.load(sys.stdin)["bytes"])' 2>/dev/null)" &&
+            echo "$((SECONDS - started)) $bytes" >>"$3"
+        sleep "$2"
+    done
+}
+
 # About 60 samples a run, at most one a second.
 interval=$((seconds / 60))
 ((interval >= 1)) || interval=1
@@ -139,12 +151,15 @@ AUTHFN_AWS_TIMEOUT_SCALE=4"
             ;;
         workerd)
             export AUTHFN_TEST_EXTRA_ENV
-            start_wrangler_dev "$port" >&2
+            WRANGLER_DEV_MAIN=tests/soak/wasm-memory-probe.js start_wrangler_dev "$port" >&2
             base="$AUTHFN_WORKERS_BASE_URL" server_pid="$WRANGLER_DEV_PID" process="workerd" mailbox="ses:$AUTHFN_TEST_DYNAMODB_ENDPOINT"
-            # Measured: wrangler dev's workerd processes grow with every request whatever the
-            # Worker does (a hello-world JS Worker answering 401: from 118 to 636 MiB over 46,000
-            # requests, about 11 KiB a request), so their RSS says nothing of authfn's isolate.
-            rss_not_judged="wrangler dev's local workerd grows by itself with every request (a hello-world Worker: about 11 KiB a request)"
+            # Measured (bench/workerd_rss_baseline.sh): wrangler dev's workerd processes grow
+            # with every request whatever the Worker does; a plain JavaScript Worker grows them
+            # about 35 KiB a request answering at once and about 100 KiB a request reading one
+            # KV key and one D1 row (Miniflare's KV and D1 live in the same processes). So
+            # their RSS says nothing of authfn's isolate; its wasm linear memory, which holds
+            # all of authfn's Rust heap, is judged instead.
+            rss_not_judged="wrangler dev's local workerd grows by itself with every request (bench/workerd_rss_baseline.sh: a plain JavaScript Worker, about 35 KiB a request answering at once, about 100 KiB reading one KV key and one D1 row); the Worker's wasm memory is judged instead"
             ;;
     esac
     unset AUTHFN_TEST_EXTRA_ENV
@@ -152,14 +167,19 @@ AUTHFN_AWS_TIMEOUT_SCALE=4"
     echo "bench/soak.sh: $users users for ${seconds}s against $t ($base)" >&2
     sample_rss "$server_pid" "$process" "$interval" "$out/rss.tsv" &
     sampler=$!
+    wasm_sampler=""
+    if [[ "$t" == workerd ]]; then
+        sample_wasm_memory "$base" "$interval" "$out/wasm.tsv" "$server_pid" &
+        wasm_sampler=$!
+    fi
     # Locust's own exit status counts failed requests; the report below judges them.
     SOAK_MAILBOX="$mailbox" SOAK_ORIGIN=http://localhost:5173 SOAK_OUT="$out" \
         locust -f tests/soak/locustfile.py --headless --users "$users" --spawn-rate 10 \
         --run-time "${seconds}s" --host "$base" --only-summary \
         >"$out/locust.log" 2>&1 || true
-    kill "$sampler" 2>/dev/null || true
-    wait "$sampler" 2>/dev/null || true
-    sampler=""
+    kill "$sampler" $wasm_sampler 2>/dev/null || true
+    wait "$sampler" $wasm_sampler 2>/dev/null || true
+    sampler="" wasm_sampler=""
 
     if ! python3 tests/soak/report.py "$t" "$base" "$out" --rss-bound "${SOAK_RSS_BOUND:-10}" \
         --rss-not-judged "$rss_not_judged" >>"$report"; then

@@ -4,13 +4,15 @@ refresh token still refreshes), then reads Locust's statistics and the RSS sampl
 
 Usage: report.py TARGET BASE_URL OUT_DIR [--rss-bound PERCENT] [--rss-not-judged WHY]
 OUT_DIR holds the locustfile's stats.json, journeys.json and statuses.json, and
-rss.tsv (seconds since the start, resident KiB of the server's processes), one sample a line.
+rss.tsv (seconds since the start, resident KiB of the server's processes), one sample a line,
+and for a Worker wasm.tsv (seconds since the start, bytes of the isolate's wasm linear memory).
 Prints the report on stdout; exits 1 when a requirement fails.
 
 Requirements: no 5xx answer; no session lost (every kept session and refresh token live, every
 signed-out session ended); at least one whole journey; resident memory flat: the mean of the
 last third of the samples at most PERCENT (default 10) above the mean of the middle third (the
-first third is start-up and ramp-up).
+first third is start-up and ramp-up); for a Worker, the same of its wasm linear memory (where the
+RSS is not judged: --rss-not-judged).
 """
 
 import argparse
@@ -44,6 +46,28 @@ def final_check(base, journeys):
 def thirds(samples):
     n = len(samples) // 3
     return samples[:n], samples[n:2 * n], samples[2 * n:]
+
+
+def memory_growth(what, samples):
+    """Prints a line on `samples` ((seconds, KiB) pairs); returns the growth in percent of the
+    last third's mean over the middle third's, or None with too few samples to tell."""
+    if len(samples) < 6:
+        return None
+    _, middle, last = thirds([kib for _, kib in samples])
+    mid, end = statistics.mean(middle), statistics.mean(last)
+    growth = (end / mid - 1) * 100
+    print(f"{what} ({len(samples)} samples over {samples[-1][0]:.0f} s): "
+          f"start {samples[0][1] / 1024:.1f} MiB, middle third mean {mid / 1024:.1f} MiB, "
+          f"last third mean {end / 1024:.1f} MiB ({growth:+.1f} %), end {samples[-1][1] / 1024:.1f} MiB, "
+          f"peak {max(k for _, k in samples) / 1024:.1f} MiB.\n")
+    return growth
+
+
+def flat(name, growth, bound):
+    """The verdict on a memory's growth (None: too few samples, a failure)."""
+    if growth is None:
+        return (name, False, "fewer than 6 samples")
+    return (f"{name} (last third ≤ middle third + {bound:g} %)", growth <= bound, f"grew {growth:+.1f} %")
 
 
 def main():
@@ -83,21 +107,17 @@ def main():
         ("every signed-out session ended", not not_ended, f"{len(not_ended)} still live: " + "; ".join(not_ended[:5])),
         ("journeys completed", len(journeys) > 0, "no journey completed"),
     ]
-    if len(rss) >= 6:
-        _, middle, last = thirds([kib for _, kib in rss])
-        mid, end = statistics.mean(middle), statistics.mean(last)
-        growth = (end / mid - 1) * 100
-        print(f"Resident memory ({len(rss)} samples over {rss[-1][0]:.0f} s): "
-              f"start {rss[0][1] / 1024:.1f} MiB, middle third mean {mid / 1024:.1f} MiB, "
-              f"last third mean {end / 1024:.1f} MiB ({growth:+.1f} %), end {rss[-1][1] / 1024:.1f} MiB, "
-              f"peak {max(k for _, k in rss) / 1024:.1f} MiB.\n")
-        if args.rss_not_judged:
-            print(f"Memory is reported, not judged: {args.rss_not_judged}\n")
-        else:
-            verdicts.append((f"memory flat (last third ≤ middle third + {args.rss_bound:g} %)",
-                             growth <= args.rss_bound, f"grew {growth:+.1f} %"))
-    elif not args.rss_not_judged:
-        verdicts.append(("memory flat", False, f"only {len(rss)} RSS samples"))
+    growth = memory_growth("Resident memory", rss)
+    if args.rss_not_judged:
+        print(f"Resident memory is reported, not judged: {args.rss_not_judged}\n")
+    else:
+        verdicts.append(flat("memory flat", growth, args.rss_bound))
+    wasm_file = os.path.join(args.out, "wasm.tsv")
+    if os.path.exists(wasm_file):
+        wasm = [(float(t), int(b) // 1024) for t, b in
+                (line.split() for line in open(wasm_file) if line.strip())]
+        verdicts.append(flat("wasm memory flat", memory_growth("The Worker's wasm linear memory", wasm),
+                             args.rss_bound))
     for name, ok, why in verdicts:
         print(f"- {'PASS' if ok else 'FAIL'}: {name}" + ("" if ok else f" ({why})"))
     print()

@@ -12,6 +12,8 @@
 # receives for the suite to read (AUTHFN_TEST_EVENT_QUEUE names the queue).
 #
 # Settings in AUTHFN_TEST_EXTRA_ENV (KEY=VALUE lines) are added to the Worker's environment.
+# WRANGLER_DEV_MAIN (a path from the repository's root) serves another entry module, which
+# imports the built Worker (bench/soak.sh's memory probe, tests/soak/wasm-memory-probe.js).
 # The Worker sends its mail to the local SES API (dynamodb-api.sh's server: the one running, or
 # one started here) and AUTHFN_TEST_SES_URL says where, for the black-box suite's Mailbox. It
 # signs with the key of an IAM user allowed only ses:SendEmail on the test identity, and the
@@ -110,10 +112,10 @@ EOF
 
     # wrangler.toml with its event bus on. Next to it, so that its relative paths still hold.
     WRANGLER_DEV_CONFIG="$_WORKERS_ROOT/.wrangler-test-$BASHPID.toml"
-    python3 - "$_WORKERS_ROOT/wrangler.toml" "$WRANGLER_DEV_CONFIG" <<'PY' || return 1
+    python3 - "$_WORKERS_ROOT/wrangler.toml" "$WRANGLER_DEV_CONFIG" "${WRANGLER_DEV_MAIN:-}" <<'PY' || return 1
 import sys
 
-source, target = sys.argv[1:]
+source, target, main = sys.argv[1:]
 block = ['# [[queues.producers]]', '# binding = "EVENTS"', '# queue = "authfn-events"']
 lines = open(source).read().split("\n")
 at = next((i for i in range(len(lines)) if lines[i:i + len(block)] == block), None)
@@ -125,6 +127,9 @@ lines[at:at + len(block)] = [line[2:] for line in block]
 start = lines.index("[build]")
 end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("[")), len(lines))
 lines[start:end] = []
+# Another entry module in front of the built Worker (bench/soak.sh's memory probe).
+if main:
+    lines = [f'main = "{main}"' if line.startswith("main = ") else line for line in lines]
 open(target, "w").write("\n".join(lines))
 PY
     export WRANGLER_DEV_CONFIG
