@@ -44,7 +44,10 @@ arm64_build() {
     # profile's fat LTO and single codegen unit (Cargo.toml: the deployed size) cost about 40 s
     # a binary on two cores, for every function, and change neither; bench/cold-start.sh
     # builds with them and reports the deployed sizes.
-    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    # Its own target directory: tests/run.sh runs this build while the browser stage runs
+    # ./dev.sh, whose cargo build would otherwise wait for this one's lock on the shared one.
+    CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/arm64-check" \
+        CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
         cargo lambda build --release --arm64 --lambda-dir "$out" "${functions[@]}"
     local name missing=0
     for ((i = 1; i < ${#functions[@]}; i += 2)); do
