@@ -65,7 +65,8 @@ if [[ -z "${AUTHFN_TEST_DYNAMODB_ENDPOINT:-}" ]]; then
     start_dynamodb_api
     owns_api=1
 fi
-# SOAK_KEEP=DIR keeps each target's raw figures there (Locust's log, rss.tsv, the JSON files).
+# SOAK_KEEP=DIR keeps each target's raw figures there (Locust's log, the server's log, rss.tsv,
+# wasm.tsv, the JSON files).
 if [[ -n "${SOAK_KEEP:-}" ]]; then
     mkdir -p "$SOAK_KEEP"
     work="$(cd "$SOAK_KEEP" && pwd)"
@@ -186,6 +187,10 @@ AUTHFN_AWS_TIMEOUT_SCALE=4"
         failed=1
         echo "bench/soak.sh: $t failed a requirement; Locust's output:" >&2
         tail -n 40 "$out/locust.log" >&2
+    fi
+    # The server's own log, kept with the figures (SOAK_KEEP), to explain a failure.
+    if [[ -n "${AUTHFN_TEST_SERVER_LOG:-}" && -f "$AUTHFN_TEST_SERVER_LOG" ]]; then
+        cp "$AUTHFN_TEST_SERVER_LOG" "$out/server.log"
     fi
     case "$t" in
         dev-dynamodb) stop_dev_server ;;
