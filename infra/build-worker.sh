@@ -24,6 +24,10 @@ export CARGO_PROFILE_RELEASE_STRIP=false
 # then takes about 1.4x the CPU in workerd: fat LTO re-optimises every crate at the Worker
 # crate's level, so no per-package override keeps argon2 at 3.
 
+# A target directory of its own: tests/run.sh builds the Worker while other stages run cargo,
+# and in a shared one each would wait for the other's lock.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/wasm"
+
 # $1: the Worker crate, relative to the repository (default: the authfn Worker; the tests
 # build tests/store-contract-worker too).
 cd "$root/${1:-worker}"

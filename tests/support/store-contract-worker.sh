@@ -27,8 +27,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "store-contract-worker: building the Worker" >&2
-"$root/infra/build-worker.sh" tests/store-contract-worker >&2
+# STORE_CONTRACT_WORKER_BUILT=1: the caller built it from these sources (tests/run.sh does,
+# while an earlier stage runs).
+if [[ "${STORE_CONTRACT_WORKER_BUILT:-}" == 1 && -f "$root/tests/store-contract-worker/build/index.js" ]]; then
+    echo "store-contract-worker: built already" >&2
+else
+    echo "store-contract-worker: building the Worker" >&2
+    "$root/infra/build-worker.sh" tests/store-contract-worker >&2
+fi
 "$wrangler" d1 migrations apply DB --local --config "$config" --persist-to "$state" >&2
 
 port="$(free_port)"
