@@ -1,5 +1,7 @@
 //! The AWS Lambda adapter: turns `lambda_http` events into [`HttpRequest`]s and back. Each
-//! function crate is one call to [`serve`] (or [`serve_with_http_client`]).
+//! function crate is one call to [`serve`] (or [`serve_with_http_client`]) with its endpoint's
+//! type, `authfn::lambda::serve::<authfn::functions::Session>()`, so that its binary links its
+//! endpoint's handler and no other.
 
 use std::sync::Arc;
 
@@ -15,14 +17,15 @@ use crate::request::{ClientIp, HttpRequest};
 use crate::ses::{MailFrom, SesMailer};
 use crate::settings::Settings;
 use crate::store::dynamodb::DynamoStore;
-use crate::{App, Config, Endpoint};
+use crate::{App, Config, Endpoint, Handler};
 
 /// Builds the app from the environment once per cold start (`AUTHFN_*` settings, plus
 /// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`; for an endpoint that
 /// sends mail, `AUTHFN_MAIL_FROM` and, for local testing, `AUTHFN_SES_ENDPOINT`; for the
 /// event bus, `AUTHFN_EVENT_BUS` and, for local testing, `AUTHFN_EVENTBRIDGE_ENDPOINT`), then
-/// serves `endpoint` for every invocation.
-pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+/// serves the endpoint `H` for every invocation.
+pub async fn serve<H: Handler>() -> Result<(), lambda_http::Error> {
+    let endpoint = H::ENDPOINT;
     if endpoint.makes_outbound_calls() {
         return Err(format!(
             "{endpoint:?} makes outbound calls: serve it with serve_with_http_client"
@@ -30,27 +33,19 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
         .into());
     }
     let (app, store_timer) = timed_app_from_env().await?;
-    run(endpoint, app, store_timer).await
+    run::<H>(app, store_timer).await
 }
 
 /// [`serve`] for the endpoints that make outbound calls: the app also gets an HTTPS
 /// client. A separate entry point so that the other functions' binaries do not link one.
-pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+pub async fn serve_with_http_client<H: Handler>() -> Result<(), lambda_http::Error> {
     let client = crate::federation::outbound::NativeHttpClient::new();
     let (app, store_timer) = timed_app_from_env().await?;
-    run(
-        endpoint,
-        app.with_http_client(Arc::new(client)),
-        store_timer,
-    )
-    .await
+    run::<H>(app.with_http_client(Arc::new(client)), store_timer).await
 }
 
-async fn run(
-    endpoint: Endpoint,
-    app: App,
-    store_timer: StoreTimer,
-) -> Result<(), lambda_http::Error> {
+async fn run<H: Handler>(app: App, store_timer: StoreTimer) -> Result<(), lambda_http::Error> {
+    let endpoint = H::ENDPOINT;
     app.check_can_serve(endpoint)?;
     // Only the functions that send mail build an SES client, and they refuse to start
     // without a From address rather than fail at the first sign-up.
@@ -82,7 +77,7 @@ async fn run(
             // An instance serves one request at a time: the timer's calls from now on are this
             // request's.
             store_timer.take();
-            let res = app.handle(endpoint, req).await;
+            let res = app.handle_function::<H>(req).await;
             // stderr is the function's CloudWatch log stream: the request's security events,
             // its access line, then its metrics (embedded metric format).
             for line in crate::events::log_lines(&res) {

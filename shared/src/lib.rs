@@ -54,5 +54,7 @@ pub use app::App;
 pub use clock::{Clock, UnixTime};
 pub use config::Config;
 pub use endpoints::Endpoint;
+#[cfg(not(target_arch = "wasm32"))]
+pub use endpoints::{Handler, functions};
 pub use error::ApiError;
 pub use session::Authenticated;

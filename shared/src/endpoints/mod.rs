@@ -98,13 +98,55 @@ macro_rules! endpoints {
                 }
             }
 
+            /// Dispatch at run time, for a process that serves every endpoint: whatever calls
+            /// it links every handler.
             pub(crate) async fn call(self, app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
                 match self {
                     $(Endpoint::$variant => $handler(app, req).await,)+
                 }
             }
         }
+
+        /// Each endpoint as a type, for the functions that serve one endpoint each: `lambda::serve`
+        /// and [`App::handle_function`] take one as a type parameter, so that a function's
+        /// binary links its own handler and no other.
+        #[cfg(not(target_arch = "wasm32"))]
+        pub mod functions {
+            use super::*;
+
+            $(
+                #[doc = concat!("[`Endpoint::", stringify!($variant), "`], served by `functions/", $function, "`.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $variant;
+
+                impl Handler for $variant {
+                    const ENDPOINT: Endpoint = Endpoint::$variant;
+
+                    fn call(
+                        app: &App,
+                        req: &HttpRequest,
+                    ) -> impl Future<Output = Result<HttpResponse, ApiError>> + Send {
+                        $handler(app, req)
+                    }
+                }
+            )+
+        }
     };
+}
+
+/// An endpoint known at compile time (a type of [`functions`]): what one deployed function
+/// serves. Only native targets have it: the Worker serves every endpoint, through
+/// [`App::route`].
+#[cfg(not(target_arch = "wasm32"))]
+pub trait Handler {
+    /// The endpoint: its row of the table.
+    const ENDPOINT: Endpoint;
+
+    /// Its handler.
+    fn call(
+        app: &App,
+        req: &HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, ApiError>> + Send;
 }
 
 endpoints! {
