@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt, service_fn};
+use lambda_http::{Body, IntoResponse, RequestExt, service_fn};
 
 use crate::access_log::RequestLog;
 use crate::events::RequestId;
 use crate::events::eventbridge::{self, EventBridgeBus, EventBusName};
 use crate::metrics::{RequestMetrics, StoreTimer};
 use crate::request::{ClientIp, HttpRequest};
+use crate::response::HttpResponse;
 use crate::ses::{MailFrom, SesMailer};
 use crate::settings::Settings;
 use crate::store::dynamodb::DynamoStore;
@@ -48,17 +49,23 @@ async fn run<H: Handler>(app: App, store_timer: StoreTimer) -> Result<(), lambda
     let endpoint = H::ENDPOINT;
     app.check_can_serve(endpoint)?;
     // Only the functions that send mail build an SES client, and they refuse to start
-    // without a From address rather than fail at the first sign-up.
-    let app = if app.sends_mail(endpoint) {
+    // without a From address rather than fail at the first sign-up. Decided at compile time
+    // first, so that the others' binaries do not link the SES client.
+    let may_send_mail = const { H::ENDPOINT.sends_mail() || H::ENDPOINT.signs_in() };
+    let app = if may_send_mail && app.sends_mail(endpoint) {
         app.with_mailer(Arc::new(mailer_from_env().await?))
     } else {
         app
     };
-    // Only the functions that can record events build an EventBridge client, and only when
-    // the deployment has a bus.
-    let app = match event_bus_from_env(endpoint).await? {
-        Some(bus) => app.with_event_bus(Arc::new(bus)),
-        None => app,
+    // Only the functions that can record events build an EventBridge client (and link one),
+    // and only when the deployment has a bus.
+    let app = if const { H::ENDPOINT.may_record_events() } {
+        match event_bus_from_env(endpoint).await? {
+            Some(bus) => app.with_event_bus(Arc::new(bus)),
+            None => app,
+        }
+    } else {
+        app
     };
     let app = Arc::new(app);
     let service: Arc<str> = std::env::var(crate::metrics::SERVICE_SETTING)
@@ -89,10 +96,27 @@ async fn run<H: Handler>(app: App, store_timer: StoreTimer) -> Result<(), lambda
                 "{}",
                 metrics.emf_line(&service, endpoint.function_name(), now_ms())
             );
-            Ok::<_, std::convert::Infallible>(res)
+            Ok::<_, std::convert::Infallible>(Answer(res))
         }
     }))
     .await
+}
+
+/// A response as the function returns it to `lambda_http`: the body as text, as it is. Every
+/// authfn body is UTF-8 (JSON or HTML), and `lambda_http`'s own conversion of an
+/// `http::Response`, which decodes the body by its `charset`, would link a decoder for every
+/// encoding `encoding_rs` knows into every function.
+struct Answer(HttpResponse);
+
+impl IntoResponse for Answer {
+    // `lambda_http::ResponseFuture`, which it does not export.
+    fn into_response(self) -> std::pin::Pin<Box<dyn Future<Output = http::Response<Body>> + Send>> {
+        let (parts, body) = self.0.into_parts();
+        Box::pin(std::future::ready(http::Response::from_parts(
+            parts,
+            Body::Text(body),
+        )))
+    }
 }
 
 /// Milliseconds since the epoch: the metrics' timestamp.
