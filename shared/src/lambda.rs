@@ -53,14 +53,14 @@ async fn run<H: Handler>(app: App, store_timer: StoreTimer) -> Result<(), lambda
     // first, so that the others' binaries do not link the SES client.
     let may_send_mail = const { H::ENDPOINT.sends_mail() || H::ENDPOINT.signs_in() };
     let app = if may_send_mail && app.sends_mail(endpoint) {
-        app.with_mailer(Arc::new(mailer_from_env().await?))
+        app.with_mailer(Arc::new(unlinked_unless_called(mailer_from_env()).await?))
     } else {
         app
     };
     // Only the functions that can record events build an EventBridge client (and link one),
     // and only when the deployment has a bus.
     let app = if const { H::ENDPOINT.may_record_events() } {
-        match event_bus_from_env(endpoint).await? {
+        match unlinked_unless_called(event_bus_from_env(endpoint)).await? {
             Some(bus) => app.with_event_bus(Arc::new(bus)),
             None => app,
         }
@@ -100,6 +100,15 @@ async fn run<H: Handler>(app: App, store_timer: StoreTimer) -> Result<(), lambda
         }
     }))
     .await
+}
+
+/// `setup`, awaited through a pointer. A future awaited in a branch that is dead at compile
+/// time is still linked, its poll reachable from the state machine's jump table; a boxed one
+/// is reached only through the vtable that the dead branch would have built.
+fn unlinked_unless_called<'a, T>(
+    setup: impl Future<Output = T> + 'a,
+) -> std::pin::Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(setup)
 }
 
 /// A response as the function returns it to `lambda_http`: the body as text, as it is. Every

@@ -10,7 +10,7 @@
 pub mod access_log;
 pub mod app;
 #[cfg(feature = "dynamodb")]
-mod aws_sdk;
+pub mod aws_sdk;
 pub mod clock;
 pub mod config;
 pub mod cookie;
