@@ -1,5 +1,5 @@
-//! The application: configuration, store and clock, and the one entry point every runtime
-//! calls, [`App::handle`].
+//! The application: configuration, store and clock, and the entry points the runtimes call:
+//! [`App::handle_function`] in a function, [`App::route`] where one process serves them all.
 
 use std::sync::Arc;
 
@@ -8,6 +8,8 @@ use http::Method;
 use crate::clock::{Clock, SystemClock, UnixTime};
 use crate::config::{Config, ConfigError};
 use crate::endpoints::Endpoint;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::endpoints::Handler;
 use crate::error::ApiError;
 use crate::events::{EventBus, Recorder};
 use crate::federation::HttpClient;
@@ -150,9 +152,32 @@ impl App {
         self.clock.now()
     }
 
-    /// Serves one endpoint: the request path must be the endpoint's own. This is what each
-    /// deployed function calls.
+    /// Serves one endpoint, `H`: the request path must be the endpoint's own. This is what
+    /// each deployed function calls; the handler is chosen at compile time, so the function's
+    /// binary links its own and no other.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub async fn handle_function<H: Handler>(&self, req: HttpRequest) -> HttpResponse {
+        self.handle_one(H::ENDPOINT, req, async |app: &App, req: &HttpRequest| {
+            H::call(app, req).await
+        })
+        .await
+    }
+
+    /// [`App::handle_function`] for an endpoint chosen at run time (tests and benches), which
+    /// links every handler.
     pub async fn handle(&self, endpoint: Endpoint, req: HttpRequest) -> HttpResponse {
+        self.handle_one(endpoint, req, async |app: &App, req: &HttpRequest| {
+            endpoint.call(app, req).await
+        })
+        .await
+    }
+
+    async fn handle_one(
+        &self,
+        endpoint: Endpoint,
+        req: HttpRequest,
+        handler: impl AsyncFnOnce(&App, &HttpRequest) -> Result<HttpResponse, ApiError>,
+    ) -> HttpResponse {
         if uri_too_long(&req) {
             return self.refuse(
                 &req,
@@ -164,7 +189,7 @@ impl App {
         if !endpoint.matches(req.uri().path()) {
             return self.refuse(&req, ApiError::NotFound);
         }
-        self.serve(endpoint, req).await
+        self.serve(endpoint, req, handler).await
     }
 
     /// Serves any endpoint by path: what the local dev server (one process for all) calls.
@@ -178,7 +203,10 @@ impl App {
             );
         }
         match Endpoint::for_path(req.uri().path()) {
-            Some(endpoint) => self.serve(endpoint, req).await,
+            Some(endpoint) => {
+                let handler = async |app: &App, req: &HttpRequest| endpoint.call(app, req).await;
+                self.serve(endpoint, req, handler).await
+            }
             None => self.refuse(&req, ApiError::NotFound),
         }
     }
@@ -191,7 +219,14 @@ impl App {
         self.finish(req, oauth_form, Err(e))
     }
 
-    async fn serve(&self, endpoint: Endpoint, mut req: HttpRequest) -> HttpResponse {
+    /// Everything around the handler: preflight, method, CSRF, then the answer's headers and
+    /// the request's events.
+    async fn serve(
+        &self,
+        endpoint: Endpoint,
+        mut req: HttpRequest,
+        handler: impl AsyncFnOnce(&App, &HttpRequest) -> Result<HttpResponse, ApiError>,
+    ) -> HttpResponse {
         if req.method() == Method::OPTIONS {
             let mut res = cors::preflight(&req, &self.config, &endpoint.method());
             response::forbid_caching(&mut res);
@@ -214,7 +249,7 @@ impl App {
                 // What an earlier request left uncounted is not this one's.
                 meter.take();
             }
-            endpoint.call(self, &req).await
+            handler(self, &req).await
         };
         let mut res = self.finish(&req, endpoint.speaks_oauth(), result);
         self.deliver_events(&req, endpoint, &mut res).await;

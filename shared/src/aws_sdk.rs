@@ -2,27 +2,110 @@
 //! share: how they load their configuration inside Lambda, their time budget, and how a failed
 //! call is described for the log.
 
-use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::error::{Cause, context};
 
-/// The default configuration as a Lambda function needs it: the function is handed its role's
-/// credentials and its region in environment variables, and reading just those skips building
-/// the default chains' profile, web-identity (an STS client) and instance-metadata providers,
-/// about an eighth of a function's start-up instructions (callgrind).
-pub(crate) fn lambda_config_loader() -> aws_config::ConfigLoader {
-    use aws_config::environment::{
-        EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
-    };
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
-        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+/// Where an SDK client's configuration comes from: [`aws_config`]'s loader, with its default
+/// chains (the dev server, tests), or [`LambdaConfig`] in a Lambda function.
+pub trait LoadConfig: Sized {
+    /// The HTTPS client the SDK uses.
+    fn http_client(self, client: SharedHttpClient) -> Self;
+    /// The time budgets of a call.
+    fn timeout_config(self, timeouts: TimeoutConfig) -> Self;
+    /// When a failed call is tried again.
+    fn retry_config(self, retry: RetryConfig) -> Self;
+    /// Another API than AWS's, for local testing.
+    fn endpoint_url(self, url: impl Into<String>) -> Self;
+    /// The configuration.
+    fn load(self) -> impl Future<Output = SdkConfig> + Send;
+}
+
+impl LoadConfig for aws_config::ConfigLoader {
+    fn http_client(self, client: SharedHttpClient) -> Self {
+        self.http_client(client)
     }
-    if std::env::var_os("AWS_REGION").is_some() {
-        loader = loader.region(EnvironmentVariableRegionProvider::new());
+    fn timeout_config(self, timeouts: TimeoutConfig) -> Self {
+        self.timeout_config(timeouts)
     }
-    loader
+    fn retry_config(self, retry: RetryConfig) -> Self {
+        self.retry_config(retry)
+    }
+    fn endpoint_url(self, url: impl Into<String>) -> Self {
+        self.endpoint_url(url)
+    }
+    fn load(self) -> impl Future<Output = SdkConfig> + Send {
+        self.load()
+    }
+}
+
+/// The configuration as a Lambda function needs it: the function is handed its role's
+/// credentials and its region in environment variables, and reading just those, without
+/// `aws_config`'s loader, leaves its default chains (profile files, web identity and its STS
+/// client, container and instance metadata) out of every function's binary and start-up.
+#[derive(Default)]
+pub struct LambdaConfig {
+    http_client: Option<SharedHttpClient>,
+    timeouts: Option<TimeoutConfig>,
+    retry: Option<RetryConfig>,
+    endpoint_url: Option<String>,
+}
+
+impl LoadConfig for LambdaConfig {
+    fn http_client(self, client: SharedHttpClient) -> Self {
+        LambdaConfig {
+            http_client: Some(client),
+            ..self
+        }
+    }
+    fn timeout_config(self, timeouts: TimeoutConfig) -> Self {
+        LambdaConfig {
+            timeouts: Some(timeouts),
+            ..self
+        }
+    }
+    fn retry_config(self, retry: RetryConfig) -> Self {
+        LambdaConfig {
+            retry: Some(retry),
+            ..self
+        }
+    }
+    fn endpoint_url(self, url: impl Into<String>) -> Self {
+        LambdaConfig {
+            endpoint_url: Some(url.into()),
+            ..self
+        }
+    }
+    async fn load(self) -> SdkConfig {
+        // Without a region or credentials every call fails as "request not built" (see
+        // `failure`), which names the configuration.
+        let region = std::env::var("AWS_REGION")
+            .ok()
+            .filter(|r| !r.is_empty())
+            .map(aws_config::Region::new);
+        let credentials = SharedCredentialsProvider::new(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        );
+        let mut config = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(region)
+            .credentials_provider(credentials);
+        config
+            .set_http_client(self.http_client)
+            .set_timeout_config(self.timeouts)
+            .set_retry_config(self.retry)
+            .set_endpoint_url(self.endpoint_url);
+        config.build()
+    }
+}
+
+/// What a Lambda function's SDK clients start from (see [`LambdaConfig`]).
+pub(crate) fn lambda_config_loader() -> LambdaConfig {
+    LambdaConfig::default()
 }
 
 /// How much longer than their production budgets authfn's AWS calls may take:
@@ -47,15 +130,13 @@ pub(crate) fn scaled(budget: std::time::Duration) -> std::time::Duration {
 /// (at most `connect` to connect, `attempt` per try, `total` in all), one
 /// retry for a failure the service may not have seen, our HTTPS client, and `endpoint_url` in
 /// place of AWS's for local testing.
-pub(crate) fn with_budget(
-    loader: aws_config::ConfigLoader,
+pub(crate) fn with_budget<L: LoadConfig>(
+    loader: L,
     connect: std::time::Duration,
     attempt: std::time::Duration,
     total: std::time::Duration,
     endpoint_url: Option<String>,
-) -> aws_config::ConfigLoader {
-    use aws_config::retry::RetryConfig;
-    use aws_config::timeout::TimeoutConfig;
+) -> L {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(scaled(connect))
         .operation_attempt_timeout(scaled(attempt))

@@ -1,28 +1,32 @@
 //! The AWS Lambda adapter: turns `lambda_http` events into [`HttpRequest`]s and back. Each
-//! function crate is one call to [`serve`] (or [`serve_with_http_client`]).
+//! function crate is one call to [`serve`] (or [`serve_with_http_client`]) with its endpoint's
+//! type, `authfn::lambda::serve::<authfn::functions::Session>()`, so that its binary links its
+//! endpoint's handler and no other.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, RequestExt, service_fn};
+use lambda_http::{Body, IntoResponse, RequestExt, service_fn};
 
 use crate::access_log::RequestLog;
 use crate::events::RequestId;
 use crate::events::eventbridge::{self, EventBridgeBus, EventBusName};
 use crate::metrics::{RequestMetrics, StoreTimer};
 use crate::request::{ClientIp, HttpRequest};
+use crate::response::HttpResponse;
 use crate::ses::{MailFrom, SesMailer};
 use crate::settings::Settings;
 use crate::store::dynamodb::DynamoStore;
-use crate::{App, Config, Endpoint};
+use crate::{App, Config, Endpoint, Handler};
 
 /// Builds the app from the environment once per cold start (`AUTHFN_*` settings, plus
 /// `AUTHFN_TABLE` and, for local testing, `AUTHFN_DYNAMODB_ENDPOINT`; for an endpoint that
 /// sends mail, `AUTHFN_MAIL_FROM` and, for local testing, `AUTHFN_SES_ENDPOINT`; for the
 /// event bus, `AUTHFN_EVENT_BUS` and, for local testing, `AUTHFN_EVENTBRIDGE_ENDPOINT`), then
-/// serves `endpoint` for every invocation.
-pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+/// serves the endpoint `H` for every invocation.
+pub async fn serve<H: Handler>() -> Result<(), lambda_http::Error> {
+    let endpoint = H::ENDPOINT;
     if endpoint.makes_outbound_calls() {
         return Err(format!(
             "{endpoint:?} makes outbound calls: serve it with serve_with_http_client"
@@ -30,40 +34,38 @@ pub async fn serve(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
         .into());
     }
     let (app, store_timer) = timed_app_from_env().await?;
-    run(endpoint, app, store_timer).await
+    run::<H>(app, store_timer).await
 }
 
 /// [`serve`] for the endpoints that make outbound calls: the app also gets an HTTPS
 /// client. A separate entry point so that the other functions' binaries do not link one.
-pub async fn serve_with_http_client(endpoint: Endpoint) -> Result<(), lambda_http::Error> {
+pub async fn serve_with_http_client<H: Handler>() -> Result<(), lambda_http::Error> {
     let client = crate::federation::outbound::NativeHttpClient::new();
     let (app, store_timer) = timed_app_from_env().await?;
-    run(
-        endpoint,
-        app.with_http_client(Arc::new(client)),
-        store_timer,
-    )
-    .await
+    run::<H>(app.with_http_client(Arc::new(client)), store_timer).await
 }
 
-async fn run(
-    endpoint: Endpoint,
-    app: App,
-    store_timer: StoreTimer,
-) -> Result<(), lambda_http::Error> {
+async fn run<H: Handler>(app: App, store_timer: StoreTimer) -> Result<(), lambda_http::Error> {
+    let endpoint = H::ENDPOINT;
     app.check_can_serve(endpoint)?;
     // Only the functions that send mail build an SES client, and they refuse to start
-    // without a From address rather than fail at the first sign-up.
-    let app = if app.sends_mail(endpoint) {
-        app.with_mailer(Arc::new(mailer_from_env().await?))
+    // without a From address rather than fail at the first sign-up. Decided at compile time
+    // first, so that the others' binaries do not link the SES client.
+    let may_send_mail = const { H::ENDPOINT.sends_mail() || H::ENDPOINT.signs_in() };
+    let app = if may_send_mail && app.sends_mail(endpoint) {
+        app.with_mailer(Arc::new(unlinked_unless_called(mailer_from_env()).await?))
     } else {
         app
     };
-    // Only the functions that can record events build an EventBridge client, and only when
-    // the deployment has a bus.
-    let app = match event_bus_from_env(endpoint).await? {
-        Some(bus) => app.with_event_bus(Arc::new(bus)),
-        None => app,
+    // Only the functions that can record events build an EventBridge client (and link one),
+    // and only when the deployment has a bus.
+    let app = if const { H::ENDPOINT.may_record_events() } {
+        match unlinked_unless_called(event_bus_from_env(endpoint)).await? {
+            Some(bus) => app.with_event_bus(Arc::new(bus)),
+            None => app,
+        }
+    } else {
+        app
     };
     let app = Arc::new(app);
     let service: Arc<str> = std::env::var(crate::metrics::SERVICE_SETTING)
@@ -82,7 +84,7 @@ async fn run(
             // An instance serves one request at a time: the timer's calls from now on are this
             // request's.
             store_timer.take();
-            let res = app.handle(endpoint, req).await;
+            let res = app.handle_function::<H>(req).await;
             // stderr is the function's CloudWatch log stream: the request's security events,
             // its access line, then its metrics (embedded metric format).
             for line in crate::events::log_lines(&res) {
@@ -94,10 +96,36 @@ async fn run(
                 "{}",
                 metrics.emf_line(&service, endpoint.function_name(), now_ms())
             );
-            Ok::<_, std::convert::Infallible>(res)
+            Ok::<_, std::convert::Infallible>(Answer(res))
         }
     }))
     .await
+}
+
+/// `setup`, awaited through a pointer. A future awaited in a branch that is dead at compile
+/// time is still linked, its poll reachable from the state machine's jump table; a boxed one
+/// is reached only through the vtable that the dead branch would have built.
+fn unlinked_unless_called<'a, T>(
+    setup: impl Future<Output = T> + 'a,
+) -> std::pin::Pin<Box<dyn Future<Output = T> + 'a>> {
+    Box::pin(setup)
+}
+
+/// A response as the function returns it to `lambda_http`: the body as text, as it is. Every
+/// authfn body is UTF-8 (JSON or HTML), and `lambda_http`'s own conversion of an
+/// `http::Response`, which decodes the body by its `charset`, would link a decoder for every
+/// encoding `encoding_rs` knows into every function.
+struct Answer(HttpResponse);
+
+impl IntoResponse for Answer {
+    // `lambda_http::ResponseFuture`, which it does not export.
+    fn into_response(self) -> std::pin::Pin<Box<dyn Future<Output = http::Response<Body>> + Send>> {
+        let (parts, body) = self.0.into_parts();
+        Box::pin(std::future::ready(http::Response::from_parts(
+            parts,
+            Body::Text(body),
+        )))
+    }
 }
 
 /// Milliseconds since the epoch: the metrics' timestamp.

@@ -10,7 +10,7 @@
 pub mod access_log;
 pub mod app;
 #[cfg(feature = "dynamodb")]
-mod aws_sdk;
+pub mod aws_sdk;
 pub mod clock;
 pub mod config;
 pub mod cookie;
@@ -54,5 +54,7 @@ pub use app::App;
 pub use clock::{Clock, UnixTime};
 pub use config::Config;
 pub use endpoints::Endpoint;
+#[cfg(not(target_arch = "wasm32"))]
+pub use endpoints::{Handler, functions};
 pub use error::ApiError;
 pub use session::Authenticated;

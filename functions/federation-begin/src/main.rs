@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    authfn::lambda::serve_with_http_client(authfn::Endpoint::FederationBegin).await
+    authfn::lambda::serve_with_http_client::<authfn::functions::FederationBegin>().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    authfn::lambda::serve(authfn::Endpoint::TotpConfirm).await
+    authfn::lambda::serve::<authfn::functions::TotpConfirm>().await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    authfn::lambda::serve(authfn::Endpoint::VerifyEmail).await
+    authfn::lambda::serve::<authfn::functions::VerifyEmail>().await
 }

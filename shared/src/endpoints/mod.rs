@@ -86,7 +86,7 @@ macro_rules! endpoints {
             /// Every endpoint, in the table's order.
             pub const ALL: [Endpoint; [$(Endpoint::$variant),+].len()] = [$(Endpoint::$variant),+];
 
-            fn spec(self) -> &'static Spec {
+            const fn spec(self) -> &'static Spec {
                 match self {
                     $(Endpoint::$variant => &Spec {
                         function: $function,
@@ -98,13 +98,55 @@ macro_rules! endpoints {
                 }
             }
 
+            /// Dispatch at run time, for a process that serves every endpoint: whatever calls
+            /// it links every handler.
             pub(crate) async fn call(self, app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
                 match self {
                     $(Endpoint::$variant => $handler(app, req).await,)+
                 }
             }
         }
+
+        /// Each endpoint as a type, for the functions that serve one endpoint each: `lambda::serve`
+        /// and [`App::handle_function`] take one as a type parameter, so that a function's
+        /// binary links its own handler and no other.
+        #[cfg(not(target_arch = "wasm32"))]
+        pub mod functions {
+            use super::*;
+
+            $(
+                #[doc = concat!("[`Endpoint::", stringify!($variant), "`], served by `functions/", $function, "`.")]
+                #[derive(Debug, Clone, Copy)]
+                pub struct $variant;
+
+                impl Handler for $variant {
+                    const ENDPOINT: Endpoint = Endpoint::$variant;
+
+                    fn call(
+                        app: &App,
+                        req: &HttpRequest,
+                    ) -> impl Future<Output = Result<HttpResponse, ApiError>> + Send {
+                        $handler(app, req)
+                    }
+                }
+            )+
+        }
     };
+}
+
+/// An endpoint known at compile time (a type of [`functions`]): what one deployed function
+/// serves. Only native targets have it: the Worker serves every endpoint, through
+/// [`App::route`].
+#[cfg(not(target_arch = "wasm32"))]
+pub trait Handler {
+    /// The endpoint: its row of the table.
+    const ENDPOINT: Endpoint;
+
+    /// Its handler.
+    fn call(
+        app: &App,
+        req: &HttpRequest,
+    ) -> impl Future<Output = Result<HttpResponse, ApiError>> + Send;
 }
 
 endpoints! {
@@ -227,15 +269,15 @@ impl Endpoint {
 
     /// Whether it makes outbound calls (to identity providers, or for the token issuer's
     /// JWKS), so its runtime must give the app an HTTP client.
-    pub fn makes_outbound_calls(self) -> bool {
-        self.spec().flags.contains(&Flag::OutboundCalls)
+    pub const fn makes_outbound_calls(self) -> bool {
+        self.has(Flag::OutboundCalls)
     }
 
     /// Whether it signs tokens or authenticates OAuth clients, so its function needs the
     /// issuer's secrets (`AUTHFN_JWT_KEYS`, client secrets); the issuer's other functions get
     /// the public keys only (`AUTHFN_JWT_PUBLIC_KEYS`).
-    pub fn uses_issuer_secrets(self) -> bool {
-        self.spec().flags.contains(&Flag::IssuerSecrets)
+    pub const fn uses_issuer_secrets(self) -> bool {
+        self.has(Flag::IssuerSecrets)
     }
 
     /// The OAuth / OpenID Connect endpoints (`/oidc/*`): every error they answer, transport
@@ -247,27 +289,41 @@ impl Endpoint {
     /// The federation callback is a navigation from the identity provider's site (a cross-site
     /// form POST with `form_post`), so an `Origin` check would refuse every real one. Its
     /// protection is `state` plus the browser-binding cookie, checked by the endpoint.
-    pub fn is_csrf_exempt(self) -> bool {
-        self.spec().flags.contains(&Flag::CsrfExempt)
+    pub const fn is_csrf_exempt(self) -> bool {
+        self.has(Flag::CsrfExempt)
     }
 
     /// Whether it sends mail (address proofs, resets, notices), so its runtime must give the
     /// app a mailer and its function may call the mail provider.
-    pub fn sends_mail(self) -> bool {
-        self.spec().flags.contains(&Flag::SendsMail)
+    pub const fn sends_mail(self) -> bool {
+        self.has(Flag::SendsMail)
     }
 
     /// Whether it can end in a session for an existing account (a sign-in, the second factor
     /// of one, a password reset), so it sends the new-device notice when
     /// `AUTHFN_NEW_DEVICE_MAIL` is on (see [`App::sends_mail`]).
-    pub fn signs_in(self) -> bool {
-        self.spec().flags.contains(&Flag::SignsIn)
+    pub const fn signs_in(self) -> bool {
+        self.has(Flag::SignsIn)
     }
 
     /// Whether it reads or writes TOTP secrets, so its function needs `AUTHFN_DATA_KEYS`; no
     /// other function is given them.
-    pub fn uses_data_keys(self) -> bool {
-        self.spec().flags.contains(&Flag::DataKeys)
+    pub const fn uses_data_keys(self) -> bool {
+        self.has(Flag::DataKeys)
+    }
+
+    /// Whether its row has `flag`. A `const fn`, so that a function can decide at compile time
+    /// what its binary needs (see `lambda::serve`).
+    const fn has(self, flag: Flag) -> bool {
+        let flags = self.spec().flags;
+        let mut i = 0;
+        while i < flags.len() {
+            if flags[i] as u8 == flag as u8 {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 
     /// The name of the function crate (`functions/<name>`), its binary, and the deployed function.

@@ -77,7 +77,7 @@ impl EventBridgeBus {
 
     /// Connects from a loader the caller has started to configure (credentials, region).
     pub async fn connect_with(
-        loader: aws_config::ConfigLoader,
+        loader: impl crate::aws_sdk::LoadConfig,
         bus: EventBusName,
         endpoint_url: Option<String>,
     ) -> Self {

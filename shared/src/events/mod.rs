@@ -607,7 +607,7 @@ impl Endpoint {
     /// reads a session (which may turn out expired), changes an account or a credential, or
     /// counts a rate limit. The others publish keys and metadata or read an access token.
     /// On AWS only the functions that can are allowed to publish to the event bus.
-    pub fn may_record_events(self) -> bool {
+    pub const fn may_record_events(self) -> bool {
         !matches!(
             self,
             Endpoint::Jwks | Endpoint::OpenIdConfiguration | Endpoint::Userinfo

@@ -26,7 +26,7 @@ impl SesMailer {
 
     /// Connects from a loader the caller has started to configure (credentials, region).
     pub async fn connect_with(
-        loader: aws_config::ConfigLoader,
+        loader: impl crate::aws_sdk::LoadConfig,
         from: MailFrom,
         endpoint_url: Option<String>,
     ) -> SesMailer {

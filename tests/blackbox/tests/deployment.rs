@@ -39,7 +39,8 @@ fn read_path(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The whole `main.rs` of an endpoint's function crate: the endpoint, served, nothing else.
+/// The whole `main.rs` of an endpoint's function crate: the endpoint, served, nothing else. Its
+/// type, not its `Endpoint` value, so that the binary links no other endpoint's handler.
 fn function_main(endpoint: Endpoint) -> String {
     let name = endpoint.function_name();
     // Only the functions that make outbound calls link an HTTPS client.
@@ -52,7 +53,7 @@ fn function_main(endpoint: Endpoint) -> String {
         "//! `{name}` as an AWS Lambda function. The endpoint's logic lives in `authfn::endpoints`.\n\n\
          #[tokio::main]\n\
          async fn main() -> Result<(), lambda_http::Error> {{\n    \
-         authfn::lambda::{serve}(authfn::Endpoint::{endpoint:?}).await\n\
+         authfn::lambda::{serve}::<authfn::functions::{endpoint:?}>().await\n\
          }}\n"
     )
 }

@@ -8,6 +8,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 
 use super::DynamoStore;
+use crate::aws_sdk::LoadConfig;
 
 /// The SDK's HTTPS client, trusting root certificates compiled into the binary instead of
 /// the system's certificate files: reading and parsing those files was most of a function's
@@ -77,7 +78,7 @@ impl DynamoStore {
     /// As [`DynamoStore::connect`], from a loader the caller has started to configure, e.g.
     /// with fixed credentials and region so that nothing consults the instance metadata service.
     pub async fn connect_with(
-        loader: aws_config::ConfigLoader,
+        loader: impl LoadConfig,
         table: String,
         endpoint_url: Option<String>,
     ) -> DynamoStore {
@@ -103,10 +104,7 @@ impl DynamoStore {
 }
 
 /// `loader` with the store's HTTPS client, timeouts and retries, and `endpoint_url` if any.
-fn configured(
-    loader: aws_config::ConfigLoader,
-    endpoint_url: Option<String>,
-) -> aws_config::ConfigLoader {
+fn configured<L: LoadConfig>(loader: L, endpoint_url: Option<String>) -> L {
     // During an outage a Lambda should answer 503 within seconds rather than hang until
     // its own timeout: a connection is refused or made within 1 s, an attempt gets 2 s,
     // and the whole call, retries included, 5 s (longer only under a local emulator:
