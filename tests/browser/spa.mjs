@@ -14,7 +14,8 @@
 //
 // Mail is read back from where the deployment put it, never assumed sent: with
 // AUTHFN_TEST_SES_URL set, moto's SES v2 (the Worker and the Lambda functions send there;
-// `GET $AUTHFN_TEST_SES_URL/moto-api/data.json`), else the dev server's `GET /dev/mailbox`.
+// `GET $AUTHFN_TEST_SES_URL/authfn-test/mail?to=ADDRESS`), else the dev server's
+// `GET /dev/mailbox`.
 // (The same sources as tests/blackbox/src/mailbox.rs.)
 import { createHmac, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
@@ -63,23 +64,16 @@ async function signInAnswer(page, email, pass) {
 
 // --- Mail, as the recipient gets it.
 
-/** Every mail the deployment sent, newest first: `{to, subject, text, html}`. */
-async function sentMail() {
-    const url = ses ? `${ses}/moto-api/data.json` : `${api}/dev/mailbox`;
+/** The mail the deployment sent to `to`, newest first: `{to, subject, text, html}`. From the
+ * local SES, its test server's per-recipient listing (tests/support/dynamodb_api_server.py):
+ * moto's own /moto-api/data.json dumps everything the server holds, every table of every
+ * earlier stage too, on every read. */
+async function sentMail(to) {
+    const url = ses ? `${ses}/authfn-test/mail?to=${encodeURIComponent(to)}` : `${api}/dev/mailbox`;
     const res = await fetch(url, { cache: "no-store" });
     if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}`);
     const listed = await res.json();
-    if (!ses) return listed;
-    // moto's model dump: `ses.Message` in the order sent, each to `destinations.ToAddresses`;
-    // the test server (tests/support/dynamodb_api_server.py) keeps the `text` and `html`
-    // bodies, moto alone only `body`. No `ses` yet means no mail yet.
-    return (listed.ses?.Message ?? []).toReversed().flatMap((m) =>
-        (m.destinations?.ToAddresses ?? []).map((to) => ({
-            to,
-            subject: m.subject ?? "",
-            text: m.text ?? m.body ?? "",
-            html: m.html ?? m.body ?? "",
-        })));
+    return listed.filter((m) => m.to.toLowerCase() === to.toLowerCase());
 }
 
 /** Runs `action`, then waits for the mail it made `to` receive, and returns it. */
@@ -90,13 +84,12 @@ async function mailFrom(to, action) {
 /** Runs `action`, then waits for the mail it made each of `addresses` receive, and returns
  * them in the same order. */
 async function mailsFrom(addresses, action) {
-    const mailsTo = (all, to) => all.filter((m) => m.to.toLowerCase() === to.toLowerCase());
-    const all = await sentMail();
-    const before = addresses.map((to) => mailsTo(all, to).length);
+    const mailsTo = () => Promise.all(addresses.map(sentMail));
+    const before = (await mailsTo()).map((mails) => mails.length);
     await action();
     for (let waited = 0; waited < 15_000; waited += 200) {
-        const now = await sentMail();
-        if (addresses.every((to, i) => mailsTo(now, to).length > before[i])) return addresses.map((to) => mailsTo(now, to)[0]);
+        const now = await mailsTo();
+        if (now.every((mails, i) => mails.length > before[i])) return now.map((mails) => mails[0]);
         await new Promise((resolve) => setTimeout(resolve, 200));
     }
     throw new Error(`no mail arrived for one of ${addresses.join(", ")}`);
