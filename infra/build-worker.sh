@@ -15,14 +15,8 @@ tools="${AUTHFN_TOOLS:-$HOME/.cache/authfn/tools}"
 worker_build="worker-build"
 [[ -x "$tools/bin/worker-build" ]] && worker_build="$tools/bin/worker-build"
 
-# The workspace's release profile strips symbols for the Lambda binaries; for wasm that also
-# drops the section wasm-bindgen reads to learn which wasm features are on. wasm-opt strips
-# what is left afterwards.
-export CARGO_PROFILE_RELEASE_STRIP=false
-# The wasm keeps the release profile's opt-level 3. CARGO_PROFILE_RELEASE_OPT_LEVEL=z builds it
-# for size instead (bench/sizes.sh: 1,045 KiB gzip at 3, 712 KiB at z), but a sign-in's argon2
-# then takes about 1.4x the CPU in workerd: fat LTO re-optimises every crate at the Worker
-# crate's level, so no per-package override keeps argon2 at 3.
+# The wasm is built with Cargo.toml's `worker` profile: for size, except the crates whose speed
+# is the Worker's CPU bill (there, why).
 
 # A target directory of its own: tests/run.sh builds the Worker while other stages run cargo,
 # and in a shared one each would wait for the other's lock.
@@ -31,10 +25,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}/wasm"
 # $1: the Worker crate, relative to the repository (default: the authfn Worker; the tests
 # build tests/store-contract-worker too).
 cd "$root/${1:-worker}"
-"$worker_build" --release
+"$worker_build" --profile worker
 
 # worker-build has wasm-opt keep the name section (function names in a trap's stack trace):
-# 62 KiB of the 1,107 KiB gzip bundle (98 KiB at opt-level z), which Workers' size limit counts
+# 110 KiB of the 906 KiB gzip bundle, which Workers' size limit counts
 # and every cold isolate fetches. Dropped unless AUTHFN_WORKER_KEEP_NAMES=1, for a build meant for debugging.
 if [[ "${AUTHFN_WORKER_KEEP_NAMES:-}" != 1 ]]; then
     wasm_opt="${WASM_OPT_BIN:-wasm-opt}"
