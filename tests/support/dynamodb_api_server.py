@@ -24,12 +24,17 @@ SES: moto keeps sent messages (GET /moto-api/data.json lists them under ses.Mess
 server also keeps each message's text and HTML bodies, which moto alone reduces to one, and
 lists one recipient's at GET /authfn-test/mail?to=ADDRESS.
 
+TransactWriteItems: DynamoDB's idempotency (ClientRequestToken) and a rollback that costs the
+transaction's items, not its tables (see transact_write_items_once below for why).
+
 Usage: python3 dynamodb_api_server.py PORT
 """
 
+import copy
 import functools
 import json
 import sys
+import time
 from email.utils import parseaddr
 from urllib.parse import parse_qs
 
@@ -37,6 +42,11 @@ import jsonpath_ng.ext
 
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.responses import ActionResult
+import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.events.responses import EventsHandler
 from moto.iam.access_control import IAMRequest
@@ -154,6 +164,89 @@ SESV2Response.send_email = send_email_keeping_both_bodies
 # functions' EventBridge calls past their timeouts. The expressions are always the same.
 jsonpath_ng.ext.parse = functools.lru_cache(maxsize=256)(jsonpath_ng.ext.parse)
 
+
+
+# TransactWriteItems as DynamoDB runs it, in two respects moto does not (both met first by the
+# soak test, bench/soak.sh, whose 50 users write thousands of items):
+#
+# 1. Idempotency. DynamoDB answers a transaction whose ClientRequestToken succeeded in the
+#    last 10 minutes with success, without running it again, and with
+#    IdempotentParameterMismatchException when the rest of the request differs (API reference,
+#    TransactWriteItems). The AWS SDK puts a token on every call and keeps it across its
+#    retries, so a retry after an attempt whose answer was lost to a timeout does not fail on
+#    its own first attempt's writes. moto ignores the token: such a retry failed its conditions,
+#    and a refresh-token rotation read as reuse of the token.
+# 2. Cost. Before a transaction moto copies each table it names, whole, to roll back to, so a
+#    transaction's time grew with the table until the store's timeouts fired. Here only the
+#    items the transaction names are kept, and put back if it is cancelled.
+
+IDEMPOTENCY_WINDOW_SECS = 600
+succeeded_tokens = {}  # ClientRequestToken -> (the request's items as JSON, monotonic time)
+moto_transact_response = DynamoHandler.transact_write_items
+moto_transact = DynamoDBBackend.transact_write_items
+
+
+def transact_write_items_once(self):
+    token = self.body.get("ClientRequestToken")
+    if not token:
+        return moto_transact_response(self)
+    now = time.monotonic()
+    for old in [t for t, (_, at) in succeeded_tokens.items() if now - at > IDEMPOTENCY_WINDOW_SECS]:
+        del succeeded_tokens[old]
+    request = json.dumps(self.body["TransactItems"], sort_keys=True, default=repr)  # B values are bytes
+    if token in succeeded_tokens:
+        if succeeded_tokens[token][0] != request:
+            raise DynamodbException(
+                ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException",
+                "ClientRequestToken was used with a different request within the idempotency window",
+            )
+        return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+    answer = moto_transact_response(self)
+    succeeded_tokens[token] = (request, now)
+    return answer
+
+
+class TablesNotCopied:
+    """What moto's transaction sees as the `copy` module: a table "copy" is the table itself,
+    so moto's own rollback (putting the copies back) changes nothing; anything else is copied."""
+
+    @staticmethod
+    def deepcopy(value, memo=None):
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def transact_write_items_keeping_items(self, transact_items):
+    kept = []  # (table, hash value, range value, the item before, or None)
+    for entry in transact_items:
+        _, op = next(iter(entry.items()))
+        try:
+            table = self.get_table(op["TableName"])
+            key = op.get("Key") or {
+                name: op["Item"][name] for name in (table.hash_key_attr, table.range_key_attr) if name
+            }
+            hash_value, range_value = self.get_keys_value(table, key)
+            before = table.get_item(hash_value, range_value)
+        except Exception:
+            continue  # moto refuses the transaction itself, before it writes anything
+        kept.append((table, hash_value, range_value, copy.deepcopy(before)))
+    dynamodb_models.copy = TablesNotCopied
+    try:
+        return moto_transact(self, transact_items)
+    except Exception:
+        for table, hash_value, range_value, before in reversed(kept):
+            items = table.items[hash_value] if range_value else table.items
+            slot = range_value if range_value else hash_value
+            if before is None:
+                items.pop(slot, None)
+            else:
+                items[slot] = before
+        raise
+    finally:
+        dynamodb_models.copy = copy
+
+
+DynamoHandler.transact_write_items = transact_write_items_once
+DynamoDBBackend.transact_write_items = transact_write_items_keeping_items
 
 
 def with_mail_lookup(app):
