@@ -33,7 +33,7 @@ class ColdStartError(Exception):
     pass
 
 
-def shared_env(session_key: str, overrides: dict[str, str]) -> dict[str, str]:
+def shared_env(session_key: str, data_key: str, overrides: dict[str, str]) -> dict[str, str]:
     """What every function needs to initialise, plus the Lambda service's own settings.
     Nothing is inherited from this shell, so a developer's ~/.aws or AWS_* settings cannot
     change the result. DynamoDB is the real regional endpoint, as deployed (its TLS trust
@@ -52,6 +52,12 @@ def shared_env(session_key: str, overrides: dict[str, str]) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "cold-start-bench-not-a-secret",
         "AUTHFN_SESSION_KEYS": session_key,
         "AUTHFN_TABLE": "authfn",
+        # What template.yaml gives every function (Globals) and the functions that keep TOTP
+        # secrets refuse to start without.
+        "AUTHFN_APP_URL": "https://app.example.com/",
+        "AUTHFN_MAIL_FROM": "no-reply@example.com",
+        "AUTHFN_TRUSTED_ORIGINS": "https://app.example.com",
+        "AUTHFN_DATA_KEYS": data_key,
     } | overrides
 
 
@@ -207,7 +213,8 @@ def main() -> int:
     names = [b.name for b in args.binaries]
     if args.baseline not in names:
         parser.error(f"baseline {args.baseline} is not among the binaries")
-    shared = shared_env(secrets.token_urlsafe(32), overrides)  # 32 bytes, base64url, unpadded
+    # 32-byte keys, base64url, unpadded.
+    shared = shared_env(secrets.token_urlsafe(32), secrets.token_urlsafe(32), overrides)
     rng = random.Random(args.seed)
     times: dict[str, list[float]] = {name: [] for name in names}
 
