@@ -18,6 +18,7 @@ use crate::password::PasswordHasherConfig;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::store::Store;
+use crate::store::usage::UsageMeter;
 use crate::{cors, csrf};
 
 /// The longest URI authfn answers (414 above it): far beyond any route with its parameters,
@@ -235,6 +236,10 @@ impl App {
         }
         let method_ok = endpoint.accepts(req.method())
             || (req.method() == Method::HEAD && endpoint.accepts(&Method::GET));
+        let meter = self.store.usage();
+        if let Some(meter) = meter {
+            meter.begin();
+        }
         let result = if !method_ok {
             Err(ApiError::MethodNotAllowed {
                 allow: endpoint.allow_header(),
@@ -245,16 +250,12 @@ impl App {
             Err(e)
         } else {
             req.extensions_mut().insert(Recorder::default());
-            if let Some(meter) = self.store.usage() {
-                // What an earlier request left uncounted is not this one's.
-                meter.take();
-            }
             handler(self, &req).await
         };
         let mut res = self.finish(&req, endpoint.speaks_oauth(), result);
         self.deliver_events(&req, endpoint, &mut res).await;
-        if let Some(meter) = self.store.usage() {
-            res.extensions_mut().insert(meter.take());
+        if let Some(usage) = meter.and_then(UsageMeter::end) {
+            res.extensions_mut().insert(usage);
         }
         res
     }

@@ -1,10 +1,12 @@
 //! What a request asked of the store, in the units each platform bills: the figures behind
 //! the README's round-trip table and cost table, and a field of every access line.
 //!
-//! A store counts into its [`UsageMeter`]; [`App::serve`](crate::App) takes the count after
-//! each request. The meter belongs to the store, not the request, so the count is exact
-//! where an instance serves one request at a time (a Lambda function always does) and
-//! approximate where requests overlap (a busy Worker isolate, the dev server).
+//! A store counts into its [`UsageMeter`]; [`App::serve`](crate::App) brackets each request
+//! with [`UsageMeter::begin`] and [`UsageMeter::end`]. The meter belongs to the store, not the
+//! request, so a count is only known to be one request's when no other request counted into
+//! the meter meanwhile: always on Lambda (one request per instance at a time), not always in
+//! a busy Worker isolate or the dev server, whose overlapping requests report no count rather
+//! than each other's (the soak test's dev server once logged 82 round trips for a sign-up).
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -66,7 +68,14 @@ pub struct UsageMeter {
     kv_writes: AtomicU32,
     d1_queries: AtomicU32,
     d1_writes: AtomicU32,
+    /// The requests between `begin` and `end` (the low bits), and [`OVERLAPPED`]: whether two
+    /// of them have been at once since the meter was last idle. One atomic, so that a `begin`
+    /// cannot slip between another's reading of the count and its setting of the flag.
+    requests: AtomicU32,
 }
+
+/// The flag bit of `UsageMeter::requests`.
+const OVERLAPPED: u32 = 1 << 31;
 
 impl UsageMeter {
     /// A DynamoDB call that read `half_units` halves of a read unit (an eventually consistent
@@ -114,6 +123,43 @@ impl UsageMeter {
             });
     }
 
+    /// A request starts: what earlier requests left uncounted is dropped, unless another
+    /// request is under way (then both are overlapped, and neither gets a count).
+    pub fn begin(&self) {
+        let before = self.update_requests(|count, flag| {
+            if count == 0 {
+                1
+            } else {
+                (count + 1) | OVERLAPPED | flag
+            }
+        });
+        if before & !OVERLAPPED == 0 {
+            self.take();
+        }
+    }
+
+    /// The request that called [`begin`](Self::begin) ends: its count, or `None` when another
+    /// request counted into this meter meanwhile and no one can tell whose calls were whose.
+    pub fn end(&self) -> Option<StoreUsage> {
+        let usage = self.take();
+        let before = self.update_requests(|count, flag| match count {
+            0 | 1 => 0,
+            _ => (count - 1) | flag,
+        });
+        (before & OVERLAPPED == 0).then_some(usage)
+    }
+
+    /// Applies `next(count, flag)` to `requests` atomically; returns the value before.
+    fn update_requests(&self, next: impl Fn(u32, u32) -> u32) -> u32 {
+        let step = |state: u32| Some(next(state & !OVERLAPPED, state & OVERLAPPED));
+        match self
+            .requests
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, step)
+        {
+            Ok(before) | Err(before) => before,
+        }
+    }
+
     /// The count since the last take, and starts over.
     pub fn take(&self) -> StoreUsage {
         let take = |c: &AtomicU32| c.swap(0, Ordering::Relaxed);
@@ -143,6 +189,34 @@ mod tests {
         assert_eq!(usage.read_units, 1.5);
         assert_eq!(usage.write_units, 2.0);
         assert!(meter.take().is_empty());
+    }
+
+    #[test]
+    fn a_request_alone_gets_its_own_count_and_not_what_came_before() {
+        let meter = UsageMeter::default();
+        meter.kv_read(); // left by an earlier request that never ended
+        meter.begin();
+        meter.d1_call(1, 1);
+        let usage = meter.end().expect("alone: counted");
+        assert_eq!(
+            (usage.round_trips, usage.kv_reads, usage.d1_queries),
+            (1, 0, 1)
+        );
+    }
+
+    #[test]
+    fn overlapping_requests_get_no_count_and_the_next_one_alone_does() {
+        let meter = UsageMeter::default();
+        meter.begin();
+        meter.kv_read();
+        meter.begin();
+        meter.kv_read();
+        assert_eq!(meter.end(), None, "the first ended while the second ran");
+        meter.kv_write();
+        assert_eq!(meter.end(), None, "the second began while the first ran");
+        meter.begin();
+        meter.kv_write();
+        assert_eq!(meter.end().map(|u| u.kv_writes), Some(1));
     }
 
     #[test]
