@@ -18,7 +18,7 @@ use crate::password::PasswordHasherConfig;
 use crate::request::HttpRequest;
 use crate::response::{self, HttpResponse};
 use crate::store::Store;
-use crate::store::usage::UsageMeter;
+use crate::store::usage::{MeteredRequest, UsageMeter};
 use crate::{cors, csrf};
 
 /// The longest URI authfn answers (414 above it): far beyond any route with its parameters,
@@ -236,10 +236,7 @@ impl App {
         }
         let method_ok = endpoint.accepts(req.method())
             || (req.method() == Method::HEAD && endpoint.accepts(&Method::GET));
-        let meter = self.store.usage();
-        if let Some(meter) = meter {
-            meter.begin();
-        }
+        let metered = self.store.usage().map(UsageMeter::begin);
         let result = if !method_ok {
             Err(ApiError::MethodNotAllowed {
                 allow: endpoint.allow_header(),
@@ -254,7 +251,7 @@ impl App {
         };
         let mut res = self.finish(&req, endpoint.speaks_oauth(), result);
         self.deliver_events(&req, endpoint, &mut res).await;
-        if let Some(usage) = meter.and_then(UsageMeter::end) {
+        if let Some(usage) = metered.and_then(MeteredRequest::end) {
             res.extensions_mut().insert(usage);
         }
         res

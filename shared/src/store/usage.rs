@@ -2,7 +2,7 @@
 //! the README's round-trip table and cost table, and a field of every access line.
 //!
 //! A store counts into its [`UsageMeter`]; [`App::serve`](crate::App) brackets each request
-//! with [`UsageMeter::begin`] and [`UsageMeter::end`]. The meter belongs to the store, not the
+//! with [`UsageMeter::begin`] and [`MeteredRequest::end`]. The meter belongs to the store, not the
 //! request, so a count is only known to be one request's when no other request counted into
 //! the meter meanwhile: always on Lambda (one request per instance at a time), not always in
 //! a busy Worker isolate or the dev server, whose overlapping requests report no count rather
@@ -125,7 +125,7 @@ impl UsageMeter {
 
     /// A request starts: what earlier requests left uncounted is dropped, unless another
     /// request is under way (then both are overlapped, and neither gets a count).
-    pub fn begin(&self) {
+    pub fn begin(&self) -> MeteredRequest<'_> {
         let before = self.update_requests(|count, flag| {
             if count == 0 {
                 1
@@ -136,11 +136,15 @@ impl UsageMeter {
         if before & !OVERLAPPED == 0 {
             self.take();
         }
+        MeteredRequest {
+            meter: self,
+            ended: false,
+        }
     }
 
-    /// The request that called [`begin`](Self::begin) ends: its count, or `None` when another
-    /// request counted into this meter meanwhile and no one can tell whose calls were whose.
-    pub fn end(&self) -> Option<StoreUsage> {
+    /// A request ends: its count, or `None` when another request counted into this meter
+    /// meanwhile and no one can tell whose calls were whose.
+    fn end(&self) -> Option<StoreUsage> {
         let usage = self.take();
         let before = self.update_requests(|count, flag| match count {
             0 | 1 => 0,
@@ -175,6 +179,31 @@ impl UsageMeter {
     }
 }
 
+/// One request's part in a meter, from [`UsageMeter::begin`] to [`MeteredRequest::end`]. A
+/// request whose future is dropped before it ends (a client that went away) still ends here,
+/// or the meter would take every later request for an overlapping one.
+#[derive(Debug)]
+pub struct MeteredRequest<'a> {
+    meter: &'a UsageMeter,
+    ended: bool,
+}
+
+impl MeteredRequest<'_> {
+    /// The request's count, or `None` when another request counted into the meter meanwhile.
+    pub fn end(mut self) -> Option<StoreUsage> {
+        self.ended = true;
+        self.meter.end()
+    }
+}
+
+impl Drop for MeteredRequest<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.meter.end();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,9 +224,9 @@ mod tests {
     fn a_request_alone_gets_its_own_count_and_not_what_came_before() {
         let meter = UsageMeter::default();
         meter.kv_read(); // left by an earlier request that never ended
-        meter.begin();
+        let request = meter.begin();
         meter.d1_call(1, 1);
-        let usage = meter.end().expect("alone: counted");
+        let usage = request.end().expect("alone: counted");
         assert_eq!(
             (usage.round_trips, usage.kv_reads, usage.d1_queries),
             (1, 0, 1)
@@ -207,16 +236,25 @@ mod tests {
     #[test]
     fn overlapping_requests_get_no_count_and_the_next_one_alone_does() {
         let meter = UsageMeter::default();
-        meter.begin();
+        let first = meter.begin();
         meter.kv_read();
-        meter.begin();
+        let second = meter.begin();
         meter.kv_read();
-        assert_eq!(meter.end(), None, "the first ended while the second ran");
+        assert_eq!(first.end(), None, "the first ended while the second ran");
         meter.kv_write();
-        assert_eq!(meter.end(), None, "the second began while the first ran");
-        meter.begin();
+        assert_eq!(second.end(), None, "the second began while the first ran");
+        let third = meter.begin();
         meter.kv_write();
-        assert_eq!(meter.end().map(|u| u.kv_writes), Some(1));
+        assert_eq!(third.end().map(|u| u.kv_writes), Some(1));
+    }
+
+    #[test]
+    fn a_request_dropped_before_its_end_does_not_overlap_the_next() {
+        let meter = UsageMeter::default();
+        drop(meter.begin()); // its future was dropped: a client went away
+        let next = meter.begin();
+        meter.kv_read();
+        assert_eq!(next.end().map(|u| u.kv_reads), Some(1));
     }
 
     #[test]
