@@ -25,6 +25,8 @@ pub mod error;
 pub mod events;
 pub mod federation;
 mod html;
+#[cfg(all(feature = "https", not(target_arch = "wasm32")))]
+mod https;
 pub mod limits;
 pub mod mail;
 pub mod mailed;

@@ -161,36 +161,13 @@ async fn a_bus_that_does_not_exist_is_a_failure_naming_the_error_code() {
 /// throttling: a failure, not a success. A one-shot HTTP server gives that answer.
 #[tokio::test]
 async fn entries_the_bus_refuses_in_a_successful_call_are_a_failure() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        // One connection, one request: read it whole (headers, then Content-Length bytes).
-        let (mut socket, _) = listener.accept().await.unwrap();
-        let mut request = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            let n = socket.read(&mut buf).await.unwrap();
-            request.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&request).to_lowercase();
-            if let Some(end) = text.find("\r\n\r\n") {
-                let length: usize = text
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .map_or(0, |v| v.trim().parse().unwrap());
-                if request.len() >= end + 4 + length {
-                    break;
-                }
-            }
-        }
-        let body = r#"{"FailedEntryCount":1,"Entries":[{"ErrorCode":"ThrottlingException","ErrorMessage":"Rate exceeded"}]}"#;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: application/x-amz-json-1.1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        socket.write_all(answer.as_bytes()).await.unwrap();
-        String::from_utf8_lossy(&request).into_owned()
-    });
+    let body = r#"{"FailedEntryCount":1,"Entries":[{"ErrorCode":"ThrottlingException","ErrorMessage":"Rate exceeded"}]}"#;
+    let (url, server) = authfn_blackbox::one_shot::serve_once(authfn_blackbox::one_shot::answer(
+        "200 OK",
+        "content-type: application/x-amz-json-1.1\r\n",
+        body.as_bytes(),
+    ))
+    .await;
     let bus =
         EventBridgeBus::connect_with(local_aws(), bus_name("authfn-security"), Some(url)).await;
 

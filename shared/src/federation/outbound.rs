@@ -1,5 +1,5 @@
 //! Outbound HTTPS to identity providers, behind one small trait so the same federation code
-//! runs natively (reqwest + rustls) and on Workers (the runtime's `fetch`).
+//! runs natively (hyper + rustls) and on Workers (the runtime's `fetch`).
 
 use crate::error::Cause;
 use crate::protocol::{ClientId, ClientSecret};
@@ -182,16 +182,30 @@ mod native {
     use std::sync::{Arc, OnceLock};
     use std::time::Duration;
 
-    use super::*;
+    use bytes::Bytes;
+    use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
 
-    /// reqwest over rustls (ring), trusting the Mozilla roots compiled into the binary: no
+    use super::*;
+    use crate::error::context;
+    use crate::https::Connector;
+
+    type SetUpError = Arc<dyn std::error::Error + Send + Sync>;
+
+    /// A provider that does not accept the connection within this is unreachable.
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+    /// The whole exchange, connecting and reading the answer included: a sign-in waits on it.
+    const TIMEOUT: Duration = Duration::from_secs(5);
+
+    /// [`crate::https`]'s client, trusting the Mozilla roots compiled into the binary: no
     /// system certificate files are read, which keeps cold starts short and behaviour equal on
     /// every host. Built on first use, not at start-up: parsing the roots is most of a cold
     /// start's extra cost, and `/me` in the issuer's own deployment never calls out.
     #[derive(Default)]
     pub struct NativeHttpClient {
         /// A failed set-up is kept, shared, and given to every request as its cause.
-        client: OnceLock<Result<reqwest::Client, Arc<dyn std::error::Error + Send + Sync>>>,
+        client: OnceLock<Result<Client<Connector, Full<Bytes>>, SetUpError>>,
     }
 
     impl NativeHttpClient {
@@ -200,79 +214,159 @@ mod native {
             Self::default()
         }
 
-        fn client(&self) -> Result<&reqwest::Client, OutboundError> {
+        fn client(&self) -> Result<&Client<Connector, Full<Bytes>>, OutboundError> {
             self.client
-                .get_or_init(Self::build)
+                .get_or_init(|| {
+                    let roots = webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter();
+                    let tls = crate::https::tls_config(roots.map(|der| der.as_ref()))
+                        .map_err(|e| Arc::new(e) as SetUpError)?;
+                    Ok(crate::https::client(tls, Some(CONNECT_TIMEOUT)))
+                })
                 .as_ref()
                 .map_err(|e| OutboundError::Failed(Box::new(Arc::clone(e))))
         }
+    }
 
-        fn build() -> Result<reqwest::Client, Arc<dyn std::error::Error + Send + Sync>> {
-            let mut roots = rustls::RootCertStore::empty();
-            for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
-                // A root that does not parse is skipped rather than failing every request.
-                let _ = roots.add(der.clone());
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let tls = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| Arc::new(e) as Arc<dyn std::error::Error + Send + Sync>)?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            let client = reqwest::Client::builder()
-                .use_preconfigured_tls(tls)
-                .timeout(Duration::from_secs(5))
-                .connect_timeout(Duration::from_secs(3))
-                // A provider's redirect is not followed: every URL used is one it published.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| Arc::new(e) as Arc<dyn std::error::Error + Send + Sync>)?;
-            Ok(client)
+    /// `request` as HTTP, asking for JSON.
+    fn to_http(request: &OutboundRequest) -> Result<http::Request<Full<Bytes>>, http::Error> {
+        let builder = http::Request::builder()
+            .uri(request.url())
+            .header(ACCEPT, "application/json");
+        match request {
+            OutboundRequest::Get { .. } => builder.method(http::Method::GET).body(Full::default()),
+            OutboundRequest::PostForm {
+                form, basic_auth, ..
+            } => builder
+                .method(http::Method::POST)
+                .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header(
+                    AUTHORIZATION,
+                    basic_authorization(&basic_auth.0, &basic_auth.1),
+                )
+                .body(Full::new(Bytes::from(form_body(form)))),
         }
     }
 
-    /// reqwest's own message is only "error sending request": the reason (refused, timed
-    /// out, TLS) is in its causes, kept for the log. The URL is left out: callers name it.
-    fn unreachable(e: reqwest::Error) -> OutboundError {
-        OutboundError::Failed(Box::new(e.without_url()))
+    /// Sends `request` and reads the answer, stopping as soon as it passes
+    /// [`MAX_RESPONSE_BYTES`].
+    async fn exchange(
+        client: &Client<Connector, Full<Bytes>>,
+        request: http::Request<Full<Bytes>>,
+    ) -> Result<OutboundResponse, OutboundError> {
+        // hyper's errors name neither the URL nor the body; their causes say what failed
+        // (refused, reset, TLS), kept for the log.
+        let failed = |e: hyper_util::client::legacy::Error| OutboundError::Failed(Box::new(e));
+        let response = client.request(request).await.map_err(failed)?;
+        let status = response.status().as_u16();
+        let mut incoming = response.into_body();
+        let mut body = Vec::new();
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| OutboundError::Failed(Box::new(e)))?;
+            if let Some(chunk) = frame.data_ref() {
+                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                    return Err(OutboundError::TooLarge);
+                }
+                body.extend_from_slice(chunk);
+            }
+        }
+        Ok(OutboundResponse { status, body })
     }
 
     #[async_trait::async_trait]
     impl HttpClient for NativeHttpClient {
         async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
             let client = self.client()?;
-            let builder = match &request {
-                OutboundRequest::Get { url } => client.get(url),
-                OutboundRequest::PostForm {
-                    url,
-                    form,
-                    basic_auth,
-                } => client
-                    .post(url)
-                    .header(
-                        reqwest::header::CONTENT_TYPE,
-                        "application/x-www-form-urlencoded",
-                    )
-                    .header(
-                        reqwest::header::AUTHORIZATION,
-                        basic_authorization(&basic_auth.0, &basic_auth.1),
-                    )
-                    .body(form_body(form)),
-            };
-            let mut response = builder
-                .header(reqwest::header::ACCEPT, "application/json")
-                .send()
+            let request = to_http(&request)
+                .map_err(|e| OutboundError::Failed(context("not a URL this client can call", e)))?;
+            tokio::time::timeout(TIMEOUT, exchange(client, request))
                 .await
-                .map_err(unreachable)?;
-            let status = response.status().as_u16();
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
-                if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(OutboundError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
+                .map_err(|_| {
+                    OutboundError::Failed(
+                        format!("no whole answer within {} s", TIMEOUT.as_secs()).into(),
+                    )
+                })?
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use authfn_blackbox::one_shot::{answer, serve_once};
+        use tokio::net::TcpListener;
+
+        #[tokio::test]
+        async fn a_token_request_is_a_form_post_with_basic_credentials() {
+            let (url, served) = serve_once(answer("200 OK", "", b"{\"ok\":true}")).await;
+            let response = NativeHttpClient::new()
+                .send(OutboundRequest::PostForm {
+                    url: format!("{url}/token"),
+                    form: vec![
+                        ("grant_type", "authorization_code".into()),
+                        ("code", "a b".into()),
+                    ],
+                    basic_auth: (ClientId::new("app"), ClientSecret::new("s3cret".into())),
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                (response.status, response.body.as_slice()),
+                (200, &b"{\"ok\":true}"[..])
+            );
+            let request = served.await.unwrap();
+            assert!(request.starts_with("POST /token HTTP/1.1\r\n"), "{request}");
+            for line in [
+                "content-type: application/x-www-form-urlencoded",
+                "accept: application/json",
+                "authorization: Basic YXBwOnMzY3JldA==",
+            ] {
+                assert!(request.contains(line), "{line} missing from {request}");
             }
-            Ok(OutboundResponse { status, body })
+            assert!(
+                request.ends_with("\r\n\r\ngrant_type=authorization_code&code=a+b"),
+                "{request}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_redirect_is_returned_not_followed() {
+            let (url, served) = serve_once(answer(
+                "302 Found",
+                "location: http://127.0.0.1:9/elsewhere\r\n",
+                b"",
+            ))
+            .await;
+            let response = NativeHttpClient::new()
+                .send(OutboundRequest::Get {
+                    url: format!("{url}/jwks"),
+                })
+                .await
+                .unwrap();
+            assert_eq!(response.status, 302);
+            assert!(served.await.unwrap().starts_with("GET /jwks HTTP/1.1\r\n"));
+        }
+
+        #[tokio::test]
+        async fn an_answer_over_the_limit_is_refused() {
+            let big = vec![b' '; MAX_RESPONSE_BYTES + 1];
+            let (url, _served) = serve_once(answer("200 OK", "", &big)).await;
+            let result = NativeHttpClient::new()
+                .send(OutboundRequest::Get { url })
+                .await;
+            assert!(matches!(result, Err(OutboundError::TooLarge)), "{result:?}");
+        }
+
+        #[tokio::test]
+        async fn a_refused_connection_says_why() {
+            // Bound, then closed: nothing listens on the port.
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}/jwks", listener.local_addr().unwrap());
+            drop(listener);
+            let err = NativeHttpClient::new()
+                .send(OutboundRequest::Get { url })
+                .await
+                .unwrap_err();
+            let chain = crate::error::chain(&err);
+            assert!(chain.to_lowercase().contains("refused"), "{chain}");
         }
     }
 }

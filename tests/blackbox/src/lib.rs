@@ -16,6 +16,7 @@
 mod api;
 pub mod authenticator;
 mod mailbox;
+pub mod one_shot;
 mod reply;
 pub mod server_log;
 mod target;

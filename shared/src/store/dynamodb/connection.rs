@@ -20,24 +20,9 @@ use crate::aws_sdk::LoadConfig;
 /// endpoint (a local DynamoDB API, a proxy) gets the whole Mozilla set. SES (`crate::ses`) uses
 /// the same client.
 pub(crate) fn https_client(custom_endpoint: bool) -> aws_sdk_dynamodb::config::SharedHttpClient {
-    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
-    use base64::Engine as _;
-
-    let mut roots = TrustStore::empty().with_native_roots(false);
-    for der in trusted_roots(custom_endpoint) {
-        let body = base64::engine::general_purpose::STANDARD.encode(der);
-        roots.add_pem_certificate(format!(
-            "-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n"
-        ));
-    }
-    let context = TlsContext::builder()
-        .with_trust_store(roots)
-        .build()
-        .expect("the compiled-in roots are valid");
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .tls_context(context)
-        .build_https()
+    let tls = crate::https::tls_config(trusted_roots(custom_endpoint))
+        .expect("ring supports rustls's safe default protocol versions");
+    aws_sdk_dynamodb::config::SharedHttpClient::new(crate::https::SdkHttpClient::new(tls))
 }
 
 fn trusted_roots(custom_endpoint: bool) -> impl Iterator<Item = &'static [u8]> {
