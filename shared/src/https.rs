@@ -5,9 +5,11 @@
 //! Why not the SDK's own client (aws-smithy-http-client): it always links HTTP/2 (the `h2`
 //! crate, for its error classification as well as its connections), which none of the AWS APIs
 //! authfn calls needs. That was about 250 KB of every function's binary and kept
-//! `federation-callback`'s zip over 3 MiB (bench/sizes.sh). What it does beyond this module,
-//! proxies from the environment and connection poisoning, a Lambda function does not use: an
-//! HTTP/1.1 connection whose attempt timed out is dropped with its future anyway.
+//! `federation-callback`'s zip over 3 MiB (bench/sizes.sh). What it does beyond this module a
+//! function does not use: proxies (off unless configured in code; reqwest, used before for
+//! identity providers, read `HTTPS_PROXY`, which no Lambda function sets), and poisoning a
+//! connection whose attempt timed out, which HTTP/1.1 does anyway by dropping it with the
+//! attempt's future.
 
 use std::sync::Arc;
 use std::time::Duration;
