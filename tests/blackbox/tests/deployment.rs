@@ -51,7 +51,9 @@ fn function_main(endpoint: Endpoint) -> String {
     };
     format!(
         "//! `{name}` as an AWS Lambda function. The endpoint's logic lives in `authfn::endpoints`.\n\n\
-         #[tokio::main]\n\
+         // An instance serves one request at a time: one thread, no worker pool to start (README,\n\
+         // \"Size and cold start\"); argon2 still runs on tokio's blocking pool.\n\
+         #[tokio::main(flavor = \"current_thread\")]\n\
          async fn main() -> Result<(), lambda_http::Error> {{\n    \
          authfn::lambda::{serve}::<authfn::functions::{endpoint:?}>().await\n\
          }}\n"
