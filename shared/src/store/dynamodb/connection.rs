@@ -10,10 +10,11 @@ use aws_sdk_dynamodb::Client;
 use super::DynamoStore;
 use crate::aws_sdk::LoadConfig;
 
-/// The SDK's HTTPS client, trusting root certificates compiled into the binary instead of
-/// the system's certificate files: reading and parsing those files was most of a function's
-/// cold start (bench/cold-start.sh: 3.5x a hello-world Lambda with them, 2.2x with the whole
-/// compiled-in Mozilla set, about 1.5x with Amazon's roots alone).
+/// The HTTPS client the SDK calls through (`crate::https`), trusting root certificates
+/// compiled into the binary instead of the system's certificate files: reading and parsing
+/// those files was most of a function's cold start (bench/cold-start.sh: 3.5x a hello-world
+/// Lambda with them, 2.2x with the whole compiled-in Mozilla set, about 1.5x with Amazon's
+/// roots alone).
 ///
 /// AWS's own endpoints present certificates from Amazon Trust Services, so for them only its
 /// roots are trusted, which also narrows who could mint a certificate we accept. A custom
