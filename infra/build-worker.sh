@@ -15,7 +15,7 @@ tools="${AUTHFN_TOOLS:-$HOME/.cache/authfn/tools}"
 worker_build="worker-build"
 [[ -x "$tools/bin/worker-build" ]] && worker_build="$tools/bin/worker-build"
 
-# The wasm is built with Cargo.toml's `worker` profile: for size, except the crates whose speed
+# The wasm is built with worker/Cargo.toml's `worker` profile: for size, except the crates whose speed
 # is the Worker's CPU bill (there, why).
 
 # A target directory of its own: tests/run.sh builds the Worker while other stages run cargo,

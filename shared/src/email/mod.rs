@@ -15,9 +15,7 @@
 //!
 //! Stores never key anything by the address itself: they use [`Email::hash`].
 
-use icu_normalizer::ComposingNormalizerBorrowed;
-use icu_properties::CodePointSetDataBorrowed;
-use icu_properties::props::{BidiControl, DefaultIgnorableCodePoint};
+mod unicode;
 
 use crate::token::TokenHash;
 
@@ -43,7 +41,7 @@ impl Email {
         if trimmed.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("email must not contain spaces or control characters");
         }
-        if trimmed.chars().any(is_invisible) {
+        if unicode::has_invisible(trimmed) {
             return Err("email must not contain invisible or text-direction characters");
         }
         let (local, domain) = trimmed.rsplit_once('@').ok_or("email must contain @")?;
@@ -53,16 +51,13 @@ impl Email {
         if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
             return Err("email domain is malformed");
         }
-        let nfkc = ComposingNormalizerBorrowed::new_nfkc();
         // NFKC again after lower-casing: lower-casing can undo a composition.
-        let local = nfkc
-            .normalize(&nfkc.normalize(local).to_lowercase())
-            .into_owned();
-        let domain =
-            idna::domain_to_ascii_strict(domain).map_err(|_| "email domain is malformed")?;
+        let local = unicode::nfkc(&unicode::nfkc(local).to_lowercase());
+        let domain = unicode::domain_to_ascii_strict(domain).ok_or("email domain is malformed")?;
         if local
             .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '@' || is_invisible(c))
+            .any(|c| c.is_whitespace() || c.is_control() || c == '@')
+            || unicode::has_invisible(&local)
         {
             return Err("email must look like name@domain");
         }
@@ -95,19 +90,9 @@ impl Email {
     }
 }
 
-/// Characters that render as nothing, or only reorder the text around them.
-fn is_invisible(c: char) -> bool {
-    const IGNORABLE: CodePointSetDataBorrowed<'static> =
-        CodePointSetDataBorrowed::new::<DefaultIgnorableCodePoint>();
-    const BIDI: CodePointSetDataBorrowed<'static> = CodePointSetDataBorrowed::new::<BidiControl>();
-    IGNORABLE.contains(c) || BIDI.contains(c)
-}
-
 /// A configured email domain (an allowlist entry) in the form [`Email::domain`] returns.
 pub fn normalise_domain(domain: &str) -> Option<String> {
-    idna::domain_to_ascii_strict(domain.trim())
-        .ok()
-        .filter(|d| !d.is_empty())
+    unicode::domain_to_ascii_strict(domain.trim()).filter(|d| !d.is_empty())
 }
 
 #[cfg(test)]
