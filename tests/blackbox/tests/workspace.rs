@@ -17,9 +17,10 @@ fn manifest(dir: &Path) -> toml::Table {
         .unwrap_or_else(|e| panic!("{} is not TOML: {e}", path.display()))
 }
 
-/// The directory of every workspace member, with `dir/*` globs expanded as cargo does.
-fn members() -> Vec<PathBuf> {
-    let root = manifest(&repo());
+/// The directory of every member of the workspace rooted at `root`, with `dir/*` globs
+/// expanded as cargo does.
+fn members_of(root_dir: &Path) -> Vec<PathBuf> {
+    let root = manifest(root_dir);
     let patterns = root["workspace"]["members"]
         .as_array()
         .expect("workspace.members is a list");
@@ -37,9 +38,17 @@ fn members() -> Vec<PathBuf> {
                     }
                 }
             }
-            None => dirs.push(repo().join(pattern)),
+            None => dirs.push(root_dir.join(pattern)),
         }
     }
+    dirs
+}
+
+/// The repository's workspace, then the Worker's: a workspace of its own for a lockfile of its
+/// own (worker/Cargo.toml says why), held to the same lints.
+fn members() -> Vec<PathBuf> {
+    let mut dirs = members_of(&repo());
+    dirs.extend(members_of(&repo().join("worker")));
     dirs
 }
 
@@ -57,7 +66,9 @@ fn every_workspace_member_opts_into_the_workspace_lints() {
             lints.and_then(|l| l.get("workspace").and_then(toml::Value::as_bool)) != Some(true)
         })
         .map(|dir| {
-            dir.strip_prefix(repo())
+            dir.canonicalize()
+                .unwrap_or_else(|_| dir.clone())
+                .strip_prefix(repo().canonicalize().unwrap_or_else(|_| repo()))
                 .unwrap_or(dir)
                 .display()
                 .to_string()
@@ -66,5 +77,17 @@ fn every_workspace_member_opts_into_the_workspace_lints() {
     assert!(
         exempt.is_empty(),
         "add `[lints] workspace = true` to the Cargo.toml of: {exempt:?}"
+    );
+}
+
+#[test]
+fn the_worker_workspace_keeps_the_same_lints_as_the_repository() {
+    let lints = |dir: &Path| manifest(dir)["workspace"].get("lints").cloned();
+    let ours = lints(&repo());
+    assert!(ours.is_some(), "the root Cargo.toml has no [workspace.lints]");
+    assert_eq!(
+        lints(&repo().join("worker")),
+        ours,
+        "worker/Cargo.toml's [workspace.lints] differs from the root Cargo.toml's: copy it over"
     );
 }
