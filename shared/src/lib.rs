@@ -27,6 +27,7 @@ pub mod federation;
 mod html;
 #[cfg(all(feature = "https", not(target_arch = "wasm32")))]
 mod https;
+pub mod jws;
 pub mod limits;
 pub mod mail;
 pub mod mailed;
@@ -42,6 +43,7 @@ pub mod secret;
 pub mod ses;
 pub mod session;
 pub mod settings;
+pub mod signature;
 pub mod store;
 pub mod token;
 pub mod totp;

@@ -195,6 +195,7 @@ impl App {
                 &config.audience,
                 self.now(),
             )
+            .await
             .map_err(|e| ApiError::InvalidAccessToken(e.0));
         }
         let client = self

@@ -257,14 +257,14 @@ async fn complete(
         nonce: &binding.nonce(),
         now,
     };
-    let claims = match id_token::validate(&id_token, &keys, &expected) {
+    let claims = match id_token::validate(&id_token, &keys, &expected).await {
         Err(IdTokenError::UnknownKey) => {
             // The provider may have rotated its keys since we cached them.
             let fresh = discovery::refetch_keys(client, &provider.issuer, now)
                 .await
                 .map_err(unavailable)?;
             let fresh = fresh.ok_or_else(|| ApiError::InvalidIdToken(IdTokenError::UnknownKey))?;
-            id_token::validate(&id_token, &fresh, &expected)
+            id_token::validate(&id_token, &fresh, &expected).await
         }
         other => other,
     }

@@ -1,29 +1,23 @@
 //! ID token validation (OpenID Connect Core §3.1.3.7): signature by a key from the provider's
 //! JWKS, `iss`, `aud`, `azp`, `exp`/`iat` with a small skew, and `nonce`.
 
-use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use serde::Deserialize;
 
 use crate::clock::UnixTime;
+use crate::signature::{Algorithm, PublicKey};
 
 /// Clock difference tolerated between the provider and us.
 pub const CLOCK_SKEW_SECS: i64 = 60;
 
-/// Asymmetric algorithms only. `none` is not an `Algorithm` at all, and HMAC is excluded: a
-/// provider's JWKS is public, so an HS256 token "signed" with a public key as the secret must
-/// never verify (algorithm confusion).
-const ACCEPTED: &[Algorithm] = &[
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-];
+/// Asymmetric algorithms only: every [`Algorithm`]. `none` is not one at all, and neither is
+/// HMAC: a provider's JWKS is public, so an HS256 token "signed" with a public key as the
+/// secret must never verify (algorithm confusion).
+fn accepted(header: &crate::jws::Header) -> Result<Algorithm, IdTokenError> {
+    header
+        .algorithm()
+        .ok_or(IdTokenError::Invalid("its algorithm is not accepted"))
+}
 
 /// The claims authfn uses from a validated ID token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +39,7 @@ pub struct IdTokenClaims {
 pub enum IdTokenError {
     /// Its header is not a JWT's; the parser's error (about the header only) is the cause.
     #[error("ID token is malformed")]
-    Malformed(#[source] jsonwebtoken::errors::Error),
+    Malformed(#[source] crate::jws::Malformed),
     /// The header names a key the provider does not publish.
     #[error("ID token is signed by a key the provider does not publish")]
     UnknownKey,
@@ -87,8 +81,7 @@ struct RawClaims {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Audience {
-    // jsonwebtoken has matched the value against the client id; here only the count matters.
-    One(#[allow(dead_code, reason = "only the count of audiences is read")] String),
+    One(String),
     Many(Vec<String>),
 }
 
@@ -97,6 +90,13 @@ impl Audience {
         match self {
             Audience::One(_) => 1,
             Audience::Many(v) => v.len(),
+        }
+    }
+
+    fn contains(&self, client_id: &str) -> bool {
+        match self {
+            Audience::One(aud) => aud == client_id,
+            Audience::Many(v) => v.iter().any(|aud| aud == client_id),
         }
     }
 }
@@ -118,24 +118,20 @@ fn lenient_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
 
 /// The key id a token's header names, to find (or refetch) the key set before validating.
 pub fn key_id(token: &str) -> Result<Option<String>, IdTokenError> {
-    let header = jsonwebtoken::decode_header(token).map_err(IdTokenError::Malformed)?;
-    if !ACCEPTED.contains(&header.alg) {
-        return Err(IdTokenError::Invalid("its algorithm is not accepted"));
-    }
-    Ok(header.kid)
+    let token = crate::jws::parse(token).map_err(IdTokenError::Malformed)?;
+    accepted(token.header())?;
+    Ok(token.header().kid.clone())
 }
 
 /// Validates `token` against the provider's key set and what this sign-in expects.
-pub fn validate(
+pub async fn validate(
     token: &str,
     keys: &JwkSet,
     expected: &Expected<'_>,
 ) -> Result<IdTokenClaims, IdTokenError> {
-    let header = jsonwebtoken::decode_header(token).map_err(IdTokenError::Malformed)?;
-    if !ACCEPTED.contains(&header.alg) {
-        return Err(IdTokenError::Invalid("its algorithm is not accepted"));
-    }
-    let jwk = match &header.kid {
+    let token = crate::jws::parse(token).map_err(IdTokenError::Malformed)?;
+    let alg = accepted(token.header())?;
+    let jwk = match &token.header().kid {
         Some(kid) => keys.find(kid).ok_or(IdTokenError::UnknownKey)?,
         // Without a kid, only an unambiguous key set will do.
         None => match keys.keys.as_slice() {
@@ -143,32 +139,28 @@ pub fn validate(
             _ => return Err(IdTokenError::UnknownKey),
         },
     };
-    if !key_fits(jwk, header.alg) {
+    let key =
+        PublicKey::from_jwk(jwk).ok_or(IdTokenError::Invalid("the provider's key is unusable"))?;
+    if !key_fits(jwk, &key, alg) {
         return Err(IdTokenError::Invalid(
             "its algorithm does not match the key's type",
         ));
     }
-    let key = DecodingKey::from_jwk(jwk)
-        .map_err(|_| IdTokenError::Invalid("the provider's key is unusable"))?;
+    let claims: RawClaims = token
+        .verify(&key)
+        .await
+        .ok_or(IdTokenError::Invalid("the signature does not verify"))?
+        .claims()
+        .map_err(|_| IdTokenError::Invalid("its claims are missing or malformed"))?;
 
-    let mut validation = Validation::new(header.alg);
-    validation.set_issuer(&[expected.issuer]);
-    validation.set_audience(&[expected.client_id]);
-    // Time is checked below against authfn's clock, not the library's.
-    validation.validate_exp = false;
-    validation.set_required_spec_claims(&["iss", "aud", "sub"]);
-    let data = jsonwebtoken::decode::<RawClaims>(token, &key, &validation).map_err(|e| {
-        use jsonwebtoken::errors::ErrorKind;
-        IdTokenError::Invalid(match e.kind() {
-            ErrorKind::InvalidSignature => "the signature does not verify",
-            ErrorKind::InvalidIssuer => "it was issued by someone else (iss)",
-            ErrorKind::InvalidAudience => "it was issued to another client (aud)",
-            ErrorKind::InvalidAlgorithm => "its algorithm does not match the key",
-            _ => "its claims are missing or malformed",
-        })
-    })?;
-    let claims = data.claims;
-
+    if claims.iss != expected.issuer {
+        return Err(IdTokenError::Invalid("it was issued by someone else (iss)"));
+    }
+    if !claims.aud.contains(expected.client_id) {
+        return Err(IdTokenError::Invalid(
+            "it was issued to another client (aud)",
+        ));
+    }
     if claims.aud.len() > 1 && claims.azp.is_none() {
         return Err(IdTokenError::Invalid("it has several audiences and no azp"));
     }
@@ -201,28 +193,12 @@ pub fn validate(
     })
 }
 
-/// Whether the JWK's type (and `alg`, when it names one) allows `alg`.
-fn key_fits(jwk: &Jwk, alg: Algorithm) -> bool {
-    let family_ok = match (&jwk.algorithm, alg) {
-        (AlgorithmParameters::RSA(_), a) => matches!(
-            a,
-            Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512
-        ),
-        (AlgorithmParameters::EllipticCurve(_), a) => {
-            matches!(a, Algorithm::ES256 | Algorithm::ES384)
-        }
-        (AlgorithmParameters::OctetKeyPair(_), a) => a == Algorithm::EdDSA,
-        _ => false,
-    };
-    // `KeyAlgorithm` and `Algorithm` are separate enums whose signing variants share names.
+/// Whether the key's type, and the JWK's `alg` when it names one, allow `alg`.
+fn key_fits(jwk: &Jwk, key: &PublicKey, alg: Algorithm) -> bool {
+    // `KeyAlgorithm`'s signing variants are named as the JWS names them.
     let declared_ok = jwk
         .common
         .key_algorithm
-        .is_none_or(|declared| format!("{declared:?}") == format!("{alg:?}"));
-    family_ok && declared_ok
+        .is_none_or(|declared| format!("{declared:?}") == alg.jws_name());
+    key.fits(alg) && declared_ok
 }

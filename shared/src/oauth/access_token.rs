@@ -1,12 +1,12 @@
 //! Access tokens for CLI and mobile clients: short-lived JWTs (RFC 9068 profile) signed with
 //! EdDSA, verifiable by anyone holding the published JWKS.
 
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::JwtKeys;
 use crate::clock::UnixTime;
 use crate::crypto::{b64url, random_array};
+use crate::signature::{Algorithm, PublicKey};
 
 /// RFC 9068's media type for JWT access tokens, so one can never pass for an ID token.
 pub const TOKEN_TYPE: &str = "at+jwt";
@@ -62,12 +62,10 @@ impl AccessTokenClaims {
 }
 
 /// Signs an access token with the current EdDSA key, `typ` [`TOKEN_TYPE`] and its `kid`.
-pub fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String> {
+pub async fn sign(keys: &JwtKeys, claims: &AccessTokenClaims) -> Result<String, String> {
     let key = keys.current();
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(key.kid().to_owned());
-    header.typ = Some(TOKEN_TYPE.to_owned());
-    jsonwebtoken::encode(&header, claims, key.encoding()?)
+    crate::jws::sign(key.signing()?, key.kid(), Some(TOKEN_TYPE), claims)
+        .await
         .map_err(|e| format!("signing an access token: {e}"))
 }
 
@@ -95,18 +93,14 @@ pub struct IdTokenClaims<'a> {
 
 /// Signs an ID token: RS256 when an RSA key is configured (what every OpenID Connect client
 /// accepts), else EdDSA with the access-token key. Either key is in the JWKS.
-pub fn sign_id_token(keys: &JwtKeys, claims: &IdTokenClaims<'_>) -> Result<String, String> {
-    let (alg, kid, encoding) = match keys.id_token_rsa() {
-        Some(rsa) => (Algorithm::RS256, rsa.kid(), rsa.encoding()?),
-        None => (
-            Algorithm::EdDSA,
-            keys.current().kid(),
-            keys.current().encoding()?,
-        ),
+pub async fn sign_id_token(keys: &JwtKeys, claims: &IdTokenClaims<'_>) -> Result<String, String> {
+    let (kid, key) = match keys.id_token_rsa() {
+        Some(rsa) => (rsa.kid(), rsa.signing()?),
+        None => (keys.current().kid(), keys.current().signing()?),
     };
-    let mut header = Header::new(alg);
-    header.kid = Some(kid.to_owned());
-    jsonwebtoken::encode(&header, claims, encoding).map_err(|e| format!("signing an ID token: {e}"))
+    crate::jws::sign(key, kid, None, claims)
+        .await
+        .map_err(|e| format!("signing an ID token: {e}"))
 }
 
 /// Why a token was refused: a fixed phrase, never anything from the token itself.
@@ -123,12 +117,12 @@ impl std::fmt::Display for InvalidAccessToken {
 /// a key set fetched from its JWKS (`oauth::verifier`).
 pub trait KeyLookup {
     /// The public key named `kid`, `None` when there is none.
-    fn decoding_key(&self, kid: &str) -> Option<DecodingKey>;
+    fn public_key(&self, kid: &str) -> Option<PublicKey>;
 }
 
 impl KeyLookup for JwtKeys {
-    fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
-        self.find(kid).map(|k| k.decoding().clone())
+    fn public_key(&self, kid: &str) -> Option<PublicKey> {
+        self.find(kid).map(super::keys::JwtKey::public_key)
     }
 }
 
@@ -139,15 +133,16 @@ pub const CLOCK_SKEW_SECS: i64 = crate::federation::id_token::CLOCK_SKEW_SECS;
 /// Verifies a token against `keys`: EdDSA only, no `crit` extension (RFC 7515 §4.1.11: we
 /// understand none), a known `kid`, `typ` `at+jwt`, the issuer and audience, expiry against
 /// `now` (no skew: these tokens come from this very service) and an `iat` not in the future.
-pub fn verify(
+pub async fn verify(
     token: &str,
-    keys: &dyn KeyLookup,
+    keys: &(dyn KeyLookup + Sync),
     issuer: &str,
     audience: &str,
     now: UnixTime,
 ) -> Result<AccessTokenClaims, InvalidAccessToken> {
-    let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidAccessToken("not a JWT"))?;
-    if header.alg != Algorithm::EdDSA {
+    let token = crate::jws::parse(token).map_err(|_| InvalidAccessToken("not a JWT"))?;
+    let header = token.header();
+    if header.algorithm() != Some(Algorithm::EdDsa) {
         return Err(InvalidAccessToken("wrong algorithm"));
     }
     if header.crit.is_some() {
@@ -167,16 +162,17 @@ pub fn verify(
     let key = header
         .kid
         .as_deref()
-        .and_then(|kid| keys.decoding_key(kid))
+        .and_then(|kid| keys.public_key(kid))
         .ok_or(InvalidAccessToken("unknown key"))?;
-    let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_issuer(&[issuer]);
-    validation.set_audience(&[audience]);
-    validation.validate_exp = false;
-    validation.set_required_spec_claims(&["iss", "aud", "sub", "exp"]);
-    let claims = jsonwebtoken::decode::<AccessTokenClaims>(token, &key, &validation)
-        .map_err(|_| InvalidAccessToken("signature or claims do not verify"))?
-        .claims;
+    let claims: AccessTokenClaims = token
+        .verify(&key)
+        .await
+        .ok_or(InvalidAccessToken("signature or claims do not verify"))?
+        .claims()
+        .map_err(|_| InvalidAccessToken("signature or claims do not verify"))?;
+    if claims.iss != issuer || claims.aud != audience {
+        return Err(InvalidAccessToken("signature or claims do not verify"));
+    }
     if claims.exp <= now.0 {
         return Err(InvalidAccessToken("expired"));
     }
@@ -207,10 +203,10 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn a_signed_token_verifies_until_it_expires() {
+    #[tokio::test]
+    async fn a_signed_token_verifies_until_it_expires() {
         let k = keys(1);
-        let token = sign(&k, &claims(UnixTime(1000))).unwrap();
+        let token = sign(&k, &claims(UnixTime(1000))).await.unwrap();
         let got = verify(
             &token,
             &k,
@@ -218,6 +214,7 @@ mod tests {
             "https://api.example.com",
             UnixTime(1599),
         )
+        .await
         .unwrap();
         assert_eq!(got.sub, "user-1");
         assert_eq!(got.scopes().collect::<Vec<_>>(), ["openid", "api"]);
@@ -228,14 +225,15 @@ mod tests {
                 "https://auth.example.com",
                 "https://api.example.com",
                 UnixTime(1600)
-            ),
+            )
+            .await,
             Err(InvalidAccessToken("expired"))
         );
     }
 
-    #[test]
-    fn wrong_key_issuer_or_audience_is_refused() {
-        let token = sign(&keys(1), &claims(UnixTime(1000))).unwrap();
+    #[tokio::test]
+    async fn wrong_key_issuer_or_audience_is_refused() {
+        let token = sign(&keys(1), &claims(UnixTime(1000))).await.unwrap();
         let now = UnixTime(1001);
         assert!(
             verify(
@@ -245,6 +243,7 @@ mod tests {
                 "https://api.example.com",
                 now
             )
+            .await
             .is_err()
         );
         assert!(
@@ -255,6 +254,7 @@ mod tests {
                 "https://api.example.com",
                 now
             )
+            .await
             .is_err()
         );
         assert!(
@@ -265,6 +265,7 @@ mod tests {
                 "https://other.example.com",
                 now
             )
+            .await
             .is_err()
         );
         let rotated =
@@ -277,30 +278,40 @@ mod tests {
                 "https://api.example.com",
                 now
             )
+            .await
             .is_ok(),
             "previous keys verify"
         );
     }
 
-    /// Signs `claims` with `keys` under a header the test shapes.
-    fn sign_with(
+    /// Signs `claims` with `keys` under a header the test writes.
+    async fn sign_with(
         k: &JwtKeys,
         claims: &AccessTokenClaims,
-        shape: impl FnOnce(&mut Header),
+        header: serde_json::Value,
     ) -> String {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(k.current().kid().to_owned());
-        header.typ = Some(TOKEN_TYPE.to_owned());
-        shape(&mut header);
-        jsonwebtoken::encode(&header, claims, k.current().encoding().unwrap()).unwrap()
+        let input = format!(
+            "{}.{}",
+            b64url(header.to_string().as_bytes()),
+            b64url(&serde_json::to_vec(claims).unwrap())
+        );
+        let signature = k
+            .current()
+            .signing()
+            .unwrap()
+            .sign(input.as_bytes())
+            .await
+            .unwrap();
+        format!("{input}.{}", b64url(&signature))
     }
 
-    #[test]
-    fn a_token_with_a_critical_extension_is_refused() {
+    #[tokio::test]
+    async fn a_token_with_a_critical_extension_is_refused() {
         let k = keys(1);
-        let token = sign_with(&k, &claims(UnixTime(1000)), |h| {
-            h.crit = Some(vec!["exp-v2".into()])
+        let header = serde_json::json!({
+            "alg": "EdDSA", "kid": k.current().kid(), "typ": TOKEN_TYPE, "crit": ["exp-v2"],
         });
+        let token = sign_with(&k, &claims(UnixTime(1000)), header).await;
         assert_eq!(
             verify(
                 &token,
@@ -308,19 +319,21 @@ mod tests {
                 "https://auth.example.com",
                 "https://api.example.com",
                 UnixTime(1001)
-            ),
+            )
+            .await,
             Err(InvalidAccessToken(
                 "critical header extension not understood"
             ))
         );
     }
 
-    #[test]
-    fn a_token_issued_in_the_future_beyond_the_skew_is_refused() {
+    #[tokio::test]
+    async fn a_token_issued_in_the_future_beyond_the_skew_is_refused() {
         let k = keys(1);
+        let token = sign(&k, &claims(UnixTime(1000))).await.unwrap();
         let verify_at = |now| {
             verify(
-                &sign(&k, &claims(UnixTime(1000))).unwrap(),
+                &token,
                 &k,
                 "https://auth.example.com",
                 "https://api.example.com",
@@ -328,19 +341,19 @@ mod tests {
             )
         };
         assert!(
-            verify_at(UnixTime(1000 - CLOCK_SKEW_SECS)).is_ok(),
+            verify_at(UnixTime(1000 - CLOCK_SKEW_SECS)).await.is_ok(),
             "within the skew"
         );
         assert_eq!(
-            verify_at(UnixTime(1000 - CLOCK_SKEW_SECS - 1)),
+            verify_at(UnixTime(1000 - CLOCK_SKEW_SECS - 1)).await,
             Err(InvalidAccessToken("issued in the future"))
         );
     }
 
-    #[test]
-    fn a_tampered_token_is_refused() {
+    #[tokio::test]
+    async fn a_tampered_token_is_refused() {
         let k = keys(1);
-        let token = sign(&k, &claims(UnixTime(1000))).unwrap();
+        let token = sign(&k, &claims(UnixTime(1000))).await.unwrap();
         let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
         let mut payload: serde_json::Value =
             serde_json::from_slice(&crate::crypto::b64url_decode(&parts[1]).unwrap()).unwrap();
@@ -354,6 +367,7 @@ mod tests {
                 "https://api.example.com",
                 UnixTime(1001)
             )
+            .await
             .is_err()
         );
     }

@@ -13,35 +13,18 @@
 //! RS256, the one algorithm every OpenID Connect client must accept (OIDC Discovery §3);
 //! access tokens stay EdDSA, which only our own verifiers read.
 
-use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use jsonwebtoken::{DecodingKey, EncodingKey};
-
 use crate::crypto::{b64url, b64url_decode, sha256};
 use crate::settings::split_list;
-
-crate::secret::secret_type!(
-    /// An Ed25519 seed from `AUTHFN_JWT_KEYS`: the private half of a signing key.
-    pub struct Ed25519Seed([u8; 32]);
-);
-
-impl Ed25519Seed {
-    /// A seed as configured.
-    pub fn new(seed: [u8; 32]) -> Self {
-        Ed25519Seed(seed)
-    }
-}
+use crate::signature::{Ed25519Seed, PublicKey, RsaPrivateKeyDer, RsaPublicKey, SigningKey};
 
 /// An Ed25519 key that signs access tokens (EdDSA), or only verifies them; its `kid` is derived
 /// from the public key.
 #[derive(Clone)]
 pub struct JwtKey {
     kid: String,
-    /// The public key, base64url (the JWK's `x`).
-    x: String,
+    public: [u8; 32],
     /// `None` when only the public key was given: such a key verifies and is published, never signs.
-    encoding: Option<EncodingKey>,
-    decoding: DecodingKey,
+    signing: Option<SigningKey>,
 }
 
 impl std::fmt::Debug for JwtKey {
@@ -53,26 +36,21 @@ impl std::fmt::Debug for JwtKey {
 impl JwtKey {
     /// A key that signs, verifies and is published, from its private seed.
     pub fn from_seed(seed: &Ed25519Seed) -> Result<Self, String> {
-        let signing = SigningKey::from_bytes(seed.secret());
-        let der = signing
-            .to_pkcs8_der()
-            .map_err(|e| format!("Ed25519 key: {e}"))?;
-        let mut key = Self::from_public(signing.verifying_key().to_bytes())?;
-        key.encoding = Some(EncodingKey::from_ed_der(der.as_bytes()));
+        let signing = SigningKey::ed25519(seed.clone());
+        let mut key = Self::from_public(seed.public_key())?;
+        key.signing = Some(signing);
         Ok(key)
     }
 
     /// A key that verifies and is published, but cannot sign.
     pub fn from_public(public: [u8; 32]) -> Result<Self, String> {
+        // Checked here, where a configuration error is reported, rather than at first use.
         ed25519_dalek::VerifyingKey::from_bytes(&public)
             .map_err(|_| "not an Ed25519 public key".to_owned())?;
-        let x = b64url(&public);
         Ok(JwtKey {
             kid: b64url(&sha256(&public)[..12]),
-            encoding: None,
-            decoding: DecodingKey::from_ed_components(&x)
-                .map_err(|e| format!("Ed25519 key: {e}"))?,
-            x,
+            public,
+            signing: None,
         })
     }
 
@@ -83,32 +61,34 @@ impl JwtKey {
 
     /// The private key, or an error naming the missing setting: a function given only the
     /// public keys must never get as far as signing with nothing.
-    pub(crate) fn encoding(&self) -> Result<&EncodingKey, String> {
-        self.encoding.as_ref().ok_or_else(|| {
+    pub(crate) fn signing(&self) -> Result<&SigningKey, String> {
+        self.signing.as_ref().ok_or_else(|| {
             "this function has only AUTHFN_JWT_PUBLIC_KEYS; signing needs AUTHFN_JWT_KEYS"
                 .to_owned()
         })
     }
 
-    pub(crate) fn decoding(&self) -> &DecodingKey {
-        &self.decoding
+    /// The public key, which verifies what this key signed.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey::Ed25519(self.public)
     }
 
     /// The public key as a JWK (RFC 8037).
     pub fn public_jwk(&self) -> serde_json::Value {
-        serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": self.x, "kid": self.kid, "alg": "EdDSA", "use": "sig" })
+        serde_json::json!({ "kty": "OKP", "crv": "Ed25519", "x": b64url(&self.public), "kid": self.kid, "alg": "EdDSA", "use": "sig" })
     }
 }
+
+/// The smallest RSA modulus accepted for signing ID tokens.
+const MIN_RSA_BITS: usize = 2048;
 
 /// An RSA key that signs ID tokens (RS256).
 #[derive(Clone)]
 pub struct RsaJwtKey {
     kid: String,
-    /// The public modulus and exponent, base64url (the JWK's `n` and `e`).
-    n: String,
-    e: String,
+    public: RsaPublicKey,
     /// `None` when only the public key was given (`AUTHFN_JWT_RSA_PUBLIC_KEY`).
-    encoding: Option<EncodingKey>,
+    signing: Option<SigningKey>,
 }
 
 impl std::fmt::Debug for RsaJwtKey {
@@ -120,37 +100,30 @@ impl std::fmt::Debug for RsaJwtKey {
 impl RsaJwtKey {
     /// A key that signs and is published, from PKCS#1 DER; refused under 2048 bits.
     pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, String> {
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        use rsa::traits::PublicKeyParts;
-        let key = rsa::RsaPrivateKey::from_pkcs1_der(der)
-            .map_err(|e| format!("AUTHFN_JWT_RSA_KEY: not a PKCS#1 RSA private key: {e}"))?;
-        if key.n().bits() < 2048 {
-            return Err("AUTHFN_JWT_RSA_KEY: RSA keys must have at least 2048 bits".into());
-        }
-        let n = key.n().to_bytes_be();
-        Ok(RsaJwtKey {
-            kid: b64url(&sha256(&n)[..12]),
-            n: b64url(&n),
-            e: b64url(&key.e().to_bytes_be()),
-            encoding: Some(EncodingKey::from_rsa_der(der)),
-        })
+        let (private, public) = RsaPrivateKeyDer::from_pkcs1_der(der.to_vec())
+            .map_err(|e| format!("AUTHFN_JWT_RSA_KEY: {e}"))?;
+        let mut key = Self::new(public, "AUTHFN_JWT_RSA_KEY")?;
+        key.signing = Some(SigningKey::Rsa(private));
+        Ok(key)
     }
 
     /// A key that is published but never signs, from its base64url PKCS#1 DER public key.
     pub fn from_public_pkcs1_der(der: &[u8]) -> Result<Self, String> {
-        use rsa::pkcs1::DecodeRsaPublicKey;
-        use rsa::traits::PublicKeyParts;
-        let key = rsa::RsaPublicKey::from_pkcs1_der(der)
-            .map_err(|e| format!("AUTHFN_JWT_RSA_PUBLIC_KEY: not a PKCS#1 RSA public key: {e}"))?;
-        if key.n().bits() < 2048 {
-            return Err("AUTHFN_JWT_RSA_PUBLIC_KEY: RSA keys must have at least 2048 bits".into());
+        let public = RsaPublicKey::from_pkcs1_der(der)
+            .ok_or("AUTHFN_JWT_RSA_PUBLIC_KEY: not a PKCS#1 RSA public key")?;
+        Self::new(public, "AUTHFN_JWT_RSA_PUBLIC_KEY")
+    }
+
+    fn new(public: RsaPublicKey, setting: &str) -> Result<Self, String> {
+        if public.bits() < MIN_RSA_BITS {
+            return Err(format!(
+                "{setting}: RSA keys must have at least {MIN_RSA_BITS} bits"
+            ));
         }
-        let n = key.n().to_bytes_be();
         Ok(RsaJwtKey {
-            kid: b64url(&sha256(&n)[..12]),
-            n: b64url(&n),
-            e: b64url(&key.e().to_bytes_be()),
-            encoding: None,
+            kid: b64url(&sha256(public.n())[..12]),
+            public,
+            signing: None,
         })
     }
 
@@ -159,8 +132,8 @@ impl RsaJwtKey {
         &self.kid
     }
 
-    pub(crate) fn encoding(&self) -> Result<&EncodingKey, String> {
-        self.encoding.as_ref().ok_or_else(|| {
+    pub(crate) fn signing(&self) -> Result<&SigningKey, String> {
+        self.signing.as_ref().ok_or_else(|| {
             "this function has only AUTHFN_JWT_RSA_PUBLIC_KEY; signing needs AUTHFN_JWT_RSA_KEY"
                 .to_owned()
         })
@@ -168,7 +141,7 @@ impl RsaJwtKey {
 
     /// The public key as a JWK (RFC 7518 §6.3).
     pub fn public_jwk(&self) -> serde_json::Value {
-        serde_json::json!({ "kty": "RSA", "n": self.n, "e": self.e, "kid": self.kid, "alg": "RS256", "use": "sig" })
+        serde_json::json!({ "kty": "RSA", "n": b64url(self.public.n()), "e": b64url(self.public.e()), "kid": self.kid, "alg": "RS256", "use": "sig" })
     }
 }
 
@@ -188,7 +161,7 @@ impl JwtKeys {
             value,
             "AUTHFN_JWT_KEYS",
             "Ed25519 seeds (infra/generate-keys.sh)",
-            |seed| JwtKey::from_seed(&Ed25519Seed(seed)),
+            |seed| JwtKey::from_seed(&Ed25519Seed::new(seed)),
         )
     }
 
@@ -265,7 +238,7 @@ impl JwtKeys {
 
     /// Whether the current key can sign (it was given as a seed, not as a public key).
     pub fn can_sign(&self) -> bool {
-        self.current.encoding.is_some()
+        self.current.signing.is_some()
     }
 
     /// The `kid`s of every key, the signing key first.
@@ -335,7 +308,7 @@ mod tests {
         assert_eq!(published.jwks(), seeds.jwks());
         assert!(seeds.can_sign());
         assert!(!published.can_sign());
-        let err = published.current().encoding().err().unwrap();
+        let err = published.current().signing().err().unwrap();
         assert!(err.contains("AUTHFN_JWT_KEYS"), "{err}");
         assert!(
             JwtKeys::parse_public(&seed(1)).is_ok_and(|k| k.kids() != seeds.kids()),

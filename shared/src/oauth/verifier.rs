@@ -12,13 +12,13 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jsonwebtoken::DecodingKey;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::jwk::JwkSet;
 
 use super::access_token::{self, AccessTokenClaims, InvalidAccessToken};
 use crate::clock::UnixTime;
 use crate::federation::outbound::{FetchJsonError, HttpClient, get_json};
 use crate::settings::{ConfigError, Settings, web_url};
+use crate::signature::PublicKey;
 
 /// How long a fetched key set is trusted before it is fetched again.
 pub const JWKS_TTL: Duration = Duration::from_secs(300);
@@ -72,14 +72,8 @@ static CACHE: Mutex<BTreeMap<String, Entry>> = Mutex::new(BTreeMap::new());
 struct PublishedKeys<'a>(&'a JwkSet);
 
 impl access_token::KeyLookup for PublishedKeys<'_> {
-    fn decoding_key(&self, kid: &str) -> Option<DecodingKey> {
-        let jwk = self.0.find(kid)?;
-        match &jwk.algorithm {
-            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
-                DecodingKey::from_jwk(jwk).ok()
-            }
-            _ => None,
-        }
+    fn public_key(&self, kid: &str) -> Option<PublicKey> {
+        PublicKey::from_jwk(self.0.find(kid)?).filter(|k| matches!(k, PublicKey::Ed25519(_)))
     }
 }
 
@@ -109,7 +103,9 @@ pub async fn verify(
         &config.issuer,
         &config.audience,
         now,
-    ) {
+    )
+    .await
+    {
         Err(InvalidAccessToken("unknown key")) => {
             // The issuer may have rotated in a key we have not seen yet.
             let Some(fresh) = refetch(client, config, now).await? else {
@@ -122,6 +118,7 @@ pub async fn verify(
                 &config.audience,
                 now,
             )
+            .await
             .map_err(VerifyError::Invalid)
         }
         other => other.map_err(VerifyError::Invalid),
@@ -222,7 +219,7 @@ mod tests {
         }
     }
 
-    fn token(keys: &JwtKeys, now: UnixTime) -> String {
+    async fn token(keys: &JwtKeys, now: UnixTime) -> String {
         let claims = AccessTokenClaims::new(
             "https://auth.example.com",
             "https://api.example.com",
@@ -233,7 +230,7 @@ mod tests {
             std::time::Duration::from_secs(600),
         )
         .unwrap();
-        access_token::sign(keys, &claims).unwrap()
+        access_token::sign(keys, &claims).await.unwrap()
     }
 
     #[tokio::test]
@@ -246,14 +243,14 @@ mod tests {
         let c = config("https://auth.example.com/jwks-a");
         let now = UnixTime(10_000);
         assert_eq!(
-            verify(&endpoint, &c, &token(&keys, now), now)
+            verify(&endpoint, &c, &token(&keys, now).await, now)
                 .await
                 .unwrap()
                 .sub,
             "u1"
         );
         assert_eq!(
-            verify(&endpoint, &c, &token(&keys, now), UnixTime(now.0 + 1))
+            verify(&endpoint, &c, &token(&keys, now).await, UnixTime(now.0 + 1))
                 .await
                 .unwrap()
                 .sub,
@@ -266,7 +263,7 @@ mod tests {
         );
 
         let other = JwtKeys::parse(&b64url(&[6; 32])).unwrap();
-        let forged = token(&other, now);
+        let forged = token(&other, now).await;
         let refused = verify(&endpoint, &c, &forged, now).await;
         assert!(
             matches!(
@@ -286,13 +283,15 @@ mod tests {
         };
         let c = config("https://auth.example.com/jwks-b");
         let now = UnixTime(20_000);
-        verify(&endpoint, &c, &token(&old, now), now).await.unwrap();
+        verify(&endpoint, &c, &token(&old, now).await, now)
+            .await
+            .unwrap();
         // The issuer rotates: new key first, old one still published.
         let rotated =
             JwtKeys::parse(&format!("{},{}", b64url(&[8; 32]), b64url(&[7; 32]))).unwrap();
         *endpoint.jwks.lock().unwrap() = rotated.jwks();
         assert_eq!(
-            verify(&endpoint, &c, &token(&rotated, now), now)
+            verify(&endpoint, &c, &token(&rotated, now).await, now)
                 .await
                 .unwrap()
                 .sub,
@@ -302,9 +301,14 @@ mod tests {
         // Unknown kids cannot make every request fetch.
         let stranger = JwtKeys::parse(&b64url(&[9; 32])).unwrap();
         assert!(
-            verify(&endpoint, &c, &token(&stranger, now), UnixTime(now.0 + 1))
-                .await
-                .is_err()
+            verify(
+                &endpoint,
+                &c,
+                &token(&stranger, now).await,
+                UnixTime(now.0 + 1)
+            )
+            .await
+            .is_err()
         );
         assert_eq!(*endpoint.fetches.lock().unwrap(), 2);
     }

@@ -415,7 +415,7 @@ impl Assertion {
     /// The checks after the challenge and the credential's lookup (§7.2 steps 15–22): RP ID
     /// hash, UP, UV, BE/BS, the signature under `public_key` (COSE), and the counter against
     /// `stored_count` (both 0: the authenticator keeps none; else it must grow).
-    pub fn verify(
+    pub async fn verify(
         &self,
         rp_id_hash: &[u8; 32],
         public_key: &[u8],
@@ -423,7 +423,10 @@ impl Assertion {
     ) -> Result<Verified, Rejection> {
         check_common(&self.auth_data, rp_id_hash)?;
         let key = CredentialPublicKey::from_cose(public_key).map_err(|_| Rejection::PublicKey)?;
-        if !key.verify_assertion(&self.raw_auth_data, &self.client_data_json, &self.signature) {
+        if !key
+            .verify_assertion(&self.raw_auth_data, &self.client_data_json, &self.signature)
+            .await
+        {
             return Err(Rejection::Signature);
         }
         let presented = self.auth_data.sign_count;

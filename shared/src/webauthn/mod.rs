@@ -1,8 +1,8 @@
 //! The cryptographic core of WebAuthn relying-party verification, in pure Rust so the Worker
 //! (wasm32, no OpenSSL) runs the same code as Lambda: authenticator data (WebAuthn §6.1), the
 //! attestation object of a `none` attestation, COSE public keys (RFC 9053 via `coset`), and
-//! assertion signatures with RustCrypto (`p256`, `ed25519-dalek`, `rsa`, all already in the
-//! tree for ID tokens).
+//! assertion signatures through [`crate::signature`] (RustCrypto natively, WebCrypto on
+//! Workers), as for ID tokens.
 //!
 //! [`ceremony`] builds the relying party's checks (RP ID hash, flags, algorithm, signature,
 //! counter) on this core, [`json`] the WebAuthn JSON forms; the passkey endpoints add what
@@ -15,6 +15,8 @@ use coset::cbor::value::Value;
 use coset::iana::{self, EnumI64};
 use coset::{CborSerializable, CoseKey, KeyType, Label};
 use sha2::{Digest, Sha256};
+
+use crate::signature::{Algorithm, PublicKey, RsaPublicKey};
 
 /// COSE algorithm ids authfn accepts, most preferred first: `pubKeyCredParams` of the
 /// creation options lists them in this order.
@@ -256,18 +258,18 @@ impl AttestationObject {
 
 /// A credential's public key, ready to verify assertions.
 #[derive(Debug, Clone)]
-pub enum CredentialPublicKey {
-    /// ECDSA P-256 with SHA-256 (COSE -7): what nearly every authenticator makes.
-    Es256(p256::ecdsa::VerifyingKey),
-    /// Ed25519 (COSE -8).
-    EdDsa(ed25519_dalek::VerifyingKey),
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (COSE -257): Windows Hello.
-    Rs256(rsa::pkcs1v15::VerifyingKey<Sha256>),
+pub struct CredentialPublicKey {
+    /// One of [`SUPPORTED_ALGORITHMS`]: ES256 (what nearly every authenticator makes),
+    /// EdDSA, or RS256 (Windows Hello).
+    alg: Algorithm,
+    key: PublicKey,
 }
 
 impl CredentialPublicKey {
     /// Reads a COSE_Key; refused unless it is one of [`SUPPORTED_ALGORITHMS`] with matching
-    /// key type and curve, and (RSA) at least [`MIN_RSA_BITS`].
+    /// key type and curve, coordinates of the curve's size, and (RSA) at least
+    /// [`MIN_RSA_BITS`]. Whether the point is on the curve is the verifier's to find out: a
+    /// key that is not verifies nothing.
     pub fn from_cose(bytes: &[u8]) -> Result<Self, WebAuthnError> {
         let bad = || WebAuthnError::PublicKey;
         let key = CoseKey::from_slice(bytes).map_err(|_| bad())?;
@@ -282,35 +284,28 @@ impl CredentialPublicKey {
                 .map(|(_, v)| v)
         };
         let bytes_param = |label: i64| param(label).and_then(Value::as_bytes);
+        let fixed_param = |label: i64| -> Result<[u8; 32], WebAuthnError> {
+            bytes_param(label)
+                .and_then(|v| v.as_slice().try_into().ok())
+                .ok_or_else(bad)
+        };
         let int_param = |label: i64| {
             param(label)
                 .and_then(Value::as_integer)
                 .and_then(|i| i64::try_from(i).ok())
         };
-        match (alg, &key.kty) {
+        let (alg, key) = match (alg, &key.kty) {
             (iana::Algorithm::ES256, KeyType::Assigned(iana::KeyType::EC2)) => {
                 if int_param(iana::Ec2KeyParameter::Crv.to_i64())
                     != Some(iana::EllipticCurve::P_256.to_i64())
                 {
                     return Err(bad());
                 }
-                let (x, y) = (
-                    bytes_param(iana::Ec2KeyParameter::X.to_i64()),
-                    bytes_param(iana::Ec2KeyParameter::Y.to_i64()),
-                );
-                let (Some(x), Some(y)) = (x, y) else {
-                    return Err(bad());
+                let key = PublicKey::P256 {
+                    x: fixed_param(iana::Ec2KeyParameter::X.to_i64())?,
+                    y: fixed_param(iana::Ec2KeyParameter::Y.to_i64())?,
                 };
-                if x.len() != 32 || y.len() != 32 {
-                    return Err(bad());
-                }
-                let mut sec1 = Vec::with_capacity(65);
-                sec1.push(0x04);
-                sec1.extend_from_slice(x);
-                sec1.extend_from_slice(y);
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
-                    .map(Self::Es256)
-                    .map_err(|_| bad())
+                (Algorithm::Es256, key)
             }
             (iana::Algorithm::EdDSA, KeyType::Assigned(iana::KeyType::OKP)) => {
                 if int_param(iana::OkpKeyParameter::Crv.to_i64())
@@ -318,60 +313,55 @@ impl CredentialPublicKey {
                 {
                     return Err(bad());
                 }
-                let x: &[u8; 32] = bytes_param(iana::OkpKeyParameter::X.to_i64())
-                    .and_then(|x| x.as_slice().try_into().ok())
-                    .ok_or_else(bad)?;
-                ed25519_dalek::VerifyingKey::from_bytes(x)
-                    .map(Self::EdDsa)
-                    .map_err(|_| bad())
+                let x = fixed_param(iana::OkpKeyParameter::X.to_i64())?;
+                (Algorithm::EdDsa, PublicKey::Ed25519(x))
             }
             (iana::Algorithm::RS256, KeyType::Assigned(iana::KeyType::RSA)) => {
                 let n = bytes_param(iana::RsaKeyParameter::N.to_i64()).ok_or_else(bad)?;
                 let e = bytes_param(iana::RsaKeyParameter::E.to_i64()).ok_or_else(bad)?;
-                let key = rsa::RsaPublicKey::new(
-                    rsa::BigUint::from_bytes_be(n),
-                    rsa::BigUint::from_bytes_be(e),
-                )
-                .map_err(|_| bad())?;
-                if rsa::traits::PublicKeyParts::size(&key) * 8 < MIN_RSA_BITS {
+                let key = RsaPublicKey::new(n, e).ok_or_else(bad)?;
+                if key.bits() < MIN_RSA_BITS {
                     return Err(bad());
                 }
-                Ok(Self::Rs256(rsa::pkcs1v15::VerifyingKey::new(key)))
+                (Algorithm::Rs256, PublicKey::Rsa(key))
             }
-            _ => Err(bad()),
-        }
+            _ => return Err(bad()),
+        };
+        Ok(CredentialPublicKey { alg, key })
     }
 
     /// The COSE algorithm id.
     pub fn algorithm(&self) -> i64 {
-        match self {
-            Self::Es256(_) => iana::Algorithm::ES256.to_i64(),
-            Self::EdDsa(_) => iana::Algorithm::EdDSA.to_i64(),
-            Self::Rs256(_) => iana::Algorithm::RS256.to_i64(),
+        match self.alg {
+            Algorithm::Es256 => iana::Algorithm::ES256.to_i64(),
+            Algorithm::EdDsa => iana::Algorithm::EdDSA.to_i64(),
+            _ => iana::Algorithm::RS256.to_i64(),
         }
     }
 
     /// Whether `signature` is this key's signature of an assertion: over the authenticator
     /// data followed by SHA-256 of the client data JSON (WebAuthn §7.2 step 20). ES256
-    /// signatures are DER (as WebAuthn sends them); Ed25519 is checked strictly.
-    pub fn verify_assertion(
+    /// signatures are DER (as WebAuthn sends them).
+    pub async fn verify_assertion(
         &self,
         authenticator_data: &[u8],
         client_data_json: &[u8],
         signature: &[u8],
     ) -> bool {
-        use rsa::signature::Verifier;
         let mut signed = Vec::with_capacity(authenticator_data.len() + 32);
         signed.extend_from_slice(authenticator_data);
         signed.extend_from_slice(&Sha256::digest(client_data_json));
-        match self {
-            Self::Es256(key) => p256::ecdsa::Signature::from_der(signature)
-                .is_ok_and(|sig| key.verify(&signed, &sig).is_ok()),
-            Self::EdDsa(key) => ed25519_dalek::Signature::from_slice(signature)
-                .is_ok_and(|sig| key.verify_strict(&signed, &sig).is_ok()),
-            Self::Rs256(key) => rsa::pkcs1v15::Signature::try_from(signature)
-                .is_ok_and(|sig| key.verify(&signed, &sig).is_ok()),
-        }
+        let fixed;
+        let signature = if self.alg == Algorithm::Es256 {
+            let Some(sig) = crate::signature::ecdsa_der_to_fixed(signature, 32) else {
+                return false;
+            };
+            fixed = sig;
+            &fixed[..]
+        } else {
+            signature
+        };
+        crate::signature::verify(&self.key, self.alg, &signed, signature).await
     }
 }
 
@@ -495,8 +485,8 @@ mod tests {
         assert!(AttestationObject::parse(b"\xa0").is_err(), "an empty map");
     }
 
-    #[test]
-    fn an_es256_assertion_verifies_and_any_change_fails() {
+    #[tokio::test]
+    async fn an_es256_assertion_verifies_and_any_change_fails() {
         let (signing, cose) = es256();
         let key = CredentialPublicKey::from_cose(&cose).unwrap();
         let auth = auth_data(flags::UP | flags::UV, 1, None);
@@ -505,17 +495,23 @@ mod tests {
         signed.extend_from_slice(&Sha256::digest(client));
         let sig: p256::ecdsa::Signature = signing.sign(&signed);
         let der = sig.to_der().to_vec();
-        assert!(key.verify_assertion(&auth, client, &der));
-        assert!(!key.verify_assertion(&auth, br#"{"type":"webauthn.get"}"#, &der));
-        assert!(!key.verify_assertion(&auth_data(flags::UP, 1, None), client, &der));
+        assert!(key.verify_assertion(&auth, client, &der).await);
         assert!(
-            !key.verify_assertion(&auth, client, &sig.to_bytes()),
+            !key.verify_assertion(&auth, br#"{"type":"webauthn.get"}"#, &der)
+                .await
+        );
+        assert!(
+            !key.verify_assertion(&auth_data(flags::UP, 1, None), client, &der)
+                .await
+        );
+        assert!(
+            !key.verify_assertion(&auth, client, &sig.to_bytes()).await,
             "raw r‖s is not DER"
         );
     }
 
-    #[test]
-    fn an_ed25519_assertion_verifies() {
+    #[tokio::test]
+    async fn an_ed25519_assertion_verifies() {
         let signing = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
         let cose = CoseKeyBuilder::new_okp_key()
             .param(
@@ -535,12 +531,12 @@ mod tests {
         let mut signed = auth.clone();
         signed.extend_from_slice(&Sha256::digest(client));
         let sig = ed25519_dalek::Signer::sign(&signing, &signed).to_bytes();
-        assert!(key.verify_assertion(&auth, client, &sig));
-        assert!(!key.verify_assertion(&auth, b"{ }", &sig));
+        assert!(key.verify_assertion(&auth, client, &sig).await);
+        assert!(!key.verify_assertion(&auth, b"{ }", &sig).await);
     }
 
-    #[test]
-    fn an_rs256_assertion_verifies() {
+    #[tokio::test]
+    async fn an_rs256_assertion_verifies() {
         use rsa::pkcs1::DecodeRsaPrivateKey;
         use rsa::traits::PublicKeyParts;
         let der = crate::crypto::b64url_decode(
@@ -570,8 +566,8 @@ mod tests {
         let sig = rsa::pkcs1v15::SigningKey::<Sha256>::new(private)
             .sign(&signed)
             .to_vec();
-        assert!(key.verify_assertion(&auth, client, &sig));
-        assert!(!key.verify_assertion(&auth, b"[]", &sig));
+        assert!(key.verify_assertion(&auth, client, &sig).await);
+        assert!(!key.verify_assertion(&auth, b"[]", &sig).await);
     }
 
     #[test]

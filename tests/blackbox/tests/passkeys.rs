@@ -6,6 +6,8 @@
 
 use authfn_blackbox::authenticator::{Algorithm, Authenticator};
 use authfn_blackbox::{Api, Auth, Endpoint, Reply, SessionCookie, unique_email};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -55,8 +57,17 @@ fn pending_cookie(reply: &Reply) -> String {
         .to_owned()
 }
 
-/// A new account with a passkey; returns its address and the authenticator holding it.
+/// A new account with an ES256 passkey; returns its address and the authenticator holding it.
 async fn account_with_passkey(api: &Api, tag: &str) -> (String, SessionCookie, Authenticator) {
+    account_with_passkey_of(api, tag, Algorithm::Es256).await
+}
+
+/// A new account with a passkey of `algorithm`.
+async fn account_with_passkey_of(
+    api: &Api,
+    tag: &str,
+    algorithm: Algorithm,
+) -> (String, SessionCookie, Authenticator) {
     let email = unique_email(tag);
     let session = api.signed_up(&email, PASSWORD).await;
     let options = from_page(
@@ -69,7 +80,7 @@ async fn account_with_passkey(api: &Api, tag: &str) -> (String, SessionCookie, A
     options.expect_status(200);
     assert_eq!(options.json()["publicKey"]["user"]["name"], email.as_str());
     let mut auth = Authenticator::new(api.trusted_origin());
-    let credential = auth.create(&options.json(), Algorithm::Es256);
+    let credential = auth.create(&options.json(), algorithm);
     let registered = from_page(
         api,
         Endpoint::PasskeyRegisterFinish,
@@ -107,6 +118,28 @@ async fn a_registered_passkey_signs_in_alone_after_signing_out() {
     finish(&api, None, &assertion)
         .await
         .expect_error(400, "challenge_expired");
+}
+
+#[tokio::test]
+#[ignore = "needs a running authfn: set AUTHFN_BASE_URL (tests/run.sh does)"]
+async fn an_ed25519_passkey_signs_in_and_a_forged_assertion_does_not() {
+    let api = Api::from_env();
+    let (_, _, mut auth) = account_with_passkey_of(&api, "passkey-ed", Algorithm::EdDsa).await;
+    let options = from_page(&api, Endpoint::PasskeySignInBegin, None, json!({})).await;
+    let mut forged = auth.get(&options.json());
+    let signature = forged["response"]["signature"].as_str().unwrap().to_owned();
+    let mut bytes = URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[0] ^= 1;
+    forged["response"]["signature"] = URL_SAFE_NO_PAD.encode(&bytes).into();
+    finish(&api, None, &forged)
+        .await
+        .expect_error(401, "passkey_rejected");
+
+    let options = from_page(&api, Endpoint::PasskeySignInBegin, None, json!({})).await;
+    let signed_in = finish(&api, None, &auth.get(&options.json())).await;
+    signed_in.expect_status(200);
+    let cookie = signed_in.session_cookie();
+    api.session(Auth::Cookie(&cookie)).await.expect_status(200);
 }
 
 #[tokio::test]

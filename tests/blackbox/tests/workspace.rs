@@ -84,7 +84,10 @@ fn every_workspace_member_opts_into_the_workspace_lints() {
 fn the_worker_workspace_keeps_the_same_lints_as_the_repository() {
     let lints = |dir: &Path| manifest(dir)["workspace"].get("lints").cloned();
     let ours = lints(&repo());
-    assert!(ours.is_some(), "the root Cargo.toml has no [workspace.lints]");
+    assert!(
+        ours.is_some(),
+        "the root Cargo.toml has no [workspace.lints]"
+    );
     assert_eq!(
         lints(&repo().join("worker")),
         ours,

@@ -28,7 +28,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     let now = app.now();
 
     if let Ok(claims) =
-        access_token::verify(token, &config.keys, &config.issuer, &config.audience, now)
+        access_token::verify(token, &config.keys, &config.issuer, &config.audience, now).await
     {
         let body = json!({
             "active": true, "token_type": "Bearer", "scope": claims.scope, "client_id": claims.client_id,

@@ -221,7 +221,7 @@ struct Family {
 /// Signs an access token (and an ID token for `openid`) and mints the refresh token that goes
 /// with it when `offline_access` was granted. Returns the response and the refresh token's
 /// record, which the caller stores (plainly, or as the new half of a rotation).
-fn issue(
+async fn issue(
     config: &OAuthConfig,
     now: UnixTime,
     user: &UserRecord,
@@ -239,8 +239,9 @@ fn issue(
         now,
         config.access_token_lifetime,
     )?;
-    let access_token =
-        access_token::sign(&config.keys, &claims).map_err(|e| ApiError::Internal(e.into()))?;
+    let access_token = access_token::sign(&config.keys, &claims)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
     let id_token = if scope.contains("openid") {
         let (email, verified) = userinfo::email_claims(user);
         let email_granted = scope.contains("email");
@@ -255,6 +256,7 @@ fn issue(
         };
         Some(
             access_token::sign_id_token(&config.keys, &claims)
+                .await
                 .map_err(|e| ApiError::Internal(e.into()))?,
         )
     } else {

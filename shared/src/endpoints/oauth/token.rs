@@ -129,7 +129,8 @@ async fn device_code(
             if !app.store.update_device_authorization(&consumed).await? {
                 return Err(error(InvalidGrant, "the device code has been used"));
             }
-            let (response, refresh) = issue(config, now, &user, &client.id, &device.scope, None)?;
+            let (response, refresh) =
+                issue(config, now, &user, &client.id, &device.scope, None).await?;
             if let Some(record) = refresh {
                 app.store.put_refresh_token(&record).await?;
             }
@@ -199,7 +200,8 @@ async fn refresh(
         id: record.family_id.clone(),
         expires_at: record.family_expires_at,
     };
-    let (response, new_record) = issue(config, now, &user, &client.id, &scope, Some(family))?;
+    let (response, new_record) =
+        issue(config, now, &user, &client.id, &scope, Some(family)).await?;
     let new_record = new_record
         .ok_or_else(|| ApiError::Internal("refresh grant without offline_access".into()))?;
     match app.store.rotate_refresh_token(&hash, &new_record).await? {

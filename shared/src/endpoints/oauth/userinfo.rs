@@ -32,6 +32,7 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
         &config.audience,
         app.now(),
     )
+    .await
     .map_err(|e| ApiError::InvalidAccessToken(e.0))?;
     if !claims.scopes().any(|s| s == "openid") {
         return Err(ApiError::InsufficientScope { scope: "openid" });

@@ -230,6 +230,7 @@ async fn verify_and_record(
             &passkey.public_key,
             passkey.sign_count,
         )
+        .await
         .map_err(|why| {
             if matches!(why, Rejection::CounterRegressed { .. }) {
                 app.record(
