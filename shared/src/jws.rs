@@ -67,21 +67,18 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, Malformed> {
     ) else {
         return Err(Malformed("not three dot-separated segments"));
     };
+    let header_len = header.len();
     let header = b64url_decode(header)
         .and_then(|json| serde_json::from_slice(&json).ok())
         .ok_or(Malformed("the header is not base64url JSON"))?;
     let signature = b64url_decode(signature).ok_or(Malformed("the signature is not base64url"))?;
     Ok(Unverified {
         header,
-        signing_input: &token[..token.len() - signature_len(token)],
+        // The first two segments and the dot between them.
+        signing_input: &token[..header_len + 1 + payload.len()],
         payload,
         signature,
     })
-}
-
-/// The length of the final segment with its dot.
-fn signature_len(token: &str) -> usize {
-    token.rfind('.').map_or(0, |dot| token.len() - dot)
 }
 
 impl<'a> Unverified<'a> {

@@ -36,9 +36,13 @@ impl std::fmt::Debug for JwtKey {
 impl JwtKey {
     /// A key that signs, verifies and is published, from its private seed.
     pub fn from_seed(seed: &Ed25519Seed) -> Result<Self, String> {
-        let signing = SigningKey::ed25519(seed.clone());
-        let mut key = Self::from_public(seed.public_key())?;
-        key.signing = Some(signing);
+        // The public half is derived once, for the kid and for the signing key alike.
+        let public = seed.public_key();
+        let mut key = Self::from_public(public)?;
+        key.signing = Some(SigningKey::Ed25519 {
+            seed: seed.clone(),
+            public,
+        });
         Ok(key)
     }
 
