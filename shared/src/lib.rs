@@ -27,6 +27,7 @@ pub mod federation;
 mod html;
 #[cfg(all(feature = "https", not(target_arch = "wasm32")))]
 mod https;
+pub mod jwk;
 pub mod jws;
 pub mod limits;
 pub mod mail;

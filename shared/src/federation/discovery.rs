@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
 use super::config::IssuerUrl;
 use super::outbound::{FetchJsonError, HttpClient, get_json};
 use crate::clock::UnixTime;
+use crate::jwk::JwkSet;
 use crate::settings::is_web_url;
 
 /// How long cached metadata and keys are used before they are fetched again.

@@ -1,11 +1,11 @@
 //! ID token validation (OpenID Connect Core §3.1.3.7): signature by a key from the provider's
 //! JWKS, `iss`, `aud`, `azp`, `exp`/`iat` with a small skew, and `nonce`.
 
-use jsonwebtoken::jwk::{Jwk, JwkSet};
 use serde::Deserialize;
 
 use crate::clock::UnixTime;
-use crate::signature::{Algorithm, PublicKey};
+use crate::jwk::JwkSet;
+use crate::signature::Algorithm;
 
 /// Clock difference tolerated between the provider and us.
 pub const CLOCK_SKEW_SECS: i64 = 60;
@@ -134,20 +134,19 @@ pub async fn validate(
     let jwk = match &token.header().kid {
         Some(kid) => keys.find(kid).ok_or(IdTokenError::UnknownKey)?,
         // Without a kid, only an unambiguous key set will do.
-        None => match keys.keys.as_slice() {
+        None => match keys.keys() {
             [only] => only,
             _ => return Err(IdTokenError::UnknownKey),
         },
     };
-    let key =
-        PublicKey::from_jwk(jwk).ok_or(IdTokenError::Invalid("the provider's key is unusable"))?;
-    if !key_fits(jwk, &key, alg) {
+    if !jwk.allows(alg) {
         return Err(IdTokenError::Invalid(
             "its algorithm does not match the key's type",
         ));
     }
+    let key = &jwk.key;
     let claims: RawClaims = token
-        .verify(&key)
+        .verify(key)
         .await
         .ok_or(IdTokenError::Invalid("the signature does not verify"))?
         .claims()
@@ -191,14 +190,4 @@ pub async fn validate(
         email: claims.email,
         email_verified: claims.email_verified,
     })
-}
-
-/// Whether the key's type, and the JWK's `alg` when it names one, allow `alg`.
-fn key_fits(jwk: &Jwk, key: &PublicKey, alg: Algorithm) -> bool {
-    // `KeyAlgorithm`'s signing variants are named as the JWS names them.
-    let declared_ok = jwk
-        .common
-        .key_algorithm
-        .is_none_or(|declared| format!("{declared:?}") == alg.jws_name());
-    key.fits(alg) && declared_ok
 }

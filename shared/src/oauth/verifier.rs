@@ -12,11 +12,10 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::JwkSet;
-
 use super::access_token::{self, AccessTokenClaims, InvalidAccessToken};
 use crate::clock::UnixTime;
 use crate::federation::outbound::{FetchJsonError, HttpClient, get_json};
+use crate::jwk::JwkSet;
 use crate::settings::{ConfigError, Settings, web_url};
 use crate::signature::PublicKey;
 
@@ -73,7 +72,7 @@ struct PublishedKeys<'a>(&'a JwkSet);
 
 impl access_token::KeyLookup for PublishedKeys<'_> {
     fn public_key(&self, kid: &str) -> Option<PublicKey> {
-        PublicKey::from_jwk(self.0.find(kid)?).filter(|k| matches!(k, PublicKey::Ed25519(_)))
+        Some(self.0.find(kid)?.key.clone()).filter(|k| matches!(k, PublicKey::Ed25519(_)))
     }
 }
 

@@ -143,37 +143,6 @@ impl PublicKey {
                 )
         )
     }
-
-    /// The key a JWK describes (RFC 7517, 7518 §6, 8037): `None` for a symmetric key, an
-    /// unknown curve or a parameter of the wrong size.
-    pub fn from_jwk(jwk: &jsonwebtoken::jwk::Jwk) -> Option<Self> {
-        use crate::crypto::b64url_decode;
-        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
-        fn fixed<const N: usize>(text: &str) -> Option<[u8; N]> {
-            b64url_decode(text)?.try_into().ok()
-        }
-        match &jwk.algorithm {
-            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
-                Some(PublicKey::Ed25519(fixed(&okp.x)?))
-            }
-            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
-                EllipticCurve::P256 => Some(PublicKey::P256 {
-                    x: fixed(&ec.x)?,
-                    y: fixed(&ec.y)?,
-                }),
-                EllipticCurve::P384 => Some(PublicKey::P384 {
-                    x: fixed(&ec.x)?,
-                    y: fixed(&ec.y)?,
-                }),
-                _ => None,
-            },
-            AlgorithmParameters::RSA(rsa) => Some(PublicKey::Rsa(RsaPublicKey::new(
-                &b64url_decode(&rsa.n)?,
-                &b64url_decode(&rsa.e)?,
-            )?)),
-            _ => None,
-        }
-    }
 }
 
 /// Whether `signature` is `key`'s `alg` signature of `message`. ECDSA signatures are the
