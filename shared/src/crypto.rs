@@ -1,8 +1,7 @@
 //! The few primitives every token needs: OS randomness, SHA-256, HMAC-SHA256 with key rotation,
 //! and base64url. All from RustCrypto; nothing hand-rolled.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -27,14 +26,15 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-/// Base64url without padding: the encoding of every token, tag and key authfn writes.
+/// Base64url without padding: the encoding of every token, tag and key authfn writes. In
+/// constant time (`base64ct`), since what it encodes and decodes is mostly secret.
 pub fn b64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    Base64UrlUnpadded::encode_string(bytes)
 }
 
 /// Decodes unpadded base64url, `None` when `text` is not that.
 pub fn b64url_decode(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
+    Base64UrlUnpadded::decode_vec(text).ok()
 }
 
 crate::secret::secret_type!(

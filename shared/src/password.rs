@@ -174,8 +174,10 @@ impl PasswordHasherConfig {
             .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
         let salt = crypto::random_array::<16>().map_err(|e| e.to_string())?;
         let output = crypto::random_array::<32>().map_err(|e| e.to_string())?;
-        let b64 =
-            |b: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, b);
+        let b64 = |b: &[u8]| {
+            use base64ct::{Base64Unpadded, Encoding};
+            Base64Unpadded::encode_string(b)
+        };
         let dummy = format!(
             "$argon2id$v=19$m={},t={},p={}${}${}",
             cost.memory_kib,

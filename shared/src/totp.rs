@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use base32ct::{Base32UpperUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroize;
@@ -142,7 +143,7 @@ impl TotpSecret {
     /// The secret from RFC 4648 base32 as shown to the user (upper case, no padding); `None`
     /// when it is not that or not [`SECRET_BYTES`] long.
     pub fn from_base32(text: &str) -> Option<Self> {
-        let mut bytes = data_encoding::BASE32_NOPAD.decode(text.as_bytes()).ok()?;
+        let mut bytes = Base32UpperUnpadded::decode_vec(text).ok()?;
         let secret = Self::from_bytes(&bytes);
         bytes.zeroize();
         secret
@@ -151,7 +152,7 @@ impl TotpSecret {
     /// RFC 4648 base32 without padding: what the user types into an app that cannot scan the
     /// QR code, and the `secret` parameter of the `otpauth://` URI.
     pub fn to_base32(&self) -> String {
-        data_encoding::BASE32_NOPAD.encode(&self.0)
+        Base32UpperUnpadded::encode_string(&self.0)
     }
 
     /// The code an authenticator app shows at `now`; `None` before the epoch.

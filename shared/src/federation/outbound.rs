@@ -95,17 +95,14 @@ pub trait HttpClient: Send + Sync {
 /// `application/x-www-form-urlencoded` client credentials for HTTP Basic, as RFC 6749 §2.3.1
 /// requires (each part form-encoded before base64).
 pub fn basic_authorization(client_id: &ClientId, client_secret: &ClientSecret) -> String {
-    use base64::Engine;
+    use base64ct::{Base64, Encoding};
     let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
     let pair = format!(
         "{}:{}",
         encode(client_id.as_str()),
         encode(client_secret.secret())
     );
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(pair)
-    )
+    format!("Basic {}", Base64::encode_string(pair.as_bytes()))
 }
 
 /// Why a JSON document could not be fetched. Each names the URL: a provider's published
@@ -379,10 +376,8 @@ mod tests {
     fn basic_credentials_are_form_encoded_first() {
         // RFC 6749 §2.3.1: "client id:secret" with each part form-urlencoded.
         let header = basic_authorization(&ClientId::new("a b"), &ClientSecret::new("p:w".into()));
-        use base64::Engine;
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(header.strip_prefix("Basic ").unwrap())
-            .unwrap();
+        use base64ct::{Base64, Encoding};
+        let decoded = Base64::decode_vec(header.strip_prefix("Basic ").unwrap()).unwrap();
         assert_eq!(String::from_utf8(decoded).unwrap(), "a+b:p%3Aw");
     }
 

@@ -156,7 +156,7 @@ fn hmac(key: &[u8], message: &[u8]) -> Zeroizing<Vec<u8>> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(bytes)
+    base16ct::lower::encode_string(bytes)
 }
 
 #[cfg(test)]

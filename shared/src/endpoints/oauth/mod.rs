@@ -151,7 +151,7 @@ async fn pending_device(
 /// `Basic` header; a malformed one is a failed client authentication, never ignored (else a
 /// broken client would silently fall back to the `client_id` parameter).
 fn basic_credentials(req: &HttpRequest) -> Result<Option<(ClientId, ClientSecret)>, ApiError> {
-    use base64::Engine;
+    use base64ct::{Base64, Encoding};
     let Some(value) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -160,9 +160,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(ClientId, ClientSecret
     if !scheme.eq_ignore_ascii_case("basic") {
         return Ok(None);
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|_| invalid_client())?;
+    let decoded = Base64::decode_vec(encoded.trim()).map_err(|_| invalid_client())?;
     let text = std::str::from_utf8(&decoded).map_err(|_| invalid_client())?;
     let (id, secret) = text.split_once(':').ok_or_else(invalid_client)?;
     let decode = |s: &str| {
