@@ -4,7 +4,8 @@
 #
 #   bench/cold-start.sh [RUNS] [--trace] [--env NAME=VALUE]...
 #
-# RUNS (default 30) starts of each binary, interleaved in a fresh random order each round.
+# RUNS (default 150; in 30, functions within a few percent of each other swap ranks from
+# run to run) starts of each binary, interleaved in a fresh random order each round.
 # --trace adds one strace'd start per binary listing any connect() made during init; --env
 # changes every binary's environment, to try a fix (e.g. --env SSL_CERT_DIR=/nonexistent).
 # Other options go to bench/cold_start.py (see its --help). Prints a markdown table on
@@ -17,7 +18,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 
-runs=30
+runs=150
 if [[ "${1:-}" =~ ^[0-9]+$ ]]; then
   runs=$1
   shift
