@@ -4,6 +4,7 @@
 use base64ct::{Base64UrlUnpadded, Encoding};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 /// Fills a fixed-size array from the operating system's CSPRNG.
 ///
@@ -18,6 +19,15 @@ pub fn random_array<const N: usize>() -> Result<[u8; N], getrandom::Error> {
 /// The SHA-256 digest of `data` (key ids, PKCE challenges, derived per-attempt values).
 pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
+}
+
+/// The HMAC (`M`, e.g. `Hmac<Sha256>`) of `message` under `key`, of any length. Zeroized when
+/// dropped: HOTP's digests and SigV4's derived signing keys are both secrets.
+pub fn hmac<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Zeroizing<Vec<u8>> {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    Zeroizing::new(mac.finalize().into_bytes().to_vec())
 }
 
 /// Equality whose running time does not depend on where the inputs differ (only on length).

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use base32ct::{Base32UpperUnpadded, Encoding};
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use zeroize::Zeroize;
 
@@ -67,20 +67,14 @@ impl Digits {
 /// The digits authfn issues.
 pub const DIGITS: Digits = Digits::Six;
 
-fn mac<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
-}
-
 /// RFC 4226 HOTP: the code for `counter` under `key`, as a number (format it with
 /// [`format_code`] to keep leading zeros).
 pub fn hotp(algorithm: Algorithm, key: &[u8], counter: u64, digits: Digits) -> u32 {
     let message = counter.to_be_bytes();
     let digest = match algorithm {
-        Algorithm::Sha1 => mac::<Hmac<sha1::Sha1>>(key, &message),
-        Algorithm::Sha256 => mac::<Hmac<sha2::Sha256>>(key, &message),
-        Algorithm::Sha512 => mac::<Hmac<sha2::Sha512>>(key, &message),
+        Algorithm::Sha1 => crypto::hmac::<Hmac<sha1::Sha1>>(key, &message),
+        Algorithm::Sha256 => crypto::hmac::<Hmac<sha2::Sha256>>(key, &message),
+        Algorithm::Sha512 => crypto::hmac::<Hmac<sha2::Sha512>>(key, &message),
     };
     // Dynamic truncation (RFC 4226 §5.3): the low nibble of the last byte picks 4 bytes, whose
     // top bit is dropped. Every digest is at least 20 bytes, so offset + 4 <= 19 is in range.

@@ -11,7 +11,7 @@
 
 use std::time::SystemTime;
 
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -149,10 +149,7 @@ fn amz_date(now: SystemTime) -> Result<(String, String), Cause> {
 }
 
 fn hmac(key: &[u8], message: &[u8]) -> Zeroizing<Vec<u8>> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(message);
-    Zeroizing::new(mac.finalize().into_bytes().to_vec())
+    crate::crypto::hmac::<Hmac<Sha256>>(key, message)
 }
 
 fn hex(bytes: &[u8]) -> String {
