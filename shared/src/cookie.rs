@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use cookie::{Cookie, SameSite};
 use http::HeaderMap;
 use http::header::COOKIE;
 
@@ -102,6 +101,28 @@ fn build(policy: &CookiePolicy, value: &str, max_age: Duration) -> String {
     build_named(policy.name(), value, max_age, SameSite::Lax, policy.secure)
 }
 
+/// `Set-Cookie`'s `SameSite` attribute.
+#[derive(Clone, Copy)]
+enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+impl SameSite {
+    fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Strict => "Strict",
+            SameSite::Lax => "Lax",
+            SameSite::None => "None",
+        }
+    }
+}
+
+/// A `Set-Cookie` value (RFC 6265 §4.1), attributes in the order the `cookie` crate writes them.
+/// Written here, not with that crate: its `Display` links `time`'s date formatting for an
+/// `Expires` that authfn never sets (9 KB of the Worker, whose size is counted), and every part
+/// of these cookies is authfn's own: a fixed name, and a token's base64url or nothing.
 fn build_named(
     name: &'static str,
     value: &str,
@@ -109,16 +130,21 @@ fn build_named(
     same_site: SameSite,
     secure: bool,
 ) -> String {
-    Cookie::build((name, value))
-        .http_only(true)
-        .secure(secure)
-        .same_site(same_site)
-        .path("/")
-        .max_age(cookie::time::Duration::seconds(
-            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
-        ))
-        .build()
-        .to_string()
+    debug_assert!(
+        value.bytes().all(is_cookie_octet),
+        "a cookie's value is a token, never text that could end it"
+    );
+    let secure = if secure { "; Secure" } else { "" };
+    format!(
+        "{name}={value}; HttpOnly; SameSite={}{secure}; Path=/; Max-Age={}",
+        same_site.as_str(),
+        max_age.as_secs()
+    )
+}
+
+/// RFC 6265 §4.1.1's `cookie-octet`: printable ASCII but `"`, `,`, `;` and `\\`.
+fn is_cookie_octet(b: u8) -> bool {
+    matches!(b, 0x21 | 0x23..=0x2B | 0x2D..=0x3A | 0x3C..=0x5B | 0x5D..=0x7E)
 }
 
 /// Every value of the cookie named `name` across all `Cookie` headers.
@@ -177,5 +203,42 @@ mod tests {
         assert!(c.starts_with("__Host-authfn_session=;"), "{c}");
         assert!(c.contains("Max-Age=0"));
         assert!(c.contains("Secure"));
+    }
+
+    #[test]
+    fn a_session_cookie_has_every_attribute_once() {
+        let keys = crate::crypto::KeyRing::new(crate::crypto::HmacKey::generate().unwrap(), vec![]);
+        let token = crate::token::SessionToken::generate().unwrap();
+        let value = token.sign(&crate::token::UserId::from_stored("u1".into()), &keys);
+        let policy = CookiePolicy { secure: true };
+        let c = session(&policy, &value, Duration::from_secs(3600));
+        assert_eq!(
+            c,
+            format!(
+                "__Host-authfn_session={}; HttpOnly; SameSite=Lax; Secure; Path=/; Max-Age=3600",
+                value.secret()
+            )
+        );
+        let dev = pending_sign_in(
+            &CookiePolicy { secure: false },
+            &value,
+            Duration::from_secs(300),
+        );
+        assert!(
+            dev.ends_with("; HttpOnly; SameSite=Strict; Path=/; Max-Age=300"),
+            "{dev}"
+        );
+    }
+
+    #[test]
+    fn cookie_octets_are_rfc_6265s() {
+        let allowed: String = (0u8..=0x7F)
+            .filter(|&b| is_cookie_octet(b))
+            .map(char::from)
+            .collect();
+        assert_eq!(
+            allowed,
+            "!#$%&'()*+-./0123456789:<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+        );
     }
 }

@@ -52,7 +52,7 @@ impl Email {
             return Err("email domain is malformed");
         }
         // NFKC again after lower-casing: lower-casing can undo a composition.
-        let local = unicode::nfkc(&unicode::nfkc(local).to_lowercase());
+        let local = unicode::nfkc(&unicode::lowercase(&unicode::nfkc(local)));
         let domain = unicode::domain_to_ascii_strict(domain).ok_or("email domain is malformed")?;
         if local
             .chars()

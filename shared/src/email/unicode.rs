@@ -1,16 +1,17 @@
-//! The three Unicode operations that email normalisation needs: NFKC, the sets of invisible
-//! and text-direction characters, and IDNA (UTS #46, strict).
+//! The four Unicode operations that email normalisation needs: NFKC, lower case, the sets of
+//! invisible and text-direction characters, and IDNA (UTS #46, strict).
 //!
 //! Natively they come from ICU4X and the `idna` crate. On Workers they come from the
 //! JavaScript engine, whose own ICU already holds the same tables: compiled into the wasm,
 //! ICU4X's normalisation and property data and `idna`'s mapping were 178 KiB of its data
-//! and 54 KiB of its code, which every cold isolate fetches. The Worker's lockfile pins
+//! and 54 KiB of its code, which every cold isolate fetches (and Rust's lower-casing table
+//! another 12 KB). The Worker's lockfile pins
 //! `idna_adapter` to its stub (worker/Cargo.toml says how), so `url` links no tables either.
 
 #[cfg(not(target_arch = "wasm32"))]
-pub(super) use icu::{domain_to_ascii_strict, has_invisible, nfkc};
+pub(super) use icu::{domain_to_ascii_strict, has_invisible, lowercase, nfkc};
 #[cfg(target_arch = "wasm32")]
-pub(super) use javascript::{domain_to_ascii_strict, has_invisible, nfkc};
+pub(super) use javascript::{domain_to_ascii_strict, has_invisible, lowercase, nfkc};
 
 #[cfg(not(target_arch = "wasm32"))]
 mod icu {
@@ -22,6 +23,11 @@ mod icu {
         ComposingNormalizerBorrowed::new_nfkc()
             .normalize(s)
             .into_owned()
+    }
+
+    /// Unicode's full lower-case mapping (with final sigma), as JavaScript's `toLowerCase`.
+    pub(crate) fn lowercase(s: &str) -> String {
+        s.to_lowercase()
     }
 
     /// Whether `s` holds a character that renders as nothing (`Default_Ignorable_Code_Point`)
@@ -46,6 +52,11 @@ mod javascript {
 
     pub(crate) fn nfkc(s: &str) -> String {
         JsString::from(s).normalize("NFKC").into()
+    }
+
+    /// Unicode's full lower-case mapping (with final sigma), as Rust's `str::to_lowercase`.
+    pub(crate) fn lowercase(s: &str) -> String {
+        JsString::from(s).to_lower_case().into()
     }
 
     thread_local! {

@@ -13,9 +13,22 @@ use crate::error::ApiError;
 /// not an object (a body is always one; serde would take an array for a struct's members in
 /// order) or a member is missing, repeated or of the wrong kind.
 pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    // Syntax first, on its own and in full (UTF-8, escapes, surrogates: what skipping a value
-    // does not check), so that every failure of the typed read below is about the shape of
-    // valid JSON; serde_json reports some of those, like a number for an enum, as syntax.
+    let text = object_text(body)?;
+    // The typed read is from the text, not the parsed value: a member given twice is refused
+    // there, where a map would keep the last.
+    let mut json = serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(&mut json).map_err(refusal)
+}
+
+/// `body` as text, once it is known to be one JSON object. Syntax is checked first, on its own
+/// and in full (UTF-8, escapes, surrogates: what skipping a value does not check), so that every
+/// failure of the typed read is about the shape of valid JSON; serde_json reports some of those,
+/// like a number for an enum, as syntax.
+///
+/// Not generic and never inlined, like [`refusal`]: [`parse`] is instantiated for every body
+/// type, and the Worker's size is counted (bench/sizes.sh).
+#[inline(never)]
+fn object_text(body: &[u8]) -> Result<&str, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::InvalidJson("the body is not UTF-8".into()))?;
     let value: Value = serde_json::from_str(text).map_err(|e| ApiError::InvalidJson(syntax(&e)))?;
@@ -25,13 +38,14 @@ pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             format!("must be a JSON object, not {}", kind_of(&value)),
         ));
     }
-    // The typed read is from the text, not `value`: a member given twice is refused there,
-    // where a map would keep the last.
-    let mut json = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut json).map_err(|e| {
-        let path = path(e.path());
-        ApiError::invalid_field("body", shape(&path, &e.into_inner().to_string()))
-    })
+    Ok(text)
+}
+
+/// The 400 for a body of valid JSON that is not the body type: the member at fault and why.
+#[inline(never)]
+fn refusal(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = path(e.path());
+    ApiError::invalid_field("body", shape(&path, &e.into_inner().to_string()))
 }
 
 /// serde_json's syntax message without its position suffix, which says nothing a client
