@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime};
 use super::api::SesApi;
 use crate::error::context;
 use crate::mail::{Mail, MailError, Mailer};
+use crate::workers::fetch::Outbound;
 
 /// Sends each mail with a signed SES v2 `SendEmail` request through `fetch`.
 #[derive(Debug)]
@@ -22,11 +23,6 @@ impl WorkerSesMailer {
 #[async_trait::async_trait(?Send)]
 impl Mailer for WorkerSesMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        use worker::{Fetch, Method, RequestInit, RequestRedirect};
-        // worker's error can hold a `JsValue`, which is not `Send`: its text is the cause.
-        let failed = |what: &'static str| {
-            move |e: worker::Error| MailError::Unavailable(context(what, e.to_string()))
-        };
         // SystemTime::now() panics on wasm32-unknown-unknown: the Workers clock, in seconds.
         let crate::UnixTime(secs) = crate::Clock::now(&crate::clock::SystemClock);
         let now =
@@ -35,32 +31,25 @@ impl Mailer for WorkerSesMailer {
             .api
             .send_email(mail, now)
             .map_err(|e| MailError::Unavailable(context("SES SendEmail: request not signed", e)))?;
-        let headers = worker::Headers::new();
-        for (name, value) in &signed.headers {
-            headers
-                .set(name, value)
-                .map_err(failed("SES SendEmail: request not built"))?;
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_redirect(RequestRedirect::Manual)
-            .with_headers(headers)
-            .with_body(Some(
-                js_sys::Uint8Array::from(signed.body.as_slice()).into(),
-            ));
-        let req = worker::Request::new_with_init(&signed.url, &init)
-            .map_err(failed("SES SendEmail: request not built"))?;
-        let mut res = Fetch::Request(req)
-            .send()
+        let headers: Vec<(&str, &str)> = signed
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let outbound = Outbound {
+            method: "POST",
+            headers: &headers,
+            body: Some(&signed.body),
+        };
+        let res = crate::workers::fetch::send(&signed.url, outbound)
             .await
-            .map_err(failed("SES SendEmail: could not connect"))?;
-        let status = res.status_code();
+            .map_err(|e| MailError::Unavailable(context("SES SendEmail: could not connect", e)))?;
+        let status = res.status;
         if (200..300).contains(&status) {
             return Ok(());
         }
         // Only the error's type: its message can quote the sender or the recipient.
-        let body = res.text().await.unwrap_or_default();
-        let code = serde_json::from_str::<serde_json::Value>(&body)
+        let code = serde_json::from_slice::<serde_json::Value>(&res.body)
             .ok()
             .and_then(|v| {
                 v.get("__type")
@@ -68,7 +57,7 @@ impl Mailer for WorkerSesMailer {
                     .and_then(|c| c.as_str())
                     .map(str::to_owned)
             })
-            .or_else(|| res.headers().get("x-amzn-errortype").ok().flatten())
+            .or_else(|| res.headers.get("x-amzn-errortype").ok().flatten())
             .unwrap_or_else(|| "without a code".to_owned());
         Err(MailError::Unavailable(
             format!("SES SendEmail: refused with {status}, error {code}").into(),

@@ -22,7 +22,7 @@ impl CloudflareStore {
         let value = serde_json::to_string(&StoredSession::from_record(session))
             .expect("a session serialises");
         self.kv_write()
-            .put(&session_key(&session.token_hash), value)
+            .put_bytes(&session_key(&session.token_hash), value.as_bytes())
             .map_err(|e| unavailable("KV put", e))?
             .expiration_ttl(ttl)
             .execute()

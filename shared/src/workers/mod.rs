@@ -8,6 +8,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use worker::{Env, Request, Response};
 
+pub(crate) mod fetch;
+
 use crate::access_log::RequestLog;
 use crate::federation::outbound::{
     HttpClient, MAX_RESPONSE_BYTES, OutboundError, OutboundRequest, OutboundResponse,
@@ -157,40 +159,39 @@ struct FetchClient;
 #[async_trait::async_trait(?Send)]
 impl HttpClient for FetchClient {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        use worker::{Fetch, Method, RequestInit, RequestRedirect};
-        // worker's error can hold a `JsValue`, which is not `Send`: its text is the cause.
-        let failed = |e: worker::Error| OutboundError::Failed(e.to_string().into());
-        let headers = worker::Headers::new();
-        headers.set("Accept", "application/json").map_err(failed)?;
-        let mut init = RequestInit::new();
-        // A provider's redirect is not followed: every URL used is one it published.
-        init.with_redirect(RequestRedirect::Manual);
-        if let OutboundRequest::PostForm {
-            form, basic_auth, ..
-        } = &request
-        {
-            headers
-                .set("Content-Type", "application/x-www-form-urlencoded")
-                .map_err(failed)?;
-            headers
-                .set(
-                    "Authorization",
-                    &basic_authorization(&basic_auth.0, &basic_auth.1),
-                )
-                .map_err(failed)?;
-            init.with_method(Method::Post)
-                .with_body(Some(form_body(form).into()));
-        }
-        init.with_headers(headers);
-        let req = worker::Request::new_with_init(request.url(), &init).map_err(failed)?;
-        let mut res = Fetch::Request(req).send().await.map_err(failed)?;
-        let body = res.bytes().await.map_err(failed)?;
-        if body.len() > MAX_RESPONSE_BYTES {
+        let accept = ("Accept", "application/json");
+        let (authorization, body);
+        let outbound = match &request {
+            OutboundRequest::Get { .. } => fetch::Outbound {
+                method: "GET",
+                headers: &[accept],
+                body: None,
+            },
+            OutboundRequest::PostForm {
+                form, basic_auth, ..
+            } => {
+                authorization = basic_authorization(&basic_auth.0, &basic_auth.1);
+                body = form_body(form);
+                fetch::Outbound {
+                    method: "POST",
+                    headers: &[
+                        accept,
+                        ("Content-Type", "application/x-www-form-urlencoded"),
+                        ("Authorization", &authorization),
+                    ],
+                    body: Some(body.as_bytes()),
+                }
+            }
+        };
+        let res = fetch::send(request.url(), outbound)
+            .await
+            .map_err(|e| OutboundError::Failed(e.into()))?;
+        if res.body.len() > MAX_RESPONSE_BYTES {
             return Err(OutboundError::TooLarge);
         }
         Ok(OutboundResponse {
-            status: res.status_code(),
-            body,
+            status: res.status,
+            body: res.body,
         })
     }
 }
