@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 
 mod json;
+mod json_path;
 
 /// The request every endpoint takes, whatever the runtime.
 pub type HttpRequest = http::Request<Bytes>;

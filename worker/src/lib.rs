@@ -2,11 +2,15 @@
 //! Lambda function crates call, routed by path (see `wrangler.toml` for why one Worker).
 #![cfg(target_arch = "wasm32")]
 
-use worker::{Context, Env, Request, Response, ScheduleContext, ScheduledEvent, event};
+use worker::{Context, Env, Request, ScheduleContext, ScheduledEvent, event, web_sys};
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    authfn::workers::serve(req, &env).await
+async fn fetch(
+    req: Request,
+    env: Env,
+    _ctx: Context,
+) -> Result<web_sys::Response, std::convert::Infallible> {
+    Ok(authfn::workers::serve(req, &env).await)
 }
 
 /// The cron trigger: D1 has no TTL, so expired counters and revocations are deleted here.

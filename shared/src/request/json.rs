@@ -5,7 +5,6 @@
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
-use serde_path_to_error::Segment;
 
 use crate::error::ApiError;
 
@@ -15,9 +14,8 @@ use crate::error::ApiError;
 pub(super) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let text = object_text(body)?;
     // The typed read is from the text, not the parsed value: a member given twice is refused
-    // there, where a map would keep the last.
-    let mut json = serde_json::Deserializer::from_str(text);
-    serde_path_to_error::deserialize(&mut json).map_err(refusal)
+    // there, where a map would keep the last; and the error's position leads to its member.
+    serde_json::from_str(text).map_err(|e| refusal(text, &e))
 }
 
 /// `body` as text, once it is known to be one JSON object. Syntax is checked first, on its own
@@ -43,9 +41,9 @@ fn object_text(body: &[u8]) -> Result<&str, ApiError> {
 
 /// The 400 for a body of valid JSON that is not the body type: the member at fault and why.
 #[inline(never)]
-fn refusal(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = path(e.path());
-    ApiError::invalid_field("body", shape(&path, &e.into_inner().to_string()))
+fn refusal(text: &str, e: &serde_json::Error) -> ApiError {
+    let path = super::json_path::path_at(text, e.line(), e.column());
+    ApiError::invalid_field("body", shape(&path, &e.to_string()))
 }
 
 /// serde_json's syntax message without its position suffix, which says nothing a client
@@ -70,26 +68,6 @@ fn kind_of(value: &Value) -> &'static str {
         Value::Number(_) => "a number",
         Value::Null => "null",
     }
-}
-
-/// The member a path names, `credential.response.clientDataJSON` or `transports[0]`; empty for
-/// the body itself. Its keys are the body type's member names (a key the type does not read is
-/// skipped, never deserialized, so it cannot be where an error is).
-fn path(path: &serde_path_to_error::Path) -> String {
-    let mut out = String::new();
-    for segment in path {
-        match segment {
-            Segment::Map { key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Enum { .. } | Segment::Unknown => {}
-        }
-    }
-    out
 }
 
 /// `member`.`field`, or `field` at the top.
@@ -366,6 +344,83 @@ mod tests {
             refusal(r#"[{"token":"a"}]"#),
             "body: must be a JSON object, not an array"
         );
+    }
+
+    /// `body` with a line break and indent after every `{`, `[`, `,` and `:` outside strings.
+    fn spread(body: &str) -> String {
+        let mut out = String::new();
+        let (mut in_string, mut escaped) = (false, false);
+        for c in body.chars() {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' if in_string => escaped = true,
+                '"' => in_string = !in_string,
+                '{' | '[' | ',' | ':' if !in_string => out.push_str("\n  "),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// The path `serde_path_to_error` tracks while reading, as [`json_path::path_at`] writes it.
+    fn tracked_path<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
+        let mut json = serde_json::Deserializer::from_str(body);
+        let e = serde_path_to_error::deserialize::<_, T>(&mut json).unwrap_err();
+        let mut out = String::new();
+        for segment in e.path() {
+            match segment {
+                serde_path_to_error::Segment::Map { key } if out.is_empty() => out.push_str(key),
+                serde_path_to_error::Segment::Map { key } => out.push_str(&format!(".{key}")),
+                serde_path_to_error::Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn found_path<T: DeserializeOwned + std::fmt::Debug>(body: &str) -> String {
+        let e = serde_json::from_str::<T>(body).unwrap_err();
+        super::super::json_path::path_at(body, e.line(), e.column())
+    }
+
+    #[test]
+    fn the_member_found_by_position_is_the_one_a_tracking_reader_names() {
+        let bodies = [
+            r#"{}"#,
+            r#"{"email":"a","email":"b"}"#,
+            r#"{"email":5}"#,
+            r#"{"email":true}"#,
+            r#"{"email":null}"#,
+            r#"{"email":"a","count":"hunter2"}"#,
+            r#"{"email":"a","count":-1}"#,
+            r#"{"email":"a","count":1.5}"#,
+            r#"{"email":"a","count":18446744073709551616}"#,
+            r#"{"email":"a","delivery":"hunter2"}"#,
+            r#"{"email":"a","delivery":5}"#,
+            r#"{"email":"a","credential":"hunter2"}"#,
+            r#"{"email":"a","credential":{}}"#,
+            r#"{"email":"a","credential":{"clientDataJSON":{"k":"hunter2"}}}"#,
+            r#"{"email":"a","credential":{"clientDataJSON":"x","clientDataJSON":"y"}}"#,
+            r#"{"email":"a","tags":["x",7]}"#,
+            r#"{"email":"a","tags":["x","y",[]]}"#,
+            r#"{"email":"a","tags":"hunter2"}"#,
+            r#"{"email":["hunter2"]}"#,
+            r#"{"other":{"deep":[1,{"x":"\"}"}]},"email":{"a":1}}"#,
+            r#"{"em\u0061il":7}"#,
+            r#"{"tags":[],"count":"1"}"#,
+        ];
+        for body in bodies {
+            for body in [body.to_owned(), spread(body)] {
+                // (An enum given as an object, `{"token":1}`, is where the two differ: the
+                // tracker leaves out the variant's name, the position finds it.)
+                assert_eq!(
+                    found_path::<BeginBody>(&body),
+                    tracked_path::<BeginBody>(&body),
+                    "{body}"
+                );
+            }
+        }
     }
 
     #[test]

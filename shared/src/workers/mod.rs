@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use worker::{Env, Request, Response};
+use worker::{Env, Request};
 
 pub(crate) mod fetch;
 
@@ -46,7 +46,11 @@ fn is_secret(name: &str) -> bool {
 /// Serves one request with whichever endpoint owns its path, and logs it: one JSON line per
 /// request, through `console.error` for a 5xx and `console.log` otherwise (Workers Logs and
 /// `wrangler tail` show both; `eprintln!` would write nowhere).
-pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
+///
+/// It cannot fail: every error is already an answer. So the Worker's entry point returns
+/// `Result<_, Infallible>`, and workers-rs's handling of an `Err` (its error type's `Display`
+/// and `Debug`, `Response::error`) is left out of the wasm.
+pub async fn serve(req: Request, env: &Env) -> web_sys::Response {
     // Cloudflare's id for the request, also in the client's `cf-ray` response header.
     let request_id = req
         .headers()
@@ -65,7 +69,7 @@ pub async fn serve(req: Request, env: &Env) -> worker::Result<Response> {
     } else {
         worker::console_log!("{}", line.json());
     }
-    into_worker(res)
+    into_web(res)
 }
 
 async fn answer(req: Request, env: &Env, request_id: String) -> HttpResponse {
@@ -203,7 +207,7 @@ async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<Ht
     let body = read_capped(&mut req, max_body_bytes).await?;
     let mut builder = http::Request::builder()
         .method(sent_method(&req).as_str())
-        .uri(req.url()?.as_str());
+        .uri(req.inner().url());
     for (name, value) in req.headers().entries() {
         builder = builder.header(name, value);
     }
@@ -252,19 +256,30 @@ async fn read_capped(req: &mut Request, max: usize) -> worker::Result<Bytes> {
 /// How much of an oversized body is read only to be dropped.
 const DRAIN_LIMIT: usize = 1024 * 1024;
 
-fn into_worker(res: HttpResponse) -> worker::Result<Response> {
+/// The answer as the runtime's `Response`. Should the runtime refuse it (it cannot, for what
+/// authfn answers), the client gets a network error and the log says why.
+fn into_web(res: HttpResponse) -> web_sys::Response {
+    built(res).unwrap_or_else(|e| {
+        worker::console_error!(
+            "the answer could not be built: {}",
+            e.as_string().unwrap_or_default()
+        );
+        web_sys::Response::error()
+    })
+}
+
+fn built(res: HttpResponse) -> Result<web_sys::Response, wasm_bindgen::JsValue> {
     let (parts, body) = res.into_parts();
-    let headers = worker::Headers::new();
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &parts.headers {
         // Set-Cookie may repeat: append keeps every one.
         headers.append(name.as_str(), value.to_str().unwrap_or_default())?;
     }
-    let res = if body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::ok(body)?
-    };
-    Ok(res.with_status(parts.status.as_u16()).with_headers(headers))
+    let init = web_sys::ResponseInit::new();
+    init.set_status(parts.status.as_u16());
+    init.set_headers(&headers);
+    let body = (!body.is_empty()).then(|| js_sys::Uint8Array::from(body.as_bytes()));
+    web_sys::Response::new_with_opt_js_u8_array_and_init(body.as_ref(), &init)
 }
 
 /// Deletes expired D1 rows (counters, revocations): D1 has no TTL of its own.
