@@ -60,73 +60,65 @@ impl<'de> Deserialize<'de> for JwkSet {
             keys: Vec<serde_json::Value>,
         }
         let set = Set::deserialize(deserializer)?;
-        let keys = set
-            .keys
-            .into_iter()
-            .filter_map(|value| serde_json::from_value::<Members>(value).ok()?.usable())
-            .collect();
+        let keys = set.keys.iter().filter_map(usable).collect();
         Ok(JwkSet { keys })
     }
 }
 
-/// The members of a JWK that a signature key uses (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2).
-#[derive(Deserialize)]
-struct Members {
-    kty: String,
-    crv: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    kid: Option<String>,
-    alg: Option<String>,
-    #[serde(rename = "use")]
-    use_: Option<String>,
-    key_ops: Option<Vec<String>>,
-}
-
-impl Members {
-    /// The key, when it is a public signature key of a type authfn verifies: `None` for an
-    /// encryption key (`use`, `key_ops`), a symmetric or private key, an unknown type or
-    /// curve, or a parameter of the wrong size.
-    fn usable(self) -> Option<Jwk> {
-        let for_signatures = self.use_.as_deref().is_none_or(|u| u == "sig")
-            && self
-                .key_ops
-                .as_ref()
-                .is_none_or(|ops| ops.iter().any(|op| op == "verify"));
-        if !for_signatures {
-            return None;
-        }
-        let key = public_key(&self)?;
-        Some(Jwk {
-            kid: self.kid,
-            alg: self.alg,
-            key,
-        })
+/// A key of a set as a public signature key of a type authfn verifies, or `None`: an
+/// encryption key (`use`, `key_ops`), a symmetric or private key, an unknown type or curve, a
+/// parameter of the wrong size, or a member of the wrong JSON type. Its members are read from
+/// the parsed value by hand, not by a derived `Deserialize` over it: the set's values are
+/// already parsed, and a second deserializer for them was 5 KB of the Worker.
+fn usable(key: &serde_json::Value) -> Option<Jwk> {
+    let key = key.as_object()?;
+    let text = |name: &str| match key.get(name) {
+        None | Some(serde_json::Value::Null) => Some(None),
+        Some(serde_json::Value::String(text)) => Some(Some(text.as_str())),
+        Some(_) => None,
+    };
+    // RFC 7517 §4.2 and §4.3: a key for encryption never verifies a signature.
+    if text("use")?.is_some_and(|u| u != "sig") {
+        return None;
     }
-}
-
-fn public_key(m: &Members) -> Option<PublicKey> {
-    fn fixed<const N: usize>(text: Option<&String>) -> Option<[u8; N]> {
+    match key.get("key_ops") {
+        None | Some(serde_json::Value::Null) => {}
+        Some(serde_json::Value::Array(ops)) => {
+            let ops: Vec<&str> = ops
+                .iter()
+                .map(serde_json::Value::as_str)
+                .collect::<Option<_>>()?;
+            if !ops.contains(&"verify") {
+                return None;
+            }
+        }
+        Some(_) => return None,
+    }
+    fn fixed<const N: usize>(text: Option<&str>) -> Option<[u8; N]> {
         b64url_decode(text?)?.try_into().ok()
     }
-    match (m.kty.as_str(), m.crv.as_deref()) {
-        ("OKP", Some("Ed25519")) => Some(PublicKey::Ed25519(fixed(m.x.as_ref())?)),
-        ("EC", Some("P-256")) => Some(PublicKey::P256 {
-            x: fixed(m.x.as_ref())?,
-            y: fixed(m.y.as_ref())?,
-        }),
-        ("EC", Some("P-384")) => Some(PublicKey::P384 {
-            x: fixed(m.x.as_ref())?,
-            y: fixed(m.y.as_ref())?,
-        }),
-        ("RSA", _) => Some(PublicKey::Rsa(RsaPublicKey::new(
-            &b64url_decode(m.n.as_ref()?)?,
-            &b64url_decode(m.e.as_ref()?)?,
-        )?)),
-        _ => None,
-    }
+    let (x, y) = (text("x")?, text("y")?);
+    let key_type = match (text("kty")?, text("crv")?) {
+        (Some("OKP"), Some("Ed25519")) => PublicKey::Ed25519(fixed(x)?),
+        (Some("EC"), Some("P-256")) => PublicKey::P256 {
+            x: fixed(x)?,
+            y: fixed(y)?,
+        },
+        (Some("EC"), Some("P-384")) => PublicKey::P384 {
+            x: fixed(x)?,
+            y: fixed(y)?,
+        },
+        (Some("RSA"), _) => PublicKey::Rsa(RsaPublicKey::new(
+            &b64url_decode(text("n")??)?,
+            &b64url_decode(text("e")??)?,
+        )?),
+        _ => return None,
+    };
+    Some(Jwk {
+        kid: text("kid")?.map(str::to_owned),
+        alg: text("alg")?.map(str::to_owned),
+        key: key_type,
+    })
 }
 
 #[cfg(test)]
@@ -187,10 +179,14 @@ mod tests {
             {"kty": "QUANTUM", "kid": "unknown"},
             {"kid": "no-kty"},
             "not an object",
+            {"kty": "OKP", "crv": "Ed25519", "x": x, "alg": 5, "kid": "typed"},
+            {"kty": "OKP", "crv": "Ed25519", "x": x, "key_ops": "verify", "kid": "ops-text"},
+            {"kty": "OKP", "crv": "Ed25519", "x": x, "key_ops": ["verify", 1], "kid": "ops-number"},
             {"kty": "OKP", "crv": "Ed25519", "x": x, "use": "sig", "key_ops": ["verify"], "kid": "good"},
+            {"kty": "OKP", "crv": "Ed25519", "x": x, "use": null, "alg": null, "kid": "nulls"},
         ]));
         let kids: Vec<_> = keys.keys().iter().map(|k| k.kid.as_deref()).collect();
-        assert_eq!(kids, [Some("good")]);
+        assert_eq!(kids, [Some("good"), Some("nulls")]);
     }
 
     #[test]
@@ -201,22 +197,11 @@ mod tests {
 
     #[test]
     fn a_key_restricted_to_one_algorithm_allows_only_that_one() {
-        let rsa = |alg: Option<&str>| Members {
-            kty: "RSA".into(),
-            crv: None,
-            x: None,
-            y: None,
-            n: Some(b64url(&[0x80, 1])),
-            e: Some("AQAB".into()),
-            kid: None,
-            alg: alg.map(Into::into),
-            use_: None,
-            key_ops: None,
-        };
-        let pinned = rsa(Some("RS256")).usable().unwrap();
+        let rsa = |alg: Option<&str>| json!({ "kty": "RSA", "n": b64url(&[0x80, 1]), "e": "AQAB", "alg": alg });
+        let pinned = usable(&rsa(Some("RS256"))).unwrap();
         assert!(pinned.allows(Algorithm::Rs256));
         assert!(!pinned.allows(Algorithm::Ps256));
-        let open = rsa(None).usable().unwrap();
+        let open = usable(&rsa(None)).unwrap();
         assert!(open.allows(Algorithm::Rs512) && open.allows(Algorithm::Ps256));
         assert!(!open.allows(Algorithm::Es256), "not an RSA algorithm");
     }

@@ -15,7 +15,16 @@ pub const SESSION_CHALLENGE: &str = "Bearer realm=\"authfn\"";
 /// A JSON response with this status.
 pub fn json<T: serde::Serialize>(status: StatusCode, body: &T) -> HttpResponse {
     // Serialising our own plain structs cannot fail.
-    let text = serde_json::to_string(body).unwrap_or_else(|_| "{}".into());
+    json_text(
+        status,
+        serde_json::to_string(body).unwrap_or_else(|_| "{}".into()),
+    )
+}
+
+/// The part of [`json`] that is the same for every body type: once, not in each of its
+/// instantiations (the Worker's size is counted).
+#[inline(never)]
+fn json_text(status: StatusCode, text: String) -> HttpResponse {
     let mut res = Response::new(text);
     *res.status_mut() = status;
     res.headers_mut()

@@ -72,11 +72,17 @@ const MIN_SECRET_BITS: usize = 256;
 /// smallest usual alphabet (hex, base64url/base64, printable ASCII) that spells it. A secret
 /// that repeats itself (few distinct characters) counts as nothing.
 fn secret_bits(secret: &str) -> usize {
-    let distinct = secret
-        .chars()
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
-    if distinct < 8 {
+    // Up to the eight that matter, without a set (which would sort: code the Worker carries).
+    let mut distinct: Vec<char> = Vec::with_capacity(8);
+    for c in secret.chars() {
+        if distinct.len() == 8 {
+            break;
+        }
+        if !distinct.contains(&c) {
+            distinct.push(c);
+        }
+    }
+    if distinct.len() < 8 {
         return 0;
     }
     let per_char = if secret.chars().all(|c| c.is_ascii_hexdigit()) {
