@@ -386,6 +386,8 @@ mod tests {
 
     #[test]
     fn the_member_found_by_position_is_the_one_a_tracking_reader_names() {
+        // Not among them: an enum given as an object (`{"delivery":{"token":1}}`), where the
+        // two differ. The tracker leaves out the variant's name; the position finds it.
         let bodies = [
             r#"{}"#,
             r#"{"email":"a","email":"b"}"#,
@@ -412,8 +414,6 @@ mod tests {
         ];
         for body in bodies {
             for body in [body.to_owned(), spread(body)] {
-                // (An enum given as an object, `{"token":1}`, is where the two differ: the
-                // tracker leaves out the variant's name, the position finds it.)
                 assert_eq!(
                     found_path::<BeginBody>(&body),
                     tracked_path::<BeginBody>(&body),
