@@ -212,7 +212,7 @@ impl Config {
     /// | `AUTHFN_LOCKOUT_MAX_FAILURES` | 5 |
     /// | `AUTHFN_LOCKOUT_WINDOW_SECS` / `AUTHFN_LOCKOUT_SECS` | 900 / 900 |
     /// | `AUTHFN_RATE_LIMIT_PER_MINUTE` | 20 |
-    /// | `AUTHFN_CLIENT_IP_HEADER` | unset |
+    /// | `AUTHFN_CLIENT_IP_HEADER` | unset; one of `request::headers`' known set (`X-Forwarded-For`, `X-Real-IP`, …) |
     /// | `AUTHFN_TRUSTED_PROXY_HOPS` | 1 (the right-most entry of the header); only with the header |
     /// | `AUTHFN_MAX_BODY_BYTES` | 16384 |
     /// | `AUTHFN_HSTS` | `max-age` seconds, or `off`: 31536000 (1 year) when cookies are Secure or `AUTHFN_PUBLIC_URL` is https, else off |
@@ -277,9 +277,11 @@ impl Config {
         };
         let client_ip_header = get("AUTHFN_CLIENT_IP_HEADER")
             .map(|h| {
-                http::HeaderName::try_from(h.as_str()).map_err(|_| {
+                crate::request::headers::client_ip_header(&h).ok_or_else(|| {
                     ConfigError::new(format!(
-                        "AUTHFN_CLIENT_IP_HEADER is not a header name: {h:?}"
+                        "AUTHFN_CLIENT_IP_HEADER is not a header that proxies hand the client's \
+                         address on in: {h:?} (one of {})",
+                        crate::request::headers::client_ip_header_names()
                     ))
                 })
             })

@@ -9,6 +9,7 @@ use http::Method;
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::request::HttpRequest;
+use crate::request::headers::{SEC_FETCH_MODE, SEC_FETCH_SITE};
 
 /// Refuses a state-changing request that a browser says came from a page outside the
 /// trusted origins; safe methods and non-browser clients pass.
@@ -16,7 +17,7 @@ pub fn check(req: &HttpRequest, config: &Config) -> Result<(), ApiError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return Ok(());
     }
-    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let header = |name| req.headers().get(name).and_then(|v| v.to_str().ok());
     if let Some(origin) = req.headers().get(http::header::ORIGIN) {
         // `Origin: null` (sandboxed frames, some redirects) is never trusted.
         return match origin.to_str() {
@@ -29,7 +30,7 @@ pub fn check(req: &HttpRequest, config: &Config) -> Result<(), ApiError> {
             _ => Err(ApiError::CsrfRejected),
         };
     }
-    if let Some(site) = header("sec-fetch-site") {
+    if let Some(site) = header(SEC_FETCH_SITE) {
         // Only the same origin: `same-site` includes every sibling subdomain, which
         // `AUTHFN_TRUSTED_ORIGINS` does not vouch for.
         return match site {
@@ -49,7 +50,7 @@ pub fn check(req: &HttpRequest, config: &Config) -> Result<(), ApiError> {
 pub fn is_browser(req: &HttpRequest) -> bool {
     let h = req.headers();
     h.contains_key(http::header::ORIGIN)
-        || h.contains_key("sec-fetch-site")
-        || h.contains_key("sec-fetch-mode")
+        || h.contains_key(SEC_FETCH_SITE)
+        || h.contains_key(SEC_FETCH_MODE)
         || h.contains_key(http::header::COOKIE)
 }

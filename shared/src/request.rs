@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::config::Config;
 use crate::error::ApiError;
 
+pub mod headers;
 mod json;
 mod json_path;
 

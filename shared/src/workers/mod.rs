@@ -78,7 +78,7 @@ async fn answer(req: Request, env: &Env, request_id: String) -> HttpResponse {
         // A misconfigured deployment: the details go to the log, never to the client.
         Err(e) => return bare_error(crate::ApiError::Internal(e.into())),
     };
-    match into_http(req, app.config().max_body_bytes).await {
+    match into_http(req, app.config()).await {
         Ok(mut req) => {
             req.extensions_mut()
                 .insert(crate::events::RequestId(request_id));
@@ -202,14 +202,20 @@ impl HttpClient for FetchClient {
 
 /// The client IP is `CF-Connecting-IP`, which Cloudflare's edge sets on every request and
 /// overwrites if the client sent one.
-async fn into_http(mut req: Request, max_body_bytes: usize) -> worker::Result<HttpRequest> {
+async fn into_http(mut req: Request, config: &Config) -> worker::Result<HttpRequest> {
+    let (max_body_bytes, client_ip_header) = (config.max_body_bytes, &config.client_ip_header);
     let client_ip = req.headers().get("CF-Connecting-IP")?;
     let body = read_capped(&mut req, max_body_bytes).await?;
     let mut builder = http::Request::builder()
         .method(sent_method(&req).as_str())
         .uri(req.inner().url());
-    for (name, value) in req.headers().entries() {
-        builder = builder.header(name, value);
+    // The headers authfn reads, and no others: a name made at run time would link `http`'s
+    // parser for header names (request/headers.rs).
+    let wanted = crate::request::headers::READ.iter().chain(client_ip_header);
+    for name in wanted {
+        if let Some(value) = req.headers().get(name.as_str())? {
+            builder = builder.header(name, value);
+        }
     }
     let mut http_req = builder
         .body(body)

@@ -52,7 +52,9 @@ pub async fn handle(app: &App, req: &HttpRequest) -> Result<HttpResponse, ApiErr
     // may not show a session made a moment ago, but the user must always see this one.
     sessions.retain(|s| s.id != who.session.id);
     sessions.push(who.session.clone());
-    sessions.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+    // Newest first. The id breaks every tie, so a stable sort would order them no differently.
+    sessions
+        .sort_unstable_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
     let body = Sessions {
         sessions: sessions
             .iter()
