@@ -103,40 +103,44 @@ impl CloudflareStore {
             CounterKey::sign_in_attempts(email),
             CounterKey::mail_to(email),
         ];
-        let batch = vec![
-            // First, so its answer (the token hashes of the user's indexed sessions) is at 0.
-            self.drop_sessions_of(THE_USER, &the_user)?,
-            delete("DELETE FROM activity WHERE user_id = ?1", &[])?,
-            delete("DELETE FROM identities WHERE user_id = ?1", &[])?,
+        let challenge_keys = challenges.each_ref().map(ChallengeKey::as_str);
+        let counter_keys = counters.each_ref().map(CounterKey::as_str);
+        // Every other row of the user's, table by table, with the keys each binds from ?4.
+        let deletes: [(&str, &[&str]); 14] = [
+            ("DELETE FROM activity WHERE user_id = ?1", &[]),
+            ("DELETE FROM identities WHERE user_id = ?1", &[]),
             // Before the tokens: their family ids are how a revocation is found.
-            delete(
+            (
                 "DELETE FROM revoked_token_families \
                  WHERE family_id IN (SELECT family_id FROM refresh_tokens WHERE user_id = ?1)",
                 &[],
-            )?,
-            delete("DELETE FROM refresh_tokens WHERE user_id = ?1", &[])?,
+            ),
+            ("DELETE FROM refresh_tokens WHERE user_id = ?1", &[]),
             // Approved (or consumed) by the user: the device gets nothing for a user who is gone.
-            delete("DELETE FROM device_authorizations WHERE user_id = ?1", &[])?,
+            ("DELETE FROM device_authorizations WHERE user_id = ?1", &[]),
             // Under its address or its id, or acting on it wherever keyed.
-            delete(
+            (
                 "DELETE FROM challenges WHERE (key IN (?4, ?5, ?6, ?7) OR user_id = ?1)",
-                &challenges.each_ref().map(ChallengeKey::as_str),
-            )?,
-            delete(
-                "DELETE FROM counters WHERE key IN (?4, ?5)",
-                &counters.each_ref().map(CounterKey::as_str),
-            )?,
+                &challenge_keys,
+            ),
+            ("DELETE FROM counters WHERE key IN (?4, ?5)", &counter_keys),
             // Its factors, passkeys (their credential ids with them), pending sign-ins and
             // passkey registrations in flight.
-            delete("DELETE FROM totp_enrolments WHERE user_id = ?1", &[])?,
-            delete("DELETE FROM totp_factors WHERE user_id = ?1", &[])?,
-            delete("DELETE FROM recovery_codes WHERE user_id = ?1", &[])?,
-            delete("DELETE FROM recovery_code_sets WHERE user_id = ?1", &[])?,
-            delete("DELETE FROM passkeys WHERE user_id = ?1", &[])?,
-            delete("DELETE FROM pending_sign_ins WHERE user_id = ?1", &[])?,
-            delete("DELETE FROM webauthn_challenges WHERE user_id = ?1", &[])?,
-            self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?,
+            ("DELETE FROM totp_enrolments WHERE user_id = ?1", &[]),
+            ("DELETE FROM totp_factors WHERE user_id = ?1", &[]),
+            ("DELETE FROM recovery_codes WHERE user_id = ?1", &[]),
+            ("DELETE FROM recovery_code_sets WHERE user_id = ?1", &[]),
+            ("DELETE FROM passkeys WHERE user_id = ?1", &[]),
+            ("DELETE FROM pending_sign_ins WHERE user_id = ?1", &[]),
+            ("DELETE FROM webauthn_challenges WHERE user_id = ?1", &[]),
         ];
+        // First, so its answer (the token hashes of the user's indexed sessions) is at 0;
+        // the user's own row last.
+        let mut batch = vec![self.drop_sessions_of(THE_USER, &the_user)?];
+        for (sql, keys) in deletes {
+            batch.push(delete(sql, keys)?);
+        }
+        batch.push(self.statement(&format!("DELETE FROM users WHERE {THE_USER}"), &the_user)?);
         let results = self
             .batch(batch)
             .await
