@@ -2,7 +2,9 @@
 # What each deployable weighs, as markdown on stdout (build output on stderr):
 # every Lambda function's zip as `cargo lambda build --release --arm64 --output-format zip`
 # makes it (what SAM's rust-cargolambda build uploads for template.yaml's arm64 functions),
-# and the Worker's wasm and JavaScript, raw and gzip -9 (what Cloudflare's size limit counts).
+# and the Worker's wasm and JavaScript, raw and gzip -9, each file apart. Cloudflare's limit
+# counts the upload compressed; `wrangler deploy --dry-run` prints its own estimate, zlib's
+# default level over the wasm and wrangler's bundled JavaScript together, about 1 % more.
 #
 #   bench/sizes.sh [--no-lambda] [--no-worker]
 #

@@ -149,6 +149,22 @@ fn proxy_hops_need_the_header_and_a_sane_count() {
             .trusted_proxy_hops,
         1
     );
+    // Names as proxies' documentation writes them; a name outside the known set (here a
+    // typo, and RFC 7239's `Forwarded`, whose entries are not bare addresses) stops start-up.
+    let mixed_case = config(&[("AUTHFN_CLIENT_IP_HEADER", "X-Forwarded-For")]).unwrap();
+    assert_eq!(
+        mixed_case.client_ip_header.map(|h| h.as_str().to_owned()),
+        Some("x-forwarded-for".to_owned())
+    );
+    for refused in ["x-forwarded-fro", "forwarded", "x-forwarded-for: 1.2.3.4"] {
+        let error = config(&[("AUTHFN_CLIENT_IP_HEADER", refused)])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("AUTHFN_CLIENT_IP_HEADER") && error.contains("x-real-ip"),
+            "{error}"
+        );
+    }
 }
 
 #[tokio::test]
