@@ -6,7 +6,7 @@
 //! | `AUTHFN_OAUTH_CLIENT_<ID>_SECRET` | unset (a public client); set for a confidential client (resource servers calling introspection): at least 32 random bytes, e.g. from `infra/generate-keys.sh` |
 //! | `AUTHFN_OAUTH_CLIENT_NAMES` | each client's id: what the device page calls it, e.g. `cli=Acme CLI,mobile=Acme for iOS` |
 //! | `AUTHFN_JWT_KEYS` | required with clients: comma-separated base64url Ed25519 seeds, signing key first (a secret) |
-//! | `AUTHFN_JWT_PUBLIC_KEYS` | instead of `AUTHFN_JWT_KEYS` where a function only publishes or checks keys: their public halves, same order (not a secret) |
+//! | `AUTHFN_JWT_PUBLIC_KEYS` | instead of `AUTHFN_JWT_KEYS` where a function only publishes or checks keys: their public halves, same order (not a secret); the Worker, which signs, takes them only beside `AUTHFN_JWT_KEYS` |
 //! | `AUTHFN_JWT_RSA_KEY` | unset (ID tokens EdDSA): comma-separated base64url PKCS#1 DER RSA keys, signing key first; ID tokens are then RS256 (a secret) |
 //! | `AUTHFN_JWT_RSA_PUBLIC_KEY` | instead of `AUTHFN_JWT_RSA_KEY` where a function only publishes keys: their public halves (PKCS#1 DER), same order (not a secret) |
 //! | `AUTHFN_PUBLIC_URL` | required with clients: the issuer identifier, e.g. `https://auth.example.com` |
@@ -206,6 +206,13 @@ fn jwt_keys(get: &dyn Fn(&str) -> Option<String>) -> Result<JwtKeys, ConfigError
         .map(|v| JwtKeys::parse_public(&v).map_err(ConfigError::new))
         .transpose()?;
     let keys = match get("AUTHFN_JWT_KEYS") {
+        // The Worker serves the token endpoint, so it signs; and it checks public keys only
+        // against the halves it derives from the seeds (oauth/keys.rs).
+        None if cfg!(target_arch = "wasm32") => {
+            return Err(ConfigError::new(
+                "AUTHFN_JWT_KEYS is required when AUTHFN_OAUTH_CLIENTS is set: the Worker signs tokens",
+            ));
+        }
         None => public.ok_or_else(|| {
             ConfigError::new("AUTHFN_JWT_KEYS (or, where a function only publishes keys, AUTHFN_JWT_PUBLIC_KEYS) is required when AUTHFN_OAUTH_CLIENTS is set")
         })?,

@@ -37,25 +37,34 @@ impl JwtKey {
     /// A key that signs, verifies and is published, from its private seed.
     pub fn from_seed(seed: &Ed25519Seed) -> Result<Self, String> {
         // The public half is derived once, for the kid and for the signing key alike.
-        let public = seed.public_key();
-        let mut key = Self::from_public(public)?;
-        key.signing = Some(SigningKey::Ed25519 {
-            seed: seed.clone(),
-            public,
-        });
-        Ok(key)
+        let public = seed.public_key()?;
+        Ok(JwtKey {
+            signing: Some(SigningKey::Ed25519 {
+                seed: seed.clone(),
+                public,
+            }),
+            ..Self::of_point(public)
+        })
     }
 
     /// A key that verifies and is published, but cannot sign.
     pub fn from_public(public: [u8; 32]) -> Result<Self, String> {
         // Checked here, where a configuration error is reported, rather than at first use.
+        // The Worker takes these keys only beside their seeds, and only when they are the
+        // halves it derives (oauth/config.rs): it needs no curve arithmetic to check them.
+        #[cfg(not(target_arch = "wasm32"))]
         ed25519_dalek::VerifyingKey::from_bytes(&public)
             .map_err(|_| "not an Ed25519 public key".to_owned())?;
-        Ok(JwtKey {
+        Ok(Self::of_point(public))
+    }
+
+    /// The key of a public half known to be a point on the curve.
+    fn of_point(public: [u8; 32]) -> Self {
+        JwtKey {
             kid: b64url(&sha256(&public)[..12]),
             public,
             signing: None,
-        })
+        }
     }
 
     /// The key id that token headers and the JWKS name the key by.
@@ -167,6 +176,18 @@ impl JwtKeys {
             "Ed25519 seeds (infra/generate-keys.sh)",
             |seed| JwtKey::from_seed(&Ed25519Seed::new(seed)),
         )
+    }
+
+    /// The seeds of `AUTHFN_JWT_KEYS` that decode, for the Worker to derive their public keys
+    /// before the configuration is read ([`crate::signature::derive_public_keys`]); an entry
+    /// that does not is left for [`JwtKeys::parse`] to report.
+    #[cfg(target_arch = "wasm32")]
+    pub fn seeds(value: &str) -> Vec<Ed25519Seed> {
+        split_list(value)
+            .into_iter()
+            .filter_map(|k| b64url_decode(&k)?.try_into().ok())
+            .map(Ed25519Seed::new)
+            .collect()
     }
 
     /// Parses `AUTHFN_JWT_PUBLIC_KEYS`: keys that verify and are published, but never sign.

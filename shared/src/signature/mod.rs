@@ -163,12 +163,23 @@ impl Ed25519Seed {
         Ed25519Seed(seed)
     }
 
-    /// The public key of this seed (RFC 8032 §5.1.5).
-    pub fn public_key(&self) -> [u8; 32] {
-        ed25519_dalek::SigningKey::from_bytes(&self.0)
-            .verifying_key()
-            .to_bytes()
+    /// The public key of this seed (RFC 8032 §5.1.5). On Workers, WebCrypto derives it,
+    /// asynchronously, so [`derive_public_keys`] must have been given the seed first; a seed
+    /// it was not given is an error.
+    pub fn public_key(&self) -> Result<[u8; 32], String> {
+        backend::ed25519_public_key(self)
     }
+}
+
+/// Derives each seed's public key with WebCrypto, ahead of the configuration that needs
+/// them: reading it is synchronous, and WebCrypto is not. Linking Ed25519's arithmetic and
+/// SHA-512 for a key derived once per isolate cost the Worker's wasm 16 KB.
+#[cfg(target_arch = "wasm32")]
+pub async fn derive_public_keys(seeds: &[Ed25519Seed]) -> Result<(), String> {
+    for seed in seeds {
+        webcrypto::derive_ed25519_public_key(seed).await?;
+    }
+    Ok(())
 }
 
 /// A private key that signs: the two kinds authfn signs tokens with.
@@ -187,9 +198,9 @@ pub enum SigningKey {
 
 impl SigningKey {
     /// The Ed25519 key of `seed`.
-    pub fn ed25519(seed: Ed25519Seed) -> Self {
-        let public = seed.public_key();
-        SigningKey::Ed25519 { seed, public }
+    pub fn ed25519(seed: Ed25519Seed) -> Result<Self, String> {
+        let public = seed.public_key()?;
+        Ok(SigningKey::Ed25519 { seed, public })
     }
 
     /// The algorithm this key signs with.

@@ -4,7 +4,7 @@ use ed25519_dalek::Signer as _;
 use rsa::signature::{SignatureEncoding as _, Verifier as _};
 use sha2::{Sha256, Sha384, Sha512};
 
-use super::{Algorithm, Digest, PublicKey, SignError, SigningKey};
+use super::{Algorithm, Digest, Ed25519Seed, PublicKey, SignError, SigningKey};
 
 pub(super) async fn verify(
     key: &PublicKey,
@@ -87,4 +87,10 @@ pub(super) async fn sign(key: &SigningKey, message: &[u8]) -> Result<Vec<u8>, Si
                 .to_vec())
         }
     }
+}
+
+pub(super) fn ed25519_public_key(seed: &Ed25519Seed) -> Result<[u8; 32], String> {
+    Ok(ed25519_dalek::SigningKey::from_bytes(seed.secret())
+        .verifying_key()
+        .to_bytes())
 }

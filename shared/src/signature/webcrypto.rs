@@ -7,8 +7,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{CryptoKey, SubtleCrypto};
 
-use super::{Algorithm, Digest, PublicKey, SignError, SigningKey};
-use crate::crypto::b64url;
+use super::{Algorithm, Digest, Ed25519Seed, PublicKey, SignError, SigningKey};
+use crate::crypto::{b64url, b64url_decode, sha256};
 
 fn subtle() -> Result<SubtleCrypto, JsValue> {
     let crypto = Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))?;
@@ -178,4 +178,60 @@ pub(super) async fn sign(key: &SigningKey, message: &[u8]) -> Result<Vec<u8>, Si
         )
     })?;
     Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+thread_local! {
+    /// The public keys [`derive_ed25519_public_key`] derived, by the SHA-256 of their seed
+    /// (not the seed itself: this table is not where a secret should be kept a second time).
+    /// wasm32 has one thread; an isolate derives its few keys once.
+    static ED25519_PUBLIC: std::cell::RefCell<Vec<([u8; 32], [u8; 32])>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+pub(super) fn ed25519_public_key(seed: &Ed25519Seed) -> Result<[u8; 32], String> {
+    let id = sha256(seed.secret());
+    ED25519_PUBLIC.with_borrow(|derived| {
+        derived
+            .iter()
+            .find(|(known, _)| *known == id)
+            .map(|(_, public)| *public)
+            .ok_or_else(|| "an Ed25519 key's public half was not derived before use".to_owned())
+    })
+}
+
+/// Imports the seed as PKCS#8 (RFC 8410: a fixed prefix, then the seed) and reads the public
+/// key, `x`, off its export as a JWK.
+pub(super) async fn derive_ed25519_public_key(seed: &Ed25519Seed) -> Result<(), String> {
+    const PKCS8_PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let mut der = zeroize::Zeroizing::new([0u8; 48]);
+    der[..16].copy_from_slice(&PKCS8_PREFIX);
+    der[16..].copy_from_slice(seed.secret());
+    let exported = async {
+        let usages = js_sys::Array::of1(&text("sign"));
+        let algorithm = object(&[("name", text("Ed25519"))])?;
+        let bytes = Uint8Array::from(&der[..]);
+        let promise =
+            subtle()?.import_key_with_object("pkcs8", &bytes, &algorithm, true, &usages)?;
+        let key: CryptoKey = JsFuture::from(promise).await?.unchecked_into();
+        let jwk = JsFuture::from(subtle()?.export_key("jwk", &key)?).await?;
+        Reflect::get(&jwk, &text("x"))
+    };
+    let x = exported
+        .await
+        .map_err(|e| format!("WebCrypto would not derive an Ed25519 public key: {e:?}"))?;
+    let public: [u8; 32] = x
+        .as_string()
+        .and_then(|x| b64url_decode(&x))
+        .and_then(|x| x.try_into().ok())
+        .ok_or("WebCrypto's Ed25519 JWK has no 32-byte x")?;
+    let id = sha256(seed.secret());
+    ED25519_PUBLIC.with_borrow_mut(|derived| {
+        if !derived.iter().any(|(known, _)| *known == id) {
+            derived.push((id, public));
+        }
+    });
+    Ok(())
 }

@@ -73,7 +73,7 @@ pub async fn serve(req: Request, env: &Env) -> web_sys::Response {
 }
 
 async fn answer(req: Request, env: &Env, request_id: String) -> HttpResponse {
-    let app = match app(env) {
+    let app = match app(env).await {
         Ok(app) => app,
         // A misconfigured deployment: the details go to the log, never to the client.
         Err(e) => return bare_error(crate::ApiError::Internal(e.into())),
@@ -110,9 +110,15 @@ thread_local! {
 
 /// This isolate's app. Only a built one is kept: a configuration error is answered, and
 /// logged, on every request (and a fixed secret is picked up by the next isolate).
-fn app(env: &Env) -> Result<Rc<App>, String> {
+async fn app(env: &Env) -> Result<Rc<App>, String> {
     if let Some(app) = APP.with_borrow(Option::clone) {
         return Ok(app);
+    }
+    // Reading the configuration needs the access-token keys' public halves, which WebCrypto
+    // derives asynchronously: so first.
+    if let Ok(keys) = env.secret("AUTHFN_JWT_KEYS") {
+        let seeds = crate::oauth::keys::JwtKeys::seeds(&keys.to_string());
+        crate::signature::derive_public_keys(&seeds).await?;
     }
     let app = Rc::new(app_from_env(env)?);
     APP.with_borrow_mut(|cached| *cached = Some(Rc::clone(&app)));
