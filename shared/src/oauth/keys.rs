@@ -167,6 +167,11 @@ pub struct JwtKeys {
     rsa: Vec<RsaJwtKey>,
 }
 
+/// One entry of a key list: 32 bytes in base64url.
+fn key_bytes(entry: &str) -> Option<[u8; 32]> {
+    b64url_decode(entry)?.try_into().ok()
+}
+
 impl JwtKeys {
     /// Parses `AUTHFN_JWT_KEYS`.
     pub fn parse(value: &str) -> Result<Self, String> {
@@ -185,7 +190,7 @@ impl JwtKeys {
     pub fn seeds(value: &str) -> Vec<Ed25519Seed> {
         split_list(value)
             .into_iter()
-            .filter_map(|k| b64url_decode(&k)?.try_into().ok())
+            .filter_map(|k| key_bytes(&k))
             .map(Ed25519Seed::new)
             .collect()
     }
@@ -203,9 +208,8 @@ impl JwtKeys {
         key: fn([u8; 32]) -> Result<JwtKey, String>,
     ) -> Result<Self, String> {
         let mut keys = split_list(value).into_iter().map(|k| {
-            let bytes: [u8; 32] = b64url_decode(&k)
-                .and_then(|b| b.try_into().ok())
-                .ok_or_else(|| format!("{name} must be base64url 32-byte {what}"))?;
+            let bytes =
+                key_bytes(&k).ok_or_else(|| format!("{name} must be base64url 32-byte {what}"))?;
             key(bytes).map_err(|e| format!("{name}: {e}"))
         });
         let current = keys.next().ok_or_else(|| format!("{name} is empty"))??;

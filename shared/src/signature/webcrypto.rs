@@ -200,8 +200,12 @@ pub(super) fn ed25519_public_key(seed: &Ed25519Seed) -> Result<[u8; 32], String>
 }
 
 /// Imports the seed as PKCS#8 (RFC 8410: a fixed prefix, then the seed) and reads the public
-/// key, `x`, off its export as a JWK.
+/// key, `x`, off its export as a JWK. A seed derived before (an isolate whose configuration
+/// was refused tries again on each request) is not derived again.
 pub(super) async fn derive_ed25519_public_key(seed: &Ed25519Seed) -> Result<(), String> {
+    if ed25519_public_key(seed).is_ok() {
+        return Ok(());
+    }
     const PKCS8_PREFIX: [u8; 16] = [
         0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
         0x20,
@@ -227,11 +231,6 @@ pub(super) async fn derive_ed25519_public_key(seed: &Ed25519Seed) -> Result<(), 
         .and_then(|x| b64url_decode(&x))
         .and_then(|x| x.try_into().ok())
         .ok_or("WebCrypto's Ed25519 JWK has no 32-byte x")?;
-    let id = sha256(seed.secret());
-    ED25519_PUBLIC.with_borrow_mut(|derived| {
-        if !derived.iter().any(|(known, _)| *known == id) {
-            derived.push((id, public));
-        }
-    });
+    ED25519_PUBLIC.with_borrow_mut(|derived| derived.push((sha256(seed.secret()), public)));
     Ok(())
 }
